@@ -1,0 +1,241 @@
+//! One capture from bytes to verdicts: walk the packets, decode, feed the flow table,
+//! build server profiles from every connection, then diagnose each handshake attempt.
+//! This is the library's entry point; the CLI only chooses inputs and outputs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::capture::{CaptureBytes, CaptureError, Damage, LinkType, PacketReader, Source, Timestamp};
+use crate::decode::{link_type_supported, Decoder, Skip};
+use crate::diagnose::{self, Code, Profiles, Settings, Verdict};
+use crate::flow::{At, Connection, FlowTable};
+use crate::tls::cert::CertFacts;
+use crate::tls::conversation::{AlertFacts, Event};
+use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
+use crate::tls::suites::{suite_name, version_name};
+
+/// Counters for the summary line.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub tcp_segments: u64,
+    pub connections: u64,
+    /// Packets whose headers did not parse.
+    pub malformed_packets: u64,
+    /// Packets of link types this tool does not decode, by link type name.
+    pub unsupported_link_types: BTreeMap<String, u64>,
+}
+
+/// Everything found in one capture.
+#[derive(Debug)]
+pub struct CaptureReport {
+    pub name: String,
+    pub stats: Stats,
+    /// The capture stopped making sense here; what came before was analyzed.
+    pub damage: Option<Damage>,
+    pub handshakes: Vec<Handshake>,
+    /// Connections kept for cross-capture profiles.
+    pub connections: Vec<Connection>,
+    pub end: Timestamp,
+}
+
+/// One handshake attempt with its verdict: the JSON object of DESIGN.md.
+#[derive(Clone, Debug, Serialize)]
+pub struct Handshake {
+    pub capture: String,
+    #[serde(serialize_with = "ser_ts")]
+    pub ts: Timestamp,
+    pub client: String,
+    pub server: String,
+    pub sni: Option<String>,
+    pub version: Option<String>,
+    pub cipher: Option<String>,
+    pub established: bool,
+    pub verdict: Verdict,
+    /// Frame number of the connection's first packet.
+    pub frame: u64,
+    pub alpn: Option<String>,
+    pub client_hello: Option<ClientHelloJson>,
+    pub server_hello: Option<ServerHelloFacts>,
+    pub hello_retry_request: bool,
+    pub certificates: Vec<CertFacts>,
+    pub alerts: Vec<AlertFacts>,
+    pub tcp: crate::flow::TcpFacts,
+    /// The messages of the handshake in order (the ladder diagram).
+    pub messages: Vec<Event>,
+}
+
+/// The ClientHello with suite names spelled out.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientHelloJson {
+    pub frame: u64,
+    pub cipher_suite_names: Vec<String>,
+    #[serde(flatten)]
+    pub facts: ClientHelloFacts,
+}
+
+fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((ts.as_secs_f64() * 1e6).round() / 1e6)
+}
+
+/// Formats an endpoint as DESIGN.md says: `ip:port`, IPv6 in brackets.
+pub fn endpoint(addr: std::net::SocketAddr) -> String {
+    addr.to_string()
+}
+
+/// Reads and analyzes one capture source. Connections are diagnosed with `profiles`
+/// merged with what this capture itself shows.
+pub fn analyze_source(source: &Source, settings: &Settings) -> Result<CaptureReport, CaptureError> {
+    let bytes = CaptureBytes::load(source)?;
+    analyze_bytes(&bytes, &source.display_name(), settings)
+}
+
+/// Analyzes capture bytes already in memory.
+pub fn analyze_bytes(bytes: &[u8], name: &str, settings: &Settings) -> Result<CaptureReport, CaptureError> {
+    let mut reader = PacketReader::new(bytes, name)?;
+    let mut decoder = Decoder::new();
+    let mut table = FlowTable::new(settings.tls_ports.clone());
+    let mut stats = Stats::default();
+    let mut end = Timestamp(0);
+    let mut warned_types: Vec<LinkType> = Vec::new();
+    for packet in reader.by_ref() {
+        stats.packets += 1;
+        stats.bytes += packet.data.len() as u64;
+        end = end.max(packet.ts);
+        match decoder.decode(&packet) {
+            Ok(seg) => {
+                stats.tcp_segments += 1;
+                table.on_segment(&seg, At { frame: packet.frame, ts: packet.ts });
+            }
+            Err(Skip::Malformed) => stats.malformed_packets += 1,
+            Err(Skip::UnsupportedLinkType(lt)) => {
+                if !warned_types.contains(&lt) {
+                    warned_types.push(lt);
+                }
+                *stats.unsupported_link_types.entry(lt.name()).or_default() += 1;
+            }
+            Err(Skip::NotTcp | Skip::FragmentHeld) => {}
+        }
+    }
+    let damage = reader.damage().cloned();
+    let _ = link_type_supported;
+    let connections = table.finish();
+    stats.connections = connections.len() as u64;
+    let profiles = Profiles::build(&connections);
+    let handshakes = diagnose_all(name, &connections, &profiles, settings, end);
+    Ok(CaptureReport {
+        name: name.to_string(),
+        stats,
+        damage,
+        handshakes,
+        connections,
+        end,
+    })
+}
+
+/// Diagnoses every connection that is a TLS attempt.
+pub fn diagnose_all(
+    name: &str,
+    connections: &[Connection],
+    profiles: &Profiles,
+    settings: &Settings,
+    end: Timestamp,
+) -> Vec<Handshake> {
+    connections
+        .iter()
+        .filter_map(|conn| {
+            let verdict = diagnose::diagnose(conn, profiles, settings, end)?;
+            Some(handshake_record(name, conn, verdict))
+        })
+        .collect()
+}
+
+fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshake {
+    let f = &conn.tls.facts;
+    let sh = f.server_hello.as_ref().map(|s| &s.value);
+    let established = match sh {
+        Some(sh) if crate::tls::suites::version_rank(sh.version) >= 20 => f.encrypted[0]
+            .first
+            .first()
+            .is_some_and(|(_, len)| *len != 19 && *len != 11),
+        Some(_) => f.finished.iter().all(Option::is_some),
+        None => false,
+    } && !matches!(verdict.code, Code::IncompleteCapture);
+    Handshake {
+        capture: name.to_string(),
+        ts: conn.first.ts,
+        client: endpoint(conn.client),
+        server: endpoint(conn.server),
+        sni: f.client_hello.as_ref().and_then(|c| c.value.server_name.clone()),
+        version: sh.map(|s| version_name(s.version)),
+        cipher: sh.map(|s| suite_name(s.cipher_suite)),
+        established,
+        verdict,
+        frame: conn.first.frame,
+        alpn: sh.and_then(|s| s.alpn.clone()),
+        client_hello: f.client_hello.as_ref().map(|c| ClientHelloJson {
+            frame: c.at.frame,
+            cipher_suite_names: c.value.cipher_suites.iter().map(|&s| suite_name(s)).collect(),
+            facts: c.value.clone(),
+        }),
+        server_hello: sh.cloned(),
+        hello_retry_request: f.hello_retry_request.is_some(),
+        certificates: f
+            .server_certificates
+            .as_ref()
+            .map(|c| c.value.certificates.clone())
+            .unwrap_or_default(),
+        alerts: f.alerts.clone(),
+        tcp: conn.tcp.clone(),
+        messages: f.events.clone(),
+    }
+}
+
+/// Expands command-line paths: files as given, folders recursed for capture files
+/// (`.pcap`, `.pcapng`, `.cap`, `.dmp`, optionally `.gz`), sorted by path.
+pub fn expand_inputs(paths: &[PathBuf]) -> Vec<Result<Source, String>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            out.push(Ok(Source::Stdin));
+        } else if path.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found, &mut out);
+            found.sort();
+            out.extend(found.into_iter().map(|p| Ok(Source::File(p))));
+        } else if path.exists() {
+            out.push(Ok(Source::File(path.clone())));
+        } else {
+            out.push(Err(format!("{}: no such file or directory", path.display())));
+        }
+    }
+    out
+}
+
+/// True for names that hold captures.
+pub fn is_capture_name(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    [".pcap", ".pcapng", ".cap", ".dmp", ".ntar"].iter().any(|ext| name.ends_with(ext))
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>, errors: &mut Vec<Result<Source, String>>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(Err(format!("{}: {e}", dir.display())));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => walk(&path, found, errors),
+            Ok(_) if is_capture_name(&path) => found.push(path),
+            _ => {}
+        }
+    }
+}

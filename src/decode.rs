@@ -1,0 +1,303 @@
+//! Link layer → IPv4/IPv6 → TCP: turns a captured packet into a [`TcpSegment`].
+//!
+//! The link layers handled by hand are the thin ones (Ethernet with 802.1Q/802.1ad/QinQ
+//! tags and PPPoE sessions, Linux cooked v1 and v2, BSD null/loopback, raw IP); IP and
+//! TCP headers, IPv6 extension headers and IPv4 fragment reassembly are etherparse's.
+//! Payload is borrowed from the packet except for reassembled fragments, which own it.
+
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+
+use etherparse::defrag::IpDefragPool;
+use etherparse::{NetSlice, SlicedPacket, TcpSlice, TransportSlice};
+
+use crate::capture::{LinkType, Packet, Timestamp};
+
+/// TCP control flags this tool cares about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpFlags {
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+}
+
+/// One TCP segment with its endpoints.
+#[derive(Clone, Debug)]
+pub struct TcpSegment<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub payload: Cow<'a, [u8]>,
+    /// The payload was cut by the capture's snap length.
+    pub truncated: bool,
+}
+
+/// Why a packet did not yield a TCP segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Not IP, or IP but not TCP (UDP, ICMP, ARP…): nothing to do.
+    NotTcp,
+    /// An IPv4/IPv6 fragment held until the rest arrives.
+    FragmentHeld,
+    /// A link type this tool does not decode.
+    UnsupportedLinkType(LinkType),
+    /// Headers that do not parse.
+    Malformed,
+}
+
+/// Decodes packets; holds the IP fragment pool, so one per capture.
+pub struct Decoder {
+    defrag: IpDefragPool<Timestamp, ()>,
+    packets_since_sweep: u32,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new()
+    }
+}
+
+/// How long an incomplete fragment train is kept, in capture time.
+const FRAGMENT_TIMEOUT_NS: i64 = 30_000_000_000;
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_VLAN: u16 = 0x8100;
+const ETHERTYPE_QINQ: u16 = 0x88a8;
+const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+
+impl Decoder {
+    pub fn new() -> Decoder {
+        Decoder {
+            defrag: IpDefragPool::new(),
+            packets_since_sweep: 0,
+        }
+    }
+
+    /// Decodes one packet down to TCP.
+    pub fn decode<'a>(&mut self, packet: &Packet<'a>) -> Result<TcpSegment<'a>, Skip> {
+        let ip = ip_payload_of(packet.link_type, packet.data)?;
+        if ip.is_empty() {
+            return Err(Skip::NotTcp);
+        }
+        let sliced = SlicedPacket::from_ip(ip).map_err(|_| Skip::Malformed)?;
+        let (src_ip, dst_ip, fragmenting) = match &sliced.net {
+            Some(NetSlice::Ipv4(v4)) => {
+                let h = v4.header();
+                (
+                    IpAddr::V4(h.source_addr()),
+                    IpAddr::V4(h.destination_addr()),
+                    h.is_fragmenting_payload(),
+                )
+            }
+            Some(NetSlice::Ipv6(v6)) => {
+                let h = v6.header();
+                (
+                    IpAddr::V6(h.source_addr()),
+                    IpAddr::V6(h.destination_addr()),
+                    v6.payload().fragmented,
+                )
+            }
+            _ => return Err(Skip::NotTcp),
+        };
+        if fragmenting {
+            return self.defragment(&sliced, packet.ts, src_ip, dst_ip);
+        }
+        match &sliced.transport {
+            Some(TransportSlice::Tcp(tcp)) => Ok(segment(tcp, src_ip, dst_ip, Cow::Borrowed(tcp.payload()))),
+            _ => Err(Skip::NotTcp),
+        }
+    }
+
+    fn defragment<'a>(
+        &mut self,
+        sliced: &SlicedPacket<'_>,
+        ts: Timestamp,
+        src_ip: IpAddr,
+        dst_ip: IpAddr,
+    ) -> Result<TcpSegment<'a>, Skip> {
+        self.packets_since_sweep += 1;
+        if self.packets_since_sweep >= 1024 {
+            self.packets_since_sweep = 0;
+            let horizon = Timestamp(ts.0 - FRAGMENT_TIMEOUT_NS);
+            self.defrag.retain(|t| *t >= horizon);
+        }
+        match self.defrag.process_sliced_packet(sliced, ts, ()) {
+            Ok(Some(whole)) => {
+                let result = if whole.ip_number == etherparse::IpNumber::TCP {
+                    match TcpSlice::from_slice(&whole.payload) {
+                        Ok(tcp) => {
+                            let payload = tcp.payload().to_vec();
+                            Ok(segment(&tcp, src_ip, dst_ip, Cow::Owned(payload)))
+                        }
+                        Err(_) => Err(Skip::Malformed),
+                    }
+                } else {
+                    Err(Skip::NotTcp)
+                };
+                self.defrag.return_buf(whole);
+                result
+            }
+            Ok(None) => Err(Skip::FragmentHeld),
+            Err(_) => Err(Skip::Malformed),
+        }
+    }
+}
+
+fn segment<'a>(tcp: &TcpSlice<'_>, src_ip: IpAddr, dst_ip: IpAddr, payload: Cow<'a, [u8]>) -> TcpSegment<'a> {
+    TcpSegment {
+        src: SocketAddr::new(src_ip, tcp.source_port()),
+        dst: SocketAddr::new(dst_ip, tcp.destination_port()),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: TcpFlags {
+            syn: tcp.syn(),
+            ack: tcp.ack(),
+            fin: tcp.fin(),
+            rst: tcp.rst(),
+        },
+        payload,
+        truncated: false,
+    }
+}
+
+/// Strips the link layer, returning the IP packet (empty when the frame is not IP).
+pub fn ip_payload_of(link_type: LinkType, data: &[u8]) -> Result<&[u8], Skip> {
+    match link_type {
+        LinkType::ETHERNET => ethernet_payload(data),
+        LinkType::LINUX_SLL => {
+            let proto = be16(data, 14).ok_or(Skip::Malformed)?;
+            ether_type_payload(proto, data.get(16..).ok_or(Skip::Malformed)?)
+        }
+        LinkType::LINUX_SLL2 => {
+            let proto = be16(data, 0).ok_or(Skip::Malformed)?;
+            ether_type_payload(proto, data.get(20..).ok_or(Skip::Malformed)?)
+        }
+        LinkType::NULL | LinkType::LOOP => {
+            let family = data.get(..4).ok_or(Skip::Malformed)?;
+            let le = u32::from_le_bytes([family[0], family[1], family[2], family[3]]);
+            let be = u32::from_be_bytes([family[0], family[1], family[2], family[3]]);
+            // AF_INET is 2 everywhere; AF_INET6 is 24, 28 or 30 depending on the BSD.
+            let is_ip = |f: u32| matches!(f, 2 | 24 | 28 | 30);
+            if is_ip(le) || is_ip(be) {
+                Ok(&data[4..])
+            } else {
+                Ok(&[])
+            }
+        }
+        LinkType::RAW | LinkType::RAW_DLT12 | LinkType::RAW_DLT14 | LinkType::IPV4 | LinkType::IPV6 => {
+            Ok(data)
+        }
+        other => Err(Skip::UnsupportedLinkType(other)),
+    }
+}
+
+/// True when `decode` can handle packets of this link type.
+pub fn link_type_supported(link_type: LinkType) -> bool {
+    !matches!(ip_payload_of(link_type, &[]), Err(Skip::UnsupportedLinkType(_)))
+}
+
+fn ethernet_payload(data: &[u8]) -> Result<&[u8], Skip> {
+    let mut ether_type = be16(data, 12).ok_or(Skip::Malformed)?;
+    let mut at = 14;
+    // Up to a few stacked VLAN tags (802.1Q, 802.1ad, the pre-standard 0x9100).
+    for _ in 0..4 {
+        if !matches!(ether_type, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD) {
+            break;
+        }
+        ether_type = be16(data, at + 2).ok_or(Skip::Malformed)?;
+        at += 4;
+    }
+    ether_type_payload(ether_type, data.get(at..).ok_or(Skip::Malformed)?)
+}
+
+fn ether_type_payload(ether_type: u16, rest: &[u8]) -> Result<&[u8], Skip> {
+    match ether_type {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(rest),
+        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
+            let inner = be16(rest, 2).ok_or(Skip::Malformed)?;
+            ether_type_payload(inner, rest.get(4..).ok_or(Skip::Malformed)?)
+        }
+        ETHERTYPE_PPPOE_SESSION => {
+            // 6-byte PPPoE header, then the 2-byte PPP protocol number.
+            match be16(rest, 6) {
+                Some(0x0021) => Ok(rest.get(8..).unwrap_or(&[])),
+                Some(0x0057) => Ok(rest.get(8..).unwrap_or(&[])),
+                Some(_) => Ok(&[]),
+                None => Err(Skip::Malformed),
+            }
+        }
+        _ => Ok(&[]),
+    }
+}
+
+fn be16(data: &[u8], at: usize) -> Option<u16> {
+    let b = data.get(at..at + 2)?;
+    Some(u16::from_be_bytes([b[0], b[1]]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ipv4_tcp(payload: &[u8]) -> Vec<u8> {
+        let builder = etherparse::PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(51000, 443, 1000, 64000)
+            .ack(7);
+        let mut out = Vec::new();
+        builder.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn packet(link_type: LinkType, data: &[u8]) -> Packet<'_> {
+        Packet {
+            frame: 1,
+            ts: Timestamp(0),
+            link_type,
+            data,
+            orig_len: data.len() as u32,
+        }
+    }
+
+    #[test]
+    fn decodes_each_link_type_to_the_same_segment() {
+        let ip = ipv4_tcp(b"hello");
+        let mut eth = vec![0u8; 12];
+        eth.extend_from_slice(&[0x81, 0x00, 0, 93, 0x81, 0x00, 1, 2, 0x08, 0x00]);
+        eth.extend_from_slice(&ip);
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&[0x08, 0x00]);
+        sll.extend_from_slice(&ip);
+        let mut sll2 = vec![0x08, 0x00];
+        sll2.extend_from_slice(&[0u8; 18]);
+        sll2.extend_from_slice(&ip);
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(&ip);
+        for (lt, data) in [
+            (LinkType::ETHERNET, &eth),
+            (LinkType::LINUX_SLL, &sll),
+            (LinkType::LINUX_SLL2, &sll2),
+            (LinkType::NULL, &null),
+            (LinkType::RAW, &ip),
+        ] {
+            let seg = Decoder::new().decode(&packet(lt, data)).unwrap();
+            assert_eq!(seg.src, "10.0.0.1:51000".parse().unwrap(), "{lt:?}");
+            assert_eq!(seg.dst, "10.0.0.2:443".parse().unwrap());
+            assert_eq!(&*seg.payload, b"hello");
+            assert_eq!(seg.seq, 1000);
+            assert!(seg.flags.ack && !seg.flags.syn);
+        }
+    }
+
+    #[test]
+    fn unknown_link_type_is_named() {
+        let err = Decoder::new().decode(&packet(LinkType(147), b"xx")).unwrap_err();
+        assert_eq!(err, Skip::UnsupportedLinkType(LinkType(147)));
+        assert!(!link_type_supported(LinkType(147)));
+        assert!(link_type_supported(LinkType::LINUX_SLL2));
+    }
+}

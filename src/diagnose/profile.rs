@@ -1,0 +1,82 @@
+//! Server profiles: what the other connections of a capture reveal about a server — the
+//! suites and versions it picks, the names on the certificates it serves. The diagnosis
+//! of a failing connection cites them ("the server picked TLS_RSA_WITH_AES_128_CBC_SHA256
+//! for 10.0.0.5:51000; this client offered none of the suites it picks").
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+
+use crate::flow::Connection;
+
+/// What a capture shows about one server (ip:port).
+#[derive(Clone, Debug, Default)]
+pub struct ServerProfile {
+    /// Suite picked in a ServerHello → how many connections.
+    pub suites_picked: BTreeMap<u16, u32>,
+    /// Version picked in a ServerHello → how many connections.
+    pub versions_picked: BTreeMap<u16, u32>,
+    /// Names on leaf certificates the server sent.
+    pub certificate_names: BTreeSet<String>,
+    /// One client that got a ServerHello, for evidence.
+    pub example_client: Option<SocketAddr>,
+    pub server_hellos: u32,
+}
+
+/// Profiles of every server in a capture (or a set of captures).
+#[derive(Clone, Debug, Default)]
+pub struct Profiles {
+    by_server: HashMap<SocketAddr, ServerProfile>,
+}
+
+impl Profiles {
+    /// Builds profiles from connections.
+    pub fn build<'a>(connections: impl IntoIterator<Item = &'a Connection>) -> Profiles {
+        let mut profiles = Profiles::default();
+        for conn in connections {
+            profiles.add(conn);
+        }
+        profiles
+    }
+
+    /// Adds what one connection shows.
+    pub fn add(&mut self, conn: &Connection) {
+        let facts = &conn.tls.facts;
+        if facts.server_hello.is_none() && facts.server_certificates.is_none() {
+            return;
+        }
+        let p = self.by_server.entry(conn.server).or_default();
+        if let Some(sh) = &facts.server_hello {
+            *p.suites_picked.entry(sh.value.cipher_suite).or_default() += 1;
+            *p.versions_picked.entry(sh.value.version).or_default() += 1;
+            p.server_hellos += 1;
+            p.example_client.get_or_insert(conn.client);
+        }
+        if let Some(leaf) = facts.server_certificates.as_ref().and_then(|c| c.value.certificates.first()) {
+            for name in leaf.names() {
+                p.certificate_names.insert(name);
+            }
+        }
+    }
+
+    /// Merges another capture's profiles (same server address = same server).
+    pub fn merge(&mut self, other: Profiles) {
+        for (server, q) in other.by_server {
+            let p = self.by_server.entry(server).or_default();
+            for (k, v) in q.suites_picked {
+                *p.suites_picked.entry(k).or_default() += v;
+            }
+            for (k, v) in q.versions_picked {
+                *p.versions_picked.entry(k).or_default() += v;
+            }
+            p.certificate_names.extend(q.certificate_names);
+            p.server_hellos += q.server_hellos;
+            if p.example_client.is_none() {
+                p.example_client = q.example_client;
+            }
+        }
+    }
+
+    pub fn get(&self, server: &SocketAddr) -> Option<&ServerProfile> {
+        self.by_server.get(server)
+    }
+}

@@ -1,0 +1,445 @@
+//! The flow table and TCP: which side is the client, SYN/SYN-ACK/FIN/RST and who sent
+//! them, and per-direction reassembly that hands the TLS layer its bytes in order.
+//!
+//! Reassembly keeps at most [`MAX_PENDING_SEGMENTS`] out-of-order segments (and
+//! [`MAX_PENDING_BYTES`]) per direction. A hole that the other side's ACK proves was
+//! delivered, or that outlives those caps or the connection, is a *lost segment*: the
+//! stream skips it and the TLS layer stops trusting that direction, so the verdict becomes
+//! `incomplete_capture` rather than a guess.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::capture::Timestamp;
+use crate::decode::TcpSegment;
+use crate::tls::Conversation;
+
+/// Where something was seen: frame number and capture time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct At {
+    pub frame: u64,
+    #[serde(serialize_with = "ser_ts")]
+    pub ts: Timestamp,
+}
+
+fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(ts.as_secs_f64())
+}
+
+/// Direction of a segment relative to the TCP client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dir {
+    ToServer,
+    ToClient,
+}
+
+impl Serialize for Dir {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.sender())
+    }
+}
+
+impl Dir {
+    pub fn index(self) -> usize {
+        match self {
+            Dir::ToServer => 0,
+            Dir::ToClient => 1,
+        }
+    }
+
+    pub fn opposite(self) -> Dir {
+        match self {
+            Dir::ToServer => Dir::ToClient,
+            Dir::ToClient => Dir::ToServer,
+        }
+    }
+
+    /// Who sends in this direction: `client` or `server`.
+    pub fn sender(self) -> &'static str {
+        match self {
+            Dir::ToServer => "client",
+            Dir::ToClient => "server",
+        }
+    }
+}
+
+/// Out-of-order segments kept per direction before the hole is declared lost.
+pub const MAX_PENDING_SEGMENTS: usize = 64;
+/// Out-of-order bytes kept per direction before the hole is declared lost.
+pub const MAX_PENDING_BYTES: usize = 512 * 1024;
+
+/// What TCP showed about a connection. Arrays are indexed by [`Dir::index`]
+/// (0: sent by the client, 1: sent by the server).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TcpFacts {
+    /// The client's first SYN.
+    pub syn: Option<At>,
+    pub syn_count: u32,
+    pub syn_ack: Option<At>,
+    pub fin: [Option<At>; 2],
+    pub rst: [Option<At>; 2],
+    pub packets: [u64; 2],
+    pub payload_bytes: [u64; 2],
+    /// First payload byte per direction.
+    pub first_payload: [Option<At>; 2],
+    /// The first segment of each direction that the capture lost (skipped hole).
+    pub lost_segment: [Option<At>; 2],
+    /// Client and server were told apart by ports, not by a SYN.
+    pub roles_guessed: bool,
+}
+
+/// Per-direction reassembly state.
+#[derive(Debug, Default)]
+struct Reassembler {
+    /// Sequence number of the next byte expected; `None` before the first segment.
+    next_seq: Option<u32>,
+    pending: BTreeMap<u64, Vec<u8>>,
+    pending_bytes: usize,
+    /// Offset of `next_seq` from the stream start, to order pending segments.
+    next_off: u64,
+}
+
+enum Piece<'a> {
+    Data(&'a [u8]),
+    Hole,
+}
+
+impl Reassembler {
+    fn start_at(&mut self, seq: u32) {
+        if self.next_seq.is_none() {
+            self.next_seq = Some(seq);
+        }
+    }
+
+    fn offset_of(&self, seq: u32) -> Option<i64> {
+        let next = self.next_seq?;
+        Some(self.next_off as i64 + seq.wrapping_sub(next) as i32 as i64)
+    }
+
+    /// Adds a segment; hands every in-order piece to `sink`.
+    fn push(&mut self, seq: u32, data: &[u8], sink: &mut dyn FnMut(Piece<'_>)) {
+        if data.is_empty() {
+            return;
+        }
+        self.start_at(seq);
+        let Some(off) = self.offset_of(seq) else { return };
+        let end = off + data.len() as i64;
+        let next = self.next_off as i64;
+        if end <= next {
+            return; // retransmission of delivered bytes
+        }
+        if off <= next {
+            let fresh = &data[(next - off) as usize..];
+            self.advance(fresh.len());
+            sink(Piece::Data(fresh));
+            self.drain(sink);
+            return;
+        }
+        // A hole before this segment.
+        let off = off as u64;
+        let keep = match self.pending.get(&off) {
+            Some(existing) => existing.len() < data.len(),
+            None => true,
+        };
+        if keep {
+            if let Some(old) = self.pending.insert(off, data.to_vec()) {
+                self.pending_bytes -= old.len();
+            }
+            self.pending_bytes += data.len();
+        }
+        if self.pending.len() > MAX_PENDING_SEGMENTS || self.pending_bytes > MAX_PENDING_BYTES {
+            self.skip_hole(sink);
+        }
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.next_off += n as u64;
+        if let Some(s) = self.next_seq.as_mut() {
+            *s = s.wrapping_add(n as u32);
+        }
+    }
+
+    fn drain(&mut self, sink: &mut dyn FnMut(Piece<'_>)) {
+        while let Some((&off, _)) = self.pending.first_key_value() {
+            if off > self.next_off {
+                break;
+            }
+            let (_, bytes) = self.pending.pop_first().expect("checked above");
+            self.pending_bytes -= bytes.len();
+            let skip = (self.next_off - off) as usize;
+            if skip < bytes.len() {
+                let fresh = &bytes[skip..];
+                self.advance(fresh.len());
+                sink(Piece::Data(fresh));
+            }
+        }
+    }
+
+    /// Declares the first hole lost and delivers what follows it.
+    fn skip_hole(&mut self, sink: &mut dyn FnMut(Piece<'_>)) {
+        let Some((&off, _)) = self.pending.first_key_value() else { return };
+        let gap = off.saturating_sub(self.next_off);
+        sink(Piece::Hole);
+        self.advance(gap as usize);
+        self.drain(sink);
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+}
+
+/// One TCP connection and what it carried.
+#[derive(Debug)]
+pub struct Connection {
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub first: At,
+    pub last: At,
+    pub tcp: TcpFacts,
+    pub tls: Conversation,
+    reassembly: [Reassembler; 2],
+    client_isn: Option<u32>,
+    /// Nothing was handed to the TLS layer yet (roles may still be swapped).
+    untouched: bool,
+}
+
+impl Connection {
+    fn new(client: SocketAddr, server: SocketAddr, at: At, roles_guessed: bool) -> Connection {
+        Connection {
+            client,
+            server,
+            first: at,
+            last: at,
+            tcp: TcpFacts {
+                roles_guessed,
+                ..Default::default()
+            },
+            tls: Conversation::new(),
+            reassembly: Default::default(),
+            client_isn: None,
+            untouched: true,
+        }
+    }
+
+    /// True when both sides closed, or either reset.
+    pub fn is_closed(&self) -> bool {
+        self.tcp.rst.iter().any(Option::is_some) || self.tcp.fin.iter().all(Option::is_some)
+    }
+
+    fn swap_roles(&mut self) {
+        std::mem::swap(&mut self.client, &mut self.server);
+        self.reassembly.swap(0, 1);
+        let t = &mut self.tcp;
+        t.fin.swap(0, 1);
+        t.rst.swap(0, 1);
+        t.packets.swap(0, 1);
+        t.payload_bytes.swap(0, 1);
+        t.first_payload.swap(0, 1);
+    }
+
+    fn on_segment(&mut self, seg: &TcpSegment<'_>, at: At) {
+        self.last = at;
+        let mut dir = if seg.src == self.client { Dir::ToServer } else { Dir::ToClient };
+        // Without a SYN the roles are a guess from ports; a ClientHello settles it.
+        if self.tcp.roles_guessed
+            && self.untouched
+            && dir == Dir::ToClient
+            && Conversation::starts_with_client_hello(&seg.payload)
+        {
+            self.swap_roles();
+            dir = Dir::ToServer;
+        }
+        let d = dir.index();
+        self.tcp.packets[d] += 1;
+        let flags = seg.flags;
+        if flags.syn && !flags.ack && dir == Dir::ToServer {
+            self.tcp.syn_count += 1;
+            self.tcp.syn.get_or_insert(at);
+            self.client_isn.get_or_insert(seg.seq);
+            self.reassembly[0].start_at(seg.seq.wrapping_add(1));
+        }
+        if flags.syn && flags.ack && dir == Dir::ToClient {
+            self.tcp.syn_ack.get_or_insert(at);
+            self.reassembly[1].start_at(seg.seq.wrapping_add(1));
+        }
+        if flags.rst {
+            self.tcp.rst[d].get_or_insert(at);
+        }
+        if !seg.payload.is_empty() {
+            self.tcp.payload_bytes[d] += seg.payload.len() as u64;
+            self.tcp.first_payload[d].get_or_insert(at);
+            let data_seq = if flags.syn { seg.seq.wrapping_add(1) } else { seg.seq };
+            self.deliver(dir, data_seq, &seg.payload, at);
+        }
+        // An ACK for bytes the capture never showed proves the hole is lost.
+        if flags.ack {
+            let other = dir.opposite();
+            let r = &self.reassembly[other.index()];
+            if r.has_pending() && r.offset_of(seg.ack).is_some_and(|a| a > r.next_off as i64) {
+                self.skip_hole(other, at);
+            }
+        }
+        if flags.fin {
+            self.tcp.fin[d].get_or_insert(at);
+        }
+    }
+
+    fn deliver(&mut self, dir: Dir, seq: u32, payload: &[u8], at: At) {
+        self.untouched = false;
+        let tls = &mut self.tls;
+        let lost = &mut self.tcp.lost_segment[dir.index()];
+        self.reassembly[dir.index()].push(seq, payload, &mut |piece| match piece {
+            Piece::Data(bytes) => tls.on_bytes(dir, bytes, at),
+            Piece::Hole => {
+                lost.get_or_insert(at);
+                tls.lose(dir, at, "segment missing from the capture".into());
+            }
+        });
+    }
+
+    fn skip_hole(&mut self, dir: Dir, at: At) {
+        let tls = &mut self.tls;
+        let lost = &mut self.tcp.lost_segment[dir.index()];
+        self.reassembly[dir.index()].skip_hole(&mut |piece| match piece {
+            Piece::Data(bytes) => tls.on_bytes(dir, bytes, at),
+            Piece::Hole => {
+                lost.get_or_insert(at);
+                tls.lose(dir, at, "segment missing from the capture".into());
+            }
+        });
+    }
+
+    /// End of the connection or of the capture: holes still open are lost segments.
+    pub fn finish(&mut self) {
+        let at = self.last;
+        for dir in [Dir::ToServer, Dir::ToClient] {
+            while self.reassembly[dir.index()].has_pending() {
+                self.skip_hole(dir, at);
+            }
+        }
+        self.reassembly = Default::default();
+        self.tls.settle();
+    }
+}
+
+type FlowKey = (SocketAddr, SocketAddr);
+
+fn key_of(a: SocketAddr, b: SocketAddr) -> FlowKey {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// All connections of one capture, in the order they started.
+#[derive(Default)]
+pub struct FlowTable {
+    live: HashMap<FlowKey, usize>,
+    connections: Vec<Connection>,
+    /// Ports whose connections count as TLS attempts even without a ClientHello.
+    tls_ports: Vec<u16>,
+}
+
+impl FlowTable {
+    pub fn new(tls_ports: Vec<u16>) -> FlowTable {
+        FlowTable {
+            tls_ports,
+            ..Default::default()
+        }
+    }
+
+    /// Routes one segment to its connection, opening one when needed.
+    pub fn on_segment(&mut self, seg: &TcpSegment<'_>, at: At) {
+        let key = key_of(seg.src, seg.dst);
+        let is_new_syn = seg.flags.syn && !seg.flags.ack;
+        if let Some(&idx) = self.live.get(&key) {
+            let conn = &mut self.connections[idx];
+            let reused = is_new_syn
+                && (conn.is_closed() || conn.tcp.payload_bytes.iter().sum::<u64>() > 0)
+                && conn.client_isn != Some(seg.seq);
+            if !reused {
+                conn.on_segment(seg, at);
+                return;
+            }
+            conn.finish();
+            self.live.remove(&key);
+        }
+        let (client, server, guessed) = if seg.flags.syn && !seg.flags.ack {
+            (seg.src, seg.dst, false)
+        } else if seg.flags.syn && seg.flags.ack {
+            (seg.dst, seg.src, false)
+        } else {
+            let (c, s) = self.guess_roles(seg.src, seg.dst);
+            (c, s, true)
+        };
+        let mut conn = Connection::new(client, server, at, guessed);
+        conn.on_segment(seg, at);
+        self.live.insert(key, self.connections.len());
+        self.connections.push(conn);
+    }
+
+    fn guess_roles(&self, src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
+        let tls = |p: u16| self.tls_ports.contains(&p);
+        match (tls(src.port()), tls(dst.port())) {
+            (false, true) => (src, dst),
+            (true, false) => (dst, src),
+            _ if src.port() < dst.port() && src.port() < 1024 => (dst, src),
+            _ => (src, dst),
+        }
+    }
+
+    /// Closes every connection and returns them in start order.
+    pub fn finish(mut self) -> Vec<Connection> {
+        for conn in &mut self.connections {
+            conn.finish();
+        }
+        self.connections
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(r: &mut Reassembler, seq: u32, data: &[u8], out: &mut Vec<u8>, holes: &mut u32) {
+        r.push(seq, data, &mut |p| match p {
+            Piece::Data(b) => out.extend_from_slice(b),
+            Piece::Hole => *holes += 1,
+        });
+    }
+
+    #[test]
+    fn reorders_trims_retransmissions_and_wraps() {
+        let mut r = Reassembler::default();
+        let mut out = Vec::new();
+        let mut holes = 0;
+        let base = u32::MAX - 3; // wraps inside the stream
+        r.start_at(base);
+        collect(&mut r, base.wrapping_add(6), b"ghi", &mut out, &mut holes);
+        collect(&mut r, base.wrapping_add(3), b"def", &mut out, &mut holes);
+        assert!(out.is_empty());
+        collect(&mut r, base, b"abc", &mut out, &mut holes);
+        collect(&mut r, base.wrapping_add(1), b"bcdefg", &mut out, &mut holes); // overlap
+        collect(&mut r, base.wrapping_add(8), b"ijk", &mut out, &mut holes);
+        assert_eq!(out, b"abcdefghijk");
+        assert_eq!(holes, 0);
+    }
+
+    #[test]
+    fn a_hole_beyond_the_cap_is_declared_lost() {
+        let mut r = Reassembler::default();
+        let mut out = Vec::new();
+        let mut holes = 0;
+        r.start_at(0);
+        for i in 0..=MAX_PENDING_SEGMENTS as u32 {
+            collect(&mut r, 10 + i, b"x", &mut out, &mut holes);
+        }
+        assert_eq!(holes, 1);
+        assert_eq!(out.len(), MAX_PENDING_SEGMENTS + 1);
+        assert!(!r.has_pending());
+    }
+}

@@ -1,0 +1,26 @@
+//! tlswhy reads packet captures and says, for every TLS handshake in them, whether it
+//! worked and — when it did not — exactly why, with the evidence from the packets and
+//! what to change.
+//!
+//! The stages follow the data: [`capture`] (pcap/pcapng records) → [`decode`] (link, IP,
+//! TCP) → [`flow`] (connections, TCP reassembly) → [`tls`] (records, handshake messages,
+//! certificates, alerts) → [`diagnose`] (verdicts) → [`report`] (text, JSON Lines).
+//! [`analyze`] wires them for one capture:
+//!
+//! ```no_run
+//! use tlswhy::{analyze, capture::Source, diagnose::Settings};
+//! let report = analyze::analyze_source(&Source::File("captures/no_shared_cipher.pcap".into()), &Settings::default())?;
+//! for h in &report.handshakes {
+//!     println!("{} → {}: {}", h.client, h.server, h.verdict.code);
+//! }
+//! # Ok::<(), tlswhy::capture::CaptureError>(())
+//! ```
+
+pub mod analyze;
+pub mod capture;
+pub mod decode;
+pub mod diagnose;
+pub mod flow;
+pub mod report;
+pub mod sanitize;
+pub mod tls;

@@ -1,0 +1,21 @@
+//! Output: the human report (failures grouped by cause, with evidence, fix and a ladder
+//! diagram of each failing handshake) and JSON Lines (one object per handshake attempt).
+
+pub mod json;
+pub mod text;
+
+use std::collections::BTreeMap;
+
+use crate::analyze::Handshake;
+use crate::diagnose::Code;
+
+/// Counts handshakes by verdict code, most common first (ties in catalog order).
+pub fn counts_by_code<'a>(handshakes: impl IntoIterator<Item = &'a Handshake>) -> Vec<(Code, usize)> {
+    let mut counts: BTreeMap<Code, usize> = BTreeMap::new();
+    for h in handshakes {
+        *counts.entry(h.verdict.code).or_default() += 1;
+    }
+    let mut v: Vec<(Code, usize)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}

@@ -1,0 +1,157 @@
+//! The human report. Every string that came from packets is escaped before it is
+//! printed, whether or not colour is on.
+
+use std::io::{self, Write};
+
+use crate::analyze::{CaptureReport, Handshake};
+use crate::diagnose::Code;
+use crate::flow::{At, Dir};
+use crate::sanitize::escape;
+
+/// Terminal styling: plain when colour is off.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn bold(&self, t: &str) -> String {
+        self.paint("1", t)
+    }
+    fn red(&self, t: &str) -> String {
+        self.paint("1;31", t)
+    }
+    fn green(&self, t: &str) -> String {
+        self.paint("32", t)
+    }
+    fn dim(&self, t: &str) -> String {
+        self.paint("2", t)
+    }
+}
+
+/// Options for the report.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub show_ok: bool,
+    pub style: Style,
+}
+
+/// Writes the report: groups by code (most common first), each handshake with its
+/// summary, evidence, fix and ladder; then the summary line.
+pub fn write_report<W: Write>(out: &mut W, reports: &[CaptureReport], opts: Options) -> io::Result<()> {
+    let st = opts.style;
+    let all: Vec<&Handshake> = reports.iter().flat_map(|r| r.handshakes.iter()).collect();
+    let shown: Vec<&Handshake> = all.iter().copied().filter(|h| opts.show_ok || h.verdict.code != Code::Ok).collect();
+    for (code, count) in super::counts_by_code(shown.iter().copied()) {
+        let mark = if code == Code::Ok { st.green("✓") } else { st.red("✗") };
+        writeln!(out, "{mark} {} — {} ({count})", st.bold(code.as_str()), code.title())?;
+        writeln!(out)?;
+        for h in shown.iter().filter(|h| h.verdict.code == code) {
+            write_handshake(out, h, st)?;
+        }
+    }
+    if shown.is_empty() && !all.is_empty() {
+        writeln!(out, "{} every handshake completed (use --all to list them)", st.green("✓"))?;
+        writeln!(out)?;
+    }
+    write_summary(out, reports, st)
+}
+
+fn write_handshake<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Result<()> {
+    let sni = match &h.sni {
+        Some(s) => format!("SNI {}", escape(s)),
+        None => "no SNI".to_string(),
+    };
+    writeln!(
+        out,
+        "  {} → {}  {}  {}",
+        st.bold(&h.client),
+        st.bold(&h.server),
+        sni,
+        st.dim(&format!("[{}, frame {}]", escape(&h.capture), h.frame))
+    )?;
+    writeln!(out, "  {}", escape(&h.verdict.summary))?;
+    if h.verdict.code != Code::Ok {
+        for e in &h.verdict.evidence {
+            writeln!(out, "    • {}", escape(e))?;
+        }
+        writeln!(out, "  {} {}", st.bold("fix:"), escape(&h.verdict.fix))?;
+        write_ladder(out, h, st)?;
+    }
+    writeln!(out)
+}
+
+/// The messages between client and server, one per line, in capture order.
+fn write_ladder<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Result<()> {
+    let mut lines: Vec<(At, Dir, String)> = Vec::new();
+    let t = &h.tcp;
+    if let Some(at) = t.syn {
+        let times = if t.syn_count > 1 { format!(" ×{}", t.syn_count) } else { String::new() };
+        lines.push((at, Dir::ToServer, format!("SYN{times}")));
+    }
+    if let Some(at) = t.syn_ack {
+        lines.push((at, Dir::ToClient, "SYN-ACK".into()));
+    }
+    for dir in [Dir::ToServer, Dir::ToClient] {
+        if let Some(at) = t.fin[dir.index()] {
+            lines.push((at, dir, "FIN".into()));
+        }
+        if let Some(at) = t.rst[dir.index()] {
+            lines.push((at, dir, "RST".into()));
+        }
+    }
+    lines.extend(h.messages.iter().map(|e| (e.at, e.from, e.what.clone())));
+    lines.sort_by_key(|(at, _, _)| *at);
+    let Some(start) = lines.first().map(|l| l.0.ts) else {
+        return Ok(());
+    };
+    writeln!(out, "  {}", st.dim(&format!("{:>12}   client        server", "")))?;
+    for (at, dir, what) in lines.iter().take(40) {
+        let arrow = match dir {
+            Dir::ToServer => "  ─────────▶  ",
+            Dir::ToClient => "  ◀─────────  ",
+        };
+        writeln!(
+            out,
+            "  {}  #{:<5}{}{}",
+            st.dim(&format!("+{:.6}s", at.ts.secs_since(start))),
+            at.frame,
+            arrow,
+            escape(what)
+        )?;
+    }
+    if lines.len() > 40 {
+        writeln!(out, "  … {} more", lines.len() - 40)?;
+    }
+    Ok(())
+}
+
+/// The closing summary: files, packets, connections, handshakes, failures by code.
+pub fn write_summary<W: Write>(out: &mut W, reports: &[CaptureReport], st: Style) -> io::Result<()> {
+    let handshakes: Vec<&Handshake> = reports.iter().flat_map(|r| r.handshakes.iter()).collect();
+    let failed: Vec<&Handshake> = handshakes.iter().copied().filter(|h| h.verdict.code != Code::Ok).collect();
+    let packets: u64 = reports.iter().map(|r| r.stats.packets).sum();
+    let connections: u64 = reports.iter().map(|r| r.stats.connections).sum();
+    let by_code: Vec<String> = super::counts_by_code(failed.iter().copied())
+        .into_iter()
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect();
+    writeln!(
+        out,
+        "{} {} file(s), {} packets, {} TCP connections, {} TLS handshake attempts, {} failed{}",
+        st.bold("summary:"),
+        reports.len(),
+        packets,
+        connections,
+        handshakes.len(),
+        failed.len(),
+        if by_code.is_empty() { String::new() } else { format!(" ({})", by_code.join(", ")) }
+    )
+}

@@ -1,0 +1,207 @@
+//! Certificates as facts (subject, issuer, SAN names, validity, self-signed) through
+//! x509-parser, and host-name matching by the rules of RFC 6125 §6.4.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+use x509_parser::extensions::GeneralName;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// What one certificate says.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct CertFacts {
+    pub subject: String,
+    pub issuer: String,
+    pub common_name: Option<String>,
+    /// SAN dNSName entries.
+    pub dns_names: Vec<String>,
+    /// SAN iPAddress entries.
+    pub ip_addresses: Vec<IpAddr>,
+    /// Seconds since the epoch.
+    pub not_before: i64,
+    pub not_after: i64,
+    /// Subject equals issuer.
+    pub self_issued: bool,
+    /// Self-issued and the signature verifies with its own key.
+    pub self_signed: bool,
+    pub is_ca: bool,
+    pub serial: String,
+    /// Set when the DER did not parse; the other fields are then empty.
+    pub parse_error: Option<String>,
+}
+
+impl CertFacts {
+    /// Parses DER. Never fails: a bad certificate is a fact too.
+    pub fn from_der(der: &[u8]) -> CertFacts {
+        let cert = match X509Certificate::from_der(der) {
+            Ok((_, cert)) => cert,
+            Err(e) => {
+                return CertFacts {
+                    parse_error: Some(format!("certificate does not parse: {e}")),
+                    ..Default::default()
+                }
+            }
+        };
+        let subject = text(&cert.subject().to_string());
+        let issuer = text(&cert.issuer().to_string());
+        let common_name = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .map(text);
+        let mut dns_names = Vec::new();
+        let mut ip_addresses = Vec::new();
+        if let Ok(Some(san)) = cert.subject_alternative_name() {
+            for name in &san.value.general_names {
+                match name {
+                    GeneralName::DNSName(n) => dns_names.push(text(n)),
+                    GeneralName::IPAddress(b) => {
+                        if let Ok(a) = <[u8; 4]>::try_from(*b) {
+                            ip_addresses.push(IpAddr::from(a));
+                        } else if let Ok(a) = <[u8; 16]>::try_from(*b) {
+                            ip_addresses.push(IpAddr::from(a));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let self_issued = cert.subject().as_raw() == cert.issuer().as_raw();
+        let self_signed = self_issued && cert.verify_signature(None).is_ok();
+        CertFacts {
+            subject,
+            issuer,
+            common_name,
+            dns_names,
+            ip_addresses,
+            not_before: cert.validity().not_before.timestamp(),
+            not_after: cert.validity().not_after.timestamp(),
+            self_issued,
+            self_signed,
+            is_ca: cert.is_ca(),
+            serial: cert.raw_serial_as_string(),
+            parse_error: None,
+        }
+    }
+
+    /// Every name the certificate is valid for, for evidence.
+    pub fn names(&self) -> Vec<String> {
+        let mut names = self.dns_names.clone();
+        names.extend(self.ip_addresses.iter().map(|a| a.to_string()));
+        if names.is_empty() {
+            if let Some(cn) = &self.common_name {
+                names.push(format!("{cn} (subject CN only)"));
+            }
+        }
+        names
+    }
+
+    /// Does this certificate cover `host` (a DNS name or an IP literal)?
+    pub fn covers(&self, host: &str) -> bool {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            return self.ip_addresses.contains(&ip);
+        }
+        if !self.dns_names.is_empty() {
+            return self.dns_names.iter().any(|p| dns_name_matches(p, host));
+        }
+        // No SAN dNSName: legacy clients fall back to the subject CN.
+        self.common_name.as_deref().is_some_and(|cn| dns_name_matches(cn, host))
+    }
+
+    /// Outside its validity period at `unix_secs`?
+    pub fn expired_at(&self, unix_secs: i64) -> bool {
+        self.parse_error.is_none() && (unix_secs > self.not_after || unix_secs < self.not_before)
+    }
+}
+
+fn text(s: &str) -> String {
+    super::hello::bytes_to_text(s.as_bytes())
+}
+
+/// RFC 6125 §6.4: case-insensitive; a `*` only as the whole left-most label, matching
+/// exactly one label.
+pub fn dns_name_matches(pattern: &str, host: &str) -> bool {
+    let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if let Some(suffix) = pattern.strip_prefix("*.") {
+        if suffix.contains('*') || !suffix.contains('.') {
+            return false;
+        }
+        match host.split_once('.') {
+            Some((first, rest)) => !first.is_empty() && rest == suffix,
+            None => false,
+        }
+    } else {
+        !pattern.contains('*') && pattern == host
+    }
+}
+
+/// Human date for evidence: `2023-11-29 18:57:22 UTC`.
+pub fn format_unix(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_follow_rfc6125() {
+        assert!(dns_name_matches("*.example.com", "emby.example.com"));
+        assert!(dns_name_matches("EMBY.example.com", "emby.EXAMPLE.com."));
+        assert!(!dns_name_matches("*.example.com", "example.com"));
+        assert!(!dns_name_matches("*.example.com", "a.b.example.com"));
+        assert!(!dns_name_matches("*.com", "example.com"));
+        assert!(!dns_name_matches("f*.example.com", "foo.example.com"));
+    }
+
+    #[test]
+    fn covers_ip_only_through_ip_sans() {
+        let facts = CertFacts {
+            dns_names: vec!["emby.example.com".into()],
+            ip_addresses: vec!["127.0.0.3".parse().unwrap()],
+            ..Default::default()
+        };
+        assert!(facts.covers("emby.example.com"));
+        assert!(facts.covers("127.0.0.3"));
+        assert!(!facts.covers("127.0.0.2"));
+        assert!(!facts.covers("other.example.com"));
+    }
+
+    #[test]
+    fn garbage_der_is_a_fact_not_a_panic() {
+        let facts = CertFacts::from_der(&[0x30, 0x82, 0xff, 0xff, 0x01]);
+        assert!(facts.parse_error.is_some());
+        assert!(!facts.covers("x"));
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(format_unix(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_unix(1_543_517_842), "2018-11-29 18:57:22 UTC");
+    }
+}

@@ -1,0 +1,644 @@
+//! One TLS conversation seen from the wire: frames records in each direction, frames
+//! handshake messages across records, and collects [`TlsFacts`] plus a short timeline
+//! of what each side sent.
+//!
+//! Invariants: a direction's record buffer never holds more than one record plus one
+//! segment; handshake-message reassembly is capped at [`MAX_HANDSHAKE_MESSAGE`]; once
+//! the outcome is known (the conversation is *settled*) no payload is buffered at all.
+
+use serde::Serialize;
+
+use super::alert::{AlertDescription, AlertLevel};
+use super::cert::CertFacts;
+use super::hello::{self, ClientHelloFacts, ServerHelloFacts};
+use super::plaintext::{self, PlaintextKind};
+use super::suites::{suite_name, version_name};
+use crate::flow::{At, Dir};
+
+/// Largest handshake message reassembled (a long certificate chain fits; more is a limit).
+pub const MAX_HANDSHAKE_MESSAGE: usize = 256 * 1024;
+/// Largest record length accepted: 2^14 plus the expansion RFC 5246 allows.
+const MAX_RECORD_LEN: usize = 16384 + 2048;
+/// Encrypted records remembered per direction (the rest are only counted).
+const KEPT_RECORDS: usize = 16;
+/// Timeline entries kept per conversation.
+const MAX_EVENTS: usize = 48;
+/// Plain text scanned for a STARTTLS upgrade before giving up on a direction.
+const MAX_PLAINTEXT_SCAN: usize = 64 * 1024;
+/// Certificates kept from one chain.
+const MAX_CHAIN: usize = 10;
+
+/// A fact together with where it was seen.
+#[derive(Clone, Debug, Serialize)]
+pub struct Seen<T> {
+    #[serde(flatten)]
+    pub at: At,
+    #[serde(flatten)]
+    pub value: T,
+}
+
+/// One alert: plaintext (level and description known) or encrypted (only its existence).
+#[derive(Clone, Debug, Serialize)]
+pub struct AlertFacts {
+    #[serde(flatten)]
+    pub at: At,
+    pub from: Dir,
+    #[serde(serialize_with = "ser_level")]
+    pub level: Option<AlertLevel>,
+    #[serde(serialize_with = "ser_description")]
+    pub description: Option<AlertDescription>,
+    pub encrypted: bool,
+}
+
+fn ser_level<S: serde::Serializer>(v: &Option<AlertLevel>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(l) => s.serialize_str(l.name()),
+        None => s.serialize_none(),
+    }
+}
+
+fn ser_description<S: serde::Serializer>(v: &Option<AlertDescription>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(d) => s.serialize_str(&d.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+impl AlertFacts {
+    pub fn is_fatal(&self) -> bool {
+        self.level == Some(AlertLevel::FATAL)
+    }
+
+    /// How the alert reads in evidence.
+    pub fn describe(&self) -> String {
+        match (self.level, self.description) {
+            (Some(l), Some(d)) => format!("{} alert {}", l.name(), d),
+            _ => "encrypted alert".to_string(),
+        }
+    }
+}
+
+/// Encrypted (application_data) records of one direction.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct EncryptedRecords {
+    /// The first records: where and how long.
+    pub first: Vec<(At, u32)>,
+    pub count: u64,
+    pub bytes: u64,
+}
+
+/// Non-TLS bytes a peer sent.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlaintextFacts {
+    #[serde(serialize_with = "ser_kind")]
+    pub kind: PlaintextKind,
+    /// First line, escaped.
+    pub first_line: String,
+}
+
+fn ser_kind<S: serde::Serializer>(v: &PlaintextKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.describe())
+}
+
+/// A line of the ladder diagram: who sent what, when.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    #[serde(flatten)]
+    pub at: At,
+    pub from: Dir,
+    pub what: String,
+}
+
+/// Everything the conversation showed.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TlsFacts {
+    pub client_hello: Option<Seen<ClientHelloFacts>>,
+    /// The ClientHello sent again after a HelloRetryRequest.
+    pub second_client_hello: Option<Seen<ClientHelloFacts>>,
+    pub hello_retry_request: Option<Seen<ServerHelloFacts>>,
+    pub server_hello: Option<Seen<ServerHelloFacts>>,
+    pub server_certificates: Option<Seen<CertChain>>,
+    pub certificate_request: Option<At>,
+    pub client_certificate: Option<Seen<CertCount>>,
+    /// ChangeCipherSpec per direction: [client, server].
+    pub change_cipher_spec: [Option<At>; 2],
+    /// TLS ≤ 1.2: the first encrypted handshake record after ChangeCipherSpec (Finished).
+    pub finished: [Option<At>; 2],
+    pub alerts: Vec<AlertFacts>,
+    /// application_data records per direction: [client, server].
+    pub encrypted: [EncryptedRecords; 2],
+    pub plaintext: [Option<Seen<PlaintextFacts>>; 2],
+    /// Bytes that claimed to be TLS but did not parse.
+    pub malformed: Vec<Seen<Malformed>>,
+    /// A direction whose stream could not be followed any more (lost segment, limit).
+    pub lost: [Option<Seen<Reason>>; 2],
+    /// Handshake messages seen, per direction, for the ladder.
+    pub events: Vec<Event>,
+    pub events_dropped: u32,
+}
+
+/// A certificate chain as sent.
+#[derive(Clone, Debug, Serialize)]
+pub struct CertChain {
+    pub certificates: Vec<CertFacts>,
+    /// Number of certificates in the message (may exceed the kept ones).
+    pub chain_length: usize,
+}
+
+/// How many certificates a Certificate message carried.
+#[derive(Clone, Debug, Serialize)]
+pub struct CertCount {
+    pub chain_length: usize,
+}
+
+/// What did not parse.
+#[derive(Clone, Debug, Serialize)]
+pub struct Malformed {
+    pub from: Dir,
+    pub what: String,
+}
+
+/// Why a direction stopped being followed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Reason {
+    pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Nothing seen yet.
+    Start,
+    /// Framing TLS records.
+    Records,
+    /// Plain text (STARTTLS preamble, or a non-TLS peer); looking for a TLS start.
+    Plaintext,
+    /// No more parsing in this direction.
+    Stopped,
+}
+
+#[derive(Debug)]
+struct RecordStream {
+    mode: Mode,
+    /// Bytes of an incomplete record.
+    pending: Vec<u8>,
+    /// Bytes of an incomplete handshake message.
+    handshake: Vec<u8>,
+    /// After ChangeCipherSpec (TLS ≤ 1.2): records are protected.
+    protected: bool,
+    plaintext_scanned: usize,
+}
+
+impl Default for RecordStream {
+    fn default() -> Self {
+        RecordStream {
+            mode: Mode::Start,
+            pending: Vec::new(),
+            handshake: Vec::new(),
+            protected: false,
+            plaintext_scanned: 0,
+        }
+    }
+}
+
+/// The TLS state of one TCP connection.
+#[derive(Debug, Default)]
+pub struct Conversation {
+    pub facts: TlsFacts,
+    streams: [RecordStream; 2],
+    /// The outcome is known; payload is no longer examined.
+    pub settled: bool,
+}
+
+impl Conversation {
+    pub fn new() -> Conversation {
+        Conversation::default()
+    }
+
+    /// True when `bytes` start with a TLS handshake record holding a ClientHello.
+    pub fn starts_with_client_hello(bytes: &[u8]) -> bool {
+        bytes.len() >= 6
+            && bytes[0] == 22
+            && bytes[1] == 3
+            && bytes[2] <= 4
+            && bytes[5] == 1
+    }
+
+    /// Feeds in-order bytes of one direction.
+    pub fn on_bytes(&mut self, dir: Dir, data: &[u8], at: At) {
+        if self.settled || data.is_empty() {
+            return;
+        }
+        let d = dir.index();
+        match self.streams[d].mode {
+            Mode::Stopped => {}
+            Mode::Start => {
+                if looks_like_tls_record(data) || self.streams[d].pending.len() + data.len() < 5 && data[0] == 22 {
+                    self.streams[d].mode = Mode::Records;
+                    self.frame_records(dir, data, at);
+                } else if is_sslv2_client_hello(data) && dir == Dir::ToServer {
+                    self.on_sslv2_client_hello(data, at);
+                    self.streams[d].mode = Mode::Records;
+                } else {
+                    let kind = plaintext::classify(data);
+                    self.facts.plaintext[d] = Some(Seen {
+                        at,
+                        value: PlaintextFacts {
+                            kind,
+                            first_line: plaintext::first_line(data, 80),
+                        },
+                    });
+                    self.push_event(at, dir, format!("plain text: {}", plaintext::first_line(data, 40)));
+                    self.streams[d].mode = Mode::Plaintext;
+                    self.scan_plaintext(dir, data, at);
+                }
+            }
+            Mode::Plaintext => self.scan_plaintext(dir, data, at),
+            Mode::Records => self.frame_records(dir, data, at),
+        }
+    }
+
+    /// Marks a direction as no longer followable (a lost segment, a limit).
+    pub fn lose(&mut self, dir: Dir, at: At, reason: String) {
+        let d = dir.index();
+        if self.streams[d].mode == Mode::Stopped || self.settled {
+            return;
+        }
+        self.streams[d].mode = Mode::Stopped;
+        self.streams[d].pending = Vec::new();
+        self.streams[d].handshake = Vec::new();
+        self.push_event(at, dir, format!("[{reason}]"));
+        if self.facts.lost[d].is_none() {
+            self.facts.lost[d] = Some(Seen {
+                at,
+                value: Reason { reason },
+            });
+        }
+    }
+
+    /// Frees all buffers: nothing more will be parsed.
+    pub fn settle(&mut self) {
+        self.settled = true;
+        for s in &mut self.streams {
+            s.pending = Vec::new();
+            s.handshake = Vec::new();
+        }
+    }
+
+    fn scan_plaintext(&mut self, dir: Dir, data: &[u8], at: At) {
+        let d = dir.index();
+        // A STARTTLS-style upgrade: the TLS record starts a segment, or sits inside one
+        // after a short protocol preamble.
+        let wanted = if dir == Dir::ToServer { 1 } else { 2 };
+        let limit = data.len().min(MAX_PLAINTEXT_SCAN.saturating_sub(self.streams[d].plaintext_scanned));
+        let found = (0..limit).find(|&i| {
+            let b = &data[i..];
+            b.len() >= 6 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[5] == wanted && {
+                let len = u16::from_be_bytes([b[3], b[4]]) as usize;
+                (4..=MAX_RECORD_LEN).contains(&len)
+            }
+        });
+        self.streams[d].plaintext_scanned += limit;
+        match found {
+            Some(i) => {
+                self.streams[d].mode = Mode::Records;
+                self.frame_records(dir, &data[i..], at);
+            }
+            None if self.streams[d].plaintext_scanned >= MAX_PLAINTEXT_SCAN => {
+                self.streams[d].mode = Mode::Stopped;
+            }
+            None => {}
+        }
+    }
+
+    fn frame_records(&mut self, dir: Dir, data: &[u8], at: At) {
+        let d = dir.index();
+        let mut buf = std::mem::take(&mut self.streams[d].pending);
+        let owned;
+        let input: &[u8] = if buf.is_empty() {
+            data
+        } else {
+            buf.extend_from_slice(data);
+            owned = std::mem::take(&mut buf);
+            &owned
+        };
+        let mut rest = input;
+        while rest.len() >= 5 {
+            if self.streams[d].mode != Mode::Records || self.settled {
+                return;
+            }
+            let content_type = rest[0];
+            let version = u16::from_be_bytes([rest[1], rest[2]]);
+            let len = u16::from_be_bytes([rest[3], rest[4]]) as usize;
+            if !(20..=24).contains(&content_type) || rest[1] != 3 || len > MAX_RECORD_LEN {
+                let what = format!(
+                    "bytes that are not a TLS record (type {content_type}, version 0x{version:04x}, length {len})"
+                );
+                self.facts.malformed.push(Seen {
+                    at,
+                    value: Malformed { from: dir, what: what.clone() },
+                });
+                self.lose(dir, at, "stream not TLS any more".into());
+                return;
+            }
+            if rest.len() < 5 + len {
+                break;
+            }
+            let payload = &rest[5..5 + len];
+            self.on_record(dir, content_type, payload, at);
+            rest = &rest[5 + len..];
+        }
+        if !rest.is_empty() && self.streams[d].mode == Mode::Records && !self.settled {
+            buf.clear();
+            buf.extend_from_slice(rest);
+            self.streams[d].pending = buf;
+        }
+    }
+
+    fn on_record(&mut self, dir: Dir, content_type: u8, payload: &[u8], at: At) {
+        let d = dir.index();
+        match content_type {
+            20 => {
+                if self.facts.change_cipher_spec[d].is_none() {
+                    self.facts.change_cipher_spec[d] = Some(at);
+                    self.push_event(at, dir, "ChangeCipherSpec".into());
+                }
+                if !self.is_tls13() {
+                    self.streams[d].protected = true;
+                }
+            }
+            21 => {
+                let encrypted = self.streams[d].protected || payload.len() != 2 && payload.len() % 2 != 0 || payload.len() > 4;
+                let alert = if encrypted {
+                    AlertFacts { at, from: dir, level: None, description: None, encrypted: true }
+                } else {
+                    AlertFacts {
+                        at,
+                        from: dir,
+                        level: Some(AlertLevel(payload[0])),
+                        description: Some(AlertDescription(payload[1])),
+                        encrypted: false,
+                    }
+                };
+                self.push_event(at, dir, format!("Alert: {}", alert.describe()));
+                let fatal = alert.is_fatal();
+                if self.facts.alerts.len() < 16 {
+                    self.facts.alerts.push(alert);
+                }
+                if fatal {
+                    // The outcome is decided; what follows is the close.
+                    self.settle();
+                }
+            }
+            22 => {
+                if self.streams[d].protected {
+                    if self.facts.finished[d].is_none() {
+                        self.facts.finished[d] = Some(at);
+                        self.push_event(at, dir, "Finished (encrypted)".into());
+                    }
+                    self.maybe_settle();
+                    return;
+                }
+                let hs = &mut self.streams[d].handshake;
+                if hs.is_empty() {
+                    self.frame_handshake(dir, payload, at);
+                } else {
+                    let mut joined = std::mem::take(hs);
+                    joined.extend_from_slice(payload);
+                    self.frame_handshake(dir, &joined, at);
+                }
+            }
+            23 => {
+                let rec = &mut self.facts.encrypted[d];
+                if rec.first.len() < KEPT_RECORDS {
+                    rec.first.push((at, payload.len() as u32));
+                }
+                rec.count += 1;
+                rec.bytes += payload.len() as u64;
+                if rec.count <= 3 {
+                    let label = if self.is_tls13() && !self.handshake_done_tls13(dir) {
+                        format!("encrypted record ({} bytes)", payload.len())
+                    } else {
+                        format!("ApplicationData ({} bytes)", payload.len())
+                    };
+                    self.push_event(at, dir, label);
+                }
+                self.maybe_settle();
+            }
+            _ => {}
+        }
+    }
+
+    fn frame_handshake(&mut self, dir: Dir, mut bytes: &[u8], at: At) {
+        let d = dir.index();
+        while bytes.len() >= 4 {
+            let ty = bytes[0];
+            let len = u32::from_be_bytes([0, bytes[1], bytes[2], bytes[3]]) as usize;
+            if len > MAX_HANDSHAKE_MESSAGE {
+                self.facts.malformed.push(Seen {
+                    at,
+                    value: Malformed {
+                        from: dir,
+                        what: format!("handshake message of type {ty} claims {len} bytes (limit {MAX_HANDSHAKE_MESSAGE})"),
+                    },
+                });
+                self.lose(dir, at, "handshake message over the size limit".into());
+                return;
+            }
+            if bytes.len() < 4 + len {
+                break;
+            }
+            self.on_handshake_message(dir, ty, &bytes[4..4 + len], at);
+            bytes = &bytes[4 + len..];
+            if self.streams[d].mode != Mode::Records || self.settled {
+                return;
+            }
+        }
+        if !bytes.is_empty() {
+            self.streams[d].handshake = bytes.to_vec();
+        }
+    }
+
+    fn on_handshake_message(&mut self, dir: Dir, ty: u8, body: &[u8], at: At) {
+        match (ty, dir) {
+            (1, Dir::ToServer) => match hello::parse_client_hello(body) {
+                Ok(ch) => {
+                    let label = format!(
+                        "ClientHello ({}, SNI {}, {} suites{})",
+                        version_name(ch.highest_version()),
+                        ch.server_name.as_deref().unwrap_or("none"),
+                        ch.cipher_suites.len(),
+                        if ch.alpn.is_empty() { String::new() } else { format!(", ALPN {}", ch.alpn.join(",")) }
+                    );
+                    self.push_event(at, dir, label);
+                    let seen = Some(Seen { at, value: ch });
+                    if self.facts.client_hello.is_none() {
+                        self.facts.client_hello = seen;
+                    } else if self.facts.second_client_hello.is_none() {
+                        self.facts.second_client_hello = seen;
+                    }
+                }
+                Err(what) => self.malformed(dir, at, what),
+            },
+            (2, Dir::ToClient) => match hello::parse_server_hello(body) {
+                Ok(sh) => {
+                    if sh.hello_retry_request {
+                        self.push_event(at, dir, "HelloRetryRequest".into());
+                        self.facts.hello_retry_request.get_or_insert(Seen { at, value: sh });
+                    } else {
+                        self.push_event(
+                            at,
+                            dir,
+                            format!("ServerHello ({}, {})", version_name(sh.version), suite_name(sh.cipher_suite)),
+                        );
+                        if self.facts.server_hello.is_none() {
+                            self.facts.server_hello = Some(Seen { at, value: sh });
+                        }
+                    }
+                }
+                Err(what) => self.malformed(dir, at, what),
+            },
+            (6, Dir::ToClient) => {
+                // TLS 1.3 draft HelloRetryRequest (type 6).
+                self.push_event(at, dir, "HelloRetryRequest".into());
+                if self.facts.hello_retry_request.is_none() {
+                    let v = body.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]])).unwrap_or(0);
+                    self.facts.hello_retry_request = Some(Seen {
+                        at,
+                        value: ServerHelloFacts {
+                            legacy_version: v,
+                            version: v,
+                            hello_retry_request: true,
+                            ..Default::default()
+                        },
+                    });
+                }
+            }
+            (11, _) => {
+                let parsed = tls_parser::parse_tls_handshake_msg_certificate(body);
+                let chain: Vec<&[u8]> = match &parsed {
+                    Ok((_, tls_parser::TlsMessageHandshake::Certificate(c))) => {
+                        c.cert_chain.iter().map(|r| r.data).collect()
+                    }
+                    _ => {
+                        self.malformed(dir, at, "Certificate message does not parse".into());
+                        return;
+                    }
+                };
+                if dir == Dir::ToClient {
+                    let certificates: Vec<CertFacts> =
+                        chain.iter().take(MAX_CHAIN).map(|der| CertFacts::from_der(der)).collect();
+                    let leaf = certificates
+                        .first()
+                        .map(|c| c.common_name.clone().unwrap_or_else(|| c.subject.clone()))
+                        .unwrap_or_else(|| "empty".into());
+                    self.push_event(at, dir, format!("Certificate ({} in chain, leaf {})", chain.len(), leaf));
+                    if self.facts.server_certificates.is_none() {
+                        self.facts.server_certificates = Some(Seen {
+                            at,
+                            value: CertChain { certificates, chain_length: chain.len() },
+                        });
+                    }
+                } else {
+                    self.push_event(
+                        at,
+                        dir,
+                        if chain.is_empty() { "Certificate (empty)".into() } else { format!("Certificate ({} in chain)", chain.len()) },
+                    );
+                    if self.facts.client_certificate.is_none() {
+                        self.facts.client_certificate = Some(Seen {
+                            at,
+                            value: CertCount { chain_length: chain.len() },
+                        });
+                    }
+                }
+            }
+            (13, Dir::ToClient) => {
+                self.push_event(at, dir, "CertificateRequest".into());
+                self.facts.certificate_request.get_or_insert(at);
+            }
+            (20, _) => {
+                let d = dir.index();
+                self.facts.finished[d].get_or_insert(at);
+                self.push_event(at, dir, "Finished".into());
+            }
+            (ty, _) => {
+                let name = match ty {
+                    0 => "HelloRequest",
+                    4 => "NewSessionTicket",
+                    8 => "EncryptedExtensions",
+                    12 => "ServerKeyExchange",
+                    14 => "ServerHelloDone",
+                    15 => "CertificateVerify",
+                    16 => "ClientKeyExchange",
+                    22 => "CertificateStatus",
+                    _ => "",
+                };
+                let label = if name.is_empty() { format!("handshake message type {ty}") } else { name.to_string() };
+                self.push_event(at, dir, label);
+            }
+        }
+    }
+
+    fn malformed(&mut self, dir: Dir, at: At, what: String) {
+        self.push_event(at, dir, format!("unparsable handshake: {what}"));
+        self.facts.malformed.push(Seen {
+            at,
+            value: Malformed { from: dir, what },
+        });
+    }
+
+    fn on_sslv2_client_hello(&mut self, data: &[u8], at: At) {
+        match hello::parse_sslv2_client_hello(data) {
+            Ok(ch) => {
+                self.push_event(
+                    at,
+                    Dir::ToServer,
+                    format!("ClientHello (SSLv2 format, up to {}, {} suites)", version_name(ch.legacy_version), ch.cipher_suites.len()),
+                );
+                self.facts.client_hello = Some(Seen { at, value: ch });
+            }
+            Err(what) => self.malformed(Dir::ToServer, at, what),
+        }
+    }
+
+    /// The ServerHello negotiated TLS 1.3 (or a draft of it).
+    pub fn is_tls13(&self) -> bool {
+        self.facts
+            .server_hello
+            .as_ref()
+            .is_some_and(|sh| super::suites::version_rank(sh.value.version) >= 20)
+    }
+
+    /// TLS 1.3: has this side sent its encrypted flight?
+    fn handshake_done_tls13(&self, dir: Dir) -> bool {
+        self.facts.encrypted[dir.index()].count > 1
+    }
+
+    fn maybe_settle(&mut self) {
+        let [c, s] = &self.facts.encrypted;
+        let done = if self.is_tls13() {
+            c.count >= 3 && s.count >= 3
+        } else {
+            self.facts.finished.iter().all(Option::is_some) && c.count >= 1 && s.count >= 1
+        };
+        if done {
+            self.settle();
+        }
+    }
+
+    fn push_event(&mut self, at: At, from: Dir, what: String) {
+        if self.facts.events.len() < MAX_EVENTS {
+            self.facts.events.push(Event { at, from, what });
+        } else {
+            self.facts.events_dropped += 1;
+        }
+    }
+}
+
+fn looks_like_tls_record(b: &[u8]) -> bool {
+    b.len() >= 3 && (20..=24).contains(&b[0]) && b[1] == 3 && b[2] <= 4
+}
+
+fn is_sslv2_client_hello(b: &[u8]) -> bool {
+    b.len() >= 11 && b[0] & 0x80 != 0 && b[2] == 1 && (b[3] == 3 || b[3] == 0 || b[3] == 2)
+}

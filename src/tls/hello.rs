@@ -1,0 +1,367 @@
+//! ClientHello and ServerHello (and HelloRetryRequest) as facts: what each side offered
+//! and picked. ClientHello bodies go through tls-parser; each extension is framed here and
+//! decoded by tls-parser's extension parser, so one odd extension does not hide the rest.
+//! The SSLv2-compatible ClientHello and TLS 1.3 draft ServerHellos are read by hand.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+use tls_parser::{SNIType, TlsExtension};
+
+use super::suites::{is_grease, version_rank};
+
+/// Extension type numbers used below (IANA TLS ExtensionType registry).
+pub mod ext {
+    pub const SERVER_NAME: u16 = 0;
+    pub const SUPPORTED_GROUPS: u16 = 10;
+    pub const SIGNATURE_ALGORITHMS: u16 = 13;
+    pub const ALPN: u16 = 16;
+    pub const EXTENDED_MASTER_SECRET: u16 = 23;
+    pub const SESSION_TICKET: u16 = 35;
+    pub const PRE_SHARED_KEY: u16 = 41;
+    pub const EARLY_DATA: u16 = 42;
+    pub const SUPPORTED_VERSIONS: u16 = 43;
+    pub const KEY_SHARE: u16 = 51;
+    pub const ENCRYPTED_CLIENT_HELLO: u16 = 0xfe0d;
+    pub const RENEGOTIATION_INFO: u16 = 0xff01;
+}
+
+/// What a ClientHello offered.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ClientHelloFacts {
+    /// `legacy_version` (the record-era version field).
+    pub legacy_version: u16,
+    /// `supported_versions`, GREASE removed, in the client's order.
+    pub supported_versions: Vec<u16>,
+    /// Offered suites in the client's order (GREASE and SCSVs included).
+    pub cipher_suites: Vec<u16>,
+    /// `server_name` host name, as text (non-UTF-8 bytes escaped).
+    pub server_name: Option<String>,
+    pub alpn: Vec<String>,
+    pub supported_groups: Vec<u16>,
+    pub key_share_groups: Vec<u16>,
+    pub signature_algorithms: Vec<u16>,
+    /// Extension types in wire order.
+    pub extensions: Vec<u16>,
+    pub session_ticket: bool,
+    pub pre_shared_key: bool,
+    pub early_data: bool,
+    pub extended_master_secret: bool,
+    pub renegotiation_info: bool,
+    pub encrypted_client_hello: bool,
+    pub grease: bool,
+    /// Sent in the SSL 2.0-compatible format.
+    pub sslv2_format: bool,
+}
+
+impl ClientHelloFacts {
+    /// The highest version the client offers.
+    pub fn highest_version(&self) -> u16 {
+        self.supported_versions
+            .iter()
+            .copied()
+            .chain(std::iter::once(self.legacy_version))
+            .max_by_key(|&v| version_rank(v))
+            .unwrap_or(self.legacy_version)
+    }
+
+    /// The lowest version the client offers (from supported_versions when present).
+    pub fn lowest_version(&self) -> u16 {
+        if self.supported_versions.is_empty() {
+            return self.legacy_version;
+        }
+        self.supported_versions
+            .iter()
+            .copied()
+            .min_by_key(|&v| version_rank(v))
+            .unwrap_or(self.legacy_version)
+    }
+
+    /// True when the client offers `version`.
+    pub fn offers_version(&self, version: u16) -> bool {
+        if self.supported_versions.is_empty() {
+            // Pre-1.3 negotiation: any version up to legacy_version.
+            version_rank(version) <= version_rank(self.legacy_version) && version_rank(version) > 0
+        } else {
+            self.supported_versions.contains(&version)
+        }
+    }
+
+    /// The server_name when it holds an IP address literal (RFC 6066 §3 forbids it).
+    pub fn server_name_ip(&self) -> Option<IpAddr> {
+        let name = self.server_name.as_deref()?;
+        let trimmed = name.trim_start_matches('[').trim_end_matches(']');
+        trimmed.parse().ok()
+    }
+}
+
+/// What a ServerHello (or HelloRetryRequest) picked.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ServerHelloFacts {
+    pub legacy_version: u16,
+    /// The negotiated version: `supported_versions` when present, else `legacy_version`.
+    pub version: u16,
+    pub cipher_suite: u16,
+    pub alpn: Option<String>,
+    pub key_share_group: Option<u16>,
+    pub extensions: Vec<u16>,
+    pub hello_retry_request: bool,
+    /// The server echoed a non-empty session id (resumption, or TLS 1.3 middlebox compat).
+    pub session_id_echoed: bool,
+}
+
+/// RFC 8446 §4.1.3: the ServerHello.random of a HelloRetryRequest.
+const HRR_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+/// Frames one extension again (type, length, data) for tls-parser's extension parser.
+fn framed(ty: u16, data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(data.len() + 4);
+    v.extend_from_slice(&ty.to_be_bytes());
+    v.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+/// Splits an extensions block into (type, data) pairs; stops at the first bad length.
+pub fn split_extensions(mut block: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    while block.len() >= 4 {
+        let ty = u16::from_be_bytes([block[0], block[1]]);
+        let len = u16::from_be_bytes([block[2], block[3]]) as usize;
+        let Some(data) = block.get(4..4 + len) else {
+            break;
+        };
+        out.push((ty, data));
+        block = &block[4 + len..];
+    }
+    out
+}
+
+/// Parses a ClientHello body (after the 4-byte handshake header).
+pub fn parse_client_hello(body: &[u8]) -> Result<ClientHelloFacts, String> {
+    let (_, ch) = tls_parser::parse_tls_handshake_client_hello(body)
+        .map_err(|e| format!("ClientHello does not parse ({})", short_err(&e)))?;
+    let mut facts = ClientHelloFacts {
+        legacy_version: ch.version.0,
+        cipher_suites: ch.ciphers.iter().map(|c| c.0).collect(),
+        ..Default::default()
+    };
+    facts.grease = facts.cipher_suites.iter().any(|&c| is_grease(c));
+    if let Some(block) = ch.ext {
+        for (ty, data) in split_extensions(block) {
+            facts.extensions.push(ty);
+            if is_grease(ty) {
+                facts.grease = true;
+                continue;
+            }
+            apply_client_extension(&mut facts, ty, data);
+        }
+    }
+    Ok(facts)
+}
+
+fn apply_client_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
+    match ty {
+        ext::SESSION_TICKET => facts.session_ticket = true,
+        ext::PRE_SHARED_KEY => facts.pre_shared_key = true,
+        ext::EARLY_DATA => facts.early_data = true,
+        ext::EXTENDED_MASTER_SECRET => facts.extended_master_secret = true,
+        ext::RENEGOTIATION_INFO => facts.renegotiation_info = true,
+        ext::ENCRYPTED_CLIENT_HELLO => facts.encrypted_client_hello = true,
+        ext::KEY_SHARE => facts.key_share_groups = key_share_groups(data),
+        ext::SUPPORTED_VERSIONS => {
+            // A one-byte length, then two bytes per version.
+            if let Some((&len, rest)) = data.split_first() {
+                let list = &rest[..(len as usize).min(rest.len())];
+                facts.supported_versions = list
+                    .chunks_exact(2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                    .filter(|&v| !is_grease(v))
+                    .collect();
+                if list.chunks_exact(2).any(|c| is_grease(u16::from_be_bytes([c[0], c[1]]))) {
+                    facts.grease = true;
+                }
+            }
+        }
+        _ => {}
+    }
+    let bytes = framed(ty, data);
+    let Ok((_, parsed)) = tls_parser::parse_tls_extension(&bytes) else {
+        return;
+    };
+    match parsed {
+        TlsExtension::SNI(names) => {
+            facts.server_name = names
+                .iter()
+                .find(|(t, _)| *t == SNIType::HostName)
+                .map(|(_, name)| bytes_to_text(name));
+        }
+        TlsExtension::ALPN(protos) => {
+            facts.alpn = protos.iter().map(|p| bytes_to_text(p)).collect();
+        }
+        TlsExtension::EllipticCurves(groups) => {
+            facts.supported_groups = groups.iter().map(|g| g.0).filter(|&g| !is_grease(g)).collect();
+        }
+        TlsExtension::SignatureAlgorithms(algs) => {
+            facts.signature_algorithms = algs;
+        }
+        _ => {}
+    }
+}
+
+fn key_share_groups(data: &[u8]) -> Vec<u16> {
+    // client_shares<0..2^16-1>: group(2) key_exchange<1..2^16-1>
+    let mut out = Vec::new();
+    let Some(list) = data.get(2..) else {
+        return out;
+    };
+    let mut rest = list;
+    while rest.len() >= 4 {
+        let group = u16::from_be_bytes([rest[0], rest[1]]);
+        let len = u16::from_be_bytes([rest[2], rest[3]]) as usize;
+        if !is_grease(group) {
+            out.push(group);
+        }
+        match rest.get(4 + len..) {
+            Some(r) => rest = r,
+            None => break,
+        }
+    }
+    out
+}
+
+/// Text of a name from the wire: UTF-8 as is, anything else escaped.
+pub fn bytes_to_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
+        _ => crate::sanitize::escape_bytes(bytes),
+    }
+}
+
+/// Parses an SSL 2.0-format ClientHello record (RFC 6101 appendix E.2) whose 2-byte
+/// header has already been checked. `record` starts at the header.
+pub fn parse_sslv2_client_hello(record: &[u8]) -> Result<ClientHelloFacts, String> {
+    let body = record.get(2..).ok_or("SSLv2 record too short")?;
+    if body.first() != Some(&1) || body.len() < 9 {
+        return Err("SSLv2 record is not a CLIENT-HELLO".into());
+    }
+    let version = u16::from_be_bytes([body[1], body[2]]);
+    let spec_len = u16::from_be_bytes([body[3], body[4]]) as usize;
+    let specs = body.get(9..9 + spec_len).ok_or("SSLv2 CLIENT-HELLO cut short")?;
+    let mut facts = ClientHelloFacts {
+        legacy_version: version,
+        sslv2_format: true,
+        ..Default::default()
+    };
+    for spec in specs.chunks_exact(3) {
+        if spec[0] == 0 {
+            facts.cipher_suites.push(u16::from_be_bytes([spec[1], spec[2]]));
+        }
+    }
+    Ok(facts)
+}
+
+/// Parses a ServerHello body. Handles TLS 1.3 drafts and HelloRetryRequest.
+pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloFacts, String> {
+    if body.len() < 2 + 32 + 2 {
+        return Err("ServerHello too short".into());
+    }
+    let legacy_version = u16::from_be_bytes([body[0], body[1]]);
+    let random = &body[2..34];
+    let mut facts = ServerHelloFacts {
+        legacy_version,
+        version: legacy_version,
+        hello_retry_request: random == HRR_RANDOM,
+        ..Default::default()
+    };
+    if legacy_version & 0xff00 == 0x7f00 && (legacy_version & 0xff) < 22 {
+        // Drafts before 22: version, random, cipher_suite, extensions.
+        facts.cipher_suite = u16::from_be_bytes([body[34], body[35]]);
+    } else {
+        let (_, sh) = tls_parser::parse_tls_handshake_server_hello(body)
+            .map_err(|e| format!("ServerHello does not parse ({})", short_err(&e)))?;
+        facts.cipher_suite = sh.cipher.0;
+        facts.session_id_echoed = sh.session_id.is_some_and(|s| !s.is_empty());
+    }
+    let ext_block = server_extensions_block(body, legacy_version);
+    for (ty, data) in split_extensions(ext_block) {
+        facts.extensions.push(ty);
+        match ty {
+            ext::SUPPORTED_VERSIONS if data.len() == 2 => {
+                facts.version = u16::from_be_bytes([data[0], data[1]]);
+            }
+            ext::KEY_SHARE if data.len() >= 2 => {
+                facts.key_share_group = Some(u16::from_be_bytes([data[0], data[1]]));
+            }
+            ext::ALPN => {
+                // protocol_name_list with exactly one entry.
+                if data.len() >= 3 {
+                    let len = data[2] as usize;
+                    if let Some(name) = data.get(3..3 + len) {
+                        facts.alpn = Some(bytes_to_text(name));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(facts)
+}
+
+/// The extensions block (without its length) of a ServerHello body.
+fn server_extensions_block(body: &[u8], legacy_version: u16) -> &[u8] {
+    let after_fixed = if legacy_version & 0xff00 == 0x7f00 && (legacy_version & 0xff) < 22 {
+        36
+    } else {
+        let sid_len = body.get(34).copied().unwrap_or(0) as usize;
+        35 + sid_len + 3
+    };
+    let Some(len_bytes) = body.get(after_fixed..after_fixed + 2) else {
+        return &[];
+    };
+    let len = u16::from_be_bytes([len_bytes[0], len_bytes[1]]) as usize;
+    body.get(after_fixed + 2..after_fixed + 2 + len).unwrap_or(&[])
+}
+
+fn short_err<E: std::fmt::Debug>(e: &tls_parser::nom::Err<E>) -> String {
+    match e {
+        tls_parser::nom::Err::Incomplete(_) => "cut short".into(),
+        _ => "invalid".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslv2_hello_maps_cipher_specs() {
+        // 2-byte header, CLIENT-HELLO, version 3.1, 2 specs (one SSLv2-only), no session id,
+        // 16-byte challenge.
+        let mut rec = vec![0x80, 0x00, 0x01, 0x03, 0x01, 0x00, 0x06, 0x00, 0x00, 0x00, 0x10];
+        rec.extend_from_slice(&[0x07, 0x00, 0xc0, 0x00, 0x00, 0x2f]);
+        rec.extend_from_slice(&[0u8; 16]);
+        rec[1] = (rec.len() - 2) as u8;
+        let facts = parse_sslv2_client_hello(&rec).unwrap();
+        assert!(facts.sslv2_format);
+        assert_eq!(facts.legacy_version, 0x0301);
+        assert_eq!(facts.cipher_suites, vec![0x002f]);
+    }
+
+    #[test]
+    fn ip_literal_server_name() {
+        let facts = ClientHelloFacts {
+            server_name: Some("192.168.1.1".into()),
+            ..Default::default()
+        };
+        assert!(facts.server_name_ip().is_some());
+        let named = ClientHelloFacts {
+            server_name: Some("emby.example.com".into()),
+            ..Default::default()
+        };
+        assert!(named.server_name_ip().is_none());
+    }
+}

@@ -1,0 +1,12 @@
+//! The TLS layer: record and handshake framing over reassembled TCP bytes, the wire
+//! objects the diagnosis needs (hellos, certificates, alerts), cipher-suite and version
+//! naming, and recognition of bytes that are not TLS at all.
+
+pub mod alert;
+pub mod cert;
+pub mod conversation;
+pub mod hello;
+pub mod plaintext;
+pub mod suites;
+
+pub use conversation::{Conversation, TlsFacts};

@@ -1,0 +1,71 @@
+//! Recognises bytes that are not TLS for what they are: an HTTP request or response, an
+//! SSH, SMTP, FTP, POP3 or IMAP banner. Used when a peer answers a ClientHello with
+//! plain text, or a client speaks plain text to a TLS port.
+
+/// What non-TLS bytes look like.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlaintextKind {
+    HttpRequest,
+    HttpResponse,
+    SshBanner,
+    /// `220 …` (SMTP, FTP), `+OK` (POP3), `* OK` (IMAP).
+    ServiceBanner,
+    /// Anything else: binary or text of unknown protocol.
+    Unknown,
+}
+
+impl PlaintextKind {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            PlaintextKind::HttpRequest => "an HTTP request",
+            PlaintextKind::HttpResponse => "an HTTP response",
+            PlaintextKind::SshBanner => "an SSH banner",
+            PlaintextKind::ServiceBanner => "a plain-text service banner (SMTP/FTP/POP3/IMAP)",
+            PlaintextKind::Unknown => "bytes that are not TLS",
+        }
+    }
+}
+
+const HTTP_METHODS: [&[u8]; 9] = [
+    b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"CONNECT ", b"PATCH ", b"TRACE ",
+];
+
+/// Classifies the first bytes a peer sent.
+pub fn classify(first: &[u8]) -> PlaintextKind {
+    if HTTP_METHODS.iter().any(|m| first.starts_with(m)) {
+        PlaintextKind::HttpRequest
+    } else if first.starts_with(b"HTTP/1.") || first.starts_with(b"HTTP/2") {
+        PlaintextKind::HttpResponse
+    } else if first.starts_with(b"SSH-") {
+        PlaintextKind::SshBanner
+    } else if first.starts_with(b"220") || first.starts_with(b"+OK") || first.starts_with(b"* OK") {
+        PlaintextKind::ServiceBanner
+    } else {
+        PlaintextKind::Unknown
+    }
+}
+
+/// The first line of `bytes`, at most `max` characters, with anything unprintable escaped.
+pub fn first_line(bytes: &[u8], max: usize) -> String {
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(bytes.len())
+        .min(max);
+    crate::sanitize::escape_bytes(&bytes[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_common_protocols() {
+        assert_eq!(classify(b"GET / HTTP/1.1\r\n"), PlaintextKind::HttpRequest);
+        assert_eq!(classify(b"HTTP/1.1 400 Bad Request"), PlaintextKind::HttpResponse);
+        assert_eq!(classify(b"SSH-2.0-OpenSSH_9.2p1"), PlaintextKind::SshBanner);
+        assert_eq!(classify(b"220 mail ESMTP"), PlaintextKind::ServiceBanner);
+        assert_eq!(classify(&[0x16, 0x03]), PlaintextKind::Unknown);
+        assert_eq!(first_line(b"SSH-2.0-x\x1b[31m\r\nmore", 40), "SSH-2.0-x\\x1b[31m");
+    }
+}

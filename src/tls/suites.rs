@@ -1,0 +1,130 @@
+//! Cipher suites and protocol versions: names from tls-parser's IANA registry, and the
+//! classification of an offer ("only ECDHE key exchange", "no CBC suites") that the
+//! diagnosis puts in words.
+
+use tls_parser::{TlsCipherEncMode, TlsCipherKx, TlsCipherSuite};
+
+/// TLS_EMPTY_RENEGOTIATION_INFO_SCSV and TLS_FALLBACK_SCSV: signals, not suites.
+pub fn is_signaling(id: u16) -> bool {
+    matches!(id, 0x00ff | 0x5600)
+}
+
+/// GREASE values (RFC 8701): 0x?a?a with both bytes equal.
+pub fn is_grease(id: u16) -> bool {
+    id & 0x0f0f == 0x0a0a && (id >> 8) == (id & 0xff)
+}
+
+/// The IANA name of a suite, or its number in hex when unknown.
+pub fn suite_name(id: u16) -> String {
+    if is_grease(id) {
+        return format!("GREASE(0x{id:04x})");
+    }
+    match TlsCipherSuite::from_id(id) {
+        Some(s) => s.name.to_string(),
+        None => format!("0x{id:04x}"),
+    }
+}
+
+/// A protocol version's name: `TLS 1.2`, `SSL 3.0`, `TLS 1.3 draft-23`.
+pub fn version_name(v: u16) -> String {
+    match v {
+        0x0002 => "SSL 2.0".into(),
+        0x0300 => "SSL 3.0".into(),
+        0x0301 => "TLS 1.0".into(),
+        0x0302 => "TLS 1.1".into(),
+        0x0303 => "TLS 1.2".into(),
+        0x0304 => "TLS 1.3".into(),
+        v if v & 0xff00 == 0x7f00 => format!("TLS 1.3 draft-{}", v & 0xff),
+        v if v >> 8 == 0x7e || v == 0xfb1a || v >> 8 == 0xfb => format!("TLS 1.3 (experimental 0x{v:04x})"),
+        v if is_grease(v) => format!("GREASE(0x{v:04x})"),
+        v => format!("0x{v:04x}"),
+    }
+}
+
+/// Orders versions: SSL 3.0 < TLS 1.0 < … < TLS 1.3 drafts < TLS 1.3.
+pub fn version_rank(v: u16) -> u32 {
+    match v {
+        0x0002 => 1,
+        0x0300..=0x0303 => 10 + (v - 0x0300) as u32,
+        v if v & 0xff00 == 0x7f00 || v >> 8 == 0x7e || v >> 8 == 0xfb => 20,
+        0x0304 => 30,
+        _ => 0,
+    }
+}
+
+/// Key exchange of a suite in plain words.
+pub fn key_exchange(id: u16) -> &'static str {
+    match TlsCipherSuite::from_id(id).map(|s| s.kx) {
+        Some(TlsCipherKx::Rsa) => "RSA",
+        Some(TlsCipherKx::Dhe) | Some(TlsCipherKx::Dh) => "DHE",
+        Some(TlsCipherKx::Ecdhe) | Some(TlsCipherKx::Ecdh) | Some(TlsCipherKx::Aecdh) => "ECDHE",
+        Some(TlsCipherKx::Psk) => "PSK",
+        Some(TlsCipherKx::Tls13) => "TLS 1.3",
+        Some(TlsCipherKx::Null) => "NULL",
+        Some(_) => "other",
+        None => "unknown",
+    }
+}
+
+/// True for TLS 1.3 suites (0x13xx), which only work with TLS 1.3.
+pub fn is_tls13_suite(id: u16) -> bool {
+    matches!(TlsCipherSuite::from_id(id).map(|s| s.kx), Some(TlsCipherKx::Tls13)) || (0x1301..=0x13ff).contains(&id)
+}
+
+fn is_cbc(id: u16) -> bool {
+    matches!(TlsCipherSuite::from_id(id).map(|s| s.enc_mode), Some(TlsCipherEncMode::Cbc))
+}
+
+/// Describes what an offer of suites covers, for the evidence of `no_shared_cipher`.
+pub fn classify_offer(suites: &[u16]) -> Vec<String> {
+    let real: Vec<u16> = suites.iter().copied().filter(|&s| !is_grease(s) && !is_signaling(s)).collect();
+    let mut notes = Vec::new();
+    if real.is_empty() {
+        notes.push("no cipher suites at all".to_string());
+        return notes;
+    }
+    let tls13: Vec<u16> = real.iter().copied().filter(|&s| is_tls13_suite(s)).collect();
+    let legacy: Vec<u16> = real.iter().copied().filter(|&s| !is_tls13_suite(s)).collect();
+    if legacy.is_empty() {
+        notes.push("only TLS 1.3 suites".to_string());
+        return notes;
+    }
+    let mut kx: Vec<&str> = legacy.iter().map(|&s| key_exchange(s)).collect();
+    kx.sort();
+    kx.dedup();
+    if kx.len() == 1 {
+        notes.push(format!("only {} key exchange", kx[0]));
+    } else {
+        notes.push(format!("key exchange: {}", kx.join(", ")));
+        if !kx.contains(&"RSA") {
+            notes.push("no RSA key exchange".to_string());
+        }
+    }
+    if !legacy.iter().any(|&s| is_cbc(s)) {
+        notes.push("no CBC suites".to_string());
+    } else if legacy.iter().all(|&s| is_cbc(s)) {
+        notes.push("only CBC suites".to_string());
+    }
+    if tls13.is_empty() {
+        notes.push("no TLS 1.3 suites".to_string());
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_classes() {
+        assert_eq!(suite_name(0xc02f), "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+        assert_eq!(suite_name(0x2a2a), "GREASE(0x2a2a)");
+        assert!(is_grease(0xfafa) && !is_grease(0x1301));
+        assert_eq!(version_name(0x7f17), "TLS 1.3 draft-23");
+        let ecdhe_only = classify_offer(&[0xc02f, 0xc030, 0xcca8, 0x00ff]);
+        assert!(ecdhe_only.contains(&"only ECDHE key exchange".to_string()), "{ecdhe_only:?}");
+        assert!(ecdhe_only.contains(&"no CBC suites".to_string()));
+        assert_eq!(classify_offer(&[0x1301, 0x1302]), vec!["only TLS 1.3 suites".to_string()]);
+        assert!(version_rank(0x0304) > version_rank(0x0303));
+    }
+}
