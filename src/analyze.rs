@@ -12,7 +12,7 @@ use crate::decode::{link_type_supported, Decoder, Skip};
 use crate::diagnose::{self, Code, Profiles, Settings, Verdict};
 use crate::flow::{At, Connection, FlowTable};
 use crate::tls::cert::CertFacts;
-use crate::tls::conversation::{AlertFacts, Event};
+use crate::tls::conversation::{AlertFacts, Event, Malformed, Seen};
 use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
 use crate::tls::suites::{suite_name, version_name};
 
@@ -64,6 +64,8 @@ pub struct Handshake {
     pub certificates: Vec<CertFacts>,
     pub alerts: Vec<AlertFacts>,
     pub tcp: crate::flow::TcpFacts,
+    /// Bytes that did not parse, and directions that could not be followed.
+    pub malformed: Vec<Seen<Malformed>>,
     /// The messages of the handshake in order (the ladder diagram).
     pub messages: Vec<Event>,
 }
@@ -190,6 +192,7 @@ fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshak
             .unwrap_or_default(),
         alerts: f.alerts.clone(),
         tcp: conn.tcp.clone(),
+        malformed: f.malformed.clone(),
         messages: f.events.clone(),
     }
 }

@@ -223,10 +223,12 @@ fn ether_type_payload(ether_type: u16, rest: &[u8]) -> Result<&[u8], Skip> {
             ether_type_payload(inner, rest.get(4..).ok_or(Skip::Malformed)?)
         }
         ETHERTYPE_PPPOE_SESSION => {
-            // 6-byte PPPoE header, then the 2-byte PPP protocol number.
+            // 6-byte PPPoE header (its length counts the PPP protocol field and what
+            // follows, not the Ethernet padding), then the 2-byte PPP protocol number.
+            let len = be16(rest, 4).ok_or(Skip::Malformed)? as usize;
+            let end = (6 + len).min(rest.len());
             match be16(rest, 6) {
-                Some(0x0021) => Ok(rest.get(8..).unwrap_or(&[])),
-                Some(0x0057) => Ok(rest.get(8..).unwrap_or(&[])),
+                Some(0x0021 | 0x0057) => Ok(rest.get(8..end).unwrap_or(&[])),
                 Some(_) => Ok(&[]),
                 None => Err(Skip::Malformed),
             }

@@ -113,6 +113,13 @@ impl Reassembler {
         }
     }
 
+    /// Moves the start of a stream that has not carried data yet.
+    fn restart_at(&mut self, seq: u32) {
+        if self.next_off == 0 && self.pending.is_empty() {
+            self.next_seq = Some(seq);
+        }
+    }
+
     fn offset_of(&self, seq: u32) -> Option<i64> {
         let next = self.next_seq?;
         Some(self.next_off as i64 + seq.wrapping_sub(next) as i32 as i64)
@@ -184,6 +191,11 @@ impl Reassembler {
         sink(Piece::Hole);
         self.advance(gap as usize);
         self.drain(sink);
+    }
+
+    /// Some payload was handed on (so `next_seq` is a real data position).
+    fn delivered(&self) -> bool {
+        self.next_off > 0
     }
 
     fn has_pending(&self) -> bool {
@@ -265,6 +277,11 @@ impl Connection {
             self.tcp.syn_ack.get_or_insert(at);
             self.reassembly[1].start_at(seg.seq.wrapping_add(1));
         }
+        // Before the server sends data, the client's ACK says where that data starts
+        // (a server that answered a retransmitted SYN with a new ISN, TCP Fast Open).
+        if flags.ack && !flags.syn && dir == Dir::ToServer && self.tcp.syn_ack.is_some() {
+            self.reassembly[1].restart_at(seg.ack);
+        }
         if flags.rst {
             self.tcp.rst[d].get_or_insert(at);
         }
@@ -274,12 +291,20 @@ impl Connection {
             let data_seq = if flags.syn { seg.seq.wrapping_add(1) } else { seg.seq };
             self.deliver(dir, data_seq, &seg.payload, at);
         }
-        // An ACK for bytes the capture never showed proves the hole is lost.
+        // An ACK for bytes the capture never showed proves they were sent and lost
+        // here: a hole before buffered segments is skipped, and bytes at the end of
+        // the stream that never appear are a loss too (a FIN takes one number).
         if flags.ack {
             let other = dir.opposite();
             let r = &self.reassembly[other.index()];
-            if r.has_pending() && r.offset_of(seg.ack).is_some_and(|a| a > r.next_off as i64) {
-                self.skip_hole(other, at);
+            if let Some(ahead) = r.offset_of(seg.ack).map(|a| a - r.next_off as i64) {
+                let fin_allowance = i64::from(self.tcp.fin[other.index()].is_some());
+                if r.has_pending() && ahead > 0 {
+                    self.skip_hole(other, at);
+                } else if r.delivered() && ahead > fin_allowance && ahead < MAX_PENDING_BYTES as i64 {
+                    self.tcp.lost_segment[other.index()].get_or_insert(at);
+                    self.tls.lose(other, at, format!("{ahead} byte(s) acknowledged but missing from the capture"));
+                }
             }
         }
         if flags.fin {

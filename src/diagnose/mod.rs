@@ -151,16 +151,43 @@ impl Ctx<'_> {
     /// The first fatal plaintext alert, or a warning unrecognized_name (which servers
     /// send before failing).
     fn decisive_alert(&self) -> Option<&AlertFacts> {
+        let completed = self.handshake_completed_before(At { frame: u64::MAX, ts: Timestamp(i64::MAX) });
         self.facts
             .alerts
             .iter()
-            .find(|a| a.is_fatal() || (a.level == Some(AlertLevel::WARNING) && a.description == Some(AD::UNRECOGNIZED_NAME)))
+            .find(|a| {
+                a.is_fatal()
+                    || (!completed && a.level == Some(AlertLevel::WARNING) && a.description == Some(AD::UNRECOGNIZED_NAME))
+            })
             .or_else(|| {
                 // A plaintext alert of unknown level before the handshake completed.
                 self.facts.alerts.iter().find(|a| {
-                    !a.encrypted && a.description.is_some_and(|d| d != AD::CLOSE_NOTIFY && d != AD::USER_CANCELED)
+                    !completed
+                        && !a.encrypted
+                        && a.level != Some(AlertLevel::WARNING)
+                        && a.description.is_some_and(|d| d != AD::CLOSE_NOTIFY && d != AD::USER_CANCELED)
                 })
             })
+    }
+
+    /// Round-trip time seen in the handshake (SYN→SYN-ACK, else ClientHello→ServerHello).
+    fn rtt(&self) -> f64 {
+        let t = &self.conn.tcp;
+        if let (Some(syn), Some(syn_ack)) = (t.syn, t.syn_ack) {
+            return syn_ack.ts.secs_since(syn.ts).max(0.0);
+        }
+        match (self.client_hello(), &self.facts.server_hello) {
+            (Some(ch), Some(sh)) => sh.at.ts.secs_since(ch.at.ts).max(0.0),
+            _ => 0.0,
+        }
+    }
+
+    /// `later` follows `earlier` as a reaction, not after an idle pause: within two
+    /// round trips plus a quarter second. A client that rejects a certificate after the
+    /// handshake (curl's name check) sends its alert at once; one that simply had
+    /// nothing to say (a probe) closes after a pause.
+    fn reacts_to(&self, earlier: At, later: At) -> bool {
+        later.ts.secs_since(earlier.ts) <= 2.0 * self.rtt() + 0.25
     }
 
     fn negotiated_tls13(&self) -> bool {
@@ -183,6 +210,9 @@ impl Ctx<'_> {
 
     fn verdict(&self) -> Verdict {
         if let Some(v) = self.tcp_failure() {
+            return v;
+        }
+        if let Some(v) = self.one_sided() {
             return v;
         }
         let Some(ch) = self.client_hello() else {
@@ -246,6 +276,34 @@ impl Ctx<'_> {
             )
             .evidence([self.cite(syn, Dir::ToServer, "SYN"), format!("capture ends {waited:.3} s later")])
             .fix("Capture for longer to see how the connection ends."),
+        )
+    }
+
+    /// Only the client's packets are in the capture, yet it carried on as if the
+    /// server had answered: the other direction was not captured (asymmetric routing,
+    /// a one-way tap).
+    fn one_sided(&self) -> Option<Verdict> {
+        let t = &self.conn.tcp;
+        let f = self.facts;
+        if t.packets[1] > 0 || t.syn_ack.is_some() {
+            return None;
+        }
+        let client_went_on = f.change_cipher_spec[0].is_some() || f.encrypted[0].count > 0 || t.syn.is_none() && t.payload_bytes[0] > 0;
+        if !client_went_on {
+            return None;
+        }
+        let mut ev: Vec<String> = self.client_hello().map(|ch| self.cite_client_hello(ch)).into_iter().collect();
+        ev.push(format!("{} packets from the client, none from the server", t.packets[0]));
+        if let Some(at) = f.change_cipher_spec[0] {
+            ev.push(self.cite(at, Dir::ToServer, "client ChangeCipherSpec: it saw a ServerHello the capture does not hold"));
+        }
+        Some(
+            Verdict::new(
+                Code::IncompleteCapture,
+                "Only the client's side of this connection is in the capture; the server's packets are missing.",
+            )
+            .evidence(ev)
+            .fix("Capture where both directions pass (both legs of asymmetric routing, or on an endpoint)."),
         )
     }
 
@@ -557,7 +615,11 @@ impl Ctx<'_> {
         if !names.is_empty() {
             evidence.push(format!("certificate names this server presents: {}", names.join(", ")));
         }
-        let suggestion = names.iter().find(|n| !n.contains(' ')).cloned().unwrap_or_else(|| "the server's host name".into());
+        let suggestion = names
+            .iter()
+            .find(|n| !n.contains(' ') && !n.contains('*'))
+            .cloned()
+            .unwrap_or_else(|| "HOST".into());
         if let Some(ip) = c.server_name_ip() {
             return Verdict::new(
                 Code::SniIpLiteral,
@@ -664,7 +726,7 @@ impl Ctx<'_> {
             format!("The {} sent handshake bytes its peer could not parse ({}).", sender, desc.name()),
         )
         .evidence(evidence)
-        .fix(format!("{sender} side: update or fix the TLS implementation (or whatever rewrites its traffic on the way); the peer rejected its messages as invalid."))
+        .fix(format!("{} side: update or fix the TLS implementation (or whatever rewrites its traffic on the way); the peer rejected its messages as invalid.", capitalized(sender)))
     }
 
     fn generic_fatal(&self, mut evidence: Vec<String>, alert: &AlertFacts) -> Verdict {
@@ -843,10 +905,16 @@ impl Ctx<'_> {
             return Verdict::new(Code::MalformedHandshake, format!("The {sender} sent handshake bytes that do not parse."))
                 .evidence([self.cite_client_hello(ch), self.cite(m.at, m.value.from, &m.value.what)])
                 .evidence(self.closes())
-                .fix(format!("{sender} side: fix or update the TLS implementation (or the middlebox rewriting it)."));
+                .fix(format!("{} side: fix or update the TLS implementation (or the middlebox rewriting it).", capitalized(sender)));
         }
         if self.negotiated_tls13() {
             return self.tls13_outcome(ch);
+        }
+        if f.sslv2 {
+            let data_both_ways = t.payload_bytes.iter().all(|&b| b > 0) && t.rst.iter().all(Option::is_none);
+            if data_both_ways {
+                return self.ok(ch);
+            }
         }
         let enc_alert = |d: Dir| f.alerts.iter().find(|a| a.encrypted && a.from == d);
         let complete = f.finished.iter().all(Option::is_some);
@@ -854,7 +922,8 @@ impl Ctx<'_> {
             // Completed, then the client sent an alert and closed without any data:
             // a certificate rejected after the handshake (curl's name check).
             if f.encrypted[0].count == 0 {
-                if let Some(a) = enc_alert(Dir::ToServer) {
+                let server_finished = f.finished[1].unwrap_or_default();
+                if let Some(a) = enc_alert(Dir::ToServer).filter(|a| self.reacts_to(server_finished, a.at)) {
                     let mut ev = vec![self.cite_client_hello(ch)];
                     ev.push(self.cite(f.finished[1].unwrap_or(a.at), Dir::ToClient, "server Finished: the handshake completed"));
                     ev.push(self.cite(a.at, Dir::ToServer, "encrypted alert from the client, and no application data ever sent"));
@@ -892,15 +961,17 @@ impl Ctx<'_> {
             .fix("Nothing to change.")
     }
 
+    /// TLS 1.3: everything after the ServerHello is encrypted, so the outcome is read
+    /// from the flights — which side sent records when, and how long they were.
     fn tls13_outcome(&self, ch: &Seen<ClientHelloFacts>) -> Verdict {
         let f = self.facts;
         let [c, s] = &f.encrypted;
         let sh = f.server_hello.as_ref().expect("TLS 1.3 was negotiated");
         let mut ev = vec![
             self.cite_client_hello(ch),
-            self.cite(sh.at, Dir::ToClient, format!("ServerHello: TLS 1.3, {}", suite_name(sh.value.cipher_suite))),
+            self.cite(sh.at, Dir::ToClient, format!("ServerHello: {}, {}", version_name(sh.value.version), suite_name(sh.value.cipher_suite))),
         ];
-        let Some(&(first_at, first_len)) = c.first.first() else {
+        let Some(&(flight_at, first_len)) = c.first.first() else {
             // The client never answered the server's flight.
             if s.count > 0 {
                 if let Some(close) = self.cite_close(Dir::ToServer) {
@@ -919,40 +990,84 @@ impl Ctx<'_> {
         };
         if is_encrypted_alert_len(first_len) {
             // The client answered the server's flight with an alert instead of Finished.
-            ev.push(self.cite(first_at, Dir::ToServer, format!("encrypted alert from the client ({first_len}-byte record) instead of its Finished")));
+            ev.push(self.cite(flight_at, Dir::ToServer, format!("encrypted alert from the client ({first_len}-byte record) instead of its Finished")));
             return self.certificate_rejection(ch, ev, None);
         }
-        let client_data_records = c.first.iter().skip(1).filter(|(_, len)| !is_encrypted_alert_len(*len)).count();
-        let client_alert_after = c.first.iter().skip(1).find(|(_, len)| is_encrypted_alert_len(*len));
-        let server_after_flight: Vec<&(At, u32)> = s.first.iter().filter(|(at, _)| *at > first_at).collect();
-        if client_data_records == 0 {
-            if let Some(&(a_at, _)) = client_alert_after {
-                if self.cite_close(Dir::ToServer).is_some() || self.cite_close(Dir::ToClient).is_some() {
-                    ev.push(self.cite(first_at, Dir::ToServer, "client's encrypted flight (Finished): the handshake completed"));
+        // The client's flight: its records up to the server's next record.
+        let server_next = s.first.iter().find(|(at, _)| *at > flight_at).map(|(at, _)| *at);
+        let in_flight = |at: &At| server_next.is_none_or(|n| *at < n);
+        let client_flight: Vec<u32> = c.first.iter().filter(|(at, _)| in_flight(at)).map(|(_, len)| *len).collect();
+        let client_after: Vec<&(At, u32)> = c.first.iter().filter(|(at, _)| !in_flight(at)).collect();
+        let server_after: Vec<&(At, u32)> = s.first.iter().filter(|(at, _)| *at > flight_at).collect();
+        let client_sent_data = client_after.iter().any(|(_, len)| !is_encrypted_alert_len(*len));
+
+        // The server answered the client's flight with an alert and closed.
+        if !client_sent_data {
+            if let [(alert_at, len)] = server_after.as_slice() {
+                if is_encrypted_alert_len(*len) && self.cite_close(Dir::ToClient).is_some() {
+                    return self.server_rejected_client_flight(ev, &client_flight, flight_at, *alert_at);
+                }
+            }
+        }
+        if !client_sent_data {
+            // Completed, then an immediate alert from the client and a close, no data.
+            if let Some(&&(a_at, _)) = client_after.iter().find(|(_, len)| is_encrypted_alert_len(*len)) {
+                let closed = self.cite_close(Dir::ToServer).is_some() || self.cite_close(Dir::ToClient).is_some();
+                if closed && self.reacts_to(flight_at, a_at) {
+                    ev.push(self.cite(flight_at, Dir::ToServer, "client's encrypted flight (Finished): the handshake completed"));
                     ev.push(self.cite(a_at, Dir::ToServer, "encrypted alert from the client, and no application data ever sent"));
                     return self.certificate_rejection(ch, ev, None);
                 }
             }
-            // The server rejecting the client's flight (client certificate, usually).
-            if let Some(&&(at, len)) = server_after_flight.first() {
-                if is_encrypted_alert_len(len) && server_after_flight.len() == 1 && self.cite_close(Dir::ToClient).is_some() {
-                    ev.push(self.cite(first_at, Dir::ToServer, "client's encrypted flight"));
-                    ev.push(self.cite(at, Dir::ToClient, "encrypted alert from the server"));
-                    ev.extend(self.closes());
-                    return Verdict::new(
-                        Code::FatalAlert,
-                        "The server answered the client's encrypted flight with an encrypted alert and closed; in TLS 1.3 this is typically a client certificate that is missing (certificate_required) or not accepted.",
-                    )
-                    .evidence(ev)
-                    .fix("Server side: check its log for the alert's reason; if it requires client certificates, configure one on the client.");
-                }
-            }
         }
-        if client_data_records > 0 || !server_after_flight.is_empty() {
+        // Completed: the server went on after the client's flight (tickets, a response)
+        // and the client sent data — or closed politely after an idle pause.
+        let client_records = c.first.iter().filter(|(_, len)| !is_encrypted_alert_len(*len)).count();
+        let polite_close = client_after.iter().any(|(_, len)| is_encrypted_alert_len(*len));
+        if !server_after.is_empty() && (client_records >= 2 || polite_close) {
             return self.ok(ch);
+        }
+        if client_records >= 2 && server_after.is_empty() {
+            return self.incomplete(ch, "the client sent data after its flight, but no answer from the server is in the capture");
         }
         self.closed_mid_handshake(ch)
             .unwrap_or_else(|| self.incomplete(ch, "the capture ends right after the client's encrypted flight, before any application data"))
+    }
+
+    /// TLS 1.3, the server's encrypted alert right after the client's flight: the client
+    /// certificate (or its absence) is the usual cause. An empty Certificate message is
+    /// 8 bytes, so its record is 25 bytes under a 16-byte tag.
+    fn server_rejected_client_flight(&self, mut ev: Vec<String>, client_flight: &[u32], flight_at: At, alert_at: At) -> Verdict {
+        let sizes: Vec<String> = client_flight.iter().map(|l| l.to_string()).collect();
+        ev.push(self.cite(flight_at, Dir::ToServer, format!("client's encrypted flight: records of {} bytes", sizes.join(", "))));
+        ev.push(self.cite(alert_at, Dir::ToClient, "encrypted alert from the server (19-byte record)"));
+        ev.extend(self.closes());
+        let empty_certificate = client_flight.len() >= 2 && client_flight[0] == 25;
+        let certificate_sent = client_flight.len() >= 3 && client_flight[0] > 100;
+        if empty_certificate {
+            ev.push("the client's first encrypted record is 25 bytes: the size of an empty Certificate message".to_string());
+            return Verdict::new(
+                Code::ClientCertRequired,
+                format!("The server at {} requires a client certificate and the client sent an empty one (TLS 1.3: certificate_required, encrypted).", self.server()),
+            )
+            .evidence(ev)
+            .fix("Client side: configure a client certificate and key signed by a CA the server trusts (curl --cert/--key, openssl s_client -cert/-key); or, server side, make client certificates optional.");
+        }
+        if certificate_sent {
+            ev.push("the client's flight holds a Certificate, a CertificateVerify and its Finished".to_string());
+            return Verdict::new(
+                Code::ClientCertRejected,
+                format!("The server at {} rejected the client's certificate (TLS 1.3: the alert is encrypted).", self.server()),
+            )
+            .evidence(ev)
+            .fix("Client side: use a certificate issued by a CA the server trusts (and send the intermediates); or, server side, trust the client certificate's issuer.");
+        }
+        Verdict::new(
+            Code::FatalAlert,
+            "The server answered the client's encrypted flight with an encrypted alert and closed.",
+        )
+        .evidence(ev)
+        .fix("Server side: check its log for the alert's reason; in TLS 1.3 this is typically a client certificate that is missing or not accepted.")
     }
 
     fn no_server_answer(&self, ch: &Seen<ClientHelloFacts>) -> Verdict {
@@ -1012,10 +1127,19 @@ impl Ctx<'_> {
         if let Some(sh) = &self.facts.server_hello {
             ev.push(self.cite(sh.at, Dir::ToClient, "ServerHello"));
         }
-        let client_close = t.rst[0].or(t.fin[0]);
-        let server_close = t.rst[1].or(t.fin[1]);
+        let earliest = |a: Option<At>, b: Option<At>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let client_close = earliest(t.rst[0], t.fin[0]);
+        let server_close = earliest(t.rst[1], t.fin[1]);
         match (client_close, server_close) {
             (Some(c), s) if s.is_none_or(|s| c <= s) => {
+                if self.certificate_visibly_wrong(ch) {
+                    // A client that hangs up on a certificate it cannot accept.
+                    ev.push("the client sent nothing after the server's certificate and closed without an alert".into());
+                    return Some(self.certificate_rejection(ch, ev, None));
+                }
                 ev.extend(self.cite_close(Dir::ToServer));
                 Some(
                     Verdict::new(Code::ClientAborted, "The client closed the connection in the middle of the handshake without sending an alert.")
@@ -1044,12 +1168,32 @@ impl Ctx<'_> {
         }
     }
 
+    /// The leaf the server sent cannot satisfy this client: it does not name what the
+    /// client asked for, or it is outside its validity period.
+    fn certificate_visibly_wrong(&self, ch: &Seen<ClientHelloFacts>) -> bool {
+        let Some(chain) = &self.facts.server_certificates else { return false };
+        let Some(leaf) = chain.value.certificates.first() else { return false };
+        if leaf.parse_error.is_some() {
+            return false;
+        }
+        let name_wrong = ch.value.server_name.as_deref().is_some_and(|sni| !leaf.covers(sni));
+        name_wrong || leaf.expired_at(chain.at.ts.as_unix_secs())
+    }
+
     fn incomplete(&self, ch: &Seen<ClientHelloFacts>, why: &str) -> Verdict {
         let mut ev = vec![self.cite_client_hello(ch)];
         ev.extend(self.facts.events.last().map(|e| self.cite(e.at, e.from, format!("last message seen: {}", e.what))));
         Verdict::new(Code::IncompleteCapture, format!("The capture does not show how this handshake ended: {why}."))
             .evidence(ev)
             .fix("Capture for longer (until the connection closes) to see the outcome.")
+    }
+}
+
+fn capitalized(word: &str) -> String {
+    let mut c = word.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 

@@ -16,7 +16,7 @@ use super::suites::{suite_name, version_name};
 use crate::flow::{At, Dir};
 
 /// Largest handshake message reassembled (a long certificate chain fits; more is a limit).
-pub const MAX_HANDSHAKE_MESSAGE: usize = 256 * 1024;
+pub const MAX_HANDSHAKE_MESSAGE: usize = 1024 * 1024;
 /// Largest record length accepted: 2^14 plus the expansion RFC 5246 allows.
 const MAX_RECORD_LEN: usize = 16384 + 2048;
 /// Encrypted records remembered per direction (the rest are only counted).
@@ -132,6 +132,8 @@ pub struct TlsFacts {
     pub malformed: Vec<Seen<Malformed>>,
     /// A direction whose stream could not be followed any more (lost segment, limit).
     pub lost: [Option<Seen<Reason>>; 2],
+    /// The server answered in SSL 2.0 (whose records are not followed).
+    pub sslv2: bool,
     /// Handshake messages seen, per direction, for the ladder.
     pub events: Vec<Event>,
     pub events_dropped: u32,
@@ -238,6 +240,16 @@ impl Conversation {
                 } else if is_sslv2_client_hello(data) && dir == Dir::ToServer {
                     self.on_sslv2_client_hello(data, at);
                     self.streams[d].mode = Mode::Records;
+                } else if is_sslv2_server_hello(data) && dir == Dir::ToClient {
+                    // An SSL 2.0 server: its records are not followed further.
+                    let version = u16::from_be_bytes([data[5], data[6]]);
+                    self.push_event(at, dir, format!("SERVER-HELLO ({})", version_name(version)));
+                    self.facts.server_hello = Some(Seen {
+                        at,
+                        value: ServerHelloFacts { legacy_version: version, version, ..Default::default() },
+                    });
+                    self.facts.sslv2 = true;
+                    self.settle();
                 } else {
                     let kind = plaintext::classify(data);
                     self.facts.plaintext[d] = Some(Seen {
@@ -273,6 +285,15 @@ impl Conversation {
                 value: Reason { reason },
             });
         }
+    }
+
+    /// Stops following a direction whose bytes do not parse; the bytes are evidence.
+    fn abandon(&mut self, dir: Dir, at: At, what: String) {
+        let d = dir.index();
+        self.streams[d].mode = Mode::Stopped;
+        self.streams[d].pending = Vec::new();
+        self.streams[d].handshake = Vec::new();
+        self.malformed(dir, at, what);
     }
 
     /// Frees all buffers: nothing more will be parsed.
@@ -333,11 +354,7 @@ impl Conversation {
                 let what = format!(
                     "bytes that are not a TLS record (type {content_type}, version 0x{version:04x}, length {len})"
                 );
-                self.facts.malformed.push(Seen {
-                    at,
-                    value: Malformed { from: dir, what: what.clone() },
-                });
-                self.lose(dir, at, "stream not TLS any more".into());
+                self.abandon(dir, at, what);
                 return;
             }
             if rest.len() < 5 + len {
@@ -362,7 +379,9 @@ impl Conversation {
                     self.facts.change_cipher_spec[d] = Some(at);
                     self.push_event(at, dir, "ChangeCipherSpec".into());
                 }
-                if !self.is_tls13() {
+                // TLS 1.3 sends a CCS for middlebox compatibility (also after a
+                // HelloRetryRequest, before the real ServerHello): it protects nothing.
+                if self.facts.server_hello.is_some() && !self.is_tls13() {
                     self.streams[d].protected = true;
                 }
             }
@@ -414,8 +433,8 @@ impl Conversation {
                 }
                 rec.count += 1;
                 rec.bytes += payload.len() as u64;
-                if rec.count <= 3 {
-                    let label = if self.is_tls13() && !self.handshake_done_tls13(dir) {
+                if rec.count <= 6 {
+                    let label = if self.is_tls13() {
                         format!("encrypted record ({} bytes)", payload.len())
                     } else {
                         format!("ApplicationData ({} bytes)", payload.len())
@@ -434,14 +453,11 @@ impl Conversation {
             let ty = bytes[0];
             let len = u32::from_be_bytes([0, bytes[1], bytes[2], bytes[3]]) as usize;
             if len > MAX_HANDSHAKE_MESSAGE {
-                self.facts.malformed.push(Seen {
+                self.lose(
+                    dir,
                     at,
-                    value: Malformed {
-                        from: dir,
-                        what: format!("handshake message of type {ty} claims {len} bytes (limit {MAX_HANDSHAKE_MESSAGE})"),
-                    },
-                });
-                self.lose(dir, at, "handshake message over the size limit".into());
+                    format!("handshake message of type {ty} claims {len} bytes, over the {MAX_HANDSHAKE_MESSAGE}-byte limit"),
+                );
                 return;
             }
             if bytes.len() < 4 + len {
@@ -580,7 +596,7 @@ impl Conversation {
     }
 
     fn malformed(&mut self, dir: Dir, at: At, what: String) {
-        self.push_event(at, dir, format!("unparsable handshake: {what}"));
+        self.push_event(at, dir, format!("unparsable: {what}"));
         self.facts.malformed.push(Seen {
             at,
             value: Malformed { from: dir, what },
@@ -609,15 +625,10 @@ impl Conversation {
             .is_some_and(|sh| super::suites::version_rank(sh.value.version) >= 20)
     }
 
-    /// TLS 1.3: has this side sent its encrypted flight?
-    fn handshake_done_tls13(&self, dir: Dir) -> bool {
-        self.facts.encrypted[dir.index()].count > 1
-    }
-
     fn maybe_settle(&mut self) {
         let [c, s] = &self.facts.encrypted;
         let done = if self.is_tls13() {
-            c.count >= 3 && s.count >= 3
+            c.count >= KEPT_RECORDS as u64 && s.count >= KEPT_RECORDS as u64
         } else {
             self.facts.finished.iter().all(Option::is_some) && c.count >= 1 && s.count >= 1
         };
@@ -637,6 +648,12 @@ impl Conversation {
 
 fn looks_like_tls_record(b: &[u8]) -> bool {
     b.len() >= 3 && (20..=24).contains(&b[0]) && b[1] == 3 && b[2] <= 4
+}
+
+/// SSL 2.0 SERVER-HELLO: 2-byte header, message type 4, session-id-hit, certificate type,
+/// then the version.
+fn is_sslv2_server_hello(b: &[u8]) -> bool {
+    b.len() >= 11 && b[0] & 0x80 != 0 && b[2] == 4 && b[5] == 0 && b[6] == 2
 }
 
 fn is_sslv2_client_hello(b: &[u8]) -> bool {

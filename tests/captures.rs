@@ -1,0 +1,137 @@
+//! Every handshake in `captures/` (recorded from real TLS programs by
+//! `captures/record.sh`) gets the verdict `captures/expected.json` states, and the two
+//! stories of DESIGN.md read as DESIGN.md says they must.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use tlswhy::analyze::Handshake;
+use tlswhy::diagnose::Code;
+
+fn expected() -> Vec<(String, Vec<serde_json::Value>)> {
+    let doc = common::read_json(&common::captures().join("expected.json"));
+    doc["captures"]
+        .as_array()
+        .expect("captures array")
+        .iter()
+        .map(|c| {
+            (
+                c["file"].as_str().unwrap().to_string(),
+                c["handshakes"].as_array().unwrap().clone(),
+            )
+        })
+        .collect()
+}
+
+fn handshakes_of(file: &str) -> Vec<Handshake> {
+    common::analyze(&common::captures().join(file)).handshakes
+}
+
+#[test]
+fn every_handshake_gets_its_expected_verdict() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (file, want) in expected() {
+        let got = handshakes_of(&file);
+        if got.len() != want.len() {
+            failures.push(format!(
+                "{file}: {} handshake attempts, expected {}: {:?}",
+                got.len(),
+                want.len(),
+                got.iter().map(|h| (&h.server, h.verdict.code.as_str())).collect::<Vec<_>>()
+            ));
+            continue;
+        }
+        for (i, (h, w)) in got.iter().zip(&want).enumerate() {
+            checked += 1;
+            let code = w["code"].as_str().unwrap();
+            if h.verdict.code.as_str() != code {
+                failures.push(format!(
+                    "{file} #{i} {} → {}: got {} ({}), expected {code}",
+                    h.client, h.server, h.verdict.code, h.verdict.summary
+                ));
+            }
+            if let Some(server) = w["server"].as_str() {
+                if h.server != server {
+                    failures.push(format!("{file} #{i}: server {} expected {server}", h.server));
+                }
+            }
+            if let Some(sni) = w.get("sni") {
+                if h.sni.as_deref() != sni.as_str() {
+                    failures.push(format!("{file} #{i}: sni {:?} expected {sni}", h.sni));
+                }
+            }
+        }
+    }
+    assert!(checked > 20, "only {checked} handshakes checked");
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Codes the capture script cannot make a real program produce, with the reason.
+const NOT_RECORDABLE: &[(&str, &str)] = &[];
+
+#[test]
+fn every_catalog_code_is_covered_by_a_capture() {
+    let mut covered = BTreeSet::new();
+    for (_, want) in expected() {
+        for w in want {
+            covered.insert(w["code"].as_str().unwrap().to_string());
+        }
+    }
+    let missing: Vec<&str> = Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !covered.contains(*c) && !NOT_RECORDABLE.iter().any(|(n, _)| n == c))
+        .collect();
+    assert!(missing.is_empty(), "no capture for {missing:?}");
+}
+
+#[test]
+fn story_no_shared_cipher_names_both_sides() {
+    let hs = handshakes_of("no_shared_cipher.pcap");
+    let ok = hs.iter().find(|h| h.verdict.code == Code::Ok).expect("a successful client");
+    let failed = hs.iter().find(|h| h.verdict.code == Code::NoSharedCipher).expect("the failing client");
+    let picked = ok.cipher.clone().expect("negotiated suite");
+    assert!(picked.starts_with("TLS_RSA_WITH_AES_"), "{picked}");
+    let v = &failed.verdict;
+    // The summary says it in those words: what the server accepts, what the client offered.
+    assert!(v.summary.contains("No cipher suite in common"), "{}", v.summary);
+    assert!(v.summary.contains(&picked), "server profile missing: {}", v.summary);
+    assert!(v.summary.contains("handshake_failure"), "{}", v.summary);
+    let evidence = v.evidence.join("\n");
+    assert!(evidence.contains("only ECDHE key exchange"), "{evidence}");
+    assert!(evidence.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), "offer not listed: {evidence}");
+    assert!(evidence.contains("handshake_failure (40) from the server"), "{evidence}");
+    assert!(evidence.contains("frame "), "evidence must cite packets: {evidence}");
+    assert!(v.fix.contains("server") && v.fix.contains("client"), "{}", v.fix);
+    assert!(v.fix.contains(&picked), "{}", v.fix);
+    assert_eq!(failed.version, None);
+    assert!(!failed.established);
+}
+
+#[test]
+fn story_relay_blames_the_server_name() {
+    let hs = handshakes_of("relay_ip_sni.pcap");
+    let failing: Vec<&Handshake> = hs.iter().filter(|h| h.verdict.code != Code::Ok).collect();
+    assert!(failing.len() >= 4, "{failing:?}");
+    for h in &failing {
+        let v = &h.verdict;
+        assert!(
+            matches!(v.code, Code::SniIpLiteral | Code::SniMissing),
+            "{} → {}: {}",
+            h.client,
+            h.server,
+            v.code
+        );
+        let all = format!("{}\n{}\n{}", v.summary, v.evidence.join("\n"), v.fix);
+        assert!(all.contains("emby.example.com"), "certificate names not shown: {all}");
+        assert!(v.fix.contains("--resolve"), "{}", v.fix);
+        if v.code == Code::SniIpLiteral {
+            assert!(v.summary.contains("127.0.0.2"), "{}", v.summary);
+            assert!(v.fix.contains("relay"), "{}", v.fix);
+        }
+    }
+    // Connecting by name through the same relay works.
+    assert!(hs.iter().any(|h| h.verdict.code == Code::Ok && h.sni.as_deref() == Some("emby.example.com")));
+}

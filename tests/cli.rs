@@ -1,0 +1,153 @@
+//! The command line as scripts use it: the JSON contract, exit statuses, stdin and gzip,
+//! damaged and unsupported inputs, colour.
+
+mod common;
+
+use std::io::Write;
+
+use common::{json_lines, tlswhy};
+
+fn capture_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(common::captures().join(name)).unwrap()
+}
+
+#[test]
+fn json_lines_follow_the_contract() {
+    let out = tlswhy(&["analyze", "--format", "json", "captures/"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out.stdout);
+    assert!(lines.len() > 20);
+    let codes: Vec<&str> = tlswhy::diagnose::Code::ALL.iter().map(|c| c.as_str()).collect();
+    for o in &lines {
+        assert!(o["capture"].as_str().unwrap().starts_with("captures/"), "{o}");
+        assert!(o["ts"].as_f64().unwrap() > 1.0e9);
+        for key in ["client", "server"] {
+            let ep = o[key].as_str().unwrap();
+            assert!(ep.parse::<std::net::SocketAddr>().is_ok(), "{key} {ep}");
+        }
+        for key in ["sni", "version", "cipher"] {
+            assert!(o[key].is_null() || o[key].is_string(), "{key}: {o}");
+        }
+        assert!(o["established"].is_boolean());
+        let v = &o["verdict"];
+        assert!(codes.contains(&v["code"].as_str().unwrap()), "{v}");
+        assert!(!v["summary"].as_str().unwrap().is_empty());
+        assert!(!v["fix"].as_str().unwrap().is_empty());
+        let evidence = v["evidence"].as_array().unwrap();
+        assert!(!evidence.is_empty(), "{v}");
+        if o["version"].is_string() {
+            assert!(o["cipher"].is_string());
+        }
+    }
+    // Successful ones are included, and established agrees with the verdict.
+    assert!(lines.iter().any(|o| o["verdict"]["code"] == "ok" && o["established"] == true));
+    assert!(lines.iter().any(|o| o["verdict"]["code"] == "no_shared_cipher" && o["established"] == false));
+}
+
+#[test]
+fn fail_on_sets_the_exit_status() {
+    let file = "captures/no_shared_cipher.pcap";
+    assert_eq!(tlswhy(&["analyze", "--fail-on", "failed", file], None).status.code(), Some(1));
+    assert_eq!(tlswhy(&["analyze", "--fail-on", "no_shared_cipher", file], None).status.code(), Some(1));
+    assert_eq!(tlswhy(&["analyze", "--fail-on", "cert_expired,sni_missing", file], None).status.code(), Some(0));
+    assert_eq!(tlswhy(&["analyze", file], None).status.code(), Some(0));
+    assert_eq!(tlswhy(&["analyze", "--fail-on", "failed", "captures/ok_tls13.pcap"], None).status.code(), Some(0));
+    let bad = tlswhy(&["analyze", "--fail-on", "bogus_code", file], None);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bogus_code"));
+    assert_eq!(tlswhy(&["analyze"], None).status.code(), Some(2), "no path is bad usage");
+}
+
+#[test]
+fn unreadable_input_exits_2_and_the_rest_is_still_analyzed() {
+    let out = tlswhy(&["analyze", "--format", "json", "does-not-exist.pcap", "captures/ok_tls13.pcap"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does-not-exist.pcap"));
+    assert!(!json_lines(&out.stdout).is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.pcap");
+    std::fs::write(&text, b"this is not a capture").unwrap();
+    let out = tlswhy(&["analyze", text.to_str().unwrap(), "captures/ok_tls13.pcap"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a pcap or pcapng file"), "{err}");
+}
+
+#[test]
+fn unsupported_link_type_is_named() {
+    let mut bytes = capture_bytes("ok_tls13.pcap");
+    bytes[20..24].copy_from_slice(&147u32.to_le_bytes()); // LINKTYPE_USER0
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("user0.pcap");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = tlswhy(&["analyze", "--format", "json", path.to_str().unwrap(), "captures/ok_tls12.pcap"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("LINKTYPE 147"), "{err}");
+    let lines = json_lines(&out.stdout);
+    assert!(lines.iter().all(|o| o["capture"] == "captures/ok_tls12.pcap"));
+    assert!(!lines.is_empty());
+}
+
+#[test]
+fn stdin_and_gzip_read_like_the_file() {
+    let plain = tlswhy(&["analyze", "--format", "json", "captures/no_shared_cipher.pcap"], None);
+    let want: Vec<_> = json_lines(&plain.stdout).iter().map(|o| o["verdict"]["code"].clone()).collect();
+    let bytes = capture_bytes("no_shared_cipher.pcap");
+
+    let from_stdin = tlswhy(&["analyze", "--format", "json", "-"], Some(&bytes));
+    let got: Vec<_> = json_lines(&from_stdin.stdout).iter().map(|o| o["verdict"]["code"].clone()).collect();
+    assert_eq!(got, want);
+    assert_eq!(json_lines(&from_stdin.stdout)[0]["capture"], "-");
+
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&bytes).unwrap();
+    let gz = gz.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no_shared_cipher.pcap.gz");
+    std::fs::write(&path, &gz).unwrap();
+    for out in [
+        tlswhy(&["analyze", "--format", "json", path.to_str().unwrap()], None),
+        tlswhy(&["analyze", "--format", "json", dir.path().to_str().unwrap()], None),
+        tlswhy(&["analyze", "--format", "json", "-"], Some(&gz)),
+    ] {
+        let got: Vec<_> = json_lines(&out.stdout).iter().map(|o| o["verdict"]["code"].clone()).collect();
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn truncated_capture_is_analyzed_up_to_the_cut_and_warned_about() {
+    let bytes = capture_bytes("relay_ip_sni.pcap");
+    let full = tlswhy(&["analyze", "--format", "json", "-"], Some(&bytes));
+    let full = json_lines(&full.stdout);
+    let cut = &bytes[..bytes.len() * 2 / 3 + 7];
+    let out = tlswhy(&["analyze", "--format", "json", "-"], Some(cut));
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning") && err.contains("at byte"), "{err}");
+    let partial = json_lines(&out.stdout);
+    assert!(partial.len() >= 4, "the connections before the cut are kept");
+    // Connections that ended well before the cut keep their verdicts.
+    for (p, f) in partial.iter().zip(&full).take(4) {
+        assert_eq!(p["client"], f["client"]);
+        assert_eq!(p["verdict"]["code"], f["verdict"]["code"]);
+    }
+}
+
+#[test]
+fn text_report_groups_failures_and_ends_with_a_summary() {
+    let out = tlswhy(&["analyze", "--color", "never", "captures/"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\u{1b}'));
+    assert!(text.contains("✗ no_shared_cipher — no cipher suite in common"), "{text}");
+    assert!(text.contains("fix:"));
+    assert!(text.contains("─────────▶  ClientHello"), "ladder missing");
+    let last = text.lines().last().unwrap();
+    assert!(last.starts_with("summary:") && last.contains("failed ("), "{last}");
+    assert!(!text.contains("✓ ok"), "successful handshakes only with --all");
+    let all = tlswhy(&["analyze", "--all", "--color", "always", "captures/ok_tls13.pcap"], None);
+    let all = String::from_utf8_lossy(&all.stdout);
+    assert!(all.contains("\u{1b}[") && all.contains("ok"), "{all}");
+}

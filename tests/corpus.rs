@@ -1,0 +1,143 @@
+//! Against captures recorded from real TLS stacks that this repository does not hold
+//! (`../shared/corpus`, from the Zeek, Suricata and nDPI test suites):
+//! - every file is analyzed without a panic;
+//! - verdicts agree with `tests/corpus_expected.json` (each connection judged from the
+//!   packets with tshark) on at least 90% of handshake attempts, and no wrong verdict
+//!   claims `ok`;
+//! - the facts (SNI, negotiated version and cipher, last alert, established) agree with
+//!   the upstream baselines in `MANIFEST.json` wherever those state them.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use tlswhy::analyze::Handshake;
+
+fn corpus_reports() -> HashMap<String, Vec<Handshake>> {
+    let dir = common::corpus();
+    assert!(
+        dir.join("MANIFEST.json").exists(),
+        "the corpus is expected at {} (set TLSWHY_CORPUS to override)",
+        dir.display()
+    );
+    let mut out = HashMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !tlswhy::analyze::is_capture_name(&path) {
+            continue;
+        }
+        let report = common::analyze(&path);
+        out.insert(path.file_name().unwrap().to_string_lossy().to_string(), report.handshakes);
+    }
+    out
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap_or_else(|_| panic!("bad address {s}"))
+}
+
+fn find<'a>(hs: &'a [Handshake], client: &str, server: &str) -> Option<&'a Handshake> {
+    let (c, s) = (addr(client), addr(server));
+    hs.iter().find(|h| addr(&h.client) == c && addr(&h.server) == s)
+}
+
+#[test]
+fn verdicts_agree_with_the_judged_corpus() {
+    let reports = corpus_reports();
+    let truth = common::read_json(&common::root().join("tests/corpus_expected.json"));
+    let mut total = 0;
+    let mut right = 0;
+    let mut wrong_ok = Vec::new();
+    let mut lines = Vec::new();
+    for cap in truth["captures"].as_array().unwrap() {
+        let file = cap["file"].as_str().unwrap();
+        let hs = reports.get(file).unwrap_or_else(|| panic!("{file} not analyzed"));
+        for c in cap["connections"].as_array().unwrap() {
+            total += 1;
+            let want = c["code"].as_str().unwrap();
+            let got = find(hs, c["client"].as_str().unwrap(), c["server"].as_str().unwrap());
+            let got_code = got.map(|h| h.verdict.code.as_str()).unwrap_or("(not reported)");
+            if got_code == want {
+                right += 1;
+            } else {
+                lines.push(format!("{file} {} → {}: got {got_code}, judged {want}", c["client"], c["server"]));
+                if got_code == "ok" {
+                    wrong_ok.push(lines.last().unwrap().clone());
+                }
+            }
+        }
+    }
+    let rate = right as f64 / total as f64;
+    eprintln!("corpus verdicts: {right}/{total} = {:.1}%\n{}", rate * 100.0, lines.join("\n"));
+    assert!(total >= 70, "{total}");
+    assert!(rate >= 0.90, "agreement {:.1}% < 90%:\n{}", rate * 100.0, lines.join("\n"));
+    assert!(wrong_ok.is_empty(), "a wrong verdict claims ok:\n{}", wrong_ok.join("\n"));
+}
+
+/// Version spellings of the three tools, reduced to ours.
+fn normalize_version(v: &str) -> String {
+    let v = v.replace("TLSv1.", "TLS 1.").replace("TLS 1.3 draft-", "TLS 1.3 draft-");
+    match v.as_str() {
+        "TLSv10" | "TLSv1" => "TLS 1.0".into(),
+        "TLSv11" => "TLS 1.1".into(),
+        "TLSv12" => "TLS 1.2".into(),
+        "TLSv13" => "TLS 1.3".into(),
+        "SSLv2" => "SSL 2.0".into(),
+        "SSLv3" => "SSL 3.0".into(),
+        s if s.starts_with("TLSv13-draft") => format!("TLS 1.3 draft-{}", &s[12..]),
+        s if s.starts_with("unknown-") => {
+            let n: u16 = s[8..].parse().unwrap_or(0);
+            tlswhy::tls::suites::version_name(n)
+        }
+        s => s.to_string(),
+    }
+}
+
+#[test]
+fn facts_agree_with_upstream_baselines() {
+    let reports = corpus_reports();
+    let manifest = common::read_json(&common::corpus().join("MANIFEST.json"));
+    let mut checked = 0;
+    let mut agreed = 0;
+    let mut disagreements = Vec::new();
+    for entry in manifest.as_array().unwrap() {
+        let file = entry["file"].as_str().unwrap();
+        let hs = &reports[file];
+        for c in entry["connections"].as_array().unwrap() {
+            let (Some(client), Some(server)) = (c["client"].as_str(), c["server"].as_str()) else {
+                continue; // nDPI does not say which side is which
+            };
+            let Some(h) = find(hs, client, server) else {
+                checked += 1;
+                disagreements.push(format!("{file} {client} → {server}: connection not reported"));
+                continue;
+            };
+            let mut compare = |what: &str, ours: Option<String>, theirs: Option<String>| {
+                checked += 1;
+                if ours == theirs {
+                    agreed += 1;
+                } else {
+                    disagreements.push(format!("{file} {client}: {what} ours {ours:?} upstream {theirs:?}"));
+                }
+            };
+            if let Some(v) = c.get("sni") {
+                compare("sni", h.sni.clone(), v.as_str().map(String::from));
+            }
+            if let Some(v) = c.get("version") {
+                compare("version", h.version.clone(), v.as_str().map(normalize_version));
+            }
+            if let Some(v) = c.get("cipher") {
+                compare("cipher", h.cipher.clone(), v.as_str().map(String::from));
+            }
+            if let Some(v) = c.get("last_alert") {
+                let ours = h.alerts.iter().rev().find_map(|a| a.description).map(|d| d.name().to_string());
+                compare("last_alert", ours, v.as_str().map(String::from));
+            }
+        }
+    }
+    let rate = agreed as f64 / checked as f64;
+    eprintln!("upstream facts: {agreed}/{checked} = {:.1}%\n{}", rate * 100.0, disagreements.join("\n"));
+    assert!(checked >= 100, "{checked}");
+    assert!(rate >= 0.95, "facts agreement {:.1}%:\n{}", rate * 100.0, disagreements.join("\n"));
+}
