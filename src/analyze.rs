@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::capture::{CaptureBytes, CaptureError, Damage, LinkType, PacketReader, Source, Timestamp};
-use crate::decode::{link_type_supported, Decoder, Skip};
+use crate::capture::{CaptureBytes, CaptureError, Damage, PacketReader, Source, Timestamp};
+use crate::decode::{Decoder, Skip};
 use crate::diagnose::{self, Code, Profiles, Settings, Verdict};
 use crate::flow::{At, Connection, FlowTable};
 use crate::tls::cert::CertFacts;
@@ -96,13 +96,16 @@ pub fn analyze_source(source: &Source, settings: &Settings) -> Result<CaptureRep
 }
 
 /// Analyzes capture bytes already in memory.
-pub fn analyze_bytes(bytes: &[u8], name: &str, settings: &Settings) -> Result<CaptureReport, CaptureError> {
+pub fn analyze_bytes(
+    bytes: &[u8],
+    name: &str,
+    settings: &Settings,
+) -> Result<CaptureReport, CaptureError> {
     let mut reader = PacketReader::new(bytes, name)?;
     let mut decoder = Decoder::new();
     let mut table = FlowTable::new(settings.tls_ports.clone());
     let mut stats = Stats::default();
     let mut end = Timestamp(0);
-    let mut warned_types: Vec<LinkType> = Vec::new();
     for packet in reader.by_ref() {
         stats.packets += 1;
         stats.bytes += packet.data.len() as u64;
@@ -110,20 +113,22 @@ pub fn analyze_bytes(bytes: &[u8], name: &str, settings: &Settings) -> Result<Ca
         match decoder.decode(&packet) {
             Ok(seg) => {
                 stats.tcp_segments += 1;
-                table.on_segment(&seg, At { frame: packet.frame, ts: packet.ts });
+                table.on_segment(
+                    &seg,
+                    At {
+                        frame: packet.frame,
+                        ts: packet.ts,
+                    },
+                );
             }
             Err(Skip::Malformed) => stats.malformed_packets += 1,
             Err(Skip::UnsupportedLinkType(lt)) => {
-                if !warned_types.contains(&lt) {
-                    warned_types.push(lt);
-                }
                 *stats.unsupported_link_types.entry(lt.name()).or_default() += 1;
             }
             Err(Skip::NotTcp | Skip::FragmentHeld) => {}
         }
     }
     let damage = reader.damage().cloned();
-    let _ = link_type_supported;
     let connections = table.finish();
     stats.connections = connections.len() as u64;
     let profiles = Profiles::build(&connections);
@@ -171,7 +176,10 @@ fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshak
         ts: conn.first.ts,
         client: endpoint(conn.client),
         server: endpoint(conn.server),
-        sni: f.client_hello.as_ref().and_then(|c| c.value.server_name.clone()),
+        sni: f
+            .client_hello
+            .as_ref()
+            .and_then(|c| c.value.server_name.clone()),
         version: sh.map(|s| version_name(s.version)),
         cipher: sh.map(|s| suite_name(s.cipher_suite)),
         established,
@@ -180,7 +188,12 @@ fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshak
         alpn: sh.and_then(|s| s.alpn.clone()),
         client_hello: f.client_hello.as_ref().map(|c| ClientHelloJson {
             frame: c.at.frame,
-            cipher_suite_names: c.value.cipher_suites.iter().map(|&s| suite_name(s)).collect(),
+            cipher_suite_names: c
+                .value
+                .cipher_suites
+                .iter()
+                .map(|&s| suite_name(s))
+                .collect(),
             facts: c.value.clone(),
         }),
         server_hello: sh.cloned(),
@@ -212,7 +225,10 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Vec<Result<Source, String>> {
         } else if path.exists() {
             out.push(Ok(Source::File(path.clone())));
         } else {
-            out.push(Err(format!("{}: no such file or directory", path.display())));
+            out.push(Err(format!(
+                "{}: no such file or directory",
+                path.display()
+            )));
         }
     }
     out
@@ -220,9 +236,15 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Vec<Result<Source, String>> {
 
 /// True for names that hold captures.
 pub fn is_capture_name(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let name = name.strip_suffix(".gz").unwrap_or(&name);
-    [".pcap", ".pcapng", ".cap", ".dmp", ".ntar"].iter().any(|ext| name.ends_with(ext))
+    [".pcap", ".pcapng", ".cap", ".dmp", ".ntar"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
 }
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>, errors: &mut Vec<Result<Source, String>>) {

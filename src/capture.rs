@@ -186,7 +186,10 @@ impl CaptureBytes {
             Source::File(path) => map_file(path).map_err(io_err)?,
             Source::Stdin => {
                 let mut buf = Vec::new();
-                std::io::stdin().lock().read_to_end(&mut buf).map_err(io_err)?;
+                std::io::stdin()
+                    .lock()
+                    .read_to_end(&mut buf)
+                    .map_err(io_err)?;
                 Storage::Owned(buf)
             }
         };
@@ -370,7 +373,12 @@ impl<'a> PacketReader<'a> {
         None
     }
 
-    fn next_pcap(&mut self, big_endian: bool, nanos: bool, link_type: LinkType) -> Option<Packet<'a>> {
+    fn next_pcap(
+        &mut self,
+        big_endian: bool,
+        nanos: bool,
+        link_type: LinkType,
+    ) -> Option<Packet<'a>> {
         let rest = &self.bytes[self.offset..];
         if rest.is_empty() {
             return None;
@@ -663,7 +671,9 @@ mod tests {
 
     #[test]
     fn not_a_capture_is_an_error_naming_the_bytes() {
-        let err = PacketReader::new(b"GET / HTTP/1.1\r\n", "x.txt").err().unwrap();
+        let err = PacketReader::new(b"GET / HTTP/1.1\r\n", "x.txt")
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("47 45 54 20"), "{err}");
     }
 }

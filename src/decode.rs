@@ -108,7 +108,9 @@ impl Decoder {
             return self.defragment(&sliced, packet.ts, src_ip, dst_ip);
         }
         match &sliced.transport {
-            Some(TransportSlice::Tcp(tcp)) => Ok(segment(tcp, src_ip, dst_ip, Cow::Borrowed(tcp.payload()))),
+            Some(TransportSlice::Tcp(tcp)) => {
+                Ok(segment(tcp, src_ip, dst_ip, Cow::Borrowed(tcp.payload())))
+            }
             _ => Err(Skip::NotTcp),
         }
     }
@@ -148,7 +150,12 @@ impl Decoder {
     }
 }
 
-fn segment<'a>(tcp: &TcpSlice<'_>, src_ip: IpAddr, dst_ip: IpAddr, payload: Cow<'a, [u8]>) -> TcpSegment<'a> {
+fn segment<'a>(
+    tcp: &TcpSlice<'_>,
+    src_ip: IpAddr,
+    dst_ip: IpAddr,
+    payload: Cow<'a, [u8]>,
+) -> TcpSegment<'a> {
     TcpSegment {
         src: SocketAddr::new(src_ip, tcp.source_port()),
         dst: SocketAddr::new(dst_ip, tcp.destination_port()),
@@ -189,16 +196,21 @@ pub fn ip_payload_of(link_type: LinkType, data: &[u8]) -> Result<&[u8], Skip> {
                 Ok(&[])
             }
         }
-        LinkType::RAW | LinkType::RAW_DLT12 | LinkType::RAW_DLT14 | LinkType::IPV4 | LinkType::IPV6 => {
-            Ok(data)
-        }
+        LinkType::RAW
+        | LinkType::RAW_DLT12
+        | LinkType::RAW_DLT14
+        | LinkType::IPV4
+        | LinkType::IPV6 => Ok(data),
         other => Err(Skip::UnsupportedLinkType(other)),
     }
 }
 
 /// True when `decode` can handle packets of this link type.
 pub fn link_type_supported(link_type: LinkType) -> bool {
-    !matches!(ip_payload_of(link_type, &[]), Err(Skip::UnsupportedLinkType(_)))
+    !matches!(
+        ip_payload_of(link_type, &[]),
+        Err(Skip::UnsupportedLinkType(_))
+    )
 }
 
 fn ethernet_payload(data: &[u8]) -> Result<&[u8], Skip> {
@@ -206,7 +218,10 @@ fn ethernet_payload(data: &[u8]) -> Result<&[u8], Skip> {
     let mut at = 14;
     // Up to a few stacked VLAN tags (802.1Q, 802.1ad, the pre-standard 0x9100).
     for _ in 0..4 {
-        if !matches!(ether_type, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD) {
+        if !matches!(
+            ether_type,
+            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
+        ) {
             break;
         }
         ether_type = be16(data, at + 2).ok_or(Skip::Malformed)?;
@@ -297,7 +312,9 @@ mod tests {
 
     #[test]
     fn unknown_link_type_is_named() {
-        let err = Decoder::new().decode(&packet(LinkType(147), b"xx")).unwrap_err();
+        let err = Decoder::new()
+            .decode(&packet(LinkType(147), b"xx"))
+            .unwrap_err();
         assert_eq!(err, Skip::UnsupportedLinkType(LinkType(147)));
         assert!(!link_type_supported(LinkType(147)));
         assert!(link_type_supported(LinkType::LINUX_SLL2));

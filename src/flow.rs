@@ -131,7 +131,9 @@ impl Reassembler {
             return;
         }
         self.start_at(seq);
-        let Some(off) = self.offset_of(seq) else { return };
+        let Some(off) = self.offset_of(seq) else {
+            return;
+        };
         let end = off + data.len() as i64;
         let next = self.next_off as i64;
         if end <= next {
@@ -186,7 +188,9 @@ impl Reassembler {
 
     /// Declares the first hole lost and delivers what follows it.
     fn skip_hole(&mut self, sink: &mut dyn FnMut(Piece<'_>)) {
-        let Some((&off, _)) = self.pending.first_key_value() else { return };
+        let Some((&off, _)) = self.pending.first_key_value() else {
+            return;
+        };
         let gap = off.saturating_sub(self.next_off);
         sink(Piece::Hole);
         self.advance(gap as usize);
@@ -254,7 +258,11 @@ impl Connection {
 
     fn on_segment(&mut self, seg: &TcpSegment<'_>, at: At) {
         self.last = at;
-        let mut dir = if seg.src == self.client { Dir::ToServer } else { Dir::ToClient };
+        let mut dir = if seg.src == self.client {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        };
         // Without a SYN the roles are a guess from ports; a ClientHello settles it.
         if self.tcp.roles_guessed
             && self.untouched
@@ -288,7 +296,11 @@ impl Connection {
         if !seg.payload.is_empty() {
             self.tcp.payload_bytes[d] += seg.payload.len() as u64;
             self.tcp.first_payload[d].get_or_insert(at);
-            let data_seq = if flags.syn { seg.seq.wrapping_add(1) } else { seg.seq };
+            let data_seq = if flags.syn {
+                seg.seq.wrapping_add(1)
+            } else {
+                seg.seq
+            };
             self.deliver(dir, data_seq, &seg.payload, at);
         }
         // An ACK for bytes the capture never showed proves they were sent and lost
@@ -301,9 +313,14 @@ impl Connection {
                 let fin_allowance = i64::from(self.tcp.fin[other.index()].is_some());
                 if r.has_pending() && ahead > 0 {
                     self.skip_hole(other, at);
-                } else if r.delivered() && ahead > fin_allowance && ahead < MAX_PENDING_BYTES as i64 {
+                } else if r.delivered() && ahead > fin_allowance && ahead < MAX_PENDING_BYTES as i64
+                {
                     self.tcp.lost_segment[other.index()].get_or_insert(at);
-                    self.tls.lose(other, at, format!("{ahead} byte(s) acknowledged but missing from the capture"));
+                    self.tls.lose(
+                        other,
+                        at,
+                        format!("{ahead} byte(s) acknowledged but missing from the capture"),
+                    );
                 }
             }
         }
@@ -448,7 +465,13 @@ mod tests {
         collect(&mut r, base.wrapping_add(3), b"def", &mut out, &mut holes);
         assert!(out.is_empty());
         collect(&mut r, base, b"abc", &mut out, &mut holes);
-        collect(&mut r, base.wrapping_add(1), b"bcdefg", &mut out, &mut holes); // overlap
+        collect(
+            &mut r,
+            base.wrapping_add(1),
+            b"bcdefg",
+            &mut out,
+            &mut holes,
+        ); // overlap
         collect(&mut r, base.wrapping_add(8), b"ijk", &mut out, &mut holes);
         assert_eq!(out, b"abcdefghijk");
         assert_eq!(holes, 0);

@@ -38,7 +38,9 @@ enum FailOn {
 
 impl FailOn {
     fn parse(spec: Option<&str>) -> Result<FailOn, String> {
-        let Some(spec) = spec else { return Ok(FailOn::Never) };
+        let Some(spec) = spec else {
+            return Ok(FailOn::Never);
+        };
         if spec.trim() == "failed" {
             return Ok(FailOn::AnyFailure);
         }
@@ -67,7 +69,14 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let fail_on = match FailOn::parse(args.fail_on.as_deref()) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("tlswhy: {e} (codes: failed, {})", Code::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "));
+            eprintln!(
+                "tlswhy: {e} (codes: failed, {})",
+                Code::ALL
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             return Ok(ExitCode::from(2));
         }
     };
@@ -75,7 +84,10 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         eprintln!("tlswhy: --timeout must be a positive number of seconds");
         return Ok(ExitCode::from(2));
     }
-    let mut settings = Settings { response_timeout: args.timeout, ..Settings::default() };
+    let mut settings = Settings {
+        response_timeout: args.timeout,
+        ..Settings::default()
+    };
     settings.tls_ports.extend(args.ports.iter().copied());
 
     let mut input_error = false;
@@ -93,18 +105,27 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         eprintln!("tlswhy: no capture files found in the given folders");
         return Ok(ExitCode::from(2));
     }
-    let results: Vec<_> = sources.par_iter().map(|s| analyze::analyze_source(s, &settings)).collect();
+    let results: Vec<_> = sources
+        .par_iter()
+        .map(|s| analyze::analyze_source(s, &settings))
+        .collect();
     let mut reports: Vec<CaptureReport> = Vec::new();
     for result in results {
         match result {
             Ok(r) => {
                 if let Some(d) = &r.damage {
                     if !args.quiet {
-                        eprintln!("tlswhy: warning: {}: capture damaged {d}; analyzed up to there", r.name);
+                        eprintln!(
+                            "tlswhy: warning: {}: capture damaged {d}; analyzed up to there",
+                            r.name
+                        );
                     }
                 }
                 for (lt, n) in &r.stats.unsupported_link_types {
-                    eprintln!("tlswhy: {}: {n} packet(s) of unsupported link type {lt} were not analyzed", r.name);
+                    eprintln!(
+                        "tlswhy: {}: {n} packet(s) of unsupported link type {lt} were not analyzed",
+                        r.name
+                    );
                     input_error = true;
                 }
                 reports.push(r);
@@ -120,20 +141,28 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let is_tty = stdout.is_terminal();
     let mut out = io::BufWriter::new(stdout.lock());
     match args.format {
-        Format::Json => report::json::write_lines(&mut out, reports.iter().flat_map(|r| r.handshakes.iter()))?,
+        Format::Json => {
+            report::json::write_lines(&mut out, reports.iter().flat_map(|r| r.handshakes.iter()))?
+        }
         Format::Text => {
             let color = match args.color {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
                 ColorChoice::Auto => is_tty && std::env::var_os("NO_COLOR").is_none(),
             };
-            let opts = report::text::Options { show_ok: args.all, style: report::text::Style { color } };
+            let opts = report::text::Options {
+                show_ok: args.all,
+                style: report::text::Style { color },
+            };
             report::text::write_report(&mut out, &reports, opts)?;
         }
     }
     out.flush()?;
 
-    let matched = reports.iter().flat_map(|r| r.handshakes.iter()).any(|h| fail_on.matches(h.verdict.code));
+    let matched = reports
+        .iter()
+        .flat_map(|r| r.handshakes.iter())
+        .any(|h| fail_on.matches(h.verdict.code));
     Ok(if input_error {
         ExitCode::from(2)
     } else if matched {

@@ -33,7 +33,9 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
                 c if (c as u32) < 0x80 && c.is_control() => {
                     let _ = write!(out, "\\x{:02x}", c as u32);
                 }
-                c if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+                c if c.is_control()
+                    || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+                {
                     let _ = write!(out, "\\u{{{:x}}}", c as u32);
                 }
                 c => out.push(c),
@@ -52,7 +54,10 @@ mod tests {
 
     #[test]
     fn escapes_terminal_controls() {
-        assert_eq!(escape_bytes(b"evil\x1b]0;pwned\x07.com"), "evil\\x1b]0;pwned\\x07.com");
+        assert_eq!(
+            escape_bytes(b"evil\x1b]0;pwned\x07.com"),
+            "evil\\x1b]0;pwned\\x07.com"
+        );
         assert_eq!(escape_bytes(b"caf\xc3\xa9\xff"), "caf\u{e9}\\xff");
         assert_eq!(escape("a\u{9b}b\u{202e}c"), "a\\u{9b}b\\u{202e}c");
         assert_eq!(escape("plain.example.com"), "plain.example.com");

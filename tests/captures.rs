@@ -39,7 +39,9 @@ fn every_handshake_gets_its_expected_verdict() {
                 "{file}: {} handshake attempts, expected {}: {:?}",
                 got.len(),
                 want.len(),
-                got.iter().map(|h| (&h.server, h.verdict.code.as_str())).collect::<Vec<_>>()
+                got.iter()
+                    .map(|h| (&h.server, h.verdict.code.as_str()))
+                    .collect::<Vec<_>>()
             ));
             continue;
         }
@@ -54,7 +56,10 @@ fn every_handshake_gets_its_expected_verdict() {
             }
             if let Some(server) = w["server"].as_str() {
                 if h.server != server {
-                    failures.push(format!("{file} #{i}: server {} expected {server}", h.server));
+                    failures.push(format!(
+                        "{file} #{i}: server {} expected {server}",
+                        h.server
+                    ));
                 }
             }
             if let Some(sni) = w.get("sni") {
@@ -65,7 +70,12 @@ fn every_handshake_gets_its_expected_verdict() {
         }
     }
     assert!(checked > 20, "only {checked} handshakes checked");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Codes the capture script cannot make a real program produce, with the reason.
@@ -90,21 +100,48 @@ fn every_catalog_code_is_covered_by_a_capture() {
 #[test]
 fn story_no_shared_cipher_names_both_sides() {
     let hs = handshakes_of("no_shared_cipher.pcap");
-    let ok = hs.iter().find(|h| h.verdict.code == Code::Ok).expect("a successful client");
-    let failed = hs.iter().find(|h| h.verdict.code == Code::NoSharedCipher).expect("the failing client");
+    let ok = hs
+        .iter()
+        .find(|h| h.verdict.code == Code::Ok)
+        .expect("a successful client");
+    let failed = hs
+        .iter()
+        .find(|h| h.verdict.code == Code::NoSharedCipher)
+        .expect("the failing client");
     let picked = ok.cipher.clone().expect("negotiated suite");
     assert!(picked.starts_with("TLS_RSA_WITH_AES_"), "{picked}");
     let v = &failed.verdict;
     // The summary says it in those words: what the server accepts, what the client offered.
-    assert!(v.summary.contains("No cipher suite in common"), "{}", v.summary);
-    assert!(v.summary.contains(&picked), "server profile missing: {}", v.summary);
+    assert!(
+        v.summary.contains("No cipher suite in common"),
+        "{}",
+        v.summary
+    );
+    assert!(
+        v.summary.contains(&picked),
+        "server profile missing: {}",
+        v.summary
+    );
     assert!(v.summary.contains("handshake_failure"), "{}", v.summary);
     let evidence = v.evidence.join("\n");
     assert!(evidence.contains("only ECDHE key exchange"), "{evidence}");
-    assert!(evidence.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), "offer not listed: {evidence}");
-    assert!(evidence.contains("handshake_failure (40) from the server"), "{evidence}");
-    assert!(evidence.contains("frame "), "evidence must cite packets: {evidence}");
-    assert!(v.fix.contains("server") && v.fix.contains("client"), "{}", v.fix);
+    assert!(
+        evidence.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+        "offer not listed: {evidence}"
+    );
+    assert!(
+        evidence.contains("handshake_failure (40) from the server"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("frame "),
+        "evidence must cite packets: {evidence}"
+    );
+    assert!(
+        v.fix.contains("server") && v.fix.contains("client"),
+        "{}",
+        v.fix
+    );
     assert!(v.fix.contains(&picked), "{}", v.fix);
     assert_eq!(failed.version, None);
     assert!(!failed.established);
@@ -125,7 +162,10 @@ fn story_relay_blames_the_server_name() {
             v.code
         );
         let all = format!("{}\n{}\n{}", v.summary, v.evidence.join("\n"), v.fix);
-        assert!(all.contains("emby.example.com"), "certificate names not shown: {all}");
+        assert!(
+            all.contains("emby.example.com"),
+            "certificate names not shown: {all}"
+        );
         assert!(v.fix.contains("--resolve"), "{}", v.fix);
         if v.code == Code::SniIpLiteral {
             assert!(v.summary.contains("127.0.0.2"), "{}", v.summary);
@@ -133,5 +173,7 @@ fn story_relay_blames_the_server_name() {
         }
     }
     // Connecting by name through the same relay works.
-    assert!(hs.iter().any(|h| h.verdict.code == Code::Ok && h.sni.as_deref() == Some("emby.example.com")));
+    assert!(hs
+        .iter()
+        .any(|h| h.verdict.code == Code::Ok && h.sni.as_deref() == Some("emby.example.com")));
 }

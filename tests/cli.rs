@@ -14,12 +14,23 @@ fn capture_bytes(name: &str) -> Vec<u8> {
 #[test]
 fn json_lines_follow_the_contract() {
     let out = tlswhy(&["analyze", "--format", "json", "captures/"], None);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines = json_lines(&out.stdout);
     assert!(lines.len() > 20);
-    let codes: Vec<&str> = tlswhy::diagnose::Code::ALL.iter().map(|c| c.as_str()).collect();
+    let codes: Vec<&str> = tlswhy::diagnose::Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
     for o in &lines {
-        assert!(o["capture"].as_str().unwrap().starts_with("captures/"), "{o}");
+        assert!(
+            o["capture"].as_str().unwrap().starts_with("captures/"),
+            "{o}"
+        );
         assert!(o["ts"].as_f64().unwrap() > 1.0e9);
         for key in ["client", "server"] {
             let ep = o[key].as_str().unwrap();
@@ -40,27 +51,70 @@ fn json_lines_follow_the_contract() {
         }
     }
     // Successful ones are included, and established agrees with the verdict.
-    assert!(lines.iter().any(|o| o["verdict"]["code"] == "ok" && o["established"] == true));
-    assert!(lines.iter().any(|o| o["verdict"]["code"] == "no_shared_cipher" && o["established"] == false));
+    assert!(lines
+        .iter()
+        .any(|o| o["verdict"]["code"] == "ok" && o["established"] == true));
+    assert!(lines
+        .iter()
+        .any(|o| o["verdict"]["code"] == "no_shared_cipher" && o["established"] == false));
 }
 
 #[test]
 fn fail_on_sets_the_exit_status() {
     let file = "captures/no_shared_cipher.pcap";
-    assert_eq!(tlswhy(&["analyze", "--fail-on", "failed", file], None).status.code(), Some(1));
-    assert_eq!(tlswhy(&["analyze", "--fail-on", "no_shared_cipher", file], None).status.code(), Some(1));
-    assert_eq!(tlswhy(&["analyze", "--fail-on", "cert_expired,sni_missing", file], None).status.code(), Some(0));
+    assert_eq!(
+        tlswhy(&["analyze", "--fail-on", "failed", file], None)
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        tlswhy(&["analyze", "--fail-on", "no_shared_cipher", file], None)
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        tlswhy(
+            &["analyze", "--fail-on", "cert_expired,sni_missing", file],
+            None
+        )
+        .status
+        .code(),
+        Some(0)
+    );
     assert_eq!(tlswhy(&["analyze", file], None).status.code(), Some(0));
-    assert_eq!(tlswhy(&["analyze", "--fail-on", "failed", "captures/ok_tls13.pcap"], None).status.code(), Some(0));
+    assert_eq!(
+        tlswhy(
+            &["analyze", "--fail-on", "failed", "captures/ok_tls13.pcap"],
+            None
+        )
+        .status
+        .code(),
+        Some(0)
+    );
     let bad = tlswhy(&["analyze", "--fail-on", "bogus_code", file], None);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("bogus_code"));
-    assert_eq!(tlswhy(&["analyze"], None).status.code(), Some(2), "no path is bad usage");
+    assert_eq!(
+        tlswhy(&["analyze"], None).status.code(),
+        Some(2),
+        "no path is bad usage"
+    );
 }
 
 #[test]
 fn unreadable_input_exits_2_and_the_rest_is_still_analyzed() {
-    let out = tlswhy(&["analyze", "--format", "json", "does-not-exist.pcap", "captures/ok_tls13.pcap"], None);
+    let out = tlswhy(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "does-not-exist.pcap",
+            "captures/ok_tls13.pcap",
+        ],
+        None,
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does-not-exist.pcap"));
     assert!(!json_lines(&out.stdout).is_empty());
@@ -68,7 +122,10 @@ fn unreadable_input_exits_2_and_the_rest_is_still_analyzed() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.pcap");
     std::fs::write(&text, b"this is not a capture").unwrap();
-    let out = tlswhy(&["analyze", text.to_str().unwrap(), "captures/ok_tls13.pcap"], None);
+    let out = tlswhy(
+        &["analyze", text.to_str().unwrap(), "captures/ok_tls13.pcap"],
+        None,
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a pcap or pcapng file"), "{err}");
@@ -81,23 +138,48 @@ fn unsupported_link_type_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("user0.pcap");
     std::fs::write(&path, &bytes).unwrap();
-    let out = tlswhy(&["analyze", "--format", "json", path.to_str().unwrap(), "captures/ok_tls12.pcap"], None);
+    let out = tlswhy(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            path.to_str().unwrap(),
+            "captures/ok_tls12.pcap",
+        ],
+        None,
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("LINKTYPE 147"), "{err}");
     let lines = json_lines(&out.stdout);
-    assert!(lines.iter().all(|o| o["capture"] == "captures/ok_tls12.pcap"));
+    assert!(lines
+        .iter()
+        .all(|o| o["capture"] == "captures/ok_tls12.pcap"));
     assert!(!lines.is_empty());
 }
 
 #[test]
 fn stdin_and_gzip_read_like_the_file() {
-    let plain = tlswhy(&["analyze", "--format", "json", "captures/no_shared_cipher.pcap"], None);
-    let want: Vec<_> = json_lines(&plain.stdout).iter().map(|o| o["verdict"]["code"].clone()).collect();
+    let plain = tlswhy(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "captures/no_shared_cipher.pcap",
+        ],
+        None,
+    );
+    let want: Vec<_> = json_lines(&plain.stdout)
+        .iter()
+        .map(|o| o["verdict"]["code"].clone())
+        .collect();
     let bytes = capture_bytes("no_shared_cipher.pcap");
 
     let from_stdin = tlswhy(&["analyze", "--format", "json", "-"], Some(&bytes));
-    let got: Vec<_> = json_lines(&from_stdin.stdout).iter().map(|o| o["verdict"]["code"].clone()).collect();
+    let got: Vec<_> = json_lines(&from_stdin.stdout)
+        .iter()
+        .map(|o| o["verdict"]["code"].clone())
+        .collect();
     assert_eq!(got, want);
     assert_eq!(json_lines(&from_stdin.stdout)[0]["capture"], "-");
 
@@ -108,11 +190,20 @@ fn stdin_and_gzip_read_like_the_file() {
     let path = dir.path().join("no_shared_cipher.pcap.gz");
     std::fs::write(&path, &gz).unwrap();
     for out in [
-        tlswhy(&["analyze", "--format", "json", path.to_str().unwrap()], None),
-        tlswhy(&["analyze", "--format", "json", dir.path().to_str().unwrap()], None),
+        tlswhy(
+            &["analyze", "--format", "json", path.to_str().unwrap()],
+            None,
+        ),
+        tlswhy(
+            &["analyze", "--format", "json", dir.path().to_str().unwrap()],
+            None,
+        ),
         tlswhy(&["analyze", "--format", "json", "-"], Some(&gz)),
     ] {
-        let got: Vec<_> = json_lines(&out.stdout).iter().map(|o| o["verdict"]["code"].clone()).collect();
+        let got: Vec<_> = json_lines(&out.stdout)
+            .iter()
+            .map(|o| o["verdict"]["code"].clone())
+            .collect();
         assert_eq!(got, want);
     }
 }
@@ -128,7 +219,10 @@ fn truncated_capture_is_analyzed_up_to_the_cut_and_warned_about() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("warning") && err.contains("at byte"), "{err}");
     let partial = json_lines(&out.stdout);
-    assert!(partial.len() >= 4, "the connections before the cut are kept");
+    assert!(
+        partial.len() >= 4,
+        "the connections before the cut are kept"
+    );
     // Connections that ended well before the cut keep their verdicts.
     for (p, f) in partial.iter().zip(&full).take(4) {
         assert_eq!(p["client"], f["client"]);
@@ -141,13 +235,31 @@ fn text_report_groups_failures_and_ends_with_a_summary() {
     let out = tlswhy(&["analyze", "--color", "never", "captures/"], None);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains('\u{1b}'));
-    assert!(text.contains("✗ no_shared_cipher — no cipher suite in common"), "{text}");
+    assert!(
+        text.contains("✗ no_shared_cipher — no cipher suite in common"),
+        "{text}"
+    );
     assert!(text.contains("fix:"));
     assert!(text.contains("─────────▶  ClientHello"), "ladder missing");
     let last = text.lines().last().unwrap();
-    assert!(last.starts_with("summary:") && last.contains("failed ("), "{last}");
-    assert!(!text.contains("✓ ok"), "successful handshakes only with --all");
-    let all = tlswhy(&["analyze", "--all", "--color", "always", "captures/ok_tls13.pcap"], None);
+    assert!(
+        last.starts_with("summary:") && last.contains("failed ("),
+        "{last}"
+    );
+    assert!(
+        !text.contains("✓ ok"),
+        "successful handshakes only with --all"
+    );
+    let all = tlswhy(
+        &[
+            "analyze",
+            "--all",
+            "--color",
+            "always",
+            "captures/ok_tls13.pcap",
+        ],
+        None,
+    );
     let all = String::from_utf8_lossy(&all.stdout);
     assert!(all.contains("\u{1b}[") && all.contains("ok"), "{all}");
 }

@@ -20,7 +20,9 @@ use crate::tls::alert::{AlertDescription as AD, AlertLevel};
 use crate::tls::cert::{format_unix, CertFacts};
 use crate::tls::conversation::{AlertFacts, Seen};
 use crate::tls::hello::ClientHelloFacts;
-use crate::tls::suites::{classify_offer, is_grease, is_signaling, suite_name, version_name, version_rank};
+use crate::tls::suites::{
+    classify_offer, is_grease, is_signaling, suite_name, version_name, version_rank,
+};
 use crate::tls::TlsFacts;
 
 /// Ports whose connections count as TLS attempts even when no ClientHello is seen.
@@ -54,7 +56,12 @@ fn is_encrypted_alert_len(len: u32) -> bool {
 }
 
 /// Diagnoses one connection, or `None` when it is not a TLS attempt.
-pub fn diagnose(conn: &Connection, profiles: &Profiles, settings: &Settings, capture_end: Timestamp) -> Option<Verdict> {
+pub fn diagnose(
+    conn: &Connection,
+    profiles: &Profiles,
+    settings: &Settings,
+    capture_end: Timestamp,
+) -> Option<Verdict> {
     let ctx = Ctx {
         conn,
         facts: &conn.tls.facts,
@@ -62,11 +69,25 @@ pub fn diagnose(conn: &Connection, profiles: &Profiles, settings: &Settings, cap
         settings,
         capture_end,
     };
-    let is_attempt = ctx.facts.client_hello.is_some() || settings.tls_ports.contains(&conn.server.port());
+    let is_attempt =
+        ctx.facts.client_hello.is_some() || settings.tls_ports.contains(&conn.server.port());
     if !is_attempt {
         return None;
     }
-    Some(ctx.verdict())
+    let mut verdict = ctx.verdict();
+    order_evidence(&mut verdict.evidence);
+    Some(verdict)
+}
+
+/// Puts evidence that cites packets in frame order; other facts follow in their order.
+fn order_evidence(evidence: &mut [String]) {
+    let frame_of = |e: &String| -> u64 {
+        e.strip_prefix("frame ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
+    evidence.sort_by_key(frame_of);
 }
 
 struct Ctx<'a> {
@@ -93,10 +114,6 @@ impl Ctx<'_> {
         )
     }
 
-    fn client(&self) -> SocketAddr {
-        self.conn.client
-    }
-
     fn server(&self) -> SocketAddr {
         self.conn.server
     }
@@ -106,7 +123,10 @@ impl Ctx<'_> {
     }
 
     fn sni_text(&self) -> String {
-        match self.client_hello().and_then(|c| c.value.server_name.as_deref()) {
+        match self
+            .client_hello()
+            .and_then(|c| c.value.server_name.as_deref())
+        {
             Some(name) => format!("'{name}'"),
             None => "no server name".to_string(),
         }
@@ -120,18 +140,29 @@ impl Ctx<'_> {
             format!(
                 "ClientHello offering {} (highest), {} cipher suites, {}{}",
                 version_name(c.highest_version()),
-                c.cipher_suites.iter().filter(|&&s| !is_grease(s) && !is_signaling(s)).count(),
+                c.cipher_suites
+                    .iter()
+                    .filter(|&&s| !is_grease(s) && !is_signaling(s))
+                    .count(),
                 match &c.server_name {
                     Some(n) => format!("server_name '{n}'"),
                     None => "no server_name extension".to_string(),
                 },
-                if c.alpn.is_empty() { String::new() } else { format!(", ALPN {}", c.alpn.join(", ")) }
+                if c.alpn.is_empty() {
+                    String::new()
+                } else {
+                    format!(", ALPN {}", c.alpn.join(", "))
+                }
             ),
         )
     }
 
     fn cite_alert(&self, a: &AlertFacts) -> String {
-        self.cite(a.at, a.from, format!("{} from the {}", a.describe(), a.from.sender()))
+        self.cite(
+            a.at,
+            a.from,
+            format!("{} from the {}", a.describe(), a.from.sender()),
+        )
     }
 
     fn cite_close(&self, from: Dir) -> Option<String> {
@@ -145,19 +176,27 @@ impl Ctx<'_> {
     }
 
     fn closes(&self) -> Vec<String> {
-        [Dir::ToServer, Dir::ToClient].into_iter().filter_map(|d| self.cite_close(d)).collect()
+        [Dir::ToServer, Dir::ToClient]
+            .into_iter()
+            .filter_map(|d| self.cite_close(d))
+            .collect()
     }
 
     /// The first fatal plaintext alert, or a warning unrecognized_name (which servers
     /// send before failing).
     fn decisive_alert(&self) -> Option<&AlertFacts> {
-        let completed = self.handshake_completed_before(At { frame: u64::MAX, ts: Timestamp(i64::MAX) });
+        let completed = self.handshake_completed_before(At {
+            frame: u64::MAX,
+            ts: Timestamp(i64::MAX),
+        });
         self.facts
             .alerts
             .iter()
             .find(|a| {
                 a.is_fatal()
-                    || (!completed && a.level == Some(AlertLevel::WARNING) && a.description == Some(AD::UNRECOGNIZED_NAME))
+                    || (!completed
+                        && a.level == Some(AlertLevel::WARNING)
+                        && a.description == Some(AD::UNRECOGNIZED_NAME))
             })
             .or_else(|| {
                 // A plaintext alert of unknown level before the handshake completed.
@@ -165,7 +204,8 @@ impl Ctx<'_> {
                     !completed
                         && !a.encrypted
                         && a.level != Some(AlertLevel::WARNING)
-                        && a.description.is_some_and(|d| d != AD::CLOSE_NOTIFY && d != AD::USER_CANCELED)
+                        && a.description
+                            .is_some_and(|d| d != AD::CLOSE_NOTIFY && d != AD::USER_CANCELED)
                 })
             })
     }
@@ -198,7 +238,12 @@ impl Ctx<'_> {
     }
 
     fn leaf(&self) -> Option<&CertFacts> {
-        self.facts.server_certificates.as_ref()?.value.certificates.first()
+        self.facts
+            .server_certificates
+            .as_ref()?
+            .value
+            .certificates
+            .first()
     }
 
     fn server_said_anything_tls(&self) -> bool {
@@ -225,7 +270,7 @@ impl Ctx<'_> {
             return v;
         }
         if let Some(alert) = self.decisive_alert() {
-            return self.from_alert(ch, alert);
+            return self.alert_verdict(ch, alert);
         }
         self.without_plaintext_alert(ch)
     }
@@ -274,7 +319,10 @@ impl Ctx<'_> {
                 Code::IncompleteCapture,
                 "The capture ends right after the client's SYN, before the server could answer.",
             )
-            .evidence([self.cite(syn, Dir::ToServer, "SYN"), format!("capture ends {waited:.3} s later")])
+            .evidence([
+                self.cite(syn, Dir::ToServer, "SYN"),
+                format!("capture ends {waited:.3} s later"),
+            ])
             .fix("Capture for longer to see how the connection ends."),
         )
     }
@@ -288,14 +336,27 @@ impl Ctx<'_> {
         if t.packets[1] > 0 || t.syn_ack.is_some() {
             return None;
         }
-        let client_went_on = f.change_cipher_spec[0].is_some() || f.encrypted[0].count > 0 || t.syn.is_none() && t.payload_bytes[0] > 0;
+        let client_went_on = f.change_cipher_spec[0].is_some()
+            || f.encrypted[0].count > 0
+            || t.syn.is_none() && t.payload_bytes[0] > 0;
         if !client_went_on {
             return None;
         }
-        let mut ev: Vec<String> = self.client_hello().map(|ch| self.cite_client_hello(ch)).into_iter().collect();
-        ev.push(format!("{} packets from the client, none from the server", t.packets[0]));
+        let mut ev: Vec<String> = self
+            .client_hello()
+            .map(|ch| self.cite_client_hello(ch))
+            .into_iter()
+            .collect();
+        ev.push(format!(
+            "{} packets from the client, none from the server",
+            t.packets[0]
+        ));
         if let Some(at) = f.change_cipher_spec[0] {
-            ev.push(self.cite(at, Dir::ToServer, "client ChangeCipherSpec: it saw a ServerHello the capture does not hold"));
+            ev.push(self.cite(
+                at,
+                Dir::ToServer,
+                "client ChangeCipherSpec: it saw a ServerHello the capture does not hold",
+            ));
         }
         Some(
             Verdict::new(
@@ -316,12 +377,25 @@ impl Ctx<'_> {
             let mut ev = vec![self.cite(
                 plain.at,
                 Dir::ToServer,
-                format!("{} instead of a ClientHello: \"{}\"", plain.value.kind.describe(), plain.value.first_line),
+                format!(
+                    "{} instead of a ClientHello: \"{}\"",
+                    plain.value.kind.describe(),
+                    plain.value.first_line
+                ),
             )];
             if let Some(resp) = &f.plaintext[1] {
-                ev.push(self.cite(resp.at, Dir::ToClient, format!("server answered \"{}\"", resp.value.first_line)));
+                ev.push(self.cite(
+                    resp.at,
+                    Dir::ToClient,
+                    format!("server answered \"{}\"", resp.value.first_line),
+                ));
             }
-            ev.extend(f.alerts.iter().filter(|a| a.from == Dir::ToClient).map(|a| self.cite_alert(a)));
+            ev.extend(
+                f.alerts
+                    .iter()
+                    .filter(|a| a.from == Dir::ToClient)
+                    .map(|a| self.cite_alert(a)),
+            );
             ev.extend(self.closes());
             return Verdict::new(
                 Code::PlaintextToTlsPort,
@@ -363,7 +437,11 @@ impl Ctx<'_> {
                 Code::IncompleteCapture,
                 "The client sent data but the capture ends before a complete ClientHello.",
             )
-            .evidence([self.cite(t.first_payload[0].unwrap_or(self.conn.first), Dir::ToServer, format!("{} bytes of client data", t.payload_bytes[0]))])
+            .evidence([self.cite(
+                t.first_payload[0].unwrap_or(self.conn.first),
+                Dir::ToServer,
+                format!("{} bytes of client data", t.payload_bytes[0]),
+            )])
             .fix("Capture for longer, or with a larger snap length.");
         }
         if let Some(plain) = &f.plaintext[1] {
@@ -396,7 +474,11 @@ impl Ctx<'_> {
             Code::IncompleteCapture,
             "The connection was open but no ClientHello is in the capture.",
         )
-        .evidence([self.cite(self.conn.first, Dir::ToServer, "connection seen, no TLS data")])
+        .evidence([self.cite(
+            self.conn.first,
+            Dir::ToServer,
+            "connection seen, no TLS data",
+        )])
         .fix("Capture for longer to see the handshake.")
     }
 
@@ -404,17 +486,10 @@ impl Ctx<'_> {
 
     fn non_tls_server(&self, ch: &Seen<ClientHelloFacts>) -> Option<Verdict> {
         let plain = self.facts.plaintext[1].as_ref()?;
-        if self.server_said_anything_tls() && self.facts.server_hello.as_ref().is_some_and(|sh| sh.at < plain.at) {
-            return None; // plain text after TLS: STARTTLS preamble is the other order
-        }
-        if self.facts.server_hello.is_some() && plain.at < ch.at {
-            return None; // a STARTTLS preamble: banner, then the upgrade
-        }
+        // A server that answered with a ServerHello speaks TLS; plain text before it
+        // is a STARTTLS preamble (banner, then the upgrade).
         if self.facts.server_hello.is_some() {
             return None;
-        }
-        if plain.at < ch.at {
-            // The server greeted first and the client then sent a ClientHello anyway.
         }
         Some(
             Verdict::new(
@@ -445,7 +520,9 @@ impl Ctx<'_> {
             .into_iter()
             .find_map(|d| self.facts.lost[d.index()].as_ref().map(|l| (d, l)))?;
         // An outcome already decided before the loss stands.
-        if self.decisive_alert().is_some_and(|a| a.at <= lost.at) || self.handshake_completed_before(lost.at) {
+        if self.decisive_alert().is_some_and(|a| a.at <= lost.at)
+            || self.handshake_completed_before(lost.at)
+        {
             return None;
         }
         Some(
@@ -461,7 +538,10 @@ impl Ctx<'_> {
     fn handshake_completed_before(&self, t: At) -> bool {
         let f = self.facts;
         if self.negotiated_tls13() {
-            f.encrypted[0].first.first().is_some_and(|(at, len)| *at < t && !is_encrypted_alert_len(*len))
+            f.encrypted[0]
+                .first
+                .first()
+                .is_some_and(|(at, len)| *at < t && !is_encrypted_alert_len(*len))
         } else {
             f.finished.iter().all(|x| x.is_some_and(|at| at < t))
         }
@@ -469,7 +549,7 @@ impl Ctx<'_> {
 
     // ---- plaintext alerts ----
 
-    fn from_alert(&self, ch: &Seen<ClientHelloFacts>, alert: &AlertFacts) -> Verdict {
+    fn alert_verdict(&self, ch: &Seen<ClientHelloFacts>, alert: &AlertFacts) -> Verdict {
         let desc = alert.description.unwrap_or(AD(0));
         match alert.from {
             Dir::ToClient => self.server_alert(ch, alert, desc),
@@ -484,19 +564,26 @@ impl Ctx<'_> {
         let c = &ch.value;
         // Client certificate problems come after the server's CertificateRequest.
         if f.certificate_request.is_some() && !before_server_hello {
-            let sent = f.client_certificate.as_ref().map(|cc| cc.value.chain_length).unwrap_or(0);
+            let sent = f
+                .client_certificate
+                .as_ref()
+                .map(|cc| cc.value.chain_length)
+                .unwrap_or(0);
             if matches!(desc.0, 40 | 41 | 42 | 116) && sent == 0 {
-                return self.client_cert_required(base, alert);
+                return self.client_cert_required(base);
             }
-            if desc.is_certificate_complaint() || desc == AD::HANDSHAKE_FAILURE || desc == AD::DECRYPT_ERROR {
+            if desc.is_certificate_complaint()
+                || desc == AD::HANDSHAKE_FAILURE
+                || desc == AD::DECRYPT_ERROR
+            {
                 if sent > 0 {
-                    return self.client_cert_rejected(base, alert, desc);
+                    return self.client_cert_rejected(base, desc);
                 }
-                return self.client_cert_required(base, alert);
+                return self.client_cert_required(base);
             }
         }
         if desc == AD::CERTIFICATE_REQUIRED {
-            return self.client_cert_required(base, alert);
+            return self.client_cert_required(base);
         }
         match desc {
             AD::UNRECOGNIZED_NAME => self.sni_failure(ch, base, "answered with unrecognized_name"),
@@ -522,29 +609,62 @@ impl Ctx<'_> {
         }
     }
 
-    fn handshake_failure_after_hello(&self, ch: &Seen<ClientHelloFacts>, mut evidence: Vec<String>) -> Verdict {
+    fn handshake_failure_after_hello(
+        &self,
+        ch: &Seen<ClientHelloFacts>,
+        mut evidence: Vec<String>,
+    ) -> Verdict {
         let c = &ch.value;
-        let offered: Vec<u16> = c.cipher_suites.iter().copied().filter(|&s| !is_grease(s) && !is_signaling(s)).collect();
-        let picked: Vec<u16> = self.profile.map(|p| p.suites_picked.keys().copied().collect()).unwrap_or_default();
+        let offered: Vec<u16> = c
+            .cipher_suites
+            .iter()
+            .copied()
+            .filter(|&s| !is_grease(s) && !is_signaling(s))
+            .collect();
+        let picked: Vec<u16> = self
+            .profile
+            .map(|p| p.suites_picked.keys().copied().collect())
+            .unwrap_or_default();
         let overlap = picked.iter().any(|s| offered.contains(s));
         // SNI problems come before cipher ones.
         if c.server_name.is_none() || c.server_name_ip().is_some() {
-            if overlap || picked.is_empty() && self.profile.is_some_and(|p| !p.certificate_names.is_empty()) {
-                return self.sni_failure(ch, evidence, "failed the handshake with handshake_failure");
+            if overlap
+                || picked.is_empty()
+                    && self
+                        .profile
+                        .is_some_and(|p| !p.certificate_names.is_empty())
+            {
+                return self.sni_failure(
+                    ch,
+                    evidence,
+                    "failed the handshake with handshake_failure",
+                );
             }
             if c.server_name_ip().is_some() && picked.is_empty() {
-                return self.sni_failure(ch, evidence, "failed the handshake with handshake_failure");
+                return self.sni_failure(
+                    ch,
+                    evidence,
+                    "failed the handshake with handshake_failure",
+                );
             }
         }
         if overlap {
-            let common: Vec<String> = picked.iter().filter(|s| offered.contains(s)).map(|&s| suite_name(s)).collect();
+            let common: Vec<String> = picked
+                .iter()
+                .filter(|s| offered.contains(s))
+                .map(|&s| suite_name(s))
+                .collect();
             evidence.push(format!(
                 "other connections show the server picks {}, which this client offered too: the cipher suites are not the cause",
                 common.join(", ")
             ));
             evidence.push(format!(
                 "client's groups: {}; signature algorithms: {} entries",
-                c.supported_groups.iter().map(|g| format!("0x{g:04x}")).collect::<Vec<_>>().join(", "),
+                c.supported_groups
+                    .iter()
+                    .map(|g| format!("0x{g:04x}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 c.signature_algorithms.len()
             ));
             return Verdict::new(
@@ -564,10 +684,17 @@ impl Ctx<'_> {
             offered.len(),
             classes.join("; "),
             shown.join(", "),
-            if offered.len() > shown.len() { format!(", … {} more", offered.len() - shown.len()) } else { String::new() }
+            if offered.len() > shown.len() {
+                format!(", … {} more", offered.len() - shown.len())
+            } else {
+                String::new()
+            }
         ));
         let accepts = if picked.is_empty() {
-            evidence.push("no other connection in the capture shows which suites this server accepts".to_string());
+            evidence.push(
+                "no other connection in the capture shows which suites this server accepts"
+                    .to_string(),
+            );
             None
         } else {
             let names: Vec<String> = picked.iter().map(|&s| suite_name(s)).collect();
@@ -606,14 +733,24 @@ impl Ctx<'_> {
                 offered.iter().take(3).map(|&s| suite_name(s)).collect::<Vec<_>>().join(", ")
             ),
         };
-        Verdict::new(Code::NoSharedCipher, summary).evidence(evidence).fix(fix)
+        Verdict::new(Code::NoSharedCipher, summary)
+            .evidence(evidence)
+            .fix(fix)
     }
 
-    fn sni_failure(&self, ch: &Seen<ClientHelloFacts>, mut evidence: Vec<String>, how: &str) -> Verdict {
+    fn sni_failure(
+        &self,
+        ch: &Seen<ClientHelloFacts>,
+        mut evidence: Vec<String>,
+        how: &str,
+    ) -> Verdict {
         let c = &ch.value;
         let names = self.known_certificate_names();
         if !names.is_empty() {
-            evidence.push(format!("certificate names this server presents: {}", names.join(", ")));
+            evidence.push(format!(
+                "certificate names this server presents: {}",
+                names.join(", ")
+            ));
         }
         let suggestion = names
             .iter()
@@ -656,12 +793,23 @@ impl Ctx<'_> {
         }
     }
 
-    fn version_mismatch(&self, ch: &Seen<ClientHelloFacts>, mut evidence: Vec<String>, from: Dir) -> Verdict {
+    fn version_mismatch(
+        &self,
+        ch: &Seen<ClientHelloFacts>,
+        mut evidence: Vec<String>,
+        from: Dir,
+    ) -> Verdict {
         let c = &ch.value;
         let offered: Vec<String> = if c.supported_versions.is_empty() {
-            vec![format!("up to {} (legacy_version, no supported_versions extension)", version_name(c.legacy_version))]
+            vec![format!(
+                "up to {} (legacy_version, no supported_versions extension)",
+                version_name(c.legacy_version)
+            )]
         } else {
-            c.supported_versions.iter().map(|&v| version_name(v)).collect()
+            c.supported_versions
+                .iter()
+                .map(|&v| version_name(v))
+                .collect()
         };
         evidence.push(format!("client offers {}", offered.join(", ")));
         let server_versions: Vec<String> = self
@@ -669,10 +817,17 @@ impl Ctx<'_> {
             .map(|p| p.versions_picked.keys().map(|&v| version_name(v)).collect())
             .unwrap_or_default();
         if !server_versions.is_empty() {
-            evidence.push(format!("other connections show the server negotiating {}", server_versions.join(", ")));
+            evidence.push(format!(
+                "other connections show the server negotiating {}",
+                server_versions.join(", ")
+            ));
         }
         if let Some(sh) = &self.facts.server_hello {
-            evidence.push(self.cite(sh.at, Dir::ToClient, format!("ServerHello selecting {}", version_name(sh.value.version))));
+            evidence.push(self.cite(
+                sh.at,
+                Dir::ToClient,
+                format!("ServerHello selecting {}", version_name(sh.value.version)),
+            ));
         }
         let summary = match from {
             Dir::ToClient => format!(
@@ -688,16 +843,19 @@ impl Ctx<'_> {
         ))
     }
 
-    fn client_cert_required(&self, mut evidence: Vec<String>, alert: &AlertFacts) -> Verdict {
+    fn client_cert_required(&self, mut evidence: Vec<String>) -> Verdict {
         let f = self.facts;
         if let Some(at) = f.certificate_request {
             evidence.insert(1, self.cite(at, Dir::ToClient, "CertificateRequest"));
         }
         match &f.client_certificate {
-            Some(cc) => evidence.push(self.cite(cc.at, Dir::ToServer, "Certificate message with no certificates")),
+            Some(cc) => evidence.push(self.cite(
+                cc.at,
+                Dir::ToServer,
+                "Certificate message with no certificates",
+            )),
             None => evidence.push("the client sent no Certificate message".to_string()),
         }
-        let _ = alert;
         Verdict::new(
             Code::ClientCertRequired,
             format!("The server at {} requires a client certificate and the client sent none.", self.server()),
@@ -706,11 +864,20 @@ impl Ctx<'_> {
         .fix("Client side: configure a client certificate and key signed by a CA the server trusts (curl --cert/--key, openssl s_client -cert/-key); or, server side, make client certificates optional (nginx: ssl_verify_client optional).")
     }
 
-    fn client_cert_rejected(&self, mut evidence: Vec<String>, alert: &AlertFacts, desc: AD) -> Verdict {
+    fn client_cert_rejected(&self, mut evidence: Vec<String>, desc: AD) -> Verdict {
         if let Some(cc) = &self.facts.client_certificate {
-            evidence.insert(1, self.cite(cc.at, Dir::ToServer, format!("client Certificate with {} certificate(s)", cc.value.chain_length)));
+            evidence.insert(
+                1,
+                self.cite(
+                    cc.at,
+                    Dir::ToServer,
+                    format!(
+                        "client Certificate with {} certificate(s)",
+                        cc.value.chain_length
+                    ),
+                ),
+            );
         }
-        let _ = alert;
         Verdict::new(
             Code::ClientCertRejected,
             format!("The server at {} rejected the client's certificate ({}).", self.server(), desc.name()),
@@ -720,7 +887,12 @@ impl Ctx<'_> {
     }
 
     fn malformed(&self, sender: &str, mut evidence: Vec<String>, desc: AD) -> Verdict {
-        evidence.extend(self.facts.malformed.iter().map(|m| self.cite(m.at, m.value.from, &m.value.what)));
+        evidence.extend(
+            self.facts
+                .malformed
+                .iter()
+                .map(|m| self.cite(m.at, m.value.from, &m.value.what)),
+        );
         Verdict::new(
             Code::MalformedHandshake,
             format!("The {} sent handshake bytes its peer could not parse ({}).", sender, desc.name()),
@@ -731,8 +903,18 @@ impl Ctx<'_> {
 
     fn generic_fatal(&self, mut evidence: Vec<String>, alert: &AlertFacts) -> Verdict {
         evidence.extend(self.closes());
-        let desc = alert.description.map(|d| d.to_string()).unwrap_or_else(|| "an encrypted alert".into());
-        let after = self.facts.events.iter().rev().find(|e| e.at < alert.at).map(|e| format!(" after {} {}", e.from.sender(), e.what)).unwrap_or_default();
+        let desc = alert
+            .description
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "an encrypted alert".into());
+        let after = self
+            .facts
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.at < alert.at)
+            .map(|e| format!(" after {} {}", e.from.sender(), e.what))
+            .unwrap_or_default();
         Verdict::new(
             Code::FatalAlert,
             format!("The {} ended the handshake with {}{}.", alert.from.sender(), desc, after),
@@ -750,13 +932,25 @@ impl Ctx<'_> {
         match desc {
             AD::PROTOCOL_VERSION => self.version_mismatch(ch, base, Dir::ToServer),
             AD::DECODE_ERROR | AD::ILLEGAL_PARAMETER => self.malformed("server", base, desc),
-            AD::NO_APPLICATION_PROTOCOL => Verdict::new(Code::AlpnMismatch, "The client rejected the server's choice of application protocol.")
-                .evidence(base)
-                .fix("Configure a common ALPN protocol on both sides."),
-            d if d.is_certificate_complaint() || self.facts.server_certificates.as_ref().is_some_and(|c| c.at < alert.at) && d != AD::HANDSHAKE_FAILURE => {
+            AD::NO_APPLICATION_PROTOCOL => Verdict::new(
+                Code::AlpnMismatch,
+                "The client rejected the server's choice of application protocol.",
+            )
+            .evidence(base)
+            .fix("Configure a common ALPN protocol on both sides."),
+            d if d.is_certificate_complaint()
+                || self
+                    .facts
+                    .server_certificates
+                    .as_ref()
+                    .is_some_and(|c| c.at < alert.at)
+                    && d != AD::HANDSHAKE_FAILURE =>
+            {
                 self.certificate_rejection(ch, base, Some(d))
             }
-            AD::HANDSHAKE_FAILURE if self.facts.server_certificates.is_some() => self.certificate_rejection(ch, base, Some(desc)),
+            AD::HANDSHAKE_FAILURE if self.facts.server_certificates.is_some() => {
+                self.certificate_rejection(ch, base, Some(desc))
+            }
             _ => self.generic_fatal(base, alert),
         }
     }
@@ -766,12 +960,19 @@ impl Ctx<'_> {
         if let Some(leaf) = self.leaf() {
             return leaf.names();
         }
-        self.profile.map(|p| p.certificate_names.iter().cloned().collect()).unwrap_or_default()
+        self.profile
+            .map(|p| p.certificate_names.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The client rejected the server's certificate: find the most specific cause the
     /// packets support. `desc` is the plaintext alert when there is one.
-    fn certificate_rejection(&self, ch: &Seen<ClientHelloFacts>, mut evidence: Vec<String>, desc: Option<AD>) -> Verdict {
+    fn certificate_rejection(
+        &self,
+        ch: &Seen<ClientHelloFacts>,
+        mut evidence: Vec<String>,
+        desc: Option<AD>,
+    ) -> Verdict {
         let c = &ch.value;
         let leaf = self.leaf();
         if let Some(chain) = &self.facts.server_certificates {
@@ -795,9 +996,17 @@ impl Ctx<'_> {
         }
         evidence.extend(self.closes());
         let alert_says = |d: AD| desc == Some(d);
-        let now = self.facts.server_certificates.as_ref().map(|c| c.at.ts).unwrap_or(self.conn.first.ts).as_unix_secs();
+        let now = self
+            .facts
+            .server_certificates
+            .as_ref()
+            .map(|c| c.at.ts)
+            .unwrap_or(self.conn.first.ts)
+            .as_unix_secs();
         // Specific complaints the alert names come first.
-        if alert_says(AD::CERTIFICATE_EXPIRED) || leaf.is_some_and(|l| l.expired_at(now)) && !alert_says(AD::UNKNOWN_CA) {
+        if alert_says(AD::CERTIFICATE_EXPIRED)
+            || leaf.is_some_and(|l| l.expired_at(now)) && !alert_says(AD::UNKNOWN_CA)
+        {
             if let Some(l) = leaf {
                 return Verdict::new(
                     Code::CertExpired,
@@ -811,12 +1020,20 @@ impl Ctx<'_> {
                 .fix("Server side: renew the certificate (and check that the server was reloaded); if the dates look right, check the client's clock.");
             }
             if alert_says(AD::CERTIFICATE_EXPIRED) {
-                return Verdict::new(Code::CertExpired, "The client reports the server's certificate as expired (certificate_expired).")
-                    .evidence(evidence)
-                    .fix("Server side: renew the certificate; if it is valid, check the client's clock.");
+                return Verdict::new(
+                    Code::CertExpired,
+                    "The client reports the server's certificate as expired (certificate_expired).",
+                )
+                .evidence(evidence)
+                .fix(
+                    "Server side: renew the certificate; if it is valid, check the client's clock.",
+                );
             }
         }
-        if alert_says(AD::UNKNOWN_CA) || leaf.is_some_and(|l| l.self_signed) && desc.is_some_and(|d| d.is_certificate_complaint()) {
+        if alert_says(AD::UNKNOWN_CA)
+            || leaf.is_some_and(|l| l.self_signed)
+                && desc.is_some_and(|d| d.is_certificate_complaint())
+        {
             if let Some(l) = leaf.filter(|l| l.self_signed) {
                 return Verdict::new(
                     Code::CertSelfSigned,
@@ -825,10 +1042,17 @@ impl Ctx<'_> {
                 .evidence(evidence)
                 .fix("Server side: use a certificate issued by a CA the clients trust; or, client side, add this certificate to the client's trust store if it is meant to be trusted.");
             }
-            let chain_len = self.facts.server_certificates.as_ref().map(|c| c.value.chain_length).unwrap_or(0);
+            let chain_len = self
+                .facts
+                .server_certificates
+                .as_ref()
+                .map(|c| c.value.chain_length)
+                .unwrap_or(0);
             let issuer = leaf.map(|l| l.issuer.clone()).unwrap_or_default();
             if chain_len == 1 && leaf.is_some_and(|l| !l.self_issued) {
-                evidence.push("the server sent only the leaf certificate: no intermediate CA".to_string());
+                evidence.push(
+                    "the server sent only the leaf certificate: no intermediate CA".to_string(),
+                );
             }
             return Verdict::new(
                 Code::CertUnknownCa,
@@ -856,7 +1080,11 @@ impl Ctx<'_> {
             Some(l) => Some(l.covers(&sni)),
             None if !names.is_empty() => {
                 let profile_names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
-                Some(profile_names.iter().any(|n| crate::tls::cert::dns_name_matches(n, &sni)))
+                Some(
+                    profile_names
+                        .iter()
+                        .any(|n| crate::tls::cert::dns_name_matches(n, &sni)),
+                )
             }
             None => None,
         };
@@ -902,16 +1130,26 @@ impl Ctx<'_> {
         }
         if let Some(m) = f.malformed.first() {
             let sender = m.value.from.sender();
-            return Verdict::new(Code::MalformedHandshake, format!("The {sender} sent handshake bytes that do not parse."))
-                .evidence([self.cite_client_hello(ch), self.cite(m.at, m.value.from, &m.value.what)])
-                .evidence(self.closes())
-                .fix(format!("{} side: fix or update the TLS implementation (or the middlebox rewriting it).", capitalized(sender)));
+            return Verdict::new(
+                Code::MalformedHandshake,
+                format!("The {sender} sent handshake bytes that do not parse."),
+            )
+            .evidence([
+                self.cite_client_hello(ch),
+                self.cite(m.at, m.value.from, &m.value.what),
+            ])
+            .evidence(self.closes())
+            .fix(format!(
+                "{} side: fix or update the TLS implementation (or the middlebox rewriting it).",
+                capitalized(sender)
+            ));
         }
         if self.negotiated_tls13() {
             return self.tls13_outcome(ch);
         }
         if f.sslv2 {
-            let data_both_ways = t.payload_bytes.iter().all(|&b| b > 0) && t.rst.iter().all(Option::is_none);
+            let data_both_ways =
+                t.payload_bytes.iter().all(|&b| b > 0) && t.rst.iter().all(Option::is_none);
             if data_both_ways {
                 return self.ok(ch);
             }
@@ -923,10 +1161,20 @@ impl Ctx<'_> {
             // a certificate rejected after the handshake (curl's name check).
             if f.encrypted[0].count == 0 {
                 let server_finished = f.finished[1].unwrap_or_default();
-                if let Some(a) = enc_alert(Dir::ToServer).filter(|a| self.reacts_to(server_finished, a.at)) {
+                if let Some(a) =
+                    enc_alert(Dir::ToServer).filter(|a| self.reacts_to(server_finished, a.at))
+                {
                     let mut ev = vec![self.cite_client_hello(ch)];
-                    ev.push(self.cite(f.finished[1].unwrap_or(a.at), Dir::ToClient, "server Finished: the handshake completed"));
-                    ev.push(self.cite(a.at, Dir::ToServer, "encrypted alert from the client, and no application data ever sent"));
+                    ev.push(self.cite(
+                        f.finished[1].unwrap_or(a.at),
+                        Dir::ToClient,
+                        "server Finished: the handshake completed",
+                    ));
+                    ev.push(self.cite(
+                        a.at,
+                        Dir::ToServer,
+                        "encrypted alert from the client, and no application data ever sent",
+                    ));
                     return self.certificate_rejection(ch, ev, None);
                 }
             }
@@ -938,7 +1186,6 @@ impl Ctx<'_> {
             return self.generic_fatal(ev, a);
         }
         self.closed_mid_handshake(ch).unwrap_or_else(|| {
-            let _ = t;
             self.incomplete(ch, "the capture ends before the handshake completed")
         })
     }
@@ -946,19 +1193,30 @@ impl Ctx<'_> {
     fn ok(&self, ch: &Seen<ClientHelloFacts>) -> Verdict {
         let f = self.facts;
         let sh = f.server_hello.as_ref();
-        let version = sh.map(|s| version_name(s.value.version)).unwrap_or_else(|| "TLS".into());
-        let suite = sh.map(|s| suite_name(s.value.cipher_suite)).unwrap_or_default();
+        let version = sh
+            .map(|s| version_name(s.value.version))
+            .unwrap_or_else(|| "TLS".into());
+        let suite = sh
+            .map(|s| suite_name(s.value.cipher_suite))
+            .unwrap_or_default();
         let mut ev = vec![self.cite_client_hello(ch)];
         if let Some(sh) = sh {
-            ev.push(self.cite(sh.at, Dir::ToClient, format!("ServerHello: {version}, {suite}")));
+            ev.push(self.cite(
+                sh.at,
+                Dir::ToClient,
+                format!("ServerHello: {version}, {suite}"),
+            ));
         }
         ev.push(format!(
             "application data: {} record(s) from the client, {} from the server",
             f.encrypted[0].count, f.encrypted[1].count
         ));
-        Verdict::new(Code::Ok, format!("Handshake completed ({version}, {suite})."))
-            .evidence(ev)
-            .fix("Nothing to change.")
+        Verdict::new(
+            Code::Ok,
+            format!("Handshake completed ({version}, {suite})."),
+        )
+        .evidence(ev)
+        .fix("Nothing to change.")
     }
 
     /// TLS 1.3: everything after the ServerHello is encrypted, so the outcome is read
@@ -969,7 +1227,15 @@ impl Ctx<'_> {
         let sh = f.server_hello.as_ref().expect("TLS 1.3 was negotiated");
         let mut ev = vec![
             self.cite_client_hello(ch),
-            self.cite(sh.at, Dir::ToClient, format!("ServerHello: {}, {}", version_name(sh.value.version), suite_name(sh.value.cipher_suite))),
+            self.cite(
+                sh.at,
+                Dir::ToClient,
+                format!(
+                    "ServerHello: {}, {}",
+                    version_name(sh.value.version),
+                    suite_name(sh.value.cipher_suite)
+                ),
+            ),
         ];
         let Some(&(flight_at, first_len)) = c.first.first() else {
             // The client never answered the server's flight.
@@ -984,9 +1250,9 @@ impl Ctx<'_> {
                     .fix("Client side: check the client's log; it gave up on the server's certificate or parameters without saying why.");
                 }
             }
-            return self
-                .closed_mid_handshake(ch)
-                .unwrap_or_else(|| self.incomplete(ch, "the capture ends before the client's encrypted flight"));
+            return self.closed_mid_handshake(ch).unwrap_or_else(|| {
+                self.incomplete(ch, "the capture ends before the client's encrypted flight")
+            });
         };
         if is_encrypted_alert_len(first_len) {
             // The client answered the server's flight with an alert instead of Finished.
@@ -994,36 +1260,72 @@ impl Ctx<'_> {
             return self.certificate_rejection(ch, ev, None);
         }
         // The client's flight: its records up to the server's next record.
-        let server_next = s.first.iter().find(|(at, _)| *at > flight_at).map(|(at, _)| *at);
+        let server_next = s
+            .first
+            .iter()
+            .find(|(at, _)| *at > flight_at)
+            .map(|(at, _)| *at);
         let in_flight = |at: &At| server_next.is_none_or(|n| *at < n);
-        let client_flight: Vec<u32> = c.first.iter().filter(|(at, _)| in_flight(at)).map(|(_, len)| *len).collect();
-        let client_after: Vec<&(At, u32)> = c.first.iter().filter(|(at, _)| !in_flight(at)).collect();
-        let server_after: Vec<&(At, u32)> = s.first.iter().filter(|(at, _)| *at > flight_at).collect();
-        let client_sent_data = client_after.iter().any(|(_, len)| !is_encrypted_alert_len(*len));
+        let client_flight: Vec<u32> = c
+            .first
+            .iter()
+            .filter(|(at, _)| in_flight(at))
+            .map(|(_, len)| *len)
+            .collect();
+        let client_after: Vec<&(At, u32)> =
+            c.first.iter().filter(|(at, _)| !in_flight(at)).collect();
+        let server_after: Vec<&(At, u32)> =
+            s.first.iter().filter(|(at, _)| *at > flight_at).collect();
+        let client_sent_data = client_after
+            .iter()
+            .any(|(_, len)| !is_encrypted_alert_len(*len));
 
         // The server answered the client's flight with an alert and closed.
         if !client_sent_data {
             if let [(alert_at, len)] = server_after.as_slice() {
                 if is_encrypted_alert_len(*len) && self.cite_close(Dir::ToClient).is_some() {
-                    return self.server_rejected_client_flight(ev, &client_flight, flight_at, *alert_at);
+                    return self.server_rejected_client_flight(
+                        ev,
+                        &client_flight,
+                        flight_at,
+                        *alert_at,
+                    );
                 }
             }
         }
         if !client_sent_data {
             // Completed, then an immediate alert from the client and a close, no data.
-            if let Some(&&(a_at, _)) = client_after.iter().find(|(_, len)| is_encrypted_alert_len(*len)) {
-                let closed = self.cite_close(Dir::ToServer).is_some() || self.cite_close(Dir::ToClient).is_some();
+            if let Some(&&(a_at, _)) = client_after
+                .iter()
+                .find(|(_, len)| is_encrypted_alert_len(*len))
+            {
+                let closed = self.cite_close(Dir::ToServer).is_some()
+                    || self.cite_close(Dir::ToClient).is_some();
                 if closed && self.reacts_to(flight_at, a_at) {
-                    ev.push(self.cite(flight_at, Dir::ToServer, "client's encrypted flight (Finished): the handshake completed"));
-                    ev.push(self.cite(a_at, Dir::ToServer, "encrypted alert from the client, and no application data ever sent"));
+                    ev.push(self.cite(
+                        flight_at,
+                        Dir::ToServer,
+                        "client's encrypted flight (Finished): the handshake completed",
+                    ));
+                    ev.push(self.cite(
+                        a_at,
+                        Dir::ToServer,
+                        "encrypted alert from the client, and no application data ever sent",
+                    ));
                     return self.certificate_rejection(ch, ev, None);
                 }
             }
         }
         // Completed: the server went on after the client's flight (tickets, a response)
         // and the client sent data — or closed politely after an idle pause.
-        let client_records = c.first.iter().filter(|(_, len)| !is_encrypted_alert_len(*len)).count();
-        let polite_close = client_after.iter().any(|(_, len)| is_encrypted_alert_len(*len));
+        let client_records = c
+            .first
+            .iter()
+            .filter(|(_, len)| !is_encrypted_alert_len(*len))
+            .count();
+        let polite_close = client_after
+            .iter()
+            .any(|(_, len)| is_encrypted_alert_len(*len));
         if !server_after.is_empty() && (client_records >= 2 || polite_close) {
             return self.ok(ch);
         }
@@ -1037,10 +1339,27 @@ impl Ctx<'_> {
     /// TLS 1.3, the server's encrypted alert right after the client's flight: the client
     /// certificate (or its absence) is the usual cause. An empty Certificate message is
     /// 8 bytes, so its record is 25 bytes under a 16-byte tag.
-    fn server_rejected_client_flight(&self, mut ev: Vec<String>, client_flight: &[u32], flight_at: At, alert_at: At) -> Verdict {
+    fn server_rejected_client_flight(
+        &self,
+        mut ev: Vec<String>,
+        client_flight: &[u32],
+        flight_at: At,
+        alert_at: At,
+    ) -> Verdict {
         let sizes: Vec<String> = client_flight.iter().map(|l| l.to_string()).collect();
-        ev.push(self.cite(flight_at, Dir::ToServer, format!("client's encrypted flight: records of {} bytes", sizes.join(", "))));
-        ev.push(self.cite(alert_at, Dir::ToClient, "encrypted alert from the server (19-byte record)"));
+        ev.push(self.cite(
+            flight_at,
+            Dir::ToServer,
+            format!(
+                "client's encrypted flight: records of {} bytes",
+                sizes.join(", ")
+            ),
+        ));
+        ev.push(self.cite(
+            alert_at,
+            Dir::ToClient,
+            "encrypted alert from the server (19-byte record)",
+        ));
         ev.extend(self.closes());
         let empty_certificate = client_flight.len() >= 2 && client_flight[0] == 25;
         let certificate_sent = client_flight.len() >= 3 && client_flight[0] > 100;
@@ -1054,7 +1373,10 @@ impl Ctx<'_> {
             .fix("Client side: configure a client certificate and key signed by a CA the server trusts (curl --cert/--key, openssl s_client -cert/-key); or, server side, make client certificates optional.");
         }
         if certificate_sent {
-            ev.push("the client's flight holds a Certificate, a CertificateVerify and its Finished".to_string());
+            ev.push(
+                "the client's flight holds a Certificate, a CertificateVerify and its Finished"
+                    .to_string(),
+            );
             return Verdict::new(
                 Code::ClientCertRejected,
                 format!("The server at {} rejected the client's certificate (TLS 1.3: the alert is encrypted).", self.server()),
@@ -1074,7 +1396,11 @@ impl Ctx<'_> {
         let t = &self.conn.tcp;
         let mut ev = vec![self.cite_client_hello(ch)];
         if let Some(rst) = t.rst[1] {
-            ev.push(self.cite(rst, Dir::ToClient, "TCP RST from the server side, no TLS response"));
+            ev.push(self.cite(
+                rst,
+                Dir::ToClient,
+                "TCP RST from the server side, no TLS response",
+            ));
             return Verdict::new(
                 Code::ServerResetAfterClientHello,
                 format!("The server at {} (or a middlebox on the path) reset the connection on seeing the ClientHello.", self.server()),
@@ -1086,7 +1412,11 @@ impl Ctx<'_> {
             ));
         }
         if let Some(fin) = t.fin[1] {
-            ev.push(self.cite(fin, Dir::ToClient, "TCP FIN from the server, no TLS response, no alert"));
+            ev.push(self.cite(
+                fin,
+                Dir::ToClient,
+                "TCP FIN from the server, no TLS response, no alert",
+            ));
             return Verdict::new(
                 Code::ServerClosedAfterClientHello,
                 format!("The server at {} closed the connection after the ClientHello without a word (no ServerHello, no alert).", self.server()),
@@ -1100,7 +1430,9 @@ impl Ctx<'_> {
         };
         let waited = waited_until.secs_since(ch.at.ts);
         if waited >= self.settings.response_timeout {
-            ev.push(format!("no response from the server in the {waited:.1} s that followed"));
+            ev.push(format!(
+                "no response from the server in the {waited:.1} s that followed"
+            ));
             ev.extend(self.cite_close(Dir::ToServer));
             return Verdict::new(
                 Code::NoResponseTimeout,
@@ -1118,7 +1450,12 @@ impl Ctx<'_> {
             .evidence(ev)
             .fix("Client side: check the client's timeout and log; it gave up before the server could answer.");
         }
-        self.incomplete(ch, &format!("the capture ends {waited:.3} s after the ClientHello, before the server's answer"))
+        self.incomplete(
+            ch,
+            &format!(
+                "the capture ends {waited:.3} s after the ClientHello, before the server's answer"
+            ),
+        )
     }
 
     fn closed_mid_handshake(&self, ch: &Seen<ClientHelloFacts>) -> Option<Verdict> {
@@ -1147,10 +1484,9 @@ impl Ctx<'_> {
                         .fix("Client side: check the client's log; it gave up (a timeout, or a rejection of the server's certificate or parameters that it did not announce with an alert)."),
                 )
             }
-            (_, Some(s)) => {
+            (_, Some(_)) => {
                 let reset = t.rst[1].is_some();
                 ev.extend(self.cite_close(Dir::ToClient));
-                let _ = s;
                 Some(
                     Verdict::new(
                         if reset { Code::ServerResetAfterClientHello } else { Code::ServerClosedAfterClientHello },
@@ -1171,21 +1507,37 @@ impl Ctx<'_> {
     /// The leaf the server sent cannot satisfy this client: it does not name what the
     /// client asked for, or it is outside its validity period.
     fn certificate_visibly_wrong(&self, ch: &Seen<ClientHelloFacts>) -> bool {
-        let Some(chain) = &self.facts.server_certificates else { return false };
-        let Some(leaf) = chain.value.certificates.first() else { return false };
+        let Some(chain) = &self.facts.server_certificates else {
+            return false;
+        };
+        let Some(leaf) = chain.value.certificates.first() else {
+            return false;
+        };
         if leaf.parse_error.is_some() {
             return false;
         }
-        let name_wrong = ch.value.server_name.as_deref().is_some_and(|sni| !leaf.covers(sni));
+        let name_wrong = ch
+            .value
+            .server_name
+            .as_deref()
+            .is_some_and(|sni| !leaf.covers(sni));
         name_wrong || leaf.expired_at(chain.at.ts.as_unix_secs())
     }
 
     fn incomplete(&self, ch: &Seen<ClientHelloFacts>, why: &str) -> Verdict {
         let mut ev = vec![self.cite_client_hello(ch)];
-        ev.extend(self.facts.events.last().map(|e| self.cite(e.at, e.from, format!("last message seen: {}", e.what))));
-        Verdict::new(Code::IncompleteCapture, format!("The capture does not show how this handshake ended: {why}."))
-            .evidence(ev)
-            .fix("Capture for longer (until the connection closes) to see the outcome.")
+        ev.extend(
+            self.facts
+                .events
+                .last()
+                .map(|e| self.cite(e.at, e.from, format!("last message seen: {}", e.what))),
+        );
+        Verdict::new(
+            Code::IncompleteCapture,
+            format!("The capture does not show how this handshake ended: {why}."),
+        )
+        .evidence(ev)
+        .fix("Capture for longer (until the connection closes) to see the outcome.")
     }
 }
 

@@ -51,7 +51,11 @@ impl Profiles {
             p.server_hellos += 1;
             p.example_client.get_or_insert(conn.client);
         }
-        if let Some(leaf) = facts.server_certificates.as_ref().and_then(|c| c.value.certificates.first()) {
+        if let Some(leaf) = facts
+            .server_certificates
+            .as_ref()
+            .and_then(|c| c.value.certificates.first())
+        {
             for name in leaf.names() {
                 p.certificate_names.insert(name);
             }

@@ -10,7 +10,9 @@ use crate::analyze::Handshake;
 use crate::diagnose::Code;
 
 /// Counts handshakes by verdict code, most common first (ties in catalog order).
-pub fn counts_by_code<'a>(handshakes: impl IntoIterator<Item = &'a Handshake>) -> Vec<(Code, usize)> {
+pub fn counts_by_code<'a>(
+    handshakes: impl IntoIterator<Item = &'a Handshake>,
+) -> Vec<(Code, usize)> {
     let mut counts: BTreeMap<Code, usize> = BTreeMap::new();
     for h in handshakes {
         *counts.entry(h.verdict.code).or_default() += 1;

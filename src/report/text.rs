@@ -45,20 +45,41 @@ pub struct Options {
 
 /// Writes the report: groups by code (most common first), each handshake with its
 /// summary, evidence, fix and ladder; then the summary line.
-pub fn write_report<W: Write>(out: &mut W, reports: &[CaptureReport], opts: Options) -> io::Result<()> {
+pub fn write_report<W: Write>(
+    out: &mut W,
+    reports: &[CaptureReport],
+    opts: Options,
+) -> io::Result<()> {
     let st = opts.style;
     let all: Vec<&Handshake> = reports.iter().flat_map(|r| r.handshakes.iter()).collect();
-    let shown: Vec<&Handshake> = all.iter().copied().filter(|h| opts.show_ok || h.verdict.code != Code::Ok).collect();
+    let shown: Vec<&Handshake> = all
+        .iter()
+        .copied()
+        .filter(|h| opts.show_ok || h.verdict.code != Code::Ok)
+        .collect();
     for (code, count) in super::counts_by_code(shown.iter().copied()) {
-        let mark = if code == Code::Ok { st.green("✓") } else { st.red("✗") };
-        writeln!(out, "{mark} {} — {} ({count})", st.bold(code.as_str()), code.title())?;
+        let mark = if code == Code::Ok {
+            st.green("✓")
+        } else {
+            st.red("✗")
+        };
+        writeln!(
+            out,
+            "{mark} {} — {} ({count})",
+            st.bold(code.as_str()),
+            code.title()
+        )?;
         writeln!(out)?;
         for h in shown.iter().filter(|h| h.verdict.code == code) {
             write_handshake(out, h, st)?;
         }
     }
     if shown.is_empty() && !all.is_empty() {
-        writeln!(out, "{} every handshake completed (use --all to list them)", st.green("✓"))?;
+        writeln!(
+            out,
+            "{} every handshake completed (use --all to list them)",
+            st.green("✓")
+        )?;
         writeln!(out)?;
     }
     write_summary(out, reports, st)
@@ -93,7 +114,11 @@ fn write_ladder<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Result<(
     let mut lines: Vec<(At, Dir, String)> = Vec::new();
     let t = &h.tcp;
     if let Some(at) = t.syn {
-        let times = if t.syn_count > 1 { format!(" ×{}", t.syn_count) } else { String::new() };
+        let times = if t.syn_count > 1 {
+            format!(" ×{}", t.syn_count)
+        } else {
+            String::new()
+        };
         lines.push((at, Dir::ToServer, format!("SYN{times}")));
     }
     if let Some(at) = t.syn_ack {
@@ -112,7 +137,11 @@ fn write_ladder<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Result<(
     let Some(start) = lines.first().map(|l| l.0.ts) else {
         return Ok(());
     };
-    writeln!(out, "  {}", st.dim(&format!("{:>12}   client        server", "")))?;
+    writeln!(
+        out,
+        "  {}",
+        st.dim(&format!("{:>12}   client        server", ""))
+    )?;
     for (at, dir, what) in lines.iter().take(40) {
         let arrow = match dir {
             Dir::ToServer => "  ─────────▶  ",
@@ -134,9 +163,17 @@ fn write_ladder<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Result<(
 }
 
 /// The closing summary: files, packets, connections, handshakes, failures by code.
-pub fn write_summary<W: Write>(out: &mut W, reports: &[CaptureReport], st: Style) -> io::Result<()> {
+pub fn write_summary<W: Write>(
+    out: &mut W,
+    reports: &[CaptureReport],
+    st: Style,
+) -> io::Result<()> {
     let handshakes: Vec<&Handshake> = reports.iter().flat_map(|r| r.handshakes.iter()).collect();
-    let failed: Vec<&Handshake> = handshakes.iter().copied().filter(|h| h.verdict.code != Code::Ok).collect();
+    let failed: Vec<&Handshake> = handshakes
+        .iter()
+        .copied()
+        .filter(|h| h.verdict.code != Code::Ok)
+        .collect();
     let packets: u64 = reports.iter().map(|r| r.stats.packets).sum();
     let connections: u64 = reports.iter().map(|r| r.stats.connections).sum();
     let by_code: Vec<String> = super::counts_by_code(failed.iter().copied())
@@ -152,6 +189,10 @@ pub fn write_summary<W: Write>(out: &mut W, reports: &[CaptureReport], st: Style
         connections,
         handshakes.len(),
         failed.len(),
-        if by_code.is_empty() { String::new() } else { format!(" ({})", by_code.join(", ")) }
+        if by_code.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by_code.join(", "))
+        }
     )
 }

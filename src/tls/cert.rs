@@ -107,7 +107,9 @@ impl CertFacts {
             return self.dns_names.iter().any(|p| dns_name_matches(p, host));
         }
         // No SAN dNSName: legacy clients fall back to the subject CN.
-        self.common_name.as_deref().is_some_and(|cn| dns_name_matches(cn, host))
+        self.common_name
+            .as_deref()
+            .is_some_and(|cn| dns_name_matches(cn, host))
     }
 
     /// Outside its validity period at `unix_secs`?

@@ -57,7 +57,10 @@ fn ser_level<S: serde::Serializer>(v: &Option<AlertLevel>, s: S) -> Result<S::Ok
     }
 }
 
-fn ser_description<S: serde::Serializer>(v: &Option<AlertDescription>, s: S) -> Result<S::Ok, S::Error> {
+fn ser_description<S: serde::Serializer>(
+    v: &Option<AlertDescription>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match v {
         Some(d) => s.serialize_str(&d.to_string()),
         None => s.serialize_none(),
@@ -218,11 +221,7 @@ impl Conversation {
 
     /// True when `bytes` start with a TLS handshake record holding a ClientHello.
     pub fn starts_with_client_hello(bytes: &[u8]) -> bool {
-        bytes.len() >= 6
-            && bytes[0] == 22
-            && bytes[1] == 3
-            && bytes[2] <= 4
-            && bytes[5] == 1
+        bytes.len() >= 6 && bytes[0] == 22 && bytes[1] == 3 && bytes[2] <= 4 && bytes[5] == 1
     }
 
     /// Feeds in-order bytes of one direction.
@@ -234,7 +233,9 @@ impl Conversation {
         match self.streams[d].mode {
             Mode::Stopped => {}
             Mode::Start => {
-                if looks_like_tls_record(data) || self.streams[d].pending.len() + data.len() < 5 && data[0] == 22 {
+                if looks_like_tls_record(data)
+                    || self.streams[d].pending.len() + data.len() < 5 && data[0] == 22
+                {
                     self.streams[d].mode = Mode::Records;
                     self.frame_records(dir, data, at);
                 } else if is_sslv2_client_hello(data) && dir == Dir::ToServer {
@@ -246,7 +247,11 @@ impl Conversation {
                     self.push_event(at, dir, format!("SERVER-HELLO ({})", version_name(version)));
                     self.facts.server_hello = Some(Seen {
                         at,
-                        value: ServerHelloFacts { legacy_version: version, version, ..Default::default() },
+                        value: ServerHelloFacts {
+                            legacy_version: version,
+                            version,
+                            ..Default::default()
+                        },
                     });
                     self.facts.sslv2 = true;
                     self.settle();
@@ -259,7 +264,11 @@ impl Conversation {
                             first_line: plaintext::first_line(data, 80),
                         },
                     });
-                    self.push_event(at, dir, format!("plain text: {}", plaintext::first_line(data, 40)));
+                    self.push_event(
+                        at,
+                        dir,
+                        format!("plain text: {}", plaintext::first_line(data, 40)),
+                    );
                     self.streams[d].mode = Mode::Plaintext;
                     self.scan_plaintext(dir, data, at);
                 }
@@ -310,7 +319,9 @@ impl Conversation {
         // A STARTTLS-style upgrade: the TLS record starts a segment, or sits inside one
         // after a short protocol preamble.
         let wanted = if dir == Dir::ToServer { 1 } else { 2 };
-        let limit = data.len().min(MAX_PLAINTEXT_SCAN.saturating_sub(self.streams[d].plaintext_scanned));
+        let limit = data
+            .len()
+            .min(MAX_PLAINTEXT_SCAN.saturating_sub(self.streams[d].plaintext_scanned));
         let found = (0..limit).find(|&i| {
             let b = &data[i..];
             b.len() >= 6 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[5] == wanted && {
@@ -386,9 +397,17 @@ impl Conversation {
                 }
             }
             21 => {
-                let encrypted = self.streams[d].protected || payload.len() != 2 && payload.len() % 2 != 0 || payload.len() > 4;
+                let encrypted = self.streams[d].protected
+                    || payload.len() != 2 && payload.len() % 2 != 0
+                    || payload.len() > 4;
                 let alert = if encrypted {
-                    AlertFacts { at, from: dir, level: None, description: None, encrypted: true }
+                    AlertFacts {
+                        at,
+                        from: dir,
+                        level: None,
+                        description: None,
+                        encrypted: true,
+                    }
                 } else {
                     AlertFacts {
                         at,
@@ -483,7 +502,11 @@ impl Conversation {
                         version_name(ch.highest_version()),
                         ch.server_name.as_deref().unwrap_or("none"),
                         ch.cipher_suites.len(),
-                        if ch.alpn.is_empty() { String::new() } else { format!(", ALPN {}", ch.alpn.join(",")) }
+                        if ch.alpn.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", ALPN {}", ch.alpn.join(","))
+                        }
                     );
                     self.push_event(at, dir, label);
                     let seen = Some(Seen { at, value: ch });
@@ -499,12 +522,18 @@ impl Conversation {
                 Ok(sh) => {
                     if sh.hello_retry_request {
                         self.push_event(at, dir, "HelloRetryRequest".into());
-                        self.facts.hello_retry_request.get_or_insert(Seen { at, value: sh });
+                        self.facts
+                            .hello_retry_request
+                            .get_or_insert(Seen { at, value: sh });
                     } else {
                         self.push_event(
                             at,
                             dir,
-                            format!("ServerHello ({}, {})", version_name(sh.version), suite_name(sh.cipher_suite)),
+                            format!(
+                                "ServerHello ({}, {})",
+                                version_name(sh.version),
+                                suite_name(sh.cipher_suite)
+                            ),
                         );
                         if self.facts.server_hello.is_none() {
                             self.facts.server_hello = Some(Seen { at, value: sh });
@@ -517,7 +546,10 @@ impl Conversation {
                 // TLS 1.3 draft HelloRetryRequest (type 6).
                 self.push_event(at, dir, "HelloRetryRequest".into());
                 if self.facts.hello_retry_request.is_none() {
-                    let v = body.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]])).unwrap_or(0);
+                    let v = body
+                        .get(..2)
+                        .map(|b| u16::from_be_bytes([b[0], b[1]]))
+                        .unwrap_or(0);
                     self.facts.hello_retry_request = Some(Seen {
                         at,
                         value: ServerHelloFacts {
@@ -541,29 +573,45 @@ impl Conversation {
                     }
                 };
                 if dir == Dir::ToClient {
-                    let certificates: Vec<CertFacts> =
-                        chain.iter().take(MAX_CHAIN).map(|der| CertFacts::from_der(der)).collect();
+                    let certificates: Vec<CertFacts> = chain
+                        .iter()
+                        .take(MAX_CHAIN)
+                        .map(|der| CertFacts::from_der(der))
+                        .collect();
                     let leaf = certificates
                         .first()
                         .map(|c| c.common_name.clone().unwrap_or_else(|| c.subject.clone()))
                         .unwrap_or_else(|| "empty".into());
-                    self.push_event(at, dir, format!("Certificate ({} in chain, leaf {})", chain.len(), leaf));
+                    self.push_event(
+                        at,
+                        dir,
+                        format!("Certificate ({} in chain, leaf {})", chain.len(), leaf),
+                    );
                     if self.facts.server_certificates.is_none() {
                         self.facts.server_certificates = Some(Seen {
                             at,
-                            value: CertChain { certificates, chain_length: chain.len() },
+                            value: CertChain {
+                                certificates,
+                                chain_length: chain.len(),
+                            },
                         });
                     }
                 } else {
                     self.push_event(
                         at,
                         dir,
-                        if chain.is_empty() { "Certificate (empty)".into() } else { format!("Certificate ({} in chain)", chain.len()) },
+                        if chain.is_empty() {
+                            "Certificate (empty)".into()
+                        } else {
+                            format!("Certificate ({} in chain)", chain.len())
+                        },
                     );
                     if self.facts.client_certificate.is_none() {
                         self.facts.client_certificate = Some(Seen {
                             at,
-                            value: CertCount { chain_length: chain.len() },
+                            value: CertCount {
+                                chain_length: chain.len(),
+                            },
                         });
                     }
                 }
@@ -589,7 +637,11 @@ impl Conversation {
                     22 => "CertificateStatus",
                     _ => "",
                 };
-                let label = if name.is_empty() { format!("handshake message type {ty}") } else { name.to_string() };
+                let label = if name.is_empty() {
+                    format!("handshake message type {ty}")
+                } else {
+                    name.to_string()
+                };
                 self.push_event(at, dir, label);
             }
         }
@@ -609,7 +661,11 @@ impl Conversation {
                 self.push_event(
                     at,
                     Dir::ToServer,
-                    format!("ClientHello (SSLv2 format, up to {}, {} suites)", version_name(ch.legacy_version), ch.cipher_suites.len()),
+                    format!(
+                        "ClientHello (SSLv2 format, up to {}, {} suites)",
+                        version_name(ch.legacy_version),
+                        ch.cipher_suites.len()
+                    ),
                 );
                 self.facts.client_hello = Some(Seen { at, value: ch });
             }

@@ -181,7 +181,10 @@ fn apply_client_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
                     .map(|c| u16::from_be_bytes([c[0], c[1]]))
                     .filter(|&v| !is_grease(v))
                     .collect();
-                if list.chunks_exact(2).any(|c| is_grease(u16::from_be_bytes([c[0], c[1]]))) {
+                if list
+                    .chunks_exact(2)
+                    .any(|c| is_grease(u16::from_be_bytes([c[0], c[1]])))
+                {
                     facts.grease = true;
                 }
             }
@@ -203,7 +206,11 @@ fn apply_client_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
             facts.alpn = protos.iter().map(|p| bytes_to_text(p)).collect();
         }
         TlsExtension::EllipticCurves(groups) => {
-            facts.supported_groups = groups.iter().map(|g| g.0).filter(|&g| !is_grease(g)).collect();
+            facts.supported_groups = groups
+                .iter()
+                .map(|g| g.0)
+                .filter(|&g| !is_grease(g))
+                .collect();
         }
         TlsExtension::SignatureAlgorithms(algs) => {
             facts.signature_algorithms = algs;
@@ -250,7 +257,9 @@ pub fn parse_sslv2_client_hello(record: &[u8]) -> Result<ClientHelloFacts, Strin
     }
     let version = u16::from_be_bytes([body[1], body[2]]);
     let spec_len = u16::from_be_bytes([body[3], body[4]]) as usize;
-    let specs = body.get(9..9 + spec_len).ok_or("SSLv2 CLIENT-HELLO cut short")?;
+    let specs = body
+        .get(9..9 + spec_len)
+        .ok_or("SSLv2 CLIENT-HELLO cut short")?;
     let mut facts = ClientHelloFacts {
         legacy_version: version,
         sslv2_format: true,
@@ -258,7 +267,9 @@ pub fn parse_sslv2_client_hello(record: &[u8]) -> Result<ClientHelloFacts, Strin
     };
     for spec in specs.chunks_exact(3) {
         if spec[0] == 0 {
-            facts.cipher_suites.push(u16::from_be_bytes([spec[1], spec[2]]));
+            facts
+                .cipher_suites
+                .push(u16::from_be_bytes([spec[1], spec[2]]));
         }
     }
     Ok(facts)
@@ -296,13 +307,11 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloFacts, String> {
             ext::KEY_SHARE if data.len() >= 2 => {
                 facts.key_share_group = Some(u16::from_be_bytes([data[0], data[1]]));
             }
-            ext::ALPN => {
-                // protocol_name_list with exactly one entry.
-                if data.len() >= 3 {
-                    let len = data[2] as usize;
-                    if let Some(name) = data.get(3..3 + len) {
-                        facts.alpn = Some(bytes_to_text(name));
-                    }
+            // protocol_name_list with exactly one entry.
+            ext::ALPN if data.len() >= 3 => {
+                let len = data[2] as usize;
+                if let Some(name) = data.get(3..3 + len) {
+                    facts.alpn = Some(bytes_to_text(name));
                 }
             }
             _ => {}
@@ -323,7 +332,8 @@ fn server_extensions_block(body: &[u8], legacy_version: u16) -> &[u8] {
         return &[];
     };
     let len = u16::from_be_bytes([len_bytes[0], len_bytes[1]]) as usize;
-    body.get(after_fixed + 2..after_fixed + 2 + len).unwrap_or(&[])
+    body.get(after_fixed + 2..after_fixed + 2 + len)
+        .unwrap_or(&[])
 }
 
 fn short_err<E: std::fmt::Debug>(e: &tls_parser::nom::Err<E>) -> String {
@@ -341,7 +351,9 @@ mod tests {
     fn sslv2_hello_maps_cipher_specs() {
         // 2-byte header, CLIENT-HELLO, version 3.1, 2 specs (one SSLv2-only), no session id,
         // 16-byte challenge.
-        let mut rec = vec![0x80, 0x00, 0x01, 0x03, 0x01, 0x00, 0x06, 0x00, 0x00, 0x00, 0x10];
+        let mut rec = vec![
+            0x80, 0x00, 0x01, 0x03, 0x01, 0x00, 0x06, 0x00, 0x00, 0x00, 0x10,
+        ];
         rec.extend_from_slice(&[0x07, 0x00, 0xc0, 0x00, 0x00, 0x2f]);
         rec.extend_from_slice(&[0u8; 16]);
         rec[1] = (rec.len() - 2) as u8;

@@ -27,7 +27,15 @@ impl PlaintextKind {
 }
 
 const HTTP_METHODS: [&[u8]; 9] = [
-    b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"CONNECT ", b"PATCH ", b"TRACE ",
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"CONNECT ",
+    b"PATCH ",
+    b"TRACE ",
 ];
 
 /// Classifies the first bytes a peer sent.
@@ -62,10 +70,16 @@ mod tests {
     #[test]
     fn recognises_common_protocols() {
         assert_eq!(classify(b"GET / HTTP/1.1\r\n"), PlaintextKind::HttpRequest);
-        assert_eq!(classify(b"HTTP/1.1 400 Bad Request"), PlaintextKind::HttpResponse);
+        assert_eq!(
+            classify(b"HTTP/1.1 400 Bad Request"),
+            PlaintextKind::HttpResponse
+        );
         assert_eq!(classify(b"SSH-2.0-OpenSSH_9.2p1"), PlaintextKind::SshBanner);
         assert_eq!(classify(b"220 mail ESMTP"), PlaintextKind::ServiceBanner);
         assert_eq!(classify(&[0x16, 0x03]), PlaintextKind::Unknown);
-        assert_eq!(first_line(b"SSH-2.0-x\x1b[31m\r\nmore", 40), "SSH-2.0-x\\x1b[31m");
+        assert_eq!(
+            first_line(b"SSH-2.0-x\x1b[31m\r\nmore", 40),
+            "SSH-2.0-x\\x1b[31m"
+        );
     }
 }

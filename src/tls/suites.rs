@@ -35,7 +35,9 @@ pub fn version_name(v: u16) -> String {
         0x0303 => "TLS 1.2".into(),
         0x0304 => "TLS 1.3".into(),
         v if v & 0xff00 == 0x7f00 => format!("TLS 1.3 draft-{}", v & 0xff),
-        v if v >> 8 == 0x7e || v == 0xfb1a || v >> 8 == 0xfb => format!("TLS 1.3 (experimental 0x{v:04x})"),
+        v if v >> 8 == 0x7e || v == 0xfb1a || v >> 8 == 0xfb => {
+            format!("TLS 1.3 (experimental 0x{v:04x})")
+        }
         v if is_grease(v) => format!("GREASE(0x{v:04x})"),
         v => format!("0x{v:04x}"),
     }
@@ -68,23 +70,41 @@ pub fn key_exchange(id: u16) -> &'static str {
 
 /// True for TLS 1.3 suites (0x13xx), which only work with TLS 1.3.
 pub fn is_tls13_suite(id: u16) -> bool {
-    matches!(TlsCipherSuite::from_id(id).map(|s| s.kx), Some(TlsCipherKx::Tls13)) || (0x1301..=0x13ff).contains(&id)
+    matches!(
+        TlsCipherSuite::from_id(id).map(|s| s.kx),
+        Some(TlsCipherKx::Tls13)
+    ) || (0x1301..=0x13ff).contains(&id)
 }
 
 fn is_cbc(id: u16) -> bool {
-    matches!(TlsCipherSuite::from_id(id).map(|s| s.enc_mode), Some(TlsCipherEncMode::Cbc))
+    matches!(
+        TlsCipherSuite::from_id(id).map(|s| s.enc_mode),
+        Some(TlsCipherEncMode::Cbc)
+    )
 }
 
 /// Describes what an offer of suites covers, for the evidence of `no_shared_cipher`.
 pub fn classify_offer(suites: &[u16]) -> Vec<String> {
-    let real: Vec<u16> = suites.iter().copied().filter(|&s| !is_grease(s) && !is_signaling(s)).collect();
+    let real: Vec<u16> = suites
+        .iter()
+        .copied()
+        .filter(|&s| !is_grease(s) && !is_signaling(s))
+        .collect();
     let mut notes = Vec::new();
     if real.is_empty() {
         notes.push("no cipher suites at all".to_string());
         return notes;
     }
-    let tls13: Vec<u16> = real.iter().copied().filter(|&s| is_tls13_suite(s)).collect();
-    let legacy: Vec<u16> = real.iter().copied().filter(|&s| !is_tls13_suite(s)).collect();
+    let tls13: Vec<u16> = real
+        .iter()
+        .copied()
+        .filter(|&s| is_tls13_suite(s))
+        .collect();
+    let legacy: Vec<u16> = real
+        .iter()
+        .copied()
+        .filter(|&s| !is_tls13_suite(s))
+        .collect();
     if legacy.is_empty() {
         notes.push("only TLS 1.3 suites".to_string());
         return notes;
@@ -122,9 +142,15 @@ mod tests {
         assert!(is_grease(0xfafa) && !is_grease(0x1301));
         assert_eq!(version_name(0x7f17), "TLS 1.3 draft-23");
         let ecdhe_only = classify_offer(&[0xc02f, 0xc030, 0xcca8, 0x00ff]);
-        assert!(ecdhe_only.contains(&"only ECDHE key exchange".to_string()), "{ecdhe_only:?}");
+        assert!(
+            ecdhe_only.contains(&"only ECDHE key exchange".to_string()),
+            "{ecdhe_only:?}"
+        );
         assert!(ecdhe_only.contains(&"no CBC suites".to_string()));
-        assert_eq!(classify_offer(&[0x1301, 0x1302]), vec!["only TLS 1.3 suites".to_string()]);
+        assert_eq!(
+            classify_offer(&[0x1301, 0x1302]),
+            vec!["only TLS 1.3 suites".to_string()]
+        );
         assert!(version_rank(0x0304) > version_rank(0x0303));
     }
 }

@@ -36,7 +36,11 @@ pub fn analyze(path: &Path) -> CaptureReport {
 pub fn tlswhy(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tlswhy"));
     cmd.args(args).current_dir(root());
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("run tlswhy");
     if let Some(input) = stdin {
