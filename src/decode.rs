@@ -320,3 +320,60 @@ mod tests {
         assert!(link_type_supported(LinkType::LINUX_SLL2));
     }
 }
+
+#[cfg(test)]
+mod fragment_tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_fragments_are_reassembled() {
+        // A TCP segment with 64 bytes of payload, split into two IPv4 fragments.
+        let payload: Vec<u8> = (0..64u8).collect();
+        let tcp = etherparse::TcpHeader::new(51000, 443, 77, 64000);
+        let mut transport = tcp.to_bytes().to_vec();
+        transport.extend_from_slice(&payload);
+        let (first, second) = transport.split_at(48); // 8-byte aligned
+        let frag = |offset_units: u16, more: bool, data: &[u8]| {
+            let mut h = etherparse::Ipv4Header::new(
+                data.len() as u16,
+                64,
+                etherparse::IpNumber::TCP,
+                [10, 0, 0, 1],
+                [10, 0, 0, 2],
+            )
+            .unwrap();
+            h.identification = 4242;
+            h.more_fragments = more;
+            h.fragment_offset = etherparse::IpFragOffset::try_new(offset_units).unwrap();
+            h.header_checksum = h.calc_header_checksum();
+            let mut v = h.to_bytes().to_vec();
+            v.extend_from_slice(data);
+            v
+        };
+        let p1 = frag(0, true, first);
+        let p2 = frag(6, false, second);
+        let mut decoder = Decoder::new();
+        let first_packet = Packet {
+            frame: 1,
+            ts: Timestamp(0),
+            link_type: LinkType::RAW,
+            data: &p1,
+            orig_len: p1.len() as u32,
+        };
+        let second_packet = Packet {
+            frame: 2,
+            ts: Timestamp(1),
+            link_type: LinkType::RAW,
+            data: &p2,
+            orig_len: p2.len() as u32,
+        };
+        assert_eq!(
+            decoder.decode(&first_packet).unwrap_err(),
+            Skip::FragmentHeld
+        );
+        let seg = decoder.decode(&second_packet).unwrap();
+        assert_eq!(seg.dst.port(), 443);
+        assert_eq!(seg.seq, 77);
+        assert_eq!(&*seg.payload, &payload[..]);
+    }
+}
