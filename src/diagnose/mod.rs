@@ -1272,31 +1272,35 @@ impl Ctx<'_> {
             .filter(|(at, _)| in_flight(at))
             .map(|(_, len)| *len)
             .collect();
-        let client_after: Vec<&(At, u32)> =
-            c.first.iter().filter(|(at, _)| !in_flight(at)).collect();
         let server_after: Vec<&(At, u32)> =
             s.first.iter().filter(|(at, _)| *at > flight_at).collect();
-        let client_sent_data = client_after
+        // Records a flight needs: Finished, plus an empty Certificate (25 bytes) when
+        // the server asked for one. More than that is application data.
+        let client_records = c
+            .first
             .iter()
-            .any(|(_, len)| !is_encrypted_alert_len(*len));
+            .filter(|(_, len)| !is_encrypted_alert_len(*len))
+            .count();
+        let flight_records = if first_len == 25 { 2 } else { 1 };
+        let client_sent_data = client_records > flight_records;
 
         // The server answered the client's flight with an alert and closed.
-        if !client_sent_data {
-            if let [(alert_at, len)] = server_after.as_slice() {
-                if is_encrypted_alert_len(*len) && self.cite_close(Dir::ToClient).is_some() {
-                    return self.server_rejected_client_flight(
-                        ev,
-                        &client_flight,
-                        flight_at,
-                        *alert_at,
-                    );
-                }
+        if let [(alert_at, len)] = server_after.as_slice() {
+            if is_encrypted_alert_len(*len) && self.cite_close(Dir::ToClient).is_some() {
+                return self.server_rejected_client_flight(
+                    ev,
+                    &client_flight,
+                    flight_at,
+                    *alert_at,
+                );
             }
         }
         if !client_sent_data {
             // Completed, then an immediate alert from the client and a close, no data.
-            if let Some(&&(a_at, _)) = client_after
+            if let Some(&(a_at, _)) = c
+                .first
                 .iter()
+                .skip(1)
                 .find(|(_, len)| is_encrypted_alert_len(*len))
             {
                 let closed = self.cite_close(Dir::ToServer).is_some()
@@ -1318,19 +1322,19 @@ impl Ctx<'_> {
         }
         // Completed: the server went on after the client's flight (tickets, a response)
         // and the client sent data — or closed politely after an idle pause.
-        let client_records = c
+        let polite_close = c
             .first
             .iter()
-            .filter(|(_, len)| !is_encrypted_alert_len(*len))
-            .count();
-        let polite_close = client_after
-            .iter()
+            .skip(1)
             .any(|(_, len)| is_encrypted_alert_len(*len));
-        if !server_after.is_empty() && (client_records >= 2 || polite_close) {
+        if !server_after.is_empty() && (client_sent_data || polite_close) {
             return self.ok(ch);
         }
-        if client_records >= 2 && server_after.is_empty() {
-            return self.incomplete(ch, "the client sent data after its flight, but no answer from the server is in the capture");
+        if client_sent_data && server_after.is_empty() {
+            return self.incomplete(
+                ch,
+                "the client sent data after its flight, but no answer from the server is in the capture",
+            );
         }
         self.closed_mid_handshake(ch)
             .unwrap_or_else(|| self.incomplete(ch, "the capture ends right after the client's encrypted flight, before any application data"))
