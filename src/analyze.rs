@@ -3,11 +3,12 @@
 //! This is the library's entry point; the CLI only chooses inputs and outputs.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::capture::{CaptureBytes, CaptureError, Damage, PacketReader, Source, Timestamp};
+use crate::capture::{CaptureBytes, CaptureError, Damage, Packet, PacketReader, Source, Timestamp};
 use crate::decode::{Decoder, Skip};
 use crate::diagnose::{self, Code, Profiles, Settings, Verdict};
 use crate::flow::{At, Connection, FlowTable};
@@ -102,18 +103,44 @@ pub fn analyze_bytes(
     settings: &Settings,
 ) -> Result<CaptureReport, CaptureError> {
     let mut reader = PacketReader::new(bytes, name)?;
-    let mut decoder = Decoder::new();
-    let mut table = FlowTable::new(settings.tls_ports.clone());
-    let mut stats = Stats::default();
-    let mut end = Timestamp(0);
+    let mut engine = Engine::new(settings);
     for packet in reader.by_ref() {
-        stats.packets += 1;
-        stats.bytes += packet.data.len() as u64;
-        end = end.max(packet.ts);
-        match decoder.decode(&packet) {
+        engine.push(&packet);
+    }
+    let damage = reader.damage().cloned();
+    Ok(engine.finish(name, damage))
+}
+
+/// The per-packet path shared by files and live capture: decode, then the flow table.
+pub struct Engine<'s> {
+    decoder: Decoder,
+    table: FlowTable,
+    pub stats: Stats,
+    /// Time of the latest packet.
+    pub end: Timestamp,
+    settings: &'s Settings,
+}
+
+impl<'s> Engine<'s> {
+    pub fn new(settings: &'s Settings) -> Engine<'s> {
+        Engine {
+            decoder: Decoder::new(),
+            table: FlowTable::new(settings.tls_ports.clone()),
+            stats: Stats::default(),
+            end: Timestamp(0),
+            settings,
+        }
+    }
+
+    /// Takes one packet.
+    pub fn push(&mut self, packet: &Packet<'_>) {
+        self.stats.packets += 1;
+        self.stats.bytes += packet.data.len() as u64;
+        self.end = self.end.max(packet.ts);
+        match self.decoder.decode(packet) {
             Ok(seg) => {
-                stats.tcp_segments += 1;
-                table.on_segment(
+                self.stats.tcp_segments += 1;
+                self.table.on_segment(
                     &seg,
                     At {
                         frame: packet.frame,
@@ -121,26 +148,69 @@ pub fn analyze_bytes(
                     },
                 );
             }
-            Err(Skip::Malformed) => stats.malformed_packets += 1,
+            Err(Skip::Malformed) => self.stats.malformed_packets += 1,
             Err(Skip::UnsupportedLinkType(lt)) => {
-                *stats.unsupported_link_types.entry(lt.name()).or_default() += 1;
+                *self.stats.unsupported_link_types.entry(lt.name()).or_default() += 1;
             }
             Err(Skip::NotTcp | Skip::FragmentHeld) => {}
         }
     }
-    let damage = reader.damage().cloned();
-    let connections = table.finish();
-    stats.connections = connections.len() as u64;
-    let profiles = Profiles::build(&connections);
-    let handshakes = diagnose_all(name, &connections, &profiles, settings, end);
-    Ok(CaptureReport {
-        name: name.to_string(),
-        stats,
-        damage,
-        handshakes,
-        connections,
-        end,
-    })
+
+    /// Streaming: diagnoses the connections whose outcome is known at `now` (decided,
+    /// closed, or idle past the timeout) and hands out their handshake records. Server
+    /// profiles grow as connections are reported.
+    pub fn drain(&mut self, name: &str, now: Timestamp, profiles: &mut Profiles, out: &mut Vec<(Handshake, (SocketAddr, SocketAddr))>) {
+        let settings = self.settings;
+        let idle_ns = (settings.response_timeout * 1e9) as i64;
+        let mut reported = Vec::new();
+        let profiles = std::cell::RefCell::new(profiles);
+        self.table.drain(
+            now,
+            idle_ns,
+            |conn| is_decided(conn, &profiles.borrow(), settings, now),
+            |conn| {
+                let mut profiles = profiles.borrow_mut();
+                if let Some(v) = diagnose::diagnose(conn, &profiles, settings, now) {
+                    reported.push((handshake_record(name, conn, v), conn.key()));
+                }
+                profiles.add(conn);
+            },
+        );
+        self.stats.connections = self.stats.connections.max(self.table.len() as u64);
+        out.extend(reported);
+    }
+
+    /// End of input: diagnoses every connection with the profiles of the whole capture.
+    pub fn finish(self, name: &str, damage: Option<Damage>) -> CaptureReport {
+        let mut stats = self.stats;
+        let end = self.end;
+        let connections = self.table.finish();
+        stats.connections = connections.len() as u64;
+        let profiles = Profiles::build(&connections);
+        let handshakes = diagnose_all(name, &connections, &profiles, self.settings, end);
+        CaptureReport {
+            name: name.to_string(),
+            stats,
+            damage,
+            handshakes,
+            connections,
+            end,
+        }
+    }
+}
+
+/// Streaming: is this connection's verdict final already? Failures are final as soon
+/// as they are diagnosed (an alert, a reset); success waits until data has flowed
+/// both ways, or half a second of quiet, so a client's late rejection is not missed.
+fn is_decided(conn: &Connection, profiles: &Profiles, settings: &Settings, now: Timestamp) -> bool {
+    let Some(v) = diagnose::diagnose(conn, profiles, settings, now) else {
+        return false;
+    };
+    match v.code {
+        Code::IncompleteCapture | Code::ConnectionTimeout | Code::NoResponseTimeout => false,
+        Code::Ok => conn.tls.settled || now.secs_since(conn.last.ts) >= 0.5,
+        _ => true,
+    }
 }
 
 /// Diagnoses every connection that is a TLS attempt.

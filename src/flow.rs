@@ -67,6 +67,9 @@ impl Dir {
 
 /// Out-of-order segments kept per direction before the hole is declared lost.
 pub const MAX_PENDING_SEGMENTS: usize = 64;
+/// How long a closed connection stays in the table after its last packet (capture time).
+const LINGER_NS: i64 = 2_000_000_000;
+
 /// Out-of-order bytes kept per direction before the hole is declared lost.
 pub const MAX_PENDING_BYTES: usize = 512 * 1024;
 
@@ -210,6 +213,8 @@ impl Reassembler {
 /// One TCP connection and what it carried.
 #[derive(Debug)]
 pub struct Connection {
+    /// Order in which connections started in the capture.
+    pub id: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub first: At,
@@ -220,11 +225,14 @@ pub struct Connection {
     client_isn: Option<u32>,
     /// Nothing was handed to the TLS layer yet (roles may still be swapped).
     untouched: bool,
+    /// Streaming: its verdict has been handed out.
+    pub reported: bool,
 }
 
 impl Connection {
-    fn new(client: SocketAddr, server: SocketAddr, at: At, roles_guessed: bool) -> Connection {
+    fn new(id: u64, client: SocketAddr, server: SocketAddr, at: At, roles_guessed: bool) -> Connection {
         Connection {
+            id,
             client,
             server,
             first: at,
@@ -237,6 +245,7 @@ impl Connection {
             reassembly: Default::default(),
             client_isn: None,
             untouched: true,
+            reported: false,
         }
     }
 
@@ -354,6 +363,11 @@ impl Connection {
         });
     }
 
+    /// The direction-free key of this connection.
+    pub fn key(&self) -> (SocketAddr, SocketAddr) {
+        key_of(self.client, self.server)
+    }
+
     /// End of the connection or of the capture: holes still open are lost segments.
     pub fn finish(&mut self) {
         let at = self.last;
@@ -369,7 +383,8 @@ impl Connection {
 
 type FlowKey = (SocketAddr, SocketAddr);
 
-fn key_of(a: SocketAddr, b: SocketAddr) -> FlowKey {
+/// The direction-free key of a segment's connection.
+pub fn key_of(a: SocketAddr, b: SocketAddr) -> FlowKey {
     if a <= b {
         (a, b)
     } else {
@@ -377,11 +392,13 @@ fn key_of(a: SocketAddr, b: SocketAddr) -> FlowKey {
     }
 }
 
-/// All connections of one capture, in the order they started.
+/// The connections of one capture. Live connections are keyed by their direction-free
+/// address pair; a connection that ends (or whose 5-tuple is reused) moves to `done`.
 #[derive(Default)]
 pub struct FlowTable {
-    live: HashMap<FlowKey, usize>,
-    connections: Vec<Connection>,
+    live: HashMap<FlowKey, Connection>,
+    done: Vec<Connection>,
+    next_id: u64,
     /// Ports whose connections count as TLS attempts even without a ClientHello.
     tls_ports: Vec<u16>,
 }
@@ -394,12 +411,20 @@ impl FlowTable {
         }
     }
 
+    /// Connections currently tracked (not yet handed out by [`FlowTable::drain`]).
+    pub fn len(&self) -> usize {
+        self.live.len() + self.done.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Routes one segment to its connection, opening one when needed.
     pub fn on_segment(&mut self, seg: &TcpSegment<'_>, at: At) {
         let key = key_of(seg.src, seg.dst);
         let is_new_syn = seg.flags.syn && !seg.flags.ack;
-        if let Some(&idx) = self.live.get(&key) {
-            let conn = &mut self.connections[idx];
+        if let Some(conn) = self.live.get_mut(&key) {
             let reused = is_new_syn
                 && (conn.is_closed() || conn.tcp.payload_bytes.iter().sum::<u64>() > 0)
                 && conn.client_isn != Some(seg.seq);
@@ -407,8 +432,9 @@ impl FlowTable {
                 conn.on_segment(seg, at);
                 return;
             }
-            conn.finish();
-            self.live.remove(&key);
+            let mut old = self.live.remove(&key).expect("present");
+            old.finish();
+            self.done.push(old);
         }
         let (client, server, guessed) = if seg.flags.syn && !seg.flags.ack {
             (seg.src, seg.dst, false)
@@ -418,10 +444,10 @@ impl FlowTable {
             let (c, s) = self.guess_roles(seg.src, seg.dst);
             (c, s, true)
         };
-        let mut conn = Connection::new(client, server, at, guessed);
+        let mut conn = Connection::new(self.next_id, client, server, at, guessed);
+        self.next_id += 1;
         conn.on_segment(seg, at);
-        self.live.insert(key, self.connections.len());
-        self.connections.push(conn);
+        self.live.insert(key, conn);
     }
 
     fn guess_roles(&self, src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
@@ -434,12 +460,49 @@ impl FlowTable {
         }
     }
 
+    /// Streaming use: hands every connection that `decided` says is resolved to
+    /// `report` (once), finishes connections idle for `idle` or closed, and frees them
+    /// once reported. `decided` sees connections not yet reported.
+    pub fn drain(
+        &mut self,
+        now: Timestamp,
+        idle_ns: i64,
+        mut decided: impl FnMut(&Connection) -> bool,
+        mut report: impl FnMut(&Connection),
+    ) {
+        for mut conn in self.done.drain(..) {
+            if !conn.reported {
+                report(&conn);
+                conn.reported = true;
+            }
+        }
+        self.live.retain(|_, conn| {
+            let idle = now.0.saturating_sub(conn.last.ts.0) >= idle_ns;
+            if idle || conn.is_closed() {
+                conn.finish();
+            }
+            if !conn.reported && (idle || conn.is_closed() || decided(conn)) {
+                report(conn);
+                conn.reported = true;
+                // Nothing more will be said about it: keep only TCP state.
+                conn.tls.settle();
+                conn.reassembly = Default::default();
+            }
+            // A closed connection lingers a moment to absorb the last ACKs.
+            let lingered = conn.is_closed() && now.0.saturating_sub(conn.last.ts.0) >= LINGER_NS;
+            !(conn.reported && (idle || lingered))
+        });
+    }
+
     /// Closes every connection and returns them in start order.
     pub fn finish(mut self) -> Vec<Connection> {
-        for conn in &mut self.connections {
+        let mut all = std::mem::take(&mut self.done);
+        all.extend(self.live.into_values());
+        for conn in &mut all {
             conn.finish();
         }
-        self.connections
+        all.sort_by_key(|c| c.id);
+        all
     }
 }
 
