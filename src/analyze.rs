@@ -150,7 +150,11 @@ impl<'s> Engine<'s> {
             }
             Err(Skip::Malformed) => self.stats.malformed_packets += 1,
             Err(Skip::UnsupportedLinkType(lt)) => {
-                *self.stats.unsupported_link_types.entry(lt.name()).or_default() += 1;
+                *self
+                    .stats
+                    .unsupported_link_types
+                    .entry(lt.name())
+                    .or_default() += 1;
             }
             Err(Skip::NotTcp | Skip::FragmentHeld) => {}
         }
@@ -159,7 +163,13 @@ impl<'s> Engine<'s> {
     /// Streaming: diagnoses the connections whose outcome is known at `now` (decided,
     /// closed, or idle past the timeout) and hands out their handshake records. Server
     /// profiles grow as connections are reported.
-    pub fn drain(&mut self, name: &str, now: Timestamp, profiles: &mut Profiles, out: &mut Vec<(Handshake, (SocketAddr, SocketAddr))>) {
+    pub fn drain(
+        &mut self,
+        name: &str,
+        now: Timestamp,
+        profiles: &mut Profiles,
+        out: &mut Vec<(Handshake, (SocketAddr, SocketAddr))>,
+    ) {
         let settings = self.settings;
         let idle_ns = (settings.response_timeout * 1e9) as i64;
         let mut reported = Vec::new();

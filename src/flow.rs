@@ -230,7 +230,13 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn new(id: u64, client: SocketAddr, server: SocketAddr, at: At, roles_guessed: bool) -> Connection {
+    fn new(
+        id: u64,
+        client: SocketAddr,
+        server: SocketAddr,
+        at: At,
+        roles_guessed: bool,
+    ) -> Connection {
         Connection {
             id,
             client,

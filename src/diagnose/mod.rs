@@ -69,7 +69,7 @@ pub fn diagnose(
         settings,
         capture_end,
     };
-        // A ClientHello on any port, or a connection to a TLS port that started (SYN) or
+    // A ClientHello on any port, or a connection to a TLS port that started (SYN) or
     // carried data: bare ACKs and FINs of a connection seen from its middle are not one.
     let t = &conn.tcp;
     let is_attempt = ctx.facts.client_hello.is_some()
@@ -188,6 +188,17 @@ impl Ctx<'_> {
 
     /// The first fatal plaintext alert, or a warning unrecognized_name (which servers
     /// send before failing).
+    /// An alert sent after the peer had already closed (FIN or RST) is the sender's
+    /// reaction to the close, not the cause of the failure.
+    fn after_peer_closed(&self, a: &AlertFacts) -> bool {
+        let peer = a.from.opposite().index();
+        let t = &self.conn.tcp;
+        [t.fin[peer], t.rst[peer]]
+            .iter()
+            .flatten()
+            .any(|closed| *closed < a.at)
+    }
+
     fn decisive_alert(&self) -> Option<&AlertFacts> {
         let completed = self.handshake_completed_before(At {
             frame: u64::MAX,
@@ -196,6 +207,7 @@ impl Ctx<'_> {
         self.facts
             .alerts
             .iter()
+            .filter(|a| !self.after_peer_closed(a))
             .find(|a| {
                 a.is_fatal()
                     || (!completed
@@ -206,6 +218,7 @@ impl Ctx<'_> {
                 // A plaintext alert of unknown level before the handshake completed.
                 self.facts.alerts.iter().find(|a| {
                     !completed
+                        && !self.after_peer_closed(a)
                         && !a.encrypted
                         && a.level != Some(AlertLevel::WARNING)
                         && a.description
@@ -253,7 +266,11 @@ impl Ctx<'_> {
     fn server_said_anything_tls(&self) -> bool {
         self.facts.server_hello.is_some()
             || self.facts.hello_retry_request.is_some()
-            || self.facts.alerts.iter().any(|a| a.from == Dir::ToClient)
+            || self
+                .facts
+                .alerts
+                .iter()
+                .any(|a| a.from == Dir::ToClient && !self.after_peer_closed(a))
             || self.facts.encrypted[1].count > 0
     }
 
@@ -1403,7 +1420,11 @@ impl Ctx<'_> {
     fn no_server_answer(&self, ch: &Seen<ClientHelloFacts>) -> Verdict {
         let t = &self.conn.tcp;
         let mut ev = vec![self.cite_client_hello(ch)];
-        if let Some(rst) = t.rst[1] {
+        // A server close that answers the client's own close is not the server's doing.
+        let client_closed = earliest(t.fin[0], t.rst[0]);
+        let first_mover =
+            |server: Option<At>| server.filter(|s| client_closed.is_none_or(|c| *s < c));
+        if let Some(rst) = first_mover(t.rst[1]) {
             ev.push(self.cite(
                 rst,
                 Dir::ToClient,
@@ -1419,7 +1440,7 @@ impl Ctx<'_> {
                 self.sni_text()
             ));
         }
-        if let Some(fin) = t.fin[1] {
+        if let Some(fin) = first_mover(t.fin[1]) {
             ev.push(self.cite(
                 fin,
                 Dir::ToClient,
@@ -1432,10 +1453,7 @@ impl Ctx<'_> {
             .evidence(ev)
             .fix("Server side: check the server's error log; it dropped the handshake without an alert (unsupported client parameters, an overloaded or misconfigured server, or a service that is not TLS).");
         }
-        let waited_until = match (t.fin[0], t.rst[0]) {
-            (Some(a), _) | (None, Some(a)) => a.ts,
-            (None, None) => self.capture_end,
-        };
+        let waited_until = client_closed.map_or(self.capture_end, |c| c.ts);
         let waited = waited_until.secs_since(ch.at.ts);
         if waited >= self.settings.response_timeout {
             ev.push(format!(
@@ -1472,10 +1490,6 @@ impl Ctx<'_> {
         if let Some(sh) = &self.facts.server_hello {
             ev.push(self.cite(sh.at, Dir::ToClient, "ServerHello"));
         }
-        let earliest = |a: Option<At>, b: Option<At>| match (a, b) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
         let client_close = earliest(t.rst[0], t.fin[0]);
         let server_close = earliest(t.rst[1], t.fin[1]);
         match (client_close, server_close) {
@@ -1546,6 +1560,14 @@ impl Ctx<'_> {
         )
         .evidence(ev)
         .fix("Capture for longer (until the connection closes) to see the outcome.")
+    }
+}
+
+/// The earlier of two optional events.
+fn earliest(a: Option<At>, b: Option<At>) -> Option<At> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

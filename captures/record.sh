@@ -1,0 +1,770 @@
+#!/usr/bin/env bash
+# Tools (Debian 12, as root): install only what is missing.
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi
+#
+# record.sh — record tlswhy's sample captures from REAL TLS programs on loopback.
+#
+#   sudo bash captures/record.sh                 # every scenario (about 75 s)
+#   sudo bash captures/record.sh sni_missing ... # only these (expected.json keeps the rest)
+#   KEEP_WORK=1 sudo bash captures/record.sh     # keep the temp dir (certs, program logs)
+#
+# One capture per scenario, captures/<scenario>.pcap, recorded with
+# `tcpdump -i lo -U --immediate-mode -s 0` (without --immediate-mode libpcap's TPACKET_V3
+# ring keeps packets until its block times out, and a SIGINT then loses them) and a
+# filter limited to the scenario's addresses and ports, then
+# captures/expected.json: the expected verdict of every handshake attempt (tools/expected.py),
+# after checking with tshark that each capture holds exactly the TCP connections listed,
+# in that order, with those servers, SNIs and plaintext alerts. Any mismatch fails the run.
+#
+# Traffic goes only to 127.0.0.0/8. Certificates are made fresh in a temp dir each run.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOOLS=$HERE/tools
+PEER=(python3 "$TOOLS/tlspeer.py")
+[ "$(id -u)" -eq 0 ] || { echo "record.sh: run as root (tcpdump on lo)" >&2; exit 1; }
+
+ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
+     sni_missing sni_unrecognized relay_ip_sni cert_name_mismatch cert_unknown_ca
+     cert_expired cert_self_signed cert_rejected_tls13 client_cert_required
+     client_cert_rejected alpn_mismatch plaintext_to_tls_port tls_to_plaintext_port
+     connection_refused connection_timeout no_response_timeout
+     server_reset_after_client_hello server_closed_after_client_hello client_aborted
+     fatal_alert malformed_handshake incomplete_capture mixed)
+MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
+
+WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
+SPEC=$WORK/spec.tsv
+: >"$SPEC"
+PIDS=()
+TCPDUMP_PID=
+
+log() { printf '\n== %s\n' "$*" >&2; }
+die() {
+    printf 'record.sh: FAILED: %s\n' "$*" >&2
+    exit 1
+}
+
+# ---------------------------------------------------------------- processes -----------
+# start NAME CMD...: a background program in its own process group, killed by stop_all.
+start() {
+    local name=$1
+    shift
+    setsid "$@" </dev/null >>"$WORK/$name.log" 2>&1 &
+    PIDS+=($!)
+}
+
+stop_all() {
+    local p
+    for p in "${PIDS[@]}"; do
+        kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+    PIDS=()
+}
+
+# wait_listen IP PORT: until something listens there (checked with ss: no traffic).
+wait_listen() {
+    local i
+    for i in $(seq 1 200); do
+        if ss -Hltn "sport = :$2" | awk '{print $4}' | grep -Eq "^(\\[::\\]|\\*|0\\.0\\.0\\.0|$1):$2\$"; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    die "nothing listens on $1:$2 (see $WORK/*.log)"
+}
+
+# run NAME SECS CMD...: a client, bounded in time, output to its log; failure is expected.
+run() {
+    local name=$1 secs=$2
+    shift 2
+    echo "+ $*" >>"$WORK/$name.log"
+    timeout "$secs" "$@" >>"$WORK/$name.log" 2>&1 || true
+}
+
+# ---------------------------------------------------------------- capture --------------
+# The capture is written in the temp dir and moved into captures/ only once tcpdump has
+# stopped cleanly, so an interrupted run never leaves a truncated capture behind.
+capture_start() { # NAME FILTER [DEST_DIR (default: captures/)]
+    CAP_NAME=$1
+    CAP_DEST=${3:-$HERE}
+    local f=$WORK/cap/$1.pcap
+    mkdir -p "$WORK/cap"
+    rm -f "$f"
+    timeout -s INT 120 tcpdump -i lo -U --immediate-mode -s 0 -n -Z root -w "$f" "$2" \
+        >"$WORK/tcpdump.$1.log" 2>&1 &
+    TCPDUMP_PID=$!
+    local i
+    for i in $(seq 1 200); do
+        grep -q 'listening on' "$WORK/tcpdump.$1.log" && { sleep 0.2; return 0; }
+        sleep 0.05
+    done
+    die "tcpdump did not start: $(cat "$WORK/tcpdump.$1.log")"
+}
+
+capture_stop() { # [discard]
+    [ -n "$TCPDUMP_PID" ] || return 0
+    sleep 0.5
+    kill -INT "$TCPDUMP_PID" 2>/dev/null || true
+    wait "$TCPDUMP_PID" 2>/dev/null || true
+    TCPDUMP_PID=
+    [ "${1:-}" != discard ] || return 0
+    local l=$WORK/tcpdump.$CAP_NAME.log
+    echo "   tcpdump: $(grep -E 'captured|dropped by kernel' "$l" | tr '\n' ' ')" >&2
+    grep -q '^0 packets dropped by kernel' "$l" || die "tcpdump lost packets: $(cat "$l")"
+    ! grep -q '^0 packets captured' "$l" || die "tcpdump captured nothing: $(cat "$l")"
+    mv -f "$WORK/cap/$CAP_NAME.pcap" "$CAP_DEST/$CAP_NAME.pcap"
+}
+
+cleanup() {
+    local rc=$?
+    capture_stop discard || true
+    stop_all || true
+    if [ "${KEEP_WORK:-0}" = 1 ] || [ $rc -eq 1 ]; then   # kept on failure, for the logs
+        echo "record.sh: temp dir kept: $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# expect SCENARIO SERVER CODE SNI ALERTS NOTE: one handshake attempt, in connection order.
+# SNI "-" = no server_name. ALERTS = every plaintext alert of the connection, in order:
+# "server:40", "client:42", "-" for none (encrypted alerts are not listed).
+expect() {
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1.pcap" "$2" "$3" "$4" "$5" "$6" >>"$SPEC"
+}
+
+# ---------------------------------------------------------------- certificates ---------
+C=$WORK/pki
+make_certs() {
+    mkdir -p "$C/newcerts"
+    : >"$C/index.txt"
+    echo 1000 >"$C/serial"
+    export PKI=$C SAN=DNS:unused.invalid
+    cat >"$C/openssl.cnf" <<'EOF'
+[ req ]
+distinguished_name = dn
+prompt = no
+[ dn ]
+CN = unused
+[ v3_ca ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+[ v3_int ]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+[ v3_server ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = $ENV::SAN
+[ v3_client ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ ca ]
+default_ca = testca
+[ testca ]
+dir = $ENV::PKI
+database = $dir/index.txt
+new_certs_dir = $dir/newcerts
+serial = $dir/serial
+certificate = $dir/ca.pem
+private_key = $dir/ca.key
+default_md = sha256
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[ policy_any ]
+commonName = supplied
+organizationName = optional
+EOF
+    local cnf=$C/openssl.cnf rsa=(-newkey rsa:2048) ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+    (
+        cd "$C"
+        # CAs: the test CA (RSA), an intermediate under it, an unrelated CA (EC P-256).
+        openssl req -config "$cnf" -x509 -new "${rsa[@]}" -nodes -keyout ca.key -out ca.pem \
+            -days 3650 -sha256 -subj "/O=tlswhy/CN=tlswhy test CA" -extensions v3_ca
+        openssl req -config "$cnf" -x509 -new "${ec[@]}" -nodes -keyout other-ca.key -out other-ca.pem \
+            -days 3650 -sha256 -subj "/O=elsewhere/CN=unrelated test CA" -extensions v3_ca
+        openssl req -config "$cnf" -new "${rsa[@]}" -nodes -keyout int.key -out int.csr \
+            -subj "/O=tlswhy/CN=tlswhy test intermediate CA"
+        openssl x509 -req -in int.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out int.pem \
+            -days 3650 -sha256 -extfile "$cnf" -extensions v3_int
+        # emby.example.com (RSA: RSA key exchange must work), signed by the test CA.
+        openssl req -config "$cnf" -new "${rsa[@]}" -nodes -keyout emby.key -out emby.csr \
+            -subj "/CN=emby.example.com"
+        SAN=DNS:emby.example.com openssl x509 -req -in emby.csr -CA ca.pem -CAkey ca.key \
+            -CAcreateserial -out emby.pem -days 825 -sha256 -extfile "$cnf" -extensions v3_server
+        # the same name, issued by the intermediate (served without it: incomplete chain)
+        SAN=DNS:emby.example.com openssl x509 -req -in emby.csr -CA int.pem -CAkey int.key \
+            -CAcreateserial -out emby-int.pem -days 825 -sha256 -extfile "$cnf" -extensions v3_server
+        # expired: valid 2020-01-01 .. 2021-01-01, signed by the test CA
+        openssl req -config "$cnf" -new "${rsa[@]}" -nodes -keyout expired.key -out expired.csr \
+            -subj "/CN=emby.example.com"
+        SAN=DNS:emby.example.com openssl ca -config "$cnf" -batch -notext -in expired.csr \
+            -out expired.pem -startdate 20200101000000Z -enddate 20210101000000Z -extensions v3_server
+        # self-signed leaf (EC P-256)
+        SAN=DNS:emby.example.com openssl req -config "$cnf" -x509 -new "${ec[@]}" -nodes \
+            -keyout selfsigned.key -out selfsigned.pem -days 825 -sha256 \
+            -subj "/CN=emby.example.com" -extensions v3_server
+        # a client certificate from the unrelated CA (EC P-256)
+        openssl req -config "$cnf" -new "${ec[@]}" -nodes -keyout client-other.key \
+            -out client-other.csr -subj "/CN=alice@elsewhere.example"
+        openssl x509 -req -in client-other.csr -CA other-ca.pem -CAkey other-ca.key \
+            -CAcreateserial -out client-other.pem -days 825 -sha256 -extfile "$cnf" -extensions v3_client
+    ) >"$WORK/pki.log" 2>&1 || die "certificate generation (see $WORK/pki.log)"
+}
+
+# ---------------------------------------------------------------- program helpers ------
+get_req() { printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$1"; }
+
+# s_client reading nothing (stdin held open 1 s so the peer's answer is read)
+sc_fail() { # LOG ARGS...
+    local name=$1
+    shift
+    echo "+ openssl s_client $*" >>"$WORK/$name.log"
+    { sleep 1 | timeout 10 openssl s_client -no-CApath -no-CAstore "$@"; } >>"$WORK/$name.log" 2>&1 || true
+}
+# s_client sending a GET and reading until the server closes
+sc_get() { # LOG HOST ARGS...
+    local name=$1 host=$2
+    shift 2
+    echo "+ openssl s_client $*" >>"$WORK/$name.log"
+    { get_req "$host" | timeout 10 openssl s_client -no-CApath -no-CAstore -ign_eof "$@"; } \
+        >>"$WORK/$name.log" 2>&1 || true
+}
+
+# gnutls-cli reading nothing (stdin held open 1 s)
+gc_fail() { # LOG ARGS...
+    local name=$1
+    shift
+    echo "+ gnutls-cli $*" >>"$WORK/$name.log"
+    { sleep 1 | timeout 10 gnutls-cli "$@"; } >>"$WORK/$name.log" 2>&1 || true
+}
+
+s_server() { # ACCEPT ARGS...  (-www: answers GET, serves connection after connection)
+    local acc=$1
+    shift
+    start s_server timeout 120 openssl s_server -accept "$acc" -www "$@"
+    wait_listen "${acc%:*}" "${acc##*:}"
+}
+
+gnutls_serv() { # PORT ARGS...
+    local port=$1
+    shift
+    start gnutls-serv timeout 120 gnutls-serv -p "$port" "$@"
+    wait_listen 127.0.0.1 "$port"
+}
+
+# nginx_start NAME: nginx with the http{} body read from stdin; own prefix, pid, logs.
+nginx_start() {
+    local d=$WORK/nginx-$1
+    mkdir -p "$d/tmp"
+    {
+        cat <<EOF
+daemon off;
+master_process off;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+events { worker_connections 64; }
+http {
+    access_log $d/access.log;
+    default_type text/plain;
+    ssl_protocols TLSv1.2 TLSv1.3;   # nginx 1.22's default has no TLSv1.3
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+EOF
+        cat
+        echo "}"
+    } >"$d/nginx.conf"
+    nginx -t -q -c "$d/nginx.conf" -p "$d/" -e "$d/error.log" >>"$WORK/nginx-$1.log" 2>&1 ||
+        die "nginx config $d/nginx.conf: $(cat "$WORK/nginx-$1.log")"
+    start "nginx-$1" timeout 120 nginx -c "$d/nginx.conf" -p "$d/" -e "$d/error.log"
+}
+
+CURL=(curl -sS --max-time 8 --cacert "$C/ca.pem" -o /dev/null -w '%{http_code} %{ssl_verify_result}\n')
+
+# ---------------------------------------------------------------- scenarios ------------
+sc_ok_tls13() {
+    s_server 127.0.0.1:4433 -tls1_3 -cert "$C/emby.pem" -key "$C/emby.key"
+    capture_start ok_tls13 "tcp and host 127.0.0.1 and port 4433"
+    expect ok_tls13 127.0.0.1:4433 ok emby.example.com - \
+        "openssl s_client -> openssl s_server, TLS 1.3, certificate verified, HTTP GET answered by s_server -www, then close"
+    sc_get c emby.example.com -connect 127.0.0.1:4433 -tls1_3 -servername emby.example.com \
+        -CAfile "$C/ca.pem" -verify_hostname emby.example.com -verify_return_error
+    capture_stop
+}
+
+sc_ok_nginx_curl() {
+    nginx_start ok <<EOF
+    server {
+        listen 127.0.0.3:443 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / { return 200 "hello from emby.example.com\n"; }
+    }
+EOF
+    wait_listen 127.0.0.3 443
+    capture_start ok_nginx_curl "tcp and host 127.0.0.3 and port 443"
+    expect ok_nginx_curl 127.0.0.3:443 ok emby.example.com - \
+        "curl --resolve emby.example.com:443:127.0.0.3 -> nginx 1.22, TLS 1.3, HTTP/1.1 200"
+    run c 10 "${CURL[@]}" --tlsv1.3 --resolve emby.example.com:443:127.0.0.3 https://emby.example.com/
+    capture_stop
+}
+
+sc_ok_tls12() {
+    gnutls_serv 4434 --echo -a --x509certfile "$C/emby.pem" --x509keyfile "$C/emby.key"
+    capture_start ok_tls12 "tcp and host 127.0.0.1 and port 4434"
+    expect ok_tls12 127.0.0.1:4434 ok emby.example.com - \
+        "python3 ssl client (max TLS 1.2, verifying) -> gnutls-serv --echo: a line each way, close_notify both ways"
+    run c 10 "${PEER[@]}" client-tls12-echo 127.0.0.1 4434 emby.example.com "$C/ca.pem"
+    capture_stop
+}
+
+sc_no_shared_cipher() {
+    nginx_start nsc <<EOF
+    server {
+        listen 127.0.0.1:4433 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        ssl_protocols TLSv1.2;
+        ssl_ciphers AES128-SHA:AES256-SHA:AES128-SHA256:AES256-SHA256;
+        location / { return 200 "plugin repository\n"; }
+    }
+EOF
+    wait_listen 127.0.0.1 4433
+    capture_start no_shared_cipher "tcp and host 127.0.0.1 and port 4433"
+    expect no_shared_cipher 127.0.0.1:4433 ok emby.example.com - \
+        "curl --tlsv1.2 --ciphers AES128-SHA256 succeeds: shows the server picks TLS_RSA_WITH_AES_128_CBC_SHA256"
+    run c 10 "${CURL[@]}" --tlsv1.2 --tls-max 1.2 --ciphers AES128-SHA256 \
+        --resolve emby.example.com:4433:127.0.0.1 https://emby.example.com:4433/
+    expect no_shared_cipher 127.0.0.1:4433 no_shared_cipher emby.example.com server:40 \
+        "s_client -tls1_2 offering only ECDHE suites; nginx (ssl_ciphers AES128-SHA:AES256-SHA:AES128-SHA256:AES256-SHA256) answers handshake_failure(40), no ServerHello"
+    sc_fail c -connect 127.0.0.1:4433 -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem" \
+        -cipher 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA'
+    capture_stop
+}
+
+sc_protocol_version_mismatch() {
+    s_server 127.0.0.1:4433 -tls1_3 -cert "$C/emby.pem" -key "$C/emby.key"
+    s_server 127.0.0.1:4435 -tls1_2 -cert "$C/emby.pem" -key "$C/emby.key"
+    capture_start protocol_version_mismatch "tcp and host 127.0.0.1 and (port 4433 or port 4435)"
+    expect protocol_version_mismatch 127.0.0.1:4433 protocol_version_mismatch emby.example.com server:70 \
+        "client max TLS 1.2 (s_client -tls1_2) vs server TLS 1.3 only (s_server -tls1_3): protocol_version(70) from the server"
+    sc_fail c -connect 127.0.0.1:4433 -tls1_2 -servername emby.example.com
+    expect protocol_version_mismatch 127.0.0.1:4435 protocol_version_mismatch emby.example.com server:70 \
+        "client TLS 1.3 only (s_client -tls1_3) vs server max TLS 1.2 (s_server -tls1_2): protocol_version(70) from the server"
+    sc_fail c -connect 127.0.0.1:4435 -tls1_3 -servername emby.example.com
+    capture_stop
+}
+
+nginx_sni() {
+    nginx_start sni <<EOF
+    server {
+        listen 127.0.0.1:4436 ssl default_server;
+        ssl_reject_handshake on;
+    }
+    server {
+        listen 127.0.0.1:4436 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "emby\n"; }
+    }
+EOF
+    wait_listen 127.0.0.1 4436
+}
+
+sc_sni_missing() {
+    nginx_sni
+    capture_start sni_missing "tcp and host 127.0.0.1 and port 4436"
+    expect sni_missing 127.0.0.1:4436 sni_missing - server:112 \
+        "s_client -noservername -> nginx whose default server has ssl_reject_handshake on: unrecognized_name(112)"
+    sc_fail c -connect 127.0.0.1:4436 -noservername -CAfile "$C/ca.pem"
+    expect sni_missing 127.0.0.1:4436 sni_missing - server:112 \
+        "curl https://127.0.0.1:4436/ (an IP: curl sends no SNI) -> same nginx: unrecognized_name(112)"
+    run c 10 "${CURL[@]}" https://127.0.0.1:4436/
+    capture_stop
+}
+
+sc_sni_unrecognized() {
+    nginx_sni
+    capture_start sni_unrecognized "tcp and host 127.0.0.1 and port 4436"
+    expect sni_unrecognized 127.0.0.1:4436 sni_unrecognized wrong.example.net server:112 \
+        "s_client -servername wrong.example.net -> nginx serving only emby.example.com (default server: ssl_reject_handshake on): unrecognized_name(112)"
+    sc_fail c -connect 127.0.0.1:4436 -servername wrong.example.net -CAfile "$C/ca.pem"
+    expect sni_unrecognized 127.0.0.1:4436 sni_unrecognized wrong.example.net server:112 \
+        "curl --resolve wrong.example.net:4436:127.0.0.1 -> same nginx: unrecognized_name(112)"
+    run c 10 "${CURL[@]}" --resolve wrong.example.net:4436:127.0.0.1 https://wrong.example.net:4436/
+    capture_stop
+}
+
+sc_relay_ip_sni() {
+    nginx_start relay <<EOF
+    server {
+        listen 127.0.0.3:443 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "emby\n"; }
+    }
+EOF
+    wait_listen 127.0.0.3 443
+    start socat timeout 120 socat TCP-LISTEN:8080,bind=127.0.0.2,reuseaddr,fork TCP:127.0.0.3:443
+    wait_listen 127.0.0.2 8080
+    capture_start relay_ip_sni "tcp and ((host 127.0.0.2 and port 8080) or (host 127.0.0.3 and port 443))"
+    local leg
+    for leg in 127.0.0.2:8080 127.0.0.3:443; do
+        expect relay_ip_sni $leg sni_ip_literal 127.0.0.2 client:42 \
+            "(a) s_client -tls1_2 -servername 127.0.0.2 via the socat relay 127.0.0.2:8080 -> nginx 127.0.0.3:443 (cert for emby.example.com only); client rejects the cert: bad_certificate(42) [leg ${leg}]"
+    done
+    sc_fail c -connect 127.0.0.2:8080 -servername 127.0.0.2 -tls1_2 -CAfile "$C/ca.pem" \
+        -verify_ip 127.0.0.2 -verify_return_error
+    for leg in 127.0.0.2:8080 127.0.0.3:443; do
+        expect relay_ip_sni $leg sni_missing - - \
+            "(b) curl --tlsv1.2 --tls-max 1.2 https://127.0.0.2:8080/ (no SNI for an IP literal): handshake completes, curl rejects the name, encrypted alert, close, no application data [leg ${leg}]"
+    done
+    run c 10 "${CURL[@]}" --tlsv1.2 --tls-max 1.2 https://127.0.0.2:8080/
+    for leg in 127.0.0.2:8080 127.0.0.3:443; do
+        expect relay_ip_sni $leg sni_missing - - \
+            "(c) curl --tlsv1.3 https://127.0.0.2:8080/ (no SNI): TLS 1.3 handshake, curl rejects the name, encrypted alert, close [leg ${leg}]"
+    done
+    run c 10 "${CURL[@]}" --tlsv1.3 https://127.0.0.2:8080/
+    for leg in 127.0.0.2:8080 127.0.0.3:443; do
+        expect relay_ip_sni $leg sni_ip_literal 127.0.0.2 client:42 \
+            "(d) s_client -tls1_3 -servername 127.0.0.2: IP literal in SNI, TLS 1.3; OpenSSL rejects the cert with a PLAINTEXT bad_certificate(42) after the server's encrypted flight [leg ${leg}]"
+    done
+    sc_fail c -connect 127.0.0.2:8080 -servername 127.0.0.2 -tls1_3 -CAfile "$C/ca.pem" \
+        -verify_ip 127.0.0.2 -verify_return_error
+    for leg in 127.0.0.2:8080 127.0.0.3:443; do
+        expect relay_ip_sni $leg sni_ip_literal 127.0.0.2 - \
+            "(e) gnutls-cli --sni-hostname 127.0.0.2 (TLS 1.3): IP literal in SNI; gnutls rejects the cert name with an ENCRYPTED alert (24-byte record) after its ChangeCipherSpec, FIN, RST [leg ${leg}]"
+    done
+    gc_fail c -p 8080 127.0.0.2 --sni-hostname 127.0.0.2 --verify-hostname 127.0.0.2 --x509cafile "$C/ca.pem"
+    for leg in 127.0.0.2:8080 127.0.0.3:443; do
+        expect relay_ip_sni $leg ok emby.example.com - \
+            "(f) the fix: curl --resolve emby.example.com:8080:127.0.0.2 https://emby.example.com:8080/ through the same relay: HTTP 200 [leg ${leg}]"
+    done
+    run c 10 "${CURL[@]}" --resolve emby.example.com:8080:127.0.0.2 https://emby.example.com:8080/
+    capture_stop
+}
+
+sc_cert_name_mismatch() {
+    s_server 127.0.0.1:4437 -tls1_2 -cert "$C/emby.pem" -key "$C/emby.key"
+    capture_start cert_name_mismatch "tcp and host 127.0.0.1 and port 4437"
+    expect cert_name_mismatch 127.0.0.1:4437 cert_name_mismatch other.example.org client:42 \
+        "s_client -tls1_2 -servername/-verify_hostname other.example.org; certificate (test CA, trusted) names only emby.example.com: bad_certificate(42) from the client"
+    sc_fail c -connect 127.0.0.1:4437 -tls1_2 -servername other.example.org -CAfile "$C/ca.pem" \
+        -verify_hostname other.example.org -verify_return_error
+    capture_stop
+}
+
+sc_cert_unknown_ca() {
+    s_server 127.0.0.1:4437 -tls1_2 -cert "$C/emby.pem" -key "$C/emby.key"
+    s_server 127.0.0.1:4441 -tls1_2 -cert "$C/emby-int.pem" -key "$C/emby.key"
+    s_server 127.0.0.1:4442 -tls1_3 -cert "$C/emby.pem" -key "$C/emby.key"
+    capture_start cert_unknown_ca "tcp and host 127.0.0.1 and (port 4437 or port 4441 or port 4442)"
+    expect cert_unknown_ca 127.0.0.1:4437 cert_unknown_ca emby.example.com client:48 \
+        "leaf signed by the test CA; client trusts only an unrelated CA: unknown_ca(48) from the client"
+    sc_fail c -connect 127.0.0.1:4437 -tls1_2 -servername emby.example.com -CAfile "$C/other-ca.pem" \
+        -verify_hostname emby.example.com -verify_return_error
+    expect cert_unknown_ca 127.0.0.1:4441 cert_unknown_ca emby.example.com client:48 \
+        "server sends only its leaf (issued by an intermediate CA) without the intermediate; client trusts the root: unknown_ca(48)"
+    sc_fail c -connect 127.0.0.1:4441 -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem" \
+        -verify_hostname emby.example.com -verify_return_error
+    expect cert_unknown_ca 127.0.0.1:4442 cert_unknown_ca emby.example.com client:48 \
+        "TLS 1.3, client (s_client) trusts only an unrelated CA: OpenSSL sends its unknown_ca(48) in PLAINTEXT (it has not switched to handshake keys for writing yet) after the server's encrypted flight"
+    sc_fail c -connect 127.0.0.1:4442 -tls1_3 -servername emby.example.com -CAfile "$C/other-ca.pem" \
+        -verify_hostname emby.example.com -verify_return_error
+    capture_stop
+}
+
+sc_cert_expired() {
+    s_server 127.0.0.1:4437 -tls1_2 -cert "$C/expired.pem" -key "$C/expired.key"
+    capture_start cert_expired "tcp and host 127.0.0.1 and port 4437"
+    expect cert_expired 127.0.0.1:4437 cert_expired emby.example.com client:45 \
+        "leaf valid 2020-01-01..2021-01-01 signed by the trusted test CA: certificate_expired(45) from the client"
+    sc_fail c -connect 127.0.0.1:4437 -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem" \
+        -verify_hostname emby.example.com -verify_return_error
+    capture_stop
+}
+
+sc_cert_self_signed() {
+    s_server 127.0.0.1:4437 -tls1_2 -cert "$C/selfsigned.pem" -key "$C/selfsigned.key"
+    capture_start cert_self_signed "tcp and host 127.0.0.1 and port 4437"
+    expect cert_self_signed 127.0.0.1:4437 cert_self_signed emby.example.com client:48 \
+        "self-signed EC leaf for emby.example.com; client trusts the test CA: rejects it (OpenSSL sends unknown_ca(48))"
+    sc_fail c -connect 127.0.0.1:4437 -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem" \
+        -verify_hostname emby.example.com -verify_return_error
+    capture_stop
+}
+
+sc_cert_rejected_tls13() {
+    s_server 127.0.0.1:4437 -tls1_3 -cert "$C/emby.pem" -key "$C/emby.key"
+    capture_start cert_rejected_tls13 "tcp and host 127.0.0.1 and port 4437"
+    expect cert_rejected_tls13 127.0.0.1:4437 cert_rejected emby.example.com - \
+        "TLS 1.3, gnutls-cli does not trust the issuer: after the server's encrypted flight it sends ChangeCipherSpec and its alert ENCRYPTED (one 24-byte record: 19-byte application_data body) with FIN, then RST"
+    gc_fail c -p 4437 127.0.0.1 --sni-hostname emby.example.com --verify-hostname emby.example.com \
+        --x509cafile "$C/other-ca.pem"
+    capture_stop
+}
+
+sc_client_cert_required() {
+    s_server 127.0.0.1:4437 -Verify 1 -CAfile "$C/ca.pem" -cert "$C/emby.pem" -key "$C/emby.key"
+    capture_start client_cert_required "tcp and host 127.0.0.1 and port 4437"
+    expect client_cert_required 127.0.0.1:4437 client_cert_required emby.example.com server:40 \
+        "TLS 1.2: CertificateRequest, client sends an empty Certificate, server (s_server -Verify 1) answers handshake_failure(40)"
+    sc_fail c -connect 127.0.0.1:4437 -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem"
+    expect client_cert_required 127.0.0.1:4437 client_cert_required emby.example.com - \
+        "TLS 1.3 variant: the server's certificate_required(116) is encrypted, sent after the client's flight"
+    sc_fail c -connect 127.0.0.1:4437 -tls1_3 -servername emby.example.com -CAfile "$C/ca.pem"
+    capture_stop
+}
+
+sc_client_cert_rejected() {
+    s_server 127.0.0.1:4437 -Verify 1 -verify_return_error -CAfile "$C/ca.pem" -cert "$C/emby.pem" -key "$C/emby.key"
+    capture_start client_cert_rejected "tcp and host 127.0.0.1 and port 4437"
+    expect client_cert_rejected 127.0.0.1:4437 client_cert_rejected emby.example.com server:48 \
+        "TLS 1.2: client presents a certificate from an unrelated CA; server trusts only the test CA: unknown_ca(48) from the server"
+    sc_fail c -connect 127.0.0.1:4437 -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem" \
+        -cert "$C/client-other.pem" -key "$C/client-other.key"
+    expect client_cert_rejected 127.0.0.1:4437 client_cert_rejected emby.example.com - \
+        "TLS 1.3 variant: the server's unknown_ca alert is encrypted, sent after the client's flight"
+    sc_fail c -connect 127.0.0.1:4437 -tls1_3 -servername emby.example.com -CAfile "$C/ca.pem" \
+        -cert "$C/client-other.pem" -key "$C/client-other.key"
+    capture_stop
+}
+
+sc_alpn_mismatch() {
+    gnutls_serv 4440 --http -a --alpn h2 --alpn-fatal --x509certfile "$C/emby.pem" --x509keyfile "$C/emby.key"
+    capture_start alpn_mismatch "tcp and host 127.0.0.1 and port 4440"
+    expect alpn_mismatch 127.0.0.1:4440 alpn_mismatch emby.example.com server:120 \
+        "s_client -alpn http/1.1 (TLS 1.3) -> gnutls-serv --alpn h2 --alpn-fatal: no_application_protocol(120)"
+    sc_fail c -connect 127.0.0.1:4440 -alpn http/1.1 -servername emby.example.com -CAfile "$C/ca.pem"
+    expect alpn_mismatch 127.0.0.1:4440 alpn_mismatch emby.example.com server:120 \
+        "the same with -tls1_2: no_application_protocol(120)"
+    sc_fail c -connect 127.0.0.1:4440 -tls1_2 -alpn http/1.1 -servername emby.example.com -CAfile "$C/ca.pem"
+    capture_stop
+}
+
+sc_plaintext_to_tls_port() {
+    nginx_start ptt <<EOF
+    server {
+        listen 127.0.0.1:443 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "emby\n"; }
+    }
+EOF
+    wait_listen 127.0.0.1 443
+    capture_start plaintext_to_tls_port "tcp and host 127.0.0.1 and port 443"
+    expect plaintext_to_tls_port 127.0.0.1:443 plaintext_to_tls_port - - \
+        "curl http://127.0.0.1:443/ (plain HTTP) to nginx's TLS port: HTTP/1.1 400 'The plain HTTP request was sent to HTTPS port'"
+    run c 10 curl -sS --max-time 8 -o /dev/null -w '%{http_code}\n' http://127.0.0.1:443/
+    capture_stop
+}
+
+sc_tls_to_plaintext_port() {
+    nginx_start tpp <<EOF
+    server {
+        listen 127.0.0.1:8443;
+        server_name emby.example.com;
+        location / { return 200 "emby over plain http\n"; }
+    }
+EOF
+    wait_listen 127.0.0.1 8443
+    start socat timeout 120 socat TCP-LISTEN:4422,bind=127.0.0.1,reuseaddr,fork \
+        SYSTEM:"printf 'SSH-2.0-OpenSSH_9.2p1 Debian-2\\\\r\\\\n'; sleep 2"
+    wait_listen 127.0.0.1 4422
+    capture_start tls_to_plaintext_port "tcp and host 127.0.0.1 and (port 8443 or port 4422)"
+    expect tls_to_plaintext_port 127.0.0.1:8443 tls_to_plaintext_port emby.example.com - \
+        "curl https://emby.example.com:8443/ to nginx's plain-HTTP port 8443: ClientHello answered by HTTP/1.1 400"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:8443:127.0.0.1 https://emby.example.com:8443/
+    expect tls_to_plaintext_port 127.0.0.1:4422 tls_to_plaintext_port - - \
+        "s_client to an SSH-banner server (socat): ClientHello answered by 'SSH-2.0-OpenSSH_9.2p1 Debian-2'"
+    sc_fail c -connect 127.0.0.1:4422
+    capture_stop
+}
+
+sc_connection_refused() {
+    capture_start connection_refused "tcp and host 127.0.0.1 and port 443"
+    expect connection_refused 127.0.0.1:443 connection_refused - - \
+        "curl https://127.0.0.1/ with nothing listening on 443: SYN answered by RST"
+    run c 10 "${CURL[@]}" --connect-timeout 3 https://127.0.0.1:443/
+    capture_stop
+}
+
+sc_connection_timeout() {
+    # No firewall is needed: a listener with listen(0) whose accept queue is filled by one
+    # connection (from 127.0.0.9, filtered out) makes the kernel drop every further SYN.
+    start backlog timeout 60 "${PEER[@]}" server-backlog 127.0.0.5 443 127.0.0.9 30
+    local i
+    for i in $(seq 1 100); do grep -q ready "$WORK/backlog.log" 2>/dev/null && break; sleep 0.05; done
+    capture_start connection_timeout "tcp and host 127.0.0.5 and port 443 and not host 127.0.0.9"
+    expect connection_timeout 127.0.0.5:443 connection_timeout - - \
+        "curl --connect-timeout 3 https://127.0.0.5/: SYN and its retransmissions, never answered (the listener's accept queue is full)"
+    run c 10 "${CURL[@]}" --connect-timeout 3 https://127.0.0.5:443/
+    capture_stop
+}
+
+sc_no_response_timeout() {
+    start silent timeout 60 "${PEER[@]}" server-silent 127.0.0.6 443 30
+    wait_listen 127.0.0.6 443
+    capture_start no_response_timeout "tcp and host 127.0.0.6 and port 443"
+    expect no_response_timeout 127.0.0.6:443 no_response_timeout emby.example.com - \
+        "s_client -> a server that accepts and reads but never answers; the client gives up after 5 s of silence (FIN)"
+    start c bash -c "sleep 30 | timeout 5 openssl s_client -connect 127.0.0.6:443 -servername emby.example.com"
+    sleep 6
+    capture_stop
+}
+
+sc_server_reset_after_client_hello() {
+    start srv timeout 30 "${PEER[@]}" server-reset 127.0.0.1 4433 2
+    wait_listen 127.0.0.1 4433
+    capture_start server_reset_after_client_hello "tcp and host 127.0.0.1 and port 4433"
+    expect server_reset_after_client_hello 127.0.0.1:4433 server_reset_after_client_hello emby.example.com - \
+        "s_client -> a server that reads the ClientHello and closes with SO_LINGER{1,0}: RST, no TLS answer"
+    sc_fail c -connect 127.0.0.1:4433 -servername emby.example.com
+    expect server_reset_after_client_hello 127.0.0.1:4433 server_reset_after_client_hello emby.example.com - \
+        "the same with gnutls-cli"
+    gc_fail c -p 4433 127.0.0.1 --sni-hostname emby.example.com --x509cafile "$C/ca.pem"
+    capture_stop
+}
+
+sc_server_closed_after_client_hello() {
+    start srv timeout 30 "${PEER[@]}" server-close 127.0.0.1 4433 2
+    wait_listen 127.0.0.1 4433
+    capture_start server_closed_after_client_hello "tcp and host 127.0.0.1 and port 4433"
+    expect server_closed_after_client_hello 127.0.0.1:4433 server_closed_after_client_hello emby.example.com client:50 \
+        "s_client -> a server that reads the ClientHello and closes (FIN) without a word; OpenSSL 3 then reports the unexpected EOF with its own decode_error(50) from the CLIENT (a consequence, not the cause)"
+    sc_fail c -connect 127.0.0.1:4433 -servername emby.example.com
+    expect server_closed_after_client_hello 127.0.0.1:4433 server_closed_after_client_hello emby.example.com client:10 \
+        "the same with gnutls-cli: server FIN after the ClientHello; gnutls-cli then sends unexpected_message(10) (a consequence) and closes"
+    gc_fail c -p 4433 127.0.0.1 --sni-hostname emby.example.com --x509cafile "$C/ca.pem"
+    capture_stop
+}
+
+sc_client_aborted() {
+    s_server 127.0.0.1:4433 -tls1_2 -cert "$C/emby.pem" -key "$C/emby.key"
+    nginx_start abort <<EOF
+    server {
+        listen 127.0.0.3:443 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "emby\n"; }
+    }
+EOF
+    wait_listen 127.0.0.3 443
+    capture_start client_aborted "tcp and ((host 127.0.0.1 and port 4433) or (host 127.0.0.3 and port 443))"
+    expect client_aborted 127.0.0.1:4433 client_aborted emby.example.com server:50 \
+        "python3 ssl ClientHello (TLS 1.2); s_server answers ServerHello..ServerHelloDone; the client closes (FIN) without answering; s_server (OpenSSL 3) then sends decode_error(50) for the unexpected EOF (a consequence), the client's socket answers RST"
+    run c 10 "${PEER[@]}" client-hello-abort 127.0.0.1 4433 emby.example.com
+    expect client_aborted 127.0.0.1:4433 client_aborted - server:50 \
+        "TCP connect to s_server and close after 0.3 s without sending a ClientHello; s_server again answers the EOF with decode_error(50), then RST from the client"
+    run c 10 "${PEER[@]}" client-connect-close 127.0.0.1 4433
+    expect client_aborted 127.0.0.3:443 client_aborted emby.example.com - \
+        "the same ClientHello-then-FIN against nginx 1.22 (TLS 1.2 flight answered, then the client leaves)"
+    run c 10 "${PEER[@]}" client-hello-abort 127.0.0.3 443 emby.example.com
+    expect client_aborted 127.0.0.3:443 client_aborted - - \
+        "TCP connect to nginx on 443 and close without a ClientHello"
+    run c 10 "${PEER[@]}" client-connect-close 127.0.0.3 443
+    capture_stop
+}
+
+sc_fatal_alert() {
+    s_server 127.0.0.1:4433 -tls1_2 -nocert -psk aabbcc -cipher 'PSK-AES128-CBC-SHA:@SECLEVEL=0'
+    capture_start fatal_alert "tcp and host 127.0.0.1 and port 4433"
+    expect fatal_alert 127.0.0.1:4433 fatal_alert - server:20 \
+        "TLS 1.2 PSK with different keys on each side (s_server -psk aabbcc, s_client -psk 001122): the server cannot decrypt the client's Finished: bad_record_mac(20)"
+    sc_fail c -connect 127.0.0.1:4433 -tls1_2 -psk 001122 -cipher 'PSK-AES128-CBC-SHA:@SECLEVEL=0'
+    capture_stop
+}
+
+sc_malformed_handshake() {
+    s_server 127.0.0.1:4433 -cert "$C/emby.pem" -key "$C/emby.key"
+    capture_start malformed_handshake "tcp and host 127.0.0.1 and port 4433"
+    expect malformed_handshake 127.0.0.1:4433 malformed_handshake emby.example.com server:50 \
+        "python3 sends a real ClientHello (SNI emby.example.com) whose supported_groups extension has an odd inner list length, one byte short of the extension: s_server answers decode_error(50)"
+    run c 10 "${PEER[@]}" client-malformed 127.0.0.1 4433 emby.example.com
+    capture_stop
+}
+
+sc_incomplete_capture() {
+    s_server 127.0.0.1:4433 -tls1_2 -cert "$C/emby.pem" -key "$C/emby.key"
+    capture_start incomplete_full "tcp and host 127.0.0.1 and port 4433" "$WORK"
+    sc_get c emby.example.com -connect 127.0.0.1:4433 -tls1_2 -servername emby.example.com \
+        -CAfile "$C/ca.pem" -verify_hostname emby.example.com -verify_return_error
+    capture_stop
+    local full=$WORK/incomplete_full.pcap hello
+    hello=$(tshark -n -r "$full" -Y 'tls.handshake.type == 1' -T fields -e frame.number 2>/dev/null | head -1)
+    [ -n "$hello" ] || die "incomplete_capture: no ClientHello in the recorded handshake"
+    editcap -F pcap "$full" "$WORK/incomplete_capture.pcap" "1-$hello"
+    mv -f "$WORK/incomplete_capture.pcap" "$HERE/incomplete_capture.pcap"
+    expect incomplete_capture 127.0.0.1:4433 incomplete_capture - - \
+        "a successful TLS 1.2 s_client/s_server handshake with its first $hello packets (SYN .. ClientHello) removed by editcap: the capture starts mid-handshake"
+}
+
+sc_mixed() {
+    local f args=()
+    for f in "${MIXED_INPUTS[@]}"; do
+        grep -q "^$f\.pcap	" "$SPEC" || die "mixed: record $f in the same run"
+        args+=("$HERE/$f.pcap")
+    done
+    mergecap -a -F pcap -w "$WORK/mixed.pcap" "${args[@]}"
+    mv -f "$WORK/mixed.pcap" "$HERE/mixed.pcap"
+    for f in "${MIXED_INPUTS[@]}"; do
+        awk -F'\t' -v f="$f.pcap" 'BEGIN{OFS="\t"} $1==f {$1="mixed.pcap"; $6="[from " f "] " $6; print}' \
+            "$SPEC" >>"$SPEC.mixed"
+    done
+    cat "$SPEC.mixed" >>"$SPEC"
+}
+
+# ---------------------------------------------------------------- main -----------------
+if [ $# -gt 0 ]; then SELECTED=("$@"); else SELECTED=("${ALL[@]}"); fi
+for s in "${SELECTED[@]}"; do
+    declare -F "sc_$s" >/dev/null || die "unknown scenario: $s (known: ${ALL[*]})"
+done
+
+log "certificates"
+make_certs
+for s in "${ALL[@]}"; do
+    for t in "${SELECTED[@]}"; do
+        if [ "$s" = "$t" ]; then
+            log "$s"
+            "sc_$s"
+            capture_stop
+            stop_all
+        fi
+    done
+done
+
+log "expected.json + verification with tshark"
+order=$(printf '%s.pcap,' "${ALL[@]}")
+python3 "$TOOLS/expected.py" "$SPEC" "$HERE" "${order%,}"
+for s in "${SELECTED[@]}"; do
+    printf '%-36s %6s bytes\n' "$s.pcap" "$(stat -c %s "$HERE/$s.pcap")"
+done
+echo "record.sh: done"

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Write captures/expected.json from the scenario definitions of record.sh and verify
+every capture against them with tshark.
+
+  expected.py SPEC.tsv CAPDIR ORDER
+
+SPEC.tsv has one line per handshake attempt, in the order their TCP connections start:
+  file <TAB> server ip:port <TAB> code <TAB> sni or "-" <TAB> alert or "-" <TAB> note
+alert lists, in order, every plaintext (readable) alert of that connection as side:number,
+e.g. "server:40" or "client:50,server:40"; "-" for none. Encrypted alerts are not listed.
+
+ORDER is the comma-separated canonical list of capture files. Entries of expected.json
+for files not in SPEC.tsv are kept as they were (so a partial re-run keeps the rest).
+
+Verification, per capture in SPEC.tsv (fails loudly, exit 1):
+  - the TCP connections (tshark tcp.stream, in order of first packet) are exactly the
+    listed ones, with the listed servers, in the listed order;
+  - the SNI in each connection's ClientHello is the listed one (or there is none);
+  - the plaintext alerts of each connection are exactly the listed ones (all fatal).
+"""
+import collections
+import json
+import os
+import subprocess
+import sys
+
+ALERTS = {
+    0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac",
+    22: "record_overflow", 40: "handshake_failure", 42: "bad_certificate",
+    43: "unsupported_certificate", 44: "certificate_revoked", 45: "certificate_expired",
+    46: "certificate_unknown", 47: "illegal_parameter", 48: "unknown_ca",
+    49: "access_denied", 50: "decode_error", 51: "decrypt_error",
+    70: "protocol_version", 71: "insufficient_security", 80: "internal_error",
+    86: "inappropriate_fallback", 90: "user_canceled", 109: "missing_extension",
+    110: "unsupported_extension", 112: "unrecognized_name",
+    116: "certificate_required", 120: "no_application_protocol",
+}
+
+FIELDS = ["frame.number", "tcp.stream", "ip.src", "tcp.srcport", "ip.dst", "tcp.dstport",
+          "tcp.flags.syn", "tcp.flags.ack", "tls.handshake.type",
+          "tls.handshake.extensions_server_name", "tls.alert_message.level",
+          "tls.alert_message.desc"]
+
+
+def read_spec(path):
+    spec = collections.OrderedDict()
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            fname, server, code, sni, alert, note = line.split("\t")
+            h = {"server": server, "code": code, "sni": None if sni == "-" else sni,
+                 "alerts": []}
+            for a in ([] if alert == "-" else alert.split(",")):
+                side, desc = a.split(":")
+                h["alerts"].append({"from": side, "level": "fatal", "description": int(desc),
+                                    "name": ALERTS.get(int(desc), "unknown")})
+            h["note"] = note
+            spec.setdefault(fname, []).append(h)
+    return spec
+
+
+def as_bool(v):
+    return v in ("1", "True", "true")
+
+
+def streams(pcap, ports):
+    cmd = ["tshark", "-n", "-r", pcap, "-T", "fields", "-E", "separator=\t",
+           "-E", "occurrence=a", "-E", "aggregator=,"]
+    for p in sorted(ports):
+        cmd += ["-d", f"tcp.port=={p},tls"]
+    for f in FIELDS:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    conns = collections.OrderedDict()
+    for line in out.splitlines():
+        v = dict(zip(FIELDS, line.split("\t")))
+        if v["tcp.stream"] == "":
+            continue
+        c = conns.setdefault(v["tcp.stream"], {"packets": [], "server": None})
+        c["packets"].append(v)
+        src = f'{v["ip.src"]}:{v["tcp.srcport"]}'
+        dst = f'{v["ip.dst"]}:{v["tcp.dstport"]}'
+        if c["server"] is None and as_bool(v["tcp.flags.syn"]):
+            c["server"] = src if as_bool(v["tcp.flags.ack"]) else dst
+    for c in conns.values():
+        if c["server"] is None:  # no handshake seen: the lower port is the server's
+            v = c["packets"][0]
+            a = (v["ip.src"], int(v["tcp.srcport"]))
+            b = (v["ip.dst"], int(v["tcp.dstport"]))
+            s = a if a[1] < b[1] else b
+            c["server"] = f"{s[0]}:{s[1]}"
+    return list(conns.values())
+
+
+def verify(capdir, fname, hs):
+    errors = []
+    path = os.path.join(capdir, fname)
+    if not os.path.exists(path):
+        return [f"{fname}: missing"]
+    ports = {h["server"].rsplit(":", 1)[1] for h in hs}
+    conns = streams(path, ports)
+    got = [c["server"] for c in conns]
+    want = [h["server"] for h in hs]
+    if got != want:
+        return [f"{fname}: TCP connections {got}, expected {want}"]
+    for i, (c, h) in enumerate(zip(conns, hs)):
+        snis = set()
+        for p in c["packets"]:
+            dst = f'{p["ip.dst"]}:{p["tcp.dstport"]}'
+            types = p["tls.handshake.type"].split(",") if p["tls.handshake.type"] else []
+            if dst == c["server"] and "1" in types and p["tls.handshake.extensions_server_name"]:
+                snis.add(p["tls.handshake.extensions_server_name"])
+        want_sni = {h["sni"]} if h["sni"] else set()
+        if snis != want_sni:
+            errors.append(f"{fname} #{i + 1}: SNI {sorted(snis)}, expected {sorted(want_sni)}")
+        seen = []
+        for p in c["packets"]:
+            src = f'{p["ip.src"]}:{p["tcp.srcport"]}'
+            side = "server" if src == c["server"] else "client"
+            descs = p["tls.alert_message.desc"].split(",") if p["tls.alert_message.desc"] else []
+            levels = p["tls.alert_message.level"].split(",") if p["tls.alert_message.level"] else []
+            for d, lv in zip(descs, levels):
+                seen.append((side, "fatal" if lv == "2" else "warning", int(d)))
+        want = [(a["from"], a["level"], a["description"]) for a in h["alerts"]]
+        if seen != want:
+            errors.append(f"{fname} #{i + 1}: plaintext alerts {seen}, expected {want}")
+    return errors
+
+
+def main():
+    spec_path, capdir, order = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+    spec = read_spec(spec_path)
+    out_path = os.path.join(capdir, "expected.json")
+    old = {}
+    if os.path.exists(out_path):
+        with open(out_path) as f:
+            for c in json.load(f).get("captures", []):
+                old[c["file"]] = c["handshakes"]
+    merged = dict(old)
+    merged.update(spec)
+    names = [n for n in order if n in merged] + sorted(n for n in merged if n not in order)
+    errors = []
+    for fname, hs in spec.items():
+        errs = verify(capdir, fname, hs)
+        print(f"verify {fname}: {len(hs)} handshake attempt(s): {'OK' if not errs else 'FAILED'}")
+        errors += errs
+    doc = {
+        "comment": "Expected tlswhy verdicts for the captures in this folder; generated by "
+                   "captures/record.sh. Handshake attempts are listed in the order their "
+                   "TCP connections start (both legs of a relayed connection are attempts). "
+                   "'server' is the TCP server ip:port; 'sni' is the ClientHello's server_name "
+                   "(null: none, or no ClientHello in the capture); 'alerts' lists every "
+                   "plaintext alert of the connection in order (encrypted alerts are not "
+                   "listed); 'note' says what the capture shows.",
+        "captures": [{"file": n, "handshakes": merged[n]} for n in names],
+    }
+    if errors:
+        for e in errors:
+            print("ERROR:", e, file=sys.stderr)
+        sys.exit("expected.json NOT written: the captures do not match their definitions")
+    with open(out_path, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
