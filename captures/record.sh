@@ -359,6 +359,10 @@ EOF
         "curl --tlsv1.2 --ciphers AES128-SHA256 succeeds: shows the server picks TLS_RSA_WITH_AES_128_CBC_SHA256"
     run c 10 "${CURL[@]}" --tlsv1.2 --tls-max 1.2 --ciphers AES128-SHA256 \
         --resolve emby.example.com:4433:127.0.0.1 https://emby.example.com:4433/
+    expect no_shared_cipher 127.0.0.1:4433 ok emby.example.com - \
+        "curl --tlsv1.2 --ciphers AES256-SHA succeeds: the server picks TLS_RSA_WITH_AES_256_CBC_SHA"
+    run c 10 "${CURL[@]}" --tlsv1.2 --tls-max 1.2 --ciphers AES256-SHA \
+        --resolve emby.example.com:4433:127.0.0.1 https://emby.example.com:4433/
     expect no_shared_cipher 127.0.0.1:4433 no_shared_cipher emby.example.com server:40 \
         "s_client -tls1_2 offering only ECDHE suites; nginx (ssl_ciphers AES128-SHA:AES256-SHA:AES128-SHA256:AES256-SHA256) answers handshake_failure(40), no ServerHello"
     sc_fail c -connect 127.0.0.1:4433 -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem" \
@@ -767,4 +771,6 @@ python3 "$TOOLS/expected.py" "$SPEC" "$HERE" "${order%,}"
 for s in "${SELECTED[@]}"; do
     printf '%-36s %6s bytes\n' "$s.pcap" "$(stat -c %s "$HERE/$s.pcap")"
 done
+log "format variants for tests/formats.rs"
+bash "$HERE/formats.sh" >/dev/null
 echo "record.sh: done"

@@ -728,30 +728,38 @@ impl Ctx<'_> {
             ));
             Some(names)
         };
-        let summary = match &accepts {
-            Some(names) => format!(
-                "No cipher suite in common: the server at {} accepts only {}; this client offered {} suites, none of them ({}), and the server refused with handshake_failure.",
-                self.server(),
-                names.join(", "),
-                offered.len(),
-                classes.first().cloned().unwrap_or_default()
-            ),
-            None => format!(
-                "No cipher suite in common: the server at {} refused the client's {} suites ({}) with handshake_failure right after the ClientHello.",
-                self.server(),
-                offered.len(),
-                classes.first().cloned().unwrap_or_default()
-            ),
-        };
-        let fix = match &accepts {
-            Some(names) => format!(
-                "Either enable on the client one of the suites the server accepts ({}), or (better, these are weaker) enable on the server suites this client offers, e.g. {} (nginx: ssl_ciphers; OpenSSL: -cipher).",
-                names.join(", "),
-                offered.iter().take(3).map(|&s| suite_name(s)).collect::<Vec<_>>().join(", ")
-            ),
-            None => format!(
-                "Enable a common suite: on the server add one of the client's suites (e.g. {}) to its cipher list (nginx: ssl_ciphers), or widen the client's cipher list.",
-                offered.iter().take(3).map(|&s| suite_name(s)).collect::<Vec<_>>().join(", ")
+        let offer_class = classes.first().cloned().unwrap_or_default();
+        let example_offered = offered
+            .iter()
+            .take(3)
+            .map(|&s| suite_name(s))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (summary, fix) = match &accepts {
+            Some(names) => {
+                let server_class = classify_offer(&picked).first().cloned().unwrap_or_default();
+                (
+                    format!(
+                        "No cipher suite in common: the client offered {} suites, {offer_class}; the server at {} accepts none of them — for other clients it picked only {} ({server_class}) — and refused this one with handshake_failure.",
+                        offered.len(),
+                        self.server(),
+                        names.join(", "),
+                    ),
+                    format!(
+                        "Enable a common suite on one side. Server side (preferred, stronger): add suites this client offers, e.g. {example_offered} (nginx: ssl_ciphers; OpenSSL: -cipher). Client side: enable one the server picks: {}.",
+                        names.join(", "),
+                    ),
+                )
+            }
+            None => (
+                format!(
+                    "No cipher suite in common: the server at {} refused the client's {} suites ({offer_class}) with handshake_failure right after the ClientHello.",
+                    self.server(),
+                    offered.len(),
+                ),
+                format!(
+                    "Enable a common suite: on the server add one of the client's suites (e.g. {example_offered}) to its cipher list (nginx: ssl_ciphers), or widen the client's cipher list."
+                ),
             ),
         };
         Verdict::new(Code::NoSharedCipher, summary)
