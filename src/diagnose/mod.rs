@@ -775,9 +775,9 @@ impl Ctx<'_> {
     ) -> Verdict {
         let c = &ch.value;
         let names = self.known_certificate_names();
-        if !names.is_empty() {
+        if !names.is_empty() && self.leaf().is_none() {
             evidence.push(format!(
-                "certificate names this server presents: {}",
+                "other connections show the names on this server's certificate: {}",
                 names.join(", ")
             ));
         }
