@@ -62,6 +62,33 @@ fn every_handshake_gets_its_expected_verdict() {
                     ));
                 }
             }
+            if let Some(alerts) = w.get("alerts").and_then(|a| a.as_array()) {
+                let want: Vec<(String, u64)> = alerts
+                    .iter()
+                    .map(|a| {
+                        (
+                            a["from"].as_str().unwrap().to_string(),
+                            a["description"].as_u64().unwrap(),
+                        )
+                    })
+                    .collect();
+                let got: Vec<(String, u64)> = h
+                    .alerts
+                    .iter()
+                    .filter(|a| !a.encrypted)
+                    .map(|a| {
+                        (
+                            a.from.sender().to_string(),
+                            a.description.map_or(999, |d| d.0 as u64),
+                        )
+                    })
+                    .collect();
+                if got != want {
+                    failures.push(format!(
+                        "{file} #{i}: plaintext alerts {got:?}, expected {want:?}"
+                    ));
+                }
+            }
             if let Some(sni) = w.get("sni") {
                 if h.sni.as_deref() != sni.as_str() {
                     failures.push(format!("{file} #{i}: sni {:?} expected {sni}", h.sni));

@@ -263,3 +263,42 @@ fn text_report_groups_failures_and_ends_with_a_summary() {
     let all = String::from_utf8_lossy(&all.stdout);
     assert!(all.contains("\u{1b}[") && all.contains("ok"), "{all}");
 }
+
+/// Moves every TCP port `from` to `to` in an Ethernet/IPv4 pcap (checksums are not
+/// checked by tlswhy).
+fn move_port(mut bytes: Vec<u8>, from: u16, to: u16) -> Vec<u8> {
+    let mut off = 24;
+    while off + 16 <= bytes.len() {
+        let caplen = u32::from_le_bytes(bytes[off + 8..off + 12].try_into().unwrap()) as usize;
+        let frame = off + 16;
+        let ihl = (bytes[frame + 14] & 0x0f) as usize * 4;
+        let tcp = frame + 14 + ihl;
+        for field in [tcp, tcp + 2] {
+            if u16::from_be_bytes([bytes[field], bytes[field + 1]]) == from {
+                bytes[field..field + 2].copy_from_slice(&to.to_be_bytes());
+            }
+        }
+        off = frame + caplen;
+    }
+    bytes
+}
+
+#[test]
+fn port_option_makes_failures_before_a_client_hello_count() {
+    let moved = move_port(capture_bytes("connection_refused.pcap"), 443, 4999);
+    let without = tlswhy(&["analyze", "--format", "json", "-"], Some(&moved));
+    assert!(
+        json_lines(&without.stdout).is_empty(),
+        "port 4999 is not a TLS port by default"
+    );
+    let with = tlswhy(
+        &["analyze", "--format", "json", "--port", "4999", "-"],
+        Some(&moved),
+    );
+    let lines = json_lines(&with.stdout);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["verdict"]["code"], "connection_refused");
+    assert!(lines[0]["server"].as_str().unwrap().ends_with(":4999"));
+    let bad = tlswhy(&["analyze", "--port", "notaport", "-"], Some(&moved));
+    assert_eq!(bad.status.code(), Some(2));
+}
