@@ -2,7 +2,7 @@
 //! build server profiles from every connection, then diagnose each handshake attempt.
 //! This is the library's entry point; the CLI only chooses inputs and outputs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::capture::{CaptureBytes, CaptureError, Damage, Packet, PacketReader, Source, Timestamp};
 use crate::decode::{Decoder, Skip};
 use crate::diagnose::{self, Code, Profiles, Settings, Verdict};
-use crate::flow::{At, Connection, FlowTable};
+use crate::flow::{key_of, At, Connection, FlowTable};
+use crate::report::pcap::OwnedPacket;
 use crate::tls::cert::CertFacts;
 use crate::tls::conversation::{AlertFacts, Event, Malformed, Seen};
 use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
@@ -41,6 +42,9 @@ pub struct CaptureReport {
     /// Connections kept for cross-capture profiles.
     pub connections: Vec<Connection>,
     pub end: Timestamp,
+    /// With `Settings::keep_failing_packets`: the packets of every failing handshake,
+    /// in capture order.
+    pub failing_packets: Vec<OwnedPacket>,
 }
 
 /// One handshake attempt with its verdict: the JSON object of DESIGN.md.
@@ -119,6 +123,52 @@ pub struct Engine<'s> {
     /// Time of the latest packet.
     pub end: Timestamp,
     settings: &'s Settings,
+    /// Copies of packets per connection, for `--write` (only when asked for).
+    log: Option<PacketLog>,
+}
+
+/// Packets kept per connection until its verdict is known, within fixed caps.
+#[derive(Default)]
+struct PacketLog {
+    flows: HashMap<(SocketAddr, SocketAddr), Vec<OwnedPacket>>,
+    bytes: usize,
+    /// Packets not kept because a cap was reached.
+    dropped: u64,
+}
+
+/// Packets kept for one connection (`--write`): enough for any handshake.
+const LOG_PACKETS_PER_CONNECTION: usize = 256;
+/// Bytes kept for all connections together (`--write`).
+const LOG_BYTES_TOTAL: usize = 256 * 1024 * 1024;
+
+impl PacketLog {
+    fn add(&mut self, key: (SocketAddr, SocketAddr), packet: &Packet<'_>) {
+        let kept = self.flows.entry(key).or_default();
+        if kept.len() >= LOG_PACKETS_PER_CONNECTION
+            || self.bytes + packet.data.len() > LOG_BYTES_TOTAL
+        {
+            self.dropped += 1;
+            return;
+        }
+        self.bytes += packet.data.len();
+        kept.push(OwnedPacket {
+            frame: packet.frame,
+            ts: packet.ts,
+            link_type: packet.link_type,
+            data: packet.data.to_vec(),
+            orig_len: packet.orig_len,
+        });
+    }
+
+    /// Takes the packets of `conn` (its frame range), forgetting the rest of the flow.
+    fn take(&mut self, conn: &Connection) -> Vec<OwnedPacket> {
+        let Some(mut kept) = self.flows.remove(&conn.key()) else {
+            return Vec::new();
+        };
+        self.bytes -= kept.iter().map(|p| p.data.len()).sum::<usize>();
+        kept.retain(|p| p.frame >= conn.first.frame && p.frame <= conn.last.frame);
+        kept
+    }
 }
 
 impl<'s> Engine<'s> {
@@ -129,6 +179,7 @@ impl<'s> Engine<'s> {
             stats: Stats::default(),
             end: Timestamp(0),
             settings,
+            log: settings.keep_failing_packets.then(PacketLog::default),
         }
     }
 
@@ -140,6 +191,9 @@ impl<'s> Engine<'s> {
         match self.decoder.decode(packet) {
             Ok(seg) => {
                 self.stats.tcp_segments += 1;
+                if let Some(log) = &mut self.log {
+                    log.add(key_of(seg.src, seg.dst), packet);
+                }
                 self.table.on_segment(
                     &seg,
                     At {
@@ -161,43 +215,62 @@ impl<'s> Engine<'s> {
     }
 
     /// Streaming: diagnoses the connections whose outcome is known at `now` (decided,
-    /// closed, or idle past the timeout) and hands out their handshake records. Server
-    /// profiles grow as connections are reported.
+    /// closed, or idle past the timeout; every open one when `flush`) and appends their
+    /// handshake records to `out`, each with its packets when it failed and packets are
+    /// kept. Server profiles grow as connections are reported.
     pub fn drain(
         &mut self,
         name: &str,
         now: Timestamp,
+        flush: bool,
         profiles: &mut Profiles,
-        out: &mut Vec<(Handshake, (SocketAddr, SocketAddr))>,
+        out: &mut Vec<(Handshake, Vec<OwnedPacket>)>,
     ) {
         let settings = self.settings;
         let idle_ns = (settings.response_timeout * 1e9) as i64;
-        let mut reported = Vec::new();
         let profiles = std::cell::RefCell::new(profiles);
+        let log = &mut self.log;
         self.table.drain(
             now,
             idle_ns,
-            |conn| is_decided(conn, &profiles.borrow(), settings, now),
+            |conn| flush || is_decided(conn, &profiles.borrow(), settings, now),
             |conn| {
                 let mut profiles = profiles.borrow_mut();
+                let kept = log.as_mut().map(|l| l.take(conn)).unwrap_or_default();
                 if let Some(v) = diagnose::diagnose(conn, &profiles, settings, now) {
-                    reported.push((handshake_record(name, conn, v), conn.key()));
+                    let kept = if v.code == Code::Ok { Vec::new() } else { kept };
+                    out.push((handshake_record(name, conn, v), kept));
                 }
                 profiles.add(conn);
             },
         );
-        self.stats.connections = self.stats.connections.max(self.table.len() as u64);
-        out.extend(reported);
+        self.stats.connections = self.table.started();
+    }
+
+    /// Packets `--write` could not keep because a cap was reached.
+    pub fn packets_not_kept(&self) -> u64 {
+        self.log.as_ref().map_or(0, |l| l.dropped)
     }
 
     /// End of input: diagnoses every connection with the profiles of the whole capture.
-    pub fn finish(self, name: &str, damage: Option<Damage>) -> CaptureReport {
+    pub fn finish(mut self, name: &str, damage: Option<Damage>) -> CaptureReport {
         let mut stats = self.stats;
         let end = self.end;
         let connections = self.table.finish();
         stats.connections = connections.len() as u64;
         let profiles = Profiles::build(&connections);
-        let handshakes = diagnose_all(name, &connections, &profiles, self.settings, end);
+        let mut failing_packets = Vec::new();
+        let mut handshakes = Vec::new();
+        for conn in &connections {
+            let Some(v) = diagnose::diagnose(conn, &profiles, self.settings, end) else {
+                continue;
+            };
+            if let (Some(log), true) = (&mut self.log, v.code != Code::Ok) {
+                failing_packets.extend(log.take(conn));
+            }
+            handshakes.push(handshake_record(name, conn, v));
+        }
+        failing_packets.sort_by_key(|p| p.frame);
         CaptureReport {
             name: name.to_string(),
             stats,
@@ -205,6 +278,7 @@ impl<'s> Engine<'s> {
             handshakes,
             connections,
             end,
+            failing_packets,
         }
     }
 }

@@ -16,21 +16,20 @@ pub struct Cli {
 pub enum Command {
     /// Analyze capture files or folders (pcap, pcapng, optionally gzipped; `-` for stdin).
     Analyze(AnalyzeArgs),
+    /// Capture on a network interface and print each verdict as the handshake resolves.
+    Live(LiveArgs),
 }
 
+/// Options shared by `analyze` and `live`.
 #[derive(Debug, Args)]
-pub struct AnalyzeArgs {
-    /// Capture files or folders (recursed), or `-` for standard input.
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+pub struct OutputArgs {
+    /// Output format: a human report, or JSON Lines (one object per handshake attempt).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 
     /// Show successful handshakes too (text output).
     #[arg(long)]
     pub all: bool,
-
-    /// Output format: a human report, or JSON Lines (one object per handshake attempt).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
 
     /// Exit with status 1 when a handshake matches: `failed` (any code but ok) or a
     /// comma-separated list of verdict codes.
@@ -42,17 +41,75 @@ pub struct AnalyzeArgs {
     #[arg(long = "port", value_name = "PORT")]
     pub ports: Vec<u16>,
 
-    /// Colour: auto (only on a terminal), always, never.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
-
     /// Seconds of silence after a SYN or a ClientHello that count as a timeout.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     pub timeout: f64,
 
+    /// Save the packets of every failing handshake (whole connections, up to the
+    /// verdict) to this pcap file.
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// Colour: auto (only on a terminal), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
     /// No warnings on standard error (errors are still printed).
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Capture files or folders (recursed), or `-` for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Write a JUnit XML report (a test suite per capture, a test case per handshake).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Write a short Markdown summary (counts by code, each failure's cause).
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Interface to capture on (e.g. `lo`, `eth0`; `any` on Linux).
+    #[arg(
+        long,
+        short,
+        value_name = "IFACE",
+        required_unless_present = "list_interfaces"
+    )]
+    pub interface: Option<String>,
+
+    /// A BPF capture filter, as for tcpdump (e.g. `tcp port 443`).
+    #[arg(long, value_name = "BPF")]
+    pub filter: Option<String>,
+
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+
+    /// Stop after this many handshake verdicts.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// List the interfaces that can be captured on, and exit.
+    #[arg(long)]
+    pub list_interfaces: bool,
+
+    /// Drop privileges to this user once the capture is open (as tcpdump -Z).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -426,6 +426,11 @@ impl FlowTable {
         self.len() == 0
     }
 
+    /// Connections seen since the start.
+    pub fn started(&self) -> u64 {
+        self.next_id
+    }
+
     /// Routes one segment to its connection, opening one when needed.
     pub fn on_segment(&mut self, seg: &TcpSegment<'_>, at: At) {
         let key = key_of(seg.src, seg.dst);

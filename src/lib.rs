@@ -21,6 +21,8 @@ pub mod capture;
 pub mod decode;
 pub mod diagnose;
 pub mod flow;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod report;
 pub mod sanitize;
 pub mod tls;

@@ -1,31 +1,37 @@
-//! The `tlswhy` binary: parses arguments, runs the library over the inputs (in
-//! parallel, output in input order), prints the report and sets the exit status:
-//! 0 nothing matched `--fail-on`, 1 a handshake matched, 2 bad usage or unreadable input.
+//! The `tlswhy` binary: parses arguments, runs the library over the inputs (files in
+//! parallel, output in input order) or a live interface, prints the report and sets the
+//! exit status: 0 nothing matched `--fail-on`, 1 a handshake matched, 2 bad usage or
+//! unreadable input. A closed pipe (`tlswhy … | head`) is not an error.
 
 mod cli;
 
-use std::io::{self, IsTerminal, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
 use rayon::prelude::*;
 
-use cli::{AnalyzeArgs, Cli, ColorChoice, Command, Format};
+use cli::{AnalyzeArgs, Cli, ColorChoice, Command, Format, OutputArgs};
 use tlswhy::analyze::{self, CaptureReport};
 use tlswhy::diagnose::{Code, Settings};
 use tlswhy::report;
+use tlswhy::report::pcap::PcapWriter;
+use tlswhy::sanitize::escape;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Analyze(args) => match run_analyze(&args) {
-            Ok(code) => code,
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("tlswhy: {e}");
-                ExitCode::from(2)
-            }
-        },
+    let result = match cli.command {
+        Command::Analyze(args) => run_analyze(&args),
+        Command::Live(args) => run_live(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tlswhy: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -65,43 +71,63 @@ impl FailOn {
     }
 }
 
-fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
-    let fail_on = match FailOn::parse(args.fail_on.as_deref()) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!(
-                "tlswhy: {e} (codes: failed, {})",
-                Code::ALL
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            return Ok(ExitCode::from(2));
-        }
-    };
+/// What `analyze` and `live` share: validated options.
+struct Common {
+    fail_on: FailOn,
+    settings: Settings,
+    color: bool,
+}
+
+fn common(args: &OutputArgs) -> Result<Common, String> {
+    let fail_on = FailOn::parse(args.fail_on.as_deref()).map_err(|e| {
+        let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        format!("{e} (codes: failed, {})", codes.join(", "))
+    })?;
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        eprintln!("tlswhy: --timeout must be a positive number of seconds");
-        return Ok(ExitCode::from(2));
+        return Err("--timeout must be a positive number of seconds".into());
     }
     let mut settings = Settings {
         response_timeout: args.timeout,
+        keep_failing_packets: args.write.is_some(),
         ..Settings::default()
     };
     settings.tls_ports.extend(args.ports.iter().copied());
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    Ok(Common {
+        fail_on,
+        settings,
+        color,
+    })
+}
 
-    let mut input_error = false;
+fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
+    let out_args = &args.output;
+    let Common {
+        fail_on,
+        settings,
+        color,
+    } = match common(out_args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tlswhy: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+
+    // Unreadable inputs: reported, remembered for JUnit/summary, exit status 2.
+    let mut errors: Vec<(String, String)> = Vec::new();
     let mut sources = Vec::new();
     for item in analyze::expand_inputs(&args.paths) {
         match item {
             Ok(s) => sources.push(s),
-            Err(e) => {
-                eprintln!("tlswhy: {e}");
-                input_error = true;
-            }
+            Err(e) => errors.push((e.split(':').next().unwrap_or("").to_string(), e)),
         }
     }
-    if sources.is_empty() && !input_error {
+    if sources.is_empty() && errors.is_empty() {
         eprintln!("tlswhy: no capture files found in the given folders");
         return Ok(ExitCode::from(2));
     }
@@ -110,48 +136,44 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         .map(|s| analyze::analyze_source(s, &settings))
         .collect();
     let mut reports: Vec<CaptureReport> = Vec::new();
-    for result in results {
+    for (source, result) in sources.iter().zip(results) {
         match result {
             Ok(r) => {
                 if let Some(d) = &r.damage {
-                    if !args.quiet {
+                    if !out_args.quiet {
                         eprintln!(
                             "tlswhy: warning: {}: capture damaged {d}; analyzed up to there",
-                            r.name
+                            escape(&r.name)
                         );
                     }
                 }
                 for (lt, n) in &r.stats.unsupported_link_types {
-                    eprintln!(
-                        "tlswhy: {}: {n} packet(s) of unsupported link type {lt} were not analyzed",
-                        r.name
-                    );
-                    input_error = true;
+                    let message =
+                        format!("{n} packet(s) of unsupported link type {lt} were not analyzed");
+                    errors.push((r.name.clone(), message));
                 }
                 reports.push(r);
             }
-            Err(e) => {
-                eprintln!("tlswhy: {e}");
-                input_error = true;
-            }
+            Err(e) => errors.push((source.display_name(), e.to_string())),
+        }
+    }
+    for (name, message) in &errors {
+        if message.starts_with(name.as_str()) {
+            eprintln!("tlswhy: {}", escape(message));
+        } else {
+            eprintln!("tlswhy: {}: {}", escape(name), escape(message));
         }
     }
 
     let stdout = io::stdout();
-    let is_tty = stdout.is_terminal();
-    let mut out = io::BufWriter::new(stdout.lock());
-    match args.format {
+    let mut out = BufWriter::new(stdout.lock());
+    match out_args.format {
         Format::Json => {
             report::json::write_lines(&mut out, reports.iter().flat_map(|r| r.handshakes.iter()))?
         }
         Format::Text => {
-            let color = match args.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => is_tty && std::env::var_os("NO_COLOR").is_none(),
-            };
             let opts = report::text::Options {
-                show_ok: args.all,
+                show_ok: out_args.all,
                 style: report::text::Style { color },
             };
             report::text::write_report(&mut out, &reports, opts)?;
@@ -159,13 +181,181 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     }
     out.flush()?;
 
+    if let Some(path) = &args.junit {
+        let file = File::create(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        report::junit::write(BufWriter::new(file), &reports, &errors)?;
+    }
+    if let Some(path) = &args.summary {
+        let file = File::create(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let mut w = BufWriter::new(file);
+        report::summary::write(&mut w, &reports, &errors)?;
+        w.flush()?;
+    }
+    if let Some(path) = &out_args.write {
+        let mut writer = PcapWriter::create(path)?;
+        for r in &reports {
+            writer.write(&r.failing_packets)?;
+        }
+        if writer.skipped > 0 && !out_args.quiet {
+            eprintln!(
+                "tlswhy: warning: {}: {} packet(s) of another link type left out (one pcap has one link type)",
+                path.display(),
+                writer.skipped
+            );
+        }
+        writer.finish()?;
+    }
+
     let matched = reports
         .iter()
         .flat_map(|r| r.handshakes.iter())
         .any(|h| fail_on.matches(h.verdict.code));
-    Ok(if input_error {
+    Ok(if !errors.is_empty() {
         ExitCode::from(2)
     } else if matched {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(not(feature = "live"))]
+fn run_live(_args: &cli::LiveArgs) -> io::Result<ExitCode> {
+    eprintln!(
+        "tlswhy: this build has no live capture; rebuild with `cargo install --path . --features live` \
+         (needs libpcap: `apt-get install libpcap-dev` on Debian/Ubuntu)"
+    );
+    Ok(ExitCode::from(2))
+}
+
+#[cfg(feature = "live")]
+fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tlswhy::live::{self, LiveOptions};
+
+    if args.list_interfaces {
+        match live::interfaces() {
+            Ok(list) => {
+                for (name, desc) in list {
+                    println!(
+                        "{name}{}",
+                        desc.map(|d| format!("\t{d}")).unwrap_or_default()
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => {
+                eprintln!("tlswhy: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    let out_args = &args.output;
+    let Common {
+        fail_on,
+        settings,
+        color,
+    } = match common(out_args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tlswhy: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if let Some(d) = args.duration {
+        if !(d.is_finite() && d > 0.0) {
+            eprintln!("tlswhy: --duration must be a positive number of seconds");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let opts = LiveOptions {
+        interface: args.interface.clone().unwrap_or_default(),
+        filter: args.filter.clone(),
+        duration: args.duration.map(Duration::from_secs_f64),
+        count: args.count,
+        user: args.user.clone(),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
+    }
+    let mut writer = match &out_args.write {
+        Some(path) => Some(PcapWriter::create(path)?),
+        None => None,
+    };
+    let style = report::text::Style { color };
+    let mut matched = false;
+    let mut handshakes = Vec::new();
+    let stdout = io::stdout();
+    let quiet = out_args.quiet;
+    let result = live::run(
+        &opts,
+        &settings,
+        &stop,
+        |h, packets| {
+            matched |= fail_on.matches(h.verdict.code);
+            let mut out = stdout.lock();
+            match out_args.format {
+                Format::Json => report::json::write_lines(&mut out, [h])?,
+                Format::Text if out_args.all || h.verdict.code != Code::Ok => {
+                    report::text::write_handshake_line(&mut out, h, style)?;
+                }
+                Format::Text => {}
+            }
+            out.flush()?;
+            if let Some(w) = writer.as_mut() {
+                w.write(packets)?;
+            }
+            handshakes.push(h.verdict.code);
+            Ok(())
+        },
+        |warning| {
+            if !quiet {
+                eprintln!("tlswhy: warning: {warning}");
+            }
+        },
+    );
+    let stats = match result {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tlswhy: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    let failed = handshakes.iter().filter(|c| **c != Code::Ok).count();
+    let counts = report::count_codes(handshakes.iter().copied());
+    let summary = format!(
+        "summary: {} packets, {} TCP connections, {} TLS handshake attempts, {} failed{}; libpcap received {}, dropped {}, interface dropped {}",
+        stats.engine.packets,
+        stats.engine.connections,
+        stats.handshakes,
+        failed,
+        if counts.is_empty() { String::new() } else { format!(" ({counts})") },
+        stats.received,
+        stats.dropped,
+        stats.if_dropped
+    );
+    // Keep standard output pure JSON Lines in JSON mode.
+    if out_args.format == Format::Json {
+        eprintln!("{summary}");
+    } else {
+        println!("{summary}");
+    }
+    if stats.packets_not_kept > 0 && !quiet {
+        eprintln!(
+            "tlswhy: warning: --write left out {} packet(s) over its caps",
+            stats.packets_not_kept
+        );
+    }
+    Ok(if matched {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

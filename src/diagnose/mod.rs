@@ -38,6 +38,8 @@ pub struct Settings {
     pub tls_ports: Vec<u16>,
     /// Silence after a ClientHello (or a SYN) longer than this is a timeout, in seconds.
     pub response_timeout: f64,
+    /// Keep copies of the packets of failing handshakes (`--write`).
+    pub keep_failing_packets: bool,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
         Settings {
             tls_ports: WELL_KNOWN_TLS_PORTS.to_vec(),
             response_timeout: 3.0,
+            keep_failing_packets: false,
         }
     }
 }

@@ -2,6 +2,9 @@
 //! diagram of each failing handshake) and JSON Lines (one object per handshake attempt).
 
 pub mod json;
+pub mod junit;
+pub mod pcap;
+pub mod summary;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -20,4 +23,18 @@ pub fn counts_by_code<'a>(
     let mut v: Vec<(Code, usize)> = counts.into_iter().collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v
+}
+
+/// `code n, code n` for codes other than ok, most common first.
+pub fn count_codes(codes: impl IntoIterator<Item = Code>) -> String {
+    let mut counts: BTreeMap<Code, usize> = BTreeMap::new();
+    for c in codes.into_iter().filter(|c| *c != Code::Ok) {
+        *counts.entry(c).or_default() += 1;
+    }
+    let mut v: Vec<(Code, usize)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.iter()
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

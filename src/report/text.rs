@@ -85,6 +85,19 @@ pub fn write_report<W: Write>(
     write_summary(out, reports, st)
 }
 
+/// One handshake on its own, with its code first (live capture prints these as they
+/// resolve).
+pub fn write_handshake_line<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Result<()> {
+    let code = h.verdict.code;
+    let mark = if code == Code::Ok {
+        st.green("✓")
+    } else {
+        st.red("✗")
+    };
+    writeln!(out, "{mark} {} — {}", st.bold(code.as_str()), code.title())?;
+    write_handshake(out, h, st)
+}
+
 fn write_handshake<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Result<()> {
     let sni = match &h.sni {
         Some(s) => format!("SNI {}", escape(s)),
@@ -180,6 +193,28 @@ pub fn write_summary<W: Write>(
         .into_iter()
         .map(|(c, n)| format!("{c} {n}"))
         .collect();
+    if reports.len() > 1 {
+        for r in reports {
+            let failed = r
+                .handshakes
+                .iter()
+                .filter(|h| h.verdict.code != Code::Ok)
+                .count();
+            writeln!(
+                out,
+                "  {}: {} packets, {} TLS handshake attempts, {} failed{}",
+                escape(&r.name),
+                r.stats.packets,
+                r.handshakes.len(),
+                failed,
+                if r.damage.is_some() {
+                    " (damaged: analyzed up to the damage)"
+                } else {
+                    ""
+                }
+            )?;
+        }
+    }
     writeln!(
         out,
         "{} {} file(s), {} packets, {} TCP connections, {} TLS handshake attempts, {} failed{}",
