@@ -48,7 +48,7 @@ impl PcapWriter {
     /// Appends packets; the first one fixes the file's link type.
     pub fn write(&mut self, packets: &[OwnedPacket]) -> io::Result<()> {
         for p in packets {
-            let link_type = *self.link_type.get_or_insert_with(|| p.link_type);
+            let link_type = *self.link_type.get_or_insert(p.link_type);
             if self.written == 0 && self.skipped == 0 {
                 let mut header = PcapHeader {
                     magic_number: MAGIC_NANOS,
