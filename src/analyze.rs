@@ -291,7 +291,14 @@ fn is_decided(conn: &Connection, profiles: &Profiles, settings: &Settings, now: 
         return false;
     };
     match v.code {
-        Code::IncompleteCapture | Code::ConnectionTimeout | Code::NoResponseTimeout => false,
+        Code::IncompleteCapture => false,
+        // Retransmitted SYNs keep the connection busy; the timeout runs from the first.
+        Code::ConnectionTimeout => conn
+            .tcp
+            .syn
+            .is_some_and(|syn| now.secs_since(syn.ts) >= settings.response_timeout),
+        // Only diagnosed once the silence lasted the timeout.
+        Code::NoResponseTimeout => true,
         Code::Ok => conn.tls.settled || now.secs_since(conn.last.ts) >= 0.5,
         _ => true,
     }

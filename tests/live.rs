@@ -1,0 +1,392 @@
+//! Live capture on the loopback interface (cargo feature `live`, run as root): real
+//! OpenSSL servers and clients fail in known ways while `tlswhy live -i lo` watches; each
+//! verdict must arrive within a second of its handshake (the timeout codes within a
+//! second of the idle timeout), and the `--write` capture must re-analyze offline to the
+//! same failures.
+#![cfg(feature = "live")]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::json_lines;
+
+/// A background program, killed when dropped.
+struct Bg(Child);
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(program: &str, args: &[&str]) -> Bg {
+    Bg(Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}")))
+}
+
+fn wait_listen(addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "{addr} never listened");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs an OpenSSL client to completion (bounded), returns when it is done.
+fn s_client(args: &[&str]) -> Instant {
+    let mut all = vec!["s_client"];
+    all.extend_from_slice(args);
+    let _ = Command::new("timeout")
+        .arg("5")
+        .arg("openssl")
+        .args(&all)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    Instant::now()
+}
+
+fn make_cert(dir: &Path) {
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=emby.example.com",
+        ])
+        .args(["-addext", "subjectAltName=DNS:emby.example.com"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn live_verdicts_arrive_as_handshakes_resolve() {
+    assert!(
+        nix_is_root(),
+        "live capture tests need root (CAP_NET_RAW) to capture on lo; run them as root"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    make_cert(dir.path());
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let peer = common::captures().join("tools/tlspeer.py");
+    let peer = peer.to_str().unwrap();
+
+    let _cipher = spawn(
+        "openssl",
+        &[
+            "s_server",
+            "-quiet",
+            "-accept",
+            "127.0.0.1:4481",
+            "-tls1_2",
+            "-cipher",
+            "AES128-SHA256",
+            "-cert",
+            cert,
+            "-key",
+            key,
+        ],
+    );
+    let _version = spawn(
+        "openssl",
+        &[
+            "s_server",
+            "-quiet",
+            "-accept",
+            "127.0.0.1:4482",
+            "-tls1_3",
+            "-cert",
+            cert,
+            "-key",
+            key,
+        ],
+    );
+    let _sni = spawn(
+        "openssl",
+        &[
+            "s_server",
+            "-quiet",
+            "-accept",
+            "127.0.0.1:4483",
+            "-cert",
+            cert,
+            "-key",
+            key,
+            "-servername",
+            "emby.example.com",
+            "-cert2",
+            cert,
+            "-key2",
+            key,
+            "-servername_fatal",
+        ],
+    );
+    let _selfsigned = spawn(
+        "openssl",
+        &[
+            "s_server",
+            "-quiet",
+            "-accept",
+            "127.0.0.1:4484",
+            "-tls1_2",
+            "-cert",
+            cert,
+            "-key",
+            key,
+        ],
+    );
+    let _silent = spawn(
+        "python3",
+        &[peer, "server-silent", "127.0.0.6", "4485", "30"],
+    );
+    let _backlog = spawn(
+        "python3",
+        &[
+            peer,
+            "server-backlog",
+            "127.0.0.5",
+            "4486",
+            "127.0.0.9",
+            "30",
+        ],
+    );
+    for addr in [
+        "127.0.0.1:4481",
+        "127.0.0.1:4482",
+        "127.0.0.1:4483",
+        "127.0.0.1:4484",
+    ] {
+        wait_listen(addr);
+    }
+    thread::sleep(Duration::from_millis(500)); // the python servers
+
+    let pcap = dir.path().join("failed.pcap");
+    let mut live = Command::new(env!("CARGO_BIN_EXE_tlswhy"))
+        .args([
+            "live",
+            "-i",
+            "lo",
+            "--format",
+            "json",
+            "--timeout",
+            "1",
+            "--duration",
+            "14",
+            "--port",
+            "4486",
+            "--port",
+            "4485",
+        ])
+        .args([
+            "--filter",
+            "tcp portrange 4481-4486 and not host 127.0.0.9",
+            "--write",
+            pcap.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tlswhy live");
+    let stdout = live.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
+            tx.send((Instant::now(), v)).unwrap();
+        }
+    });
+    thread::sleep(Duration::from_millis(1500)); // the capture is open
+
+    let mut done = Vec::new();
+    let sc = |port: &str, extra: &[&str]| {
+        let mut args = vec!["-connect".to_string(), format!("127.0.0.1:{port}")];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        s_client(&args)
+    };
+    done.push((
+        "4481",
+        "no_shared_cipher",
+        sc(
+            "4481",
+            &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"],
+        ),
+        0.0,
+    ));
+    done.push((
+        "4482",
+        "protocol_version_mismatch",
+        sc("4482", &["-tls1_2"]),
+        0.0,
+    ));
+    done.push((
+        "4483",
+        "sni_unrecognized",
+        sc("4483", &["-servername", "other.example.net"]),
+        0.0,
+    ));
+    done.push((
+        "4484",
+        "cert_self_signed",
+        sc(
+            "4484",
+            &[
+                "-tls1_2",
+                "-servername",
+                "emby.example.com",
+                "-verify_return_error",
+            ],
+        ),
+        0.0,
+    ));
+    // Timeouts: the verdict comes once the idle timeout (1 s) has passed.
+    let sent = Instant::now();
+    let _waiting = spawn(
+        "openssl",
+        &[
+            "s_client",
+            "-connect",
+            "127.0.0.6:4485",
+            "-servername",
+            "emby.example.com",
+        ],
+    );
+    done.push(("4485", "no_response_timeout", sent, 1.0));
+    let syn_sent = Instant::now();
+    let _syn = thread::spawn(|| {
+        TcpStream::connect_timeout(&"127.0.0.5:4486".parse().unwrap(), Duration::from_secs(4))
+    });
+    done.push(("4486", "connection_timeout", syn_sent, 1.0));
+
+    let status = live.wait().unwrap();
+    reader.join().unwrap();
+    let mut stderr = String::new();
+    use std::io::Read;
+    live.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("libpcap received"),
+        "summary with libpcap counts: {stderr}"
+    );
+
+    let got: Vec<(Instant, serde_json::Value)> = rx.try_iter().collect();
+    for (port, code, finished, idle) in &done {
+        let (at, v) = got
+            .iter()
+            .find(|(_, v)| v["server"].as_str().unwrap().ends_with(&format!(":{port}")))
+            .unwrap_or_else(|| panic!("no verdict for port {port}: {got:?}"));
+        assert_eq!(
+            v["verdict"]["code"], *code,
+            "port {port}: {}",
+            v["verdict"]["summary"]
+        );
+        let delay = at.saturating_duration_since(*finished).as_secs_f64();
+        assert!(
+            delay <= idle + 1.0,
+            "port {port}: verdict {delay:.2} s after the client finished (limit {} s)",
+            idle + 1.0
+        );
+    }
+
+    // The saved capture re-analyzes to the same failures (the timeout codes need the
+    // silence after the last packet, which a pcap file does not record).
+    let offline = common::tlswhy(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "--port",
+            "4486",
+            "--port",
+            "4485",
+            pcap.to_str().unwrap(),
+        ],
+        None,
+    );
+    let offline = json_lines(&offline.stdout);
+    for (port, code, _, idle) in &done {
+        if *idle > 0.0 {
+            continue;
+        }
+        let v = offline
+            .iter()
+            .find(|v| v["server"].as_str().unwrap().ends_with(&format!(":{port}")))
+            .unwrap_or_else(|| panic!("port {port} missing from the --write capture"));
+        assert_eq!(v["verdict"]["code"], *code);
+    }
+}
+
+fn nix_is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+#[test]
+fn list_interfaces_includes_loopback() {
+    let out = common::tlswhy(&["live", "--list-interfaces"], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.starts_with("lo")));
+}
+
+#[test]
+fn unprivileged_capture_says_what_to_do() {
+    // `nobody` cannot open a capture: the message names the two remedies.
+    let bin = env!("CARGO_BIN_EXE_tlswhy");
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--inh-caps=-all",
+            bin,
+            "live",
+            "-i",
+            "lo",
+            "--duration",
+            "1",
+        ])
+        .output()
+        .expect("setpriv (util-linux)");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("run as root") && err.contains("setcap cap_net_raw,cap_net_admin=eip"),
+        "{err}"
+    );
+}
