@@ -390,3 +390,41 @@ fn unprivileged_capture_says_what_to_do() {
         "{err}"
     );
 }
+
+#[test]
+fn user_option_drops_privileges_after_opening() {
+    let ok = common::tlswhy(
+        &[
+            "live",
+            "-i",
+            "lo",
+            "--duration",
+            "1",
+            "--user",
+            "nobody",
+            "--filter",
+            "tcp port 1",
+        ],
+        None,
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let bad = common::tlswhy(
+        &[
+            "live",
+            "-i",
+            "lo",
+            "--duration",
+            "1",
+            "--user",
+            "no-such-user-here",
+        ],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no such user"));
+}
