@@ -191,6 +191,9 @@ struct RecordStream {
     /// After ChangeCipherSpec (TLS ≤ 1.2): records are protected.
     protected: bool,
     plaintext_scanned: usize,
+    /// Bytes of an application_data record still to come; only its length matters, so
+    /// its body is skipped rather than buffered.
+    skip: usize,
 }
 
 impl Default for RecordStream {
@@ -201,6 +204,7 @@ impl Default for RecordStream {
             handshake: Vec::new(),
             protected: false,
             plaintext_scanned: 0,
+            skip: 0,
         }
     }
 }
@@ -344,6 +348,12 @@ impl Conversation {
 
     fn frame_records(&mut self, dir: Dir, data: &[u8], at: At) {
         let d = dir.index();
+        let skipped = self.streams[d].skip.min(data.len());
+        self.streams[d].skip -= skipped;
+        let data = &data[skipped..];
+        if data.is_empty() {
+            return;
+        }
         let mut buf = std::mem::take(&mut self.streams[d].pending);
         let owned;
         let input: &[u8] = if buf.is_empty() {
@@ -367,6 +377,17 @@ impl Conversation {
                 );
                 self.abandon(dir, at, what);
                 return;
+            }
+            if content_type == 23 {
+                // Encrypted: the length is all there is to learn.
+                self.on_application_data(dir, len, at);
+                if rest.len() < 5 + len {
+                    self.streams[d].skip = 5 + len - rest.len();
+                    rest = &[];
+                    break;
+                }
+                rest = &rest[5 + len..];
+                continue;
             }
             if rest.len() < 5 + len {
                 break;
@@ -396,10 +417,17 @@ impl Conversation {
                     self.streams[d].protected = true;
                 }
             }
+            21 if payload.len() < 2 && !self.streams[d].protected => {
+                self.malformed(
+                    dir,
+                    at,
+                    format!("alert record of {} byte(s)", payload.len()),
+                );
+            }
             21 => {
-                let encrypted = self.streams[d].protected
-                    || payload.len() != 2 && payload.len() % 2 != 0
-                    || payload.len() > 4;
+                // A plaintext alert is 2 bytes (rarely two alerts, 4); anything else, or
+                // anything after ChangeCipherSpec, is protected.
+                let encrypted = self.streams[d].protected || !matches!(payload.len(), 2 | 4);
                 let alert = if encrypted {
                     AlertFacts {
                         at,
@@ -445,25 +473,26 @@ impl Conversation {
                     self.frame_handshake(dir, &joined, at);
                 }
             }
-            23 => {
-                let rec = &mut self.facts.encrypted[d];
-                if rec.first.len() < KEPT_RECORDS {
-                    rec.first.push((at, payload.len() as u32));
-                }
-                rec.count += 1;
-                rec.bytes += payload.len() as u64;
-                if rec.count <= 6 {
-                    let label = if self.is_tls13() {
-                        format!("encrypted record ({} bytes)", payload.len())
-                    } else {
-                        format!("ApplicationData ({} bytes)", payload.len())
-                    };
-                    self.push_event(at, dir, label);
-                }
-                self.maybe_settle();
-            }
             _ => {}
         }
+    }
+
+    fn on_application_data(&mut self, dir: Dir, len: usize, at: At) {
+        let rec = &mut self.facts.encrypted[dir.index()];
+        if rec.first.len() < KEPT_RECORDS {
+            rec.first.push((at, len as u32));
+        }
+        rec.count += 1;
+        rec.bytes += len as u64;
+        if rec.count <= 6 {
+            let label = if self.is_tls13() {
+                format!("encrypted record ({len} bytes)")
+            } else {
+                format!("ApplicationData ({len} bytes)")
+            };
+            self.push_event(at, dir, label);
+        }
+        self.maybe_settle();
     }
 
     fn frame_handshake(&mut self, dir: Dir, mut bytes: &[u8], at: At) {
