@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -62,11 +63,13 @@ pub struct Handshake {
     pub verdict: Verdict,
     /// Frame number of the connection's first packet.
     pub frame: u64,
+    /// Frame number of the connection's last packet.
+    pub last_frame: u64,
     pub alpn: Option<String>,
     pub client_hello: Option<ClientHelloJson>,
     pub server_hello: Option<ServerHelloFacts>,
     pub hello_retry_request: bool,
-    pub certificates: Vec<CertFacts>,
+    pub certificates: Arc<Vec<CertFacts>>,
     pub alerts: Vec<AlertFacts>,
     pub tcp: crate::flow::TcpFacts,
     /// Bytes that did not parse, and directions that could not be followed.
@@ -346,6 +349,7 @@ fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshak
         established,
         verdict,
         frame: conn.first.frame,
+        last_frame: conn.last.frame,
         alpn: sh.and_then(|s| s.alpn.clone()),
         client_hello: f.client_hello.as_ref().map(|c| ClientHelloJson {
             frame: c.at.frame,

@@ -1,7 +1,11 @@
 //! Certificates as facts (subject, issuer, SAN names, validity, self-signed) through
 //! x509-parser, and host-name matching by the rules of RFC 6125 §6.4.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 use x509_parser::extensions::GeneralName;
@@ -116,6 +120,45 @@ impl CertFacts {
     pub fn expired_at(&self, unix_secs: i64) -> bool {
         self.parse_error.is_none() && (unix_secs > self.not_after || unix_secs < self.not_before)
     }
+}
+
+/// Distinct chains remembered per thread; past this the cache starts over.
+const CHAIN_CACHE_ENTRIES: usize = 4096;
+
+thread_local! {
+    /// Chains already parsed, by a hash of their DER; the DER is kept to rule out
+    /// collisions. A busy server sends the same chain to every client: parse it once.
+    static CHAIN_CACHE: RefCell<HashMap<u64, (Vec<Box<[u8]>>, Arc<Vec<CertFacts>>)>> =
+        RefCell::new(HashMap::new());
+}
+
+/// The facts of a chain of DER certificates, parsed once per distinct chain.
+pub fn chain_facts(chain: &[&[u8]]) -> Arc<Vec<CertFacts>> {
+    let mut hasher = DefaultHasher::new();
+    for der in chain {
+        der.hash(&mut hasher);
+    }
+    let key = hasher.finish();
+    CHAIN_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((ders, facts)) = cache.get(&key) {
+            if ders.len() == chain.len() && ders.iter().zip(chain).all(|(a, b)| &a[..] == *b) {
+                return Arc::clone(facts);
+            }
+        }
+        let facts = Arc::new(
+            chain
+                .iter()
+                .map(|der| CertFacts::from_der(der))
+                .collect::<Vec<_>>(),
+        );
+        if cache.len() >= CHAIN_CACHE_ENTRIES {
+            cache.clear();
+        }
+        let ders = chain.iter().map(|d| Box::<[u8]>::from(*d)).collect();
+        cache.insert(key, (ders, Arc::clone(&facts)));
+        facts
+    })
 }
 
 fn text(s: &str) -> String {

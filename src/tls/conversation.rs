@@ -6,6 +6,8 @@
 //! segment; handshake-message reassembly is capped at [`MAX_HANDSHAKE_MESSAGE`]; once
 //! the outcome is known (the conversation is *settled*) no payload is buffered at all.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::alert::{AlertDescription, AlertLevel};
@@ -145,7 +147,8 @@ pub struct TlsFacts {
 /// A certificate chain as sent.
 #[derive(Clone, Debug, Serialize)]
 pub struct CertChain {
-    pub certificates: Vec<CertFacts>,
+    /// Shared between connections that received the same chain.
+    pub certificates: Arc<Vec<CertFacts>>,
     /// Number of certificates in the message (may exceed the kept ones).
     pub chain_length: usize,
 }
@@ -602,11 +605,8 @@ impl Conversation {
                     }
                 };
                 if dir == Dir::ToClient {
-                    let certificates: Vec<CertFacts> = chain
-                        .iter()
-                        .take(MAX_CHAIN)
-                        .map(|der| CertFacts::from_der(der))
-                        .collect();
+                    let certificates =
+                        super::cert::chain_facts(&chain[..chain.len().min(MAX_CHAIN)]);
                     let leaf = certificates
                         .first()
                         .map(|c| c.common_name.clone().unwrap_or_else(|| c.subject.clone()))
