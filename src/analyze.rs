@@ -30,6 +30,8 @@ pub struct Stats {
     pub malformed_packets: u64,
     /// Packets of link types this tool does not decode, by link type name.
     pub unsupported_link_types: BTreeMap<String, u64>,
+    /// Connections closed early because the flow table was full (`--max-flows`).
+    pub evicted_connections: u64,
 }
 
 /// Everything found in one capture.
@@ -178,7 +180,7 @@ impl<'s> Engine<'s> {
     pub fn new(settings: &'s Settings) -> Engine<'s> {
         Engine {
             decoder: Decoder::new(),
-            table: FlowTable::new(settings.tls_ports.clone()),
+            table: FlowTable::new(settings.tls_ports.clone(), settings.limits),
             stats: Stats::default(),
             end: Timestamp(0),
             settings,
@@ -259,6 +261,7 @@ impl<'s> Engine<'s> {
     pub fn finish(mut self, name: &str, damage: Option<Damage>) -> CaptureReport {
         let mut stats = self.stats;
         let end = self.end;
+        stats.evicted_connections = self.table.evicted;
         let connections = self.table.finish();
         stats.connections = connections.len() as u64;
         let profiles = Profiles::build(&connections);

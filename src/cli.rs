@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use tlswhy::limits::Limits;
 
 /// Says, for every TLS handshake in packet captures, whether it worked and exactly why not.
 #[derive(Debug, Parser)]
@@ -49,6 +50,29 @@ pub struct OutputArgs {
     /// verdict) to this pcap file.
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,
+
+    /// Limit: connections tracked at once (the least active are closed and reported
+    /// as incomplete_capture past it).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_flows)]
+    pub max_flows: usize,
+
+    /// Limit: bytes of one handshake message (a certificate chain) reassembled per
+    /// connection and direction.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_handshake_message)]
+    pub max_handshake_bytes: usize,
+
+    /// Limit: out-of-order bytes buffered per connection and direction while waiting
+    /// for a missing segment.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_pending_bytes)]
+    pub max_pending_bytes: usize,
+
+    /// Limit: certificates of a chain that are parsed and kept.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_chain)]
+    pub max_chain: usize,
+
+    /// Limit: TLS records examined per connection and direction before giving up.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_records)]
+    pub max_records: u64,
 
     /// Colour: auto (only on a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]

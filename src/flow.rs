@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::capture::Timestamp;
 use crate::decode::TcpSegment;
+use crate::limits::Limits;
 use crate::tls::Conversation;
 
 /// Where something was seen: frame number and capture time.
@@ -65,13 +66,8 @@ impl Dir {
     }
 }
 
-/// Out-of-order segments kept per direction before the hole is declared lost.
-pub const MAX_PENDING_SEGMENTS: usize = 64;
 /// How long a closed connection stays in the table after its last packet (capture time).
 const LINGER_NS: i64 = 2_000_000_000;
-
-/// Out-of-order bytes kept per direction before the hole is declared lost.
-pub const MAX_PENDING_BYTES: usize = 512 * 1024;
 
 /// What TCP showed about a connection. Arrays are indexed by [`Dir::index`]
 /// (0: sent by the client, 1: sent by the server).
@@ -96,6 +92,8 @@ pub struct TcpFacts {
 /// Per-direction reassembly state.
 #[derive(Debug, Default)]
 struct Reassembler {
+    /// (segments, bytes) kept out of order before a hole is declared lost.
+    caps: (usize, usize),
     /// Sequence number of the next byte expected; `None` before the first segment.
     next_seq: Option<u32>,
     pending: BTreeMap<u64, Vec<u8>>,
@@ -161,7 +159,7 @@ impl Reassembler {
             }
             self.pending_bytes += data.len();
         }
-        if self.pending.len() > MAX_PENDING_SEGMENTS || self.pending_bytes > MAX_PENDING_BYTES {
+        if self.pending.len() > self.caps.0 || self.pending_bytes > self.caps.1 {
             self.skip_hole(sink);
         }
     }
@@ -227,6 +225,8 @@ pub struct Connection {
     untouched: bool,
     /// Streaming: its verdict has been handed out.
     pub reported: bool,
+    /// Closed early because a limit was reached (which one).
+    pub evicted: Option<String>,
 }
 
 impl Connection {
@@ -236,7 +236,12 @@ impl Connection {
         server: SocketAddr,
         at: At,
         roles_guessed: bool,
+        limits: &Limits,
     ) -> Connection {
+        let reassembler = || Reassembler {
+            caps: (limits.max_pending_segments, limits.max_pending_bytes),
+            ..Default::default()
+        };
         Connection {
             id,
             client,
@@ -247,11 +252,12 @@ impl Connection {
                 roles_guessed,
                 ..Default::default()
             },
-            tls: Conversation::new(),
-            reassembly: Default::default(),
+            tls: Conversation::with_limits(limits),
+            reassembly: [reassembler(), reassembler()],
             client_isn: None,
             untouched: true,
             reported: false,
+            evicted: None,
         }
     }
 
@@ -328,8 +334,7 @@ impl Connection {
                 let fin_allowance = i64::from(self.tcp.fin[other.index()].is_some());
                 if r.has_pending() && ahead > 0 {
                     self.skip_hole(other, at);
-                } else if r.delivered() && ahead > fin_allowance && ahead < MAX_PENDING_BYTES as i64
-                {
+                } else if r.delivered() && ahead > fin_allowance && ahead < r.caps.1 as i64 {
                     self.tcp.lost_segment[other.index()].get_or_insert(at);
                     self.tls.lose(
                         other,
@@ -382,7 +387,10 @@ impl Connection {
                 self.skip_hole(dir, at);
             }
         }
-        self.reassembly = Default::default();
+        for r in &mut self.reassembly {
+            r.pending = BTreeMap::new();
+            r.pending_bytes = 0;
+        }
         self.tls.settle();
     }
 }
@@ -407,13 +415,38 @@ pub struct FlowTable {
     next_id: u64,
     /// Ports whose connections count as TLS attempts even without a ClientHello.
     tls_ports: Vec<u16>,
+    limits: Limits,
+    /// Connections closed early because the table was full.
+    pub evicted: u64,
 }
 
 impl FlowTable {
-    pub fn new(tls_ports: Vec<u16>) -> FlowTable {
+    pub fn new(tls_ports: Vec<u16>, limits: Limits) -> FlowTable {
         FlowTable {
             tls_ports,
+            limits,
             ..Default::default()
+        }
+    }
+
+    /// The table is full: the least recently active quarter of the live connections
+    /// is closed, marked as evicted and moved to `done` to be reported.
+    fn evict(&mut self) {
+        let mut by_activity: Vec<(At, FlowKey)> =
+            self.live.iter().map(|(k, c)| (c.last, *k)).collect();
+        by_activity.sort_unstable();
+        let n = (self.live.len() / 4).max(1);
+        let reason = format!(
+            "flow table limit of {} live connections reached: closed early (--max-flows)",
+            self.limits.max_flows
+        );
+        for (_, key) in by_activity.into_iter().take(n) {
+            if let Some(mut conn) = self.live.remove(&key) {
+                conn.finish();
+                conn.evicted = Some(reason.clone());
+                self.evicted += 1;
+                self.done.push(conn);
+            }
         }
     }
 
@@ -455,7 +488,10 @@ impl FlowTable {
             let (c, s) = self.guess_roles(seg.src, seg.dst);
             (c, s, true)
         };
-        let mut conn = Connection::new(self.next_id, client, server, at, guessed);
+        if self.live.len() >= self.limits.max_flows.max(1) {
+            self.evict();
+        }
+        let mut conn = Connection::new(self.next_id, client, server, at, guessed, &self.limits);
         self.next_id += 1;
         conn.on_segment(seg, at);
         self.live.insert(key, conn);
@@ -496,8 +532,7 @@ impl FlowTable {
                 report(conn);
                 conn.reported = true;
                 // Nothing more will be said about it: keep only TCP state.
-                conn.tls.settle();
-                conn.reassembly = Default::default();
+                conn.finish();
             }
             // A closed connection lingers a moment to absorb the last ACKs.
             let lingered = conn.is_closed() && now.0.saturating_sub(conn.last.ts.0) >= LINGER_NS;
@@ -530,7 +565,10 @@ mod tests {
 
     #[test]
     fn reorders_trims_retransmissions_and_wraps() {
-        let mut r = Reassembler::default();
+        let mut r = Reassembler {
+            caps: (64, 512 * 1024),
+            ..Default::default()
+        };
         let mut out = Vec::new();
         let mut holes = 0;
         let base = u32::MAX - 3; // wraps inside the stream
@@ -553,15 +591,18 @@ mod tests {
 
     #[test]
     fn a_hole_beyond_the_cap_is_declared_lost() {
-        let mut r = Reassembler::default();
+        let mut r = Reassembler {
+            caps: (64, 512 * 1024),
+            ..Default::default()
+        };
         let mut out = Vec::new();
         let mut holes = 0;
         r.start_at(0);
-        for i in 0..=MAX_PENDING_SEGMENTS as u32 {
+        for i in 0..=64u32 {
             collect(&mut r, 10 + i, b"x", &mut out, &mut holes);
         }
         assert_eq!(holes, 1);
-        assert_eq!(out.len(), MAX_PENDING_SEGMENTS + 1);
+        assert_eq!(out.len(), 64 + 1);
         assert!(!r.has_pending());
     }
 }

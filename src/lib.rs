@@ -21,6 +21,7 @@ pub mod capture;
 pub mod decode;
 pub mod diagnose;
 pub mod flow;
+pub mod limits;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod report;

@@ -86,9 +86,18 @@ fn common(args: &OutputArgs) -> Result<Common, String> {
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         return Err("--timeout must be a positive number of seconds".into());
     }
+    let limits = tlswhy::limits::Limits {
+        max_flows: args.max_flows.max(1),
+        max_handshake_message: args.max_handshake_bytes,
+        max_pending_bytes: args.max_pending_bytes,
+        max_chain: args.max_chain,
+        max_records: args.max_records,
+        ..Default::default()
+    };
     let mut settings = Settings {
         response_timeout: args.timeout,
         keep_failing_packets: args.write.is_some(),
+        limits,
         ..Settings::default()
     };
     settings.tls_ports.extend(args.ports.iter().copied());
@@ -146,6 +155,14 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
                             escape(&r.name)
                         );
                     }
+                }
+                if r.stats.evicted_connections > 0 && !out_args.quiet {
+                    eprintln!(
+                        "tlswhy: warning: {}: {} connection(s) closed early at the flow table limit (--max-flows {}); they are reported",
+                        escape(&r.name),
+                        r.stats.evicted_connections,
+                        settings.limits.max_flows
+                    );
                 }
                 for (lt, n) in &r.stats.unsupported_link_types {
                     let message =

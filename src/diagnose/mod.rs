@@ -40,6 +40,8 @@ pub struct Settings {
     pub response_timeout: f64,
     /// Keep copies of the packets of failing handshakes (`--write`).
     pub keep_failing_packets: bool,
+    /// Bounds on memory and work.
+    pub limits: crate::limits::Limits,
 }
 
 impl Default for Settings {
@@ -48,6 +50,7 @@ impl Default for Settings {
             tls_ports: WELL_KNOWN_TLS_PORTS.to_vec(),
             response_timeout: 3.0,
             keep_failing_packets: false,
+            limits: crate::limits::Limits::default(),
         }
     }
 }
@@ -82,6 +85,22 @@ pub fn diagnose(
         return None;
     }
     let mut verdict = ctx.verdict();
+    if let Some(limit) = &conn.evicted {
+        // Closed early by a limit: only an outcome already decided stands.
+        let decided = conn.tls.facts.alerts.iter().any(AlertFacts::is_fatal)
+            || matches!(verdict.code, Code::Ok | Code::ConnectionRefused);
+        if !decided {
+            let first = verdict.evidence.first().cloned();
+            verdict = Verdict::new(
+                Code::IncompleteCapture,
+                "This connection was closed before its outcome was known: a limit of the analysis was reached.",
+            )
+            .evidence(first.into_iter().chain([format!("limit: {limit}")]))
+            .fix("Raise the limit (see tlswhy analyze --help) or split the capture (editcap -c).");
+        } else {
+            verdict.evidence.push(format!("note: {limit}"));
+        }
+    }
     order_evidence(&mut verdict.evidence);
     Some(verdict)
 }

@@ -125,10 +125,13 @@ impl CertFacts {
 /// Distinct chains remembered per thread; past this the cache starts over.
 const CHAIN_CACHE_ENTRIES: usize = 4096;
 
+/// A cached chain: its DER certificates and their facts.
+type CachedChain = (Vec<Box<[u8]>>, Arc<Vec<CertFacts>>);
+
 thread_local! {
     /// Chains already parsed, by a hash of their DER; the DER is kept to rule out
     /// collisions. A busy server sends the same chain to every client: parse it once.
-    static CHAIN_CACHE: RefCell<HashMap<u64, (Vec<Box<[u8]>>, Arc<Vec<CertFacts>>)>> =
+    static CHAIN_CACHE: RefCell<HashMap<u64, CachedChain>> =
         RefCell::new(HashMap::new());
 }
 

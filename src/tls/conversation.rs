@@ -16,9 +16,8 @@ use super::hello::{self, ClientHelloFacts, ServerHelloFacts};
 use super::plaintext::{self, PlaintextKind};
 use super::suites::{suite_name, version_name};
 use crate::flow::{At, Dir};
+use crate::limits::Limits;
 
-/// Largest handshake message reassembled (a long certificate chain fits; more is a limit).
-pub const MAX_HANDSHAKE_MESSAGE: usize = 1024 * 1024;
 /// Largest record length accepted: 2^14 plus the expansion RFC 5246 allows.
 const MAX_RECORD_LEN: usize = 16384 + 2048;
 /// Encrypted records remembered per direction (the rest are only counted).
@@ -27,8 +26,6 @@ const KEPT_RECORDS: usize = 16;
 const MAX_EVENTS: usize = 48;
 /// Plain text scanned for a STARTTLS upgrade before giving up on a direction.
 const MAX_PLAINTEXT_SCAN: usize = 64 * 1024;
-/// Certificates kept from one chain.
-const MAX_CHAIN: usize = 10;
 
 /// A fact together with where it was seen.
 #[derive(Clone, Debug, Serialize)]
@@ -219,11 +216,21 @@ pub struct Conversation {
     streams: [RecordStream; 2],
     /// The outcome is known; payload is no longer examined.
     pub settled: bool,
+    limits: Limits,
+    /// Records seen per direction.
+    records: [u64; 2],
 }
 
 impl Conversation {
     pub fn new() -> Conversation {
         Conversation::default()
+    }
+
+    pub fn with_limits(limits: &Limits) -> Conversation {
+        Conversation {
+            limits: *limits,
+            ..Conversation::default()
+        }
     }
 
     /// True when `bytes` start with a TLS handshake record holding a ClientHello.
@@ -371,6 +378,16 @@ impl Conversation {
             if self.streams[d].mode != Mode::Records || self.settled {
                 return;
             }
+            self.records[d] += 1;
+            if self.records[d] > self.limits.max_records {
+                let limit = self.limits.max_records;
+                self.lose(
+                    dir,
+                    at,
+                    format!("more than {limit} records without an outcome (--max-records)"),
+                );
+                return;
+            }
             let content_type = rest[0];
             let version = u16::from_be_bytes([rest[1], rest[2]]);
             let len = u16::from_be_bytes([rest[3], rest[4]]) as usize;
@@ -503,11 +520,12 @@ impl Conversation {
         while bytes.len() >= 4 {
             let ty = bytes[0];
             let len = u32::from_be_bytes([0, bytes[1], bytes[2], bytes[3]]) as usize;
-            if len > MAX_HANDSHAKE_MESSAGE {
+            if len > self.limits.max_handshake_message {
+                let limit = self.limits.max_handshake_message;
                 self.lose(
                     dir,
                     at,
-                    format!("handshake message of type {ty} claims {len} bytes, over the {MAX_HANDSHAKE_MESSAGE}-byte limit"),
+                    format!("handshake message of type {ty} claims {len} bytes, over the {limit}-byte limit (--max-handshake-bytes)"),
                 );
                 return;
             }
@@ -606,7 +624,7 @@ impl Conversation {
                 };
                 if dir == Dir::ToClient {
                     let certificates =
-                        super::cert::chain_facts(&chain[..chain.len().min(MAX_CHAIN)]);
+                        super::cert::chain_facts(&chain[..chain.len().min(self.limits.max_chain)]);
                     let leaf = certificates
                         .first()
                         .map(|c| c.common_name.clone().unwrap_or_else(|| c.subject.clone()))
