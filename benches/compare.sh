@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# End-to-end comparison, side by side in one run: tlswhy (1 and 2 threads), the
+# header-only walk (examples/walk.rs, the lower bound), tshark extracting SNI, suites and
+# alerts (with out-of-order reassembly), and ssldump when installed. Prints MB/s,
+# handshakes/s and peak RSS (median of RUNS runs) and tlswhy's agreement with the
+# generator's truth file.
+#
+# usage: benches/compare.sh [PCAP TRUTH]...
+#   without arguments, generates two inputs with ../shared/bench/gen_bench_pcap.py
+#   (bulk-heavy and handshake-heavy; SIZE=small|full, default small: 2k / 20k connections)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-3}
+WORK=${WORK:-/tmp/tlswhy-bench}
+GEN=${GEN:-../shared/bench/gen_bench_pcap.py}
+mkdir -p "$WORK"
+
+if [ $# -eq 0 ]; then
+    if [ "${SIZE:-small}" = full ]; then bulk=20000; hs=200000; else bulk=2000; hs=20000; fi
+    [ -f "$WORK/bulk.pcap" ] || python3 "$GEN" --connections $bulk --bulk-kb 20-70 --seed 1 --out "$WORK/bulk.pcap" --truth "$WORK/bulk.truth.jsonl"
+    [ -f "$WORK/hs.pcap" ] || python3 "$GEN" --connections $hs --bulk-kb 0-1 --resume-ratio 0.3 --seed 2 --out "$WORK/hs.pcap" --truth "$WORK/hs.truth.jsonl"
+    set -- "$WORK/bulk.pcap" "$WORK/bulk.truth.jsonl" "$WORK/hs.pcap" "$WORK/hs.truth.jsonl"
+fi
+cargo build --release --quiet --example walk
+BIN=target/release/tlswhy
+WALK=target/release/examples/walk
+
+# run NAME CMD...: median wall seconds and peak RSS (KiB) over RUNS runs.
+run() {
+    local name=$1; shift
+    local times=() rss=()
+    for _ in $(seq "$RUNS"); do
+        /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/$name.out" 2>/dev/null || true
+        read -r t m <"$WORK/time"
+        times+=("$t"); rss+=("$m")
+    done
+    local mt mm
+    mt=$(printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
+    mm=$(printf '%s\n' "${rss[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
+    echo "$name $mt $mm"
+}
+
+while [ $# -ge 2 ]; do
+    pcap=$1 truth=$2; shift 2
+    bytes=$(stat -c %s "$pcap")
+    conns=$(wc -l <"$truth")
+    echo "== $pcap: $((bytes / 1000000)) MB, $conns connections"
+    results=()
+    results+=("$(run walk "$WALK" "$pcap")")
+    results+=("$(run tlswhy-1t env RAYON_NUM_THREADS=1 "$BIN" analyze --format json "$pcap")")
+    results+=("$(run tlswhy-2t env RAYON_NUM_THREADS=2 "$BIN" analyze --format json "$pcap")")
+    if command -v tshark >/dev/null; then
+        results+=("$(run tshark tshark -r "$pcap" -o tcp.reassemble_out_of_order:TRUE -Y 'tls.handshake.type==1 || tls.handshake.type==2 || tls.alert_message' \
+            -T fields -e frame.number -e tls.handshake.extensions_server_name -e tls.handshake.ciphersuite -e tls.alert_message.desc)")
+    fi
+    if command -v ssldump >/dev/null; then
+        results+=("$(run ssldump ssldump -n -r "$pcap")")
+    fi
+    walk_t=$(echo "${results[0]}" | awk '{print $2}')
+    tshark_t=$(printf '%s\n' "${results[@]}" | awk '$1=="tshark"{print $2}')
+    printf '%-10s %9s %10s %14s %10s %10s %10s\n' tool seconds MB/s handshakes/s "RSS MiB" "vs walk" "vs tshark"
+    for r in "${results[@]}"; do
+        read -r name t m <<<"$r"
+        awk -v n="$name" -v t="$t" -v m="$m" -v b="$bytes" -v c="$conns" -v w="$walk_t" -v ts="${tshark_t:-0}" 'BEGIN {
+            t = (t > 0) ? t : 0.001
+            printf "%-10s %9.2f %10.0f %14.0f %10.0f %10.2f %10s\n", n, t, b / t / 1e6, c / t, m / 1024, w / t, (ts > 0 ? sprintf("%.1fx", ts / t) : "-")
+        }'
+    done
+    # Agreement of tlswhy's facts with the truth file.
+    python3 benches/truth_agreement.py "$truth" "$WORK/tlswhy-2t.out"
+done

@@ -1,0 +1,111 @@
+//! Micro-benchmarks of the stages on the recorded captures: the capture record walk,
+//! link/IP/TCP decode, ClientHello parsing, certificate parsing (first time and from the
+//! chain cache), a whole capture through diagnosis, and JSON output.
+//!
+//! `cargo bench --bench parts`; set `TLSWHY_BENCH_PCAP` to a larger capture (e.g. one
+//! made by `../shared/bench/gen_bench_pcap.py`) to measure the walk and decode on it.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tlswhy::analyze::analyze_bytes;
+use tlswhy::capture::PacketReader;
+use tlswhy::decode::Decoder;
+use tlswhy::diagnose::Settings;
+use tlswhy::tls::cert::{chain_facts, CertFacts};
+use tlswhy::tls::hello::parse_client_hello;
+
+fn capture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))).expect("capture")
+}
+
+fn big_capture() -> Vec<u8> {
+    match std::env::var_os("TLSWHY_BENCH_PCAP") {
+        Some(p) => std::fs::read(p).expect("TLSWHY_BENCH_PCAP"),
+        None => capture("relay_ip_sni.pcap"),
+    }
+}
+
+/// The first ClientHello body (after the 4-byte header) in a capture's TCP payloads.
+fn first_client_hello(pcap: &[u8]) -> Vec<u8> {
+    let mut decoder = Decoder::new();
+    for p in PacketReader::new(pcap, "bench").unwrap() {
+        if let Ok(seg) = decoder.decode(&p) {
+            let d = &seg.payload;
+            if d.len() > 9 && d[0] == 22 && d[5] == 1 {
+                let len = u32::from_be_bytes([0, d[6], d[7], d[8]]) as usize;
+                if d.len() >= 9 + len {
+                    return d[9..9 + len].to_vec();
+                }
+            }
+        }
+    }
+    panic!("no ClientHello")
+}
+
+/// The first DER certificate (SEQUENCE with a 2-byte length holding a SEQUENCE).
+fn first_certificate(pcap: &[u8]) -> Vec<u8> {
+    let i = pcap
+        .windows(6)
+        .position(|w| w[0] == 0x30 && w[1] == 0x82 && w[4] == 0x30 && w[5] == 0x82)
+        .expect("a certificate");
+    let len = u16::from_be_bytes([pcap[i + 2], pcap[i + 3]]) as usize;
+    pcap[i..i + 4 + len].to_vec()
+}
+
+fn benches(c: &mut Criterion) {
+    let big = big_capture();
+    let mut g = c.benchmark_group("capture");
+    g.throughput(Throughput::Bytes(big.len() as u64));
+    g.bench_function("record_walk", |b| {
+        b.iter(|| {
+            PacketReader::new(black_box(&big), "bench")
+                .unwrap()
+                .map(|p| p.data.len())
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("walk_and_decode", |b| {
+        b.iter(|| {
+            let mut decoder = Decoder::new();
+            PacketReader::new(black_box(&big), "bench")
+                .unwrap()
+                .filter(|p| decoder.decode(p).is_ok())
+                .count()
+        })
+    });
+    g.finish();
+
+    let relay = capture("relay_ip_sni.pcap");
+    let hello = first_client_hello(&relay);
+    c.bench_function("client_hello_parse", |b| {
+        b.iter(|| parse_client_hello(black_box(&hello)).unwrap())
+    });
+    let cert = first_certificate(&relay);
+    c.bench_function("certificate_parse", |b| {
+        b.iter(|| CertFacts::from_der(black_box(&cert)))
+    });
+    c.bench_function("certificate_chain_cached", |b| {
+        b.iter(|| chain_facts(black_box(&[cert.as_slice()])))
+    });
+
+    let settings = Settings::default();
+    let mut g = c.benchmark_group("analyze");
+    g.throughput(Throughput::Bytes(relay.len() as u64));
+    g.bench_function("relay_ip_sni_to_verdicts", |b| {
+        b.iter(|| analyze_bytes(black_box(&relay), "bench", &settings).unwrap())
+    });
+    g.finish();
+
+    let report = analyze_bytes(&relay, "bench", &settings).unwrap();
+    c.bench_function("json_output_relay", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(64 * 1024);
+            tlswhy::report::json::write_lines(&mut out, &report.handshakes).unwrap();
+            out.len()
+        })
+    });
+}
+
+criterion_group!(parts, benches);
+criterion_main!(parts);
