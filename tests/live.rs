@@ -428,3 +428,42 @@ fn user_option_drops_privileges_after_opening() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no such user"));
 }
+
+#[test]
+fn ctrl_c_ends_cleanly_with_the_summary() {
+    let mut live = Command::new(env!("CARGO_BIN_EXE_tlswhy"))
+        .args(["live", "-i", "lo", "--filter", "tcp port 1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &live.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let exit = loop {
+        if let Some(s) = live.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tlswhy live did not stop on SIGINT"
+        );
+        thread::sleep(Duration::from_millis(50));
+    };
+    let out = live.wait_with_output().unwrap();
+    assert_eq!(
+        exit.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("summary:") && text.contains("libpcap received"),
+        "{text}"
+    );
+}
