@@ -1,8 +1,10 @@
 //! Adversarial inputs against the documented limits (synthetic packets, built here):
 //! a SYN flood from distinct ports, endless out-of-order segments that never fill a
 //! hole, a ClientHello with thousands of suites and extensions, a certificate of
-//! malformed DER, a pcapng with a bogus block length. Each must finish quickly, keep
-//! the work bounded by the limits, and report every connection — nothing dropped.
+//! malformed DER, a pcapng with a bogus block length, overlapping retransmissions with
+//! different bytes, terminal escapes in a server name, a reused 5-tuple. Each must
+//! finish quickly, keep the work bounded by the limits, and report every connection —
+//! nothing dropped, nothing raw reaching a terminal.
 
 mod common;
 
@@ -110,6 +112,23 @@ fn client_hello(suites: usize, extensions: usize) -> Vec<u8> {
     }
     body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
     body.extend_from_slice(&exts);
+    handshake_message(1, &body)
+}
+
+/// A ClientHello with one suite and the given server_name bytes.
+fn client_hello_with_sni(name: &[u8]) -> Vec<u8> {
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[9; 32]);
+    body.push(0);
+    body.extend_from_slice(&[0, 2, 0xc0, 0x2f, 1, 0]);
+    let mut sni = vec![0, 0];
+    sni.extend_from_slice(&((name.len() + 5) as u16).to_be_bytes());
+    sni.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+    sni.push(0);
+    sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    sni.extend_from_slice(name);
+    body.extend_from_slice(&(sni.len() as u16).to_be_bytes());
+    body.extend_from_slice(&sni);
     handshake_message(1, &body)
 }
 
@@ -347,4 +366,142 @@ fn pcapng_with_a_bogus_block_length_is_damage_with_an_offset() {
     let damage = report.damage.expect("damage reported");
     assert_eq!(damage.offset, third as u64);
     assert!(damage.what.contains("3000000000"), "{}", damage.what);
+}
+
+#[test]
+fn escape_sequences_in_a_server_name_never_reach_the_terminal() {
+    let mut p = PcapBuilder::new();
+    let c = (CLIENT, 40_004);
+    let s = (SERVER, 443);
+    p.handshake(c, s);
+    let evil = b"\x1b]0;owned\x07\x1b[2J\x9b31mevil.example\xff";
+    let hello = records(&client_hello_with_sni(evil));
+    p.tcp(c, s, 1000, Some(5000), false, false, &hello);
+    p.tcp(
+        s,
+        c,
+        5000,
+        Some(1000 + hello.len() as u32),
+        false,
+        false,
+        &record(21, &[2, 112]),
+    );
+    for args in [
+        &["analyze", "--color", "always", "-"][..],
+        &["analyze", "--format", "json", "-"][..],
+    ] {
+        let out = common::tlswhy(args, Some(&p.bytes));
+        let text = String::from_utf8(out.stdout).expect("UTF-8 output");
+        assert!(
+            !text.contains("\x07") && !text.contains("]0;owned\x1b"),
+            "raw control bytes leaked: {text:?}"
+        );
+        // Colour codes are ours; none may come from the packet.
+        assert!(!text.contains("\x1b[2J"), "{text:?}");
+        if args.contains(&"json") {
+            let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+            assert_eq!(v["verdict"]["code"], "sni_unrecognized");
+            assert!(v["sni"].as_str().unwrap().contains("evil.example"));
+        } else {
+            assert!(text.contains("\\x1b]0;owned"), "escaped form shown: {text}");
+        }
+    }
+}
+
+#[test]
+fn overlapping_retransmissions_with_different_bytes_are_reported() {
+    let mut p = PcapBuilder::new();
+    let c = (CLIENT, 40_005);
+    let s = (SERVER, 443);
+    p.handshake(c, s);
+    let hello = records(&client_hello_with_sni(b"emby.example.com"));
+    let (head, tail) = hello.split_at(20);
+    // The tail arrives first, then again with different bytes, then the head.
+    p.tcp(c, s, 1020, Some(5000), false, false, tail);
+    let mut forged = tail.to_vec();
+    forged[10] ^= 0xff;
+    p.tcp(c, s, 1020, Some(5000), false, false, &forged);
+    p.tcp(c, s, 1000, Some(5000), false, false, head);
+    p.tcp(
+        s,
+        c,
+        5000,
+        Some(1000 + hello.len() as u32),
+        false,
+        false,
+        &record(21, &[2, 40]),
+    );
+    let (report, _) = analyze(&p.bytes, Limits::default());
+    let h = &report.handshakes[0];
+    assert_eq!(h.tcp.conflicting_overlaps[0], 1);
+    assert!(
+        h.verdict
+            .evidence
+            .iter()
+            .any(|e| e.contains("ambiguous capture")),
+        "{:?}",
+        h.verdict.evidence
+    );
+    assert_eq!(
+        h.sni.as_deref(),
+        Some("emby.example.com"),
+        "the first copy is used"
+    );
+}
+
+#[test]
+fn reused_five_tuple_after_a_close_is_a_new_connection() {
+    let mut p = PcapBuilder::new();
+    let c = (CLIENT, 40_006);
+    let s = (SERVER, 443);
+    for isn in [999u32, 777_777] {
+        p.tcp(c, s, isn, None, true, false, &[]);
+        p.tcp(s, c, 4999, Some(isn + 1), false, false, &[]);
+        // RST-ACK: refused, twice, on the same ports.
+        let mut frame = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
+            .ipv4(s.0, c.0, 64)
+            .tcp(s.1, c.1, 0, 0)
+            .rst()
+            .ack(isn + 1)
+            .write(&mut frame, &[])
+            .unwrap();
+        p.usec += 100;
+        p.bytes
+            .extend_from_slice(&((p.usec / 1_000_000) as u32).to_le_bytes());
+        p.bytes
+            .extend_from_slice(&((p.usec % 1_000_000) as u32).to_le_bytes());
+        p.bytes
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        p.bytes
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        p.bytes.extend_from_slice(&frame);
+    }
+    let (report, _) = analyze(&p.bytes, Limits::default());
+    assert_eq!(
+        report.handshakes.len(),
+        2,
+        "{:?}",
+        report
+            .handshakes
+            .iter()
+            .map(|h| h.verdict.code)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn strict_turns_damage_into_exit_status_2() {
+    let bytes = std::fs::read(common::captures().join("relay_ip_sni.pcap")).unwrap();
+    let cut = &bytes[..bytes.len() - 5];
+    assert_eq!(
+        common::tlswhy(&["analyze", "-"], Some(cut)).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        common::tlswhy(&["analyze", "--strict", "-"], Some(cut))
+            .status
+            .code(),
+        Some(2)
+    );
 }
