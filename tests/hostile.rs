@@ -60,16 +60,20 @@ impl PcapBuilder {
         }
         let mut frame = Vec::new();
         b.write(&mut frame, payload).unwrap();
+        self.frame(&frame);
+    }
+
+    /// Appends one frame, 100 µs after the previous one.
+    fn frame(&mut self, frame: &[u8]) {
         self.usec += 100;
+        let len = (frame.len() as u32).to_le_bytes();
         self.bytes
             .extend_from_slice(&((self.usec / 1_000_000) as u32).to_le_bytes());
         self.bytes
             .extend_from_slice(&((self.usec % 1_000_000) as u32).to_le_bytes());
-        self.bytes
-            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        self.bytes
-            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        self.bytes.extend_from_slice(&frame);
+        self.bytes.extend_from_slice(&len);
+        self.bytes.extend_from_slice(&len);
+        self.bytes.extend_from_slice(frame);
     }
 
     /// SYN, SYN-ACK, ACK between client and server.
@@ -466,16 +470,7 @@ fn reused_five_tuple_after_a_close_is_a_new_connection() {
             .ack(isn + 1)
             .write(&mut frame, &[])
             .unwrap();
-        p.usec += 100;
-        p.bytes
-            .extend_from_slice(&((p.usec / 1_000_000) as u32).to_le_bytes());
-        p.bytes
-            .extend_from_slice(&((p.usec % 1_000_000) as u32).to_le_bytes());
-        p.bytes
-            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        p.bytes
-            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        p.bytes.extend_from_slice(&frame);
+        p.frame(&frame);
     }
     let (report, _) = analyze(&p.bytes, Limits::default());
     assert_eq!(
