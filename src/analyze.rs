@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::capture::{CaptureBytes, CaptureError, Damage, Packet, PacketReader, Source, Timestamp};
@@ -105,19 +106,141 @@ pub fn analyze_source(source: &Source, settings: &Settings) -> Result<CaptureRep
     analyze_bytes(&bytes, &source.display_name(), settings)
 }
 
-/// Analyzes capture bytes already in memory.
+/// Analyzes capture bytes already in memory, on `Settings::threads` workers.
 pub fn analyze_bytes(
     bytes: &[u8],
     name: &str,
     settings: &Settings,
 ) -> Result<CaptureReport, CaptureError> {
     let mut reader = PacketReader::new(bytes, name)?;
-    let mut engine = Engine::new(settings);
-    for packet in reader.by_ref() {
-        engine.push(&packet);
+    let threads = settings.threads.max(1);
+    if threads == 1 || bytes.len() < settings.parallel_min_bytes {
+        let mut engine = Engine::new(settings);
+        for packet in reader.by_ref() {
+            engine.push(&packet);
+        }
+        let damage = reader.damage().cloned();
+        return Ok(engine.finish(name, damage));
     }
+    let shards = std::thread::scope(|scope| {
+        let mut senders = Vec::with_capacity(threads);
+        let mut workers = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Packet<'_>>>(8);
+            senders.push(tx);
+            workers.push(scope.spawn(move || {
+                let mut engine = Engine::new(settings);
+                for batch in rx {
+                    for packet in &batch {
+                        engine.push(packet);
+                    }
+                }
+                engine.into_shard()
+            }));
+        }
+        let mut batches: Vec<Vec<Packet<'_>>> =
+            (0..threads).map(|_| Vec::with_capacity(BATCH)).collect();
+        for packet in reader.by_ref() {
+            let shard = (shard_hash(&packet) % threads as u64) as usize;
+            batches[shard].push(packet);
+            if batches[shard].len() == BATCH {
+                let full = std::mem::replace(&mut batches[shard], Vec::with_capacity(BATCH));
+                // A worker only stops early by panicking, which the join reports.
+                let _ = senders[shard].send(full);
+            }
+        }
+        for (tx, batch) in senders.into_iter().zip(batches) {
+            let _ = tx.send(batch);
+        }
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a worker panicked"))
+            .collect::<Vec<_>>()
+    });
     let damage = reader.damage().cloned();
-    Ok(engine.finish(name, damage))
+    Ok(build_report(name, shards, damage, settings))
+}
+
+/// Packets handed to a worker at a time.
+const BATCH: usize = 512;
+
+/// Which worker a packet goes to: a direction-free hash of its two IP addresses, so a
+/// connection's packets — IP fragments included — stay on one worker, in capture order.
+fn shard_hash(packet: &Packet<'_>) -> u64 {
+    let Ok(ip) = crate::decode::ip_payload_of(packet.link_type, packet.data) else {
+        return 0;
+    };
+    let word = |b: &[u8]| b.iter().fold(0u64, |h, &x| h.rotate_left(8) ^ x as u64);
+    let (a, b) = match ip.first().map(|v| v >> 4) {
+        Some(4) if ip.len() >= 20 => (word(&ip[12..16]), word(&ip[16..20])),
+        Some(6) if ip.len() >= 40 => (word(&ip[8..24]), word(&ip[24..40])),
+        _ => return 0,
+    };
+    let (lo, hi) = (a.min(b), a.max(b));
+    (lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi).wrapping_mul(0xff51_afd7_ed55_8ccd) >> 17
+}
+
+/// What one worker's engine leaves once its packets are done.
+pub struct Shard {
+    stats: Stats,
+    end: Timestamp,
+    evicted: u64,
+    connections: Vec<Connection>,
+    log: Option<PacketLog>,
+}
+
+/// Merges the workers' shards: statistics, connections in start order, server
+/// profiles over all of them; then diagnoses every connection (in parallel).
+fn build_report(
+    name: &str,
+    shards: Vec<Shard>,
+    damage: Option<Damage>,
+    settings: &Settings,
+) -> CaptureReport {
+    let mut stats = Stats::default();
+    let mut end = Timestamp(0);
+    let mut logs = Vec::with_capacity(shards.len());
+    let mut connections: Vec<(usize, Connection)> = Vec::new();
+    for (i, shard) in shards.into_iter().enumerate() {
+        let s = shard.stats;
+        stats.packets += s.packets;
+        stats.bytes += s.bytes;
+        stats.tcp_segments += s.tcp_segments;
+        stats.malformed_packets += s.malformed_packets;
+        for (k, v) in s.unsupported_link_types {
+            *stats.unsupported_link_types.entry(k).or_default() += v;
+        }
+        stats.evicted_connections += shard.evicted;
+        end = end.max(shard.end);
+        connections.extend(shard.connections.into_iter().map(|c| (i, c)));
+        logs.push(shard.log);
+    }
+    connections.sort_by_key(|(_, c)| c.first.frame);
+    stats.connections = connections.len() as u64;
+    let profiles = Profiles::build(connections.iter().map(|(_, c)| c));
+    let verdicts: Vec<Option<Verdict>> = connections
+        .par_iter()
+        .map(|(_, conn)| diagnose::diagnose(conn, &profiles, settings, end))
+        .collect();
+    let mut failing_packets = Vec::new();
+    let mut handshakes = Vec::new();
+    for ((shard, conn), verdict) in connections.iter().zip(verdicts) {
+        let Some(v) = verdict else { continue };
+        if let (Some(log), true) = (&mut logs[*shard], v.code != Code::Ok) {
+            failing_packets.extend(log.take(conn));
+        }
+        handshakes.push(handshake_record(name, conn, v));
+    }
+    failing_packets.sort_by_key(|p| p.frame);
+    CaptureReport {
+        name: name.to_string(),
+        stats,
+        damage,
+        handshakes,
+        connections: connections.into_iter().map(|(_, c)| c).collect(),
+        end,
+        failing_packets,
+    }
 }
 
 /// The per-packet path shared by files and live capture: decode, then the flow table.
@@ -258,33 +381,20 @@ impl<'s> Engine<'s> {
     }
 
     /// End of input: diagnoses every connection with the profiles of the whole capture.
-    pub fn finish(mut self, name: &str, damage: Option<Damage>) -> CaptureReport {
-        let mut stats = self.stats;
-        let end = self.end;
-        stats.evicted_connections = self.table.evicted;
-        let connections = self.table.finish();
-        stats.connections = connections.len() as u64;
-        let profiles = Profiles::build(&connections);
-        let mut failing_packets = Vec::new();
-        let mut handshakes = Vec::new();
-        for conn in &connections {
-            let Some(v) = diagnose::diagnose(conn, &profiles, self.settings, end) else {
-                continue;
-            };
-            if let (Some(log), true) = (&mut self.log, v.code != Code::Ok) {
-                failing_packets.extend(log.take(conn));
-            }
-            handshakes.push(handshake_record(name, conn, v));
-        }
-        failing_packets.sort_by_key(|p| p.frame);
-        CaptureReport {
-            name: name.to_string(),
-            stats,
-            damage,
-            handshakes,
-            connections,
-            end,
-            failing_packets,
+    pub fn finish(self, name: &str, damage: Option<Damage>) -> CaptureReport {
+        let settings = self.settings;
+        build_report(name, vec![self.into_shard()], damage, settings)
+    }
+
+    /// Closes every connection; what is left to merge with other workers' shards.
+    pub fn into_shard(self) -> Shard {
+        let evicted = self.table.evicted;
+        Shard {
+            stats: self.stats,
+            end: self.end,
+            evicted,
+            connections: self.table.finish(),
+            log: self.log,
         }
     }
 }

@@ -223,6 +223,7 @@ impl CaptureBytes {
     }
 }
 
+#[allow(unsafe_code)]
 fn map_file(path: &Path) -> std::io::Result<Storage> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();

@@ -92,6 +92,16 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub output: OutputArgs,
 
+    /// Worker threads (default: all cores, or RAYON_NUM_THREADS). Several files are
+    /// analyzed side by side; one large file is split between the workers by flow.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Exit with status 2 when a capture is truncated or damaged (it is still analyzed
+    /// up to the damage).
+    #[arg(long)]
+    pub strict: bool,
+
     /// Write a JUnit XML report (a test suite per capture, a test case per handshake).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,

@@ -87,6 +87,8 @@ pub struct TcpFacts {
     pub lost_segment: [Option<At>; 2],
     /// Client and server were told apart by ports, not by a SYN.
     pub roles_guessed: bool,
+    /// Overlapping retransmissions that carried different bytes, per direction.
+    pub conflicting_overlaps: [u32; 2],
 }
 
 /// Per-direction reassembly state.
@@ -100,6 +102,8 @@ struct Reassembler {
     pending_bytes: usize,
     /// Offset of `next_seq` from the stream start, to order pending segments.
     next_off: u64,
+    /// Overlapping segments that carried different bytes.
+    conflicts: u32,
 }
 
 enum Piece<'a> {
@@ -149,6 +153,9 @@ impl Reassembler {
         }
         // A hole before this segment.
         let off = off as u64;
+        if self.overlaps_differently(off, data) {
+            self.conflicts += 1;
+        }
         let keep = match self.pending.get(&off) {
             Some(existing) => existing.len() < data.len(),
             None => true,
@@ -162,6 +169,21 @@ impl Reassembler {
         if self.pending.len() > self.caps.0 || self.pending_bytes > self.caps.1 {
             self.skip_hole(sink);
         }
+    }
+
+    /// Does `data` at `off` disagree with bytes already buffered for the same range?
+    /// (Retransmissions must repeat the same bytes; different ones make the capture
+    /// ambiguous, as in an evasion attempt. The first copy is kept.)
+    fn overlaps_differently(&self, off: u64, data: &[u8]) -> bool {
+        let end = off + data.len() as u64;
+        // At most `caps.0` entries: a scan is cheap.
+        self.pending.range(..end).any(|(&o, b)| {
+            let from = off.max(o);
+            let to = end.min(o + b.len() as u64);
+            from < to
+                && data[(from - off) as usize..(to - off) as usize]
+                    != b[(from - o) as usize..(to - o) as usize]
+        })
     }
 
     fn advance(&mut self, n: usize) {
@@ -383,6 +405,9 @@ impl Connection {
     pub fn finish(&mut self) {
         let at = self.last;
         for dir in [Dir::ToServer, Dir::ToClient] {
+            self.tcp.conflicting_overlaps[dir.index()] = self.reassembly[dir.index()].conflicts;
+        }
+        for dir in [Dir::ToServer, Dir::ToClient] {
             while self.reassembly[dir.index()].has_pending() {
                 self.skip_hole(dir, at);
             }
@@ -587,6 +612,24 @@ mod tests {
         collect(&mut r, base.wrapping_add(8), b"ijk", &mut out, &mut holes);
         assert_eq!(out, b"abcdefghijk");
         assert_eq!(holes, 0);
+    }
+
+    #[test]
+    fn overlapping_segments_with_different_bytes_are_counted() {
+        let mut r = Reassembler {
+            caps: (64, 512 * 1024),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        let mut holes = 0;
+        r.start_at(100);
+        collect(&mut r, 110, b"abcdef", &mut out, &mut holes);
+        collect(&mut r, 112, b"cdef", &mut out, &mut holes); // same bytes
+        assert_eq!(r.conflicts, 0);
+        collect(&mut r, 113, b"XY", &mut out, &mut holes); // different bytes
+        assert_eq!(r.conflicts, 1);
+        collect(&mut r, 100, b"0123456789", &mut out, &mut holes);
+        assert_eq!(out, b"0123456789abcdef", "the first copy is used");
     }
 
     #[test]

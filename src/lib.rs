@@ -16,6 +16,8 @@
 //! # Ok::<(), tlswhy::capture::CaptureError>(())
 //! ```
 
+#![deny(unsafe_code)]
+
 pub mod analyze;
 pub mod capture;
 pub mod decode;

@@ -140,6 +140,18 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         eprintln!("tlswhy: no capture files found in the given folders");
         return Ok(ExitCode::from(2));
     }
+    if let Some(n) = args.threads {
+        // Only fails when the pool already exists, which it does not here.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+    let mut settings = settings;
+    settings.threads = if sources.len() == 1 {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
     let results: Vec<_> = sources
         .par_iter()
         .map(|s| analyze::analyze_source(s, &settings))
@@ -229,7 +241,8 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         .iter()
         .flat_map(|r| r.handshakes.iter())
         .any(|h| fail_on.matches(h.verdict.code));
-    Ok(if !errors.is_empty() {
+    let damaged = args.strict && reports.iter().any(|r| r.damage.is_some());
+    Ok(if !errors.is_empty() || damaged {
         ExitCode::from(2)
     } else if matched {
         ExitCode::from(1)

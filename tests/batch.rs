@@ -207,3 +207,29 @@ fn write_saves_the_failing_connections() {
         "the whole connection"
     );
 }
+
+#[test]
+fn one_capture_split_between_workers_gives_the_same_report() {
+    use tlswhy::analyze::analyze_bytes;
+    use tlswhy::diagnose::Settings;
+    for file in [
+        "tests/data/formats/mixed_interfaces.pcapng",
+        "captures/relay_ip_sni.pcap",
+    ] {
+        let bytes = std::fs::read(common::root().join(file)).unwrap();
+        let one = analyze_bytes(&bytes, file, &Settings::default()).unwrap();
+        for threads in [2, 3] {
+            let settings = Settings {
+                threads,
+                parallel_min_bytes: 0,
+                ..Settings::default()
+            };
+            let many = analyze_bytes(&bytes, file, &settings).unwrap();
+            let a = serde_json::to_string(&one.handshakes).unwrap();
+            let b = serde_json::to_string(&many.handshakes).unwrap();
+            assert_eq!(a, b, "{file} with {threads} workers");
+            assert_eq!(one.stats.packets, many.stats.packets);
+            assert_eq!(one.stats.connections, many.stats.connections);
+        }
+    }
+}

@@ -42,6 +42,10 @@ pub struct Settings {
     pub keep_failing_packets: bool,
     /// Bounds on memory and work.
     pub limits: crate::limits::Limits,
+    /// Worker threads for one capture (1: all on the calling thread).
+    pub threads: usize,
+    /// Captures smaller than this are analyzed on one thread.
+    pub parallel_min_bytes: usize,
 }
 
 impl Default for Settings {
@@ -51,6 +55,8 @@ impl Default for Settings {
             response_timeout: 3.0,
             keep_failing_packets: false,
             limits: crate::limits::Limits::default(),
+            threads: 1,
+            parallel_min_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -99,6 +105,15 @@ pub fn diagnose(
             .fix("Raise the limit (see tlswhy analyze --help) or split the capture (editcap -c).");
         } else {
             verdict.evidence.push(format!("note: {limit}"));
+        }
+    }
+    for dir in [Dir::ToServer, Dir::ToClient] {
+        let n = conn.tcp.conflicting_overlaps[dir.index()];
+        if n > 0 {
+            verdict.evidence.push(format!(
+                "ambiguous capture: {n} overlapping retransmission(s) from the {} carried different bytes; the first copy was used",
+                dir.sender()
+            ));
         }
     }
     order_evidence(&mut verdict.evidence);
