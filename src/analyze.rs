@@ -2,6 +2,7 @@
 //! build server profiles from every connection, then diagnose each handshake attempt.
 //! This is the library's entry point; the CLI only chooses inputs and outputs.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use crate::tls::cert::CertFacts;
 use crate::tls::conversation::{AlertFacts, Event, Malformed, Seen};
 use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
 use crate::tls::suites::{suite_name, version_name};
+use crate::tls::TlsFacts;
 
 /// Counters for the summary line.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -85,7 +87,7 @@ pub struct Handshake {
 #[derive(Clone, Debug, Serialize)]
 pub struct ClientHelloJson {
     pub frame: u64,
-    pub cipher_suite_names: Vec<String>,
+    pub cipher_suite_names: Vec<Cow<'static, str>>,
     #[serde(flatten)]
     pub facts: ClientHelloFacts,
 }
@@ -224,12 +226,13 @@ fn build_report(
         .collect();
     let mut failing_packets = Vec::new();
     let mut handshakes = Vec::new();
-    for ((shard, conn), verdict) in connections.iter().zip(verdicts) {
+    for ((shard, conn), verdict) in connections.iter_mut().zip(verdicts) {
         let Some(v) = verdict else { continue };
         if let (Some(log), true) = (&mut logs[*shard], v.code != Code::Ok) {
             failing_packets.extend(log.take(conn));
         }
-        handshakes.push(handshake_record(name, conn, v));
+        let facts = std::mem::take(&mut conn.tls.facts);
+        handshakes.push(into_record(name, conn, facts, v));
     }
     failing_packets.sort_by_key(|p| p.frame);
     CaptureReport {
@@ -437,8 +440,13 @@ pub fn diagnose_all(
         .collect()
 }
 
+/// The record of a connection still in use (live capture): its facts are copied.
 fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshake {
-    let f = &conn.tls.facts;
+    into_record(name, conn, conn.tls.facts.clone(), verdict)
+}
+
+/// The record of one handshake attempt, taking its TLS facts.
+fn into_record(name: &str, conn: &Connection, f: TlsFacts, verdict: Verdict) -> Handshake {
     let sh = f.server_hello.as_ref().map(|s| &s.value);
     let established = match sh {
         Some(sh) if crate::tls::suites::version_rank(sh.version) >= 20 => f.encrypted[0]
@@ -448,23 +456,35 @@ fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshak
         Some(_) => f.finished.iter().all(Option::is_some),
         None => false,
     } && !matches!(verdict.code, Code::IncompleteCapture);
+    let version = sh.map(|s| version_name(s.version));
+    let cipher = sh.map(|s| suite_name(s.cipher_suite).into_owned());
+    let alpn = sh.and_then(|s| s.alpn.clone());
+    let TlsFacts {
+        client_hello,
+        server_hello,
+        hello_retry_request,
+        server_certificates,
+        alerts,
+        malformed,
+        events,
+        ..
+    } = f;
     Handshake {
         capture: name.to_string(),
         ts: conn.first.ts,
         client: endpoint(conn.client),
         server: endpoint(conn.server),
-        sni: f
-            .client_hello
+        sni: client_hello
             .as_ref()
             .and_then(|c| c.value.server_name.clone()),
-        version: sh.map(|s| version_name(s.version)),
-        cipher: sh.map(|s| suite_name(s.cipher_suite)),
+        version,
+        cipher,
         established,
         verdict,
         frame: conn.first.frame,
         last_frame: conn.last.frame,
-        alpn: sh.and_then(|s| s.alpn.clone()),
-        client_hello: f.client_hello.as_ref().map(|c| ClientHelloJson {
+        alpn,
+        client_hello: client_hello.map(|c| ClientHelloJson {
             frame: c.at.frame,
             cipher_suite_names: c
                 .value
@@ -472,19 +492,17 @@ fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshak
                 .iter()
                 .map(|&s| suite_name(s))
                 .collect(),
-            facts: c.value.clone(),
+            facts: c.value,
         }),
-        server_hello: sh.cloned(),
-        hello_retry_request: f.hello_retry_request.is_some(),
-        certificates: f
-            .server_certificates
-            .as_ref()
-            .map(|c| c.value.certificates.clone())
+        server_hello: server_hello.map(|s| s.value),
+        hello_retry_request: hello_retry_request.is_some(),
+        certificates: server_certificates
+            .map(|c| c.value.certificates)
             .unwrap_or_default(),
-        alerts: f.alerts.clone(),
+        alerts,
         tcp: conn.tcp.clone(),
-        malformed: f.malformed.clone(),
-        messages: f.events.clone(),
+        malformed,
+        messages: events,
     }
 }
 

@@ -710,7 +710,7 @@ impl Ctx<'_> {
             let common: Vec<String> = picked
                 .iter()
                 .filter(|s| offered.contains(s))
-                .map(|&s| suite_name(s))
+                .map(|&s| suite_name(s).into_owned())
                 .collect();
             evidence.push(format!(
                 "other connections show the server picks {}, which this client offered too: the cipher suites are not the cause",
@@ -736,7 +736,11 @@ impl Ctx<'_> {
             .fix("Compare the client's supported_groups and signature_algorithms with the server's configuration (e.g. nginx ssl_ecdh_curve, OpenSSL -groups/-sigalgs) and the server's error log.");
         }
         let classes = classify_offer(&c.cipher_suites);
-        let shown: Vec<String> = offered.iter().take(12).map(|&s| suite_name(s)).collect();
+        let shown: Vec<String> = offered
+            .iter()
+            .take(12)
+            .map(|&s| suite_name(s).into_owned())
+            .collect();
         evidence.push(format!(
             "the client offered {} suites ({}): {}{}",
             offered.len(),
@@ -755,7 +759,7 @@ impl Ctx<'_> {
             );
             None
         } else {
-            let names: Vec<String> = picked.iter().map(|&s| suite_name(s)).collect();
+            let names: Vec<String> = picked.iter().map(|&s| suite_name(s).into_owned()).collect();
             let p = self.profile.expect("picked comes from the profile");
             evidence.push(format!(
                 "in {} other connection(s) (e.g. from {}) the server picked {} — none of them offered here",

@@ -2,6 +2,8 @@
 //! classification of an offer ("only ECDHE key exchange", "no CBC suites") that the
 //! diagnosis puts in words.
 
+use std::borrow::Cow;
+
 use tls_parser::{TlsCipherEncMode, TlsCipherKx, TlsCipherSuite};
 
 /// TLS_EMPTY_RENEGOTIATION_INFO_SCSV and TLS_FALLBACK_SCSV: signals, not suites.
@@ -14,14 +16,15 @@ pub fn is_grease(id: u16) -> bool {
     id & 0x0f0f == 0x0a0a && (id >> 8) == (id & 0xff)
 }
 
-/// The IANA name of a suite, or its number in hex when unknown.
-pub fn suite_name(id: u16) -> String {
+/// The IANA name of a suite (borrowed from the registry table), or its number in hex
+/// when unknown.
+pub fn suite_name(id: u16) -> Cow<'static, str> {
     if is_grease(id) {
-        return format!("GREASE(0x{id:04x})");
+        return Cow::Owned(format!("GREASE(0x{id:04x})"));
     }
     match TlsCipherSuite::from_id(id) {
-        Some(s) => s.name.to_string(),
-        None => format!("0x{id:04x}"),
+        Some(s) => Cow::Borrowed(s.name),
+        None => Cow::Owned(format!("0x{id:04x}")),
     }
 }
 
