@@ -122,7 +122,15 @@ pub fn analyze_bytes(
             engine.push(&packet);
         }
         let damage = reader.damage().cloned();
-        return Ok(engine.finish(name, damage));
+        let capture_end = reader.capture_end();
+        let settings = engine.settings;
+        return Ok(build_report(
+            name,
+            vec![engine.into_shard()],
+            damage,
+            settings,
+            capture_end,
+        ));
     }
     let shards = std::thread::scope(|scope| {
         let mut senders = Vec::with_capacity(threads);
@@ -160,7 +168,13 @@ pub fn analyze_bytes(
             .collect::<Vec<_>>()
     });
     let damage = reader.damage().cloned();
-    Ok(build_report(name, shards, damage, settings))
+    Ok(build_report(
+        name,
+        shards,
+        damage,
+        settings,
+        reader.capture_end(),
+    ))
 }
 
 /// Packets handed to a worker at a time.
@@ -198,9 +212,10 @@ fn build_report(
     shards: Vec<Shard>,
     damage: Option<Damage>,
     settings: &Settings,
+    capture_end: Option<Timestamp>,
 ) -> CaptureReport {
     let mut stats = Stats::default();
-    let mut end = Timestamp(0);
+    let mut end = capture_end.unwrap_or_default();
     let mut logs = Vec::with_capacity(shards.len());
     let mut connections: Vec<(usize, Connection)> = Vec::new();
     for (i, shard) in shards.into_iter().enumerate() {
@@ -386,7 +401,7 @@ impl<'s> Engine<'s> {
     /// End of input: diagnoses every connection with the profiles of the whole capture.
     pub fn finish(self, name: &str, damage: Option<Damage>) -> CaptureReport {
         let settings = self.settings;
-        build_report(name, vec![self.into_shard()], damage, settings)
+        build_report(name, vec![self.into_shard()], damage, settings, None)
     }
 
     /// Closes every connection; what is left to merge with other workers' shards.

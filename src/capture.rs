@@ -288,6 +288,8 @@ pub struct PacketReader<'a> {
     damage: Option<Damage>,
     /// Link types of the packets handed out so far (pcapng may mix them).
     link_types: Vec<LinkType>,
+    /// pcapng: when the capture ended, from interface statistics (`isb_endtime`).
+    capture_end: Option<Timestamp>,
 }
 
 /// Upper bound on a single packet record. Anything larger is damage, not a packet.
@@ -316,6 +318,7 @@ impl<'a> PacketReader<'a> {
                     },
                     damage: None,
                     link_types: vec![link_type],
+                    capture_end: None,
                 })
             }
             Format::PcapNg => {
@@ -329,6 +332,7 @@ impl<'a> PacketReader<'a> {
                     },
                     damage: None,
                     link_types: Vec::new(),
+                    capture_end: None,
                 };
                 // The section header must parse, or this is not a pcapng file at all.
                 match pcap_parser::pcapng::parse_sectionheaderblock(bytes) {
@@ -346,6 +350,12 @@ impl<'a> PacketReader<'a> {
     /// The damage that stopped the walk, if any (meaningful once `next` returned `None`).
     pub fn damage(&self) -> Option<&Damage> {
         self.damage.as_ref()
+    }
+
+    /// When the capture ended, if the file says (pcapng interface statistics); it can
+    /// be later than the last packet.
+    pub fn capture_end(&self) -> Option<Timestamp> {
+        self.capture_end
     }
 
     /// Byte offset of the next record.
@@ -529,6 +539,17 @@ impl<'a> PacketReader<'a> {
                         data: &epb.data[..caplen],
                         orig_len: epb.origlen,
                     });
+                }
+                Block::InterfaceStatistics(isb) => {
+                    // isb_endtime: when the capture stopped, silence included.
+                    if let (Some(iface), Some(Ok((high, low)))) =
+                        (self.interface(isb.if_id as usize), isb.isb_endtime())
+                    {
+                        let units = ((high as u64) << 32) | low as u64;
+                        let end =
+                            units_to_timestamp(units, iface.ts_resolution, iface.ts_offset_secs);
+                        self.capture_end = Some(self.capture_end.map_or(end, |e| e.max(end)));
+                    }
                 }
                 Block::SimplePacket(spb) => {
                     let Some(iface) = self.interface(0) else {

@@ -227,14 +227,8 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         for r in &reports {
             writer.write(&r.failing_packets)?;
         }
-        if writer.skipped > 0 && !out_args.quiet {
-            eprintln!(
-                "tlswhy: warning: {}: {} packet(s) of another link type left out (one pcap has one link type)",
-                path.display(),
-                writer.skipped
-            );
-        }
-        writer.finish()?;
+        let end = reports.iter().map(|r| r.end).max().unwrap_or_default();
+        writer.finish(end)?;
     }
 
     let matched = reports
@@ -360,7 +354,10 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
         }
     };
     if let Some(w) = writer {
-        w.finish()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        w.finish(tlswhy::capture::Timestamp(now.as_nanos() as i64))?;
     }
     let failed = handshakes.iter().filter(|c| **c != Code::Ok).count();
     let counts = report::count_codes(handshakes.iter().copied());

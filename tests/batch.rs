@@ -233,3 +233,38 @@ fn one_capture_split_between_workers_gives_the_same_report() {
         }
     }
 }
+
+#[test]
+fn written_capture_keeps_the_silence_that_timeouts_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("timeouts.pcapng");
+    let files = [
+        "captures/no_response_timeout.pcap",
+        "captures/connection_timeout.pcap",
+    ];
+    let mut args = vec![
+        "analyze",
+        "--format",
+        "json",
+        "--write",
+        out.to_str().unwrap(),
+    ];
+    args.extend(files);
+    let first = json_lines(&tlswhy(&args, None).stdout);
+    let again = json_lines(
+        &tlswhy(
+            &["analyze", "--format", "json", out.to_str().unwrap()],
+            None,
+        )
+        .stdout,
+    );
+    let codes = |v: &[serde_json::Value]| {
+        v.iter()
+            .map(|o| o["verdict"]["code"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(codes(&again), codes(&first));
+    assert_eq!(codes(&again), ["no_response_timeout", "connection_timeout"]);
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(&bytes[..4], &[0x0a, 0x0d, 0x0d, 0x0a], "pcapng");
+}

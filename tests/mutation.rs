@@ -5,7 +5,8 @@
 //! same cases): truncations at random offsets and at every record boundary ±1, single-bit
 //! flips, and inflated length fields (pcap record caplen, pcapng block length and EPB
 //! captured length, IPv4 total length, TLS record, handshake, extension-block and
-//! extension lengths, found by scanning TCP payloads for `16 03 0[0-4]`).
+//! extension lengths, found by scanning TCP payloads for `16 03 0[0-4]`; the TLS ones
+//! are also set to zero).
 //!
 //! Every case must not panic (each runs under `catch_unwind` on its own thread) and must
 //! finish within [`CASE_LIMIT`] (a hang guard, not a performance test: a case still
@@ -123,7 +124,9 @@ enum Endian {
 }
 
 fn rd16(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?)))
+    Some(u32::from(u16::from_be_bytes(
+        b.get(at..at + 2)?.try_into().ok()?,
+    )))
 }
 
 fn rd32(b: &[u8], at: usize, e: Endian) -> Option<u32> {
@@ -158,10 +161,15 @@ impl Field {
         bytes[self.at..self.at + self.width].copy_from_slice(&v);
     }
 
-    /// Larger values to try: a little, somewhat, and the largest the field holds.
+    /// Larger values to try: a little, somewhat, a lot, and the largest the field holds.
     fn inflated(&self) -> Vec<u64> {
         let mut out = Vec::new();
-        for v in [self.value + 1, self.value + 16, self.value + 4096, self.max()] {
+        for v in [
+            self.value + 1,
+            self.value + 16,
+            self.value + 4096,
+            self.max(),
+        ] {
             if v <= self.max() && v != self.value && !out.contains(&v) {
                 out.push(v);
             }
@@ -466,7 +474,11 @@ impl Cases {
         if cut == 0 || cut >= original.len() {
             return;
         }
-        if self.list.iter().any(|c| c.bytes.len() == cut && c.keep_before.is_some()) {
+        if self
+            .list
+            .iter()
+            .any(|c| c.bytes.len() == cut && c.keep_before.is_some())
+        {
             return;
         }
         self.push(
@@ -477,7 +489,13 @@ impl Cases {
         );
     }
 
-    fn random_truncations(&mut self, original: &[u8], layout: &Layout, rng: &mut XorShift, n: usize) {
+    fn random_truncations(
+        &mut self,
+        original: &[u8],
+        layout: &Layout,
+        rng: &mut XorShift,
+        n: usize,
+    ) {
         for _ in 0..n {
             let cut = 1 + rng.below(original.len() - 1);
             self.truncate(original, layout, cut, "random offset");
@@ -487,14 +505,31 @@ impl Cases {
     /// Truncations at `b - 1`, `b`, `b + 1` for the start of every unit after the first
     /// (or of `every`-th one).
     fn boundary_truncations(&mut self, original: &[u8], layout: &Layout, every: usize) {
-        for (i, unit) in layout.units.iter().enumerate().skip(1).step_by(every.max(1)) {
+        for (i, unit) in layout
+            .units
+            .iter()
+            .enumerate()
+            .skip(1)
+            .step_by(every.max(1))
+        {
             for cut in [unit.start - 1, unit.start, unit.start + 1] {
-                self.truncate(original, layout, cut, &format!("unit {i} starts at {}", unit.start));
+                self.truncate(
+                    original,
+                    layout,
+                    cut,
+                    &format!("unit {i} starts at {}", unit.start),
+                );
             }
         }
     }
 
-    fn bit_flips(&mut self, original: &[u8], rng: &mut XorShift, n: usize, within: Option<&[Range<usize>]>) {
+    fn bit_flips(
+        &mut self,
+        original: &[u8],
+        rng: &mut XorShift,
+        n: usize,
+        within: Option<&[Range<usize>]>,
+    ) {
         for _ in 0..n {
             let at = match within {
                 Some(ranges) if !ranges.is_empty() => {
@@ -509,7 +544,12 @@ impl Cases {
             let bit = rng.below(8);
             let mut bytes = original.to_vec();
             bytes[at] ^= 1 << bit;
-            self.push("bit flips", format!("bit {bit} of byte {at} flipped"), bytes, None);
+            self.push(
+                "bit flips",
+                format!("bit {bit} of byte {at} flipped"),
+                bytes,
+                None,
+            );
         }
     }
 
@@ -519,7 +559,10 @@ impl Cases {
             field.write(&mut bytes, v);
             self.push(
                 "inflated lengths",
-                format!("{} at byte {} set from {} to {v}", field.what, field.at, field.value),
+                format!(
+                    "{} at byte {} set from {} to {v}",
+                    field.what, field.at, field.value
+                ),
                 bytes,
                 None,
             );
@@ -573,6 +616,10 @@ fn full_pcap_cases(name: &str, original: &[u8]) -> Cases {
     for payload in &payloads {
         for field in tls_fields(original, payload.clone()) {
             cases.inflate(original, &field, &field.inflated());
+            if field.value != 0 {
+                // Empty records, messages and extensions.
+                cases.inflate(original, &field, &[0]);
+            }
         }
     }
     cases
@@ -750,6 +797,8 @@ fn analyze_case(bytes: Vec<u8>) -> Result<(Option<Outcome>, Duration), Failure> 
 #[derive(Default)]
 struct Run {
     cases: usize,
+    /// Verdicts of truncated captures compared with the unmutated capture's.
+    compared: usize,
     failures: Vec<String>,
     hangs: usize,
     slowest: (Duration, String),
@@ -763,12 +812,14 @@ impl Run {
         let baseline = match analyze_case(original.to_vec()) {
             Ok((outcome, _)) => outcome,
             Err(Failure::Panic(p)) => {
-                self.failures.push(format!("{label}: unmutated: panicked: {p}"));
+                self.failures
+                    .push(format!("{label}: unmutated: panicked: {p}"));
                 None
             }
             Err(Failure::Hang) => {
-                self.failures
-                    .push(format!("{label}: unmutated: still running after {CASE_LIMIT:?}"));
+                self.failures.push(format!(
+                    "{label}: unmutated: still running after {CASE_LIMIT:?}"
+                ));
                 self.hangs += 1;
                 None
             }
@@ -807,6 +858,7 @@ impl Run {
                         if *last >= keep_before {
                             continue;
                         }
+                        self.compared += 1;
                         let now = mutated.and_then(|m| m.get(key)).map(|(c, _)| c.as_str());
                         if now != Some(code.as_str()) {
                             self.failures.push(format!(
@@ -823,7 +875,11 @@ impl Run {
                 }
             }
         }
-        let kinds: Vec<String> = cases.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let kinds: Vec<String> = cases
+            .kinds
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
         say(&format!(
             "mutation: {label}: {count} cases ({}) in {:.2} s",
             kinds.join(", "),
@@ -833,8 +889,9 @@ impl Run {
 
     fn finish(self, test: &str) {
         say(&format!(
-            "mutation: {test}: {} cases, slowest {:.0} ms ({})",
+            "mutation: {test}: {} cases, {} verdicts compared, slowest {:.0} ms ({})",
             self.cases,
+            self.compared,
             self.slowest.0.as_secs_f64() * 1e3,
             self.slowest.1
         ));
@@ -856,7 +913,10 @@ impl Run {
             msg.push_str(&format!("  - {f}\n"));
         }
         if self.failures.len() > LISTED_FAILURES {
-            msg.push_str(&format!("  … {} more\n", self.failures.len() - LISTED_FAILURES));
+            msg.push_str(&format!(
+                "  … {} more\n",
+                self.failures.len() - LISTED_FAILURES
+            ));
         }
         panic!("{msg}");
     }
@@ -888,6 +948,11 @@ fn captures_truncated_keep_earlier_verdicts() {
         cases.boundary_truncations(&original, &layout, 1);
         run.file(&name, &original, cases, true);
     }
+    assert!(
+        run.compared > 1000,
+        "the verdict check compared only {}",
+        run.compared
+    );
     run.finish("captures_truncated_keep_earlier_verdicts");
 }
 
@@ -908,7 +973,9 @@ fn captures_with_flipped_bits_and_inflated_lengths() {
 
 #[test]
 fn pcapng_block_lengths() {
-    let files = files_in(&root().join("tests/data/formats"), |n| n.ends_with(".pcapng"));
+    let files = files_in(&root().join("tests/data/formats"), |n| {
+        n.ends_with(".pcapng")
+    });
     assert!(!files.is_empty(), "no tests/data/formats/*.pcapng");
     let mut run = Run::default();
     for path in files {
@@ -998,7 +1065,7 @@ fn replay_packets_to_flows(data: &[u8]) {
     };
     let settings = Settings::default();
     let mut decoder = Decoder::new();
-    let mut table = FlowTable::new(settings.tls_ports.clone());
+    let mut table = FlowTable::new(settings.tls_ports.clone(), settings.limits);
     let mut frame = 0u64;
     let mut ts = Timestamp(1_700_000_000_000_000_000);
     while rest.len() >= 2 {
@@ -1028,7 +1095,9 @@ fn replay_packets_to_flows(data: &[u8]) {
 /// replayed through the API its target used.
 #[test]
 fn fuzz_regressions_replay() {
-    let files = files_in(&root().join("tests/data/fuzz-regressions"), |n| n.ends_with(".bin"));
+    let files = files_in(&root().join("tests/data/fuzz-regressions"), |n| {
+        n.ends_with(".bin")
+    });
     let mut run = Run::default();
     for path in files {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
