@@ -838,7 +838,8 @@ impl Ctx<'_> {
             .evidence(evidence)
             .fix(format!(
                 "Client side: connect by host name ({suggestion}) so the client sends it as SNI — e.g. curl --resolve {suggestion}:{port}:{ip}, or a hosts entry; if the connection goes through a relay addressed by IP, have the relay rewrite or set SNI, or give the server a certificate that covers {ip}.",
-                port = self.server().port()
+                // Behind a relay the client's own port is not this connection's.
+                port = if self.server().ip() == ip { self.server().port().to_string() } else { "PORT".into() }
             ));
         }
         match &c.server_name {
