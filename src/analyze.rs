@@ -45,8 +45,6 @@ pub struct CaptureReport {
     /// The capture stopped making sense here; what came before was analyzed.
     pub damage: Option<Damage>,
     pub handshakes: Vec<Handshake>,
-    /// Connections kept for cross-capture profiles.
-    pub connections: Vec<Connection>,
     pub end: Timestamp,
     /// With `Settings::keep_failing_packets`: the packets of every failing handshake,
     /// in capture order.
@@ -239,15 +237,17 @@ fn build_report(
         .par_iter()
         .map(|(_, conn)| diagnose::diagnose(conn, &profiles, settings, end))
         .collect();
+    drop(profiles);
     let mut failing_packets = Vec::new();
     let mut handshakes = Vec::new();
-    for ((shard, conn), verdict) in connections.iter_mut().zip(verdicts) {
+    // Each connection is consumed as its record is made: the two never all coexist.
+    for ((shard, mut conn), verdict) in connections.into_iter().zip(verdicts) {
         let Some(v) = verdict else { continue };
-        if let (Some(log), true) = (&mut logs[*shard], v.code != Code::Ok) {
-            failing_packets.extend(log.take(conn));
+        if let (Some(log), true) = (&mut logs[shard], v.code != Code::Ok) {
+            failing_packets.extend(log.take(&conn));
         }
         let facts = std::mem::take(&mut conn.tls.facts);
-        handshakes.push(into_record(name, conn, facts, v));
+        handshakes.push(into_record(name, &conn, facts, v));
     }
     failing_packets.sort_by_key(|p| p.frame);
     CaptureReport {
@@ -255,7 +255,6 @@ fn build_report(
         stats,
         damage,
         handshakes,
-        connections: connections.into_iter().map(|(_, c)| c).collect(),
         end,
         failing_packets,
     }

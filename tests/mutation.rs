@@ -770,23 +770,12 @@ struct Outcome {
 fn analyze_case(bytes: Vec<u8>) -> Result<(Option<Outcome>, Duration), Failure> {
     guarded(move || {
         let report = analyze_bytes(&bytes, "mutated", &Settings::default()).ok()?;
-        let last: HashMap<Key, u64> = report
-            .connections
-            .iter()
-            .map(|c| {
-                (
-                    (c.client.to_string(), c.server.to_string(), c.first.frame),
-                    c.last.frame,
-                )
-            })
-            .collect();
         let verdicts = report
             .handshakes
             .iter()
             .map(|h| {
                 let key = (h.client.clone(), h.server.clone(), h.frame);
-                let last = last.get(&key).copied().unwrap_or(u64::MAX);
-                (key, (h.verdict.code.as_str().to_string(), last))
+                (key, (h.verdict.code.as_str().to_string(), h.last_frame))
             })
             .collect();
         Some(Outcome { verdicts })
