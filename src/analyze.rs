@@ -99,51 +99,115 @@ pub fn endpoint(addr: std::net::SocketAddr) -> String {
     addr.to_string()
 }
 
-/// Reads and analyzes one capture source. Connections are diagnosed with `profiles`
-/// merged with what this capture itself shows.
+/// One handshake record as the pass produces it, with the packets of its connection
+/// when it failed and `Settings::keep_failing_packets` is on.
+#[derive(Debug)]
+pub struct Finished {
+    pub handshake: Handshake,
+    pub packets: Vec<OwnedPacket>,
+}
+
+/// Reads and analyzes one capture source, collecting every handshake record.
 pub fn analyze_source(source: &Source, settings: &Settings) -> Result<CaptureReport, CaptureError> {
     let bytes = CaptureBytes::load(source)?;
     analyze_bytes(&bytes, &source.display_name(), settings)
 }
 
-/// Analyzes capture bytes already in memory, on `Settings::threads` workers.
+/// Reads and analyzes one capture source, handing each record to `sink` as soon as it is
+/// known (see [`analyze_bytes_into`]).
+pub fn analyze_source_into(
+    source: &Source,
+    settings: &Settings,
+    sink: &mut (dyn FnMut(Finished) + Send),
+) -> Result<CaptureReport, CaptureError> {
+    let bytes = CaptureBytes::load(source)?;
+    analyze_bytes_into(&bytes, &source.display_name(), settings, sink)
+}
+
+/// Analyzes capture bytes already in memory, collecting every handshake record (and the
+/// packets of the failing ones) in the report.
 pub fn analyze_bytes(
     bytes: &[u8],
     name: &str,
     settings: &Settings,
 ) -> Result<CaptureReport, CaptureError> {
+    let mut handshakes = Vec::new();
+    let mut failing_packets = Vec::new();
+    let mut report = analyze_bytes_into(bytes, name, settings, &mut |f: Finished| {
+        handshakes.push(f.handshake);
+        failing_packets.extend(f.packets);
+    })?;
+    failing_packets.sort_by_key(|p| p.frame);
+    report.handshakes = handshakes;
+    report.failing_packets = failing_packets;
+    Ok(report)
+}
+
+/// Analyzes capture bytes in one streaming pass on `Settings::threads` workers.
+///
+/// Records reach `sink` as connections end (closed, or idle for the flow idle timeout in
+/// capture time), so memory follows the connections open at once, not the size of the
+/// capture. Order: by the connection's first frame — except the verdicts that cite
+/// other connections (server profiles), which can only be made once the whole capture
+/// has been seen: those follow at the end, in the same order among themselves. The
+/// order and the records are the same whatever the number of workers. The returned
+/// report has the statistics; its `handshakes` stay empty.
+pub fn analyze_bytes_into(
+    bytes: &[u8],
+    name: &str,
+    settings: &Settings,
+    sink: &mut (dyn FnMut(Finished) + Send),
+) -> Result<CaptureReport, CaptureError> {
     let mut reader = PacketReader::new(bytes, name)?;
     let threads = settings.threads.max(1);
     if threads == 1 || bytes.len() < settings.parallel_min_bytes {
         let mut engine = Engine::new(settings);
-        for packet in reader.by_ref() {
+        let mut order = InOrder::new(1, sink);
+        for (i, packet) in reader.by_ref().enumerate() {
             engine.push(&packet);
+            if i % PUMP_EVERY == 0 {
+                engine.pump(name);
+                order.offer(0, engine.take_ready(), engine.watermark());
+            }
         }
         let damage = reader.damage().cloned();
         let capture_end = reader.capture_end();
-        let settings = engine.settings;
-        return Ok(build_report(
+        return Ok(finish_capture(
             name,
-            vec![engine.into_shard()],
+            vec![engine.into_shard(name)],
+            order,
             damage,
             settings,
             capture_end,
         ));
     }
+    let order = std::sync::Mutex::new(InOrder::new(threads, sink));
     let shards = std::thread::scope(|scope| {
         let mut senders = Vec::with_capacity(threads);
         let mut workers = Vec::with_capacity(threads);
-        for _ in 0..threads {
+        for shard in 0..threads {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Packet<'_>>>(8);
             senders.push(tx);
+            let order = &order;
             workers.push(scope.spawn(move || {
                 let mut engine = Engine::new(settings);
+                let mut watermark = 0;
                 for batch in rx {
                     for packet in &batch {
                         engine.push(packet);
                     }
+                    engine.pump(name);
+                    let ready = engine.take_ready();
+                    let now = engine.watermark();
+                    if !ready.is_empty() || now != watermark {
+                        watermark = now;
+                        order
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .offer(shard, ready, now);
+                    }
                 }
-                engine.into_shard()
+                engine.into_shard(name)
             }));
         }
         let mut batches: Vec<Vec<Packet<'_>>> =
@@ -166,9 +230,11 @@ pub fn analyze_bytes(
             .collect::<Vec<_>>()
     });
     let damage = reader.damage().cloned();
-    Ok(build_report(
+    let order = order.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok(finish_capture(
         name,
         shards,
+        order,
         damage,
         settings,
         reader.capture_end(),
@@ -177,6 +243,8 @@ pub fn analyze_bytes(
 
 /// Packets handed to a worker at a time.
 const BATCH: usize = 512;
+/// Packets between two looks for finished connections on one thread.
+const PUMP_EVERY: usize = 256;
 
 /// Which worker a packet goes to: a direction-free hash of its two IP addresses, so a
 /// connection's packets — IP fragments included — stay on one worker, in capture order.
@@ -194,69 +262,115 @@ fn shard_hash(packet: &Packet<'_>) -> u64 {
     (lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi).wrapping_mul(0xff51_afd7_ed55_8ccd) >> 17
 }
 
+/// Puts the workers' records back in the order their connections started: a record
+/// goes out once no worker holds a connection that started before it (each worker's
+/// *watermark* is the first frame of its oldest unfinished connection).
+struct InOrder<'s> {
+    pending: BTreeMap<u64, Finished>,
+    watermarks: Vec<u64>,
+    sink: &'s mut (dyn FnMut(Finished) + Send),
+}
+
+impl<'s> InOrder<'s> {
+    fn new(workers: usize, sink: &'s mut (dyn FnMut(Finished) + Send)) -> InOrder<'s> {
+        InOrder {
+            pending: BTreeMap::new(),
+            watermarks: vec![0; workers],
+            sink,
+        }
+    }
+
+    fn offer(&mut self, worker: usize, ready: Vec<(u64, Finished)>, watermark: u64) {
+        self.pending.extend(ready);
+        self.watermarks[worker] = watermark;
+        let low = self.watermarks.iter().copied().min().unwrap_or(u64::MAX);
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() >= low {
+                break;
+            }
+            (self.sink)(entry.remove());
+        }
+    }
+}
+
 /// What one worker's engine leaves once its packets are done.
 pub struct Shard {
     stats: Stats,
     end: Timestamp,
     evicted: u64,
-    connections: Vec<Connection>,
-    log: Option<PacketLog>,
+    profiles: Profiles,
+    /// Records made but not yet handed on.
+    ready: Vec<(u64, Finished)>,
+    /// Connections whose verdict needs the end of the capture or the server profiles of
+    /// every worker, with their kept packets.
+    remaining: Vec<(Connection, Vec<OwnedPacket>)>,
 }
 
-/// Merges the workers' shards: statistics, connections in start order, server
-/// profiles over all of them; then diagnoses every connection (in parallel).
-fn build_report(
+/// Merges the workers' shards: statistics, server profiles; diagnoses the connections
+/// that waited for the whole capture (in parallel) and hands every record left to the
+/// sink in order.
+fn finish_capture(
     name: &str,
     shards: Vec<Shard>,
+    mut order: InOrder<'_>,
     damage: Option<Damage>,
     settings: &Settings,
     capture_end: Option<Timestamp>,
 ) -> CaptureReport {
     let mut stats = Stats::default();
     let mut end = capture_end.unwrap_or_default();
-    let mut logs = Vec::with_capacity(shards.len());
-    let mut connections: Vec<(usize, Connection)> = Vec::new();
+    let mut profiles = Profiles::default();
+    let mut remaining = Vec::new();
+    let workers = order.watermarks.len();
     for (i, shard) in shards.into_iter().enumerate() {
         let s = shard.stats;
         stats.packets += s.packets;
         stats.bytes += s.bytes;
         stats.tcp_segments += s.tcp_segments;
         stats.malformed_packets += s.malformed_packets;
+        stats.connections += s.connections;
         for (k, v) in s.unsupported_link_types {
             *stats.unsupported_link_types.entry(k).or_default() += v;
         }
         stats.evicted_connections += shard.evicted;
         end = end.max(shard.end);
-        connections.extend(shard.connections.into_iter().map(|c| (i, c)));
-        logs.push(shard.log);
+        profiles.merge(shard.profiles);
+        remaining.extend(shard.remaining);
+        order.offer(i % workers, shard.ready, 0);
     }
-    connections.sort_by_key(|(_, c)| c.first.frame);
-    stats.connections = connections.len() as u64;
-    let profiles = Profiles::build(connections.iter().map(|(_, c)| c));
-    let verdicts: Vec<Option<Verdict>> = connections
-        .par_iter()
-        .map(|(_, conn)| diagnose::diagnose(conn, &profiles, settings, end))
+    let diagnosed: Vec<(u64, bool, Finished)> = remaining
+        .into_par_iter()
+        .filter_map(|(mut conn, packets)| {
+            let (verdict, reads) = diagnose::diagnose_traced(&conn, &profiles, settings, end);
+            let v = verdict?;
+            let packets = if v.code == Code::Ok { Vec::new() } else { packets };
+            let facts = std::mem::take(&mut conn.tls.facts);
+            let handshake = into_record(name, &conn, facts, v);
+            Some((conn.first.frame, reads.profile, Finished { handshake, packets }))
+        })
         .collect();
-    drop(profiles);
-    let mut failing_packets = Vec::new();
-    let mut handshakes = Vec::new();
-    // Each connection is consumed as its record is made: the two never all coexist.
-    for ((shard, mut conn), verdict) in connections.into_iter().zip(verdicts) {
-        let Some(v) = verdict else { continue };
-        if let (Some(log), true) = (&mut logs[shard], v.code != Code::Ok) {
-            failing_packets.extend(log.take(&conn));
+    let mut last = Vec::new();
+    for (frame, cites_profiles, finished) in diagnosed {
+        if cites_profiles {
+            last.push((frame, finished));
+        } else {
+            order.pending.insert(frame, finished);
         }
-        let facts = std::mem::take(&mut conn.tls.facts);
-        handshakes.push(into_record(name, &conn, facts, v));
     }
-    failing_packets.sort_by_key(|p| p.frame);
+    for w in 0..workers {
+        order.offer(w, Vec::new(), u64::MAX);
+    }
+    last.sort_by_key(|(frame, _)| *frame);
+    for (_, finished) in last {
+        (order.sink)(finished);
+    }
     CaptureReport {
         name: name.to_string(),
         stats,
         damage,
-        handshakes,
+        handshakes: Vec::new(),
         end,
-        failing_packets,
+        failing_packets: Vec::new(),
     }
 }
 
@@ -270,6 +384,18 @@ pub struct Engine<'s> {
     settings: &'s Settings,
     /// Copies of packets per connection, for `--write` (only when asked for).
     log: Option<PacketLog>,
+    /// Offline streaming: what every finished connection showed about its server.
+    profiles: Profiles,
+    /// Records ready to hand on, by the first frame of their connection.
+    ready: Vec<(u64, Finished)>,
+    /// Finished connections whose verdict reads how long the capture went on after
+    /// them, until it is known (the flow idle timeout passed, or the capture ended).
+    held_for_end: Vec<(Connection, Vec<OwnedPacket>)>,
+    /// Finished connections whose verdict cites other connections: diagnosed once the
+    /// whole capture is seen.
+    held_for_profiles: Vec<(Connection, Vec<OwnedPacket>)>,
+    /// Connections just finished (reused between sweeps).
+    expired: Vec<Connection>,
 }
 
 /// Packets kept per connection until its verdict is known, within fixed caps.
@@ -305,14 +431,22 @@ impl PacketLog {
         });
     }
 
-    /// Takes the packets of `conn` (its frame range), forgetting the rest of the flow.
+    /// Takes the packets of `conn` (its frame range); later packets of the same
+    /// addresses (a new connection on a reused 5-tuple) stay.
     fn take(&mut self, conn: &Connection) -> Vec<OwnedPacket> {
-        let Some(mut kept) = self.flows.remove(&conn.key()) else {
+        let key = conn.key();
+        let Some(kept) = self.flows.get_mut(&key) else {
             return Vec::new();
         };
-        self.bytes -= kept.iter().map(|p| p.data.len()).sum::<usize>();
-        kept.retain(|p| p.frame >= conn.first.frame && p.frame <= conn.last.frame);
-        kept
+        let later = kept.partition_point(|p| p.frame <= conn.last.frame);
+        let rest = kept.split_off(later);
+        let mut taken = std::mem::replace(kept, rest);
+        if kept.is_empty() {
+            self.flows.remove(&key);
+        }
+        self.bytes -= taken.iter().map(|p| p.data.len()).sum::<usize>();
+        taken.retain(|p| p.frame >= conn.first.frame);
+        taken
     }
 }
 
@@ -325,6 +459,11 @@ impl<'s> Engine<'s> {
             end: Timestamp(0),
             settings,
             log: settings.keep_failing_packets.then(PacketLog::default),
+            profiles: Profiles::default(),
+            ready: Vec::new(),
+            held_for_end: Vec::new(),
+            held_for_profiles: Vec::new(),
+            expired: Vec::new(),
         }
     }
 
@@ -397,21 +536,88 @@ impl<'s> Engine<'s> {
         self.log.as_ref().map_or(0, |l| l.dropped)
     }
 
-    /// End of input: diagnoses every connection with the profiles of the whole capture.
-    pub fn finish(self, name: &str, damage: Option<Damage>) -> CaptureReport {
-        let settings = self.settings;
-        build_report(name, vec![self.into_shard()], damage, settings, None)
+    /// Offline streaming: diagnoses the connections that are over (closed, or idle for
+    /// the flow idle timeout, in capture time) and frees them. Their records wait in
+    /// [`Engine::take_ready`]; verdicts that need more than the connection are held.
+    pub fn pump(&mut self, name: &str) {
+        let now = self.end;
+        let mut expired = std::mem::take(&mut self.expired);
+        self.table.expire(now, &mut expired);
+        for conn in expired.drain(..) {
+            self.profiles.add(&conn);
+            let packets = self.log.as_mut().map(|l| l.take(&conn)).unwrap_or_default();
+            self.settle(name, conn, packets);
+        }
+        self.expired = expired;
+        let idle = self.settings.limits.flow_idle_timeout.as_nanos() as i64;
+        if self
+            .held_for_end
+            .iter()
+            .any(|(c, _)| now.0.saturating_sub(c.last.ts.0) >= idle)
+        {
+            for (conn, packets) in std::mem::take(&mut self.held_for_end) {
+                self.settle(name, conn, packets);
+            }
+        }
+    }
+
+    /// Makes the record of a finished connection, unless its verdict reads what only
+    /// the rest of the capture can tell.
+    fn settle(&mut self, name: &str, mut conn: Connection, packets: Vec<OwnedPacket>) {
+        let none = Profiles::default();
+        let (verdict, reads) = diagnose::diagnose_traced(&conn, &none, self.settings, self.end);
+        if reads.profile {
+            self.held_for_profiles.push((conn, packets));
+            return;
+        }
+        if reads.end && diagnose::horizon(&conn, self.settings, self.end) == self.end {
+            // The horizon is not reached yet: the capture may go on longer.
+            self.held_for_end.push((conn, packets));
+            return;
+        }
+        let Some(v) = verdict else { return };
+        let packets = if v.code == Code::Ok { Vec::new() } else { packets };
+        let facts = std::mem::take(&mut conn.tls.facts);
+        let handshake = into_record(name, &conn, facts, v);
+        self.ready.push((conn.first.frame, Finished { handshake, packets }));
+    }
+
+    /// The records made since the last call, with the first frame of each connection.
+    pub fn take_ready(&mut self) -> Vec<(u64, Finished)> {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// First frame of the oldest connection whose record is still to come in order
+    /// (`u64::MAX` when none).
+    pub fn watermark(&self) -> u64 {
+        self.held_for_end
+            .iter()
+            .map(|(c, _)| c.first.frame)
+            .min()
+            .unwrap_or(u64::MAX)
+            .min(self.table.oldest_open())
     }
 
     /// Closes every connection; what is left to merge with other workers' shards.
-    pub fn into_shard(self) -> Shard {
+    pub fn into_shard(mut self, name: &str) -> Shard {
+        self.pump(name);
+        let mut remaining = std::mem::take(&mut self.held_for_end);
+        remaining.append(&mut self.held_for_profiles);
+        self.stats.connections = self.table.started();
         let evicted = self.table.evicted;
+        let mut log = self.log;
+        for conn in self.table.finish() {
+            self.profiles.add(&conn);
+            let packets = log.as_mut().map(|l| l.take(&conn)).unwrap_or_default();
+            remaining.push((conn, packets));
+        }
         Shard {
             stats: self.stats,
             end: self.end,
             evicted,
-            connections: self.table.finish(),
-            log: self.log,
+            profiles: self.profiles,
+            ready: self.ready,
+            remaining,
         }
     }
 }

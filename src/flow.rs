@@ -7,7 +7,7 @@
 //! stream skips it and the TLS layer stops trusting that direction, so the verdict becomes
 //! `incomplete_capture` rather than a guess.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 
 use serde::Serialize;
@@ -443,7 +443,14 @@ pub struct FlowTable {
     limits: Limits,
     /// Connections closed early because the table was full.
     pub evicted: u64,
+    /// First frames of the connections not yet handed out by [`FlowTable::expire`].
+    open: BTreeSet<u64>,
+    /// Capture time of the last sweep for connections that are over.
+    last_sweep: Timestamp,
 }
+
+/// How often (capture time) [`FlowTable::expire`] sweeps the table.
+const SWEEP_NS: i64 = 1_000_000_000;
 
 impl FlowTable {
     pub fn new(tls_ports: Vec<u16>, limits: Limits) -> FlowTable {
@@ -493,11 +500,15 @@ impl FlowTable {
     pub fn on_segment(&mut self, seg: &TcpSegment<'_>, at: At) {
         let key = key_of(seg.src, seg.dst);
         let is_new_syn = seg.flags.syn && !seg.flags.ack;
+        let idle_ns = self.idle_ns();
         if let Some(conn) = self.live.get_mut(&key) {
             let reused = is_new_syn
                 && (conn.is_closed() || conn.tcp.payload_bytes.iter().sum::<u64>() > 0)
                 && conn.client_isn != Some(seg.seq);
-            if !reused {
+            // The same rule as `expire`, so that when the table is swept does not
+            // change which packets belong to which connection.
+            let over = FlowTable::is_over(idle_ns, conn, at.ts);
+            if !reused && !over {
                 conn.on_segment(seg, at);
                 return;
             }
@@ -518,6 +529,7 @@ impl FlowTable {
         }
         let mut conn = Connection::new(self.next_id, client, server, at, guessed, &self.limits);
         self.next_id += 1;
+        self.open.insert(at.frame);
         conn.on_segment(seg, at);
         self.live.insert(key, conn);
     }
@@ -532,6 +544,51 @@ impl FlowTable {
         }
     }
 
+    /// Is this connection over at `now` (capture time)? Closed and quiet for
+    /// [`LINGER_NS`], or silent for the flow idle timeout.
+    fn is_over(idle_ns: i64, conn: &Connection, now: Timestamp) -> bool {
+        let quiet = now.0.saturating_sub(conn.last.ts.0);
+        quiet >= idle_ns || conn.is_closed() && quiet >= LINGER_NS
+    }
+
+    fn idle_ns(&self) -> i64 {
+        self.limits
+            .flow_idle_timeout
+            .as_nanos()
+            .min(i64::MAX as u128) as i64
+    }
+
+    /// Offline streaming: moves every connection that is over at `now` (see
+    /// [`FlowTable::is_over`]), or was closed by a reused 5-tuple or a limit, to `out`,
+    /// finished. Scans the table at most once per second of capture time.
+    pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Connection>) {
+        if now.0.saturating_sub(self.last_sweep.0) >= SWEEP_NS {
+            self.last_sweep = now;
+            let idle_ns = self.idle_ns();
+            let over: Vec<FlowKey> = self
+                .live
+                .iter()
+                .filter(|(_, c)| FlowTable::is_over(idle_ns, c, now))
+                .map(|(k, _)| *k)
+                .collect();
+            for key in over {
+                let mut conn = self.live.remove(&key).expect("present");
+                conn.finish();
+                self.done.push(conn);
+            }
+        }
+        for conn in self.done.drain(..) {
+            self.open.remove(&conn.first.frame);
+            out.push(conn);
+        }
+    }
+
+    /// Frame of the earliest-starting connection not yet handed out by
+    /// [`FlowTable::expire`] (`u64::MAX` when there is none).
+    pub fn oldest_open(&self) -> u64 {
+        self.open.first().copied().unwrap_or(u64::MAX)
+    }
+
     /// Streaming use: hands every connection that `decided` says is resolved to
     /// `report` (once), finishes connections idle for `idle` or closed, and frees them
     /// once reported. `decided` sees connections not yet reported.
@@ -542,7 +599,9 @@ impl FlowTable {
         mut decided: impl FnMut(&Connection) -> bool,
         mut report: impl FnMut(&Connection),
     ) {
+        let open = &mut self.open;
         for mut conn in self.done.drain(..) {
+            open.remove(&conn.first.frame);
             if !conn.reported {
                 report(&conn);
                 conn.reported = true;
@@ -561,7 +620,11 @@ impl FlowTable {
             }
             // A closed connection lingers a moment to absorb the last ACKs.
             let lingered = conn.is_closed() && now.0.saturating_sub(conn.last.ts.0) >= LINGER_NS;
-            !(conn.reported && (idle || lingered))
+            let keep = !(conn.reported && (idle || lingered));
+            if !keep {
+                open.remove(&conn.first.frame);
+            }
+            keep
         });
     }
 

@@ -3,6 +3,8 @@
 //! silently: the connection affected is reported, as `incomplete_capture` unless its
 //! outcome was already decided, with the limit named in the evidence.
 
+use std::time::Duration;
+
 /// Bounds on what one run keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -19,6 +21,10 @@ pub struct Limits {
     pub max_chain: usize,
     /// TLS records examined per direction before the outcome must be known.
     pub max_records: u64,
+    /// A connection silent this long (in capture time) is over: it is diagnosed and
+    /// freed, and a later packet with its addresses starts a new connection. Also the
+    /// most silence a timeout verdict can cite.
+    pub flow_idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -30,6 +36,7 @@ impl Default for Limits {
             max_handshake_message: 1024 * 1024,
             max_chain: 10,
             max_records: 10_000,
+            flow_idle_timeout: Duration::from_secs(300),
         }
     }
 }

@@ -67,6 +67,25 @@ fn is_encrypted_alert_len(len: u32) -> bool {
     len == 19 || len == 11
 }
 
+/// What a verdict was drawn from beyond the connection's own packets. A verdict that
+/// read neither is final the moment the connection ends; the streaming engine holds the
+/// others back until what they read is known.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// The server's profile (what other connections of the capture show).
+    pub profile: bool,
+    /// How long the capture went on after the connection (the timeout codes).
+    pub end: bool,
+}
+
+/// The end of the capture as a connection's diagnosis sees it: a connection idle for
+/// the flow idle timeout is over, so the capture cannot show more than that much
+/// silence after it. The same for whole-capture and streaming analysis.
+pub fn horizon(conn: &Connection, settings: &Settings, capture_end: Timestamp) -> Timestamp {
+    let idle = settings.limits.flow_idle_timeout.as_nanos().min(i64::MAX as u128) as i64;
+    Timestamp(capture_end.0.min(conn.last.ts.0.saturating_add(idle)))
+}
+
 /// Diagnoses one connection, or `None` when it is not a TLS attempt.
 pub fn diagnose(
     conn: &Connection,
@@ -74,12 +93,24 @@ pub fn diagnose(
     settings: &Settings,
     capture_end: Timestamp,
 ) -> Option<Verdict> {
+    diagnose_traced(conn, profiles, settings, capture_end).0
+}
+
+/// [`diagnose`], also saying what beyond the connection the verdict read.
+pub fn diagnose_traced(
+    conn: &Connection,
+    profiles: &Profiles,
+    settings: &Settings,
+    capture_end: Timestamp,
+) -> (Option<Verdict>, Reads) {
+    let capture_end = horizon(conn, settings, capture_end);
     let ctx = Ctx {
         conn,
         facts: &conn.tls.facts,
-        profile: profiles.get(&conn.server),
+        server_profile: profiles.get(&conn.server),
         settings,
-        capture_end,
+        end: capture_end,
+        reads: Default::default(),
     };
     // A ClientHello on any port, or a connection to a TLS port that started (SYN) or
     // carried data: bare ACKs and FINs of a connection seen from its middle are not one.
@@ -88,7 +119,7 @@ pub fn diagnose(
         || settings.tls_ports.contains(&conn.server.port())
             && (t.syn.is_some() || t.syn_ack.is_some() || t.payload_bytes.iter().any(|&b| b > 0));
     if !is_attempt {
-        return None;
+        return (None, Reads::default());
     }
     let mut verdict = ctx.verdict();
     if let Some(limit) = &conn.evicted {
@@ -103,6 +134,8 @@ pub fn diagnose(
             )
             .evidence(first.into_iter().chain([format!("limit: {limit}")]))
             .fix("Raise the limit (see tlswhy analyze --help) or split the capture (editcap -c).");
+            // Only the first line of evidence is kept, and it cites a packet.
+            ctx.reads.set(Reads::default());
         } else {
             verdict.evidence.push(format!("note: {limit}"));
         }
@@ -117,7 +150,7 @@ pub fn diagnose(
         }
     }
     order_evidence(&mut verdict.evidence);
-    Some(verdict)
+    (Some(verdict), ctx.reads.get())
 }
 
 /// Puts evidence that cites packets in frame order; other facts follow in their order.
@@ -134,12 +167,33 @@ fn order_evidence(evidence: &mut [String]) {
 struct Ctx<'a> {
     conn: &'a Connection,
     facts: &'a TlsFacts,
-    profile: Option<&'a ServerProfile>,
+    server_profile: Option<&'a ServerProfile>,
     settings: &'a Settings,
-    capture_end: Timestamp,
+    end: Timestamp,
+    /// What the verdict was drawn from beyond the connection itself.
+    reads: std::cell::Cell<Reads>,
 }
 
 impl Ctx<'_> {
+    /// The server's profile; the verdict now depends on other connections.
+    fn profile(&self) -> Option<&ServerProfile> {
+        self.reads.set(Reads {
+            profile: true,
+            ..self.reads.get()
+        });
+        self.server_profile
+    }
+
+    /// The end of the capture (bounded by the flow idle timeout); the verdict now
+    /// depends on how long the capture went on.
+    fn capture_end(&self) -> Timestamp {
+        self.reads.set(Reads {
+            end: true,
+            ..self.reads.get()
+        });
+        self.end
+    }
+
     /// Cites a packet: `frame 7 (+0.001200 s) server→client: …`.
     fn cite(&self, at: At, from: Dir, what: impl AsRef<str>) -> String {
         let arrow = match from {
@@ -358,7 +412,7 @@ impl Ctx<'_> {
                 )),
             );
         }
-        let waited = self.capture_end.secs_since(syn.ts);
+        let waited = self.capture_end().secs_since(syn.ts);
         if t.syn_count >= 2 || waited >= self.settings.response_timeout {
             return Some(
                 Verdict::new(
@@ -680,7 +734,7 @@ impl Ctx<'_> {
             .filter(|&s| !is_grease(s) && !is_signaling(s))
             .collect();
         let picked: Vec<u16> = self
-            .profile
+            .profile()
             .map(|p| p.suites_picked.keys().copied().collect())
             .unwrap_or_default();
         let overlap = picked.iter().any(|s| offered.contains(s));
@@ -689,7 +743,7 @@ impl Ctx<'_> {
             if overlap
                 || picked.is_empty()
                     && self
-                        .profile
+                        .profile()
                         .is_some_and(|p| !p.certificate_names.is_empty())
             {
                 return self.sni_failure(
@@ -760,7 +814,7 @@ impl Ctx<'_> {
             None
         } else {
             let names: Vec<String> = picked.iter().map(|&s| suite_name(s).into_owned()).collect();
-            let p = self.profile.expect("picked comes from the profile");
+            let p = self.profile().expect("picked comes from the profile");
             evidence.push(format!(
                 "in {} other connection(s) (e.g. from {}) the server picked {} — none of them offered here",
                 p.server_hellos,
@@ -884,7 +938,7 @@ impl Ctx<'_> {
         };
         evidence.push(format!("client offers {}", offered.join(", ")));
         let server_versions: Vec<String> = self
-            .profile
+            .profile()
             .map(|p| p.versions_picked.keys().map(|&v| version_name(v)).collect())
             .unwrap_or_default();
         if !server_versions.is_empty() {
@@ -1031,7 +1085,7 @@ impl Ctx<'_> {
         if let Some(leaf) = self.leaf() {
             return leaf.names();
         }
-        self.profile
+        self.profile()
             .map(|p| p.certificate_names.iter().cloned().collect())
             .unwrap_or_default()
     }
@@ -1503,7 +1557,7 @@ impl Ctx<'_> {
             .evidence(ev)
             .fix("Server side: check the server's error log; it dropped the handshake without an alert (unsupported client parameters, an overloaded or misconfigured server, or a service that is not TLS).");
         }
-        let waited_until = client_closed.map_or(self.capture_end, |c| c.ts);
+        let waited_until = client_closed.map_or_else(|| self.capture_end(), |c| c.ts);
         let waited = waited_until.secs_since(ch.at.ts);
         if waited >= self.settings.response_timeout {
             ev.push(format!(
