@@ -44,7 +44,11 @@ pub struct CaptureReport {
     pub stats: Stats,
     /// The capture stopped making sense here; what came before was analyzed.
     pub damage: Option<Damage>,
+    /// The records kept (all of them from [`analyze_bytes`]; a [`Collector`] may keep
+    /// fewer), in the order the analysis produced them.
     pub handshakes: Vec<Handshake>,
+    /// Every handshake attempt by verdict code, kept or not.
+    pub counts: BTreeMap<Code, u64>,
     pub end: Timestamp,
     /// With `Settings::keep_failing_packets`: the packets of every failing handshake,
     /// in capture order.
@@ -131,16 +135,75 @@ pub fn analyze_bytes(
     name: &str,
     settings: &Settings,
 ) -> Result<CaptureReport, CaptureError> {
-    let mut handshakes = Vec::new();
-    let mut failing_packets = Vec::new();
-    let mut report = analyze_bytes_into(bytes, name, settings, &mut |f: Finished| {
-        handshakes.push(f.handshake);
-        failing_packets.extend(f.packets);
-    })?;
-    failing_packets.sort_by_key(|p| p.frame);
-    report.handshakes = handshakes;
-    report.failing_packets = failing_packets;
-    Ok(report)
+    let mut kept = Collector::new(Keep::All);
+    let report = analyze_bytes_into(bytes, name, settings, &mut |f| kept.add(f))?;
+    Ok(kept.into_report(report))
+}
+
+/// Which records a [`Collector`] keeps once it has counted them.
+#[derive(Clone, Copy, Debug)]
+pub enum Keep {
+    /// Every record.
+    All,
+    /// The failures, at most `per_code` of each code, and — with `ok` — as many
+    /// successes: enough for a report a person reads, in memory that does not grow with
+    /// the capture.
+    Examples { per_code: usize, ok: bool },
+}
+
+/// Counts the records of one capture and keeps those a report needs, with the packets
+/// of the failing ones.
+pub struct Collector {
+    keep: Keep,
+    handshakes: Vec<Handshake>,
+    counts: BTreeMap<Code, u64>,
+    packets: Vec<OwnedPacket>,
+}
+
+impl Collector {
+    pub fn new(keep: Keep) -> Collector {
+        Collector {
+            keep,
+            handshakes: Vec::new(),
+            counts: BTreeMap::new(),
+            packets: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, f: Finished) {
+        let code = f.handshake.verdict.code;
+        let n = self.counts.entry(code).or_default();
+        *n += 1;
+        let keep = match self.keep {
+            Keep::All => true,
+            Keep::Examples { per_code, ok } => (ok || code != Code::Ok) && *n <= per_code as u64,
+        };
+        self.packets.extend(f.packets);
+        if keep {
+            self.handshakes.push(f.handshake);
+        }
+    }
+
+    /// The report of the capture with what was kept.
+    pub fn into_report(mut self, mut report: CaptureReport) -> CaptureReport {
+        self.packets.sort_by_key(|p| p.frame);
+        report.handshakes = self.handshakes;
+        report.counts = self.counts;
+        report.failing_packets = self.packets;
+        report
+    }
+}
+
+impl CaptureReport {
+    /// Handshake attempts, kept or not.
+    pub fn attempts(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// Failed handshake attempts, kept or not.
+    pub fn failed(&self) -> u64 {
+        self.attempts() - self.counts.get(&Code::Ok).copied().unwrap_or(0)
+    }
 }
 
 /// Analyzes capture bytes in one streaming pass on `Settings::threads` workers.
@@ -369,6 +432,7 @@ fn finish_capture(
         stats,
         damage,
         handshakes: Vec::new(),
+        counts: BTreeMap::new(),
         end,
         failing_packets: Vec::new(),
     }

@@ -13,7 +13,7 @@ use clap::Parser;
 use rayon::prelude::*;
 
 use cli::{AnalyzeArgs, Cli, ColorChoice, Command, Format, OutputArgs};
-use tlswhy::analyze::{self, CaptureReport};
+use tlswhy::analyze::{self, CaptureReport, Collector, Keep};
 use tlswhy::diagnose::{Code, Settings};
 use tlswhy::report;
 use tlswhy::report::pcap::PcapWriter;
@@ -34,6 +34,10 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Failing handshakes of one code that the text report details per capture; the rest
+/// are counted ("… and N more"), and `--format json` lists every one.
+const EXAMPLES_PER_CODE: usize = 100;
 
 /// Which verdicts make the exit status 1.
 enum FailOn {
@@ -152,12 +156,53 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     } else {
         1
     };
-    let results: Vec<_> = sources
-        .par_iter()
-        .map(|s| analyze::analyze_source(s, &settings))
-        .collect();
+    let keep = if args.junit.is_some() {
+        Keep::All
+    } else {
+        Keep::Examples {
+            per_code: EXAMPLES_PER_CODE,
+            ok: out_args.all,
+        }
+    };
+    let json = out_args.format == Format::Json;
+    // JSON Lines stream out as the records are made: straight to standard output for
+    // one input, through a buffer per file (printed in input order) for several.
+    let mut stdout = BufWriter::with_capacity(1 << 16, io::stdout());
+    let mut write_error: Option<io::Error> = None;
+    let results: Vec<(Result<CaptureReport, _>, Vec<u8>)> = if sources.len() == 1 {
+        let mut kept = Collector::new(keep);
+        let result = analyze::analyze_source_into(&sources[0], &settings, &mut |f| {
+            if json && write_error.is_none() {
+                if let Err(e) = report::json::write_lines(&mut stdout, [&f.handshake]) {
+                    write_error = Some(e);
+                }
+            }
+            kept.add(f);
+        });
+        vec![(result.map(|r| kept.into_report(r)), Vec::new())]
+    } else {
+        sources
+            .par_iter()
+            .map(|source| {
+                let mut kept = Collector::new(keep);
+                let mut lines = Vec::new();
+                let result = analyze::analyze_source_into(source, &settings, &mut |f| {
+                    if json {
+                        // Writing to memory does not fail.
+                        let _ = report::json::write_lines(&mut lines, [&f.handshake]);
+                    }
+                    kept.add(f);
+                });
+                (result.map(|r| kept.into_report(r)), lines)
+            })
+            .collect()
+    };
+    if let Some(e) = write_error {
+        return Err(e);
+    }
     let mut reports: Vec<CaptureReport> = Vec::new();
-    for (source, result) in sources.iter().zip(results) {
+    for (source, (result, lines)) in sources.iter().zip(results) {
+        stdout.write_all(&lines)?;
         match result {
             Ok(r) => {
                 if let Some(d) = &r.damage {
@@ -194,19 +239,13 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
     }
 
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    match out_args.format {
-        Format::Json => {
-            report::json::write_lines(&mut out, reports.iter().flat_map(|r| r.handshakes.iter()))?
-        }
-        Format::Text => {
-            let opts = report::text::Options {
-                show_ok: out_args.all,
-                style: report::text::Style { color },
-            };
-            report::text::write_report(&mut out, &reports, opts)?;
-        }
+    let mut out = stdout;
+    if !json {
+        let opts = report::text::Options {
+            show_ok: out_args.all,
+            style: report::text::Style { color },
+        };
+        report::text::write_report(&mut out, &reports, opts)?;
     }
     out.flush()?;
 
@@ -233,8 +272,8 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
 
     let matched = reports
         .iter()
-        .flat_map(|r| r.handshakes.iter())
-        .any(|h| fail_on.matches(h.verdict.code));
+        .flat_map(|r| r.counts.keys())
+        .any(|&code| fail_on.matches(code));
     let damaged = args.strict && reports.iter().any(|r| r.damage.is_some());
     // The process ends here: freeing every record one by one would only cost time.
     std::mem::forget(reports);

@@ -9,7 +9,7 @@ pub mod text;
 
 use std::collections::BTreeMap;
 
-use crate::analyze::Handshake;
+use crate::analyze::{CaptureReport, Handshake};
 use crate::diagnose::Code;
 
 /// Counts handshakes by verdict code, most common first (ties in catalog order).
@@ -37,4 +37,18 @@ pub fn count_codes(codes: impl IntoIterator<Item = Code>) -> String {
         .map(|(c, n)| format!("{c} {n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Every handshake attempt of `reports` by code (kept records or not), most common
+/// first (ties in catalog order).
+pub fn total_counts(reports: &[CaptureReport]) -> Vec<(Code, u64)> {
+    let mut counts: BTreeMap<Code, u64> = BTreeMap::new();
+    for r in reports {
+        for (code, n) in &r.counts {
+            *counts.entry(*code).or_default() += n;
+        }
+    }
+    let mut v: Vec<(Code, u64)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
 }

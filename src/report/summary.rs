@@ -18,17 +18,17 @@ pub fn write<W: Write>(
     reports: &[CaptureReport],
     errors: &[(String, String)],
 ) -> io::Result<()> {
-    let all: Vec<&Handshake> = reports.iter().flat_map(|r| r.handshakes.iter()).collect();
-    let failed: Vec<&Handshake> = all
+    let counts = super::total_counts(reports);
+    let attempts: u64 = reports.iter().map(|r| r.attempts()).sum();
+    let failed_count: u64 = reports.iter().map(|r| r.failed()).sum();
+    let failed: Vec<&Handshake> = reports
         .iter()
-        .copied()
+        .flat_map(|r| r.handshakes.iter())
         .filter(|h| h.verdict.code != Code::Ok)
         .collect();
     writeln!(
         out,
-        "## tlswhy: {} TLS handshake(s), {} failed",
-        all.len(),
-        failed.len()
+        "## tlswhy: {attempts} TLS handshake(s), {failed_count} failed"
     )?;
     writeln!(out)?;
     writeln!(
@@ -41,7 +41,7 @@ pub fn write<W: Write>(
     writeln!(out)?;
     writeln!(out, "| verdict | count |")?;
     writeln!(out, "|---|---:|")?;
-    for (code, n) in super::counts_by_code(all.iter().copied()) {
+    for (code, n) in counts {
         writeln!(out, "| `{code}` | {n} |")?;
     }
     if !failed.is_empty() {
@@ -58,6 +58,14 @@ pub fn write<W: Write>(
                 cell(h.sni.as_deref().unwrap_or("—")),
                 h.verdict.code,
                 cell(&h.verdict.summary)
+            )?;
+        }
+        let more = failed_count - failed.len() as u64;
+        if more > 0 {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "…and {more} more failure(s); `tlswhy analyze --format json` lists every one."
             )?;
         }
     }

@@ -51,13 +51,16 @@ pub fn write_report<W: Write>(
     opts: Options,
 ) -> io::Result<()> {
     let st = opts.style;
-    let all: Vec<&Handshake> = reports.iter().flat_map(|r| r.handshakes.iter()).collect();
-    let shown: Vec<&Handshake> = all
+    let shown: Vec<&Handshake> = reports
         .iter()
-        .copied()
+        .flat_map(|r| r.handshakes.iter())
         .filter(|h| opts.show_ok || h.verdict.code != Code::Ok)
         .collect();
-    for (code, count) in super::counts_by_code(shown.iter().copied()) {
+    let counts = super::total_counts(reports);
+    for &(code, count) in &counts {
+        if code == Code::Ok && !opts.show_ok {
+            continue;
+        }
         let mark = if code == Code::Ok {
             st.green("✓")
         } else {
@@ -70,11 +73,22 @@ pub fn write_report<W: Write>(
             code.title()
         )?;
         writeln!(out)?;
+        let mut listed = 0;
         for h in shown.iter().filter(|h| h.verdict.code == code) {
             write_handshake(out, h, st)?;
+            listed += 1;
+        }
+        if count > listed {
+            writeln!(
+                out,
+                "  … and {} more with this verdict (--format json lists every handshake)",
+                count - listed
+            )?;
+            writeln!(out)?;
         }
     }
-    if shown.is_empty() && !all.is_empty() {
+    let attempts: u64 = counts.iter().map(|(_, n)| n).sum();
+    if attempts > 0 && counts.iter().all(|(c, _)| *c == Code::Ok) && !opts.show_ok {
         writeln!(
             out,
             "{} every handshake completed (use --all to list them)",
@@ -181,32 +195,25 @@ pub fn write_summary<W: Write>(
     reports: &[CaptureReport],
     st: Style,
 ) -> io::Result<()> {
-    let handshakes: Vec<&Handshake> = reports.iter().flat_map(|r| r.handshakes.iter()).collect();
-    let failed: Vec<&Handshake> = handshakes
-        .iter()
-        .copied()
-        .filter(|h| h.verdict.code != Code::Ok)
-        .collect();
     let packets: u64 = reports.iter().map(|r| r.stats.packets).sum();
     let connections: u64 = reports.iter().map(|r| r.stats.connections).sum();
-    let by_code: Vec<String> = super::counts_by_code(failed.iter().copied())
-        .into_iter()
+    let counts = super::total_counts(reports);
+    let attempts: u64 = counts.iter().map(|(_, n)| n).sum();
+    let by_code: Vec<String> = counts
+        .iter()
+        .filter(|(c, _)| *c != Code::Ok)
         .map(|(c, n)| format!("{c} {n}"))
         .collect();
+    let failed: u64 = reports.iter().map(|r| r.failed()).sum();
     if reports.len() > 1 {
         for r in reports {
-            let failed = r
-                .handshakes
-                .iter()
-                .filter(|h| h.verdict.code != Code::Ok)
-                .count();
             writeln!(
                 out,
                 "  {}: {} packets, {} TLS handshake attempts, {} failed{}",
                 escape(&r.name),
                 r.stats.packets,
-                r.handshakes.len(),
-                failed,
+                r.attempts(),
+                r.failed(),
                 if r.damage.is_some() {
                     " (damaged: analyzed up to the damage)"
                 } else {
@@ -222,8 +229,8 @@ pub fn write_summary<W: Write>(
         reports.len(),
         packets,
         connections,
-        handshakes.len(),
-        failed.len(),
+        attempts,
+        failed,
         if by_code.is_empty() {
             String::new()
         } else {
