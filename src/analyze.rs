@@ -253,7 +253,9 @@ pub fn analyze_bytes_into(
             senders.push(tx);
             let order = &order;
             workers.push(scope.spawn(move || {
+                // The flow table limit holds for the capture: each worker gets its share.
                 let mut engine = Engine::new(settings);
+                engine.table.share_limit(threads);
                 let mut watermark = 0;
                 for batch in rx {
                     for packet in &batch {
@@ -304,6 +306,9 @@ pub fn analyze_bytes_into(
     ))
 }
 
+/// Connections diagnosed at a time once the capture is read.
+const FINAL_CHUNK: usize = 4096;
+
 /// Packets handed to a worker at a time.
 const BATCH: usize = 512;
 /// Packets between two looks for finished connections on one thread.
@@ -347,8 +352,13 @@ impl<'s> InOrder<'s> {
         self.pending.extend(ready);
         self.watermarks[worker] = watermark;
         let low = self.watermarks.iter().copied().min().unwrap_or(u64::MAX);
+        self.release_before(low);
+    }
+
+    /// Hands on the records of connections that started before `frame`.
+    fn release_before(&mut self, frame: u64) {
         while let Some(entry) = self.pending.first_entry() {
-            if *entry.key() >= low {
+            if *entry.key() >= frame {
                 break;
             }
             (self.sink)(entry.remove());
@@ -401,28 +411,43 @@ fn finish_capture(
         remaining.extend(shard.remaining);
         order.offer(i % workers, shard.ready, 0);
     }
-    let diagnosed: Vec<(u64, bool, Finished)> = remaining
-        .into_par_iter()
-        .filter_map(|(mut conn, packets)| {
-            let (verdict, reads) = diagnose::diagnose_traced(&conn, &profiles, settings, end);
-            let v = verdict?;
-            let packets = if v.code == Code::Ok { Vec::new() } else { packets };
-            let facts = std::mem::take(&mut conn.tls.facts);
-            let handshake = into_record(name, &conn, facts, v);
-            Some((conn.first.frame, reads.profile, Finished { handshake, packets }))
-        })
-        .collect();
+    // Everything now waits only for these connections: diagnose them in start order,
+    // a chunk at a time, each record going out after the waiting ones that started
+    // before it.
+    remaining.sort_unstable_by_key(|(conn, _)| std::cmp::Reverse(conn.first.frame));
     let mut last = Vec::new();
-    for (frame, cites_profiles, finished) in diagnosed {
-        if cites_profiles {
-            last.push((frame, finished));
-        } else {
-            order.pending.insert(frame, finished);
+    while !remaining.is_empty() {
+        let chunk = remaining.split_off(remaining.len().saturating_sub(FINAL_CHUNK));
+        let diagnosed: Vec<(u64, bool, Finished)> = chunk
+            .into_par_iter()
+            .rev()
+            .filter_map(|(mut conn, packets)| {
+                let (verdict, reads) = diagnose::diagnose_traced(&conn, &profiles, settings, end);
+                let v = verdict?;
+                let packets = if v.code == Code::Ok {
+                    Vec::new()
+                } else {
+                    packets
+                };
+                let facts = conn.take_tls_facts();
+                let handshake = into_record(name, &conn, facts, v);
+                Some((
+                    conn.first.frame,
+                    reads.profile,
+                    Finished { handshake, packets },
+                ))
+            })
+            .collect();
+        for (frame, cites_profiles, finished) in diagnosed {
+            if cites_profiles {
+                last.push((frame, finished));
+            } else {
+                order.release_before(frame);
+                (order.sink)(finished);
+            }
         }
     }
-    for w in 0..workers {
-        order.offer(w, Vec::new(), u64::MAX);
-    }
+    order.release_before(u64::MAX);
     last.sort_by_key(|(frame, _)| *frame);
     for (_, finished) in last {
         (order.sink)(finished);
@@ -640,10 +665,21 @@ impl<'s> Engine<'s> {
             return;
         }
         let Some(v) = verdict else { return };
-        let packets = if v.code == Code::Ok { Vec::new() } else { packets };
-        let facts = std::mem::take(&mut conn.tls.facts);
+        let packets = if v.code == Code::Ok {
+            Vec::new()
+        } else {
+            packets
+        };
+        let facts = conn.take_tls_facts();
         let handshake = into_record(name, &conn, facts, v);
-        self.ready.push((conn.first.frame, Finished { handshake, packets }));
+        self.ready
+            .push((conn.first.frame, Finished { handshake, packets }));
+    }
+
+    /// Connections held in memory: tracked by the flow table, or finished and waiting
+    /// for the end of the capture.
+    pub fn tracked(&self) -> usize {
+        self.table.len() + self.held_for_end.len() + self.held_for_profiles.len()
     }
 
     /// The records made since the last call, with the first frame of each connection.
@@ -702,7 +738,7 @@ fn is_decided(conn: &Connection, profiles: &Profiles, settings: &Settings, now: 
             .is_some_and(|syn| now.secs_since(syn.ts) >= settings.response_timeout),
         // Only diagnosed once the silence lasted the timeout.
         Code::NoResponseTimeout => true,
-        Code::Ok => conn.tls.settled || now.secs_since(conn.last.ts) >= 0.5,
+        Code::Ok => conn.tls().settled || now.secs_since(conn.last.ts) >= 0.5,
         _ => true,
     }
 }
@@ -726,7 +762,7 @@ pub fn diagnose_all(
 
 /// The record of a connection still in use (live capture): its facts are copied.
 fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshake {
-    into_record(name, conn, conn.tls.facts.clone(), verdict)
+    into_record(name, conn, conn.tls().facts.clone(), verdict)
 }
 
 /// The record of one handshake attempt, taking its TLS facts.

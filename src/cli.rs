@@ -74,6 +74,11 @@ pub struct OutputArgs {
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_records)]
     pub max_records: u64,
 
+    /// Limit: seconds (capture time) a connection may stay silent before it is
+    /// considered over, diagnosed and freed; a later packet starts a new connection.
+    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().flow_idle_timeout.as_secs_f64())]
+    pub flow_idle_timeout: f64,
+
     /// Colour: auto (only on a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

@@ -240,7 +240,10 @@ pub struct Connection {
     pub first: At,
     pub last: At,
     pub tcp: TcpFacts,
-    pub tls: Conversation,
+    /// The TLS layer, made when the first payload byte arrives (most connections of a
+    /// SYN flood or a port scan never need one).
+    tls: Option<Box<Conversation>>,
+    limits: Limits,
     reassembly: [Reassembler; 2],
     client_isn: Option<u32>,
     /// Nothing was handed to the TLS layer yet (roles may still be swapped).
@@ -274,13 +277,36 @@ impl Connection {
                 roles_guessed,
                 ..Default::default()
             },
-            tls: Conversation::with_limits(limits),
+            tls: None,
+            limits: *limits,
             reassembly: [reassembler(), reassembler()],
             client_isn: None,
             untouched: true,
             reported: false,
             evicted: None,
         }
+    }
+
+    /// What the TLS layer saw (nothing yet when no payload arrived).
+    pub fn tls(&self) -> &Conversation {
+        static NOTHING: std::sync::LazyLock<Conversation> =
+            std::sync::LazyLock::new(Conversation::default);
+        self.tls.as_deref().unwrap_or(&NOTHING)
+    }
+
+    /// The TLS layer, made on first use.
+    pub fn tls_mut(&mut self) -> &mut Conversation {
+        let limits = &self.limits;
+        self.tls
+            .get_or_insert_with(|| Box::new(Conversation::with_limits(limits)))
+    }
+
+    /// Takes the TLS facts out (the record of the connection is being made).
+    pub fn take_tls_facts(&mut self) -> crate::tls::TlsFacts {
+        self.tls
+            .as_mut()
+            .map(|t| std::mem::take(&mut t.facts))
+            .unwrap_or_default()
     }
 
     /// True when both sides closed, or either reset.
@@ -358,7 +384,7 @@ impl Connection {
                     self.skip_hole(other, at);
                 } else if r.delivered() && ahead > fin_allowance && ahead < r.caps.1 as i64 {
                     self.tcp.lost_segment[other.index()].get_or_insert(at);
-                    self.tls.lose(
+                    self.tls_mut().lose(
                         other,
                         at,
                         format!("{ahead} byte(s) acknowledged but missing from the capture"),
@@ -373,7 +399,10 @@ impl Connection {
 
     fn deliver(&mut self, dir: Dir, seq: u32, payload: &[u8], at: At) {
         self.untouched = false;
-        let tls = &mut self.tls;
+        let limits = &self.limits;
+        let tls = self
+            .tls
+            .get_or_insert_with(|| Box::new(Conversation::with_limits(limits)));
         let lost = &mut self.tcp.lost_segment[dir.index()];
         self.reassembly[dir.index()].push(seq, payload, &mut |piece| match piece {
             Piece::Data(bytes) => tls.on_bytes(dir, bytes, at),
@@ -385,7 +414,10 @@ impl Connection {
     }
 
     fn skip_hole(&mut self, dir: Dir, at: At) {
-        let tls = &mut self.tls;
+        let limits = &self.limits;
+        let tls = self
+            .tls
+            .get_or_insert_with(|| Box::new(Conversation::with_limits(limits)));
         let lost = &mut self.tcp.lost_segment[dir.index()];
         self.reassembly[dir.index()].skip_hole(&mut |piece| match piece {
             Piece::Data(bytes) => tls.on_bytes(dir, bytes, at),
@@ -416,7 +448,9 @@ impl Connection {
             r.pending = BTreeMap::new();
             r.pending_bytes = 0;
         }
-        self.tls.settle();
+        if let Some(tls) = &mut self.tls {
+            tls.settle();
+        }
     }
 }
 
@@ -447,6 +481,8 @@ pub struct FlowTable {
     open: BTreeSet<u64>,
     /// Capture time of the last sweep for connections that are over.
     last_sweep: Timestamp,
+    /// Live connections this table holds before evicting (its share of `max_flows`).
+    capacity: usize,
 }
 
 /// How often (capture time) [`FlowTable::expire`] sweeps the table.
@@ -456,6 +492,7 @@ impl FlowTable {
     pub fn new(tls_ports: Vec<u16>, limits: Limits) -> FlowTable {
         FlowTable {
             tls_ports,
+            capacity: limits.max_flows,
             limits,
             ..Default::default()
         }
@@ -524,7 +561,7 @@ impl FlowTable {
             let (c, s) = self.guess_roles(seg.src, seg.dst);
             (c, s, true)
         };
-        if self.live.len() >= self.limits.max_flows.max(1) {
+        if self.live.len() >= self.capacity.max(1) {
             self.evict();
         }
         let mut conn = Connection::new(self.next_id, client, server, at, guessed, &self.limits);
@@ -542,6 +579,12 @@ impl FlowTable {
             _ if src.port() < dst.port() && src.port() < 1024 => (dst, src),
             _ => (src, dst),
         }
+    }
+
+    /// This table is one of `shares` that split a capture: it tracks its share of
+    /// the live connections allowed.
+    pub fn share_limit(&mut self, shares: usize) {
+        self.capacity = self.limits.max_flows.div_ceil(shares.max(1));
     }
 
     /// Is this connection over at `now` (capture time)? Closed and quiet for

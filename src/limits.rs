@@ -30,7 +30,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_flows: 250_000,
+            max_flows: 100_000,
             max_pending_segments: 64,
             max_pending_bytes: 512 * 1024,
             max_handshake_message: 1024 * 1024,

@@ -90,12 +90,21 @@ fn common(args: &OutputArgs) -> Result<Common, String> {
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         return Err("--timeout must be a positive number of seconds".into());
     }
+    if !(args.flow_idle_timeout.is_finite()
+        && args.flow_idle_timeout >= args.timeout
+        && args.flow_idle_timeout <= 1e9)
+    {
+        return Err(
+            "--flow-idle-timeout must be a number of seconds no smaller than --timeout".into(),
+        );
+    }
     let limits = tlswhy::limits::Limits {
         max_flows: args.max_flows.max(1),
         max_handshake_message: args.max_handshake_bytes,
         max_pending_bytes: args.max_pending_bytes,
         max_chain: args.max_chain,
         max_records: args.max_records,
+        flow_idle_timeout: std::time::Duration::from_secs_f64(args.flow_idle_timeout),
         ..Default::default()
     };
     let mut settings = Settings {

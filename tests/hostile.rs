@@ -76,6 +76,22 @@ impl PcapBuilder {
         self.bytes.extend_from_slice(frame);
     }
 
+    /// A reset from `src`.
+    fn rst(&mut self, src: ([u8; 4], u16), dst: ([u8; 4], u16), seq: u32) {
+        let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(src.0, dst.0, 64)
+            .tcp(src.1, dst.1, seq, 0)
+            .rst();
+        let mut frame = Vec::new();
+        b.write(&mut frame, &[]).unwrap();
+        self.frame(&frame);
+    }
+
+    /// Lets `usec` microseconds pass.
+    fn pause(&mut self, usec: u64) {
+        self.usec += usec;
+    }
+
     /// SYN, SYN-ACK, ACK between client and server.
     fn handshake(&mut self, c: ([u8; 4], u16), s: ([u8; 4], u16)) {
         self.tcp(c, s, 999, None, true, false, &[]);
@@ -499,4 +515,60 @@ fn strict_turns_damage_into_exit_status_2() {
             .code(),
         Some(2)
     );
+}
+
+/// The streaming pass frees connections as they end: over a capture of 20 000 short
+/// connections (a ClientHello, then the server resets), the engine never holds more than
+/// those of the last few seconds of capture time, the records come out while the
+/// capture is still being read, and they are the records of the whole-capture API.
+#[test]
+fn memory_follows_open_connections_not_the_capture() {
+    use tlswhy::analyze::Engine;
+    use tlswhy::capture::PacketReader;
+
+    let mut p = PcapBuilder::new();
+    let n = 20_000u32;
+    let hello = records(&client_hello_with_sni(b"example.com"));
+    for i in 0..n {
+        let c = (
+            [10, 9, (i >> 8) as u8, i as u8],
+            20_000 + (i % 40_000) as u16,
+        );
+        p.handshake(c, (SERVER, 443));
+        p.tcp(c, (SERVER, 443), 1000, Some(5000), false, false, &hello);
+        p.rst((SERVER, 443), c, 5000);
+        p.pause(1_000);
+    }
+    let settings = Settings::default();
+    let mut engine = Engine::new(&settings);
+    let mut reader = PacketReader::new(&p.bytes, "stream").unwrap();
+    let (mut most_tracked, mut made, mut made_by_half) = (0, 0, 0);
+    let total_packets = n as usize * 5;
+    for (i, packet) in reader.by_ref().enumerate() {
+        engine.push(&packet);
+        if i % 256 == 0 {
+            engine.pump("stream");
+            made += engine.take_ready().len();
+            most_tracked = most_tracked.max(engine.tracked());
+        }
+        if i == total_packets / 2 {
+            made_by_half = made;
+        }
+    }
+    // A closed connection lingers 2 s and the table is swept once a second of capture
+    // time: at 1.5 ms per connection, up to 3 s / 1.5 ms = 2 000 at once, of 20 000.
+    assert!(
+        most_tracked <= 2_100,
+        "held {most_tracked} connections at once"
+    );
+    assert!(
+        made_by_half >= (n / 2 - 2_100) as usize,
+        "only {made_by_half} records made by half of the capture"
+    );
+    let whole = analyze_bytes(&p.bytes, "stream", &settings).unwrap();
+    assert_eq!(whole.handshakes.len(), n as usize);
+    assert!(whole
+        .handshakes
+        .iter()
+        .all(|h| h.verdict.code == Code::ServerResetAfterClientHello));
 }

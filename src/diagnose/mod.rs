@@ -82,7 +82,11 @@ pub struct Reads {
 /// the flow idle timeout is over, so the capture cannot show more than that much
 /// silence after it. The same for whole-capture and streaming analysis.
 pub fn horizon(conn: &Connection, settings: &Settings, capture_end: Timestamp) -> Timestamp {
-    let idle = settings.limits.flow_idle_timeout.as_nanos().min(i64::MAX as u128) as i64;
+    let idle = settings
+        .limits
+        .flow_idle_timeout
+        .as_nanos()
+        .min(i64::MAX as u128) as i64;
     Timestamp(capture_end.0.min(conn.last.ts.0.saturating_add(idle)))
 }
 
@@ -106,7 +110,7 @@ pub fn diagnose_traced(
     let capture_end = horizon(conn, settings, capture_end);
     let ctx = Ctx {
         conn,
-        facts: &conn.tls.facts,
+        facts: &conn.tls().facts,
         server_profile: profiles.get(&conn.server),
         settings,
         end: capture_end,
@@ -124,7 +128,7 @@ pub fn diagnose_traced(
     let mut verdict = ctx.verdict();
     if let Some(limit) = &conn.evicted {
         // Closed early by a limit: only an outcome already decided stands.
-        let decided = conn.tls.facts.alerts.iter().any(AlertFacts::is_fatal)
+        let decided = conn.tls().facts.alerts.iter().any(AlertFacts::is_fatal)
             || matches!(verdict.code, Code::Ok | Code::ConnectionRefused);
         if !decided {
             let first = verdict.evidence.first().cloned();
@@ -818,7 +822,7 @@ impl Ctx<'_> {
             evidence.push(format!(
                 "in {} other connection(s) (e.g. from {}) the server picked {} — none of them offered here",
                 p.server_hellos,
-                p.example_client.map(|c| c.to_string()).unwrap_or_default(),
+                p.example_client.map(|(_, c)| c.to_string()).unwrap_or_default(),
                 names.join(", ")
             ));
             Some(names)

@@ -17,8 +17,9 @@ pub struct ServerProfile {
     pub versions_picked: BTreeMap<u16, u32>,
     /// Names on leaf certificates the server sent.
     pub certificate_names: BTreeSet<String>,
-    /// One client that got a ServerHello, for evidence.
-    pub example_client: Option<SocketAddr>,
+    /// The client of the earliest connection that got a ServerHello (its first frame
+    /// and address), for evidence: the same whatever order connections are added in.
+    pub example_client: Option<(u64, SocketAddr)>,
     pub server_hellos: u32,
 }
 
@@ -40,7 +41,7 @@ impl Profiles {
 
     /// Adds what one connection shows.
     pub fn add(&mut self, conn: &Connection) {
-        let facts = &conn.tls.facts;
+        let facts = &conn.tls().facts;
         if facts.server_hello.is_none() && facts.server_certificates.is_none() {
             return;
         }
@@ -49,7 +50,10 @@ impl Profiles {
             *p.suites_picked.entry(sh.value.cipher_suite).or_default() += 1;
             *p.versions_picked.entry(sh.value.version).or_default() += 1;
             p.server_hellos += 1;
-            p.example_client.get_or_insert(conn.client);
+            let example = (conn.first.frame, conn.client);
+            if p.example_client.is_none_or(|e| e > example) {
+                p.example_client = Some(example);
+            }
         }
         if let Some(leaf) = facts
             .server_certificates
@@ -74,9 +78,10 @@ impl Profiles {
             }
             p.certificate_names.extend(q.certificate_names);
             p.server_hellos += q.server_hellos;
-            if p.example_client.is_none() {
-                p.example_client = q.example_client;
-            }
+            p.example_client = match (p.example_client, q.example_client) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
     }
 
