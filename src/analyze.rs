@@ -11,7 +11,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::capture::{CaptureBytes, CaptureError, Damage, Packet, PacketReader, Source, Timestamp};
+use crate::capture::{CaptureBytes, CaptureError, Damage, Packet, Source, Timestamp};
+use crate::chunks::{ChunkBytes, PacketAt, PacketSource, StreamReader};
 use crate::decode::{Decoder, Skip};
 use crate::diagnose::{self, Code, Profiles, Settings, Verdict};
 use crate::flow::{key_of, At, Connection, FlowTable};
@@ -113,19 +114,32 @@ pub struct Finished {
 
 /// Reads and analyzes one capture source, collecting every handshake record.
 pub fn analyze_source(source: &Source, settings: &Settings) -> Result<CaptureReport, CaptureError> {
-    let bytes = CaptureBytes::load(source)?;
-    analyze_bytes(&bytes, &source.display_name(), settings)
+    let mut kept = Collector::new(Keep::All);
+    let report = analyze_source_into(source, settings, &mut |f| kept.add(f))?;
+    Ok(kept.into_report(report))
 }
 
 /// Reads and analyzes one capture source, handing each record to `sink` as soon as it is
-/// known (see [`analyze_bytes_into`]).
+/// known (see [`analyze_packets`]). A file is read in 8 MiB chunks — or memory-mapped
+/// with `Settings::memory_map` — standard input and gzip always in chunks.
 pub fn analyze_source_into(
     source: &Source,
     settings: &Settings,
     sink: &mut (dyn FnMut(Finished) + Send),
 ) -> Result<CaptureReport, CaptureError> {
-    let bytes = CaptureBytes::load(source)?;
-    analyze_bytes_into(&bytes, &source.display_name(), settings, sink)
+    let name = source.display_name();
+    if settings.memory_map && matches!(source, Source::File(_)) {
+        let bytes = CaptureBytes::load(source)?;
+        let size = bytes.len();
+        let packets = PacketSource::memory(&bytes, &name)?;
+        return Ok(analyze_packets(packets, size, &name, settings, sink));
+    }
+    let size = match source {
+        Source::File(path) => std::fs::metadata(path).map_or(usize::MAX, |m| m.len() as usize),
+        Source::Stdin => usize::MAX,
+    };
+    let packets = StreamReader::open(source)?;
+    Ok(analyze_packets(packets, size, &name, settings, sink))
 }
 
 /// Analyzes capture bytes already in memory, collecting every handshake record (and the
@@ -140,6 +154,16 @@ pub fn analyze_bytes(
     Ok(kept.into_report(report))
 }
 
+/// [`analyze_packets`] over capture bytes already in memory.
+pub fn analyze_bytes_into(
+    bytes: &[u8],
+    name: &str,
+    settings: &Settings,
+    sink: &mut (dyn FnMut(Finished) + Send),
+) -> Result<CaptureReport, CaptureError> {
+    let packets = PacketSource::memory(bytes, name)?;
+    Ok(analyze_packets(packets, bytes.len(), name, settings, sink))
+}
 /// Which records a [`Collector`] keeps once it has counted them.
 #[derive(Clone, Copy, Debug)]
 pub enum Keep {
@@ -206,7 +230,9 @@ impl CaptureReport {
     }
 }
 
-/// Analyzes capture bytes in one streaming pass on `Settings::threads` workers.
+/// Analyzes the packets of one capture in one streaming pass on `Settings::threads`
+/// workers (one when the capture is smaller than `Settings::parallel_min_bytes`; `size`
+/// is its size in bytes, `usize::MAX` when unknown).
 ///
 /// Records reach `sink` as connections end (closed, or idle for the flow idle timeout in
 /// capture time), so memory follows the connections open at once, not the size of the
@@ -215,41 +241,41 @@ impl CaptureReport {
 /// has been seen: those follow at the end, in the same order among themselves. The
 /// order and the records are the same whatever the number of workers. The returned
 /// report has the statistics; its `handshakes` stay empty.
-pub fn analyze_bytes_into(
-    bytes: &[u8],
+pub fn analyze_packets(
+    mut source: PacketSource<'_>,
+    size: usize,
     name: &str,
     settings: &Settings,
     sink: &mut (dyn FnMut(Finished) + Send),
-) -> Result<CaptureReport, CaptureError> {
-    let mut reader = PacketReader::new(bytes, name)?;
+) -> CaptureReport {
     let threads = settings.threads.max(1);
-    if threads == 1 || bytes.len() < settings.parallel_min_bytes {
+    if threads == 1 || size < settings.parallel_min_bytes {
         let mut engine = Engine::new(settings);
         let mut order = InOrder::new(1, sink);
-        for (i, packet) in reader.by_ref().enumerate() {
-            engine.push(&packet);
-            if i % PUMP_EVERY == 0 {
-                engine.pump(name);
-                order.offer(0, engine.take_ready(), engine.watermark());
+        while let Some(chunk) = source.next_chunk() {
+            for (i, at) in chunk.packets.iter().enumerate() {
+                engine.push(&at.packet(&chunk.bytes));
+                if i % PUMP_EVERY == 0 {
+                    engine.pump(name);
+                    order.offer(0, engine.take_ready(), engine.watermark());
+                }
             }
         }
-        let damage = reader.damage().cloned();
-        let capture_end = reader.capture_end();
-        return Ok(finish_capture(
+        return finish_capture(
             name,
             vec![engine.into_shard(name)],
             order,
-            damage,
+            source.damage(),
             settings,
-            capture_end,
-        ));
+            source.capture_end(),
+        );
     }
     let order = std::sync::Mutex::new(InOrder::new(threads, sink));
     let shards = std::thread::scope(|scope| {
         let mut senders = Vec::with_capacity(threads);
         let mut workers = Vec::with_capacity(threads);
         for shard in 0..threads {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Packet<'_>>>(8);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(8);
             senders.push(tx);
             let order = &order;
             workers.push(scope.spawn(move || {
@@ -258,8 +284,8 @@ pub fn analyze_bytes_into(
                 engine.table.share_limit(threads);
                 let mut watermark = 0;
                 for batch in rx {
-                    for packet in &batch {
-                        engine.push(packet);
+                    for at in &batch.packets {
+                        engine.push(&at.packet(&batch.bytes));
                     }
                     engine.pump(name);
                     let ready = engine.take_ready();
@@ -275,35 +301,52 @@ pub fn analyze_bytes_into(
                 engine.into_shard(name)
             }));
         }
-        let mut batches: Vec<Vec<Packet<'_>>> =
+        let mut batches: Vec<Vec<PacketAt>> =
             (0..threads).map(|_| Vec::with_capacity(BATCH)).collect();
-        for packet in reader.by_ref() {
-            let shard = (shard_hash(&packet) % threads as u64) as usize;
-            batches[shard].push(packet);
-            if batches[shard].len() == BATCH {
-                let full = std::mem::replace(&mut batches[shard], Vec::with_capacity(BATCH));
-                // A worker only stops early by panicking, which the join reports.
-                let _ = senders[shard].send(full);
+        while let Some(chunk) = source.next_chunk() {
+            for at in &chunk.packets {
+                let shard = (shard_hash(&at.packet(&chunk.bytes)) % threads as u64) as usize;
+                batches[shard].push(*at);
+                if batches[shard].len() == BATCH {
+                    let full = std::mem::replace(&mut batches[shard], Vec::with_capacity(BATCH));
+                    // A worker only stops early by panicking, which the join reports.
+                    let _ = senders[shard].send(Batch {
+                        bytes: chunk.bytes.clone(),
+                        packets: full,
+                    });
+                }
+            }
+            // A batch holds packets of one chunk only.
+            for (tx, batch) in senders.iter().zip(batches.iter_mut()) {
+                if !batch.is_empty() {
+                    let _ = tx.send(Batch {
+                        bytes: chunk.bytes.clone(),
+                        packets: std::mem::replace(batch, Vec::with_capacity(BATCH)),
+                    });
+                }
             }
         }
-        for (tx, batch) in senders.into_iter().zip(batches) {
-            let _ = tx.send(batch);
-        }
+        drop(senders);
         workers
             .into_iter()
             .map(|w| w.join().expect("a worker panicked"))
             .collect::<Vec<_>>()
     });
-    let damage = reader.damage().cloned();
     let order = order.into_inner().unwrap_or_else(|e| e.into_inner());
-    Ok(finish_capture(
+    finish_capture(
         name,
         shards,
         order,
-        damage,
+        source.damage(),
         settings,
-        reader.capture_end(),
-    ))
+        source.capture_end(),
+    )
+}
+
+/// Packets for one worker, and the bytes they lie in.
+struct Batch<'a> {
+    bytes: ChunkBytes<'a>,
+    packets: Vec<PacketAt>,
 }
 
 /// Connections diagnosed at a time once the capture is read.

@@ -1,8 +1,8 @@
 //! Packet sources: classic pcap (micro- and nanosecond, either byte order) and pcapng
 //! (several interfaces, enhanced and simple packet blocks), optionally gzip-compressed.
 //!
-//! A file is memory-mapped and packets are handed out as slices borrowed from the map;
-//! gzip and standard input are read into one owned buffer first. The reader never
+//! The reader walks bytes in memory (a map, a buffer, or one chunk of a stream — see
+//! [`crate::chunks`]) and hands out packets as slices borrowed from them. It never
 //! panics on damaged input: it stops at the first record it cannot frame and keeps a
 //! [`Damage`] report (byte offset and what was wrong) that the caller turns into a
 //! warning, so everything before the damage is still analyzed.
@@ -267,6 +267,7 @@ struct Interface {
     snaplen: u32,
 }
 
+#[derive(Clone, Debug)]
 enum Walker {
     Pcap {
         big_endian: bool,
@@ -290,6 +291,29 @@ pub struct PacketReader<'a> {
     link_types: Vec<LinkType>,
     /// pcapng: when the capture ended, from interface statistics (`isb_endtime`).
     capture_end: Option<Timestamp>,
+    /// Position of `bytes` in the whole stream (chunked reading).
+    base: u64,
+    /// More bytes may follow `bytes`: a record cut off at the end is not damage yet.
+    more_may_follow: bool,
+    /// The walk stopped at a record that continues past `bytes`.
+    wants_more: bool,
+}
+
+/// What a [`PacketReader`] knows between two chunks of a stream: the format, the
+/// interfaces, the frame count.
+#[derive(Clone, Debug)]
+pub struct ReaderState {
+    frame: u64,
+    walker: Walker,
+    link_types: Vec<LinkType>,
+    capture_end: Option<Timestamp>,
+}
+
+impl ReaderState {
+    /// When the capture ended, if the file said so before this point.
+    pub fn capture_end(&self) -> Option<Timestamp> {
+        self.capture_end
+    }
 }
 
 /// Upper bound on a single packet record. Anything larger is damage, not a packet.
@@ -319,6 +343,9 @@ impl<'a> PacketReader<'a> {
                     damage: None,
                     link_types: vec![link_type],
                     capture_end: None,
+                    base: 0,
+                    more_may_follow: false,
+                    wants_more: false,
                 })
             }
             Format::PcapNg => {
@@ -333,6 +360,9 @@ impl<'a> PacketReader<'a> {
                     damage: None,
                     link_types: Vec::new(),
                     capture_end: None,
+                    base: 0,
+                    more_may_follow: false,
+                    wants_more: false,
                 };
                 // The section header must parse, or this is not a pcapng file at all.
                 match pcap_parser::pcapng::parse_sectionheaderblock(bytes) {
@@ -344,6 +374,51 @@ impl<'a> PacketReader<'a> {
                     Err(_) => Err(not_capture()),
                 }
             }
+        }
+    }
+
+    /// Goes on walking a stream in a new buffer that starts at stream position `base`
+    /// with the bytes where the previous walk stopped.
+    pub fn resume(
+        state: ReaderState,
+        bytes: &'a [u8],
+        base: u64,
+        more_may_follow: bool,
+    ) -> PacketReader<'a> {
+        PacketReader {
+            bytes,
+            offset: 0,
+            frame: state.frame,
+            walker: state.walker,
+            damage: None,
+            link_types: state.link_types,
+            capture_end: state.capture_end,
+            base,
+            more_may_follow,
+            wants_more: false,
+        }
+    }
+
+    /// Chunked reading: says whether bytes may follow the ones given (a record cut off
+    /// at their end then waits for them instead of being damage) and where they are in
+    /// the stream.
+    pub fn set_stream(&mut self, base: u64, more_may_follow: bool) {
+        self.base = base;
+        self.more_may_follow = more_may_follow;
+    }
+
+    /// The walk stopped at a record that continues past the bytes given.
+    pub fn wants_more(&self) -> bool {
+        self.wants_more
+    }
+
+    /// What the next buffer's walk needs to know.
+    pub fn into_state(self) -> ReaderState {
+        ReaderState {
+            frame: self.frame,
+            walker: self.walker,
+            link_types: self.link_types,
+            capture_end: self.capture_end,
         }
     }
 
@@ -375,9 +450,19 @@ impl<'a> PacketReader<'a> {
         };
     }
 
+    /// A record continues past the bytes at hand: wait for more when they may come,
+    /// otherwise the capture is cut off here.
+    fn cut_off(&mut self, what: impl FnOnce() -> String) -> Option<Packet<'a>> {
+        if self.more_may_follow {
+            self.wants_more = true;
+            return None;
+        }
+        self.stop(what())
+    }
+
     fn stop(&mut self, what: String) -> Option<Packet<'a>> {
         self.damage = Some(Damage {
-            offset: self.offset as u64,
+            offset: self.base + self.offset as u64,
             what,
         });
         self.offset = self.bytes.len();
@@ -395,10 +480,8 @@ impl<'a> PacketReader<'a> {
             return None;
         }
         if rest.len() < 16 {
-            return self.stop(format!(
-                "record header cut off ({} of 16 bytes)",
-                rest.len()
-            ));
+            let have = rest.len();
+            return self.cut_off(|| format!("record header cut off ({have} of 16 bytes)"));
         }
         let field = |at: usize| {
             let b = [rest[at], rest[at + 1], rest[at + 2], rest[at + 3]];
@@ -436,11 +519,15 @@ impl<'a> PacketReader<'a> {
                     orig_len: block.origlen,
                 })
             }
-            Err(_) => self.stop(format!(
-                "packet record cut off: {} bytes announced, {} left in the file",
-                caplen,
-                rest.len() - 16
-            )),
+            Err(_) if rest.len() < 16 + caplen => {
+                let left = rest.len() - 16;
+                self.cut_off(|| {
+                    format!(
+                        "packet record cut off: {caplen} bytes announced, {left} left in the file"
+                    )
+                })
+            }
+            Err(_) => self.stop(format!("packet record of {caplen} bytes does not parse")),
         }
     }
 
@@ -451,7 +538,8 @@ impl<'a> PacketReader<'a> {
                 return None;
             }
             if rest.len() < 12 {
-                return self.stop(format!("block header cut off ({} bytes left)", rest.len()));
+                let left = rest.len();
+                return self.cut_off(|| format!("block header cut off ({left} bytes left)"));
             }
             let Walker::PcapNg { big_endian, .. } = &self.walker else {
                 return None;
@@ -478,17 +566,20 @@ impl<'a> PacketReader<'a> {
             if declared < 12 || declared % 4 != 0 {
                 return self.stop(format!("block length {declared} is not valid"));
             }
-            if declared > rest.len() {
-                return self.stop(format!(
-                    "block cut off: {} bytes announced, {} left in the file",
-                    declared,
-                    rest.len()
-                ));
-            }
             if declared > MAX_RECORD_BYTES + 64 && !is_shb {
                 return self.stop(format!(
                     "block claims {declared} bytes, more than any packet block"
                 ));
+            }
+            if declared > rest.len() {
+                let left = rest.len();
+                if declared > MAX_RECORD_BYTES + 64 {
+                    // A section header this large is not waited for.
+                    self.more_may_follow = false;
+                }
+                return self.cut_off(|| {
+                    format!("block cut off: {declared} bytes announced, {left} left in the file")
+                });
             }
             let block_bytes = &rest[..declared];
             let parsed = if is_shb {
@@ -585,7 +676,7 @@ impl<'a> Iterator for PacketReader<'a> {
     type Item = Packet<'a>;
 
     fn next(&mut self) -> Option<Packet<'a>> {
-        if self.offset >= self.bytes.len() {
+        if self.offset >= self.bytes.len() || self.wants_more {
             return None;
         }
         match self.walker {

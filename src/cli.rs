@@ -102,6 +102,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 
+    /// Read capture files through a memory map instead of 8 MiB read() calls
+    /// (standard input and gzip are always read in chunks).
+    #[arg(long)]
+    pub mmap: bool,
+
     /// Exit with status 2 when a capture is truncated or damaged (it is still analyzed
     /// up to the damage).
     #[arg(long)]

@@ -20,6 +20,7 @@
 
 pub mod analyze;
 pub mod capture;
+pub mod chunks;
 pub mod decode;
 pub mod diagnose;
 pub mod flow;

@@ -160,6 +160,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
             .build_global();
     }
     let mut settings = settings;
+    settings.memory_map = args.mmap;
     settings.threads = if sources.len() == 1 {
         rayon::current_num_threads()
     } else {

@@ -46,6 +46,8 @@ pub struct Settings {
     pub threads: usize,
     /// Captures smaller than this are analyzed on one thread.
     pub parallel_min_bytes: usize,
+    /// Memory-map capture files instead of reading them in chunks.
+    pub memory_map: bool,
 }
 
 impl Default for Settings {
@@ -56,6 +58,7 @@ impl Default for Settings {
             keep_failing_packets: false,
             limits: crate::limits::Limits::default(),
             threads: 1,
+            memory_map: false,
             parallel_min_bytes: 4 * 1024 * 1024,
         }
     }

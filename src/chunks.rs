@@ -1,0 +1,300 @@
+//! Packets in runs ("chunks") for the analysis pass, from bytes in memory (a memory map,
+//! a test's buffer) or from a stream read in 8 MiB `read()` calls (files, standard
+//! input, gzip). A stream keeps only the chunk being walked and the few that workers
+//! still hold, so memory does not grow with the capture; a record cut off at the end of
+//! a chunk is carried over to the next one.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::capture::{
+    CaptureError, Damage, LinkType, Packet, PacketReader, ReaderState, Source, Timestamp,
+};
+
+/// Bytes asked of a stream per chunk.
+pub const CHUNK_BYTES: usize = 8 << 20;
+/// Bytes read at most to find a whole file header.
+const MAX_HEADER_BYTES: usize = 1 << 20;
+/// Packets per chunk when the whole capture is in memory already.
+const PACKETS_PER_SLICE_CHUNK: usize = 1 << 16;
+
+/// Where a packet lies in its chunk, with what the walk learnt about it.
+#[derive(Clone, Copy, Debug)]
+pub struct PacketAt {
+    pub frame: u64,
+    pub ts: Timestamp,
+    pub link_type: LinkType,
+    pub orig_len: u32,
+    start: usize,
+    len: usize,
+}
+
+impl PacketAt {
+    fn of(packet: &Packet<'_>, bytes: &[u8]) -> PacketAt {
+        PacketAt {
+            frame: packet.frame,
+            ts: packet.ts,
+            link_type: packet.link_type,
+            orig_len: packet.orig_len,
+            // The packet is a sub-slice of `bytes`.
+            start: packet.data.as_ptr() as usize - bytes.as_ptr() as usize,
+            len: packet.data.len(),
+        }
+    }
+
+    /// The packet, borrowed from the bytes of its chunk.
+    pub fn packet<'b>(&self, bytes: &'b [u8]) -> Packet<'b> {
+        Packet {
+            frame: self.frame,
+            ts: self.ts,
+            link_type: self.link_type,
+            data: &bytes[self.start..self.start + self.len],
+            orig_len: self.orig_len,
+        }
+    }
+}
+
+/// The bytes a chunk's packets lie in: borrowed from memory, or read from a stream and
+/// shared with the workers that still hold packets of it.
+#[derive(Clone, Debug)]
+pub enum ChunkBytes<'a> {
+    Borrowed(&'a [u8]),
+    Shared(Arc<Vec<u8>>),
+}
+
+impl Deref for ChunkBytes<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            ChunkBytes::Borrowed(b) => b,
+            ChunkBytes::Shared(v) => v,
+        }
+    }
+}
+
+/// A run of packets and the bytes they lie in.
+pub struct Chunk<'a> {
+    pub bytes: ChunkBytes<'a>,
+    pub packets: Vec<PacketAt>,
+}
+
+/// Packets of one capture, a chunk at a time.
+pub enum PacketSource<'a> {
+    Memory(PacketReader<'a>, &'a [u8]),
+    Stream(Box<StreamReader>),
+}
+
+impl<'a> PacketSource<'a> {
+    /// The capture in `bytes`.
+    pub fn memory(bytes: &'a [u8], name: &str) -> Result<PacketSource<'a>, CaptureError> {
+        Ok(PacketSource::Memory(PacketReader::new(bytes, name)?, bytes))
+    }
+
+    /// The next run of packets; `None` at the end or at damage.
+    pub fn next_chunk(&mut self) -> Option<Chunk<'a>> {
+        match self {
+            PacketSource::Memory(reader, bytes) => {
+                let bytes: &'a [u8] = bytes;
+                let packets: Vec<PacketAt> = reader
+                    .by_ref()
+                    .take(PACKETS_PER_SLICE_CHUNK)
+                    .map(|p| PacketAt::of(&p, bytes))
+                    .collect();
+                (!packets.is_empty()).then_some(Chunk {
+                    bytes: ChunkBytes::Borrowed(bytes),
+                    packets,
+                })
+            }
+            PacketSource::Stream(stream) => stream.next_chunk(),
+        }
+    }
+
+    /// Where the capture stopped making sense (once `next_chunk` returned `None`).
+    pub fn damage(&self) -> Option<Damage> {
+        match self {
+            PacketSource::Memory(reader, _) => reader.damage().cloned(),
+            PacketSource::Stream(stream) => stream.damage.clone(),
+        }
+    }
+
+    /// When the capture ended, if the file says so (pcapng `isb_endtime`).
+    pub fn capture_end(&self) -> Option<Timestamp> {
+        match self {
+            PacketSource::Memory(reader, _) => reader.capture_end(),
+            PacketSource::Stream(stream) => stream.state.as_ref().and_then(|s| s.capture_end()),
+        }
+    }
+}
+
+/// A capture read from a file or a pipe in chunks, inflated on the way when gzipped.
+pub struct StreamReader {
+    input: Box<dyn Read + Send>,
+    name: String,
+    gzip: bool,
+    /// The walk's state between chunks; `None` before the file header is read.
+    state: Option<ReaderState>,
+    /// The start of a record that continues in the next chunk.
+    carry: Vec<u8>,
+    /// Stream position of the next chunk's first byte.
+    base: u64,
+    finished: bool,
+    damage: Option<Damage>,
+    /// The first chunk, read when the stream was opened.
+    first: Option<Chunk<'static>>,
+    /// Bytes asked of the input per chunk.
+    chunk_bytes: usize,
+}
+
+impl StreamReader {
+    /// Opens a source for chunked reading and reads its header; an input that is not a
+    /// capture is an error here, not damage.
+    pub fn open(source: &Source) -> Result<PacketSource<'static>, CaptureError> {
+        StreamReader::open_with(source, CHUNK_BYTES)
+    }
+
+    /// [`StreamReader::open`] with chunks of `chunk_bytes` (at least 64).
+    pub fn open_with(
+        source: &Source,
+        chunk_bytes: usize,
+    ) -> Result<PacketSource<'static>, CaptureError> {
+        let name = source.display_name();
+        let io_err = |e| CaptureError::Io {
+            path: name.clone(),
+            source: e,
+        };
+        let raw: Box<dyn Read + Send> = match source {
+            Source::File(path) => Box::new(File::open(path).map_err(io_err)?),
+            Source::Stdin => Box::new(io::stdin()),
+        };
+        let mut buffered = BufReader::with_capacity(64 * 1024, raw);
+        let head = buffered.fill_buf().map_err(io_err)?;
+        let gzip = head.starts_with(&[0x1f, 0x8b]);
+        let input: Box<dyn Read + Send> = if gzip {
+            Box::new(flate2::read::MultiGzDecoder::new(buffered))
+        } else {
+            Box::new(buffered)
+        };
+        let mut stream = StreamReader {
+            input,
+            name,
+            gzip,
+            state: None,
+            carry: Vec::new(),
+            base: 0,
+            finished: false,
+            damage: None,
+            first: None,
+            chunk_bytes: chunk_bytes.max(64),
+        };
+        // Read the first chunk now, so that a file that is no capture fails here.
+        stream.first = stream.read_chunk()?;
+        Ok(PacketSource::Stream(Box::new(stream)))
+    }
+
+    /// Fills a buffer with the carried-over bytes and up to a chunk more.
+    /// Returns the buffer and whether the input ended.
+    fn fill(&mut self) -> Result<(Vec<u8>, bool), CaptureError> {
+        let mut buf = Vec::with_capacity(self.carry.len() + self.chunk_bytes);
+        buf.append(&mut self.carry);
+        self.fill_more(buf)
+    }
+
+    /// Appends up to a chunk of input to `buf`.
+    fn fill_more(&mut self, mut buf: Vec<u8>) -> Result<(Vec<u8>, bool), CaptureError> {
+        let want = self.chunk_bytes;
+        let before = buf.len();
+        match (&mut self.input).take(want as u64).read_to_end(&mut buf) {
+            Ok(_) => {
+                let eof = buf.len() - before < want;
+                Ok((buf, eof))
+            }
+            Err(e) if self.state.is_some() || buf.len() >= 24 => {
+                // Damage inside the stream (a gzip member cut off): keep what came.
+                let what = if self.gzip {
+                    format!("gzip stream damaged: {e}")
+                } else {
+                    format!("read failed: {e}")
+                };
+                self.damage = Some(Damage {
+                    offset: self.base + buf.len() as u64,
+                    what,
+                });
+                Ok((buf, true))
+            }
+            Err(e) if self.gzip => Err(CaptureError::Gzip {
+                path: self.name.clone(),
+                source: e,
+            }),
+            Err(e) => Err(CaptureError::Io {
+                path: self.name.clone(),
+                source: e,
+            }),
+        }
+    }
+
+    /// Reads and walks one chunk.
+    fn read_chunk(&mut self) -> Result<Option<Chunk<'static>>, CaptureError> {
+        if self.finished {
+            return Ok(None);
+        }
+        let (mut buf, mut eof) = self.fill()?;
+        if self.state.is_none() {
+            // The file header (a pcapng section header can be long) must be whole.
+            while !eof && buf.len() < MAX_HEADER_BYTES && PacketReader::new(&buf, "").is_err() {
+                (buf, eof) = self.fill_more(buf)?;
+            }
+        }
+        let damage_in_read = self.damage.take();
+        let mut reader = match self.state.take() {
+            None => PacketReader::new(&buf, &self.name)?,
+            Some(state) => PacketReader::resume(state, &buf, self.base, !eof),
+        };
+        reader.set_stream(self.base, !eof);
+        let packets: Vec<PacketAt> = reader.by_ref().map(|p| PacketAt::of(&p, &buf)).collect();
+        let consumed = reader.offset().min(buf.len());
+        let wants_more = reader.wants_more();
+        let damage = reader.damage().cloned();
+        self.state = Some(reader.into_state());
+        if wants_more {
+            self.carry = buf[consumed..].to_vec();
+            self.base += consumed as u64;
+        } else {
+            self.base += buf.len() as u64;
+            if eof || damage.is_some() {
+                self.finished = true;
+                self.damage = damage.or(damage_in_read);
+            }
+        }
+        if packets.is_empty() && self.finished {
+            return Ok(None);
+        }
+        Ok(Some(Chunk {
+            bytes: ChunkBytes::Shared(Arc::new(buf)),
+            packets,
+        }))
+    }
+
+    fn next_chunk(&mut self) -> Option<Chunk<'static>> {
+        if let Some(first) = self.first.take() {
+            if !first.packets.is_empty() {
+                return Some(first);
+            }
+        }
+        loop {
+            match self.read_chunk() {
+                Ok(Some(chunk)) if chunk.packets.is_empty() => continue,
+                Ok(chunk) => return chunk,
+                Err(e) => {
+                    self.finished = true;
+                    self.damage = Some(Damage {
+                        offset: self.base,
+                        what: e.to_string(),
+                    });
+                    return None;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Reading a capture as a stream of chunks gives what reading it whole gives: the same
+//! records in the same order, the same packet count, the same damage at the same byte
+//! offset — whatever the chunk size, for pcap and pcapng of every variant, gzipped or
+//! not, and for a capture cut off in the middle of a record.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use tlswhy::analyze::{analyze_bytes, analyze_packets, Collector, Keep};
+use tlswhy::capture::{CaptureBytes, Source};
+use tlswhy::chunks::StreamReader;
+use tlswhy::diagnose::Settings;
+
+fn capture_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in [
+        common::captures(),
+        common::root().join("tests/data/formats"),
+    ] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if tlswhy::analyze::is_capture_name(&path) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() > 30, "only {} captures found", files.len());
+    files
+}
+
+/// (records as JSON, packets, damage) reading the file whole.
+fn whole(path: &Path, settings: &Settings) -> (String, u64, Option<String>) {
+    let bytes = CaptureBytes::load(&Source::File(path.to_path_buf())).unwrap();
+    let report = analyze_bytes(&bytes, "x", settings).unwrap();
+    (
+        serde_json::to_string(&report.handshakes).unwrap(),
+        report.stats.packets,
+        report.damage.map(|d| d.to_string()),
+    )
+}
+
+/// The same, reading the file in chunks of `chunk` bytes.
+fn chunked(path: &Path, chunk: usize, settings: &Settings) -> (String, u64, Option<String>) {
+    let source = StreamReader::open_with(&Source::File(path.to_path_buf()), chunk).unwrap();
+    let mut kept = Collector::new(Keep::All);
+    let report = analyze_packets(source, usize::MAX, "x", settings, &mut |f| kept.add(f));
+    let report = kept.into_report(report);
+    (
+        serde_json::to_string(&report.handshakes).unwrap(),
+        report.stats.packets,
+        report.damage.map(|d| d.to_string()),
+    )
+}
+
+#[test]
+fn chunked_reading_matches_reading_whole() {
+    let settings = Settings::default();
+    for path in capture_files() {
+        let want = whole(&path, &settings);
+        assert!(want.1 > 0, "{}: no packets", path.display());
+        for chunk in [64, 1000, 4099, 1 << 20] {
+            let got = chunked(&path, chunk, &settings);
+            assert_eq!(got, want, "{} in chunks of {chunk}", path.display());
+        }
+    }
+}
+
+#[test]
+fn chunked_reading_on_two_workers_matches_reading_whole() {
+    let settings = Settings {
+        threads: 2,
+        parallel_min_bytes: 0,
+        ..Settings::default()
+    };
+    for path in capture_files().iter().step_by(3) {
+        let want = whole(path, &Settings::default());
+        let got = chunked(path, 4099, &settings);
+        assert_eq!(got, want, "{}", path.display());
+    }
+}
+
+#[test]
+fn a_cut_off_capture_reports_the_same_damage_in_chunks() {
+    let settings = Settings::default();
+    let dir = std::env::temp_dir().join(format!("tlswhy-streaming-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut checked = 0;
+    for path in capture_files() {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.ends_with(".gz") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        // Cut in the middle of the file: almost surely inside a record.
+        let cut = dir.join(&name);
+        std::fs::write(&cut, &bytes[..bytes.len() / 2 + 7]).unwrap();
+        let want = whole(&cut, &settings);
+        assert!(want.2.is_some(), "{name}: cutting it made no damage");
+        for chunk in [64, 4099] {
+            assert_eq!(
+                chunked(&cut, chunk, &settings),
+                want,
+                "{name} cut, chunks of {chunk}"
+            );
+        }
+        checked += 1;
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(checked > 20);
+}
