@@ -252,6 +252,7 @@ pub fn analyze_packets(
     if threads == 1 || size < settings.parallel_min_bytes {
         let mut engine = Engine::new(settings);
         let mut order = InOrder::new(1, sink);
+        let mut started = 0;
         while let Some(chunk) = source.next_chunk() {
             for (i, at) in chunk.packets.iter().enumerate() {
                 engine.push(&at.packet(&chunk.bytes));
@@ -259,6 +260,11 @@ pub fn analyze_packets(
                     engine.pump(name);
                     order.offer(0, engine.take_ready(), engine.watermark());
                 }
+            }
+            if let Some(p) = &settings.progress {
+                p.add(chunk.span, chunk.packets.len() as u64);
+                p.add_connections(engine.connections_started() - started);
+                started = engine.connections_started();
             }
         }
         return finish_capture(
@@ -283,11 +289,16 @@ pub fn analyze_packets(
                 let mut engine = Engine::new(settings);
                 engine.table.share_limit(threads);
                 let mut watermark = 0;
+                let mut started = 0;
                 for batch in rx {
                     for at in &batch.packets {
                         engine.push(&at.packet(&batch.bytes));
                     }
                     engine.pump(name);
+                    if let Some(p) = &settings.progress {
+                        p.add_connections(engine.connections_started() - started);
+                        started = engine.connections_started();
+                    }
                     let ready = engine.take_ready();
                     let now = engine.watermark();
                     if !ready.is_empty() || now != watermark {
@@ -304,6 +315,9 @@ pub fn analyze_packets(
         let mut batches: Vec<Vec<PacketAt>> =
             (0..threads).map(|_| Vec::with_capacity(BATCH)).collect();
         while let Some(chunk) = source.next_chunk() {
+            if let Some(p) = &settings.progress {
+                p.add(chunk.span, chunk.packets.len() as u64);
+            }
             for at in &chunk.packets {
                 let shard = (shard_hash(&at.packet(&chunk.bytes)) % threads as u64) as usize;
                 batches[shard].push(*at);
@@ -719,6 +733,11 @@ impl<'s> Engine<'s> {
             .push((conn.first.frame, Finished { handshake, packets }));
     }
 
+    /// Connections seen since the start.
+    pub fn connections_started(&self) -> u64 {
+        self.table.started()
+    }
+
     /// Connections held in memory: tracked by the flow table, or finished and waiting
     /// for the end of the capture.
     pub fn tracked(&self) -> usize {
@@ -891,6 +910,12 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Vec<Result<Source, String>> {
         }
     }
     out
+}
+
+/// True for gzip-compressed names (`.gz`).
+pub fn is_gzip_name(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
 /// True for names that hold captures.

@@ -78,6 +78,8 @@ impl Deref for ChunkBytes<'_> {
 pub struct Chunk<'a> {
     pub bytes: ChunkBytes<'a>,
     pub packets: Vec<PacketAt>,
+    /// Bytes of the capture this chunk walked past (for progress).
+    pub span: u64,
 }
 
 /// Packets of one capture, a chunk at a time.
@@ -97,14 +99,17 @@ impl<'a> PacketSource<'a> {
         match self {
             PacketSource::Memory(reader, bytes) => {
                 let bytes: &'a [u8] = bytes;
+                let before = reader.offset();
                 let packets: Vec<PacketAt> = reader
                     .by_ref()
                     .take(PACKETS_PER_SLICE_CHUNK)
                     .map(|p| PacketAt::of(&p, bytes))
                     .collect();
+                let span = reader.offset().saturating_sub(before) as u64;
                 (!packets.is_empty()).then_some(Chunk {
                     bytes: ChunkBytes::Borrowed(bytes),
                     packets,
+                    span,
                 })
             }
             PacketSource::Stream(stream) => stream.next_chunk(),
@@ -257,6 +262,7 @@ impl StreamReader {
         let wants_more = reader.wants_more();
         let damage = reader.damage().cloned();
         self.state = Some(reader.into_state());
+        let span = if wants_more { consumed } else { buf.len() } as u64;
         if wants_more {
             self.carry = buf[consumed..].to_vec();
             self.base += consumed as u64;
@@ -273,6 +279,7 @@ impl StreamReader {
         Ok(Some(Chunk {
             bytes: ChunkBytes::Shared(Arc::new(buf)),
             packets,
+            span,
         }))
     }
 

@@ -27,6 +27,7 @@ pub mod flow;
 pub mod limits;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod progress;
 pub mod report;
 pub mod sanitize;
 pub mod tls;

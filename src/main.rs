@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 use cli::{AnalyzeArgs, Cli, ColorChoice, Command, Format, OutputArgs};
 use tlswhy::analyze::{self, CaptureReport, Collector, Keep};
+use tlswhy::capture::Source;
 use tlswhy::diagnose::{Code, Settings};
 use tlswhy::report;
 use tlswhy::report::pcap::PcapWriter;
@@ -174,6 +175,21 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
             ok: out_args.all,
         }
     };
+    // A progress line on a terminal for long runs (it shows after a second).
+    let meter = (io::stderr().is_terminal() && !out_args.quiet).then(|| {
+        let progress = std::sync::Arc::new(tlswhy::progress::Progress::default());
+        settings.progress = Some(std::sync::Arc::clone(&progress));
+        let sizes: Option<u64> = sources
+            .iter()
+            .map(|s| match s {
+                Source::File(p) if !analyze::is_gzip_name(p) => {
+                    std::fs::metadata(p).ok().map(|m| m.len())
+                }
+                _ => None,
+            })
+            .sum();
+        tlswhy::progress::Meter::start(progress, sizes)
+    });
     let json = out_args.format == Format::Json;
     // JSON Lines stream out as the records are made: straight to standard output for
     // one input, through a buffer per file (printed in input order) for several.
@@ -207,6 +223,9 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
             })
             .collect()
     };
+    if let Some(m) = meter {
+        m.finish();
+    }
     if let Some(e) = write_error {
         return Err(e);
     }
