@@ -15,6 +15,8 @@ use crate::capture::{
 
 /// Bytes asked of a stream per chunk.
 pub const CHUNK_BYTES: usize = 8 << 20;
+/// Spare capacity left after a chunk's bytes.
+const READ_SLACK: usize = 4096;
 /// Bytes read at most to find a whole file header.
 const MAX_HEADER_BYTES: usize = 1 << 20;
 /// Packets per chunk when the whole capture is in memory already.
@@ -201,7 +203,9 @@ impl StreamReader {
     /// Fills a buffer with the carried-over bytes and up to a chunk more.
     /// Returns the buffer and whether the input ended.
     fn fill(&mut self) -> Result<(Vec<u8>, bool), CaptureError> {
-        let mut buf = Vec::with_capacity(self.carry.len() + self.chunk_bytes);
+        // Slack past the chunk: `read_to_end` probes for more once the chunk is in,
+        // and must not reallocate (copy) the whole chunk to do so.
+        let mut buf = Vec::with_capacity(self.carry.len() + self.chunk_bytes + READ_SLACK);
         buf.append(&mut self.carry);
         self.fill_more(buf)
     }
@@ -209,6 +213,7 @@ impl StreamReader {
     /// Appends up to a chunk of input to `buf`.
     fn fill_more(&mut self, mut buf: Vec<u8>) -> Result<(Vec<u8>, bool), CaptureError> {
         let want = self.chunk_bytes;
+        buf.reserve(want + READ_SLACK);
         let before = buf.len();
         match (&mut self.input).take(want as u64).read_to_end(&mut buf) {
             Ok(_) => {

@@ -469,7 +469,9 @@ pub fn key_of(a: SocketAddr, b: SocketAddr) -> FlowKey {
 /// address pair; a connection that ends (or whose 5-tuple is reused) moves to `done`.
 #[derive(Default)]
 pub struct FlowTable {
-    live: HashMap<FlowKey, Connection>,
+    /// Keyed with a per-process random seed (foldhash): fast, and a crafted capture
+    /// cannot aim at collisions.
+    live: HashMap<FlowKey, Connection, foldhash::fast::RandomState>,
     done: Vec<Connection>,
     next_id: u64,
     /// Ports whose connections count as TLS attempts even without a ClientHello.
