@@ -160,7 +160,18 @@ fn records(handshake: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// Analyzes an adversarial capture. With `TLSWHY_KEEP_ADVERSARIAL=DIR` the capture is
+/// also written to `DIR/<test name>.pcap`, to measure the command line on it (peak
+/// memory, time).
 fn analyze(bytes: &[u8], limits: Limits) -> (CaptureReport, Duration) {
+    if let Some(dir) = std::env::var_os("TLSWHY_KEEP_ADVERSARIAL") {
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("adversarial")
+            .replace("::", "-");
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.pcap")), bytes)
+            .expect("writable TLSWHY_KEEP_ADVERSARIAL folder");
+    }
     let settings = Settings {
         limits,
         ..Settings::default()
