@@ -254,9 +254,11 @@ pub fn analyze_packets(
         let mut order = InOrder::new(1, sink);
         let mut started = 0;
         while let Some(chunk) = source.next_chunk() {
-            for (i, at) in chunk.packets.iter().enumerate() {
+            for at in &chunk.packets {
                 engine.push(&at.packet(&chunk.bytes));
-                if i % PUMP_EVERY == 0 {
+                // By frame, not by position in the chunk: the same points however the
+                // capture is read.
+                if at.frame % PUMP_EVERY == 0 {
                     engine.pump(name);
                     order.offer(0, engine.take_ready(), engine.watermark());
                 }
@@ -369,7 +371,7 @@ const FINAL_CHUNK: usize = 4096;
 /// Packets handed to a worker at a time.
 const BATCH: usize = 512;
 /// Packets between two looks for finished connections on one thread.
-const PUMP_EVERY: usize = 256;
+const PUMP_EVERY: u64 = 256;
 
 /// Which worker a packet goes to: a direction-free hash of its two IP addresses, so a
 /// connection's packets — IP fragments included — stay on one worker, in capture order.

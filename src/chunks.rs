@@ -175,6 +175,21 @@ impl StreamReader {
             Source::File(path) => Box::new(File::open(path).map_err(io_err)?),
             Source::Stdin => Box::new(io::stdin()),
         };
+        StreamReader::from_reader(raw, &name, chunk_bytes)
+    }
+
+    /// A capture from any reader (a socket, a decompressor, bytes in memory), in chunks
+    /// of `chunk_bytes` (at least 64); gzip is recognised and inflated.
+    pub fn from_reader(
+        raw: Box<dyn Read + Send>,
+        name: &str,
+        chunk_bytes: usize,
+    ) -> Result<PacketSource<'static>, CaptureError> {
+        let name = name.to_string();
+        let io_err = |e| CaptureError::Io {
+            path: name.clone(),
+            source: e,
+        };
         let mut buffered = BufReader::with_capacity(64 * 1024, raw);
         let head = buffered.fill_buf().map_err(io_err)?;
         let gzip = head.starts_with(&[0x1f, 0x8b]);

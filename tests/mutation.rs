@@ -28,8 +28,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Once};
 use std::time::{Duration, Instant};
 
-use tlswhy::analyze::analyze_bytes;
+use tlswhy::analyze::{analyze_bytes, analyze_packets, Collector, Keep};
 use tlswhy::capture::{LinkType, Packet, PacketReader, Timestamp};
+use tlswhy::chunks::StreamReader;
 use tlswhy::decode::Decoder;
 use tlswhy::diagnose::Settings;
 use tlswhy::flow::{At, Dir, FlowTable};
@@ -770,6 +771,36 @@ struct Outcome {
 fn analyze_case(bytes: Vec<u8>) -> Result<(Option<Outcome>, Duration), Failure> {
     guarded(move || {
         let report = analyze_bytes(&bytes, "mutated", &Settings::default()).ok()?;
+        // Read as a stream in small chunks, the same input must give the same records
+        // and the same damage (the command line reads files and pipes this way).
+        let streamed = {
+            let source = StreamReader::from_reader(
+                Box::new(std::io::Cursor::new(bytes.clone())),
+                "mutated",
+                509,
+            )
+            .ok()?;
+            let mut kept = Collector::new(Keep::All);
+            let r = analyze_packets(
+                source,
+                usize::MAX,
+                "mutated",
+                &Settings::default(),
+                &mut |f| kept.add(f),
+            );
+            kept.into_report(r)
+        };
+        let json = |r: &tlswhy::analyze::CaptureReport| {
+            (
+                serde_json::to_string(&r.handshakes).unwrap(),
+                r.stats.packets,
+                r.damage.as_ref().map(|d| d.to_string()),
+            )
+        };
+        assert!(
+            json(&report) == json(&streamed),
+            "read in chunks, the capture gives other records or damage"
+        );
         let verdicts = report
             .handshakes
             .iter()
