@@ -482,19 +482,8 @@ fn finish_capture(
             .rev()
             .filter_map(|(mut conn, packets)| {
                 let (verdict, reads) = diagnose::diagnose_traced(&conn, &profiles, settings, end);
-                let v = verdict?;
-                let packets = if v.code == Code::Ok {
-                    Vec::new()
-                } else {
-                    packets
-                };
-                let facts = conn.take_tls_facts();
-                let handshake = into_record(name, &conn, facts, v);
-                Some((
-                    conn.first.frame,
-                    reads.profile,
-                    Finished { handshake, packets },
-                ))
+                let finished = finished(name, &mut conn, verdict?, packets);
+                Some((conn.first.frame, reads.profile, finished))
             })
             .collect();
         for (frame, cites_profiles, finished) in diagnosed {
@@ -724,15 +713,8 @@ impl<'s> Engine<'s> {
             return;
         }
         let Some(v) = verdict else { return };
-        let packets = if v.code == Code::Ok {
-            Vec::new()
-        } else {
-            packets
-        };
-        let facts = conn.take_tls_facts();
-        let handshake = into_record(name, &conn, facts, v);
-        self.ready
-            .push((conn.first.frame, Finished { handshake, packets }));
+        let finished = finished(name, &mut conn, v, packets);
+        self.ready.push((conn.first.frame, finished));
     }
 
     /// Connections seen since the start.
@@ -822,6 +804,23 @@ pub fn diagnose_all(
             Some(handshake_record(name, conn, verdict))
         })
         .collect()
+}
+
+/// The record of a connection that is over, with its packets when it failed.
+fn finished(
+    name: &str,
+    conn: &mut Connection,
+    verdict: Verdict,
+    packets: Vec<OwnedPacket>,
+) -> Finished {
+    let packets = if verdict.code == Code::Ok {
+        Vec::new()
+    } else {
+        packets
+    };
+    let facts = conn.take_tls_facts();
+    let handshake = into_record(name, conn, facts, verdict);
+    Finished { handshake, packets }
 }
 
 /// The record of a connection still in use (live capture): its facts are copied.

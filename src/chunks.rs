@@ -167,12 +167,16 @@ impl StreamReader {
         chunk_bytes: usize,
     ) -> Result<PacketSource<'static>, CaptureError> {
         let name = source.display_name();
-        let io_err = |e| CaptureError::Io {
-            path: name.clone(),
-            source: e,
-        };
         let raw: Box<dyn Read + Send> = match source {
-            Source::File(path) => Box::new(File::open(path).map_err(io_err)?),
+            Source::File(path) => match File::open(path) {
+                Ok(file) => Box::new(file),
+                Err(e) => {
+                    return Err(CaptureError::Io {
+                        path: name,
+                        source: e,
+                    })
+                }
+            },
             Source::Stdin => Box::new(io::stdin()),
         };
         StreamReader::from_reader(raw, &name, chunk_bytes)
