@@ -159,7 +159,11 @@ fn write_ladder<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Result<(
             lines.push((at, dir, "RST".into()));
         }
     }
-    lines.extend(h.messages.iter().map(|e| (e.at, e.from, e.what.clone())));
+    lines.extend(
+        h.messages
+            .iter()
+            .map(|e| (e.at, e.from, e.what.to_string())),
+    );
     lines.sort_by_key(|(at, _, _)| *at);
     let Some(start) = lines.first().map(|l| l.0.ts) else {
         return Ok(());

@@ -6,6 +6,7 @@
 //! segment; handshake-message reassembly is capped at [`MAX_HANDSHAKE_MESSAGE`]; once
 //! the outcome is known (the conversation is *settled*) no payload is buffered at all.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -108,7 +109,8 @@ pub struct Event {
     #[serde(flatten)]
     pub at: At,
     pub from: Dir,
-    pub what: String,
+    /// What was seen: a fixed label or one made for this message.
+    pub what: Cow<'static, str>,
 }
 
 /// Everything the conversation showed.
@@ -429,7 +431,7 @@ impl Conversation {
             20 => {
                 if self.facts.change_cipher_spec[d].is_none() {
                     self.facts.change_cipher_spec[d] = Some(at);
-                    self.push_event(at, dir, "ChangeCipherSpec".into());
+                    self.push_event(at, dir, "ChangeCipherSpec");
                 }
                 // TLS 1.3 sends a CCS for middlebox compatibility (also after a
                 // HelloRetryRequest, before the real ServerHello): it protects nothing.
@@ -479,7 +481,7 @@ impl Conversation {
                 if self.streams[d].protected {
                     if self.facts.finished[d].is_none() {
                         self.facts.finished[d] = Some(at);
-                        self.push_event(at, dir, "Finished (encrypted)".into());
+                        self.push_event(at, dir, "Finished (encrypted)");
                     }
                     self.maybe_settle();
                     return;
@@ -571,7 +573,7 @@ impl Conversation {
             (2, Dir::ToClient) => match hello::parse_server_hello(body) {
                 Ok(sh) => {
                     if sh.hello_retry_request {
-                        self.push_event(at, dir, "HelloRetryRequest".into());
+                        self.push_event(at, dir, "HelloRetryRequest");
                         self.facts
                             .hello_retry_request
                             .get_or_insert(Seen { at, value: sh });
@@ -594,7 +596,7 @@ impl Conversation {
             },
             (6, Dir::ToClient) => {
                 // TLS 1.3 draft HelloRetryRequest (type 6).
-                self.push_event(at, dir, "HelloRetryRequest".into());
+                self.push_event(at, dir, "HelloRetryRequest");
                 if self.facts.hello_retry_request.is_none() {
                     let v = body
                         .get(..2)
@@ -664,13 +666,13 @@ impl Conversation {
                 }
             }
             (13, Dir::ToClient) => {
-                self.push_event(at, dir, "CertificateRequest".into());
+                self.push_event(at, dir, "CertificateRequest");
                 self.facts.certificate_request.get_or_insert(at);
             }
             (20, _) => {
                 let d = dir.index();
                 self.facts.finished[d].get_or_insert(at);
-                self.push_event(at, dir, "Finished".into());
+                self.push_event(at, dir, "Finished");
             }
             (ty, _) => {
                 let name = match ty {
@@ -684,10 +686,10 @@ impl Conversation {
                     22 => "CertificateStatus",
                     _ => "",
                 };
-                let label = if name.is_empty() {
-                    format!("handshake message type {ty}")
+                let label: Cow<'static, str> = if name.is_empty() {
+                    format!("handshake message type {ty}").into()
                 } else {
-                    name.to_string()
+                    name.into()
                 };
                 self.push_event(at, dir, label);
             }
@@ -740,9 +742,13 @@ impl Conversation {
         }
     }
 
-    fn push_event(&mut self, at: At, from: Dir, what: String) {
+    fn push_event(&mut self, at: At, from: Dir, what: impl Into<Cow<'static, str>>) {
         if self.facts.events.len() < MAX_EVENTS {
-            self.facts.events.push(Event { at, from, what });
+            self.facts.events.push(Event {
+                at,
+                from,
+                what: what.into(),
+            });
         } else {
             self.facts.events_dropped += 1;
         }
