@@ -11,7 +11,10 @@
 //! Every case must not panic (each runs under `catch_unwind` on its own thread) and must
 //! finish within [`CASE_LIMIT`] (a hang guard, not a performance test: a case still
 //! running then is reported and abandoned). A truncated capture must keep the verdict
-//! of every connection whose last packet came before the first damaged frame.
+//! of every connection whose last packet came before the first damaged frame. The heap
+//! a case holds at once (counted by `allocation-counter` on the case's thread) must stay
+//! under [`heap_bound`], whatever the length fields claim. Read again as a stream in
+//! 509-byte chunks, every case must give the same records and damage.
 //!
 //! `captures/*.pcap` get the full set, `tests/data/formats/*.pcapng` the pcapng block
 //! mutations, the third-party corpus (`TLSWHY_CORPUS`, else `../shared/corpus`) a lighter
@@ -766,11 +769,17 @@ type Key = (String, String, u64);
 
 struct Outcome {
     verdicts: HashMap<Key, (String, u64)>,
+    /// Most heap bytes held at once during the analysis.
+    peak_heap: u64,
 }
 
 fn analyze_case(bytes: Vec<u8>) -> Result<(Option<Outcome>, Duration), Failure> {
     guarded(move || {
-        let report = analyze_bytes(&bytes, "mutated", &Settings::default()).ok()?;
+        let mut report = None;
+        let used = allocation_counter::measure(|| {
+            report = analyze_bytes(&bytes, "mutated", &Settings::default()).ok();
+        });
+        let report = report?;
         // Read as a stream in small chunks, the same input must give the same records
         // and the same damage (the command line reads files and pipes this way).
         let streamed = {
@@ -809,7 +818,10 @@ fn analyze_case(bytes: Vec<u8>) -> Result<(Option<Outcome>, Duration), Failure> 
                 (key, (h.verdict.code.as_str().to_string(), h.last_frame))
             })
             .collect();
-        Some(Outcome { verdicts })
+        Some(Outcome {
+            verdicts,
+            peak_heap: used.bytes_max,
+        })
     })
 }
 
@@ -822,6 +834,15 @@ struct Run {
     failures: Vec<String>,
     hangs: usize,
     slowest: (Duration, String),
+    /// The most heap one case held at once, and which case.
+    most_heap: (u64, String),
+}
+
+/// Heap a mutated capture may make the analysis hold: a fixed allowance for the tables
+/// and one certificate chain, plus a few times the capture (records, buffered
+/// segments). Inflated length fields must not make it allocate what they claim.
+fn heap_bound(capture_len: usize) -> u64 {
+    8 * 1024 * 1024 + 8 * capture_len as u64
 }
 
 impl Run {
@@ -868,6 +889,18 @@ impl Run {
                     if took > self.slowest.0 {
                         self.slowest = (took, format!("{label}: {}", case.what));
                     }
+                    if let Some(o) = &outcome {
+                        let bound = heap_bound(original.len());
+                        if o.peak_heap > bound {
+                            self.failures.push(format!(
+                                "{label}: {}: held {} heap bytes at once, more than {bound}",
+                                case.what, o.peak_heap
+                            ));
+                        }
+                        if o.peak_heap > self.most_heap.0 {
+                            self.most_heap = (o.peak_heap, format!("{label}: {}", case.what));
+                        }
+                    }
                     let (Some(base), Some(keep_before), true) =
                         (&baseline, keep_before, check_verdicts)
                     else {
@@ -909,11 +942,13 @@ impl Run {
 
     fn finish(self, test: &str) {
         say(&format!(
-            "mutation: {test}: {} cases, {} verdicts compared, slowest {:.0} ms ({})",
+            "mutation: {test}: {} cases, {} verdicts compared, slowest {:.0} ms ({}), most heap {} KiB ({})",
             self.cases,
             self.compared,
             self.slowest.0.as_secs_f64() * 1e3,
-            self.slowest.1
+            self.slowest.1,
+            self.most_heap.0 / 1024,
+            self.most_heap.1
         ));
         if self.failures.is_empty() {
             return;
