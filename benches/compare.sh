@@ -6,24 +6,56 @@
 # generator's truth file.
 #
 # usage: benches/compare.sh [PCAP TRUTH]...
-#   without arguments, generates two inputs with ../shared/bench/gen_bench_pcap.py
-#   (bulk-heavy and handshake-heavy; SIZE=small|full, default small: 2k / 20k connections)
+#   without arguments, generates two inputs (bulk-heavy and handshake-heavy; SIZE=small|full,
+#   default small: 2k / 20k connections, full: 20k / 200k, about 1 GB each) with
+#   GEN=rust (default): examples/gen_capture.rs, or
+#   GEN=python: ../shared/bench/gen_bench_pcap.py (another path with PYGEN=...).
+#   Generated inputs are kept in $WORK and reused while newer than their generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 WORK=${WORK:-/tmp/tlswhy-bench}
-GEN=${GEN:-../shared/bench/gen_bench_pcap.py}
+GEN=${GEN:-rust}
+PYGEN=${PYGEN:-../shared/bench/gen_bench_pcap.py}
+SIZE=${SIZE:-small}
+case "$GEN" in
+    *.py) PYGEN=$GEN; GEN=python ;; # GEN used to be the Python generator's path
+    rust | python) ;;
+    *) echo "GEN must be rust or python, not '$GEN'" >&2; exit 2 ;;
+esac
+case "$SIZE" in
+    small | full) ;;
+    *) echo "SIZE must be small or full, not '$SIZE'" >&2; exit 2 ;;
+esac
 mkdir -p "$WORK"
 
-if [ $# -eq 0 ]; then
-    if [ "${SIZE:-small}" = full ]; then bulk=20000; hs=200000; else bulk=2000; hs=20000; fi
-    [ -f "$WORK/bulk.pcap" ] || python3 "$GEN" --connections $bulk --bulk-kb 20-70 --seed 1 --out "$WORK/bulk.pcap" --truth "$WORK/bulk.truth.jsonl"
-    [ -f "$WORK/hs.pcap" ] || python3 "$GEN" --connections $hs --bulk-kb 0-1 --resume-ratio 0.3 --seed 2 --out "$WORK/hs.pcap" --truth "$WORK/hs.truth.jsonl"
-    set -- "$WORK/bulk.pcap" "$WORK/bulk.truth.jsonl" "$WORK/hs.pcap" "$WORK/hs.truth.jsonl"
-fi
-cargo build --release --quiet --example walk
+cargo build --release --quiet --bin tlswhy --example walk --example gen_capture
 BIN=target/release/tlswhy
 WALK=target/release/examples/walk
+
+# generate NAME ARGS...: $WORK/$GEN-$SIZE-NAME.pcap and its truth file, unless they are
+# there and newer than the generator.
+generate() {
+    local name=$1; shift
+    local out="$WORK/$GEN-$SIZE-$name" gen=target/release/examples/gen_capture
+    [ "$GEN" = python ] && gen=$PYGEN
+    if [ -f "$out.truth.jsonl" ] && [ "$out.pcap" -nt "$gen" ]; then return; fi
+    if [ "$GEN" = rust ]; then
+        "$gen" "$@" --out "$out.part.pcap" --truth "$out.part.truth.jsonl"
+    else
+        python3 "$gen" "$@" --out "$out.part.pcap" --truth "$out.part.truth.jsonl"
+    fi
+    mv "$out.part.truth.jsonl" "$out.truth.jsonl"
+    mv "$out.part.pcap" "$out.pcap"
+}
+
+if [ $# -eq 0 ]; then
+    if [ "$SIZE" = full ]; then bulk=20000; hs=200000; else bulk=2000; hs=20000; fi
+    generate bulk --connections $bulk --bulk-kb 20-70 --seed 1
+    generate hs --connections $hs --bulk-kb 0-1 --resume-ratio 0.3 --seed 2
+    set -- "$WORK/$GEN-$SIZE-bulk.pcap" "$WORK/$GEN-$SIZE-bulk.truth.jsonl" \
+        "$WORK/$GEN-$SIZE-hs.pcap" "$WORK/$GEN-$SIZE-hs.truth.jsonl"
+fi
 
 # run NAME CMD...: median wall seconds and peak RSS (KiB) over RUNS runs.
 run() {
