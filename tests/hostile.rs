@@ -169,8 +169,11 @@ fn analyze(bytes: &[u8], limits: Limits) -> (CaptureReport, Duration) {
             .name()
             .unwrap_or("adversarial")
             .replace("::", "-");
-        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.pcap")), bytes)
-            .expect("writable TLSWHY_KEEP_ADVERSARIAL folder");
+        std::fs::write(
+            std::path::Path::new(&dir).join(format!("{name}.pcap")),
+            bytes,
+        )
+        .expect("writable TLSWHY_KEEP_ADVERSARIAL folder");
     }
     let settings = Settings {
         limits,
