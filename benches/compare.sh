@@ -79,8 +79,15 @@ while [ $# -ge 2 ]; do
     echo "== $pcap: $((bytes / 1000000)) MB, $conns connections"
     results=()
     results+=("$(run walk "$WALK" "$pcap")")
+    results+=("$(run walk-mmap "$WALK" --mmap "$pcap")")
     results+=("$(run tlswhy-1t env RAYON_NUM_THREADS=1 "$BIN" analyze --format json "$pcap")")
     results+=("$(run tlswhy-2t env RAYON_NUM_THREADS=2 "$BIN" analyze --format json "$pcap")")
+    # The same without JSON output (the default text report: failures only), to see
+    # what output costs; from a memory map; and from standard input.
+    results+=("$(run text-1t env RAYON_NUM_THREADS=1 "$BIN" analyze -q "$pcap")")
+    results+=("$(run text-2t env RAYON_NUM_THREADS=2 "$BIN" analyze -q "$pcap")")
+    results+=("$(run mmap-2t env RAYON_NUM_THREADS=2 "$BIN" analyze --mmap --format json "$pcap")")
+    results+=("$(run stdin-2t env RAYON_NUM_THREADS=2 sh -c '"$0" analyze --format json - <"$1"' "$BIN" "$pcap")")
     if command -v tshark >/dev/null; then
         results+=("$(run tshark tshark -r "$pcap" -o tcp.reassemble_out_of_order:TRUE -Y 'tls.handshake.type==1 || tls.handshake.type==2 || tls.alert_message' \
             -T fields -e frame.number -e tls.handshake.extensions_server_name -e tls.handshake.ciphersuite -e tls.alert_message.desc)")
