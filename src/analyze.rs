@@ -110,6 +110,9 @@ pub fn endpoint(addr: std::net::SocketAddr) -> String {
 pub struct Finished {
     pub handshake: Handshake,
     pub packets: Vec<OwnedPacket>,
+    /// With `Settings::render_json`: the record's JSON line (newline included), made on
+    /// the worker that diagnosed it, so serializing runs in parallel too.
+    pub json_line: Option<Vec<u8>>,
 }
 
 /// Reads and analyzes one capture source, collecting every handshake record.
@@ -482,7 +485,7 @@ fn finish_capture(
             .rev()
             .filter_map(|(mut conn, packets)| {
                 let (verdict, reads) = diagnose::diagnose_traced(&conn, &profiles, settings, end);
-                let finished = finished(name, &mut conn, verdict?, packets);
+                let finished = finished(name, &mut conn, verdict?, packets, settings);
                 Some((conn.first.frame, reads.profile, finished))
             })
             .collect();
@@ -713,7 +716,7 @@ impl<'s> Engine<'s> {
             return;
         }
         let Some(v) = verdict else { return };
-        let finished = finished(name, &mut conn, v, packets);
+        let finished = finished(name, &mut conn, v, packets, self.settings);
         self.ready.push((conn.first.frame, finished));
     }
 
@@ -812,6 +815,7 @@ fn finished(
     conn: &mut Connection,
     verdict: Verdict,
     packets: Vec<OwnedPacket>,
+    settings: &Settings,
 ) -> Finished {
     let packets = if verdict.code == Code::Ok {
         Vec::new()
@@ -820,7 +824,18 @@ fn finished(
     };
     let facts = conn.take_tls_facts();
     let handshake = into_record(name, conn, facts, verdict);
-    Finished { handshake, packets }
+    let json_line = settings.render_json.then(|| {
+        let mut line = Vec::with_capacity(4096);
+        // Serializing plain data into memory does not fail.
+        let _ = serde_json::to_writer(&mut line, &handshake);
+        line.push(b'\n');
+        line
+    });
+    Finished {
+        handshake,
+        packets,
+        json_line,
+    }
 }
 
 /// The record of a connection still in use (live capture): its facts are copied.

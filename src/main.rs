@@ -191,6 +191,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         tlswhy::progress::Meter::start(progress, sizes)
     });
     let json = out_args.format == Format::Json;
+    settings.render_json = json;
     // JSON Lines stream out as the records are made: straight to standard output for
     // one input, through a buffer per file (printed in input order) for several.
     let mut stdout = BufWriter::with_capacity(1 << 16, io::stdout());
@@ -198,8 +199,8 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let results: Vec<(Result<CaptureReport, _>, Vec<u8>)> = if sources.len() == 1 {
         let mut kept = Collector::new(keep);
         let result = analyze::analyze_source_into(&sources[0], &settings, &mut |f| {
-            if json && write_error.is_none() {
-                if let Err(e) = report::json::write_lines(&mut stdout, [&f.handshake]) {
+            if let (Some(line), None) = (&f.json_line, &write_error) {
+                if let Err(e) = stdout.write_all(line) {
                     write_error = Some(e);
                 }
             }
@@ -213,9 +214,8 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
                 let mut kept = Collector::new(keep);
                 let mut lines = Vec::new();
                 let result = analyze::analyze_source_into(source, &settings, &mut |f| {
-                    if json {
-                        // Writing to memory does not fail.
-                        let _ = report::json::write_lines(&mut lines, [&f.handshake]);
+                    if let Some(line) = &f.json_line {
+                        lines.extend_from_slice(line);
                     }
                     kept.add(f);
                 });

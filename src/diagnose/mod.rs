@@ -48,6 +48,8 @@ pub struct Settings {
     pub parallel_min_bytes: usize,
     /// Memory-map capture files instead of reading them in chunks.
     pub memory_map: bool,
+    /// Render each record's JSON line where it is made (`Finished::json_line`).
+    pub render_json: bool,
     /// Counters the pass bumps as it goes (a progress meter reads them).
     pub progress: Option<std::sync::Arc<crate::progress::Progress>>,
 }
@@ -61,6 +63,7 @@ impl Default for Settings {
             limits: crate::limits::Limits::default(),
             threads: 1,
             memory_map: false,
+            render_json: false,
             progress: None,
             parallel_min_bytes: 4 * 1024 * 1024,
         }
