@@ -2,6 +2,7 @@
 """Writes the seed corpora of the fuzz targets into fuzz/seeds/<target>/.
 
 capture_reader, analyze: the capture files themselves (gzip ones inflated).
+capture_stream:           the same, after two bytes choosing the chunk size.
 packets_to_flows:         each capture's packets in the target's own framing
                           (selector byte for the link type, 2-byte lengths).
 tls_conversation:         each TCP connection's payloads in capture order, as
@@ -168,6 +169,9 @@ def main():
         for target in ("capture_reader", "analyze"):
             write(os.path.join(args.out, target), data)
             counts[target] = counts.get(target, 0) + 1
+        for chunk in (0, 437, 4035):
+            write(os.path.join(args.out, "capture_stream"), struct.pack("<H", chunk) + data)
+            counts["capture_stream"] = counts.get("capture_stream", 0) + 1
         pkts = list(packets(data))
         by_link = {}
         for link, pkt in pkts:
