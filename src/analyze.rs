@@ -368,6 +368,35 @@ struct Batch<'a> {
     packets: Vec<PacketAt>,
 }
 
+/// Diagnoses connections once the capture is read, in start order, a chunk at a time
+/// (in parallel within a chunk), handing each record to `out` with its connection's
+/// first frame and whether its verdict cites server profiles.
+fn diagnose_in_chunks(
+    mut connections: Vec<(Connection, Vec<OwnedPacket>)>,
+    name: &str,
+    profiles: &Profiles,
+    settings: &Settings,
+    end: Timestamp,
+    mut out: impl FnMut(u64, bool, Finished),
+) {
+    connections.sort_unstable_by_key(|(conn, _)| std::cmp::Reverse(conn.first.frame));
+    while !connections.is_empty() {
+        let chunk = connections.split_off(connections.len().saturating_sub(FINAL_CHUNK));
+        let diagnosed: Vec<(u64, bool, Finished)> = chunk
+            .into_par_iter()
+            .rev()
+            .filter_map(|(mut conn, packets)| {
+                let (verdict, reads) = diagnose::diagnose_traced(&conn, profiles, settings, end);
+                let finished = finished(name, &mut conn, verdict?, packets, settings);
+                Some((conn.first.frame, reads.profile, finished))
+            })
+            .collect();
+        for (frame, cites_profiles, finished) in diagnosed {
+            out(frame, cites_profiles, finished);
+        }
+    }
+}
+
 /// Connections diagnosed at a time once the capture is read.
 const FINAL_CHUNK: usize = 4096;
 
@@ -436,9 +465,10 @@ pub struct Shard {
     profiles: Profiles,
     /// Records made but not yet handed on.
     ready: Vec<(u64, Finished)>,
-    /// Connections whose verdict needs the end of the capture or the server profiles of
-    /// every worker, with their kept packets.
+    /// Connections whose verdict needs the end of the capture, with their kept packets.
     remaining: Vec<(Connection, Vec<OwnedPacket>)>,
+    /// Connections whose verdict cites the server profiles of the whole capture.
+    held_for_profiles: Vec<(Connection, Vec<OwnedPacket>)>,
 }
 
 /// Merges the workers' shards: statistics, server profiles; diagnoses the connections
@@ -456,6 +486,7 @@ fn finish_capture(
     let mut end = capture_end.unwrap_or_default();
     let mut profiles = Profiles::default();
     let mut remaining = Vec::new();
+    let mut held = Vec::new();
     let workers = order.watermarks.len();
     for (i, shard) in shards.into_iter().enumerate() {
         let s = shard.stats;
@@ -471,37 +502,39 @@ fn finish_capture(
         end = end.max(shard.end);
         profiles.merge(shard.profiles);
         remaining.extend(shard.remaining);
+        held.extend(shard.held_for_profiles);
         order.offer(i % workers, shard.ready, 0);
     }
-    // Everything now waits only for these connections: diagnose them in start order,
-    // a chunk at a time, each record going out after the waiting ones that started
-    // before it.
-    remaining.sort_unstable_by_key(|(conn, _)| std::cmp::Reverse(conn.first.frame));
+    // Everything in order now waits only for these connections: diagnose them in start
+    // order, a chunk at a time, each record going out after the waiting ones that
+    // started before it. Those that cite server profiles go last, with the ones held
+    // for the profiles: in start order too, merged a chunk at a time.
     let mut last = Vec::new();
-    while !remaining.is_empty() {
-        let chunk = remaining.split_off(remaining.len().saturating_sub(FINAL_CHUNK));
-        let diagnosed: Vec<(u64, bool, Finished)> = chunk
-            .into_par_iter()
-            .rev()
-            .filter_map(|(mut conn, packets)| {
-                let (verdict, reads) = diagnose::diagnose_traced(&conn, &profiles, settings, end);
-                let finished = finished(name, &mut conn, verdict?, packets, settings);
-                Some((conn.first.frame, reads.profile, finished))
-            })
-            .collect();
-        for (frame, cites_profiles, finished) in diagnosed {
-            if cites_profiles {
-                last.push((frame, finished));
+    diagnose_in_chunks(
+        remaining,
+        name,
+        &profiles,
+        settings,
+        end,
+        |frame, cites, f| {
+            if cites {
+                last.push((frame, f));
             } else {
                 order.release_before(frame);
-                (order.sink)(finished);
+                (order.sink)(f);
             }
-        }
-    }
+        },
+    );
     order.release_before(u64::MAX);
-    last.sort_by_key(|(frame, _)| *frame);
-    for (_, finished) in last {
-        (order.sink)(finished);
+    let mut last = last.into_iter().peekable();
+    diagnose_in_chunks(held, name, &profiles, settings, end, |frame, _, f| {
+        while let Some((_, earlier)) = last.next_if(|(e, _)| *e < frame) {
+            (order.sink)(earlier);
+        }
+        (order.sink)(f);
+    });
+    for (_, f) in last {
+        (order.sink)(f);
     }
     CaptureReport {
         name: name.to_string(),
@@ -751,7 +784,6 @@ impl<'s> Engine<'s> {
     pub fn into_shard(mut self, name: &str) -> Shard {
         self.pump(name);
         let mut remaining = std::mem::take(&mut self.held_for_end);
-        remaining.append(&mut self.held_for_profiles);
         self.stats.connections = self.table.started();
         let evicted = self.table.evicted;
         let mut log = self.log;
@@ -767,6 +799,7 @@ impl<'s> Engine<'s> {
             profiles: self.profiles,
             ready: self.ready,
             remaining,
+            held_for_profiles: self.held_for_profiles,
         }
     }
 }
