@@ -1742,16 +1742,15 @@ impl World {
 
     /// The server's flight, the client's key exchange and Finished (or its unknown_ca
     /// alert), the server's Finished, application data, close_notify.
-    fn tls12_handshake(&mut self, c: &mut Conn, flight: &mut Vec<u8>, a: &mut Attempt) {
-        let suite = a.server.tls12_suite(a.profile);
-        let group = if a.profile.groups.contains(&X25519) {
-            X25519
-        } else {
-            SECP256R1
-        };
-        let issues_ticket = self.rng.chance(0.5);
-        flight.clear();
-        self.server_flight12(flight, a, suite, group, issues_ticket);
+    /// Sends the server's first flight one RTT (and the server's think time) after the
+    /// ClientHello, and records what it negotiated: (version, suite, group).
+    fn send_server_flight(
+        &mut self,
+        c: &mut Conn,
+        flight: &[u8],
+        a: &mut Attempt,
+        (version, suite, group): (&'static str, u16, u16),
+    ) {
         let pace = Pace {
             first: c.rtt + a.think,
             gap: 12,
@@ -1764,9 +1763,22 @@ impl World {
             a.faults,
             &mut a.anomalies,
         );
-        a.negotiated.version = Some("TLS1.2");
+        a.negotiated.version = Some(version);
         a.negotiated.suite = Some(suite);
         a.negotiated.group = Some(group_name(group));
+    }
+
+    fn tls12_handshake(&mut self, c: &mut Conn, flight: &mut Vec<u8>, a: &mut Attempt) {
+        let suite = a.server.tls12_suite(a.profile);
+        let group = if a.profile.groups.contains(&X25519) {
+            X25519
+        } else {
+            SECP256R1
+        };
+        let issues_ticket = self.rng.chance(0.5);
+        flight.clear();
+        self.server_flight12(flight, a, suite, group, issues_ticket);
+        self.send_server_flight(c, flight, a, ("TLS1.2", suite, group));
         if a.outcome == Outcome::UnknownCa {
             return self.client_rejects_certificate(c, flight, a);
         }
@@ -1875,21 +1887,7 @@ impl World {
         };
         flight.clear();
         self.server_flight13(flight, a, suite, group);
-        let pace = Pace {
-            first: c.rtt + a.think,
-            gap: 12,
-        };
-        c.send(
-            &mut self.rng,
-            SERVER,
-            flight,
-            pace,
-            a.faults,
-            &mut a.anomalies,
-        );
-        a.negotiated.version = Some("TLS1.3");
-        a.negotiated.suite = Some(suite);
-        a.negotiated.group = Some(group_name(group));
+        self.send_server_flight(c, flight, a, ("TLS1.3", suite, group));
         a.negotiated.resumed = a.resume;
 
         flight.clear();
