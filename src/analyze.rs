@@ -108,7 +108,10 @@ pub fn endpoint(addr: std::net::SocketAddr) -> String {
 /// when it failed and `Settings::keep_failing_packets` is on.
 #[derive(Debug)]
 pub struct Finished {
-    pub handshake: Handshake,
+    /// The verdict's code.
+    pub code: Code,
+    /// The record; `None` for a successful handshake when `Settings::ok_records` is off.
+    pub handshake: Option<Handshake>,
     pub packets: Vec<OwnedPacket>,
     /// With `Settings::render_json`: the record's JSON line (newline included), made on
     /// the worker that diagnosed it, so serializing runs in parallel too.
@@ -198,7 +201,7 @@ impl Collector {
     }
 
     pub fn add(&mut self, f: Finished) {
-        let code = f.handshake.verdict.code;
+        let code = f.code;
         let n = self.counts.entry(code).or_default();
         *n += 1;
         let keep = match self.keep {
@@ -206,8 +209,8 @@ impl Collector {
             Keep::Examples { per_code, ok } => (ok || code != Code::Ok) && *n <= per_code as u64,
         };
         self.packets.extend(f.packets);
-        if keep {
-            self.handshakes.push(f.handshake);
+        if let (true, Some(h)) = (keep, f.handshake) {
+            self.handshakes.push(h);
         }
     }
 
@@ -855,6 +858,15 @@ fn finished(
     } else {
         packets
     };
+    let code = verdict.code;
+    if code == Code::Ok && !settings.ok_records {
+        return Finished {
+            code,
+            handshake: None,
+            packets,
+            json_line: None,
+        };
+    }
     let facts = conn.take_tls_facts();
     let handshake = into_record(name, conn, facts, verdict);
     let json_line = settings.render_json.then(|| {
@@ -865,7 +877,8 @@ fn finished(
         line
     });
     Finished {
-        handshake,
+        code,
+        handshake: Some(handshake),
         packets,
         json_line,
     }

@@ -197,6 +197,8 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     });
     let json = out_args.format == Format::Json;
     settings.render_json = json;
+    // The text report without --all only counts successes; JUnit lists them.
+    settings.ok_records = json || out_args.all || args.junit.is_some();
     // JSON Lines stream out as the records are made: straight to standard output for
     // one input, through a buffer per file (printed in input order) for several.
     let mut stdout = BufWriter::with_capacity(1 << 16, io::stdout());

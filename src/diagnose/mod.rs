@@ -50,6 +50,8 @@ pub struct Settings {
     pub memory_map: bool,
     /// Render each record's JSON line where it is made (`Finished::json_line`).
     pub render_json: bool,
+    /// Make the records of successful handshakes (off when the output only counts them).
+    pub ok_records: bool,
     /// Counters the pass bumps as it goes (a progress meter reads them).
     pub progress: Option<std::sync::Arc<crate::progress::Progress>>,
 }
@@ -64,6 +66,7 @@ impl Default for Settings {
             threads: 1,
             memory_map: false,
             render_json: false,
+            ok_records: true,
             progress: None,
             parallel_min_bytes: 4 * 1024 * 1024,
         }
