@@ -31,13 +31,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Once};
 use std::time::{Duration, Instant};
 
-use tlswhy::analyze::{analyze_bytes, analyze_packets, Collector, Keep};
-use tlswhy::capture::{LinkType, Packet, PacketReader, Timestamp};
-use tlswhy::chunks::StreamReader;
-use tlswhy::decode::Decoder;
+use tlswhy::analyze::analyze_bytes;
 use tlswhy::diagnose::Settings;
-use tlswhy::flow::{At, Dir, FlowTable};
-use tlswhy::tls::Conversation;
+
+/// The fuzz targets' code, to replay the inputs they found.
+#[path = "../fuzz/targets.rs"]
+mod fuzz_targets;
 
 /// A case still running after this long is a hang.
 const CASE_LIMIT: Duration = Duration::from_secs(2);
@@ -779,37 +778,10 @@ fn analyze_case(bytes: Vec<u8>) -> Result<(Option<Outcome>, Duration), Failure> 
         let used = allocation_counter::measure(|| {
             report = analyze_bytes(&bytes, "mutated", &Settings::default()).ok();
         });
-        let report = report?;
         // Read as a stream in small chunks, the same input must give the same records
         // and the same damage (the command line reads files and pipes this way).
-        let streamed = {
-            let source = StreamReader::from_reader(
-                Box::new(std::io::Cursor::new(bytes.clone())),
-                "mutated",
-                509,
-            )
-            .ok()?;
-            let mut kept = Collector::new(Keep::All);
-            let r = analyze_packets(
-                source,
-                usize::MAX,
-                "mutated",
-                &Settings::default(),
-                &mut |f| kept.add(f),
-            );
-            kept.into_report(r)
-        };
-        let json = |r: &tlswhy::analyze::CaptureReport| {
-            (
-                serde_json::to_string(&r.handshakes).unwrap(),
-                r.stats.packets,
-                r.damage.as_ref().map(|d| d.to_string()),
-            )
-        };
-        assert!(
-            json(&report) == json(&streamed),
-            "read in chunks, the capture gives other records or damage"
-        );
+        fuzz_targets::assert_stream_matches("mutated", &bytes, 509, report.as_ref());
+        let report = report?;
         let verdicts = report
             .handshakes
             .iter()
@@ -1063,89 +1035,6 @@ fn shared_corpus_light_mutations() {
     run.finish("shared_corpus_light_mutations");
 }
 
-/// Feeds a `tls_conversation` fuzz input: `[ctrl][len: u16 BE][bytes]` chunks, bit 0 of
-/// `ctrl` the direction, `ctrl` 0xfe/0xff a lost segment (as fuzz/fuzz_targets does).
-fn replay_tls_conversation(data: &[u8]) {
-    let mut conv = Conversation::new();
-    let mut rest = data;
-    let mut frame = 0u64;
-    while let Some((&ctrl, after)) = rest.split_first() {
-        rest = after;
-        frame += 1;
-        let at = At {
-            frame,
-            ts: Timestamp(frame as i64 * 1_000_000),
-        };
-        let dir = if ctrl & 1 == 0 {
-            Dir::ToServer
-        } else {
-            Dir::ToClient
-        };
-        if ctrl >= 0xfe {
-            conv.lose(dir, at, "fuzz: segment missing".into());
-            continue;
-        }
-        if rest.len() < 2 {
-            conv.on_bytes(dir, rest, at);
-            break;
-        }
-        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
-        rest = &rest[2..];
-        let (chunk, after) = rest.split_at(len.min(rest.len()));
-        rest = after;
-        conv.on_bytes(dir, chunk, at);
-    }
-    conv.settle();
-    serde_json::to_string(&conv.facts).expect("TLS facts serialize to JSON");
-}
-
-/// Feeds a `packets_to_flows` fuzz input: a link-type selector byte, then packets framed
-/// by 2-byte big-endian lengths.
-fn replay_packets_to_flows(data: &[u8]) {
-    let Some((&selector, mut rest)) = data.split_first() else {
-        return;
-    };
-    let links = [
-        LinkType::ETHERNET,
-        LinkType::RAW,
-        LinkType::LINUX_SLL,
-        LinkType::LINUX_SLL2,
-        LinkType::NULL,
-    ];
-    let link_type = links[selector as usize % links.len()];
-    let step = if selector & 0x80 != 0 {
-        10_000_000_000
-    } else {
-        1_000_000
-    };
-    let settings = Settings::default();
-    let mut decoder = Decoder::new();
-    let mut table = FlowTable::new(settings.tls_ports.clone(), settings.limits);
-    let mut frame = 0u64;
-    let mut ts = Timestamp(1_700_000_000_000_000_000);
-    while rest.len() >= 2 {
-        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
-        rest = &rest[2..];
-        let (bytes, after) = rest.split_at(len.min(rest.len()));
-        rest = after;
-        frame += 1;
-        ts = Timestamp(ts.0 + step);
-        let packet = Packet {
-            frame,
-            ts,
-            link_type,
-            data: bytes,
-            orig_len: len as u32,
-        };
-        if let Ok(segment) = decoder.decode(&packet) {
-            table.on_segment(&segment, At { frame, ts });
-        }
-    }
-    let connections = table.finish();
-    let profiles = tlswhy::diagnose::Profiles::build(&connections);
-    tlswhy::analyze::diagnose_all("fuzz", &connections, &profiles, &settings, ts);
-}
-
 /// Every input the fuzz targets found (`tests/data/fuzz-regressions/<target>-*.bin`),
 /// replayed through the API its target used.
 #[test]
@@ -1158,20 +1047,7 @@ fn fuzz_regressions_replay() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let data = read(&path);
         let target = name.split('-').next().unwrap_or("").to_string();
-        let result = guarded(move || match target.as_str() {
-            "tls_conversation" => replay_tls_conversation(&data),
-            "packets_to_flows" => replay_packets_to_flows(&data),
-            _ => {
-                if let Ok(reader) = PacketReader::new(&data, "fuzz") {
-                    reader.count();
-                }
-                if let Ok(report) = analyze_bytes(&data, "fuzz", &Settings::default()) {
-                    for h in &report.handshakes {
-                        serde_json::to_string(h).expect("handshake serializes to JSON");
-                    }
-                }
-            }
-        });
+        let result = guarded(move || fuzz_targets::run(&target, &data));
         run.cases += 1;
         match result {
             Ok(((), took)) => {

@@ -1,0 +1,222 @@
+//! What each fuzz target runs on one input, in one place: the targets in
+//! `fuzz_targets/` call these, and `tests/mutation.rs` replays the inputs kept in
+//! `tests/data/fuzz-regressions/` through the same functions, so a regression input
+//! meets exactly the code (and the assertions) that found it.
+#![allow(dead_code)] // each fuzz target uses one of these
+
+use tlswhy::analyze::{analyze_bytes, analyze_packets, CaptureReport, Collector, Keep};
+use tlswhy::capture::{LinkType, Packet, PacketReader, Timestamp};
+use tlswhy::chunks::StreamReader;
+use tlswhy::decode::Decoder;
+use tlswhy::diagnose::{Profiles, Settings};
+use tlswhy::flow::{At, Dir, FlowTable};
+use tlswhy::report::text::{self, Options, Style};
+use tlswhy::tls::Conversation;
+
+/// Runs the target called `name` on `data`.
+pub fn run(name: &str, data: &[u8]) {
+    match name {
+        "capture_reader" => capture_reader(data),
+        "capture_stream" => capture_stream(data),
+        "packets_to_flows" => packets_to_flows(data),
+        "tls_conversation" => tls_conversation(data),
+        _ => analyze(data),
+    }
+}
+
+/// pcap / pcapng framing: `PacketReader::new`, every packet, then `damage()`.
+pub fn capture_reader(data: &[u8]) {
+    let Ok(mut reader) = PacketReader::new(data, "fuzz") else {
+        return;
+    };
+    let mut frames = 0u64;
+    for packet in reader.by_ref() {
+        frames += 1;
+        // Frame numbers count packets from 1, as Wireshark does.
+        assert_eq!(packet.frame, frames);
+        // Packets are borrowed from the input, so never longer than it.
+        assert!(packet.data.len() <= data.len());
+        std::hint::black_box(packet.ts.to_string());
+        std::hint::black_box(packet.link_type.name());
+    }
+    if let Some(damage) = reader.damage() {
+        assert!(damage.offset as usize <= data.len(), "{damage}");
+        std::hint::black_box(damage.to_string());
+    }
+    assert!(reader.offset() <= data.len());
+    std::hint::black_box(reader.link_types());
+}
+
+/// Two bytes choosing the chunk size (64 and up), then a capture: read as a stream in
+/// chunks, it must give what reading it whole gives.
+pub fn capture_stream(data: &[u8]) {
+    if data.len() < 2 {
+        return;
+    }
+    let chunk = 64 + u16::from_le_bytes([data[0], data[1]]) as usize;
+    let capture = &data[2..];
+    let whole = analyze_bytes(capture, "fuzz", &Settings::default()).ok();
+    assert_stream_matches("fuzz", capture, chunk, whole.as_ref());
+}
+
+/// Reads `capture` (named `name`) as a stream in chunks of `chunk` bytes and checks it
+/// gives the same records (as JSON), packet count and damage as `whole`, the report of
+/// reading it whole under the same name (`None` when the whole did not open as a
+/// capture: then the stream must not either).
+pub fn assert_stream_matches(
+    name: &str,
+    capture: &[u8],
+    chunk: usize,
+    whole: Option<&CaptureReport>,
+) {
+    if capture.starts_with(&[0x1f, 0x8b]) {
+        // A stream is inflated when gzipped; bytes in memory are taken as they are.
+        return;
+    }
+    let stream = StreamReader::from_reader(
+        Box::new(std::io::Cursor::new(capture.to_vec())),
+        name,
+        chunk,
+    );
+    let (whole, stream) = match (whole, stream) {
+        (Some(w), Ok(s)) => (w, s),
+        (None, Err(_)) => return,
+        (w, s) => panic!(
+            "whole reading {} but stream reading {}",
+            if w.is_some() { "works" } else { "fails" },
+            if s.is_ok() { "works" } else { "fails" }
+        ),
+    };
+    let settings = Settings::default();
+    let mut kept = Collector::new(Keep::All);
+    let report = analyze_packets(stream, usize::MAX, name, &settings, &mut |f| kept.add(f));
+    let facts = |r: &CaptureReport| {
+        (
+            serde_json::to_string(&r.handshakes).expect("records serialize"),
+            r.stats.packets,
+            r.damage.as_ref().map(|d| d.to_string()),
+        )
+    };
+    assert!(
+        facts(whole) == facts(&kept.into_report(report)),
+        "read in chunks of {chunk} bytes, the capture gives other records or damage"
+    );
+}
+
+/// Decode → flow table → TLS → diagnosis, without the capture file format: one selector
+/// byte, then packets framed by 2-byte big-endian lengths (a length past the end takes
+/// what is left). `selector % 5` picks the link type (Ethernet, raw IP, Linux SLL, Linux
+/// SLL2, BSD NULL); bit 7 puts packets 10 s apart instead of 1 ms.
+pub fn packets_to_flows(data: &[u8]) {
+    const LINK_TYPES: [LinkType; 5] = [
+        LinkType::ETHERNET,
+        LinkType::RAW,
+        LinkType::LINUX_SLL,
+        LinkType::LINUX_SLL2,
+        LinkType::NULL,
+    ];
+    let Some((&selector, mut rest)) = data.split_first() else {
+        return;
+    };
+    let link_type = LINK_TYPES[selector as usize % LINK_TYPES.len()];
+    let step_ns: i64 = if selector & 0x80 != 0 {
+        10_000_000_000
+    } else {
+        1_000_000
+    };
+    let settings = Settings::default();
+    let mut decoder = Decoder::new();
+    let mut table = FlowTable::new(settings.tls_ports.clone(), settings.limits);
+    let mut frame = 0u64;
+    let mut ts = Timestamp(1_700_000_000_000_000_000);
+    while rest.len() >= 2 {
+        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+        rest = &rest[2..];
+        let (bytes, after) = rest.split_at(len.min(rest.len()));
+        rest = after;
+        frame += 1;
+        ts = Timestamp(ts.0 + step_ns);
+        let packet = Packet {
+            frame,
+            ts,
+            link_type,
+            data: bytes,
+            orig_len: len as u32,
+        };
+        if let Ok(segment) = decoder.decode(&packet) {
+            table.on_segment(&segment, At { frame, ts });
+        }
+    }
+    let connections = table.finish();
+    let profiles = Profiles::build(&connections);
+    for h in tlswhy::analyze::diagnose_all("fuzz", &connections, &profiles, &settings, ts) {
+        std::hint::black_box(h.verdict.code);
+    }
+}
+
+/// The TLS layer alone: chunks `[ctrl: u8][len: u16 BE][len bytes]` (a length past the
+/// end takes what is left). Bit 0 of `ctrl` is the direction (0: client → server); a
+/// `ctrl` of 0xfe or 0xff declares that direction lost (as the flow layer does for a
+/// missing segment) and carries no length. At the end the conversation is settled and
+/// its facts serialized to JSON.
+pub fn tls_conversation(data: &[u8]) {
+    let mut conv = Conversation::new();
+    let mut rest = data;
+    let mut frame = 0u64;
+    while let Some((&ctrl, after)) = rest.split_first() {
+        rest = after;
+        frame += 1;
+        let at = At {
+            frame,
+            ts: Timestamp(frame as i64 * 1_000_000),
+        };
+        let dir = if ctrl & 1 == 0 {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        };
+        if ctrl >= 0xfe {
+            conv.lose(dir, at, "fuzz: segment missing".into());
+            continue;
+        }
+        if rest.len() < 2 {
+            conv.on_bytes(dir, rest, at);
+            break;
+        }
+        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+        rest = &rest[2..];
+        let (chunk, after) = rest.split_at(len.min(rest.len()));
+        rest = after;
+        std::hint::black_box(Conversation::starts_with_client_hello(chunk));
+        conv.on_bytes(dir, chunk, at);
+    }
+    std::hint::black_box(conv.is_tls13());
+    conv.settle();
+    serde_json::to_string(&conv.facts).expect("TLS facts serialize to JSON");
+}
+
+/// The whole pipeline on one capture, then both outputs: every handshake as JSON (must
+/// never fail, must parse back) and the text report.
+pub fn analyze(data: &[u8]) {
+    let Ok(report) = analyze_bytes(data, "fuzz", &Settings::default()) else {
+        return;
+    };
+    for h in &report.handshakes {
+        let line = serde_json::to_string(h).expect("handshake serializes to JSON");
+        let back: serde_json::Value = serde_json::from_str(&line).expect("JSON parses back");
+        assert!(back.is_object());
+    }
+    let reports = [report];
+    let style = Style { color: false };
+    let mut out = Vec::new();
+    text::write_report(
+        &mut out,
+        &reports,
+        Options {
+            show_ok: true,
+            style,
+        },
+    )
+    .expect("text report");
+    text::write_summary(&mut out, &reports, style).expect("summary");
+}
