@@ -258,7 +258,6 @@ pub fn analyze_packets(
     if threads == 1 || size < settings.parallel_min_bytes {
         let mut engine = Engine::new(settings);
         let mut order = InOrder::new(1, sink);
-        let mut started = 0;
         while let Some(chunk) = source.next_chunk() {
             for at in &chunk.packets {
                 engine.push(&at.packet(&chunk.bytes));
@@ -271,8 +270,6 @@ pub fn analyze_packets(
             }
             if let Some(p) = &settings.progress {
                 p.add(chunk.span, chunk.packets.len() as u64);
-                p.add_connections(engine.connections_started() - started);
-                started = engine.connections_started();
             }
         }
         return finish_capture(
@@ -297,16 +294,11 @@ pub fn analyze_packets(
                 let mut engine = Engine::new(settings);
                 engine.table.share_limit(threads);
                 let mut watermark = 0;
-                let mut started = 0;
                 for batch in rx {
                     for at in &batch.packets {
                         engine.push(&at.packet(&batch.bytes));
                     }
                     engine.pump(name);
-                    if let Some(p) = &settings.progress {
-                        p.add_connections(engine.connections_started() - started);
-                        started = engine.connections_started();
-                    }
                     let ready = engine.take_ready();
                     let now = engine.watermark();
                     if !ready.is_empty() || now != watermark {
@@ -572,6 +564,8 @@ pub struct Engine<'s> {
     held_for_profiles: Vec<(Connection, Vec<OwnedPacket>)>,
     /// Connections just finished (reused between sweeps).
     expired: Vec<Connection>,
+    /// Connections already added to `Settings::progress`.
+    connections_counted: u64,
 }
 
 /// Packets kept per connection until its verdict is known, within fixed caps.
@@ -640,6 +634,7 @@ impl<'s> Engine<'s> {
             held_for_end: Vec::new(),
             held_for_profiles: Vec::new(),
             expired: Vec::new(),
+            connections_counted: 0,
         }
     }
 
@@ -725,11 +720,15 @@ impl<'s> Engine<'s> {
             self.settle(name, conn, packets);
         }
         self.expired = expired;
-        let idle = self.settings.limits.flow_idle_timeout.as_nanos() as i64;
+        if let Some(p) = &self.settings.progress {
+            p.add_connections(self.table.started() - self.connections_counted);
+            self.connections_counted = self.table.started();
+        }
+        // The counterpart of `settle`'s hold: some horizon has been passed.
         if self
             .held_for_end
             .iter()
-            .any(|(c, _)| now.0.saturating_sub(c.last.ts.0) >= idle)
+            .any(|(c, _)| diagnose::horizon(c, self.settings, now) < now)
         {
             for (conn, packets) in std::mem::take(&mut self.held_for_end) {
                 self.settle(name, conn, packets);
@@ -754,11 +753,6 @@ impl<'s> Engine<'s> {
         let Some(v) = verdict else { return };
         let finished = finished(name, &mut conn, v, packets, self.settings);
         self.ready.push((conn.first.frame, finished));
-    }
-
-    /// Connections seen since the start.
-    pub fn connections_started(&self) -> u64 {
-        self.table.started()
     }
 
     /// Connections held in memory: tracked by the flow table, or finished and waiting

@@ -377,14 +377,9 @@ impl<'a> PacketReader<'a> {
         }
     }
 
-    /// Goes on walking a stream in a new buffer that starts at stream position `base`
-    /// with the bytes where the previous walk stopped.
-    pub fn resume(
-        state: ReaderState,
-        bytes: &'a [u8],
-        base: u64,
-        more_may_follow: bool,
-    ) -> PacketReader<'a> {
+    /// Goes on walking a stream in a new buffer that starts with the bytes where the
+    /// previous walk stopped (then [`PacketReader::set_stream`] says where it is).
+    pub fn resume(state: ReaderState, bytes: &'a [u8]) -> PacketReader<'a> {
         PacketReader {
             bytes,
             offset: 0,
@@ -393,8 +388,8 @@ impl<'a> PacketReader<'a> {
             damage: None,
             link_types: state.link_types,
             capture_end: state.capture_end,
-            base,
-            more_may_follow,
+            base: 0,
+            more_may_follow: false,
             wants_more: false,
         }
     }

@@ -278,7 +278,7 @@ impl StreamReader {
         let damage_in_read = self.damage.take();
         let mut reader = match self.state.take() {
             None => PacketReader::new(&buf, &self.name)?,
-            Some(state) => PacketReader::resume(state, &buf, self.base, !eof),
+            Some(state) => PacketReader::resume(state, &buf),
         };
         reader.set_stream(self.base, !eof);
         let packets: Vec<PacketAt> = reader.by_ref().map(|p| PacketAt::of(&p, &buf)).collect();

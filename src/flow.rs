@@ -112,6 +112,13 @@ enum Piece<'a> {
 }
 
 impl Reassembler {
+    fn new(limits: &Limits) -> Reassembler {
+        Reassembler {
+            caps: (limits.max_pending_segments, limits.max_pending_bytes),
+            ..Default::default()
+        }
+    }
+
     fn start_at(&mut self, seq: u32) {
         if self.next_seq.is_none() {
             self.next_seq = Some(seq);
@@ -263,10 +270,6 @@ impl Connection {
         roles_guessed: bool,
         limits: &Limits,
     ) -> Connection {
-        let reassembler = || Reassembler {
-            caps: (limits.max_pending_segments, limits.max_pending_bytes),
-            ..Default::default()
-        };
         Connection {
             id,
             client,
@@ -279,7 +282,7 @@ impl Connection {
             },
             tls: None,
             limits: *limits,
-            reassembly: [reassembler(), reassembler()],
+            reassembly: [Reassembler::new(limits), Reassembler::new(limits)],
             client_isn: None,
             untouched: true,
             reported: false,
@@ -296,9 +299,7 @@ impl Connection {
 
     /// The TLS layer, made on first use.
     pub fn tls_mut(&mut self) -> &mut Conversation {
-        let limits = &self.limits;
-        self.tls
-            .get_or_insert_with(|| Box::new(Conversation::with_limits(limits)))
+        conversation(&mut self.tls, &self.limits)
     }
 
     /// Takes the TLS facts out (the record of the connection is being made).
@@ -399,10 +400,7 @@ impl Connection {
 
     fn deliver(&mut self, dir: Dir, seq: u32, payload: &[u8], at: At) {
         self.untouched = false;
-        let limits = &self.limits;
-        let tls = self
-            .tls
-            .get_or_insert_with(|| Box::new(Conversation::with_limits(limits)));
+        let tls = conversation(&mut self.tls, &self.limits);
         let lost = &mut self.tcp.lost_segment[dir.index()];
         self.reassembly[dir.index()].push(seq, payload, &mut |piece| match piece {
             Piece::Data(bytes) => tls.on_bytes(dir, bytes, at),
@@ -414,10 +412,7 @@ impl Connection {
     }
 
     fn skip_hole(&mut self, dir: Dir, at: At) {
-        let limits = &self.limits;
-        let tls = self
-            .tls
-            .get_or_insert_with(|| Box::new(Conversation::with_limits(limits)));
+        let tls = conversation(&mut self.tls, &self.limits);
         let lost = &mut self.tcp.lost_segment[dir.index()];
         self.reassembly[dir.index()].skip_hole(&mut |piece| match piece {
             Piece::Data(bytes) => tls.on_bytes(dir, bytes, at),
@@ -452,6 +447,15 @@ impl Connection {
             tls.settle();
         }
     }
+}
+
+/// A connection's TLS layer, made on first use (a free function, so that callers can
+/// borrow other fields of the connection beside it).
+fn conversation<'a>(
+    slot: &'a mut Option<Box<Conversation>>,
+    limits: &Limits,
+) -> &'a mut Conversation {
+    slot.get_or_insert_with(|| Box::new(Conversation::with_limits(limits)))
 }
 
 type FlowKey = (SocketAddr, SocketAddr);
@@ -539,7 +543,7 @@ impl FlowTable {
     pub fn on_segment(&mut self, seg: &TcpSegment<'_>, at: At) {
         let key = key_of(seg.src, seg.dst);
         let is_new_syn = seg.flags.syn && !seg.flags.ack;
-        let idle_ns = self.idle_ns();
+        let idle_ns = self.limits.flow_idle_ns();
         if let Some(conn) = self.live.get_mut(&key) {
             let reused = is_new_syn
                 && (conn.is_closed() || conn.tcp.payload_bytes.iter().sum::<u64>() > 0)
@@ -596,20 +600,13 @@ impl FlowTable {
         quiet >= idle_ns || conn.is_closed() && quiet >= LINGER_NS
     }
 
-    fn idle_ns(&self) -> i64 {
-        self.limits
-            .flow_idle_timeout
-            .as_nanos()
-            .min(i64::MAX as u128) as i64
-    }
-
     /// Offline streaming: moves every connection that is over at `now` (see
     /// [`FlowTable::is_over`]), or was closed by a reused 5-tuple or a limit, to `out`,
     /// finished. Scans the table at most once per second of capture time.
     pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Connection>) {
         if now.0.saturating_sub(self.last_sweep.0) >= SWEEP_NS {
             self.last_sweep = now;
-            let idle_ns = self.idle_ns();
+            let idle_ns = self.limits.flow_idle_ns();
             let over: Vec<FlowKey> = self
                 .live
                 .iter()
@@ -689,6 +686,11 @@ impl FlowTable {
 mod tests {
     use super::*;
 
+    /// A reassembler with the default caps.
+    fn reassembler() -> Reassembler {
+        Reassembler::new(&Limits::default())
+    }
+
     fn collect(r: &mut Reassembler, seq: u32, data: &[u8], out: &mut Vec<u8>, holes: &mut u32) {
         r.push(seq, data, &mut |p| match p {
             Piece::Data(b) => out.extend_from_slice(b),
@@ -698,10 +700,7 @@ mod tests {
 
     #[test]
     fn reorders_trims_retransmissions_and_wraps() {
-        let mut r = Reassembler {
-            caps: (64, 512 * 1024),
-            ..Default::default()
-        };
+        let mut r = reassembler();
         let mut out = Vec::new();
         let mut holes = 0;
         let base = u32::MAX - 3; // wraps inside the stream
@@ -724,10 +723,7 @@ mod tests {
 
     #[test]
     fn overlapping_segments_with_different_bytes_are_counted() {
-        let mut r = Reassembler {
-            caps: (64, 512 * 1024),
-            ..Default::default()
-        };
+        let mut r = reassembler();
         let mut out = Vec::new();
         let mut holes = 0;
         r.start_at(100);
@@ -742,10 +738,7 @@ mod tests {
 
     #[test]
     fn a_hole_beyond_the_cap_is_declared_lost() {
-        let mut r = Reassembler {
-            caps: (64, 512 * 1024),
-            ..Default::default()
-        };
+        let mut r = reassembler();
         let mut out = Vec::new();
         let mut holes = 0;
         r.start_at(0);

@@ -27,6 +27,13 @@ pub struct Limits {
     pub flow_idle_timeout: Duration,
 }
 
+impl Limits {
+    /// [`Limits::flow_idle_timeout`] in nanoseconds of capture time.
+    pub fn flow_idle_ns(&self) -> i64 {
+        self.flow_idle_timeout.as_nanos().min(i64::MAX as u128) as i64
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

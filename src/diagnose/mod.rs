@@ -94,11 +94,7 @@ pub struct Reads {
 /// the flow idle timeout is over, so the capture cannot show more than that much
 /// silence after it. The same for whole-capture and streaming analysis.
 pub fn horizon(conn: &Connection, settings: &Settings, capture_end: Timestamp) -> Timestamp {
-    let idle = settings
-        .limits
-        .flow_idle_timeout
-        .as_nanos()
-        .min(i64::MAX as u128) as i64;
+    let idle = settings.limits.flow_idle_ns();
     Timestamp(capture_end.0.min(conn.last.ts.0.saturating_add(idle)))
 }
 
