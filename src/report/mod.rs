@@ -9,34 +9,33 @@ pub mod text;
 
 use std::collections::BTreeMap;
 
-use crate::analyze::{CaptureReport, Handshake};
+use crate::analyze::CaptureReport;
 use crate::diagnose::Code;
 
-/// Counts handshakes by verdict code, most common first (ties in catalog order).
-pub fn counts_by_code<'a>(
-    handshakes: impl IntoIterator<Item = &'a Handshake>,
-) -> Vec<(Code, usize)> {
-    let mut counts: BTreeMap<Code, usize> = BTreeMap::new();
-    for h in handshakes {
-        *counts.entry(h.verdict.code).or_default() += 1;
-    }
-    let mut v: Vec<(Code, usize)> = counts.into_iter().collect();
+/// Counts by code, most common first (ties in catalog order).
+fn most_common_first(counts: BTreeMap<Code, u64>) -> Vec<(Code, u64)> {
+    let mut v: Vec<(Code, u64)> = counts.into_iter().collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v
 }
 
-/// `code n, code n` for codes other than ok, most common first.
-pub fn count_codes(codes: impl IntoIterator<Item = Code>) -> String {
-    let mut counts: BTreeMap<Code, usize> = BTreeMap::new();
-    for c in codes.into_iter().filter(|c| *c != Code::Ok) {
-        *counts.entry(c).or_default() += 1;
-    }
-    let mut v: Vec<(Code, usize)> = counts.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    v.iter()
+/// `code n, code n` for the codes other than ok, in the order given.
+pub fn failure_counts(counts: &[(Code, u64)]) -> String {
+    counts
+        .iter()
+        .filter(|(c, _)| *c != Code::Ok)
         .map(|(c, n)| format!("{c} {n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `code n, code n` for codes other than ok, most common first.
+pub fn count_codes(codes: impl IntoIterator<Item = Code>) -> String {
+    let mut counts: BTreeMap<Code, u64> = BTreeMap::new();
+    for c in codes {
+        *counts.entry(c).or_default() += 1;
+    }
+    failure_counts(&most_common_first(counts))
 }
 
 /// Every handshake attempt of `reports` by code (kept records or not), most common
@@ -48,7 +47,5 @@ pub fn total_counts(reports: &[CaptureReport]) -> Vec<(Code, u64)> {
             *counts.entry(*code).or_default() += n;
         }
     }
-    let mut v: Vec<(Code, u64)> = counts.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    v
+    most_common_first(counts)
 }

@@ -203,11 +203,7 @@ pub fn write_summary<W: Write>(
     let connections: u64 = reports.iter().map(|r| r.stats.connections).sum();
     let counts = super::total_counts(reports);
     let attempts: u64 = counts.iter().map(|(_, n)| n).sum();
-    let by_code: Vec<String> = counts
-        .iter()
-        .filter(|(c, _)| *c != Code::Ok)
-        .map(|(c, n)| format!("{c} {n}"))
-        .collect();
+    let by_code = super::failure_counts(&counts);
     let failed: u64 = reports.iter().map(|r| r.failed()).sum();
     if reports.len() > 1 {
         for r in reports {
@@ -238,7 +234,7 @@ pub fn write_summary<W: Write>(
         if by_code.is_empty() {
             String::new()
         } else {
-            format!(" ({})", by_code.join(", "))
+            format!(" ({by_code})")
         }
     )
 }
