@@ -661,8 +661,7 @@ impl FlowTable {
                 conn.finish();
             }
             // A closed connection lingers a moment to absorb the last ACKs.
-            let lingered = conn.is_closed() && now.0.saturating_sub(conn.last.ts.0) >= LINGER_NS;
-            let keep = !(conn.reported && (idle || lingered));
+            let keep = !(conn.reported && FlowTable::is_over(idle_ns, conn, now));
             if !keep {
                 open.remove(&conn.first.frame);
             }
