@@ -111,7 +111,8 @@ pub struct Finished {
     /// The verdict's code.
     pub code: Code,
     /// The record; `None` for a successful handshake when `Settings::ok_records` is off.
-    pub handshake: Option<Handshake>,
+    /// Boxed: records wait in order, and a small `Finished` is cheap to move.
+    pub handshake: Option<Box<Handshake>>,
     pub packets: Vec<OwnedPacket>,
     /// With `Settings::render_json`: the record's JSON line (newline included), made on
     /// the worker that diagnosed it, so serializing runs in parallel too.
@@ -210,7 +211,7 @@ impl Collector {
         };
         self.packets.extend(f.packets);
         if let (true, Some(h)) = (keep, f.handshake) {
-            self.handshakes.push(h);
+            self.handshakes.push(*h);
         }
     }
 
@@ -271,6 +272,7 @@ pub fn analyze_packets(
             if let Some(p) = &settings.progress {
                 p.add(chunk.span, chunk.packets.len() as u64);
             }
+            source.recycle(chunk);
         }
         return finish_capture(
             name,
@@ -339,6 +341,7 @@ pub fn analyze_packets(
                     });
                 }
             }
+            source.recycle(chunk);
         }
         drop(senders);
         workers
@@ -381,7 +384,7 @@ fn diagnose_in_chunks(
             .into_par_iter()
             .rev()
             .filter_map(|(mut conn, packets)| {
-                let (verdict, reads) = diagnose::diagnose_traced(&conn, profiles, settings, end);
+                let (verdict, reads) = diagnose_for_output(&conn, profiles, settings, end);
                 let finished = finished(name, &mut conn, verdict?, packets, settings);
                 Some((conn.first.frame, reads.profile, finished))
             })
@@ -740,7 +743,7 @@ impl<'s> Engine<'s> {
     /// the rest of the capture can tell.
     fn settle(&mut self, name: &str, mut conn: Connection, packets: Vec<OwnedPacket>) {
         let none = Profiles::default();
-        let (verdict, reads) = diagnose::diagnose_traced(&conn, &none, self.settings, self.end);
+        let (verdict, reads) = diagnose_for_output(&conn, &none, self.settings, self.end);
         if reads.profile {
             self.held_for_profiles.push((conn, packets));
             return;
@@ -839,6 +842,21 @@ pub fn diagnose_all(
         .collect()
 }
 
+/// The verdict as the output needs it: in full, or — when successful handshakes are
+/// only counted — without the text of `ok` verdicts.
+fn diagnose_for_output(
+    conn: &Connection,
+    profiles: &Profiles,
+    settings: &Settings,
+    end: Timestamp,
+) -> (Option<Verdict>, diagnose::Reads) {
+    if settings.ok_records {
+        diagnose::diagnose_traced(conn, profiles, settings, end)
+    } else {
+        diagnose::diagnose_traced_counting_ok(conn, profiles, settings, end)
+    }
+}
+
 /// The record of a connection that is over, with its packets when it failed.
 fn finished(
     name: &str,
@@ -872,7 +890,7 @@ fn finished(
     });
     Finished {
         code,
-        handshake: Some(handshake),
+        handshake: Some(Box::new(handshake)),
         packets,
         json_line,
     }

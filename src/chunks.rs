@@ -118,6 +118,18 @@ impl<'a> PacketSource<'a> {
         }
     }
 
+    /// Takes back a chunk that was walked, to reuse its packet list (and, once no
+    /// worker holds it, its buffer) for a later chunk.
+    pub fn recycle(&mut self, chunk: Chunk<'a>) {
+        if let PacketSource::Stream(stream) = self {
+            let mut packets = chunk.packets;
+            if packets.capacity() > stream.spare_packets.capacity() {
+                packets.clear();
+                stream.spare_packets = packets;
+            }
+        }
+    }
+
     /// Where the capture stopped making sense (once `next_chunk` returned `None`).
     pub fn damage(&self) -> Option<Damage> {
         match self {
@@ -152,7 +164,20 @@ pub struct StreamReader {
     first: Option<Chunk<'static>>,
     /// Bytes asked of the input per chunk.
     chunk_bytes: usize,
+    /// Buffers of chunks handed out lately: reused once nobody else holds them, so a
+    /// long capture does not make the allocator map and zero fresh pages per chunk.
+    handed_out: Vec<Arc<Vec<u8>>>,
+    /// Packets in the last chunk: the next one's list is allocated that large.
+    last_packets: usize,
+    /// A packet list given back by [`PacketSource::recycle`].
+    spare_packets: Vec<PacketAt>,
 }
+
+/// Chunk buffers kept for reuse.
+const BUFFERS_KEPT: usize = 4;
+/// Room in a chunk buffer for the record carried over from the chunk before (one
+/// capture record, at most 256 KiB, in all but a file header's first reads).
+const CARRY_ROOM: usize = 512 * 1024;
 
 impl StreamReader {
     /// Opens a source for chunked reading and reads its header; an input that is not a
@@ -213,6 +238,9 @@ impl StreamReader {
             damage: None,
             first: None,
             chunk_bytes: chunk_bytes.max(64),
+            handed_out: Vec::new(),
+            last_packets: 0,
+            spare_packets: Vec::new(),
         };
         // Read the first chunk now, so that a file that is no capture fails here.
         stream.first = stream.read_chunk()?;
@@ -224,9 +252,36 @@ impl StreamReader {
     fn fill(&mut self) -> Result<(Vec<u8>, bool), CaptureError> {
         // Slack past the chunk: `read_to_end` probes for more once the chunk is in,
         // and must not reallocate (copy) the whole chunk to do so.
-        let mut buf = Vec::with_capacity(self.carry.len() + self.chunk_bytes + READ_SLACK);
+        let capacity = self.carry.len().max(CARRY_ROOM) + self.chunk_bytes + READ_SLACK;
+        let mut buf = self.spare_buffer(capacity);
         buf.append(&mut self.carry);
         self.fill_more(buf)
+    }
+
+    /// An empty buffer of at least `capacity` bytes: one of the chunks handed out
+    /// before that every worker has let go of, or a new one.
+    fn spare_buffer(&mut self, capacity: usize) -> Vec<u8> {
+        let free = self
+            .handed_out
+            .iter()
+            .position(|b| Arc::strong_count(b) == 1 && Arc::weak_count(b) == 0);
+        let mut buf = free
+            .and_then(|i| Arc::try_unwrap(self.handed_out.swap_remove(i)).ok())
+            .unwrap_or_default();
+        buf.clear();
+        buf.reserve(capacity);
+        buf
+    }
+
+    /// Shares a chunk's buffer with its users, keeping a handle to reuse it later.
+    fn hand_out(&mut self, buf: Vec<u8>) -> Arc<Vec<u8>> {
+        let shared = Arc::new(buf);
+        if self.handed_out.len() == BUFFERS_KEPT {
+            // All still in use: the oldest is left to its last user to free.
+            self.handed_out.remove(0);
+        }
+        self.handed_out.push(Arc::clone(&shared));
+        shared
     }
 
     /// Appends up to a chunk of input to `buf`.
@@ -281,7 +336,10 @@ impl StreamReader {
             Some(state) => PacketReader::resume(state, &buf),
         };
         reader.set_stream(self.base, !eof);
-        let packets: Vec<PacketAt> = reader.by_ref().map(|p| PacketAt::of(&p, &buf)).collect();
+        let mut packets = std::mem::take(&mut self.spare_packets);
+        packets.reserve(self.last_packets + self.last_packets / 8);
+        packets.extend(reader.by_ref().map(|p| PacketAt::of(&p, &buf)));
+        self.last_packets = packets.len();
         let consumed = reader.offset().min(buf.len());
         let wants_more = reader.wants_more();
         let damage = reader.damage().cloned();
@@ -301,7 +359,7 @@ impl StreamReader {
             return Ok(None);
         }
         Ok(Some(Chunk {
-            bytes: ChunkBytes::Shared(Arc::new(buf)),
+            bytes: ChunkBytes::Shared(self.hand_out(buf)),
             packets,
             span,
         }))

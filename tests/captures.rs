@@ -208,3 +208,69 @@ fn story_relay_blames_the_server_name() {
         .iter()
         .any(|h| h.verdict.code == Code::Ok && h.sni.as_deref() == Some("emby.example.com")));
 }
+
+/// The text report only counts successful handshakes and diagnoses them without
+/// writing their evidence: that shortcut must find the same code, read the same things
+/// and give every failure the same verdict, on every connection of captures/ and the
+/// corpus.
+#[test]
+fn counting_ok_verdicts_decides_as_the_full_diagnosis() {
+    use tlswhy::capture::{PacketReader, Timestamp};
+    use tlswhy::decode::Decoder;
+    use tlswhy::diagnose::{diagnose_traced, diagnose_traced_counting_ok, Profiles, Settings};
+    use tlswhy::flow::{At, FlowTable};
+
+    let mut files: Vec<_> = std::fs::read_dir(common::captures())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    if let Ok(dir) = std::fs::read_dir(common::corpus()) {
+        files.extend(dir.map(|e| e.unwrap().path()));
+    }
+    let settings = Settings::default();
+    let (mut ok, mut failed) = (0, 0);
+    for path in files.iter().filter(|p| tlswhy::analyze::is_capture_name(p)) {
+        let bytes = std::fs::read(path).unwrap();
+        let Ok(reader) = PacketReader::new(&bytes, "t") else {
+            continue;
+        };
+        let mut decoder = Decoder::new();
+        let mut table = FlowTable::new(settings.tls_ports.clone(), settings.limits);
+        let mut end = Timestamp(0);
+        for packet in reader {
+            end = end.max(packet.ts);
+            if let Ok(segment) = decoder.decode(&packet) {
+                let at = At {
+                    frame: packet.frame,
+                    ts: packet.ts,
+                };
+                table.on_segment(&segment, at);
+            }
+        }
+        let connections = table.finish();
+        let profiles = Profiles::build(&connections);
+        for conn in &connections {
+            let full = diagnose_traced(conn, &profiles, &settings, end);
+            let counted = diagnose_traced_counting_ok(conn, &profiles, &settings, end);
+            let what = format!("{} frame {}", path.display(), conn.first.frame);
+            assert_eq!(full.1, counted.1, "{what}: what the verdict read");
+            let (full, counted) = match (full.0, counted.0) {
+                (Some(full), Some(counted)) => (full, counted),
+                (None, None) => continue,
+                (full, counted) => panic!("{what}: {full:?} vs {counted:?}"),
+            };
+            assert_eq!(full.code, counted.code, "{what}");
+            if full.code == Code::Ok {
+                ok += 1;
+                assert!(counted.evidence.iter().all(String::is_empty), "{what}");
+                assert!(!full.evidence.is_empty(), "{what}");
+            } else {
+                failed += 1;
+                assert_eq!(full.summary, counted.summary, "{what}");
+                assert_eq!(full.evidence, counted.evidence, "{what}");
+                assert_eq!(full.fix, counted.fix, "{what}");
+            }
+        }
+    }
+    assert!(ok >= 20 && failed >= 40, "{ok} ok, {failed} failed");
+}

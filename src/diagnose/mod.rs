@@ -115,6 +115,33 @@ pub fn diagnose_traced(
     settings: &Settings,
     capture_end: Timestamp,
 ) -> (Option<Verdict>, Reads) {
+    diagnose_with(conn, profiles, settings, capture_end, true)
+}
+
+/// [`diagnose_traced`] for output that only counts successful handshakes: a verdict
+/// `ok` comes without summary or evidence (they are never formatted); every other
+/// verdict, and what it read, is the same as [`diagnose_traced`]'s.
+pub fn diagnose_traced_counting_ok(
+    conn: &Connection,
+    profiles: &Profiles,
+    settings: &Settings,
+    capture_end: Timestamp,
+) -> (Option<Verdict>, Reads) {
+    // Decisions never depend on the text, so the code found without it is the code.
+    let terse = diagnose_with(conn, profiles, settings, capture_end, false);
+    match &terse.0 {
+        Some(v) if v.code != Code::Ok => diagnose_with(conn, profiles, settings, capture_end, true),
+        _ => terse,
+    }
+}
+
+fn diagnose_with(
+    conn: &Connection,
+    profiles: &Profiles,
+    settings: &Settings,
+    capture_end: Timestamp,
+    detail: bool,
+) -> (Option<Verdict>, Reads) {
     let capture_end = horizon(conn, settings, capture_end);
     let ctx = Ctx {
         conn,
@@ -123,6 +150,7 @@ pub fn diagnose_traced(
         settings,
         end: capture_end,
         reads: Default::default(),
+        detail,
     };
     // A ClientHello on any port, or a connection to a TLS port that started (SYN) or
     // carried data: bare ACKs and FINs of a connection seen from its middle are not one.
@@ -184,6 +212,9 @@ struct Ctx<'a> {
     end: Timestamp,
     /// What the verdict was drawn from beyond the connection itself.
     reads: std::cell::Cell<Reads>,
+    /// Write the evidence of packets out; without it, citations (and an `ok` verdict's
+    /// text) are left empty, which changes no decision.
+    detail: bool,
 }
 
 impl Ctx<'_> {
@@ -208,6 +239,9 @@ impl Ctx<'_> {
 
     /// Cites a packet: `frame 7 (+0.001200 s) server→client: …`.
     fn cite(&self, at: At, from: Dir, what: impl AsRef<str>) -> String {
+        if !self.detail {
+            return String::new();
+        }
         let arrow = match from {
             Dir::ToServer => "client→server",
             Dir::ToClient => "server→client",
@@ -240,6 +274,9 @@ impl Ctx<'_> {
     }
 
     fn cite_client_hello(&self, ch: &Seen<ClientHelloFacts>) -> String {
+        if !self.detail {
+            return String::new();
+        }
         let c = &ch.value;
         self.cite(
             ch.at,
@@ -1328,6 +1365,9 @@ impl Ctx<'_> {
     }
 
     fn ok(&self, ch: &Seen<ClientHelloFacts>) -> Verdict {
+        if !self.detail {
+            return Verdict::new(Code::Ok, String::new());
+        }
         let f = self.facts;
         let sh = f.server_hello.as_ref();
         let version = sh
@@ -1362,17 +1402,16 @@ impl Ctx<'_> {
         let f = self.facts;
         let [c, s] = &f.encrypted;
         let sh = f.server_hello.as_ref().expect("TLS 1.3 was negotiated");
+        let server_hello = self.detail.then(|| {
+            format!(
+                "ServerHello: {}, {}",
+                version_name(sh.value.version),
+                suite_name(sh.value.cipher_suite)
+            )
+        });
         let mut ev = vec![
             self.cite_client_hello(ch),
-            self.cite(
-                sh.at,
-                Dir::ToClient,
-                format!(
-                    "ServerHello: {}, {}",
-                    version_name(sh.value.version),
-                    suite_name(sh.value.cipher_suite)
-                ),
-            ),
+            self.cite(sh.at, Dir::ToClient, server_hello.unwrap_or_default()),
         ];
         let Some(&(flight_at, first_len)) = c.first.first() else {
             // The client never answered the server's flight.

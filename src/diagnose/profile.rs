@@ -6,7 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use crate::flow::Connection;
+use crate::tls::cert::CertFacts;
 
 /// What a capture shows about one server (ip:port).
 #[derive(Clone, Debug, Default)]
@@ -21,6 +24,9 @@ pub struct ServerProfile {
     /// and address), for evidence: the same whatever order connections are added in.
     pub example_client: Option<(u64, SocketAddr)>,
     pub server_hellos: u32,
+    /// The chain whose names were added last: a server sends the same (shared, see
+    /// `tls::cert::chain_facts`) chain to client after client.
+    last_chain: Option<Arc<Vec<CertFacts>>>,
 }
 
 /// Profiles of every server in a capture (or a set of captures).
@@ -55,14 +61,15 @@ impl Profiles {
                 p.example_client = Some(example);
             }
         }
-        if let Some(leaf) = facts
-            .server_certificates
-            .as_ref()
-            .and_then(|c| c.value.certificates.first())
-        {
-            for name in leaf.names() {
-                p.certificate_names.insert(name);
+        if let Some(chain) = &facts.server_certificates {
+            let chain = &chain.value.certificates;
+            if p.last_chain.as_ref().is_some_and(|c| Arc::ptr_eq(c, chain)) {
+                return;
             }
+            if let Some(leaf) = chain.first() {
+                p.certificate_names.extend(leaf.names());
+            }
+            p.last_chain = Some(Arc::clone(chain));
         }
     }
 

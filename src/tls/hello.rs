@@ -191,6 +191,14 @@ fn apply_client_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
         }
         _ => {}
     }
+    // tls-parser reads the four whose contents are kept; the others (key shares of a
+    // kilobyte and more, padding) are not copied or parsed for nothing.
+    if !matches!(
+        ty,
+        ext::SERVER_NAME | ext::ALPN | ext::SUPPORTED_GROUPS | ext::SIGNATURE_ALGORITHMS
+    ) {
+        return;
+    }
     let bytes = framed(ty, data);
     let Ok((_, parsed)) = tls_parser::parse_tls_extension(&bytes) else {
         return;
