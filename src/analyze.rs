@@ -288,7 +288,7 @@ pub fn analyze_packets(
         let mut senders = Vec::with_capacity(threads);
         let mut workers = Vec::with_capacity(threads);
         for shard in 0..threads {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(8);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(3);
             senders.push(tx);
             let order = &order;
             workers.push(scope.spawn(move || {
@@ -399,7 +399,7 @@ fn diagnose_in_chunks(
 const FINAL_CHUNK: usize = 4096;
 
 /// Packets handed to a worker at a time.
-const BATCH: usize = 512;
+const BATCH: usize = 4096;
 /// Packets between two looks for finished connections on one thread.
 const PUMP_EVERY: u64 = 256;
 
