@@ -1,7 +1,7 @@
 //! The lower bound for the end-to-end comparison (`benches/compare.sh`): walk a
 //! capture's records, decode Ethernet/IP/TCP and look each packet's flow up in a hash
 //! map — what any analyzer must do — and nothing else. It reads the way `tlswhy analyze`
-//! does: 8 MiB `read()` chunks, or a memory map with `--mmap`.
+//! does: 1 MiB `read()` chunks, or a memory map with `--mmap`.
 //!
 //! usage: walk [--mmap] CAPTURE
 

@@ -127,7 +127,7 @@ pub fn analyze_source(source: &Source, settings: &Settings) -> Result<CaptureRep
 }
 
 /// Reads and analyzes one capture source, handing each record to `sink` as soon as it is
-/// known (see [`analyze_packets`]). A file is read in 8 MiB chunks — or memory-mapped
+/// known (see [`analyze_packets`]). A file is read in 1 MiB chunks — or memory-mapped
 /// with `Settings::memory_map` — standard input and gzip always in chunks.
 pub fn analyze_source_into(
     source: &Source,

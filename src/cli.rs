@@ -102,7 +102,7 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 
-    /// Read capture files through a memory map instead of 8 MiB read() calls
+    /// Read capture files through a memory map instead of 1 MiB read() calls
     /// (standard input and gzip are always read in chunks).
     #[arg(long)]
     pub mmap: bool,
