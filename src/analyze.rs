@@ -742,6 +742,7 @@ impl<'s> Engine<'s> {
     /// Makes the record of a finished connection, unless its verdict reads what only
     /// the rest of the capture can tell.
     fn settle(&mut self, name: &str, mut conn: Connection, packets: Vec<OwnedPacket>) {
+        conn.release_buffers();
         let none = Profiles::default();
         let (verdict, reads) = diagnose_for_output(&conn, &none, self.settings, self.end);
         if reads.profile {

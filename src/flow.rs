@@ -310,6 +310,19 @@ impl Connection {
             .unwrap_or_default()
     }
 
+    /// Frees the buffers of bytes still waiting to be read (out-of-order segments,
+    /// partial records and handshake messages): the connection is over and will read
+    /// no more, but its facts may wait for the end of the capture.
+    pub fn release_buffers(&mut self) {
+        for r in &mut self.reassembly {
+            r.pending = BTreeMap::new();
+            r.pending_bytes = 0;
+        }
+        if let Some(tls) = &mut self.tls {
+            tls.release_buffers();
+        }
+    }
+
     /// True when both sides closed, or either reset.
     pub fn is_closed(&self) -> bool {
         self.tcp.rst.iter().any(Option::is_some) || self.tcp.fin.iter().all(Option::is_some)

@@ -32,7 +32,7 @@ pub struct ServerProfile {
 /// Profiles of every server in a capture (or a set of captures).
 #[derive(Clone, Debug, Default)]
 pub struct Profiles {
-    by_server: HashMap<SocketAddr, ServerProfile>,
+    by_server: HashMap<SocketAddr, ServerProfile, foldhash::fast::RandomState>,
 }
 
 impl Profiles {
