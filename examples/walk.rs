@@ -43,6 +43,7 @@ fn walk(mut source: PacketSource<'_>) -> (u64, usize) {
                 *flows.entry(key_of(seg.src, seg.dst)).or_default() += 1;
             }
         }
+        source.recycle(chunk);
     }
     (count, flows.len())
 }

@@ -742,15 +742,16 @@ impl<'s> Engine<'s> {
     /// Makes the record of a finished connection, unless its verdict reads what only
     /// the rest of the capture can tell.
     fn settle(&mut self, name: &str, mut conn: Connection, packets: Vec<OwnedPacket>) {
-        conn.release_buffers();
         let none = Profiles::default();
         let (verdict, reads) = diagnose_for_output(&conn, &none, self.settings, self.end);
         if reads.profile {
+            conn.release_buffers();
             self.held_for_profiles.push((conn, packets));
             return;
         }
         if reads.end && diagnose::horizon(&conn, self.settings, self.end) == self.end {
             // The horizon is not reached yet: the capture may go on longer.
+            conn.release_buffers();
             self.held_for_end.push((conn, packets));
             return;
         }

@@ -169,8 +169,6 @@ pub struct StreamReader {
     /// Buffers of chunks handed out lately: reused once nobody else holds them, so a
     /// long capture does not make the allocator map and zero fresh pages per chunk.
     handed_out: Vec<Arc<Vec<u8>>>,
-    /// Packets in the last chunk: the next one's list is allocated that large.
-    last_packets: usize,
     /// A packet list given back by [`PacketSource::recycle`].
     spare_packets: Vec<PacketAt>,
 }
@@ -241,7 +239,6 @@ impl StreamReader {
             first: None,
             chunk_bytes: chunk_bytes.max(64),
             handed_out: Vec::new(),
-            last_packets: 0,
             spare_packets: Vec::new(),
         };
         // Read the first chunk now, so that a file that is no capture fails here.
@@ -266,7 +263,7 @@ impl StreamReader {
         let free = self
             .handed_out
             .iter()
-            .position(|b| Arc::strong_count(b) == 1 && Arc::weak_count(b) == 0);
+            .position(|b| Arc::strong_count(b) == 1);
         let mut buf = free
             .and_then(|i| Arc::try_unwrap(self.handed_out.swap_remove(i)).ok())
             .unwrap_or_default();
@@ -339,9 +336,7 @@ impl StreamReader {
         };
         reader.set_stream(self.base, !eof);
         let mut packets = std::mem::take(&mut self.spare_packets);
-        packets.reserve(self.last_packets + self.last_packets / 8);
         packets.extend(reader.by_ref().map(|p| PacketAt::of(&p, &buf)));
-        self.last_packets = packets.len();
         let consumed = reader.offset().min(buf.len());
         let wants_more = reader.wants_more();
         let damage = reader.damage().cloned();

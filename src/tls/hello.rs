@@ -189,16 +189,17 @@ fn apply_client_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
                 }
             }
         }
+        // tls-parser reads the four whose contents are kept; the others (key shares of
+        // a kilobyte and more, padding) are not copied or parsed for nothing.
+        ext::SERVER_NAME | ext::ALPN | ext::SUPPORTED_GROUPS | ext::SIGNATURE_ALGORITHMS => {
+            apply_parsed_extension(facts, ty, data)
+        }
         _ => {}
     }
-    // tls-parser reads the four whose contents are kept; the others (key shares of a
-    // kilobyte and more, padding) are not copied or parsed for nothing.
-    if !matches!(
-        ty,
-        ext::SERVER_NAME | ext::ALPN | ext::SUPPORTED_GROUPS | ext::SIGNATURE_ALGORITHMS
-    ) {
-        return;
-    }
+}
+
+/// Reads an extension's contents with tls-parser.
+fn apply_parsed_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
     let bytes = framed(ty, data);
     let Ok((_, parsed)) = tls_parser::parse_tls_extension(&bytes) else {
         return;
