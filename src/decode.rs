@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::defrag::IpDefragPool;
-use etherparse::{NetSlice, SlicedPacket, TcpSlice, TransportSlice};
+use etherparse::{IpNumber, IpSlice, NetSlice, SlicedPacket, TcpSlice, TransportSlice};
 
 use crate::capture::{LinkType, Packet, Timestamp};
 
@@ -83,6 +83,24 @@ impl Decoder {
         let ip = ip_payload_of(packet.link_type, packet.data)?;
         if ip.is_empty() {
             return Err(Skip::NotTcp);
+        }
+        // The common case — a whole TCP segment in IPv4 or IPv6 — sliced without
+        // building a whole `SlicedPacket`; the same parsers, so the same errors.
+        let net = IpSlice::from_slice(ip).map_err(|_| Skip::Malformed)?;
+        let carried = net.payload();
+        if !carried.fragmented && carried.ip_number == IpNumber::TCP {
+            let tcp = TcpSlice::from_slice(carried.payload).map_err(|_| Skip::Malformed)?;
+            let (src_ip, dst_ip) = match &net {
+                IpSlice::Ipv4(v4) => (
+                    IpAddr::V4(v4.header().source_addr()),
+                    IpAddr::V4(v4.header().destination_addr()),
+                ),
+                IpSlice::Ipv6(v6) => (
+                    IpAddr::V6(v6.header().source_addr()),
+                    IpAddr::V6(v6.header().destination_addr()),
+                ),
+            };
+            return Ok(segment(&tcp, src_ip, dst_ip, Cow::Borrowed(tcp.payload())));
         }
         let sliced = SlicedPacket::from_ip(ip).map_err(|_| Skip::Malformed)?;
         let (src_ip, dst_ip, fragmenting) = match &sliced.net {
