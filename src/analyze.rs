@@ -284,6 +284,8 @@ pub fn analyze_packets(
         );
     }
     let order = std::sync::Mutex::new(InOrder::new(threads, sink));
+    // Emptied batches go back to the reader: fresh ones would be fresh pages.
+    let (emptied_tx, emptied_rx) = std::sync::mpsc::channel::<Vec<PacketAt>>();
     let shards = std::thread::scope(|scope| {
         let mut senders = Vec::with_capacity(threads);
         let mut workers = Vec::with_capacity(threads);
@@ -291,15 +293,19 @@ pub fn analyze_packets(
             let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(3);
             senders.push(tx);
             let order = &order;
+            let emptied = emptied_tx.clone();
             workers.push(scope.spawn(move || {
                 // The flow table limit holds for the capture: each worker gets its share.
                 let mut engine = Engine::new(settings);
                 engine.table.share_limit(threads);
                 let mut watermark = 0;
-                for batch in rx {
+                for mut batch in rx {
                     for at in &batch.packets {
                         engine.push(&at.packet(&batch.bytes));
                     }
+                    batch.packets.clear();
+                    // The reader may be gone already; then the batch is simply freed.
+                    let _ = emptied.send(batch.packets);
                     engine.pump(name);
                     let ready = engine.take_ready();
                     let now = engine.watermark();
@@ -314,8 +320,13 @@ pub fn analyze_packets(
                 engine.into_shard(name)
             }));
         }
-        let mut batches: Vec<Vec<PacketAt>> =
-            (0..threads).map(|_| Vec::with_capacity(BATCH)).collect();
+        drop(emptied_tx);
+        let fresh = || {
+            emptied_rx
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BATCH))
+        };
+        let mut batches: Vec<Vec<PacketAt>> = (0..threads).map(|_| fresh()).collect();
         while let Some(chunk) = source.next_chunk() {
             if let Some(p) = &settings.progress {
                 p.add(chunk.span, chunk.packets.len() as u64);
@@ -324,7 +335,7 @@ pub fn analyze_packets(
                 let shard = (shard_hash(&at.packet(&chunk.bytes)) % threads as u64) as usize;
                 batches[shard].push(*at);
                 if batches[shard].len() == BATCH {
-                    let full = std::mem::replace(&mut batches[shard], Vec::with_capacity(BATCH));
+                    let full = std::mem::replace(&mut batches[shard], fresh());
                     // A worker only stops early by panicking, which the join reports.
                     let _ = senders[shard].send(Batch {
                         bytes: chunk.bytes.clone(),
@@ -337,7 +348,7 @@ pub fn analyze_packets(
                 if !batch.is_empty() {
                     let _ = tx.send(Batch {
                         bytes: chunk.bytes.clone(),
-                        packets: std::mem::replace(batch, Vec::with_capacity(BATCH)),
+                        packets: std::mem::replace(batch, fresh()),
                     });
                 }
             }
@@ -370,7 +381,7 @@ struct Batch<'a> {
 /// (in parallel within a chunk), handing each record to `out` with its connection's
 /// first frame and whether its verdict cites server profiles.
 fn diagnose_in_chunks(
-    mut connections: Vec<(Connection, Vec<OwnedPacket>)>,
+    mut connections: Vec<Held>,
     name: &str,
     profiles: &Profiles,
     settings: &Settings,
@@ -394,6 +405,9 @@ fn diagnose_in_chunks(
         }
     }
 }
+
+/// A finished connection waiting for its verdict, with the packets kept of it.
+type Held = (Box<Connection>, Vec<OwnedPacket>);
 
 /// Connections diagnosed at a time once the capture is read.
 const FINAL_CHUNK: usize = 4096;
@@ -464,9 +478,9 @@ pub struct Shard {
     /// Records made but not yet handed on.
     ready: Vec<(u64, Finished)>,
     /// Connections whose verdict needs the end of the capture, with their kept packets.
-    remaining: Vec<(Connection, Vec<OwnedPacket>)>,
+    remaining: Vec<Held>,
     /// Connections whose verdict cites the server profiles of the whole capture.
-    held_for_profiles: Vec<(Connection, Vec<OwnedPacket>)>,
+    held_for_profiles: Vec<Held>,
 }
 
 /// Merges the workers' shards: statistics, server profiles; diagnoses the connections
@@ -561,10 +575,10 @@ pub struct Engine<'s> {
     ready: Vec<(u64, Finished)>,
     /// Finished connections whose verdict reads how long the capture went on after
     /// them, until it is known (the flow idle timeout passed, or the capture ended).
-    held_for_end: Vec<(Connection, Vec<OwnedPacket>)>,
+    held_for_end: Vec<Held>,
     /// Finished connections whose verdict cites other connections: diagnosed once the
     /// whole capture is seen.
-    held_for_profiles: Vec<(Connection, Vec<OwnedPacket>)>,
+    held_for_profiles: Vec<Held>,
     /// Connections just finished (reused between sweeps).
     expired: Vec<Connection>,
     /// Connections already added to `Settings::progress`.
@@ -734,7 +748,7 @@ impl<'s> Engine<'s> {
             .any(|(c, _)| diagnose::horizon(c, self.settings, now) < now)
         {
             for (conn, packets) in std::mem::take(&mut self.held_for_end) {
-                self.settle(name, conn, packets);
+                self.settle(name, *conn, packets);
             }
         }
     }
@@ -745,14 +759,12 @@ impl<'s> Engine<'s> {
         let none = Profiles::default();
         let (verdict, reads) = diagnose_for_output(&conn, &none, self.settings, self.end);
         if reads.profile {
-            conn.release_buffers();
-            self.held_for_profiles.push((conn, packets));
+            self.held_for_profiles.push((conn.into_held(), packets));
             return;
         }
         if reads.end && diagnose::horizon(&conn, self.settings, self.end) == self.end {
             // The horizon is not reached yet: the capture may go on longer.
-            conn.release_buffers();
-            self.held_for_end.push((conn, packets));
+            self.held_for_end.push((conn.into_held(), packets));
             return;
         }
         let Some(v) = verdict else { return };
@@ -792,7 +804,7 @@ impl<'s> Engine<'s> {
         for conn in self.table.finish() {
             self.profiles.add(&conn);
             let packets = log.as_mut().map(|l| l.take(&conn)).unwrap_or_default();
-            remaining.push((conn, packets));
+            remaining.push((Box::new(conn), packets));
         }
         Shard {
             stats: self.stats,
@@ -883,19 +895,28 @@ fn finished(
     }
     let facts = conn.take_tls_facts();
     let handshake = into_record(name, conn, facts, verdict);
-    let json_line = settings.render_json.then(|| {
-        let mut line = Vec::with_capacity(4096);
-        // Serializing plain data into memory does not fail.
-        let _ = serde_json::to_writer(&mut line, &handshake);
-        line.push(b'\n');
-        line
-    });
+    let json_line = settings.render_json.then(|| json_line(&handshake));
     Finished {
         code,
         handshake: Some(Box::new(handshake)),
         packets,
         json_line,
     }
+}
+
+/// The record's JSON line, newline included, in an allocation of its exact size (lines
+/// may wait for earlier connections' records; a grown buffer would be half empty).
+fn json_line(handshake: &Handshake) -> Vec<u8> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        // Serializing plain data into memory does not fail.
+        let _ = serde_json::to_writer(&mut *scratch, handshake);
+        scratch.push(b'\n');
+        scratch.as_slice().to_vec()
+    })
 }
 
 /// The record of a connection still in use (live capture): its facts are copied.

@@ -323,6 +323,18 @@ impl Connection {
         }
     }
 
+    /// The connection is over and its verdict waits for more of the capture (its
+    /// server's profile, or how long the capture goes on): frees its reading buffers,
+    /// trims what it keeps to size and moves it to the heap, so the many that may wait
+    /// to the end of the capture cost what their facts need and no more.
+    pub fn into_held(mut self) -> Box<Connection> {
+        self.release_buffers();
+        if let Some(tls) = &mut self.tls {
+            tls.facts.shrink_to_fit();
+        }
+        Box::new(self)
+    }
+
     /// True when both sides closed, or either reset.
     pub fn is_closed(&self) -> bool {
         self.tcp.rst.iter().any(Option::is_some) || self.tcp.fin.iter().all(Option::is_some)

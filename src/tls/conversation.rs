@@ -143,6 +143,30 @@ pub struct TlsFacts {
     pub events_dropped: u32,
 }
 
+impl TlsFacts {
+    /// Gives back the spare capacity of the lists (the facts will not grow any more).
+    pub fn shrink_to_fit(&mut self) {
+        trim(&mut self.alerts);
+        trim(&mut self.malformed);
+        trim(&mut self.events);
+        for hello in [&mut self.client_hello, &mut self.second_client_hello]
+            .into_iter()
+            .flatten()
+        {
+            hello.value.shrink_to_fit();
+        }
+    }
+}
+
+/// Moves `list` to an allocation of its exact size. `Vec::shrink_to_fit` is not
+/// enough: allocators keep a block in place when it shrinks by less than half, and a
+/// list grown by doubling never does.
+pub fn trim<T: Clone>(list: &mut Vec<T>) {
+    if list.capacity() > list.len() {
+        *list = list.as_slice().to_vec();
+    }
+}
+
 /// A certificate chain as sent.
 #[derive(Clone, Debug, Serialize)]
 pub struct CertChain {

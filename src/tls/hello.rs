@@ -55,6 +55,21 @@ pub struct ClientHelloFacts {
 }
 
 impl ClientHelloFacts {
+    /// Gives back the spare capacity of the lists.
+    pub fn shrink_to_fit(&mut self) {
+        for list in [
+            &mut self.supported_versions,
+            &mut self.cipher_suites,
+            &mut self.supported_groups,
+            &mut self.key_share_groups,
+            &mut self.signature_algorithms,
+            &mut self.extensions,
+        ] {
+            crate::tls::conversation::trim(list);
+        }
+        crate::tls::conversation::trim(&mut self.alpn);
+    }
+
     /// The highest version the client offers.
     pub fn highest_version(&self) -> u16 {
         self.supported_versions
