@@ -173,8 +173,11 @@ pub struct StreamReader {
     spare_packets: Vec<PacketAt>,
 }
 
-/// Chunk buffers kept for reuse.
-const BUFFERS_KEPT: usize = 4;
+/// Chunk buffers kept for reuse: as many as can be in use at once with two workers
+/// (three batches waiting and one being read each, each batch from its own chunk, and
+/// the chunk being walked), with some to spare. Fewer, and a new buffer (fresh pages
+/// to map and zero) was made for most chunks.
+const BUFFERS_KEPT: usize = 12;
 /// Room in a chunk buffer for the record carried over from the chunk before (one
 /// capture record, at most 256 KiB, in all but a file header's first reads).
 const CARRY_ROOM: usize = 512 * 1024;
