@@ -7,6 +7,7 @@
 //! the outcome is known (the conversation is *settled*) no payload is buffered at all.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -109,8 +110,59 @@ pub struct Event {
     #[serde(flatten)]
     pub at: At,
     pub from: Dir,
-    /// What was seen: a fixed label or one made for this message.
-    pub what: Cow<'static, str>,
+    /// What was seen.
+    pub what: Label,
+}
+
+/// What a ladder line says: a fixed label, one made for its message, or an encrypted
+/// record, spelled out only when shown (most connections' ladders never are, and a
+/// connection has up to a dozen such records).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Label {
+    Text(Cow<'static, str>),
+    /// An application_data record: `encrypted record (N bytes)` in TLS 1.3,
+    /// `ApplicationData (N bytes)` before.
+    Encrypted {
+        tls13: bool,
+        len: u32,
+    },
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Label::Text(text) => f.write_str(text),
+            Label::Encrypted { tls13: true, len } => write!(f, "encrypted record ({len} bytes)"),
+            Label::Encrypted { tls13: false, len } => write!(f, "ApplicationData ({len} bytes)"),
+        }
+    }
+}
+
+impl Serialize for Label {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Label::Text(text) => s.serialize_str(text),
+            encrypted => s.collect_str(encrypted),
+        }
+    }
+}
+
+impl PartialEq<&str> for Label {
+    fn eq(&self, other: &&str) -> bool {
+        match self {
+            Label::Text(text) => text == other,
+            encrypted => {
+                let shown = encrypted.to_string();
+                shown == *other
+            }
+        }
+    }
+}
+
+impl<T: Into<Cow<'static, str>>> From<T> for Label {
+    fn from(text: T) -> Label {
+        Label::Text(text.into())
+    }
 }
 
 /// Everything the conversation showed.
@@ -540,10 +592,9 @@ impl Conversation {
         rec.count += 1;
         rec.bytes += len as u64;
         if rec.count <= 6 {
-            let label = if self.is_tls13() {
-                format!("encrypted record ({len} bytes)")
-            } else {
-                format!("ApplicationData ({len} bytes)")
+            let label = Label::Encrypted {
+                tls13: self.is_tls13(),
+                len: len as u32,
             };
             self.push_event(at, dir, label);
         }
@@ -775,7 +826,7 @@ impl Conversation {
         }
     }
 
-    fn push_event(&mut self, at: At, from: Dir, what: impl Into<Cow<'static, str>>) {
+    fn push_event(&mut self, at: At, from: Dir, what: impl Into<Label>) {
         if self.facts.events.len() < MAX_EVENTS {
             self.facts.events.push(Event {
                 at,
