@@ -8,9 +8,13 @@ import json, sys
 code = {"ok": "ok", "rst_after_client_hello": "server_reset_after_client_hello",
         "handshake_failure": "no_shared_cipher", "protocol_version": "protocol_version_mismatch",
         "unrecognized_name": "sni_unrecognized", "unknown_ca": "cert_unknown_ca"}
+if len(sys.argv) != 3:
+    sys.exit(__doc__.strip().splitlines()[-1])
 truth = {}
 for line in open(sys.argv[1]):
     t = json.loads(line)
+    if "client_port" not in t:
+        sys.exit(f"{sys.argv[1]}: not a truth file (no client_port); " + __doc__.strip().splitlines()[-1])
     truth[(t["client"], t["client_port"])] = t
 got = {}
 for line in open(sys.argv[2]):
