@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::defrag::IpDefragPool;
-use etherparse::{IpNumber, IpSlice, NetSlice, SlicedPacket, TcpSlice, TransportSlice};
+use etherparse::{IpNumber, IpSlice, SlicedPacket, TcpSlice};
 
 use crate::capture::{LinkType, Packet, Timestamp};
 
@@ -84,53 +84,31 @@ impl Decoder {
         if ip.is_empty() {
             return Err(Skip::NotTcp);
         }
-        // The common case — a whole TCP segment in IPv4 or IPv6 — sliced without
-        // building a whole `SlicedPacket`; the same parsers, so the same errors.
         let net = IpSlice::from_slice(ip).map_err(|_| Skip::Malformed)?;
-        let carried = net.payload();
-        if !carried.fragmented && carried.ip_number == IpNumber::TCP {
-            let tcp = TcpSlice::from_slice(carried.payload).map_err(|_| Skip::Malformed)?;
-            let (src_ip, dst_ip) = match &net {
-                IpSlice::Ipv4(v4) => (
-                    IpAddr::V4(v4.header().source_addr()),
-                    IpAddr::V4(v4.header().destination_addr()),
-                ),
-                IpSlice::Ipv6(v6) => (
-                    IpAddr::V6(v6.header().source_addr()),
-                    IpAddr::V6(v6.header().destination_addr()),
-                ),
-            };
-            return Ok(segment(&tcp, src_ip, dst_ip, Cow::Borrowed(tcp.payload())));
-        }
-        let sliced = SlicedPacket::from_ip(ip).map_err(|_| Skip::Malformed)?;
-        let (src_ip, dst_ip, fragmenting) = match &sliced.net {
-            Some(NetSlice::Ipv4(v4)) => {
-                let h = v4.header();
-                (
-                    IpAddr::V4(h.source_addr()),
-                    IpAddr::V4(h.destination_addr()),
-                    h.is_fragmenting_payload(),
-                )
-            }
-            Some(NetSlice::Ipv6(v6)) => {
-                let h = v6.header();
-                (
-                    IpAddr::V6(h.source_addr()),
-                    IpAddr::V6(h.destination_addr()),
-                    v6.payload().fragmented,
-                )
-            }
-            _ => return Err(Skip::NotTcp),
+        let (src_ip, dst_ip) = match &net {
+            IpSlice::Ipv4(v4) => (
+                IpAddr::V4(v4.header().source_addr()),
+                IpAddr::V4(v4.header().destination_addr()),
+            ),
+            IpSlice::Ipv6(v6) => (
+                IpAddr::V6(v6.header().source_addr()),
+                IpAddr::V6(v6.header().destination_addr()),
+            ),
         };
-        if fragmenting {
+        let carried = net.payload();
+        if carried.fragmented {
+            // The fragment pool takes the whole sliced packet.
+            let sliced = SlicedPacket::from_ip(ip).map_err(|_| Skip::Malformed)?;
             return self.defragment(&sliced, packet.ts, src_ip, dst_ip);
         }
-        match &sliced.transport {
-            Some(TransportSlice::Tcp(tcp)) => {
-                Ok(segment(tcp, src_ip, dst_ip, Cow::Borrowed(tcp.payload())))
-            }
-            _ => Err(Skip::NotTcp),
+        if carried.ip_number == IpNumber::TCP {
+            let tcp = TcpSlice::from_slice(carried.payload).map_err(|_| Skip::Malformed)?;
+            return Ok(segment(&tcp, src_ip, dst_ip, Cow::Borrowed(tcp.payload())));
         }
+        // Not TCP: its transport header is still checked (a cut UDP or ICMP header makes
+        // the packet malformed), as for every other packet.
+        SlicedPacket::from_ip(ip).map_err(|_| Skip::Malformed)?;
+        Err(Skip::NotTcp)
     }
 
     fn defragment<'a>(
