@@ -330,7 +330,7 @@ impl Connection {
     pub fn into_held(mut self) -> Box<Connection> {
         self.release_buffers();
         if let Some(tls) = &mut self.tls {
-            tls.facts.shrink_to_fit();
+            tls.facts.trim_lists();
         }
         Box::new(self)
     }

@@ -196,8 +196,9 @@ pub struct TlsFacts {
 }
 
 impl TlsFacts {
-    /// Gives back the spare capacity of the lists (the facts will not grow any more).
-    pub fn shrink_to_fit(&mut self) {
+    /// Moves the lists to allocations of their exact size (the facts will not grow any
+    /// more); see [`trim`].
+    pub fn trim_lists(&mut self) {
         trim(&mut self.alerts);
         trim(&mut self.malformed);
         trim(&mut self.events);
@@ -205,7 +206,7 @@ impl TlsFacts {
             .into_iter()
             .flatten()
         {
-            hello.value.shrink_to_fit();
+            hello.value.trim_lists();
         }
     }
 }

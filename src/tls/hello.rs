@@ -55,8 +55,8 @@ pub struct ClientHelloFacts {
 }
 
 impl ClientHelloFacts {
-    /// Gives back the spare capacity of the lists.
-    pub fn shrink_to_fit(&mut self) {
+    /// Moves the lists to allocations of their exact size; see [`crate::tls::conversation::trim`].
+    pub fn trim_lists(&mut self) {
         for list in [
             &mut self.supported_versions,
             &mut self.cipher_suites,
