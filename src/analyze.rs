@@ -12,9 +12,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::capture::{CaptureBytes, CaptureError, Damage, Packet, Source, Timestamp};
-use crate::chunks::{ChunkBytes, PacketAt, PacketSource, StreamReader};
+use crate::chunks::{PacketSource, StreamReader};
 use crate::decode::{Decoder, Skip};
 use crate::diagnose::{self, Code, Profiles, Settings, Verdict};
+use crate::fanout::Fanout;
 use crate::flow::{key_of, At, Connection, FlowTable};
 use crate::report::pcap::OwnedPacket;
 use crate::tls::cert::CertFacts;
@@ -284,83 +285,44 @@ pub fn analyze_packets(
         );
     }
     let order = std::sync::Mutex::new(InOrder::new(threads, sink));
-    // Emptied batches go back to the reader: fresh ones would be fresh pages.
-    let (emptied_tx, emptied_rx) = std::sync::mpsc::channel::<Vec<PacketAt>>();
+    let fanout = Fanout::new(source, threads, shard_of, settings.progress.as_deref());
     let shards = std::thread::scope(|scope| {
-        let mut senders = Vec::with_capacity(threads);
-        let mut workers = Vec::with_capacity(threads);
-        for shard in 0..threads {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(3);
-            senders.push(tx);
-            let order = &order;
-            let emptied = emptied_tx.clone();
-            workers.push(scope.spawn(move || {
-                // The flow table limit holds for the capture: each worker gets its share.
-                let mut engine = Engine::new(settings);
-                engine.table.share_limit(threads);
-                let mut watermark = 0;
-                for mut batch in rx {
-                    for at in &batch.packets {
-                        engine.push(&at.packet(&batch.bytes));
+        let workers: Vec<_> = (0..threads)
+            .map(|shard| {
+                let order = &order;
+                let mut chunks = fanout.worker(shard);
+                scope.spawn(move || {
+                    // The flow table limit holds for the capture: each worker gets its share.
+                    let mut engine = Engine::new(settings);
+                    engine.table.share_limit(threads);
+                    let mut watermark = 0;
+                    while let Some(chunk) = chunks.next_chunk() {
+                        for packet in chunk.packets_of(shard) {
+                            engine.push(&packet);
+                        }
+                        drop(chunk);
+                        engine.pump(name);
+                        let ready = engine.take_ready();
+                        let now = engine.watermark();
+                        if !ready.is_empty() || now != watermark {
+                            watermark = now;
+                            order
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .offer(shard, ready, now);
+                        }
                     }
-                    batch.packets.clear();
-                    // The reader may be gone already; then the batch is simply freed.
-                    let _ = emptied.send(batch.packets);
-                    engine.pump(name);
-                    let ready = engine.take_ready();
-                    let now = engine.watermark();
-                    if !ready.is_empty() || now != watermark {
-                        watermark = now;
-                        order
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .offer(shard, ready, now);
-                    }
-                }
-                engine.into_shard(name)
-            }));
-        }
-        drop(emptied_tx);
-        let fresh = || {
-            emptied_rx
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(BATCH))
-        };
-        let mut batches: Vec<Vec<PacketAt>> = (0..threads).map(|_| fresh()).collect();
-        while let Some(chunk) = source.next_chunk() {
-            if let Some(p) = &settings.progress {
-                p.add(chunk.span, chunk.packets.len() as u64);
-            }
-            for at in &chunk.packets {
-                let shard = (shard_hash(&at.packet(&chunk.bytes)) % threads as u64) as usize;
-                batches[shard].push(*at);
-                if batches[shard].len() == BATCH {
-                    let full = std::mem::replace(&mut batches[shard], fresh());
-                    // A worker only stops early by panicking, which the join reports.
-                    let _ = senders[shard].send(Batch {
-                        bytes: chunk.bytes.clone(),
-                        packets: full,
-                    });
-                }
-            }
-            // A batch holds packets of one chunk only.
-            for (tx, batch) in senders.iter().zip(batches.iter_mut()) {
-                if !batch.is_empty() {
-                    let _ = tx.send(Batch {
-                        bytes: chunk.bytes.clone(),
-                        packets: std::mem::replace(batch, fresh()),
-                    });
-                }
-            }
-            source.recycle(chunk);
-        }
-        drop(senders);
+                    engine.into_shard(name)
+                })
+            })
+            .collect();
         workers
             .into_iter()
             .map(|w| w.join().expect("a worker panicked"))
             .collect::<Vec<_>>()
     });
     let order = order.into_inner().unwrap_or_else(|e| e.into_inner());
+    let source = fanout.into_source();
     finish_capture(
         name,
         shards,
@@ -369,12 +331,6 @@ pub fn analyze_packets(
         settings,
         source.capture_end(),
     )
-}
-
-/// Packets for one worker, and the bytes they lie in.
-struct Batch<'a> {
-    bytes: ChunkBytes<'a>,
-    packets: Vec<PacketAt>,
 }
 
 /// Diagnoses connections once the capture is read, in start order, a chunk at a time
@@ -412,14 +368,13 @@ type Held = (Box<Connection>, Vec<OwnedPacket>);
 /// Connections diagnosed at a time once the capture is read.
 const FINAL_CHUNK: usize = 4096;
 
-/// Packets handed to a worker at a time.
-const BATCH: usize = 4096;
 /// Packets between two looks for finished connections on one thread.
 const PUMP_EVERY: u64 = 256;
 
-/// Which worker a packet goes to: a direction-free hash of its two IP addresses, so a
-/// connection's packets — IP fragments included — stay on one worker, in capture order.
-fn shard_hash(packet: &Packet<'_>) -> u64 {
+/// Which worker a packet goes to (modulo the number of workers): a direction-free hash
+/// of its two IP addresses, so a connection's packets — IP fragments included — stay on
+/// one worker, in capture order.
+fn shard_of(packet: &Packet<'_>) -> usize {
     let Ok(ip) = crate::decode::ip_payload_of(packet.link_type, packet.data) else {
         return 0;
     };
@@ -430,7 +385,8 @@ fn shard_hash(packet: &Packet<'_>) -> u64 {
         _ => return 0,
     };
     let (lo, hi) = (a.min(b), a.max(b));
-    (lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi).wrapping_mul(0xff51_afd7_ed55_8ccd) >> 17
+    ((lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi).wrapping_mul(0xff51_afd7_ed55_8ccd) >> 17)
+        as usize
 }
 
 /// Puts the workers' records back in the order their connections started: a record

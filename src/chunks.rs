@@ -132,6 +132,14 @@ impl<'a> PacketSource<'a> {
         }
     }
 
+    /// Keeps `n` chunk buffers for reuse: as many as can be in use at once (by the
+    /// chunk being read and those its users still hold).
+    pub fn keep_buffers(&mut self, n: usize) {
+        if let PacketSource::Stream(stream) = self {
+            stream.buffers_kept = n.max(1);
+        }
+    }
+
     /// Where the capture stopped making sense (once `next_chunk` returned `None`).
     pub fn damage(&self) -> Option<Damage> {
         match self {
@@ -169,14 +177,15 @@ pub struct StreamReader {
     /// Buffers of chunks handed out lately: reused once nobody else holds them, so a
     /// long capture does not make the allocator map and zero fresh pages per chunk.
     handed_out: Vec<Arc<Vec<u8>>>,
+    /// How many of them to keep.
+    buffers_kept: usize,
     /// A packet list given back by [`PacketSource::recycle`].
     spare_packets: Vec<PacketAt>,
 }
 
-/// Chunk buffers kept for reuse: as many as can be in use at once with two workers
-/// (three batches waiting and one being read each, each batch from its own chunk, and
-/// the chunk being walked), with some to spare. Fewer, and a new buffer (fresh pages
-/// to map and zero) was made for most chunks.
+/// Chunk buffers kept for reuse unless told otherwise ([`PacketSource::keep_buffers`]).
+/// Fewer than can be in use at once, and a new buffer (fresh pages to map and zero) is
+/// made for most chunks.
 const BUFFERS_KEPT: usize = 12;
 /// Room in a chunk buffer for the record carried over from the chunk before (one
 /// capture record, at most 256 KiB, in all but a file header's first reads).
@@ -242,6 +251,7 @@ impl StreamReader {
             first: None,
             chunk_bytes: chunk_bytes.max(64),
             handed_out: Vec::new(),
+            buffers_kept: BUFFERS_KEPT,
             spare_packets: Vec::new(),
         };
         // Read the first chunk now, so that a file that is no capture fails here.
@@ -278,7 +288,7 @@ impl StreamReader {
     /// Shares a chunk's buffer with its users, keeping a handle to reuse it later.
     fn hand_out(&mut self, buf: Vec<u8>) -> Arc<Vec<u8>> {
         let shared = Arc::new(buf);
-        if self.handed_out.len() == BUFFERS_KEPT {
+        if self.handed_out.len() >= self.buffers_kept {
             // All still in use: the oldest is left to its last user to free.
             self.handed_out.remove(0);
         }

@@ -23,6 +23,7 @@ pub mod capture;
 pub mod chunks;
 pub mod decode;
 pub mod diagnose;
+pub mod fanout;
 pub mod flow;
 pub mod limits;
 #[cfg(feature = "live")]
