@@ -365,8 +365,11 @@ fn diagnose_in_chunks(
 /// A finished connection waiting for its verdict, with the packets kept of it.
 type Held = (Box<Connection>, Vec<OwnedPacket>);
 
-/// Connections diagnosed at a time once the capture is read.
-const FINAL_CHUNK: usize = 4096;
+/// Connections diagnosed at a time once the capture is read: their records (~4.5 KB
+/// each in JSON) are all in memory until the chunk is handed on, on top of the held
+/// connections. 4096 added ~20 MB to the peak of a 200k-connection capture; 512 is as
+/// fast.
+const FINAL_CHUNK: usize = 512;
 
 /// Packets between two looks for finished connections on one thread.
 const PUMP_EVERY: u64 = 256;
