@@ -17,6 +17,11 @@ use crate::progress::Progress;
 
 /// Chunks read beyond the slowest worker's position, at most.
 const AHEAD: u64 = 4;
+/// A worker reads the next chunk once it has this many or fewer left to take: reading
+/// before running dry keeps the others from waiting for the read (on a bulk-heavy
+/// capture with two workers, waits for reads took 5% of their time with 1, 2% with 2,
+/// and the pass was ~10% faster).
+const READ_AT: u64 = 2;
 
 /// A chunk and each worker's share of its packets.
 pub struct SharedChunk<'a> {
@@ -214,10 +219,10 @@ impl<'a> Worker<'_, 'a, '_> {
         loop {
             let mine = state.next[self.worker];
             let read = state.read_so_far();
-            // Read when down to the last chunk: the others keep working meanwhile.
+            // Read when running low: the others keep working meanwhile.
             let may_read = !state.reading
                 && !state.ended
-                && read - mine <= 1
+                && read - mine <= READ_AT
                 && read.saturating_sub(state.slowest()) < AHEAD;
             if may_read {
                 state.reading = true;
