@@ -57,19 +57,24 @@ if [ $# -eq 0 ]; then
         "$WORK/$GEN-$SIZE-hs.pcap" "$WORK/$GEN-$SIZE-hs.truth.jsonl"
 fi
 
-# run NAME CMD...: median wall seconds and peak RSS (KiB) over RUNS runs.
-run() {
+# once NAME CMD...: runs CMD once; appends "wall-seconds peak-RSS-KiB" to $WORK/NAME.runs
+# and keeps its output in $WORK/NAME.out. Wall time from the shell's microsecond clock
+# (GNU time rounds to 10 ms, 4% of a 0.25 s run); peak RSS from GNU time.
+once() {
     local name=$1; shift
-    local times=() rss=()
-    for _ in $(seq "$RUNS"); do
-        /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/$name.out" 2>/dev/null || true
-        read -r t m <"$WORK/time"
-        times+=("$t"); rss+=("$m")
-    done
-    local mt mm
-    mt=$(printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
-    mm=$(printf '%s\n' "${rss[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
-    echo "$name $mt $mm"
+    # Emptied before the clock starts: dropping the last run's output (900 MB of JSON
+    # on the large inputs) takes the kernel a while.
+    : >"$WORK/$name.out"
+    local start=$EPOCHREALTIME
+    /usr/bin/time -f "%M" -o "$WORK/time" "$@" >>"$WORK/$name.out" 2>/dev/null || true
+    local end=$EPOCHREALTIME
+    echo "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.4f", b - a }') $(cat "$WORK/time")" >>"$WORK/$name.runs"
+}
+
+# median NAME: "NAME seconds RSS-KiB", the medians over its runs.
+median() {
+    local f="$WORK/$1.runs" mid=$(( (RUNS + 1) / 2 ))
+    echo "$1 $(cut -d' ' -f1 "$f" | sort -g | sed -n "${mid}p") $(cut -d' ' -f2 "$f" | sort -g | sed -n "${mid}p")"
 }
 
 while [ $# -ge 2 ]; do
@@ -77,24 +82,35 @@ while [ $# -ge 2 ]; do
     bytes=$(stat -c %s "$pcap")
     conns=$(wc -l <"$truth")
     echo "== $pcap: $((bytes / 1000000)) MB, $conns connections"
+    # The tools, each run once per round, RUNS rounds: a machine whose speed drifts
+    # during the run (a shared VM) slows every tool alike instead of whichever ran then.
+    # Besides JSON output: the default text report (failures only), to see what output
+    # costs; a memory map; standard input.
+    names=(walk walk-mmap tlswhy-1t tlswhy-2t text-1t text-2t mmap-2t stdin-2t)
+    command -v tshark >/dev/null && names+=(tshark)
+    command -v ssldump >/dev/null && names+=(ssldump)
+    for name in "${names[@]}"; do rm -f "$WORK/$name.runs"; done
+    for _ in $(seq "$RUNS"); do
+        for name in "${names[@]}"; do
+            case $name in
+                walk) once walk "$WALK" "$pcap" ;;
+                walk-mmap) once walk-mmap "$WALK" --mmap "$pcap" ;;
+                tlswhy-1t) once tlswhy-1t "$BIN" analyze --threads 1 --format json "$pcap" ;;
+                tlswhy-2t) once tlswhy-2t "$BIN" analyze --threads 2 --format json "$pcap" ;;
+                text-1t) once text-1t "$BIN" analyze --threads 1 -q "$pcap" ;;
+                text-2t) once text-2t "$BIN" analyze --threads 2 -q "$pcap" ;;
+                mmap-2t) once mmap-2t "$BIN" analyze --threads 2 --mmap --format json "$pcap" ;;
+                stdin-2t) once stdin-2t sh -c '"$0" analyze --threads 2 --format json - <"$1"' "$BIN" "$pcap" ;;
+                tshark) once tshark tshark -r "$pcap" -o tcp.reassemble_out_of_order:TRUE \
+                    -Y 'tls.handshake.type==1 || tls.handshake.type==2 || tls.alert_message' \
+                    -T fields -e frame.number -e tls.handshake.extensions_server_name \
+                    -e tls.handshake.ciphersuite -e tls.alert_message.desc ;;
+                ssldump) once ssldump ssldump -n -r "$pcap" ;;
+            esac
+        done
+    done
     results=()
-    results+=("$(run walk "$WALK" "$pcap")")
-    results+=("$(run walk-mmap "$WALK" --mmap "$pcap")")
-    results+=("$(run tlswhy-1t env RAYON_NUM_THREADS=1 "$BIN" analyze --format json "$pcap")")
-    results+=("$(run tlswhy-2t env RAYON_NUM_THREADS=2 "$BIN" analyze --format json "$pcap")")
-    # The same without JSON output (the default text report: failures only), to see
-    # what output costs; from a memory map; and from standard input.
-    results+=("$(run text-1t env RAYON_NUM_THREADS=1 "$BIN" analyze -q "$pcap")")
-    results+=("$(run text-2t env RAYON_NUM_THREADS=2 "$BIN" analyze -q "$pcap")")
-    results+=("$(run mmap-2t env RAYON_NUM_THREADS=2 "$BIN" analyze --mmap --format json "$pcap")")
-    results+=("$(run stdin-2t env RAYON_NUM_THREADS=2 sh -c '"$0" analyze --format json - <"$1"' "$BIN" "$pcap")")
-    if command -v tshark >/dev/null; then
-        results+=("$(run tshark tshark -r "$pcap" -o tcp.reassemble_out_of_order:TRUE -Y 'tls.handshake.type==1 || tls.handshake.type==2 || tls.alert_message' \
-            -T fields -e frame.number -e tls.handshake.extensions_server_name -e tls.handshake.ciphersuite -e tls.alert_message.desc)")
-    fi
-    if command -v ssldump >/dev/null; then
-        results+=("$(run ssldump ssldump -n -r "$pcap")")
-    fi
+    for name in "${names[@]}"; do results+=("$(median "$name")"); done
     walk_t=$(echo "${results[0]}" | awk '{print $2}')
     tshark_t=$(printf '%s\n' "${results[@]}" | awk '$1=="tshark"{print $2}')
     printf '%-10s %9s %10s %14s %10s %10s %10s\n' tool seconds MB/s handshakes/s "RSS MiB" "vs walk" "vs tshark"
@@ -102,7 +118,7 @@ while [ $# -ge 2 ]; do
         read -r name t m <<<"$r"
         awk -v n="$name" -v t="$t" -v m="$m" -v b="$bytes" -v c="$conns" -v w="$walk_t" -v ts="${tshark_t:-0}" 'BEGIN {
             t = (t > 0) ? t : 0.001
-            printf "%-10s %9.2f %10.0f %14.0f %10.0f %10.2f %10s\n", n, t, b / t / 1e6, c / t, m / 1024, w / t, (ts > 0 ? sprintf("%.1fx", ts / t) : "-")
+            printf "%-10s %9.3f %10.0f %14.0f %10.0f %10.2f %10s\n", n, t, b / t / 1e6, c / t, m / 1024, w / t, (ts > 0 ? sprintf("%.1fx", ts / t) : "-")
         }'
     done
     # Agreement of tlswhy's facts with the truth file.
