@@ -17,6 +17,7 @@ use tlswhy::analyze::{self, CaptureReport, Collector, Keep};
 use tlswhy::capture::Source;
 use tlswhy::diagnose::{Code, Settings};
 use tlswhy::report;
+use tlswhy::report::background::BackgroundWriter;
 use tlswhy::report::pcap::PcapWriter;
 use tlswhy::sanitize::escape;
 
@@ -200,8 +201,13 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     // The text report without --all only counts successes; JUnit lists them.
     settings.ok_records = json || out_args.all || args.junit.is_some();
     // JSON Lines stream out as the records are made: straight to standard output for
-    // one input, through a buffer per file (printed in input order) for several.
-    let mut stdout = BufWriter::with_capacity(1 << 16, io::stdout());
+    // one input (written by a thread of its own, so that a write that blocks does not
+    // stop the analysis), through a buffer per file (printed in input order) for several.
+    let mut stdout: Box<dyn Write + Send> = if json && sources.len() == 1 {
+        Box::new(BackgroundWriter::new(io::stdout()))
+    } else {
+        Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))
+    };
     let mut write_error: Option<io::Error> = None;
     let results: Vec<(Result<CaptureReport, _>, Vec<u8>)> = if sources.len() == 1 {
         let mut kept = Collector::new(keep);

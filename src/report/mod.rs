@@ -1,6 +1,7 @@
 //! Output: the human report (failures grouped by cause, with evidence, fix and a ladder
 //! diagram of each failing handshake) and JSON Lines (one object per handshake attempt).
 
+pub mod background;
 pub mod json;
 pub mod junit;
 pub mod pcap;
