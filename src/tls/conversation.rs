@@ -169,9 +169,11 @@ impl<T: Into<Cow<'static, str>>> From<T> for Label {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct TlsFacts {
     pub client_hello: Option<Seen<ClientHelloFacts>>,
-    /// The ClientHello sent again after a HelloRetryRequest.
-    pub second_client_hello: Option<Seen<ClientHelloFacts>>,
-    pub hello_retry_request: Option<Seen<ServerHelloFacts>>,
+    /// The ClientHello sent again after a HelloRetryRequest. (This and the other rare
+    /// parts are boxed: every connection carries the facts, and while it waits for its
+    /// verdict (server profiles) the unused room would be held for nothing.)
+    pub second_client_hello: Option<Box<Seen<ClientHelloFacts>>>,
+    pub hello_retry_request: Option<Box<Seen<ServerHelloFacts>>>,
     pub server_hello: Option<Seen<ServerHelloFacts>>,
     pub server_certificates: Option<Seen<CertChain>>,
     pub certificate_request: Option<At>,
@@ -183,11 +185,11 @@ pub struct TlsFacts {
     pub alerts: Vec<AlertFacts>,
     /// application_data records per direction: [client, server].
     pub encrypted: [EncryptedRecords; 2],
-    pub plaintext: [Option<Seen<PlaintextFacts>>; 2],
+    pub plaintext: [Option<Box<Seen<PlaintextFacts>>>; 2],
     /// Bytes that claimed to be TLS but did not parse.
     pub malformed: Vec<Seen<Malformed>>,
     /// A direction whose stream could not be followed any more (lost segment, limit).
-    pub lost: [Option<Seen<Reason>>; 2],
+    pub lost: [Option<Box<Seen<Reason>>>; 2],
     /// The server answered in SSL 2.0 (whose records are not followed).
     pub sslv2: bool,
     /// Handshake messages seen, per direction, for the ladder.
@@ -202,10 +204,10 @@ impl TlsFacts {
         trim(&mut self.alerts);
         trim(&mut self.malformed);
         trim(&mut self.events);
-        for hello in [&mut self.client_hello, &mut self.second_client_hello]
-            .into_iter()
-            .flatten()
-        {
+        if let Some(hello) = &mut self.client_hello {
+            hello.value.trim_lists();
+        }
+        if let Some(hello) = &mut self.second_client_hello {
             hello.value.trim_lists();
         }
     }
@@ -359,13 +361,13 @@ impl Conversation {
                     self.settle();
                 } else {
                     let kind = plaintext::classify(data);
-                    self.facts.plaintext[d] = Some(Seen {
+                    self.facts.plaintext[d] = Some(Box::new(Seen {
                         at,
                         value: PlaintextFacts {
                             kind,
                             first_line: plaintext::first_line(data, 80),
                         },
-                    });
+                    }));
                     self.push_event(
                         at,
                         dir,
@@ -391,10 +393,10 @@ impl Conversation {
         self.streams[d].handshake = Vec::new();
         self.push_event(at, dir, format!("[{reason}]"));
         if self.facts.lost[d].is_none() {
-            self.facts.lost[d] = Some(Seen {
+            self.facts.lost[d] = Some(Box::new(Seen {
                 at,
                 value: Reason { reason },
-            });
+            }));
         }
     }
 
@@ -646,11 +648,11 @@ impl Conversation {
                         }
                     );
                     self.push_event(at, dir, label);
-                    let seen = Some(Seen { at, value: ch });
+                    let seen = Seen { at, value: ch };
                     if self.facts.client_hello.is_none() {
-                        self.facts.client_hello = seen;
+                        self.facts.client_hello = Some(seen);
                     } else if self.facts.second_client_hello.is_none() {
-                        self.facts.second_client_hello = seen;
+                        self.facts.second_client_hello = Some(Box::new(seen));
                     }
                 }
                 Err(what) => self.malformed(dir, at, what),
@@ -661,7 +663,7 @@ impl Conversation {
                         self.push_event(at, dir, "HelloRetryRequest");
                         self.facts
                             .hello_retry_request
-                            .get_or_insert(Seen { at, value: sh });
+                            .get_or_insert_with(|| Box::new(Seen { at, value: sh }));
                     } else {
                         self.push_event(
                             at,
@@ -687,7 +689,7 @@ impl Conversation {
                         .get(..2)
                         .map(|b| u16::from_be_bytes([b[0], b[1]]))
                         .unwrap_or(0);
-                    self.facts.hello_retry_request = Some(Seen {
+                    self.facts.hello_retry_request = Some(Box::new(Seen {
                         at,
                         value: ServerHelloFacts {
                             legacy_version: v,
@@ -695,7 +697,7 @@ impl Conversation {
                             hello_retry_request: true,
                             ..Default::default()
                         },
-                    });
+                    }));
                 }
             }
             (11, _) => {
