@@ -62,9 +62,11 @@ fi
 # (GNU time rounds to 10 ms, 4% of a 0.25 s run); peak RSS from GNU time.
 once() {
     local name=$1; shift
-    # Emptied before the clock starts: dropping the last run's output (900 MB of JSON
-    # on the large inputs) takes the kernel a while.
+    # Emptied and synced before the clock starts: dropping the last run's output and
+    # writing back the earlier ones (900 MB of JSON each on the large inputs) would
+    # otherwise take the kernel's time during this run.
     : >"$WORK/$name.out"
+    sync
     local start=$EPOCHREALTIME
     /usr/bin/time -f "%M" -o "$WORK/time" "$@" >>"$WORK/$name.out" 2>/dev/null || true
     local end=$EPOCHREALTIME

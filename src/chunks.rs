@@ -21,8 +21,11 @@ pub const CHUNK_BYTES: usize = 1 << 20;
 const READ_SLACK: usize = 4096;
 /// Bytes read at most to find a whole file header.
 const MAX_HEADER_BYTES: usize = 1 << 20;
-/// Packets per chunk when the whole capture is in memory already.
-const PACKETS_PER_SLICE_CHUNK: usize = 1 << 16;
+/// Packets per chunk when the whole capture is in memory already: about what a 1 MiB
+/// chunk of a stream holds. Workers take stock (hand on finished connections) once per
+/// chunk; with 65 536 packets per chunk, a memory-mapped handshake-heavy capture took
+/// 15–19% longer on two workers.
+const PACKETS_PER_SLICE_CHUNK: usize = 4096;
 
 /// Where a packet lies in its chunk, with what the walk learnt about it.
 #[derive(Clone, Copy, Debug)]

@@ -1,8 +1,8 @@
 //! The flow table and TCP: which side is the client, SYN/SYN-ACK/FIN/RST and who sent
 //! them, and per-direction reassembly that hands the TLS layer its bytes in order.
 //!
-//! Reassembly keeps at most [`MAX_PENDING_SEGMENTS`] out-of-order segments (and
-//! [`MAX_PENDING_BYTES`]) per direction. A hole that the other side's ACK proves was
+//! Reassembly keeps at most [`Limits::max_pending_segments`] out-of-order segments (and
+//! [`Limits::max_pending_bytes`]) per direction. A hole that the other side's ACK proves was
 //! delivered, or that outlives those caps or the connection, is a *lost segment*: the
 //! stream skips it and the TLS layer stops trusting that direction, so the verdict becomes
 //! `incomplete_capture` rather than a guess.
@@ -626,7 +626,7 @@ impl FlowTable {
     }
 
     /// Offline streaming: moves every connection that is over at `now` (see
-    /// [`FlowTable::is_over`]), or was closed by a reused 5-tuple or a limit, to `out`,
+    /// `FlowTable::is_over`), or was closed by a reused 5-tuple or a limit, to `out`,
     /// finished. Scans the table at most once per second of capture time.
     pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Connection>) {
         if now.0.saturating_sub(self.last_sweep.0) >= SWEEP_NS {

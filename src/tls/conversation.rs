@@ -3,7 +3,7 @@
 //! of what each side sent.
 //!
 //! Invariants: a direction's record buffer never holds more than one record plus one
-//! segment; handshake-message reassembly is capped at [`MAX_HANDSHAKE_MESSAGE`]; once
+//! segment; handshake-message reassembly is capped at [`Limits::max_handshake_message`]; once
 //! the outcome is known (the conversation is *settled*) no payload is buffered at all.
 
 use std::borrow::Cow;
