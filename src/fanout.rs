@@ -5,7 +5,7 @@
 //! others go on with theirs. Each chunk comes with, for every worker, the positions of
 //! the packets that are its share, so a worker touches only its own packets' bytes.
 //! Reading is thereby shared by the workers as their load allows, and no packet list is
-//! copied into per-worker batches. Workers run at most [`AHEAD`] chunks apart, which
+//! copied into per-worker batches. Workers run at most a few chunks apart (`AHEAD`), which
 //! bounds the memory held.
 
 use std::collections::VecDeque;

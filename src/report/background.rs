@@ -2,7 +2,7 @@
 //! write blocks (a file whose dirty pages the kernel is flushing, a slow pipe reader).
 //!
 //! Bytes are gathered in blocks; full blocks go to the writing thread through a bounded
-//! queue (at most [`BLOCKS_QUEUED`] waiting, so memory stays bounded) and come back
+//! queue (at most `BLOCKS_QUEUED` waiting, so memory stays bounded) and come back
 //! empty for reuse. The first write error stops the thread and is returned by the next
 //! `write` or by `flush`.
 
