@@ -66,8 +66,8 @@ pub struct Handshake {
     pub client: String,
     pub server: String,
     pub sni: Option<String>,
-    pub version: Option<String>,
-    pub cipher: Option<String>,
+    pub version: Option<Cow<'static, str>>,
+    pub cipher: Option<Cow<'static, str>>,
     pub established: bool,
     pub verdict: Verdict,
     /// Frame number of the connection's first packet.
@@ -895,7 +895,7 @@ fn into_record(name: &str, conn: &Connection, f: TlsFacts, verdict: Verdict) -> 
         None => false,
     } && !matches!(verdict.code, Code::IncompleteCapture);
     let version = sh.map(|s| version_name(s.version));
-    let cipher = sh.map(|s| suite_name(s.cipher_suite).into_owned());
+    let cipher = sh.map(|s| suite_name(s.cipher_suite));
     let alpn = sh.and_then(|s| s.alpn.clone());
     let TlsFacts {
         client_hello,

@@ -139,7 +139,7 @@ fn story_no_shared_cipher_names_both_sides() {
         .iter()
         .find(|h| h.verdict.code == Code::NoSharedCipher)
         .expect("the failing client");
-    let picked = ok.cipher.clone().expect("negotiated suite");
+    let picked = ok.cipher.as_deref().expect("negotiated suite");
     assert!(picked.starts_with("TLS_RSA_WITH_AES_"), "{picked}");
     let v = &failed.verdict;
     // The summary says it in those words: what the server accepts, what the client offered.
@@ -149,7 +149,7 @@ fn story_no_shared_cipher_names_both_sides() {
         v.summary
     );
     assert!(
-        v.summary.contains(&picked),
+        v.summary.contains(picked),
         "server profile missing: {}",
         v.summary
     );
@@ -173,7 +173,7 @@ fn story_no_shared_cipher_names_both_sides() {
         "{}",
         v.fix
     );
-    assert!(v.fix.contains(&picked), "{}", v.fix);
+    assert!(v.fix.contains(picked), "{}", v.fix);
     assert_eq!(failed.version, None);
     assert!(!failed.established);
 }

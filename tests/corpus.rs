@@ -116,7 +116,7 @@ fn normalize_version(v: &str) -> String {
         s if s.starts_with("TLSv13-draft") => format!("TLS 1.3 draft-{}", &s[12..]),
         s if s.starts_with("unknown-") => {
             let n: u16 = s[8..].parse().unwrap_or(0);
-            tlswhy::tls::suites::version_name(n)
+            tlswhy::tls::suites::version_name(n).into_owned()
         }
         s => s.to_string(),
     }
@@ -159,12 +159,16 @@ fn facts_agree_with_upstream_baselines() {
             if let Some(v) = c.get("version") {
                 compare(
                     "version",
-                    h.version.clone(),
+                    h.version.as_deref().map(String::from),
                     v.as_str().map(normalize_version),
                 );
             }
             if let Some(v) = c.get("cipher") {
-                compare("cipher", h.cipher.clone(), v.as_str().map(String::from));
+                compare(
+                    "cipher",
+                    h.cipher.as_deref().map(String::from),
+                    v.as_str().map(String::from),
+                );
             }
             if let Some(v) = c.get("last_alert") {
                 let ours = h

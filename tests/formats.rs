@@ -14,7 +14,7 @@ fn summary(hs: &[Handshake]) -> Vec<(String, String, &'static str, Option<String
                 h.client.clone(),
                 h.server.clone(),
                 h.verdict.code.as_str(),
-                h.cipher.clone(),
+                h.cipher.as_deref().map(str::to_string),
             )
         })
         .collect()

@@ -982,13 +982,18 @@ impl Ctx<'_> {
         } else {
             c.supported_versions
                 .iter()
-                .map(|&v| version_name(v))
+                .map(|&v| version_name(v).into_owned())
                 .collect()
         };
         evidence.push(format!("client offers {}", offered.join(", ")));
         let server_versions: Vec<String> = self
             .profile()
-            .map(|p| p.versions_picked.keys().map(|&v| version_name(v)).collect())
+            .map(|p| {
+                p.versions_picked
+                    .keys()
+                    .map(|&v| version_name(v).into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         if !server_versions.is_empty() {
             evidence.push(format!(

@@ -126,6 +126,17 @@ pub enum Label {
         tls13: bool,
         len: u32,
     },
+    /// `ServerHello (VERSION, SUITE)`.
+    ServerHello {
+        version: u16,
+        suite: u16,
+    },
+    /// The server's Certificate message: `Certificate (N in chain, leaf NAME)` (the
+    /// chain's facts are shared with the chain cache).
+    ServerCertificate {
+        chain_length: u32,
+        certificates: Arc<Vec<CertFacts>>,
+    },
 }
 
 impl fmt::Display for Label {
@@ -134,6 +145,21 @@ impl fmt::Display for Label {
             Label::Text(text) => f.write_str(text),
             Label::Encrypted { tls13: true, len } => write!(f, "encrypted record ({len} bytes)"),
             Label::Encrypted { tls13: false, len } => write!(f, "ApplicationData ({len} bytes)"),
+            Label::ServerHello { version, suite } => write!(
+                f,
+                "ServerHello ({}, {})",
+                version_name(*version),
+                suite_name(*suite)
+            ),
+            Label::ServerCertificate {
+                chain_length,
+                certificates,
+            } => {
+                let leaf = certificates
+                    .first()
+                    .map_or("empty", |c| c.common_name.as_deref().unwrap_or(&c.subject));
+                write!(f, "Certificate ({chain_length} in chain, leaf {leaf})")
+            }
         }
     }
 }
@@ -142,7 +168,7 @@ impl Serialize for Label {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Label::Text(text) => s.serialize_str(text),
-            encrypted => s.collect_str(encrypted),
+            spelled_out => s.collect_str(spelled_out),
         }
     }
 }
@@ -151,8 +177,8 @@ impl PartialEq<&str> for Label {
     fn eq(&self, other: &&str) -> bool {
         match self {
             Label::Text(text) => text == other,
-            encrypted => {
-                let shown = encrypted.to_string();
+            spelled_out => {
+                let shown = spelled_out.to_string();
                 shown == *other
             }
         }
@@ -665,15 +691,11 @@ impl Conversation {
                             .hello_retry_request
                             .get_or_insert_with(|| Box::new(Seen { at, value: sh }));
                     } else {
-                        self.push_event(
-                            at,
-                            dir,
-                            format!(
-                                "ServerHello ({}, {})",
-                                version_name(sh.version),
-                                suite_name(sh.cipher_suite)
-                            ),
-                        );
+                        let label = Label::ServerHello {
+                            version: sh.version,
+                            suite: sh.cipher_suite,
+                        };
+                        self.push_event(at, dir, label);
                         if self.facts.server_hello.is_none() {
                             self.facts.server_hello = Some(Seen { at, value: sh });
                         }
@@ -714,15 +736,11 @@ impl Conversation {
                 if dir == Dir::ToClient {
                     let certificates =
                         super::cert::chain_facts(&chain[..chain.len().min(self.limits.max_chain)]);
-                    let leaf = certificates
-                        .first()
-                        .map(|c| c.common_name.clone().unwrap_or_else(|| c.subject.clone()))
-                        .unwrap_or_else(|| "empty".into());
-                    self.push_event(
-                        at,
-                        dir,
-                        format!("Certificate ({} in chain, leaf {})", chain.len(), leaf),
-                    );
+                    let label = Label::ServerCertificate {
+                        chain_length: chain.len() as u32,
+                        certificates: Arc::clone(&certificates),
+                    };
+                    self.push_event(at, dir, label);
                     if self.facts.server_certificates.is_none() {
                         self.facts.server_certificates = Some(Seen {
                             at,

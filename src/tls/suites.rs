@@ -28,21 +28,22 @@ pub fn suite_name(id: u16) -> Cow<'static, str> {
     }
 }
 
-/// A protocol version's name: `TLS 1.2`, `SSL 3.0`, `TLS 1.3 draft-23`.
-pub fn version_name(v: u16) -> String {
+/// A protocol version's name: `TLS 1.2`, `SSL 3.0`, `TLS 1.3 draft-23` (borrowed for the
+/// versions that have one).
+pub fn version_name(v: u16) -> Cow<'static, str> {
     match v {
-        0x0002 => "SSL 2.0".into(),
-        0x0300 => "SSL 3.0".into(),
-        0x0301 => "TLS 1.0".into(),
-        0x0302 => "TLS 1.1".into(),
-        0x0303 => "TLS 1.2".into(),
-        0x0304 => "TLS 1.3".into(),
-        v if v & 0xff00 == 0x7f00 => format!("TLS 1.3 draft-{}", v & 0xff),
+        0x0002 => Cow::Borrowed("SSL 2.0"),
+        0x0300 => Cow::Borrowed("SSL 3.0"),
+        0x0301 => Cow::Borrowed("TLS 1.0"),
+        0x0302 => Cow::Borrowed("TLS 1.1"),
+        0x0303 => Cow::Borrowed("TLS 1.2"),
+        0x0304 => Cow::Borrowed("TLS 1.3"),
+        v if v & 0xff00 == 0x7f00 => Cow::Owned(format!("TLS 1.3 draft-{}", v & 0xff)),
         v if v >> 8 == 0x7e || v == 0xfb1a || v >> 8 == 0xfb => {
-            format!("TLS 1.3 (experimental 0x{v:04x})")
+            Cow::Owned(format!("TLS 1.3 (experimental 0x{v:04x})"))
         }
-        v if is_grease(v) => format!("GREASE(0x{v:04x})"),
-        v => format!("0x{v:04x}"),
+        v if is_grease(v) => Cow::Owned(format!("GREASE(0x{v:04x})")),
+        v => Cow::Owned(format!("0x{v:04x}")),
     }
 }
 
