@@ -716,7 +716,14 @@ impl<'s> Engine<'s> {
     /// the rest of the capture can tell.
     fn settle(&mut self, name: &str, mut conn: Connection, packets: Vec<OwnedPacket>) {
         let none = Profiles::default();
-        let (verdict, reads) = diagnose_for_output(&conn, &none, self.settings, self.end);
+        // Records of successful handshakes need their text, the others are counted: then
+        // the text is only made for a failure that goes out now (a held connection is
+        // diagnosed again later).
+        let (verdict, reads) = if self.settings.ok_records {
+            diagnose::diagnose_traced(&conn, &none, self.settings, self.end)
+        } else {
+            diagnose::diagnose_terse(&conn, &none, self.settings, self.end)
+        };
         if reads.profile {
             self.held_for_profiles.push((conn.into_held(), packets));
             return;
@@ -726,8 +733,15 @@ impl<'s> Engine<'s> {
             self.held_for_end.push((conn.into_held(), packets));
             return;
         }
-        let Some(v) = verdict else { return };
-        let finished = finished(name, &mut conn, v, packets, self.settings);
+        let verdict = match verdict {
+            None => return,
+            Some(v) if self.settings.ok_records || v.code == Code::Ok => v,
+            Some(_) => match diagnose::diagnose_traced(&conn, &none, self.settings, self.end).0 {
+                Some(v) => v,
+                None => return,
+            },
+        };
+        let finished = finished(name, &mut conn, verdict, packets, self.settings);
         self.ready.push((conn.first.frame, finished));
     }
 

@@ -127,12 +127,24 @@ pub fn diagnose_traced_counting_ok(
     settings: &Settings,
     capture_end: Timestamp,
 ) -> (Option<Verdict>, Reads) {
-    // Decisions never depend on the text, so the code found without it is the code.
-    let terse = diagnose_with(conn, profiles, settings, capture_end, false);
+    let terse = diagnose_terse(conn, profiles, settings, capture_end);
     match &terse.0 {
-        Some(v) if v.code != Code::Ok => diagnose_with(conn, profiles, settings, capture_end, true),
+        Some(v) if v.code != Code::Ok => diagnose_traced(conn, profiles, settings, capture_end),
         _ => terse,
     }
+}
+
+/// The verdict's code and what it read, without formatting any summary, evidence or fix
+/// (they are empty): decisions never depend on the text, so the code found without it
+/// is the code [`diagnose_traced`] finds. For deciding what to do with a connection
+/// before paying for the text.
+pub fn diagnose_terse(
+    conn: &Connection,
+    profiles: &Profiles,
+    settings: &Settings,
+    capture_end: Timestamp,
+) -> (Option<Verdict>, Reads) {
+    diagnose_with(conn, profiles, settings, capture_end, false)
 }
 
 fn diagnose_with(
