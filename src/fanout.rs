@@ -1,7 +1,7 @@
 //! The chunks of one capture, handed to every worker of a parallel pass in capture order.
 //!
-//! There is no reader thread: the worker that is about to run out of chunks reads the
-//! next one itself (read, walk the records, assign each packet to its worker), while the
+//! There is no reader thread: the worker that is running low on chunks reads the next
+//! one itself (read, walk the records, assign each packet to its worker), while the
 //! others go on with theirs. Each chunk comes with, for every worker, the positions of
 //! the packets that are its share, so a worker touches only its own packets' bytes.
 //! Reading is thereby shared by the workers as their load allows, and no packet list is
@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use crate::capture::{Damage, Packet, Timestamp};
+use crate::capture::Packet;
 use crate::chunks::{Chunk, PacketSource};
 use crate::progress::Progress;
 
@@ -149,7 +149,7 @@ impl<'a, 'p> Fanout<'a, 'p> {
 
     /// Reads the next chunk and divides it among the workers; `None` at the end.
     /// Also recycles the `retired` chunks nobody holds any more, and returns the others.
-    fn read(&self, retired: Vec<Arc<SharedChunk<'a>>>) -> (Option<SharedChunk<'a>>, Retired<'a>) {
+    fn read(&self, retired: Retired<'a>) -> (Option<SharedChunk<'a>>, Retired<'a>) {
         let mut reading = self.source.lock().unwrap_or_else(|e| e.into_inner());
         let reading = &mut *reading;
         let mut still_held = Vec::new();
@@ -181,24 +181,6 @@ impl<'a, 'p> Fanout<'a, 'p> {
             shares[worker].push(i as u32);
         }
         (Some(SharedChunk { chunk, shares }), still_held)
-    }
-
-    /// Where the capture stopped making sense, once read to the end.
-    pub fn damage(&self) -> Option<Damage> {
-        self.source
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .source
-            .damage()
-    }
-
-    /// When the capture ended, if the file says so.
-    pub fn capture_end(&self) -> Option<Timestamp> {
-        self.source
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .source
-            .capture_end()
     }
 }
 
