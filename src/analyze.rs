@@ -111,7 +111,8 @@ pub fn endpoint(addr: std::net::SocketAddr) -> String {
 pub struct Finished {
     /// The verdict's code.
     pub code: Code,
-    /// The record; `None` for a successful handshake when `Settings::ok_records` is off.
+    /// The record; `None` for a successful handshake when `Settings::ok_records` is off,
+    /// and for every one with `Settings::json_only`.
     /// Boxed: records wait in order, and a small `Finished` is cheap to move.
     pub handshake: Option<Box<Handshake>>,
     pub packets: Vec<OwnedPacket>,
@@ -869,9 +870,10 @@ fn finished(
     let facts = conn.take_tls_facts();
     let handshake = into_record(name, conn, facts, verdict);
     let json_line = settings.render_json.then(|| json_line(&handshake));
+    let keep_record = !(settings.render_json && settings.json_only);
     Finished {
         code,
-        handshake: Some(Box::new(handshake)),
+        handshake: keep_record.then(|| Box::new(handshake)),
         packets,
         json_line,
     }

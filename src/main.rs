@@ -198,6 +198,8 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     });
     let json = out_args.format == Format::Json;
     settings.render_json = json;
+    // JSON Lines alone: the records themselves are only read by the summary and JUnit.
+    settings.json_only = json && args.junit.is_none() && args.summary.is_none();
     // The text report without --all only counts successes; JUnit lists them.
     settings.ok_records = json || out_args.all || args.junit.is_some();
     // JSON Lines stream out as the records are made: straight to standard output for

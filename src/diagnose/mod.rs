@@ -50,6 +50,10 @@ pub struct Settings {
     pub memory_map: bool,
     /// Render each record's JSON line where it is made (`Finished::json_line`).
     pub render_json: bool,
+    /// With `render_json`: nothing reads the records but as JSON lines (no summary,
+    /// JUnit or examples), so `Finished` carries the line only and the record is freed
+    /// where it was made.
+    pub json_only: bool,
     /// Make the records of successful handshakes (off when the output only counts them).
     pub ok_records: bool,
     /// Counters the pass bumps as it goes (a progress meter reads them).
@@ -66,6 +70,7 @@ impl Default for Settings {
             threads: 1,
             memory_map: false,
             render_json: false,
+            json_only: false,
             ok_records: true,
             progress: None,
             parallel_min_bytes: 4 * 1024 * 1024,
