@@ -310,25 +310,17 @@ impl Connection {
             .unwrap_or_default()
     }
 
-    /// Frees the buffers of bytes still waiting to be read (out-of-order segments,
-    /// partial records and handshake messages): the connection is over and will read
-    /// no more, but its facts may wait for the end of the capture.
-    pub fn release_buffers(&mut self) {
-        for r in &mut self.reassembly {
-            r.pending = BTreeMap::new();
-            r.pending_bytes = 0;
-        }
-        if let Some(tls) = &mut self.tls {
-            tls.release_buffers();
-        }
-    }
-
-    /// The connection is over and its verdict waits for more of the capture (its
-    /// server's profile, or how long the capture goes on): frees its reading buffers,
-    /// trims what it keeps to size and moves it to the heap, so the many that may wait
-    /// to the end of the capture cost what their facts need and no more.
+    /// A finished connection (see [`Connection::finish`], which already freed its
+    /// reading buffers) whose verdict waits for more of the capture (its server's
+    /// profile, or how long the capture goes on): trims what it keeps to size and moves
+    /// it to the heap, so the many that may wait to the end of the capture cost what
+    /// their facts need and no more.
     pub fn into_held(mut self) -> Box<Connection> {
-        self.release_buffers();
+        debug_assert!(
+            self.reassembly.iter().all(|r| !r.has_pending())
+                && self.tls.as_ref().is_none_or(|t| t.settled),
+            "held before it was finished"
+        );
         if let Some(tls) = &mut self.tls {
             tls.facts.trim_lists();
         }

@@ -340,15 +340,6 @@ impl Conversation {
         }
     }
 
-    /// Frees the partial record and handshake message buffers (the connection is over;
-    /// its facts may wait for the end of the capture).
-    pub fn release_buffers(&mut self) {
-        for stream in &mut self.streams {
-            stream.pending = Vec::new();
-            stream.handshake = Vec::new();
-        }
-    }
-
     /// True when `bytes` start with a TLS handshake record holding a ClientHello.
     pub fn starts_with_client_hello(bytes: &[u8]) -> bool {
         bytes.len() >= 6 && bytes[0] == 22 && bytes[1] == 3 && bytes[2] <= 4 && bytes[5] == 1
