@@ -210,14 +210,17 @@ fn story_relay_blames_the_server_name() {
 }
 
 /// The text report only counts successful handshakes and diagnoses them without
-/// writing their evidence: that shortcut must find the same code, read the same things
-/// and give every failure the same verdict, on every connection of captures/ and the
-/// corpus.
+/// writing their evidence, and every connection is first diagnosed without text to
+/// decide whether it waits: those shortcuts must find the same code, read the same
+/// things and give every failure the same verdict, on every connection of captures/
+/// and the corpus.
 #[test]
 fn counting_ok_verdicts_decides_as_the_full_diagnosis() {
     use tlswhy::capture::{PacketReader, Timestamp};
     use tlswhy::decode::Decoder;
-    use tlswhy::diagnose::{diagnose_traced, diagnose_traced_counting_ok, Profiles, Settings};
+    use tlswhy::diagnose::{
+        diagnose_terse, diagnose_traced, diagnose_traced_counting_ok, Profiles, Settings,
+    };
     use tlswhy::flow::{At, FlowTable};
 
     let mut files: Vec<_> = std::fs::read_dir(common::captures())
@@ -252,8 +255,17 @@ fn counting_ok_verdicts_decides_as_the_full_diagnosis() {
         for conn in &connections {
             let full = diagnose_traced(conn, &profiles, &settings, end);
             let counted = diagnose_traced_counting_ok(conn, &profiles, &settings, end);
+            // Without any text: what decides whether a connection waits for the rest
+            // of the capture, failures included.
+            let terse = diagnose_terse(conn, &profiles, &settings, end);
             let what = format!("{} frame {}", path.display(), conn.first.frame);
             assert_eq!(full.1, counted.1, "{what}: what the verdict read");
+            assert_eq!(full.1, terse.1, "{what}: what the terse verdict read");
+            assert_eq!(
+                full.0.as_ref().map(|v| v.code),
+                terse.0.map(|v| v.code),
+                "{what}: terse code"
+            );
             let (full, counted) = match (full.0, counted.0) {
                 (Some(full), Some(counted)) => (full, counted),
                 (None, None) => continue,
