@@ -353,7 +353,8 @@ fn diagnose_in_chunks(
             .rev()
             .filter_map(|(mut conn, packets)| {
                 let (verdict, reads) = diagnose_for_output(&conn, profiles, settings, end);
-                let finished = finished(name, &mut conn, verdict?, packets, settings);
+                let verdict = with_text(verdict?, &conn, profiles, settings, end)?;
+                let finished = finished(name, &mut conn, verdict, packets, settings);
                 Some((conn.first.frame, reads.profile, finished))
             })
             .collect();
@@ -717,14 +718,9 @@ impl<'s> Engine<'s> {
     /// the rest of the capture can tell.
     fn settle(&mut self, name: &str, mut conn: Connection, packets: Vec<OwnedPacket>) {
         let none = Profiles::default();
-        // Records of successful handshakes need their text, the others are counted: then
-        // the text is only made for a failure that goes out now (a held connection is
-        // diagnosed again later).
-        let (verdict, reads) = if self.settings.ok_records {
-            diagnose::diagnose_traced(&conn, &none, self.settings, self.end)
-        } else {
-            diagnose::diagnose_terse(&conn, &none, self.settings, self.end)
-        };
+        // The text, when left out, is only made for a verdict that goes out now (a held
+        // connection is diagnosed again later).
+        let (verdict, reads) = diagnose_for_output(&conn, &none, self.settings, self.end);
         if reads.profile {
             self.held_for_profiles.push((conn.into_held(), packets));
             return;
@@ -734,13 +730,10 @@ impl<'s> Engine<'s> {
             self.held_for_end.push((conn.into_held(), packets));
             return;
         }
-        let verdict = match verdict {
-            None => return,
-            Some(v) if self.settings.ok_records || v.code == Code::Ok => v,
-            Some(_) => match diagnose::diagnose_traced(&conn, &none, self.settings, self.end).0 {
-                Some(v) => v,
-                None => return,
-            },
+        let Some(verdict) =
+            verdict.and_then(|v| with_text(v, &conn, &none, self.settings, self.end))
+        else {
+            return;
         };
         let finished = finished(name, &mut conn, verdict, packets, self.settings);
         self.ready.push((conn.first.frame, finished));
@@ -830,8 +823,10 @@ pub fn diagnose_all(
         .collect()
 }
 
-/// The verdict as the output needs it: in full, or — when successful handshakes are
-/// only counted — without the text of `ok` verdicts.
+/// The verdict and what it read, with its text when the output will show it: in full
+/// when records of successful handshakes are made; otherwise without text first (enough
+/// to decide whether the connection waits, and all a counted `ok` needs), see
+/// [`with_text`].
 fn diagnose_for_output(
     conn: &Connection,
     profiles: &Profiles,
@@ -841,7 +836,23 @@ fn diagnose_for_output(
     if settings.ok_records {
         diagnose::diagnose_traced(conn, profiles, settings, end)
     } else {
-        diagnose::diagnose_traced_counting_ok(conn, profiles, settings, end)
+        diagnose::diagnose_terse(conn, profiles, settings, end)
+    }
+}
+
+/// A verdict from [`diagnose_for_output`], diagnosed again in full when its text was
+/// left out and the output shows it (every failure).
+fn with_text(
+    verdict: Verdict,
+    conn: &Connection,
+    profiles: &Profiles,
+    settings: &Settings,
+    end: Timestamp,
+) -> Option<Verdict> {
+    if settings.ok_records || verdict.code == Code::Ok {
+        Some(verdict)
+    } else {
+        diagnose::diagnose_traced(conn, profiles, settings, end).0
     }
 }
 
