@@ -67,7 +67,7 @@ struct State<'a> {
     /// For each worker, the number of the next chunk it takes; `u64::MAX` once it left.
     next: Vec<u64>,
     /// Chunks every worker took, to recycle once the last one lets go of them.
-    retired: Vec<Arc<SharedChunk<'a>>>,
+    retired: Retired<'a>,
     reading: bool,
     ended: bool,
 }

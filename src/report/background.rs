@@ -74,7 +74,7 @@ impl<W: Write + Send + 'static> BackgroundWriter<W> {
         let ready = std::mem::replace(block, next);
         if full.send(ready).is_err() {
             // The thread stopped: it failed.
-            return self.stop().map(|_| ());
+            return self.stop();
         }
         Ok(())
     }
