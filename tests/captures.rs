@@ -209,18 +209,16 @@ fn story_relay_blames_the_server_name() {
         .any(|h| h.verdict.code == Code::Ok && h.sni.as_deref() == Some("emby.example.com")));
 }
 
-/// The text report only counts successful handshakes and diagnoses them without
-/// writing their evidence, and every connection is first diagnosed without text to
-/// decide whether it waits: those shortcuts must find the same code, read the same
-/// things and give every failure the same verdict, on every connection of captures/
-/// and the corpus.
-#[test]
-fn counting_ok_verdicts_decides_as_the_full_diagnosis() {
+/// Every connection of every capture in captures/ and the corpus, finished, with the
+/// time of the capture's last packet.
+fn finished_connections_of_all_captures() -> Vec<(
+    std::path::PathBuf,
+    Vec<tlswhy::flow::Connection>,
+    tlswhy::capture::Timestamp,
+)> {
     use tlswhy::capture::{PacketReader, Timestamp};
     use tlswhy::decode::Decoder;
-    use tlswhy::diagnose::{
-        diagnose_terse, diagnose_traced, diagnose_traced_counting_ok, Profiles, Settings,
-    };
+    use tlswhy::diagnose::Settings;
     use tlswhy::flow::{At, FlowTable};
 
     let mut files: Vec<_> = std::fs::read_dir(common::captures())
@@ -230,10 +228,14 @@ fn counting_ok_verdicts_decides_as_the_full_diagnosis() {
     if let Ok(dir) = std::fs::read_dir(common::corpus()) {
         files.extend(dir.map(|e| e.unwrap().path()));
     }
+    files.sort();
     let settings = Settings::default();
-    let (mut ok, mut failed) = (0, 0);
-    for path in files.iter().filter(|p| tlswhy::analyze::is_capture_name(p)) {
-        let bytes = std::fs::read(path).unwrap();
+    let mut all = Vec::new();
+    for path in files
+        .into_iter()
+        .filter(|p| tlswhy::analyze::is_capture_name(p))
+    {
+        let bytes = std::fs::read(&path).unwrap();
         let Ok(reader) = PacketReader::new(&bytes, "t") else {
             continue;
         };
@@ -250,7 +252,25 @@ fn counting_ok_verdicts_decides_as_the_full_diagnosis() {
                 table.on_segment(&segment, at);
             }
         }
-        let connections = table.finish();
+        all.push((path, table.finish(), end));
+    }
+    all
+}
+
+/// The text report only counts successful handshakes and diagnoses them without
+/// writing their evidence, and every connection is first diagnosed without text to
+/// decide whether it waits: those shortcuts must find the same code, read the same
+/// things and give every failure the same verdict, on every connection of captures/
+/// and the corpus.
+#[test]
+fn counting_ok_verdicts_decides_as_the_full_diagnosis() {
+    use tlswhy::diagnose::{
+        diagnose_terse, diagnose_traced, diagnose_traced_counting_ok, Profiles, Settings,
+    };
+
+    let settings = Settings::default();
+    let (mut ok, mut failed) = (0, 0);
+    for (path, connections, end) in finished_connections_of_all_captures() {
         let profiles = Profiles::build(&connections);
         for conn in &connections {
             let full = diagnose_traced(conn, &profiles, &settings, end);
@@ -285,4 +305,52 @@ fn counting_ok_verdicts_decides_as_the_full_diagnosis() {
         }
     }
     assert!(ok >= 20 && failed >= 40, "{ok} ok, {failed} failed");
+}
+
+/// The workers' server profiles are merged at the end of a capture: whichever way the
+/// connections were split and merged, each server's profile is the one made from all
+/// of them.
+#[test]
+fn merged_profiles_equal_the_profiles_of_all_connections() {
+    use tlswhy::diagnose::{Profiles, ServerProfile};
+
+    let facts = |p: Option<&ServerProfile>| {
+        p.map(|p| {
+            (
+                p.suites_picked.clone(),
+                p.versions_picked.clone(),
+                p.certificate_names.clone(),
+                p.example_client,
+                p.server_hellos,
+            )
+        })
+    };
+    let mut servers_compared = 0;
+    for (path, connections, _) in finished_connections_of_all_captures() {
+        let whole = Profiles::build(&connections);
+        let (even, odd): (Vec<_>, Vec<_>) = connections
+            .iter()
+            .enumerate()
+            .partition(|(i, _)| i % 2 == 0);
+        let half = |part: &[(usize, &tlswhy::flow::Connection)]| {
+            Profiles::build(part.iter().map(|(_, c)| *c))
+        };
+        let mut even_then_odd = half(&even);
+        even_then_odd.merge(half(&odd));
+        let mut odd_then_even = half(&odd);
+        odd_then_even.merge(half(&even));
+        let mut from_empty = Profiles::default();
+        from_empty.merge(half(&even));
+        from_empty.merge(Profiles::default());
+        from_empty.merge(half(&odd));
+        for conn in &connections {
+            let want = facts(whole.get(&conn.server));
+            let what = format!("{} server {}", path.display(), conn.server);
+            assert_eq!(facts(even_then_odd.get(&conn.server)), want, "{what}");
+            assert_eq!(facts(odd_then_even.get(&conn.server)), want, "{what}");
+            assert_eq!(facts(from_empty.get(&conn.server)), want, "{what}");
+            servers_compared += usize::from(want.is_some());
+        }
+    }
+    assert!(servers_compared >= 50, "{servers_compared}");
 }

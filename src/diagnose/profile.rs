@@ -74,7 +74,12 @@ impl Profiles {
     }
 
     /// Merges another capture's profiles (same server address = same server).
-    pub fn merge(&mut self, other: Profiles) {
+    pub fn merge(&mut self, mut other: Profiles) {
+        // Keep the larger map and merge the smaller into it: the first shard's profiles
+        // move in whole instead of being copied entry by entry into an empty map.
+        if other.by_server.len() > self.by_server.len() {
+            std::mem::swap(self, &mut other);
+        }
         for (server, q) in other.by_server {
             let p = self.by_server.entry(server).or_default();
             for (k, v) in q.suites_picked {
@@ -83,7 +88,11 @@ impl Profiles {
             for (k, v) in q.versions_picked {
                 *p.versions_picked.entry(k).or_default() += v;
             }
-            p.certificate_names.extend(q.certificate_names);
+            // A server usually shows every shard the same names: comparing the sorted
+            // sets is cheaper than inserting each name again.
+            if p.certificate_names != q.certificate_names {
+                p.certificate_names.extend(q.certificate_names);
+            }
             p.server_hellos += q.server_hellos;
             p.example_client = match (p.example_client, q.example_client) {
                 (Some(a), Some(b)) => Some(a.min(b)),
