@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -112,7 +113,8 @@ pub struct Finished {
     /// The verdict's code.
     pub code: Code,
     /// The record; `None` for a successful handshake when `Settings::ok_records` is off,
-    /// and for every one with `Settings::json_only`.
+    /// for a failure the report will not show (`Settings::examples`), and for every one
+    /// with `Settings::json_only`.
     /// Boxed: records wait in order, and a small `Finished` is cheap to move.
     pub handshake: Option<Box<Handshake>>,
     pub packets: Vec<OwnedPacket>,
@@ -191,16 +193,28 @@ pub struct Collector {
     handshakes: Vec<Handshake>,
     counts: BTreeMap<Code, u64>,
     packets: Vec<OwnedPacket>,
+    budget: Option<Arc<ExampleBudget>>,
 }
 
 impl Collector {
     pub fn new(keep: Keep) -> Collector {
+        let budget = match keep {
+            Keep::All => None,
+            Keep::Examples { .. } => Some(Arc::new(ExampleBudget::default())),
+        };
         Collector {
             keep,
             handshakes: Vec::new(),
             counts: BTreeMap::new(),
             packets: Vec::new(),
+            budget,
         }
+    }
+
+    /// What the analysis may skip because this collector will not keep it (see
+    /// [`Settings::examples`]); `None` when it keeps every record.
+    pub fn budget(&self) -> Option<Arc<ExampleBudget>> {
+        self.budget.clone()
     }
 
     pub fn add(&mut self, f: Finished) {
@@ -209,7 +223,14 @@ impl Collector {
         *n += 1;
         let keep = match self.keep {
             Keep::All => true,
-            Keep::Examples { per_code, ok } => (ok || code != Code::Ok) && *n <= per_code as u64,
+            Keep::Examples { per_code, ok } => {
+                if *n >= per_code as u64 {
+                    if let Some(budget) = &self.budget {
+                        budget.spend(code);
+                    }
+                }
+                (ok || code != Code::Ok) && *n <= per_code as u64
+            }
         };
         self.packets.extend(f.packets);
         if let (true, Some(h)) = (keep, f.handshake) {
@@ -224,6 +245,25 @@ impl Collector {
         report.counts = self.counts;
         report.failing_packets = self.packets;
         report
+    }
+}
+
+/// Which codes have shown their share of examples in a [`Collector`]: the records of
+/// those codes that are still to come will only be counted. Records reach the collector
+/// in their final order, so a code spent now stays spent for every later record.
+#[derive(Debug, Default)]
+pub struct ExampleBudget {
+    spent: [AtomicBool; Code::ALL.len()],
+}
+
+impl ExampleBudget {
+    fn spend(&self, code: Code) {
+        self.spent[code as usize].store(true, Ordering::Relaxed);
+    }
+
+    /// True when a record of `code` made from now on would not be kept.
+    pub fn is_spent(&self, code: Code) -> bool {
+        self.spent[code as usize].load(Ordering::Relaxed)
     }
 }
 
@@ -353,8 +393,13 @@ fn diagnose_in_chunks(
             .rev()
             .filter_map(|(mut conn, packets)| {
                 let (verdict, reads) = diagnose_for_output(&conn, profiles, settings, end);
-                let verdict = with_text(verdict?, &conn, profiles, settings, end)?;
-                let finished = finished(name, &mut conn, verdict, packets, settings);
+                let output = Output {
+                    name,
+                    profiles,
+                    settings,
+                    end,
+                };
+                let finished = output.record(&mut conn, verdict?, packets)?;
                 Some((conn.first.frame, reads.profile, finished))
             })
             .collect();
@@ -730,13 +775,15 @@ impl<'s> Engine<'s> {
             self.held_for_end.push((conn.into_held(), packets));
             return;
         }
-        let Some(verdict) =
-            verdict.and_then(|v| with_text(v, &conn, &none, self.settings, self.end))
-        else {
-            return;
+        let output = Output {
+            name,
+            profiles: &none,
+            settings: self.settings,
+            end: self.end,
         };
-        let finished = finished(name, &mut conn, verdict, packets, self.settings);
-        self.ready.push((conn.first.frame, finished));
+        if let Some(finished) = verdict.and_then(|v| output.record(&mut conn, v, packets)) {
+            self.ready.push((conn.first.frame, finished));
+        }
     }
 
     /// Connections held in memory: tracked by the flow table, or finished and waiting
@@ -826,7 +873,7 @@ pub fn diagnose_all(
 /// The verdict and what it read, with its text when the output will show it: in full
 /// when records of successful handshakes are made; otherwise without text first (enough
 /// to decide whether the connection waits, and all a counted `ok` needs), see
-/// [`with_text`].
+/// [`Output::record`].
 fn diagnose_for_output(
     conn: &Connection,
     profiles: &Profiles,
@@ -840,19 +887,45 @@ fn diagnose_for_output(
     }
 }
 
-/// A verdict from [`diagnose_for_output`], diagnosed again in full when its text was
-/// left out and the output shows it (every failure).
-fn with_text(
-    verdict: Verdict,
-    conn: &Connection,
-    profiles: &Profiles,
-    settings: &Settings,
+/// What the record of a connection is made with.
+struct Output<'a> {
+    name: &'a str,
+    profiles: &'a Profiles,
+    settings: &'a Settings,
     end: Timestamp,
-) -> Option<Verdict> {
-    if settings.ok_records || verdict.code == Code::Ok {
-        Some(verdict)
-    } else {
-        diagnose::diagnose_traced(conn, profiles, settings, end).0
+}
+
+impl Output<'_> {
+    /// The record of a finished connection, from a verdict of [`diagnose_for_output`]:
+    /// a failure gets its text (diagnosed again in full when it was left out), unless
+    /// the report will not show it (see [`Settings::examples`]), when it is only counted.
+    fn record(
+        &self,
+        conn: &mut Connection,
+        verdict: Verdict,
+        packets: Vec<OwnedPacket>,
+    ) -> Option<Finished> {
+        let code = verdict.code;
+        let shown = code == Code::Ok
+            || self
+                .settings
+                .examples
+                .as_ref()
+                .is_none_or(|b| !b.is_spent(code));
+        if !shown {
+            return Some(Finished {
+                code,
+                handshake: None,
+                packets,
+                json_line: None,
+            });
+        }
+        let verdict = if self.settings.ok_records || code == Code::Ok {
+            verdict
+        } else {
+            diagnose::diagnose_traced(conn, self.profiles, self.settings, self.end).0?
+        };
+        Some(finished(self.name, conn, verdict, packets, self.settings))
     }
 }
 

@@ -211,8 +211,14 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))
     };
     let mut write_error: Option<io::Error> = None;
+    // The text report shows some failures of each code: the others need no text.
+    let settings_for = |kept: &Collector| Settings {
+        examples: if json { None } else { kept.budget() },
+        ..settings.clone()
+    };
     let results: Vec<(Result<CaptureReport, _>, Vec<u8>)> = if sources.len() == 1 {
         let mut kept = Collector::new(keep);
+        let settings = settings_for(&kept);
         let result = analyze::analyze_source_into(&sources[0], &settings, &mut |f| {
             if let (Some(line), None) = (&f.json_line, &write_error) {
                 if let Err(e) = stdout.write_all(line) {
@@ -227,6 +233,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
             .par_iter()
             .map(|source| {
                 let mut kept = Collector::new(keep);
+                let settings = settings_for(&kept);
                 let mut lines = Vec::new();
                 let result = analyze::analyze_source_into(source, &settings, &mut |f| {
                     if let Some(line) = &f.json_line {

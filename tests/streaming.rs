@@ -81,6 +81,60 @@ fn chunked_reading_on_two_workers_matches_reading_whole() {
     }
 }
 
+/// The text report keeps a few failures of each code: once a code has shown its share,
+/// its later failures are only counted (no text, no record). The report is the same as
+/// with every record made, on one worker and on two.
+#[test]
+fn failures_beyond_the_examples_shown_are_only_counted() {
+    let mut files = capture_files();
+    if let Ok(dir) = std::fs::read_dir(common::corpus()) {
+        files.extend(
+            dir.map(|e| e.unwrap().path())
+                .filter(|p| tlswhy::analyze::is_capture_name(p)),
+        );
+    }
+    let keep = Keep::Examples {
+        per_code: 1,
+        ok: false,
+    };
+    let mut only_counted = 0;
+    for path in &files {
+        for threads in [1, 2] {
+            let report = |budget: bool, only_counted: &mut usize| {
+                let mut kept = Collector::new(keep);
+                let settings = Settings {
+                    threads,
+                    parallel_min_bytes: 0,
+                    ok_records: false,
+                    examples: if budget { kept.budget() } else { None },
+                    ..Settings::default()
+                };
+                let source = StreamReader::open_with(&Source::File(path.clone()), 4099).unwrap();
+                let report = analyze_packets(source, usize::MAX, "x", &settings, &mut |f| {
+                    if f.code != tlswhy::diagnose::Code::Ok && f.handshake.is_none() {
+                        *only_counted += 1;
+                    }
+                    kept.add(f)
+                });
+                let report = kept.into_report(report);
+                (
+                    serde_json::to_string(&report.handshakes).unwrap(),
+                    report.counts,
+                )
+            };
+            let mut none = 0;
+            let every_record = report(false, &mut none);
+            assert_eq!(none, 0, "{}: a failure without its record", path.display());
+            let counted = report(true, &mut only_counted);
+            assert_eq!(counted, every_record, "{} on {threads}", path.display());
+        }
+    }
+    assert!(
+        only_counted > 20,
+        "only {only_counted} failures were only counted"
+    );
+}
+
 #[test]
 fn a_cut_off_capture_reports_the_same_damage_in_chunks() {
     let settings = Settings::default();

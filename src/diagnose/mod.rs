@@ -58,6 +58,10 @@ pub struct Settings {
     pub ok_records: bool,
     /// Counters the pass bumps as it goes (a progress meter reads them).
     pub progress: Option<std::sync::Arc<crate::progress::Progress>>,
+    /// The report shows only some failures of each code (and nothing else reads the
+    /// records): a failure whose code has shown its share is only counted, its text and
+    /// record never made. One per capture, shared with its `Collector`.
+    pub examples: Option<std::sync::Arc<crate::analyze::ExampleBudget>>,
 }
 
 impl Default for Settings {
@@ -73,6 +77,7 @@ impl Default for Settings {
             json_only: false,
             ok_records: true,
             progress: None,
+            examples: None,
             parallel_min_bytes: 4 * 1024 * 1024,
         }
     }
