@@ -86,9 +86,9 @@ while [ $# -ge 2 ]; do
     echo "== $pcap: $((bytes / 1000000)) MB, $conns connections"
     # The tools, each run once per round, RUNS rounds: a machine whose speed drifts
     # during the run (a shared VM) slows every tool alike instead of whichever ran then.
-    # Besides JSON output: the default text report (failures only), to see what output
-    # costs; a memory map; standard input.
-    names=(walk walk-mmap tlswhy-1t tlswhy-2t text-1t text-2t mmap-2t stdin-2t)
+    # Besides JSON output to a file: the same to /dev/null and the default text report
+    # (failures only), to see what output costs; a memory map; standard input.
+    names=(walk walk-mmap tlswhy-1t tlswhy-2t null-1t null-2t text-1t text-2t mmap-2t stdin-2t)
     command -v tshark >/dev/null && names+=(tshark)
     command -v ssldump >/dev/null && names+=(ssldump)
     for name in "${names[@]}"; do rm -f "$WORK/$name.runs"; done
@@ -99,6 +99,8 @@ while [ $# -ge 2 ]; do
                 walk-mmap) once walk-mmap "$WALK" --mmap "$pcap" ;;
                 tlswhy-1t) once tlswhy-1t "$BIN" analyze --threads 1 --format json "$pcap" ;;
                 tlswhy-2t) once tlswhy-2t "$BIN" analyze --threads 2 --format json "$pcap" ;;
+                null-1t) once null-1t sh -c '"$0" analyze --threads 1 --format json "$1" >/dev/null' "$BIN" "$pcap" ;;
+                null-2t) once null-2t sh -c '"$0" analyze --threads 2 --format json "$1" >/dev/null' "$BIN" "$pcap" ;;
                 text-1t) once text-1t "$BIN" analyze --threads 1 -q "$pcap" ;;
                 text-2t) once text-2t "$BIN" analyze --threads 2 -q "$pcap" ;;
                 mmap-2t) once mmap-2t "$BIN" analyze --threads 2 --mmap --format json "$pcap" ;;
@@ -123,6 +125,11 @@ while [ $# -ge 2 ]; do
             printf "%-10s %9.3f %10.0f %14.0f %10.0f %10.2f %10s\n", n, t, b / t / 1e6, c / t, m / 1024, w / t, (ts > 0 ? sprintf("%.1fx", ts / t) : "-")
         }'
     done
+    # Two threads over one, per output.
+    printf '%s\n' "${results[@]}" | awk '{ t[$1] = $2 } END {
+        printf "2 threads / 1 thread: JSON to a file %.2f, JSON to /dev/null %.2f, text report %.2f\n",
+            t["tlswhy-1t"] / t["tlswhy-2t"], t["null-1t"] / t["null-2t"], t["text-1t"] / t["text-2t"]
+    }'
     # Agreement of tlswhy's facts with the truth file.
     python3 benches/truth_agreement.py "$truth" "$WORK/tlswhy-2t.out"
 done
