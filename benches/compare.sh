@@ -10,7 +10,8 @@
 #   default small: 2k / 20k connections, full: 20k / 200k, about 1 GB each) with
 #   GEN=rust (default): examples/gen_capture.rs, or
 #   GEN=python: ../shared/bench/gen_bench_pcap.py (another path with PYGEN=...).
-#   Generated inputs are kept in $WORK and reused while newer than their generator.
+#   Generated inputs are kept in $WORK and reused while the generator's source and
+#   arguments are the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -34,12 +35,17 @@ BIN=target/release/tlswhy
 WALK=target/release/examples/walk
 
 # generate NAME ARGS...: $WORK/$GEN-$SIZE-NAME.pcap and its truth file, unless they are
-# there and newer than the generator.
+# there and were made by the same generator source with the same arguments (a rebuild of
+# the generator alone, which any change to the library causes, does not count).
 generate() {
     local name=$1; shift
-    local out="$WORK/$GEN-$SIZE-$name" gen=target/release/examples/gen_capture
-    [ "$GEN" = python ] && gen=$PYGEN
-    if [ -f "$out.truth.jsonl" ] && [ "$out.pcap" -nt "$gen" ]; then return; fi
+    local out="$WORK/$GEN-$SIZE-$name" gen=target/release/examples/gen_capture source=examples/gen_capture.rs
+    [ "$GEN" = python ] && gen=$PYGEN && source=$PYGEN
+    local stamp
+    stamp="$(sha256sum <"$source" | cut -d' ' -f1) $*"
+    if [ -f "$out.truth.jsonl" ] && [ -f "$out.pcap" ] && [ "$(cat "$out.made-by" 2>/dev/null)" = "$stamp" ]; then
+        return
+    fi
     if [ "$GEN" = rust ]; then
         "$gen" "$@" --out "$out.part.pcap" --truth "$out.part.truth.jsonl"
     else
@@ -47,6 +53,7 @@ generate() {
     fi
     mv "$out.part.truth.jsonl" "$out.truth.jsonl"
     mv "$out.part.pcap" "$out.pcap"
+    echo "$stamp" >"$out.made-by"
 }
 
 if [ $# -eq 0 ]; then
