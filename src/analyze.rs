@@ -224,8 +224,8 @@ impl Collector {
         let keep = match self.keep {
             Keep::All => true,
             Keep::Examples { per_code, ok } => {
-                if *n >= per_code as u64 {
-                    if let Some(budget) = &self.budget {
+                if let Some(budget) = &self.budget {
+                    if *n >= per_code as u64 && !budget.is_spent(code) {
                         budget.spend(code);
                     }
                 }
@@ -906,7 +906,9 @@ impl Output<'_> {
         packets: Vec<OwnedPacket>,
     ) -> Option<Finished> {
         let code = verdict.code;
+        // JSON Lines list every record, whatever a collector keeps.
         let shown = code == Code::Ok
+            || self.settings.render_json
             || self
                 .settings
                 .examples

@@ -127,6 +127,28 @@ fn failures_beyond_the_examples_shown_are_only_counted() {
             assert_eq!(none, 0, "{}: a failure without its record", path.display());
             let counted = report(true, &mut only_counted);
             assert_eq!(counted, every_record, "{} on {threads}", path.display());
+            // JSON Lines list every record, whatever the collector keeps.
+            let mut kept = Collector::new(keep);
+            let settings = Settings {
+                threads,
+                parallel_min_bytes: 0,
+                render_json: true,
+                examples: kept.budget(),
+                ..Settings::default()
+            };
+            let source = StreamReader::open_with(&Source::File(path.clone()), 4099).unwrap();
+            let mut lines = 0;
+            analyze_packets(source, usize::MAX, "x", &settings, &mut |f| {
+                lines += usize::from(f.json_line.is_some());
+                kept.add(f)
+            });
+            let records: u64 = counted.1.values().sum();
+            assert_eq!(
+                lines as u64,
+                records,
+                "{} on {threads}: JSON lines",
+                path.display()
+            );
         }
     }
     assert!(

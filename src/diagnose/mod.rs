@@ -60,7 +60,8 @@ pub struct Settings {
     pub progress: Option<std::sync::Arc<crate::progress::Progress>>,
     /// The report shows only some failures of each code (and nothing else reads the
     /// records): a failure whose code has shown its share is only counted, its text and
-    /// record never made. One per capture, shared with its `Collector`.
+    /// record never made (not with `render_json`). One per capture, shared with its
+    /// `Collector`.
     pub examples: Option<std::sync::Arc<crate::analyze::ExampleBudget>>,
 }
 
