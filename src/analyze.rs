@@ -325,43 +325,85 @@ pub fn analyze_packets(
             source.capture_end(),
         );
     }
+    // The workers run on a pool of their own, which also diagnoses what waited for the
+    // end of the capture: the threads that made the held connections are still there
+    // to work on them (when worker threads exited first, their teardown took a core
+    // for the first milliseconds of that last step, and it ran at half speed).
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("tlswhy-worker-{i}"))
+        .build()
+    {
+        Ok(pool) => pool.install(|| parallel_pass(source, threads, name, settings, sink, true)),
+        Err(_) => parallel_pass(source, threads, name, settings, sink, false),
+    }
+}
+
+/// The pass on `threads` workers, each taking its share of every chunk in order; then
+/// the capture's end. `on_own_pool`: called on a rayon pool of exactly `threads` threads
+/// that nothing else uses, whose threads run the workers; otherwise they are threads of
+/// their own.
+fn parallel_pass(
+    source: PacketSource<'_>,
+    threads: usize,
+    name: &str,
+    settings: &Settings,
+    sink: &mut (dyn FnMut(Finished) + Send),
+    on_own_pool: bool,
+) -> CaptureReport {
     let order = std::sync::Mutex::new(InOrder::new(threads, sink));
     let fanout = Fanout::new(source, threads, shard_of, settings.progress.as_deref());
-    let shards = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|shard| {
-                let order = &order;
-                let mut chunks = fanout.worker(shard);
-                scope.spawn(move || {
-                    // The flow table limit holds for the capture: each worker gets its share.
-                    let mut engine = Engine::new(settings);
-                    engine.table.share_limit(threads);
-                    let mut watermark = 0;
-                    while let Some(chunk) = chunks.next_chunk() {
-                        for packet in chunk.packets_of(shard) {
-                            engine.push(&packet);
-                        }
-                        drop(chunk);
-                        engine.pump(name);
-                        let ready = engine.take_ready();
-                        let now = engine.watermark();
-                        if !ready.is_empty() || now != watermark {
-                            watermark = now;
-                            order
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .offer(shard, ready, now);
-                        }
-                    }
-                    engine.into_shard(name)
+    let work = |shard: usize, mut chunks: crate::fanout::Worker<'_, '_, '_>| -> Shard {
+        // The flow table limit holds for the capture: each worker gets its share.
+        let mut engine = Engine::new(settings);
+        engine.table.share_limit(threads);
+        let mut watermark = 0;
+        while let Some(chunk) = chunks.next_chunk() {
+            for packet in chunk.packets_of(shard) {
+                engine.push(&packet);
+            }
+            drop(chunk);
+            engine.pump(name);
+            let ready = engine.take_ready();
+            let now = engine.watermark();
+            if !ready.is_empty() || now != watermark {
+                watermark = now;
+                order
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .offer(shard, ready, now);
+            }
+        }
+        engine.into_shard(name)
+    };
+    let shards: Vec<Shard> = if on_own_pool {
+        // One job per worker on as many threads: every worker runs at once (they wait
+        // for each other), and nothing else is queued on this pool.
+        let mut done: Vec<Option<Shard>> = (0..threads).map(|_| None).collect();
+        rayon::scope(|scope| {
+            for (shard, slot) in done.iter_mut().enumerate() {
+                let chunks = fanout.worker(shard);
+                let work = &work;
+                scope.spawn(move |_| *slot = Some(work(shard, chunks)));
+            }
+        });
+        // A worker that panicked has made the scope panic already.
+        done.into_iter().flatten().collect()
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|shard| {
+                    let chunks = fanout.worker(shard);
+                    let work = &work;
+                    scope.spawn(move || work(shard, chunks))
                 })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a worker panicked"))
-            .collect::<Vec<_>>()
-    });
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("a worker panicked"))
+                .collect()
+        })
+    };
     let order = order.into_inner().unwrap_or_else(|e| e.into_inner());
     let source = fanout.into_source();
     finish_capture(
