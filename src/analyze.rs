@@ -938,25 +938,30 @@ struct Output<'a> {
 }
 
 impl Output<'_> {
-    /// The record of a finished connection, from a verdict of [`diagnose_for_output`]:
-    /// a failure gets its text (diagnosed again in full when it was left out), unless
-    /// the report will not show it (see [`Settings::examples`]), when it is only counted.
+    /// The record of a finished connection, from a verdict of [`diagnose_for_output`],
+    /// with its packets when it failed. Only counted: a success when their records are
+    /// not made, and a failure the report will not show (see [`Settings::examples`]).
+    /// Otherwise a failure gets its text (diagnosed again in full when it was left out).
     fn record(
         &self,
         conn: &mut Connection,
         verdict: Verdict,
         packets: Vec<OwnedPacket>,
     ) -> Option<Finished> {
+        let settings = self.settings;
         let code = verdict.code;
-        // JSON Lines list every record, whatever a collector keeps.
-        let shown = code == Code::Ok
-            || self.settings.render_json
-            || self
-                .settings
-                .examples
-                .as_ref()
-                .is_none_or(|b| !b.is_spent(code));
-        if !shown {
+        let counted_only = if code == Code::Ok {
+            !settings.ok_records
+        } else {
+            // JSON Lines list every record, whatever a collector keeps.
+            !settings.render_json && settings.examples.as_ref().is_some_and(|b| b.is_spent(code))
+        };
+        let packets = if code == Code::Ok {
+            Vec::new()
+        } else {
+            packets
+        };
+        if counted_only {
             return Some(Finished {
                 code,
                 handshake: None,
@@ -964,46 +969,21 @@ impl Output<'_> {
                 json_line: None,
             });
         }
-        let verdict = if self.settings.ok_records || code == Code::Ok {
+        let verdict = if settings.ok_records || code == Code::Ok {
             verdict
         } else {
-            diagnose::diagnose_traced(conn, self.profiles, self.settings, self.end).0?
+            diagnose::diagnose_traced(conn, self.profiles, settings, self.end).0?
         };
-        Some(finished(self.name, conn, verdict, packets, self.settings))
-    }
-}
-
-/// The record of a connection that is over, with its packets when it failed.
-fn finished(
-    name: &str,
-    conn: &mut Connection,
-    verdict: Verdict,
-    packets: Vec<OwnedPacket>,
-    settings: &Settings,
-) -> Finished {
-    let packets = if verdict.code == Code::Ok {
-        Vec::new()
-    } else {
-        packets
-    };
-    let code = verdict.code;
-    if code == Code::Ok && !settings.ok_records {
-        return Finished {
+        let facts = conn.take_tls_facts();
+        let handshake = into_record(self.name, conn, facts, verdict);
+        let json_line = settings.render_json.then(|| json_line(&handshake));
+        let keep_record = !(settings.render_json && settings.json_only);
+        Some(Finished {
             code,
-            handshake: None,
+            handshake: keep_record.then(|| Box::new(handshake)),
             packets,
-            json_line: None,
-        };
-    }
-    let facts = conn.take_tls_facts();
-    let handshake = into_record(name, conn, facts, verdict);
-    let json_line = settings.render_json.then(|| json_line(&handshake));
-    let keep_record = !(settings.render_json && settings.json_only);
-    Finished {
-        code,
-        handshake: keep_record.then(|| Box::new(handshake)),
-        packets,
-        json_line,
+            json_line,
+        })
     }
 }
 

@@ -213,7 +213,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let mut write_error: Option<io::Error> = None;
     // The text report shows some failures of each code: the others need no text.
     let settings_for = |kept: &Collector| Settings {
-        examples: if json { None } else { kept.budget() },
+        examples: kept.budget(),
         ..settings.clone()
     };
     let results: Vec<(Result<CaptureReport, _>, Vec<u8>)> = if sources.len() == 1 {
