@@ -129,22 +129,6 @@ pub fn diagnose_traced(
     diagnose_with(conn, profiles, settings, capture_end, true)
 }
 
-/// [`diagnose_traced`] for output that only counts successful handshakes: a verdict
-/// `ok` comes without summary or evidence (they are never formatted); every other
-/// verdict, and what it read, is the same as [`diagnose_traced`]'s.
-pub fn diagnose_traced_counting_ok(
-    conn: &Connection,
-    profiles: &Profiles,
-    settings: &Settings,
-    capture_end: Timestamp,
-) -> (Option<Verdict>, Reads) {
-    let terse = diagnose_terse(conn, profiles, settings, capture_end);
-    match &terse.0 {
-        Some(v) if v.code != Code::Ok => diagnose_traced(conn, profiles, settings, capture_end),
-        _ => terse,
-    }
-}
-
 /// The verdict's code and what it read, without formatting any summary, evidence or fix
 /// (they are empty): decisions never depend on the text, so the code found without it
 /// is the code [`diagnose_traced`] finds. For deciding what to do with a connection
