@@ -58,14 +58,14 @@ pub struct CaptureReport {
     pub failing_packets: Vec<OwnedPacket>,
 }
 
-/// One handshake attempt with its verdict: the JSON object of DESIGN.md.
-#[derive(Clone, Debug, Serialize)]
+/// One handshake attempt with its verdict: the JSON object of DESIGN.md (serialized by
+/// `report::json`, which words the verdict).
+#[derive(Clone, Debug)]
 pub struct Handshake {
     pub capture: String,
-    #[serde(serialize_with = "ser_ts")]
     pub ts: Timestamp,
-    pub client: String,
-    pub server: String,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
     pub sni: Option<String>,
     pub version: Option<Cow<'static, str>>,
     pub cipher: Option<Cow<'static, str>>,
@@ -97,13 +97,29 @@ pub struct ClientHelloJson {
     pub facts: ClientHelloFacts,
 }
 
-fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((ts.as_secs_f64() * 1e6).round() / 1e6)
-}
+impl Handshake {
+    /// What the verdict's words need: the server and the connection's start.
+    pub fn wording_context(&self) -> crate::report::wording::Context {
+        crate::report::wording::Context {
+            server: self.server,
+            start: self.ts,
+        }
+    }
 
-/// Formats an endpoint as DESIGN.md says: `ip:port`, IPv6 in brackets.
-pub fn endpoint(addr: std::net::SocketAddr) -> String {
-    addr.to_string()
+    /// The verdict's summary, worded (`report::wording`).
+    pub fn summary(&self) -> String {
+        crate::report::wording::summary(&self.verdict, &self.wording_context())
+    }
+
+    /// The verdict's evidence, worded.
+    pub fn evidence(&self) -> Vec<String> {
+        crate::report::wording::evidence(&self.verdict, &self.wording_context())
+    }
+
+    /// The verdict's fix, worded.
+    pub fn fix(&self) -> String {
+        crate::report::wording::fix(&self.verdict, &self.wording_context())
+    }
 }
 
 /// One handshake record as the pass produces it, with the packets of its connection
@@ -434,13 +450,8 @@ fn diagnose_in_chunks(
             .into_par_iter()
             .rev()
             .filter_map(|(mut conn, packets)| {
-                let (verdict, reads) = diagnose_for_output(&conn, profiles, settings, end);
-                let output = Output {
-                    name,
-                    profiles,
-                    settings,
-                    end,
-                };
+                let (verdict, reads) = diagnose::diagnose_traced(&conn, profiles, settings, end);
+                let output = Output { name, settings };
                 let finished = output.record(&mut conn, verdict?, packets)?;
                 Some((conn.first.frame, reads.profile, finished))
             })
@@ -807,7 +818,7 @@ impl<'s> Engine<'s> {
         let none = Profiles::default();
         // The text, when left out, is only made for a verdict that goes out now (a held
         // connection is diagnosed again later).
-        let (verdict, reads) = diagnose_for_output(&conn, &none, self.settings, self.end);
+        let (verdict, reads) = diagnose::diagnose_traced(&conn, &none, self.settings, self.end);
         if reads.profile {
             self.held_for_profiles.push((conn.into_held(), packets));
             return;
@@ -819,9 +830,7 @@ impl<'s> Engine<'s> {
         }
         let output = Output {
             name,
-            profiles: &none,
             settings: self.settings,
-            end: self.end,
         };
         if let Some(finished) = verdict.and_then(|v| output.record(&mut conn, v, packets)) {
             self.ready.push((conn.first.frame, finished));
@@ -912,29 +921,10 @@ pub fn diagnose_all(
         .collect()
 }
 
-/// The verdict and what it read, with its text when the output will show it: in full
-/// when records of successful handshakes are made; otherwise without text first (enough
-/// to decide whether the connection waits, and all a counted `ok` needs), see
-/// [`Output::record`].
-fn diagnose_for_output(
-    conn: &Connection,
-    profiles: &Profiles,
-    settings: &Settings,
-    end: Timestamp,
-) -> (Option<Verdict>, diagnose::Reads) {
-    if settings.ok_records {
-        diagnose::diagnose_traced(conn, profiles, settings, end)
-    } else {
-        diagnose::diagnose_terse(conn, profiles, settings, end)
-    }
-}
-
 /// What the record of a connection is made with.
 struct Output<'a> {
     name: &'a str,
-    profiles: &'a Profiles,
     settings: &'a Settings,
-    end: Timestamp,
 }
 
 impl Output<'_> {
@@ -969,11 +959,6 @@ impl Output<'_> {
                 json_line: None,
             });
         }
-        let verdict = if settings.ok_records || code == Code::Ok {
-            verdict
-        } else {
-            diagnose::diagnose_traced(conn, self.profiles, settings, self.end).0?
-        };
         let facts = conn.take_tls_facts();
         let handshake = into_record(self.name, conn, facts, verdict);
         let json_line = settings.render_json.then(|| json_line(&handshake));
@@ -1010,14 +995,8 @@ fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshak
 /// The record of one handshake attempt, taking its TLS facts.
 fn into_record(name: &str, conn: &Connection, f: TlsFacts, verdict: Verdict) -> Handshake {
     let sh = f.server_hello.as_ref().map(|s| &s.value);
-    let established = match sh {
-        Some(sh) if crate::tls::suites::version_rank(sh.version) >= 20 => f.encrypted[0]
-            .first
-            .first()
-            .is_some_and(|(_, len)| *len != 19 && *len != 11),
-        Some(_) => f.finished.iter().all(Option::is_some),
-        None => false,
-    } && !matches!(verdict.code, Code::IncompleteCapture);
+    let established =
+        diagnose::handshake_completed(&f) && !matches!(verdict.code, Code::IncompleteCapture);
     let version = sh.map(|s| version_name(s.version));
     let cipher = sh.map(|s| suite_name(s.cipher_suite));
     let alpn = sh.and_then(|s| s.alpn.clone());
@@ -1034,8 +1013,8 @@ fn into_record(name: &str, conn: &Connection, f: TlsFacts, verdict: Verdict) -> 
     Handshake {
         capture: name.to_string(),
         ts: conn.first.ts,
-        client: endpoint(conn.client),
-        server: endpoint(conn.server),
+        client: conn.client,
+        server: conn.server,
         sni: client_hello
             .as_ref()
             .and_then(|c| c.value.server_name.clone()),

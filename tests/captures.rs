@@ -55,11 +55,14 @@ fn every_handshake_gets_its_expected_verdict() {
             if h.verdict.code.as_str() != code {
                 failures.push(format!(
                     "{file} #{i} {} → {}: got {} ({}), expected {code}",
-                    h.client, h.server, h.verdict.code, h.verdict.summary
+                    h.client,
+                    h.server,
+                    h.verdict.code,
+                    h.summary()
                 ));
             }
             if let Some(server) = w["server"].as_str() {
-                if h.server != server {
+                if h.server.to_string() != server {
                     failures.push(format!(
                         "{file} #{i}: server {} expected {server}",
                         h.server
@@ -141,7 +144,7 @@ fn story_no_shared_cipher_names_both_sides() {
         .expect("the failing client");
     let picked = ok.cipher.as_deref().expect("negotiated suite");
     assert!(picked.starts_with("TLS_RSA_WITH_AES_"), "{picked}");
-    let v = &failed.verdict;
+    let v = Worded::of(failed);
     // The summary says it in those words: what the server accepts, what the client offered.
     assert!(
         v.summary.contains("No cipher suite in common"),
@@ -184,7 +187,7 @@ fn story_relay_blames_the_server_name() {
     let failing: Vec<&Handshake> = hs.iter().filter(|h| h.verdict.code != Code::Ok).collect();
     assert!(failing.len() >= 4, "{failing:?}");
     for h in &failing {
-        let v = &h.verdict;
+        let v = Worded::of(h);
         assert!(
             matches!(v.code, Code::SniIpLiteral | Code::SniMissing),
             "{} → {}: {}",
@@ -257,37 +260,45 @@ fn finished_connections_of_all_captures() -> Vec<(
     all
 }
 
-/// Every connection is first diagnosed without text (`diagnose_terse`), to decide
-/// whether it waits for the rest of the capture and, for a success the output only
-/// counts, as all it needs: it must find the same code and read the same things as the
-/// full diagnosis, on every connection of captures/ and the corpus; a terse `ok` has no
-/// evidence, the full one has.
+/// The evidence is data that stands on its own: every failure on captures/ and the
+/// corpus carries details, each cited frame lies within its connection, the finding
+/// belongs to the verdict's code, and the details are in frame order.
 #[test]
-fn the_terse_diagnosis_decides_as_the_full_one() {
-    use tlswhy::diagnose::{diagnose_terse, diagnose_traced, Profiles, Settings};
+fn every_failure_carries_its_evidence_as_data() {
+    use tlswhy::diagnose::{diagnose_traced, Profiles, Settings};
 
     let settings = Settings::default();
     let (mut ok, mut failed) = (0, 0);
     for (path, connections, end) in finished_connections_of_all_captures() {
         let profiles = Profiles::build(&connections);
         for conn in &connections {
-            let full = diagnose_traced(conn, &profiles, &settings, end);
-            let terse = diagnose_terse(conn, &profiles, &settings, end);
-            let what = format!("{} frame {}", path.display(), conn.first.frame);
-            assert_eq!(full.1, terse.1, "{what}: what the terse verdict read");
-            let (full, terse) = match (full.0, terse.0) {
-                (Some(full), Some(terse)) => (full, terse),
-                (None, None) => continue,
-                (full, terse) => panic!("{what}: {full:?} vs {terse:?}"),
+            let Some(v) = diagnose_traced(conn, &profiles, &settings, end).0 else {
+                continue;
             };
-            assert_eq!(full.code, terse.code, "{what}: terse code");
-            if full.code == Code::Ok {
+            let what = format!("{} frame {}", path.display(), conn.first.frame);
+            assert_eq!(v.finding.code(), v.code, "{what}: finding of another code");
+            if v.code == Code::Ok {
                 ok += 1;
-                assert!(terse.evidence.iter().all(String::is_empty), "{what}");
-                assert!(!full.evidence.is_empty(), "{what}");
-            } else {
-                failed += 1;
+                continue;
             }
+            failed += 1;
+            assert!(!v.details.is_empty(), "{what}: no details");
+            let frames: Vec<u64> = v
+                .details
+                .iter()
+                .filter_map(|d| d.at())
+                .map(|at| at.frame)
+                .collect();
+            for &frame in &frames {
+                assert!(
+                    (conn.first.frame..=conn.last.frame).contains(&frame),
+                    "{what}: cites frame {frame} outside the connection"
+                );
+            }
+            assert!(
+                frames.windows(2).all(|w| w[0] <= w[1]),
+                "{what}: {frames:?}"
+            );
         }
     }
     assert!(ok >= 20 && failed >= 40, "{ok} ok, {failed} failed");
@@ -339,4 +350,23 @@ fn merged_profiles_equal_the_profiles_of_all_connections() {
         }
     }
     assert!(servers_compared >= 50, "{servers_compared}");
+}
+
+/// A verdict in words, for assertions on what a person reads.
+struct Worded {
+    code: Code,
+    summary: String,
+    evidence: Vec<String>,
+    fix: String,
+}
+
+impl Worded {
+    fn of(h: &tlswhy::analyze::Handshake) -> Worded {
+        Worded {
+            code: h.verdict.code,
+            summary: h.summary(),
+            evidence: h.evidence(),
+            fix: h.fix(),
+        }
+    }
 }

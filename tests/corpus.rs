@@ -42,8 +42,7 @@ fn addr(s: &str) -> SocketAddr {
 
 fn find<'a>(hs: &'a [Handshake], client: &str, server: &str) -> Option<&'a Handshake> {
     let (c, s) = (addr(client), addr(server));
-    hs.iter()
-        .find(|h| addr(&h.client) == c && addr(&h.server) == s)
+    hs.iter().find(|h| h.client == c && h.server == s)
 }
 
 #[test]

@@ -11,8 +11,8 @@ fn summary(hs: &[Handshake]) -> Vec<(String, String, &'static str, Option<String
     hs.iter()
         .map(|h| {
             (
-                h.client.clone(),
-                h.server.clone(),
+                h.client.to_string(),
+                h.server.to_string(),
                 h.verdict.code.as_str(),
                 h.cipher.as_deref().map(str::to_string),
             )

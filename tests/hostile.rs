@@ -219,8 +219,7 @@ fn syn_flood_is_bounded_by_the_flow_limit_and_fully_reported() {
         .iter()
         .filter(|h| {
             h.verdict.code == Code::IncompleteCapture
-                && h.verdict
-                    .evidence
+                && h.evidence()
                     .iter()
                     .any(|e| e.contains("flow table limit of 1000"))
         })
@@ -254,12 +253,7 @@ fn endless_out_of_order_segments_never_grow_the_buffer() {
     let (report, took) = analyze(&p.bytes, Limits::default());
     assert!(took < Duration::from_secs(30), "{took:?}");
     let h = &report.handshakes[0];
-    assert_eq!(
-        h.verdict.code,
-        Code::IncompleteCapture,
-        "{}",
-        h.verdict.summary
-    );
+    assert_eq!(h.verdict.code, Code::IncompleteCapture, "{}", h.summary());
     assert!(h.tcp.lost_segment[0].is_some(), "the hole is declared lost");
 }
 
@@ -284,7 +278,7 @@ fn client_hello_with_thousands_of_suites_and_extensions() {
     assert_eq!(ch.facts.extensions.len(), 5_000);
     assert_eq!(h.verdict.code, Code::NoSharedCipher);
     // The evidence stays readable: the suite list is abbreviated.
-    assert!(h.verdict.evidence.iter().all(|e| e.len() < 2_000));
+    assert!(h.evidence().iter().all(|e| e.len() < 2_000));
 }
 
 #[test]
@@ -317,19 +311,13 @@ fn oversized_handshake_message_hits_the_limit_and_says_so() {
         },
     );
     let h = &report.handshakes[0];
-    assert_eq!(
-        h.verdict.code,
-        Code::IncompleteCapture,
-        "{}",
-        h.verdict.summary
-    );
+    assert_eq!(h.verdict.code, Code::IncompleteCapture, "{}", h.summary());
     assert!(
-        h.verdict
-            .evidence
+        h.evidence()
             .iter()
             .any(|e| e.contains("over the 65536-byte limit")),
         "{:?}",
-        h.verdict.evidence
+        h.evidence()
     );
 }
 
@@ -378,10 +366,9 @@ fn malformed_certificate_der_is_a_fact_not_a_crash() {
     assert_eq!(h.certificates.len(), 1);
     assert!(h.certificates[0].parse_error.is_some());
     // The ClientHello has no server_name, which comes first in the catalog's order.
-    assert_eq!(h.verdict.code, Code::SniMissing, "{}", h.verdict.summary);
+    assert_eq!(h.verdict.code, Code::SniMissing, "{}", h.summary());
     assert!(h
-        .verdict
-        .evidence
+        .evidence()
         .iter()
         .any(|e| e.contains("bad_certificate (42)")));
 }
@@ -469,12 +456,9 @@ fn overlapping_retransmissions_with_different_bytes_are_reported() {
     let h = &report.handshakes[0];
     assert_eq!(h.tcp.conflicting_overlaps[0], 1);
     assert!(
-        h.verdict
-            .evidence
-            .iter()
-            .any(|e| e.contains("ambiguous capture")),
+        h.evidence().iter().any(|e| e.contains("ambiguous capture")),
         "{:?}",
-        h.verdict.evidence
+        h.evidence()
     );
     assert_eq!(
         h.sni.as_deref(),

@@ -786,7 +786,7 @@ fn analyze_case(bytes: Vec<u8>) -> Result<(Option<Outcome>, Duration), Failure> 
             .handshakes
             .iter()
             .map(|h| {
-                let key = (h.client.clone(), h.server.clone(), h.frame);
+                let key = (h.client.to_string(), h.server.to_string(), h.frame);
                 (key, (h.verdict.code.as_str().to_string(), h.last_frame))
             })
             .collect();

@@ -1,50 +1,108 @@
-//! Snapshots of the human report for the two stories of the design, so a change in
-//! wording is a reviewed diff. `TLSWHY_BLESS=1 cargo test --test report_snapshots`
-//! rewrites them (after re-recording the captures, for instance).
+//! Snapshots of how every verdict reads: the text report (`--all`) and the JSON verdict
+//! objects of each capture under `captures/`, which together hold every code of the
+//! catalog. A change in wording or in the evidence data is a reviewed diff: run
+//! `cargo insta review` (or `INSTA_UPDATE=always cargo test --test report_snapshots`)
+//! and read what changed. Snapshots live in `tests/data/snapshots/`.
 
 mod common;
 
-fn check(capture: &str) {
-    let out = common::tlswhy(
-        &[
-            "analyze",
-            "--all",
-            "--color",
-            "never",
-            &format!("captures/{capture}.pcap"),
-        ],
-        None,
+use std::collections::BTreeSet;
+
+fn captures() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(common::root().join("captures"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".pcap").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn run(args: &[&str]) -> String {
+    let out = common::tlswhy(args, None);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(out.status.code(), Some(0));
-    let got = String::from_utf8(out.stdout).unwrap();
-    let path = common::root().join(format!("tests/data/reports/{capture}.txt"));
-    if std::env::var_os("TLSWHY_BLESS").is_some() {
-        std::fs::write(&path, &got).unwrap();
-        return;
+    String::from_utf8(out.stdout).unwrap()
+}
+
+macro_rules! snapshot {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({
+            snapshot_path => "data/snapshots",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!($name, $value);
+        })
+    };
+}
+
+#[test]
+fn text_report_of_every_capture() {
+    for name in captures() {
+        let path = format!("captures/{name}.pcap");
+        let text = run(&["analyze", "--all", "--color", "never", &path]);
+        snapshot!(format!("{name}.txt"), text);
     }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with TLSWHY_BLESS=1)", path.display()));
-    if got != want {
-        let first = got
+}
+
+/// The `verdict` object of every record (with the endpoints it is about), pretty-printed.
+#[test]
+fn json_verdicts_of_every_capture() {
+    let mut codes = BTreeSet::new();
+    for name in captures() {
+        let path = format!("captures/{name}.pcap");
+        let lines = run(&["analyze", "--format", "json", &path]);
+        let verdicts: Vec<serde_json::Value> = lines
             .lines()
-            .zip(want.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or(0);
-        panic!(
-            "report for {capture} changed at line {}:\n  got:  {}\n  want: {}\n(re-run with TLSWHY_BLESS=1 if the change is intended)",
-            first + 1,
-            got.lines().nth(first).unwrap_or(""),
-            want.lines().nth(first).unwrap_or("")
+            .map(|line| {
+                let record: serde_json::Value = serde_json::from_str(line).unwrap();
+                codes.insert(record["verdict"]["code"].as_str().unwrap().to_string());
+                serde_json::json!({
+                    "client": record["client"],
+                    "server": record["server"],
+                    "sni": record["sni"],
+                    "verdict": record["verdict"],
+                })
+            })
+            .collect();
+        snapshot!(
+            format!("{name}.json"),
+            serde_json::to_string_pretty(&verdicts).unwrap()
         );
     }
+    let all: BTreeSet<String> = tlswhy::diagnose::Code::ALL
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect();
+    let missing: Vec<_> = all.difference(&codes).collect();
+    assert!(missing.is_empty(), "codes without a snapshot: {missing:?}");
 }
 
+/// Every failure's JSON verdict carries its evidence as data: `details`, each with a
+/// `kind`, and a `remedy` saying who acts.
 #[test]
-fn no_shared_cipher_report() {
-    check("no_shared_cipher");
-}
-
-#[test]
-fn relay_ip_sni_report() {
-    check("relay_ip_sni");
+fn every_json_failure_has_details_with_a_kind() {
+    let mut failures = 0;
+    for name in captures() {
+        let path = format!("captures/{name}.pcap");
+        for line in run(&["analyze", "--format", "json", &path]).lines() {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            let v = &record["verdict"];
+            assert!(v["remedy"]["side"].is_string(), "{name}: {v}");
+            if v["code"] == "ok" {
+                continue;
+            }
+            failures += 1;
+            let details = v["details"].as_array().expect("details");
+            assert!(!details.is_empty(), "{name}: {v}");
+            assert!(details.iter().all(|d| d["kind"].is_string()), "{name}: {v}");
+        }
+    }
+    assert!(failures >= 40, "{failures}");
 }

@@ -1,10 +1,21 @@
-//! The verdict: one code from the catalog (DIAGNOSES.md) with its summary, the evidence
-//! that proves it and the fix.
+//! The verdict: one code from the catalog (DIAGNOSES.md), the finding that states its
+//! cause with the values that prove it, the evidence as [`Detail`]s and the [`Fix`] as
+//! data. Nothing here is worded for people: `report::wording` renders the summary,
+//! evidence and fix at the edge.
 
 use std::fmt;
 use std::str::FromStr;
 
+use std::net::IpAddr;
+
 use serde::Serialize;
+
+use super::detail::Detail;
+use crate::flow::Dir;
+use crate::tls::alert::AlertDescription;
+use crate::tls::conversation::Label;
+use crate::tls::plaintext::PlaintextKind;
+use crate::tls::wire::{CipherSuite, ProtocolVersion};
 
 macro_rules! codes {
     ($($variant:ident => $name:literal,)*) => {
@@ -104,37 +115,481 @@ impl Code {
     }
 }
 
-/// The diagnosis of one handshake attempt.
+/// Who has to act on a [`Fix`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Client,
+    Server,
+    /// Either side can make the change.
+    Either,
+    /// The network between them (firewalls, middleboxes, routing).
+    Network,
+    /// Nothing is wrong with the endpoints; the capture has to be taken again.
+    Capture,
+    /// Nothing to change.
+    Nobody,
+}
+
+/// How the server reacted to a name problem (the summary of the SNI codes says it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerReaction {
+    /// An `unrecognized_name` alert.
+    UnrecognizedName,
+    /// A fatal alert right after the ClientHello.
+    FailedWith(#[serde(serialize_with = "ser_alert")] AlertDescription),
+    /// A certificate that does not name the address, rejected by the client.
+    CertificateWithoutAddress,
+    /// A certificate the client rejected.
+    CertificateRejected,
+}
+
+/// Why the capture cannot show how a handshake ended.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unfinished {
+    /// The capture ends before the client's TLS 1.3 flight.
+    BeforeClientFlight,
+    /// The client sent data after its flight; no answer was captured.
+    NoAnswerToClientData,
+    /// The capture ends right after the client's flight.
+    AfterClientFlight,
+    /// The capture ends this many seconds after the ClientHello.
+    BeforeServerAnswer { secs: f64 },
+    /// The capture ends before the handshake completed.
+    BeforeCompletion,
+}
+
+/// The cause as data: which situation of its code, with the values the summary states.
+/// Each variant belongs to one [`Code`] ([`Finding::code`]).
 #[derive(Clone, Debug, Serialize)]
+#[serde(tag = "finding", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Finding {
+    /// The handshake completed.
+    Completed {
+        version: Option<ProtocolVersion>,
+        cipher_suite: Option<CipherSuite>,
+    },
+    /// The SYN was answered by a reset.
+    Refused,
+    /// The SYN was never answered.
+    SynUnanswered,
+    /// The capture ends right after the SYN.
+    CaptureEndsAfterSyn,
+    /// Only the client's packets were captured.
+    OnlyClientSide,
+    /// The client spoke plain text to a TLS port.
+    PlaintextFromClient {
+        #[serde(serialize_with = "ser_plaintext")]
+        protocol: PlaintextKind,
+    },
+    /// The server greeted in plain text; the client never started TLS.
+    ServerGreetedInPlaintext {
+        #[serde(serialize_with = "ser_plaintext")]
+        protocol: PlaintextKind,
+    },
+    /// The server answered the ClientHello in plain text.
+    ServerAnsweredInPlaintext {
+        #[serde(serialize_with = "ser_plaintext")]
+        protocol: PlaintextKind,
+    },
+    /// The capture starts in the middle of the connection.
+    CaptureStartsMidConnection,
+    /// The client's records do not parse as a ClientHello.
+    ClientHelloUnparsable,
+    /// Segments of the client's first flight are missing.
+    ClientFirstFlightLost,
+    /// The capture ends inside the ClientHello.
+    ClientHelloCut,
+    /// The client connected and closed without a ClientHello.
+    ClientLeftBeforeHello,
+    /// The server closed before the client sent anything.
+    ServerLeftBeforeHello,
+    /// No ClientHello in the capture.
+    NoClientHello,
+    /// Part of the handshake is missing from the capture.
+    HandshakeLost,
+    /// The capture ends before the outcome.
+    Unfinished { why: Unfinished },
+    /// A limit of the analysis ended the connection first.
+    LimitReached,
+    /// An IP literal as server_name.
+    SniIpLiteral {
+        ip: IpAddr,
+        reaction: ServerReaction,
+    },
+    /// No server_name.
+    SniMissing { reaction: ServerReaction },
+    /// A server_name the server does not serve.
+    SniUnrecognized {
+        name: String,
+        reaction: ServerReaction,
+    },
+    /// The leaf is outside its validity period at capture time.
+    CertOutsideValidity { not_before: i64, not_after: i64 },
+    /// The client says the certificate expired (`certificate_expired`).
+    CertReportedExpired,
+    /// A self-signed leaf the client does not trust (it said so).
+    CertSelfSignedUntrusted { subject: String },
+    /// A self-signed leaf the client rejected.
+    CertSelfSignedRejected { subject: String },
+    /// The client does not trust the issuer.
+    CertIssuerUntrusted { issuer: String },
+    /// The certificate does not cover the requested name.
+    CertNameMismatch {
+        names: Vec<String>,
+        requested: String,
+    },
+    /// The client rejected the certificate; the capture does not say why.
+    CertRejected {
+        #[serde(serialize_with = "ser_opt_alert")]
+        alert: Option<AlertDescription>,
+    },
+    /// The server accepts none of the client's versions.
+    NoCommonVersion { client_highest: ProtocolVersion },
+    /// The client refused the version the server picked.
+    VersionRefusedByClient,
+    /// No cipher suite in common.
+    NoSharedCipher {
+        offered: usize,
+        offer_class: String,
+        /// What the server picked for other clients, and its class.
+        server_picks: Option<(Vec<CipherSuite>, String)>,
+    },
+    /// The server supports none of the client's ALPN protocols.
+    AlpnRefusedByServer { offered: Vec<String> },
+    /// The client rejected the server's ALPN choice.
+    AlpnRefusedByClient,
+    /// The server wanted a client certificate and got none.
+    ClientCertMissing,
+    /// TLS 1.3: the client's Certificate was empty (by size).
+    ClientCertEmptyEncrypted,
+    /// The server rejected the client's certificate.
+    ClientCertRejected {
+        #[serde(serialize_with = "ser_alert")]
+        alert: AlertDescription,
+    },
+    /// TLS 1.3: the server rejected the client's certificate (encrypted alert).
+    ClientCertRejectedEncrypted,
+    /// handshake_failure although the suites overlap.
+    FailureDespiteSharedSuites,
+    /// A fatal alert the capture does not narrow further.
+    FatalAlert {
+        from: Dir,
+        #[serde(serialize_with = "ser_opt_alert")]
+        alert: Option<AlertDescription>,
+        /// The message the alert followed.
+        after: Option<(Dir, Label)>,
+    },
+    /// TLS 1.3: the server's encrypted alert after the client's flight.
+    ServerAlertAfterClientFlight,
+    /// The peer rejected the sender's bytes.
+    PeerRejectedBytes {
+        sender: Dir,
+        #[serde(serialize_with = "ser_alert")]
+        alert: AlertDescription,
+    },
+    /// The sender's bytes do not parse.
+    UnparsableBytes { sender: Dir },
+    /// TLS 1.3: the client closed after the server's flight.
+    ClientAbortedAfterServerFlight,
+    /// The client closed mid-handshake without an alert.
+    ClientAbortedMidHandshake,
+    /// The client closed soon after its ClientHello, unanswered.
+    ClientGaveUp { waited: f64 },
+    /// The server side reset the connection after the ClientHello.
+    ServerResetAfterHello,
+    /// The server closed after the ClientHello without a word.
+    ServerClosedAfterHello,
+    /// The server dropped the handshake midway without an alert.
+    ServerDroppedMidHandshake { reset: bool },
+    /// The server never answered the ClientHello.
+    NoResponse,
+}
+
+impl Finding {
+    /// The catalog code of this finding.
+    pub fn code(&self) -> Code {
+        use Finding::*;
+        match self {
+            Completed { .. } => Code::Ok,
+            Refused => Code::ConnectionRefused,
+            SynUnanswered => Code::ConnectionTimeout,
+            CaptureEndsAfterSyn
+            | OnlyClientSide
+            | CaptureStartsMidConnection
+            | ClientFirstFlightLost
+            | ClientHelloCut
+            | NoClientHello
+            | HandshakeLost
+            | Unfinished { .. }
+            | LimitReached => Code::IncompleteCapture,
+            PlaintextFromClient { .. } => Code::PlaintextToTlsPort,
+            ServerGreetedInPlaintext { .. } | ServerAnsweredInPlaintext { .. } => {
+                Code::TlsToPlaintextPort
+            }
+            ClientHelloUnparsable | PeerRejectedBytes { .. } | UnparsableBytes { .. } => {
+                Code::MalformedHandshake
+            }
+            ClientLeftBeforeHello
+            | ClientAbortedAfterServerFlight
+            | ClientAbortedMidHandshake
+            | ClientGaveUp { .. } => Code::ClientAborted,
+            ServerLeftBeforeHello | ServerClosedAfterHello => Code::ServerClosedAfterClientHello,
+            ServerDroppedMidHandshake { reset: false } => Code::ServerClosedAfterClientHello,
+            ServerResetAfterHello | ServerDroppedMidHandshake { reset: true } => {
+                Code::ServerResetAfterClientHello
+            }
+            SniIpLiteral { .. } => Code::SniIpLiteral,
+            SniMissing { .. } => Code::SniMissing,
+            SniUnrecognized { .. } => Code::SniUnrecognized,
+            CertOutsideValidity { .. } | CertReportedExpired => Code::CertExpired,
+            CertSelfSignedUntrusted { .. } | CertSelfSignedRejected { .. } => Code::CertSelfSigned,
+            CertIssuerUntrusted { .. } => Code::CertUnknownCa,
+            CertNameMismatch { .. } => Code::CertNameMismatch,
+            CertRejected { .. } => Code::CertRejected,
+            NoCommonVersion { .. } | VersionRefusedByClient => Code::ProtocolVersionMismatch,
+            NoSharedCipher { .. } => Code::NoSharedCipher,
+            AlpnRefusedByServer { .. } | AlpnRefusedByClient => Code::AlpnMismatch,
+            ClientCertMissing | ClientCertEmptyEncrypted => Code::ClientCertRequired,
+            ClientCertRejected { .. } | ClientCertRejectedEncrypted => Code::ClientCertRejected,
+            FailureDespiteSharedSuites | FatalAlert { .. } | ServerAlertAfterClientFlight => {
+                Code::FatalAlert
+            }
+            NoResponse => Code::NoResponseTimeout,
+        }
+    }
+}
+
+/// What to change, as data: the action and the values from the packets it names
+/// ([`Fix::side`] says who acts).
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Fix {
+    /// Nothing to change.
+    Nothing,
+    /// Start the service on the port the client uses (or fix the port).
+    ListenOnPort { port: u16 },
+    /// Make the server reachable (nothing answered the SYN).
+    MakeReachable,
+    /// Capture for longer to see how the connection ends.
+    CaptureLongerAfterSyn,
+    /// Capture where both directions pass.
+    CaptureBothDirections,
+    /// The client has to use TLS on this port (or the plain-text port).
+    ClientUseTls { port: u16 },
+    /// Start the capture before the client connects.
+    CaptureFromStart,
+    /// The client's TLS implementation sends invalid records.
+    FixClientRecords,
+    /// Capture without losing segments.
+    CaptureWithoutLossNearEndpoints,
+    /// Capture for longer or with a larger snap length.
+    CaptureLongerOrLargerSnap,
+    /// Connect to the TLS port, or upgrade with STARTTLS.
+    ClientUseTlsPortOrStarttls,
+    /// Find out why the client gave up before starting TLS.
+    ClientExplainEarlyClose,
+    /// The server refuses this client before TLS starts.
+    ServerExplainRefusal,
+    /// Capture for longer to see the handshake.
+    CaptureLongerForHandshake,
+    /// Connect to the TLS port; or enable TLS on this one.
+    UseTlsPortOrEnableTls { port: u16 },
+    /// Capture again without loss.
+    CaptureWithoutLoss,
+    /// Give the client a certificate (or make it optional on the server).
+    ConfigureClientCertificate,
+    /// TLS 1.3: give the client a certificate (or make it optional).
+    ConfigureClientCertificateTls13,
+    /// Use a client certificate the server trusts (or trust its issuer).
+    UseTrustedClientCertificate,
+    /// TLS 1.3: use a client certificate the server trusts.
+    UseTrustedClientCertificateTls13,
+    /// The sender's TLS implementation has to be fixed.
+    FixImplementation { sender: Dir },
+    /// The sender's TLS implementation (or a middlebox) has to be fixed.
+    FixImplementationOrMiddlebox { sender: Dir },
+    /// Read the alert sender's log.
+    ReadSenderLog {
+        sender: Dir,
+        #[serde(serialize_with = "ser_opt_alert")]
+        alert: Option<AlertDescription>,
+    },
+    /// Configure a protocol both sides accept (the server refused the client's ALPN).
+    EnableCommonAlpn,
+    /// Configure a common ALPN protocol on both sides.
+    ConfigureCommonAlpn,
+    /// Compare groups and signature algorithms with the server's configuration.
+    CompareGroupsAndSignatures,
+    /// Enable a common suite: those the client offers on the server, or those the
+    /// server picks on the client.
+    EnableCommonSuite {
+        client_offers: Vec<CipherSuite>,
+        server_picks: Vec<CipherSuite>,
+    },
+    /// Connect by host name, have a relay set SNI, or cover the address.
+    ConnectByNameNotAddress {
+        suggestion: Option<String>,
+        port: Option<u16>,
+        ip: IpAddr,
+    },
+    /// Send the host name as SNI.
+    SendServerName {
+        suggestion: Option<String>,
+        port: u16,
+        ip: IpAddr,
+    },
+    /// Use a name the server serves, or add a virtual host for it.
+    ServeName { name: String },
+    /// Make the version ranges overlap.
+    OverlapVersions {
+        server_versions: Vec<ProtocolVersion>,
+    },
+    /// Renew the certificate (and reload the server).
+    RenewCertificate,
+    /// Renew the certificate, or check the client's clock.
+    RenewCertificateOrCheckClock,
+    /// Use a CA-issued certificate, or trust this one on the client.
+    ReplaceSelfSigned,
+    /// Use a CA-issued certificate, or trust this one explicitly.
+    ReplaceOrTrustSelfSigned,
+    /// Send the full chain.
+    SendFullChain,
+    /// Trust the issuing CA.
+    TrustIssuer,
+    /// A certificate that covers the name, or the name the certificate is for.
+    CoverName { name: String },
+    /// Read the client's error; get the certificate with a key log.
+    ReadClientError,
+    /// The client gave up on the server's flight without saying why.
+    ReadClientLog,
+    /// TLS 1.3: the server's log has the reason of its encrypted alert.
+    ReadServerLogTls13,
+    /// A reset after the ClientHello: the server or a filter on the path.
+    CheckServerAndFilters { server_name: Option<String> },
+    /// The server dropped the handshake without an alert.
+    ReadServerErrorLog,
+    /// The server never answered.
+    CheckHungServer,
+    /// The client gave up waiting.
+    CheckClientTimeout,
+    /// The client gave up mid-handshake.
+    ReadClientLogAbort,
+    /// The server dropped the handshake midway.
+    ReadServerLogDrop,
+    /// Capture until the connection closes.
+    CaptureUntilClose,
+    /// Raise a limit of the analysis.
+    RaiseLimit,
+}
+
+impl Fix {
+    /// Who has to act.
+    pub fn side(&self) -> Side {
+        use Fix::*;
+        match self {
+            Nothing => Side::Nobody,
+            ListenOnPort { .. }
+            | ServerExplainRefusal
+            | RenewCertificate
+            | RenewCertificateOrCheckClock
+            | ReplaceSelfSigned
+            | ReplaceOrTrustSelfSigned
+            | SendFullChain
+            | ReadServerLogTls13
+            | ReadServerErrorLog
+            | CheckHungServer
+            | ReadServerLogDrop => Side::Server,
+            MakeReachable | CheckServerAndFilters { .. } => Side::Network,
+            CaptureLongerAfterSyn
+            | CaptureBothDirections
+            | CaptureFromStart
+            | CaptureWithoutLossNearEndpoints
+            | CaptureLongerOrLargerSnap
+            | CaptureLongerForHandshake
+            | CaptureWithoutLoss
+            | CaptureUntilClose
+            | RaiseLimit => Side::Capture,
+            ClientUseTls { .. }
+            | FixClientRecords
+            | ClientUseTlsPortOrStarttls
+            | ClientExplainEarlyClose
+            | ConfigureClientCertificate
+            | ConfigureClientCertificateTls13
+            | UseTrustedClientCertificate
+            | UseTrustedClientCertificateTls13
+            | ConnectByNameNotAddress { .. }
+            | SendServerName { .. }
+            | TrustIssuer
+            | ReadClientError
+            | ReadClientLog
+            | CheckClientTimeout
+            | ReadClientLogAbort => Side::Client,
+            FixImplementation { sender, .. }
+            | FixImplementationOrMiddlebox { sender }
+            | ReadSenderLog { sender, .. } => match sender {
+                Dir::ToServer => Side::Client,
+                Dir::ToClient => Side::Server,
+            },
+            UseTlsPortOrEnableTls { .. }
+            | EnableCommonAlpn
+            | ConfigureCommonAlpn
+            | CompareGroupsAndSignatures
+            | EnableCommonSuite { .. }
+            | ServeName { .. }
+            | OverlapVersions { .. }
+            | CoverName { .. } => Side::Either,
+        }
+    }
+}
+
+/// The diagnosis of one handshake attempt: the code, the cause with its values, the
+/// evidence as data and the fix as data. Worded by `report::wording`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Verdict {
+    /// The catalog code ([`Finding::code`] of `finding`).
     pub code: Code,
-    /// One sentence a person can act on.
-    pub summary: String,
-    /// Facts from the packets, each with where it was seen.
-    pub evidence: Vec<String>,
-    /// What to change, and on which side.
-    pub fix: String,
+    /// The cause, with the values the summary states.
+    pub finding: Finding,
+    /// The facts that prove it, cited packets in frame order.
+    pub details: Vec<Detail>,
+    /// What to change, on which side.
+    pub fix: Fix,
 }
 
 impl Verdict {
-    pub fn new(code: Code, summary: impl Into<String>) -> Verdict {
+    /// A verdict for `finding`, with its evidence and fix.
+    pub fn new(finding: Finding, details: Vec<Detail>, fix: Fix) -> Verdict {
         Verdict {
-            code,
-            summary: summary.into(),
-            evidence: Vec::new(),
-            fix: String::new(),
+            code: finding.code(),
+            finding,
+            details,
+            fix,
         }
     }
+}
 
-    pub fn fix(mut self, fix: impl Into<String>) -> Verdict {
-        self.fix = fix.into();
-        self
-    }
+fn ser_alert<S: serde::Serializer>(v: &AlertDescription, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
 
-    pub fn evidence(mut self, items: impl IntoIterator<Item = String>) -> Verdict {
-        self.evidence.extend(items);
-        self
+fn ser_opt_alert<S: serde::Serializer>(
+    v: &Option<AlertDescription>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(d) => s.collect_str(d),
+        None => s.serialize_none(),
     }
+}
+
+fn ser_plaintext<S: serde::Serializer>(v: &PlaintextKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.describe())
 }
 
 #[cfg(test)]

@@ -4,7 +4,12 @@
 
 use std::io::{self, Write};
 
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+use super::wording::{self, Context};
 use crate::analyze::Handshake;
+use crate::diagnose::{Code, Verdict};
 
 /// Writes one line per handshake.
 pub fn write_lines<'a, W: Write>(
@@ -16,4 +21,77 @@ pub fn write_lines<'a, W: Write>(
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+/// The record, field by field in the documented order; the verdict is worded here
+/// (`summary`, `evidence`, `fix`) and carries its data (`details`, `remedy`).
+impl Serialize for Handshake {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut r = s.serialize_struct("Handshake", 20)?;
+        r.serialize_field("capture", &self.capture)?;
+        r.serialize_field("ts", &((self.ts.as_secs_f64() * 1e6).round() / 1e6))?;
+        r.serialize_field("client", &self.client)?;
+        r.serialize_field("server", &self.server)?;
+        r.serialize_field("sni", &self.sni)?;
+        r.serialize_field("version", &self.version)?;
+        r.serialize_field("cipher", &self.cipher)?;
+        r.serialize_field("established", &self.established)?;
+        r.serialize_field(
+            "verdict",
+            &VerdictJson {
+                verdict: &self.verdict,
+                context: self.wording_context(),
+            },
+        )?;
+        r.serialize_field("frame", &self.frame)?;
+        r.serialize_field("last_frame", &self.last_frame)?;
+        r.serialize_field("alpn", &self.alpn)?;
+        r.serialize_field("client_hello", &self.client_hello)?;
+        r.serialize_field("server_hello", &self.server_hello)?;
+        r.serialize_field("hello_retry_request", &self.hello_retry_request)?;
+        r.serialize_field("certificates", &self.certificates)?;
+        r.serialize_field("alerts", &self.alerts)?;
+        r.serialize_field("tcp", &self.tcp)?;
+        r.serialize_field("malformed", &self.malformed)?;
+        r.serialize_field("messages", &self.messages)?;
+        r.end()
+    }
+}
+
+/// `verdict`: the code, its words, and its data. An `ok` verdict's details are left
+/// out (the record's own fields state them).
+struct VerdictJson<'a> {
+    verdict: &'a Verdict,
+    context: Context,
+}
+
+impl Serialize for VerdictJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = self.verdict;
+        let cx = &self.context;
+        let mut r = s.serialize_struct("Verdict", 6)?;
+        r.serialize_field("code", &v.code)?;
+        r.serialize_field("summary", &wording::summary(v, cx))?;
+        r.serialize_field("evidence", &wording::evidence(v, cx))?;
+        r.serialize_field("fix", &wording::fix(v, cx))?;
+        let none: &[crate::diagnose::Detail] = &[];
+        let details = if v.code == Code::Ok { none } else { &v.details };
+        r.serialize_field("details", details)?;
+        r.serialize_field(
+            "remedy",
+            &Remedy {
+                side: v.fix.side(),
+                fix: &v.fix,
+            },
+        )?;
+        r.end()
+    }
+}
+
+/// `verdict.remedy`: who acts, the action and the values it names.
+#[derive(Serialize)]
+struct Remedy<'a> {
+    side: crate::diagnose::Side,
+    #[serde(flatten)]
+    fix: &'a crate::diagnose::Fix,
 }

@@ -6,6 +6,7 @@ use std::io;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::wording;
 use crate::analyze::{CaptureReport, Handshake};
 use crate::diagnose::Code;
 use crate::sanitize::escape;
@@ -31,12 +32,15 @@ pub fn build(reports: &[CaptureReport], errors: &[(String, String)]) -> Report {
             } else {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 status.set_type(h.verdict.code.as_str());
-                status.set_message(escape(&h.verdict.summary));
+                status.set_message(escape(&wording::summary(&h.verdict, &h.wording_context())));
                 let mut text = String::from("evidence:\n");
-                for e in &h.verdict.evidence {
+                for e in &wording::evidence(&h.verdict, &h.wording_context()) {
                     text.push_str(&format!("  - {}\n", escape(e)));
                 }
-                text.push_str(&format!("fix: {}\n", escape(&h.verdict.fix)));
+                text.push_str(&format!(
+                    "fix: {}\n",
+                    escape(&wording::fix(&h.verdict, &h.wording_context()))
+                ));
                 status.set_description(text);
                 status
             };

@@ -7,6 +7,7 @@ pub mod junit;
 pub mod pcap;
 pub mod summary;
 pub mod text;
+pub mod wording;
 
 use std::collections::BTreeMap;
 

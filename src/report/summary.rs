@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use super::wording;
 use crate::analyze::{CaptureReport, Handshake};
 use crate::diagnose::Code;
 use crate::sanitize::escape;
@@ -57,7 +58,7 @@ pub fn write<W: Write>(
                 h.server,
                 cell(h.sni.as_deref().unwrap_or("—")),
                 h.verdict.code,
-                cell(&h.verdict.summary)
+                cell(&wording::summary(&h.verdict, &h.wording_context()))
             )?;
         }
         let more = failed_count - failed.len() as u64;

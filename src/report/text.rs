@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use super::wording;
 use crate::analyze::{CaptureReport, Handshake};
 use crate::diagnose::Code;
 use crate::flow::{At, Dir};
@@ -120,17 +121,23 @@ fn write_handshake<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Resul
     writeln!(
         out,
         "  {} → {}  {}  {}",
-        st.bold(&h.client),
-        st.bold(&h.server),
+        st.bold(&h.client.to_string()),
+        st.bold(&h.server.to_string()),
         sni,
         st.dim(&format!("[{}, frame {}]", escape(&h.capture), h.frame))
     )?;
-    writeln!(out, "  {}", escape(&h.verdict.summary))?;
+    let cx = h.wording_context();
+    writeln!(out, "  {}", escape(&wording::summary(&h.verdict, &cx)))?;
     if h.verdict.code != Code::Ok {
-        for e in &h.verdict.evidence {
+        for e in &wording::evidence(&h.verdict, &cx) {
             writeln!(out, "    • {}", escape(e))?;
         }
-        writeln!(out, "  {} {}", st.bold("fix:"), escape(&h.verdict.fix))?;
+        writeln!(
+            out,
+            "  {} {}",
+            st.bold("fix:"),
+            escape(&wording::fix(&h.verdict, &cx))
+        )?;
         write_ladder(out, h, st)?;
     }
     writeln!(out)

@@ -8,5 +8,6 @@ pub mod conversation;
 pub mod hello;
 pub mod plaintext;
 pub mod suites;
+pub mod wire;
 
 pub use conversation::{Conversation, TlsFacts};

@@ -1,0 +1,187 @@
+//! Plaintext alerts: which alert decides, and routing it to the family that names its
+//! cause (client certificates, SNI, version, ALPN, cipher suites, the server's
+//! certificate), else the generic codes (`malformed_handshake`, `fatal_alert`).
+
+use super::Ctx;
+use crate::diagnose::detail::Detail;
+use crate::diagnose::verdict::{Finding, Fix, ServerReaction};
+use crate::diagnose::Verdict;
+use crate::flow::{At, Dir};
+use crate::tls::alert::{AlertDescription as AD, AlertLevel};
+use crate::tls::conversation::{AlertFacts, Seen};
+use crate::tls::hello::ClientHelloFacts;
+
+/// The alert that decides the verdict: the first fatal one, or a warning
+/// unrecognized_name before the handshake completed (servers send it before failing),
+/// or a plaintext alert of unknown level before then — never one sent after the peer
+/// had closed.
+pub(super) fn decisive_alert<'a>(cx: &Ctx<'a>) -> Option<&'a AlertFacts> {
+    let completed = cx.handshake_completed_before(At {
+        frame: u64::MAX,
+        ts: crate::capture::Timestamp(i64::MAX),
+    });
+    cx.facts
+        .alerts
+        .iter()
+        .filter(|a| !cx.after_peer_closed(a))
+        .find(|a| {
+            a.is_fatal()
+                || (!completed
+                    && a.level == Some(AlertLevel::WARNING)
+                    && a.description == Some(AD::UNRECOGNIZED_NAME))
+        })
+        .or_else(|| {
+            cx.facts.alerts.iter().find(|a| {
+                !completed
+                    && !cx.after_peer_closed(a)
+                    && !a.encrypted
+                    && a.level != Some(AlertLevel::WARNING)
+                    && a.description
+                        .is_some_and(|d| d != AD::CLOSE_NOTIFY && d != AD::USER_CANCELED)
+            })
+        })
+}
+
+/// The verdict of the decisive alert, if there is one.
+pub(super) fn decisive_alert_verdict(cx: &Ctx<'_>) -> Option<Verdict> {
+    let ch = cx.client_hello()?;
+    let alert = decisive_alert(cx)?;
+    let desc = alert.description.unwrap_or(AD(0));
+    Some(match alert.from {
+        Dir::ToClient => server_alert(cx, ch, alert, desc),
+        Dir::ToServer => client_alert(cx, ch, alert, desc),
+    })
+}
+
+fn server_alert(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    alert: &AlertFacts,
+    desc: AD,
+) -> Verdict {
+    let f = cx.facts;
+    let before_server_hello = f.server_hello.as_ref().is_none_or(|sh| sh.at > alert.at);
+    let base = vec![cx.client_hello_detail(ch), cx.alert_detail(alert)];
+    let c = &ch.value;
+    // Client certificate problems come after the server's CertificateRequest.
+    if f.certificate_request.is_some() && !before_server_hello {
+        let sent = f
+            .client_certificate
+            .as_ref()
+            .map(|cc| cc.value.chain_length)
+            .unwrap_or(0);
+        if matches!(desc.0, 40 | 41 | 42 | 116) && sent == 0 {
+            return super::negotiation::client_cert_required(cx, base);
+        }
+        if desc.is_certificate_complaint()
+            || desc == AD::HANDSHAKE_FAILURE
+            || desc == AD::DECRYPT_ERROR
+        {
+            if sent > 0 {
+                return super::negotiation::client_cert_rejected(cx, base, desc);
+            }
+            return super::negotiation::client_cert_required(cx, base);
+        }
+    }
+    if desc == AD::CERTIFICATE_REQUIRED {
+        return super::negotiation::client_cert_required(cx, base);
+    }
+    match desc {
+        AD::UNRECOGNIZED_NAME => {
+            super::sni::sni_failure(cx, ch, base, ServerReaction::UnrecognizedName)
+        }
+        AD::PROTOCOL_VERSION => super::version::version_mismatch(cx, ch, base, Dir::ToClient),
+        AD::NO_APPLICATION_PROTOCOL => Verdict::new(
+            Finding::AlpnRefusedByServer {
+                offered: c.alpn.clone(),
+            },
+            base,
+            Fix::EnableCommonAlpn,
+        ),
+        AD::DECODE_ERROR | AD::ILLEGAL_PARAMETER
+            if before_server_hello || f.malformed.iter().any(|m| m.value.from == Dir::ToServer) =>
+        {
+            malformed(cx, Dir::ToServer, base, desc)
+        }
+        AD::HANDSHAKE_FAILURE | AD::INSUFFICIENT_SECURITY if before_server_hello => {
+            super::negotiation::handshake_failure_after_hello(cx, ch, base)
+        }
+        _ if before_server_hello && c.server_name_ip().is_some() => {
+            super::sni::sni_failure(cx, ch, base, ServerReaction::FailedWith(desc))
+        }
+        _ => generic_fatal(cx, base, alert),
+    }
+}
+
+fn client_alert(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    alert: &AlertFacts,
+    desc: AD,
+) -> Verdict {
+    let base = vec![cx.client_hello_detail(ch), cx.alert_detail(alert)];
+    let certificate_before = cx
+        .facts
+        .server_certificates
+        .as_ref()
+        .is_some_and(|c| c.at < alert.at);
+    match desc {
+        AD::PROTOCOL_VERSION => super::version::version_mismatch(cx, ch, base, Dir::ToServer),
+        AD::DECODE_ERROR | AD::ILLEGAL_PARAMETER => malformed(cx, Dir::ToClient, base, desc),
+        AD::NO_APPLICATION_PROTOCOL => {
+            Verdict::new(Finding::AlpnRefusedByClient, base, Fix::ConfigureCommonAlpn)
+        }
+        d if d.is_certificate_complaint() || certificate_before && d != AD::HANDSHAKE_FAILURE => {
+            super::cert::certificate_rejection(cx, ch, base, Some(d))
+        }
+        AD::HANDSHAKE_FAILURE if cx.facts.server_certificates.is_some() => {
+            super::cert::certificate_rejection(cx, ch, base, Some(desc))
+        }
+        _ => generic_fatal(cx, base, alert),
+    }
+}
+
+/// The peer rejected what `sender` sent as invalid (decode_error, illegal_parameter).
+fn malformed(cx: &Ctx<'_>, sender: Dir, mut evidence: Vec<Detail>, desc: AD) -> Verdict {
+    evidence.extend(cx.facts.malformed.iter().map(|m| Detail::Malformed {
+        at: m.at,
+        from: m.value.from,
+        what: m.value.what.clone(),
+    }));
+    Verdict::new(
+        Finding::PeerRejectedBytes {
+            sender,
+            alert: desc,
+        },
+        evidence,
+        Fix::FixImplementation { sender },
+    )
+}
+
+/// A fatal alert the packets do not narrow further, with the message it followed.
+pub(super) fn generic_fatal(
+    cx: &Ctx<'_>,
+    mut evidence: Vec<Detail>,
+    alert: &AlertFacts,
+) -> Verdict {
+    evidence.extend(cx.closes());
+    let after = cx
+        .facts
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.at < alert.at)
+        .map(|e| (e.from, e.what.clone()));
+    Verdict::new(
+        Finding::FatalAlert {
+            from: alert.from,
+            alert: alert.description,
+            after,
+        },
+        evidence,
+        Fix::ReadSenderLog {
+            sender: alert.from,
+            alert: alert.description,
+        },
+    )
+}

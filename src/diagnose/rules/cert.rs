@@ -1,0 +1,160 @@
+//! The server's certificate, rejected by the client: expired, self-signed, an untrusted
+//! issuer, a name it does not cover — or rejected for a reason the capture does not
+//! show.
+
+use super::Ctx;
+use crate::diagnose::detail::Detail;
+use crate::diagnose::verdict::{Finding, Fix, ServerReaction};
+use crate::diagnose::Verdict;
+use crate::tls::alert::AlertDescription as AD;
+use crate::tls::cert::dns_name_matches;
+use crate::tls::conversation::Seen;
+use crate::tls::hello::ClientHelloFacts;
+
+/// The client rejected the server's certificate: the most specific cause the packets
+/// support. `desc` is the plaintext alert when there is one.
+pub(super) fn certificate_rejection(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    mut evidence: Vec<Detail>,
+    desc: Option<AD>,
+) -> Verdict {
+    let c = &ch.value;
+    let leaf = cx.leaf();
+    if let Some(chain) = &cx.facts.server_certificates {
+        evidence.insert(
+            1,
+            Detail::ServerCertificate {
+                at: chain.at,
+                chain_length: chain.value.chain_length,
+                certificates: chain.value.certificates.clone(),
+            },
+        );
+    }
+    evidence.extend(cx.closes());
+    let alert_says = |d: AD| desc == Some(d);
+    let now = cx
+        .facts
+        .server_certificates
+        .as_ref()
+        .map(|c| c.at.ts)
+        .unwrap_or(cx.conn.first.ts)
+        .as_unix_secs();
+    // Specific complaints the alert names come first.
+    if alert_says(AD::CERTIFICATE_EXPIRED)
+        || leaf.is_some_and(|l| l.expired_at(now)) && !alert_says(AD::UNKNOWN_CA)
+    {
+        if let Some(l) = leaf {
+            return Verdict::new(
+                Finding::CertOutsideValidity {
+                    not_before: l.not_before,
+                    not_after: l.not_after,
+                },
+                evidence,
+                Fix::RenewCertificate,
+            );
+        }
+        if alert_says(AD::CERTIFICATE_EXPIRED) {
+            return Verdict::new(
+                Finding::CertReportedExpired,
+                evidence,
+                Fix::RenewCertificateOrCheckClock,
+            );
+        }
+    }
+    if alert_says(AD::UNKNOWN_CA)
+        || leaf.is_some_and(|l| l.self_signed) && desc.is_some_and(|d| d.is_certificate_complaint())
+    {
+        if let Some(l) = leaf.filter(|l| l.self_signed) {
+            return Verdict::new(
+                Finding::CertSelfSignedUntrusted {
+                    subject: l.subject.clone(),
+                },
+                evidence,
+                Fix::ReplaceSelfSigned,
+            );
+        }
+        let chain_len = cx
+            .facts
+            .server_certificates
+            .as_ref()
+            .map(|c| c.value.chain_length)
+            .unwrap_or(0);
+        if chain_len == 1 && leaf.is_some_and(|l| !l.self_issued) {
+            evidence.push(Detail::LeafOnly);
+        }
+        return Verdict::new(
+            Finding::CertIssuerUntrusted {
+                issuer: leaf.map(|l| l.issuer.clone()).unwrap_or_default(),
+            },
+            evidence,
+            if chain_len == 1 {
+                Fix::SendFullChain
+            } else {
+                Fix::TrustIssuer
+            },
+        );
+    }
+    // Name problems: SNI first, then the certificate's names.
+    if c.server_name_ip().is_some() {
+        return super::sni::sni_failure(
+            cx,
+            ch,
+            evidence,
+            ServerReaction::CertificateWithoutAddress,
+        );
+    }
+    let names = cx.known_certificate_names();
+    let Some(sni) = c.server_name.clone() else {
+        return super::sni::sni_failure(cx, ch, evidence, ServerReaction::CertificateRejected);
+    };
+    let covered = match leaf {
+        Some(l) => Some(l.covers(&sni)),
+        None if !names.is_empty() => Some(names.iter().any(|n| dns_name_matches(n, &sni))),
+        None => None,
+    };
+    if covered == Some(false) {
+        return Verdict::new(
+            Finding::CertNameMismatch {
+                names,
+                requested: sni.clone(),
+            },
+            evidence,
+            Fix::CoverName { name: sni },
+        );
+    }
+    if let Some(l) = leaf.filter(|l| l.self_signed) {
+        return Verdict::new(
+            Finding::CertSelfSignedRejected {
+                subject: l.subject.clone(),
+            },
+            evidence,
+            Fix::ReplaceOrTrustSelfSigned,
+        );
+    }
+    Verdict::new(
+        Finding::CertRejected { alert: desc },
+        evidence,
+        Fix::ReadClientError,
+    )
+}
+
+/// The leaf the server sent cannot satisfy this client: it does not name what the
+/// client asked for, or it is outside its validity period.
+pub(super) fn certificate_visibly_wrong(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> bool {
+    let Some(chain) = &cx.facts.server_certificates else {
+        return false;
+    };
+    let Some(leaf) = chain.value.certificates.first() else {
+        return false;
+    };
+    if leaf.parse_error.is_some() {
+        return false;
+    }
+    let name_wrong = ch
+        .value
+        .server_name
+        .as_deref()
+        .is_some_and(|sni| !leaf.covers(sni));
+    name_wrong || leaf.expired_at(chain.at.ts.as_unix_secs())
+}

@@ -1,0 +1,301 @@
+//! The rules, by family, in the catalog's precedence: TCP-level failures, non-TLS
+//! peers, a capture that cannot tell, the alerts (routed to the SNI, certificate,
+//! version and negotiation families), then the outcome read from the flights when no
+//! alert decides. [`PRECEDENCE`] is that order, written once; each rule returns the
+//! verdict with its evidence as data, or passes.
+//!
+//! The three facts several rules rest on have one definition each, here:
+//! [`Ctx::negotiated_tls13`], [`is_encrypted_alert_len`] and
+//! [`Ctx::handshake_completed_before`].
+
+mod alert;
+mod capture;
+mod cert;
+mod negotiation;
+mod outcome;
+mod peer;
+mod sni;
+mod tcp;
+#[cfg(test)]
+mod tests;
+mod version;
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+
+use super::detail::{CloseKind, Detail};
+use super::profile::ServerProfile;
+use super::{Reads, Settings, Verdict};
+use crate::capture::Timestamp;
+use crate::flow::{At, Connection, Dir};
+use crate::tls::cert::CertFacts;
+use crate::tls::conversation::{AlertFacts, Seen};
+use crate::tls::hello::ClientHelloFacts;
+use crate::tls::wire::{CipherSuite, ProtocolVersion};
+use crate::tls::TlsFacts;
+
+/// A rule: the verdict when it applies to the connection, else `None` (the next rule
+/// decides).
+type Rule = fn(&Ctx<'_>) -> Option<Verdict>;
+
+/// The rules in the order they are tried; the first that applies decides. The last
+/// always applies.
+pub(super) const PRECEDENCE: &[(&str, Rule)] = &[
+    (
+        "tcp: refused or unanswered SYN",
+        tcp::handshake_never_started,
+    ),
+    ("capture: only the client's side", capture::one_sided),
+    ("peer: no ClientHello", peer::without_client_hello),
+    ("peer: server answered in plain text", peer::non_tls_server),
+    (
+        "capture: lost before the outcome",
+        capture::lost_before_outcome,
+    ),
+    (
+        "alert: a decisive plaintext alert",
+        alert::decisive_alert_verdict,
+    ),
+    (
+        "outcome: from the flights",
+        outcome::without_plaintext_alert,
+    ),
+];
+
+/// What one diagnosis reads: the connection, its TLS facts, the server's profile and
+/// how far the capture goes.
+pub(super) struct Ctx<'a> {
+    pub conn: &'a Connection,
+    pub facts: &'a TlsFacts,
+    pub server_profile: Option<&'a ServerProfile>,
+    pub settings: &'a Settings,
+    pub end: Timestamp,
+    /// What the verdict was drawn from beyond the connection itself.
+    pub reads: Cell<Reads>,
+}
+
+/// A 2-byte alert under an AEAD tag: 19 bytes with the usual 16-byte tag (2 bytes of
+/// alert, 1 byte of inner content type), 11 with CCM_8. The one definition of "an
+/// encrypted alert, by size" (the records use it too).
+pub fn is_encrypted_alert_len(len: u32) -> bool {
+    len == 19 || len == 11
+}
+
+impl<'a> Ctx<'a> {
+    /// Runs the rules in [`PRECEDENCE`] order.
+    pub(super) fn verdict(&self) -> Verdict {
+        PRECEDENCE
+            .iter()
+            .find_map(|(_, rule)| rule(self))
+            .expect("the last rule always decides")
+    }
+
+    /// The server's profile; the verdict now depends on other connections.
+    pub fn profile(&self) -> Option<&'a ServerProfile> {
+        self.reads.set(Reads {
+            profile: true,
+            ..self.reads.get()
+        });
+        self.server_profile
+    }
+
+    /// The end of the capture (bounded by the flow idle timeout); the verdict now
+    /// depends on how long the capture went on.
+    pub fn capture_end(&self) -> Timestamp {
+        self.reads.set(Reads {
+            end: true,
+            ..self.reads.get()
+        });
+        self.end
+    }
+
+    pub fn server(&self) -> SocketAddr {
+        self.conn.server
+    }
+
+    pub fn client_hello(&self) -> Option<&'a Seen<ClientHelloFacts>> {
+        self.facts.client_hello.as_ref()
+    }
+
+    /// The ClientHello as evidence: what the client offered.
+    pub fn client_hello_detail(&self, ch: &Seen<ClientHelloFacts>) -> Detail {
+        let c = &ch.value;
+        Detail::ClientHello {
+            at: ch.at,
+            highest_version: ProtocolVersion(c.highest_version()),
+            suites: c
+                .cipher_suites
+                .iter()
+                .filter(|&&s| CipherSuite(s).is_real())
+                .count(),
+            server_name: c.server_name.clone(),
+            alpn: c.alpn.clone(),
+        }
+    }
+
+    pub fn alert_detail(&self, a: &AlertFacts) -> Detail {
+        Detail::Alert {
+            at: a.at,
+            from: a.from,
+            level: a.level,
+            description: a.description,
+            encrypted: a.encrypted,
+        }
+    }
+
+    /// How `from` closed, if it did: its RST, else its FIN.
+    pub fn close_detail(&self, from: Dir) -> Option<Detail> {
+        let t = &self.conn.tcp;
+        let d = from.index();
+        if let Some(at) = t.rst[d] {
+            Some(Detail::Close {
+                at,
+                from,
+                how: CloseKind::Rst,
+            })
+        } else {
+            t.fin[d].map(|at| Detail::Close {
+                at,
+                from,
+                how: CloseKind::Fin,
+            })
+        }
+    }
+
+    /// Both sides' closes.
+    pub fn closes(&self) -> Vec<Detail> {
+        [Dir::ToServer, Dir::ToClient]
+            .into_iter()
+            .filter_map(|d| self.close_detail(d))
+            .collect()
+    }
+
+    /// Whether `from` closed (FIN or RST).
+    pub fn closed(&self, from: Dir) -> bool {
+        let t = &self.conn.tcp;
+        t.rst[from.index()].is_some() || t.fin[from.index()].is_some()
+    }
+
+    /// An alert sent after the peer had already closed (FIN or RST) is the sender's
+    /// reaction to the close, not the cause of the failure.
+    pub fn after_peer_closed(&self, a: &AlertFacts) -> bool {
+        let peer = a.from.opposite().index();
+        let t = &self.conn.tcp;
+        [t.fin[peer], t.rst[peer]]
+            .iter()
+            .flatten()
+            .any(|closed| *closed < a.at)
+    }
+
+    /// Round-trip time seen in the handshake (SYN→SYN-ACK, else ClientHello→ServerHello).
+    pub fn rtt(&self) -> f64 {
+        let t = &self.conn.tcp;
+        if let (Some(syn), Some(syn_ack)) = (t.syn, t.syn_ack) {
+            return syn_ack.ts.secs_since(syn.ts).max(0.0);
+        }
+        match (self.client_hello(), &self.facts.server_hello) {
+            (Some(ch), Some(sh)) => sh.at.ts.secs_since(ch.at.ts).max(0.0),
+            _ => 0.0,
+        }
+    }
+
+    /// `later` follows `earlier` as a reaction, not after an idle pause: within two
+    /// round trips plus a quarter second. A client that rejects a certificate after the
+    /// handshake (curl's name check) sends its alert at once; one that simply had
+    /// nothing to say (a probe) closes after a pause.
+    pub fn reacts_to(&self, earlier: At, later: At) -> bool {
+        later.ts.secs_since(earlier.ts) <= 2.0 * self.rtt() + 0.25
+    }
+
+    /// The ServerHello selected TLS 1.3 (or a draft): the rest of the handshake is
+    /// encrypted.
+    pub fn negotiated_tls13(&self) -> bool {
+        negotiated_tls13(self.facts)
+    }
+
+    /// The handshake completed before `t`.
+    pub fn handshake_completed_before(&self, t: At) -> bool {
+        handshake_completed_before(self.facts, t)
+    }
+
+    pub fn leaf(&self) -> Option<&'a CertFacts> {
+        self.facts
+            .server_certificates
+            .as_ref()?
+            .value
+            .certificates
+            .first()
+    }
+
+    /// The server said something in TLS: a hello, an alert, an encrypted record.
+    pub fn server_said_anything_tls(&self) -> bool {
+        self.facts.server_hello.is_some()
+            || self.facts.hello_retry_request.is_some()
+            || self
+                .facts
+                .alerts
+                .iter()
+                .any(|a| a.from == Dir::ToClient && !self.after_peer_closed(a))
+            || self.facts.encrypted[1].count > 0
+    }
+
+    /// Names the server presents: this connection's leaf, or other connections'.
+    pub fn known_certificate_names(&self) -> Vec<String> {
+        if let Some(leaf) = self.leaf() {
+            return leaf.names();
+        }
+        self.profile()
+            .map(|p| p.certificate_names.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The last message seen, as evidence.
+    pub fn last_message(&self) -> Option<Detail> {
+        self.facts.events.last().map(|e| Detail::LastMessage {
+            at: e.at,
+            from: e.from,
+            message: e.what.clone(),
+        })
+    }
+}
+
+/// The ServerHello selected TLS 1.3 (or a draft).
+pub fn negotiated_tls13(facts: &TlsFacts) -> bool {
+    facts
+        .server_hello
+        .as_ref()
+        .is_some_and(|sh| ProtocolVersion(sh.value.version).is_tls13())
+}
+
+/// The handshake completed before `t`: TLS 1.3, the client's first encrypted record
+/// (its Finished) is not an alert; before, both Finished messages were seen.
+pub fn handshake_completed_before(facts: &TlsFacts, t: At) -> bool {
+    if negotiated_tls13(facts) {
+        facts.encrypted[0]
+            .first
+            .first()
+            .is_some_and(|(at, len)| *at < t && !is_encrypted_alert_len(*len))
+    } else {
+        facts.finished.iter().all(|x| x.is_some_and(|at| at < t))
+    }
+}
+
+/// The handshake completed at all (the records' `established`).
+pub fn handshake_completed(facts: &TlsFacts) -> bool {
+    facts.server_hello.is_some()
+        && handshake_completed_before(
+            facts,
+            At {
+                frame: u64::MAX,
+                ts: Timestamp(i64::MAX),
+            },
+        )
+}
+
+/// The earlier of two optional events.
+pub(super) fn earliest(a: Option<At>, b: Option<At>) -> Option<At> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}

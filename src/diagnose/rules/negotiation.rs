@@ -1,0 +1,140 @@
+//! Negotiation: cipher suites (with what the server picks for other clients), and
+//! client certificates. (ALPN and version alerts are routed in `alert`/`version`.)
+
+use super::Ctx;
+use crate::diagnose::detail::Detail;
+use crate::diagnose::verdict::{Finding, Fix, ServerReaction};
+use crate::diagnose::Verdict;
+use crate::tls::alert::AlertDescription as AD;
+use crate::tls::conversation::Seen;
+use crate::tls::hello::ClientHelloFacts;
+use crate::tls::suites::classify_offer;
+use crate::tls::wire::{CipherSuite, NamedGroup};
+
+/// How many of the client's suites the evidence lists.
+const SUITES_SHOWN: usize = 12;
+/// How many the fix suggests.
+const SUITES_SUGGESTED: usize = 3;
+
+/// handshake_failure (or insufficient_security) right after the ClientHello: no shared
+/// cipher suite — unless the server's profile shows it picks a suite offered here, or
+/// the name is the problem.
+pub(super) fn handshake_failure_after_hello(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    mut evidence: Vec<Detail>,
+) -> Verdict {
+    let c = &ch.value;
+    let offered: Vec<CipherSuite> = c
+        .cipher_suites
+        .iter()
+        .map(|&s| CipherSuite(s))
+        .filter(|s| s.is_real())
+        .collect();
+    let picked: Vec<CipherSuite> = cx
+        .profile()
+        .map(|p| p.suites_picked.keys().map(|&s| CipherSuite(s)).collect())
+        .unwrap_or_default();
+    let overlap = picked.iter().any(|s| offered.contains(s));
+    // SNI problems come before cipher ones.
+    let failed = ServerReaction::FailedWith(AD::HANDSHAKE_FAILURE);
+    if c.server_name.is_none() || c.server_name_ip().is_some() {
+        let names_known = cx
+            .profile()
+            .is_some_and(|p| !p.certificate_names.is_empty());
+        if overlap || picked.is_empty() && names_known {
+            return super::sni::sni_failure(cx, ch, evidence, failed);
+        }
+        if c.server_name_ip().is_some() && picked.is_empty() {
+            return super::sni::sni_failure(cx, ch, evidence, failed);
+        }
+    }
+    if overlap {
+        evidence.push(Detail::ProfileSharedSuites {
+            suites: picked
+                .iter()
+                .filter(|s| offered.contains(s))
+                .copied()
+                .collect(),
+        });
+        evidence.push(Detail::GroupsOffered {
+            groups: c.supported_groups.iter().map(|&g| NamedGroup(g)).collect(),
+            signature_algorithms: c.signature_algorithms.len(),
+        });
+        return Verdict::new(
+            Finding::FailureDespiteSharedSuites,
+            evidence,
+            Fix::CompareGroupsAndSignatures,
+        );
+    }
+    let classes = classify_offer(&c.cipher_suites);
+    evidence.push(Detail::SuitesOffered {
+        classes: classes.clone(),
+        offered: offered.len(),
+        suites: offered.iter().take(SUITES_SHOWN).copied().collect(),
+    });
+    let server_picks = if picked.is_empty() {
+        evidence.push(Detail::ProfileNoSuites);
+        None
+    } else {
+        let p = cx.profile().expect("picked comes from the profile");
+        evidence.push(Detail::ProfileSuitesPicked {
+            server_hellos: p.server_hellos,
+            example_client: p.example_client.map(|(_, c)| c),
+            suites: picked.clone(),
+        });
+        let raw: Vec<u16> = picked.iter().map(|s| s.0).collect();
+        let server_class = classify_offer(&raw).first().cloned().unwrap_or_default();
+        Some((picked.clone(), server_class))
+    };
+    Verdict::new(
+        Finding::NoSharedCipher {
+            offered: offered.len(),
+            offer_class: classes.first().cloned().unwrap_or_default(),
+            server_picks,
+        },
+        evidence,
+        Fix::EnableCommonSuite {
+            client_offers: offered.iter().take(SUITES_SUGGESTED).copied().collect(),
+            server_picks: picked,
+        },
+    )
+}
+
+/// The server asked for a client certificate and got none (or an empty one).
+pub(super) fn client_cert_required(cx: &Ctx<'_>, mut evidence: Vec<Detail>) -> Verdict {
+    let f = cx.facts;
+    if let Some(at) = f.certificate_request {
+        evidence.insert(1, Detail::CertificateRequest { at });
+    }
+    match &f.client_certificate {
+        Some(cc) => evidence.push(Detail::ClientCertificate {
+            at: cc.at,
+            chain_length: 0,
+        }),
+        None => evidence.push(Detail::NoClientCertificate),
+    }
+    Verdict::new(
+        Finding::ClientCertMissing,
+        evidence,
+        Fix::ConfigureClientCertificate,
+    )
+}
+
+/// The server rejected the client's certificate.
+pub(super) fn client_cert_rejected(cx: &Ctx<'_>, mut evidence: Vec<Detail>, desc: AD) -> Verdict {
+    if let Some(cc) = &cx.facts.client_certificate {
+        evidence.insert(
+            1,
+            Detail::ClientCertificate {
+                at: cc.at,
+                chain_length: cc.value.chain_length,
+            },
+        );
+    }
+    Verdict::new(
+        Finding::ClientCertRejected { alert: desc },
+        evidence,
+        Fix::UseTrustedClientCertificate,
+    )
+}

@@ -1,0 +1,62 @@
+//! Server names: none sent, an IP literal, or a name the server does not serve.
+
+use super::Ctx;
+use crate::diagnose::detail::Detail;
+use crate::diagnose::verdict::{Finding, Fix, ServerReaction};
+use crate::diagnose::Verdict;
+use crate::tls::conversation::Seen;
+use crate::tls::hello::ClientHelloFacts;
+
+/// The name the client sent (or did not) is the cause; `reaction` is how the server
+/// answered it.
+pub(super) fn sni_failure(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    mut evidence: Vec<Detail>,
+    reaction: ServerReaction,
+) -> Verdict {
+    let c = &ch.value;
+    let names = cx.known_certificate_names();
+    if !names.is_empty() && cx.leaf().is_none() {
+        evidence.push(Detail::ProfileCertificateNames {
+            names: names.clone(),
+        });
+    }
+    // A name to connect by: one of the certificate's, not a wildcard.
+    let suggestion = names
+        .iter()
+        .find(|n| !n.contains(' ') && !n.contains('*'))
+        .cloned();
+    if let Some(ip) = c.server_name_ip() {
+        // Behind a relay the client's own port is not this connection's.
+        let port = (cx.server().ip() == ip).then(|| cx.server().port());
+        return Verdict::new(
+            Finding::SniIpLiteral { ip, reaction },
+            evidence,
+            Fix::ConnectByNameNotAddress {
+                suggestion,
+                port,
+                ip,
+            },
+        );
+    }
+    match &c.server_name {
+        None => Verdict::new(
+            Finding::SniMissing { reaction },
+            evidence,
+            Fix::SendServerName {
+                suggestion,
+                port: cx.server().port(),
+                ip: cx.server().ip(),
+            },
+        ),
+        Some(name) => Verdict::new(
+            Finding::SniUnrecognized {
+                name: name.clone(),
+                reaction,
+            },
+            evidence,
+            Fix::ServeName { name: name.clone() },
+        ),
+    }
+}

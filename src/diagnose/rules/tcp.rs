@@ -1,0 +1,152 @@
+//! TCP-level failures: a SYN refused or never answered, a server that resets or closes
+//! instead of answering the ClientHello, a side that hangs up mid-handshake without an
+//! alert, and silence until a timeout.
+
+use super::{earliest, Ctx};
+use crate::diagnose::detail::Detail;
+use crate::diagnose::verdict::{Finding, Fix, Unfinished};
+use crate::diagnose::Verdict;
+use crate::flow::Dir;
+use crate::tls::conversation::Seen;
+use crate::tls::hello::ClientHelloFacts;
+
+/// The SYN was refused, never answered, or the capture ends right after it.
+pub(super) fn handshake_never_started(cx: &Ctx<'_>) -> Option<Verdict> {
+    let t = &cx.conn.tcp;
+    let syn = t.syn?;
+    if t.syn_ack.is_some() || t.payload_bytes.iter().any(|&b| b > 0) {
+        return None;
+    }
+    if let Some(rst) = t.rst[1] {
+        return Some(Verdict::new(
+            Finding::Refused,
+            vec![
+                Detail::Syn { at: syn, count: 1 },
+                Detail::SynRefused { at: rst },
+            ],
+            Fix::ListenOnPort {
+                port: cx.server().port(),
+            },
+        ));
+    }
+    let waited = cx.capture_end().secs_since(syn.ts);
+    if t.syn_count >= 2 || waited >= cx.settings.response_timeout {
+        return Some(Verdict::new(
+            Finding::SynUnanswered,
+            vec![
+                Detail::Syn {
+                    at: syn,
+                    count: t.syn_count,
+                },
+                Detail::Silence {
+                    from: Dir::ToServer,
+                    secs: waited,
+                    until_capture_end: true,
+                },
+            ],
+            Fix::MakeReachable,
+        ));
+    }
+    Some(Verdict::new(
+        Finding::CaptureEndsAfterSyn,
+        vec![
+            Detail::Syn { at: syn, count: 1 },
+            Detail::CaptureEndsAfter { secs: waited },
+        ],
+        Fix::CaptureLongerAfterSyn,
+    ))
+}
+
+/// No TLS answer from the server: it reset or closed first, stayed silent for the
+/// timeout, or the client gave up first.
+pub(super) fn no_server_answer(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
+    let t = &cx.conn.tcp;
+    let mut ev = vec![cx.client_hello_detail(ch)];
+    // A server close that answers the client's own close is not the server's doing.
+    let client_closed = earliest(t.fin[0], t.rst[0]);
+    let first_mover =
+        |server: Option<crate::flow::At>| server.filter(|s| client_closed.is_none_or(|c| *s < c));
+    if let Some(rst) = first_mover(t.rst[1]) {
+        ev.push(Detail::Close {
+            at: rst,
+            from: Dir::ToClient,
+            how: crate::diagnose::detail::CloseKind::Rst,
+        });
+        return Verdict::new(
+            Finding::ServerResetAfterHello,
+            ev,
+            Fix::CheckServerAndFilters {
+                server_name: ch.value.server_name.clone(),
+            },
+        );
+    }
+    if let Some(fin) = first_mover(t.fin[1]) {
+        ev.push(Detail::Close {
+            at: fin,
+            from: Dir::ToClient,
+            how: crate::diagnose::detail::CloseKind::Fin,
+        });
+        return Verdict::new(Finding::ServerClosedAfterHello, ev, Fix::ReadServerErrorLog);
+    }
+    let waited_until = client_closed.map_or_else(|| cx.capture_end(), |c| c.ts);
+    let waited = waited_until.secs_since(ch.at.ts);
+    if waited >= cx.settings.response_timeout {
+        ev.push(Detail::Silence {
+            from: Dir::ToServer,
+            secs: waited,
+            until_capture_end: client_closed.is_none(),
+        });
+        ev.extend(cx.close_detail(Dir::ToServer));
+        return Verdict::new(Finding::NoResponse, ev, Fix::CheckHungServer);
+    }
+    if let Some(close) = cx.close_detail(Dir::ToServer) {
+        ev.push(close);
+        return Verdict::new(
+            Finding::ClientGaveUp { waited },
+            ev,
+            Fix::CheckClientTimeout,
+        );
+    }
+    super::capture::incomplete(cx, ch, Unfinished::BeforeServerAnswer { secs: waited })
+}
+
+/// A side closed in the middle of the handshake without an alert; `None` while
+/// neither did.
+pub(super) fn closed_mid_handshake(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Option<Verdict> {
+    let t = &cx.conn.tcp;
+    let mut ev = vec![cx.client_hello_detail(ch)];
+    if let Some(sh) = &cx.facts.server_hello {
+        ev.push(Detail::ServerHello {
+            at: sh.at,
+            version: crate::tls::wire::ProtocolVersion(sh.value.version),
+            cipher_suite: crate::tls::wire::CipherSuite(sh.value.cipher_suite),
+        });
+    }
+    let client_close = earliest(t.rst[0], t.fin[0]);
+    let server_close = earliest(t.rst[1], t.fin[1]);
+    match (client_close, server_close) {
+        (Some(c), s) if s.is_none_or(|s| c <= s) => {
+            if super::cert::certificate_visibly_wrong(cx, ch) {
+                // A client that hangs up on a certificate it cannot accept.
+                ev.push(Detail::SilentAfterCertificate);
+                return Some(super::cert::certificate_rejection(cx, ch, ev, None));
+            }
+            ev.extend(cx.close_detail(Dir::ToServer));
+            Some(Verdict::new(
+                Finding::ClientAbortedMidHandshake,
+                ev,
+                Fix::ReadClientLogAbort,
+            ))
+        }
+        (_, Some(_)) => {
+            let reset = t.rst[1].is_some();
+            ev.extend(cx.close_detail(Dir::ToClient));
+            Some(Verdict::new(
+                Finding::ServerDroppedMidHandshake { reset },
+                ev,
+                Fix::ReadServerLogDrop,
+            ))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,64 @@
+//! Versions: the ranges of client and server do not overlap.
+
+use super::Ctx;
+use crate::diagnose::detail::Detail;
+use crate::diagnose::verdict::{Finding, Fix};
+use crate::diagnose::Verdict;
+use crate::flow::Dir;
+use crate::tls::conversation::Seen;
+use crate::tls::hello::ClientHelloFacts;
+use crate::tls::wire::{CipherSuite, ProtocolVersion};
+
+/// A protocol_version alert from `from`'s side: what the client offers, what the server
+/// negotiates elsewhere, and the ServerHello if there was one.
+pub(super) fn version_mismatch(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    mut evidence: Vec<Detail>,
+    from: Dir,
+) -> Verdict {
+    let c = &ch.value;
+    evidence.push(if c.supported_versions.is_empty() {
+        Detail::VersionsOffered {
+            versions: vec![ProtocolVersion(c.legacy_version)],
+            legacy_only: true,
+        }
+    } else {
+        Detail::VersionsOffered {
+            versions: c
+                .supported_versions
+                .iter()
+                .map(|&v| ProtocolVersion(v))
+                .collect(),
+            legacy_only: false,
+        }
+    });
+    let server_versions: Vec<ProtocolVersion> = cx
+        .profile()
+        .map(|p| {
+            p.versions_picked
+                .keys()
+                .map(|&v| ProtocolVersion(v))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !server_versions.is_empty() {
+        evidence.push(Detail::ProfileVersions {
+            versions: server_versions.clone(),
+        });
+    }
+    if let Some(sh) = &cx.facts.server_hello {
+        evidence.push(Detail::ServerHello {
+            at: sh.at,
+            version: ProtocolVersion(sh.value.version),
+            cipher_suite: CipherSuite(sh.value.cipher_suite),
+        });
+    }
+    let finding = match from {
+        Dir::ToClient => Finding::NoCommonVersion {
+            client_highest: ProtocolVersion(c.highest_version()),
+        },
+        Dir::ToServer => Finding::VersionRefusedByClient,
+    };
+    Verdict::new(finding, evidence, Fix::OverlapVersions { server_versions })
+}
