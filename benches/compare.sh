@@ -12,6 +12,9 @@
 #   GEN=python: ../shared/bench/gen_bench_pcap.py (another path with PYGEN=...).
 #   Generated inputs are kept in $WORK and reused while the generator's source and
 #   arguments are the same.
+#   BASE=path/to/an/earlier/tlswhy: A/B — the same tlswhy runs with that binary too
+#   (rows base-*, in the same rounds) and a line of ratios base / this build.
+#   TOOLS="text-2t null-2t ...": only these rows (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -98,20 +101,28 @@ while [ $# -ge 2 ]; do
     names=(walk walk-mmap tlswhy-1t tlswhy-2t null-1t null-2t text-1t text-2t mmap-2t stdin-2t)
     command -v tshark >/dev/null && names+=(tshark)
     command -v ssldump >/dev/null && names+=(ssldump)
+    if [ -n "${TOOLS:-}" ]; then read -r -a names <<<"$TOOLS"; fi
+    if [ -n "${BASE:-}" ]; then
+        for name in "${names[@]}"; do
+            case $name in tlswhy-* | null-* | text-* | mmap-* | stdin-*) names+=("base-$name") ;; esac
+        done
+    fi
     for name in "${names[@]}"; do rm -f "$WORK/$name.runs"; done
     for _ in $(seq "$RUNS"); do
         for name in "${names[@]}"; do
-            case $name in
+            BIN=target/release/tlswhy
+            case $name in base-*) BIN=$BASE ;; esac
+            case ${name#base-} in
                 walk) once walk "$WALK" "$pcap" ;;
                 walk-mmap) once walk-mmap "$WALK" --mmap "$pcap" ;;
-                tlswhy-1t) once tlswhy-1t "$BIN" analyze --threads 1 --format json "$pcap" ;;
-                tlswhy-2t) once tlswhy-2t "$BIN" analyze --threads 2 --format json "$pcap" ;;
-                null-1t) once null-1t sh -c '"$0" analyze --threads 1 --format json "$1" >/dev/null' "$BIN" "$pcap" ;;
-                null-2t) once null-2t sh -c '"$0" analyze --threads 2 --format json "$1" >/dev/null' "$BIN" "$pcap" ;;
-                text-1t) once text-1t "$BIN" analyze --threads 1 -q "$pcap" ;;
-                text-2t) once text-2t "$BIN" analyze --threads 2 -q "$pcap" ;;
-                mmap-2t) once mmap-2t "$BIN" analyze --threads 2 --mmap --format json "$pcap" ;;
-                stdin-2t) once stdin-2t sh -c '"$0" analyze --threads 2 --format json - <"$1"' "$BIN" "$pcap" ;;
+                tlswhy-1t) once "$name" "$BIN" analyze --threads 1 --format json "$pcap" ;;
+                tlswhy-2t) once "$name" "$BIN" analyze --threads 2 --format json "$pcap" ;;
+                null-1t) once "$name" sh -c '"$0" analyze --threads 1 --format json "$1" >/dev/null' "$BIN" "$pcap" ;;
+                null-2t) once "$name" sh -c '"$0" analyze --threads 2 --format json "$1" >/dev/null' "$BIN" "$pcap" ;;
+                text-1t) once "$name" "$BIN" analyze --threads 1 -q "$pcap" ;;
+                text-2t) once "$name" "$BIN" analyze --threads 2 -q "$pcap" ;;
+                mmap-2t) once "$name" "$BIN" analyze --threads 2 --mmap --format json "$pcap" ;;
+                stdin-2t) once "$name" sh -c '"$0" analyze --threads 2 --format json - <"$1"' "$BIN" "$pcap" ;;
                 tshark) once tshark tshark -r "$pcap" -o tcp.reassemble_out_of_order:TRUE \
                     -Y 'tls.handshake.type==1 || tls.handshake.type==2 || tls.alert_message' \
                     -T fields -e frame.number -e tls.handshake.extensions_server_name \
@@ -122,7 +133,7 @@ while [ $# -ge 2 ]; do
     done
     results=()
     for name in "${names[@]}"; do results+=("$(median "$name")"); done
-    walk_t=$(echo "${results[0]}" | awk '{print $2}')
+    walk_t=$(printf '%s\n' "${results[@]}" | awk '$1=="walk"{print $2}')
     tshark_t=$(printf '%s\n' "${results[@]}" | awk '$1=="tshark"{print $2}')
     printf '%-10s %9s %10s %14s %10s %10s %10s\n' tool seconds MB/s handshakes/s "RSS MiB" "vs walk" "vs tshark"
     for r in "${results[@]}"; do
@@ -134,9 +145,14 @@ while [ $# -ge 2 ]; do
     done
     # Two threads over one, per output.
     printf '%s\n' "${results[@]}" | awk '{ t[$1] = $2 } END {
-        printf "2 threads / 1 thread: JSON to a file %.2f, JSON to /dev/null %.2f, text report %.2f\n",
-            t["tlswhy-1t"] / t["tlswhy-2t"], t["null-1t"] / t["null-2t"], t["text-1t"] / t["text-2t"]
+        if (t["tlswhy-2t"] > 0 && t["null-2t"] > 0 && t["text-2t"] > 0)
+            printf "2 threads / 1 thread: JSON to a file %.2f, JSON to /dev/null %.2f, text report %.2f\n",
+                t["tlswhy-1t"] / t["tlswhy-2t"], t["null-1t"] / t["null-2t"], t["text-1t"] / t["text-2t"]
+        for (n in t) if (n ~ /^base-/ && (substr(n, 6) in t))
+            printf "A/B %s: base %.3f s, this build %.3f s, this/base %.3f\n", substr(n, 6), t[n], t[substr(n, 6)], t[substr(n, 6)] / t[n]
     }'
     # Agreement of tlswhy's facts with the truth file.
-    python3 benches/truth_agreement.py "$truth" "$WORK/tlswhy-2t.out"
+    if [ -s "$WORK/tlswhy-2t.out" ]; then
+        python3 benches/truth_agreement.py "$truth" "$WORK/tlswhy-2t.out"
+    fi
 done

@@ -290,6 +290,12 @@ impl Connection {
         }
     }
 
+    /// A connection made from facts alone, for tests of the layers above.
+    #[cfg(test)]
+    pub(crate) fn for_test(client: SocketAddr, server: SocketAddr, at: At) -> Connection {
+        Connection::new(0, client, server, at, false, &Limits::default())
+    }
+
     /// What the TLS layer saw (nothing yet when no payload arrived).
     pub fn tls(&self) -> &Conversation {
         static NOTHING: std::sync::LazyLock<Conversation> =

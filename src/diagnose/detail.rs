@@ -65,12 +65,18 @@ pub enum Detail {
         role: PlaintextRole,
         #[serde(serialize_with = "ser_plaintext_kind")]
         protocol: PlaintextKind,
+        #[serde(serialize_with = "crate::sanitize::ser_json_text")]
         first_line: String,
     },
     /// The connection's first packet is not a SYN and no ClientHello follows.
     MidStream { at: At },
     /// Bytes that do not parse.
-    Malformed { at: At, from: Dir, what: String },
+    Malformed {
+        at: At,
+        from: Dir,
+        #[serde(serialize_with = "crate::sanitize::ser_json_text")]
+        what: String,
+    },
     /// A segment before this packet is missing.
     SegmentMissing { at: At, from: Dir },
     /// A direction of the stream could not be followed.
@@ -85,7 +91,9 @@ pub enum Detail {
         highest_version: ProtocolVersion,
         /// Real suites offered (GREASE and signalling values not counted).
         suites: usize,
+        #[serde(serialize_with = "crate::sanitize::ser_json_opt_text")]
         server_name: Option<String>,
+        #[serde(serialize_with = "crate::sanitize::ser_json_texts")]
         alpn: Vec<String>,
     },
     /// The client's suites, classified ("only ECDHE key exchange").
@@ -157,7 +165,10 @@ pub enum Detail {
     /// Other connections to this server: the versions it negotiated.
     ProfileVersions { versions: Vec<ProtocolVersion> },
     /// Other connections to this server: the names on its certificate.
-    ProfileCertificateNames { names: Vec<String> },
+    ProfileCertificateNames {
+        #[serde(serialize_with = "crate::sanitize::ser_json_texts")]
+        names: Vec<String>,
+    },
     /// Encrypted records counted after the handshake.
     ApplicationData {
         client_records: u64,

@@ -433,18 +433,23 @@ pub enum Fix {
     },
     /// Connect by host name, have a relay set SNI, or cover the address.
     ConnectByNameNotAddress {
+        #[serde(serialize_with = "crate::sanitize::ser_json_opt_text")]
         suggestion: Option<String>,
         port: Option<u16>,
         ip: IpAddr,
     },
     /// Send the host name as SNI.
     SendServerName {
+        #[serde(serialize_with = "crate::sanitize::ser_json_opt_text")]
         suggestion: Option<String>,
         port: u16,
         ip: IpAddr,
     },
     /// Use a name the server serves, or add a virtual host for it.
-    ServeName { name: String },
+    ServeName {
+        #[serde(serialize_with = "crate::sanitize::ser_json_text")]
+        name: String,
+    },
     /// Make the version ranges overlap.
     OverlapVersions {
         server_versions: Vec<ProtocolVersion>,
@@ -462,7 +467,10 @@ pub enum Fix {
     /// Trust the issuing CA.
     TrustIssuer,
     /// A certificate that covers the name, or the name the certificate is for.
-    CoverName { name: String },
+    CoverName {
+        #[serde(serialize_with = "crate::sanitize::ser_json_text")]
+        name: String,
+    },
     /// Read the client's error; get the certificate with a key log.
     ReadClientError,
     /// The client gave up on the server's flight without saying why.
@@ -470,7 +478,10 @@ pub enum Fix {
     /// TLS 1.3: the server's log has the reason of its encrypted alert.
     ReadServerLogTls13,
     /// A reset after the ClientHello: the server or a filter on the path.
-    CheckServerAndFilters { server_name: Option<String> },
+    CheckServerAndFilters {
+        #[serde(serialize_with = "crate::sanitize::ser_json_opt_text")]
+        server_name: Option<String>,
+    },
     /// The server dropped the handshake without an alert.
     ReadServerErrorLog,
     /// The server never answered.

@@ -10,6 +10,7 @@ use serde::{Serialize, Serializer};
 use super::wording::{self, Context};
 use crate::analyze::Handshake;
 use crate::diagnose::{Code, Verdict};
+use crate::sanitize::json_text;
 
 /// Writes one line per handshake.
 pub fn write_lines<'a, W: Write>(
@@ -32,7 +33,7 @@ impl Serialize for Handshake {
         r.serialize_field("ts", &((self.ts.as_secs_f64() * 1e6).round() / 1e6))?;
         r.serialize_field("client", &self.client)?;
         r.serialize_field("server", &self.server)?;
-        r.serialize_field("sni", &self.sni)?;
+        r.serialize_field("sni", &self.sni.as_deref().map(json_text))?;
         r.serialize_field("version", &self.version)?;
         r.serialize_field("cipher", &self.cipher)?;
         r.serialize_field("established", &self.established)?;
@@ -45,7 +46,7 @@ impl Serialize for Handshake {
         )?;
         r.serialize_field("frame", &self.frame)?;
         r.serialize_field("last_frame", &self.last_frame)?;
-        r.serialize_field("alpn", &self.alpn)?;
+        r.serialize_field("alpn", &self.alpn.as_deref().map(json_text))?;
         r.serialize_field("client_hello", &self.client_hello)?;
         r.serialize_field("server_hello", &self.server_hello)?;
         r.serialize_field("hello_retry_request", &self.hello_retry_request)?;
@@ -71,9 +72,15 @@ impl Serialize for VerdictJson<'_> {
         let cx = &self.context;
         let mut r = s.serialize_struct("Verdict", 6)?;
         r.serialize_field("code", &v.code)?;
-        r.serialize_field("summary", &wording::summary(v, cx))?;
-        r.serialize_field("evidence", &wording::evidence(v, cx))?;
-        r.serialize_field("fix", &wording::fix(v, cx))?;
+        r.serialize_field("summary", &json_text(&wording::summary(v, cx)))?;
+        r.serialize_field(
+            "evidence",
+            &wording::evidence(v, cx)
+                .iter()
+                .map(|e| json_text(e).into_owned())
+                .collect::<Vec<_>>(),
+        )?;
+        r.serialize_field("fix", &json_text(&wording::fix(v, cx)))?;
         let none: &[crate::diagnose::Detail] = &[];
         let details = if v.code == Code::Ok { none } else { &v.details };
         r.serialize_field("details", details)?;

@@ -14,10 +14,14 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 /// What one certificate says.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct CertFacts {
+    #[serde(serialize_with = "crate::sanitize::ser_json_text")]
     pub subject: String,
+    #[serde(serialize_with = "crate::sanitize::ser_json_text")]
     pub issuer: String,
+    #[serde(serialize_with = "crate::sanitize::ser_json_opt_text")]
     pub common_name: Option<String>,
     /// SAN dNSName entries.
+    #[serde(serialize_with = "crate::sanitize::ser_json_texts")]
     pub dns_names: Vec<String>,
     /// SAN iPAddress entries.
     pub ip_addresses: Vec<IpAddr>,
@@ -170,7 +174,7 @@ pub fn chain_facts(chain: &[&[u8]]) -> Arc<Vec<CertFacts>> {
 }
 
 fn text(s: &str) -> String {
-    super::hello::bytes_to_text(s.as_bytes())
+    s.to_string()
 }
 
 /// RFC 6125 §6.4: case-insensitive; a `*` only as the whole left-most label, matching

@@ -97,6 +97,7 @@ pub struct PlaintextFacts {
     #[serde(serialize_with = "ser_kind")]
     pub kind: PlaintextKind,
     /// First line, escaped.
+    #[serde(serialize_with = "crate::sanitize::ser_json_text")]
     pub first_line: String,
 }
 
@@ -167,8 +168,8 @@ impl fmt::Display for Label {
 impl Serialize for Label {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Label::Text(text) => s.serialize_str(text),
-            spelled_out => s.collect_str(spelled_out),
+            Label::Text(text) => s.serialize_str(&crate::sanitize::json_text(text)),
+            spelled_out => s.serialize_str(&crate::sanitize::json_text(&spelled_out.to_string())),
         }
     }
 }
@@ -267,6 +268,7 @@ pub struct CertCount {
 #[derive(Clone, Debug, Serialize)]
 pub struct Malformed {
     pub from: Dir,
+    #[serde(serialize_with = "crate::sanitize::ser_json_text")]
     pub what: String,
 }
 

@@ -36,7 +36,9 @@ pub struct ClientHelloFacts {
     /// Offered suites in the client's order (GREASE and SCSVs included).
     pub cipher_suites: Vec<u16>,
     /// `server_name` host name, as text (non-UTF-8 bytes escaped).
+    #[serde(serialize_with = "crate::sanitize::ser_json_opt_text")]
     pub server_name: Option<String>,
+    #[serde(serialize_with = "crate::sanitize::ser_json_texts")]
     pub alpn: Vec<String>,
     pub supported_groups: Vec<u16>,
     pub key_share_groups: Vec<u16>,
@@ -117,6 +119,7 @@ pub struct ServerHelloFacts {
     /// The negotiated version: `supported_versions` when present, else `legacy_version`.
     pub version: u16,
     pub cipher_suite: u16,
+    #[serde(serialize_with = "crate::sanitize::ser_json_opt_text")]
     pub alpn: Option<String>,
     pub key_share_group: Option<u16>,
     pub extensions: Vec<u16>,
@@ -224,10 +227,13 @@ fn apply_parsed_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
             facts.server_name = names
                 .iter()
                 .find(|(t, _)| *t == SNIType::HostName)
-                .map(|(_, name)| bytes_to_text(name));
+                .map(|(_, name)| crate::sanitize::text_from_wire(name));
         }
         TlsExtension::ALPN(protos) => {
-            facts.alpn = protos.iter().map(|p| bytes_to_text(p)).collect();
+            facts.alpn = protos
+                .iter()
+                .map(|p| crate::sanitize::text_from_wire(p))
+                .collect();
         }
         TlsExtension::EllipticCurves(groups) => {
             facts.supported_groups = groups
@@ -262,14 +268,6 @@ fn key_share_groups(data: &[u8]) -> Vec<u16> {
         }
     }
     out
-}
-
-/// Text of a name from the wire: UTF-8 as is, anything else escaped.
-pub fn bytes_to_text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
-        _ => crate::sanitize::escape_bytes(bytes),
-    }
 }
 
 /// Parses an SSL 2.0-format ClientHello record (RFC 6101 appendix E.2) whose 2-byte
@@ -335,7 +333,7 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloFacts, String> {
             ext::ALPN if data.len() >= 3 => {
                 let len = data[2] as usize;
                 if let Some(name) = data.get(3..3 + len) {
-                    facts.alpn = Some(bytes_to_text(name));
+                    facts.alpn = Some(crate::sanitize::text_from_wire(name));
                 }
             }
             _ => {}

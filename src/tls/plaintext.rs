@@ -53,14 +53,15 @@ pub fn classify(first: &[u8]) -> PlaintextKind {
     }
 }
 
-/// The first line of `bytes`, at most `max` characters, with anything unprintable escaped.
+/// The first line of `bytes`, at most `max` bytes, kept as sent (see
+/// [`crate::sanitize`]).
 pub fn first_line(bytes: &[u8], max: usize) -> String {
     let end = bytes
         .iter()
         .position(|&b| b == b'\r' || b == b'\n')
         .unwrap_or(bytes.len())
         .min(max);
-    crate::sanitize::escape_bytes(&bytes[..end])
+    crate::sanitize::text_from_wire(&bytes[..end])
 }
 
 #[cfg(test)]
@@ -77,9 +78,10 @@ mod tests {
         assert_eq!(classify(b"SSH-2.0-OpenSSH_9.2p1"), PlaintextKind::SshBanner);
         assert_eq!(classify(b"220 mail ESMTP"), PlaintextKind::ServiceBanner);
         assert_eq!(classify(&[0x16, 0x03]), PlaintextKind::Unknown);
+        // Kept as sent: the outputs escape it.
         assert_eq!(
             first_line(b"SSH-2.0-x\x1b[31m\r\nmore", 40),
-            "SSH-2.0-x\\x1b[31m"
+            "SSH-2.0-x\x1b[31m"
         );
     }
 }
