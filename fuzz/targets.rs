@@ -7,9 +7,10 @@
 use tlswhy::analyze::{analyze_bytes, analyze_packets, CaptureReport, Collector, Keep};
 use tlswhy::capture::{LinkType, Packet, PacketReader, Timestamp};
 use tlswhy::chunks::StreamReader;
+use tlswhy::connection::FlowTable;
 use tlswhy::decode::Decoder;
 use tlswhy::diagnose::{Profiles, Settings};
-use tlswhy::flow::{At, Dir, FlowTable};
+use tlswhy::flow::{At, Dir};
 use tlswhy::report::text::{self, Options, Style};
 use tlswhy::tls::Conversation;
 

@@ -14,10 +14,11 @@ use serde::Serialize;
 
 use crate::capture::{CaptureBytes, CaptureError, Damage, Packet, Source, Timestamp};
 use crate::chunks::{PacketSource, StreamReader};
+use crate::connection::{Connection, FlowTable};
 use crate::decode::{Decoder, Skip};
 use crate::diagnose::{self, Code, Profiles, Settings, Verdict};
 use crate::fanout::Fanout;
-use crate::flow::{key_of, At, Connection, FlowTable};
+use crate::flow::{key_of, At};
 use crate::report::pcap::OwnedPacket;
 use crate::tls::cert::CertFacts;
 use crate::tls::conversation::{AlertFacts, Event, Malformed, Seen};

@@ -1,5 +1,7 @@
 //! The flow table and TCP: which side is the client, SYN/SYN-ACK/FIN/RST and who sent
-//! them, and per-direction reassembly that hands the TLS layer its bytes in order.
+//! them, and per-direction reassembly that hands the layer above its bytes in order.
+//! That layer (the TLS conversation) is known here only as an [`Application`]: the flow
+//! layer knows nothing of TLS, and `crate::connection` composes the two.
 //!
 //! Reassembly keeps at most [`Limits::max_pending_segments`] out-of-order segments (and
 //! [`Limits::max_pending_bytes`]) per direction. A hole that the other side's ACK proves was
@@ -15,7 +17,6 @@ use serde::Serialize;
 use crate::capture::Timestamp;
 use crate::decode::TcpSegment;
 use crate::limits::Limits;
-use crate::tls::Conversation;
 
 /// Where something was seen: frame number and capture time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -237,9 +238,30 @@ impl Reassembler {
     }
 }
 
-/// One TCP connection and what it carried.
+/// What reads a connection's reassembled bytes, in order, per direction: the layer
+/// above TCP. Made when the first payload byte arrives.
+pub trait Application: Default {
+    /// A reader bounded by `limits`.
+    fn with_limits(limits: &Limits) -> Self;
+    /// The next bytes of `dir`'s stream, seen at `at`.
+    fn on_bytes(&mut self, dir: Dir, data: &[u8], at: At);
+    /// `dir`'s stream cannot be followed past this point.
+    fn lose(&mut self, dir: Dir, at: At, reason: String);
+    /// The connection ended: nothing more will come.
+    fn settle(&mut self);
+    /// [`Application::settle`] was called, or the outcome is known.
+    fn is_settled(&self) -> bool;
+    /// These first bytes open a conversation (a client speaks first): they tell the
+    /// client from the server when the SYN was not captured.
+    fn opens_conversation(bytes: &[u8]) -> bool;
+    /// Copies what is kept to exact-size allocations (the connection waits for its
+    /// verdict).
+    fn trim(&mut self);
+}
+
+/// One TCP connection and what it carried; `A` reads its bytes.
 #[derive(Debug)]
-pub struct Connection {
+pub struct Connection<A> {
     /// Order in which connections started in the capture.
     pub id: u64,
     pub client: SocketAddr,
@@ -247,9 +269,9 @@ pub struct Connection {
     pub first: At,
     pub last: At,
     pub tcp: TcpFacts,
-    /// The TLS layer, made when the first payload byte arrives (most connections of a
-    /// SYN flood or a port scan never need one).
-    tls: Option<Box<Conversation>>,
+    /// The layer above, made when the first payload byte arrives (most connections of
+    /// a SYN flood or a port scan never need one).
+    app: Option<Box<A>>,
     limits: Limits,
     reassembly: [Reassembler; 2],
     client_isn: Option<u32>,
@@ -261,7 +283,7 @@ pub struct Connection {
     pub evicted: Option<String>,
 }
 
-impl Connection {
+impl<A: Application> Connection<A> {
     fn new(
         id: u64,
         client: SocketAddr,
@@ -269,7 +291,7 @@ impl Connection {
         at: At,
         roles_guessed: bool,
         limits: &Limits,
-    ) -> Connection {
+    ) -> Connection<A> {
         Connection {
             id,
             client,
@@ -280,7 +302,7 @@ impl Connection {
                 roles_guessed,
                 ..Default::default()
             },
-            tls: None,
+            app: None,
             limits: *limits,
             reassembly: [Reassembler::new(limits), Reassembler::new(limits)],
             client_isn: None,
@@ -292,28 +314,18 @@ impl Connection {
 
     /// A connection made from facts alone, for tests of the layers above.
     #[cfg(test)]
-    pub(crate) fn for_test(client: SocketAddr, server: SocketAddr, at: At) -> Connection {
+    pub(crate) fn for_test(client: SocketAddr, server: SocketAddr, at: At) -> Connection<A> {
         Connection::new(0, client, server, at, false, &Limits::default())
     }
 
-    /// What the TLS layer saw (nothing yet when no payload arrived).
-    pub fn tls(&self) -> &Conversation {
-        static NOTHING: std::sync::LazyLock<Conversation> =
-            std::sync::LazyLock::new(Conversation::default);
-        self.tls.as_deref().unwrap_or(&NOTHING)
+    /// The layer above, if any byte arrived.
+    pub fn app(&self) -> Option<&A> {
+        self.app.as_deref()
     }
 
-    /// The TLS layer, made on first use.
-    pub fn tls_mut(&mut self) -> &mut Conversation {
-        conversation(&mut self.tls, &self.limits)
-    }
-
-    /// Takes the TLS facts out (the record of the connection is being made).
-    pub fn take_tls_facts(&mut self) -> crate::tls::TlsFacts {
-        self.tls
-            .as_mut()
-            .map(|t| std::mem::take(&mut t.facts))
-            .unwrap_or_default()
+    /// The layer above, made on first use.
+    pub fn app_mut(&mut self) -> &mut A {
+        application(&mut self.app, &self.limits)
     }
 
     /// A finished connection (see [`Connection::finish`], which already freed its
@@ -321,14 +333,14 @@ impl Connection {
     /// profile, or how long the capture goes on): trims what it keeps to size and moves
     /// it to the heap, so the many that may wait to the end of the capture cost what
     /// their facts need and no more.
-    pub fn into_held(mut self) -> Box<Connection> {
+    pub fn into_held(mut self) -> Box<Connection<A>> {
         debug_assert!(
             self.reassembly.iter().all(|r| !r.has_pending())
-                && self.tls.as_ref().is_none_or(|t| t.settled),
+                && self.app.as_ref().is_none_or(|a| a.is_settled()),
             "held before it was finished"
         );
-        if let Some(tls) = &mut self.tls {
-            tls.facts.trim_lists();
+        if let Some(app) = &mut self.app {
+            app.trim();
         }
         Box::new(self)
     }
@@ -360,7 +372,7 @@ impl Connection {
         if self.tcp.roles_guessed
             && self.untouched
             && dir == Dir::ToClient
-            && Conversation::starts_with_client_hello(&seg.payload)
+            && A::opens_conversation(&seg.payload)
         {
             self.swap_roles();
             dir = Dir::ToServer;
@@ -408,7 +420,7 @@ impl Connection {
                     self.skip_hole(other, at);
                 } else if r.delivered() && ahead > fin_allowance && ahead < r.caps.1 as i64 {
                     self.tcp.lost_segment[other.index()].get_or_insert(at);
-                    self.tls_mut().lose(
+                    self.app_mut().lose(
                         other,
                         at,
                         format!("{ahead} byte(s) acknowledged but missing from the capture"),
@@ -423,25 +435,25 @@ impl Connection {
 
     fn deliver(&mut self, dir: Dir, seq: u32, payload: &[u8], at: At) {
         self.untouched = false;
-        let tls = conversation(&mut self.tls, &self.limits);
+        let app = application(&mut self.app, &self.limits);
         let lost = &mut self.tcp.lost_segment[dir.index()];
         self.reassembly[dir.index()].push(seq, payload, &mut |piece| match piece {
-            Piece::Data(bytes) => tls.on_bytes(dir, bytes, at),
+            Piece::Data(bytes) => app.on_bytes(dir, bytes, at),
             Piece::Hole => {
                 lost.get_or_insert(at);
-                tls.lose(dir, at, "segment missing from the capture".into());
+                app.lose(dir, at, "segment missing from the capture".into());
             }
         });
     }
 
     fn skip_hole(&mut self, dir: Dir, at: At) {
-        let tls = conversation(&mut self.tls, &self.limits);
+        let app = application(&mut self.app, &self.limits);
         let lost = &mut self.tcp.lost_segment[dir.index()];
         self.reassembly[dir.index()].skip_hole(&mut |piece| match piece {
-            Piece::Data(bytes) => tls.on_bytes(dir, bytes, at),
+            Piece::Data(bytes) => app.on_bytes(dir, bytes, at),
             Piece::Hole => {
                 lost.get_or_insert(at);
-                tls.lose(dir, at, "segment missing from the capture".into());
+                app.lose(dir, at, "segment missing from the capture".into());
             }
         });
     }
@@ -466,19 +478,16 @@ impl Connection {
             r.pending = BTreeMap::new();
             r.pending_bytes = 0;
         }
-        if let Some(tls) = &mut self.tls {
-            tls.settle();
+        if let Some(app) = &mut self.app {
+            app.settle();
         }
     }
 }
 
-/// A connection's TLS layer, made on first use (a free function, so that callers can
+/// A connection's layer above, made on first use (a free function, so that callers can
 /// borrow other fields of the connection beside it).
-fn conversation<'a>(
-    slot: &'a mut Option<Box<Conversation>>,
-    limits: &Limits,
-) -> &'a mut Conversation {
-    slot.get_or_insert_with(|| Box::new(Conversation::with_limits(limits)))
+fn application<'a, A: Application>(slot: &'a mut Option<Box<A>>, limits: &Limits) -> &'a mut A {
+    slot.get_or_insert_with(|| Box::new(A::with_limits(limits)))
 }
 
 type FlowKey = (SocketAddr, SocketAddr);
@@ -495,11 +504,11 @@ pub fn key_of(a: SocketAddr, b: SocketAddr) -> FlowKey {
 /// The connections of one capture. Live connections are keyed by their direction-free
 /// address pair; a connection that ends (or whose 5-tuple is reused) moves to `done`.
 #[derive(Default)]
-pub struct FlowTable {
+pub struct FlowTable<A> {
     /// Keyed with a per-process random seed (foldhash): fast, and a crafted capture
     /// cannot aim at collisions.
-    live: HashMap<FlowKey, Connection, foldhash::fast::RandomState>,
-    done: Vec<Connection>,
+    live: HashMap<FlowKey, Connection<A>, foldhash::fast::RandomState>,
+    done: Vec<Connection<A>>,
     next_id: u64,
     /// Ports whose connections count as TLS attempts even without a ClientHello.
     tls_ports: Vec<u16>,
@@ -517,8 +526,8 @@ pub struct FlowTable {
 /// How often (capture time) [`FlowTable::expire`] sweeps the table.
 const SWEEP_NS: i64 = 1_000_000_000;
 
-impl FlowTable {
-    pub fn new(tls_ports: Vec<u16>, limits: Limits) -> FlowTable {
+impl<A: Application> FlowTable<A> {
+    pub fn new(tls_ports: Vec<u16>, limits: Limits) -> FlowTable<A> {
         FlowTable {
             tls_ports,
             capacity: limits.max_flows,
@@ -618,7 +627,7 @@ impl FlowTable {
 
     /// Is this connection over at `now` (capture time)? Closed and quiet for
     /// [`LINGER_NS`], or silent for the flow idle timeout.
-    fn is_over(idle_ns: i64, conn: &Connection, now: Timestamp) -> bool {
+    fn is_over(idle_ns: i64, conn: &Connection<A>, now: Timestamp) -> bool {
         let quiet = now.0.saturating_sub(conn.last.ts.0);
         quiet >= idle_ns || conn.is_closed() && quiet >= LINGER_NS
     }
@@ -626,7 +635,7 @@ impl FlowTable {
     /// Offline streaming: moves every connection that is over at `now` (see
     /// `FlowTable::is_over`), or was closed by a reused 5-tuple or a limit, to `out`,
     /// finished. Scans the table at most once per second of capture time.
-    pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Connection>) {
+    pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Connection<A>>) {
         if now.0.saturating_sub(self.last_sweep.0) >= SWEEP_NS {
             self.last_sweep = now;
             let idle_ns = self.limits.flow_idle_ns();
@@ -661,8 +670,8 @@ impl FlowTable {
         &mut self,
         now: Timestamp,
         idle_ns: i64,
-        mut decided: impl FnMut(&Connection) -> bool,
-        mut report: impl FnMut(&Connection),
+        mut decided: impl FnMut(&Connection<A>) -> bool,
+        mut report: impl FnMut(&Connection<A>),
     ) {
         let open = &mut self.open;
         for mut conn in self.done.drain(..) {
@@ -693,7 +702,7 @@ impl FlowTable {
     }
 
     /// Closes every connection and returns them in start order.
-    pub fn finish(mut self) -> Vec<Connection> {
+    pub fn finish(mut self) -> Vec<Connection<A>> {
         let mut all = std::mem::take(&mut self.done);
         all.extend(self.live.into_values());
         for conn in &mut all {

@@ -21,6 +21,7 @@
 pub mod analyze;
 pub mod capture;
 pub mod chunks;
+pub mod connection;
 pub mod decode;
 pub mod diagnose;
 pub mod fanout;

@@ -216,13 +216,14 @@ fn story_relay_blames_the_server_name() {
 /// time of the capture's last packet.
 fn finished_connections_of_all_captures() -> Vec<(
     std::path::PathBuf,
-    Vec<tlswhy::flow::Connection>,
+    Vec<tlswhy::connection::Connection>,
     tlswhy::capture::Timestamp,
 )> {
     use tlswhy::capture::{PacketReader, Timestamp};
+    use tlswhy::connection::FlowTable;
     use tlswhy::decode::Decoder;
     use tlswhy::diagnose::Settings;
-    use tlswhy::flow::{At, FlowTable};
+    use tlswhy::flow::At;
 
     let mut files: Vec<_> = std::fs::read_dir(common::captures())
         .unwrap()
@@ -329,7 +330,7 @@ fn merged_profiles_equal_the_profiles_of_all_connections() {
             .iter()
             .enumerate()
             .partition(|(i, _)| i % 2 == 0);
-        let half = |part: &[(usize, &tlswhy::flow::Connection)]| {
+        let half = |part: &[(usize, &tlswhy::connection::Connection)]| {
             Profiles::build(part.iter().map(|(_, c)| *c))
         };
         let mut even_then_odd = half(&even);

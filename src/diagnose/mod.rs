@@ -17,7 +17,8 @@ pub use rules::{handshake_completed, is_encrypted_alert_len, negotiated_tls13};
 pub use verdict::{Code, Finding, Fix, Side, Verdict};
 
 use crate::capture::Timestamp;
-use crate::flow::{Connection, Dir};
+use crate::connection::Connection;
+use crate::flow::Dir;
 use crate::tls::conversation::AlertFacts;
 
 /// Ports whose connections count as TLS attempts even when no ClientHello is seen.

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use std::sync::Arc;
 
-use crate::flow::Connection;
+use crate::connection::Connection;
 use crate::tls::cert::CertFacts;
 
 /// What a capture shows about one server (ip:port).

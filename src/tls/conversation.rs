@@ -17,6 +17,7 @@ use super::cert::CertFacts;
 use super::hello::{self, ClientHelloFacts, ServerHelloFacts};
 use super::plaintext::{self, PlaintextKind};
 use super::suites::{suite_name, version_name};
+use super::trim::trim;
 use crate::flow::{At, Dir};
 use crate::limits::Limits;
 
@@ -237,15 +238,6 @@ impl TlsFacts {
         if let Some(hello) = &mut self.second_client_hello {
             hello.value.trim_lists();
         }
-    }
-}
-
-/// Moves `list` to an allocation of its exact size. `Vec::shrink_to_fit` is not
-/// enough: allocators keep a block in place when it shrinks by less than half, and a
-/// list grown by doubling never does.
-pub fn trim<T: Clone>(list: &mut Vec<T>) {
-    if list.capacity() > list.len() {
-        *list = list.as_slice().to_vec();
     }
 }
 

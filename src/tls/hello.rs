@@ -57,7 +57,7 @@ pub struct ClientHelloFacts {
 }
 
 impl ClientHelloFacts {
-    /// Moves the lists to allocations of their exact size; see [`crate::tls::conversation::trim`].
+    /// Moves the lists to allocations of their exact size; see [`super::trim::trim`].
     pub fn trim_lists(&mut self) {
         for list in [
             &mut self.supported_versions,
@@ -67,9 +67,9 @@ impl ClientHelloFacts {
             &mut self.signature_algorithms,
             &mut self.extensions,
         ] {
-            crate::tls::conversation::trim(list);
+            super::trim::trim(list);
         }
-        crate::tls::conversation::trim(&mut self.alpn);
+        super::trim::trim(&mut self.alpn);
     }
 
     /// The highest version the client offers.

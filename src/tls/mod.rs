@@ -8,6 +8,7 @@ pub mod conversation;
 pub mod hello;
 pub mod plaintext;
 pub mod suites;
+mod trim;
 pub mod wire;
 
 pub use conversation::{Conversation, TlsFacts};

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use crate::capture::Timestamp;
+use crate::connection::Connection;
 use crate::diagnose::verdict::{Finding, Fix, ServerReaction, Unfinished};
 use crate::diagnose::{diagnose_traced, Code, Detail, Profiles, Settings, Verdict};
-use crate::flow::{At, Connection, Dir};
+use crate::flow::{At, Dir};
 use crate::tls::alert::{AlertDescription as AD, AlertLevel};
 use crate::tls::cert::CertFacts;
 use crate::tls::conversation::{AlertFacts, CertChain, CertCount, PlaintextFacts, Seen};
