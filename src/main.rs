@@ -4,6 +4,7 @@
 //! unreadable input. A closed pipe (`tlswhy … | head`) is not an error.
 
 mod cli;
+mod outputs;
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -158,6 +159,19 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     }
     if sources.is_empty() && errors.is_empty() {
         eprintln!("tlswhy: no capture files found in the given folders");
+        return Ok(ExitCode::from(2));
+    }
+    // An output that is an input would destroy it: refused before anything is read.
+    let output_files: Vec<(&str, &std::path::Path)> = [
+        ("--write", out_args.write.as_deref()),
+        ("--junit", args.junit.as_deref()),
+        ("--summary", args.summary.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(option, path)| Some((option, path?)))
+    .collect();
+    if let Err(e) = outputs::check(&output_files, &args.paths, &sources) {
+        eprintln!("tlswhy: {e}");
         return Ok(ExitCode::from(2));
     }
     if let Some(n) = args.threads {
