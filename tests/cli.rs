@@ -1,5 +1,6 @@
 //! The command line as scripts use it: the JSON contract, exit statuses, stdin and gzip,
-//! damaged and unsupported inputs, colour, and output files that are inputs refused.
+//! damaged and unsupported inputs, colour, and output files (never an input, written
+//! whole or not at all, the summary appended).
 
 mod common;
 
@@ -422,4 +423,74 @@ fn a_capture_written_into_an_analyzed_folder_is_refused() {
     );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(names_in(dir.path()), ["report.xml", "x.pcap"]);
+}
+
+#[test]
+fn summary_is_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("summary.md");
+    let before = "## An earlier step\n\nIts summary.\n";
+    std::fs::write(&md, before).unwrap();
+    let args = [
+        "analyze",
+        "--summary",
+        md.to_str().unwrap(),
+        "captures/no_shared_cipher.pcap",
+    ];
+    assert_eq!(tlswhy(&args, None).status.code(), Some(0));
+    let once = std::fs::read_to_string(&md).unwrap();
+    let ours = once
+        .strip_prefix(before)
+        .expect("the earlier content first");
+    assert!(
+        ours.starts_with("## tlswhy: 3 TLS handshake(s), 1 failed"),
+        "{ours}"
+    );
+    assert_eq!(tlswhy(&args, None).status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(&md).unwrap(),
+        format!("{once}{ours}"),
+        "a second run appends again"
+    );
+}
+
+/// An output that cannot be written whole (here the file size limit stops it) is not
+/// written at all: the file there before is left as it was, and no temporary file stays.
+#[cfg(unix)]
+#[test]
+fn a_failed_run_leaves_no_partial_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = b"the output of an earlier run";
+    for option in ["--write", "--junit"] {
+        let path = dir.path().join("out");
+        std::fs::write(&path, old).unwrap();
+        // With SIGXFSZ ignored, a write past `ulimit -f` (1 block) fails with EFBIG.
+        let script =
+            format!("trap '' XFSZ; ulimit -f 1; exec \"$0\" analyze {option} \"$1\" captures/");
+        let out = Command::new("sh")
+            .args(["-c", &script, env!("CARGO_BIN_EXE_tlswhy")])
+            .arg(&path)
+            .current_dir(common::root())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{option}: {err}");
+        assert!(err.contains("File too large"), "{option}: {err}");
+        let now = std::fs::read(&path).unwrap();
+        assert!(
+            now == old,
+            "{option}: the earlier output was replaced by {} bytes",
+            now.len()
+        );
+        assert_eq!(names_in(dir.path()), ["out"], "{option}");
+        // Without the limit the same run writes it whole.
+        let out = tlswhy(
+            &["analyze", option, path.to_str().unwrap(), "captures/"],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{option}");
+        assert!(std::fs::metadata(&path).unwrap().len() > 1024, "{option}");
+        assert_eq!(names_in(dir.path()), ["out"], "{option}");
+    }
 }
