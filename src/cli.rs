@@ -116,7 +116,8 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
-    /// Write a short Markdown summary (counts by code, each failure's cause).
+    /// Append a short Markdown summary (counts by code, each failure's cause) to this
+    /// file, created if missing (as `$GITHUB_STEP_SUMMARY` expects).
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
 }

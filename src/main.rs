@@ -4,8 +4,8 @@
 //! unreadable input. A closed pipe (`tlswhy … | head`) is not an error.
 
 mod cli;
+mod outputs;
 
-use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -13,6 +13,7 @@ use clap::Parser;
 use rayon::prelude::*;
 
 use cli::{AnalyzeArgs, Cli, ColorChoice, Command, Format, OutputArgs};
+use outputs::OutputFile;
 use tlswhy::analyze::{self, CaptureReport, Collector, Keep};
 use tlswhy::capture::Source;
 use tlswhy::diagnose::{Code, Settings};
@@ -160,6 +161,19 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         eprintln!("tlswhy: no capture files found in the given folders");
         return Ok(ExitCode::from(2));
     }
+    // An output that is an input would destroy it: refused before anything is read.
+    let output_files: Vec<(&str, &std::path::Path)> = [
+        ("--write", out_args.write.as_deref()),
+        ("--junit", args.junit.as_deref()),
+        ("--summary", args.summary.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(option, path)| Some((option, path?)))
+    .collect();
+    if let Err(e) = outputs::check(&output_files, &args.paths, &sources) {
+        eprintln!("tlswhy: {e}");
+        return Ok(ExitCode::from(2));
+    }
     if let Some(n) = args.threads {
         // Only fails when the pool already exists, which it does not here.
         let _ = rayon::ThreadPoolBuilder::new()
@@ -300,25 +314,49 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     }
     out.flush()?;
 
-    if let Some(path) = &args.junit {
-        let file = File::create(path)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-        report::junit::write(BufWriter::new(file), &reports, &errors)?;
-    }
-    if let Some(path) = &args.summary {
-        let file = File::create(path)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-        let mut w = BufWriter::new(file);
-        report::summary::write(&mut w, &reports, &errors)?;
-        w.flush()?;
-    }
-    if let Some(path) = &out_args.write {
-        let mut writer = PcapWriter::create(path)?;
-        for r in &reports {
-            writer.write(&r.failing_packets)?;
+    // Every output is made complete first (the files beside their destination, the
+    // summary in memory), then put in place: a failure before leaves none of them.
+    let junit = match &args.junit {
+        Some(path) => {
+            let out = OutputFile::create(path)?;
+            let mut w = BufWriter::new(out.file()?);
+            report::junit::write(&mut w, &reports, &errors)
+                .and_then(|()| w.flush())
+                .map_err(|e| outputs::about(path, e))?;
+            Some(out)
         }
-        let end = reports.iter().map(|r| r.end).max().unwrap_or_default();
-        writer.finish(end)?;
+        None => None,
+    };
+    let pcap = match &out_args.write {
+        Some(path) => {
+            let out = OutputFile::create(path)?;
+            let write = || {
+                let mut writer = PcapWriter::create(out.path())?;
+                for r in &reports {
+                    writer.write(&r.failing_packets)?;
+                }
+                let end = reports.iter().map(|r| r.end).max().unwrap_or_default();
+                writer.finish(end)
+            };
+            write().map_err(|e| outputs::about(path, e))?;
+            Some(out)
+        }
+        None => None,
+    };
+    let summary = match &args.summary {
+        Some(path) => {
+            let mut text = Vec::new();
+            report::summary::write(&mut text, &reports, &errors)?;
+            Some((path, text))
+        }
+        None => None,
+    };
+    for out in [junit, pcap].into_iter().flatten() {
+        out.commit()?;
+    }
+    if let Some((path, text)) = summary {
+        // Appended, as to $GITHUB_STEP_SUMMARY, which other steps write to as well.
+        outputs::append(path, &text)?;
     }
 
     let matched = reports
@@ -400,6 +438,9 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
         let stop = Arc::clone(&stop);
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
     }
+    // Unlike `analyze`, written in place as the packets come (as tcpdump -w): a live
+    // capture has no end to wait for, what it caught before a stop or an error is
+    // wanted, and after `--user` the directory may no longer take a new file.
     let mut writer = match &out_args.write {
         Some(path) => Some(PcapWriter::create(path)?),
         None => None,

@@ -1,12 +1,111 @@
-//! CI and batch runs: JUnit XML read back by a real consumer (Python's junitparser, as
-//! CI report tools use), the Markdown summary, `--write` captures that re-analyze to
-//! the same failures, and output order that does not depend on the thread count.
+//! CI and batch runs: JUnit XML read back by a strict XML parser (roxmltree) the way CI
+//! report tools read it (suites, cases, failures with their type, message and text),
+//! the Markdown summary, `--write` captures that re-analyze to the same failures, and
+//! output order that does not depend on the thread count.
 
 mod common;
 
 use std::process::Command;
 
 use common::{json_lines, tlswhy};
+
+/// One `<testcase>` as a CI report tool sees it.
+#[derive(Debug)]
+struct Case {
+    name: String,
+    classname: Option<String>,
+    /// `(type, message, text)` of its `<failure>`, if it has one.
+    failure: Option<(Option<String>, Option<String>, String)>,
+}
+
+/// One `<testsuite>`: its attributes and its cases.
+#[derive(Debug)]
+struct Suite {
+    name: String,
+    tests: u64,
+    failures: u64,
+    errors: u64,
+    cases: Vec<Case>,
+}
+
+/// The element children of `node`.
+fn elements<'a, 'i>(node: roxmltree::Node<'a, 'i>) -> Vec<roxmltree::Node<'a, 'i>> {
+    node.children().filter(|c| c.is_element()).collect()
+}
+
+/// A count attribute of `node` (`tests=`, `failures=`...), which must be there.
+fn count_attribute(node: roxmltree::Node, name: &str) -> u64 {
+    let what = node.tag_name().name();
+    node.attribute(name)
+        .unwrap_or_else(|| panic!("<{what}> without {name}="))
+        .parse()
+        .unwrap_or_else(|e| panic!("<{what} {name}=...>: {e}"))
+}
+
+/// Reads a JUnit report the way CI report tools do: a `<testsuites>` root holding
+/// `<testsuite>` elements of `<testcase>` elements, a failure being a `<failure>` child
+/// with `type` and `message` attributes and the details as its text. The parser is
+/// strict: XML that is not well-formed fails here.
+fn read_junit(xml: &str) -> Vec<Suite> {
+    let doc = roxmltree::Document::parse(xml)
+        .unwrap_or_else(|e| panic!("the JUnit report is not well-formed XML: {e}\n{xml}"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites", "root element");
+    let suites: Vec<Suite> = elements(root)
+        .into_iter()
+        .map(|suite| {
+            assert_eq!(suite.tag_name().name(), "testsuite", "in <testsuites>");
+            let cases = elements(suite)
+                .into_iter()
+                .filter(|c| c.tag_name().name() != "system-err")
+                .map(|case| {
+                    assert_eq!(case.tag_name().name(), "testcase", "in <testsuite>");
+                    let failures: Vec<_> = elements(case)
+                        .into_iter()
+                        .filter(|r| r.has_tag_name("failure"))
+                        .collect();
+                    assert!(failures.len() <= 1, "one <failure> per case at most");
+                    Case {
+                        name: case.attribute("name").expect("testcase name=").to_string(),
+                        classname: case.attribute("classname").map(String::from),
+                        failure: failures.first().map(|f| {
+                            (
+                                f.attribute("type").map(String::from),
+                                f.attribute("message").map(String::from),
+                                f.text().unwrap_or("").to_string(),
+                            )
+                        }),
+                    }
+                })
+                .collect::<Vec<_>>();
+            Suite {
+                name: suite
+                    .attribute("name")
+                    .expect("testsuite name=")
+                    .to_string(),
+                tests: count_attribute(suite, "tests"),
+                failures: count_attribute(suite, "failures"),
+                errors: count_attribute(suite, "errors"),
+                cases,
+            }
+        })
+        .collect();
+    // The counts a reporter shows without reading the cases agree with the cases.
+    for s in &suites {
+        assert_eq!(s.tests, s.cases.len() as u64, "suite {} tests=", s.name);
+        let failed = s.cases.iter().filter(|c| c.failure.is_some()).count() as u64;
+        assert_eq!(s.failures, failed, "suite {} failures=", s.name);
+    }
+    let tests: u64 = suites.iter().map(|s| s.tests).sum();
+    let failures: u64 = suites.iter().map(|s| s.failures).sum();
+    assert_eq!(count_attribute(root, "tests"), tests, "<testsuites tests=>");
+    assert_eq!(
+        count_attribute(root, "failures"),
+        failures,
+        "<testsuites failures=>"
+    );
+    suites
+}
 
 #[test]
 fn junit_report_is_read_by_a_real_consumer() {
@@ -27,55 +126,34 @@ fn junit_report_is_read_by_a_real_consumer() {
     );
     assert_eq!(out.status.code(), Some(1), "failures present");
     let handshakes = json_lines(&out.stdout);
-    let script = r#"
-import json, sys
-from junitparser import JUnitXml, Failure
-xml = JUnitXml.fromfile(sys.argv[1])
-suites = []
-for suite in xml:
-    cases = []
-    for case in suite:
-        failures = [r for r in case.result if isinstance(r, Failure)]
-        cases.append({"name": case.name, "classname": case.classname,
-                      "failure_type": failures[0].type if failures else None,
-                      "failure_message": failures[0].message if failures else None,
-                      "failure_text": failures[0].text if failures else None})
-    suites.append({"name": suite.name, "tests": suite.tests, "failures": suite.failures, "cases": cases})
-print(json.dumps(suites))
-"#;
-    let parsed = Command::new("python3")
-        .args(["-c", script, xml.to_str().unwrap()])
-        .output()
-        .expect("python3");
-    assert!(
-        parsed.status.success(),
-        "junitparser could not read the report (pip install junitparser): {}",
-        String::from_utf8_lossy(&parsed.stderr)
-    );
-    let suites: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
-    let suites = suites.as_array().unwrap();
+    let suites = read_junit(&std::fs::read_to_string(&xml).unwrap());
     let capture_files = std::fs::read_dir(common::captures())
         .unwrap()
         .filter(|e| tlswhy::analyze::is_capture_name(&e.as_ref().unwrap().path()))
         .count();
     assert_eq!(suites.len(), capture_files, "one suite per capture");
-    let cases: Vec<&serde_json::Value> = suites
+    assert!(suites.iter().all(|s| s.errors == 0), "no unreadable input");
+    let cases: Vec<(&Suite, &Case)> = suites
         .iter()
-        .flat_map(|s| s["cases"].as_array().unwrap())
+        .flat_map(|s| s.cases.iter().map(move |c| (s, c)))
         .collect();
     assert_eq!(
         cases.len(),
         handshakes.len(),
         "one case per handshake attempt"
     );
-    let total_failures: u64 = suites.iter().map(|s| s["failures"].as_u64().unwrap()).sum();
+    let total_failures: u64 = suites.iter().map(|s| s.failures).sum();
     let failing = handshakes
         .iter()
         .filter(|h| h["verdict"]["code"] != "ok")
         .count() as u64;
+    assert!(failing > 0);
     assert_eq!(total_failures, failing);
-    for (case, h) in cases.iter().zip(&handshakes) {
-        let name = case["name"].as_str().unwrap();
+    for ((suite, case), h) in cases.iter().zip(&handshakes) {
+        let capture = h["capture"].as_str().unwrap();
+        assert_eq!(suite.name, capture);
+        assert_eq!(case.classname.as_deref(), Some(capture));
+        let name = &case.name;
         assert!(
             name.contains(h["client"].as_str().unwrap())
                 && name.contains(h["server"].as_str().unwrap()),
@@ -86,16 +164,79 @@ print(json.dumps(suites))
         }
         let code = h["verdict"]["code"].as_str().unwrap();
         if code == "ok" {
-            assert!(case["failure_type"].is_null());
+            assert!(case.failure.is_none(), "{name}: {:?}", case.failure);
         } else {
-            assert_eq!(case["failure_type"], code);
-            assert_eq!(case["failure_message"], h["verdict"]["summary"]);
-            let text = case["failure_text"].as_str().unwrap();
+            let (kind, message, text) = case
+                .failure
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: {code} without <failure>"));
+            assert_eq!(kind.as_deref(), Some(code), "{name}");
+            assert_eq!(
+                message.as_deref(),
+                h["verdict"]["summary"].as_str(),
+                "{name}"
+            );
             assert!(
-                text.contains("evidence:") && text.contains("fix:"),
-                "{text}"
+                text.starts_with("evidence:\n") && text.contains("\nfix: "),
+                "{name}: {text}"
+            );
+            for e in h["verdict"]["evidence"].as_array().unwrap() {
+                assert!(
+                    text.contains(e.as_str().unwrap()),
+                    "{name}: {e} not in {text}"
+                );
+            }
+            assert!(
+                text.contains(h["verdict"]["fix"].as_str().unwrap()),
+                "{name}: {text}"
             );
         }
+    }
+}
+
+/// The reader refuses what a CI tool would refuse, and finds what it would find.
+#[test]
+fn junit_reader_checks_what_it_reads() {
+    let good = r#"<?xml version="1.0"?>
+<testsuites name="t" tests="2" failures="1" errors="0">
+  <testsuite name="a.pcap" tests="2" failures="1" errors="0">
+    <testcase name="1 &#8594; 2 (x)" classname="a.pcap"/>
+    <testcase name="3 → 4 (no SNI)" classname="a.pcap">
+      <failure type="no_shared_cipher" message="No &lt;cipher&gt;">evidence:
+  - frame 1
+fix: configure</failure>
+    </testcase>
+  </testsuite>
+</testsuites>"#;
+    let suites = read_junit(good);
+    assert_eq!(suites.len(), 1);
+    let cases = &suites[0].cases;
+    assert_eq!(cases[0].name, "1 → 2 (x)");
+    assert!(cases[0].failure.is_none());
+    let (kind, message, text) = cases[1].failure.clone().unwrap();
+    assert_eq!(kind.as_deref(), Some("no_shared_cipher"));
+    assert_eq!(message.as_deref(), Some("No <cipher>"));
+    assert_eq!(text, "evidence:\n  - frame 1\nfix: configure");
+    for bad in [
+        good.replace("</testsuites>", ""),
+        good.replace("&lt;cipher&gt;", "<cipher>"),
+        good.replace(
+            r#"<testsuite name="a.pcap" tests="2""#,
+            r#"<testsuite name="a.pcap" tests="3""#,
+        ),
+        good.replace(
+            r#"failures="1" errors="0">
+  <testsuite"#,
+            r#"failures="0" errors="0">
+  <testsuite"#,
+        ),
+        good.replace("<failure ", "<skipped ")
+            .replace("</failure>", "</skipped>"),
+    ] {
+        assert!(
+            std::panic::catch_unwind(|| read_junit(&bad)).is_err(),
+            "accepted:\n{bad}"
+        );
     }
 }
 

@@ -213,12 +213,19 @@ fn story_relay_blames_the_server_name() {
 }
 
 /// Every connection of every capture in captures/ and the corpus, finished, with the
-/// time of the capture's last packet.
-fn finished_connections_of_all_captures() -> Vec<(
-    std::path::PathBuf,
-    Vec<tlswhy::connection::Connection>,
-    tlswhy::capture::Timestamp,
-)> {
+/// time of the capture's last packet; and whether the corpus was there (see
+/// [`common::corpus_if_present`]; `test` names the caller).
+#[allow(clippy::type_complexity)]
+fn finished_connections_of_all_captures(
+    test: &str,
+) -> (
+    Vec<(
+        std::path::PathBuf,
+        Vec<tlswhy::connection::Connection>,
+        tlswhy::capture::Timestamp,
+    )>,
+    bool,
+) {
     use tlswhy::capture::{PacketReader, Timestamp};
     use tlswhy::connection::FlowTable;
     use tlswhy::decode::Decoder;
@@ -229,8 +236,9 @@ fn finished_connections_of_all_captures() -> Vec<(
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    if let Ok(dir) = std::fs::read_dir(common::corpus()) {
-        files.extend(dir.map(|e| e.unwrap().path()));
+    let corpus = common::corpus_if_present(&format!("the corpus part of {test}"));
+    if let Some(dir) = &corpus {
+        files.extend(std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()));
     }
     files.sort();
     let settings = Settings::default();
@@ -258,7 +266,7 @@ fn finished_connections_of_all_captures() -> Vec<(
         }
         all.push((path, table.finish(), end));
     }
-    all
+    (all, corpus.is_some())
 }
 
 /// The evidence is data that stands on its own: every failure on captures/ and the
@@ -270,7 +278,10 @@ fn every_failure_carries_its_evidence_as_data() {
 
     let settings = Settings::default();
     let (mut ok, mut failed) = (0, 0);
-    for (path, connections, end) in finished_connections_of_all_captures() {
+    let (all, with_corpus) = finished_connections_of_all_captures(
+        "tests/captures.rs every_failure_carries_its_evidence_as_data",
+    );
+    for (path, connections, end) in all {
         let profiles = Profiles::build(&connections);
         for conn in &connections {
             let Some(v) = diagnose_traced(conn, &profiles, &settings, end).0 else {
@@ -302,7 +313,9 @@ fn every_failure_carries_its_evidence_as_data() {
             );
         }
     }
-    assert!(ok >= 20 && failed >= 40, "{ok} ok, {failed} failed");
+    // captures/ alone holds 9 successes, the corpus most of the others.
+    let min_ok = if with_corpus { 20 } else { 5 };
+    assert!(ok >= min_ok && failed >= 40, "{ok} ok, {failed} failed");
 }
 
 /// The workers' server profiles are merged at the end of a capture: whichever way the
@@ -324,7 +337,10 @@ fn merged_profiles_equal_the_profiles_of_all_connections() {
         })
     };
     let mut servers_compared = 0;
-    for (path, connections, _) in finished_connections_of_all_captures() {
+    let (all, with_corpus) = finished_connections_of_all_captures(
+        "tests/captures.rs merged_profiles_equal_the_profiles_of_all_connections",
+    );
+    for (path, connections, _) in all {
         let whole = Profiles::build(&connections);
         let (even, odd): (Vec<_>, Vec<_>) = connections
             .iter()
@@ -350,7 +366,9 @@ fn merged_profiles_equal_the_profiles_of_all_connections() {
             servers_compared += usize::from(want.is_some());
         }
     }
-    assert!(servers_compared >= 50, "{servers_compared}");
+    // captures/ alone gives 39.
+    let min_servers = if with_corpus { 50 } else { 30 };
+    assert!(servers_compared >= min_servers, "{servers_compared}");
 }
 
 /// A verdict in words, for assertions on what a person reads.

@@ -1,9 +1,12 @@
 //! The command line as scripts use it: the JSON contract, exit statuses, stdin and gzip,
-//! damaged and unsupported inputs, colour.
+//! damaged and unsupported inputs, colour, and output files (never an input, written
+//! whole or not at all, the summary appended).
 
 mod common;
 
 use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 use common::{json_lines, tlswhy};
 
@@ -301,4 +304,193 @@ fn port_option_makes_failures_before_a_client_hello_count() {
     assert!(lines[0]["server"].as_str().unwrap().ends_with(":4999"));
     let bad = tlswhy(&["analyze", "--port", "notaport", "-"], Some(&moved));
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// Runs the binary in `dir` (for relative paths) with standard input from `stdin`.
+fn tlswhy_in(dir: &Path, args: &[&str], stdin: Stdio) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tlswhy"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(stdin)
+        .output()
+        .expect("run tlswhy")
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Asserts a refused run: status 2, a message naming the option, nothing on standard
+/// output.
+fn assert_refused(out: &Output, option: &str, why: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with(&format!("tlswhy: refusing {option} ")) && err.contains(why),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "refused before any analysis");
+}
+
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = capture_bytes("no_shared_cipher.pcap");
+    std::fs::write(dir.path().join("x.pcap"), &original).unwrap();
+    for option in ["--write", "--junit", "--summary"] {
+        for (output, input) in [
+            ("x.pcap", "x.pcap"),
+            ("./x.pcap", "x.pcap"),
+            ("x.pcap", "./x.pcap"),
+            ("sub/../x.pcap", "x.pcap"),
+        ] {
+            std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+            let out = tlswhy_in(
+                dir.path(),
+                &["analyze", option, output, input],
+                Stdio::null(),
+            );
+            assert_refused(&out, option, "the same file as the input");
+        }
+        // Standard input redirected from it.
+        let stdin = std::fs::File::open(dir.path().join("x.pcap")).unwrap();
+        let out = tlswhy_in(
+            dir.path(),
+            &["analyze", option, "x.pcap", "-"],
+            stdin.into(),
+        );
+        assert_refused(&out, option, "standard input");
+        // Found by a folder walk.
+        let out = tlswhy_in(
+            dir.path(),
+            &["analyze", option, "x.pcap", "."],
+            Stdio::null(),
+        );
+        assert_refused(&out, option, "the same file as the input");
+    }
+    assert_eq!(std::fs::read(dir.path().join("x.pcap")).unwrap(), original);
+    assert_eq!(names_in(dir.path()), ["sub", "x.pcap"], "nothing written");
+}
+
+#[test]
+fn an_output_hard_linked_to_an_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = capture_bytes("no_shared_cipher.pcap");
+    let input = dir.path().join("x.pcap");
+    std::fs::write(&input, &original).unwrap();
+    let link = dir.path().join("failed.pcapng");
+    std::fs::hard_link(&input, &link).unwrap();
+    let out = tlswhy(
+        &[
+            "analyze",
+            "--write",
+            link.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_refused(&out, "--write", "the same file as the input");
+    assert_eq!(std::fs::read(&input).unwrap(), original);
+    assert_eq!(std::fs::read(&link).unwrap(), original);
+}
+
+#[test]
+fn a_capture_written_into_an_analyzed_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("x.pcap"),
+        capture_bytes("no_shared_cipher.pcap"),
+    )
+    .unwrap();
+    // Not there yet, but the walk of the next run would read it.
+    let out = tlswhy_in(
+        dir.path(),
+        &["analyze", "--write", "failed.pcapng", "."],
+        Stdio::null(),
+    );
+    assert_refused(&out, "--write", "its walk would read it");
+    // A report that is not a capture may go there.
+    let out = tlswhy_in(
+        dir.path(),
+        &["analyze", "--junit", "report.xml", "."],
+        Stdio::null(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(names_in(dir.path()), ["report.xml", "x.pcap"]);
+}
+
+#[test]
+fn summary_is_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("summary.md");
+    let before = "## An earlier step\n\nIts summary.\n";
+    std::fs::write(&md, before).unwrap();
+    let args = [
+        "analyze",
+        "--summary",
+        md.to_str().unwrap(),
+        "captures/no_shared_cipher.pcap",
+    ];
+    assert_eq!(tlswhy(&args, None).status.code(), Some(0));
+    let once = std::fs::read_to_string(&md).unwrap();
+    let ours = once
+        .strip_prefix(before)
+        .expect("the earlier content first");
+    assert!(
+        ours.starts_with("## tlswhy: 3 TLS handshake(s), 1 failed"),
+        "{ours}"
+    );
+    assert_eq!(tlswhy(&args, None).status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(&md).unwrap(),
+        format!("{once}{ours}"),
+        "a second run appends again"
+    );
+}
+
+/// An output that cannot be written whole (here the file size limit stops it) is not
+/// written at all: the file there before is left as it was, and no temporary file stays.
+#[cfg(unix)]
+#[test]
+fn a_failed_run_leaves_no_partial_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = b"the output of an earlier run";
+    for option in ["--write", "--junit"] {
+        let path = dir.path().join("out");
+        std::fs::write(&path, old).unwrap();
+        // With SIGXFSZ ignored, a write past `ulimit -f` (1 block) fails with EFBIG.
+        let script =
+            format!("trap '' XFSZ; ulimit -f 1; exec \"$0\" analyze {option} \"$1\" captures/");
+        let out = Command::new("sh")
+            .args(["-c", &script, env!("CARGO_BIN_EXE_tlswhy")])
+            .arg(&path)
+            .current_dir(common::root())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{option}: {err}");
+        assert!(err.contains("File too large"), "{option}: {err}");
+        let now = std::fs::read(&path).unwrap();
+        assert!(
+            now == old,
+            "{option}: the earlier output was replaced by {} bytes",
+            now.len()
+        );
+        assert_eq!(names_in(dir.path()), ["out"], "{option}");
+        // Without the limit the same run writes it whole.
+        let out = tlswhy(
+            &["analyze", option, path.to_str().unwrap(), "captures/"],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{option}");
+        assert!(std::fs::metadata(&path).unwrap().len() > 1024, "{option}");
+        assert_eq!(names_in(dir.path()), ["out"], "{option}");
+    }
 }

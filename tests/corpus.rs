@@ -1,5 +1,7 @@
 //! Against captures recorded from real TLS stacks that this repository does not hold
-//! (`../shared/corpus`, from the Zeek, Suricata and nDPI test suites):
+//! (`../shared/corpus`, or `TLSWHY_CORPUS`, from the Zeek, Suricata and nDPI test
+//! suites; skipped with a line on standard error when it is absent, a failure then
+//! with `TLSWHY_REQUIRE_CORPUS=1`):
 //! - every file is analyzed without a panic;
 //! - verdicts agree with `tests/corpus_expected.json` (each connection judged from the
 //!   packets with tshark) on at least 90% of handshake attempts, and no wrong verdict
@@ -14,11 +16,13 @@ use std::net::SocketAddr;
 
 use tlswhy::analyze::Handshake;
 
-fn corpus_reports() -> HashMap<String, Vec<Handshake>> {
-    let dir = common::corpus();
+/// Every capture of the corpus analyzed, by file name; `None` (the test skipped, see
+/// [`common::corpus_if_present`]) when the corpus is absent.
+fn corpus_reports(test: &str) -> Option<HashMap<String, Vec<Handshake>>> {
+    let dir = common::corpus_if_present(&format!("tests/corpus.rs {test}"))?;
     assert!(
         dir.join("MANIFEST.json").exists(),
-        "the corpus is expected at {} (set TLSWHY_CORPUS to override)",
+        "{}: no MANIFEST.json: not the corpus",
         dir.display()
     );
     let mut out = HashMap::new();
@@ -33,7 +37,7 @@ fn corpus_reports() -> HashMap<String, Vec<Handshake>> {
             report.handshakes,
         );
     }
-    out
+    Some(out)
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -47,7 +51,9 @@ fn find<'a>(hs: &'a [Handshake], client: &str, server: &str) -> Option<&'a Hands
 
 #[test]
 fn verdicts_agree_with_the_judged_corpus() {
-    let reports = corpus_reports();
+    let Some(reports) = corpus_reports("verdicts_agree_with_the_judged_corpus") else {
+        return;
+    };
     let truth = common::read_json(&common::root().join("tests/corpus_expected.json"));
     let mut total = 0;
     let mut right = 0;
@@ -123,7 +129,9 @@ fn normalize_version(v: &str) -> String {
 
 #[test]
 fn facts_agree_with_upstream_baselines() {
-    let reports = corpus_reports();
+    let Some(reports) = corpus_reports("facts_agree_with_upstream_baselines") else {
+        return;
+    };
     let manifest = common::read_json(&common::corpus().join("MANIFEST.json"));
     let mut checked = 0;
     let mut agreed = 0;

@@ -17,7 +17,8 @@
 //! 509-byte chunks, every case must give the same records and damage.
 //!
 //! `captures/*.pcap` get the full set, `tests/data/formats/*.pcapng` the pcapng block
-//! mutations, the third-party corpus (`TLSWHY_CORPUS`, else `../shared/corpus`) a lighter
+//! mutations, the third-party corpus (`TLSWHY_CORPUS`, else `../shared/corpus`; skipped
+//! with a line on standard error when absent, unless `TLSWHY_REQUIRE_CORPUS=1`) a lighter
 //! set. The inputs the fuzz targets found (`tests/data/fuzz-regressions/`) are replayed
 //! through the same API the fuzz target used.
 
@@ -34,6 +35,8 @@ use std::time::{Duration, Instant};
 use tlswhy::analyze::analyze_bytes;
 use tlswhy::diagnose::Settings;
 
+mod common;
+
 /// The fuzz targets' code, to replay the inputs they found.
 #[path = "../fuzz/targets.rs"]
 mod fuzz_targets;
@@ -47,13 +50,6 @@ const LISTED_FAILURES: usize = 40;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn corpus_dir() -> PathBuf {
-    match std::env::var_os("TLSWHY_CORPUS") {
-        Some(p) => PathBuf::from(p),
-        None => root().join("../shared/corpus"),
-    }
 }
 
 /// Files in `dir` whose name satisfies `keep`, sorted.
@@ -1016,15 +1012,12 @@ fn pcapng_block_lengths() {
 
 #[test]
 fn shared_corpus_light_mutations() {
-    let dir = corpus_dir();
-    let files = files_in(&dir, |n| n.ends_with(".pcap") || n.ends_with(".pcapng"));
-    if files.is_empty() {
-        say(&format!(
-            "mutation: no captures in {} (set TLSWHY_CORPUS): corpus mutations skipped",
-            dir.display()
-        ));
+    let Some(dir) = common::corpus_if_present("tests/mutation.rs shared_corpus_light_mutations")
+    else {
         return;
-    }
+    };
+    let files = files_in(&dir, |n| n.ends_with(".pcap") || n.ends_with(".pcapng"));
+    assert!(!files.is_empty(), "no captures in {}", dir.display());
     let mut run = Run::default();
     for path in files {
         let original = read(&path);

@@ -87,9 +87,13 @@ fn chunked_reading_on_two_workers_matches_reading_whole() {
 #[test]
 fn failures_beyond_the_examples_shown_are_only_counted() {
     let mut files = capture_files();
-    if let Ok(dir) = std::fs::read_dir(common::corpus()) {
+    if let Some(dir) = common::corpus_if_present(
+        "the corpus part of tests/streaming.rs failures_beyond_the_examples_shown_are_only_counted",
+    ) {
         files.extend(
-            dir.map(|e| e.unwrap().path())
+            std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
                 .filter(|p| tlswhy::analyze::is_capture_name(p)),
         );
     }

@@ -18,12 +18,51 @@ pub fn captures() -> PathBuf {
     root().join("captures")
 }
 
-/// The third-party corpus: `TLSWHY_CORPUS`, else `../shared/corpus` beside the checkout.
+/// Where the third-party corpus is looked for: `TLSWHY_CORPUS`, else `../shared/corpus`
+/// beside the checkout.
 pub fn corpus() -> PathBuf {
     match std::env::var_os("TLSWHY_CORPUS") {
         Some(p) => PathBuf::from(p),
         None => root().join("../shared/corpus"),
     }
+}
+
+/// True when `TLSWHY_REQUIRE_CORPUS` is set (to anything but empty or `0`): CI, which
+/// always has the corpus, must fail rather than skip without it.
+pub fn corpus_required() -> bool {
+    std::env::var_os("TLSWHY_REQUIRE_CORPUS").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The third-party corpus folder, or `None` when it is absent: then `what` (the test, or
+/// the part of it that reads the corpus) is skipped with one line on standard error
+/// saying where the corpus was looked for and how to get it — unless
+/// [`corpus_required`], which makes the absence a failure. A folder that is there is
+/// returned as it is: a broken corpus fails the tests that read it.
+pub fn corpus_if_present(what: &str) -> Option<PathBuf> {
+    let dir = corpus();
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let whence = if std::env::var_os("TLSWHY_CORPUS").is_some() {
+        "the path TLSWHY_CORPUS gives"
+    } else {
+        "../shared/corpus beside the checkout, TLSWHY_CORPUS being unset"
+    };
+    let line = format!(
+        "no third-party corpus at {} ({whence}); to run it, put the project's shared/corpus \
+         folder (captures from the Zeek, Suricata and nDPI test suites) at ../shared/corpus \
+         beside the checkout or set TLSWHY_CORPUS=DIR",
+        dir.display()
+    );
+    assert!(
+        !corpus_required(),
+        "{what}: {line} (TLSWHY_REQUIRE_CORPUS is set: the corpus may not be skipped)"
+    );
+    // Straight to the process's standard error: `cargo test` shows it even for a passing
+    // test (its capture only takes `print!`/`eprint!`).
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {what}: {line}");
+    None
 }
 
 /// Analyzes one file with default settings.
