@@ -8,10 +8,10 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tlswhy::analyze::analyze_bytes;
 use tlswhy::capture::PacketReader;
 use tlswhy::decode::Decoder;
-use tlswhy::diagnose::Settings;
+use tlswhy::pipeline::analyze_bytes;
+use tlswhy::pipeline::Settings;
 use tlswhy::tls::cert::{chain_facts, CertFacts};
 use tlswhy::tls::hello::parse_client_hello;
 

@@ -4,13 +4,16 @@
 //! meets exactly the code (and the assertions) that found it.
 #![allow(dead_code)] // each fuzz target uses one of these
 
-use tlswhy::analyze::{analyze_bytes, analyze_packets, CaptureReport, Collector, Keep};
 use tlswhy::capture::{LinkType, Packet, PacketReader, Timestamp};
 use tlswhy::chunks::StreamReader;
 use tlswhy::connection::FlowTable;
 use tlswhy::decode::Decoder;
-use tlswhy::diagnose::{Profiles, Settings};
+use tlswhy::diagnose::{self, Profiles};
 use tlswhy::flow::{At, Dir};
+use tlswhy::pipeline::Settings;
+use tlswhy::pipeline::{analyze_bytes, analyze_packets};
+use tlswhy::record::CaptureReport;
+use tlswhy::report::collect::{Collector, Keep};
 use tlswhy::report::text::{self, Options, Style};
 use tlswhy::tls::Conversation;
 
@@ -125,7 +128,7 @@ pub fn packets_to_flows(data: &[u8]) {
     } else {
         1_000_000
     };
-    let settings = Settings::default();
+    let settings = diagnose::Settings::default();
     let mut decoder = Decoder::new();
     let mut table = FlowTable::new(settings.tls_ports.clone(), settings.limits);
     let mut frame = 0u64;
@@ -150,7 +153,7 @@ pub fn packets_to_flows(data: &[u8]) {
     }
     let connections = table.finish();
     let profiles = Profiles::build(&connections);
-    for h in tlswhy::analyze::diagnose_all("fuzz", &connections, &profiles, &settings, ts) {
+    for h in tlswhy::pipeline::diagnose_all("fuzz", &connections, &profiles, &settings, ts) {
         std::hint::black_box(h.verdict.code);
     }
 }

@@ -8,8 +8,8 @@
 //! [`analyze`] wires them for one capture:
 //!
 //! ```no_run
-//! use tlswhy::{analyze, capture::Source, diagnose::Settings};
-//! let report = analyze::analyze_source(&Source::File("captures/no_shared_cipher.pcap".into()), &Settings::default())?;
+//! use tlswhy::{capture::Source, pipeline::{self, Settings}};
+//! let report = pipeline::analyze_source(&Source::File("captures/no_shared_cipher.pcap".into()), &Settings::default())?;
 //! for h in &report.handshakes {
 //!     println!("{} → {}: {}", h.client, h.server, h.verdict.code);
 //! }
@@ -18,7 +18,6 @@
 
 #![deny(unsafe_code)]
 
-pub mod analyze;
 pub mod capture;
 pub mod chunks;
 pub mod connection;
@@ -26,10 +25,13 @@ pub mod decode;
 pub mod diagnose;
 pub mod fanout;
 pub mod flow;
+pub mod inputs;
 pub mod limits;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod pipeline;
 pub mod progress;
+pub mod record;
 pub mod report;
 pub mod sanitize;
 pub mod tls;

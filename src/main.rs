@@ -14,11 +14,15 @@ use rayon::prelude::*;
 
 use cli::{AnalyzeArgs, Cli, ColorChoice, Command, Format, OutputArgs};
 use outputs::OutputFile;
-use tlswhy::analyze::{self, CaptureReport, Collector, Keep};
 use tlswhy::capture::Source;
-use tlswhy::diagnose::{Code, Settings};
+use tlswhy::diagnose::{self, Code};
+use tlswhy::inputs;
+use tlswhy::pipeline;
+use tlswhy::pipeline::Settings;
+use tlswhy::record::CaptureReport;
 use tlswhy::report;
 use tlswhy::report::background::BackgroundWriter;
+use tlswhy::report::collect::{Collector, Keep};
 use tlswhy::report::pcap::PcapWriter;
 use tlswhy::sanitize::escape;
 
@@ -116,12 +120,18 @@ fn common(args: &OutputArgs) -> Result<Common, String> {
         ..Default::default()
     };
     let mut settings = Settings {
-        response_timeout: args.timeout,
+        diagnosis: diagnose::Settings {
+            response_timeout: args.timeout,
+            limits,
+            ..Default::default()
+        },
         keep_failing_packets: args.write.is_some(),
-        limits,
         ..Settings::default()
     };
-    settings.tls_ports.extend(args.ports.iter().copied());
+    settings
+        .diagnosis
+        .tls_ports
+        .extend(args.ports.iter().copied());
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -151,7 +161,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     // Unreadable inputs: reported, remembered for JUnit/summary, exit status 2.
     let mut errors: Vec<(String, String)> = Vec::new();
     let mut sources = Vec::new();
-    for item in analyze::expand_inputs(&args.paths) {
+    for item in inputs::expand_inputs(&args.paths) {
         match item {
             Ok(s) => sources.push(s),
             Err(e) => errors.push((e.split(':').next().unwrap_or("").to_string(), e)),
@@ -202,7 +212,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         let sizes: Option<u64> = sources
             .iter()
             .map(|s| match s {
-                Source::File(p) if !analyze::is_gzip_name(p) => {
+                Source::File(p) if !inputs::is_gzip_name(p) => {
                     std::fs::metadata(p).ok().map(|m| m.len())
                 }
                 _ => None,
@@ -233,7 +243,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let results: Vec<(Result<CaptureReport, _>, Vec<u8>)> = if sources.len() == 1 {
         let mut kept = Collector::new(keep);
         let settings = settings_for(&kept);
-        let result = analyze::analyze_source_into(&sources[0], &settings, &mut |f| {
+        let result = pipeline::analyze_source_into(&sources[0], &settings, &mut |f| {
             if let (Some(line), None) = (&f.json_line, &write_error) {
                 if let Err(e) = stdout.write_all(line) {
                     write_error = Some(e);
@@ -249,7 +259,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
                 let mut kept = Collector::new(keep);
                 let settings = settings_for(&kept);
                 let mut lines = Vec::new();
-                let result = analyze::analyze_source_into(source, &settings, &mut |f| {
+                let result = pipeline::analyze_source_into(source, &settings, &mut |f| {
                     if let Some(line) = &f.json_line {
                         lines.extend_from_slice(line);
                     }
@@ -283,7 +293,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
                         "tlswhy: warning: {}: {} connection(s) closed early at the flow table limit (--max-flows {}); they are reported",
                         escape(&r.name),
                         r.stats.evicted_connections,
-                        settings.limits.max_flows
+                        settings.diagnosis.limits.max_flows
                     );
                 }
                 for (lt, n) in &r.stats.unsupported_link_types {

@@ -17,8 +17,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use tlswhy::analyze::is_capture_name;
 use tlswhy::capture::Source;
+use tlswhy::inputs::is_capture_name;
 
 /// Who a file is: its canonical path (for a file that does not exist yet, its folder's
 /// canonical path and its name) and, if it exists, its (device, inode).

@@ -129,7 +129,7 @@ fn junit_report_is_read_by_a_real_consumer() {
     let suites = read_junit(&std::fs::read_to_string(&xml).unwrap());
     let capture_files = std::fs::read_dir(common::captures())
         .unwrap()
-        .filter(|e| tlswhy::analyze::is_capture_name(&e.as_ref().unwrap().path()))
+        .filter(|e| tlswhy::inputs::is_capture_name(&e.as_ref().unwrap().path()))
         .count();
     assert_eq!(suites.len(), capture_files, "one suite per capture");
     assert!(suites.iter().all(|s| s.errors == 0), "no unreadable input");
@@ -351,8 +351,8 @@ fn write_saves_the_failing_connections() {
 
 #[test]
 fn one_capture_split_between_workers_gives_the_same_report() {
-    use tlswhy::analyze::analyze_bytes;
-    use tlswhy::diagnose::Settings;
+    use tlswhy::pipeline::analyze_bytes;
+    use tlswhy::pipeline::Settings;
     for file in [
         "tests/data/formats/mixed_interfaces.pcapng",
         "captures/relay_ip_sni.pcap",

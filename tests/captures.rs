@@ -6,8 +6,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use tlswhy::analyze::Handshake;
 use tlswhy::diagnose::Code;
+use tlswhy::record::Handshake;
 
 fn expected() -> Vec<(String, Vec<serde_json::Value>)> {
     let doc = common::read_json(&common::captures().join("expected.json"));
@@ -245,7 +245,7 @@ fn finished_connections_of_all_captures(
     let mut all = Vec::new();
     for path in files
         .into_iter()
-        .filter(|p| tlswhy::analyze::is_capture_name(p))
+        .filter(|p| tlswhy::inputs::is_capture_name(p))
     {
         let bytes = std::fs::read(&path).unwrap();
         let Ok(reader) = PacketReader::new(&bytes, "t") else {
@@ -380,7 +380,7 @@ struct Worded {
 }
 
 impl Worded {
-    fn of(h: &tlswhy::analyze::Handshake) -> Worded {
+    fn of(h: &tlswhy::record::Handshake) -> Worded {
         Worded {
             code: h.verdict.code,
             summary: h.summary(),

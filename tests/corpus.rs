@@ -14,7 +14,7 @@ mod common;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use tlswhy::analyze::Handshake;
+use tlswhy::record::Handshake;
 
 /// Every capture of the corpus analyzed, by file name; `None` (the test skipped, see
 /// [`common::corpus_if_present`]) when the corpus is absent.
@@ -28,7 +28,7 @@ fn corpus_reports(test: &str) -> Option<HashMap<String, Vec<Handshake>>> {
     let mut out = HashMap::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        if !tlswhy::analyze::is_capture_name(&path) {
+        if !tlswhy::inputs::is_capture_name(&path) {
             continue;
         }
         let report = common::analyze(&path);

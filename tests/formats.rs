@@ -5,7 +5,7 @@
 
 mod common;
 
-use tlswhy::analyze::Handshake;
+use tlswhy::record::Handshake;
 
 fn summary(hs: &[Handshake]) -> Vec<(String, String, &'static str, Option<String>)> {
     hs.iter()

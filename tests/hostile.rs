@@ -10,9 +10,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use tlswhy::analyze::{analyze_bytes, CaptureReport};
-use tlswhy::diagnose::{Code, Settings};
+use tlswhy::diagnose::Code;
 use tlswhy::limits::Limits;
+use tlswhy::pipeline::analyze_bytes;
+use tlswhy::pipeline::Settings;
+use tlswhy::record::CaptureReport;
 
 /// A little-endian microsecond pcap of Ethernet frames.
 struct PcapBuilder {
@@ -176,7 +178,10 @@ fn analyze(bytes: &[u8], limits: Limits) -> (CaptureReport, Duration) {
         .expect("writable TLSWHY_KEEP_ADVERSARIAL folder");
     }
     let settings = Settings {
-        limits,
+        diagnosis: tlswhy::diagnose::Settings {
+            limits,
+            ..Default::default()
+        },
         ..Settings::default()
     };
     let started = Instant::now();
@@ -521,8 +526,8 @@ fn strict_turns_damage_into_exit_status_2() {
 /// capture is still being read, and they are the records of the whole-capture API.
 #[test]
 fn memory_follows_open_connections_not_the_capture() {
-    use tlswhy::analyze::Engine;
     use tlswhy::capture::PacketReader;
+    use tlswhy::pipeline::Engine;
 
     let mut p = PcapBuilder::new();
     let n = 20_000u32;

@@ -32,8 +32,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Once};
 use std::time::{Duration, Instant};
 
-use tlswhy::analyze::analyze_bytes;
-use tlswhy::diagnose::Settings;
+use tlswhy::pipeline::analyze_bytes;
+use tlswhy::pipeline::Settings;
 
 mod common;
 

@@ -7,10 +7,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use tlswhy::analyze::{analyze_bytes, analyze_packets, Collector, Keep};
 use tlswhy::capture::{CaptureBytes, Source};
 use tlswhy::chunks::StreamReader;
-use tlswhy::diagnose::Settings;
+use tlswhy::pipeline::Settings;
+use tlswhy::pipeline::{analyze_bytes, analyze_packets};
+use tlswhy::report::collect::{Collector, Keep};
 
 fn capture_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
@@ -20,7 +21,7 @@ fn capture_files() -> Vec<PathBuf> {
     ] {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            if tlswhy::analyze::is_capture_name(&path) {
+            if tlswhy::inputs::is_capture_name(&path) {
                 files.push(path);
             }
         }
@@ -94,7 +95,7 @@ fn failures_beyond_the_examples_shown_are_only_counted() {
             std::fs::read_dir(dir)
                 .unwrap()
                 .map(|e| e.unwrap().path())
-                .filter(|p| tlswhy::analyze::is_capture_name(p)),
+                .filter(|p| tlswhy::inputs::is_capture_name(p)),
         );
     }
     let keep = Keep::Examples {

@@ -34,31 +34,9 @@ pub struct Settings {
     pub tls_ports: Vec<u16>,
     /// Silence after a ClientHello (or a SYN) longer than this is a timeout, in seconds.
     pub response_timeout: f64,
-    /// Keep copies of the packets of failing handshakes (`--write`).
-    pub keep_failing_packets: bool,
-    /// Bounds on memory and work.
+    /// Bounds on memory and work (the flow idle timeout bounds the silence a capture
+    /// can show).
     pub limits: crate::limits::Limits,
-    /// Worker threads for one capture (1: all on the calling thread).
-    pub threads: usize,
-    /// Captures smaller than this are analyzed on one thread.
-    pub parallel_min_bytes: usize,
-    /// Memory-map capture files instead of reading them in chunks.
-    pub memory_map: bool,
-    /// Render each record's JSON line where it is made (`Finished::json_line`).
-    pub render_json: bool,
-    /// With `render_json`: nothing reads the records but as JSON lines (no summary,
-    /// JUnit or examples), so `Finished` carries the line only and the record is freed
-    /// where it was made.
-    pub json_only: bool,
-    /// Make the records of successful handshakes (off when the output only counts them).
-    pub ok_records: bool,
-    /// Counters the pass bumps as it goes (a progress meter reads them).
-    pub progress: Option<std::sync::Arc<crate::progress::Progress>>,
-    /// The report shows only some failures of each code (and nothing else reads the
-    /// records): a failure whose code has shown its share is only counted, its text and
-    /// record never made (not with `render_json`). One per capture, shared with its
-    /// `Collector`.
-    pub examples: Option<std::sync::Arc<crate::analyze::ExampleBudget>>,
 }
 
 impl Default for Settings {
@@ -66,16 +44,7 @@ impl Default for Settings {
         Settings {
             tls_ports: WELL_KNOWN_TLS_PORTS.to_vec(),
             response_timeout: 3.0,
-            keep_failing_packets: false,
             limits: crate::limits::Limits::default(),
-            threads: 1,
-            memory_map: false,
-            render_json: false,
-            json_only: false,
-            ok_records: true,
-            progress: None,
-            examples: None,
-            parallel_min_bytes: 4 * 1024 * 1024,
         }
     }
 }

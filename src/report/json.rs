@@ -8,8 +8,8 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
 use super::wording::{self, Context};
-use crate::analyze::Handshake;
 use crate::diagnose::{Code, Verdict};
+use crate::record::Handshake;
 use crate::sanitize::json_text;
 
 /// Writes one line per handshake.

@@ -7,8 +7,8 @@ use std::io;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::wording;
-use crate::analyze::{CaptureReport, Handshake};
 use crate::diagnose::Code;
+use crate::record::{CaptureReport, Handshake};
 use crate::sanitize::escape;
 
 /// The test case name: `client → server (SNI name)`.

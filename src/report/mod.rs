@@ -2,6 +2,7 @@
 //! diagram of each failing handshake) and JSON Lines (one object per handshake attempt).
 
 pub mod background;
+pub mod collect;
 pub mod json;
 pub mod junit;
 pub mod pcap;
@@ -11,8 +12,8 @@ pub mod wording;
 
 use std::collections::BTreeMap;
 
-use crate::analyze::CaptureReport;
 use crate::diagnose::Code;
+use crate::record::CaptureReport;
 
 /// Counts by code, most common first (ties in catalog order).
 fn most_common_first(counts: BTreeMap<Code, u64>) -> Vec<(Code, u64)> {

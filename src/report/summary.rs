@@ -4,8 +4,8 @@
 use std::io::{self, Write};
 
 use super::wording;
-use crate::analyze::{CaptureReport, Handshake};
 use crate::diagnose::Code;
+use crate::record::{CaptureReport, Handshake};
 use crate::sanitize::escape;
 
 /// Markdown table cells: escaped, with `|` and line breaks neutralised.

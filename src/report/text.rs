@@ -4,9 +4,9 @@
 use std::io::{self, Write};
 
 use super::wording;
-use crate::analyze::{CaptureReport, Handshake};
 use crate::diagnose::Code;
 use crate::flow::{At, Dir};
+use crate::record::{CaptureReport, Handshake};
 use crate::sanitize::escape;
 
 /// Terminal styling: plain when colour is off.

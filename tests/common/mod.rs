@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use tlswhy::analyze::{self, CaptureReport};
 use tlswhy::capture::Source;
-use tlswhy::diagnose::Settings;
+use tlswhy::pipeline;
+use tlswhy::pipeline::Settings;
+use tlswhy::record::CaptureReport;
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -67,7 +68,7 @@ pub fn corpus_if_present(what: &str) -> Option<PathBuf> {
 
 /// Analyzes one file with default settings.
 pub fn analyze(path: &Path) -> CaptureReport {
-    analyze::analyze_source(&Source::File(path.to_path_buf()), &Settings::default())
+    pipeline::analyze_source(&Source::File(path.to_path_buf()), &Settings::default())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

@@ -1,0 +1,321 @@
+//! The per-packet path shared by files and live capture: decode, the flow table, and
+//! finished connections turned into records as soon as their verdict is final.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use crate::capture::{Packet, Timestamp};
+use crate::connection::{Connection, FlowTable};
+use crate::decode::{Decoder, Skip};
+use crate::diagnose::{self, Code, Profiles};
+use crate::flow::{key_of, At};
+use crate::pipeline::Settings;
+use crate::record::{handshake_record, Finished, Handshake, Output, Stats};
+use crate::report::pcap::OwnedPacket;
+
+/// A finished connection waiting for its verdict, with the packets kept of it.
+pub(super) type Held = (Box<Connection>, Vec<OwnedPacket>);
+
+/// What one worker's engine leaves once its packets are done.
+pub struct Shard {
+    pub(super) stats: Stats,
+    pub(super) end: Timestamp,
+    pub(super) evicted: u64,
+    pub(super) profiles: Profiles,
+    /// Records made but not yet handed on.
+    pub(super) ready: Vec<(u64, Finished)>,
+    /// Connections whose verdict needs the end of the capture, with their kept packets.
+    pub(super) remaining: Vec<Held>,
+    /// Connections whose verdict cites the server profiles of the whole capture.
+    pub(super) held_for_profiles: Vec<Held>,
+}
+
+/// The per-packet path shared by files and live capture: decode, then the flow table.
+pub struct Engine<'s> {
+    decoder: Decoder,
+    pub(super) table: FlowTable,
+    pub stats: Stats,
+    /// Time of the latest packet.
+    pub end: Timestamp,
+    settings: &'s Settings,
+    /// Copies of packets per connection, for `--write` (only when asked for).
+    log: Option<PacketLog>,
+    /// Offline streaming: what every finished connection showed about its server.
+    profiles: Profiles,
+    /// Records ready to hand on, by the first frame of their connection.
+    ready: Vec<(u64, Finished)>,
+    /// Finished connections whose verdict reads how long the capture went on after
+    /// them, until it is known (the flow idle timeout passed, or the capture ended).
+    held_for_end: Vec<Held>,
+    /// Finished connections whose verdict cites other connections: diagnosed once the
+    /// whole capture is seen.
+    held_for_profiles: Vec<Held>,
+    /// Connections just finished (reused between sweeps).
+    expired: Vec<Connection>,
+    /// Connections already added to `Settings::progress`.
+    connections_counted: u64,
+}
+
+/// Packets kept per connection until its verdict is known, within fixed caps.
+#[derive(Default)]
+struct PacketLog {
+    flows: HashMap<(SocketAddr, SocketAddr), Vec<OwnedPacket>>,
+    bytes: usize,
+    /// Packets not kept because a cap was reached.
+    dropped: u64,
+}
+
+/// Packets kept for one connection (`--write`): enough for any handshake.
+const LOG_PACKETS_PER_CONNECTION: usize = 256;
+/// Bytes kept for all connections together (`--write`).
+const LOG_BYTES_TOTAL: usize = 256 * 1024 * 1024;
+
+impl PacketLog {
+    fn add(&mut self, key: (SocketAddr, SocketAddr), packet: &Packet<'_>) {
+        let kept = self.flows.entry(key).or_default();
+        if kept.len() >= LOG_PACKETS_PER_CONNECTION
+            || self.bytes + packet.data.len() > LOG_BYTES_TOTAL
+        {
+            self.dropped += 1;
+            return;
+        }
+        self.bytes += packet.data.len();
+        kept.push(OwnedPacket {
+            frame: packet.frame,
+            ts: packet.ts,
+            link_type: packet.link_type,
+            data: packet.data.to_vec(),
+            orig_len: packet.orig_len,
+        });
+    }
+
+    /// Takes the packets of `conn` (its frame range); later packets of the same
+    /// addresses (a new connection on a reused 5-tuple) stay.
+    fn take(&mut self, conn: &Connection) -> Vec<OwnedPacket> {
+        let key = conn.key();
+        let Some(kept) = self.flows.get_mut(&key) else {
+            return Vec::new();
+        };
+        let later = kept.partition_point(|p| p.frame <= conn.last.frame);
+        let rest = kept.split_off(later);
+        let mut taken = std::mem::replace(kept, rest);
+        if kept.is_empty() {
+            self.flows.remove(&key);
+        }
+        self.bytes -= taken.iter().map(|p| p.data.len()).sum::<usize>();
+        taken.retain(|p| p.frame >= conn.first.frame);
+        taken
+    }
+}
+
+impl<'s> Engine<'s> {
+    pub fn new(settings: &'s Settings) -> Engine<'s> {
+        Engine {
+            decoder: Decoder::new(),
+            table: FlowTable::new(
+                settings.diagnosis.tls_ports.clone(),
+                settings.diagnosis.limits,
+            ),
+            stats: Stats::default(),
+            end: Timestamp(0),
+            settings,
+            log: settings.keep_failing_packets.then(PacketLog::default),
+            profiles: Profiles::default(),
+            ready: Vec::new(),
+            held_for_end: Vec::new(),
+            held_for_profiles: Vec::new(),
+            expired: Vec::new(),
+            connections_counted: 0,
+        }
+    }
+
+    /// Takes one packet.
+    pub fn push(&mut self, packet: &Packet<'_>) {
+        self.stats.packets += 1;
+        self.stats.bytes += packet.data.len() as u64;
+        self.end = self.end.max(packet.ts);
+        match self.decoder.decode(packet) {
+            Ok(seg) => {
+                self.stats.tcp_segments += 1;
+                if let Some(log) = &mut self.log {
+                    log.add(key_of(seg.src, seg.dst), packet);
+                }
+                self.table.on_segment(
+                    &seg,
+                    At {
+                        frame: packet.frame,
+                        ts: packet.ts,
+                    },
+                );
+            }
+            Err(Skip::Malformed) => self.stats.malformed_packets += 1,
+            Err(Skip::UnsupportedLinkType(lt)) => {
+                *self
+                    .stats
+                    .unsupported_link_types
+                    .entry(lt.name())
+                    .or_default() += 1;
+            }
+            Err(Skip::NotTcp | Skip::FragmentHeld) => {}
+        }
+    }
+
+    /// Streaming: diagnoses the connections whose outcome is known at `now` (decided,
+    /// closed, or idle past the timeout; every open one when `flush`) and appends their
+    /// handshake records to `out`, each with its packets when it failed and packets are
+    /// kept. Server profiles grow as connections are reported.
+    pub fn drain(
+        &mut self,
+        name: &str,
+        now: Timestamp,
+        flush: bool,
+        profiles: &mut Profiles,
+        out: &mut Vec<(Handshake, Vec<OwnedPacket>)>,
+    ) {
+        let settings = self.settings;
+        let idle_ns = (settings.diagnosis.response_timeout * 1e9) as i64;
+        let profiles = std::cell::RefCell::new(profiles);
+        let log = &mut self.log;
+        self.table.drain(
+            now,
+            idle_ns,
+            |conn| flush || is_decided(conn, &profiles.borrow(), settings, now),
+            |conn| {
+                let mut profiles = profiles.borrow_mut();
+                let kept = log.as_mut().map(|l| l.take(conn)).unwrap_or_default();
+                if let Some(v) = diagnose::diagnose(conn, &profiles, &settings.diagnosis, now) {
+                    let kept = if v.code == Code::Ok { Vec::new() } else { kept };
+                    out.push((handshake_record(name, conn, v), kept));
+                }
+                profiles.add(conn);
+            },
+        );
+        self.stats.connections = self.table.started();
+    }
+
+    /// Packets `--write` could not keep because a cap was reached.
+    pub fn packets_not_kept(&self) -> u64 {
+        self.log.as_ref().map_or(0, |l| l.dropped)
+    }
+
+    /// Offline streaming: diagnoses the connections that are over (closed, or idle for
+    /// the flow idle timeout, in capture time) and frees them. Their records wait in
+    /// [`Engine::take_ready`]; verdicts that need more than the connection are held.
+    pub fn pump(&mut self, name: &str) {
+        let now = self.end;
+        let mut expired = std::mem::take(&mut self.expired);
+        self.table.expire(now, &mut expired);
+        for conn in expired.drain(..) {
+            self.profiles.add(&conn);
+            let packets = self.log.as_mut().map(|l| l.take(&conn)).unwrap_or_default();
+            self.settle(name, conn, packets);
+        }
+        self.expired = expired;
+        if let Some(p) = &self.settings.progress {
+            p.add_connections(self.table.started() - self.connections_counted);
+            self.connections_counted = self.table.started();
+        }
+        // The counterpart of `settle`'s hold: some horizon has been passed.
+        if self
+            .held_for_end
+            .iter()
+            .any(|(c, _)| diagnose::horizon(c, &self.settings.diagnosis, now) < now)
+        {
+            for (conn, packets) in std::mem::take(&mut self.held_for_end) {
+                self.settle(name, *conn, packets);
+            }
+        }
+    }
+
+    /// Makes the record of a finished connection, unless its verdict reads what only
+    /// the rest of the capture can tell.
+    fn settle(&mut self, name: &str, mut conn: Connection, packets: Vec<OwnedPacket>) {
+        let none = Profiles::default();
+        // The text, when left out, is only made for a verdict that goes out now (a held
+        // connection is diagnosed again later).
+        let (verdict, reads) =
+            diagnose::diagnose_traced(&conn, &none, &self.settings.diagnosis, self.end);
+        if reads.profile {
+            self.held_for_profiles.push((conn.into_held(), packets));
+            return;
+        }
+        if reads.end && diagnose::horizon(&conn, &self.settings.diagnosis, self.end) == self.end {
+            // The horizon is not reached yet: the capture may go on longer.
+            self.held_for_end.push((conn.into_held(), packets));
+            return;
+        }
+        let output = Output {
+            name,
+            settings: self.settings,
+        };
+        if let Some(finished) = verdict.and_then(|v| output.record(&mut conn, v, packets)) {
+            self.ready.push((conn.first.frame, finished));
+        }
+    }
+
+    /// Connections held in memory: tracked by the flow table, or finished and waiting
+    /// for the end of the capture.
+    pub fn tracked(&self) -> usize {
+        self.table.len() + self.held_for_end.len() + self.held_for_profiles.len()
+    }
+
+    /// The records made since the last call, with the first frame of each connection.
+    pub fn take_ready(&mut self) -> Vec<(u64, Finished)> {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// First frame of the oldest connection whose record is still to come in order
+    /// (`u64::MAX` when none).
+    pub fn watermark(&self) -> u64 {
+        self.held_for_end
+            .iter()
+            .map(|(c, _)| c.first.frame)
+            .min()
+            .unwrap_or(u64::MAX)
+            .min(self.table.oldest_open())
+    }
+
+    /// Closes every connection; what is left to merge with other workers' shards.
+    pub fn into_shard(mut self, name: &str) -> Shard {
+        self.pump(name);
+        let mut remaining = std::mem::take(&mut self.held_for_end);
+        self.stats.connections = self.table.started();
+        let evicted = self.table.evicted;
+        let mut log = self.log;
+        for conn in self.table.finish() {
+            self.profiles.add(&conn);
+            let packets = log.as_mut().map(|l| l.take(&conn)).unwrap_or_default();
+            remaining.push((Box::new(conn), packets));
+        }
+        Shard {
+            stats: self.stats,
+            end: self.end,
+            evicted,
+            profiles: self.profiles,
+            ready: self.ready,
+            remaining,
+            held_for_profiles: self.held_for_profiles,
+        }
+    }
+}
+
+/// Streaming: is this connection's verdict final already? Failures are final as soon
+/// as they are diagnosed (an alert, a reset); success waits until data has flowed
+/// both ways, or half a second of quiet, so a client's late rejection is not missed.
+fn is_decided(conn: &Connection, profiles: &Profiles, settings: &Settings, now: Timestamp) -> bool {
+    let Some(v) = diagnose::diagnose(conn, profiles, &settings.diagnosis, now) else {
+        return false;
+    };
+    match v.code {
+        Code::IncompleteCapture => false,
+        // Retransmitted SYNs keep the connection busy; the timeout runs from the first.
+        Code::ConnectionTimeout => conn
+            .tcp
+            .syn
+            .is_some_and(|syn| now.secs_since(syn.ts) >= settings.diagnosis.response_timeout),
+        // Only diagnosed once the silence lasted the timeout.
+        Code::NoResponseTimeout => true,
+        Code::Ok => conn.tls().settled || now.secs_since(conn.last.ts) >= 0.5,
+        _ => true,
+    }
+}

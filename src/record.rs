@@ -1,0 +1,306 @@
+//! The record of one handshake attempt — the connection's facts with its verdict, the
+//! JSON object of DESIGN.md — and of one capture ([`CaptureReport`]); how a finished
+//! connection becomes a record ([`Output`]), and which records are only counted
+//! ([`ExampleBudget`]).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::capture::{Damage, Timestamp};
+use crate::connection::Connection;
+use crate::diagnose::{self, Code, Verdict};
+use crate::pipeline::Settings;
+use crate::report::pcap::OwnedPacket;
+use crate::tls::cert::CertFacts;
+use crate::tls::conversation::{AlertFacts, Event, Malformed, Seen};
+use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
+use crate::tls::suites::{suite_name, version_name};
+use crate::tls::TlsFacts;
+
+/// Counters for the summary line.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub tcp_segments: u64,
+    pub connections: u64,
+    /// Packets whose headers did not parse.
+    pub malformed_packets: u64,
+    /// Packets of link types this tool does not decode, by link type name.
+    pub unsupported_link_types: BTreeMap<String, u64>,
+    /// Connections closed early because the flow table was full (`--max-flows`).
+    pub evicted_connections: u64,
+}
+
+/// Everything found in one capture.
+#[derive(Debug)]
+pub struct CaptureReport {
+    pub name: String,
+    pub stats: Stats,
+    /// The capture stopped making sense here; what came before was analyzed.
+    pub damage: Option<Damage>,
+    /// The records kept (all of them from [`analyze_bytes`]; a [`Collector`] may keep
+    /// fewer), in the order the analysis produced them.
+    pub handshakes: Vec<Handshake>,
+    /// Every handshake attempt by verdict code, kept or not.
+    pub counts: BTreeMap<Code, u64>,
+    pub end: Timestamp,
+    /// With `Settings::keep_failing_packets`: the packets of every failing handshake,
+    /// in capture order.
+    pub failing_packets: Vec<OwnedPacket>,
+}
+
+impl CaptureReport {
+    /// Keeps every record, with the packets of the failing ones in capture order.
+    pub fn keep_all(&mut self, records: Vec<Finished>) {
+        for f in records {
+            *self.counts.entry(f.code).or_default() += 1;
+            self.failing_packets.extend(f.packets);
+            if let Some(h) = f.handshake {
+                self.handshakes.push(*h);
+            }
+        }
+        self.failing_packets.sort_by_key(|p| p.frame);
+    }
+
+    /// Handshake attempts, kept or not.
+    pub fn attempts(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// Failed handshake attempts, kept or not.
+    pub fn failed(&self) -> u64 {
+        self.attempts() - self.counts.get(&Code::Ok).copied().unwrap_or(0)
+    }
+}
+
+/// One handshake attempt with its verdict: the JSON object of DESIGN.md (serialized by
+/// `report::json`, which words the verdict).
+#[derive(Clone, Debug)]
+pub struct Handshake {
+    pub capture: String,
+    pub ts: Timestamp,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub sni: Option<String>,
+    pub version: Option<Cow<'static, str>>,
+    pub cipher: Option<Cow<'static, str>>,
+    pub established: bool,
+    pub verdict: Verdict,
+    /// Frame number of the connection's first packet.
+    pub frame: u64,
+    /// Frame number of the connection's last packet.
+    pub last_frame: u64,
+    pub alpn: Option<String>,
+    pub client_hello: Option<ClientHelloJson>,
+    pub server_hello: Option<ServerHelloFacts>,
+    pub hello_retry_request: bool,
+    pub certificates: Arc<Vec<CertFacts>>,
+    pub alerts: Vec<AlertFacts>,
+    pub tcp: crate::flow::TcpFacts,
+    /// Bytes that did not parse, and directions that could not be followed.
+    pub malformed: Vec<Seen<Malformed>>,
+    /// The messages of the handshake in order (the ladder diagram).
+    pub messages: Vec<Event>,
+}
+
+/// The ClientHello with suite names spelled out.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientHelloJson {
+    pub frame: u64,
+    pub cipher_suite_names: Vec<Cow<'static, str>>,
+    #[serde(flatten)]
+    pub facts: ClientHelloFacts,
+}
+
+impl Handshake {
+    /// What the verdict's words need: the server and the connection's start.
+    pub fn wording_context(&self) -> crate::report::wording::Context {
+        crate::report::wording::Context {
+            server: self.server,
+            start: self.ts,
+        }
+    }
+
+    /// The verdict's summary, worded (`report::wording`).
+    pub fn summary(&self) -> String {
+        crate::report::wording::summary(&self.verdict, &self.wording_context())
+    }
+
+    /// The verdict's evidence, worded.
+    pub fn evidence(&self) -> Vec<String> {
+        crate::report::wording::evidence(&self.verdict, &self.wording_context())
+    }
+
+    /// The verdict's fix, worded.
+    pub fn fix(&self) -> String {
+        crate::report::wording::fix(&self.verdict, &self.wording_context())
+    }
+}
+
+/// One handshake record as the pass produces it, with the packets of its connection
+/// when it failed and `Settings::keep_failing_packets` is on.
+#[derive(Debug)]
+pub struct Finished {
+    /// The verdict's code.
+    pub code: Code,
+    /// The record; `None` for a successful handshake when `Settings::ok_records` is off,
+    /// for a failure the report will not show (`Settings::examples`), and for every one
+    /// with `Settings::json_only`.
+    /// Boxed: records wait in order, and a small `Finished` is cheap to move.
+    pub handshake: Option<Box<Handshake>>,
+    pub packets: Vec<OwnedPacket>,
+    /// With `Settings::render_json`: the record's JSON line (newline included), made on
+    /// the worker that diagnosed it, so serializing runs in parallel too.
+    pub json_line: Option<Vec<u8>>,
+}
+
+/// Which codes have shown their share of examples in a [`Collector`]: the records of
+/// those codes that are still to come will only be counted. Records reach the collector
+/// in their final order, so a code spent now stays spent for every later record.
+#[derive(Debug, Default)]
+pub struct ExampleBudget {
+    spent: [AtomicBool; Code::ALL.len()],
+}
+
+impl ExampleBudget {
+    pub fn spend(&self, code: Code) {
+        self.spent[code as usize].store(true, Ordering::Relaxed);
+    }
+
+    /// True when a record of `code` made from now on would not be kept.
+    pub fn is_spent(&self, code: Code) -> bool {
+        self.spent[code as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// What the record of a connection is made with.
+pub(crate) struct Output<'a> {
+    pub name: &'a str,
+    pub settings: &'a Settings,
+}
+
+impl Output<'_> {
+    /// The record of a finished connection, from a verdict of [`diagnose_for_output`],
+    /// with its packets when it failed. Only counted: a success when their records are
+    /// not made, and a failure the report will not show (see [`Settings::examples`]).
+    /// Otherwise a failure gets its text (diagnosed again in full when it was left out).
+    pub(crate) fn record(
+        &self,
+        conn: &mut Connection,
+        verdict: Verdict,
+        packets: Vec<OwnedPacket>,
+    ) -> Option<Finished> {
+        let settings = self.settings;
+        let code = verdict.code;
+        let counted_only = if code == Code::Ok {
+            !settings.ok_records
+        } else {
+            // JSON Lines list every record, whatever a collector keeps.
+            !settings.render_json && settings.examples.as_ref().is_some_and(|b| b.is_spent(code))
+        };
+        let packets = if code == Code::Ok {
+            Vec::new()
+        } else {
+            packets
+        };
+        if counted_only {
+            return Some(Finished {
+                code,
+                handshake: None,
+                packets,
+                json_line: None,
+            });
+        }
+        let facts = conn.take_tls_facts();
+        let handshake = into_record(self.name, conn, facts, verdict);
+        let json_line = settings.render_json.then(|| json_line(&handshake));
+        let keep_record = !(settings.render_json && settings.json_only);
+        Some(Finished {
+            code,
+            handshake: keep_record.then(|| Box::new(handshake)),
+            packets,
+            json_line,
+        })
+    }
+}
+
+/// The record's JSON line, newline included, in an allocation of its exact size (lines
+/// may wait for earlier connections' records; a grown buffer would be half empty).
+fn json_line(handshake: &Handshake) -> Vec<u8> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        // Serializing plain data into memory does not fail.
+        let _ = serde_json::to_writer(&mut *scratch, handshake);
+        scratch.push(b'\n');
+        scratch.as_slice().to_vec()
+    })
+}
+
+/// The record of a connection still in use (live capture): its facts are copied.
+pub(crate) fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshake {
+    into_record(name, conn, conn.tls().facts.clone(), verdict)
+}
+
+/// The record of one handshake attempt, taking its TLS facts.
+fn into_record(name: &str, conn: &Connection, f: TlsFacts, verdict: Verdict) -> Handshake {
+    let sh = f.server_hello.as_ref().map(|s| &s.value);
+    let established =
+        diagnose::handshake_completed(&f) && !matches!(verdict.code, Code::IncompleteCapture);
+    let version = sh.map(|s| version_name(s.version));
+    let cipher = sh.map(|s| suite_name(s.cipher_suite));
+    let alpn = sh.and_then(|s| s.alpn.clone());
+    let TlsFacts {
+        client_hello,
+        server_hello,
+        hello_retry_request,
+        server_certificates,
+        alerts,
+        malformed,
+        events,
+        ..
+    } = f;
+    Handshake {
+        capture: name.to_string(),
+        ts: conn.first.ts,
+        client: conn.client,
+        server: conn.server,
+        sni: client_hello
+            .as_ref()
+            .and_then(|c| c.value.server_name.clone()),
+        version,
+        cipher,
+        established,
+        verdict,
+        frame: conn.first.frame,
+        last_frame: conn.last.frame,
+        alpn,
+        client_hello: client_hello.map(|c| ClientHelloJson {
+            frame: c.at.frame,
+            cipher_suite_names: c
+                .value
+                .cipher_suites
+                .iter()
+                .map(|&s| suite_name(s))
+                .collect(),
+            facts: c.value,
+        }),
+        server_hello: server_hello.map(|s| s.value),
+        hello_retry_request: hello_retry_request.is_some(),
+        certificates: server_certificates
+            .map(|c| c.value.certificates)
+            .unwrap_or_default(),
+        alerts,
+        tcp: conn.tcp.clone(),
+        malformed,
+        messages: events,
+    }
+}
