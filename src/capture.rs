@@ -93,6 +93,16 @@ pub struct Packet<'a> {
     pub orig_len: u32,
 }
 
+/// A packet copied out of its capture (kept to be written again, `--write`).
+#[derive(Clone, Debug)]
+pub struct OwnedPacket {
+    pub frame: u64,
+    pub ts: Timestamp,
+    pub link_type: LinkType,
+    pub data: Vec<u8>,
+    pub orig_len: u32,
+}
+
 /// Where and how a capture stopped making sense.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Damage {

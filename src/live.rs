@@ -9,12 +9,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pcap::{Capture, Device};
 
+use crate::capture::OwnedPacket;
 use crate::capture::{LinkType, Packet, Timestamp};
 use crate::decode::link_type_supported;
 use crate::diagnose::Profiles;
 use crate::pipeline::{Engine, Settings};
 use crate::record::{Handshake, Stats};
-use crate::report::pcap::OwnedPacket;
 
 /// Why live capture could not start or go on.
 #[derive(Debug, thiserror::Error)]

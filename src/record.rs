@@ -11,11 +11,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::capture::OwnedPacket;
 use crate::capture::{Damage, Timestamp};
 use crate::connection::Connection;
 use crate::diagnose::{self, Code, Verdict};
-use crate::pipeline::Settings;
-use crate::report::pcap::OwnedPacket;
 use crate::tls::cert::CertFacts;
 use crate::tls::conversation::{AlertFacts, Event, Malformed, Seen};
 use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
@@ -118,31 +117,6 @@ pub struct ClientHelloJson {
     pub facts: ClientHelloFacts,
 }
 
-impl Handshake {
-    /// What the verdict's words need: the server and the connection's start.
-    pub fn wording_context(&self) -> crate::report::wording::Context {
-        crate::report::wording::Context {
-            server: self.server,
-            start: self.ts,
-        }
-    }
-
-    /// The verdict's summary, worded (`report::wording`).
-    pub fn summary(&self) -> String {
-        crate::report::wording::summary(&self.verdict, &self.wording_context())
-    }
-
-    /// The verdict's evidence, worded.
-    pub fn evidence(&self) -> Vec<String> {
-        crate::report::wording::evidence(&self.verdict, &self.wording_context())
-    }
-
-    /// The verdict's fix, worded.
-    pub fn fix(&self) -> String {
-        crate::report::wording::fix(&self.verdict, &self.wording_context())
-    }
-}
-
 /// One handshake record as the pass produces it, with the packets of its connection
 /// when it failed and `Settings::keep_failing_packets` is on.
 #[derive(Debug)]
@@ -179,79 +153,18 @@ impl ExampleBudget {
     }
 }
 
-/// What the record of a connection is made with.
-pub(crate) struct Output<'a> {
-    pub name: &'a str,
-    pub settings: &'a Settings,
-}
-
-impl Output<'_> {
-    /// The record of a finished connection, from a verdict of [`diagnose_for_output`],
-    /// with its packets when it failed. Only counted: a success when their records are
-    /// not made, and a failure the report will not show (see [`Settings::examples`]).
-    /// Otherwise a failure gets its text (diagnosed again in full when it was left out).
-    pub(crate) fn record(
-        &self,
-        conn: &mut Connection,
-        verdict: Verdict,
-        packets: Vec<OwnedPacket>,
-    ) -> Option<Finished> {
-        let settings = self.settings;
-        let code = verdict.code;
-        let counted_only = if code == Code::Ok {
-            !settings.ok_records
-        } else {
-            // JSON Lines list every record, whatever a collector keeps.
-            !settings.render_json && settings.examples.as_ref().is_some_and(|b| b.is_spent(code))
-        };
-        let packets = if code == Code::Ok {
-            Vec::new()
-        } else {
-            packets
-        };
-        if counted_only {
-            return Some(Finished {
-                code,
-                handshake: None,
-                packets,
-                json_line: None,
-            });
-        }
-        let facts = conn.take_tls_facts();
-        let handshake = into_record(self.name, conn, facts, verdict);
-        let json_line = settings.render_json.then(|| json_line(&handshake));
-        let keep_record = !(settings.render_json && settings.json_only);
-        Some(Finished {
-            code,
-            handshake: keep_record.then(|| Box::new(handshake)),
-            packets,
-            json_line,
-        })
-    }
-}
-
-/// The record's JSON line, newline included, in an allocation of its exact size (lines
-/// may wait for earlier connections' records; a grown buffer would be half empty).
-fn json_line(handshake: &Handshake) -> Vec<u8> {
-    thread_local! {
-        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    SCRATCH.with_borrow_mut(|scratch| {
-        scratch.clear();
-        // Serializing plain data into memory does not fail.
-        let _ = serde_json::to_writer(&mut *scratch, handshake);
-        scratch.push(b'\n');
-        scratch.as_slice().to_vec()
-    })
-}
-
 /// The record of a connection still in use (live capture): its facts are copied.
 pub(crate) fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshake {
     into_record(name, conn, conn.tls().facts.clone(), verdict)
 }
 
 /// The record of one handshake attempt, taking its TLS facts.
-fn into_record(name: &str, conn: &Connection, f: TlsFacts, verdict: Verdict) -> Handshake {
+pub(crate) fn into_record(
+    name: &str,
+    conn: &Connection,
+    f: TlsFacts,
+    verdict: Verdict,
+) -> Handshake {
     let sh = f.server_hello.as_ref().map(|s| &s.value);
     let established =
         diagnose::handshake_completed(&f) && !matches!(verdict.code, Code::IncompleteCapture);

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use tlswhy::diagnose::Code;
 use tlswhy::record::Handshake;
+use tlswhy::report::wording::Worded;
 
 fn expected() -> Vec<(String, Vec<serde_json::Value>)> {
     let doc = common::read_json(&common::captures().join("expected.json"));
@@ -58,7 +59,7 @@ fn every_handshake_gets_its_expected_verdict() {
                     h.client,
                     h.server,
                     h.verdict.code,
-                    h.summary()
+                    Worded::of(h).summary
                 ));
             }
             if let Some(server) = w["server"].as_str() {
@@ -144,7 +145,7 @@ fn story_no_shared_cipher_names_both_sides() {
         .expect("the failing client");
     let picked = ok.cipher.as_deref().expect("negotiated suite");
     assert!(picked.starts_with("TLS_RSA_WITH_AES_"), "{picked}");
-    let v = Worded::of(failed);
+    let v = Words::of(failed);
     // The summary says it in those words: what the server accepts, what the client offered.
     assert!(
         v.summary.contains("No cipher suite in common"),
@@ -187,7 +188,7 @@ fn story_relay_blames_the_server_name() {
     let failing: Vec<&Handshake> = hs.iter().filter(|h| h.verdict.code != Code::Ok).collect();
     assert!(failing.len() >= 4, "{failing:?}");
     for h in &failing {
-        let v = Worded::of(h);
+        let v = Words::of(h);
         assert!(
             matches!(v.code, Code::SniIpLiteral | Code::SniMissing),
             "{} → {}: {}",
@@ -372,20 +373,21 @@ fn merged_profiles_equal_the_profiles_of_all_connections() {
 }
 
 /// A verdict in words, for assertions on what a person reads.
-struct Worded {
+struct Words {
     code: Code,
     summary: String,
     evidence: Vec<String>,
     fix: String,
 }
 
-impl Worded {
-    fn of(h: &tlswhy::record::Handshake) -> Worded {
-        Worded {
+impl Words {
+    fn of(h: &tlswhy::record::Handshake) -> Words {
+        let w = Worded::of(h);
+        Words {
             code: h.verdict.code,
-            summary: h.summary(),
-            evidence: h.evidence(),
-            fix: h.fix(),
+            summary: w.summary,
+            evidence: w.evidence,
+            fix: w.fix,
         }
     }
 }

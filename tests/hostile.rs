@@ -15,6 +15,7 @@ use tlswhy::limits::Limits;
 use tlswhy::pipeline::analyze_bytes;
 use tlswhy::pipeline::Settings;
 use tlswhy::record::CaptureReport;
+use tlswhy::report::wording::Worded;
 
 /// A little-endian microsecond pcap of Ethernet frames.
 struct PcapBuilder {
@@ -224,7 +225,8 @@ fn syn_flood_is_bounded_by_the_flow_limit_and_fully_reported() {
         .iter()
         .filter(|h| {
             h.verdict.code == Code::IncompleteCapture
-                && h.evidence()
+                && Worded::of(h)
+                    .evidence
                     .iter()
                     .any(|e| e.contains("flow table limit of 1000"))
         })
@@ -258,7 +260,12 @@ fn endless_out_of_order_segments_never_grow_the_buffer() {
     let (report, took) = analyze(&p.bytes, Limits::default());
     assert!(took < Duration::from_secs(30), "{took:?}");
     let h = &report.handshakes[0];
-    assert_eq!(h.verdict.code, Code::IncompleteCapture, "{}", h.summary());
+    assert_eq!(
+        h.verdict.code,
+        Code::IncompleteCapture,
+        "{}",
+        Worded::of(h).summary
+    );
     assert!(h.tcp.lost_segment[0].is_some(), "the hole is declared lost");
 }
 
@@ -283,7 +290,7 @@ fn client_hello_with_thousands_of_suites_and_extensions() {
     assert_eq!(ch.facts.extensions.len(), 5_000);
     assert_eq!(h.verdict.code, Code::NoSharedCipher);
     // The evidence stays readable: the suite list is abbreviated.
-    assert!(h.evidence().iter().all(|e| e.len() < 2_000));
+    assert!(Worded::of(h).evidence.iter().all(|e| e.len() < 2_000));
 }
 
 #[test]
@@ -316,13 +323,19 @@ fn oversized_handshake_message_hits_the_limit_and_says_so() {
         },
     );
     let h = &report.handshakes[0];
-    assert_eq!(h.verdict.code, Code::IncompleteCapture, "{}", h.summary());
+    assert_eq!(
+        h.verdict.code,
+        Code::IncompleteCapture,
+        "{}",
+        Worded::of(h).summary
+    );
     assert!(
-        h.evidence()
+        Worded::of(h)
+            .evidence
             .iter()
             .any(|e| e.contains("over the 65536-byte limit")),
         "{:?}",
-        h.evidence()
+        Worded::of(h).evidence
     );
 }
 
@@ -371,9 +384,14 @@ fn malformed_certificate_der_is_a_fact_not_a_crash() {
     assert_eq!(h.certificates.len(), 1);
     assert!(h.certificates[0].parse_error.is_some());
     // The ClientHello has no server_name, which comes first in the catalog's order.
-    assert_eq!(h.verdict.code, Code::SniMissing, "{}", h.summary());
-    assert!(h
-        .evidence()
+    assert_eq!(
+        h.verdict.code,
+        Code::SniMissing,
+        "{}",
+        Worded::of(h).summary
+    );
+    assert!(Worded::of(h)
+        .evidence
         .iter()
         .any(|e| e.contains("bad_certificate (42)")));
 }
@@ -461,9 +479,12 @@ fn overlapping_retransmissions_with_different_bytes_are_reported() {
     let h = &report.handshakes[0];
     assert_eq!(h.tcp.conflicting_overlaps[0], 1);
     assert!(
-        h.evidence().iter().any(|e| e.contains("ambiguous capture")),
+        Worded::of(h)
+            .evidence
+            .iter()
+            .any(|e| e.contains("ambiguous capture")),
         "{:?}",
-        h.evidence()
+        Worded::of(h).evidence
     );
     assert_eq!(
         h.sni.as_deref(),

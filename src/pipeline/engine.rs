@@ -4,14 +4,15 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use super::output::Output;
+use crate::capture::OwnedPacket;
 use crate::capture::{Packet, Timestamp};
 use crate::connection::{Connection, FlowTable};
 use crate::decode::{Decoder, Skip};
 use crate::diagnose::{self, Code, Profiles};
 use crate::flow::{key_of, At};
 use crate::pipeline::Settings;
-use crate::record::{handshake_record, Finished, Handshake, Output, Stats};
-use crate::report::pcap::OwnedPacket;
+use crate::record::{handshake_record, Finished, Handshake, Stats};
 
 /// A finished connection waiting for its verdict, with the packets kept of it.
 pub(super) type Held = (Box<Connection>, Vec<OwnedPacket>);

@@ -4,6 +4,7 @@
 //! point; the CLI only chooses inputs and outputs.
 
 mod engine;
+mod output;
 mod parallel;
 
 pub use engine::Engine;

@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use super::engine::{Engine, Held, Shard};
+use super::output::Output;
 use crate::capture::{Damage, Packet, Timestamp};
 use crate::chunks::PacketSource;
 use crate::diagnose::{self, Profiles};
 use crate::fanout::Fanout;
 use crate::pipeline::Settings;
-use crate::record::{CaptureReport, Finished, Output, Stats};
+use crate::record::{CaptureReport, Finished, Stats};
 
 /// The pass on `threads` workers, each taking its share of every chunk in order; then
 /// the capture's end. `on_own_pool`: called on a rayon pool of exactly `threads` threads

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::capture::OwnedPacket;
 use crate::diagnose::Code;
 use crate::record::{CaptureReport, ExampleBudget, Finished, Handshake};
-use crate::report::pcap::OwnedPacket;
 
 /// Which records a [`Collector`] keeps once it has counted them.
 #[derive(Clone, Copy, Debug)]

@@ -41,7 +41,7 @@ impl Serialize for Handshake {
             "verdict",
             &VerdictJson {
                 verdict: &self.verdict,
-                context: self.wording_context(),
+                context: Context::of(self),
             },
         )?;
         r.serialize_field("frame", &self.frame)?;

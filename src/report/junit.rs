@@ -32,14 +32,17 @@ pub fn build(reports: &[CaptureReport], errors: &[(String, String)]) -> Report {
             } else {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 status.set_type(h.verdict.code.as_str());
-                status.set_message(escape(&wording::summary(&h.verdict, &h.wording_context())));
+                status.set_message(escape(&wording::summary(
+                    &h.verdict,
+                    &wording::Context::of(h),
+                )));
                 let mut text = String::from("evidence:\n");
-                for e in &wording::evidence(&h.verdict, &h.wording_context()) {
+                for e in &wording::evidence(&h.verdict, &wording::Context::of(h)) {
                     text.push_str(&format!("  - {}\n", escape(e)));
                 }
                 text.push_str(&format!(
                     "fix: {}\n",
-                    escape(&wording::fix(&h.verdict, &h.wording_context()))
+                    escape(&wording::fix(&h.verdict, &wording::Context::of(h)))
                 ));
                 status.set_description(text);
                 status

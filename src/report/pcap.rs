@@ -14,17 +14,7 @@ use pcap_parser::pcapng::{
 };
 use pcap_parser::{Linktype, OptionCode, PcapNGOption, ToVec};
 
-use crate::capture::{LinkType, Timestamp};
-
-/// A packet kept for writing.
-#[derive(Clone, Debug)]
-pub struct OwnedPacket {
-    pub frame: u64,
-    pub ts: Timestamp,
-    pub link_type: LinkType,
-    pub data: Vec<u8>,
-    pub orig_len: u32,
-}
+use crate::capture::{LinkType, OwnedPacket, Timestamp};
 
 /// A pcapng file being written.
 pub struct PcapWriter {

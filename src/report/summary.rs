@@ -58,7 +58,7 @@ pub fn write<W: Write>(
                 h.server,
                 cell(h.sni.as_deref().unwrap_or("—")),
                 h.verdict.code,
-                cell(&wording::summary(&h.verdict, &h.wording_context()))
+                cell(&wording::summary(&h.verdict, &wording::Context::of(h)))
             )?;
         }
         let more = failed_count - failed.len() as u64;

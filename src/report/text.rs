@@ -126,7 +126,7 @@ fn write_handshake<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Resul
         sni,
         st.dim(&format!("[{}, frame {}]", escape(&h.capture), h.frame))
     )?;
-    let cx = h.wording_context();
+    let cx = wording::Context::of(h);
     writeln!(out, "  {}", escape(&wording::summary(&h.verdict, &cx)))?;
     if h.verdict.code != Code::Ok {
         for e in &wording::evidence(&h.verdict, &cx) {

@@ -11,6 +11,7 @@ use crate::diagnose::detail::{CloseKind, Detail, PlaintextRole};
 use crate::diagnose::verdict::{Finding, Fix, ServerReaction, Unfinished};
 use crate::diagnose::Verdict;
 use crate::flow::{At, Dir};
+use crate::record::Handshake;
 use crate::tls::alert::AlertDescription;
 use crate::tls::cert::format_unix;
 use crate::tls::wire::{CipherSuite, ProtocolVersion};
@@ -21,6 +22,36 @@ use crate::tls::wire::{CipherSuite, ProtocolVersion};
 pub struct Context {
     pub server: SocketAddr,
     pub start: Timestamp,
+}
+
+impl Context {
+    /// The context of a record's verdict.
+    pub fn of(h: &Handshake) -> Context {
+        Context {
+            server: h.server,
+            start: h.ts,
+        }
+    }
+}
+
+/// A record's verdict in words: what every output shows.
+#[derive(Clone, Debug)]
+pub struct Worded {
+    pub summary: String,
+    pub evidence: Vec<String>,
+    pub fix: String,
+}
+
+impl Worded {
+    /// Words `h`'s verdict.
+    pub fn of(h: &Handshake) -> Worded {
+        let cx = Context::of(h);
+        Worded {
+            summary: summary(&h.verdict, &cx),
+            evidence: evidence(&h.verdict, &cx),
+            fix: fix(&h.verdict, &cx),
+        }
+    }
 }
 
 /// The verdict's summary: one sentence a person can act on.

@@ -1,0 +1,74 @@
+//! Which finished connections get a record, and the record's JSON line made where it
+//! is (on the worker), as the pipeline's settings ask.
+
+use crate::capture::OwnedPacket;
+use crate::connection::Connection;
+use crate::diagnose::{Code, Verdict};
+use crate::pipeline::Settings;
+use crate::record::{into_record, Finished, Handshake};
+
+/// What the record of a connection is made with.
+pub(crate) struct Output<'a> {
+    pub name: &'a str,
+    pub settings: &'a Settings,
+}
+
+impl Output<'_> {
+    /// The record of a finished connection, from a verdict of [`diagnose_for_output`],
+    /// with its packets when it failed. Only counted: a success when their records are
+    /// not made, and a failure the report will not show (see [`Settings::examples`]).
+    /// Otherwise a failure gets its text (diagnosed again in full when it was left out).
+    pub(crate) fn record(
+        &self,
+        conn: &mut Connection,
+        verdict: Verdict,
+        packets: Vec<OwnedPacket>,
+    ) -> Option<Finished> {
+        let settings = self.settings;
+        let code = verdict.code;
+        let counted_only = if code == Code::Ok {
+            !settings.ok_records
+        } else {
+            // JSON Lines list every record, whatever a collector keeps.
+            !settings.render_json && settings.examples.as_ref().is_some_and(|b| b.is_spent(code))
+        };
+        let packets = if code == Code::Ok {
+            Vec::new()
+        } else {
+            packets
+        };
+        if counted_only {
+            return Some(Finished {
+                code,
+                handshake: None,
+                packets,
+                json_line: None,
+            });
+        }
+        let facts = conn.take_tls_facts();
+        let handshake = into_record(self.name, conn, facts, verdict);
+        let json_line = settings.render_json.then(|| json_line(&handshake));
+        let keep_record = !(settings.render_json && settings.json_only);
+        Some(Finished {
+            code,
+            handshake: keep_record.then(|| Box::new(handshake)),
+            packets,
+            json_line,
+        })
+    }
+}
+
+/// The record's JSON line, newline included, in an allocation of its exact size (lines
+/// may wait for earlier connections' records; a grown buffer would be half empty).
+fn json_line(handshake: &Handshake) -> Vec<u8> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        // Serializing plain data into memory does not fail.
+        let _ = serde_json::to_writer(&mut *scratch, handshake);
+        scratch.push(b'\n');
+        scratch.as_slice().to_vec()
+    })
+}
