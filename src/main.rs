@@ -4,6 +4,8 @@
 //! unreadable input. A closed pipe (`tlswhy … | head`) is not an error.
 
 mod cli;
+mod junit;
+mod meter;
 mod outputs;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -218,7 +220,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
                 _ => None,
             })
             .sum();
-        tlswhy::progress::Meter::start(progress, sizes)
+        meter::Meter::start(progress, sizes)
     });
     let json = out_args.format == Format::Json;
     settings.render_json = json;
@@ -330,7 +332,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         Some(path) => {
             let out = OutputFile::create(path)?;
             let mut w = BufWriter::new(out.file()?);
-            report::junit::write(&mut w, &reports, &errors)
+            junit::write(&mut w, &reports, &errors)
                 .and_then(|()| w.flush())
                 .map_err(|e| outputs::about(path, e))?;
             Some(out)
@@ -441,7 +443,6 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
         filter: args.filter.clone(),
         duration: args.duration.map(Duration::from_secs_f64),
         count: args.count,
-        user: args.user.clone(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -464,6 +465,10 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
         &opts,
         &settings,
         &stop,
+        || match &args.user {
+            Some(user) => drop_privileges(user),
+            None => Ok(()),
+        },
         |h, packets| {
             matched |= fail_on.matches(h.verdict.code);
             let mut out = stdout.lock();
@@ -530,4 +535,22 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(feature = "live")]
+/// Switches to `user` (its uid, gid and supplementary groups) after the capture opened.
+fn drop_privileges(user: &str) -> Result<(), tlswhy::live::LiveError> {
+    use nix::unistd::{initgroups, setgid, setuid, User};
+    let err = |message: String| tlswhy::live::LiveError::User {
+        user: user.to_string(),
+        message,
+    };
+    let entry = User::from_name(user)
+        .map_err(|e| err(e.to_string()))?
+        .ok_or_else(|| err("no such user".into()))?;
+    let name = std::ffi::CString::new(user).map_err(|e| err(e.to_string()))?;
+    initgroups(&name, entry.gid).map_err(|e| err(format!("initgroups: {e}")))?;
+    setgid(entry.gid).map_err(|e| err(format!("setgid: {e}")))?;
+    setuid(entry.uid).map_err(|e| err(format!("setuid: {e}")))?;
+    Ok(())
 }

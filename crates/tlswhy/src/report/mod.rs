@@ -4,7 +4,6 @@
 pub mod background;
 pub mod collect;
 pub mod json;
-pub mod junit;
 pub mod pcap;
 pub mod summary;
 pub mod text;

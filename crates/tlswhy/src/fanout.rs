@@ -263,7 +263,8 @@ mod tests {
     use crate::chunks::StreamReader;
 
     fn source(chunk_bytes: usize) -> PacketSource<'static> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/ok_tls13.pcap");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../captures/ok_tls13.pcap");
         StreamReader::open_with(&Source::File(path), chunk_bytes).unwrap()
     }
 

@@ -55,8 +55,6 @@ pub struct LiveOptions {
     pub duration: Option<Duration>,
     /// Stop after this many handshake verdicts.
     pub count: Option<u64>,
-    /// Drop privileges to this user once the capture is open.
-    pub user: Option<String>,
 }
 
 /// Counters at the end of a live run.
@@ -105,30 +103,16 @@ fn open_error(interface: &str, e: pcap::Error) -> LiveError {
     }
 }
 
-/// Switches to `user` (its uid, gid and supplementary groups) after the capture opened.
-fn drop_privileges(user: &str) -> Result<(), LiveError> {
-    use nix::unistd::{initgroups, setgid, setuid, User};
-    let err = |message: String| LiveError::User {
-        user: user.to_string(),
-        message,
-    };
-    let entry = User::from_name(user)
-        .map_err(|e| err(e.to_string()))?
-        .ok_or_else(|| err("no such user".into()))?;
-    let name = std::ffi::CString::new(user).map_err(|e| err(e.to_string()))?;
-    initgroups(&name, entry.gid).map_err(|e| err(format!("initgroups: {e}")))?;
-    setgid(entry.gid).map_err(|e| err(format!("setgid: {e}")))?;
-    setuid(entry.uid).map_err(|e| err(format!("setuid: {e}")))?;
-    Ok(())
-}
-
-/// Captures until `stop` is set, the duration passes or the count is reached. Calls
+/// Captures until `stop` is set, the duration passes or the count is reached.
+/// `after_open` runs once the interface is open, before the first packet (the command
+/// line drops privileges there). Calls
 /// `on_handshake` for each verdict with the packets of the connection when it failed
 /// and `Settings::keep_failing_packets` is on; `warn` for drops while running.
 pub fn run(
     opts: &LiveOptions,
     settings: &Settings,
     stop: &AtomicBool,
+    after_open: impl FnOnce() -> Result<(), LiveError>,
     mut on_handshake: impl FnMut(&Handshake, &[OwnedPacket]) -> std::io::Result<()>,
     mut warn: impl FnMut(String),
 ) -> Result<LiveStats, LiveError> {
@@ -151,9 +135,7 @@ pub fn run(
             message: e.to_string(),
         })?;
     }
-    if let Some(user) = &opts.user {
-        drop_privileges(user)?;
-    }
+    after_open()?;
     let link_type = LinkType(cap.get_datalink().0 as u32);
     if !link_type_supported(link_type) {
         return Err(LiveError::LinkType {

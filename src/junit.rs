@@ -6,10 +6,10 @@ use std::io;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::wording;
-use crate::diagnose::Code;
-use crate::record::{CaptureReport, Handshake};
-use crate::sanitize::escape;
+use tlswhy::diagnose::Code;
+use tlswhy::record::{CaptureReport, Handshake};
+use tlswhy::report::wording;
+use tlswhy::sanitize::escape;
 
 /// The test case name: `client → server (SNI name)`.
 pub fn case_name(h: &Handshake) -> String {

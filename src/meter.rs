@@ -1,35 +1,14 @@
-//! Progress of a long analysis: counters the pass bumps once per chunk, and a meter
-//! that redraws one line on standard error (bytes done, MB/s, connections, ETA) while
-//! the pass runs. The meter is for people at a terminal; the CLI starts it only there.
+//! A progress line on standard error (bytes done, MB/s, connections, ETA), redrawn
+//! while the pass runs from the library's [`Progress`] counters. For people at a
+//! terminal: the command line starts it only there.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// What the pass has done so far (all inputs together).
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Capture bytes walked (decompressed bytes for gzip).
-    pub bytes: AtomicU64,
-    pub packets: AtomicU64,
-    pub connections: AtomicU64,
-}
-
-impl Progress {
-    /// Counts one chunk.
-    pub fn add(&self, bytes: u64, packets: u64) {
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.packets.fetch_add(packets, Ordering::Relaxed);
-    }
-
-    pub fn add_connections(&self, n: u64) {
-        if n > 0 {
-            self.connections.fetch_add(n, Ordering::Relaxed);
-        }
-    }
-}
+use tlswhy::progress::Progress;
 
 /// How often the line is redrawn, and how long a run must last before it appears.
 const TICK: Duration = Duration::from_millis(250);
