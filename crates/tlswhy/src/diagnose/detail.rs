@@ -125,9 +125,9 @@ pub enum Detail {
     Alert {
         at: At,
         from: Dir,
-        #[serde(serialize_with = "ser_level")]
+        #[serde(serialize_with = "crate::tls::alert::ser_opt_level")]
         level: Option<AlertLevel>,
-        #[serde(serialize_with = "ser_description")]
+        #[serde(serialize_with = "crate::tls::alert::ser_opt_description")]
         description: Option<AlertDescription>,
         encrypted: bool,
     },
@@ -264,23 +264,6 @@ pub fn order(details: &mut [Detail]) {
 
 fn ser_plaintext_kind<S: serde::Serializer>(v: &PlaintextKind, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(v.describe())
-}
-
-fn ser_level<S: serde::Serializer>(v: &Option<AlertLevel>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(l) => s.serialize_str(l.name()),
-        None => s.serialize_none(),
-    }
-}
-
-fn ser_description<S: serde::Serializer>(
-    v: &Option<AlertDescription>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(d) => s.collect_str(d),
-        None => s.serialize_none(),
-    }
 }
 
 fn ser_leaf<S: serde::Serializer>(v: &Arc<Vec<CertFacts>>, s: S) -> Result<S::Ok, S::Error> {

@@ -138,7 +138,7 @@ pub enum ServerReaction {
     /// An `unrecognized_name` alert.
     UnrecognizedName,
     /// A fatal alert right after the ClientHello.
-    FailedWith(#[serde(serialize_with = "ser_alert")] AlertDescription),
+    FailedWith(#[serde(serialize_with = "crate::tls::alert::ser_description")] AlertDescription),
     /// A certificate that does not name the address, rejected by the client.
     CertificateWithoutAddress,
     /// A certificate the client rejected.
@@ -244,7 +244,7 @@ pub enum Finding {
     },
     /// The client rejected the certificate; the capture does not say why.
     CertRejected {
-        #[serde(serialize_with = "ser_opt_alert")]
+        #[serde(serialize_with = "crate::tls::alert::ser_opt_description")]
         alert: Option<AlertDescription>,
     },
     /// The server accepts none of the client's versions.
@@ -268,7 +268,7 @@ pub enum Finding {
     ClientCertEmptyEncrypted,
     /// The server rejected the client's certificate.
     ClientCertRejected {
-        #[serde(serialize_with = "ser_alert")]
+        #[serde(serialize_with = "crate::tls::alert::ser_description")]
         alert: AlertDescription,
     },
     /// TLS 1.3: the server rejected the client's certificate (encrypted alert).
@@ -278,7 +278,7 @@ pub enum Finding {
     /// A fatal alert the capture does not narrow further.
     FatalAlert {
         from: Dir,
-        #[serde(serialize_with = "ser_opt_alert")]
+        #[serde(serialize_with = "crate::tls::alert::ser_opt_description")]
         alert: Option<AlertDescription>,
         /// The message the alert followed.
         after: Option<(Dir, Label)>,
@@ -288,7 +288,7 @@ pub enum Finding {
     /// The peer rejected the sender's bytes.
     PeerRejectedBytes {
         sender: Dir,
-        #[serde(serialize_with = "ser_alert")]
+        #[serde(serialize_with = "crate::tls::alert::ser_description")]
         alert: AlertDescription,
     },
     /// The sender's bytes do not parse.
@@ -416,7 +416,7 @@ pub enum Fix {
     /// Read the alert sender's log.
     ReadSenderLog {
         sender: Dir,
-        #[serde(serialize_with = "ser_opt_alert")]
+        #[serde(serialize_with = "crate::tls::alert::ser_opt_description")]
         alert: Option<AlertDescription>,
     },
     /// Configure a protocol both sides accept (the server refused the client's ALPN).
@@ -582,20 +582,6 @@ impl Verdict {
             details,
             fix,
         }
-    }
-}
-
-fn ser_alert<S: serde::Serializer>(v: &AlertDescription, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
-}
-
-fn ser_opt_alert<S: serde::Serializer>(
-    v: &Option<AlertDescription>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(d) => s.collect_str(d),
-        None => s.serialize_none(),
     }
 }
 

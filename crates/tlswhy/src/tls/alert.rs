@@ -84,6 +84,36 @@ impl fmt::Display for AlertDescription {
     }
 }
 
+/// `serialize_with` for an optional level: its name, or null.
+pub fn ser_opt_level<S: serde::Serializer>(
+    v: &Option<AlertLevel>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(l) => s.serialize_str(l.name()),
+        None => s.serialize_none(),
+    }
+}
+
+/// `serialize_with` for a description: `handshake_failure (40)`.
+pub fn ser_description<S: serde::Serializer>(
+    v: &AlertDescription,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// `serialize_with` for an optional description (null when encrypted).
+pub fn ser_opt_description<S: serde::Serializer>(
+    v: &Option<AlertDescription>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(d) => s.collect_str(d),
+        None => s.serialize_none(),
+    }
+}
+
 /// `AlertLevel`: warning (1) or fatal (2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AlertLevel(pub u8);

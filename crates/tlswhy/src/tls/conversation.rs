@@ -45,28 +45,11 @@ pub struct AlertFacts {
     #[serde(flatten)]
     pub at: At,
     pub from: Dir,
-    #[serde(serialize_with = "ser_level")]
+    #[serde(serialize_with = "super::alert::ser_opt_level")]
     pub level: Option<AlertLevel>,
-    #[serde(serialize_with = "ser_description")]
+    #[serde(serialize_with = "super::alert::ser_opt_description")]
     pub description: Option<AlertDescription>,
     pub encrypted: bool,
-}
-
-fn ser_level<S: serde::Serializer>(v: &Option<AlertLevel>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(l) => s.serialize_str(l.name()),
-        None => s.serialize_none(),
-    }
-}
-
-fn ser_description<S: serde::Serializer>(
-    v: &Option<AlertDescription>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(d) => s.serialize_str(&d.to_string()),
-        None => s.serialize_none(),
-    }
 }
 
 impl AlertFacts {

@@ -7,6 +7,18 @@ use crate::diagnose::detail::{Detail, PlaintextRole};
 use crate::diagnose::verdict::{Finding, Fix};
 use crate::diagnose::Verdict;
 use crate::flow::Dir;
+use crate::tls::conversation::{PlaintextFacts, Seen};
+
+/// Plain text as evidence: who sent it, what it is to the handshake, its first line.
+fn plaintext_detail(plain: &Seen<PlaintextFacts>, from: Dir, role: PlaintextRole) -> Detail {
+    Detail::Plaintext {
+        at: plain.at,
+        from,
+        role,
+        protocol: plain.value.kind.clone(),
+        first_line: plain.value.first_line.clone(),
+    }
+}
 
 /// Every connection without a ClientHello is decided here.
 pub(super) fn without_client_hello(cx: &Ctx<'_>) -> Option<Verdict> {
@@ -16,21 +28,17 @@ pub(super) fn without_client_hello(cx: &Ctx<'_>) -> Option<Verdict> {
     let t = &cx.conn.tcp;
     let f = cx.facts;
     if let Some(plain) = &f.plaintext[0] {
-        let mut ev = vec![Detail::Plaintext {
-            at: plain.at,
-            from: Dir::ToServer,
-            role: PlaintextRole::InsteadOfClientHello,
-            protocol: plain.value.kind.clone(),
-            first_line: plain.value.first_line.clone(),
-        }];
+        let mut ev = vec![plaintext_detail(
+            plain,
+            Dir::ToServer,
+            PlaintextRole::InsteadOfClientHello,
+        )];
         if let Some(resp) = &f.plaintext[1] {
-            ev.push(Detail::Plaintext {
-                at: resp.at,
-                from: Dir::ToClient,
-                role: PlaintextRole::ServerAnswer,
-                protocol: resp.value.kind.clone(),
-                first_line: resp.value.first_line.clone(),
-            });
+            ev.push(plaintext_detail(
+                resp,
+                Dir::ToClient,
+                PlaintextRole::ServerAnswer,
+            ));
         }
         ev.extend(
             f.alerts
@@ -88,13 +96,11 @@ pub(super) fn without_client_hello(cx: &Ctx<'_>) -> Option<Verdict> {
         ));
     }
     if let Some(plain) = &f.plaintext[1] {
-        let mut ev = vec![Detail::Plaintext {
-            at: plain.at,
-            from: Dir::ToClient,
-            role: PlaintextRole::ServerSpoke,
-            protocol: plain.value.kind.clone(),
-            first_line: plain.value.first_line.clone(),
-        }];
+        let mut ev = vec![plaintext_detail(
+            plain,
+            Dir::ToClient,
+            PlaintextRole::ServerSpoke,
+        )];
         ev.extend(cx.closes());
         return Some(Verdict::new(
             Finding::ServerGreetedInPlaintext {
@@ -136,13 +142,7 @@ pub(super) fn non_tls_server(cx: &Ctx<'_>) -> Option<Verdict> {
     }
     let mut ev = vec![
         cx.client_hello_detail(ch),
-        Detail::Plaintext {
-            at: plain.at,
-            from: Dir::ToClient,
-            role: PlaintextRole::ServerSpoke,
-            protocol: plain.value.kind.clone(),
-            first_line: plain.value.first_line.clone(),
-        },
+        plaintext_detail(plain, Dir::ToClient, PlaintextRole::ServerSpoke),
     ];
     ev.extend(cx.closes());
     Some(Verdict::new(
