@@ -23,7 +23,7 @@ pub mod chunks;
 pub mod connection;
 pub mod decode;
 pub mod diagnose;
-pub mod fanout;
+pub(crate) mod fanout;
 pub mod flow;
 pub mod inputs;
 pub mod limits;

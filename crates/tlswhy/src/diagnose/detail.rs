@@ -85,16 +85,13 @@ pub enum Detail {
     ClientBytes { at: At, bytes: u64 },
     /// A connection with no TLS data.
     NoTlsData { at: At },
-    /// The ClientHello: what the client offered.
+    /// The ClientHello: what the client offered (its server_name and ALPN list are the
+    /// record's `client_hello`).
     ClientHello {
         at: At,
         highest_version: ProtocolVersion,
         /// Real suites offered (GREASE and signalling values not counted).
         suites: usize,
-        #[serde(serialize_with = "crate::sanitize::ser_json_opt_text")]
-        server_name: Option<String>,
-        #[serde(serialize_with = "crate::sanitize::ser_json_texts")]
-        alpn: Vec<String>,
     },
     /// The client's suites, classified ("only ECDHE key exchange").
     SuitesOffered {

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::detail::Detail;
-use crate::flow::Dir;
+use crate::flow::{At, Dir};
 use crate::tls::alert::AlertDescription;
 use crate::tls::conversation::Label;
 use crate::tls::plaintext::PlaintextKind;
@@ -167,10 +167,16 @@ pub enum Unfinished {
 #[serde(tag = "finding", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Finding {
-    /// The handshake completed.
+    /// The handshake completed. Its evidence is the record's own facts, so it carries
+    /// what the words cite instead of details: where the hellos were, and the records
+    /// that followed.
     Completed {
         version: Option<ProtocolVersion>,
         cipher_suite: Option<CipherSuite>,
+        client_hello: At,
+        server_hello: Option<At>,
+        client_records: u64,
+        server_records: u64,
     },
     /// The SYN was answered by a reset.
     Refused,

@@ -8,7 +8,7 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
 use super::wording::{self, Context};
-use crate::diagnose::{Code, Verdict};
+use crate::diagnose::{Code, Fix, Side, Verdict};
 use crate::record::Handshake;
 use crate::sanitize::json_text;
 
@@ -63,7 +63,7 @@ impl Serialize for Handshake {
 /// out (the record's own fields state them).
 struct VerdictJson<'a> {
     verdict: &'a Verdict,
-    context: Context,
+    context: Context<'a>,
 }
 
 impl Serialize for VerdictJson<'_> {
@@ -73,32 +73,51 @@ impl Serialize for VerdictJson<'_> {
         let mut r = s.serialize_struct("Verdict", 6)?;
         r.serialize_field("code", &v.code)?;
         r.serialize_field("summary", &json_text(&wording::summary(v, cx)))?;
-        r.serialize_field(
-            "evidence",
-            &wording::evidence(v, cx)
-                .iter()
-                .map(|e| json_text(e).into_owned())
-                .collect::<Vec<_>>(),
-        )?;
+        r.serialize_field("evidence", &JsonTexts(&wording::evidence(v, cx)))?;
         r.serialize_field("fix", &json_text(&wording::fix(v, cx)))?;
         let none: &[crate::diagnose::Detail] = &[];
         let details = if v.code == Code::Ok { none } else { &v.details };
         r.serialize_field("details", details)?;
-        r.serialize_field(
-            "remedy",
-            &Remedy {
-                side: v.fix.side(),
-                fix: &v.fix,
-            },
-        )?;
+        if let Fix::Nothing = v.fix {
+            r.serialize_field("remedy", &NOTHING_TO_CHANGE)?;
+        } else {
+            r.serialize_field(
+                "remedy",
+                &Remedy {
+                    side: v.fix.side(),
+                    fix: &v.fix,
+                },
+            )?;
+        }
         r.end()
     }
 }
 
+/// Strings from the wire, each written as [`json_text`] makes it.
+struct JsonTexts<'a>(&'a [String]);
+
+impl Serialize for JsonTexts<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|t| json_text(t)))
+    }
+}
+
+/// The remedy of every `ok` verdict, written without the generic (flattening) path.
+#[derive(Serialize)]
+struct NothingRemedy {
+    side: Side,
+    action: &'static str,
+}
+
+const NOTHING_TO_CHANGE: NothingRemedy = NothingRemedy {
+    side: Side::Nobody,
+    action: "nothing",
+};
+
 /// `verdict.remedy`: who acts, the action and the values it names.
 #[derive(Serialize)]
 struct Remedy<'a> {
-    side: crate::diagnose::Side,
+    side: Side,
     #[serde(flatten)]
-    fix: &'a crate::diagnose::Fix,
+    fix: &'a Fix,
 }

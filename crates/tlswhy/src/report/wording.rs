@@ -14,22 +14,26 @@ use crate::flow::{At, Dir};
 use crate::record::Handshake;
 use crate::tls::alert::AlertDescription;
 use crate::tls::cert::format_unix;
+use crate::tls::hello::ClientHelloFacts;
 use crate::tls::wire::{CipherSuite, ProtocolVersion};
 
 /// What the words need beyond the verdict: the server, and when the connection started
 /// (citations give times relative to it).
 #[derive(Clone, Copy, Debug)]
-pub struct Context {
+pub struct Context<'a> {
     pub server: SocketAddr,
     pub start: Timestamp,
+    /// The ClientHello (its server_name and ALPN list are cited from here).
+    pub client_hello: Option<&'a ClientHelloFacts>,
 }
 
-impl Context {
+impl Context<'_> {
     /// The context of a record's verdict.
-    pub fn of(h: &Handshake) -> Context {
+    pub fn of(h: &Handshake) -> Context<'_> {
         Context {
             server: h.server,
             start: h.ts,
+            client_hello: h.client_hello.as_ref().map(|c| &c.facts),
         }
     }
 }
@@ -62,6 +66,7 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
         Finding::Completed {
             version,
             cipher_suite,
+            ..
         } => format!(
             "Handshake completed ({}, {}).",
             version.map_or_else(|| "TLS".into(), |v| v.name()),
@@ -286,9 +291,65 @@ fn version_list(versions: &[ProtocolVersion]) -> Vec<String> {
     versions.iter().map(|v| v.name().into_owned()).collect()
 }
 
-/// The verdict's evidence, one line per detail, in the verdict's order.
+/// The verdict's evidence, one line per detail, in the verdict's order; a completed
+/// handshake's from the facts its finding cites.
 pub fn evidence(v: &Verdict, cx: &Context) -> Vec<String> {
+    if let Finding::Completed {
+        version,
+        cipher_suite,
+        client_hello,
+        server_hello,
+        client_records,
+        server_records,
+    } = &v.finding
+    {
+        let mut lines = vec![client_hello_line(cx, *client_hello, None)];
+        if let Some(at) = server_hello {
+            lines.push(cite(
+                cx,
+                *at,
+                Dir::ToClient,
+                format_args!(
+                    "ServerHello: {}, {}",
+                    version.unwrap_or_default(),
+                    cipher_suite.map(CipherSuite::name).unwrap_or_default()
+                ),
+            ));
+        }
+        lines.push(format!(
+            "application data: {client_records} record(s) from the client, {server_records} from the server"
+        ));
+        return lines;
+    }
     v.details.iter().map(|d| detail(d, cx)).collect()
+}
+
+/// `ClientHello offering TLS 1.3 (highest), N cipher suites, server_name '…', ALPN …`;
+/// the version and count from the detail when given, else from the ClientHello itself.
+fn client_hello_line(cx: &Context, at: At, offer: Option<(ProtocolVersion, usize)>) -> String {
+    let ch = cx.client_hello;
+    let (highest, suites) = offer.unwrap_or_else(|| {
+        ch.map_or((ProtocolVersion::default(), 0), |c| {
+            (
+                ProtocolVersion(c.highest_version()),
+                c.cipher_suites
+                    .iter()
+                    .filter(|&&s| CipherSuite(s).is_real())
+                    .count(),
+            )
+        })
+    });
+    let mut what = format!("ClientHello offering {highest} (highest), {suites} cipher suites, ");
+    match ch.and_then(|c| c.server_name.as_deref()) {
+        Some(n) => {
+            let _ = write!(what, "server_name '{n}'");
+        }
+        None => what.push_str("no server_name extension"),
+    }
+    if let Some(c) = ch.filter(|c| !c.alpn.is_empty()) {
+        let _ = write!(what, ", ALPN {}", c.alpn.join(", "));
+    }
+    cite(cx, at, Dir::ToServer, what)
 }
 
 /// Cites a packet: `frame 7 (+0.001200 s) server→client: …`.
@@ -394,23 +455,7 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             at,
             highest_version,
             suites,
-            server_name,
-            alpn,
-        } => {
-            let mut what = format!(
-                "ClientHello offering {highest_version} (highest), {suites} cipher suites, "
-            );
-            match server_name {
-                Some(n) => {
-                    let _ = write!(what, "server_name '{n}'");
-                }
-                None => what.push_str("no server_name extension"),
-            }
-            if !alpn.is_empty() {
-                let _ = write!(what, ", ALPN {}", alpn.join(", "));
-            }
-            cite(cx, *at, Dir::ToServer, what)
-        }
+        } => client_hello_line(cx, *at, Some((*highest_version, *suites))),
         Detail::SuitesOffered {
             classes,
             offered,

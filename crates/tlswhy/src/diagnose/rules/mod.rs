@@ -129,8 +129,6 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .filter(|&&s| CipherSuite(s).is_real())
                 .count(),
-            server_name: c.server_name.clone(),
-            alpn: c.alpn.clone(),
         }
     }
 

@@ -92,24 +92,20 @@ pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
     )
 }
 
-/// The handshake completed.
+/// The handshake completed. No details: the record's facts are the evidence.
 fn ok(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
     let f = cx.facts;
     let sh = f.server_hello.as_ref();
-    let mut ev = vec![cx.client_hello_detail(ch)];
-    if let Some(sh) = sh {
-        ev.push(server_hello_detail(sh));
-    }
-    ev.push(Detail::ApplicationData {
-        client_records: f.encrypted[0].count,
-        server_records: f.encrypted[1].count,
-    });
     Verdict::new(
         Finding::Completed {
             version: sh.map(|s| ProtocolVersion(s.value.version)),
             cipher_suite: sh.map(|s| CipherSuite(s.value.cipher_suite)),
+            client_hello: ch.at,
+            server_hello: sh.map(|s| s.at),
+            client_records: f.encrypted[0].count,
+            server_records: f.encrypted[1].count,
         },
-        ev,
+        Vec::new(),
         Fix::Nothing,
     )
 }
