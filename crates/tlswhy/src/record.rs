@@ -16,7 +16,7 @@ use crate::capture::{Damage, Timestamp};
 use crate::connection::Connection;
 use crate::diagnose::{self, Code, Verdict};
 use crate::tls::cert::CertFacts;
-use crate::tls::conversation::{AlertFacts, Event, Malformed, Seen};
+use crate::tls::facts::{AlertFacts, Event, Malformed, Seen};
 use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
 use crate::tls::suites::{suite_name, version_name};
 use crate::tls::TlsFacts;

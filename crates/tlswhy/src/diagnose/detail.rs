@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::flow::{At, Dir};
 use crate::tls::alert::{AlertDescription, AlertLevel};
 use crate::tls::cert::CertFacts;
-use crate::tls::conversation::Label;
+use crate::tls::facts::Label;
 use crate::tls::plaintext::PlaintextKind;
 use crate::tls::wire::{CipherSuite, NamedGroup, ProtocolVersion};
 

@@ -19,7 +19,7 @@ pub use verdict::{Code, Finding, Fix, Side, Verdict};
 use crate::capture::Timestamp;
 use crate::connection::Connection;
 use crate::flow::Dir;
-use crate::tls::conversation::AlertFacts;
+use crate::tls::facts::AlertFacts;
 
 /// Ports whose connections count as TLS attempts even when no ClientHello is seen.
 pub const WELL_KNOWN_TLS_PORTS: &[u16] = &[

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::detail::Detail;
 use crate::flow::{At, Dir};
 use crate::tls::alert::AlertDescription;
-use crate::tls::conversation::Label;
+use crate::tls::facts::Label;
 use crate::tls::plaintext::PlaintextKind;
 use crate::tls::wire::{CipherSuite, ProtocolVersion};
 

@@ -7,17 +7,13 @@
 //! the outcome is known (the conversation is *settled*) no payload is buffered at all.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use super::alert::{AlertDescription, AlertLevel};
-use super::cert::CertFacts;
-use super::hello::{self, ClientHelloFacts, ServerHelloFacts};
-use super::plaintext::{self, PlaintextKind};
-use super::suites::{suite_name, version_name};
-use super::trim::trim;
+use super::facts::*;
+use super::hello::{self, ServerHelloFacts};
+use super::plaintext;
+use super::suites::version_name;
 use crate::flow::{At, Dir};
 use crate::limits::Limits;
 
@@ -29,229 +25,6 @@ const KEPT_RECORDS: usize = 16;
 const MAX_EVENTS: usize = 48;
 /// Plain text scanned for a STARTTLS upgrade before giving up on a direction.
 const MAX_PLAINTEXT_SCAN: usize = 64 * 1024;
-
-/// A fact together with where it was seen.
-#[derive(Clone, Debug, Serialize)]
-pub struct Seen<T> {
-    #[serde(flatten)]
-    pub at: At,
-    #[serde(flatten)]
-    pub value: T,
-}
-
-/// One alert: plaintext (level and description known) or encrypted (only its existence).
-#[derive(Clone, Debug, Serialize)]
-pub struct AlertFacts {
-    #[serde(flatten)]
-    pub at: At,
-    pub from: Dir,
-    #[serde(serialize_with = "super::alert::ser_opt_level")]
-    pub level: Option<AlertLevel>,
-    #[serde(serialize_with = "super::alert::ser_opt_description")]
-    pub description: Option<AlertDescription>,
-    pub encrypted: bool,
-}
-
-impl AlertFacts {
-    pub fn is_fatal(&self) -> bool {
-        self.level == Some(AlertLevel::FATAL)
-    }
-
-    /// How the alert reads in evidence.
-    pub fn describe(&self) -> String {
-        match (self.level, self.description) {
-            (Some(l), Some(d)) => format!("{} alert {}", l.name(), d),
-            _ => "encrypted alert".to_string(),
-        }
-    }
-}
-
-/// Encrypted (application_data) records of one direction.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct EncryptedRecords {
-    /// The first records: where and how long.
-    pub first: Vec<(At, u32)>,
-    pub count: u64,
-    pub bytes: u64,
-}
-
-/// Non-TLS bytes a peer sent.
-#[derive(Clone, Debug, Serialize)]
-pub struct PlaintextFacts {
-    #[serde(serialize_with = "ser_kind")]
-    pub kind: PlaintextKind,
-    /// First line, escaped.
-    #[serde(serialize_with = "crate::sanitize::ser_json_text")]
-    pub first_line: String,
-}
-
-fn ser_kind<S: serde::Serializer>(v: &PlaintextKind, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(v.describe())
-}
-
-/// A line of the ladder diagram: who sent what, when.
-#[derive(Clone, Debug, Serialize)]
-pub struct Event {
-    #[serde(flatten)]
-    pub at: At,
-    pub from: Dir,
-    /// What was seen.
-    pub what: Label,
-}
-
-/// What a ladder line says: a fixed label, one made for its message, or an encrypted
-/// record, spelled out only when shown (most connections' ladders never are, and a
-/// connection has up to a dozen such records).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Label {
-    Text(Cow<'static, str>),
-    /// An application_data record: `encrypted record (N bytes)` in TLS 1.3,
-    /// `ApplicationData (N bytes)` before.
-    Encrypted {
-        tls13: bool,
-        len: u32,
-    },
-    /// `ServerHello (VERSION, SUITE)`.
-    ServerHello {
-        version: u16,
-        suite: u16,
-    },
-    /// The server's Certificate message: `Certificate (N in chain, leaf NAME)` (the
-    /// chain's facts are shared with the chain cache).
-    ServerCertificate {
-        chain_length: u32,
-        certificates: Arc<Vec<CertFacts>>,
-    },
-}
-
-impl fmt::Display for Label {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Label::Text(text) => f.write_str(text),
-            Label::Encrypted { tls13: true, len } => write!(f, "encrypted record ({len} bytes)"),
-            Label::Encrypted { tls13: false, len } => write!(f, "ApplicationData ({len} bytes)"),
-            Label::ServerHello { version, suite } => write!(
-                f,
-                "ServerHello ({}, {})",
-                version_name(*version),
-                suite_name(*suite)
-            ),
-            Label::ServerCertificate {
-                chain_length,
-                certificates,
-            } => {
-                let leaf = certificates
-                    .first()
-                    .map_or("empty", |c| c.common_name.as_deref().unwrap_or(&c.subject));
-                write!(f, "Certificate ({chain_length} in chain, leaf {leaf})")
-            }
-        }
-    }
-}
-
-impl Serialize for Label {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Label::Text(text) => s.serialize_str(&crate::sanitize::json_text(text)),
-            spelled_out => s.serialize_str(&crate::sanitize::json_text(&spelled_out.to_string())),
-        }
-    }
-}
-
-impl PartialEq<&str> for Label {
-    fn eq(&self, other: &&str) -> bool {
-        match self {
-            Label::Text(text) => text == other,
-            spelled_out => {
-                let shown = spelled_out.to_string();
-                shown == *other
-            }
-        }
-    }
-}
-
-impl<T: Into<Cow<'static, str>>> From<T> for Label {
-    fn from(text: T) -> Label {
-        Label::Text(text.into())
-    }
-}
-
-/// Everything the conversation showed.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct TlsFacts {
-    pub client_hello: Option<Seen<ClientHelloFacts>>,
-    /// The ClientHello sent again after a HelloRetryRequest. (This and the other rare
-    /// parts are boxed: every connection carries the facts, and while it waits for its
-    /// verdict (server profiles) the unused room would be held for nothing.)
-    pub second_client_hello: Option<Box<Seen<ClientHelloFacts>>>,
-    pub hello_retry_request: Option<Box<Seen<ServerHelloFacts>>>,
-    pub server_hello: Option<Seen<ServerHelloFacts>>,
-    pub server_certificates: Option<Seen<CertChain>>,
-    pub certificate_request: Option<At>,
-    pub client_certificate: Option<Seen<CertCount>>,
-    /// ChangeCipherSpec per direction: [client, server].
-    pub change_cipher_spec: [Option<At>; 2],
-    /// TLS ≤ 1.2: the first encrypted handshake record after ChangeCipherSpec (Finished).
-    pub finished: [Option<At>; 2],
-    pub alerts: Vec<AlertFacts>,
-    /// application_data records per direction: [client, server].
-    pub encrypted: [EncryptedRecords; 2],
-    pub plaintext: [Option<Box<Seen<PlaintextFacts>>>; 2],
-    /// Bytes that claimed to be TLS but did not parse.
-    pub malformed: Vec<Seen<Malformed>>,
-    /// A direction whose stream could not be followed any more (lost segment, limit).
-    pub lost: [Option<Box<Seen<Reason>>>; 2],
-    /// The server answered in SSL 2.0 (whose records are not followed).
-    pub sslv2: bool,
-    /// Handshake messages seen, per direction, for the ladder.
-    pub events: Vec<Event>,
-    pub events_dropped: u32,
-}
-
-impl TlsFacts {
-    /// Moves the lists to allocations of their exact size (the facts will not grow any
-    /// more); see [`trim`].
-    pub fn trim_lists(&mut self) {
-        trim(&mut self.alerts);
-        trim(&mut self.malformed);
-        trim(&mut self.events);
-        if let Some(hello) = &mut self.client_hello {
-            hello.value.trim_lists();
-        }
-        if let Some(hello) = &mut self.second_client_hello {
-            hello.value.trim_lists();
-        }
-    }
-}
-
-/// A certificate chain as sent.
-#[derive(Clone, Debug, Serialize)]
-pub struct CertChain {
-    /// Shared between connections that received the same chain.
-    pub certificates: Arc<Vec<CertFacts>>,
-    /// Number of certificates in the message (may exceed the kept ones).
-    pub chain_length: usize,
-}
-
-/// How many certificates a Certificate message carried.
-#[derive(Clone, Debug, Serialize)]
-pub struct CertCount {
-    pub chain_length: usize,
-}
-
-/// What did not parse.
-#[derive(Clone, Debug, Serialize)]
-pub struct Malformed {
-    pub from: Dir,
-    #[serde(serialize_with = "crate::sanitize::ser_json_text")]
-    pub what: String,
-}
-
-/// Why a direction stopped being followed.
-#[derive(Clone, Debug, Serialize)]
-pub struct Reason {
-    pub reason: String,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -797,10 +570,7 @@ impl Conversation {
 
     /// The ServerHello negotiated TLS 1.3 (or a draft of it).
     pub fn is_tls13(&self) -> bool {
-        self.facts
-            .server_hello
-            .as_ref()
-            .is_some_and(|sh| super::suites::version_rank(sh.value.version) >= 20)
+        self.facts.negotiated_tls13()
     }
 
     fn maybe_settle(&mut self) {
@@ -952,7 +722,10 @@ mod tests {
         conv.on_bytes(Dir::ToServer, &record(22, &client_hello_message()), at(3));
         check_hello(&conv);
         let banner = conv.facts.plaintext[1].as_ref().unwrap();
-        assert_eq!(banner.value.kind, PlaintextKind::ServiceBanner);
+        assert_eq!(
+            banner.value.kind,
+            crate::tls::plaintext::PlaintextKind::ServiceBanner
+        );
     }
 
     #[test]

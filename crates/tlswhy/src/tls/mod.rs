@@ -5,10 +5,12 @@
 pub mod alert;
 pub mod cert;
 pub mod conversation;
+pub mod facts;
 pub mod hello;
 pub mod plaintext;
 pub mod suites;
 mod trim;
 pub mod wire;
 
-pub use conversation::{Conversation, TlsFacts};
+pub use conversation::Conversation;
+pub use facts::TlsFacts;

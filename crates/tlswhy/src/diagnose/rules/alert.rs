@@ -8,7 +8,7 @@ use crate::diagnose::verdict::{Finding, Fix, ServerReaction};
 use crate::diagnose::Verdict;
 use crate::flow::{At, Dir};
 use crate::tls::alert::{AlertDescription as AD, AlertLevel};
-use crate::tls::conversation::{AlertFacts, Seen};
+use crate::tls::facts::{AlertFacts, Seen};
 use crate::tls::hello::ClientHelloFacts;
 
 /// The alert that decides the verdict: the first fatal one, or a warning

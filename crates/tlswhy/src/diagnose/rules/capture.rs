@@ -6,7 +6,7 @@ use crate::diagnose::detail::Detail;
 use crate::diagnose::verdict::{Finding, Fix, Unfinished};
 use crate::diagnose::Verdict;
 use crate::flow::Dir;
-use crate::tls::conversation::Seen;
+use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 
 /// Only the client's packets are in the capture, yet it carried on as if the server had

@@ -8,7 +8,7 @@ use crate::diagnose::verdict::{Finding, Fix, ServerReaction};
 use crate::diagnose::Verdict;
 use crate::tls::alert::AlertDescription as AD;
 use crate::tls::cert::dns_name_matches;
-use crate::tls::conversation::Seen;
+use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 
 /// The client rejected the server's certificate: the most specific cause the packets

@@ -30,7 +30,7 @@ use crate::capture::Timestamp;
 use crate::connection::Connection;
 use crate::flow::{At, Dir};
 use crate::tls::cert::CertFacts;
-use crate::tls::conversation::{AlertFacts, Seen};
+use crate::tls::facts::{AlertFacts, Seen};
 use crate::tls::hello::ClientHelloFacts;
 use crate::tls::wire::{CipherSuite, ProtocolVersion};
 use crate::tls::TlsFacts;
@@ -258,12 +258,9 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// The ServerHello selected TLS 1.3 (or a draft).
+/// The ServerHello selected TLS 1.3 (or a draft): [`TlsFacts::negotiated_tls13`].
 pub fn negotiated_tls13(facts: &TlsFacts) -> bool {
-    facts
-        .server_hello
-        .as_ref()
-        .is_some_and(|sh| ProtocolVersion(sh.value.version).is_tls13())
+    facts.negotiated_tls13()
 }
 
 /// The handshake completed before `t`: TLS 1.3, the client's first encrypted record

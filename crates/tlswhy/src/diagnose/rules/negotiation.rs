@@ -6,7 +6,7 @@ use crate::diagnose::detail::Detail;
 use crate::diagnose::verdict::{Finding, Fix, ServerReaction};
 use crate::diagnose::Verdict;
 use crate::tls::alert::AlertDescription as AD;
-use crate::tls::conversation::Seen;
+use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 use crate::tls::suites::classify_offer;
 use crate::tls::wire::{CipherSuite, NamedGroup};

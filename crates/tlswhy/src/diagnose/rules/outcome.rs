@@ -8,7 +8,7 @@ use crate::diagnose::detail::Detail;
 use crate::diagnose::verdict::{Finding, Fix, Unfinished};
 use crate::diagnose::Verdict;
 use crate::flow::{At, Dir};
-use crate::tls::conversation::Seen;
+use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 use crate::tls::wire::{CipherSuite, ProtocolVersion};
 

@@ -7,7 +7,7 @@ use crate::diagnose::detail::{Detail, PlaintextRole};
 use crate::diagnose::verdict::{Finding, Fix};
 use crate::diagnose::Verdict;
 use crate::flow::Dir;
-use crate::tls::conversation::{PlaintextFacts, Seen};
+use crate::tls::facts::{PlaintextFacts, Seen};
 
 /// Plain text as evidence: who sent it, what it is to the handshake, its first line.
 fn plaintext_detail(plain: &Seen<PlaintextFacts>, from: Dir, role: PlaintextRole) -> Detail {

@@ -4,7 +4,7 @@ use super::Ctx;
 use crate::diagnose::detail::Detail;
 use crate::diagnose::verdict::{Finding, Fix, ServerReaction};
 use crate::diagnose::Verdict;
-use crate::tls::conversation::Seen;
+use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 
 /// The name the client sent (or did not) is the cause; `reaction` is how the server

@@ -7,7 +7,7 @@ use crate::diagnose::detail::Detail;
 use crate::diagnose::verdict::{Finding, Fix, Unfinished};
 use crate::diagnose::Verdict;
 use crate::flow::Dir;
-use crate::tls::conversation::Seen;
+use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 
 /// The SYN was refused, never answered, or the capture ends right after it.

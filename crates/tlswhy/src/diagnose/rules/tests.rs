@@ -11,7 +11,7 @@ use crate::diagnose::{diagnose_traced, Code, Detail, Profiles, Settings, Verdict
 use crate::flow::{At, Dir};
 use crate::tls::alert::{AlertDescription as AD, AlertLevel};
 use crate::tls::cert::CertFacts;
-use crate::tls::conversation::{AlertFacts, CertChain, CertCount, PlaintextFacts, Seen};
+use crate::tls::facts::{AlertFacts, CertChain, CertCount, PlaintextFacts, Seen};
 use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
 use crate::tls::plaintext::PlaintextKind;
 

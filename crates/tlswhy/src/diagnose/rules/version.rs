@@ -5,7 +5,7 @@ use crate::diagnose::detail::Detail;
 use crate::diagnose::verdict::{Finding, Fix};
 use crate::diagnose::Verdict;
 use crate::flow::Dir;
-use crate::tls::conversation::Seen;
+use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 use crate::tls::wire::{CipherSuite, ProtocolVersion};
 
