@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tools (Debian 12, as root): install only what is missing.
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi
 #
 # record.sh — record tlswhy's sample captures from REAL TLS programs on loopback.
 #
@@ -17,6 +17,13 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # in that order, with those servers, SNIs and plaintext alerts. Any mismatch fails the run.
 #
 # Traffic goes only to 127.0.0.0/8. Certificates are made fresh in a temp dir each run.
+#
+# Besides OpenSSL, GnuTLS, nginx, curl and Python, the scenarios after `mixed` use Go
+# crypto/tls, Node.js tls, Java JSSE and rustls (small peers in tools/: gopeer/, nodepeer.js,
+# JavaPeer.java, rustlspeer/, built on first use), Apache httpd mod_ssl, HAProxy health
+# checks and Caddy. The rustls peer is a Cargo project built with `cargo build --locked`
+# (crates from crates.io, Rust >= 1.78, e.g. from rustup: Debian 12's rustc is too old);
+# its build is cached in $TLSWHY_RECORD_CACHE (default ~/.cache/tlswhy-record).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -51,7 +58,24 @@ start() {
     local name=$1
     shift
     setsid "$@" </dev/null >>"$WORK/$name.log" 2>&1 &
+    LAST_PID=$!
     PIDS+=($!)
+}
+
+# stop_pid PID: end one program started by `start` (its process group) before the rest.
+stop_pid() {
+    kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# wait_log NAME PATTERN [SECS]: until the program's log shows PATTERN.
+wait_log() {
+    local i
+    for i in $(seq 1 $((${3:-10} * 20))); do
+        grep -Eq "$2" "$WORK/$1.log" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    die "$1: no '$2' in its log after ${3:-10} s (see $WORK/$1.log)"
 }
 
 stop_all() {
@@ -65,11 +89,12 @@ stop_all() {
     PIDS=()
 }
 
-# wait_listen IP PORT: until something listens there (checked with ss: no traffic).
+# wait_listen IP PORT: until something listens there (checked with ss: no traffic). Java
+# listens on an IPv6 socket bound to the IPv4-mapped address ([::ffff:127.0.0.1]).
 wait_listen() {
     local i
     for i in $(seq 1 200); do
-        if ss -Hltn "sport = :$2" | awk '{print $4}' | grep -Eq "^(\\[::\\]|\\*|0\\.0\\.0\\.0|$1):$2\$"; then
+        if ss -Hltn "sport = :$2" | awk '{print $4}' | grep -Eq "^(\\[::\\]|\\*|0\\.0\\.0\\.0|$1|\\[::ffff:$1\\]):$2\$"; then
             return 0
         fi
         sleep 0.05
@@ -99,7 +124,7 @@ capture_start() { # NAME FILTER [DEST_DIR (default: captures/)]
     TCPDUMP_PID=$!
     local i
     for i in $(seq 1 200); do
-        grep -q 'listening on' "$WORK/tcpdump.$1.log" && { sleep 0.2; return 0; }
+        grep -q 'listening on' "$WORK/tcpdump.$1.log" 2>/dev/null && { sleep 0.2; return 0; }
         sleep 0.05
     done
     die "tcpdump did not start: $(cat "$WORK/tcpdump.$1.log")"
@@ -134,7 +159,8 @@ trap 'exit 130' INT TERM
 
 # expect SCENARIO SERVER CODE SNI ALERTS NOTE: one handshake attempt, in connection order.
 # SNI "-" = no server_name. ALERTS = every plaintext alert of the connection, in order:
-# "server:40", "client:42", "-" for none (encrypted alerts are not listed).
+# "server:40", "client:42", "-" for none (encrypted alerts are not listed); warnings as
+# "client:warning:90"; a trailing "?" for an alert that a race may leave out of the capture.
 expect() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1.pcap" "$2" "$3" "$4" "$5" "$6" >>"$SPEC"
 }
@@ -227,6 +253,8 @@ EOF
             -out client-other.csr -subj "/CN=alice@elsewhere.example"
         openssl x509 -req -in client-other.csr -CA other-ca.pem -CAkey other-ca.key \
             -CAcreateserial -out client-other.pem -days 825 -sha256 -extfile "$cnf" -extensions v3_client
+        # the emby key and certificate as PKCS#12, for the Java server
+        openssl pkcs12 -export -in emby.pem -inkey emby.key -name emby -out emby.p12 -passout pass:tlswhy
     ) >"$WORK/pki.log" 2>&1 || die "certificate generation (see $WORK/pki.log)"
 }
 
@@ -301,6 +329,172 @@ EOF
 }
 
 CURL=(curl -sS --max-time 8 --cacert "$C/ca.pem" -o /dev/null -w '%{http_code} %{ssl_verify_result}\n')
+
+# ---------------------------------------------------------------- other TLS stacks -----
+# Go, Java and rustls peers are built on first use (Go and Java into the temp dir, rustls
+# into a cache, since its crates take a while to compile); Node runs its script directly.
+BIN=$WORK/bin
+CACHE=${TLSWHY_RECORD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tlswhy-record}
+GOPEER=$BIN/gopeer
+NODEPEER=(node "$TOOLS/nodepeer.js")
+JAVAPEER=(java -cp "$BIN/java" JavaPeer)
+RUSTLSPEER=$CACHE/rustlspeer/release/rustlspeer
+RUSTLS_BUILT=
+
+need_go() {
+    [ -x "$GOPEER" ] && return 0
+    mkdir -p "$BIN"
+    (cd "$TOOLS/gopeer" && go build -o "$GOPEER" main.go) >"$WORK/build-go.log" 2>&1 ||
+        die "go build of tools/gopeer (see $WORK/build-go.log)"
+}
+
+need_java() {
+    [ -f "$BIN/java/JavaPeer.class" ] && return 0
+    javac -d "$BIN/java" "$TOOLS/JavaPeer.java" >"$WORK/build-java.log" 2>&1 ||
+        die "javac tools/JavaPeer.java (see $WORK/build-java.log)"
+}
+
+need_rustls() {
+    [ -z "$RUSTLS_BUILT" ] || return 0
+    local cargo
+    cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
+    [ -x "$cargo" ] || die "the rustls scenarios need cargo (Rust >= 1.78, e.g. rustup); none in PATH or ~/.cargo/bin"
+    log "building tools/rustlspeer (cached in $CACHE)"
+    CARGO_TARGET_DIR=$CACHE/rustlspeer "$cargo" build --release --locked \
+        --manifest-path "$TOOLS/rustlspeer/Cargo.toml" >"$WORK/build-rustls.log" 2>&1 ||
+        die "cargo build of tools/rustlspeer (see $WORK/build-rustls.log)"
+    RUSTLS_BUILT=1
+}
+
+# go_server / node_server / java_server / rustls_server NAME ADDR ARGS...: a TLS server on
+# that stack (options: see the usage at the top of each peer), started and listening.
+go_server() {
+    local name=$1 addr=$2
+    shift 2
+    need_go
+    start "$name" timeout 120 "$GOPEER" server -addr "$addr" "$@"
+    wait_listen "${addr%:*}" "${addr##*:}"
+}
+node_server() {
+    local name=$1 addr=$2
+    shift 2
+    start "$name" timeout 120 "${NODEPEER[@]}" server --addr "$addr" "$@"
+    wait_listen "${addr%:*}" "${addr##*:}"
+}
+java_server() { # serves emby.example.com (emby.p12)
+    local name=$1 addr=$2
+    shift 2
+    need_java
+    start "$name" timeout 120 "${JAVAPEER[@]}" server --addr "$addr" --p12 "$C/emby.p12" --pass tlswhy "$@"
+    wait_listen "${addr%:*}" "${addr##*:}"
+}
+rustls_server() {
+    local name=$1 addr=$2
+    shift 2
+    need_rustls
+    start "$name" timeout 120 "$RUSTLSPEER" server --addr "$addr" "$@"
+    wait_listen "${addr%:*}" "${addr##*:}"
+}
+# go_client / node_client / java_client / rustls_client LOG ARGS...: one client run,
+# bounded in time, output to its log.
+go_client() { need_go; run "$1" 10 "$GOPEER" client "${@:2}"; }
+node_client() { run "$1" 10 "${NODEPEER[@]}" client "${@:2}"; }
+java_client() { need_java; run "$1" 15 "${JAVAPEER[@]}" client "${@:2}"; }
+rustls_client() { need_rustls; run "$1" 10 "$RUSTLSPEER" client "${@:2}"; }
+
+# apache_start NAME: Apache httpd 2.4 (mod_ssl) in the foreground (-X), with the Listen
+# lines and <VirtualHost> blocks read from stdin; its own ServerRoot, pid, logs, htdocs.
+apache_start() {
+    local d=$WORK/apache-$1
+    mkdir -p "$d/htdocs" "$d/logs"
+    echo "hello from Apache httpd" >"$d/htdocs/index.html"
+    # requests are served as www-data, which must reach htdocs (the keys stay 0600)
+    chmod 711 "$WORK" "$d"
+    chmod 755 "$d/htdocs"
+    chmod 644 "$d/htdocs/index.html"
+    {
+        cat <<APACHE
+ServerRoot $d
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
+LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so
+LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
+LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
+TypesConfig /etc/mime.types
+User www-data
+Group www-data
+ServerName localhost
+PidFile $d/httpd.pid
+DefaultRuntimeDir $d
+Mutex file:$d default
+ErrorLog $d/logs/error.log
+LogLevel info
+DocumentRoot $d/htdocs
+SSLSessionCache shmcb:$d/ssl_scache(512000)
+APACHE
+        cat
+    } >"$d/httpd.conf"
+    apache2 -t -f "$d/httpd.conf" >>"$WORK/apache-$1.log" 2>&1 ||
+        die "apache config $d/httpd.conf: $(cat "$WORK/apache-$1.log")"
+    start "apache-$1" timeout 120 apache2 -X -f "$d/httpd.conf"
+}
+
+# caddy_start NAME: Caddy 2 with the site blocks read from stdin (no admin endpoint, no
+# automatic HTTPS, HTTP/1.1 and HTTP/2 only: nothing on UDP); data and config in the temp dir.
+caddy_start() {
+    local d=$WORK/caddy-$1
+    mkdir -p "$d"
+    {
+        cat <<CADDY
+{
+    admin off
+    auto_https off
+    storage file_system $d/data
+    servers {
+        protocols h1 h2
+    }
+}
+CADDY
+        cat
+    } >"$d/Caddyfile"
+    start "caddy-$1" env HOME="$d" XDG_DATA_HOME="$d/data" XDG_CONFIG_HOME="$d/config" \
+        timeout 120 caddy run --config "$d/Caddyfile" --adapter caddyfile
+}
+
+# haproxy_check NAME FRONTEND_PORT SERVER_ADDR SERVER_OPTIONS...: HAProxy 2.6 with one
+# backend server under `check` (the first check runs at start, the next 30 s later: one
+# check per run); returns once the check's result is in the log. HAProxy keeps running
+# (its frontend on 127.0.0.1:FRONTEND_PORT proxies HTTP to the server) until
+# `stop_pid $HAPROXY_PID`.
+haproxy_check() {
+    local name=$1 fe=$2 addr=$3 d=$WORK/haproxy-$1
+    shift 3
+    mkdir -p "$d"
+    cat >"$d/haproxy.cfg" <<HAPROXY
+global
+    log stdout format raw local0 info
+defaults
+    log global
+    mode http
+    option http-server-close
+    timeout connect 2s
+    timeout check 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:$fe
+    default_backend be
+backend be
+    option log-health-checks
+    server s1 $addr check inter 30s $*
+HAPROXY
+    haproxy -c -q -f "$d/haproxy.cfg" >>"$WORK/haproxy-$name.log" 2>&1 ||
+        die "haproxy config $d/haproxy.cfg: $(cat "$WORK/haproxy-$name.log")"
+    start "haproxy-$name" timeout 60 haproxy -db -f "$d/haproxy.cfg"
+    HAPROXY_PID=$LAST_PID
+    wait_log "haproxy-$name" "Health check for server be/s1 (succeeded|failed)"
+}
 
 # ---------------------------------------------------------------- scenarios ------------
 sc_ok_tls13() {
