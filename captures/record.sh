@@ -4,7 +4,7 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 #
 # record.sh — record tlswhy's sample captures from REAL TLS programs on loopback.
 #
-#   sudo bash captures/record.sh                 # every scenario (about 75 s)
+#   sudo bash captures/record.sh                 # every scenario (about 2 min)
 #   sudo bash captures/record.sh sni_missing ... # only these (expected.json keeps the rest)
 #   KEEP_WORK=1 sudo bash captures/record.sh     # keep the temp dir (certs, program logs)
 #
@@ -37,7 +37,9 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      client_cert_rejected alpn_mismatch plaintext_to_tls_port tls_to_plaintext_port
      connection_refused connection_timeout no_response_timeout
      server_reset_after_client_hello server_closed_after_client_hello client_aborted
-     fatal_alert malformed_handshake incomplete_capture mixed)
+     fatal_alert malformed_handshake incomplete_capture mixed
+     apache_httpd caddy haproxy_check client_cert_required_stacks cert_rejected_stacks
+     alpn_mismatch_stacks)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -938,6 +940,196 @@ sc_mixed() {
             "$SPEC" >>"$SPEC.mixed"
     done
     cat "$SPEC.mixed" >>"$SPEC"
+}
+
+# ---------------------------------------------------------------- other stacks ---------
+# Go crypto/tls, Node.js tls, Java JSSE, rustls, Apache httpd, HAProxy and Caddy: their
+# successes and failures, first those that the literal catalog already decides.
+
+sc_apache_httpd() {
+    apache_start web <<EOF
+Listen 127.0.0.1:4450 https
+<VirtualHost 127.0.0.1:4450>
+    ServerName emby.example.com
+    SSLEngine on
+    SSLCertificateFile $C/emby.pem
+    SSLCertificateKeyFile $C/emby.key
+</VirtualHost>
+EOF
+    wait_listen 127.0.0.1 4450
+    capture_start apache_httpd "tcp and host 127.0.0.1 and port 4450"
+    expect apache_httpd 127.0.0.1:4450 ok emby.example.com - \
+        "curl -I -> Apache httpd 2.4 mod_ssl, TLS 1.3: HEAD, HTTP 200 (Apache's session tickets follow the client's Finished)"
+    run c 10 curl -sS -I --max-time 8 --cacert "$C/ca.pem" --resolve emby.example.com:4450:127.0.0.1 https://emby.example.com:4450/
+    expect apache_httpd 127.0.0.1:4450 ok emby.example.com - \
+        "curl GET --tls-max 1.2 -> Apache: ECDHE-RSA, HTTP 200"
+    run c 10 "${CURL[@]}" --tls-max 1.2 --resolve emby.example.com:4450:127.0.0.1 https://emby.example.com:4450/
+    expect apache_httpd 127.0.0.1:4450 ok emby.example.com - \
+        "Java JSSE probe -> Apache, TLS 1.3: padded Finished (Java pads its encrypted records), then close() sends a padded close_notify (35-byte record), no data. Rule 'After a completed handshake': a probe is ok"
+    java_client c --addr 127.0.0.1:4450 --sni emby.example.com --ca "$C/ca.pem" --mode probe
+    expect apache_httpd 127.0.0.1:4450 cert_name_mismatch other.example.org client:42 \
+        "s_client -tls1_2 -servername other.example.org -verify_hostname other.example.org: Apache has no such virtual host and answers with its only one (emby.example.com, no unrecognized_name alert): bad_certificate(42) from the client"
+    sc_fail c -connect 127.0.0.1:4450 -tls1_2 -servername other.example.org -CAfile "$C/ca.pem" \
+        -verify_hostname other.example.org -verify_return_error
+    capture_stop
+}
+
+sc_caddy() {
+    caddy_start web <<EOF
+https://emby.example.com:4451 {
+    bind 127.0.0.1
+    tls $C/emby.pem $C/emby.key
+    respond "hello from Caddy" 200
+}
+https://emby.example.com:4452 {
+    bind 127.0.0.1
+    tls $C/emby.pem $C/emby.key {
+        client_auth {
+            mode require_and_verify
+            trusted_ca_cert_file $C/ca.pem
+        }
+    }
+    respond "hello from Caddy, with a client certificate" 200
+}
+EOF
+    wait_listen 127.0.0.1 4451
+    wait_listen 127.0.0.1 4452
+    capture_start caddy "tcp and host 127.0.0.1 and (port 4451 or port 4452)"
+    expect caddy 127.0.0.1:4451 ok emby.example.com - \
+        "curl -> Caddy 2.6 (Go crypto/tls), TLS 1.3, ALPN h2, HTTP/2 GET, 200"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4451:127.0.0.1 https://emby.example.com:4451/
+    expect caddy 127.0.0.1:4451 ok emby.example.com - \
+        "curl -I --http1.1 --tls-max 1.2 -> Caddy: HEAD, 200"
+    run c 10 curl -sS -I --max-time 8 --http1.1 --tls-max 1.2 --cacert "$C/ca.pem" \
+        --resolve emby.example.com:4451:127.0.0.1 https://emby.example.com:4451/
+    expect caddy 127.0.0.1:4451 ok emby.example.com - \
+        "rustls GET -> Caddy, TLS 1.3, HTTP/1.0 request answered"
+    rustls_client c --addr 127.0.0.1:4451 --sni emby.example.com --ca "$C/ca.pem" --mode get
+    expect caddy 127.0.0.1:4452 client_cert_required emby.example.com server:42 \
+        "s_client -tls1_2 without a certificate -> Caddy with client_auth require_and_verify: CertificateRequest, empty client Certificate, Go answers bad_certificate(42). Rule 'Client certificates': any fatal alert after an empty client Certificate"
+    sc_fail c -connect 127.0.0.1:4452 -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem"
+    expect caddy 127.0.0.1:4452 client_cert_required emby.example.com - \
+        "curl (TLS 1.3, no certificate) -> the same Caddy site: the client's flight (empty Certificate, Finished) and its request, then Go's encrypted certificate_required alert"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4452:127.0.0.1 https://emby.example.com:4452/
+    capture_stop
+}
+
+sc_haproxy_check() {
+    nginx_start hap <<EOF
+    server {
+        listen 127.0.0.1:4453 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "hello from emby.example.com\n"; }
+    }
+EOF
+    wait_listen 127.0.0.1 4453
+    go_server self 127.0.0.1:4454 -cert "$C/selfsigned.pem" -key "$C/selfsigned.key" -max 1.2
+    go_server emby 127.0.0.1:4455 -cert "$C/emby.pem" -key "$C/emby.key" -max 1.2
+    local verify=(ssl verify required ca-file "$C/ca.pem")
+    capture_start haproxy_check "tcp and host 127.0.0.1 and (port 4453 or port 4454 or port 4455)"
+    expect haproxy_check 127.0.0.1:4453 ok emby.example.com - \
+        "HAProxy 2.6 'check ssl verify required' with ssl-max-ver TLSv1.2 -> nginx: full TLS 1.2 handshake, then the check closes with a bare RST, no data, no alert ('Layer6 check passed'). Rule 'After a completed handshake': a health check is ok"
+    haproxy_check up 4456 127.0.0.1:4453 "${verify[@]}" check-sni emby.example.com verifyhost emby.example.com \
+        sni str\(emby.example.com\) ssl-max-ver TLSv1.2
+    expect haproxy_check 127.0.0.1:4453 ok emby.example.com - \
+        "the same HAProxy proxies one HTTP request (curl -> 127.0.0.1:4456 -> TLS 1.2 to nginx): data both ways, HTTP 200"
+    run c 10 curl -sS --max-time 8 -o /dev/null -w '%{http_code}\n' http://127.0.0.1:4456/
+    stop_pid "$HAPROXY_PID"
+    expect haproxy_check 127.0.0.1:4454 cert_self_signed emby.example.com client:48 \
+        "HAProxy check (verify required, trusting the test CA) -> a Go crypto/tls server with the self-signed EC leaf, TLS 1.2: HAProxy's OpenSSL sends unknown_ca(48), the check fails ('Layer6 invalid response')"
+    haproxy_check self 4456 127.0.0.1:4454 "${verify[@]}" check-sni emby.example.com verifyhost emby.example.com
+    stop_pid "$HAPROXY_PID"
+    expect haproxy_check 127.0.0.1:4455 sni_ip_literal 127.0.0.1 client:80 \
+        "HAProxy check with check-sni 127.0.0.1 and verify required -> a Go crypto/tls server (TLS 1.2, certificate for emby.example.com only): IP literal in server_name, HAProxy's OpenSSL sends internal_error(80) ('certificate different from the expected one'). Rule 'IP literal as SNI': any client alert, internal_error included"
+    haproxy_check ip 4456 127.0.0.1:4455 "${verify[@]}" check-sni 127.0.0.1
+    stop_pid "$HAPROXY_PID"
+    capture_stop
+}
+
+sc_client_cert_required_stacks() {
+    go_server gsrv 127.0.0.1:4457 -cert "$C/emby.pem" -key "$C/emby.key" -clientca "$C/ca.pem"
+    java_server jsrv 127.0.0.1:4458 --clientca "$C/ca.pem"
+    rustls_server rsrv 127.0.0.1:4459 --cert "$C/emby.pem" --key "$C/emby.key" --clientca "$C/ca.pem"
+    node_server nsrv 127.0.0.1:4460 --cert "$C/emby.pem" --key "$C/emby.key" --clientca "$C/ca.pem"
+    apache_start cc <<EOF
+Listen 127.0.0.1:4461 https
+<VirtualHost 127.0.0.1:4461>
+    ServerName emby.example.com
+    SSLEngine on
+    SSLCertificateFile $C/emby.pem
+    SSLCertificateKeyFile $C/emby.key
+    SSLVerifyClient require
+    SSLCACertificateFile $C/ca.pem
+</VirtualHost>
+EOF
+    wait_listen 127.0.0.1 4461
+    capture_start client_cert_required_stacks "tcp and host 127.0.0.1 and portrange 4457-4461"
+    local p
+    local -A who=([4457]="Go crypto/tls (RequireAndVerifyClientCert): bad_certificate(42)"
+        [4458]="Java JSSE (needClientAuth): bad_certificate(42)"
+        [4459]="rustls (WebPkiClientVerifier, mandatory): certificate_required(116)"
+        [4460]="Node.js tls (requestCert, rejectUnauthorized): handshake_failure(40)"
+        [4461]="Apache httpd mod_ssl (SSLVerifyClient require): handshake_failure(40)")
+    local -A alert=([4457]=42 [4458]=42 [4459]=116 [4460]=40 [4461]=40)
+    for p in 4457 4458 4459 4460 4461; do
+        expect client_cert_required_stacks "127.0.0.1:$p" client_cert_required emby.example.com "server:${alert[$p]}" \
+            "s_client -tls1_2 without a certificate -> ${who[$p]}: CertificateRequest, empty client Certificate, then that alert from the server. Rule 'Client certificates': any fatal alert after an empty client Certificate"
+        sc_fail c -connect "127.0.0.1:$p" -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem"
+    done
+    expect client_cert_required_stacks 127.0.0.1:4461 client_cert_required emby.example.com - \
+        "curl -I (TLS 1.3, no certificate) -> Apache: the client's flight and its HEAD request, then Apache's encrypted certificate_required(116) and a close"
+    run c 10 curl -sS -I --max-time 8 --cacert "$C/ca.pem" --resolve emby.example.com:4461:127.0.0.1 https://emby.example.com:4461/
+    capture_stop
+}
+
+sc_cert_rejected_stacks() {
+    apache_start rej <<EOF
+Listen 127.0.0.1:4463 https
+Listen 127.0.0.1:4464 https
+<VirtualHost 127.0.0.1:4463>
+    ServerName emby.example.com
+    SSLEngine on
+    SSLCertificateFile $C/emby.pem
+    SSLCertificateKeyFile $C/emby.key
+</VirtualHost>
+<VirtualHost 127.0.0.1:4464>
+    ServerName emby.example.com
+    SSLEngine on
+    SSLCertificateFile $C/expired.pem
+    SSLCertificateKeyFile $C/expired.key
+</VirtualHost>
+EOF
+    wait_listen 127.0.0.1 4463
+    wait_listen 127.0.0.1 4464
+    capture_start cert_rejected_stacks "tcp and host 127.0.0.1 and (port 4463 or port 4464)"
+    expect cert_rejected_stacks 127.0.0.1:4463 cert_rejected emby.example.com - \
+        "Go crypto/tls client trusting only the unrelated CA -> Apache, TLS 1.3: an encrypted alert (19-byte record) instead of its Finished, the certificate not visible -> cert_rejected"
+    go_client c -addr 127.0.0.1:4463 -sni emby.example.com -ca "$C/other-ca.pem" -mode probe
+    expect cert_rejected_stacks 127.0.0.1:4463 cert_rejected emby.example.com - \
+        "rustls client trusting only the unrelated CA -> Apache, TLS 1.3: CCS and an encrypted alert (19-byte record) instead of its Finished -> cert_rejected"
+    rustls_client c --addr 127.0.0.1:4463 --sni emby.example.com --ca "$C/other-ca.pem" --mode probe
+    expect cert_rejected_stacks 127.0.0.1:4463 cert_name_mismatch other.example.org client:46 \
+        "Java JSSE client, SNI other.example.org, TLS 1.2: the certificate (visible) names only emby.example.com; Java sends certificate_unknown(46)"
+    java_client c --addr 127.0.0.1:4463 --sni other.example.org --ca "$C/ca.pem" --mode probe --protocols TLSv1.2
+    expect cert_rejected_stacks 127.0.0.1:4464 cert_expired emby.example.com client:45 \
+        "Java JSSE client -> Apache serving the expired leaf (2020-01-01..2021-01-01), TLS 1.2: certificate_expired(45) from Java"
+    java_client c --addr 127.0.0.1:4464 --sni emby.example.com --ca "$C/ca.pem" --mode probe --protocols TLSv1.2
+    capture_stop
+}
+
+sc_alpn_mismatch_stacks() {
+    node_server nsrv 127.0.0.1:4465 --cert "$C/emby.pem" --key "$C/emby.key" --alpn h2
+    java_server jsrv 127.0.0.1:4466 --alpn h2
+    capture_start alpn_mismatch_stacks "tcp and host 127.0.0.1 and (port 4465 or port 4466)"
+    expect alpn_mismatch_stacks 127.0.0.1:4465 alpn_mismatch emby.example.com server:120 \
+        "Node.js tls client (ALPN http/1.1) -> Node.js tls server (ALPN h2), TLS 1.3 offered: no_application_protocol(120) in plaintext, before any ServerHello"
+    node_client c --addr 127.0.0.1:4465 --sni emby.example.com --ca "$C/ca.pem" --alpn http/1.1 --mode probe
+    expect alpn_mismatch_stacks 127.0.0.1:4466 alpn_mismatch emby.example.com server:120 \
+        "Java JSSE client (ALPN http/1.1) -> Java JSSE server (ALPN h2): no_application_protocol(120) in plaintext"
+    java_client c --addr 127.0.0.1:4466 --sni emby.example.com --ca "$C/ca.pem" --alpn http/1.1 --mode probe
+    capture_stop
 }
 
 # ---------------------------------------------------------------- main -----------------
