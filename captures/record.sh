@@ -39,7 +39,11 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      server_reset_after_client_hello server_closed_after_client_hello client_aborted
      fatal_alert malformed_handshake incomplete_capture mixed
      apache_httpd caddy haproxy_check client_cert_required_stacks cert_rejected_stacks
-     alpn_mismatch_stacks)
+     alpn_mismatch_stacks
+     probe_ok self_signed_trusted haproxy_check_tls13 tls13_ends_after_ticket
+     no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
+     protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop
+     cert_rejected_java_tls13 alpn_mismatch_tls13)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -1129,6 +1133,272 @@ sc_alpn_mismatch_stacks() {
     expect alpn_mismatch_stacks 127.0.0.1:4466 alpn_mismatch emby.example.com server:120 \
         "Java JSSE client (ALPN http/1.1) -> Java JSSE server (ALPN h2): no_application_protocol(120) in plaintext"
     java_client c --addr 127.0.0.1:4466 --sni emby.example.com --ca "$C/ca.pem" --alpn http/1.1 --mode probe
+    capture_stop
+}
+
+# The cases of DIAGNOSES.md's "Rules that decide between neighbouring codes", recorded
+# from these stacks.
+
+# gnutls-serv limited to TLS 1.0/1.1 ignores supported_versions (it has no TLS 1.3 to
+# negotiate) and answers a modern ClientHello with a TLS 1.1 ServerHello.
+gnutls_tls11() { # PORT
+    gnutls_serv "$1" --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.1:+VERS-TLS1.0' \
+        --x509certfile "$C/emby.pem" --x509keyfile "$C/emby.key"
+}
+
+sc_protocol_version_old_server() {
+    gnutls_tls11 4462
+    local tail=(--sni emby.example.com --ca "$C/ca.pem" --mode probe)
+    capture_start protocol_version_old_server "tcp and host 127.0.0.1 and port 4462"
+    expect protocol_version_old_server 127.0.0.1:4462 protocol_version_mismatch emby.example.com 'client:70,server:70?' \
+        "Go crypto/tls client (TLS 1.2..1.3) -> gnutls-serv limited to TLS 1.0/1.1: ServerHello TLS 1.1; Go sends protocol_version(70) and closes with a RST (unread records), which races GnuTLS's own protocol_version(70) answer"
+    go_client c -addr 127.0.0.1:4462 -sni emby.example.com -ca "$C/ca.pem" -mode probe
+    expect protocol_version_old_server 127.0.0.1:4462 protocol_version_mismatch emby.example.com client:70,server:70 \
+        "Node.js tls client (minVersion TLS 1.2) -> the same: ServerHello TLS 1.1, protocol_version(70) from the client, GnuTLS answers with its own"
+    node_client c --addr 127.0.0.1:4462 "${tail[@]}"
+    expect protocol_version_old_server 127.0.0.1:4462 protocol_version_mismatch emby.example.com client:70,server:70 \
+        "Java JSSE client (TLS 1.2, 1.3) -> the same: ServerHello TLS 1.1, protocol_version(70) from the client, GnuTLS answers with its own"
+    java_client c --addr 127.0.0.1:4462 "${tail[@]}"
+    capture_stop
+}
+
+sc_probe_ok() {
+    nginx_start probe <<EOF
+    server {
+        listen 127.0.0.1:4467 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "hello from emby.example.com\n"; }
+    }
+EOF
+    wait_listen 127.0.0.1 4467
+    local tail=(--sni emby.example.com --ca "$C/ca.pem" --mode probe)
+    capture_start probe_ok "tcp and host 127.0.0.1 and port 4467"
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "curl GET -> nginx, TLS 1.3, HTTP 200: a client that sends data after accepting this chain"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4467:127.0.0.1 https://emby.example.com:4467/
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "openssl s_client </dev/null (verifying), TLS 1.3: handshake, then an encrypted close_notify and FIN, no data. Rule 'After a completed handshake': a probe is ok"
+    run c 10 openssl s_client -no-CApath -no-CAstore -connect 127.0.0.1:4467 -servername emby.example.com \
+        -CAfile "$C/ca.pem" -verify_hostname emby.example.com -verify_return_error </dev/null
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Go crypto/tls probe, TLS 1.3: Dial then Close (its Finished, then an encrypted close_notify, FIN), no data. Rule 'After a completed handshake': ok"
+    go_client c -addr 127.0.0.1:4467 -sni emby.example.com -ca "$C/ca.pem" -mode probe
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Go crypto/tls probe, TLS 1.2: full handshake, encrypted close_notify, FIN, no data. Rule 'After a completed handshake': ok"
+    go_client c -addr 127.0.0.1:4467 -sni emby.example.com -ca "$C/ca.pem" -mode probe -max 1.2
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Node.js tls probe, TLS 1.3: secureConnect then end() (Finished and close_notify in one segment, FIN), no data. Rule 'After a completed handshake': ok"
+    node_client c --addr 127.0.0.1:4467 "${tail[@]}"
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Node.js tls probe, TLS 1.2: encrypted close_notify, FIN, no data. Rule 'After a completed handshake': ok"
+    node_client c --addr 127.0.0.1:4467 "${tail[@]}" --max 1.2
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Java JSSE probe, TLS 1.3: startHandshake then close(); Java pads its records (Finished, and a 35-byte close_notify). Rules 'After a completed handshake' and 'TLS 1.3 without keys': ok"
+    java_client c --addr 127.0.0.1:4467 "${tail[@]}"
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Java JSSE probe, TLS 1.2: full handshake, encrypted close_notify, FIN, no data. Rule 'After a completed handshake': ok"
+    java_client c --addr 127.0.0.1:4467 "${tail[@]}" --protocols TLSv1.2
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "rustls probe, TLS 1.3: handshake, close_notify, close, no data. Rule 'After a completed handshake': ok"
+    rustls_client c --addr 127.0.0.1:4467 "${tail[@]}"
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Python ssl certificate check, TLS 1.3: verifying handshake, getpeercert(), close() without close_notify (FIN, no alert), no data. Rule 'After a completed handshake': the certificate covers the SNI and is valid, and another client (curl, #1) sent data after accepting the same chain: ok"
+    run c 10 "${PEER[@]}" client-probe 127.0.0.1 4467 emby.example.com "$C/ca.pem"
+    capture_stop
+}
+
+sc_self_signed_trusted() {
+    go_server srv 127.0.0.1:4468 -cert "$C/selfsigned.pem" -key "$C/selfsigned.key"
+    local tail=(--sni emby.example.com --ca "$C/selfsigned.pem" --mode probe)
+    capture_start self_signed_trusted "tcp and host 127.0.0.1 and port 4468"
+    expect self_signed_trusted 127.0.0.1:4468 ok emby.example.com - \
+        "Go crypto/tls client trusting the self-signed EC leaf through its CA file (RootCAs) -> Go server, TLS 1.2 probe: the self-signed certificate is visible, Finished both ways, encrypted close_notify, FIN. Rule 'After a completed handshake': trust is not objective and the close is not abrupt: ok"
+    go_client c -addr 127.0.0.1:4468 -sni emby.example.com -ca "$C/selfsigned.pem" -mode probe -max 1.2
+    expect self_signed_trusted 127.0.0.1:4468 ok emby.example.com - \
+        "the same Go probe with TLS 1.3 (the Go server sends its session ticket before the client's Finished), close_notify: ok (rule 'After a completed handshake')"
+    go_client c -addr 127.0.0.1:4468 -sni emby.example.com -ca "$C/selfsigned.pem" -mode probe
+    expect self_signed_trusted 127.0.0.1:4468 ok emby.example.com - \
+        "Node.js tls client with the self-signed certificate as its ca, TLS 1.2 probe, close_notify: ok (rule 'After a completed handshake')"
+    node_client c --addr 127.0.0.1:4468 "${tail[@]}" --max 1.2
+    expect self_signed_trusted 127.0.0.1:4468 ok emby.example.com - \
+        "Java JSSE client with the self-signed certificate in its trust store, TLS 1.2 probe, close_notify: ok (rule 'After a completed handshake')"
+    java_client c --addr 127.0.0.1:4468 "${tail[@]}" --protocols TLSv1.2
+    expect self_signed_trusted 127.0.0.1:4468 ok emby.example.com - \
+        "rustls client with the self-signed certificate as its only root, TLS 1.2 probe, close_notify: ok (rule 'After a completed handshake')"
+    rustls_client c --addr 127.0.0.1:4468 "${tail[@]}" --versions 1.2
+    expect self_signed_trusted 127.0.0.1:4468 ok emby.example.com - \
+        "curl -I --cacert selfsigned.pem --tls-max 1.2: HEAD answered by HTTP 200: ok"
+    run c 10 curl -sS -I --max-time 8 --cacert "$C/selfsigned.pem" --tls-max 1.2 \
+        --resolve emby.example.com:4468:127.0.0.1 https://emby.example.com:4468/
+    capture_stop
+}
+
+sc_haproxy_check_tls13() {
+    nginx_start hap13 <<EOF
+    server {
+        listen 127.0.0.1:4469 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "hello from emby.example.com\n"; }
+    }
+EOF
+    wait_listen 127.0.0.1 4469
+    capture_start haproxy_check_tls13 "tcp and host 127.0.0.1 and port 4469"
+    expect haproxy_check_tls13 127.0.0.1:4469 ok emby.example.com - \
+        "HAProxy 2.6 'check ssl verify required' -> nginx, TLS 1.3: the check sends its Finished (by size) and closes at once with a bare RST, before nginx's session tickets; no data, no alert ('Layer6 check passed'). Rule 'After a completed handshake': a health check is ok"
+    haproxy_check up13 4470 127.0.0.1:4469 ssl verify required ca-file "$C/ca.pem" \
+        check-sni emby.example.com verifyhost emby.example.com
+    stop_pid "$HAPROXY_PID"
+    capture_stop
+}
+
+sc_tls13_ends_after_ticket() {
+    need_go
+    need_java
+    node_server nsrv 127.0.0.1:4471 --cert "$C/emby.pem" --key "$C/emby.key"
+    rustls_server rsrv 127.0.0.1:4472 --cert "$C/emby.pem" --key "$C/emby.key"
+    java_server jsrv 127.0.0.1:4473
+    capture_start tls13_ends_after_ticket "tcp and host 127.0.0.1 and (port 4471 or port 4472 or port 4473)"
+    # Each client completes the handshake and holds the connection; the capture stops while
+    # all of them are still open, right after the servers' NewSessionTickets.
+    expect tls13_ends_after_ticket 127.0.0.1:4471 ok emby.example.com - \
+        "Go crypto/tls client -> Node.js tls server, TLS 1.3: the client's Finished, then two NewSessionTickets (encrypted); the capture ends there, the connection still open. Rule 'TLS 1.3 without keys': complete, ok"
+    start hold1 "$GOPEER" client -addr 127.0.0.1:4471 -sni emby.example.com -ca "$C/ca.pem" -mode hold -hold 30
+    wait_log hold1 "^handshake:"
+    expect tls13_ends_after_ticket 127.0.0.1:4472 ok emby.example.com - \
+        "Java JSSE client -> rustls server, TLS 1.3: Java's padded Finished, then the server's NewSessionTicket; the capture ends, the connection open: ok (rule 'TLS 1.3 without keys')"
+    start hold2 "${JAVAPEER[@]}" client --addr 127.0.0.1:4472 --sni emby.example.com --ca "$C/ca.pem" --mode hold --hold 30
+    wait_log hold2 "^handshake:"
+    expect tls13_ends_after_ticket 127.0.0.1:4473 ok emby.example.com - \
+        "Node.js tls client -> Java JSSE server, TLS 1.3: the client's Finished, then Java's NewSessionTicket; the capture ends, the connection open: ok (rule 'TLS 1.3 without keys')"
+    start hold3 "${NODEPEER[@]}" client --addr 127.0.0.1:4473 --sni emby.example.com --ca "$C/ca.pem" --mode hold --hold 30
+    wait_log hold3 "^handshake:"
+    expect tls13_ends_after_ticket 127.0.0.1:4471 ok emby.example.com - \
+        "rustls client -> Node.js tls server, TLS 1.3: Finished, NewSessionTickets, the capture ends: ok (rule 'TLS 1.3 without keys')"
+    start hold4 "$RUSTLSPEER" client --addr 127.0.0.1:4471 --sni emby.example.com --ca "$C/ca.pem" --mode hold --hold 30
+    wait_log hold4 "^handshake:"
+    sleep 0.5
+    capture_stop
+}
+
+sc_no_response_timeout_stacks() {
+    need_go
+    need_java
+    need_rustls
+    start silent timeout 60 "${PEER[@]}" server-silent 127.0.0.7 443 30 4
+    wait_listen 127.0.0.7 443
+    local tail=(--sni emby.example.com --ca "$C/ca.pem" --timeout 2.5)
+    capture_start no_response_timeout_stacks "tcp and host 127.0.0.7 and port 443"
+    # The four clients wait at the same time, started 0.8 s apart (connection order).
+    expect no_response_timeout_stacks 127.0.0.7:443 no_response_timeout emby.example.com - \
+        "Go crypto/tls client (Dialer timeout 2.5 s) -> a server that accepts, reads and never answers: the client closes (FIN) 2.5 s after its ClientHello. Rule 'Silence': no_response_timeout, not client_aborted"
+    start to1 "$GOPEER" client -addr 127.0.0.7:443 -sni emby.example.com -ca "$C/ca.pem" -timeout 2.5
+    sleep 0.8
+    expect no_response_timeout_stacks 127.0.0.7:443 no_response_timeout emby.example.com - \
+        "Node.js tls client (socket.setTimeout 2.5 s, then destroy) -> the same silent server: FIN 2.5 s after the ClientHello. Rule 'Silence'"
+    start to2 "${NODEPEER[@]}" client --addr 127.0.0.7:443 "${tail[@]}"
+    sleep 0.8
+    expect no_response_timeout_stacks 127.0.0.7:443 no_response_timeout emby.example.com client:warning:90,client:warning:0 \
+        "Java JSSE client (SO_TIMEOUT 2.5 s) -> the silent server: gives up after 2.5 s and closes with plaintext warning alerts user_canceled(90) and close_notify(0), then FIN. Rule 'Silence': the client closes 2.5 s after its ClientHello with nothing but ACKs from the server"
+    start to3 "${JAVAPEER[@]}" client --addr 127.0.0.7:443 "${tail[@]}"
+    sleep 0.8
+    expect no_response_timeout_stacks 127.0.0.7:443 no_response_timeout emby.example.com - \
+        "rustls client (read timeout 2.5 s) -> the silent server: gives up after 2.5 s, FIN. Rule 'Silence'"
+    start to4 "$RUSTLSPEER" client --addr 127.0.0.7:443 "${tail[@]}"
+    local t
+    for t in to1 to2 to3 to4; do wait_log "$t" "giving up|after [0-9.]+s" 10; done
+    capture_stop
+}
+
+sc_client_cert_required_gnutls_java() {
+    gnutls_serv 4474 -r --x509cafile "$C/ca.pem" --x509certfile "$C/emby.pem" --x509keyfile "$C/emby.key"
+    java_server jsrv 127.0.0.1:4475 --clientca "$C/ca.pem"
+    capture_start client_cert_required_gnutls_java "tcp and host 127.0.0.1 and (port 4474 or port 4475)"
+    expect client_cert_required_gnutls_java 127.0.0.1:4474 client_cert_required emby.example.com server:50 \
+        "s_client -tls1_2 without a certificate -> gnutls-serv --require-client-cert: CertificateRequest, empty client Certificate, the client's Finished, then GnuTLS's decode_error(50). Rule 'Client certificates' (GnuTLS answers decode_error)"
+    sc_fail c -connect 127.0.0.1:4474 -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem"
+    expect client_cert_required_gnutls_java 127.0.0.1:4475 client_cert_required emby.example.com - \
+        "s_client -tls1_3 without a certificate -> Java JSSE (needClientAuth): the client's flight (empty Certificate, Finished), then Java's encrypted alert PADDED to a 35-byte record (not 19) and a close. Rules 'Client certificates' and 'TLS 1.3 without keys'"
+    sc_fail c -connect 127.0.0.1:4475 -tls1_3 -servername emby.example.com -CAfile "$C/ca.pem"
+    capture_stop
+}
+
+sc_protocol_version_tls11_refused() {
+    gnutls_tls11 4476
+    capture_start protocol_version_tls11_refused "tcp and host 127.0.0.1 and port 4476"
+    expect protocol_version_tls11_refused 127.0.0.1:4476 protocol_version_mismatch emby.example.com client:80 \
+        "curl (OpenSSL 3 at SECLEVEL 2; its hello still lists TLS 1.0 and 1.1) -> gnutls-serv limited to TLS 1.0/1.1: ServerHello TLS 1.1, then the client's internal_error(80) (no legacy signature algorithm allowed). Rule 'Old versions': a ServerHello picking TLS 1.1, answered by any client alert"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4476:127.0.0.1 https://emby.example.com:4476/
+    expect protocol_version_tls11_refused 127.0.0.1:4476 protocol_version_mismatch emby.example.com server:40 \
+        "rustls client (TLS 1.2/1.3 only, AEAD suites only) -> the same server: GnuTLS finds no TLS 1.1 suite among them and sends handshake_failure(40), no ServerHello. The version ranges do not overlap (this server picks TLS 1.1, #1) and version comes before cipher in the catalog's order"
+    rustls_client c --addr 127.0.0.1:4476 --sni emby.example.com --ca "$C/ca.pem" --mode probe
+    capture_stop
+}
+
+sc_sni_ip_literal_node() {
+    go_server srv 127.0.0.1:4477 -cert "$C/emby.pem" -key "$C/emby.key" -max 1.2
+    capture_start sni_ip_literal_node "tcp and host 127.0.0.1 and port 4477"
+    expect sni_ip_literal_node 127.0.0.1:4477 sni_ip_literal 127.0.0.1 - \
+        "Node.js tls client with servername 127.0.0.1 (Node still sends it, DEP0123) -> Go server, TLS 1.2: the certificate names only emby.example.com; Node completes the handshake, checkServerIdentity fails, the socket is destroyed (FIN, no alert). Rule 'IP literal as SNI': an abort"
+    node_client c --addr 127.0.0.1:4477 --sni 127.0.0.1 --ca "$C/ca.pem" --mode probe
+    capture_stop
+}
+
+sc_node_tls12_drop() {
+    go_server srv 127.0.0.1:4478 -cert "$C/emby.pem" -key "$C/emby.key" -max 1.2
+    go_server self 127.0.0.1:4479 -cert "$C/selfsigned.pem" -key "$C/selfsigned.key" -max 1.2
+    go_server exp 127.0.0.1:4480 -cert "$C/expired.pem" -key "$C/expired.key" -max 1.2
+    capture_start node_tls12_drop "tcp and host 127.0.0.1 and portrange 4478-4480"
+    local why="Node completes the TLS 1.2 handshake, rejects the certificate in JavaScript afterwards and destroys the socket: FIN, no alert, no data (the Go server's close_notify then meets a RST)"
+    expect node_tls12_drop 127.0.0.1:4478 cert_name_mismatch other.example.org - \
+        "Node.js tls client, servername other.example.org, certificate for emby.example.com only (trusted CA): $why. Rule 'After a completed handshake': the certificate does not cover the SNI"
+    node_client c --addr 127.0.0.1:4478 --sni other.example.org --ca "$C/ca.pem" --mode probe
+    expect node_tls12_drop 127.0.0.1:4478 cert_unknown_ca emby.example.com - \
+        "Node.js tls client trusting only the unrelated CA; the chain holds only the leaf: $why. Rule 'After a completed handshake': an abrupt close, and no other client of this server sent data"
+    node_client c --addr 127.0.0.1:4478 --sni emby.example.com --ca "$C/other-ca.pem" --mode probe
+    expect node_tls12_drop 127.0.0.1:4479 cert_self_signed emby.example.com - \
+        "Node.js tls client (trusts the test CA) -> the self-signed EC leaf: $why. Rule 'After a completed handshake': an abrupt close, and no other client of this server sent data"
+    node_client c --addr 127.0.0.1:4479 --sni emby.example.com --ca "$C/ca.pem" --mode probe
+    expect node_tls12_drop 127.0.0.1:4480 cert_expired emby.example.com - \
+        "Node.js tls client -> the leaf valid 2020-01-01..2021-01-01: $why. Rule 'After a completed handshake': outside its validity period at capture time"
+    node_client c --addr 127.0.0.1:4480 --sni emby.example.com --ca "$C/ca.pem" --mode probe
+    capture_stop
+}
+
+sc_cert_rejected_java_tls13() {
+    apache_start rej13 <<EOF
+Listen 127.0.0.1:4481 https
+<VirtualHost 127.0.0.1:4481>
+    ServerName emby.example.com
+    SSLEngine on
+    SSLCertificateFile $C/emby.pem
+    SSLCertificateKeyFile $C/emby.key
+</VirtualHost>
+EOF
+    wait_listen 127.0.0.1 4481
+    capture_start cert_rejected_java_tls13 "tcp and host 127.0.0.1 and port 4481"
+    expect cert_rejected_java_tls13 127.0.0.1:4481 cert_rejected emby.example.com - \
+        "Java JSSE client trusting only the unrelated CA -> Apache, TLS 1.3: after the server's encrypted flight Java sends CCS and an encrypted alert PADDED to a 35-byte record (not 19), then FIN; no Finished. Rule 'TLS 1.3 without keys': an encrypted record too short to be a Finished is an alert -> cert_rejected (the certificate is not visible)"
+    java_client c --addr 127.0.0.1:4481 --sni emby.example.com --ca "$C/other-ca.pem" --mode probe
+    expect cert_rejected_java_tls13 127.0.0.1:4481 cert_rejected other.example.org - \
+        "Java JSSE client, SNI other.example.org, TLS 1.3: Apache answers with its emby.example.com certificate (encrypted, not visible); Java's padded 35-byte alert instead of a Finished. Rule 'TLS 1.3 without keys' -> cert_rejected"
+    java_client c --addr 127.0.0.1:4481 --sni other.example.org --ca "$C/ca.pem" --mode probe
+    capture_stop
+}
+
+sc_alpn_mismatch_tls13() {
+    go_server gsrv 127.0.0.1:4482 -cert "$C/emby.pem" -key "$C/emby.key" -alpn dot
+    rustls_server rsrv 127.0.0.1:4483 --cert "$C/emby.pem" --key "$C/emby.key" --alpn dot
+    capture_start alpn_mismatch_tls13 "tcp and host 127.0.0.1 and (port 4482 or port 4483)"
+    expect alpn_mismatch_tls13 127.0.0.1:4482 alpn_mismatch emby.example.com - \
+        "curl (ALPN h2, http/1.1) -> a Go crypto/tls server that speaks only ALPN 'dot', TLS 1.3: ServerHello, CCS and Go's ENCRYPTED no_application_protocol alert (19-byte record) in ONE segment, then FIN. Rule 'TLS 1.3 without keys': a server alert can arrive in the same segment as its ServerHello"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4482:127.0.0.1 https://emby.example.com:4482/
+    expect alpn_mismatch_tls13 127.0.0.1:4483 alpn_mismatch emby.example.com - \
+        "curl -> a rustls server that speaks only ALPN 'dot', TLS 1.3: ServerHello, CCS and the encrypted no_application_protocol alert in one segment, then FIN. Rule 'TLS 1.3 without keys'"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4483:127.0.0.1 https://emby.example.com:4483/
     capture_stop
 }
 
