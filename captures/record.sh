@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Tools (Debian 12, as root): install only what is missing.
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi
 #
 # record.sh — record tlswhy's sample captures from REAL TLS programs on loopback.
 #
-#   sudo bash captures/record.sh                 # every scenario (about 75 s)
+#   sudo bash captures/record.sh                 # every scenario (about 2 min)
 #   sudo bash captures/record.sh sni_missing ... # only these (expected.json keeps the rest)
 #   KEEP_WORK=1 sudo bash captures/record.sh     # keep the temp dir (certs, program logs)
 #
@@ -17,6 +17,13 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # in that order, with those servers, SNIs and plaintext alerts. Any mismatch fails the run.
 #
 # Traffic goes only to 127.0.0.0/8. Certificates are made fresh in a temp dir each run.
+#
+# Besides OpenSSL, GnuTLS, nginx, curl and Python, the scenarios after `mixed` use Go
+# crypto/tls, Node.js tls, Java JSSE and rustls (small peers in tools/: gopeer/, nodepeer.js,
+# JavaPeer.java, rustlspeer/, built on first use), Apache httpd mod_ssl, HAProxy health
+# checks and Caddy. The rustls peer is a Cargo project built with `cargo build --locked`
+# (crates from crates.io, Rust >= 1.78, e.g. from rustup: Debian 12's rustc is too old);
+# its build is cached in $TLSWHY_RECORD_CACHE (default ~/.cache/tlswhy-record).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,7 +37,13 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      client_cert_rejected alpn_mismatch plaintext_to_tls_port tls_to_plaintext_port
      connection_refused connection_timeout no_response_timeout
      server_reset_after_client_hello server_closed_after_client_hello client_aborted
-     fatal_alert malformed_handshake incomplete_capture mixed)
+     fatal_alert malformed_handshake incomplete_capture mixed
+     apache_httpd caddy haproxy_check client_cert_required_stacks cert_rejected_stacks
+     alpn_mismatch_stacks
+     probe_ok self_signed_trusted haproxy_check_tls13 tls13_ends_after_ticket
+     no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
+     protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop
+     cert_rejected_java_tls13 alpn_mismatch_tls13)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -51,7 +64,24 @@ start() {
     local name=$1
     shift
     setsid "$@" </dev/null >>"$WORK/$name.log" 2>&1 &
+    LAST_PID=$!
     PIDS+=($!)
+}
+
+# stop_pid PID: end one program started by `start` (its process group) before the rest.
+stop_pid() {
+    kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# wait_log NAME PATTERN [SECS]: until the program's log shows PATTERN.
+wait_log() {
+    local i
+    for i in $(seq 1 $((${3:-10} * 20))); do
+        grep -Eq "$2" "$WORK/$1.log" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    die "$1: no '$2' in its log after ${3:-10} s (see $WORK/$1.log)"
 }
 
 stop_all() {
@@ -65,11 +95,12 @@ stop_all() {
     PIDS=()
 }
 
-# wait_listen IP PORT: until something listens there (checked with ss: no traffic).
+# wait_listen IP PORT: until something listens there (checked with ss: no traffic). Java
+# listens on an IPv6 socket bound to the IPv4-mapped address ([::ffff:127.0.0.1]).
 wait_listen() {
     local i
     for i in $(seq 1 200); do
-        if ss -Hltn "sport = :$2" | awk '{print $4}' | grep -Eq "^(\\[::\\]|\\*|0\\.0\\.0\\.0|$1):$2\$"; then
+        if ss -Hltn "sport = :$2" | awk '{print $4}' | grep -Eq "^(\\[::\\]|\\*|0\\.0\\.0\\.0|$1|\\[::ffff:$1\\]):$2\$"; then
             return 0
         fi
         sleep 0.05
@@ -99,7 +130,7 @@ capture_start() { # NAME FILTER [DEST_DIR (default: captures/)]
     TCPDUMP_PID=$!
     local i
     for i in $(seq 1 200); do
-        grep -q 'listening on' "$WORK/tcpdump.$1.log" && { sleep 0.2; return 0; }
+        grep -q 'listening on' "$WORK/tcpdump.$1.log" 2>/dev/null && { sleep 0.2; return 0; }
         sleep 0.05
     done
     die "tcpdump did not start: $(cat "$WORK/tcpdump.$1.log")"
@@ -134,7 +165,8 @@ trap 'exit 130' INT TERM
 
 # expect SCENARIO SERVER CODE SNI ALERTS NOTE: one handshake attempt, in connection order.
 # SNI "-" = no server_name. ALERTS = every plaintext alert of the connection, in order:
-# "server:40", "client:42", "-" for none (encrypted alerts are not listed).
+# "server:40", "client:42", "-" for none (encrypted alerts are not listed); warnings as
+# "client:warning:90"; a trailing "?" for an alert that a race may leave out of the capture.
 expect() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1.pcap" "$2" "$3" "$4" "$5" "$6" >>"$SPEC"
 }
@@ -227,6 +259,8 @@ EOF
             -out client-other.csr -subj "/CN=alice@elsewhere.example"
         openssl x509 -req -in client-other.csr -CA other-ca.pem -CAkey other-ca.key \
             -CAcreateserial -out client-other.pem -days 825 -sha256 -extfile "$cnf" -extensions v3_client
+        # the emby key and certificate as PKCS#12, for the Java server
+        openssl pkcs12 -export -in emby.pem -inkey emby.key -name emby -out emby.p12 -passout pass:tlswhy
     ) >"$WORK/pki.log" 2>&1 || die "certificate generation (see $WORK/pki.log)"
 }
 
@@ -301,6 +335,172 @@ EOF
 }
 
 CURL=(curl -sS --max-time 8 --cacert "$C/ca.pem" -o /dev/null -w '%{http_code} %{ssl_verify_result}\n')
+
+# ---------------------------------------------------------------- other TLS stacks -----
+# Go, Java and rustls peers are built on first use (Go and Java into the temp dir, rustls
+# into a cache, since its crates take a while to compile); Node runs its script directly.
+BIN=$WORK/bin
+CACHE=${TLSWHY_RECORD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tlswhy-record}
+GOPEER=$BIN/gopeer
+NODEPEER=(node "$TOOLS/nodepeer.js")
+JAVAPEER=(java -cp "$BIN/java" JavaPeer)
+RUSTLSPEER=$CACHE/rustlspeer/release/rustlspeer
+RUSTLS_BUILT=
+
+need_go() {
+    [ -x "$GOPEER" ] && return 0
+    mkdir -p "$BIN"
+    (cd "$TOOLS/gopeer" && go build -o "$GOPEER" main.go) >"$WORK/build-go.log" 2>&1 ||
+        die "go build of tools/gopeer (see $WORK/build-go.log)"
+}
+
+need_java() {
+    [ -f "$BIN/java/JavaPeer.class" ] && return 0
+    javac -d "$BIN/java" "$TOOLS/JavaPeer.java" >"$WORK/build-java.log" 2>&1 ||
+        die "javac tools/JavaPeer.java (see $WORK/build-java.log)"
+}
+
+need_rustls() {
+    [ -z "$RUSTLS_BUILT" ] || return 0
+    local cargo
+    cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
+    [ -x "$cargo" ] || die "the rustls scenarios need cargo (Rust >= 1.78, e.g. rustup); none in PATH or ~/.cargo/bin"
+    log "building tools/rustlspeer (cached in $CACHE)"
+    CARGO_TARGET_DIR=$CACHE/rustlspeer "$cargo" build --release --locked \
+        --manifest-path "$TOOLS/rustlspeer/Cargo.toml" >"$WORK/build-rustls.log" 2>&1 ||
+        die "cargo build of tools/rustlspeer (see $WORK/build-rustls.log)"
+    RUSTLS_BUILT=1
+}
+
+# go_server / node_server / java_server / rustls_server NAME ADDR ARGS...: a TLS server on
+# that stack (options: see the usage at the top of each peer), started and listening.
+go_server() {
+    local name=$1 addr=$2
+    shift 2
+    need_go
+    start "$name" timeout 120 "$GOPEER" server -addr "$addr" "$@"
+    wait_listen "${addr%:*}" "${addr##*:}"
+}
+node_server() {
+    local name=$1 addr=$2
+    shift 2
+    start "$name" timeout 120 "${NODEPEER[@]}" server --addr "$addr" "$@"
+    wait_listen "${addr%:*}" "${addr##*:}"
+}
+java_server() { # serves emby.example.com (emby.p12)
+    local name=$1 addr=$2
+    shift 2
+    need_java
+    start "$name" timeout 120 "${JAVAPEER[@]}" server --addr "$addr" --p12 "$C/emby.p12" --pass tlswhy "$@"
+    wait_listen "${addr%:*}" "${addr##*:}"
+}
+rustls_server() {
+    local name=$1 addr=$2
+    shift 2
+    need_rustls
+    start "$name" timeout 120 "$RUSTLSPEER" server --addr "$addr" "$@"
+    wait_listen "${addr%:*}" "${addr##*:}"
+}
+# go_client / node_client / java_client / rustls_client LOG ARGS...: one client run,
+# bounded in time, output to its log.
+go_client() { need_go; run "$1" 10 "$GOPEER" client "${@:2}"; }
+node_client() { run "$1" 10 "${NODEPEER[@]}" client "${@:2}"; }
+java_client() { need_java; run "$1" 15 "${JAVAPEER[@]}" client "${@:2}"; }
+rustls_client() { need_rustls; run "$1" 10 "$RUSTLSPEER" client "${@:2}"; }
+
+# apache_start NAME: Apache httpd 2.4 (mod_ssl) in the foreground (-X), with the Listen
+# lines and <VirtualHost> blocks read from stdin; its own ServerRoot, pid, logs, htdocs.
+apache_start() {
+    local d=$WORK/apache-$1
+    mkdir -p "$d/htdocs" "$d/logs"
+    echo "hello from Apache httpd" >"$d/htdocs/index.html"
+    # requests are served as www-data, which must reach htdocs (the keys stay 0600)
+    chmod 711 "$WORK" "$d"
+    chmod 755 "$d/htdocs"
+    chmod 644 "$d/htdocs/index.html"
+    {
+        cat <<APACHE
+ServerRoot $d
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
+LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so
+LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
+LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
+TypesConfig /etc/mime.types
+User www-data
+Group www-data
+ServerName localhost
+PidFile $d/httpd.pid
+DefaultRuntimeDir $d
+Mutex file:$d default
+ErrorLog $d/logs/error.log
+LogLevel info
+DocumentRoot $d/htdocs
+SSLSessionCache shmcb:$d/ssl_scache(512000)
+APACHE
+        cat
+    } >"$d/httpd.conf"
+    apache2 -t -f "$d/httpd.conf" >>"$WORK/apache-$1.log" 2>&1 ||
+        die "apache config $d/httpd.conf: $(cat "$WORK/apache-$1.log")"
+    start "apache-$1" timeout 120 apache2 -X -f "$d/httpd.conf"
+}
+
+# caddy_start NAME: Caddy 2 with the site blocks read from stdin (no admin endpoint, no
+# automatic HTTPS, HTTP/1.1 and HTTP/2 only: nothing on UDP); data and config in the temp dir.
+caddy_start() {
+    local d=$WORK/caddy-$1
+    mkdir -p "$d"
+    {
+        cat <<CADDY
+{
+    admin off
+    auto_https off
+    storage file_system $d/data
+    servers {
+        protocols h1 h2
+    }
+}
+CADDY
+        cat
+    } >"$d/Caddyfile"
+    start "caddy-$1" env HOME="$d" XDG_DATA_HOME="$d/data" XDG_CONFIG_HOME="$d/config" \
+        timeout 120 caddy run --config "$d/Caddyfile" --adapter caddyfile
+}
+
+# haproxy_check NAME FRONTEND_PORT SERVER_ADDR SERVER_OPTIONS...: HAProxy 2.6 with one
+# backend server under `check` (the first check runs at start, the next 30 s later: one
+# check per run); returns once the check's result is in the log. HAProxy keeps running
+# (its frontend on 127.0.0.1:FRONTEND_PORT proxies HTTP to the server) until
+# `stop_pid $HAPROXY_PID`.
+haproxy_check() {
+    local name=$1 fe=$2 addr=$3 d=$WORK/haproxy-$1
+    shift 3
+    mkdir -p "$d"
+    cat >"$d/haproxy.cfg" <<HAPROXY
+global
+    log stdout format raw local0 info
+defaults
+    log global
+    mode http
+    option http-server-close
+    timeout connect 2s
+    timeout check 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:$fe
+    default_backend be
+backend be
+    option log-health-checks
+    server s1 $addr check inter 30s $*
+HAPROXY
+    haproxy -c -q -f "$d/haproxy.cfg" >>"$WORK/haproxy-$name.log" 2>&1 ||
+        die "haproxy config $d/haproxy.cfg: $(cat "$WORK/haproxy-$name.log")"
+    start "haproxy-$name" timeout 60 haproxy -db -f "$d/haproxy.cfg"
+    HAPROXY_PID=$LAST_PID
+    wait_log "haproxy-$name" "Health check for server be/s1 (succeeded|failed)"
+}
 
 # ---------------------------------------------------------------- scenarios ------------
 sc_ok_tls13() {
@@ -744,6 +944,462 @@ sc_mixed() {
             "$SPEC" >>"$SPEC.mixed"
     done
     cat "$SPEC.mixed" >>"$SPEC"
+}
+
+# ---------------------------------------------------------------- other stacks ---------
+# Go crypto/tls, Node.js tls, Java JSSE, rustls, Apache httpd, HAProxy and Caddy: their
+# successes and failures, first those that the literal catalog already decides.
+
+sc_apache_httpd() {
+    apache_start web <<EOF
+Listen 127.0.0.1:4450 https
+<VirtualHost 127.0.0.1:4450>
+    ServerName emby.example.com
+    SSLEngine on
+    SSLCertificateFile $C/emby.pem
+    SSLCertificateKeyFile $C/emby.key
+</VirtualHost>
+EOF
+    wait_listen 127.0.0.1 4450
+    capture_start apache_httpd "tcp and host 127.0.0.1 and port 4450"
+    expect apache_httpd 127.0.0.1:4450 ok emby.example.com - \
+        "curl -I -> Apache httpd 2.4 mod_ssl, TLS 1.3: HEAD, HTTP 200 (Apache's session tickets follow the client's Finished)"
+    run c 10 curl -sS -I --max-time 8 --cacert "$C/ca.pem" --resolve emby.example.com:4450:127.0.0.1 https://emby.example.com:4450/
+    expect apache_httpd 127.0.0.1:4450 ok emby.example.com - \
+        "curl GET --tls-max 1.2 -> Apache: ECDHE-RSA, HTTP 200"
+    run c 10 "${CURL[@]}" --tls-max 1.2 --resolve emby.example.com:4450:127.0.0.1 https://emby.example.com:4450/
+    expect apache_httpd 127.0.0.1:4450 ok emby.example.com - \
+        "Java JSSE probe -> Apache, TLS 1.3: padded Finished (Java pads its encrypted records), then close() sends a padded close_notify (35-byte record), no data. Rule 'After a completed handshake': a probe is ok"
+    java_client c --addr 127.0.0.1:4450 --sni emby.example.com --ca "$C/ca.pem" --mode probe
+    expect apache_httpd 127.0.0.1:4450 cert_name_mismatch other.example.org client:42 \
+        "s_client -tls1_2 -servername other.example.org -verify_hostname other.example.org: Apache has no such virtual host and answers with its only one (emby.example.com, no unrecognized_name alert): bad_certificate(42) from the client"
+    sc_fail c -connect 127.0.0.1:4450 -tls1_2 -servername other.example.org -CAfile "$C/ca.pem" \
+        -verify_hostname other.example.org -verify_return_error
+    capture_stop
+}
+
+sc_caddy() {
+    caddy_start web <<EOF
+https://emby.example.com:4451 {
+    bind 127.0.0.1
+    tls $C/emby.pem $C/emby.key
+    respond "hello from Caddy" 200
+}
+https://emby.example.com:4452 {
+    bind 127.0.0.1
+    tls $C/emby.pem $C/emby.key {
+        client_auth {
+            mode require_and_verify
+            trusted_ca_cert_file $C/ca.pem
+        }
+    }
+    respond "hello from Caddy, with a client certificate" 200
+}
+EOF
+    wait_listen 127.0.0.1 4451
+    wait_listen 127.0.0.1 4452
+    capture_start caddy "tcp and host 127.0.0.1 and (port 4451 or port 4452)"
+    expect caddy 127.0.0.1:4451 ok emby.example.com - \
+        "curl -> Caddy 2.6 (Go crypto/tls), TLS 1.3, ALPN h2, HTTP/2 GET, 200"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4451:127.0.0.1 https://emby.example.com:4451/
+    expect caddy 127.0.0.1:4451 ok emby.example.com - \
+        "curl -I --http1.1 --tls-max 1.2 -> Caddy: HEAD, 200"
+    run c 10 curl -sS -I --max-time 8 --http1.1 --tls-max 1.2 --cacert "$C/ca.pem" \
+        --resolve emby.example.com:4451:127.0.0.1 https://emby.example.com:4451/
+    expect caddy 127.0.0.1:4451 ok emby.example.com - \
+        "rustls GET -> Caddy, TLS 1.3, HTTP/1.0 request answered"
+    rustls_client c --addr 127.0.0.1:4451 --sni emby.example.com --ca "$C/ca.pem" --mode get
+    expect caddy 127.0.0.1:4452 client_cert_required emby.example.com server:42 \
+        "s_client -tls1_2 without a certificate -> Caddy with client_auth require_and_verify: CertificateRequest, empty client Certificate, Go answers bad_certificate(42). Rule 'Client certificates': any fatal alert after an empty client Certificate"
+    sc_fail c -connect 127.0.0.1:4452 -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem"
+    expect caddy 127.0.0.1:4452 client_cert_required emby.example.com - \
+        "curl (TLS 1.3, no certificate) -> the same Caddy site: the client's flight (empty Certificate, Finished) and its request, then Go's encrypted certificate_required alert"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4452:127.0.0.1 https://emby.example.com:4452/
+    capture_stop
+}
+
+sc_haproxy_check() {
+    nginx_start hap <<EOF
+    server {
+        listen 127.0.0.1:4453 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "hello from emby.example.com\n"; }
+    }
+EOF
+    wait_listen 127.0.0.1 4453
+    go_server self 127.0.0.1:4454 -cert "$C/selfsigned.pem" -key "$C/selfsigned.key" -max 1.2
+    go_server emby 127.0.0.1:4455 -cert "$C/emby.pem" -key "$C/emby.key" -max 1.2
+    local verify=(ssl verify required ca-file "$C/ca.pem")
+    capture_start haproxy_check "tcp and host 127.0.0.1 and (port 4453 or port 4454 or port 4455)"
+    expect haproxy_check 127.0.0.1:4453 ok emby.example.com - \
+        "HAProxy 2.6 'check ssl verify required' with ssl-max-ver TLSv1.2 -> nginx: full TLS 1.2 handshake, then the check closes with a bare RST, no data, no alert ('Layer6 check passed'). Rule 'After a completed handshake': a health check is ok"
+    haproxy_check up 4456 127.0.0.1:4453 "${verify[@]}" check-sni emby.example.com verifyhost emby.example.com \
+        sni str\(emby.example.com\) ssl-max-ver TLSv1.2
+    expect haproxy_check 127.0.0.1:4453 ok emby.example.com - \
+        "the same HAProxy proxies one HTTP request (curl -> 127.0.0.1:4456 -> TLS 1.2 to nginx): data both ways, HTTP 200"
+    run c 10 curl -sS --max-time 8 -o /dev/null -w '%{http_code}\n' http://127.0.0.1:4456/
+    stop_pid "$HAPROXY_PID"
+    expect haproxy_check 127.0.0.1:4454 cert_self_signed emby.example.com client:48 \
+        "HAProxy check (verify required, trusting the test CA) -> a Go crypto/tls server with the self-signed EC leaf, TLS 1.2: HAProxy's OpenSSL sends unknown_ca(48), the check fails ('Layer6 invalid response')"
+    haproxy_check self 4456 127.0.0.1:4454 "${verify[@]}" check-sni emby.example.com verifyhost emby.example.com
+    stop_pid "$HAPROXY_PID"
+    expect haproxy_check 127.0.0.1:4455 sni_ip_literal 127.0.0.1 client:80 \
+        "HAProxy check with check-sni 127.0.0.1 and verify required -> a Go crypto/tls server (TLS 1.2, certificate for emby.example.com only): IP literal in server_name, HAProxy's OpenSSL sends internal_error(80) ('certificate different from the expected one'). Rule 'IP literal as SNI': any client alert, internal_error included"
+    haproxy_check ip 4456 127.0.0.1:4455 "${verify[@]}" check-sni 127.0.0.1
+    stop_pid "$HAPROXY_PID"
+    capture_stop
+}
+
+sc_client_cert_required_stacks() {
+    go_server gsrv 127.0.0.1:4457 -cert "$C/emby.pem" -key "$C/emby.key" -clientca "$C/ca.pem"
+    java_server jsrv 127.0.0.1:4458 --clientca "$C/ca.pem"
+    rustls_server rsrv 127.0.0.1:4459 --cert "$C/emby.pem" --key "$C/emby.key" --clientca "$C/ca.pem"
+    node_server nsrv 127.0.0.1:4460 --cert "$C/emby.pem" --key "$C/emby.key" --clientca "$C/ca.pem"
+    apache_start cc <<EOF
+Listen 127.0.0.1:4461 https
+<VirtualHost 127.0.0.1:4461>
+    ServerName emby.example.com
+    SSLEngine on
+    SSLCertificateFile $C/emby.pem
+    SSLCertificateKeyFile $C/emby.key
+    SSLVerifyClient require
+    SSLCACertificateFile $C/ca.pem
+</VirtualHost>
+EOF
+    wait_listen 127.0.0.1 4461
+    capture_start client_cert_required_stacks "tcp and host 127.0.0.1 and portrange 4457-4461"
+    local p
+    local -A who=([4457]="Go crypto/tls (RequireAndVerifyClientCert): bad_certificate(42)"
+        [4458]="Java JSSE (needClientAuth): bad_certificate(42)"
+        [4459]="rustls (WebPkiClientVerifier, mandatory): certificate_required(116)"
+        [4460]="Node.js tls (requestCert, rejectUnauthorized): handshake_failure(40)"
+        [4461]="Apache httpd mod_ssl (SSLVerifyClient require): handshake_failure(40)")
+    local -A alert=([4457]=42 [4458]=42 [4459]=116 [4460]=40 [4461]=40)
+    for p in 4457 4458 4459 4460 4461; do
+        expect client_cert_required_stacks "127.0.0.1:$p" client_cert_required emby.example.com "server:${alert[$p]}" \
+            "s_client -tls1_2 without a certificate -> ${who[$p]}: CertificateRequest, empty client Certificate, then that alert from the server. Rule 'Client certificates': any fatal alert after an empty client Certificate"
+        sc_fail c -connect "127.0.0.1:$p" -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem"
+    done
+    expect client_cert_required_stacks 127.0.0.1:4461 client_cert_required emby.example.com - \
+        "curl -I (TLS 1.3, no certificate) -> Apache: the client's flight and its HEAD request, then Apache's encrypted certificate_required(116) and a close"
+    run c 10 curl -sS -I --max-time 8 --cacert "$C/ca.pem" --resolve emby.example.com:4461:127.0.0.1 https://emby.example.com:4461/
+    capture_stop
+}
+
+sc_cert_rejected_stacks() {
+    apache_start rej <<EOF
+Listen 127.0.0.1:4463 https
+Listen 127.0.0.1:4464 https
+<VirtualHost 127.0.0.1:4463>
+    ServerName emby.example.com
+    SSLEngine on
+    SSLCertificateFile $C/emby.pem
+    SSLCertificateKeyFile $C/emby.key
+</VirtualHost>
+<VirtualHost 127.0.0.1:4464>
+    ServerName emby.example.com
+    SSLEngine on
+    SSLCertificateFile $C/expired.pem
+    SSLCertificateKeyFile $C/expired.key
+</VirtualHost>
+EOF
+    wait_listen 127.0.0.1 4463
+    wait_listen 127.0.0.1 4464
+    capture_start cert_rejected_stacks "tcp and host 127.0.0.1 and (port 4463 or port 4464)"
+    expect cert_rejected_stacks 127.0.0.1:4463 cert_rejected emby.example.com - \
+        "Go crypto/tls client trusting only the unrelated CA -> Apache, TLS 1.3: an encrypted alert (19-byte record) instead of its Finished, the certificate not visible -> cert_rejected"
+    go_client c -addr 127.0.0.1:4463 -sni emby.example.com -ca "$C/other-ca.pem" -mode probe
+    expect cert_rejected_stacks 127.0.0.1:4463 cert_rejected emby.example.com - \
+        "rustls client trusting only the unrelated CA -> Apache, TLS 1.3: CCS and an encrypted alert (19-byte record) instead of its Finished -> cert_rejected"
+    rustls_client c --addr 127.0.0.1:4463 --sni emby.example.com --ca "$C/other-ca.pem" --mode probe
+    expect cert_rejected_stacks 127.0.0.1:4463 cert_name_mismatch other.example.org client:46 \
+        "Java JSSE client, SNI other.example.org, TLS 1.2: the certificate (visible) names only emby.example.com; Java sends certificate_unknown(46)"
+    java_client c --addr 127.0.0.1:4463 --sni other.example.org --ca "$C/ca.pem" --mode probe --protocols TLSv1.2
+    expect cert_rejected_stacks 127.0.0.1:4464 cert_expired emby.example.com client:45 \
+        "Java JSSE client -> Apache serving the expired leaf (2020-01-01..2021-01-01), TLS 1.2: certificate_expired(45) from Java"
+    java_client c --addr 127.0.0.1:4464 --sni emby.example.com --ca "$C/ca.pem" --mode probe --protocols TLSv1.2
+    capture_stop
+}
+
+sc_alpn_mismatch_stacks() {
+    node_server nsrv 127.0.0.1:4465 --cert "$C/emby.pem" --key "$C/emby.key" --alpn h2
+    java_server jsrv 127.0.0.1:4466 --alpn h2
+    capture_start alpn_mismatch_stacks "tcp and host 127.0.0.1 and (port 4465 or port 4466)"
+    expect alpn_mismatch_stacks 127.0.0.1:4465 alpn_mismatch emby.example.com server:120 \
+        "Node.js tls client (ALPN http/1.1) -> Node.js tls server (ALPN h2), TLS 1.3 offered: no_application_protocol(120) in plaintext, before any ServerHello"
+    node_client c --addr 127.0.0.1:4465 --sni emby.example.com --ca "$C/ca.pem" --alpn http/1.1 --mode probe
+    expect alpn_mismatch_stacks 127.0.0.1:4466 alpn_mismatch emby.example.com server:120 \
+        "Java JSSE client (ALPN http/1.1) -> Java JSSE server (ALPN h2): no_application_protocol(120) in plaintext"
+    java_client c --addr 127.0.0.1:4466 --sni emby.example.com --ca "$C/ca.pem" --alpn http/1.1 --mode probe
+    capture_stop
+}
+
+# The cases of DIAGNOSES.md's "Rules that decide between neighbouring codes", recorded
+# from these stacks.
+
+# gnutls-serv limited to TLS 1.0/1.1 ignores supported_versions (it has no TLS 1.3 to
+# negotiate) and answers a modern ClientHello with a TLS 1.1 ServerHello.
+gnutls_tls11() { # PORT
+    gnutls_serv "$1" --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.1:+VERS-TLS1.0' \
+        --x509certfile "$C/emby.pem" --x509keyfile "$C/emby.key"
+}
+
+sc_protocol_version_old_server() {
+    gnutls_tls11 4462
+    local tail=(--sni emby.example.com --ca "$C/ca.pem" --mode probe)
+    capture_start protocol_version_old_server "tcp and host 127.0.0.1 and port 4462"
+    expect protocol_version_old_server 127.0.0.1:4462 protocol_version_mismatch emby.example.com 'client:70,server:70?' \
+        "Go crypto/tls client (TLS 1.2..1.3) -> gnutls-serv limited to TLS 1.0/1.1: ServerHello TLS 1.1; Go sends protocol_version(70) and closes with a RST (unread records), which races GnuTLS's own protocol_version(70) answer"
+    go_client c -addr 127.0.0.1:4462 -sni emby.example.com -ca "$C/ca.pem" -mode probe
+    expect protocol_version_old_server 127.0.0.1:4462 protocol_version_mismatch emby.example.com client:70,server:70 \
+        "Node.js tls client (minVersion TLS 1.2) -> the same: ServerHello TLS 1.1, protocol_version(70) from the client, GnuTLS answers with its own"
+    node_client c --addr 127.0.0.1:4462 "${tail[@]}"
+    expect protocol_version_old_server 127.0.0.1:4462 protocol_version_mismatch emby.example.com client:70,server:70 \
+        "Java JSSE client (TLS 1.2, 1.3) -> the same: ServerHello TLS 1.1, protocol_version(70) from the client, GnuTLS answers with its own"
+    java_client c --addr 127.0.0.1:4462 "${tail[@]}"
+    capture_stop
+}
+
+sc_probe_ok() {
+    nginx_start probe <<EOF
+    server {
+        listen 127.0.0.1:4467 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "hello from emby.example.com\n"; }
+    }
+EOF
+    wait_listen 127.0.0.1 4467
+    local tail=(--sni emby.example.com --ca "$C/ca.pem" --mode probe)
+    capture_start probe_ok "tcp and host 127.0.0.1 and port 4467"
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "curl GET -> nginx, TLS 1.3, HTTP 200: a client that sends data after accepting this chain"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4467:127.0.0.1 https://emby.example.com:4467/
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "openssl s_client </dev/null (verifying), TLS 1.3: handshake, then an encrypted close_notify and FIN, no data. Rule 'After a completed handshake': a probe is ok"
+    run c 10 openssl s_client -no-CApath -no-CAstore -connect 127.0.0.1:4467 -servername emby.example.com \
+        -CAfile "$C/ca.pem" -verify_hostname emby.example.com -verify_return_error </dev/null
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Go crypto/tls probe, TLS 1.3: Dial then Close (its Finished, then an encrypted close_notify, FIN), no data. Rule 'After a completed handshake': ok"
+    go_client c -addr 127.0.0.1:4467 -sni emby.example.com -ca "$C/ca.pem" -mode probe
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Go crypto/tls probe, TLS 1.2: full handshake, encrypted close_notify, FIN, no data. Rule 'After a completed handshake': ok"
+    go_client c -addr 127.0.0.1:4467 -sni emby.example.com -ca "$C/ca.pem" -mode probe -max 1.2
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Node.js tls probe, TLS 1.3: secureConnect then end() (Finished and close_notify in one segment, FIN), no data. Rule 'After a completed handshake': ok"
+    node_client c --addr 127.0.0.1:4467 "${tail[@]}"
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Node.js tls probe, TLS 1.2: encrypted close_notify, FIN, no data. Rule 'After a completed handshake': ok"
+    node_client c --addr 127.0.0.1:4467 "${tail[@]}" --max 1.2
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Java JSSE probe, TLS 1.3: startHandshake then close(); Java pads its records (Finished, and a 35-byte close_notify). Rules 'After a completed handshake' and 'TLS 1.3 without keys': ok"
+    java_client c --addr 127.0.0.1:4467 "${tail[@]}"
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Java JSSE probe, TLS 1.2: full handshake, encrypted close_notify, FIN, no data. Rule 'After a completed handshake': ok"
+    java_client c --addr 127.0.0.1:4467 "${tail[@]}" --protocols TLSv1.2
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "rustls probe, TLS 1.3: handshake, close_notify, close, no data. Rule 'After a completed handshake': ok"
+    rustls_client c --addr 127.0.0.1:4467 "${tail[@]}"
+    expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
+        "Python ssl certificate check, TLS 1.3: verifying handshake, getpeercert(), close() without close_notify (FIN, no alert), no data. Rule 'After a completed handshake': the certificate covers the SNI and is valid, and another client (curl, #1) sent data after accepting the same chain: ok"
+    run c 10 "${PEER[@]}" client-probe 127.0.0.1 4467 emby.example.com "$C/ca.pem"
+    capture_stop
+}
+
+sc_self_signed_trusted() {
+    go_server srv 127.0.0.1:4468 -cert "$C/selfsigned.pem" -key "$C/selfsigned.key"
+    local tail=(--sni emby.example.com --ca "$C/selfsigned.pem" --mode probe)
+    capture_start self_signed_trusted "tcp and host 127.0.0.1 and port 4468"
+    expect self_signed_trusted 127.0.0.1:4468 ok emby.example.com - \
+        "Go crypto/tls client trusting the self-signed EC leaf through its CA file (RootCAs) -> Go server, TLS 1.2 probe: the self-signed certificate is visible, Finished both ways, encrypted close_notify, FIN. Rule 'After a completed handshake': trust is not objective and the close is not abrupt: ok"
+    go_client c -addr 127.0.0.1:4468 -sni emby.example.com -ca "$C/selfsigned.pem" -mode probe -max 1.2
+    expect self_signed_trusted 127.0.0.1:4468 ok emby.example.com - \
+        "the same Go probe with TLS 1.3 (the Go server sends its session ticket before the client's Finished), close_notify: ok (rule 'After a completed handshake')"
+    go_client c -addr 127.0.0.1:4468 -sni emby.example.com -ca "$C/selfsigned.pem" -mode probe
+    expect self_signed_trusted 127.0.0.1:4468 ok emby.example.com - \
+        "Node.js tls client with the self-signed certificate as its ca, TLS 1.2 probe, close_notify: ok (rule 'After a completed handshake')"
+    node_client c --addr 127.0.0.1:4468 "${tail[@]}" --max 1.2
+    expect self_signed_trusted 127.0.0.1:4468 ok emby.example.com - \
+        "Java JSSE client with the self-signed certificate in its trust store, TLS 1.2 probe, close_notify: ok (rule 'After a completed handshake')"
+    java_client c --addr 127.0.0.1:4468 "${tail[@]}" --protocols TLSv1.2
+    expect self_signed_trusted 127.0.0.1:4468 ok emby.example.com - \
+        "rustls client with the self-signed certificate as its only root, TLS 1.2 probe, close_notify: ok (rule 'After a completed handshake')"
+    rustls_client c --addr 127.0.0.1:4468 "${tail[@]}" --versions 1.2
+    expect self_signed_trusted 127.0.0.1:4468 ok emby.example.com - \
+        "curl -I --cacert selfsigned.pem --tls-max 1.2: HEAD answered by HTTP 200: ok"
+    run c 10 curl -sS -I --max-time 8 --cacert "$C/selfsigned.pem" --tls-max 1.2 \
+        --resolve emby.example.com:4468:127.0.0.1 https://emby.example.com:4468/
+    capture_stop
+}
+
+sc_haproxy_check_tls13() {
+    nginx_start hap13 <<EOF
+    server {
+        listen 127.0.0.1:4469 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "hello from emby.example.com\n"; }
+    }
+EOF
+    wait_listen 127.0.0.1 4469
+    capture_start haproxy_check_tls13 "tcp and host 127.0.0.1 and port 4469"
+    expect haproxy_check_tls13 127.0.0.1:4469 ok emby.example.com - \
+        "HAProxy 2.6 'check ssl verify required' -> nginx, TLS 1.3: the check sends its Finished (by size) and closes at once with a bare RST, before nginx's session tickets; no data, no alert ('Layer6 check passed'). Rule 'After a completed handshake': a health check is ok"
+    haproxy_check up13 4470 127.0.0.1:4469 ssl verify required ca-file "$C/ca.pem" \
+        check-sni emby.example.com verifyhost emby.example.com
+    stop_pid "$HAPROXY_PID"
+    capture_stop
+}
+
+sc_tls13_ends_after_ticket() {
+    need_go
+    need_java
+    node_server nsrv 127.0.0.1:4471 --cert "$C/emby.pem" --key "$C/emby.key"
+    rustls_server rsrv 127.0.0.1:4472 --cert "$C/emby.pem" --key "$C/emby.key"
+    java_server jsrv 127.0.0.1:4473
+    capture_start tls13_ends_after_ticket "tcp and host 127.0.0.1 and (port 4471 or port 4472 or port 4473)"
+    # Each client completes the handshake and holds the connection; the capture stops while
+    # all of them are still open, right after the servers' NewSessionTickets.
+    expect tls13_ends_after_ticket 127.0.0.1:4471 ok emby.example.com - \
+        "Go crypto/tls client -> Node.js tls server, TLS 1.3: the client's Finished, then two NewSessionTickets (encrypted); the capture ends there, the connection still open. Rule 'TLS 1.3 without keys': complete, ok"
+    start hold1 "$GOPEER" client -addr 127.0.0.1:4471 -sni emby.example.com -ca "$C/ca.pem" -mode hold -hold 30
+    wait_log hold1 "^handshake:"
+    expect tls13_ends_after_ticket 127.0.0.1:4472 ok emby.example.com - \
+        "Java JSSE client -> rustls server, TLS 1.3: Java's padded Finished, then the server's NewSessionTicket; the capture ends, the connection open: ok (rule 'TLS 1.3 without keys')"
+    start hold2 "${JAVAPEER[@]}" client --addr 127.0.0.1:4472 --sni emby.example.com --ca "$C/ca.pem" --mode hold --hold 30
+    wait_log hold2 "^handshake:"
+    expect tls13_ends_after_ticket 127.0.0.1:4473 ok emby.example.com - \
+        "Node.js tls client -> Java JSSE server, TLS 1.3: the client's Finished, then Java's NewSessionTicket; the capture ends, the connection open: ok (rule 'TLS 1.3 without keys')"
+    start hold3 "${NODEPEER[@]}" client --addr 127.0.0.1:4473 --sni emby.example.com --ca "$C/ca.pem" --mode hold --hold 30
+    wait_log hold3 "^handshake:"
+    expect tls13_ends_after_ticket 127.0.0.1:4471 ok emby.example.com - \
+        "rustls client -> Node.js tls server, TLS 1.3: Finished, NewSessionTickets, the capture ends: ok (rule 'TLS 1.3 without keys')"
+    start hold4 "$RUSTLSPEER" client --addr 127.0.0.1:4471 --sni emby.example.com --ca "$C/ca.pem" --mode hold --hold 30
+    wait_log hold4 "^handshake:"
+    sleep 0.5
+    capture_stop
+}
+
+sc_no_response_timeout_stacks() {
+    need_go
+    need_java
+    need_rustls
+    start silent timeout 60 "${PEER[@]}" server-silent 127.0.0.7 443 30 4
+    wait_listen 127.0.0.7 443
+    local tail=(--sni emby.example.com --ca "$C/ca.pem" --timeout 2.5)
+    capture_start no_response_timeout_stacks "tcp and host 127.0.0.7 and port 443"
+    # The four clients wait at the same time, started 0.8 s apart (connection order).
+    expect no_response_timeout_stacks 127.0.0.7:443 no_response_timeout emby.example.com - \
+        "Go crypto/tls client (Dialer timeout 2.5 s) -> a server that accepts, reads and never answers: the client closes (FIN) 2.5 s after its ClientHello. Rule 'Silence': no_response_timeout, not client_aborted"
+    start to1 "$GOPEER" client -addr 127.0.0.7:443 -sni emby.example.com -ca "$C/ca.pem" -timeout 2.5
+    sleep 0.8
+    expect no_response_timeout_stacks 127.0.0.7:443 no_response_timeout emby.example.com - \
+        "Node.js tls client (socket.setTimeout 2.5 s, then destroy) -> the same silent server: FIN 2.5 s after the ClientHello. Rule 'Silence'"
+    start to2 "${NODEPEER[@]}" client --addr 127.0.0.7:443 "${tail[@]}"
+    sleep 0.8
+    expect no_response_timeout_stacks 127.0.0.7:443 no_response_timeout emby.example.com client:warning:90,client:warning:0 \
+        "Java JSSE client (SO_TIMEOUT 2.5 s) -> the silent server: gives up after 2.5 s and closes with plaintext warning alerts user_canceled(90) and close_notify(0), then FIN. Rule 'Silence': the client closes 2.5 s after its ClientHello with nothing but ACKs from the server"
+    start to3 "${JAVAPEER[@]}" client --addr 127.0.0.7:443 "${tail[@]}"
+    sleep 0.8
+    expect no_response_timeout_stacks 127.0.0.7:443 no_response_timeout emby.example.com - \
+        "rustls client (read timeout 2.5 s) -> the silent server: gives up after 2.5 s, FIN. Rule 'Silence'"
+    start to4 "$RUSTLSPEER" client --addr 127.0.0.7:443 "${tail[@]}"
+    local t
+    for t in to1 to2 to3 to4; do wait_log "$t" "giving up|after [0-9.]+s" 10; done
+    capture_stop
+}
+
+sc_client_cert_required_gnutls_java() {
+    gnutls_serv 4474 -r --x509cafile "$C/ca.pem" --x509certfile "$C/emby.pem" --x509keyfile "$C/emby.key"
+    java_server jsrv 127.0.0.1:4475 --clientca "$C/ca.pem"
+    capture_start client_cert_required_gnutls_java "tcp and host 127.0.0.1 and (port 4474 or port 4475)"
+    expect client_cert_required_gnutls_java 127.0.0.1:4474 client_cert_required emby.example.com server:50 \
+        "s_client -tls1_2 without a certificate -> gnutls-serv --require-client-cert: CertificateRequest, empty client Certificate, the client's Finished, then GnuTLS's decode_error(50). Rule 'Client certificates' (GnuTLS answers decode_error)"
+    sc_fail c -connect 127.0.0.1:4474 -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem"
+    expect client_cert_required_gnutls_java 127.0.0.1:4475 client_cert_required emby.example.com - \
+        "s_client -tls1_3 without a certificate -> Java JSSE (needClientAuth): the client's flight (empty Certificate, Finished), then Java's encrypted alert PADDED to a 35-byte record (not 19) and a close. Rules 'Client certificates' and 'TLS 1.3 without keys'"
+    sc_fail c -connect 127.0.0.1:4475 -tls1_3 -servername emby.example.com -CAfile "$C/ca.pem"
+    capture_stop
+}
+
+sc_protocol_version_tls11_refused() {
+    gnutls_tls11 4476
+    capture_start protocol_version_tls11_refused "tcp and host 127.0.0.1 and port 4476"
+    expect protocol_version_tls11_refused 127.0.0.1:4476 protocol_version_mismatch emby.example.com client:80 \
+        "curl (OpenSSL 3 at SECLEVEL 2; its hello still lists TLS 1.0 and 1.1) -> gnutls-serv limited to TLS 1.0/1.1: ServerHello TLS 1.1, then the client's internal_error(80) (no legacy signature algorithm allowed). Rule 'Old versions': a ServerHello picking TLS 1.1, answered by any client alert"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4476:127.0.0.1 https://emby.example.com:4476/
+    expect protocol_version_tls11_refused 127.0.0.1:4476 protocol_version_mismatch emby.example.com server:40 \
+        "rustls client (TLS 1.2/1.3 only, AEAD suites only) -> the same server: GnuTLS finds no TLS 1.1 suite among them and sends handshake_failure(40), no ServerHello. The version ranges do not overlap (this server picks TLS 1.1, #1) and version comes before cipher in the catalog's order"
+    rustls_client c --addr 127.0.0.1:4476 --sni emby.example.com --ca "$C/ca.pem" --mode probe
+    capture_stop
+}
+
+sc_sni_ip_literal_node() {
+    go_server srv 127.0.0.1:4477 -cert "$C/emby.pem" -key "$C/emby.key" -max 1.2
+    capture_start sni_ip_literal_node "tcp and host 127.0.0.1 and port 4477"
+    expect sni_ip_literal_node 127.0.0.1:4477 sni_ip_literal 127.0.0.1 - \
+        "Node.js tls client with servername 127.0.0.1 (Node still sends it, DEP0123) -> Go server, TLS 1.2: the certificate names only emby.example.com; Node completes the handshake, checkServerIdentity fails, the socket is destroyed (FIN, no alert). Rule 'IP literal as SNI': an abort"
+    node_client c --addr 127.0.0.1:4477 --sni 127.0.0.1 --ca "$C/ca.pem" --mode probe
+    capture_stop
+}
+
+sc_node_tls12_drop() {
+    go_server srv 127.0.0.1:4478 -cert "$C/emby.pem" -key "$C/emby.key" -max 1.2
+    go_server self 127.0.0.1:4479 -cert "$C/selfsigned.pem" -key "$C/selfsigned.key" -max 1.2
+    go_server exp 127.0.0.1:4480 -cert "$C/expired.pem" -key "$C/expired.key" -max 1.2
+    capture_start node_tls12_drop "tcp and host 127.0.0.1 and portrange 4478-4480"
+    local why="Node completes the TLS 1.2 handshake, rejects the certificate in JavaScript afterwards and destroys the socket: FIN, no alert, no data (the Go server's close_notify then meets a RST)"
+    expect node_tls12_drop 127.0.0.1:4478 cert_name_mismatch other.example.org - \
+        "Node.js tls client, servername other.example.org, certificate for emby.example.com only (trusted CA): $why. Rule 'After a completed handshake': the certificate does not cover the SNI"
+    node_client c --addr 127.0.0.1:4478 --sni other.example.org --ca "$C/ca.pem" --mode probe
+    expect node_tls12_drop 127.0.0.1:4478 cert_unknown_ca emby.example.com - \
+        "Node.js tls client trusting only the unrelated CA; the chain holds only the leaf: $why. Rule 'After a completed handshake': an abrupt close, and no other client of this server sent data"
+    node_client c --addr 127.0.0.1:4478 --sni emby.example.com --ca "$C/other-ca.pem" --mode probe
+    expect node_tls12_drop 127.0.0.1:4479 cert_self_signed emby.example.com - \
+        "Node.js tls client (trusts the test CA) -> the self-signed EC leaf: $why. Rule 'After a completed handshake': an abrupt close, and no other client of this server sent data"
+    node_client c --addr 127.0.0.1:4479 --sni emby.example.com --ca "$C/ca.pem" --mode probe
+    expect node_tls12_drop 127.0.0.1:4480 cert_expired emby.example.com - \
+        "Node.js tls client -> the leaf valid 2020-01-01..2021-01-01: $why. Rule 'After a completed handshake': outside its validity period at capture time"
+    node_client c --addr 127.0.0.1:4480 --sni emby.example.com --ca "$C/ca.pem" --mode probe
+    capture_stop
+}
+
+sc_cert_rejected_java_tls13() {
+    apache_start rej13 <<EOF
+Listen 127.0.0.1:4481 https
+<VirtualHost 127.0.0.1:4481>
+    ServerName emby.example.com
+    SSLEngine on
+    SSLCertificateFile $C/emby.pem
+    SSLCertificateKeyFile $C/emby.key
+</VirtualHost>
+EOF
+    wait_listen 127.0.0.1 4481
+    capture_start cert_rejected_java_tls13 "tcp and host 127.0.0.1 and port 4481"
+    expect cert_rejected_java_tls13 127.0.0.1:4481 cert_rejected emby.example.com - \
+        "Java JSSE client trusting only the unrelated CA -> Apache, TLS 1.3: after the server's encrypted flight Java sends CCS and an encrypted alert PADDED to a 35-byte record (not 19), then FIN; no Finished. Rule 'TLS 1.3 without keys': an encrypted record too short to be a Finished is an alert -> cert_rejected (the certificate is not visible)"
+    java_client c --addr 127.0.0.1:4481 --sni emby.example.com --ca "$C/other-ca.pem" --mode probe
+    expect cert_rejected_java_tls13 127.0.0.1:4481 cert_rejected other.example.org - \
+        "Java JSSE client, SNI other.example.org, TLS 1.3: Apache answers with its emby.example.com certificate (encrypted, not visible); Java's padded 35-byte alert instead of a Finished. Rule 'TLS 1.3 without keys' -> cert_rejected"
+    java_client c --addr 127.0.0.1:4481 --sni other.example.org --ca "$C/ca.pem" --mode probe
+    capture_stop
+}
+
+sc_alpn_mismatch_tls13() {
+    go_server gsrv 127.0.0.1:4482 -cert "$C/emby.pem" -key "$C/emby.key" -alpn dot
+    rustls_server rsrv 127.0.0.1:4483 --cert "$C/emby.pem" --key "$C/emby.key" --alpn dot
+    capture_start alpn_mismatch_tls13 "tcp and host 127.0.0.1 and (port 4482 or port 4483)"
+    expect alpn_mismatch_tls13 127.0.0.1:4482 alpn_mismatch emby.example.com - \
+        "curl (ALPN h2, http/1.1) -> a Go crypto/tls server that speaks only ALPN 'dot', TLS 1.3: ServerHello, CCS and Go's ENCRYPTED no_application_protocol alert (19-byte record) in ONE segment, then FIN. Rule 'TLS 1.3 without keys': a server alert can arrive in the same segment as its ServerHello"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4482:127.0.0.1 https://emby.example.com:4482/
+    expect alpn_mismatch_tls13 127.0.0.1:4483 alpn_mismatch emby.example.com - \
+        "curl -> a rustls server that speaks only ALPN 'dot', TLS 1.3: ServerHello, CCS and the encrypted no_application_protocol alert in one segment, then FIN. Rule 'TLS 1.3 without keys'"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4483:127.0.0.1 https://emby.example.com:4483/
+    capture_stop
 }
 
 # ---------------------------------------------------------------- main -----------------

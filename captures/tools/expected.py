@@ -8,6 +8,10 @@ SPEC.tsv has one line per handshake attempt, in the order their TCP connections 
   file <TAB> server ip:port <TAB> code <TAB> sni or "-" <TAB> alert or "-" <TAB> note
 alert lists, in order, every plaintext (readable) alert of that connection as side:number,
 e.g. "server:40" or "client:50,server:40"; "-" for none. Encrypted alerts are not listed.
+An alert is fatal unless written side:warning:number (e.g. "client:warning:90"). A trailing
+"?" marks an alert that a race between the peers may leave out of the capture (e.g. a
+server's answer to the client's alert, lost when the client resets at once); expected.json
+then lists the alerts this capture holds.
 
 ORDER is the comma-separated canonical list of capture files. Entries of expected.json
 for files not in SPEC.tsv are kept as they were (so a partial re-run keeps the rest).
@@ -16,7 +20,8 @@ Verification, per capture in SPEC.tsv (fails loudly, exit 1):
   - the TCP connections (tshark tcp.stream, in order of first packet) are exactly the
     listed ones, with the listed servers, in the listed order;
   - the SNI in each connection's ClientHello is the listed one (or there is none);
-  - the plaintext alerts of each connection are exactly the listed ones (all fatal).
+  - the plaintext alerts of each connection are exactly the listed ones (a "?" one may be
+    missing), with their levels.
 """
 import collections
 import json
@@ -53,9 +58,16 @@ def read_spec(path):
             h = {"server": server, "code": code, "sni": None if sni == "-" else sni,
                  "alerts": []}
             for a in ([] if alert == "-" else alert.split(",")):
-                side, desc = a.split(":")
-                h["alerts"].append({"from": side, "level": "fatal", "description": int(desc),
-                                    "name": ALERTS.get(int(desc), "unknown")})
+                optional = a.endswith("?")
+                parts = a.rstrip("?").split(":")
+                side, level, desc = (parts[0], "fatal", parts[1]) if len(parts) == 2 else parts
+                if level not in ("fatal", "warning"):
+                    raise SystemExit(f"{path}: bad alert level in {a!r}")
+                entry = {"from": side, "level": level, "description": int(desc),
+                         "name": ALERTS.get(int(desc), "unknown")}
+                if optional:
+                    entry["optional"] = True
+                h["alerts"].append(entry)
             h["note"] = note
             spec.setdefault(fname, []).append(h)
     return spec
@@ -124,9 +136,28 @@ def verify(capdir, fname, hs):
             for d, lv in zip(descs, levels):
                 seen.append((side, "fatal" if lv == "2" else "warning", int(d)))
         want = [(a["from"], a["level"], a["description"]) for a in h["alerts"]]
-        if seen != want:
+        kept = matching(seen, h["alerts"])
+        if kept is None:
             errors.append(f"{fname} #{i + 1}: plaintext alerts {seen}, expected {want}")
+        else:
+            h["alerts"] = kept
     return errors
+
+
+def matching(seen, alerts):
+    """The listed alerts that are in the capture, if the capture holds exactly the listed
+    ones (in order) less some optional ones; None otherwise."""
+    if not alerts:
+        return [] if not seen else None
+    a, rest = alerts[0], alerts[1:]
+    key = (a["from"], a["level"], a["description"])
+    if seen and seen[0] == key:
+        kept = matching(seen[1:], rest)
+        if kept is not None:
+            return [{k: v for k, v in a.items() if k != "optional"}] + kept
+    if a.get("optional"):
+        return matching(seen, rest)
+    return None
 
 
 def main():

@@ -10,7 +10,9 @@ Only loopback addresses are accepted.
 
 Servers print "ready" on stdout once they listen, then serve one connection (or N).
 
-  server-silent  HOST PORT SECS         accept, read, never answer; hold SECS seconds
+  server-silent  HOST PORT SECS [N]     accept (N connections at once), read, never
+                                        answer; hold each SECS seconds or until the
+                                        client closes
   server-reset   HOST PORT [N]          N times: accept, read the ClientHello record, close
                                         with SO_LINGER {1, 0} (RST)
   server-close   HOST PORT [N]          N times: accept, read the ClientHello record,
@@ -24,6 +26,10 @@ Servers print "ready" on stdout once they listen, then serve one connection (or 
                                         first flight up to ServerHelloDone, then close
                                         the socket without answering (FIN, no alert)
   client-connect-close HOST PORT        TCP connect, wait a moment, close (no ClientHello)
+  client-probe HOST PORT SNI CAFILE     a certificate check the way Python scripts do it:
+                                        TLS client (verifying chain and name), handshake,
+                                        read the peer certificate, close the socket
+                                        (FIN, no close_notify, no data)
   client-malformed HOST PORT SNI        send a real ClientHello whose supported_groups
                                         extension has an inner list length one byte short
                                         (odd); every outer length is consistent, so the
@@ -34,6 +40,7 @@ import socket
 import ssl
 import struct
 import sys
+import threading
 import time
 
 
@@ -96,18 +103,29 @@ def connect(host, port, src=None, timeout=5.0):
     return s
 
 
-def server_silent(host, port, secs):
-    s = listen(host, port)
-    conn, _ = s.accept()
-    conn.settimeout(0.2)
-    end = time.time() + float(secs)
-    while time.time() < end:
-        try:
-            if not conn.recv(65536):
+def server_silent(host, port, secs, count="1"):
+    def hold(conn):
+        conn.settimeout(0.2)
+        end = time.time() + float(secs)
+        while time.time() < end:
+            try:
+                if not conn.recv(65536):
+                    break
+            except socket.timeout:
+                pass
+            except ConnectionResetError:
                 break
-        except socket.timeout:
-            pass
-    conn.close()
+        conn.close()
+
+    s = listen(host, port)
+    threads = []
+    for _ in range(int(count)):
+        conn, _ = s.accept()
+        t = threading.Thread(target=hold, args=(conn,))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join()
 
 
 def server_reset(host, port, count="1"):
@@ -219,6 +237,15 @@ def client_connect_close(host, port):
     s.close()
 
 
+def client_probe(host, port, sni, cafile):
+    ctx = ssl.create_default_context(cafile=cafile)
+    raw = connect(host, port)
+    tls = ctx.wrap_socket(raw, server_hostname=sni)
+    cert = tls.getpeercert()
+    print("handshake:", tls.version(), tls.cipher()[0], "notAfter:", cert.get("notAfter"))
+    tls.close()  # no unwrap(): Python closes the socket without close_notify
+
+
 def client_malformed(host, port, sni):
     hello = bytearray(client_hello(sni))
     # record(5) | type(1) len(3) | version(2) random(32) | sid | suites | compression | exts
@@ -258,6 +285,7 @@ def main(argv):
         "client-tls12-echo": client_tls12_echo,
         "client-hello-abort": client_hello_abort,
         "client-connect-close": client_connect_close,
+        "client-probe": client_probe,
         "client-malformed": client_malformed,
     }
     if cmd not in table:
