@@ -142,6 +142,14 @@ pub enum Detail {
     /// The client sent nothing after the server's certificate and closed without an
     /// alert.
     SilentAfterCertificate,
+    /// No other connection to this server shows a client accepting this leaf (sending
+    /// data after the handshake).
+    NoClientAcceptedLeaf,
+    /// The application protocols the client offered.
+    AlpnOffered {
+        #[serde(serialize_with = "crate::sanitize::ser_json_texts")]
+        protocols: Vec<String>,
+    },
     /// The server asked for a client certificate.
     CertificateRequest { at: At },
     /// The client's Certificate message (`chain_length` 0: empty).
@@ -234,6 +242,8 @@ impl Detail {
             | GroupsOffered { .. }
             | LeafOnly
             | SilentAfterCertificate
+            | NoClientAcceptedLeaf
+            | AlpnOffered { .. }
             | NoClientCertificate
             | ProfileSharedSuites { .. }
             | ProfileNoSuites

@@ -140,5 +140,7 @@ pub fn diagnose_traced(
         }
     }
     detail::order(&mut verdict.details);
-    (Some(verdict), cx.reads.get())
+    let reads = cx.reads.get();
+    verdict.reads = reads;
+    (Some(verdict), reads)
 }

@@ -24,6 +24,14 @@ pub struct ServerProfile {
     /// and address), for evidence: the same whatever order connections are added in.
     pub example_client: Option<(u64, SocketAddr)>,
     pub server_hellos: u32,
+    /// Leaf certificates (serial and issuer) that some client accepted: it completed a
+    /// TLS 1.2 handshake with that leaf and sent application data.
+    pub accepted_leaves: BTreeSet<(String, String)>,
+    /// Names on the leaves this server sent to clients that asked for no host name (no
+    /// server_name, or an IP address in it): what such a client could only check
+    /// against the address it connected to. Certificates of named virtual hosts are
+    /// not mixed in.
+    pub names_without_host_name: BTreeSet<String>,
     /// The chain whose names were added last: a server sends the same (shared, see
     /// `tls::cert::chain_facts`) chain to client after client.
     last_chain: Option<Arc<Vec<CertFacts>>>,
@@ -33,6 +41,14 @@ pub struct ServerProfile {
 #[derive(Clone, Debug, Default)]
 pub struct Profiles {
     by_server: HashMap<SocketAddr, ServerProfile, foldhash::fast::RandomState>,
+}
+
+impl ServerProfile {
+    /// Some client accepted `leaf` (see [`ServerProfile::accepted_leaves`]).
+    pub fn accepted(&self, leaf: &CertFacts) -> bool {
+        self.accepted_leaves
+            .contains(&(leaf.serial.clone(), leaf.issuer.clone()))
+    }
 }
 
 impl Profiles {
@@ -63,6 +79,21 @@ impl Profiles {
         }
         if let Some(chain) = &facts.server_certificates {
             let chain = &chain.value.certificates;
+            let accepted = !facts.negotiated_tls13()
+                && facts.finished.iter().all(Option::is_some)
+                && facts.encrypted[0].count > 0;
+            let no_host_name = facts.client_hello.as_ref().is_some_and(|ch| {
+                ch.value.server_name.is_none() || ch.value.server_name_ip().is_some()
+            });
+            if let (true, Some(leaf)) = (no_host_name, chain.first()) {
+                if leaf.parse_error.is_none() {
+                    p.names_without_host_name.extend(leaf.names());
+                }
+            }
+            if let (true, Some(leaf)) = (accepted, chain.first()) {
+                p.accepted_leaves
+                    .insert((leaf.serial.clone(), leaf.issuer.clone()));
+            }
             if p.last_chain.as_ref().is_some_and(|c| Arc::ptr_eq(c, chain)) {
                 return;
             }
@@ -94,6 +125,8 @@ impl Profiles {
                 p.certificate_names.extend(q.certificate_names);
             }
             p.server_hellos += q.server_hellos;
+            p.accepted_leaves.extend(q.accepted_leaves);
+            p.names_without_host_name.extend(q.names_without_host_name);
             p.example_client = match (p.example_client, q.example_client) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),

@@ -268,6 +268,9 @@ pub enum Finding {
     AlpnRefusedByServer { offered: Vec<String> },
     /// The client rejected the server's ALPN choice.
     AlpnRefusedByClient,
+    /// TLS 1.3: the server's only record after its ServerHello was an encrypted alert,
+    /// and the client offered ALPN (the usual cause).
+    AlpnRefusedEncrypted { offered: Vec<String> },
     /// The server wanted a client certificate and got none.
     ClientCertMissing,
     /// TLS 1.3: the client's Certificate was empty (by size).
@@ -291,6 +294,8 @@ pub enum Finding {
     },
     /// TLS 1.3: the server's encrypted alert after the client's flight.
     ServerAlertAfterClientFlight,
+    /// TLS 1.3: the server's only record after its ServerHello was an encrypted alert.
+    ServerAlertAfterServerHello,
     /// The peer rejected the sender's bytes.
     PeerRejectedBytes {
         sender: Dir,
@@ -358,12 +363,15 @@ impl Finding {
             CertRejected { .. } => Code::CertRejected,
             NoCommonVersion { .. } | VersionRefusedByClient => Code::ProtocolVersionMismatch,
             NoSharedCipher { .. } => Code::NoSharedCipher,
-            AlpnRefusedByServer { .. } | AlpnRefusedByClient => Code::AlpnMismatch,
+            AlpnRefusedByServer { .. } | AlpnRefusedByClient | AlpnRefusedEncrypted { .. } => {
+                Code::AlpnMismatch
+            }
             ClientCertMissing | ClientCertEmptyEncrypted => Code::ClientCertRequired,
             ClientCertRejected { .. } | ClientCertRejectedEncrypted => Code::ClientCertRejected,
-            FailureDespiteSharedSuites | FatalAlert { .. } | ServerAlertAfterClientFlight => {
-                Code::FatalAlert
-            }
+            FailureDespiteSharedSuites
+            | FatalAlert { .. }
+            | ServerAlertAfterClientFlight
+            | ServerAlertAfterServerHello => Code::FatalAlert,
             NoResponse => Code::NoResponseTimeout,
         }
     }
@@ -577,6 +585,10 @@ pub struct Verdict {
     pub details: Vec<Detail>,
     /// What to change, on which side.
     pub fix: Fix,
+    /// What beyond its own connection the verdict rests on (other connections to the
+    /// server, how long the capture went on): such a verdict can change when the rest of
+    /// the capture does.
+    pub reads: super::Reads,
 }
 
 impl Verdict {
@@ -587,6 +599,7 @@ impl Verdict {
             finding,
             details,
             fix,
+            reads: super::Reads::default(),
         }
     }
 }

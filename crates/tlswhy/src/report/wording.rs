@@ -185,6 +185,10 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
                 offered.join(", ")
             }
         ),
+        Finding::AlpnRefusedEncrypted { offered } => format!(
+            "The server at {server} answered the ClientHello with an encrypted alert right after its ServerHello (TLS 1.3); the client offered the application protocols {}, and a server refuses those there when it supports none of them.",
+            offered.join(", ")
+        ),
         Finding::AlpnRefusedByClient => {
             "The client rejected the server's choice of application protocol.".into()
         }
@@ -212,6 +216,9 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
                 .as_ref()
                 .map(|(d, what)| format!(" after {} {what}", d.sender()))
                 .unwrap_or_default()
+        ),
+        Finding::ServerAlertAfterServerHello => format!(
+            "The server at {server} sent an encrypted alert right after its ServerHello (TLS 1.3) and closed; without keys the alert cannot be read."
         ),
         Finding::ServerAlertAfterClientFlight => {
             "The server answered the client's encrypted flight with an encrypted alert and closed.".into()
@@ -576,6 +583,10 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             }
         }
         Detail::NoClientCertificate => "the client sent no Certificate message".into(),
+        Detail::NoClientAcceptedLeaf => "no other client of this server in the capture accepted this certificate (sent data after the handshake)".into(),
+        Detail::AlpnOffered { protocols } => {
+            format!("the client offered ALPN {}", protocols.join(", "))
+        }
         Detail::ProfileSharedSuites { suites } => format!(
             "other connections show the server picks {}, which this client offered too: the cipher suites are not the cause",
             suite_list(suites)

@@ -328,8 +328,25 @@ impl Conversation {
                     self.facts.alerts.push(alert);
                 }
                 if fatal {
-                    // The outcome is decided; what follows is the close.
-                    self.settle();
+                    // The outcome is decided; what follows is the close — and perhaps
+                    // the peer's own alert in answer, which is read before settling.
+                    let peer = 1 - d;
+                    if self.streams[peer].mode == Mode::Stopped
+                        || self
+                            .facts
+                            .alerts
+                            .iter()
+                            .filter(|a| a.from == dir.opposite())
+                            .count()
+                            > 0
+                    {
+                        self.settle();
+                    } else {
+                        let stream = &mut self.streams[d];
+                        stream.mode = Mode::Stopped;
+                        stream.pending = Vec::new();
+                        stream.handshake = Vec::new();
+                    }
                 }
             }
             22 => {
@@ -711,7 +728,15 @@ mod tests {
         let alert = &conv.facts.alerts[0];
         assert_eq!(alert.description, Some(AlertDescription::HANDSHAKE_FAILURE));
         assert!(alert.is_fatal() && !alert.encrypted && alert.from == Dir::ToClient);
-        assert!(conv.settled, "a fatal alert decides the outcome");
+        // The outcome is decided, but the peer's answering alert is still read.
+        assert!(!conv.settled);
+        conv.on_bytes(Dir::ToServer, &record(21, &[2, 70]), at(3));
+        assert_eq!(conv.facts.alerts.len(), 2);
+        assert_eq!(conv.facts.alerts[1].from, Dir::ToServer);
+        assert!(conv.settled, "both sides have spoken");
+        // Nothing more from the alert's sender is parsed.
+        conv.on_bytes(Dir::ToClient, &record(21, &[2, 10]), at(4));
+        assert_eq!(conv.facts.alerts.len(), 2);
     }
 
     #[test]

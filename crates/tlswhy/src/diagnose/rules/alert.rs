@@ -63,25 +63,11 @@ fn server_alert(
     let before_server_hello = f.server_hello.as_ref().is_none_or(|sh| sh.at > alert.at);
     let base = vec![cx.client_hello_detail(ch), cx.alert_detail(alert)];
     let c = &ch.value;
-    // Client certificate problems come after the server's CertificateRequest.
+    // Client certificate problems come after the server's CertificateRequest: any
+    // alert then answers the client's Certificate (GnuTLS answers an empty one with
+    // decode_error).
     if f.certificate_request.is_some() && !before_server_hello {
-        let sent = f
-            .client_certificate
-            .as_ref()
-            .map(|cc| cc.value.chain_length)
-            .unwrap_or(0);
-        if matches!(desc.0, 40 | 41 | 42 | 116) && sent == 0 {
-            return super::negotiation::client_cert_required(cx, base);
-        }
-        if desc.is_certificate_complaint()
-            || desc == AD::HANDSHAKE_FAILURE
-            || desc == AD::DECRYPT_ERROR
-        {
-            if sent > 0 {
-                return super::negotiation::client_cert_rejected(cx, base, desc);
-            }
-            return super::negotiation::client_cert_required(cx, base);
-        }
+        return super::negotiation::client_certificate_refused(cx, base, Some(desc));
     }
     if desc == AD::CERTIFICATE_REQUIRED {
         return super::negotiation::client_cert_required(cx, base);
@@ -125,6 +111,11 @@ fn client_alert(
         .server_certificates
         .as_ref()
         .is_some_and(|c| c.at < alert.at);
+    if super::version::server_picked_refused_version(cx, ch) {
+        // Modern clients refuse old versions their hello still lists, with whatever
+        // alert their library sends (curl: internal_error).
+        return super::version::version_mismatch(cx, ch, base, Dir::ToServer);
+    }
     match desc {
         AD::PROTOCOL_VERSION => super::version::version_mismatch(cx, ch, base, Dir::ToServer),
         AD::DECODE_ERROR | AD::ILLEGAL_PARAMETER => malformed(cx, Dir::ToClient, base, desc),

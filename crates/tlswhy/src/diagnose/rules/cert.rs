@@ -140,8 +140,15 @@ pub(super) fn certificate_rejection(
 }
 
 /// The leaf the server sent cannot satisfy this client: it does not name what the
-/// client asked for, or it is outside its validity period.
-pub(super) fn certificate_visibly_wrong(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> bool {
+/// client asked for, or it is outside its validity period. `immediate`: the client
+/// hung up at once — only then is a client that asked for no name taken to have
+/// checked the address it connected to (old clients without SNI close idle
+/// connections after a pause).
+pub(super) fn certificate_visibly_wrong(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    immediate: bool,
+) -> bool {
     let Some(chain) = &cx.facts.server_certificates else {
         return false;
     };
@@ -151,10 +158,62 @@ pub(super) fn certificate_visibly_wrong(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts
     if leaf.parse_error.is_some() {
         return false;
     }
-    let name_wrong = ch
-        .value
-        .server_name
-        .as_deref()
-        .is_some_and(|sni| !leaf.covers(sni));
+    // Without a name the client can only have checked the address it connected to.
+    let name_wrong = match ch.value.server_name.as_deref() {
+        Some(sni) => !leaf.covers(sni),
+        None => immediate && !leaf.covers(&cx.server().ip().to_string()),
+    };
     name_wrong || leaf.expired_at(chain.at.ts.as_unix_secs())
+}
+
+/// The client hung up on a certificate that is objectively fine (names, dates) and that
+/// no other client accepted: the trust in it failed — a self-signed leaf, or an issuer the
+/// client does not trust.
+pub(super) fn untrusted_leaf(cx: &Ctx<'_>, mut evidence: Vec<Detail>) -> Verdict {
+    let Some(chain) = &cx.facts.server_certificates else {
+        return Verdict::new(
+            Finding::CertRejected { alert: None },
+            evidence,
+            Fix::ReadClientError,
+        );
+    };
+    let leaf = chain
+        .value
+        .certificates
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    evidence.insert(
+        1,
+        Detail::ServerCertificate {
+            at: chain.at,
+            chain_length: chain.value.chain_length,
+            certificates: chain.value.certificates.clone(),
+        },
+    );
+    evidence.extend(cx.close_detail(crate::flow::Dir::ToServer));
+    if leaf.self_signed {
+        return Verdict::new(
+            Finding::CertSelfSignedRejected {
+                subject: leaf.subject,
+            },
+            evidence,
+            Fix::ReplaceOrTrustSelfSigned,
+        );
+    }
+    let leaf_only = chain.value.chain_length == 1 && !leaf.self_issued;
+    if leaf_only {
+        evidence.push(Detail::LeafOnly);
+    }
+    Verdict::new(
+        Finding::CertIssuerUntrusted {
+            issuer: leaf.issuer,
+        },
+        evidence,
+        if leaf_only {
+            Fix::SendFullChain
+        } else {
+            Fix::TrustIssuer
+        },
+    )
 }

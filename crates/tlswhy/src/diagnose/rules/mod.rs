@@ -75,11 +75,26 @@ pub(super) struct Ctx<'a> {
     pub reads: Cell<Reads>,
 }
 
-/// A 2-byte alert under an AEAD tag: 19 bytes with the usual 16-byte tag (2 bytes of
-/// alert, 1 byte of inner content type), 11 with CCM_8. The one definition of "an
-/// encrypted alert, by size" (the records use it too).
-pub fn is_encrypted_alert_len(len: u32) -> bool {
-    len == 19 || len == 11
+/// The length of a TLS 1.3 Finished record under `suite`: the message (4 bytes of header
+/// and the hash), 1 byte of inner content type and the AEAD tag (8 bytes with CCM_8,
+/// else 16). SHA-384 only for TLS_AES_256_GCM_SHA384.
+pub fn tls13_finished_record_len(suite: u16) -> u32 {
+    let hash = if suite == 0x1302 { 48 } else { 32 };
+    let tag = if suite == 0x1305 { 8 } else { 16 };
+    4 + hash + 1 + tag
+}
+
+/// An encrypted record too short to be a Finished under `suite` is an alert (2 bytes,
+/// the inner type and the tag: 19 bytes, 11 with CCM_8 — padded by some stacks, Java's
+/// are 35). The one definition of "an encrypted alert, by size". An empty Certificate
+/// (25 bytes) is as short: the flight rules tell it by what follows it.
+pub fn is_encrypted_alert_len(len: u32, suite: u16) -> bool {
+    len < tls13_finished_record_len(suite)
+}
+
+/// An empty client Certificate message (8 bytes) as a TLS 1.3 record under `suite`.
+pub fn tls13_empty_certificate_len(suite: u16) -> u32 {
+    8 + 1 + if suite == 0x1305 { 8 } else { 16 }
 }
 
 impl<'a> Ctx<'a> {
@@ -199,9 +214,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// `later` follows `earlier` as a reaction, not after an idle pause: within two
-    /// round trips plus a quarter second. A client that rejects a certificate after the
-    /// handshake (curl's name check) sends its alert at once; one that simply had
-    /// nothing to say (a probe) closes after a pause.
+    /// round trips plus a quarter second.
     pub fn reacts_to(&self, earlier: At, later: At) -> bool {
         later.ts.secs_since(earlier.ts) <= 2.0 * self.rtt() + 0.25
     }
@@ -215,6 +228,19 @@ impl<'a> Ctx<'a> {
     /// The handshake completed before `t`.
     pub fn handshake_completed_before(&self, t: At) -> bool {
         handshake_completed_before(self.facts, t)
+    }
+
+    /// The negotiated suite (0 before a ServerHello).
+    pub fn suite(&self) -> u16 {
+        self.facts
+            .server_hello
+            .as_ref()
+            .map_or(0, |sh| sh.value.cipher_suite)
+    }
+
+    /// A TLS 1.3 encrypted record of `len` bytes is an alert.
+    pub fn is_alert_record(&self, len: u32) -> bool {
+        is_encrypted_alert_len(len, self.suite())
     }
 
     pub fn leaf(&self) -> Option<&'a CertFacts> {
@@ -263,17 +289,36 @@ pub fn negotiated_tls13(facts: &TlsFacts) -> bool {
     facts.negotiated_tls13()
 }
 
-/// The handshake completed before `t`: TLS 1.3, the client's first encrypted record
-/// (its Finished) is not an alert; before, both Finished messages were seen.
+/// The handshake completed before `t`: TLS 1.3, the client's Finished (by size: its first
+/// encrypted record, or the second after an empty Certificate) came before `t`; before
+/// TLS 1.3, both Finished messages were seen.
 pub fn handshake_completed_before(facts: &TlsFacts, t: At) -> bool {
     if negotiated_tls13(facts) {
-        facts.encrypted[0]
-            .first
-            .first()
-            .is_some_and(|(at, len)| *at < t && !is_encrypted_alert_len(*len))
+        client_finished(facts).is_some_and(|at| at < t)
     } else {
         facts.finished.iter().all(|x| x.is_some_and(|at| at < t))
     }
+}
+
+/// TLS 1.3: where the client's Finished is, by size — its first encrypted record when
+/// that is long enough for one, or the next after an empty Certificate.
+pub fn client_finished(facts: &TlsFacts) -> Option<At> {
+    let suite = facts
+        .server_hello
+        .as_ref()
+        .map_or(0, |sh| sh.value.cipher_suite);
+    let records = &facts.encrypted[0].first;
+    let &(first_at, first_len) = records.first()?;
+    if !is_encrypted_alert_len(first_len, suite) {
+        return Some(first_at);
+    }
+    if first_len != tls13_empty_certificate_len(suite) {
+        return None;
+    }
+    records
+        .get(1)
+        .filter(|(_, len)| !is_encrypted_alert_len(*len, suite))
+        .map(|(at, _)| *at)
 }
 
 /// The handshake completed at all (the records' `established`).

@@ -36,6 +36,12 @@ pub(super) fn handshake_failure_after_hello(
         .map(|p| p.suites_picked.keys().map(|&s| CipherSuite(s)).collect())
         .unwrap_or_default();
     let overlap = picked.iter().any(|s| offered.contains(s));
+    // Versions come before suites: a server that negotiates only versions this client
+    // does not offer refused it for that.
+    let versions = cx.profile().map(|p| &p.versions_picked);
+    if versions.is_some_and(|v| !v.is_empty() && !v.keys().any(|&v| c.offers_version(v))) {
+        return super::version::version_mismatch(cx, ch, evidence, crate::flow::Dir::ToClient);
+    }
     // SNI problems come before cipher ones.
     let failed = ServerReaction::FailedWith(AD::HANDSHAKE_FAILURE);
     if c.server_name.is_none() || c.server_name_ip().is_some() {
@@ -99,6 +105,24 @@ pub(super) fn handshake_failure_after_hello(
             server_picks: picked,
         },
     )
+}
+
+/// The server asked for a client certificate, then refused the handshake (`alert`, or
+/// a close): the client sent none or an empty one — or one the server rejected.
+pub(super) fn client_certificate_refused(
+    cx: &Ctx<'_>,
+    evidence: Vec<Detail>,
+    alert: Option<AD>,
+) -> Verdict {
+    let sent = cx
+        .facts
+        .client_certificate
+        .as_ref()
+        .map_or(0, |cc| cc.value.chain_length);
+    if sent == 0 {
+        return client_cert_required(cx, evidence);
+    }
+    client_cert_rejected(cx, evidence, alert.unwrap_or(AD::HANDSHAKE_FAILURE))
 }
 
 /// The server asked for a client certificate and got none (or an empty one).

@@ -3,7 +3,7 @@
 //! everything after the ServerHello is encrypted — the flights: which side sent records
 //! when, and how long they were.
 
-use super::{is_encrypted_alert_len, Ctx};
+use super::Ctx;
 use crate::diagnose::detail::Detail;
 use crate::diagnose::verdict::{Finding, Fix, Unfinished};
 use crate::diagnose::Verdict;
@@ -11,10 +11,6 @@ use crate::flow::{At, Dir};
 use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 use crate::tls::wire::{CipherSuite, ProtocolVersion};
-
-/// An empty Certificate message is 8 bytes: 25 bytes as a TLS 1.3 record under a
-/// 16-byte tag.
-const EMPTY_CERTIFICATE_RECORD: u32 = 25;
 
 /// Every connection with a ClientHello that no earlier rule decided.
 pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
@@ -56,27 +52,9 @@ pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
     }
     let enc_alert = |d: Dir| f.alerts.iter().find(|a| a.encrypted && a.from == d);
     if f.finished.iter().all(Option::is_some) {
-        // Completed, then the client sent an alert and closed without any data: a
-        // certificate rejected after the handshake (curl's name check).
         if f.encrypted[0].count == 0 {
-            let server_finished = f.finished[1].unwrap_or_default();
-            if let Some(a) =
-                enc_alert(Dir::ToServer).filter(|a| cx.reacts_to(server_finished, a.at))
-            {
-                let ev = vec![
-                    cx.client_hello_detail(ch),
-                    Detail::ServerFinished {
-                        at: f.finished[1].unwrap_or(a.at),
-                    },
-                    Detail::EncryptedAlert {
-                        at: a.at,
-                        from: Dir::ToServer,
-                        record_length: 0,
-                        instead_of_finished: false,
-                        no_data_sent: true,
-                    },
-                ];
-                return Some(super::cert::certificate_rejection(cx, ch, ev, None));
+            if let Some(v) = closed_after_handshake(cx, ch, enc_alert(Dir::ToServer)) {
+                return Some(v);
             }
         }
         return Some(ok(cx, ch));
@@ -118,6 +96,64 @@ fn server_hello_detail(sh: &Seen<crate::tls::hello::ServerHelloFacts>) -> Detail
     }
 }
 
+/// TLS ≤ 1.2, completed (both Finished), and the client sent no data. A probe or health
+/// check does that, so it is `ok` — unless the packets show why the client would have
+/// rejected the server: the leaf does not cover the name asked for (or, without a
+/// name, the address connected to) or is outside its validity period. Trust is not
+/// objective: an untrusted leaf makes it a failure only when the client hung up
+/// abruptly (FIN or RST, no alert) at once and no other client accepted that leaf.
+fn closed_after_handshake(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    client_alert: Option<&crate::tls::facts::AlertFacts>,
+) -> Option<Verdict> {
+    let f = cx.facts;
+    let server_finished = f.finished[1]?;
+    let mut ev = vec![
+        cx.client_hello_detail(ch),
+        Detail::ServerFinished {
+            at: server_finished,
+        },
+    ];
+    match client_alert {
+        Some(a) => ev.push(Detail::EncryptedAlert {
+            at: a.at,
+            from: Dir::ToServer,
+            record_length: 0,
+            instead_of_finished: false,
+            no_data_sent: true,
+        }),
+        None => {
+            // Neither an alert nor a close from the client: nothing to judge.
+            if !cx.closed(Dir::ToServer) {
+                return None;
+            }
+        }
+    }
+    let left_at = client_alert
+        .map(|a| a.at)
+        .or_else(|| super::earliest(cx.conn.tcp.fin[0], cx.conn.tcp.rst[0]));
+    let immediate = left_at.is_some_and(|at| cx.reacts_to(server_finished, at));
+    if super::cert::certificate_visibly_wrong(cx, ch, immediate) {
+        if client_alert.is_none() {
+            ev.push(Detail::SilentAfterCertificate);
+        }
+        return Some(super::cert::certificate_rejection(cx, ch, ev, None));
+    }
+    if client_alert.is_some() || !immediate {
+        return None;
+    }
+    // An abrupt close at once: a rejection of trust, unless another client accepted
+    // this leaf.
+    let leaf = cx.leaf()?;
+    if leaf.parse_error.is_some() || cx.profile().is_some_and(|p| p.accepted(leaf)) {
+        return None;
+    }
+    ev.push(Detail::SilentAfterCertificate);
+    ev.push(Detail::NoClientAcceptedLeaf);
+    Some(super::cert::untrusted_leaf(cx, ev))
+}
+
 /// TLS 1.3: the outcome from the flights.
 fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
     let f = cx.facts;
@@ -125,6 +161,22 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
     let sh = f.server_hello.as_ref().expect("TLS 1.3 was negotiated");
     let mut ev = vec![cx.client_hello_detail(ch), server_hello_detail(sh)];
     let Some(&(flight_at, first_len)) = c.first.first() else {
+        // The server's only record, right after its ServerHello, is an alert, and it
+        // closed: it refused what it could only judge once the key exchange was done
+        // (typically ALPN).
+        if let [(alert_at, len)] = s.first.as_slice() {
+            if s.count == 1 && cx.is_alert_record(*len) && cx.closed(Dir::ToClient) {
+                ev.push(Detail::EncryptedAlert {
+                    at: *alert_at,
+                    from: Dir::ToClient,
+                    record_length: *len,
+                    instead_of_finished: false,
+                    no_data_sent: false,
+                });
+                ev.extend(cx.closes());
+                return server_alert_after_server_hello(ch, ev);
+            }
+        }
         // The client never answered the server's flight.
         if s.count > 0 {
             if let Some(close) = cx.close_detail(Dir::ToServer) {
@@ -139,8 +191,8 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         return super::tcp::closed_mid_handshake(cx, ch)
             .unwrap_or_else(|| super::capture::incomplete(cx, ch, Unfinished::BeforeClientFlight));
     };
-    if is_encrypted_alert_len(first_len) {
-        // The client answered the server's flight with an alert instead of Finished.
+    let Some(finished_at) = super::client_finished(f) else {
+        // The client answered the server's flight with an alert instead of its Finished.
         ev.push(Detail::EncryptedAlert {
             at: flight_at,
             from: Dir::ToServer,
@@ -149,7 +201,7 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
             no_data_sent: false,
         });
         return super::cert::certificate_rejection(cx, ch, ev, None);
-    }
+    };
     // The client's flight: its records up to the server's next record.
     let server_next = s
         .first
@@ -163,24 +215,23 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         .filter(|(at, _)| in_flight(at))
         .map(|(_, len)| *len)
         .collect();
-    let server_after: Vec<&(At, u32)> = s.first.iter().filter(|(at, _)| *at > flight_at).collect();
-    // Records a flight needs: Finished, plus an empty Certificate when the server
-    // asked for one. More than that is application data.
-    let client_records = c
-        .first
-        .iter()
-        .filter(|(_, len)| !is_encrypted_alert_len(*len))
-        .count();
-    let flight_records = if first_len == EMPTY_CERTIFICATE_RECORD {
-        2
-    } else {
-        1
+    let server_after: Vec<&(At, u32)> =
+        s.first.iter().filter(|(at, _)| *at > finished_at).collect();
+    // A record of the client's after its Finished: data, or an alert (by size).
+    let client_after = |alert: bool| {
+        c.first
+            .iter()
+            .find(|(at, len)| *at > finished_at && cx.is_alert_record(*len) == alert)
+            .map(|(at, _)| *at)
     };
-    let client_sent_data = client_records > flight_records;
-
-    // The server answered the client's flight with an alert and closed.
+    let (client_alert, client_data) = (client_after(true), client_after(false));
+    // The server answered the client's flight with an alert and closed — before the
+    // client said goodbye (a server's close_notify answering the client's is no
+    // rejection).
     if let [(alert_at, len)] = server_after.as_slice() {
-        if is_encrypted_alert_len(*len) && cx.closed(Dir::ToClient) {
+        let client_left_first = client_alert.is_some_and(|a| a < *alert_at)
+            || cx.conn.tcp.fin[0].is_some_and(|f| f < *alert_at);
+        if cx.is_alert_record(*len) && cx.closed(Dir::ToClient) && !client_left_first {
             return server_rejected_client_flight(
                 cx,
                 ev,
@@ -191,43 +242,95 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
             );
         }
     }
-    if !client_sent_data {
-        // Completed, then an immediate alert from the client and a close, no data.
-        if let Some(&(a_at, a_len)) = c
-            .first
-            .iter()
-            .skip(1)
-            .find(|(_, len)| is_encrypted_alert_len(*len))
+    // The client sent its Finished: it had accepted the server's certificate (TLS 1.3
+    // clients verify it before). Whatever follows — data, tickets, a close_notify, a
+    // bare FIN or RST (probes, health checks) — the handshake completed.
+    if client_data.is_none() && (client_alert.is_some() || cx.closed(Dir::ToServer)) {
+        if let Some(v) =
+            tls13_closed_without_host_name(cx, ch, ev.clone(), finished_at, client_alert)
         {
-            let closed = cx.closed(Dir::ToServer) || cx.closed(Dir::ToClient);
-            if closed && cx.reacts_to(flight_at, a_at) {
-                ev.push(Detail::ClientFinished { at: flight_at });
-                ev.push(Detail::EncryptedAlert {
-                    at: a_at,
-                    from: Dir::ToServer,
-                    record_length: a_len,
-                    instead_of_finished: false,
-                    no_data_sent: true,
-                });
-                return super::cert::certificate_rejection(cx, ch, ev, None);
-            }
+            return v;
         }
     }
-    // Completed: the server went on after the client's flight (tickets, a response)
-    // and the client sent data — or closed politely after an idle pause.
-    let polite_close = c
-        .first
-        .iter()
-        .skip(1)
-        .any(|(_, len)| is_encrypted_alert_len(*len));
-    if !server_after.is_empty() && (client_sent_data || polite_close) {
+    if !server_after.is_empty()
+        || client_data.is_some()
+        || client_alert.is_some()
+        || cx.closed(Dir::ToServer)
+    {
         return ok(cx, ch);
-    }
-    if client_sent_data && server_after.is_empty() {
-        return super::capture::incomplete(cx, ch, Unfinished::NoAnswerToClientData);
     }
     super::tcp::closed_mid_handshake(cx, ch)
         .unwrap_or_else(|| super::capture::incomplete(cx, ch, Unfinished::AfterClientFlight))
+}
+
+/// TLS 1.3, the client sent its Finished and left without data. Its certificate check
+/// may come after its Finished (curl), and the certificate is encrypted — but a client
+/// that asked for no host name (none, or an IP address) can only have checked the
+/// address it connected to, and the names this server shows such clients elsewhere in
+/// the capture (over TLS 1.2) may not cover it: then the name is the cause.
+fn tls13_closed_without_host_name(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    mut ev: Vec<Detail>,
+    finished_at: At,
+    client_alert: Option<At>,
+) -> Option<Verdict> {
+    let c = &ch.value;
+    let address = match c.server_name_ip() {
+        Some(ip) => ip,
+        None if c.server_name.is_none() => cx.server().ip(),
+        None => return None,
+    };
+    let left_at =
+        client_alert.or_else(|| super::earliest(cx.conn.tcp.fin[0], cx.conn.tcp.rst[0]))?;
+    if !cx.reacts_to(finished_at, left_at) {
+        return None;
+    }
+    let names = &cx.profile()?.names_without_host_name;
+    if names.is_empty() {
+        return None;
+    }
+    let address = address.to_string();
+    if names
+        .iter()
+        .any(|n| crate::tls::cert::dns_name_matches(n, &address) || *n == address)
+    {
+        return None;
+    }
+    ev.push(Detail::ClientFinished { at: finished_at });
+    if let Some(at) = client_alert {
+        ev.push(Detail::EncryptedAlert {
+            at,
+            from: Dir::ToServer,
+            record_length: 0,
+            instead_of_finished: false,
+            no_data_sent: true,
+        });
+    }
+    Some(super::cert::certificate_rejection(cx, ch, ev, None))
+}
+
+/// TLS 1.3: the server's only encrypted record, right after its ServerHello, was an
+/// alert. A server evaluates ALPN after choosing its key share and some (Go, rustls)
+/// refuse it there, encrypted: the usual cause when the client offered ALPN.
+fn server_alert_after_server_hello(ch: &Seen<ClientHelloFacts>, mut ev: Vec<Detail>) -> Verdict {
+    if ch.value.alpn.is_empty() {
+        return Verdict::new(
+            Finding::ServerAlertAfterServerHello,
+            ev,
+            Fix::ReadServerLogTls13,
+        );
+    }
+    ev.push(Detail::AlpnOffered {
+        protocols: ch.value.alpn.clone(),
+    });
+    Verdict::new(
+        Finding::AlpnRefusedEncrypted {
+            offered: ch.value.alpn.clone(),
+        },
+        ev,
+        Fix::EnableCommonAlpn,
+    )
 }
 
 /// TLS 1.3, the server's encrypted alert right after the client's flight: the client
@@ -252,8 +355,8 @@ fn server_rejected_client_flight(
         no_data_sent: false,
     });
     ev.extend(cx.closes());
-    let empty_certificate =
-        client_flight.len() >= 2 && client_flight[0] == EMPTY_CERTIFICATE_RECORD;
+    let empty_certificate = client_flight.len() >= 2
+        && client_flight[0] == super::tls13_empty_certificate_len(cx.suite());
     let certificate_sent = client_flight.len() >= 3 && client_flight[0] > 100;
     if empty_certificate {
         ev.push(Detail::EmptyCertificateBySize);

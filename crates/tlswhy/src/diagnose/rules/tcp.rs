@@ -10,6 +10,10 @@ use crate::flow::Dir;
 use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 
+/// Seconds of silence after its ClientHello after which a client that closes gave up
+/// waiting for an answer (`no_response_timeout`), rather than aborting.
+const CLIENT_GAVE_UP_WAITING: f64 = 1.0;
+
 /// The SYN was refused, never answered, or the capture ends right after it.
 pub(super) fn handshake_never_started(cx: &Ctx<'_>) -> Option<Verdict> {
     let t = &cx.conn.tcp;
@@ -66,7 +70,10 @@ pub(super) fn no_server_answer(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Ver
     let client_closed = earliest(t.fin[0], t.rst[0]);
     let first_mover =
         |server: Option<crate::flow::At>| server.filter(|s| client_closed.is_none_or(|c| *s < c));
-    if let Some(rst) = first_mover(t.rst[1]) {
+    // The server's first reaction decides: a FIN, then an RST (the kernel's answer to
+    // the client's later bytes), is a close.
+    let server_rst = t.rst[1].filter(|rst| t.fin[1].is_none_or(|fin| *rst < fin));
+    if let Some(rst) = first_mover(server_rst) {
         ev.push(Detail::Close {
             at: rst,
             from: Dir::ToClient,
@@ -90,7 +97,13 @@ pub(super) fn no_server_answer(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Ver
     }
     let waited_until = client_closed.map_or_else(|| cx.capture_end(), |c| c.ts);
     let waited = waited_until.secs_since(ch.at.ts);
-    if waited >= cx.settings.response_timeout {
+    // A client that hangs up after a second or more of silence gave up waiting; the end
+    // of the capture must outlast the timeout.
+    let timed_out = match client_closed {
+        Some(_) => waited >= CLIENT_GAVE_UP_WAITING,
+        None => waited >= cx.settings.response_timeout,
+    };
+    if timed_out {
         ev.push(Detail::Silence {
             from: Dir::ToServer,
             secs: waited,
@@ -126,7 +139,12 @@ pub(super) fn closed_mid_handshake(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) ->
     let server_close = earliest(t.rst[1], t.fin[1]);
     match (client_close, server_close) {
         (Some(c), s) if s.is_none_or(|s| c <= s) => {
-            if super::cert::certificate_visibly_wrong(cx, ch) {
+            if super::version::server_picked_refused_version(cx, ch) {
+                // A modern client that hangs up on an old version it still lists.
+                ev.extend(cx.close_detail(Dir::ToServer));
+                return Some(super::version::version_mismatch(cx, ch, ev, Dir::ToServer));
+            }
+            if super::cert::certificate_visibly_wrong(cx, ch, false) {
                 // A client that hangs up on a certificate it cannot accept.
                 ev.push(Detail::SilentAfterCertificate);
                 return Some(super::cert::certificate_rejection(cx, ch, ev, None));
@@ -139,6 +157,11 @@ pub(super) fn closed_mid_handshake(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) ->
             ))
         }
         (_, Some(_)) => {
+            if cx.facts.certificate_request.is_some() {
+                // The server hung up after asking for a client certificate.
+                ev.extend(cx.close_detail(Dir::ToClient));
+                return Some(super::negotiation::client_certificate_refused(cx, ev, None));
+            }
             let reset = t.rst[1].is_some();
             ev.extend(cx.close_detail(Dir::ToClient));
             Some(Verdict::new(

@@ -62,3 +62,16 @@ pub(super) fn version_mismatch(
     };
     Verdict::new(finding, evidence, Fix::OverlapVersions { server_versions })
 }
+
+/// The ServerHello picked TLS 1.1 or older for a client that offers TLS 1.2 or newer:
+/// modern clients refuse old versions their hello still lists.
+pub(super) fn server_picked_refused_version(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> bool {
+    let Some(sh) = &cx.facts.server_hello else {
+        return false;
+    };
+    let picked = ProtocolVersion(sh.value.version);
+    let highest = ProtocolVersion(ch.value.highest_version());
+    picked.rank() > 0
+        && picked.rank() <= ProtocolVersion::TLS1_1.rank()
+        && highest.rank() >= ProtocolVersion::TLS1_2.rank()
+}
