@@ -75,19 +75,18 @@ pub(super) struct Ctx<'a> {
     pub reads: Cell<Reads>,
 }
 
-/// The length of a TLS 1.3 Finished record under `suite`: the message (4 bytes of header
-/// and the hash), 1 byte of inner content type and the AEAD tag (8 bytes with CCM_8,
-/// else 16). SHA-384 only for TLS_AES_256_GCM_SHA384.
+/// The shortest TLS 1.3 Finished record under `suite`: the message (4 bytes of header
+/// and a SHA-256 hash, the shortest any suite uses), 1 byte of inner content type and the
+/// AEAD tag (8 bytes with CCM_8, else 16). A SHA-384 suite's Finished is longer still.
 pub fn tls13_finished_record_len(suite: u16) -> u32 {
-    let hash = if suite == 0x1302 { 48 } else { 32 };
     let tag = if suite == 0x1305 { 8 } else { 16 };
-    4 + hash + 1 + tag
+    4 + 32 + 1 + tag
 }
 
-/// An encrypted record too short to be a Finished under `suite` is an alert (2 bytes,
-/// the inner type and the tag: 19 bytes, 11 with CCM_8 — padded by some stacks, Java's
-/// are 35). The one definition of "an encrypted alert, by size". An empty Certificate
-/// (25 bytes) is as short: the flight rules tell it by what follows it.
+/// An encrypted record too short to be a Finished is an alert (2 bytes, the inner type
+/// and the tag: 19 bytes, 11 with CCM_8 — padded by some stacks, Java's are 35). The one
+/// definition of "an encrypted alert, by size". An empty Certificate (25 bytes) is as
+/// short: the flight rules tell it by what follows it.
 pub fn is_encrypted_alert_len(len: u32, suite: u16) -> bool {
     len < tls13_finished_record_len(suite)
 }

@@ -9,7 +9,7 @@ use crate::tls::alert::AlertDescription as AD;
 use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 use crate::tls::suites::classify_offer;
-use crate::tls::wire::{CipherSuite, NamedGroup};
+use crate::tls::wire::{CipherSuite, NamedGroup, ProtocolVersion};
 
 /// How many of the client's suites the evidence lists.
 const SUITES_SHOWN: usize = 12;
@@ -36,10 +36,14 @@ pub(super) fn handshake_failure_after_hello(
         .map(|p| p.suites_picked.keys().map(|&s| CipherSuite(s)).collect())
         .unwrap_or_default();
     let overlap = picked.iter().any(|s| offered.contains(s));
-    // Versions come before suites: a server that negotiates only versions this client
-    // does not offer refused it for that.
+    // Versions come before suites: a server seen picking only versions below this
+    // client's lowest refused it for that (what it picks for others shows no more than
+    // a maximum, and only when it is below what they offered).
+    let lowest = ProtocolVersion(c.lowest_version()).rank();
     let versions = cx.profile().map(|p| &p.versions_picked);
-    if versions.is_some_and(|v| !v.is_empty() && !v.keys().any(|&v| c.offers_version(v))) {
+    if versions
+        .is_some_and(|v| !v.is_empty() && v.keys().all(|&v| ProtocolVersion(v).rank() < lowest))
+    {
         return super::version::version_mismatch(cx, ch, evidence, crate::flow::Dir::ToClient);
     }
     // SNI problems come before cipher ones.
