@@ -11,6 +11,9 @@ use std::sync::Arc;
 use crate::connection::Connection;
 use crate::tls::cert::CertFacts;
 
+/// Application protocols kept per server: a server selects one or two.
+const MAX_ALPN_KEPT: usize = 8;
+
 /// What a capture shows about one server (ip:port).
 #[derive(Clone, Debug, Default)]
 pub struct ServerProfile {
@@ -32,6 +35,8 @@ pub struct ServerProfile {
     /// against the address it connected to. Certificates of named virtual hosts are
     /// not mixed in.
     pub names_without_host_name: BTreeSet<String>,
+    /// Application protocols the server selected (ALPN), at most a few.
+    pub alpn_selected: BTreeSet<String>,
     /// The chain whose names were added last: a server sends the same (shared, see
     /// `tls::cert::chain_facts`) chain to client after client.
     last_chain: Option<Arc<Vec<CertFacts>>>,
@@ -71,6 +76,11 @@ impl Profiles {
         if let Some(sh) = &facts.server_hello {
             *p.suites_picked.entry(sh.value.cipher_suite).or_default() += 1;
             *p.versions_picked.entry(sh.value.version).or_default() += 1;
+            if let Some(alpn) = &sh.value.alpn {
+                if p.alpn_selected.len() < MAX_ALPN_KEPT && !p.alpn_selected.contains(alpn) {
+                    p.alpn_selected.insert(alpn.clone());
+                }
+            }
             p.server_hellos += 1;
             let example = (conn.first.frame, conn.client);
             if p.example_client.is_none_or(|e| e > example) {
@@ -127,6 +137,11 @@ impl Profiles {
             p.server_hellos += q.server_hellos;
             p.accepted_leaves.extend(q.accepted_leaves);
             p.names_without_host_name.extend(q.names_without_host_name);
+            for alpn in q.alpn_selected {
+                if p.alpn_selected.len() < MAX_ALPN_KEPT {
+                    p.alpn_selected.insert(alpn);
+                }
+            }
             p.example_client = match (p.example_client, q.example_client) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),

@@ -433,17 +433,29 @@ pub enum Fix {
         #[serde(serialize_with = "crate::tls::alert::ser_opt_description")]
         alert: Option<AlertDescription>,
     },
-    /// Configure a protocol both sides accept (the server refused the client's ALPN).
-    EnableCommonAlpn,
+    /// Configure a protocol both sides accept (the server refused the client's ALPN):
+    /// what the client offered, and what the server selected for other clients.
+    EnableCommonAlpn {
+        #[serde(serialize_with = "crate::sanitize::ser_json_texts")]
+        client_offers: Vec<String>,
+        #[serde(serialize_with = "crate::sanitize::ser_json_texts")]
+        server_selects: Vec<String>,
+    },
     /// Configure a common ALPN protocol on both sides.
     ConfigureCommonAlpn,
     /// Compare groups and signature algorithms with the server's configuration.
     CompareGroupsAndSignatures,
     /// Enable a common suite: those the client offers on the server, or those the
-    /// server picks on the client.
+    /// server picks on the client — secure ones only.
     EnableCommonSuite {
         client_offers: Vec<CipherSuite>,
         server_picks: Vec<CipherSuite>,
+    },
+    /// The only common ground would be insecure suites: the side that offers only
+    /// insecure ones has to be upgraded (`client`: the client offers only these).
+    UpgradeInsecureSuites {
+        client: bool,
+        insecure: Vec<CipherSuite>,
     },
     /// Connect by host name, have a relay set SNI, or cover the address.
     ConnectByNameNotAddress {
@@ -464,9 +476,17 @@ pub enum Fix {
         #[serde(serialize_with = "crate::sanitize::ser_json_text")]
         name: String,
     },
-    /// Make the version ranges overlap.
+    /// Make the version ranges overlap, with versions that are not insecure: the server's
+    /// that the client could enable, the client's that the server could allow.
     OverlapVersions {
         server_versions: Vec<ProtocolVersion>,
+        client_versions: Vec<ProtocolVersion>,
+    },
+    /// One side speaks only insecure versions (SSL, TLS 1.0/1.1): upgrade it; never
+    /// enable them on the other side (`client`: the client is the old one).
+    UpgradeInsecureVersions {
+        client: bool,
+        versions: Vec<ProtocolVersion>,
     },
     /// Renew the certificate (and reload the server).
     RenewCertificate,
@@ -554,6 +574,13 @@ impl Fix {
             | ReadClientLog
             | CheckClientTimeout
             | ReadClientLogAbort => Side::Client,
+            UpgradeInsecureSuites { client, .. } | UpgradeInsecureVersions { client, .. } => {
+                if *client {
+                    Side::Client
+                } else {
+                    Side::Server
+                }
+            }
             FixImplementation { sender, .. }
             | FixImplementationOrMiddlebox { sender }
             | ReadSenderLog { sender, .. } => match sender {
@@ -561,7 +588,7 @@ impl Fix {
                 Dir::ToClient => Side::Server,
             },
             UseTlsPortOrEnableTls { .. }
-            | EnableCommonAlpn
+            | EnableCommonAlpn { .. }
             | ConfigureCommonAlpn
             | CompareGroupsAndSignatures
             | EnableCommonSuite { .. }

@@ -736,7 +736,26 @@ pub fn fix(v: &Verdict, cx: &Context) -> String {
             sender.sender(),
             alert_or_encrypted(*alert)
         ),
-        Fix::EnableCommonAlpn => "Enable a common protocol: add one the server accepts to the client's ALPN list (e.g. http/1.1 besides h2), or configure the server to accept one the client offers.".into(),
+        Fix::EnableCommonAlpn {
+            client_offers,
+            server_selects,
+        } => {
+            let offered = if client_offers.is_empty() {
+                "none".to_string()
+            } else {
+                client_offers.join(", ")
+            };
+            if server_selects.is_empty() {
+                format!(
+                    "Enable a common application protocol: configure the server to accept one the client offers ({offered}), or the client to offer one the server supports."
+                )
+            } else {
+                format!(
+                    "Enable a common application protocol: the client offers {offered}, and for other clients the server selects {}; add one of those to the client's ALPN list, or configure the server to accept one the client offers.",
+                    server_selects.join(", ")
+                )
+            }
+        }
         Fix::ConfigureCommonAlpn => "Configure a common ALPN protocol on both sides.".into(),
         Fix::CompareGroupsAndSignatures => "Compare the client's supported_groups and signature_algorithms with the server's configuration (e.g. nginx ssl_ecdh_curve, OpenSSL -groups/-sigalgs) and the server's error log.".into(),
         Fix::EnableCommonSuite {
@@ -748,6 +767,11 @@ pub fn fix(v: &Verdict, cx: &Context) -> String {
                 format!(
                     "Enable a common suite: on the server add one of the client's suites (e.g. {example_offered}) to its cipher list (nginx: ssl_ciphers), or widen the client's cipher list."
                 )
+            } else if client_offers.is_empty() {
+                format!(
+                    "Enable a common suite: on the client enable one the server picks: {}.",
+                    suite_list(server_picks)
+                )
             } else {
                 format!(
                     "Enable a common suite on one side. Server side (preferred, stronger): add suites this client offers, e.g. {example_offered} (nginx: ssl_ciphers; OpenSSL: -cipher). Client side: enable one the server picks: {}.",
@@ -755,15 +779,46 @@ pub fn fix(v: &Verdict, cx: &Context) -> String {
                 )
             }
         }
+        Fix::UpgradeInsecureSuites { client, insecure } => {
+            let (side, other) = if *client {
+                ("Client", "server")
+            } else {
+                ("Server", "client")
+            };
+            format!(
+                "{side} side: it offers only insecure suites ({}); upgrade its TLS library or configuration to current suites. Do not enable these on the {other}.",
+                suite_list(insecure)
+            )
+        }
+        Fix::UpgradeInsecureVersions { client, versions } => {
+            let (side, other) = if *client {
+                ("Client", "server")
+            } else {
+                ("Server", "client")
+            };
+            format!(
+                "{side} side: it speaks only {}, which are insecure; upgrade it to TLS 1.2 or later. Do not enable these versions on the {other}.",
+                version_list(versions).join("/")
+            )
+        }
         Fix::ConnectByNameNotAddress {
             suggestion,
             port,
             ip,
         } => {
-            let name = suggestion.as_deref().unwrap_or("HOST");
+            let how = match (suggestion, port) {
+                (Some(name), Some(port)) => format!(
+                    "connect by host name ({name}) so the client sends it as SNI — e.g. curl --resolve {name}:{port}:{ip}, or a hosts entry"
+                ),
+                (Some(name), None) => format!(
+                    "connect by host name ({name}) so the client sends it as SNI — e.g. a hosts entry mapping {name} to {ip}"
+                ),
+                (None, _) => {
+                    "connect by the server's host name instead of its address, so the client sends it as SNI".to_string()
+                }
+            };
             format!(
-                "Client side: connect by host name ({name}) so the client sends it as SNI — e.g. curl --resolve {name}:{}:{ip}, or a hosts entry; if the connection goes through a relay addressed by IP, have the relay rewrite or set SNI, or give the server a certificate that covers {ip}.",
-                port.map_or_else(|| "PORT".to_string(), |p| p.to_string())
+                "Client side: {how}; if the connection goes through a relay addressed by IP, have the relay rewrite or set SNI, or give the server a certificate that covers {ip}."
             )
         }
         Fix::SendServerName {
@@ -771,22 +826,43 @@ pub fn fix(v: &Verdict, cx: &Context) -> String {
             port,
             ip,
         } => {
-            let name = suggestion.as_deref().unwrap_or("HOST");
+            let by_name = match suggestion {
+                Some(name) => format!(
+                    "connect by name ({name}) rather than by IP address (e.g. curl --resolve {name}:{port}:{ip})"
+                ),
+                None => "connect by name rather than by IP address".to_string(),
+            };
             format!(
-                "Client side: send the server's host name as SNI — connect by name ({name}) rather than by IP address (e.g. curl --resolve {name}:{port}:{ip}), or set the name explicitly (openssl s_client -servername); server side: give the default server a certificate for the names clients use."
+                "Client side: send the server's host name as SNI — {by_name}, or set the name explicitly (openssl s_client -servername); server side: give the default server a certificate for the names clients use."
             )
         }
         Fix::ServeName { name } => format!(
             "Either the client uses the wrong host name (check its URL/configuration against the names the server serves), or the server needs a virtual host for '{name}' (nginx: a server block with server_name {name} and a certificate for it)."
         ),
-        Fix::OverlapVersions { server_versions } => format!(
-            "Make the version ranges overlap: enable {} on the client (or update its TLS library), or allow the client's versions on the server (nginx: ssl_protocols; OpenSSL: -tls1_2/-tls1_3, MinProtocol).",
-            if server_versions.is_empty() {
-                "the server's minimum version".to_string()
+        Fix::OverlapVersions {
+            server_versions,
+            client_versions,
+        } => {
+            let client_side = if server_versions.is_empty() {
+                "update the client's TLS library to a version the server accepts".to_string()
             } else {
-                version_list(server_versions).join("/")
-            }
-        ),
+                format!(
+                    "enable {} on the client (or update its TLS library)",
+                    version_list(server_versions).join("/")
+                )
+            };
+            let server_side = if client_versions.is_empty() {
+                "allow current versions on the server".to_string()
+            } else {
+                format!(
+                    "allow {} on the server",
+                    version_list(client_versions).join("/")
+                )
+            };
+            format!(
+                "Make the version ranges overlap: {client_side}, or {server_side} (nginx: ssl_protocols; OpenSSL: -tls1_2/-tls1_3, MinProtocol)."
+            )
+        }
         Fix::RenewCertificate => "Server side: renew the certificate (and check that the server was reloaded); if the dates look right, check the client's clock.".into(),
         Fix::RenewCertificateOrCheckClock => "Server side: renew the certificate; if it is valid, check the client's clock.".into(),
         Fix::ReplaceSelfSigned => "Server side: use a certificate issued by a CA the clients trust; or, client side, add this certificate to the client's trust store if it is meant to be trusted.".into(),

@@ -32,6 +32,11 @@ impl ProtocolVersion {
         version_rank(self.0) >= 20
     }
 
+    /// SSL 2.0 and 3.0, TLS 1.0 and 1.1: versions no one should be asked to enable.
+    pub fn is_insecure(self) -> bool {
+        (1..=ProtocolVersion::TLS1_1.rank()).contains(&self.rank())
+    }
+
     /// Orders versions: SSL 2.0 < SSL 3.0 < TLS 1.0 < … < TLS 1.3; 0 for unknown values.
     pub fn rank(self) -> u32 {
         version_rank(self.0)
@@ -64,6 +69,17 @@ impl CipherSuite {
     /// A real suite: neither GREASE (RFC 8701) nor a signal (SCSV).
     pub fn is_real(self) -> bool {
         !is_grease(self.0) && !is_signaling(self.0)
+    }
+
+    /// A suite no one should be asked to enable: no encryption (NULL), no
+    /// authentication (anon), export-grade, RC4, DES or 3DES, or MD5. Unknown values are
+    /// not judged insecure.
+    pub fn is_insecure(self) -> bool {
+        let name = self.name();
+        ["_NULL_", "_anon_", "EXPORT", "RC4", "DES", "_MD5"]
+            .iter()
+            .any(|weak| name.contains(weak))
+            || name.ends_with("_NULL")
     }
 }
 
@@ -133,5 +149,15 @@ mod tests {
         assert!(!CipherSuite(0x00ff).is_real() && !CipherSuite(0x2a2a).is_real());
         assert_eq!(NamedGroup(0x001d).name(), Some("x25519"));
         assert_eq!(NamedGroup(0x9999).to_string(), "0x9999");
+        for weak in [
+            0x0005, 0x0004, 0x000a, 0x0002, 0x0018, 0xc011, 0x0003, 0x0009,
+        ] {
+            assert!(CipherSuite(weak).is_insecure(), "{}", CipherSuite(weak));
+        }
+        for good in [0x1301, 0xc02f, 0x009c, 0x003c, 0xcca8] {
+            assert!(!CipherSuite(good).is_insecure(), "{}", CipherSuite(good));
+        }
+        assert!(ProtocolVersion(0x0301).is_insecure() && ProtocolVersion(0x0300).is_insecure());
+        assert!(!ProtocolVersion::TLS1_2.is_insecure() && !ProtocolVersion(0x1234).is_insecure());
     }
 }

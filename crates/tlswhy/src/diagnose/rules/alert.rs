@@ -82,7 +82,7 @@ fn server_alert(
                 offered: c.alpn.clone(),
             },
             base,
-            Fix::EnableCommonAlpn,
+            super::negotiation::common_alpn_fix(cx, c),
         ),
         AD::DECODE_ERROR | AD::ILLEGAL_PARAMETER
             if before_server_hello || f.malformed.iter().any(|m| m.value.from == Dir::ToServer) =>

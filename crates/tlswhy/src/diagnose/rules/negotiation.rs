@@ -104,10 +104,7 @@ pub(super) fn handshake_failure_after_hello(
             server_picks,
         },
         evidence,
-        Fix::EnableCommonSuite {
-            client_offers: offered.iter().take(SUITES_SUGGESTED).copied().collect(),
-            server_picks: picked,
-        },
+        common_suite_fix(&offered, &picked),
     )
 }
 
@@ -165,4 +162,41 @@ pub(super) fn client_cert_rejected(cx: &Ctx<'_>, mut evidence: Vec<Detail>, desc
         evidence,
         Fix::UseTrustedClientCertificate,
     )
+}
+
+/// Enable a common suite — never an insecure one. When one side offers only insecure
+/// suites, that side is to be upgraded.
+fn common_suite_fix(offered: &[CipherSuite], picked: &[CipherSuite]) -> Fix {
+    let secure = |list: &[CipherSuite]| -> Vec<CipherSuite> {
+        list.iter().copied().filter(|s| !s.is_insecure()).collect()
+    };
+    let (client_secure, server_secure) = (secure(offered), secure(picked));
+    if client_secure.is_empty() && !offered.is_empty() {
+        return Fix::UpgradeInsecureSuites {
+            client: true,
+            insecure: offered.iter().take(SUITES_SHOWN).copied().collect(),
+        };
+    }
+    if server_secure.is_empty() && !picked.is_empty() {
+        return Fix::UpgradeInsecureSuites {
+            client: false,
+            insecure: picked.to_vec(),
+        };
+    }
+    Fix::EnableCommonSuite {
+        client_offers: client_secure.into_iter().take(SUITES_SUGGESTED).collect(),
+        server_picks: server_secure,
+    }
+}
+
+/// Enable a common application protocol: the client's list and, when other connections
+/// show it, what the server selects.
+pub(super) fn common_alpn_fix(cx: &Ctx<'_>, c: &ClientHelloFacts) -> Fix {
+    Fix::EnableCommonAlpn {
+        client_offers: c.alpn.clone(),
+        server_selects: cx
+            .profile()
+            .map(|p| p.alpn_selected.iter().cloned().collect())
+            .unwrap_or_default(),
+    }
 }

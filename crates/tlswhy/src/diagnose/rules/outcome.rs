@@ -174,7 +174,7 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
                     no_data_sent: false,
                 });
                 ev.extend(cx.closes());
-                return server_alert_after_server_hello(ch, ev);
+                return server_alert_after_server_hello(cx, ch, ev);
             }
         }
         // The client never answered the server's flight.
@@ -313,7 +313,11 @@ fn tls13_closed_without_host_name(
 /// TLS 1.3: the server's only encrypted record, right after its ServerHello, was an
 /// alert. A server evaluates ALPN after choosing its key share and some (Go, rustls)
 /// refuse it there, encrypted: the usual cause when the client offered ALPN.
-fn server_alert_after_server_hello(ch: &Seen<ClientHelloFacts>, mut ev: Vec<Detail>) -> Verdict {
+fn server_alert_after_server_hello(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    mut ev: Vec<Detail>,
+) -> Verdict {
     if ch.value.alpn.is_empty() {
         return Verdict::new(
             Finding::ServerAlertAfterServerHello,
@@ -329,7 +333,7 @@ fn server_alert_after_server_hello(ch: &Seen<ClientHelloFacts>, mut ev: Vec<Deta
             offered: ch.value.alpn.clone(),
         },
         ev,
-        Fix::EnableCommonAlpn,
+        super::negotiation::common_alpn_fix(cx, &ch.value),
     )
 }
 

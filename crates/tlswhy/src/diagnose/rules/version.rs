@@ -60,7 +60,20 @@ pub(super) fn version_mismatch(
         },
         Dir::ToServer => Finding::VersionRefusedByClient,
     };
-    Verdict::new(finding, evidence, Fix::OverlapVersions { server_versions })
+    let client_versions: Vec<ProtocolVersion> = if c.supported_versions.is_empty() {
+        vec![ProtocolVersion(c.legacy_version)]
+    } else {
+        c.supported_versions
+            .iter()
+            .map(|&v| ProtocolVersion(v))
+            .filter(|v| v.rank() > 0)
+            .collect()
+    };
+    Verdict::new(
+        finding,
+        evidence,
+        version_fix(server_versions, client_versions),
+    )
 }
 
 /// The ServerHello picked TLS 1.1 or older for a client that offers TLS 1.2 or newer:
@@ -74,4 +87,27 @@ pub(super) fn server_picked_refused_version(cx: &Ctx<'_>, ch: &Seen<ClientHelloF
     picked.rank() > 0
         && picked.rank() <= ProtocolVersion::TLS1_1.rank()
         && highest.rank() >= ProtocolVersion::TLS1_2.rank()
+}
+
+/// Make the ranges overlap with versions that are not insecure; when one side speaks
+/// only insecure ones, upgrade that side.
+fn version_fix(server: Vec<ProtocolVersion>, client: Vec<ProtocolVersion>) -> Fix {
+    let only_insecure = |v: &[ProtocolVersion]| !v.is_empty() && v.iter().all(|v| v.is_insecure());
+    if only_insecure(&server) {
+        return Fix::UpgradeInsecureVersions {
+            client: false,
+            versions: server,
+        };
+    }
+    if only_insecure(&client) {
+        return Fix::UpgradeInsecureVersions {
+            client: true,
+            versions: client,
+        };
+    }
+    let secure = |v: Vec<ProtocolVersion>| v.into_iter().filter(|v| !v.is_insecure()).collect();
+    Fix::OverlapVersions {
+        server_versions: secure(server),
+        client_versions: secure(client),
+    }
 }
