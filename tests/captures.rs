@@ -204,9 +204,18 @@ fn story_relay_blames_the_server_name() {
         // Where the client's own port is this connection's, the fix spells out
         // `curl --resolve NAME:PORT:IP`; behind the relay (the backend leg) the port the
         // client used is not in this connection, so the fix names a hosts entry instead.
-        let direct = h.sni.as_deref().is_none_or(|sni| sni == h.server.ip().to_string());
+        let direct = h
+            .sni
+            .as_deref()
+            .is_none_or(|sni| sni == h.server.ip().to_string());
         let how = if direct { "--resolve" } else { "hosts entry" };
-        assert!(v.fix.contains(how), "{} → {}: {}", h.client, h.server, v.fix);
+        assert!(
+            v.fix.contains(how),
+            "{} → {}: {}",
+            h.client,
+            h.server,
+            v.fix
+        );
         assert!(v.fix.contains("emby.example.com"), "{}", v.fix);
         if v.code == Code::SniIpLiteral {
             assert!(v.summary.contains("127.0.0.2"), "{}", v.summary);
