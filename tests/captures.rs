@@ -406,3 +406,56 @@ impl Words {
         }
     }
 }
+
+/// A relay's two legs carry the same ClientHello: JSON keeps a record per leg, both with
+/// the same `handshake_id`; the text report shows the handshake once, with its path, and
+/// counts it once.
+#[test]
+fn relay_legs_are_one_handshake() {
+    let out = common::tlswhy(
+        &["analyze", "--format", "json", "captures/relay_ip_sni.pcap"],
+        None,
+    );
+    let records = common::json_lines(&out.stdout);
+    assert_eq!(records.len(), 12);
+    let mut by_id: std::collections::BTreeMap<String, Vec<&serde_json::Value>> = Default::default();
+    for r in &records {
+        let id = r["handshake_id"]
+            .as_str()
+            .expect("a handshake id")
+            .to_string();
+        assert_eq!(id.len(), 16, "{id}");
+        by_id.entry(id).or_default().push(r);
+    }
+    assert_eq!(by_id.len(), 6, "six handshakes, each on two legs");
+    for legs in by_id.values() {
+        assert_eq!(legs.len(), 2);
+        assert_ne!(
+            legs[0]["server"], legs[1]["server"],
+            "the relay and the backend"
+        );
+        assert_eq!(legs[0]["verdict"]["code"], legs[1]["verdict"]["code"]);
+    }
+    let out = common::tlswhy(
+        &[
+            "analyze",
+            "--all",
+            "--color",
+            "never",
+            "captures/relay_ip_sni.pcap",
+        ],
+        None,
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("6 TLS handshake attempts"),
+        "counted once: {}",
+        text.lines().last().unwrap_or("")
+    );
+    let relayed = text
+        .lines()
+        .filter(|l| l.contains("relayed: one handshake seen on 2 connections"))
+        .count();
+    assert_eq!(relayed, 6, "{text}");
+    assert!(text.contains("127.0.0.2:8080 → 127.0.0.3:443"), "{text}");
+}

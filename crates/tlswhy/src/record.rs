@@ -90,6 +90,12 @@ pub struct Handshake {
     pub version: Option<Cow<'static, str>>,
     pub cipher: Option<Cow<'static, str>>,
     pub established: bool,
+    /// The handshake this attempt belongs to (from the client random): the two legs of
+    /// a relay carrying the same ClientHello share it. `None` without a ClientHello.
+    pub handshake_id: Option<u64>,
+    /// Other legs of the same handshake (a relay's connection to its backend), as
+    /// (client, server): filled in by a report that shows the handshake once.
+    pub legs: Vec<(SocketAddr, SocketAddr)>,
     pub verdict: Verdict,
     /// Frame number of the connection's first packet.
     pub frame: u64,
@@ -123,6 +129,9 @@ pub struct ClientHelloJson {
 pub struct Finished {
     /// The verdict's code.
     pub code: Code,
+    /// The handshake's id (see [`Handshake::handshake_id`]), also for records only
+    /// counted.
+    pub handshake_id: Option<u64>,
     /// The record; `None` for a successful handshake when `Settings::ok_records` is off,
     /// for a failure the report will not show (`Settings::examples`), and for every one
     /// with `Settings::json_only`.
@@ -192,6 +201,8 @@ pub(crate) fn into_record(
         version,
         cipher,
         established,
+        handshake_id: client_hello.as_ref().map(|c| c.value.handshake_id),
+        legs: Vec::new(),
         verdict,
         frame: conn.first.frame,
         last_frame: conn.last.frame,

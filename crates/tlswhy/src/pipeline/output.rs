@@ -26,6 +26,12 @@ impl Output<'_> {
     ) -> Option<Finished> {
         let settings = self.settings;
         let code = verdict.code;
+        let handshake_id = conn
+            .tls()
+            .facts
+            .client_hello
+            .as_ref()
+            .map(|c| c.value.handshake_id);
         let counted_only = if code == Code::Ok {
             !settings.ok_records
         } else {
@@ -40,6 +46,7 @@ impl Output<'_> {
         if counted_only {
             return Some(Finished {
                 code,
+                handshake_id,
                 handshake: None,
                 packets,
                 json_line: None,
@@ -51,6 +58,7 @@ impl Output<'_> {
         let keep_record = !(settings.render_json && settings.json_only);
         Some(Finished {
             code,
+            handshake_id,
             handshake: keep_record.then(|| Box::new(handshake)),
             packets,
             json_line,

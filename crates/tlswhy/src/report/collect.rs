@@ -1,7 +1,7 @@
 //! The report side's sink: counts every record of a capture and keeps those a report
 //! needs ([`Keep`]), with the packets of the failing ones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::capture::OwnedPacket;
@@ -27,6 +27,37 @@ pub struct Collector {
     counts: BTreeMap<Code, u64>,
     packets: Vec<OwnedPacket>,
     budget: Option<Arc<ExampleBudget>>,
+    /// Recent handshake ids (for examples): a record whose ClientHello was seen moments
+    /// ago on another connection is another leg of the same handshake.
+    recent: RecentHandshakes,
+}
+
+/// Handshakes seen last, by id, with where their kept record is: a relay's two legs
+/// start moments apart, so a bounded window finds them in memory that does not grow.
+#[derive(Default)]
+struct RecentHandshakes {
+    index: HashMap<u64, Option<usize>>,
+    order: VecDeque<u64>,
+}
+
+/// Handshake ids remembered for finding a relay's other leg.
+const RECENT_HANDSHAKES: usize = 4096;
+
+impl RecentHandshakes {
+    fn get(&self, id: u64) -> Option<Option<usize>> {
+        self.index.get(&id).copied()
+    }
+
+    fn insert(&mut self, id: u64, kept: Option<usize>) {
+        if self.index.insert(id, kept).is_none() {
+            self.order.push_back(id);
+            if self.order.len() > RECENT_HANDSHAKES {
+                if let Some(old) = self.order.pop_front() {
+                    self.index.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 impl Collector {
@@ -41,6 +72,7 @@ impl Collector {
             counts: BTreeMap::new(),
             packets: Vec::new(),
             budget,
+            recent: RecentHandshakes::default(),
         }
     }
 
@@ -51,6 +83,16 @@ impl Collector {
     }
 
     pub fn add(&mut self, f: Finished) {
+        // The report shows a relayed handshake once, with its path, and counts it once.
+        if let (Keep::Examples { .. }, Some(id)) = (self.keep, f.handshake_id) {
+            if let Some(first) = self.recent.get(id) {
+                self.packets.extend(f.packets);
+                if let (Some(i), Some(h)) = (first, f.handshake) {
+                    self.handshakes[i].legs.push((h.client, h.server));
+                }
+                return;
+            }
+        }
         let code = f.code;
         let n = self.counts.entry(code).or_default();
         *n += 1;
@@ -66,8 +108,13 @@ impl Collector {
             }
         };
         self.packets.extend(f.packets);
+        let mut kept = None;
         if let (true, Some(h)) = (keep, f.handshake) {
+            kept = Some(self.handshakes.len());
             self.handshakes.push(*h);
+        }
+        if let (Keep::Examples { .. }, Some(id)) = (self.keep, f.handshake_id) {
+            self.recent.insert(id, kept);
         }
     }
 

@@ -28,7 +28,7 @@ pub fn write_lines<'a, W: Write>(
 /// (`summary`, `evidence`, `fix`) and carries its data (`details`, `remedy`).
 impl Serialize for Handshake {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut r = s.serialize_struct("Handshake", 20)?;
+        let mut r = s.serialize_struct("Handshake", 21)?;
         r.serialize_field("capture", &self.capture)?;
         r.serialize_field("ts", &((self.ts.as_secs_f64() * 1e6).round() / 1e6))?;
         r.serialize_field("client", &self.client)?;
@@ -37,6 +37,7 @@ impl Serialize for Handshake {
         r.serialize_field("version", &self.version)?;
         r.serialize_field("cipher", &self.cipher)?;
         r.serialize_field("established", &self.established)?;
+        r.serialize_field("handshake_id", &self.handshake_id.map(HandshakeId))?;
         r.serialize_field(
             "verdict",
             &VerdictJson {
@@ -120,4 +121,13 @@ struct Remedy<'a> {
     side: Side,
     #[serde(flatten)]
     fix: &'a Fix,
+}
+
+/// A handshake id as 16 hex digits.
+struct HandshakeId(u64);
+
+impl Serialize for HandshakeId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{:016x}", self.0))
+    }
 }

@@ -1,6 +1,7 @@
 //! The human report. Every string that came from packets is escaped before it is
 //! printed, whether or not colour is on.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::wording;
@@ -126,6 +127,17 @@ fn write_handshake<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Resul
         sni,
         st.dim(&format!("[{}, frame {}]", escape(&h.capture), h.frame))
     )?;
+    if !h.legs.is_empty() {
+        let mut path = format!("{} → {}", h.client, h.server);
+        for (client, server) in &h.legs {
+            let _ = write!(path, " → {server} (from {client})");
+        }
+        writeln!(
+            out,
+            "  relayed: one handshake seen on {} connections: {path}",
+            h.legs.len() + 1
+        )?;
+    }
     let cx = wording::Context::of(h);
     writeln!(out, "  {}", escape(&wording::summary(&h.verdict, &cx)))?;
     if h.verdict.code != Code::Ok {

@@ -52,6 +52,11 @@ pub struct ClientHelloFacts {
     pub renegotiation_info: bool,
     pub encrypted_client_hello: bool,
     pub grease: bool,
+    /// Identifies the handshake: the last 8 bytes of the client random (random in every
+    /// version; the first 4 were a clock before TLS 1.3). Two legs of a relay carrying the
+    /// same ClientHello share it.
+    #[serde(skip)]
+    pub handshake_id: u64,
     /// Sent in the SSL 2.0-compatible format.
     pub sslv2_format: bool,
 }
@@ -165,6 +170,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHelloFacts, String> {
     let mut facts = ClientHelloFacts {
         legacy_version: ch.version.0,
         cipher_suites: ch.ciphers.iter().map(|c| c.0).collect(),
+        handshake_id: id_of_random(ch.random),
         ..Default::default()
     };
     facts.grease = facts.cipher_suites.iter().any(|&c| is_grease(c));
@@ -270,6 +276,12 @@ fn key_share_groups(data: &[u8]) -> Vec<u16> {
     out
 }
 
+/// The handshake id: the last 8 bytes of the random (or challenge), big-endian.
+fn id_of_random(random: &[u8]) -> u64 {
+    let tail = &random[random.len().saturating_sub(8)..];
+    tail.iter().fold(0u64, |id, &b| (id << 8) | u64::from(b))
+}
+
 /// Parses an SSL 2.0-format ClientHello record (RFC 6101 appendix E.2) whose 2-byte
 /// header has already been checked. `record` starts at the header.
 pub fn parse_sslv2_client_hello(record: &[u8]) -> Result<ClientHelloFacts, String> {
@@ -279,12 +291,19 @@ pub fn parse_sslv2_client_hello(record: &[u8]) -> Result<ClientHelloFacts, Strin
     }
     let version = u16::from_be_bytes([body[1], body[2]]);
     let spec_len = u16::from_be_bytes([body[3], body[4]]) as usize;
+    let session_len = u16::from_be_bytes([body[5], body[6]]) as usize;
+    let challenge_len = u16::from_be_bytes([body[7], body[8]]) as usize;
     let specs = body
         .get(9..9 + spec_len)
         .ok_or("SSLv2 CLIENT-HELLO cut short")?;
+    let challenge_at = 9 + spec_len + session_len;
+    let challenge = body
+        .get(challenge_at..challenge_at + challenge_len)
+        .unwrap_or(&[]);
     let mut facts = ClientHelloFacts {
         legacy_version: version,
         sslv2_format: true,
+        handshake_id: id_of_random(challenge),
         ..Default::default()
     };
     for spec in specs.chunks_exact(3) {
