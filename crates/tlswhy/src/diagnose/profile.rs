@@ -27,9 +27,10 @@ pub struct ServerProfile {
     /// and address), for evidence: the same whatever order connections are added in.
     pub example_client: Option<(u64, SocketAddr)>,
     pub server_hellos: u32,
-    /// Leaf certificates (serial and issuer) that some client accepted: it completed a
-    /// TLS 1.2 handshake with that leaf and sent application data.
-    pub accepted_leaves: BTreeSet<(String, String)>,
+    /// Leaf certificates (a digest of serial and issuer, [`leaf_key`]) that some client
+    /// accepted: it completed a TLS 1.2 handshake with that leaf and sent application
+    /// data.
+    pub accepted_leaves: BTreeSet<u64>,
     /// Names on the leaves this server sent to clients that asked for no host name (no
     /// server_name, or an IP address in it): what such a client could only check
     /// against the address it connected to. Certificates of named virtual hosts are
@@ -48,11 +49,20 @@ pub struct Profiles {
     by_server: HashMap<SocketAddr, ServerProfile, foldhash::fast::RandomState>,
 }
 
+/// A leaf's identity for [`ServerProfile::accepted_leaves`]: FNV-1a over its serial and
+/// issuer (no allocation per connection; collisions only cost a missed failure).
+pub fn leaf_key(leaf: &CertFacts) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in leaf.serial.bytes().chain([0]).chain(leaf.issuer.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 impl ServerProfile {
     /// Some client accepted `leaf` (see [`ServerProfile::accepted_leaves`]).
     pub fn accepted(&self, leaf: &CertFacts) -> bool {
-        self.accepted_leaves
-            .contains(&(leaf.serial.clone(), leaf.issuer.clone()))
+        self.accepted_leaves.contains(&leaf_key(leaf))
     }
 }
 
@@ -101,8 +111,7 @@ impl Profiles {
                 }
             }
             if let (true, Some(leaf)) = (accepted, chain.first()) {
-                p.accepted_leaves
-                    .insert((leaf.serial.clone(), leaf.issuer.clone()));
+                p.accepted_leaves.insert(leaf_key(leaf));
             }
             if p.last_chain.as_ref().is_some_and(|c| Arc::ptr_eq(c, chain)) {
                 return;

@@ -1,7 +1,7 @@
 //! The report side's sink: counts every record of a capture and keeps those a report
 //! needs ([`Keep`]), with the packets of the failing ones.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::capture::OwnedPacket;
@@ -33,30 +33,36 @@ pub struct Collector {
 }
 
 /// Handshakes seen last, by id, with where their kept record is: a relay's two legs
-/// start moments apart, so a bounded window finds them in memory that does not grow.
-#[derive(Default)]
+/// start moments apart, so a small direct-mapped table (a newer id takes an older one's
+/// slot) finds them in fixed memory and constant time.
 struct RecentHandshakes {
-    index: HashMap<u64, Option<usize>>,
-    order: VecDeque<u64>,
+    slots: Box<[(u64, Option<usize>)]>,
 }
 
-/// Handshake ids remembered for finding a relay's other leg.
+/// Slots of [`RecentHandshakes`] (a power of two).
 const RECENT_HANDSHAKES: usize = 4096;
 
+impl Default for RecentHandshakes {
+    fn default() -> Self {
+        RecentHandshakes {
+            // Id 0 marks an empty slot; a real id of 0 is only never matched.
+            slots: vec![(0, None); RECENT_HANDSHAKES].into_boxed_slice(),
+        }
+    }
+}
+
 impl RecentHandshakes {
+    fn slot(id: u64) -> usize {
+        (id ^ (id >> 32)) as usize & (RECENT_HANDSHAKES - 1)
+    }
+
     fn get(&self, id: u64) -> Option<Option<usize>> {
-        self.index.get(&id).copied()
+        let (seen, kept) = self.slots[Self::slot(id)];
+        (seen == id && id != 0).then_some(kept)
     }
 
     fn insert(&mut self, id: u64, kept: Option<usize>) {
-        if self.index.insert(id, kept).is_none() {
-            self.order.push_back(id);
-            if self.order.len() > RECENT_HANDSHAKES {
-                if let Some(old) = self.order.pop_front() {
-                    self.index.remove(&old);
-                }
-            }
-        }
+        self.slots[Self::slot(id)] = (id, kept);
     }
 }
 
