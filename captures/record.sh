@@ -43,7 +43,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      probe_ok self_signed_trusted haproxy_check_tls13 tls13_ends_after_ticket
      no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop
-     cert_rejected_java_tls13 alpn_mismatch_tls13)
+     cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -125,7 +125,7 @@ capture_start() { # NAME FILTER [DEST_DIR (default: captures/)]
     local f=$WORK/cap/$1.pcap
     mkdir -p "$WORK/cap"
     rm -f "$f"
-    timeout -s INT 120 tcpdump -i lo -U --immediate-mode -s 0 -n -Z root -w "$f" "$2" \
+    timeout -s INT 120 tcpdump -i lo -U --immediate-mode -s "${CAP_SNAPLEN:-0}" -n -Z root -w "$f" "$2" \
         >"$WORK/tcpdump.$1.log" 2>&1 &
     TCPDUMP_PID=$!
     local i
@@ -1399,6 +1399,17 @@ sc_alpn_mismatch_tls13() {
     expect alpn_mismatch_tls13 127.0.0.1:4483 alpn_mismatch emby.example.com - \
         "curl -> a rustls server that speaks only ALPN 'dot', TLS 1.3: ServerHello, CCS and the encrypted no_application_protocol alert in one segment, then FIN. Rule 'TLS 1.3 without keys'"
     run c 10 "${CURL[@]}" --resolve emby.example.com:4483:127.0.0.1 https://emby.example.com:4483/
+    capture_stop
+}
+
+sc_snaplen_cut() {
+    gnutls_serv 4484 --echo -a --x509certfile "$C/emby.pem" --x509keyfile "$C/emby.key"
+    CAP_SNAPLEN=300
+    capture_start snaplen_cut "tcp and host 127.0.0.1 and port 4484"
+    CAP_SNAPLEN=
+    expect snaplen_cut 127.0.0.1:4484 incomplete_capture emby.example.com - \
+        "the ok_tls12 exchange (python3 ssl client, TLS 1.2, verifying -> gnutls-serv --echo) captured with tcpdump -s 300: the server's first flight (ServerHello, Certificate, ...) is cut by the snap length. Rule 'Not every connection to a TLS port is a TLS attempt': a snap-length-truncated TLS record is incomplete_capture, the snap length in the evidence"
+    run c 10 "${PEER[@]}" client-tls12-echo 127.0.0.1 4484 emby.example.com "$C/ca.pem"
     capture_stop
 }
 

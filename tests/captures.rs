@@ -459,3 +459,20 @@ fn relay_legs_are_one_handshake() {
     assert_eq!(relayed, 6, "{text}");
     assert!(text.contains("127.0.0.2:8080 → 127.0.0.3:443"), "{text}");
 }
+
+/// A capture taken with a snap length (tcpdump -s 300) cuts the server's flight: the
+/// verdict is incomplete_capture, the evidence says the snap length cut the segment and
+/// how much was kept — not a guess from the bytes that remain.
+#[test]
+fn a_snap_length_cut_is_named() {
+    let hs = handshakes_of("snaplen_cut.pcap");
+    assert_eq!(hs.len(), 1);
+    let v = Words::of(&hs[0]);
+    assert_eq!(v.code, Code::IncompleteCapture, "{}", v.summary);
+    let evidence = v.evidence.join("\n");
+    assert!(
+        evidence.contains("snap length cut this segment")
+            && evidence.contains("payload bytes kept"),
+        "{evidence}"
+    );
+}

@@ -31,8 +31,9 @@ pub struct TcpSegment<'a> {
     pub ack: u32,
     pub flags: TcpFlags,
     pub payload: Cow<'a, [u8]>,
-    /// The payload was cut by the capture's snap length.
-    pub truncated: bool,
+    /// Payload bytes the capture did not keep: the frame was cut by the capture's snap
+    /// length (0: the segment is whole).
+    pub cut_bytes: u32,
 }
 
 /// Why a packet did not yield a TCP segment.
@@ -84,7 +85,10 @@ impl Decoder {
         if ip.is_empty() {
             return Err(Skip::NotTcp);
         }
-        let net = IpSlice::from_slice(ip).map_err(|_| Skip::Malformed)?;
+        let net = match IpSlice::from_slice(ip) {
+            Ok(net) => net,
+            Err(_) => return lax(packet, ip),
+        };
         let (src_ip, dst_ip) = match &net {
             IpSlice::Ipv4(v4) => (
                 IpAddr::V4(v4.header().source_addr()),
@@ -146,6 +150,32 @@ impl Decoder {
     }
 }
 
+/// A packet the strict parsers refuse because its IP length disagrees with the bytes
+/// captured: cut by the snap length (the frame is shorter than on the wire), or an IPv4
+/// total length of 0 from segmentation offload on the capturing host. The captured bytes
+/// are trusted; a cut segment says how much of it is missing.
+fn lax<'a>(packet: &Packet<'a>, ip: &'a [u8]) -> Result<TcpSegment<'a>, Skip> {
+    let (net, _) = etherparse::LaxIpSlice::from_slice(ip).map_err(|_| Skip::Malformed)?;
+    let (src_ip, dst_ip) = match &net {
+        etherparse::LaxIpSlice::Ipv4(v4) => (
+            IpAddr::V4(v4.header().source_addr()),
+            IpAddr::V4(v4.header().destination_addr()),
+        ),
+        etherparse::LaxIpSlice::Ipv6(v6) => (
+            IpAddr::V6(v6.header().source_addr()),
+            IpAddr::V6(v6.header().destination_addr()),
+        ),
+    };
+    let carried = net.payload();
+    if carried.fragmented || carried.ip_number != IpNumber::TCP {
+        return Err(Skip::Malformed);
+    }
+    let tcp = TcpSlice::from_slice(carried.payload).map_err(|_| Skip::Malformed)?;
+    let mut seg = segment(&tcp, src_ip, dst_ip, Cow::Borrowed(tcp.payload()));
+    seg.cut_bytes = packet.orig_len.saturating_sub(packet.data.len() as u32);
+    Ok(seg)
+}
+
 fn segment<'a>(
     tcp: &TcpSlice<'_>,
     src_ip: IpAddr,
@@ -164,7 +194,7 @@ fn segment<'a>(
             rst: tcp.rst(),
         },
         payload,
-        truncated: false,
+        cut_bytes: 0,
     }
 }
 
@@ -274,6 +304,30 @@ mod tests {
             data,
             orig_len: data.len() as u32,
         }
+    }
+
+    #[test]
+    fn a_segment_cut_by_the_snap_length_says_how_much_is_missing() {
+        let ip = ipv4_tcp(&[0x16; 1000]);
+        let cut = &ip[..300];
+        let p = Packet {
+            orig_len: ip.len() as u32,
+            ..packet(LinkType::RAW, cut)
+        };
+        let seg = Decoder::new()
+            .decode(&p)
+            .expect("the captured bytes are kept");
+        assert_eq!(seg.payload.len(), 300 - 40);
+        assert_eq!(seg.cut_bytes, 740);
+        // An IPv4 total length of 0 (segmentation offload): the captured bytes count.
+        let mut tso = ipv4_tcp(b"hello");
+        tso[2] = 0;
+        tso[3] = 0;
+        let seg = Decoder::new()
+            .decode(&packet(LinkType::RAW, &tso))
+            .expect("TSO");
+        assert_eq!(&seg.payload[..], b"hello");
+        assert_eq!(seg.cut_bytes, 0);
     }
 
     #[test]

@@ -398,7 +398,22 @@ impl<A: Application> Connection<A> {
         if flags.rst {
             self.tcp.rst[d].get_or_insert(at);
         }
-        if !seg.payload.is_empty() {
+        if seg.cut_bytes > 0 {
+            // The capture kept only part of this segment: what follows in this direction
+            // cannot be read in order.
+            self.tcp.lost_segment[d].get_or_insert(at);
+            self.tcp.payload_bytes[d] += seg.payload.len() as u64;
+            self.tcp.first_payload[d].get_or_insert(at);
+            self.app_mut().lose(
+                dir,
+                at,
+                format!(
+                    "the capture's snap length cut this segment ({} of {} payload bytes kept)",
+                    seg.payload.len(),
+                    seg.payload.len() as u64 + u64::from(seg.cut_bytes)
+                ),
+            );
+        } else if !seg.payload.is_empty() {
             self.tcp.payload_bytes[d] += seg.payload.len() as u64;
             self.tcp.first_payload[d].get_or_insert(at);
             let data_seq = if flags.syn {

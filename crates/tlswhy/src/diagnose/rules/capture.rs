@@ -44,9 +44,11 @@ pub(super) fn one_sided(cx: &Ctx<'_>) -> Option<Verdict> {
 /// A direction could not be followed before the outcome was decided.
 pub(super) fn lost_before_outcome(cx: &Ctx<'_>) -> Option<Verdict> {
     cx.client_hello()?;
+    // The earlier loss is the cause of what follows it.
     let (dir, lost) = [Dir::ToServer, Dir::ToClient]
         .into_iter()
-        .find_map(|d| cx.facts.lost[d.index()].as_ref().map(|l| (d, l)))?;
+        .filter_map(|d| cx.facts.lost[d.index()].as_ref().map(|l| (d, l)))
+        .min_by_key(|(_, l)| l.at)?;
     // An outcome already decided before the loss stands.
     if super::alert::decisive_alert(cx).is_some_and(|a| a.at <= lost.at)
         || cx.handshake_completed_before(lost.at)
