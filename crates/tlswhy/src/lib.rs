@@ -4,8 +4,9 @@
 //!
 //! The stages follow the data: [`capture`] (pcap/pcapng records) → [`decode`] (link, IP,
 //! TCP) → [`flow`] (connections, TCP reassembly) → [`tls`] (records, handshake messages,
-//! certificates, alerts) → [`diagnose`] (verdicts) → [`report`] (text, JSON Lines).
-//! [`analyze`] wires them for one capture:
+//! certificates, alerts) → [`connection`] → [`diagnose`] (verdicts) → [`record`] →
+//! [`pipeline`] (the streaming pass) → [`report`] (the words, text, JSON Lines).
+//! [`pipeline`] wires them for one capture:
 //!
 //! ```no_run
 //! use tlswhy::{capture::Source, pipeline::{self, Settings}};

@@ -1,6 +1,6 @@
 //! The record of one handshake attempt — the connection's facts with its verdict, the
 //! JSON object of DESIGN.md — and of one capture ([`CaptureReport`]); how a finished
-//! connection becomes a record ([`Output`]), and which records are only counted
+//! connection becomes a record (`pipeline::output`), and which records are only counted
 //! ([`ExampleBudget`]).
 
 use std::borrow::Cow;
@@ -43,7 +43,8 @@ pub struct CaptureReport {
     pub stats: Stats,
     /// The capture stopped making sense here; what came before was analyzed.
     pub damage: Option<Damage>,
-    /// The records kept (all of them from [`analyze_bytes`]; a [`Collector`] may keep
+    /// The records kept (all of them from [`crate::pipeline::analyze_bytes`]; a
+    /// [`crate::report::collect::Collector`] may keep
     /// fewer), in the order the analysis produced them.
     pub handshakes: Vec<Handshake>,
     /// Every handshake attempt by verdict code, kept or not.
@@ -143,7 +144,8 @@ pub struct Finished {
     pub json_line: Option<Vec<u8>>,
 }
 
-/// Which codes have shown their share of examples in a [`Collector`]: the records of
+/// Which codes have shown their share of examples in a
+/// [`crate::report::collect::Collector`]: the records of
 /// those codes that are still to come will only be counted. Records reach the collector
 /// in their final order, so a code spent now stays spent for every later record.
 #[derive(Debug, Default)]

@@ -83,7 +83,7 @@ impl Collector {
     }
 
     /// What the analysis may skip because this collector will not keep it (see
-    /// [`Settings::examples`]); `None` when it keeps every record.
+    /// [`crate::pipeline::Settings::examples`]); `None` when it keeps every record.
     pub fn budget(&self) -> Option<Arc<ExampleBudget>> {
         self.budget.clone()
     }

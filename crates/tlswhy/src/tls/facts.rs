@@ -141,7 +141,11 @@ impl Serialize for Label {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Label::Text(text) => s.serialize_str(&crate::sanitize::json_text(text)),
-            spelled_out => s.serialize_str(&crate::sanitize::json_text(&spelled_out.to_string())),
+            // Only the leaf's name comes from the wire; the other labels are ours.
+            certificate @ Label::ServerCertificate { .. } => {
+                s.serialize_str(&crate::sanitize::json_text(&certificate.to_string()))
+            }
+            ours => s.collect_str(ours),
         }
     }
 }
@@ -207,7 +211,7 @@ impl TlsFacts {
     }
 
     /// Moves the lists to allocations of their exact size (the facts will not grow any
-    /// more); see [`trim`].
+    /// more; allocators keep a block in place when it shrinks by less than half).
     pub fn trim_lists(&mut self) {
         trim(&mut self.alerts);
         trim(&mut self.malformed);

@@ -62,7 +62,8 @@ pub struct ClientHelloFacts {
 }
 
 impl ClientHelloFacts {
-    /// Moves the lists to allocations of their exact size; see [`super::trim::trim`].
+    /// Moves the lists to allocations of their exact size (allocators keep a shrunk block
+    /// in place).
     pub fn trim_lists(&mut self) {
         for list in [
             &mut self.supported_versions,

@@ -1,0 +1,303 @@
+//! The words: a verdict's summary, evidence and fix, rendered from its data (the
+//! [`Finding`], the [`Detail`](crate::diagnose::Detail)s, the
+//! [`Fix`](crate::diagnose::Fix)) for every output alike. Nothing is
+//! escaped here: text from packets arrives as it was sent, and each output escapes it
+//! for its medium (terminal, Markdown, XML; JSON by its serializer).
+
+use std::net::SocketAddr;
+
+use crate::capture::Timestamp;
+use crate::diagnose::verdict::{Finding, ServerReaction, Unfinished};
+use crate::diagnose::Verdict;
+use crate::record::Handshake;
+use crate::tls::alert::AlertDescription;
+use crate::tls::cert::format_unix;
+use crate::tls::hello::ClientHelloFacts;
+use crate::tls::wire::{CipherSuite, ProtocolVersion};
+
+mod evidence;
+mod fix;
+
+pub use evidence::{detail, evidence};
+pub use fix::fix;
+
+/// What the words need beyond the verdict: the server, and when the connection started
+/// (citations give times relative to it).
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    pub server: SocketAddr,
+    pub start: Timestamp,
+    /// The ClientHello (its server_name and ALPN list are cited from here).
+    pub client_hello: Option<&'a ClientHelloFacts>,
+}
+
+impl Context<'_> {
+    /// The context of a record's verdict.
+    pub fn of(h: &Handshake) -> Context<'_> {
+        Context {
+            server: h.server,
+            start: h.ts,
+            client_hello: h.client_hello.as_ref().map(|c| &c.facts),
+        }
+    }
+}
+
+/// A record's verdict in words: what every output shows.
+#[derive(Clone, Debug)]
+pub struct Worded {
+    pub summary: String,
+    pub evidence: Vec<String>,
+    pub fix: String,
+}
+
+impl Worded {
+    /// Words `h`'s verdict.
+    pub fn of(h: &Handshake) -> Worded {
+        let cx = Context::of(h);
+        Worded {
+            summary: summary(&h.verdict, &cx),
+            evidence: evidence(&h.verdict, &cx),
+            fix: fix(&h.verdict, &cx),
+        }
+    }
+}
+
+/// The verdict's summary: one sentence a person can act on.
+pub fn summary(v: &Verdict, cx: &Context) -> String {
+    let server = cx.server;
+    let port = server.port();
+    match &v.finding {
+        Finding::Completed {
+            version,
+            cipher_suite,
+            ..
+        } => format!(
+            "Handshake completed ({}, {}).",
+            version.map_or_else(|| "TLS".into(), |v| v.name()),
+            cipher_suite.map(CipherSuite::name).unwrap_or_default()
+        ),
+        Finding::Refused => format!(
+            "Nothing accepts connections on {server}: the server side answered the client's SYN with a reset."
+        ),
+        Finding::SynUnanswered => {
+            format!("The client's connection attempts to {server} were never answered (no SYN-ACK).")
+        }
+        Finding::CaptureEndsAfterSyn => {
+            "The capture ends right after the client's SYN, before the server could answer.".into()
+        }
+        Finding::OnlyClientSide => "Only the client's side of this connection is in the capture; the server's packets are missing.".into(),
+        Finding::PlaintextFromClient { protocol } => format!(
+            "The client spoke plain text ({}) to {server}, which expects TLS.",
+            protocol.describe()
+        ),
+        Finding::ServerGreetedInPlaintext { protocol } => format!(
+            "The server at {server} does not speak TLS: it greeted the client with {}.",
+            protocol.describe()
+        ),
+        Finding::ServerAnsweredInPlaintext { protocol } => format!(
+            "The client started TLS but {server} does not speak TLS on port {port}: it answered with {}.",
+            protocol.describe()
+        ),
+        Finding::CaptureStartsMidConnection => "The capture starts in the middle of this connection: its beginning, with the ClientHello, is not in the capture.".into(),
+        Finding::ClientHelloUnparsable => {
+            "The client sent TLS records that do not parse as a ClientHello.".into()
+        }
+        Finding::ClientFirstFlightLost => "Segments of the client's first flight are missing from the capture, so its ClientHello cannot be read.".into(),
+        Finding::ClientHelloCut => {
+            "The client sent data but the capture ends before a complete ClientHello.".into()
+        }
+        Finding::ClientLeftBeforeHello => format!(
+            "The client opened a connection to {server} and closed it without sending a ClientHello."
+        ),
+        Finding::ServerLeftBeforeHello => format!(
+            "The server at {server} closed the connection before the client sent anything."
+        ),
+        Finding::NoClientHello => "The connection was open but no ClientHello is in the capture.".into(),
+        Finding::HandshakeLost => "Part of the handshake is missing from the capture, so its outcome cannot be told.".into(),
+        Finding::Unfinished { why } => format!(
+            "The capture does not show how this handshake ended: {}.",
+            unfinished(why)
+        ),
+        Finding::LimitReached => "This connection was closed before its outcome was known: a limit of the analysis was reached.".into(),
+        Finding::SniIpLiteral { ip, reaction } => format!(
+            "The client put the IP address {ip} in server_name where a host name belongs (RFC 6066 forbids it); the server at {server} {}.",
+            reacted(reaction)
+        ),
+        Finding::SniMissing { reaction } => format!(
+            "The client sent no server name (SNI) and the server at {server} {}.",
+            reacted(reaction)
+        ),
+        Finding::SniUnrecognized { name, reaction } => format!(
+            "The server at {server} does not serve the name '{name}' the client asked for: it {}.",
+            reacted(reaction)
+        ),
+        Finding::CertOutsideValidity {
+            not_before,
+            not_after,
+        } => format!(
+            "The server's certificate is outside its validity period ({} to {}) at the time of the capture; the client rejected it.",
+            format_unix(*not_before),
+            format_unix(*not_after)
+        ),
+        Finding::CertReportedExpired => {
+            "The client reports the server's certificate as expired (certificate_expired).".into()
+        }
+        Finding::CertSelfSignedUntrusted { subject } => format!(
+            "The server at {server} presents a self-signed certificate ('{subject}'), which the client does not trust."
+        ),
+        Finding::CertSelfSignedRejected { subject } => format!(
+            "The server presents a self-signed certificate ('{subject}'), which the client rejected."
+        ),
+        Finding::CertIssuerUntrusted { issuer } => format!(
+            "The client does not trust the issuer of the server's certificate{}.",
+            if issuer.is_empty() {
+                String::new()
+            } else {
+                format!(" ('{issuer}')")
+            }
+        ),
+        Finding::CertNameMismatch { names, requested } => format!(
+            "The server's certificate is for [{}], not '{requested}' that the client asked for; the client rejected it.",
+            names.join(", ")
+        ),
+        Finding::CertRejected { alert } => format!(
+            "The client rejected the server's certificate{}; the capture does not show why.",
+            alert.map(|d| format!(" ({})", d.name())).unwrap_or_default()
+        ),
+        Finding::NoCommonVersion { client_highest } => format!(
+            "The server at {server} accepts no TLS version the client offers (client's highest: {client_highest}); it refused with protocol_version."
+        ),
+        Finding::VersionRefusedByClient => "The server picked a TLS version the client does not accept; the client refused with protocol_version.".into(),
+        Finding::NoSharedCipher {
+            offered,
+            offer_class,
+            server_picks,
+        } => match server_picks {
+            Some((picked, server_class)) => format!(
+                "No cipher suite in common: the client offered {offered} suites, {offer_class}; the server at {server} accepts none of them — for other clients it picked only {} ({server_class}) — and refused this one with handshake_failure.",
+                suite_list(picked)
+            ),
+            None => format!(
+                "No cipher suite in common: the server at {server} refused the client's {offered} suites ({offer_class}) with handshake_failure right after the ClientHello."
+            ),
+        },
+        Finding::AlpnRefusedByServer { offered } => format!(
+            "The server at {server} supports none of the application protocols the client offered ({}).",
+            if offered.is_empty() {
+                "none".to_string()
+            } else {
+                offered.join(", ")
+            }
+        ),
+        Finding::AlpnRefusedEncrypted { offered } => format!(
+            "The server at {server} answered the ClientHello with an encrypted alert right after its ServerHello (TLS 1.3); the client offered the application protocols {}, and a server refuses those there when it supports none of them.",
+            offered.join(", ")
+        ),
+        Finding::AlpnRefusedByClient => {
+            "The client rejected the server's choice of application protocol.".into()
+        }
+        Finding::ClientCertMissing => format!(
+            "The server at {server} requires a client certificate and the client sent none."
+        ),
+        Finding::ClientCertEmptyEncrypted => format!(
+            "The server at {server} requires a client certificate and the client sent an empty one (TLS 1.3: certificate_required, encrypted)."
+        ),
+        Finding::ClientCertRejected { alert } => format!(
+            "The server at {server} rejected the client's certificate ({}).",
+            alert.name()
+        ),
+        Finding::ClientCertRejectedEncrypted => format!(
+            "The server at {server} rejected the client's certificate (TLS 1.3: the alert is encrypted)."
+        ),
+        Finding::FailureDespiteSharedSuites => format!(
+            "The server at {server} rejected the ClientHello with handshake_failure although it shares cipher suites with the client; the mismatch is elsewhere (key-exchange groups, signature algorithms or an extension)."
+        ),
+        Finding::FatalAlert { from, alert, after } => format!(
+            "The {} ended the handshake with {}{}.",
+            from.sender(),
+            alert_or_encrypted(*alert),
+            after
+                .as_ref()
+                .map(|(d, what)| format!(" after {} {what}", d.sender()))
+                .unwrap_or_default()
+        ),
+        Finding::ServerAlertAfterServerHello => format!(
+            "The server at {server} sent an encrypted alert right after its ServerHello (TLS 1.3) and closed; without keys the alert cannot be read."
+        ),
+        Finding::ServerAlertAfterClientFlight => {
+            "The server answered the client's encrypted flight with an encrypted alert and closed.".into()
+        }
+        Finding::PeerRejectedBytes { sender, alert } => format!(
+            "The {} sent handshake bytes its peer could not parse ({}).",
+            sender.sender(),
+            alert.name()
+        ),
+        Finding::UnparsableBytes { sender } => format!(
+            "The {} sent handshake bytes that do not parse.",
+            sender.sender()
+        ),
+        Finding::ClientAbortedAfterServerFlight => "The client closed the connection after the server's encrypted flight without sending its own (or an alert).".into(),
+        Finding::ClientAbortedMidHandshake => "The client closed the connection in the middle of the handshake without sending an alert.".into(),
+        Finding::ClientGaveUp { waited } => format!(
+            "The client closed the connection {waited:.3} s after its ClientHello, before the server answered, without an alert."
+        ),
+        Finding::ServerResetAfterHello => format!(
+            "The server at {server} (or a middlebox on the path) reset the connection on seeing the ClientHello."
+        ),
+        Finding::ServerClosedAfterHello => format!(
+            "The server at {server} closed the connection after the ClientHello without a word (no ServerHello, no alert)."
+        ),
+        Finding::ServerDroppedMidHandshake { reset } => format!(
+            "The server at {server} {} the connection in the middle of the handshake without an alert.",
+            if *reset { "reset" } else { "closed" }
+        ),
+        Finding::NoResponse => format!(
+            "The server at {server} accepted the connection but never answered the ClientHello."
+        ),
+    }
+}
+
+fn unfinished(why: &Unfinished) -> String {
+    match why {
+        Unfinished::BeforeClientFlight => "the capture ends before the client's encrypted flight".into(),
+        Unfinished::NoAnswerToClientData => "the client sent data after its flight, but no answer from the server is in the capture".into(),
+        Unfinished::AfterClientFlight => "the capture ends right after the client's encrypted flight, before any application data".into(),
+        Unfinished::BeforeServerAnswer { secs } => format!(
+            "the capture ends {secs:.3} s after the ClientHello, before the server's answer"
+        ),
+        Unfinished::BeforeCompletion => "the capture ends before the handshake completed".into(),
+    }
+}
+
+fn reacted(reaction: &ServerReaction) -> String {
+    match reaction {
+        ServerReaction::UnrecognizedName => "answered with unrecognized_name".into(),
+        ServerReaction::FailedWith(alert) => {
+            format!("failed the handshake with {}", alert.name())
+        }
+        ServerReaction::CertificateWithoutAddress => {
+            "presented a certificate that does not name that address, and the client rejected it"
+                .into()
+        }
+        ServerReaction::CertificateRejected => "presented a certificate the client rejected".into(),
+    }
+}
+
+pub(super) fn alert_or_encrypted(alert: Option<AlertDescription>) -> String {
+    alert.map_or_else(|| "an encrypted alert".into(), |d| d.to_string())
+}
+
+pub(super) fn suite_list(suites: &[CipherSuite]) -> String {
+    let mut out = String::new();
+    for (i, s) in suites.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&s.name());
+    }
+    out
+}
+
+pub(super) fn version_list(versions: &[ProtocolVersion]) -> Vec<String> {
+    versions.iter().map(|v| v.name().into_owned()).collect()
+}
