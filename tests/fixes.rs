@@ -90,11 +90,14 @@ fn scan(files: &[PathBuf]) -> (usize, Vec<String>) {
 #[test]
 fn fixes_on_the_captures_and_the_corpus_are_safe_and_concrete() {
     let mut files = captures_in(&common::captures());
+    // captures/ alone holds over 100 handshake attempts, the corpus about 80 more.
+    let mut least = 100;
     if let Some(corpus) = common::corpus_if_present("tests/fixes.rs (the corpus part)") {
         files.extend(captures_in(&corpus));
+        least = 180;
     }
     let (fixes, problems) = scan(&files);
-    assert!(fixes >= 150, "only {fixes} fixes scanned");
+    assert!(fixes >= least, "only {fixes} fixes scanned");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
