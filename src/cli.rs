@@ -33,7 +33,9 @@ pub struct OutputArgs {
     pub all: bool,
 
     /// Exit with status 1 when a handshake matches: `failed` (any code but ok) or a
-    /// comma-separated list of verdict codes.
+    /// comma-separated list of verdict codes and warnings ("ok, but": old_version,
+    /// insecure_cipher, rsa_key_exchange, certificate_expires_soon,
+    /// name_mismatch_accepted).
     #[arg(long, value_name = "CODES|failed")]
     pub fail_on: Option<String>,
 

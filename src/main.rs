@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use cli::{AnalyzeArgs, Cli, ColorChoice, Command, Format, OutputArgs};
 use outputs::OutputFile;
 use tlswhy::capture::Source;
-use tlswhy::diagnose::{self, Code};
+use tlswhy::diagnose::{self, Code, Warning};
 use tlswhy::inputs;
 use tlswhy::pipeline;
 use tlswhy::pipeline::Settings;
@@ -57,7 +57,7 @@ const EXAMPLES_PER_CODE: usize = 100;
 enum FailOn {
     Never,
     AnyFailure,
-    Codes(Vec<Code>),
+    Codes(Vec<Code>, Vec<Warning>),
 }
 
 impl FailOn {
@@ -68,24 +68,30 @@ impl FailOn {
         if spec.trim() == "failed" {
             return Ok(FailOn::AnyFailure);
         }
-        let codes = spec
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::parse::<Code>)
-            .collect::<Result<Vec<_>, _>>()?;
-        if codes.is_empty() {
-            return Err("--fail-on needs 'failed' or a list of verdict codes".into());
+        let (mut codes, mut warnings) = (Vec::new(), Vec::new());
+        for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match (name.parse::<Code>(), name.parse::<Warning>()) {
+                (Ok(code), _) => codes.push(code),
+                (_, Ok(warning)) => warnings.push(warning),
+                (Err(e), Err(_)) => return Err(e),
+            }
         }
-        Ok(FailOn::Codes(codes))
+        if codes.is_empty() && warnings.is_empty() {
+            return Err("--fail-on needs 'failed' or a list of verdict codes or warnings".into());
+        }
+        Ok(FailOn::Codes(codes, warnings))
     }
 
     fn matches(&self, code: Code) -> bool {
         match self {
             FailOn::Never => false,
             FailOn::AnyFailure => code != Code::Ok,
-            FailOn::Codes(codes) => codes.contains(&code),
+            FailOn::Codes(codes, _) => codes.contains(&code),
         }
+    }
+
+    fn matches_warning(&self, warning: Warning) -> bool {
+        matches!(self, FailOn::Codes(_, warnings) if warnings.contains(&warning))
     }
 }
 
@@ -99,7 +105,12 @@ struct Common {
 fn common(args: &OutputArgs) -> Result<Common, String> {
     let fail_on = FailOn::parse(args.fail_on.as_deref()).map_err(|e| {
         let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-        format!("{e} (codes: failed, {})", codes.join(", "))
+        let warnings: Vec<&str> = Warning::ALL.iter().map(|w| w.as_str()).collect();
+        format!(
+            "{e} (codes: failed, {}; warnings: {})",
+            codes.join(", "),
+            warnings.join(", ")
+        )
     })?;
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         return Err("--timeout must be a positive number of seconds".into());
@@ -374,7 +385,11 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let matched = reports
         .iter()
         .flat_map(|r| r.counts.keys())
-        .any(|&code| fail_on.matches(code));
+        .any(|&code| fail_on.matches(code))
+        || reports
+            .iter()
+            .flat_map(|r| r.warning_counts.keys())
+            .any(|&w| fail_on.matches_warning(w));
     let damaged = args.strict && reports.iter().any(|r| r.damage.is_some());
     // The process ends here: freeing every record one by one would only cost time.
     std::mem::forget(reports);
@@ -470,7 +485,8 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
             None => Ok(()),
         },
         |h, packets| {
-            matched |= fail_on.matches(h.verdict.code);
+            matched |= fail_on.matches(h.verdict.code)
+                || h.warnings.iter().any(|&w| fail_on.matches_warning(w));
             let mut out = stdout.lock();
             match out_args.format {
                 Format::Json => report::json::write_lines(&mut out, [h])?,

@@ -476,3 +476,67 @@ fn a_snap_length_cut_is_named() {
         "{evidence}"
     );
 }
+
+/// "ok, but": a completed handshake carries warnings for what is weak; failures carry
+/// none; `--fail-on` takes warning names.
+#[test]
+fn completed_handshakes_carry_their_warnings() {
+    let out = common::tlswhy(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "captures/no_shared_cipher.pcap",
+        ],
+        None,
+    );
+    let records = common::json_lines(&out.stdout);
+    for r in &records {
+        let warnings: Vec<&str> = r["warnings"]
+            .as_array()
+            .expect("a warnings list")
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        if r["verdict"]["code"] == "ok" {
+            // TLS_RSA_WITH_AES_..._CBC_SHA(256): RSA key exchange.
+            assert_eq!(warnings, ["rsa_key_exchange"], "{r}");
+        } else {
+            assert!(warnings.is_empty(), "{r}");
+        }
+    }
+    let fail = |spec: &str, capture: &str| {
+        common::tlswhy(&["analyze", "--fail-on", spec, capture], None)
+            .status
+            .code()
+    };
+    assert_eq!(
+        fail("rsa_key_exchange", "captures/no_shared_cipher.pcap"),
+        Some(1)
+    );
+    assert_eq!(
+        fail("old_version", "captures/no_shared_cipher.pcap"),
+        Some(0)
+    );
+    assert_eq!(fail("rsa_key_exchange", "captures/ok_tls13.pcap"), Some(0));
+    let text = common::tlswhy(
+        &[
+            "analyze",
+            "--color",
+            "never",
+            "captures/no_shared_cipher.pcap",
+        ],
+        None,
+    );
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("ok, but:") && text.contains("rsa_key_exchange 2"),
+        "{text}"
+    );
+    let bad = common::tlswhy(
+        &["analyze", "--fail-on", "weak", "captures/ok_tls13.pcap"],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("warnings: old_version"));
+}

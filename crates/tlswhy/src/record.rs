@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::capture::OwnedPacket;
 use crate::capture::{Damage, Timestamp};
 use crate::connection::Connection;
-use crate::diagnose::{self, Code, Verdict};
+use crate::diagnose::{self, Code, Verdict, Warning};
 use crate::tls::cert::CertFacts;
 use crate::tls::facts::{AlertFacts, Event, Malformed, Seen};
 use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
@@ -49,6 +49,8 @@ pub struct CaptureReport {
     pub handshakes: Vec<Handshake>,
     /// Every handshake attempt by verdict code, kept or not.
     pub counts: BTreeMap<Code, u64>,
+    /// Completed handshakes by warning ("ok, but").
+    pub warning_counts: BTreeMap<Warning, u64>,
     pub end: Timestamp,
     /// With `Settings::keep_failing_packets`: the packets of every failing handshake,
     /// in capture order.
@@ -60,6 +62,9 @@ impl CaptureReport {
     pub fn keep_all(&mut self, records: Vec<Finished>) {
         for f in records {
             *self.counts.entry(f.code).or_default() += 1;
+            for &w in &f.warnings {
+                *self.warning_counts.entry(w).or_default() += 1;
+            }
             self.failing_packets.extend(f.packets);
             if let Some(h) = f.handshake {
                 self.handshakes.push(*h);
@@ -98,6 +103,8 @@ pub struct Handshake {
     /// (client, server): filled in by a report that shows the handshake once.
     pub legs: Vec<(SocketAddr, SocketAddr)>,
     pub verdict: Verdict,
+    /// "ok, but": what is weak or about to break in a handshake that completed.
+    pub warnings: Vec<Warning>,
     /// Frame number of the connection's first packet.
     pub frame: u64,
     /// Frame number of the connection's last packet.
@@ -130,6 +137,8 @@ pub struct ClientHelloJson {
 pub struct Finished {
     /// The verdict's code.
     pub code: Code,
+    /// The warnings of a handshake that completed (see [`Handshake::warnings`]).
+    pub warnings: Vec<Warning>,
     /// The handshake's id (see [`Handshake::handshake_id`]), also for records only
     /// counted.
     pub handshake_id: Option<u64>,
@@ -166,7 +175,12 @@ impl ExampleBudget {
 
 /// The record of a connection still in use (live capture): its facts are copied.
 pub(crate) fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshake {
-    into_record(name, conn, conn.tls().facts.clone(), verdict)
+    let warnings = if verdict.code == Code::Ok {
+        diagnose::warnings_of(&conn.tls().facts)
+    } else {
+        Vec::new()
+    };
+    into_record(name, conn, conn.tls().facts.clone(), verdict, warnings)
 }
 
 /// The record of one handshake attempt, taking its TLS facts.
@@ -175,6 +189,7 @@ pub(crate) fn into_record(
     conn: &Connection,
     f: TlsFacts,
     verdict: Verdict,
+    warnings: Vec<Warning>,
 ) -> Handshake {
     let sh = f.server_hello.as_ref().map(|s| &s.value);
     let established =
@@ -205,6 +220,7 @@ pub(crate) fn into_record(
         established,
         handshake_id: client_hello.as_ref().map(|c| c.value.handshake_id),
         legs: Vec::new(),
+        warnings,
         verdict,
         frame: conn.first.frame,
         last_frame: conn.last.frame,

@@ -10,11 +10,13 @@ pub mod detail;
 pub mod profile;
 mod rules;
 pub mod verdict;
+pub mod warning;
 
 pub use detail::Detail;
 pub use profile::{Profiles, ServerProfile};
 pub use rules::{handshake_completed, is_encrypted_alert_len, negotiated_tls13};
 pub use verdict::{Code, Finding, Fix, Side, Verdict};
+pub use warning::{warnings_of, Warning};
 
 use crate::capture::Timestamp;
 use crate::connection::Connection;

@@ -26,6 +26,11 @@ impl Output<'_> {
     ) -> Option<Finished> {
         let settings = self.settings;
         let code = verdict.code;
+        let warnings = if code == Code::Ok {
+            crate::diagnose::warnings_of(&conn.tls().facts)
+        } else {
+            Vec::new()
+        };
         let handshake_id = conn
             .tls()
             .facts
@@ -46,6 +51,7 @@ impl Output<'_> {
         if counted_only {
             return Some(Finished {
                 code,
+                warnings,
                 handshake_id,
                 handshake: None,
                 packets,
@@ -53,11 +59,12 @@ impl Output<'_> {
             });
         }
         let facts = conn.take_tls_facts();
-        let handshake = into_record(self.name, conn, facts, verdict);
+        let handshake = into_record(self.name, conn, facts, verdict, warnings.clone());
         let json_line = settings.render_json.then(|| json_line(&handshake));
         let keep_record = !(settings.render_json && settings.json_only);
         Some(Finished {
             code,
+            warnings,
             handshake_id,
             handshake: keep_record.then(|| Box::new(handshake)),
             packets,

@@ -258,6 +258,7 @@ pub(super) fn finish_capture(
         damage,
         handshakes: Vec::new(),
         counts: BTreeMap::new(),
+        warning_counts: BTreeMap::new(),
         end,
         failing_packets: Vec::new(),
     }

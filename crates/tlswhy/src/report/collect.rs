@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::capture::OwnedPacket;
-use crate::diagnose::Code;
+use crate::diagnose::{Code, Warning};
 use crate::record::{CaptureReport, ExampleBudget, Finished, Handshake};
 
 /// Which records a [`Collector`] keeps once it has counted them.
@@ -25,6 +25,7 @@ pub struct Collector {
     keep: Keep,
     handshakes: Vec<Handshake>,
     counts: BTreeMap<Code, u64>,
+    warning_counts: BTreeMap<Warning, u64>,
     packets: Vec<OwnedPacket>,
     budget: Option<Arc<ExampleBudget>>,
     /// Recent handshake ids (for examples): a record whose ClientHello was seen moments
@@ -76,6 +77,7 @@ impl Collector {
             keep,
             handshakes: Vec::new(),
             counts: BTreeMap::new(),
+            warning_counts: BTreeMap::new(),
             packets: Vec::new(),
             budget,
             recent: RecentHandshakes::default(),
@@ -100,6 +102,9 @@ impl Collector {
             }
         }
         let code = f.code;
+        for &w in &f.warnings {
+            *self.warning_counts.entry(w).or_default() += 1;
+        }
         let n = self.counts.entry(code).or_default();
         *n += 1;
         let keep = match self.keep {
@@ -129,6 +134,7 @@ impl Collector {
         self.packets.sort_by_key(|p| p.frame);
         report.handshakes = self.handshakes;
         report.counts = self.counts;
+        report.warning_counts = self.warning_counts;
         report.failing_packets = self.packets;
         report
     }

@@ -28,7 +28,7 @@ pub fn write_lines<'a, W: Write>(
 /// (`summary`, `evidence`, `fix`) and carries its data (`details`, `remedy`).
 impl Serialize for Handshake {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut r = s.serialize_struct("Handshake", 21)?;
+        let mut r = s.serialize_struct("Handshake", 22)?;
         r.serialize_field("capture", &self.capture)?;
         r.serialize_field("ts", &((self.ts.as_secs_f64() * 1e6).round() / 1e6))?;
         r.serialize_field("client", &self.client)?;
@@ -45,6 +45,7 @@ impl Serialize for Handshake {
                 context: Context::of(self),
             },
         )?;
+        r.serialize_field("warnings", &self.warnings)?;
         r.serialize_field("frame", &self.frame)?;
         r.serialize_field("last_frame", &self.last_frame)?;
         r.serialize_field("alpn", &self.alpn.as_deref().map(json_text))?;

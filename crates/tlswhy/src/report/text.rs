@@ -241,6 +241,24 @@ pub fn write_summary<W: Write>(
             )?;
         }
     }
+    // "ok, but": completed handshakes with something weak or about to break.
+    let mut warnings: std::collections::BTreeMap<crate::diagnose::Warning, u64> =
+        Default::default();
+    for r in reports {
+        for (&w, &n) in &r.warning_counts {
+            *warnings.entry(w).or_default() += n;
+        }
+    }
+    if !warnings.is_empty() {
+        writeln!(
+            out,
+            "{} handshakes that completed with something weak or about to break:",
+            st.bold("ok, but:")
+        )?;
+        for (w, n) in warnings {
+            writeln!(out, "  {w} {n}: {}", w.title())?;
+        }
+    }
     writeln!(
         out,
         "{} {} file(s), {} packets, {} TCP connections, {} TLS handshake attempts, {} failed{}",

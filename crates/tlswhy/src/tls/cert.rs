@@ -180,18 +180,19 @@ fn text(s: &str) -> String {
 /// RFC 6125 §6.4: case-insensitive; a `*` only as the whole left-most label, matching
 /// exactly one label.
 pub fn dns_name_matches(pattern: &str, host: &str) -> bool {
-    let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    // Case-insensitive without copying: this runs for every certificate checked.
+    let pattern = pattern.trim_end_matches('.');
+    let host = host.trim_end_matches('.');
     if let Some(suffix) = pattern.strip_prefix("*.") {
         if suffix.contains('*') || !suffix.contains('.') {
             return false;
         }
         match host.split_once('.') {
-            Some((first, rest)) => !first.is_empty() && rest == suffix,
+            Some((first, rest)) => !first.is_empty() && rest.eq_ignore_ascii_case(suffix),
             None => false,
         }
     } else {
-        !pattern.contains('*') && pattern == host
+        !pattern.contains('*') && pattern.eq_ignore_ascii_case(host)
     }
 }
 

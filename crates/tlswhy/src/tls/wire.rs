@@ -75,11 +75,16 @@ impl CipherSuite {
     /// authentication (anon), export-grade, RC4, DES or 3DES, or MD5. Unknown values are
     /// not judged insecure.
     pub fn is_insecure(self) -> bool {
-        let name = self.name();
-        ["_NULL_", "_anon_", "EXPORT", "RC4", "DES", "_MD5"]
-            .iter()
-            .any(|weak| name.contains(weak))
-            || name.ends_with("_NULL")
+        use tls_parser::{TlsCipherAu as Au, TlsCipherEnc as Enc, TlsCipherKx as Kx};
+        let Some(s) = tls_parser::TlsCipherSuite::from_id(self.0) else {
+            return false;
+        };
+        // EXPORT suites are RC4, RC2 or DES under the hood.
+        matches!(
+            s.enc,
+            Enc::Null | Enc::Des | Enc::TripleDes | Enc::Rc2 | Enc::Rc4
+        ) || s.mac == tls_parser::TlsCipherMac::HmacMd5
+            || s.au == Au::Null && !matches!(s.kx, Kx::Psk | Kx::Tls13)
     }
 }
 
@@ -150,7 +155,7 @@ mod tests {
         assert_eq!(NamedGroup(0x001d).name(), Some("x25519"));
         assert_eq!(NamedGroup(0x9999).to_string(), "0x9999");
         for weak in [
-            0x0005, 0x0004, 0x000a, 0x0002, 0x0018, 0xc011, 0x0003, 0x0009,
+            0x0005, 0x0004, 0x000a, 0x0002, 0x0018, 0xc011, 0x0003, 0x0009, 0x0034,
         ] {
             assert!(CipherSuite(weak).is_insecure(), "{}", CipherSuite(weak));
         }

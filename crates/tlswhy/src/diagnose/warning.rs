@@ -1,0 +1,122 @@
+//! "ok, but": what is weak or about to break in a handshake that completed — an old
+//! version, an insecure suite, RSA key exchange, a certificate about to expire, a name
+//! the certificate does not cover that the client accepted anyway. Read from the
+//! handshake's own facts; only successful handshakes carry warnings.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::tls::facts::TlsFacts;
+use crate::tls::suites::key_exchange;
+use crate::tls::wire::{CipherSuite, ProtocolVersion};
+
+/// A certificate that expires within this many seconds of the capture is about to break.
+const EXPIRES_SOON_SECS: i64 = 30 * 24 * 3600;
+
+macro_rules! warnings {
+    ($($variant:ident => $name:literal, $title:literal,)*) => {
+        /// A warning about a completed handshake.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Warning { $($variant,)* }
+
+        impl Warning {
+            /// Every warning.
+            pub const ALL: &'static [Warning] = &[$(Warning::$variant,)*];
+
+            /// The name, as in JSON and `--fail-on`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Warning::$variant => $name,)* }
+            }
+
+            /// What it means, for people.
+            pub fn title(self) -> &'static str {
+                match self { $(Warning::$variant => $title,)* }
+            }
+        }
+
+        impl FromStr for Warning {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Warning, String> {
+                match s { $($name => Ok(Warning::$variant),)* _ => Err(format!("unknown warning '{s}'")) }
+            }
+        }
+    };
+}
+
+warnings! {
+    OldVersion => "old_version", "SSL or TLS 1.0/1.1 negotiated",
+    InsecureCipher => "insecure_cipher", "an insecure cipher suite negotiated (RC4, DES/3DES, NULL, EXPORT, anonymous, MD5)",
+    RsaKeyExchange => "rsa_key_exchange", "RSA key exchange (no forward secrecy)",
+    CertificateExpiresSoon => "certificate_expires_soon", "the certificate expires within 30 days of the capture",
+    NameMismatchAccepted => "name_mismatch_accepted", "the certificate does not cover the name asked for, and the client went on",
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Warning {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The warnings of a handshake that completed, from its facts.
+pub fn warnings_of(facts: &TlsFacts) -> Vec<Warning> {
+    let mut out = Vec::new();
+    if facts.sslv2 {
+        out.push(Warning::OldVersion);
+    }
+    let Some(sh) = &facts.server_hello else {
+        return out;
+    };
+    let version = ProtocolVersion(sh.value.version);
+    let suite = CipherSuite(sh.value.cipher_suite);
+    if version.is_insecure() && !facts.sslv2 {
+        out.push(Warning::OldVersion);
+    }
+    if suite.is_insecure() {
+        out.push(Warning::InsecureCipher);
+    }
+    if !version.is_tls13() && key_exchange(suite.0) == "RSA" {
+        out.push(Warning::RsaKeyExchange);
+    }
+    if let Some(chain) = &facts.server_certificates {
+        if let Some(leaf) = chain
+            .value
+            .certificates
+            .first()
+            .filter(|l| l.parse_error.is_none())
+        {
+            let now = chain.at.ts.as_unix_secs();
+            if now <= leaf.not_after && leaf.not_after - now < EXPIRES_SOON_SECS {
+                out.push(Warning::CertificateExpiresSoon);
+            }
+            let name = facts
+                .client_hello
+                .as_ref()
+                .and_then(|ch| ch.value.server_name.as_deref());
+            if name.is_some_and(|n| !leaf.covers(n)) {
+                out.push(Warning::NameMismatchAccepted);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for &w in Warning::ALL {
+            assert_eq!(w.as_str().parse::<Warning>().unwrap(), w);
+        }
+        assert!("ok".parse::<Warning>().is_err());
+    }
+}
