@@ -290,7 +290,7 @@ fn finished_connections_of_all_captures(
 /// belongs to the verdict's code, and the details are in frame order.
 #[test]
 fn every_failure_carries_its_evidence_as_data() {
-    use tlswhy::diagnose::{diagnose_traced, Profiles, Settings};
+    use tlswhy::diagnose::{diagnose, Profiles, Settings};
 
     let settings = Settings::default();
     let (mut ok, mut failed) = (0, 0);
@@ -300,7 +300,7 @@ fn every_failure_carries_its_evidence_as_data() {
     for (path, connections, end) in all {
         let profiles = Profiles::build(&connections);
         for conn in &connections {
-            let Some(v) = diagnose_traced(conn, &profiles, &settings, end).0 else {
+            let Some(v) = diagnose(conn, &profiles, &settings, end) else {
                 continue;
             };
             let what = format!("{} frame {}", path.display(), conn.first.frame);

@@ -70,23 +70,14 @@ pub fn horizon(conn: &Connection, settings: &Settings, capture_end: Timestamp) -
     Timestamp(capture_end.0.min(conn.last.ts.0.saturating_add(idle)))
 }
 
-/// Diagnoses one connection, or `None` when it is not a TLS attempt.
+/// Diagnoses one connection, or `None` when it is not a TLS attempt. The verdict says
+/// what beyond the connection it read ([`Verdict::reads`]).
 pub fn diagnose(
     conn: &Connection,
     profiles: &Profiles,
     settings: &Settings,
     capture_end: Timestamp,
 ) -> Option<Verdict> {
-    diagnose_traced(conn, profiles, settings, capture_end).0
-}
-
-/// [`diagnose`], also saying what beyond the connection the verdict read.
-pub fn diagnose_traced(
-    conn: &Connection,
-    profiles: &Profiles,
-    settings: &Settings,
-    capture_end: Timestamp,
-) -> (Option<Verdict>, Reads) {
     let capture_end = horizon(conn, settings, capture_end);
     let cx = rules::Ctx {
         conn,
@@ -103,7 +94,7 @@ pub fn diagnose_traced(
         || settings.tls_ports.contains(&conn.server.port())
             && (t.syn.is_some() || t.syn_ack.is_some() || t.payload_bytes.iter().any(|&b| b > 0));
     if !is_attempt {
-        return (None, Reads::default());
+        return None;
     }
     let mut verdict = cx.verdict();
     if let Some(limit) = &conn.evicted {
@@ -142,7 +133,6 @@ pub fn diagnose_traced(
         }
     }
     detail::order(&mut verdict.details);
-    let reads = cx.reads.get();
-    verdict.reads = reads;
-    (Some(verdict), reads)
+    verdict.reads = cx.reads.get();
+    Some(verdict)
 }

@@ -232,10 +232,9 @@ impl<'s> Engine<'s> {
     /// the rest of the capture can tell.
     fn settle(&mut self, name: &str, mut conn: Connection, packets: Vec<OwnedPacket>) {
         let none = Profiles::default();
-        // The text, when left out, is only made for a verdict that goes out now (a held
-        // connection is diagnosed again later).
-        let (verdict, reads) =
-            diagnose::diagnose_traced(&conn, &none, &self.settings.diagnosis, self.end);
+        // A connection held here is diagnosed again once what its verdict read is known.
+        let verdict = diagnose::diagnose(&conn, &none, &self.settings.diagnosis, self.end);
+        let reads = verdict.as_ref().map(|v| v.reads).unwrap_or_default();
         if reads.profile {
             self.held_for_profiles.push((conn.into_held(), packets));
             return;

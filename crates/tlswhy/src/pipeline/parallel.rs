@@ -111,11 +111,11 @@ fn diagnose_in_chunks(
             .into_par_iter()
             .rev()
             .filter_map(|(mut conn, packets)| {
-                let (verdict, reads) =
-                    diagnose::diagnose_traced(&conn, profiles, &settings.diagnosis, end);
+                let verdict = diagnose::diagnose(&conn, profiles, &settings.diagnosis, end)?;
+                let cites_profiles = verdict.reads.profile;
                 let output = Output { name, settings };
-                let finished = output.record(&mut conn, verdict?, packets)?;
-                Some((conn.first.frame, reads.profile, finished))
+                let finished = output.record(&mut conn, verdict, packets)?;
+                Some((conn.first.frame, cites_profiles, finished))
             })
             .collect();
         for (frame, cites_profiles, finished) in diagnosed {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::capture::Timestamp;
 use crate::connection::Connection;
 use crate::diagnose::verdict::{Finding, Fix, ServerReaction, Unfinished};
-use crate::diagnose::{diagnose_traced, Code, Detail, Profiles, Settings, Verdict};
+use crate::diagnose::{diagnose, Code, Detail, Profiles, Settings, Verdict};
 use crate::flow::{At, Dir};
 use crate::tls::alert::{AlertDescription as AD, AlertLevel};
 use crate::tls::cert::CertFacts;
@@ -119,9 +119,7 @@ fn server_certificate(c: &mut Connection, frame: u64, ms: i64, leaf: CertFacts) 
 
 /// Diagnoses `c` alone (no profiles), the capture ending `end_ms` in.
 fn verdict_at(c: &Connection, profiles: &Profiles, end_ms: i64) -> Verdict {
-    diagnose_traced(c, profiles, &Settings::default(), at(u64::MAX, end_ms).ts)
-        .0
-        .expect("a TLS attempt")
+    diagnose(c, profiles, &Settings::default(), at(u64::MAX, end_ms).ts).expect("a TLS attempt")
 }
 
 fn verdict(c: &Connection) -> Verdict {
