@@ -201,6 +201,13 @@ pub struct TlsFacts {
 }
 
 impl TlsFacts {
+    /// The suite the ServerHello selected (0 before one).
+    pub fn negotiated_suite(&self) -> u16 {
+        self.server_hello
+            .as_ref()
+            .map_or(0, |sh| sh.value.cipher_suite)
+    }
+
     /// The ServerHello selected TLS 1.3 (or a draft): everything after it is encrypted.
     /// The one definition of "TLS 1.3" that the conversation, the diagnosis and the
     /// records use.

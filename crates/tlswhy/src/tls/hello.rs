@@ -9,6 +9,7 @@ use serde::Serialize;
 use tls_parser::{SNIType, TlsExtension};
 
 use super::suites::{is_grease, version_rank};
+use super::wire::CipherSuite;
 
 /// Extension type numbers used below (IANA TLS ExtensionType registry).
 pub mod ext {
@@ -76,6 +77,14 @@ impl ClientHelloFacts {
             super::trim::trim(list);
         }
         super::trim::trim(&mut self.alpn);
+    }
+
+    /// The suites offered, without GREASE and signalling values.
+    pub fn real_suites(&self) -> impl Iterator<Item = CipherSuite> + '_ {
+        self.cipher_suites
+            .iter()
+            .map(|&s| CipherSuite(s))
+            .filter(|s| s.is_real())
     }
 
     /// The highest version the client offers.

@@ -32,7 +32,7 @@ use crate::flow::{At, Dir};
 use crate::tls::cert::CertFacts;
 use crate::tls::facts::{AlertFacts, Seen};
 use crate::tls::hello::ClientHelloFacts;
-use crate::tls::wire::{CipherSuite, ProtocolVersion};
+use crate::tls::wire::ProtocolVersion;
 use crate::tls::TlsFacts;
 
 /// A rule: the verdict when it applies to the connection, else `None` (the next rule
@@ -79,8 +79,16 @@ pub(super) struct Ctx<'a> {
 /// and a SHA-256 hash, the shortest any suite uses), 1 byte of inner content type and the
 /// AEAD tag (8 bytes with CCM_8, else 16). A SHA-384 suite's Finished is longer still.
 pub fn tls13_finished_record_len(suite: u16) -> u32 {
-    let tag = if suite == 0x1305 { 8 } else { 16 };
-    4 + 32 + 1 + tag
+    4 + 32 + 1 + tls13_tag_len(suite)
+}
+
+/// The AEAD tag of a TLS 1.3 record: 8 bytes with TLS_AES_128_CCM_8_SHA256, else 16.
+fn tls13_tag_len(suite: u16) -> u32 {
+    if suite == 0x1305 {
+        8
+    } else {
+        16
+    }
 }
 
 /// An encrypted record too short to be a Finished is an alert (2 bytes, the inner type
@@ -93,7 +101,7 @@ pub fn is_encrypted_alert_len(len: u32, suite: u16) -> bool {
 
 /// An empty client Certificate message (8 bytes) as a TLS 1.3 record under `suite`.
 pub fn tls13_empty_certificate_len(suite: u16) -> u32 {
-    8 + 1 + if suite == 0x1305 { 8 } else { 16 }
+    8 + 1 + tls13_tag_len(suite)
 }
 
 impl<'a> Ctx<'a> {
@@ -138,11 +146,7 @@ impl<'a> Ctx<'a> {
         Detail::ClientHello {
             at: ch.at,
             highest_version: ProtocolVersion(c.highest_version()),
-            suites: c
-                .cipher_suites
-                .iter()
-                .filter(|&&s| CipherSuite(s).is_real())
-                .count(),
+            suites: c.real_suites().count(),
         }
     }
 
@@ -231,10 +235,12 @@ impl<'a> Ctx<'a> {
 
     /// The negotiated suite (0 before a ServerHello).
     pub fn suite(&self) -> u16 {
-        self.facts
-            .server_hello
-            .as_ref()
-            .map_or(0, |sh| sh.value.cipher_suite)
+        self.facts.negotiated_suite()
+    }
+
+    /// When the client closed its side (FIN or RST, the earlier).
+    pub fn client_left(&self) -> Option<At> {
+        earliest(self.conn.tcp.fin[0], self.conn.tcp.rst[0])
     }
 
     /// A TLS 1.3 encrypted record of `len` bytes is an alert.
@@ -302,10 +308,7 @@ pub fn handshake_completed_before(facts: &TlsFacts, t: At) -> bool {
 /// TLS 1.3: where the client's Finished is, by size — its first encrypted record when
 /// that is long enough for one, or the next after an empty Certificate.
 pub fn client_finished(facts: &TlsFacts) -> Option<At> {
-    let suite = facts
-        .server_hello
-        .as_ref()
-        .map_or(0, |sh| sh.value.cipher_suite);
+    let suite = facts.negotiated_suite();
     let records = &facts.encrypted[0].first;
     let &(first_at, first_len) = records.first()?;
     if !is_encrypted_alert_len(first_len, suite) {

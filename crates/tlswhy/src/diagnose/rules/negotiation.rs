@@ -25,12 +25,7 @@ pub(super) fn handshake_failure_after_hello(
     mut evidence: Vec<Detail>,
 ) -> Verdict {
     let c = &ch.value;
-    let offered: Vec<CipherSuite> = c
-        .cipher_suites
-        .iter()
-        .map(|&s| CipherSuite(s))
-        .filter(|s| s.is_real())
-        .collect();
+    let offered: Vec<CipherSuite> = c.real_suites().collect();
     let picked: Vec<CipherSuite> = cx
         .profile()
         .map(|p| p.suites_picked.keys().map(|&s| CipherSuite(s)).collect())

@@ -130,9 +130,7 @@ fn closed_after_handshake(
             }
         }
     }
-    let left_at = client_alert
-        .map(|a| a.at)
-        .or_else(|| super::earliest(cx.conn.tcp.fin[0], cx.conn.tcp.rst[0]));
+    let left_at = client_alert.map(|a| a.at).or_else(|| cx.client_left());
     let immediate = left_at.is_some_and(|at| cx.reacts_to(server_finished, at));
     if super::cert::certificate_visibly_wrong(cx, ch, immediate) {
         if client_alert.is_none() {
@@ -281,8 +279,7 @@ fn tls13_closed_without_host_name(
         None if c.server_name.is_none() => cx.server().ip(),
         None => return None,
     };
-    let left_at =
-        client_alert.or_else(|| super::earliest(cx.conn.tcp.fin[0], cx.conn.tcp.rst[0]))?;
+    let left_at = client_alert.or_else(|| cx.client_left())?;
     if !cx.reacts_to(finished_at, left_at) {
         return None;
     }

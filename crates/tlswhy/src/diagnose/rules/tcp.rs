@@ -67,7 +67,7 @@ pub(super) fn no_server_answer(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Ver
     let t = &cx.conn.tcp;
     let mut ev = vec![cx.client_hello_detail(ch)];
     // A server close that answers the client's own close is not the server's doing.
-    let client_closed = earliest(t.fin[0], t.rst[0]);
+    let client_closed = cx.client_left();
     let first_mover =
         |server: Option<crate::flow::At>| server.filter(|s| client_closed.is_none_or(|c| *s < c));
     // The server's first reaction decides: a FIN, then an RST (the kernel's answer to
@@ -135,7 +135,7 @@ pub(super) fn closed_mid_handshake(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) ->
             cipher_suite: crate::tls::wire::CipherSuite(sh.value.cipher_suite),
         });
     }
-    let client_close = earliest(t.rst[0], t.fin[0]);
+    let client_close = cx.client_left();
     let server_close = earliest(t.rst[1], t.fin[1]);
     match (client_close, server_close) {
         (Some(c), s) if s.is_none_or(|s| c <= s) => {

@@ -52,10 +52,7 @@ fn client_hello_line(cx: &Context, at: At, offer: Option<(ProtocolVersion, usize
         ch.map_or((ProtocolVersion::default(), 0), |c| {
             (
                 ProtocolVersion(c.highest_version()),
-                c.cipher_suites
-                    .iter()
-                    .filter(|&&s| CipherSuite(s).is_real())
-                    .count(),
+                c.real_suites().count(),
             )
         })
     });
