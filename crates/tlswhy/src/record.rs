@@ -61,10 +61,7 @@ impl CaptureReport {
     /// Keeps every record, with the packets of the failing ones in capture order.
     pub fn keep_all(&mut self, records: Vec<Finished>) {
         for f in records {
-            *self.counts.entry(f.code).or_default() += 1;
-            for &w in &f.warnings {
-                *self.warning_counts.entry(w).or_default() += 1;
-            }
+            f.tally(&mut self.counts, &mut self.warning_counts);
             self.failing_packets.extend(f.packets);
             if let Some(h) = f.handshake {
                 self.handshakes.push(*h);
@@ -151,6 +148,23 @@ pub struct Finished {
     /// With `Settings::render_json`: the record's JSON line (newline included), made on
     /// the worker that diagnosed it, so serializing runs in parallel too.
     pub json_line: Option<Vec<u8>>,
+}
+
+impl Finished {
+    /// Counts the record: its code and its warnings. Returns how many of its code have
+    /// been counted, this one included.
+    pub fn tally(
+        &self,
+        counts: &mut BTreeMap<Code, u64>,
+        warning_counts: &mut BTreeMap<Warning, u64>,
+    ) -> u64 {
+        for &w in &self.warnings {
+            *warning_counts.entry(w).or_default() += 1;
+        }
+        let n = counts.entry(self.code).or_default();
+        *n += 1;
+        *n
+    }
 }
 
 /// Which codes have shown their share of examples in a

@@ -102,20 +102,16 @@ impl Collector {
             }
         }
         let code = f.code;
-        for &w in &f.warnings {
-            *self.warning_counts.entry(w).or_default() += 1;
-        }
-        let n = self.counts.entry(code).or_default();
-        *n += 1;
+        let n = f.tally(&mut self.counts, &mut self.warning_counts);
         let keep = match self.keep {
             Keep::All => true,
             Keep::Examples { per_code, ok } => {
                 if let Some(budget) = &self.budget {
-                    if *n >= per_code as u64 && !budget.is_spent(code) {
+                    if n >= per_code as u64 && !budget.is_spent(code) {
                         budget.spend(code);
                     }
                 }
-                (ok || code != Code::Ok) && *n <= per_code as u64
+                (ok || code != Code::Ok) && n <= per_code as u64
             }
         };
         self.packets.extend(f.packets);

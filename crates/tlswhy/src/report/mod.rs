@@ -43,11 +43,18 @@ pub fn count_codes(codes: impl IntoIterator<Item = Code>) -> String {
 /// Every handshake attempt of `reports` by code (kept records or not), most common
 /// first (ties in catalog order).
 pub fn total_counts(reports: &[CaptureReport]) -> Vec<(Code, u64)> {
-    let mut counts: BTreeMap<Code, u64> = BTreeMap::new();
-    for r in reports {
-        for (code, n) in &r.counts {
-            *counts.entry(*code).or_default() += n;
+    most_common_first(summed(reports.iter().map(|r| &r.counts)))
+}
+
+/// Counts of several captures added up, by key (codes, warnings).
+pub fn summed<'a, K: Ord + Copy + 'a>(
+    maps: impl IntoIterator<Item = &'a BTreeMap<K, u64>>,
+) -> BTreeMap<K, u64> {
+    let mut total = BTreeMap::new();
+    for map in maps {
+        for (&key, &n) in map {
+            *total.entry(key).or_default() += n;
         }
     }
-    most_common_first(counts)
+    total
 }

@@ -242,13 +242,7 @@ pub fn write_summary<W: Write>(
         }
     }
     // "ok, but": completed handshakes with something weak or about to break.
-    let mut warnings: std::collections::BTreeMap<crate::diagnose::Warning, u64> =
-        Default::default();
-    for r in reports {
-        for (&w, &n) in &r.warning_counts {
-            *warnings.entry(w).or_default() += n;
-        }
-    }
+    let warnings = super::summed(reports.iter().map(|r| &r.warning_counts));
     if !warnings.is_empty() {
         writeln!(
             out,
