@@ -40,10 +40,7 @@ pub fn build(reports: &[CaptureReport], errors: &[(String, String)]) -> Report {
                 for e in &wording::evidence(&h.verdict, &wording::Context::of(h)) {
                     text.push_str(&format!("  - {}\n", escape(e)));
                 }
-                text.push_str(&format!(
-                    "fix: {}\n",
-                    escape(&wording::fix(&h.verdict, &wording::Context::of(h)))
-                ));
+                text.push_str(&format!("fix: {}\n", escape(&wording::fix(&h.verdict))));
                 status.set_description(text);
                 status
             };

@@ -76,7 +76,7 @@ impl Serialize for VerdictJson<'_> {
         r.serialize_field("code", &v.code)?;
         r.serialize_field("summary", &json_text(&wording::summary(v, cx)))?;
         r.serialize_field("evidence", &JsonTexts(&wording::evidence(v, cx)))?;
-        r.serialize_field("fix", &json_text(&wording::fix(v, cx)))?;
+        r.serialize_field("fix", &json_text(&wording::fix(v)))?;
         let none: &[crate::diagnose::Detail] = &[];
         let details = if v.code == Code::Ok { none } else { &v.details };
         r.serialize_field("details", details)?;

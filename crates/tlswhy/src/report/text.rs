@@ -148,7 +148,7 @@ fn write_handshake<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Resul
             out,
             "  {} {}",
             st.bold("fix:"),
-            escape(&wording::fix(&h.verdict, &cx))
+            escape(&wording::fix(&h.verdict))
         )?;
         write_ladder(out, h, st)?;
     }

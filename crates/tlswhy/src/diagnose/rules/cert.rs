@@ -11,16 +11,9 @@ use crate::tls::cert::dns_name_matches;
 use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 
-/// The client rejected the server's certificate: the most specific cause the packets
-/// support. `desc` is the plaintext alert when there is one.
-pub(super) fn certificate_rejection(
-    cx: &Ctx<'_>,
-    ch: &Seen<ClientHelloFacts>,
-    mut evidence: Vec<Detail>,
-    desc: Option<AD>,
-) -> Verdict {
-    let c = &ch.value;
-    let leaf = cx.leaf();
+/// Cites the server's certificate chain, when one was seen, right after the ClientHello
+/// (the first piece of evidence).
+fn cite_server_certificate(cx: &Ctx<'_>, evidence: &mut Vec<Detail>) {
     if let Some(chain) = &cx.facts.server_certificates {
         evidence.insert(
             1,
@@ -31,6 +24,19 @@ pub(super) fn certificate_rejection(
             },
         );
     }
+}
+
+/// The client rejected the server's certificate: the most specific cause the packets
+/// support. `desc` is the plaintext alert when there is one.
+pub(super) fn certificate_rejection(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    mut evidence: Vec<Detail>,
+    desc: Option<AD>,
+) -> Verdict {
+    let c = &ch.value;
+    let leaf = cx.leaf();
+    cite_server_certificate(cx, &mut evidence);
     evidence.extend(cx.closes());
     let alert_says = |d: AD| desc == Some(d);
     let now = cx
@@ -183,14 +189,7 @@ pub(super) fn untrusted_leaf(cx: &Ctx<'_>, mut evidence: Vec<Detail>) -> Verdict
         .first()
         .cloned()
         .unwrap_or_default();
-    evidence.insert(
-        1,
-        Detail::ServerCertificate {
-            at: chain.at,
-            chain_length: chain.value.chain_length,
-            certificates: chain.value.certificates.clone(),
-        },
-    );
+    cite_server_certificate(cx, &mut evidence);
     evidence.extend(cx.close_detail(crate::flow::Dir::ToServer));
     if leaf.self_signed {
         return Verdict::new(

@@ -1,6 +1,6 @@
 //! The fix in words: what to change, on which side, with the values from the packets.
 
-use super::{alert_or_encrypted, suite_list, version_list, Context};
+use super::{alert_or_encrypted, suite_list, version_list};
 use crate::diagnose::verdict::Fix;
 use crate::diagnose::Verdict;
 
@@ -13,8 +13,9 @@ fn capitalized(word: &str) -> String {
 }
 
 /// The verdict's fix: what to change, and on which side.
-pub fn fix(v: &Verdict, cx: &Context) -> String {
-    let _ = cx;
+/// Every value it names is in the fix itself, so unlike the summary and evidence it
+/// needs no context.
+pub fn fix(v: &Verdict) -> String {
     match &v.fix {
         Fix::Nothing => "Nothing to change.".into(),
         Fix::ListenOnPort { port } => format!(

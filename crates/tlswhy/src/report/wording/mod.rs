@@ -57,7 +57,7 @@ impl Worded {
         Worded {
             summary: summary(&h.verdict, &cx),
             evidence: evidence(&h.verdict, &cx),
-            fix: fix(&h.verdict, &cx),
+            fix: fix(&h.verdict),
         }
     }
 }
