@@ -7,6 +7,7 @@
 //! certificate), then the generic codes. Every rule that fires cites the packets.
 
 pub mod detail;
+mod named;
 pub mod profile;
 mod rules;
 pub mod verdict;

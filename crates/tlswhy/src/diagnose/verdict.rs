@@ -3,115 +3,46 @@
 //! data. Nothing here is worded for people: `report::wording` renders the summary,
 //! evidence and fix at the edge.
 
-use std::fmt;
-use std::str::FromStr;
-
 use std::net::IpAddr;
 
 use serde::Serialize;
 
 use super::detail::Detail;
+use super::named::named_values;
 use crate::flow::{At, Dir};
 use crate::tls::alert::AlertDescription;
 use crate::tls::facts::Label;
 use crate::tls::plaintext::PlaintextKind;
 use crate::tls::wire::{CipherSuite, ProtocolVersion};
 
-macro_rules! codes {
-    ($($variant:ident => $name:literal,)*) => {
-        /// A verdict code from the catalog. The order is the catalog's.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Code { $($variant,)* }
-
-        impl Code {
-            /// Every code, in catalog order.
-            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
-
-            /// The catalog name, as in JSON output.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Code::$variant => $name,)* }
-            }
-        }
-
-        impl FromStr for Code {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Code, String> {
-                match s { $($name => Ok(Code::$variant),)* _ => Err(format!("unknown verdict code '{s}'")) }
-            }
-        }
-    };
-}
-
-codes! {
-    Ok => "ok",
-    NoSharedCipher => "no_shared_cipher",
-    ProtocolVersionMismatch => "protocol_version_mismatch",
-    SniMissing => "sni_missing",
-    SniIpLiteral => "sni_ip_literal",
-    SniUnrecognized => "sni_unrecognized",
-    CertNameMismatch => "cert_name_mismatch",
-    CertUnknownCa => "cert_unknown_ca",
-    CertExpired => "cert_expired",
-    CertSelfSigned => "cert_self_signed",
-    CertRejected => "cert_rejected",
-    ClientCertRequired => "client_cert_required",
-    ClientCertRejected => "client_cert_rejected",
-    AlpnMismatch => "alpn_mismatch",
-    PlaintextToTlsPort => "plaintext_to_tls_port",
-    TlsToPlaintextPort => "tls_to_plaintext_port",
-    ConnectionRefused => "connection_refused",
-    ConnectionTimeout => "connection_timeout",
-    NoResponseTimeout => "no_response_timeout",
-    ServerResetAfterClientHello => "server_reset_after_client_hello",
-    ServerClosedAfterClientHello => "server_closed_after_client_hello",
-    ClientAborted => "client_aborted",
-    FatalAlert => "fatal_alert",
-    MalformedHandshake => "malformed_handshake",
-    IncompleteCapture => "incomplete_capture",
-}
-
-impl fmt::Display for Code {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for Code {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl Code {
-    /// A short title for the report's group headings.
-    pub fn title(self) -> &'static str {
-        match self {
-            Code::Ok => "handshake completed",
-            Code::NoSharedCipher => "no cipher suite in common",
-            Code::ProtocolVersionMismatch => "TLS versions do not overlap",
-            Code::SniMissing => "no server name (SNI) sent",
-            Code::SniIpLiteral => "IP address sent as server name",
-            Code::SniUnrecognized => "server does not know the requested name",
-            Code::CertNameMismatch => "certificate does not cover the name",
-            Code::CertUnknownCa => "certificate issuer not trusted",
-            Code::CertExpired => "certificate expired or not yet valid",
-            Code::CertSelfSigned => "self-signed certificate",
-            Code::CertRejected => "server certificate rejected",
-            Code::ClientCertRequired => "client certificate required",
-            Code::ClientCertRejected => "client certificate rejected",
-            Code::AlpnMismatch => "no common application protocol",
-            Code::PlaintextToTlsPort => "plain text sent to a TLS port",
-            Code::TlsToPlaintextPort => "TLS sent to a plain-text port",
-            Code::ConnectionRefused => "connection refused",
-            Code::ConnectionTimeout => "connection timed out",
-            Code::NoResponseTimeout => "server never answered the ClientHello",
-            Code::ServerResetAfterClientHello => "reset after the ClientHello",
-            Code::ServerClosedAfterClientHello => "closed after the ClientHello",
-            Code::ClientAborted => "client gave up",
-            Code::FatalAlert => "fatal alert",
-            Code::MalformedHandshake => "malformed handshake",
-            Code::IncompleteCapture => "capture incomplete",
-        }
+named_values! {
+    /// A verdict code from the catalog. The order is the catalog's.
+    pub enum Code, "verdict code" {
+        Ok => "ok", "handshake completed",
+        NoSharedCipher => "no_shared_cipher", "no cipher suite in common",
+        ProtocolVersionMismatch => "protocol_version_mismatch", "TLS versions do not overlap",
+        SniMissing => "sni_missing", "no server name (SNI) sent",
+        SniIpLiteral => "sni_ip_literal", "IP address sent as server name",
+        SniUnrecognized => "sni_unrecognized", "server does not know the requested name",
+        CertNameMismatch => "cert_name_mismatch", "certificate does not cover the name",
+        CertUnknownCa => "cert_unknown_ca", "certificate issuer not trusted",
+        CertExpired => "cert_expired", "certificate expired or not yet valid",
+        CertSelfSigned => "cert_self_signed", "self-signed certificate",
+        CertRejected => "cert_rejected", "server certificate rejected",
+        ClientCertRequired => "client_cert_required", "client certificate required",
+        ClientCertRejected => "client_cert_rejected", "client certificate rejected",
+        AlpnMismatch => "alpn_mismatch", "no common application protocol",
+        PlaintextToTlsPort => "plaintext_to_tls_port", "plain text sent to a TLS port",
+        TlsToPlaintextPort => "tls_to_plaintext_port", "TLS sent to a plain-text port",
+        ConnectionRefused => "connection_refused", "connection refused",
+        ConnectionTimeout => "connection_timeout", "connection timed out",
+        NoResponseTimeout => "no_response_timeout", "server never answered the ClientHello",
+        ServerResetAfterClientHello => "server_reset_after_client_hello", "reset after the ClientHello",
+        ServerClosedAfterClientHello => "server_closed_after_client_hello", "closed after the ClientHello",
+        ClientAborted => "client_aborted", "client gave up",
+        FatalAlert => "fatal_alert", "fatal alert",
+        MalformedHandshake => "malformed_handshake", "malformed handshake",
+        IncompleteCapture => "incomplete_capture", "capture incomplete",
     }
 }
 

@@ -3,11 +3,7 @@
 //! the certificate does not cover that the client accepted anyway. Read from the
 //! handshake's own facts; only successful handshakes carry warnings.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::Serialize;
-
+use super::named::named_values;
 use crate::tls::facts::TlsFacts;
 use crate::tls::suites::key_exchange;
 use crate::tls::wire::{CipherSuite, ProtocolVersion};
@@ -15,53 +11,14 @@ use crate::tls::wire::{CipherSuite, ProtocolVersion};
 /// A certificate that expires within this many seconds of the capture is about to break.
 const EXPIRES_SOON_SECS: i64 = 30 * 24 * 3600;
 
-macro_rules! warnings {
-    ($($variant:ident => $name:literal, $title:literal,)*) => {
-        /// A warning about a completed handshake.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Warning { $($variant,)* }
-
-        impl Warning {
-            /// Every warning.
-            pub const ALL: &'static [Warning] = &[$(Warning::$variant,)*];
-
-            /// The name, as in JSON and `--fail-on`.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Warning::$variant => $name,)* }
-            }
-
-            /// What it means, for people.
-            pub fn title(self) -> &'static str {
-                match self { $(Warning::$variant => $title,)* }
-            }
-        }
-
-        impl FromStr for Warning {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Warning, String> {
-                match s { $($name => Ok(Warning::$variant),)* _ => Err(format!("unknown warning '{s}'")) }
-            }
-        }
-    };
-}
-
-warnings! {
-    OldVersion => "old_version", "SSL or TLS 1.0/1.1 negotiated",
-    InsecureCipher => "insecure_cipher", "an insecure cipher suite negotiated (RC4, DES/3DES, NULL, EXPORT, anonymous, MD5)",
-    RsaKeyExchange => "rsa_key_exchange", "RSA key exchange (no forward secrecy)",
-    CertificateExpiresSoon => "certificate_expires_soon", "the certificate expires within 30 days of the capture",
-    NameMismatchAccepted => "name_mismatch_accepted", "the certificate does not cover the name asked for, and the client went on",
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for Warning {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
+named_values! {
+    /// A warning about a completed handshake ("ok, but").
+    pub enum Warning, "warning" {
+        OldVersion => "old_version", "SSL or TLS 1.0/1.1 negotiated",
+        InsecureCipher => "insecure_cipher", "an insecure cipher suite negotiated (RC4, DES/3DES, NULL, EXPORT, anonymous, MD5)",
+        RsaKeyExchange => "rsa_key_exchange", "RSA key exchange (no forward secrecy)",
+        CertificateExpiresSoon => "certificate_expires_soon", "the certificate expires within 30 days of the capture",
+        NameMismatchAccepted => "name_mismatch_accepted", "the certificate does not cover the name asked for, and the client went on",
     }
 }
 
