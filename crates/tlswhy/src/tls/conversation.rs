@@ -66,6 +66,15 @@ impl Default for RecordStream {
     }
 }
 
+impl RecordStream {
+    /// Nothing more is parsed in this direction; its buffers are freed.
+    fn stop(&mut self) {
+        self.mode = Mode::Stopped;
+        self.pending = Vec::new();
+        self.handshake = Vec::new();
+    }
+}
+
 /// The TLS state of one TCP connection.
 #[derive(Debug, Default)]
 pub struct Conversation {
@@ -155,9 +164,7 @@ impl Conversation {
         if self.streams[d].mode == Mode::Stopped || self.settled {
             return;
         }
-        self.streams[d].mode = Mode::Stopped;
-        self.streams[d].pending = Vec::new();
-        self.streams[d].handshake = Vec::new();
+        self.streams[d].stop();
         self.push_event(at, dir, format!("[{reason}]"));
         if self.facts.lost[d].is_none() {
             self.facts.lost[d] = Some(Box::new(Seen {
@@ -169,10 +176,7 @@ impl Conversation {
 
     /// Stops following a direction whose bytes do not parse; the bytes are evidence.
     fn abandon(&mut self, dir: Dir, at: At, what: String) {
-        let d = dir.index();
-        self.streams[d].mode = Mode::Stopped;
-        self.streams[d].pending = Vec::new();
-        self.streams[d].handshake = Vec::new();
+        self.streams[dir.index()].stop();
         self.malformed(dir, at, what);
     }
 
@@ -332,20 +336,11 @@ impl Conversation {
                     // the peer's own alert in answer, which is read before settling.
                     let peer = 1 - d;
                     if self.streams[peer].mode == Mode::Stopped
-                        || self
-                            .facts
-                            .alerts
-                            .iter()
-                            .filter(|a| a.from == dir.opposite())
-                            .count()
-                            > 0
+                        || self.facts.alerts.iter().any(|a| a.from == dir.opposite())
                     {
                         self.settle();
                     } else {
-                        let stream = &mut self.streams[d];
-                        stream.mode = Mode::Stopped;
-                        stream.pending = Vec::new();
-                        stream.handshake = Vec::new();
+                        self.streams[d].stop();
                     }
                 }
             }
