@@ -152,7 +152,8 @@ while [ $# -ge 2 ]; do
             printf "A/B %s: base %.3f s, this build %.3f s, this/base %.3f\n", substr(n, 6), t[n], t[substr(n, 6)], t[substr(n, 6)] / t[n]
     }'
     # Agreement of tlswhy's facts with the truth file.
-    if [ -s "$WORK/tlswhy-2t.out" ]; then
+    # Only from this run's output: a TOOLS list without tlswhy-2t leaves an older one.
+    if printf '%s\n' "${names[@]}" | grep -qx tlswhy-2t; then
         python3 benches/truth_agreement.py "$truth" "$WORK/tlswhy-2t.out"
     fi
 done
