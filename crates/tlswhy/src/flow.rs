@@ -686,13 +686,13 @@ impl<A: Application> FlowTable<A> {
         now: Timestamp,
         idle_ns: i64,
         mut decided: impl FnMut(&Connection<A>) -> bool,
-        mut report: impl FnMut(&Connection<A>),
+        mut report: impl FnMut(&mut Connection<A>),
     ) {
         let open = &mut self.open;
         for mut conn in self.done.drain(..) {
             open.remove(&conn.first.frame);
             if !conn.reported {
-                report(&conn);
+                report(&mut conn);
                 conn.reported = true;
             }
         }

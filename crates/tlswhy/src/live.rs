@@ -158,8 +158,12 @@ pub fn run(
         |engine: &mut Engine<'_>, flush: bool, stats: &mut LiveStats| -> Result<(), LiveError> {
             resolved.clear();
             engine.drain(&name, wall_clock(), flush, &mut profiles, &mut resolved);
-            for (h, packets) in &resolved {
-                on_handshake(h, packets).map_err(|e| LiveError::Capture(e.to_string()))?;
+            for finished in &resolved {
+                // Made unless `Settings::ok_records` is off and the handshake succeeded.
+                if let Some(h) = &finished.handshake {
+                    on_handshake(h, &finished.packets)
+                        .map_err(|e| LiveError::Capture(e.to_string()))?;
+                }
                 stats.handshakes += 1;
             }
             Ok(())

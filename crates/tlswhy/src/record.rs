@@ -187,16 +187,6 @@ impl ExampleBudget {
     }
 }
 
-/// The record of a connection still in use (live capture): its facts are copied.
-pub(crate) fn handshake_record(name: &str, conn: &Connection, verdict: Verdict) -> Handshake {
-    let warnings = if verdict.code == Code::Ok {
-        diagnose::warnings_of(&conn.tls().facts)
-    } else {
-        Vec::new()
-    };
-    into_record(name, conn, conn.tls().facts.clone(), verdict, warnings)
-}
-
 /// The record of one handshake attempt, taking its TLS facts.
 pub(crate) fn into_record(
     name: &str,

@@ -12,7 +12,7 @@ use crate::decode::{Decoder, Skip};
 use crate::diagnose::{self, Code, Profiles};
 use crate::flow::{key_of, At};
 use crate::pipeline::Settings;
-use crate::record::{handshake_record, Finished, Handshake, Stats};
+use crate::record::{Finished, Stats};
 
 /// A finished connection waiting for its verdict, with the packets kept of it.
 pub(super) type Held = (Box<Connection>, Vec<OwnedPacket>);
@@ -163,20 +163,22 @@ impl<'s> Engine<'s> {
 
     /// Streaming: diagnoses the connections whose outcome is known at `now` (decided,
     /// closed, or idle past the timeout; every open one when `flush`) and appends their
-    /// handshake records to `out`, each with its packets when it failed and packets are
-    /// kept. Server profiles grow as connections are reported.
+    /// records to `out`, made as a file's are (see [`Output::record`]): each with its
+    /// packets when it failed and packets are kept. Server profiles grow as connections
+    /// are reported.
     pub fn drain(
         &mut self,
         name: &str,
         now: Timestamp,
         flush: bool,
         profiles: &mut Profiles,
-        out: &mut Vec<(Handshake, Vec<OwnedPacket>)>,
+        out: &mut Vec<Finished>,
     ) {
         let settings = self.settings;
         let idle_ns = (settings.diagnosis.response_timeout * 1e9) as i64;
         let profiles = std::cell::RefCell::new(profiles);
         let log = &mut self.log;
+        let output = Output { name, settings };
         self.table.drain(
             now,
             idle_ns,
@@ -184,11 +186,12 @@ impl<'s> Engine<'s> {
             |conn| {
                 let mut profiles = profiles.borrow_mut();
                 let kept = log.as_mut().map(|l| l.take(conn)).unwrap_or_default();
-                if let Some(v) = diagnose::diagnose(conn, &profiles, &settings.diagnosis, now) {
-                    let kept = if v.code == Code::Ok { Vec::new() } else { kept };
-                    out.push((handshake_record(name, conn, v), kept));
-                }
+                let verdict = diagnose::diagnose(conn, &profiles, &settings.diagnosis, now);
+                // The profile learns from the connection before its record takes the facts.
                 profiles.add(conn);
+                if let Some(finished) = verdict.and_then(|v| output.record(conn, v, kept)) {
+                    out.push(finished);
+                }
             },
         );
         self.stats.connections = self.table.started();

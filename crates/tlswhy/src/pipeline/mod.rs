@@ -60,11 +60,10 @@ impl Default for Settings {
 
 use std::sync::Arc;
 
-use crate::capture::{CaptureBytes, CaptureError, Source, Timestamp};
+use crate::capture::{CaptureBytes, CaptureError, Source};
 use crate::chunks::{PacketSource, StreamReader};
-use crate::connection::Connection;
-use crate::diagnose::{self, Profiles};
-use crate::record::{handshake_record, CaptureReport, ExampleBudget, Finished, Handshake};
+use crate::diagnose;
+use crate::record::{CaptureReport, ExampleBudget, Finished};
 use parallel::{finish_capture, parallel_pass, InOrder, PUMP_EVERY};
 
 /// Reads and analyzes one capture source, collecting every handshake record.
@@ -180,21 +179,4 @@ pub fn analyze_packets(
         Ok(pool) => pool.install(|| parallel_pass(source, threads, name, settings, sink, true)),
         Err(_) => parallel_pass(source, threads, name, settings, sink, false),
     }
-}
-
-/// Diagnoses every connection that is a TLS attempt.
-pub fn diagnose_all(
-    name: &str,
-    connections: &[Connection],
-    profiles: &Profiles,
-    settings: &diagnose::Settings,
-    end: Timestamp,
-) -> Vec<Handshake> {
-    connections
-        .iter()
-        .filter_map(|conn| {
-            let verdict = diagnose::diagnose(conn, profiles, settings, end)?;
-            Some(handshake_record(name, conn, verdict))
-        })
-        .collect()
 }
