@@ -51,6 +51,9 @@ struct RecordStream {
     /// Bytes of an application_data record still to come; only its length matters, so
     /// its body is skipped rather than buffered.
     skip: usize,
+    /// Bytes of a handshake message too long to reassemble, still to come in handshake
+    /// records; a record of another type ends the skip (the length was wrong).
+    skip_handshake: usize,
 }
 
 impl Default for RecordStream {
@@ -62,6 +65,7 @@ impl Default for RecordStream {
             protected: false,
             plaintext_scanned: 0,
             skip: 0,
+            skip_handshake: 0,
         }
     }
 }
@@ -165,12 +169,36 @@ impl Conversation {
             return;
         }
         self.streams[d].stop();
+        self.note_loss(dir, at, reason, false);
+    }
+
+    fn note_loss(&mut self, dir: Dir, at: At, reason: String, followed_on: bool) {
         self.push_event(at, dir, format!("[{reason}]"));
-        if self.facts.lost[d].is_none() {
-            self.facts.lost[d] = Some(Box::new(Seen {
+        let lost = &mut self.facts.lost[dir.index()];
+        if lost.is_none() {
+            *lost = Some(Box::new(Seen {
                 at,
-                value: Reason { reason },
+                value: Reason {
+                    reason,
+                    followed_on,
+                },
             }));
+        }
+    }
+
+    /// A record of another type arrived while a handshake message was incomplete: the
+    /// message's length was wrong. The record layer is intact, so it is followed on.
+    fn end_handshake_message(&mut self, dir: Dir, content_type: u8, at: At) {
+        let stream = &mut self.streams[dir.index()];
+        let cut = stream.handshake.len();
+        let skipping = stream.skip_handshake > 0;
+        stream.handshake = Vec::new();
+        stream.skip_handshake = 0;
+        if cut > 0 && !skipping {
+            let what = format!(
+                "a handshake message cut short after {cut} byte(s) by a record of type {content_type}"
+            );
+            self.malformed(dir, at, what);
         }
     }
 
@@ -284,8 +312,12 @@ impl Conversation {
         }
     }
 
-    fn on_record(&mut self, dir: Dir, content_type: u8, payload: &[u8], at: At) {
+    fn on_record(&mut self, dir: Dir, content_type: u8, mut payload: &[u8], at: At) {
         let d = dir.index();
+        let stream = &self.streams[d];
+        if content_type != 22 && (!stream.handshake.is_empty() || stream.skip_handshake > 0) {
+            self.end_handshake_message(dir, content_type, at);
+        }
         match content_type {
             20 => {
                 if self.facts.change_cipher_spec[d].is_none() {
@@ -294,7 +326,12 @@ impl Conversation {
                 }
                 // TLS 1.3 sends a CCS for middlebox compatibility (also after a
                 // HelloRetryRequest, before the real ServerHello): it protects nothing.
-                if self.facts.server_hello.is_some() && !self.is_tls13() {
+                // Without a ServerHello in the capture, what follows is taken as
+                // protected (a plaintext ClientHello after a HelloRetryRequest is
+                // told apart by its header, below).
+                let unknown =
+                    self.facts.server_hello.is_none() && self.facts.hello_retry_request.is_none();
+                if unknown || self.facts.server_hello.is_some() && !self.is_tls13() {
                     self.streams[d].protected = true;
                 }
             }
@@ -345,7 +382,9 @@ impl Conversation {
                 }
             }
             22 => {
-                if self.streams[d].protected {
+                let plaintext_hello = self.facts.server_hello.is_none()
+                    && is_whole_handshake_message(payload, if d == 0 { 1 } else { 2 });
+                if self.streams[d].protected && !plaintext_hello {
                     if self.facts.finished[d].is_none() {
                         self.facts.finished[d] = Some(at);
                         self.push_event(at, dir, "Finished (encrypted)");
@@ -353,7 +392,16 @@ impl Conversation {
                     self.maybe_settle();
                     return;
                 }
-                let hs = &mut self.streams[d].handshake;
+                let stream = &mut self.streams[d];
+                if stream.skip_handshake > 0 {
+                    let n = stream.skip_handshake.min(payload.len());
+                    stream.skip_handshake -= n;
+                    payload = &payload[n..];
+                    if payload.is_empty() {
+                        return;
+                    }
+                }
+                let hs = &mut stream.handshake;
                 if hs.is_empty() {
                     self.frame_handshake(dir, payload, at);
                 } else {
@@ -389,13 +437,22 @@ impl Conversation {
             let ty = bytes[0];
             let len = u32::from_be_bytes([0, bytes[1], bytes[2], bytes[3]]) as usize;
             if len > self.limits.max_handshake_message {
+                // Not reassembled (memory stays bounded), but the record layer goes on:
+                // the message's bytes are skipped, and a corrupt length ends at the next
+                // record of another type.
                 let limit = self.limits.max_handshake_message;
-                self.lose(
+                self.note_loss(
                     dir,
                     at,
                     format!("handshake message of type {ty} claims {len} bytes, over the {limit}-byte limit (--max-handshake-bytes)"),
+                    true,
                 );
-                return;
+                if bytes.len() < 4 + len {
+                    self.streams[d].skip_handshake = 4 + len - bytes.len();
+                    return;
+                }
+                bytes = &bytes[4 + len..];
+                continue;
             }
             if bytes.len() < 4 + len {
                 break;
@@ -608,6 +665,14 @@ impl Conversation {
             self.facts.events_dropped += 1;
         }
     }
+}
+
+/// `payload` is exactly one handshake message of type `ty` (a plaintext hello where a
+/// protected record was expected; an encrypted one matches by chance about once in 2^26).
+fn is_whole_handshake_message(payload: &[u8], ty: u8) -> bool {
+    payload.len() >= 4
+        && payload[0] == ty
+        && u32::from_be_bytes([0, payload[1], payload[2], payload[3]]) as usize == payload.len() - 4
 }
 
 fn looks_like_tls_record(b: &[u8]) -> bool {

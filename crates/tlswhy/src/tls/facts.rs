@@ -255,8 +255,12 @@ pub struct Malformed {
     pub what: String,
 }
 
-/// Why a direction stopped being followed.
+/// Why a direction stopped being followed, or a handshake message in it was skipped.
 #[derive(Clone, Debug, Serialize)]
 pub struct Reason {
     pub reason: String,
+    /// Only a handshake message was skipped: the record layer was followed on past it,
+    /// so a later ChangeCipherSpec and Finished still count.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub followed_on: bool,
 }

@@ -50,8 +50,10 @@ pub(super) fn lost_before_outcome(cx: &Ctx<'_>) -> Option<Verdict> {
         .filter_map(|d| cx.facts.lost[d.index()].as_ref().map(|l| (d, l)))
         .min_by_key(|(_, l)| l.at)?;
     // An outcome already decided before the loss stands.
+    // A skipped message was followed past: a handshake completed after it stands too.
     if super::alert::decisive_alert(cx).is_some_and(|a| a.at <= lost.at)
         || cx.handshake_completed_before(lost.at)
+        || lost.value.followed_on && super::handshake_completed(cx.facts)
     {
         return None;
     }

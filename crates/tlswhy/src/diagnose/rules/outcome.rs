@@ -20,7 +20,13 @@ pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
     if !cx.server_said_anything_tls() {
         return Some(super::tcp::no_server_answer(cx, ch));
     }
-    if let Some(m) = f.malformed.first() {
+    // Bytes the peers read past — the handshake completed after them — were damaged in
+    // the capture, not on the wire.
+    if let Some(m) = f
+        .malformed
+        .first()
+        .filter(|_| !super::handshake_completed(f))
+    {
         let mut ev = vec![
             cx.client_hello_detail(ch),
             Detail::Malformed {
