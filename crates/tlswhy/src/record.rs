@@ -18,7 +18,7 @@ use crate::diagnose::{self, Code, Verdict, Warning};
 use crate::tls::cert::CertFacts;
 use crate::tls::facts::{AlertFacts, Event, Malformed, Seen};
 use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
-use crate::tls::suites::{suite_name, version_name};
+use crate::tls::suites::{sslv2_cipher_name, suite_name, version_name};
 use crate::tls::TlsFacts;
 
 /// Counters for the summary line.
@@ -199,7 +199,11 @@ pub(crate) fn into_record(
     let established =
         diagnose::handshake_completed(&f) && !matches!(verdict.code, Code::IncompleteCapture);
     let version = sh.map(|s| version_name(s.version));
-    let cipher = sh.map(|s| suite_name(s.cipher_suite));
+    let cipher = if f.sslv2 {
+        f.sslv2_cipher.map(sslv2_cipher_name)
+    } else {
+        sh.map(|s| suite_name(s.cipher_suite))
+    };
     let alpn = sh.and_then(|s| s.alpn.clone());
     let TlsFacts {
         client_hello,

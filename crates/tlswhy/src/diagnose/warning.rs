@@ -26,14 +26,17 @@ named_values! {
 pub fn warnings_of(facts: &TlsFacts) -> Vec<Warning> {
     let mut out = Vec::new();
     if facts.sslv2 {
+        // Every SSL 2.0 cipher is MD5-based, most of them export-grade or RC4.
         out.push(Warning::OldVersion);
+        out.push(Warning::InsecureCipher);
+        return out;
     }
     let Some(sh) = &facts.server_hello else {
         return out;
     };
     let version = ProtocolVersion(sh.value.version);
     let suite = CipherSuite(sh.value.cipher_suite);
-    if version.is_insecure() && !facts.sslv2 {
+    if version.is_insecure() {
         out.push(Warning::OldVersion);
     }
     if suite.is_insecure() {

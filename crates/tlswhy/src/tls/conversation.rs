@@ -13,6 +13,7 @@ use super::alert::{AlertDescription, AlertLevel};
 use super::facts::*;
 use super::hello::{self, ServerHelloFacts};
 use super::plaintext;
+use super::sslv2;
 use super::suites::version_name;
 use crate::flow::{At, Dir};
 use crate::limits::Limits;
@@ -34,6 +35,9 @@ enum Mode {
     Records,
     /// Plain text (STARTTLS preamble, or a non-TLS peer); looking for a TLS start.
     Plaintext,
+    /// SSL 2.0 after the server's SERVER-HELLO: the client's next message names the
+    /// cipher, and then the outcome is decided.
+    Sslv2,
     /// No more parsing in this direction.
     Stopped,
 }
@@ -122,10 +126,10 @@ impl Conversation {
                 {
                     self.streams[d].mode = Mode::Records;
                     self.frame_records(dir, data, at);
-                } else if is_sslv2_client_hello(data) && dir == Dir::ToServer {
+                } else if sslv2::is_client_hello(data) && dir == Dir::ToServer {
                     self.on_sslv2_client_hello(data, at);
                     self.streams[d].mode = Mode::Records;
-                } else if is_sslv2_server_hello(data) && dir == Dir::ToClient {
+                } else if sslv2::is_server_hello(data) && dir == Dir::ToClient {
                     // An SSL 2.0 server: its records are not followed further.
                     let version = u16::from_be_bytes([data[5], data[6]]);
                     self.push_event(at, dir, format!("SERVER-HELLO ({})", version_name(version)));
@@ -138,7 +142,15 @@ impl Conversation {
                         },
                     });
                     self.facts.sslv2 = true;
-                    self.settle();
+                    self.facts.sslv2_cipher = sslv2::only_cipher(data);
+                    self.streams[d].stop();
+                    let client = &mut self.streams[Dir::ToServer.index()];
+                    if client.mode == Mode::Records {
+                        client.mode = Mode::Sslv2;
+                        client.pending = Vec::new();
+                    } else {
+                        self.settle();
+                    }
                 } else {
                     let kind = plaintext::classify(data);
                     self.facts.plaintext[d] = Some(Box::new(Seen {
@@ -158,6 +170,13 @@ impl Conversation {
                 }
             }
             Mode::Plaintext => self.scan_plaintext(dir, data, at),
+            Mode::Sslv2 => {
+                if let Some(kind) = sslv2::client_master_key_cipher(data) {
+                    self.push_event(at, dir, "CLIENT-MASTER-KEY");
+                    self.facts.sslv2_cipher = Some(kind);
+                }
+                self.settle();
+            }
             Mode::Records => self.frame_records(dir, data, at),
         }
     }
@@ -679,149 +698,5 @@ fn looks_like_tls_record(b: &[u8]) -> bool {
     b.len() >= 3 && (20..=24).contains(&b[0]) && b[1] == 3 && b[2] <= 4
 }
 
-/// SSL 2.0 SERVER-HELLO: 2-byte header, message type 4, session-id-hit, certificate type,
-/// then the version.
-fn is_sslv2_server_hello(b: &[u8]) -> bool {
-    b.len() >= 11 && b[0] & 0x80 != 0 && b[2] == 4 && b[5] == 0 && b[6] == 2
-}
-
-fn is_sslv2_client_hello(b: &[u8]) -> bool {
-    b.len() >= 11 && b[0] & 0x80 != 0 && b[2] == 1 && (b[3] == 3 || b[3] == 0 || b[3] == 2)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::capture::Timestamp;
-
-    fn at(frame: u64) -> At {
-        At {
-            frame,
-            ts: Timestamp(frame as i64 * 1_000_000),
-        }
-    }
-
-    /// A ClientHello body: TLS 1.2, two suites, server_name and ALPN extensions.
-    fn client_hello_message() -> Vec<u8> {
-        let mut body = vec![0x03, 0x03];
-        body.extend_from_slice(&[7u8; 32]); // random
-        body.push(0); // session id
-        body.extend_from_slice(&[0x00, 0x04, 0xc0, 0x2f, 0x13, 0x01]); // suites
-        body.extend_from_slice(&[0x01, 0x00]); // compression
-        let name = b"emby.example.com";
-        let mut sni = vec![0x00, 0x00];
-        let list_len = name.len() + 3;
-        sni.extend_from_slice(&((list_len + 2) as u16).to_be_bytes());
-        sni.extend_from_slice(&(list_len as u16).to_be_bytes());
-        sni.push(0);
-        sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
-        sni.extend_from_slice(name);
-        let alpn = [0x00, 0x10, 0x00, 0x05, 0x00, 0x03, 0x02, b'h', b'2'];
-        let mut exts = sni;
-        exts.extend_from_slice(&alpn);
-        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
-        body.extend_from_slice(&exts);
-        let mut msg = vec![1, 0, 0, 0];
-        msg[1..4].copy_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        msg.extend_from_slice(&body);
-        msg
-    }
-
-    fn record(content_type: u8, payload: &[u8]) -> Vec<u8> {
-        let mut r = vec![content_type, 3, 1];
-        r.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-        r.extend_from_slice(payload);
-        r
-    }
-
-    fn check_hello(conv: &Conversation) {
-        let ch = conv
-            .facts
-            .client_hello
-            .as_ref()
-            .expect("ClientHello parsed");
-        assert_eq!(ch.value.server_name.as_deref(), Some("emby.example.com"));
-        assert_eq!(ch.value.alpn, vec!["h2".to_string()]);
-        assert_eq!(ch.value.cipher_suites, vec![0xc02f, 0x1301]);
-    }
-
-    #[test]
-    fn record_split_across_segments_byte_by_byte() {
-        let bytes = record(22, &client_hello_message());
-        let mut conv = Conversation::new();
-        for (i, b) in bytes.iter().enumerate() {
-            conv.on_bytes(Dir::ToServer, std::slice::from_ref(b), at(i as u64));
-        }
-        check_hello(&conv);
-        assert_eq!(
-            conv.facts.client_hello.as_ref().unwrap().at.frame,
-            bytes.len() as u64 - 1
-        );
-    }
-
-    #[test]
-    fn one_message_across_several_records() {
-        let msg = client_hello_message();
-        let (a, b) = msg.split_at(20);
-        let mut bytes = record(22, a);
-        bytes.extend_from_slice(&record(22, b));
-        let mut conv = Conversation::new();
-        conv.on_bytes(Dir::ToServer, &bytes, at(1));
-        check_hello(&conv);
-    }
-
-    #[test]
-    fn several_messages_in_one_record_and_alerts() {
-        // ServerHelloDone twice in one record, then a fatal alert.
-        let mut conv = Conversation::new();
-        conv.on_bytes(Dir::ToServer, &record(22, &client_hello_message()), at(1));
-        let mut bytes = record(22, &[14, 0, 0, 0, 14, 0, 0, 0]);
-        bytes.extend_from_slice(&record(21, &[2, 40]));
-        conv.on_bytes(Dir::ToClient, &bytes, at(2));
-        let done = conv
-            .facts
-            .events
-            .iter()
-            .filter(|e| e.what == "ServerHelloDone")
-            .count();
-        assert_eq!(done, 2);
-        let alert = &conv.facts.alerts[0];
-        assert_eq!(alert.description, Some(AlertDescription::HANDSHAKE_FAILURE));
-        assert!(alert.is_fatal() && !alert.encrypted && alert.from == Dir::ToClient);
-        // The outcome is decided, but the peer's answering alert is still read.
-        assert!(!conv.settled);
-        conv.on_bytes(Dir::ToServer, &record(21, &[2, 70]), at(3));
-        assert_eq!(conv.facts.alerts.len(), 2);
-        assert_eq!(conv.facts.alerts[1].from, Dir::ToServer);
-        assert!(conv.settled, "both sides have spoken");
-        // Nothing more from the alert's sender is parsed.
-        conv.on_bytes(Dir::ToClient, &record(21, &[2, 10]), at(4));
-        assert_eq!(conv.facts.alerts.len(), 2);
-    }
-
-    #[test]
-    fn plain_text_is_recognised_and_starttls_followed() {
-        let mut conv = Conversation::new();
-        conv.on_bytes(Dir::ToClient, b"220 mail.example.com ESMTP\r\n", at(1));
-        conv.on_bytes(Dir::ToServer, b"STARTTLS\r\n", at(2));
-        conv.on_bytes(Dir::ToServer, &record(22, &client_hello_message()), at(3));
-        check_hello(&conv);
-        let banner = conv.facts.plaintext[1].as_ref().unwrap();
-        assert_eq!(
-            banner.value.kind,
-            crate::tls::plaintext::PlaintextKind::ServiceBanner
-        );
-    }
-
-    #[test]
-    fn garbage_after_tls_is_malformed_not_a_panic() {
-        let mut conv = Conversation::new();
-        let mut bytes = record(22, &client_hello_message());
-        bytes.extend_from_slice(&[0x99; 40]);
-        conv.on_bytes(Dir::ToServer, &bytes, at(1));
-        check_hello(&conv);
-        assert_eq!(conv.facts.malformed.len(), 1);
-        conv.on_bytes(Dir::ToServer, &[0x16; 10], at(2)); // ignored from now on
-        assert_eq!(conv.facts.malformed.len(), 1);
-    }
-}
+mod tests;

@@ -193,8 +193,12 @@ pub struct TlsFacts {
     pub malformed: Vec<Seen<Malformed>>,
     /// A direction whose stream could not be followed any more (lost segment, limit).
     pub lost: [Option<Box<Seen<Reason>>>; 2],
-    /// The server answered in SSL 2.0 (whose records are not followed).
+    /// The server answered in SSL 2.0 (whose records are not followed past the
+    /// client's CLIENT-MASTER-KEY).
     pub sslv2: bool,
+    /// SSL 2.0: the cipher kind (3 bytes) the client chose in its CLIENT-MASTER-KEY, or
+    /// the server's only one.
+    pub sslv2_cipher: Option<u32>,
     /// Handshake messages seen, per direction, for the ladder.
     pub events: Vec<Event>,
     pub events_dropped: u32,

@@ -28,6 +28,20 @@ pub fn suite_name(id: u16) -> Cow<'static, str> {
     }
 }
 
+/// An SSL 2.0 cipher kind's name (RFC 6101 appendix E; unknown kinds as hex).
+pub fn sslv2_cipher_name(kind: u32) -> Cow<'static, str> {
+    Cow::Borrowed(match kind {
+        0x01_0080 => "SSL_CK_RC4_128_WITH_MD5",
+        0x02_0080 => "SSL_CK_RC4_128_EXPORT40_WITH_MD5",
+        0x03_0080 => "SSL_CK_RC2_128_CBC_WITH_MD5",
+        0x04_0080 => "SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5",
+        0x05_0080 => "SSL_CK_IDEA_128_CBC_WITH_MD5",
+        0x06_0040 => "SSL_CK_DES_64_CBC_WITH_MD5",
+        0x07_00c0 => "SSL_CK_DES_192_EDE3_CBC_WITH_MD5",
+        _ => return Cow::Owned(format!("0x{kind:06x}")),
+    })
+}
+
 /// A protocol version's name: `TLS 1.2`, `SSL 3.0`, `TLS 1.3 draft-23` (borrowed for the
 /// versions that have one).
 pub fn version_name(v: u16) -> Cow<'static, str> {
