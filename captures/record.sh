@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tools (Debian 12, as root): install only what is missing.
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy sslh:sslh sshd:openssh-server ssh:openssh-client; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi
 #
 # record.sh — record tlswhy's sample captures from REAL TLS programs on loopback.
 #
@@ -43,7 +43,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      probe_ok self_signed_trusted haproxy_check_tls13 tls13_ends_after_ticket
      no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop
-     cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut)
+     cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -1410,6 +1410,33 @@ sc_snaplen_cut() {
     expect snaplen_cut 127.0.0.1:4484 incomplete_capture emby.example.com - \
         "the ok_tls12 exchange (python3 ssl client, TLS 1.2, verifying -> gnutls-serv --echo) captured with tcpdump -s 300: the server's first flight (ServerHello, Certificate, ...) is cut by the snap length. Rule 'Not every connection to a TLS port is a TLS attempt': a snap-length-truncated TLS record is incomplete_capture, the snap length in the evidence"
     run c 10 "${PEER[@]}" client-tls12-echo 127.0.0.1 4484 emby.example.com "$C/ca.pem"
+    capture_stop
+}
+
+sc_other_protocols_on_tls_ports() {
+    mkdir -p /run/sshd
+    ssh-keygen -q -t ed25519 -N '' -f "$WORK/sshd_host_key"
+    start sshd /usr/sbin/sshd -D -e -f /dev/null -o ListenAddress=127.0.0.1 -p 4486 \
+        -h "$WORK/sshd_host_key" -o PidFile=none
+    wait_listen 127.0.0.1 4486
+    s_server 127.0.0.1:4487 -cert "$C/emby.pem" -key "$C/emby.key"
+    start sslh sslh -f -n -p 127.0.0.1:443 --ssh 127.0.0.1:4486 --tls 127.0.0.1:4487
+    wait_listen 127.0.0.1 443
+    mkdir -p "$WORK/www"
+    echo hello >"$WORK/www/index.html"
+    start http python3 -m http.server --bind 127.0.0.1 --directory "$WORK/www" 8443
+    wait_listen 127.0.0.1 8443
+    capture_start other_protocols_on_tls_ports "tcp and host 127.0.0.1 and (port 443 or port 8443)"
+    expect other_protocols_on_tls_ports 127.0.0.1:443 not_tls - - \
+        "OpenSSH client to port 443, where sslh hands SSH to sshd and TLS to openssl s_server: SSH banners both ways, key exchange, authentication refused (BatchMode). Rule 'Not every connection to a TLS port is a TLS attempt': neither side speaks TLS and the server answers in kind -> not a handshake attempt"
+    run c 10 ssh -p 443 -o BatchMode=yes -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null nobody@127.0.0.1 true
+    expect other_protocols_on_tls_ports 127.0.0.1:443 ok emby.example.com - \
+        "curl through the same sslh on 443 -> openssl s_server -www: TLS 1.3, GET and response"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:443:127.0.0.1 https://emby.example.com/
+    expect other_protocols_on_tls_ports 127.0.0.1:8443 not_tls - - \
+        "curl http:// to a plain HTTP server (python3 http.server) on 8443: a request and a 200 response in plain text. Rule 'Not every connection to a TLS port is a TLS attempt' -> not a handshake attempt"
+    run c 10 curl -sS --max-time 8 -o /dev/null http://127.0.0.1:8443/
     capture_stop
 }
 

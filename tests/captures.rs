@@ -540,3 +540,37 @@ fn completed_handshakes_carry_their_warnings() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("warnings: old_version"));
 }
+
+/// Connections that expected.json lists as not handshake attempts (another protocol on a
+/// TLS port, answered in kind) get no record, yet are counted as TCP connections.
+#[test]
+fn other_protocols_on_tls_ports_are_not_attempts() {
+    let doc = common::read_json(&common::captures().join("expected.json"));
+    let mut checked = 0;
+    for c in doc["captures"].as_array().unwrap() {
+        let Some(others) = c.get("not_attempts").and_then(|o| o.as_array()) else {
+            continue;
+        };
+        let file = c["file"].as_str().unwrap();
+        let report = common::analyze(&common::captures().join(file));
+        let attempts = c["handshakes"].as_array().unwrap().len();
+        assert_eq!(report.handshakes.len(), attempts, "{file}");
+        assert_eq!(
+            report.stats.connections as usize,
+            attempts + others.len(),
+            "{file}: every connection is counted"
+        );
+        for other in others {
+            let server = other["server"].as_str().unwrap();
+            assert!(
+                report
+                    .handshakes
+                    .iter()
+                    .all(|h| h.server.to_string() != server || h.sni.is_some()),
+                "{file}: a record for a connection to {server} without a ClientHello"
+            );
+        }
+        checked += others.len();
+    }
+    assert!(checked >= 2, "only {checked} such connections in captures/");
+}

@@ -6,6 +6,8 @@ every capture against them with tshark.
 
 SPEC.tsv has one line per handshake attempt, in the order their TCP connections start:
   file <TAB> server ip:port <TAB> code <TAB> sni or "-" <TAB> alert or "-" <TAB> note
+The code "not_tls" marks a TCP connection that is not a handshake attempt (another
+protocol on a TLS port): it is verified as a connection and listed under "not_attempts".
 alert lists, in order, every plaintext (readable) alert of that connection as side:number,
 e.g. "server:40" or "client:50,server:40"; "-" for none. Encrypted alerts are not listed.
 An alert is fatal unless written side:warning:number (e.g. "client:warning:90"). A trailing
@@ -169,8 +171,24 @@ def main():
         with open(out_path) as f:
             for c in json.load(f).get("captures", []):
                 old[c["file"]] = c["handshakes"]
+    old_others = {}
+    if os.path.exists(out_path):
+        with open(out_path) as f:
+            for c in json.load(f).get("captures", []):
+                if "not_attempts" in c:
+                    old_others[c["file"]] = c["not_attempts"]
+    # Connections that are not handshake attempts (code "not_tls") are verified as TCP
+    # connections but listed apart.
+    attempts = {n: [h for h in hs if h["code"] != "not_tls"] for n, hs in spec.items()}
+    others = dict(old_others)
+    for n, hs in spec.items():
+        rest = [{"server": h["server"], "note": h["note"]} for h in hs if h["code"] == "not_tls"]
+        if rest:
+            others[n] = rest
+        else:
+            others.pop(n, None)
     merged = dict(old)
-    merged.update(spec)
+    merged.update(attempts)
     names = [n for n in order if n in merged] + sorted(n for n in merged if n not in order)
     errors = []
     for fname, hs in spec.items():
@@ -185,7 +203,9 @@ def main():
                    "(null: none, or no ClientHello in the capture); 'alerts' lists every "
                    "plaintext alert of the connection in order (encrypted alerts are not "
                    "listed); 'note' says what the capture shows.",
-        "captures": [{"file": n, "handshakes": merged[n]} for n in names],
+        "captures": [dict({"file": n, "handshakes": merged[n]},
+                          **({"not_attempts": others[n]} if n in others else {}))
+                     for n in names],
     }
     if errors:
         for e in errors:

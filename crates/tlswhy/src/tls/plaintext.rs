@@ -53,6 +53,24 @@ pub fn classify(first: &[u8]) -> PlaintextKind {
     }
 }
 
+/// Both sides spoke the same plain-text protocol and the server went along with it
+/// (an SSH server behind a port multiplexer such as sslh, a plain HTTP server answering
+/// below 400 on a TLS port): `client` and `server` are their first bytes' kinds and the
+/// server's first line.
+pub fn answered_in_kind(client: &PlaintextKind, server: &PlaintextKind, server_line: &str) -> bool {
+    match (client, server) {
+        (PlaintextKind::SshBanner, PlaintextKind::SshBanner) => true,
+        // Server-first protocols: the client answered the banner.
+        (PlaintextKind::Unknown, PlaintextKind::ServiceBanner) => true,
+        (PlaintextKind::HttpRequest, PlaintextKind::HttpResponse) => server_line
+            .split(' ')
+            .nth(1)
+            .and_then(|status| status.parse::<u16>().ok())
+            .is_some_and(|status| status < 400),
+        _ => false,
+    }
+}
+
 /// The first line of `bytes`, at most `max` bytes, kept as sent (see
 /// [`crate::sanitize`]).
 pub fn first_line(bytes: &[u8], max: usize) -> String {
@@ -78,6 +96,23 @@ mod tests {
         assert_eq!(classify(b"SSH-2.0-OpenSSH_9.2p1"), PlaintextKind::SshBanner);
         assert_eq!(classify(b"220 mail ESMTP"), PlaintextKind::ServiceBanner);
         assert_eq!(classify(&[0x16, 0x03]), PlaintextKind::Unknown);
+        use PlaintextKind::*;
+        assert!(answered_in_kind(
+            &SshBanner,
+            &SshBanner,
+            "SSH-2.0-OpenSSH_9.2p1"
+        ));
+        assert!(answered_in_kind(
+            &HttpRequest,
+            &HttpResponse,
+            "HTTP/1.0 200 OK"
+        ));
+        assert!(!answered_in_kind(
+            &HttpRequest,
+            &HttpResponse,
+            "HTTP/1.1 400 Bad Request"
+        ));
+        assert!(!answered_in_kind(&HttpRequest, &SshBanner, "SSH-2.0-x"));
         // Kept as sent: the outputs escape it.
         assert_eq!(
             first_line(b"SSH-2.0-x\x1b[31m\r\nmore", 40),

@@ -20,6 +20,8 @@ mod tcp;
 mod tests;
 mod version;
 
+pub(crate) use peer::another_protocol;
+
 use std::cell::Cell;
 use std::net::SocketAddr;
 

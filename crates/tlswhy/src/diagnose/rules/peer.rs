@@ -27,7 +27,10 @@ pub(super) fn without_client_hello(cx: &Ctx<'_>) -> Option<Verdict> {
     }
     let t = &cx.conn.tcp;
     let f = cx.facts;
-    if let Some(plain) = &f.plaintext[0] {
+    // Only the first bytes of a connection seen from its start say what the client
+    // speaks (a keep-alive byte or the middle of a stream say nothing).
+    let from_start = t.syn.is_some() || t.syn_ack.is_some();
+    if let Some(plain) = f.plaintext[0].as_ref().filter(|_| from_start) {
         let mut ev = vec![plaintext_detail(
             plain,
             Dir::ToServer,
@@ -154,4 +157,22 @@ pub(super) fn non_tls_server(cx: &Ctx<'_>) -> Option<Verdict> {
             port: cx.server().port(),
         },
     ))
+}
+
+/// Neither side ever spoke TLS and the server answered in kind (SSH through a port
+/// multiplexer on 443, a plain HTTP server on a TLS port): not a handshake attempt.
+pub(crate) fn another_protocol(cx: &Ctx<'_>) -> bool {
+    let f = cx.facts;
+    match (&f.plaintext[0], &f.plaintext[1]) {
+        (Some(client), Some(server)) => {
+            f.client_hello.is_none()
+                && f.server_hello.is_none()
+                && crate::tls::plaintext::answered_in_kind(
+                    &client.value.kind,
+                    &server.value.kind,
+                    &server.value.first_line,
+                )
+        }
+        _ => false,
+    }
 }

@@ -263,6 +263,48 @@ fn peer_a_capture_that_starts_mid_stream() {
     ));
 }
 
+/// A keep-alive byte (or any bytes) from a client seen only from the middle of its
+/// connection says nothing about what the client speaks.
+#[test]
+fn peer_a_keep_alive_byte_mid_stream_is_not_plain_text_to_a_tls_port() {
+    let mut c = Connection::for_test(CLIENT.parse().unwrap(), SERVER.parse().unwrap(), at(1, 0));
+    c.tcp.payload_bytes = [1, 0];
+    c.tcp.packets = [1, 1];
+    c.tls_mut().facts.plaintext[0] = Some(Box::new(Seen {
+        at: at(1, 0),
+        value: PlaintextFacts {
+            kind: PlaintextKind::Unknown,
+            first_line: "\0".into(),
+        },
+    }));
+    c.last = at(2, 1);
+    let v = verdict(&c);
+    assert_eq!(v.code, Code::IncompleteCapture);
+    assert!(matches!(v.finding, Finding::CaptureStartsMidConnection));
+}
+
+/// SSH through a port multiplexer on 443: both sides speak SSH, no TLS attempt.
+#[test]
+fn peer_another_protocol_answered_in_kind_is_not_an_attempt() {
+    let mut c = connected();
+    c.tcp.payload_bytes = [1500, 1500];
+    for (d, line) in ["SSH-2.0-OpenSSH_9.2p1", "SSH-2.0-OpenSSH_9.2p1 Debian"]
+        .into_iter()
+        .enumerate()
+    {
+        c.tls_mut().facts.plaintext[d] = Some(Box::new(Seen {
+            at: at(4 + d as u64, 3),
+            value: PlaintextFacts {
+                kind: PlaintextKind::SshBanner,
+                first_line: line.into(),
+            },
+        }));
+    }
+    c.last = at(9, 50);
+    let end = at(u64::MAX, 100).ts;
+    assert!(diagnose(&c, &Profiles::default(), &Settings::default(), end).is_none());
+}
+
 // ---- sni ----
 
 #[test]
