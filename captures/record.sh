@@ -43,7 +43,8 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      probe_ok self_signed_trusted haproxy_check_tls13 tls13_ends_after_ticket
      no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop
-     cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports)
+     cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
+     sha1_signature)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -1437,6 +1438,21 @@ sc_other_protocols_on_tls_ports() {
     expect other_protocols_on_tls_ports 127.0.0.1:8443 not_tls - - \
         "curl http:// to a plain HTTP server (python3 http.server) on 8443: a request and a 200 response in plain text. Rule 'Not every connection to a TLS port is a TLS attempt' -> not a handshake attempt"
     run c 10 curl -sS --max-time 8 -o /dev/null http://127.0.0.1:8443/
+    capture_stop
+}
+
+sc_sha1_signature() {
+    # emby.example.com signed by the test CA with SHA-1; both peers at OpenSSL's security
+    # level 0, the only one that still accepts such a signature.
+    (cd "$C" && SAN=DNS:emby.example.com openssl x509 -req -in emby.csr -CA ca.pem \
+        -CAkey ca.key -CAcreateserial -out emby-sha1.pem -days 825 -sha1 \
+        -extfile openssl.cnf -extensions v3_server) >>"$WORK/pki.log" 2>&1
+    s_server 127.0.0.1:4488 -cert "$C/emby-sha1.pem" -key "$C/emby.key" -cipher 'DEFAULT@SECLEVEL=0'
+    capture_start sha1_signature "tcp and host 127.0.0.1 and port 4488"
+    expect sha1_signature 127.0.0.1:4488 ok emby.example.com - \
+        "curl --tls-max 1.2 --ciphers DEFAULT@SECLEVEL=0 (trusts the test CA) -> openssl s_server -www whose certificate is signed with sha1WithRSAEncryption: completed, GET answered. Warning sha1_signature"
+    run c 10 "${CURL[@]}" --tls-max 1.2 --ciphers 'DEFAULT@SECLEVEL=0' \
+        --resolve emby.example.com:4488:127.0.0.1 https://emby.example.com:4488/
     capture_stop
 }
 

@@ -574,3 +574,25 @@ fn other_protocols_on_tls_ports_are_not_attempts() {
     }
     assert!(checked >= 2, "only {checked} such connections in captures/");
 }
+
+/// A certificate signed with SHA-1 (OpenSSL at security level 0 on both sides): the
+/// handshake is ok, with the warning; the same CA's SHA-256 certificate has none.
+#[test]
+fn a_sha1_signed_certificate_is_a_warning() {
+    use tlswhy::diagnose::Warning;
+    let hs = handshakes_of("sha1_signature.pcap");
+    assert_eq!(hs.len(), 1);
+    assert_eq!(hs[0].verdict.code.as_str(), "ok");
+    assert_eq!(hs[0].warnings, [Warning::Sha1Signature]);
+    assert_eq!(
+        hs[0].certificates[0].signature_algorithm,
+        "sha1WithRSAEncryption"
+    );
+    for h in handshakes_of("ok_tls12.pcap") {
+        assert!(!h.warnings.contains(&Warning::Sha1Signature));
+        assert_eq!(
+            h.certificates[0].signature_algorithm,
+            "sha256WithRSAEncryption"
+        );
+    }
+}

@@ -19,6 +19,7 @@ named_values! {
         RsaKeyExchange => "rsa_key_exchange", "RSA key exchange (no forward secrecy)",
         CertificateExpiresSoon => "certificate_expires_soon", "the certificate expires within 30 days of the capture",
         NameMismatchAccepted => "name_mismatch_accepted", "the certificate does not cover the name asked for, and the client went on",
+        Sha1Signature => "sha1_signature", "a certificate the server sent is signed with SHA-1 (or MD5), which current clients refuse",
     }
 }
 
@@ -63,6 +64,11 @@ pub fn warnings_of(facts: &TlsFacts) -> Vec<Warning> {
             if name.is_some_and(|n| !leaf.covers(n)) {
                 out.push(Warning::NameMismatchAccepted);
             }
+        }
+        // A trust anchor's signature on itself is never checked; every other one is.
+        let weak = |c: &crate::tls::cert::CertFacts| c.has_weak_signature() && !c.self_signed;
+        if chain.value.certificates.iter().any(weak) {
+            out.push(Warning::Sha1Signature);
         }
     }
     out

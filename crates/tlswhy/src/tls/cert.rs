@@ -34,6 +34,9 @@ pub struct CertFacts {
     pub self_signed: bool,
     pub is_ca: bool,
     pub serial: String,
+    /// The algorithm the issuer signed it with: its name for the common ones
+    /// (`sha256WithRSAEncryption`, `ecdsa-with-SHA384`, …), else the OID.
+    pub signature_algorithm: String,
     /// Set when the DER did not parse; the other fields are then empty.
     pub parse_error: Option<String>,
 }
@@ -89,6 +92,9 @@ impl CertFacts {
             self_signed,
             is_ca: cert.is_ca(),
             serial: cert.raw_serial_as_string(),
+            signature_algorithm: signature_algorithm_name(
+                &cert.signature_algorithm.algorithm.to_id_string(),
+            ),
             parse_error: None,
         }
     }
@@ -120,10 +126,48 @@ impl CertFacts {
             .is_some_and(|cn| dns_name_matches(cn, host))
     }
 
+    /// Signed with SHA-1 or MD5, which no longer resist collisions: browsers and current
+    /// TLS stacks refuse such signatures except on a trust anchor's own certificate.
+    pub fn has_weak_signature(&self) -> bool {
+        matches!(
+            self.signature_algorithm.as_str(),
+            "sha1WithRSAEncryption"
+                | "ecdsa-with-SHA1"
+                | "dsa-with-SHA1"
+                | "md5WithRSAEncryption"
+                | "md2WithRSAEncryption"
+        )
+    }
+
     /// Outside its validity period at `unix_secs`?
     pub fn expired_at(&self, unix_secs: i64) -> bool {
         self.parse_error.is_none() && (unix_secs > self.not_after || unix_secs < self.not_before)
     }
+}
+
+/// The name of a certificate signature algorithm (RFC 3279, 4055, 5758, 8410), by OID.
+fn signature_algorithm_name(oid: &str) -> String {
+    let name = match oid {
+        "1.2.840.113549.1.1.2" => "md2WithRSAEncryption",
+        "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
+        "1.2.840.113549.1.1.5" | "1.3.14.3.2.29" => "sha1WithRSAEncryption",
+        "1.2.840.113549.1.1.10" => "rsassa-pss",
+        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
+        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
+        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption",
+        "1.2.840.113549.1.1.14" => "sha224WithRSAEncryption",
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
+        "1.2.840.10045.4.3.1" => "ecdsa-with-SHA224",
+        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
+        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
+        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
+        "1.2.840.10040.4.3" => "dsa-with-SHA1",
+        "2.16.840.1.101.3.4.3.2" => "dsa-with-SHA256",
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        _ => oid,
+    };
+    name.to_string()
 }
 
 /// Distinct chains remembered per thread; past this the cache starts over.
