@@ -44,7 +44,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
-     sha1_signature)
+     sha1_signature virtual_hosts)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -1453,6 +1453,43 @@ sc_sha1_signature() {
         "curl --tls-max 1.2 --ciphers DEFAULT@SECLEVEL=0 (trusts the test CA) -> openssl s_server -www whose certificate is signed with sha1WithRSAEncryption: completed, GET answered. Warning sha1_signature"
     run c 10 "${CURL[@]}" --tls-max 1.2 --ciphers 'DEFAULT@SECLEVEL=0' \
         --resolve emby.example.com:4488:127.0.0.1 https://emby.example.com:4488/
+    capture_stop
+}
+
+sc_virtual_hosts() {
+    # media.example.org: a second virtual host, its certificate from the unrelated CA.
+    (cd "$C" && openssl req -config openssl.cnf -new -newkey rsa:2048 -nodes -keyout media.key \
+        -out media.csr -subj "/CN=media.example.org" &&
+        SAN=DNS:media.example.org openssl x509 -req -in media.csr -CA other-ca.pem \
+            -CAkey other-ca.key -CAcreateserial -out media.pem -days 825 -sha256 \
+            -extfile openssl.cnf -extensions v3_server) >>"$WORK/pki.log" 2>&1
+    nginx_start vhosts <<EOF
+    server {
+        listen 127.0.0.1:4489 ssl default_server;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "emby\n"; }
+    }
+    server {
+        listen 127.0.0.1:4489 ssl;
+        server_name media.example.org;
+        ssl_certificate $C/media.pem;
+        ssl_certificate_key $C/media.key;
+        location / { return 200 "media\n"; }
+    }
+EOF
+    wait_listen 127.0.0.1 4489
+    capture_start virtual_hosts "tcp and host 127.0.0.1 and port 4489"
+    expect virtual_hosts 127.0.0.1:4489 ok emby.example.com - \
+        "curl --tls-max 1.2 -> nginx, virtual host emby.example.com (test CA): completed, GET answered; its certificate (emby.example.com) is visible"
+    run c 10 "${CURL[@]}" --tls-max 1.2 --resolve emby.example.com:4489:127.0.0.1 https://emby.example.com:4489/
+    expect virtual_hosts 127.0.0.1:4489 cert_rejected media.example.org - \
+        "Go crypto/tls client (TLS 1.3, trusts only the test CA) -> the same nginx, virtual host media.example.org whose certificate comes from the unrelated CA: an encrypted alert instead of its Finished. Rule 'Virtual hosts': the emby.example.com certificate other clients got belongs to another virtual host, so this is not cert_name_mismatch; the certificate is encrypted -> cert_rejected"
+    go_client c -addr 127.0.0.1:4489 -sni media.example.org -ca "$C/ca.pem" -mode probe
+    expect virtual_hosts 127.0.0.1:4489 cert_unknown_ca media.example.org client:48 \
+        "curl --tls-max 1.2 (trusts only the test CA) -> virtual host media.example.org: the certificate from the unrelated CA is visible; curl answers unknown_ca(48)"
+    run c 10 "${CURL[@]}" --tls-max 1.2 --resolve media.example.org:4489:127.0.0.1 https://media.example.org:4489/
     capture_stop
 }
 

@@ -13,6 +13,8 @@ use crate::tls::cert::CertFacts;
 
 /// Application protocols kept per server: a server selects one or two.
 const MAX_ALPN_KEPT: usize = 8;
+/// Virtual hosts (server names asked for) whose certificate names are kept per server.
+const MAX_VIRTUAL_HOSTS_KEPT: usize = 256;
 
 /// What a capture shows about one server (ip:port).
 #[derive(Clone, Debug, Default)]
@@ -36,6 +38,9 @@ pub struct ServerProfile {
     /// against the address it connected to. Certificates of named virtual hosts are
     /// not mixed in.
     pub names_without_host_name: BTreeSet<String>,
+    /// Names on the leaves the server sent, by the server name the client asked for:
+    /// each virtual host's own certificate (at most [`MAX_VIRTUAL_HOSTS_KEPT`] hosts).
+    pub names_by_server_name: BTreeMap<String, BTreeSet<String>>,
     /// Application protocols the server selected (ALPN), at most a few.
     pub alpn_selected: BTreeSet<String>,
     /// The chain whose names were added last: a server sends the same (shared, see
@@ -105,6 +110,24 @@ impl Profiles {
             let no_host_name = facts.client_hello.as_ref().is_some_and(|ch| {
                 ch.value.server_name.is_none() || ch.value.server_name_ip().is_some()
             });
+            let host_name = facts
+                .client_hello
+                .as_ref()
+                .and_then(|ch| ch.value.server_name.as_deref())
+                .filter(|_| !no_host_name);
+            let same_chain = p.last_chain.as_ref().is_some_and(|c| Arc::ptr_eq(c, chain));
+            if let (Some(host), Some(leaf)) = (host_name, chain.first()) {
+                let known = &mut p.names_by_server_name;
+                let room = known.len() < MAX_VIRTUAL_HOSTS_KEPT;
+                match known.get_mut(host) {
+                    Some(names) if !same_chain => names.extend(leaf.names()),
+                    Some(_) => {}
+                    None if room && leaf.parse_error.is_none() => {
+                        known.insert(host.to_string(), leaf.names().into_iter().collect());
+                    }
+                    None => {}
+                }
+            }
             if let (true, Some(leaf)) = (no_host_name, chain.first()) {
                 if leaf.parse_error.is_none() {
                     p.names_without_host_name.extend(leaf.names());
@@ -113,7 +136,7 @@ impl Profiles {
             if let (true, Some(leaf)) = (accepted, chain.first()) {
                 p.accepted_leaves.insert(leaf_key(leaf));
             }
-            if p.last_chain.as_ref().is_some_and(|c| Arc::ptr_eq(c, chain)) {
+            if same_chain {
                 return;
             }
             if let Some(leaf) = chain.first() {
@@ -146,6 +169,13 @@ impl Profiles {
             p.server_hellos += q.server_hellos;
             p.accepted_leaves.extend(q.accepted_leaves);
             p.names_without_host_name.extend(q.names_without_host_name);
+            for (host, names) in q.names_by_server_name {
+                if let Some(known) = p.names_by_server_name.get_mut(&host) {
+                    known.extend(names);
+                } else if p.names_by_server_name.len() < MAX_VIRTUAL_HOSTS_KEPT {
+                    p.names_by_server_name.insert(host, names);
+                }
+            }
             for alpn in q.alpn_selected {
                 if p.alpn_selected.len() < MAX_ALPN_KEPT {
                     p.alpn_selected.insert(alpn);

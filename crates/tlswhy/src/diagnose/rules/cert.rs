@@ -110,7 +110,7 @@ pub(super) fn certificate_rejection(
             ServerReaction::CertificateWithoutAddress,
         );
     }
-    let names = cx.known_certificate_names();
+    let names = cx.certificate_names_for_this_name();
     let Some(sni) = c.server_name.clone() else {
         return super::sni::sni_failure(cx, ch, evidence, ServerReaction::CertificateRejected);
     };

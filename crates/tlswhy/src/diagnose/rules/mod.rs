@@ -281,6 +281,31 @@ impl<'a> Ctx<'a> {
             .unwrap_or_default()
     }
 
+    /// Names on the certificate the server presents for the name this client asked for:
+    /// this connection's leaf, or the one other clients that asked for the same name got
+    /// (another name's certificate belongs to another virtual host). Empty when unknown.
+    pub fn certificate_names_for_this_name(&self) -> Vec<String> {
+        if let Some(leaf) = self.leaf() {
+            return leaf.names();
+        }
+        let Some(profile) = self.profile() else {
+            return Vec::new();
+        };
+        let asked = self.facts.client_hello.as_ref().and_then(|ch| {
+            let ch = &ch.value;
+            ch.server_name
+                .as_deref()
+                .filter(|_| ch.server_name_ip().is_none())
+        });
+        let names = match asked {
+            Some(host) => profile.names_by_server_name.get(host),
+            None => Some(&profile.names_without_host_name),
+        };
+        names
+            .map(|n| n.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The last message seen, as evidence.
     pub fn last_message(&self) -> Option<Detail> {
         self.facts.events.last().map(|e| Detail::LastMessage {

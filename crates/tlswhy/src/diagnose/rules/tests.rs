@@ -529,3 +529,38 @@ fn every_finding_belongs_to_its_code() {
     assert_eq!(v.code, v.finding.code());
     assert_eq!(v.code, Code::SniMissing);
 }
+
+/// Virtual hosts: a TLS 1.3 client that asked for b.example rejects the (encrypted)
+/// certificate with bad_certificate. The a.example certificate other clients got
+/// belongs to another virtual host and is not cited as this name's; a client that asked
+/// for a.example is judged by it.
+#[test]
+fn cert_names_of_another_virtual_host_are_not_this_names() {
+    let mut other = connected();
+    with_client_hello(&mut other, hello(Some("a.example"), &[0xc02f]));
+    server_hello(&mut other, 5, 4, 0x0303, 0xc02f);
+    server_certificate(&mut other, 5, 4, leaf(&["a.example"]));
+    let profiles = Profiles::build([&other]);
+    let rejected = |sni: &str| {
+        let mut c = connected();
+        with_client_hello(&mut c, hello(Some(sni), &[0x1301]));
+        server_hello(&mut c, 5, 4, 0x0304, 0x1301);
+        encrypted(&mut c, Dir::ToClient, 5, 4, 2000);
+        alert(&mut c, 6, 5, Dir::ToServer, AD::BAD_CERTIFICATE);
+        verdict_at(&c, &profiles, 100)
+    };
+    let v = rejected("b.example");
+    assert_eq!(v.code, Code::CertRejected, "{v:?}");
+    let v = rejected("a.example.org");
+    assert_ne!(v.code, Code::CertNameMismatch, "{v:?}");
+    // The same name as the other client's: its certificate is known.
+    let mut same = connected();
+    with_client_hello(&mut same, hello(Some("a.example"), &[0x1301]));
+    server_hello(&mut same, 5, 4, 0x0304, 0x1301);
+    encrypted(&mut same, Dir::ToClient, 5, 4, 2000);
+    alert(&mut same, 6, 5, Dir::ToServer, AD::BAD_CERTIFICATE);
+    assert_ne!(
+        verdict_at(&same, &profiles, 100).code,
+        Code::CertNameMismatch
+    );
+}
