@@ -44,7 +44,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
-     sha1_signature virtual_hosts)
+     sha1_signature virtual_hosts resumption_proves_acceptance)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -1490,6 +1490,28 @@ EOF
     expect virtual_hosts 127.0.0.1:4489 cert_unknown_ca media.example.org client:48 \
         "curl --tls-max 1.2 (trusts only the test CA) -> virtual host media.example.org: the certificate from the unrelated CA is visible; curl answers unknown_ca(48)"
     run c 10 "${CURL[@]}" --tls-max 1.2 --resolve media.example.org:4489:127.0.0.1 https://media.example.org:4489/
+    capture_stop
+}
+
+sc_resumption_proves_acceptance() {
+    # The self-signed EC leaf, trusted by the client through its CA file. One server
+    # resumes by session ticket, the other (--noticket) by session id.
+    s_server 127.0.0.1:4490 -cert "$C/selfsigned.pem" -key "$C/selfsigned.key"
+    # (OpenSSL's server drops a session whose connection ended without close_notify;
+    # GnuTLS keeps it.)
+    gnutls_serv 4491 --echo --noticket --x509certfile "$C/selfsigned.pem" --x509keyfile "$C/selfsigned.key"
+    capture_start resumption_proves_acceptance "tcp and host 127.0.0.1 and (port 4490 or port 4491)"
+    local why="the client completes TLS 1.2 with the self-signed leaf (trusted through its CA file) and closes the socket at once: FIN, no alert, no data, a leaf no other client sent data after"
+    expect resumption_proves_acceptance 127.0.0.1:4490 ok emby.example.com - \
+        "python3 ssl probe -> openssl s_server: $why. Alone that is the trust rule's cert_self_signed; rule 'Cross-connection proof': the next connection resumes this session by its ticket, so the client accepted the certificate -> ok"
+    expect resumption_proves_acceptance 127.0.0.1:4490 ok emby.example.com - \
+        "the same client resuming by session ticket (abbreviated handshake, no certificate), a GET and its answer"
+    run c 10 "${PEER[@]}" client-probe-resume 127.0.0.1 4490 emby.example.com "$C/selfsigned.pem"
+    expect resumption_proves_acceptance 127.0.0.1:4491 ok emby.example.com - \
+        "python3 ssl probe -> gnutls-serv --noticket: $why. Rule 'Cross-connection proof': the next connection resumes it by session id -> ok"
+    expect resumption_proves_acceptance 127.0.0.1:4491 ok emby.example.com - \
+        "the same client resuming by session id, a request line echoed back"
+    run c 10 "${PEER[@]}" client-probe-resume 127.0.0.1 4491 emby.example.com "$C/selfsigned.pem"
     capture_stop
 }
 

@@ -153,3 +153,45 @@ fn duplicated_packets_change_nothing() {
         );
     }
 }
+
+/// A probe that completes TLS 1.2 with a self-signed leaf and drops the socket at once
+/// is, alone, the trust rule's `cert_self_signed`. The capture's next connection from
+/// the same client resumes that session (by ticket on port 4490, by session id on
+/// 4491), which proves the client accepted it: `ok`. Cut the capture before each
+/// resumption and the probe is a failure again.
+#[test]
+fn a_later_resumption_proves_the_earlier_handshake() {
+    let bytes = capture("resumption_proves_acceptance.pcap");
+    let whole = analyze(&bytes);
+    assert_eq!(whole.handshakes.len(), 4);
+    assert!(whole.handshakes.iter().all(|h| h.verdict.code == Code::Ok));
+    let resumed: Vec<&Handshake> = whole
+        .handshakes
+        .iter()
+        .filter(|h| h.certificates.is_empty())
+        .collect();
+    assert_eq!(resumed.len(), 2, "two abbreviated handshakes");
+
+    let (header, frames) = pcap_frames(&bytes);
+    for port in [4490u16, 4491] {
+        let mut on_port: Vec<&Handshake> = whole
+            .handshakes
+            .iter()
+            .filter(|h| h.server.port() == port)
+            .collect();
+        on_port.sort_by_key(|h| h.frame);
+        let [probe, resumption] = on_port[..] else {
+            panic!("two connections to port {port}");
+        };
+        assert!(resumption.certificates.is_empty());
+        // Everything before the resumption's first frame.
+        let cut = pcap_of(header, &frames[..(resumption.frame - 1) as usize]);
+        let alone = analyze(&cut);
+        let h = alone
+            .handshakes
+            .iter()
+            .find(|h| h.client == probe.client)
+            .unwrap();
+        assert_eq!(h.verdict.code, Code::CertSelfSigned, "port {port}");
+    }
+}

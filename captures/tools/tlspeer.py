@@ -30,6 +30,12 @@ Servers print "ready" on stdout once they listen, then serve one connection (or 
                                         TLS client (verifying chain and name), handshake,
                                         read the peer certificate, close the socket
                                         (FIN, no close_notify, no data)
+  client-probe-resume HOST PORT SNI CAFILE
+                                        TLS 1.2 client-probe (handshake, close the socket
+                                        at once: FIN, no close_notify, no data), then a
+                                        second connection resuming that session (session
+                                        id or ticket, as the server offers) that sends a
+                                        request line, reads the answer and closes
   client-malformed HOST PORT SNI        send a real ClientHello whose supported_groups
                                         extension has an inner list length one byte short
                                         (odd); every outer length is consistent, so the
@@ -246,6 +252,24 @@ def client_probe(host, port, sni, cafile):
     tls.close()  # no unwrap(): Python closes the socket without close_notify
 
 
+def client_probe_resume(host, port, sni, cafile):
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    first = ctx.wrap_socket(connect(host, port), server_hostname=sni)
+    session = first.session
+    first.close()  # no unwrap(): FIN without close_notify
+    time.sleep(0.5)
+    second = ctx.wrap_socket(connect(host, port), server_hostname=sni, session=session)
+    print("resumed:", second.session_reused, second.version())
+    second.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    try:
+        while second.recv(4096):
+            pass
+    except (ssl.SSLError, OSError):
+        pass
+    second.close()
+
+
 def client_malformed(host, port, sni):
     hello = bytearray(client_hello(sni))
     # record(5) | type(1) len(3) | version(2) random(32) | sid | suites | compression | exts
@@ -286,6 +310,7 @@ def main(argv):
         "client-hello-abort": client_hello_abort,
         "client-connect-close": client_connect_close,
         "client-probe": client_probe,
+        "client-probe-resume": client_probe_resume,
         "client-malformed": client_malformed,
     }
     if cmd not in table:

@@ -3,11 +3,12 @@
 //! of a failing connection cites them ("the server picked TLS_RSA_WITH_AES_128_CBC_SHA256
 //! for 10.0.0.5:51000; this client offered none of the suites it picks").
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 
 use std::sync::Arc;
 
+use crate::capture::Timestamp;
 use crate::connection::Connection;
 use crate::tls::cert::CertFacts;
 
@@ -15,6 +16,8 @@ use crate::tls::cert::CertFacts;
 const MAX_ALPN_KEPT: usize = 8;
 /// Virtual hosts (server names asked for) whose certificate names are kept per server.
 const MAX_VIRTUAL_HOSTS_KEPT: usize = 256;
+/// Resumed sessions, and clients that resumed with a pre-shared key, kept per server.
+const MAX_RESUMPTIONS_KEPT: usize = 65_536;
 
 /// What a capture shows about one server (ip:port).
 #[derive(Clone, Debug, Default)]
@@ -43,6 +46,13 @@ pub struct ServerProfile {
     pub names_by_server_name: BTreeMap<String, BTreeSet<String>>,
     /// Application protocols the server selected (ALPN), at most a few.
     pub alpn_selected: BTreeSet<String>,
+    /// TLS ≤ 1.2 sessions a connection resumed (an abbreviated handshake): the digests
+    /// of the session id or ticket it presented. An earlier handshake that issued one
+    /// of them was accepted by its client.
+    pub resumed_sessions: HashSet<u64, foldhash::fast::RandomState>,
+    /// TLS 1.3: when each client address last resumed with a pre-shared key the
+    /// server accepted; its earlier completed handshakes got a ticket it kept.
+    pub psk_resumed: HashMap<IpAddr, Timestamp, foldhash::fast::RandomState>,
     /// The chain whose names were added last: a server sends the same (shared, see
     /// `tls::cert::chain_facts`) chain to client after client.
     last_chain: Option<Arc<Vec<CertFacts>>>,
@@ -68,6 +78,57 @@ impl ServerProfile {
     /// Some client accepted `leaf` (see [`ServerProfile::accepted_leaves`]).
     pub fn accepted(&self, leaf: &CertFacts) -> bool {
         self.accepted_leaves.contains(&leaf_key(leaf))
+    }
+}
+
+impl ServerProfile {
+    /// Remembers what a resumed handshake presented (see
+    /// [`ServerProfile::resumed_sessions`] and [`ServerProfile::psk_resumed`]).
+    fn note_resumption(&mut self, conn: &Connection) {
+        let facts = &conn.tls().facts;
+        let (Some(ch), Some(sh)) = (&facts.client_hello, &facts.server_hello) else {
+            return;
+        };
+        if facts.negotiated_tls13() {
+            if sh.value.accepted_psk() && self.psk_resumed.len() < MAX_RESUMPTIONS_KEPT {
+                let last = self.psk_resumed.entry(conn.client.ip()).or_insert(sh.at.ts);
+                *last = (*last).max(sh.at.ts);
+            }
+            return;
+        }
+        // Abbreviated: the server went from its hello to ChangeCipherSpec, no certificate.
+        let abbreviated =
+            facts.server_certificates.is_none() && facts.change_cipher_spec[1].is_some();
+        if !abbreviated || self.resumed_sessions.len() >= MAX_RESUMPTIONS_KEPT {
+            return;
+        }
+        let ch = &ch.value;
+        if ch.session_id != 0 && ch.session_id == sh.value.session_id {
+            self.resumed_sessions.insert(ch.session_id);
+        }
+        if ch.session_ticket_digest != 0 {
+            self.resumed_sessions.insert(ch.session_ticket_digest);
+        }
+    }
+
+    /// A later connection resumed the session this completed handshake set up: its
+    /// client had accepted the server.
+    pub fn resumed_later(&self, conn: &Connection) -> bool {
+        let facts = &conn.tls().facts;
+        let Some(sh) = &facts.server_hello else {
+            return false;
+        };
+        if facts.negotiated_tls13() {
+            let finished = crate::diagnose::rules::client_finished(facts);
+            return finished.is_some_and(|f| {
+                self.psk_resumed
+                    .get(&conn.client.ip())
+                    .is_some_and(|&t| t > f.ts)
+            });
+        }
+        [sh.value.session_id, facts.issued_ticket]
+            .iter()
+            .any(|d| *d != 0 && self.resumed_sessions.contains(d))
     }
 }
 
@@ -97,6 +158,7 @@ impl Profiles {
                 }
             }
             p.server_hellos += 1;
+            p.note_resumption(conn);
             let example = (conn.first.frame, conn.client);
             if p.example_client.is_none_or(|e| e > example) {
                 p.example_client = Some(example);
@@ -174,6 +236,18 @@ impl Profiles {
                     known.extend(names);
                 } else if p.names_by_server_name.len() < MAX_VIRTUAL_HOSTS_KEPT {
                     p.names_by_server_name.insert(host, names);
+                }
+            }
+            for d in q.resumed_sessions {
+                if p.resumed_sessions.len() < MAX_RESUMPTIONS_KEPT {
+                    p.resumed_sessions.insert(d);
+                }
+            }
+            for (client, t) in q.psk_resumed {
+                if p.psk_resumed.len() < MAX_RESUMPTIONS_KEPT || p.psk_resumed.contains_key(&client)
+                {
+                    let last = p.psk_resumed.entry(client).or_insert(t);
+                    *last = (*last).max(t);
                 }
             }
             for alpn in q.alpn_selected {

@@ -603,6 +603,15 @@ impl Conversation {
                 self.push_event(at, dir, "CertificateRequest");
                 self.facts.certificate_request.get_or_insert(at);
             }
+            (4, Dir::ToClient) if !self.is_tls13() => {
+                // ticket_lifetime_hint(4), then ticket<0..2^16-1>.
+                self.push_event(at, dir, "NewSessionTicket");
+                if let Some(len) = body.get(4..6) {
+                    let len = u16::from_be_bytes([len[0], len[1]]) as usize;
+                    let ticket = body.get(6..6 + len).unwrap_or(&[]);
+                    self.facts.issued_ticket = hello::session_digest(ticket);
+                }
+            }
             (20, _) => {
                 let d = dir.index();
                 self.facts.finished[d].get_or_insert(at);

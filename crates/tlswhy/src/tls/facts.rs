@@ -199,6 +199,10 @@ pub struct TlsFacts {
     /// SSL 2.0: the cipher kind (3 bytes) the client chose in its CLIENT-MASTER-KEY, or
     /// the server's only one.
     pub sslv2_cipher: Option<u32>,
+    /// TLS ≤ 1.2: the session ticket the server issued in its NewSessionTicket
+    /// ([`super::hello::session_digest`]; 0: none).
+    #[serde(skip)]
+    pub issued_ticket: u64,
     /// Handshake messages seen, per direction, for the ladder.
     pub events: Vec<Event>,
     pub events_dropped: u32,

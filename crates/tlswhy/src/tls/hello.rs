@@ -60,6 +60,24 @@ pub struct ClientHelloFacts {
     pub handshake_id: u64,
     /// Sent in the SSL 2.0-compatible format.
     pub sslv2_format: bool,
+    /// The session id offered ([`session_digest`]; 0: none), to resume a TLS ≤ 1.2
+    /// session.
+    #[serde(skip)]
+    pub session_id: u64,
+    /// The session ticket offered ([`session_digest`]; 0: none, or an empty extension).
+    #[serde(skip)]
+    pub session_ticket_digest: u64,
+}
+
+/// A session id or ticket as a 64-bit digest (FNV-1a; 0 stands for none): enough to
+/// tell which earlier handshake a later one resumes.
+pub fn session_digest(bytes: &[u8]) -> u64 {
+    if bytes.is_empty() {
+        return 0;
+    }
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h: u64, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl ClientHelloFacts {
@@ -141,6 +159,16 @@ pub struct ServerHelloFacts {
     pub hello_retry_request: bool,
     /// The server echoed a non-empty session id (resumption, or TLS 1.3 middlebox compat).
     pub session_id_echoed: bool,
+    /// The session id ([`session_digest`]; 0: none).
+    #[serde(skip)]
+    pub session_id: u64,
+}
+
+impl ServerHelloFacts {
+    /// TLS 1.3: the server accepted one of the client's pre-shared keys (a resumption).
+    pub fn accepted_psk(&self) -> bool {
+        self.extensions.contains(&ext::PRE_SHARED_KEY)
+    }
 }
 
 /// RFC 8446 §4.1.3: the ServerHello.random of a HelloRetryRequest.
@@ -181,6 +209,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHelloFacts, String> {
         legacy_version: ch.version.0,
         cipher_suites: ch.ciphers.iter().map(|c| c.0).collect(),
         handshake_id: id_of_random(ch.random),
+        session_id: ch.session_id.map_or(0, session_digest),
         ..Default::default()
     };
     facts.grease = facts.cipher_suites.iter().any(|&c| is_grease(c));
@@ -199,7 +228,10 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHelloFacts, String> {
 
 fn apply_client_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
     match ty {
-        ext::SESSION_TICKET => facts.session_ticket = true,
+        ext::SESSION_TICKET => {
+            facts.session_ticket = true;
+            facts.session_ticket_digest = session_digest(data);
+        }
         ext::PRE_SHARED_KEY => facts.pre_shared_key = true,
         ext::EARLY_DATA => facts.early_data = true,
         ext::EXTENDED_MASTER_SECRET => facts.extended_master_secret = true,
@@ -347,6 +379,7 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloFacts, String> {
             .map_err(|e| format!("ServerHello does not parse ({})", short_err(&e)))?;
         facts.cipher_suite = sh.cipher.0;
         facts.session_id_echoed = sh.session_id.is_some_and(|s| !s.is_empty());
+        facts.session_id = sh.session_id.map_or(0, session_digest);
     }
     let ext_block = server_extensions_block(body, legacy_version);
     for (ty, data) in split_extensions(ext_block) {

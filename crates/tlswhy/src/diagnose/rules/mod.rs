@@ -306,6 +306,12 @@ impl<'a> Ctx<'a> {
             .unwrap_or_default()
     }
 
+    /// A later connection from this client resumed the session this handshake set up
+    /// (cross-connection proof that the client accepted the server).
+    pub fn resumed_later(&self) -> bool {
+        self.profile().is_some_and(|p| p.resumed_later(self.conn))
+    }
+
     /// The last message seen, as evidence.
     pub fn last_message(&self) -> Option<Detail> {
         self.facts.events.last().map(|e| Detail::LastMessage {

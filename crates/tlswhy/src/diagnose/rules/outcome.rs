@@ -108,7 +108,18 @@ fn server_hello_detail(sh: &Seen<crate::tls::hello::ServerHelloFacts>) -> Detail
 /// name, the address connected to) or is outside its validity period. Trust is not
 /// objective: an untrusted leaf makes it a failure only when the client hung up
 /// abruptly (FIN or RST, no alert) at once and no other client accepted that leaf.
+///
+/// A later connection that resumes this session proves the client accepted it: then
+/// `ok` whatever the certificate showed.
 fn closed_after_handshake(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    client_alert: Option<&crate::tls::facts::AlertFacts>,
+) -> Option<Verdict> {
+    rejection_after_handshake(cx, ch, client_alert).filter(|_| !cx.resumed_later())
+}
+
+fn rejection_after_handshake(
     cx: &Ctx<'_>,
     ch: &Seen<ClientHelloFacts>,
     client_alert: Option<&crate::tls::facts::AlertFacts>,
@@ -298,6 +309,9 @@ fn tls13_closed_without_host_name(
         .iter()
         .any(|n| crate::tls::cert::dns_name_matches(n, &address) || *n == address)
     {
+        return None;
+    }
+    if cx.resumed_later() {
         return None;
     }
     ev.push(Detail::ClientFinished { at: finished_at });
