@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tools (Debian 12, as root): install only what is missing.
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy sslh:sslh sshd:openssh-server ssh:openssh-client; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy lighttpd:lighttpd sslh:sslh sshd:openssh-server ssh:openssh-client; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi; [ -e /usr/lib/lighttpd/mod_openssl.so ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y lighttpd-mod-openssl; }
 #
 # record.sh — record tlswhy's sample captures from REAL TLS programs on loopback.
 #
@@ -44,7 +44,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
-     sha1_signature virtual_hosts resumption_proves_acceptance)
+     sha1_signature virtual_hosts resumption_proves_acceptance lighttpd)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -1512,6 +1512,49 @@ sc_resumption_proves_acceptance() {
     expect resumption_proves_acceptance 127.0.0.1:4491 ok emby.example.com - \
         "the same client resuming by session id, a request line echoed back"
     run c 10 "${PEER[@]}" client-probe-resume 127.0.0.1 4491 emby.example.com "$C/selfsigned.pem"
+    capture_stop
+}
+
+sc_lighttpd() {
+    local d=$WORK/lighttpd
+    mkdir -p "$d/www"
+    echo lighttpd >"$d/www/index.html"
+    cat "$C/emby.pem" "$C/emby.key" >"$d/emby-both.pem"
+    cat >"$d/lighttpd.conf" <<EOF
+server.modules = ("mod_openssl")
+server.document-root = "$d/www"
+server.bind = "127.0.0.1"
+server.port = 9443
+server.errorlog = "$d/error.log"
+ssl.engine = "enable"
+ssl.pemfile = "$d/emby-both.pem"
+EOF
+    start lighttpd timeout 120 lighttpd -D -f "$d/lighttpd.conf"
+    wait_listen 127.0.0.1 9443
+    capture_start lighttpd "tcp and host 127.0.0.1 and port 9443"
+    expect lighttpd 127.0.0.1:9443 ok emby.example.com - \
+        "curl -> lighttpd mod_openssl, TLS 1.3: GET answered"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:9443:127.0.0.1 https://emby.example.com:9443/
+    expect lighttpd 127.0.0.1:9443 ok emby.example.com - \
+        "openssl s_client -brief </dev/null (a certificate check), TLS 1.3: completes, reads the session tickets, closes. Rule 'After a completed handshake': ok"
+    run c 10 openssl s_client -brief -connect 127.0.0.1:9443 -servername emby.example.com \
+        -CAfile "$C/ca.pem" </dev/null
+    expect lighttpd 127.0.0.1:9443 ok emby.example.com - \
+        "python3 ssl probe, TLS 1.2 (verifying chain and name), socket dropped at once: the leaf is the one curl accepted over TLS 1.2 next. Rule 'After a completed handshake': ok"
+    run c 10 "${PEER[@]}" client-probe 127.0.0.1 9443 emby.example.com "$C/ca.pem"
+    expect lighttpd 127.0.0.1:9443 ok emby.example.com - \
+        "curl --tls-max 1.2: GET answered (the leaf accepted over TLS 1.2)"
+    run c 10 "${CURL[@]}" --tls-max 1.2 --resolve emby.example.com:9443:127.0.0.1 https://emby.example.com:9443/
+    expect lighttpd 127.0.0.1:9443 cert_name_mismatch other.example.org - \
+        "curl --tls-max 1.2 asking for other.example.org: lighttpd sends its only certificate (emby.example.com); curl checks the name after the handshake and closes without a plaintext alert. Rule 'After a completed handshake': the certificate does not cover the SNI"
+    run c 10 "${CURL[@]}" --tls-max 1.2 --resolve other.example.org:9443:127.0.0.1 https://other.example.org:9443/
+    expect lighttpd 127.0.0.1:9443 cert_unknown_ca emby.example.com client:48 \
+        "curl --tls-max 1.2 trusting only the unrelated CA: unknown_ca(48)"
+    run c 10 curl -sS --max-time 8 --cacert "$C/other-ca.pem" -o /dev/null --tls-max 1.2 \
+        --resolve emby.example.com:9443:127.0.0.1 https://emby.example.com:9443/
+    expect lighttpd 127.0.0.1:9443 plaintext_to_tls_port - - \
+        "curl http:// (plain HTTP) to lighttpd's TLS port 9443: lighttpd closes without an HTTP answer"
+    run c 10 curl -sS --max-time 8 -o /dev/null http://127.0.0.1:9443/
     capture_stop
 }
 
