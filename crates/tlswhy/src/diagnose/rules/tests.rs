@@ -505,6 +505,34 @@ fn outcome_tls12_both_finished_is_ok() {
     assert_eq!(verdict(&c).code, Code::Ok);
 }
 
+/// TLS 1.3 without a host name: the client sent its Finished and hung up at once, and
+/// the names this server shows such clients do not cover its address — a rejection,
+/// unless the same client later resumes with a pre-shared key the server accepts.
+#[test]
+fn outcome_a_later_psk_resumption_proves_a_tls13_handshake() {
+    let mut other = connected();
+    with_client_hello(&mut other, hello(None, &[0xc02f]));
+    server_hello(&mut other, 5, 4, 0x0303, 0xc02f);
+    server_certificate(&mut other, 5, 4, leaf(&["a.example"]));
+    let mut probe = connected();
+    with_client_hello(&mut probe, hello(None, &[0x1301]));
+    server_hello(&mut probe, 5, 4, 0x0304, 0x1301);
+    encrypted(&mut probe, Dir::ToClient, 5, 4, 2000);
+    encrypted(&mut probe, Dir::ToServer, 6, 5, 53);
+    fin(&mut probe, Dir::ToServer, 7, 5);
+    let alone = verdict_at(&probe, &Profiles::build([&other]), 100);
+    assert_ne!(alone.code, Code::Ok, "{alone:?}");
+    let mut resumed = connected();
+    with_client_hello(&mut resumed, hello(None, &[0x1301]));
+    server_hello(&mut resumed, 9, 50, 0x0304, 0x1301);
+    let sh = resumed.tls_mut().facts.server_hello.as_mut().unwrap();
+    sh.value
+        .extensions
+        .push(crate::tls::hello::ext::PRE_SHARED_KEY);
+    let profiles = Profiles::build([&other, &resumed]);
+    assert_eq!(verdict_at(&probe, &profiles, 100).code, Code::Ok);
+}
+
 // ---- capture ----
 
 #[test]
