@@ -478,15 +478,15 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
         let stop = Arc::clone(&stop);
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
     }
-    // Unlike `analyze`, written in place as the packets come (as tcpdump -w): a live
-    // capture has no end to wait for, what it caught before a stop or an error is
-    // wanted, and after `--user` the directory may no longer take a new file.
     if let Some(path) = &out_args.write {
         if let Err(e) = outputs::check(&[("--write", path)], &[], &[], out_args.force) {
             eprintln!("tlswhy: {e}");
             return Ok(ExitCode::from(2));
         }
     }
+    // Unlike `analyze`, written in place as the packets come (as tcpdump -w): a live
+    // capture has no end to wait for, what it caught before a stop or an error is
+    // wanted, and after `--user` the directory may no longer take a new file.
     let mut writer = match &out_args.write {
         Some(path) => Some(PcapWriter::create(path)?),
         None => None,
