@@ -368,12 +368,13 @@ fn list_interfaces_includes_loopback() {
     }
 }
 
+/// Half a second on the loopback interface, with a filter no test traffic matches.
+const HALF_A_SECOND_ON_LO: [&str; 7] =
+    ["live", "-i", "lo", "-f", "tcp port 1", "--duration", "0.5"];
+
 #[test]
 fn says_where_it_listens_on_standard_error() {
-    let out = common::tlswhy(
-        &["live", "-i", "lo", "-f", "tcp port 1", "--duration", "0.5"],
-        None,
-    );
+    let out = common::tlswhy(&HALF_A_SECOND_ON_LO, None);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
@@ -381,19 +382,7 @@ fn says_where_it_listens_on_standard_error() {
         "{err}"
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
-    let quiet = common::tlswhy(
-        &[
-            "live",
-            "-q",
-            "-i",
-            "lo",
-            "-f",
-            "tcp port 1",
-            "--duration",
-            "0.5",
-        ],
-        None,
-    );
+    let quiet = common::tlswhy(&[&HALF_A_SECOND_ON_LO[..], &["-q"]].concat(), None);
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("listening"));
 }
 
@@ -403,18 +392,7 @@ fn write_refuses_an_existing_capture_without_force() {
     let earlier = dir.path().join("earlier.pcap");
     let kept = std::fs::read(common::captures().join("ok_tls13.pcap")).unwrap();
     std::fs::write(&earlier, &kept).unwrap();
-    let path = earlier.to_str().unwrap();
-    let args = [
-        "live",
-        "-i",
-        "lo",
-        "-f",
-        "tcp port 1",
-        "--duration",
-        "0.5",
-        "-w",
-        path,
-    ];
+    let args = [&HALF_A_SECOND_ON_LO[..], &["-w", earlier.to_str().unwrap()]].concat();
     let out = common::tlswhy(&args, None);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a capture"));
