@@ -8,7 +8,7 @@
 # usage: benches/compare.sh [PCAP TRUTH]...
 #   without arguments, generates two inputs (bulk-heavy and handshake-heavy; SIZE=small|full,
 #   default small: 2k / 20k connections, full: 20k / 200k, about 1 GB each) with
-#   GEN=rust (default): examples/gen_capture.rs, or
+#   GEN=rust (default): examples/gen_capture/, or
 #   GEN=python: ../shared/bench/gen_bench_pcap.py (another path with PYGEN=...).
 #   Generated inputs are kept in $WORK and reused while the generator's source and
 #   arguments are the same.
@@ -42,10 +42,11 @@ WALK=target/release/examples/walk
 # the generator alone, which any change to the library causes, does not count).
 generate() {
     local name=$1; shift
-    local out="$WORK/$GEN-$SIZE-$name" gen=target/release/examples/gen_capture source=examples/gen_capture.rs
-    [ "$GEN" = python ] && gen=$PYGEN && source=$PYGEN
+    local out="$WORK/$GEN-$SIZE-$name" gen=target/release/examples/gen_capture
+    local sources=(examples/gen_capture/*.rs)
+    [ "$GEN" = python ] && gen=$PYGEN && sources=("$PYGEN")
     local stamp
-    stamp="$(sha256sum <"$source" | cut -d' ' -f1) $*"
+    stamp="$(cat "${sources[@]}" | sha256sum | cut -d' ' -f1) $*"
     if [ -f "$out.truth.jsonl" ] && [ -f "$out.pcap" ] && [ "$(cat "$out.made-by" 2>/dev/null)" = "$stamp" ]; then
         return
     fi

@@ -1,13 +1,20 @@
 //! Command-line definitions (clap). Wiring only: the work is in the library.
+//!
+//! Short flags follow the tools the options come from: `-r FILE` reads and `-w FILE`
+//! writes a capture (tcpdump, tshark); `-i`, `-f BPF`, `-c N`, `-D` and `-Z USER` are
+//! tcpdump's for live capture; `-o json` picks the output format (as `kubectl -o json`:
+//! tlswhy's report always goes to standard output, so `-o` names no file); `-j N` sets
+//! the threads (make, cargo); `-a` shows all handshakes, `-q` is quiet.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use tlswhy::limits::Limits;
 
 /// Says, for every TLS handshake in packet captures, whether it worked and exactly why not.
 #[derive(Debug, Parser)]
-#[command(name = "tlswhy", version, about, long_about = None)]
+#[command(name = "tlswhy", version = env!("TLSWHY_VERSION"), about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -19,17 +26,60 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Capture on a network interface and print each verdict as the handshake resolves.
     Live(LiveArgs),
+    /// Print a completion script for a shell (e.g. `tlswhy completions bash >
+    /// /etc/bash_completion.d/tlswhy`).
+    Completions {
+        /// The shell: bash, zsh, fish, elvish, powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output (e.g. `tlswhy man | man -l -`).
+    Man,
+}
+
+impl Cli {
+    /// Parses `args` (the program name first). The inputs of `analyze`, given as
+    /// arguments and with `-r`, are kept in the order they were given.
+    pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let (Command::Analyze(args), Some(("analyze", sub))) =
+            (&mut cli.command, matches.subcommand())
+        {
+            args.paths = inputs_in_order(sub);
+            args.read.clear();
+        }
+        Ok(cli)
+    }
+}
+
+/// `analyze`'s positional paths and `-r` paths merged in command-line order.
+fn inputs_in_order(matches: &ArgMatches) -> Vec<PathBuf> {
+    let mut all: Vec<(usize, PathBuf)> = Vec::new();
+    for id in ["paths", "read"] {
+        if let (Some(indices), Some(values)) =
+            (matches.indices_of(id), matches.get_many::<PathBuf>(id))
+        {
+            all.extend(indices.zip(values.cloned()));
+        }
+    }
+    all.sort_by_key(|(index, _)| *index);
+    all.into_iter().map(|(_, path)| path).collect()
 }
 
 /// Options shared by `analyze` and `live`.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Output format: a human report, or JSON Lines (one object per handshake attempt).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
     /// Show successful handshakes too (text output).
-    #[arg(long)]
+    #[arg(short, long)]
     pub all: bool,
 
     /// Exit with status 1 when a handshake matches: `failed` (any code but ok) or a
@@ -50,8 +100,14 @@ pub struct OutputArgs {
 
     /// Save the packets of every failing handshake (whole connections, up to the
     /// verdict) to this pcap file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE")]
     pub write: Option<PathBuf>,
+
+    /// Replace an output file that holds a capture (refused without it, so that a
+    /// capture is not lost to a mistyped `-w`). An output that is an input is refused
+    /// even so.
+    #[arg(long)]
+    pub force: bool,
 
     /// Limit: connections tracked at once (the least active are closed and reported
     /// as incomplete_capture past it).
@@ -85,7 +141,8 @@ pub struct OutputArgs {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
-    /// No warnings on standard error (errors are still printed).
+    /// No warnings, notes or progress line on standard error (errors, and the reason for
+    /// exit status 2, are still printed).
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -93,15 +150,20 @@ pub struct OutputArgs {
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// Capture files or folders (recursed), or `-` for standard input.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(value_name = "PATH", required_unless_present = "read")]
     pub paths: Vec<PathBuf>,
+
+    /// A capture file or folder to read, as tcpdump -r (repeatable; the same as giving
+    /// it as an argument, in the order given).
+    #[arg(short, long, value_name = "PATH")]
+    pub read: Vec<PathBuf>,
 
     #[command(flatten)]
     pub output: OutputArgs,
 
     /// Worker threads (default: all cores, or RAYON_NUM_THREADS). Several files are
     /// analyzed side by side; one large file is split between the workers by flow.
-    #[arg(long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
 
     /// Read capture files through a memory map instead of 1 MiB read() calls
@@ -136,7 +198,7 @@ pub struct LiveArgs {
     pub interface: Option<String>,
 
     /// A BPF capture filter, as for tcpdump (e.g. `tcp port 443`).
-    #[arg(long, value_name = "BPF")]
+    #[arg(short, long, value_name = "BPF")]
     pub filter: Option<String>,
 
     /// Stop after this many seconds.
@@ -144,15 +206,15 @@ pub struct LiveArgs {
     pub duration: Option<f64>,
 
     /// Stop after this many handshake verdicts.
-    #[arg(long, value_name = "N")]
+    #[arg(short, long, value_name = "N")]
     pub count: Option<u64>,
 
     /// List the interfaces that can be captured on, and exit.
-    #[arg(long)]
+    #[arg(short = 'D', long)]
     pub list_interfaces: bool,
 
     /// Drop privileges to this user once the capture is open (as tcpdump -Z).
-    #[arg(long, value_name = "NAME")]
+    #[arg(short = 'Z', long, value_name = "NAME")]
     pub user: Option<String>,
 
     #[command(flatten)]
@@ -171,3 +233,7 @@ pub enum ColorChoice {
     Always,
     Never,
 }
+
+#[cfg(test)]
+#[path = "cli_tests.rs"]
+mod tests;

@@ -7,14 +7,15 @@ mod cli;
 mod junit;
 mod meter;
 mod outputs;
+mod pages;
+mod terminal;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use rayon::prelude::*;
 
-use cli::{AnalyzeArgs, Cli, ColorChoice, Command, Format, OutputArgs};
+use cli::{AnalyzeArgs, Cli, Command, Format, OutputArgs};
 use outputs::OutputFile;
 use tlswhy::capture::Source;
 use tlswhy::diagnose::{self, Code, Warning};
@@ -34,10 +35,12 @@ use tlswhy::sanitize::escape;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Analyze(args) => run_analyze(&args),
         Command::Live(args) => run_live(&args),
+        Command::Completions { shell } => pages::completions(shell, &mut io::stdout()),
+        Command::Man => pages::man(&mut io::stdout()),
     };
     match result {
         Ok(code) => code,
@@ -145,11 +148,12 @@ fn common(args: &OutputArgs) -> Result<Common, String> {
         .diagnosis
         .tls_ports
         .extend(args.ports.iter().copied());
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    };
+    let color = terminal::color(
+        args.color,
+        io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::env::var_os("TERM").as_deref(),
+    );
     Ok(Common {
         fail_on,
         settings,
@@ -193,9 +197,14 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     .into_iter()
     .filter_map(|(option, path)| Some((option, path?)))
     .collect();
-    if let Err(e) = outputs::check(&output_files, &args.paths, &sources) {
+    if let Err(e) = outputs::check(&output_files, &args.paths, &sources, out_args.force) {
         eprintln!("tlswhy: {e}");
         return Ok(ExitCode::from(2));
+    }
+    if !out_args.quiet {
+        if let Some(note) = terminal::stdin_note(&args.paths, io::stdin().is_terminal()) {
+            eprintln!("tlswhy: {note}");
+        }
     }
     if let Some(n) = args.threads {
         // Only fails when the pool already exists, which it does not here.
@@ -293,13 +302,18 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         stdout.write_all(&lines)?;
         match result {
             Ok(r) => {
-                if let Some(d) = &r.damage {
-                    if !out_args.quiet {
-                        eprintln!(
-                            "tlswhy: warning: {}: capture damaged {d}; analyzed up to there",
-                            escape(&r.name)
-                        );
-                    }
+                // With --strict the damage decides the exit status: then it is an error,
+                // which --quiet does not hide.
+                match &r.damage {
+                    Some(d) if args.strict => eprintln!(
+                        "tlswhy: {}: capture damaged {d}; analyzed up to there, exit status 2 (--strict)",
+                        escape(&r.name)
+                    ),
+                    Some(d) if !out_args.quiet => eprintln!(
+                        "tlswhy: warning: {}: capture damaged {d}; analyzed up to there",
+                        escape(&r.name)
+                    ),
+                    _ => {}
                 }
                 if r.stats.evicted_connections > 0 && !out_args.quiet {
                     eprintln!(
@@ -464,6 +478,12 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
         let stop = Arc::clone(&stop);
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
     }
+    if let Some(path) = &out_args.write {
+        if let Err(e) = outputs::check(&[("--write", path)], &[], &[], out_args.force) {
+            eprintln!("tlswhy: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    }
     // Unlike `analyze`, written in place as the packets come (as tcpdump -w): a live
     // capture has no end to wait for, what it caught before a stop or an error is
     // wanted, and after `--user` the directory may no longer take a new file.
@@ -480,9 +500,20 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
         &opts,
         &settings,
         &stop,
-        || match &args.user {
-            Some(user) => drop_privileges(user),
-            None => Ok(()),
+        |opened| {
+            // As tcpdump: on standard error, so standard output stays the report.
+            if !quiet {
+                eprintln!(
+                    "tlswhy: listening on {} (link type {}, snap length {} bytes)",
+                    escape(&opts.interface),
+                    opened.link_type.name(),
+                    opened.snaplen
+                );
+            }
+            match &args.user {
+                Some(user) => drop_privileges(user),
+                None => Ok(()),
+            }
         },
         |h, packets| {
             matched |= fail_on.matches(h.verdict.code)

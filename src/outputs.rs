@@ -5,7 +5,9 @@
 //! exist, by (device, inode) — so `./x`, a symbolic link and a hard link are all caught
 //! — including a file that standard input (`-`) is redirected from, and a capture a
 //! folder walk reads. An output with a capture's name inside a folder being analyzed is
-//! refused even before it exists: the walk of the next run would read it.
+//! refused even before it exists: the walk of the next run would read it. An output
+//! that already holds a capture (pcap or pcapng, perhaps gzipped, by its first bytes
+//! whatever its name) is refused unless `--force`: a mistyped `-w` would lose it.
 //!
 //! A file is replaced by writing a temporary file beside it and renaming that over it
 //! once complete ([`OutputFile`]); a run that fails before leaves the destination as it
@@ -14,10 +16,10 @@
 //! ([`append`]), as `$GITHUB_STEP_SUMMARY` expects.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use tlswhy::capture::Source;
+use tlswhy::capture::{detect_format, Source};
 use tlswhy::inputs::is_capture_name;
 
 /// Who a file is: its canonical path (for a file that does not exist yet, its folder's
@@ -78,13 +80,41 @@ fn stdin_identity() -> Option<Identity> {
     None
 }
 
+/// Whether `path` is a regular file that holds a capture: its first bytes are a pcap or
+/// pcapng magic number, directly or once inflated (gzip).
+fn holds_capture(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut head = Vec::with_capacity(4);
+    if file.take(4).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        head.clear();
+        let Ok(file) = File::open(path) else {
+            return false;
+        };
+        let mut inflated = flate2::read::MultiGzDecoder::new(file).take(4);
+        if inflated.read_to_end(&mut head).is_err() {
+            return false;
+        }
+    }
+    detect_format(&head).is_some()
+}
+
 /// Checks the outputs (`(option, path)`, e.g. `("--write", …)`) against the inputs: the
-/// paths given (`args`) and what they expanded to (`sources`). The error says which
-/// output would destroy which input, or which outputs collide.
+/// paths given (`args`) and what they expanded to (`sources`); and, unless `force`,
+/// against the captures already there. The error says which output would destroy which
+/// input or capture, or which outputs collide.
 pub fn check(
     outputs: &[(&str, &Path)],
     args: &[PathBuf],
     sources: &[Source],
+    force: bool,
 ) -> Result<(), String> {
     let outs: Vec<Identity> = outputs.iter().map(|(_, p)| Identity::of(p)).collect();
     for (i, ((option, path), out)) in outputs.iter().zip(&outs).enumerate() {
@@ -131,6 +161,9 @@ pub fn check(
                     ));
                 }
             }
+        }
+        if !force && holds_capture(path) {
+            return refuse("it already holds a capture; give --force to write over it".into());
         }
     }
     Ok(())
@@ -300,12 +333,18 @@ mod tests {
         let srcs = sources(&[&input]);
         let args = vec![input.clone()];
         for out in [&input, &linked, &spelled] {
-            let e = check(&[("--write", out)], &args, &srcs).unwrap_err();
+            let e = check(&[("--write", out)], &args, &srcs, false).unwrap_err();
             assert!(e.contains("the same file as the input"), "{e}");
         }
         let other = dir.path().join("out.pcap");
-        check(&[("--write", &other)], &args, &srcs).unwrap();
-        let e = check(&[("--junit", &other), ("--summary", &other)], &args, &srcs).unwrap_err();
+        check(&[("--write", &other)], &args, &srcs, false).unwrap();
+        let e = check(
+            &[("--junit", &other), ("--summary", &other)],
+            &args,
+            &srcs,
+            false,
+        )
+        .unwrap_err();
         assert!(
             e.starts_with("refusing --summary") && e.contains("--junit"),
             "{e}"
@@ -318,10 +357,51 @@ mod tests {
         let args = vec![dir.path().to_path_buf()];
         let inside = dir.path().join("deep");
         fs::create_dir(&inside).unwrap();
-        let e = check(&[("--write", &inside.join("new.pcapng"))], &args, &[]).unwrap_err();
+        let e = check(
+            &[("--write", &inside.join("new.pcapng"))],
+            &args,
+            &[],
+            false,
+        )
+        .unwrap_err();
         assert!(e.contains("its walk would read it"), "{e}");
         // Reports that are not captures may go there.
-        check(&[("--junit", &inside.join("report.xml"))], &args, &[]).unwrap();
+        check(
+            &[("--junit", &inside.join("report.xml"))],
+            &args,
+            &[],
+            false,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn an_existing_capture_needs_force_whatever_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let pcap = dir.path().join("earlier.pcap");
+        fs::write(&pcap, [0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]).unwrap();
+        let named_otherwise = dir.path().join("report.xml");
+        fs::write(&named_otherwise, [0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0]).unwrap();
+        let gzipped = dir.path().join("old.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&[0xa1, 0xb2, 0xc3, 0xd4, 0, 2]).unwrap();
+        fs::write(&gzipped, gz.finish().unwrap()).unwrap();
+        for path in [&pcap, &named_otherwise, &gzipped] {
+            let e = check(&[("--junit", path)], &[], &[], false).unwrap_err();
+            assert!(
+                e.contains("already holds a capture") && e.contains("--force"),
+                "{e}"
+            );
+            check(&[("--junit", path)], &[], &[], true).unwrap();
+        }
+        // Not captures: text, an empty file, a file not there yet.
+        let text = dir.path().join("notes.pcap");
+        fs::write(&text, b"not a capture").unwrap();
+        let empty = dir.path().join("empty.pcap");
+        fs::write(&empty, b"").unwrap();
+        for path in [text, empty, dir.path().join("new.pcap")] {
+            check(&[("--write", &path)], &[], &[], false).unwrap();
+        }
     }
 
     #[test]

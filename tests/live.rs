@@ -356,11 +356,50 @@ fn nix_is_root() -> bool {
 
 #[test]
 fn list_interfaces_includes_loopback() {
-    let out = common::tlswhy(&["live", "--list-interfaces"], None);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .any(|l| l.starts_with("lo")));
+    for flag in ["--list-interfaces", "-D"] {
+        let out = common::tlswhy(&["live", flag], None);
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.starts_with("lo")),
+            "{flag}"
+        );
+    }
+}
+
+/// Half a second on the loopback interface, with a filter no test traffic matches.
+const HALF_A_SECOND_ON_LO: [&str; 7] =
+    ["live", "-i", "lo", "-f", "tcp port 1", "--duration", "0.5"];
+
+#[test]
+fn says_where_it_listens_on_standard_error() {
+    let out = common::tlswhy(&HALF_A_SECOND_ON_LO, None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("listening on lo (link type ETHERNET, snap length 262144 bytes)"),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+    let quiet = common::tlswhy(&[&HALF_A_SECOND_ON_LO[..], &["-q"]].concat(), None);
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("listening"));
+}
+
+#[test]
+fn write_refuses_an_existing_capture_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let earlier = dir.path().join("earlier.pcap");
+    let kept = std::fs::read(common::captures().join("ok_tls13.pcap")).unwrap();
+    std::fs::write(&earlier, &kept).unwrap();
+    let args = [&HALF_A_SECOND_ON_LO[..], &["-w", earlier.to_str().unwrap()]].concat();
+    let out = common::tlswhy(&args, None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a capture"));
+    assert_eq!(std::fs::read(&earlier).unwrap(), kept);
+    let forced = common::tlswhy(&[&args[..], &["--force"]].concat(), None);
+    assert_eq!(forced.status.code(), Some(0));
+    assert_ne!(std::fs::read(&earlier).unwrap(), kept);
 }
 
 #[test]

@@ -71,6 +71,18 @@ pub struct LiveStats {
     pub packets_not_kept: u64,
 }
 
+/// Bytes of each packet kept (libpcap's snap length): whole packets on any common link.
+pub const SNAPLEN: u32 = 262_144;
+
+/// What the interface was opened with: for the caller's "listening on" line.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Opened {
+    pub link_type: LinkType,
+    /// Bytes of each packet kept.
+    pub snaplen: u32,
+}
+
 /// Interfaces libpcap can capture on: name and description.
 pub fn interfaces() -> Result<Vec<(String, Option<String>)>, LiveError> {
     let devices = Device::list().map_err(|e| LiveError::List(e.to_string()))?;
@@ -104,15 +116,16 @@ fn open_error(interface: &str, e: pcap::Error) -> LiveError {
 }
 
 /// Captures until `stop` is set, the duration passes or the count is reached.
-/// `after_open` runs once the interface is open, before the first packet (the command
-/// line drops privileges there). Calls
+/// `after_open` runs once the interface is open and its link type known to be decoded,
+/// before the first packet (the command line says it is listening, and drops
+/// privileges there). Calls
 /// `on_handshake` for each verdict with the packets of the connection when it failed
 /// and `Settings::keep_failing_packets` is on; `warn` for drops while running.
 pub fn run(
     opts: &LiveOptions,
     settings: &Settings,
     stop: &AtomicBool,
-    after_open: impl FnOnce() -> Result<(), LiveError>,
+    after_open: impl FnOnce(&Opened) -> Result<(), LiveError>,
     mut on_handshake: impl FnMut(&Handshake, &[OwnedPacket]) -> std::io::Result<()>,
     mut warn: impl FnMut(String),
 ) -> Result<LiveStats, LiveError> {
@@ -120,7 +133,7 @@ pub fn run(
     let mut cap = Capture::from_device(interface)
         .map_err(|e| open_error(interface, e))?
         .promisc(false)
-        .snaplen(262_144)
+        .snaplen(SNAPLEN as i32)
         .immediate_mode(true)
         .timeout(100)
         .open()
@@ -135,7 +148,6 @@ pub fn run(
             message: e.to_string(),
         })?;
     }
-    after_open()?;
     let link_type = LinkType(cap.get_datalink().0 as u32);
     if !link_type_supported(link_type) {
         return Err(LiveError::LinkType {
@@ -143,6 +155,10 @@ pub fn run(
             link_type: link_type.name(),
         });
     }
+    after_open(&Opened {
+        link_type,
+        snaplen: SNAPLEN,
+    })?;
 
     let name = format!("live:{interface}");
     let mut engine = Engine::new(settings);
