@@ -41,9 +41,10 @@ pub struct ServerProfile {
     /// against the address it connected to. Certificates of named virtual hosts are
     /// not mixed in.
     pub names_without_host_name: BTreeSet<String>,
-    /// Names on the leaves the server sent, by the server name the client asked for:
-    /// each virtual host's own certificate (at most [`MAX_VIRTUAL_HOSTS_KEPT`] hosts).
-    pub names_by_server_name: BTreeMap<String, BTreeSet<String>>,
+    /// The chain the server sent, by the server name the client asked for: each
+    /// virtual host's own certificate (the first seen; at most
+    /// [`MAX_VIRTUAL_HOSTS_KEPT`] hosts). Shared with the chain cache, not copied.
+    pub chain_by_server_name: BTreeMap<String, Arc<Vec<CertFacts>>>,
     /// Application protocols the server selected (ALPN), at most a few.
     pub alpn_selected: BTreeSet<String>,
     /// TLS ≤ 1.2 sessions a connection resumed (an abbreviated handshake): the digests
@@ -178,16 +179,10 @@ impl Profiles {
                 .and_then(|ch| ch.value.server_name.as_deref())
                 .filter(|_| !no_host_name);
             let same_chain = p.last_chain.as_ref().is_some_and(|c| Arc::ptr_eq(c, chain));
-            if let (Some(host), Some(leaf)) = (host_name, chain.first()) {
-                let known = &mut p.names_by_server_name;
-                let room = known.len() < MAX_VIRTUAL_HOSTS_KEPT;
-                match known.get_mut(host) {
-                    Some(names) if !same_chain => names.extend(leaf.names()),
-                    Some(_) => {}
-                    None if room && leaf.parse_error.is_none() => {
-                        known.insert(host.to_string(), leaf.names().into_iter().collect());
-                    }
-                    None => {}
+            if let Some(host) = host_name {
+                let known = &mut p.chain_by_server_name;
+                if known.len() < MAX_VIRTUAL_HOSTS_KEPT && !known.contains_key(host) {
+                    known.insert(host.to_string(), Arc::clone(chain));
                 }
             }
             if let (true, Some(leaf)) = (no_host_name, chain.first()) {
@@ -231,11 +226,10 @@ impl Profiles {
             p.server_hellos += q.server_hellos;
             p.accepted_leaves.extend(q.accepted_leaves);
             p.names_without_host_name.extend(q.names_without_host_name);
-            for (host, names) in q.names_by_server_name {
-                if let Some(known) = p.names_by_server_name.get_mut(&host) {
-                    known.extend(names);
-                } else if p.names_by_server_name.len() < MAX_VIRTUAL_HOSTS_KEPT {
-                    p.names_by_server_name.insert(host, names);
+            for (host, chain) in q.chain_by_server_name {
+                let known = &mut p.chain_by_server_name;
+                if known.len() < MAX_VIRTUAL_HOSTS_KEPT {
+                    known.entry(host).or_insert(chain);
                 }
             }
             for d in q.resumed_sessions {

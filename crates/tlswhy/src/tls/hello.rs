@@ -69,15 +69,17 @@ pub struct ClientHelloFacts {
     pub session_ticket_digest: u64,
 }
 
-/// A session id or ticket as a 64-bit digest (FNV-1a; 0 stands for none): enough to
-/// tell which earlier handshake a later one resumes.
+/// A session id or ticket as a 64-bit digest (0 stands for none): enough to tell which
+/// earlier handshake a later one resumes. foldhash with a fixed seed, so digests agree
+/// across threads and shards; tickets run to hundreds of bytes, hashed 16 at a time.
 pub fn session_digest(bytes: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
     if bytes.is_empty() {
         return 0;
     }
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h: u64, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    foldhash::fast::FixedState::with_seed(0x7e55_10f1)
+        .hash_one(bytes)
+        .max(1)
 }
 
 impl ClientHelloFacts {

@@ -297,13 +297,16 @@ impl<'a> Ctx<'a> {
                 .as_deref()
                 .filter(|_| ch.server_name_ip().is_none())
         });
-        let names = match asked {
-            Some(host) => profile.names_by_server_name.get(host),
-            None => Some(&profile.names_without_host_name),
-        };
-        names
-            .map(|n| n.iter().cloned().collect())
-            .unwrap_or_default()
+        match asked {
+            Some(host) => profile
+                .chain_by_server_name
+                .get(host)
+                .and_then(|chain| chain.first())
+                .filter(|leaf| leaf.parse_error.is_none())
+                .map(|leaf| leaf.names())
+                .unwrap_or_default(),
+            None => profile.names_without_host_name.iter().cloned().collect(),
+        }
     }
 
     /// A later connection from this client resumed the session this handshake set up
