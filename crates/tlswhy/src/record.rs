@@ -18,7 +18,6 @@ use crate::diagnose::{self, Code, Verdict, Warning};
 use crate::tls::cert::CertFacts;
 use crate::tls::facts::{AlertFacts, Event, Malformed, Seen};
 use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
-use crate::tls::suites::{suite_name, version_name};
 use crate::tls::TlsFacts;
 
 /// Counters for the summary line.
@@ -208,8 +207,8 @@ pub(crate) fn into_record(
     let sh = f.server_hello.as_ref().map(|s| &s.value);
     let established =
         diagnose::handshake_completed(&f) && !matches!(verdict.code, Code::IncompleteCapture);
-    let version = sh.map(|s| version_name(s.version));
-    let cipher = sh.map(|s| suite_name(s.cipher_suite));
+    let version = sh.map(|s| s.version.name());
+    let cipher = sh.map(|s| s.cipher_suite.name());
     let alpn = sh.and_then(|s| s.alpn.clone());
     let TlsFacts {
         client_hello,
@@ -241,12 +240,7 @@ pub(crate) fn into_record(
         alpn,
         client_hello: client_hello.map(|c| ClientHelloJson {
             frame: c.at.frame,
-            cipher_suite_names: c
-                .value
-                .cipher_suites
-                .iter()
-                .map(|&s| suite_name(s))
-                .collect(),
+            cipher_suite_names: c.value.cipher_suites.iter().map(|s| s.name()).collect(),
             facts: c.value,
         }),
         server_hello: server_hello.map(|s| s.value),

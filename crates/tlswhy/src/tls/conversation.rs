@@ -14,6 +14,7 @@ use super::facts::*;
 use super::hello::{self, ServerHelloFacts};
 use super::plaintext;
 use super::suites::version_name;
+use super::wire::ProtocolVersion;
 use crate::flow::{At, Dir};
 use crate::limits::Limits;
 
@@ -128,8 +129,8 @@ impl Conversation {
                     self.facts.server_hello = Some(Seen {
                         at,
                         value: ServerHelloFacts {
-                            legacy_version: version,
-                            version,
+                            legacy_version: ProtocolVersion(version),
+                            version: ProtocolVersion(version),
                             ..Default::default()
                         },
                     });
@@ -417,7 +418,7 @@ impl Conversation {
                 Ok(ch) => {
                     let label = format!(
                         "ClientHello ({}, SNI {}, {} suites{})",
-                        version_name(ch.highest_version()),
+                        ch.highest_version(),
                         ch.server_name.as_deref().unwrap_or("none"),
                         ch.cipher_suites.len(),
                         if ch.alpn.is_empty() {
@@ -467,8 +468,8 @@ impl Conversation {
                     self.facts.hello_retry_request = Some(Box::new(Seen {
                         at,
                         value: ServerHelloFacts {
-                            legacy_version: v,
-                            version: v,
+                            legacy_version: ProtocolVersion(v),
+                            version: ProtocolVersion(v),
                             hello_retry_request: true,
                             ..Default::default()
                         },
@@ -570,7 +571,7 @@ impl Conversation {
                     Dir::ToServer,
                     format!(
                         "ClientHello (SSLv2 format, up to {}, {} suites)",
-                        version_name(ch.legacy_version),
+                        ch.legacy_version,
                         ch.cipher_suites.len()
                     ),
                 );
@@ -628,6 +629,7 @@ fn is_sslv2_client_hello(b: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::capture::Timestamp;
+    use crate::tls::wire::CipherSuite;
 
     fn at(frame: u64) -> At {
         At {
@@ -677,7 +679,7 @@ mod tests {
             .expect("ClientHello parsed");
         assert_eq!(ch.value.server_name.as_deref(), Some("emby.example.com"));
         assert_eq!(ch.value.alpn, vec!["h2".to_string()]);
-        assert_eq!(ch.value.cipher_suites, vec![0xc02f, 0x1301]);
+        assert_eq!(ch.value.cipher_suites, [0xc02f, 0x1301].map(CipherSuite));
     }
 
     #[test]

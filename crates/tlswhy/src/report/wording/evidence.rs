@@ -50,10 +50,7 @@ fn client_hello_line(cx: &Context, at: At, offer: Option<(ProtocolVersion, usize
     let ch = cx.client_hello;
     let (highest, suites) = offer.unwrap_or_else(|| {
         ch.map_or((ProtocolVersion::default(), 0), |c| {
-            (
-                ProtocolVersion(c.highest_version()),
-                c.real_suites().count(),
-            )
+            (c.highest_version(), c.real_suites().count())
         })
     });
     let mut what = format!("ClientHello offering {highest} (highest), {suites} cipher suites, ");
