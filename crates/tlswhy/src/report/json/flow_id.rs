@@ -12,21 +12,27 @@ use crate::capture::Timestamp;
 /// IANA protocol number of TCP.
 const TCP: u8 = 6;
 
-/// The Community ID v1 of a TCP connection with seed 0: `1:` and the base64 of the
-/// SHA-1 of seed, both addresses, protocol, a zero byte and both ports, the endpoints
-/// ordered so that both directions give the same id.
+/// The Community ID v1 of a TCP connection: `1:` and the base64 of the SHA-1 of seed,
+/// both addresses, protocol, a zero byte and both ports, the endpoints ordered so that
+/// both directions give the same id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CommunityId([u8; 30]);
 
 impl CommunityId {
+    /// With seed 0, the default of every tool that writes it (the records' id).
     pub fn tcp(client: SocketAddr, server: SocketAddr) -> CommunityId {
+        CommunityId::tcp_seeded(0, client, server)
+    }
+
+    /// With another seed (tools can be configured with one).
+    pub fn tcp_seeded(seed: u16, client: SocketAddr, server: SocketAddr) -> CommunityId {
         let (a, b) = if (client.ip(), client.port()) <= (server.ip(), server.port()) {
             (client, server)
         } else {
             (server, client)
         };
         let mut hash = Sha1::new();
-        hash.update(0u16.to_be_bytes());
+        hash.update(seed.to_be_bytes());
         for ip in [a.ip(), b.ip()] {
             match ip {
                 IpAddr::V4(v4) => hash.update(v4.octets()),
