@@ -8,6 +8,7 @@
 //! (`tls::wire`), per-side values `{client, server}` objects. Every field is written
 //! as it is serialized, without building a tree or a string per field.
 
+mod endpoint;
 mod flow_id;
 mod full;
 
@@ -16,6 +17,7 @@ use std::io::{self, Write};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
+use endpoint::Endpoint;
 pub use flow_id::{CommunityId, Rfc3339};
 
 use super::wording::{self, Context};
@@ -52,11 +54,12 @@ impl Serialize for JsonRecord<'_> {
         r.serialize_field("capture", &h.capture)?;
         r.serialize_field("ts", &((h.ts.as_secs_f64() * 1e6).round() / 1e6))?;
         r.serialize_field("time", Rfc3339::of(h.ts).as_str())?;
-        r.serialize_field("client", &h.client)?;
-        r.serialize_field("client_ip", &h.client.ip())?;
+        let (client, server) = (Endpoint::of(h.client), Endpoint::of(h.server));
+        r.serialize_field("client", client.as_str())?;
+        r.serialize_field("client_ip", client.ip())?;
         r.serialize_field("client_port", &h.client.port())?;
-        r.serialize_field("server", &h.server)?;
-        r.serialize_field("server_ip", &h.server.ip())?;
+        r.serialize_field("server", server.as_str())?;
+        r.serialize_field("server_ip", server.ip())?;
         r.serialize_field("server_port", &h.server.port())?;
         r.serialize_field(
             "community_id",
