@@ -140,19 +140,20 @@ fn community_id_matches_the_upstream_baselines() {
     assert_eq!(checked, 2);
 }
 
-/// A handshake-heavy capture of the benchmark's kind (small: 2 000 connections), made by
+/// A handshake-heavy capture of the benchmark's kind (small: 600 connections), made by
 /// the benchmark's generator.
 #[test]
 fn every_record_of_a_benchmark_capture_fits_the_schema() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("handshakes.pcap");
+    let truth = dir.path().join("handshakes.truth");
     let mut cargo = std::process::Command::new(env!("CARGO"));
     cargo.current_dir(common::root()).args(["run", "--quiet"]);
     if !cfg!(debug_assertions) {
         cargo.arg("--release");
     }
     let status = cargo
-        .args(["--example", "gen_capture", "--", "--connections", "2000"])
+        .args(["--example", "gen_capture", "--", "--connections", "600"])
         .args([
             "--bulk-kb",
             "0-1",
@@ -163,13 +164,40 @@ fn every_record_of_a_benchmark_capture_fits_the_schema() {
             "--out",
         ])
         .arg(&pcap)
+        .arg("--truth")
+        .arg(&truth)
         .status()
         .expect("run examples/gen_capture.rs");
     assert!(status.success());
     let (compact, full) = check_all(&pcap);
-    assert_eq!(compact.len(), 2000);
-    assert!(compact.iter().any(|r| r["resumed"] == true));
-    assert!(compact.iter().any(|r| r["curve"]["name"] == "x25519"));
+    assert_eq!(compact.len(), 600);
+    // `resumed` and (TLS 1.3) `curve` as the generator made them.
+    let by_client: std::collections::HashMap<(String, u64), &Value> = compact
+        .iter()
+        .map(|r| {
+            let ip = r["client_ip"].as_str().unwrap().to_string();
+            ((ip, r["client_port"].as_u64().unwrap()), r)
+        })
+        .collect();
+    let (mut resumed, mut curves) = (0, 0);
+    for line in std::fs::read_to_string(&truth).unwrap().lines() {
+        let t: Value = serde_json::from_str(line).unwrap();
+        let key = (
+            t["client"].as_str().unwrap().to_string(),
+            t["client_port"].as_u64().unwrap(),
+        );
+        let r = by_client[&key];
+        assert_eq!(r["resumed"], t["resumed"], "{t}");
+        resumed += usize::from(t["resumed"] == true);
+        if t["version"] == "TLS1.3" {
+            assert_eq!(r["curve"]["name"], t["group"], "{t}");
+            curves += 1;
+        }
+    }
+    assert!(
+        resumed > 30 && curves > 300,
+        "{resumed} resumed, {curves} groups"
+    );
     let (c, f) = (mean_len(&compact), mean_len(&full));
     eprintln!("mean record: {c} bytes compact, {f} bytes full");
     assert!(c * 3 < f, "compact {c} bytes, full {f}");
