@@ -73,13 +73,14 @@ fn base64(bytes: &[u8; 20], out: &mut [u8]) {
     }
 }
 
-/// A capture time as RFC 3339 in UTC with microseconds: `2026-11-23T17:01:15.966895Z`
-/// (years 0 to 9999), spelled into a fixed buffer.
+/// A capture time as RFC 3339 in UTC with microseconds: `2026-11-23T17:01:15.966895Z`,
+/// spelled into a fixed buffer (a [`Timestamp`] spans the years 1677 to 2262).
 pub struct Rfc3339([u8; 27]);
 
 impl Rfc3339 {
     pub fn of(ts: Timestamp) -> Rfc3339 {
-        let micros = (ts.0 + 500).div_euclid(1000);
+        // Rounded to the microsecond; the last 500 ns of the range round down.
+        let micros = ts.0.saturating_add(500).div_euclid(1000);
         let secs = micros.div_euclid(1_000_000);
         let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
         let of_day = secs.rem_euclid(86_400) as u32;
@@ -90,7 +91,7 @@ impl Rfc3339 {
                 n /= 10;
             }
         };
-        digits(0, 4, year.clamp(0, 9999) as u32);
+        digits(0, 4, year as u32);
         digits(5, 2, month);
         digits(8, 2, day);
         digits(11, 2, of_day / 3600);
@@ -162,5 +163,7 @@ mod tests {
         assert_eq!(at(951_868_799_999_999_600), "2000-03-01T00:00:00.000000Z");
         assert_eq!(at(951_782_400_000_001_000), "2000-02-29T00:00:00.000001Z");
         assert_eq!(at(-1_000), "1969-12-31T23:59:59.999999Z");
+        assert_eq!(at(i64::MAX), "2262-04-11T23:47:16.854775Z");
+        assert_eq!(at(i64::MIN), "1677-09-21T00:12:43.145224Z");
     }
 }

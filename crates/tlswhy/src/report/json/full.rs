@@ -1,7 +1,6 @@
 //! The fields `--detail full` adds to a record: the connection's last frame, the whole
-//! ClientHello and ServerHello,
-//! the server's certificates, the TCP events with each side's values as
-//! `{client, server}`, what did not parse, and the ladder of messages.
+//! ClientHello and ServerHello, the server's certificates, the TCP events with each
+//! side's values as `{client, server}`, what did not parse, and the ladder of messages.
 
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
