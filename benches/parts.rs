@@ -101,7 +101,8 @@ fn benches(c: &mut Criterion) {
     c.bench_function("json_output_relay", |b| {
         b.iter(|| {
             let mut out = Vec::with_capacity(64 * 1024);
-            tlswhy::report::json::write_lines(&mut out, &report.handshakes).unwrap();
+            tlswhy::report::json::write_lines(&mut out, &report.handshakes, Default::default())
+                .unwrap();
             out.len()
         })
     });

@@ -78,6 +78,11 @@ pub struct OutputArgs {
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
+    /// What each JSON record carries: the verdict and the key facts (compact), or also
+    /// the whole hellos, certificates, TCP events and messages (full).
+    #[arg(long, value_enum, default_value_t = Detail::Compact)]
+    pub detail: Detail,
+
     /// Show successful handshakes too (text output).
     #[arg(short, long)]
     pub all: bool,
@@ -225,6 +230,21 @@ pub struct LiveArgs {
 pub enum Format {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Detail {
+    Compact,
+    Full,
+}
+
+impl From<Detail> for tlswhy::record::DetailLevel {
+    fn from(d: Detail) -> Self {
+        match d {
+            Detail::Compact => Self::Compact,
+            Detail::Full => Self::Full,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

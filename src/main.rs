@@ -142,6 +142,7 @@ fn common(args: &OutputArgs) -> Result<Common, String> {
             ..Default::default()
         },
         keep_failing_packets: args.write.is_some(),
+        detail: args.detail.into(),
         ..Settings::default()
     };
     settings
@@ -520,7 +521,7 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
                 || h.warnings.iter().any(|&w| fail_on.matches_warning(w));
             let mut out = stdout.lock();
             match out_args.format {
-                Format::Json => report::json::write_lines(&mut out, [h])?,
+                Format::Json => report::json::write_lines(&mut out, [h], settings.detail)?,
                 Format::Text if out_args.all || h.verdict.code != Code::Ok => {
                     report::text::write_handshake_line(&mut out, h, style)?;
                 }

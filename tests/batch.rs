@@ -317,6 +317,8 @@ fn write_saves_the_failing_connections() {
             "analyze",
             "--format",
             "json",
+            "--detail",
+            "full",
             "--write",
             pcap.to_str().unwrap(),
             file,
@@ -332,7 +334,14 @@ fn write_saves_the_failing_connections() {
     assert_eq!(failing.len(), 1);
     let again = json_lines(
         &tlswhy(
-            &["analyze", "--format", "json", pcap.to_str().unwrap()],
+            &[
+                "analyze",
+                "--format",
+                "json",
+                "--detail",
+                "full",
+                pcap.to_str().unwrap(),
+            ],
             None,
         )
         .stdout,
@@ -343,6 +352,7 @@ fn write_saves_the_failing_connections() {
     }
     // Without the successful connections the server profile is gone, but the cause is not.
     assert_eq!(again[0]["verdict"]["code"], "no_shared_cipher");
+    assert!(failing[0]["tcp"]["packets"]["client"].as_u64() > Some(0));
     assert_eq!(
         again[0]["tcp"]["packets"], failing[0]["tcp"]["packets"],
         "the whole connection"

@@ -29,7 +29,7 @@ fn check(h: &Handshake, problems: &mut Vec<String>) {
     let remedy: Value = serde_json::from_str(
         std::str::from_utf8(&{
             let mut line = Vec::new();
-            tlswhy::report::json::write_lines(&mut line, [h]).unwrap();
+            tlswhy::report::json::write_lines(&mut line, [h], Default::default()).unwrap();
             line
         })
         .unwrap(),

@@ -1,5 +1,5 @@
-//! Snapshots of how every verdict reads: the text report (`--all`) and the JSON verdict
-//! objects of each capture under `captures/`, which together hold every code of the
+//! Snapshots of how every verdict reads: the text report (`--all`) and the JSON records
+//! (compact) of each capture under `captures/`, which together hold every code of the
 //! catalog. A change in wording or in the evidence data is a reviewed diff: run
 //! `cargo insta review` (or `INSTA_UPDATE=always cargo test --test report_snapshots`)
 //! and read what changed. Snapshots live in `tests/data/snapshots/`.
@@ -51,29 +51,24 @@ fn text_report_of_every_capture() {
     }
 }
 
-/// The `verdict` object of every record (with the endpoints it is about), pretty-printed.
+/// Every record as JSON Lines writes it by default (compact), pretty-printed.
 #[test]
 fn json_verdicts_of_every_capture() {
     let mut codes = BTreeSet::new();
     for name in captures() {
         let path = format!("captures/{name}.pcap");
         let lines = run(&["analyze", "--format", "json", &path]);
-        let verdicts: Vec<serde_json::Value> = lines
+        let records: Vec<serde_json::Value> = lines
             .lines()
             .map(|line| {
                 let record: serde_json::Value = serde_json::from_str(line).unwrap();
                 codes.insert(record["verdict"]["code"].as_str().unwrap().to_string());
-                serde_json::json!({
-                    "client": record["client"],
-                    "server": record["server"],
-                    "sni": record["sni"],
-                    "verdict": record["verdict"],
-                })
+                record
             })
             .collect();
         snapshot!(
             format!("{name}.json"),
-            serde_json::to_string_pretty(&verdicts).unwrap()
+            serde_json::to_string_pretty(&records).unwrap()
         );
     }
     let all: BTreeSet<String> = tlswhy::diagnose::Code::ALL

@@ -18,7 +18,7 @@ use crate::diagnose::{self, Code, Verdict, Warning};
 use crate::tls::cert::CertFacts;
 use crate::tls::facts::{AlertFacts, Event, Malformed, Seen};
 use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
-use crate::tls::suites::{sslv2_cipher_name, suite_name, version_name};
+use crate::tls::suites::sslv2_cipher_name;
 use crate::tls::TlsFacts;
 
 /// Counters for the summary line.
@@ -81,8 +81,8 @@ impl CaptureReport {
     }
 }
 
-/// One handshake attempt with its verdict: the JSON object of DESIGN.md (serialized by
-/// `report::json`, which words the verdict).
+/// One handshake attempt with its verdict: the JSON object of DESIGN.md (serialized as a
+/// [`JsonRecord`] by `report::json`, which words the verdict).
 #[derive(Clone, Debug)]
 pub struct Handshake {
     pub capture: String,
@@ -119,13 +119,48 @@ pub struct Handshake {
     pub messages: Vec<Event>,
 }
 
-/// The ClientHello with suite names spelled out.
+/// The ClientHello and the frame it was seen in.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClientHelloJson {
     pub frame: u64,
-    pub cipher_suite_names: Vec<Cow<'static, str>>,
     #[serde(flatten)]
     pub facts: ClientHelloFacts,
+}
+
+impl Handshake {
+    /// The handshake resumed a session: TLS 1.3 with the server's pre_shared_key
+    /// extension, or an earlier version completed without the server's Certificate
+    /// message (session id or ticket).
+    pub fn resumed(&self) -> bool {
+        let Some(sh) = self.server_hello.as_ref().filter(|_| self.established) else {
+            return false;
+        };
+        if sh.version.is_tls13() {
+            sh.extensions
+                .contains(&crate::tls::hello::ext::PRE_SHARED_KEY)
+        } else {
+            self.certificates.is_empty()
+        }
+    }
+}
+
+/// How much a record's JSON object carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DetailLevel {
+    /// The verdict with its details and the key facts (addresses, names, version,
+    /// suite, group, resumption, alerts).
+    #[default]
+    Compact,
+    /// Also the whole hellos, the certificates, the TCP events and the ladder of
+    /// messages.
+    Full,
+}
+
+/// A record as its JSON object at a level of detail (serialized by `report::json`).
+#[derive(Clone, Copy, Debug)]
+pub struct JsonRecord<'a> {
+    pub handshake: &'a Handshake,
+    pub detail: DetailLevel,
 }
 
 /// One handshake record as the pass produces it, with the packets of its connection
@@ -198,11 +233,11 @@ pub(crate) fn into_record(
     let sh = f.server_hello.as_ref().map(|s| &s.value);
     let established =
         diagnose::handshake_completed(&f) && !matches!(verdict.code, Code::IncompleteCapture);
-    let version = sh.map(|s| version_name(s.version));
+    let version = sh.map(|s| s.version.name());
     let cipher = if f.sslv2 {
         f.sslv2_cipher.map(sslv2_cipher_name)
     } else {
-        sh.map(|s| suite_name(s.cipher_suite))
+        sh.map(|s| s.cipher_suite.name())
     };
     let alpn = sh.and_then(|s| s.alpn.clone());
     let TlsFacts {
@@ -235,12 +270,6 @@ pub(crate) fn into_record(
         alpn,
         client_hello: client_hello.map(|c| ClientHelloJson {
             frame: c.at.frame,
-            cipher_suite_names: c
-                .value
-                .cipher_suites
-                .iter()
-                .map(|&s| suite_name(s))
-                .collect(),
             facts: c.value,
         }),
         server_hello: server_hello.map(|s| s.value),

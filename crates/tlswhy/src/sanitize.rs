@@ -24,12 +24,7 @@ fn is_unsafe(c: char) -> bool {
 /// visible `\u{..}` escapes (as [`escape`] does), so JSON Lines are safe on a terminal
 /// too. Borrowed when there is nothing to change (nearly always).
 pub fn json_text(text: &str) -> Cow<'_, str> {
-    let clean = if text.is_ascii() {
-        !text.as_bytes().contains(&0x7f)
-    } else {
-        !text.chars().any(|c| c >= '\u{7f}' && is_unsafe(c))
-    };
-    if clean {
+    if !has_json_unsafe(text.as_bytes()) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -41,6 +36,20 @@ pub fn json_text(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// True when UTF-8 `bytes` hold a character ≥ U+007F that [`is_unsafe`] names: DEL
+/// (`7f`), a C1 control (`c2 80`–`c2 9f`) or a bidirectional override (`e2 80 aa`–`ae`,
+/// `e2 81 a6`–`a9`), found by a vectorized search for their first bytes.
+fn has_json_unsafe(bytes: &[u8]) -> bool {
+    memchr::memchr3_iter(0x7f, 0xc2, 0xe2, bytes).any(|i| match bytes[i] {
+        0x7f => true,
+        0xc2 => matches!(bytes.get(i + 1), Some(0x80..=0x9f)),
+        _ => matches!(
+            (bytes.get(i + 1), bytes.get(i + 2)),
+            (Some(0x80), Some(0xaa..=0xae)) | (Some(0x81), Some(0xa6..=0xa9))
+        ),
+    })
 }
 
 /// `serialize_with` for a string from the wire.
@@ -110,6 +119,17 @@ mod tests {
         assert_eq!(json_text(&wire), "a\x1b]0;t\x07\\u{9b}b\\u{202e}c\u{fffd}");
         assert!(matches!(json_text("emby.example.com"), Cow::Borrowed(_)));
         assert!(matches!(json_text("client→server"), Cow::Borrowed(_)));
+        // Every character the byte scan must find, and its neighbours it must not.
+        for c in ('\u{70}'..='\u{2100}').chain('\u{fff0}'..='\u{ffff}') {
+            let text = format!("a{c}b");
+            let unsafe_char = c >= '\u{7f}' && is_unsafe(c);
+            assert_eq!(
+                has_json_unsafe(text.as_bytes()),
+                unsafe_char,
+                "{:x}",
+                c as u32
+            );
+        }
         let line = serde_json::to_string(&*json_text(&wire)).unwrap();
         assert!(!line.contains('\x1b') && !line.contains('\u{9b}'), "{line}");
     }

@@ -151,8 +151,8 @@ impl Profiles {
         }
         let p = self.by_server.entry(conn.server).or_default();
         if let Some(sh) = &facts.server_hello {
-            *p.suites_picked.entry(sh.value.cipher_suite).or_default() += 1;
-            *p.versions_picked.entry(sh.value.version).or_default() += 1;
+            *p.suites_picked.entry(sh.value.cipher_suite.0).or_default() += 1;
+            *p.versions_picked.entry(sh.value.version.0).or_default() += 1;
             if let Some(alpn) = &sh.value.alpn {
                 if p.alpn_selected.len() < MAX_ALPN_KEPT && !p.alpn_selected.contains(alpn) {
                     p.alpn_selected.insert(alpn.clone());

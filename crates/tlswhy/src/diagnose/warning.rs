@@ -6,7 +6,6 @@
 use super::named::named_values;
 use crate::tls::facts::TlsFacts;
 use crate::tls::suites::key_exchange;
-use crate::tls::wire::{CipherSuite, ProtocolVersion};
 
 /// A certificate that expires within this many seconds of the capture is about to break.
 const EXPIRES_SOON_SECS: i64 = 30 * 24 * 3600;
@@ -35,8 +34,8 @@ pub fn warnings_of(facts: &TlsFacts) -> Vec<Warning> {
     let Some(sh) = &facts.server_hello else {
         return out;
     };
-    let version = ProtocolVersion(sh.value.version);
-    let suite = CipherSuite(sh.value.cipher_suite);
+    let version = sh.value.version;
+    let suite = sh.value.cipher_suite;
     if version.is_insecure() {
         out.push(Warning::OldVersion);
     }

@@ -26,6 +26,8 @@ pub struct Settings {
     pub memory_map: bool,
     /// Render each record's JSON line where it is made (`Finished::json_line`).
     pub render_json: bool,
+    /// How much each JSON line carries (`--detail`).
+    pub detail: DetailLevel,
     /// With `render_json`: nothing reads the records but as JSON lines (no summary,
     /// JUnit or examples), so `Finished` carries the line only and the record is freed
     /// where it was made.
@@ -49,6 +51,7 @@ impl Default for Settings {
             threads: 1,
             memory_map: false,
             render_json: false,
+            detail: DetailLevel::Compact,
             json_only: false,
             ok_records: true,
             progress: None,
@@ -63,7 +66,7 @@ use std::sync::Arc;
 use crate::capture::{CaptureBytes, CaptureError, Source};
 use crate::chunks::{PacketSource, StreamReader};
 use crate::diagnose;
-use crate::record::{CaptureReport, ExampleBudget, Finished};
+use crate::record::{CaptureReport, DetailLevel, ExampleBudget, Finished};
 use parallel::{finish_capture, parallel_pass, InOrder, PUMP_EVERY};
 
 /// Reads and analyzes one capture source, collecting every handshake record.

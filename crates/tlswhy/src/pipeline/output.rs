@@ -1,11 +1,11 @@
 //! Which finished connections get a record, and the record's JSON line made where it
-//! is (on the worker), as the pipeline's settings ask.
+//! is (on the worker, at the settings' level of detail), as the pipeline's settings ask.
 
 use crate::capture::OwnedPacket;
 use crate::connection::Connection;
 use crate::diagnose::{Code, Verdict};
 use crate::pipeline::Settings;
-use crate::record::{into_record, Finished, Handshake};
+use crate::record::{into_record, DetailLevel, Finished, Handshake, JsonRecord};
 
 /// What the record of a connection is made with.
 pub(crate) struct Output<'a> {
@@ -60,7 +60,9 @@ impl Output<'_> {
         }
         let facts = conn.take_tls_facts();
         let handshake = into_record(self.name, conn, facts, verdict, warnings.clone());
-        let json_line = settings.render_json.then(|| json_line(&handshake));
+        let json_line = settings
+            .render_json
+            .then(|| json_line(&handshake, settings.detail));
         let keep_record = !(settings.render_json && settings.json_only);
         Some(Finished {
             code,
@@ -75,14 +77,14 @@ impl Output<'_> {
 
 /// The record's JSON line, newline included, in an allocation of its exact size (lines
 /// may wait for earlier connections' records; a grown buffer would be half empty).
-fn json_line(handshake: &Handshake) -> Vec<u8> {
+fn json_line(handshake: &Handshake, detail: DetailLevel) -> Vec<u8> {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     SCRATCH.with_borrow_mut(|scratch| {
         scratch.clear();
         // Serializing plain data into memory does not fail.
-        let _ = serde_json::to_writer(&mut *scratch, handshake);
+        let _ = serde_json::to_writer(&mut *scratch, &JsonRecord { handshake, detail });
         scratch.push(b'\n');
         scratch.as_slice().to_vec()
     })

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::wire::serialize_named;
+
 /// `AlertDescription` from the IANA TLS Alert registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AlertDescription(pub u8);
@@ -84,6 +86,18 @@ impl fmt::Display for AlertDescription {
     }
 }
 
+/// `{"name": "handshake_failure", "code": 40}` (the number in hex as the name when the
+/// registry has none).
+impl serde::Serialize for AlertDescription {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let code = u16::from(self.0);
+        match self.name() {
+            "unknown" => serialize_named(s, &format_args!("0x{:02x}", self.0), code),
+            name => serialize_named(s, name, code),
+        }
+    }
+}
+
 /// `serialize_with` for an optional level: its name, or null.
 pub fn ser_opt_level<S: serde::Serializer>(
     v: &Option<AlertLevel>,
@@ -95,12 +109,12 @@ pub fn ser_opt_level<S: serde::Serializer>(
     }
 }
 
-/// `serialize_with` for a description: `handshake_failure (40)`.
+/// `serialize_with` for a description: `{"name": "handshake_failure", "code": 40}`.
 pub fn ser_description<S: serde::Serializer>(
     v: &AlertDescription,
     s: S,
 ) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
+    serde::Serialize::serialize(v, s)
 }
 
 /// `serialize_with` for an optional description (null when encrypted).
@@ -109,7 +123,7 @@ pub fn ser_opt_description<S: serde::Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     match v {
-        Some(d) => s.collect_str(d),
+        Some(d) => serde::Serialize::serialize(d, s),
         None => s.serialize_none(),
     }
 }
@@ -142,5 +156,8 @@ mod tests {
         assert_eq!(AlertDescription(255).name(), "unknown");
         assert!(AlertDescription::UNKNOWN_CA.is_certificate_complaint());
         assert!(!AlertDescription::HANDSHAKE_FAILURE.is_certificate_complaint());
+        let json = |d| serde_json::to_string(&AlertDescription(d)).unwrap();
+        assert_eq!(json(40), r#"{"name":"handshake_failure","code":40}"#);
+        assert_eq!(json(255), r#"{"name":"0xff","code":255}"#);
     }
 }

@@ -15,6 +15,7 @@ use super::hello::{self, ServerHelloFacts};
 use super::plaintext;
 use super::sslv2;
 use super::suites::version_name;
+use super::wire::ProtocolVersion;
 use crate::flow::{At, Dir};
 use crate::limits::Limits;
 
@@ -136,8 +137,8 @@ impl Conversation {
                     self.facts.server_hello = Some(Seen {
                         at,
                         value: ServerHelloFacts {
-                            legacy_version: version,
-                            version,
+                            legacy_version: ProtocolVersion(version),
+                            version: ProtocolVersion(version),
                             ..Default::default()
                         },
                     });
@@ -493,7 +494,7 @@ impl Conversation {
                 Ok(ch) => {
                     let label = format!(
                         "ClientHello ({}, SNI {}, {} suites{})",
-                        version_name(ch.highest_version()),
+                        ch.highest_version(),
                         ch.server_name.as_deref().unwrap_or("none"),
                         ch.cipher_suites.len(),
                         if ch.alpn.is_empty() {
@@ -543,8 +544,8 @@ impl Conversation {
                     self.facts.hello_retry_request = Some(Box::new(Seen {
                         at,
                         value: ServerHelloFacts {
-                            legacy_version: v,
-                            version: v,
+                            legacy_version: ProtocolVersion(v),
+                            version: ProtocolVersion(v),
                             hello_retry_request: true,
                             ..Default::default()
                         },
@@ -655,7 +656,7 @@ impl Conversation {
                     Dir::ToServer,
                     format!(
                         "ClientHello (SSLv2 format, up to {}, {} suites)",
-                        version_name(ch.legacy_version),
+                        ch.legacy_version,
                         ch.cipher_suites.len()
                     ),
                 );

@@ -12,9 +12,8 @@ use super::alert::{AlertDescription, AlertLevel};
 use super::cert::CertFacts;
 use super::hello::{ClientHelloFacts, ServerHelloFacts};
 use super::plaintext::PlaintextKind;
-use super::suites::{suite_name, version_name};
 use super::trim::trim;
-use super::wire::ProtocolVersion;
+use super::wire::{CipherSuite, ProtocolVersion};
 use crate::flow::At;
 use crate::flow::Dir;
 
@@ -101,8 +100,8 @@ pub enum Label {
     },
     /// `ServerHello (VERSION, SUITE)`.
     ServerHello {
-        version: u16,
-        suite: u16,
+        version: ProtocolVersion,
+        suite: CipherSuite,
     },
     /// The server's Certificate message: `Certificate (N in chain, leaf NAME)` (the
     /// chain's facts are shared with the chain cache).
@@ -118,12 +117,7 @@ impl fmt::Display for Label {
             Label::Text(text) => f.write_str(text),
             Label::Encrypted { tls13: true, len } => write!(f, "encrypted record ({len} bytes)"),
             Label::Encrypted { tls13: false, len } => write!(f, "ApplicationData ({len} bytes)"),
-            Label::ServerHello { version, suite } => write!(
-                f,
-                "ServerHello ({}, {})",
-                version_name(*version),
-                suite_name(*suite)
-            ),
+            Label::ServerHello { version, suite } => write!(f, "ServerHello ({version}, {suite})"),
             Label::ServerCertificate {
                 chain_length,
                 certificates,
@@ -213,7 +207,7 @@ impl TlsFacts {
     pub fn negotiated_suite(&self) -> u16 {
         self.server_hello
             .as_ref()
-            .map_or(0, |sh| sh.value.cipher_suite)
+            .map_or(0, |sh| sh.value.cipher_suite.0)
     }
 
     /// The ServerHello selected TLS 1.3 (or a draft): everything after it is encrypted.
@@ -222,7 +216,7 @@ impl TlsFacts {
     pub fn negotiated_tls13(&self) -> bool {
         self.server_hello
             .as_ref()
-            .is_some_and(|sh| ProtocolVersion(sh.value.version).is_tls13())
+            .is_some_and(|sh| sh.value.version.is_tls13())
     }
 
     /// Moves the lists to allocations of their exact size (the facts will not grow any

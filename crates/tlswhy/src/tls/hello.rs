@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use serde::Serialize;
 use tls_parser::{SNIType, TlsExtension};
 
-use super::suites::{is_grease, version_rank};
-use super::wire::CipherSuite;
+use super::suites::is_grease;
+use super::wire::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 
 /// Extension type numbers used below (IANA TLS ExtensionType registry).
 pub mod ext {
@@ -31,19 +31,21 @@ pub mod ext {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ClientHelloFacts {
     /// `legacy_version` (the record-era version field).
-    pub legacy_version: u16,
+    pub legacy_version: ProtocolVersion,
     /// `supported_versions`, GREASE removed, in the client's order.
-    pub supported_versions: Vec<u16>,
+    pub supported_versions: Vec<ProtocolVersion>,
     /// Offered suites in the client's order (GREASE and SCSVs included).
-    pub cipher_suites: Vec<u16>,
+    pub cipher_suites: Vec<CipherSuite>,
     /// `server_name` host name, as text (non-UTF-8 bytes escaped).
     #[serde(serialize_with = "crate::sanitize::ser_json_opt_text")]
     pub server_name: Option<String>,
     #[serde(serialize_with = "crate::sanitize::ser_json_texts")]
     pub alpn: Vec<String>,
-    pub supported_groups: Vec<u16>,
-    pub key_share_groups: Vec<u16>,
-    pub signature_algorithms: Vec<u16>,
+    /// `supported_groups`, GREASE removed.
+    pub supported_groups: Vec<NamedGroup>,
+    /// The groups of the key shares sent, GREASE removed.
+    pub key_share_groups: Vec<NamedGroup>,
+    pub signature_algorithms: Vec<SignatureScheme>,
     /// Extension types in wire order.
     pub extensions: Vec<u16>,
     pub session_ticket: bool,
@@ -86,54 +88,48 @@ impl ClientHelloFacts {
     /// Moves the lists to allocations of their exact size (allocators keep a shrunk block
     /// in place).
     pub fn trim_lists(&mut self) {
-        for list in [
-            &mut self.supported_versions,
-            &mut self.cipher_suites,
-            &mut self.supported_groups,
-            &mut self.key_share_groups,
-            &mut self.signature_algorithms,
-            &mut self.extensions,
-        ] {
-            super::trim::trim(list);
-        }
-        super::trim::trim(&mut self.alpn);
+        use super::trim::trim;
+        trim(&mut self.supported_versions);
+        trim(&mut self.cipher_suites);
+        trim(&mut self.supported_groups);
+        trim(&mut self.key_share_groups);
+        trim(&mut self.signature_algorithms);
+        trim(&mut self.extensions);
+        trim(&mut self.alpn);
     }
 
     /// The suites offered, without GREASE and signalling values.
     pub fn real_suites(&self) -> impl Iterator<Item = CipherSuite> + '_ {
-        self.cipher_suites
-            .iter()
-            .map(|&s| CipherSuite(s))
-            .filter(|s| s.is_real())
+        self.cipher_suites.iter().copied().filter(|s| s.is_real())
     }
 
     /// The highest version the client offers.
-    pub fn highest_version(&self) -> u16 {
+    pub fn highest_version(&self) -> ProtocolVersion {
         self.supported_versions
             .iter()
             .copied()
             .chain(std::iter::once(self.legacy_version))
-            .max_by_key(|&v| version_rank(v))
+            .max_by_key(|v| v.rank())
             .unwrap_or(self.legacy_version)
     }
 
     /// The lowest version the client offers (from supported_versions when present).
-    pub fn lowest_version(&self) -> u16 {
+    pub fn lowest_version(&self) -> ProtocolVersion {
         if self.supported_versions.is_empty() {
             return self.legacy_version;
         }
         self.supported_versions
             .iter()
             .copied()
-            .min_by_key(|&v| version_rank(v))
+            .min_by_key(|v| v.rank())
             .unwrap_or(self.legacy_version)
     }
 
     /// True when the client offers `version`.
-    pub fn offers_version(&self, version: u16) -> bool {
+    pub fn offers_version(&self, version: ProtocolVersion) -> bool {
         if self.supported_versions.is_empty() {
             // Pre-1.3 negotiation: any version up to legacy_version.
-            version_rank(version) <= version_rank(self.legacy_version) && version_rank(version) > 0
+            version.rank() <= self.legacy_version.rank() && version.rank() > 0
         } else {
             self.supported_versions.contains(&version)
         }
@@ -150,13 +146,13 @@ impl ClientHelloFacts {
 /// What a ServerHello (or HelloRetryRequest) picked.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ServerHelloFacts {
-    pub legacy_version: u16,
+    pub legacy_version: ProtocolVersion,
     /// The negotiated version: `supported_versions` when present, else `legacy_version`.
-    pub version: u16,
-    pub cipher_suite: u16,
+    pub version: ProtocolVersion,
+    pub cipher_suite: CipherSuite,
     #[serde(serialize_with = "crate::sanitize::ser_json_opt_text")]
     pub alpn: Option<String>,
-    pub key_share_group: Option<u16>,
+    pub key_share_group: Option<NamedGroup>,
     pub extensions: Vec<u16>,
     pub hello_retry_request: bool,
     /// The server echoed a non-empty session id (resumption, or TLS 1.3 middlebox compat).
@@ -208,13 +204,13 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHelloFacts, String> {
     let (_, ch) = tls_parser::parse_tls_handshake_client_hello(body)
         .map_err(|e| format!("ClientHello does not parse ({})", short_err(&e)))?;
     let mut facts = ClientHelloFacts {
-        legacy_version: ch.version.0,
-        cipher_suites: ch.ciphers.iter().map(|c| c.0).collect(),
+        legacy_version: ProtocolVersion(ch.version.0),
+        cipher_suites: ch.ciphers.iter().map(|c| CipherSuite(c.0)).collect(),
         handshake_id: id_of_random(ch.random),
         session_id: ch.session_id.map_or(0, session_digest),
         ..Default::default()
     };
-    facts.grease = facts.cipher_suites.iter().any(|&c| is_grease(c));
+    facts.grease = facts.cipher_suites.iter().any(|c| is_grease(c.0));
     if let Some(block) = ch.ext {
         for (ty, data) in split_extensions(block) {
             facts.extensions.push(ty);
@@ -248,6 +244,7 @@ fn apply_client_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
                     .chunks_exact(2)
                     .map(|c| u16::from_be_bytes([c[0], c[1]]))
                     .filter(|&v| !is_grease(v))
+                    .map(ProtocolVersion)
                     .collect();
                 if list
                     .chunks_exact(2)
@@ -290,16 +287,18 @@ fn apply_parsed_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
                 .iter()
                 .map(|g| g.0)
                 .filter(|&g| !is_grease(g))
+                .map(NamedGroup)
                 .collect();
         }
         TlsExtension::SignatureAlgorithms(algs) => {
-            facts.signature_algorithms = algs;
+            // Same layout: the list is converted in place.
+            facts.signature_algorithms = algs.into_iter().map(SignatureScheme).collect();
         }
         _ => {}
     }
 }
 
-fn key_share_groups(data: &[u8]) -> Vec<u16> {
+fn key_share_groups(data: &[u8]) -> Vec<NamedGroup> {
     // client_shares<0..2^16-1>: group(2) key_exchange<1..2^16-1>
     let mut out = Vec::new();
     let Some(list) = data.get(2..) else {
@@ -310,7 +309,7 @@ fn key_share_groups(data: &[u8]) -> Vec<u16> {
         let group = u16::from_be_bytes([rest[0], rest[1]]);
         let len = u16::from_be_bytes([rest[2], rest[3]]) as usize;
         if !is_grease(group) {
-            out.push(group);
+            out.push(NamedGroup(group));
         }
         match rest.get(4 + len..) {
             Some(r) => rest = r,
@@ -345,7 +344,7 @@ pub fn parse_sslv2_client_hello(record: &[u8]) -> Result<ClientHelloFacts, Strin
         .get(challenge_at..challenge_at + challenge_len)
         .unwrap_or(&[]);
     let mut facts = ClientHelloFacts {
-        legacy_version: version,
+        legacy_version: ProtocolVersion(version),
         sslv2_format: true,
         handshake_id: id_of_random(challenge),
         ..Default::default()
@@ -354,7 +353,7 @@ pub fn parse_sslv2_client_hello(record: &[u8]) -> Result<ClientHelloFacts, Strin
         if spec[0] == 0 {
             facts
                 .cipher_suites
-                .push(u16::from_be_bytes([spec[1], spec[2]]));
+                .push(CipherSuite(u16::from_be_bytes([spec[1], spec[2]])));
         }
     }
     Ok(facts)
@@ -368,18 +367,18 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloFacts, String> {
     let legacy_version = u16::from_be_bytes([body[0], body[1]]);
     let random = &body[2..34];
     let mut facts = ServerHelloFacts {
-        legacy_version,
-        version: legacy_version,
+        legacy_version: ProtocolVersion(legacy_version),
+        version: ProtocolVersion(legacy_version),
         hello_retry_request: random == HRR_RANDOM,
         ..Default::default()
     };
     if legacy_version & 0xff00 == 0x7f00 && (legacy_version & 0xff) < 22 {
         // Drafts before 22: version, random, cipher_suite, extensions.
-        facts.cipher_suite = u16::from_be_bytes([body[34], body[35]]);
+        facts.cipher_suite = CipherSuite(u16::from_be_bytes([body[34], body[35]]));
     } else {
         let (_, sh) = tls_parser::parse_tls_handshake_server_hello(body)
             .map_err(|e| format!("ServerHello does not parse ({})", short_err(&e)))?;
-        facts.cipher_suite = sh.cipher.0;
+        facts.cipher_suite = CipherSuite(sh.cipher.0);
         facts.session_id_echoed = sh.session_id.is_some_and(|s| !s.is_empty());
         facts.session_id = sh.session_id.map_or(0, session_digest);
     }
@@ -388,10 +387,10 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloFacts, String> {
         facts.extensions.push(ty);
         match ty {
             ext::SUPPORTED_VERSIONS if data.len() == 2 => {
-                facts.version = u16::from_be_bytes([data[0], data[1]]);
+                facts.version = ProtocolVersion(u16::from_be_bytes([data[0], data[1]]));
             }
             ext::KEY_SHARE if data.len() >= 2 => {
-                facts.key_share_group = Some(u16::from_be_bytes([data[0], data[1]]));
+                facts.key_share_group = Some(NamedGroup(u16::from_be_bytes([data[0], data[1]])));
             }
             // protocol_name_list with exactly one entry.
             ext::ALPN if data.len() >= 3 => {
@@ -445,8 +444,8 @@ mod tests {
         rec[1] = (rec.len() - 2) as u8;
         let facts = parse_sslv2_client_hello(&rec).unwrap();
         assert!(facts.sslv2_format);
-        assert_eq!(facts.legacy_version, 0x0301);
-        assert_eq!(facts.cipher_suites, vec![0x002f]);
+        assert_eq!(facts.legacy_version, ProtocolVersion(0x0301));
+        assert_eq!(facts.cipher_suites, vec![CipherSuite(0x002f)]);
     }
 
     #[test]

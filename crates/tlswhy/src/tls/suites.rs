@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use super::wire::CipherSuite;
 use tls_parser::{TlsCipherEncMode, TlsCipherKx, TlsCipherSuite};
 
 /// TLS_EMPTY_RENEGOTIATION_INFO_SCSV and TLS_FALLBACK_SCSV: signals, not suites.
@@ -102,12 +103,8 @@ fn is_cbc(id: u16) -> bool {
 }
 
 /// Describes what an offer of suites covers, for the evidence of `no_shared_cipher`.
-pub fn classify_offer(suites: &[u16]) -> Vec<String> {
-    let real: Vec<u16> = suites
-        .iter()
-        .copied()
-        .filter(|&s| !is_grease(s) && !is_signaling(s))
-        .collect();
+pub fn classify_offer(suites: &[CipherSuite]) -> Vec<String> {
+    let real: Vec<u16> = suites.iter().filter(|s| s.is_real()).map(|s| s.0).collect();
     let mut notes = Vec::new();
     if real.is_empty() {
         notes.push("no cipher suites at all".to_string());
@@ -159,14 +156,14 @@ mod tests {
         assert_eq!(suite_name(0x2a2a), "GREASE(0x2a2a)");
         assert!(is_grease(0xfafa) && !is_grease(0x1301));
         assert_eq!(version_name(0x7f17), "TLS 1.3 draft-23");
-        let ecdhe_only = classify_offer(&[0xc02f, 0xc030, 0xcca8, 0x00ff]);
+        let ecdhe_only = classify_offer(&[0xc02f, 0xc030, 0xcca8, 0x00ff].map(CipherSuite));
         assert!(
             ecdhe_only.contains(&"only ECDHE key exchange".to_string()),
             "{ecdhe_only:?}"
         );
         assert!(ecdhe_only.contains(&"no CBC suites".to_string()));
         assert_eq!(
-            classify_offer(&[0x1301, 0x1302]),
+            classify_offer(&[0x1301, 0x1302].map(CipherSuite)),
             vec!["only TLS 1.3 suites".to_string()]
         );
         assert!(version_rank(0x0304) > version_rank(0x0303));

@@ -1,12 +1,15 @@
 //! Wire values from the IANA TLS registries as newtypes over the integer, so that values
 //! outside the registry survive and every use reads as what it is: a
-//! [`ProtocolVersion`], a [`CipherSuite`], a [`NamedGroup`]. Names come from
-//! [`super::suites`] (tls-parser's registry for suites).
+//! [`ProtocolVersion`], a [`CipherSuite`], a [`NamedGroup`], a [`SignatureScheme`].
+//! Names come from [`super::suites`] (tls-parser's registry for suites). Each is written
+//! to JSON as `{"name": …, "code": …}` ([`serialize_named`]): the registry name (the
+//! number in hex when the registry has none) and the number on the wire.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::Serialize;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 
 use super::suites::{is_grease, is_signaling, suite_name, version_name, version_rank};
 
@@ -50,14 +53,40 @@ impl fmt::Display for ProtocolVersion {
 }
 
 impl Serialize for ProtocolVersion {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.name())
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_named(s, &*self.name(), self.0)
     }
+}
+
+/// [`serialize_named`] for a value whose registry name may be missing (then the number
+/// in hex).
+fn serialize_registered<S: Serializer>(
+    s: S,
+    name: Option<&'static str>,
+    code: u16,
+) -> Result<S::Ok, S::Error> {
+    match name {
+        Some(name) => serialize_named(s, name, code),
+        None => serialize_named(s, &format_args!("0x{code:04x}"), code),
+    }
+}
+
+/// Writes a registry value as `{"name": NAME, "code": CODE}`: one shape for versions,
+/// suites, groups, signature schemes and alerts.
+pub fn serialize_named<S: Serializer, N: Serialize + ?Sized>(
+    s: S,
+    name: &N,
+    code: u16,
+) -> Result<S::Ok, S::Error> {
+    let mut r = s.serialize_struct("Named", 2)?;
+    r.serialize_field("name", name)?;
+    r.serialize_field("code", &code)?;
+    r.end()
 }
 
 /// `CipherSuite` from the IANA registry (GREASE and signalling values included, as
 /// they appear on the wire).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CipherSuite(pub u16);
 
 impl CipherSuite {
@@ -89,14 +118,25 @@ impl CipherSuite {
 }
 
 impl fmt::Display for CipherSuite {
+    /// As [`CipherSuite::name`], written without an allocation.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name())
+        if is_grease(self.0) {
+            return write!(f, "GREASE(0x{:04x})", self.0);
+        }
+        match tls_parser::TlsCipherSuite::from_id(self.0) {
+            Some(suite) => f.write_str(suite.name),
+            None => write!(f, "0x{:04x}", self.0),
+        }
     }
 }
 
 impl Serialize for CipherSuite {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.name())
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match tls_parser::TlsCipherSuite::from_id(self.0) {
+            Some(suite) if !is_grease(self.0) => serialize_named(s, suite.name, self.0),
+            // GREASE and unassigned values, spelled without an allocation.
+            _ => serialize_named(s, &format_args!("{self}"), self.0),
+        }
     }
 }
 
@@ -132,11 +172,82 @@ impl fmt::Display for NamedGroup {
 }
 
 impl Serialize for NamedGroup {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_registered(s, self.name(), self.0)
+    }
+}
+
+/// `SignatureScheme` (RFC 8446 §4.2.3): the ClientHello's signature_algorithms. The
+/// TLS 1.2 pairs (RFC 5246 §7.4.1.4.1: hash byte, signature byte) are the same numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SignatureScheme(pub u16);
+
+impl SignatureScheme {
+    /// The registry name (`rsa_pss_rsae_sha256`), or `None` when unassigned.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            0x0201 => "rsa_pkcs1_sha1",
+            0x0202 => "dsa_sha1",
+            0x0203 => "ecdsa_sha1",
+            0x0301 => "rsa_pkcs1_sha224",
+            0x0302 => "dsa_sha224",
+            0x0303 => "ecdsa_sha224",
+            0x0401 => "rsa_pkcs1_sha256",
+            0x0402 => "dsa_sha256",
+            0x0403 => "ecdsa_secp256r1_sha256",
+            0x0420 => "rsa_pkcs1_sha256_legacy",
+            0x0501 => "rsa_pkcs1_sha384",
+            0x0502 => "dsa_sha384",
+            0x0503 => "ecdsa_secp384r1_sha384",
+            0x0520 => "rsa_pkcs1_sha384_legacy",
+            0x0601 => "rsa_pkcs1_sha512",
+            0x0602 => "dsa_sha512",
+            0x0603 => "ecdsa_secp521r1_sha512",
+            0x0620 => "rsa_pkcs1_sha512_legacy",
+            0x0704 => "eccsi_sha256",
+            0x0705 => "iso_ibs1",
+            0x0706 => "iso_ibs2",
+            0x0707 => "iso_chinese_ibs",
+            0x0708 => "sm2sig_sm3",
+            0x0709 => "gostr34102012_256a",
+            0x070a => "gostr34102012_256b",
+            0x070b => "gostr34102012_256c",
+            0x070c => "gostr34102012_256d",
+            0x070d => "gostr34102012_512a",
+            0x070e => "gostr34102012_512b",
+            0x070f => "gostr34102012_512c",
+            0x0804 => "rsa_pss_rsae_sha256",
+            0x0805 => "rsa_pss_rsae_sha384",
+            0x0806 => "rsa_pss_rsae_sha512",
+            0x0807 => "ed25519",
+            0x0808 => "ed448",
+            0x0809 => "rsa_pss_pss_sha256",
+            0x080a => "rsa_pss_pss_sha384",
+            0x080b => "rsa_pss_pss_sha512",
+            0x081a => "ecdsa_brainpoolP256r1tls13_sha256",
+            0x081b => "ecdsa_brainpoolP384r1tls13_sha384",
+            0x081c => "ecdsa_brainpoolP512r1tls13_sha512",
+            0x0904 => "mldsa44",
+            0x0905 => "mldsa65",
+            0x0906 => "mldsa87",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for SignatureScheme {
+    /// The registry name, or the number in hex.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name() {
-            Some(name) => s.serialize_str(name),
-            None => s.collect_str(self),
+            Some(name) => f.write_str(name),
+            None => write!(f, "0x{:04x}", self.0),
         }
+    }
+}
+
+impl Serialize for SignatureScheme {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_registered(s, self.name(), self.0)
     }
 }
 
@@ -154,6 +265,12 @@ mod tests {
         assert!(!CipherSuite(0x00ff).is_real() && !CipherSuite(0x2a2a).is_real());
         assert_eq!(NamedGroup(0x001d).name(), Some("x25519"));
         assert_eq!(NamedGroup(0x9999).to_string(), "0x9999");
+        assert_eq!(SignatureScheme(0x0804).to_string(), "rsa_pss_rsae_sha256");
+        assert_eq!(
+            SignatureScheme(0x0403).name(),
+            Some("ecdsa_secp256r1_sha256")
+        );
+        assert_eq!(SignatureScheme(0xfafa).to_string(), "0xfafa");
         for weak in [
             0x0005, 0x0004, 0x000a, 0x0002, 0x0018, 0xc011, 0x0003, 0x0009, 0x0034,
         ] {
@@ -164,5 +281,47 @@ mod tests {
         }
         assert!(ProtocolVersion(0x0301).is_insecure() && ProtocolVersion(0x0300).is_insecure());
         assert!(!ProtocolVersion::TLS1_2.is_insecure() && !ProtocolVersion(0x1234).is_insecure());
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    fn json<T: Serialize>(v: T) -> String {
+        serde_json::to_string(&v).unwrap()
+    }
+
+    #[test]
+    fn registry_values_are_name_and_code() {
+        assert_eq!(
+            json(ProtocolVersion::TLS1_2),
+            r#"{"name":"TLS 1.2","code":771}"#
+        );
+        assert_eq!(
+            json(CipherSuite(0x1301)),
+            r#"{"name":"TLS_AES_128_GCM_SHA256","code":4865}"#
+        );
+        assert_eq!(
+            json(CipherSuite(0x2a2a)),
+            r#"{"name":"GREASE(0x2a2a)","code":10794}"#
+        );
+        assert_eq!(
+            json(CipherSuite(0xfefe)),
+            r#"{"name":"0xfefe","code":65278}"#
+        );
+        assert_eq!(json(NamedGroup(0x001d)), r#"{"name":"x25519","code":29}"#);
+        assert_eq!(
+            json(NamedGroup(0x9999)),
+            r#"{"name":"0x9999","code":39321}"#
+        );
+        assert_eq!(
+            json(SignatureScheme(0x0807)),
+            r#"{"name":"ed25519","code":2055}"#
+        );
+        assert_eq!(
+            json(SignatureScheme(0x1234)),
+            r#"{"name":"0x1234","code":4660}"#
+        );
     }
 }

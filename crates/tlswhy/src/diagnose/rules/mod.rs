@@ -34,7 +34,6 @@ use crate::flow::{At, Dir};
 use crate::tls::cert::CertFacts;
 use crate::tls::facts::{AlertFacts, Seen};
 use crate::tls::hello::ClientHelloFacts;
-use crate::tls::wire::ProtocolVersion;
 use crate::tls::TlsFacts;
 
 /// A rule: the verdict when it applies to the connection, else `None` (the next rule
@@ -147,7 +146,7 @@ impl<'a> Ctx<'a> {
         let c = &ch.value;
         Detail::ClientHello {
             at: ch.at,
-            highest_version: ProtocolVersion(c.highest_version()),
+            highest_version: c.highest_version(),
             suites: c.real_suites().count(),
         }
     }

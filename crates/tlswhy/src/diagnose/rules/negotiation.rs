@@ -9,7 +9,7 @@ use crate::tls::alert::AlertDescription as AD;
 use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 use crate::tls::suites::classify_offer;
-use crate::tls::wire::{CipherSuite, NamedGroup, ProtocolVersion};
+use crate::tls::wire::{CipherSuite, ProtocolVersion};
 
 /// How many of the client's suites the evidence lists.
 const SUITES_SHOWN: usize = 12;
@@ -34,7 +34,7 @@ pub(super) fn handshake_failure_after_hello(
     // Versions come before suites: a server seen picking only versions below this
     // client's lowest refused it for that (what it picks for others shows no more than
     // a maximum, and only when it is below what they offered).
-    let lowest = ProtocolVersion(c.lowest_version()).rank();
+    let lowest = c.lowest_version().rank();
     let versions = cx.profile().map(|p| &p.versions_picked);
     if versions
         .is_some_and(|v| !v.is_empty() && v.keys().all(|&v| ProtocolVersion(v).rank() < lowest))
@@ -63,7 +63,7 @@ pub(super) fn handshake_failure_after_hello(
                 .collect(),
         });
         evidence.push(Detail::GroupsOffered {
-            groups: c.supported_groups.iter().map(|&g| NamedGroup(g)).collect(),
+            groups: c.supported_groups.clone(),
             signature_algorithms: c.signature_algorithms.len(),
         });
         return Verdict::new(
@@ -88,8 +88,7 @@ pub(super) fn handshake_failure_after_hello(
             example_client: p.example_client.map(|(_, c)| c),
             suites: picked.clone(),
         });
-        let raw: Vec<u16> = picked.iter().map(|s| s.0).collect();
-        let server_class = classify_offer(&raw).first().cloned().unwrap_or_default();
+        let server_class = classify_offer(&picked).first().cloned().unwrap_or_default();
         Some((picked.clone(), server_class))
     };
     Verdict::new(

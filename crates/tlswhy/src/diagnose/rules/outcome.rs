@@ -10,7 +10,6 @@ use crate::diagnose::Verdict;
 use crate::flow::{At, Dir};
 use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
-use crate::tls::wire::{CipherSuite, ProtocolVersion};
 
 /// Every connection with a ClientHello that no earlier rule decided.
 pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
@@ -82,8 +81,8 @@ fn ok(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
     let sh = f.server_hello.as_ref();
     Verdict::new(
         Finding::Completed {
-            version: sh.map(|s| ProtocolVersion(s.value.version)),
-            cipher_suite: sh.map(|s| CipherSuite(s.value.cipher_suite)),
+            version: sh.map(|s| s.value.version),
+            cipher_suite: sh.map(|s| s.value.cipher_suite),
             client_hello: ch.at,
             server_hello: sh.map(|s| s.at),
             client_records: f.encrypted[0].count,
@@ -97,8 +96,8 @@ fn ok(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
 fn server_hello_detail(sh: &Seen<crate::tls::hello::ServerHelloFacts>) -> Detail {
     Detail::ServerHello {
         at: sh.at,
-        version: ProtocolVersion(sh.value.version),
-        cipher_suite: CipherSuite(sh.value.cipher_suite),
+        version: sh.value.version,
+        cipher_suite: sh.value.cipher_suite,
     }
 }
 

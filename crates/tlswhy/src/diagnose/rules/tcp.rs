@@ -131,8 +131,8 @@ pub(super) fn closed_mid_handshake(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) ->
     if let Some(sh) = &cx.facts.server_hello {
         ev.push(Detail::ServerHello {
             at: sh.at,
-            version: crate::tls::wire::ProtocolVersion(sh.value.version),
-            cipher_suite: crate::tls::wire::CipherSuite(sh.value.cipher_suite),
+            version: sh.value.version,
+            cipher_suite: sh.value.cipher_suite,
         });
     }
     let client_close = cx.client_left();

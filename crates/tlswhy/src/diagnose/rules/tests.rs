@@ -14,6 +14,7 @@ use crate::tls::cert::CertFacts;
 use crate::tls::facts::{AlertFacts, CertChain, CertCount, PlaintextFacts, Seen};
 use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
 use crate::tls::plaintext::PlaintextKind;
+use crate::tls::wire::{CipherSuite, ProtocolVersion};
 
 const CLIENT: &str = "10.0.0.1:50000";
 const SERVER: &str = "10.0.0.2:443";
@@ -39,8 +40,8 @@ fn connected() -> Connection {
 
 fn hello(sni: Option<&str>, suites: &[u16]) -> ClientHelloFacts {
     ClientHelloFacts {
-        legacy_version: 0x0303,
-        cipher_suites: suites.to_vec(),
+        legacy_version: ProtocolVersion::TLS1_2,
+        cipher_suites: suites.iter().copied().map(CipherSuite).collect(),
         server_name: sni.map(str::to_string),
         ..Default::default()
     }
@@ -61,9 +62,9 @@ fn server_hello(c: &mut Connection, frame: u64, ms: i64, version: u16, suite: u1
     c.tls_mut().facts.server_hello = Some(Seen {
         at: at(frame, ms),
         value: ServerHelloFacts {
-            legacy_version: 0x0303,
-            version,
-            cipher_suite: suite,
+            legacy_version: ProtocolVersion::TLS1_2,
+            version: ProtocolVersion(version),
+            cipher_suite: CipherSuite(suite),
             ..Default::default()
         },
     });

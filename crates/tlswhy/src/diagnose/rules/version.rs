@@ -7,7 +7,7 @@ use crate::diagnose::Verdict;
 use crate::flow::Dir;
 use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
-use crate::tls::wire::{CipherSuite, ProtocolVersion};
+use crate::tls::wire::ProtocolVersion;
 
 /// A protocol_version alert from `from`'s side: what the client offers, what the server
 /// negotiates elsewhere, and the ServerHello if there was one.
@@ -20,16 +20,12 @@ pub(super) fn version_mismatch(
     let c = &ch.value;
     evidence.push(if c.supported_versions.is_empty() {
         Detail::VersionsOffered {
-            versions: vec![ProtocolVersion(c.legacy_version)],
+            versions: vec![c.legacy_version],
             legacy_only: true,
         }
     } else {
         Detail::VersionsOffered {
-            versions: c
-                .supported_versions
-                .iter()
-                .map(|&v| ProtocolVersion(v))
-                .collect(),
+            versions: c.supported_versions.clone(),
             legacy_only: false,
         }
     });
@@ -50,22 +46,22 @@ pub(super) fn version_mismatch(
     if let Some(sh) = &cx.facts.server_hello {
         evidence.push(Detail::ServerHello {
             at: sh.at,
-            version: ProtocolVersion(sh.value.version),
-            cipher_suite: CipherSuite(sh.value.cipher_suite),
+            version: sh.value.version,
+            cipher_suite: sh.value.cipher_suite,
         });
     }
     let finding = match from {
         Dir::ToClient => Finding::NoCommonVersion {
-            client_highest: ProtocolVersion(c.highest_version()),
+            client_highest: c.highest_version(),
         },
         Dir::ToServer => Finding::VersionRefusedByClient,
     };
     let client_versions: Vec<ProtocolVersion> = if c.supported_versions.is_empty() {
-        vec![ProtocolVersion(c.legacy_version)]
+        vec![c.legacy_version]
     } else {
         c.supported_versions
             .iter()
-            .map(|&v| ProtocolVersion(v))
+            .copied()
             .filter(|v| v.rank() > 0)
             .collect()
     };
@@ -82,8 +78,8 @@ pub(super) fn server_picked_refused_version(cx: &Ctx<'_>, ch: &Seen<ClientHelloF
     let Some(sh) = &cx.facts.server_hello else {
         return false;
     };
-    let picked = ProtocolVersion(sh.value.version);
-    let highest = ProtocolVersion(ch.value.highest_version());
+    let picked = sh.value.version;
+    let highest = ch.value.highest_version();
     picked.rank() > 0
         && picked.rank() <= ProtocolVersion::TLS1_1.rank()
         && highest.rank() >= ProtocolVersion::TLS1_2.rank()

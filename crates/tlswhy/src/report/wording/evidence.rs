@@ -50,38 +50,55 @@ fn client_hello_line(cx: &Context, at: At, offer: Option<(ProtocolVersion, usize
     let ch = cx.client_hello;
     let (highest, suites) = offer.unwrap_or_else(|| {
         ch.map_or((ProtocolVersion::default(), 0), |c| {
-            (
-                ProtocolVersion(c.highest_version()),
-                c.real_suites().count(),
-            )
+            (c.highest_version(), c.real_suites().count())
         })
     });
-    let mut what = format!("ClientHello offering {highest} (highest), {suites} cipher suites, ");
+    let mut line = citation(cx, at, Dir::ToServer);
+    let _ = write!(
+        line,
+        "ClientHello offering {highest} (highest), {suites} cipher suites, "
+    );
     match ch.and_then(|c| c.server_name.as_deref()) {
         Some(n) => {
-            let _ = write!(what, "server_name '{n}'");
+            let _ = write!(line, "server_name '{n}'");
         }
-        None => what.push_str("no server_name extension"),
+        None => line.push_str("no server_name extension"),
     }
     if let Some(c) = ch.filter(|c| !c.alpn.is_empty()) {
-        let _ = write!(what, ", ALPN {}", c.alpn.join(", "));
+        line.push_str(", ALPN ");
+        for (i, protocol) in c.alpn.iter().enumerate() {
+            if i > 0 {
+                line.push_str(", ");
+            }
+            line.push_str(protocol);
+        }
     }
-    cite(cx, at, Dir::ToServer, what)
+    line
 }
 
 /// Cites a packet: `frame 7 (+0.001200 s) server→client: …`.
 fn cite(cx: &Context, at: At, from: Dir, what: impl std::fmt::Display) -> String {
+    let mut line = citation(cx, at, from);
+    let _ = write!(line, "{what}");
+    line
+}
+
+/// The start of a citation, `frame 7 (+0.001200 s) server→client: `, in a string with
+/// room for the rest (every record of JSON Lines words its evidence).
+fn citation(cx: &Context, at: At, from: Dir) -> String {
     let arrow = match from {
         Dir::ToServer => "client→server",
         Dir::ToClient => "server→client",
     };
-    format!(
-        "frame {} (+{:.6} s) {}: {}",
+    let mut line = String::with_capacity(192);
+    let _ = write!(
+        line,
+        "frame {} (+{:.6} s) {}: ",
         at.frame,
         at.ts.secs_since(cx.start).max(0.0),
-        arrow,
-        what
-    )
+        arrow
+    );
+    line
 }
 
 /// One line of evidence.

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::capture::Timestamp;
+use crate::tls::wire::CipherSuite;
 
 fn at(frame: u64) -> At {
     At {
@@ -52,7 +53,7 @@ fn check_hello(conv: &Conversation) {
         .expect("ClientHello parsed");
     assert_eq!(ch.value.server_name.as_deref(), Some("emby.example.com"));
     assert_eq!(ch.value.alpn, vec!["h2".to_string()]);
-    assert_eq!(ch.value.cipher_suites, vec![0xc02f, 0x1301]);
+    assert_eq!(ch.value.cipher_suites, [0xc02f, 0x1301].map(CipherSuite));
 }
 
 #[test]

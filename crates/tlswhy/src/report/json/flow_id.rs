@@ -1,0 +1,169 @@
+//! The flow's names that other tools share: the Community ID (v1) of the TCP
+//! connection, as Zeek, Suricata and Arkime write it, and the record's time in RFC 3339.
+//! Both are written straight into the output, without an allocation.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use sha1::{Digest, Sha1};
+
+use crate::capture::Timestamp;
+
+/// IANA protocol number of TCP.
+const TCP: u8 = 6;
+
+/// The Community ID v1 of a TCP connection: `1:` and the base64 of the SHA-1 of seed,
+/// both addresses, protocol, a zero byte and both ports, the endpoints ordered so that
+/// both directions give the same id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommunityId([u8; 30]);
+
+impl CommunityId {
+    /// With seed 0, the default of every tool that writes it (the records' id).
+    pub fn tcp(client: SocketAddr, server: SocketAddr) -> CommunityId {
+        CommunityId::tcp_seeded(0, client, server)
+    }
+
+    /// With another seed (tools can be configured with one).
+    pub fn tcp_seeded(seed: u16, client: SocketAddr, server: SocketAddr) -> CommunityId {
+        let (a, b) = if (client.ip(), client.port()) <= (server.ip(), server.port()) {
+            (client, server)
+        } else {
+            (server, client)
+        };
+        let mut hash = Sha1::new();
+        hash.update(seed.to_be_bytes());
+        for ip in [a.ip(), b.ip()] {
+            match ip {
+                IpAddr::V4(v4) => hash.update(v4.octets()),
+                IpAddr::V6(v6) => hash.update(v6.octets()),
+            }
+        }
+        hash.update([TCP, 0]);
+        hash.update(a.port().to_be_bytes());
+        hash.update(b.port().to_be_bytes());
+        let digest: [u8; 20] = hash.finalize().into();
+        let mut id = [0u8; 30];
+        id[..2].copy_from_slice(b"1:");
+        base64(&digest, &mut id[2..]);
+        CommunityId(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4) of 20 bytes into 28.
+fn base64(bytes: &[u8; 20], out: &mut [u8]) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (chunk, quad) in bytes.chunks(3).zip(out.chunks_mut(4)) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for (i, slot) in quad.iter_mut().enumerate() {
+            *slot = if i <= chunk.len() {
+                ALPHABET[(n >> (18 - 6 * i) & 63) as usize]
+            } else {
+                b'='
+            };
+        }
+    }
+}
+
+/// A capture time as RFC 3339 in UTC with microseconds: `2026-11-23T17:01:15.966895Z`,
+/// spelled into a fixed buffer (a [`Timestamp`] spans the years 1677 to 2262).
+pub struct Rfc3339([u8; 27]);
+
+impl Rfc3339 {
+    pub fn of(ts: Timestamp) -> Rfc3339 {
+        // Rounded to the microsecond; the last 500 ns of the range round down.
+        let micros = ts.0.saturating_add(500).div_euclid(1000);
+        let secs = micros.div_euclid(1_000_000);
+        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+        let of_day = secs.rem_euclid(86_400) as u32;
+        let mut out = *b"0000-00-00T00:00:00.000000Z";
+        let mut digits = |at: usize, width: usize, mut n: u32| {
+            for slot in out[at..at + width].iter_mut().rev() {
+                *slot = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        digits(0, 4, year as u32);
+        digits(5, 2, month);
+        digits(8, 2, day);
+        digits(11, 2, of_day / 3600);
+        digits(14, 2, of_day / 60 % 60);
+        digits(17, 2, of_day % 60);
+        digits(20, 6, micros.rem_euclid(1_000_000) as u32);
+        Rfc3339(out)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Year, month and day of a day count since 1970-01-01 (proleptic Gregorian calendar).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(client: &str, server: &str) -> String {
+        let (c, s) = (client.parse().unwrap(), server.parse().unwrap());
+        let forward = CommunityId::tcp(c, s);
+        assert_eq!(forward, CommunityId::tcp(s, c), "both directions");
+        forward.as_str().to_string()
+    }
+
+    /// The TCP vectors of the Community ID specification's baseline.
+    #[test]
+    fn community_id_matches_the_specification() {
+        assert_eq!(
+            id("128.232.110.120:34855", "66.35.250.204:80"),
+            "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
+        );
+        assert_eq!(
+            id(
+                "[2001:470:e5bf:dead:4957:2174:e82c:4887]:63943",
+                "[2607:f8b0:400c:c03::1a]:25"
+            ),
+            "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4="
+        );
+    }
+
+    #[test]
+    fn rfc3339_in_utc_with_microseconds() {
+        let at = |ns: i64| Rfc3339::of(Timestamp(ns)).to_string();
+        assert_eq!(at(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(at(1_795_453_275_966_895_000), "2026-11-23T17:01:15.966895Z");
+        // Rounded to the microsecond, carrying into the next second.
+        assert_eq!(at(951_868_799_999_999_600), "2000-03-01T00:00:00.000000Z");
+        assert_eq!(at(951_782_400_000_001_000), "2000-02-29T00:00:00.000001Z");
+        assert_eq!(at(-1_000), "1969-12-31T23:59:59.999999Z");
+        assert_eq!(at(i64::MAX), "2262-04-11T23:47:16.854775Z");
+        assert_eq!(at(i64::MIN), "1677-09-21T00:12:43.145224Z");
+    }
+}
