@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::capture::OwnedPacket;
-use crate::diagnose::{Code, Warning};
 use super::group::Groups;
 use super::servers::ServerTable;
+use crate::capture::OwnedPacket;
+use crate::diagnose::{Code, Warning};
 use crate::record::{CaptureReport, ExampleBudget, Finished, Handshake};
 
 /// Which records a [`Collector`] keeps once it has counted them.

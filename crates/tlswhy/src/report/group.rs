@@ -119,7 +119,9 @@ pub struct Shown<'a> {
 impl<'a> Shown<'a> {
     /// The record of the group's first failure, when it was kept.
     pub fn example(&self) -> Option<&'a Handshake> {
-        self.group.example.and_then(|i| self.report.handshakes.get(i))
+        self.group
+            .example
+            .and_then(|i| self.report.handshakes.get(i))
     }
 }
 
@@ -181,11 +183,16 @@ mod tests {
         assert!(groups
             .add(&mut failure(Code::NoSharedCipher, b, Some("x.test"), 32))
             .is_some());
-        assert!(groups.add(&mut failure(Code::Ok, a, Some("x.test"), 33)).is_none());
+        assert!(groups
+            .add(&mut failure(Code::Ok, a, Some("x.test"), 33))
+            .is_none());
         assert_eq!(groups.iter().count(), 4);
         let g = groups.groups.get(&opened.unwrap()).unwrap();
         assert_eq!(g.count, 9);
-        assert_eq!((g.first, g.last), (Timestamp(3_000_000_000), Timestamp(25_000_000_000)));
+        assert_eq!(
+            (g.first, g.last),
+            (Timestamp(3_000_000_000), Timestamp(25_000_000_000))
+        );
         assert_eq!(g.frame, 5);
         assert_eq!(g.more_frames, [9, 3, 20, 21, 22, 23]);
     }
@@ -195,10 +202,20 @@ mod tests {
         let mut groups = Groups::default();
         for i in 0..MAX_GROUPS as u64 + 10 {
             let name = format!("n{i}.test");
-            groups.add(&mut failure(Code::SniUnrecognized, "192.0.2.1:443", Some(&name), i));
+            groups.add(&mut failure(
+                Code::SniUnrecognized,
+                "192.0.2.1:443",
+                Some(&name),
+                i,
+            ));
         }
         // A failure of a group already tracked is still counted in it.
-        let g = groups.add(&mut failure(Code::SniUnrecognized, "192.0.2.1:443", Some("n0.test"), 1));
+        let g = groups.add(&mut failure(
+            Code::SniUnrecognized,
+            "192.0.2.1:443",
+            Some("n0.test"),
+            1,
+        ));
         assert!(g.is_none());
         assert_eq!(groups.iter().count(), MAX_GROUPS);
         assert_eq!(groups.untracked(Code::SniUnrecognized), 10);

@@ -162,7 +162,12 @@ fn write_groups<W: Write>(
     }
     let listed = rest.len().min(GROUPS_LISTED);
     let width = rest.first().map_or(0, |s| s.group.count.to_string().len());
-    for Shown { report, key, group: g } in &rest[..listed] {
+    for Shown {
+        report,
+        key,
+        group: g,
+    } in &rest[..listed]
+    {
         let mut frames = g.frame.to_string();
         for f in g.more_frames.iter().take(2) {
             let _ = write!(frames, ", {f}");
@@ -273,11 +278,11 @@ fn write_servers<W: Write>(out: &mut W, reports: &[CaptureReport], st: Style) ->
         table.push(server_cells(label, &untracked, String::new()));
     }
     let heading = if servers > shown {
-        format!("{servers} servers, the {shown} with the most failures:")
+        format!(" {servers} servers, the {shown} with the most failures first")
     } else {
-        format!("{servers} server(s):")
+        String::new()
     };
-    writeln!(out, "{} {heading}", st.bold("servers:"))?;
+    writeln!(out, "{}{heading}", st.bold("by server:"))?;
     let header = [
         "server".to_string(),
         "handshakes".into(),
