@@ -5,7 +5,8 @@
 //! with at most [`NAMES_KEPT`] names; the attempts to servers beyond them are added up
 //! in one row ([`ServerTable::untracked`]), so the table still adds up to the totals.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 
 use crate::diagnose::Code;
@@ -17,28 +18,48 @@ pub const MAX_SERVERS: usize = 4096;
 pub const NAMES_KEPT: usize = 3;
 
 /// The attempts to one server (or to several, added up).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ServerRow {
     /// Handshake attempts, failed or not.
     pub handshakes: u64,
-    /// Failed attempts by code.
-    pub failures: BTreeMap<Code, u64>,
+    /// Failed attempts by code (indexed by `Code as usize`: no allocation per row).
+    failures: [u64; Code::ALL.len()],
     /// The first distinct names clients asked for, up to [`NAMES_KEPT`].
     pub names: Vec<String>,
     /// More distinct names were asked for than [`NAMES_KEPT`].
     pub more_names: bool,
 }
 
+impl Default for ServerRow {
+    fn default() -> Self {
+        ServerRow {
+            handshakes: 0,
+            failures: [0; Code::ALL.len()],
+            names: Vec::new(),
+            more_names: false,
+        }
+    }
+}
+
 impl ServerRow {
     /// Failed attempts.
     pub fn failed(&self) -> u64 {
-        self.failures.values().sum()
+        self.failures.iter().sum()
+    }
+
+    /// Failed attempts by code, codes without one left out, in catalog order.
+    pub fn failures(&self) -> impl Iterator<Item = (Code, u64)> + '_ {
+        Code::ALL
+            .iter()
+            .zip(&self.failures)
+            .filter(|(_, &n)| n > 0)
+            .map(|(&code, &n)| (code, n))
     }
 
     fn count(&mut self, code: Code) {
         self.handshakes += 1;
         if code != Code::Ok {
-            *self.failures.entry(code).or_default() += 1;
+            self.failures[code as usize] += 1;
         }
     }
 
@@ -52,8 +73,8 @@ impl ServerRow {
     /// Adds `other`'s attempts (and names, within [`NAMES_KEPT`]) to this row.
     pub fn merge(&mut self, other: &ServerRow) {
         self.handshakes += other.handshakes;
-        for (&code, &n) in &other.failures {
-            *self.failures.entry(code).or_default() += n;
+        for (mine, theirs) in self.failures.iter_mut().zip(&other.failures) {
+            *mine += theirs;
         }
         for name in &other.names {
             self.name(name);
@@ -76,13 +97,32 @@ impl ServerRow {
 /// The servers of one capture.
 #[derive(Clone, Debug, Default)]
 pub struct ServerTable {
-    rows: HashMap<SocketAddr, ServerRow, foldhash::fast::RandomState>,
+    rows: HashMap<Server, ServerRow, foldhash::fast::RandomState>,
     untracked: ServerRow,
+}
+
+/// A server address as a key hashed in one or two words (every attempt looks one up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Server(SocketAddr);
+
+impl Hash for Server {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self.0 {
+            SocketAddr::V4(a) => {
+                state.write_u64(u64::from(a.ip().to_bits()) << 16 | u64::from(a.port()))
+            }
+            SocketAddr::V6(a) => {
+                state.write_u128(a.ip().to_bits());
+                state.write_u16(a.port());
+            }
+        }
+    }
 }
 
 impl ServerTable {
     /// Counts one handshake attempt to `server`.
     pub fn add(&mut self, server: SocketAddr, code: Code, sni: Option<&str>) {
+        let server = Server(server);
         if let Some(row) = self.rows.get_mut(&server) {
             row.count_named(code, sni);
         } else if self.rows.len() >= MAX_SERVERS {
@@ -93,8 +133,8 @@ impl ServerTable {
     }
 
     /// Every server tracked with its row, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&SocketAddr, &ServerRow)> {
-        self.rows.iter()
+    pub fn iter(&self) -> impl Iterator<Item = (SocketAddr, &ServerRow)> {
+        self.rows.iter().map(|(server, row)| (server.0, row))
     }
 
     /// The attempts to servers beyond the first [`MAX_SERVERS`], added up (no names).
@@ -121,10 +161,14 @@ mod tests {
         ] {
             table.add(a, code, sni);
         }
-        let row = &table.rows[&a];
+        let row = &table.rows[&Server(a)];
         assert_eq!(row.handshakes, 6);
         assert_eq!(row.failed(), 3);
-        assert_eq!(row.failures[&Code::NoSharedCipher], 2);
+        let failures: Vec<(Code, u64)> = row.failures().collect();
+        assert_eq!(
+            failures,
+            [(Code::NoSharedCipher, 2), (Code::CertUnknownCa, 1)]
+        );
         assert_eq!(row.names, ["a.test", "b.test", "c.test"]);
         assert!(row.more_names);
     }

@@ -246,7 +246,7 @@ fn write_servers<W: Write>(out: &mut W, reports: &[CaptureReport], st: Style) ->
     let mut untracked = ServerRow::default();
     for r in reports {
         for (server, row) in r.servers.iter() {
-            merged.entry(*server).or_default().merge(row);
+            merged.entry(server).or_default().merge(row);
         }
         untracked.merge(r.servers.untracked());
     }
@@ -335,7 +335,7 @@ fn names_text(row: &ServerRow) -> String {
 /// A row of the per-server table: label, handshakes, failed, names, failures by code
 /// (most common first).
 fn server_cells(label: String, row: &ServerRow, names: String) -> [String; 5] {
-    let by_code = super::failure_counts(&super::most_common_first(row.failures.clone()));
+    let by_code = super::failure_counts(&super::most_common_first(row.failures().collect()));
     [
         label,
         row.handshakes.to_string(),
