@@ -8,7 +8,9 @@
 //!   whole `captures/` folder and on a 20 000-connection capture of the reference
 //!   generator, whose 1,918-odd failures fit in under 400 lines;
 //! - the report is the same whether every record is kept (`--junit`) or only the
-//!   examples.
+//!   examples;
+//! - the collector keeps an example for the first groups of each code only, and still
+//!   counts the others.
 
 mod common;
 
@@ -316,4 +318,56 @@ fn the_reference_generators_20k_connections_fit_in_400_lines() {
         .last()
         .unwrap()
         .starts_with("summary: "));
+}
+
+/// The collector keeps the record of a group's first failure for the first `per_code`
+/// groups of each code only; the later groups are still counted, without an example,
+/// and the analysis is told to make no more records of that code.
+#[test]
+fn examples_are_kept_for_the_first_groups_of_each_code_only() {
+    use tlswhy::capture::Source;
+    use tlswhy::pipeline::{self, Settings};
+    use tlswhy::report::collect::{Collector, Keep};
+
+    let path = common::captures().join("client_cert_required_stacks.pcap");
+    let want = groups_from_json("captures/client_cert_required_stacks.pcap");
+    assert!(want.len() >= 3, "{want:?}");
+    let per_code = 2;
+    let mut kept = Collector::new(Keep::Examples {
+        per_code,
+        ok: false,
+    });
+    let budget = kept.budget().unwrap();
+    let settings = Settings {
+        examples: Some(std::sync::Arc::clone(&budget)),
+        ..Settings::default()
+    };
+    let report =
+        pipeline::analyze_source_into(&Source::File(path), &settings, &mut |f| kept.add(f))
+            .unwrap();
+    let report = kept.into_report(report);
+    assert_eq!(report.handshakes.len(), per_code);
+    let mut with_example = 0;
+    let mut counted = BTreeMap::new();
+    for (key, group) in report.groups.iter() {
+        let sni = key.sni.clone().unwrap_or_default();
+        counted.insert(
+            (key.code.to_string(), key.server.to_string(), sni),
+            group.count,
+        );
+        if let Some(i) = group.example {
+            with_example += 1;
+            let h = &report.handshakes[i];
+            assert_eq!(
+                (h.verdict.code, h.server, h.frame),
+                (key.code, key.server, group.frame)
+            );
+        }
+    }
+    assert_eq!(with_example, per_code);
+    assert_eq!(counted, want);
+    for (code, _, _) in want.keys() {
+        let code: tlswhy::diagnose::Code = code.parse().unwrap();
+        assert!(budget.is_spent(code), "{code}");
+    }
 }
