@@ -114,8 +114,15 @@ impl Collector {
         }
         let code = f.code;
         let n = f.tally(&mut self.counts, &mut self.warning_counts);
-        self.servers.add(f.server, code, f.sni());
-        let opened = self.groups.add(&mut f);
+        // A record that comes as its JSON line alone (`Settings::json_only`: nothing
+        // reads the records but as JSON lines) needs no groups or server rows.
+        let json_only = f.json_line.is_some() && f.handshake.is_none();
+        let opened = if json_only {
+            None
+        } else {
+            self.servers.add(f.server, code, f.sni());
+            self.groups.add(&mut f)
+        };
         let keep = match self.keep {
             Keep::All => true,
             Keep::Examples { per_code, ok } if code == Code::Ok => {
