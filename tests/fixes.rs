@@ -105,42 +105,21 @@ fn fixes_on_the_captures_and_the_corpus_are_safe_and_concrete() {
 /// versions, unknown names and CAs) are where insecure suggestions used to come from.
 #[test]
 fn fixes_on_the_reference_generators_capture_are_safe_and_concrete() {
-    let generator = common::root().join("../shared/bench/gen_bench_pcap.py");
-    let python = std::process::Command::new("python3")
-        .arg("--version")
-        .output();
-    if !generator.is_file() || python.is_err() {
-        assert!(
-            !common::corpus_required(),
-            "{} and python3 are required when TLSWHY_REQUIRE_CORPUS is set",
-            generator.display()
-        );
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED tests/fixes.rs (the generator part): no {} or no python3",
-            generator.display()
-        );
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("gen.pcap");
-    let status = std::process::Command::new("python3")
-        .arg(&generator)
-        .args([
-            "--connections",
-            "3000",
-            "--bulk-kb",
-            "0-1",
-            "--fail-ratio",
-            "0.5",
-        ])
-        .args(["--seed", "7", "--out"])
-        .arg(&pcap)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "the generator failed");
+    let args = [
+        "--connections",
+        "3000",
+        "--bulk-kb",
+        "0-1",
+        "--fail-ratio",
+        "0.5",
+        "--seed",
+        "7",
+    ];
+    let what = "tests/fixes.rs (the generator part)";
+    let Some(pcap) = common::reference_capture(what, dir.path(), &args) else {
+        return;
+    };
     let (fixes, problems) = scan(&[pcap]);
     assert!(fixes >= 2900, "only {fixes} fixes scanned");
     assert!(problems.is_empty(), "{}", problems.join("\n"));

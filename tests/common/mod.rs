@@ -66,6 +66,41 @@ pub fn corpus_if_present(what: &str) -> Option<PathBuf> {
     None
 }
 
+/// A capture made by the reference benchmark generator (`../shared/bench/gen_bench_pcap.py`
+/// beside the checkout) with `args`, written to `dir`; `None` when the generator or
+/// `python3` is absent: then `what` (the test, or the part of it that needs the
+/// generator) is skipped with a `SKIPPED` line on standard error — unless
+/// [`corpus_required`], which makes the absence a failure.
+pub fn reference_capture(what: &str, dir: &Path, args: &[&str]) -> Option<PathBuf> {
+    let generator = root().join("../shared/bench/gen_bench_pcap.py");
+    let python = Command::new("python3").arg("--version").output();
+    if !generator.is_file() || python.is_err() {
+        assert!(
+            !corpus_required(),
+            "{what}: {} and python3 are required when TLSWHY_REQUIRE_CORPUS is set",
+            generator.display()
+        );
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {what}: no {} or no python3",
+            generator.display()
+        );
+        return None;
+    }
+    let pcap = dir.join("gen.pcap");
+    let status = Command::new("python3")
+        .arg(&generator)
+        .args(args)
+        .arg("--out")
+        .arg(&pcap)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{what}: the generator failed");
+    Some(pcap)
+}
+
 /// Analyzes one file with default settings.
 pub fn analyze(path: &Path) -> CaptureReport {
     pipeline::analyze_source(&Source::File(path.to_path_buf()), &Settings::default())

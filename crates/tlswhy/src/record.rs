@@ -15,6 +15,8 @@ use crate::capture::OwnedPacket;
 use crate::capture::{Damage, Timestamp};
 use crate::connection::Connection;
 use crate::diagnose::{self, Code, Verdict, Warning};
+use crate::report::group::Groups;
+use crate::report::servers::ServerTable;
 use crate::tls::cert::CertFacts;
 use crate::tls::facts::{AlertFacts, Event, Malformed, Seen};
 use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
@@ -55,15 +57,24 @@ pub struct CaptureReport {
     /// With `Settings::keep_failing_packets`: the packets of every failing handshake,
     /// in capture order.
     pub failing_packets: Vec<OwnedPacket>,
+    /// Failures by code, server and SNI, counted whether their records were kept or not.
+    pub groups: Groups,
+    /// Handshake attempts by server, counted whether their records were kept or not.
+    pub servers: ServerTable,
 }
 
 impl CaptureReport {
     /// Keeps every record, with the packets of the failing ones in capture order.
     pub fn keep_all(&mut self, records: Vec<Finished>) {
-        for f in records {
+        for mut f in records {
             f.tally(&mut self.counts, &mut self.warning_counts);
-            self.failing_packets.extend(f.packets);
+            self.servers.add(f.server, f.code, f.sni());
+            let opened = self.groups.add(&mut f);
+            self.failing_packets.extend(std::mem::take(&mut f.packets));
             if let Some(h) = f.handshake {
+                if let Some(key) = &opened {
+                    self.groups.set_example(key, self.handshakes.len());
+                }
                 self.handshakes.push(*h);
             }
         }
@@ -183,9 +194,35 @@ pub struct Finished {
     /// With `Settings::render_json`: the record's JSON line (newline included), made on
     /// the worker that diagnosed it, so serializing runs in parallel too.
     pub json_line: Option<Vec<u8>>,
+    /// The server of the attempt, also for records only counted.
+    pub server: SocketAddr,
+    /// Time of the connection's first packet, also for records only counted.
+    pub ts: Timestamp,
+    /// Frame number of the connection's first packet, also for records only counted.
+    pub frame: u64,
+    /// The ClientHello's server_name when there is no `handshake` to hold it (moved,
+    /// not copied: see [`Finished::sni`]).
+    pub server_name: Option<String>,
 }
 
 impl Finished {
+    /// The ClientHello's server_name, whether the record was made or only counted.
+    pub fn sni(&self) -> Option<&str> {
+        match &self.handshake {
+            Some(h) => h.sni.as_deref(),
+            None => self.server_name.as_deref(),
+        }
+    }
+
+    /// The server_name as an owned string: moved out when the record was only counted,
+    /// copied from the record otherwise.
+    pub fn take_sni(&mut self) -> Option<String> {
+        match &self.handshake {
+            Some(h) => h.sni.clone(),
+            None => self.server_name.take(),
+        }
+    }
+
     /// Counts the record: its code and its warnings. Returns how many of its code have
     /// been counted, this one included.
     pub fn tally(

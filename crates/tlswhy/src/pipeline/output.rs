@@ -48,7 +48,19 @@ impl Output<'_> {
         } else {
             packets
         };
+        let (server, ts, frame) = (conn.server, conn.first.ts, conn.first.frame);
         if counted_only {
+            // The connection is dropped once its record is made: its name moves (and a
+            // connection without a ClientHello gets no TLS layer made for nothing).
+            let server_name = match conn.tls().facts.client_hello {
+                Some(_) => conn
+                    .tls_mut()
+                    .facts
+                    .client_hello
+                    .as_mut()
+                    .and_then(|c| c.value.server_name.take()),
+                None => None,
+            };
             return Some(Finished {
                 code,
                 warnings,
@@ -56,14 +68,23 @@ impl Output<'_> {
                 handshake: None,
                 packets,
                 json_line: None,
+                server,
+                ts,
+                frame,
+                server_name,
             });
         }
         let facts = conn.take_tls_facts();
-        let handshake = into_record(self.name, conn, facts, verdict, warnings.clone());
+        let mut handshake = into_record(self.name, conn, facts, verdict, warnings.clone());
         let json_line = settings
             .render_json
             .then(|| json_line(&handshake, settings.detail));
         let keep_record = !(settings.render_json && settings.json_only);
+        let server_name = if keep_record {
+            None
+        } else {
+            handshake.sni.take()
+        };
         Some(Finished {
             code,
             warnings,
@@ -71,6 +92,10 @@ impl Output<'_> {
             handshake: keep_record.then(|| Box::new(handshake)),
             packets,
             json_line,
+            server,
+            ts,
+            frame,
+            server_name,
         })
     }
 }

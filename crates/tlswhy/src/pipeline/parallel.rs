@@ -261,5 +261,7 @@ pub(super) fn finish_capture(
         warning_counts: BTreeMap::new(),
         end,
         failing_packets: Vec::new(),
+        groups: Default::default(),
+        servers: Default::default(),
     }
 }

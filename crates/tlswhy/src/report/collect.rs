@@ -1,9 +1,12 @@
-//! The report side's sink: counts every record of a capture and keeps those a report
-//! needs ([`Keep`]), with the packets of the failing ones.
+//! The report side's sink: counts every record of a capture — by code, by group of
+//! alike failures and by server — and keeps those a report needs ([`Keep`]), with the
+//! packets of the failing ones.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::group::Groups;
+use super::servers::ServerTable;
 use crate::capture::OwnedPacket;
 use crate::diagnose::{Code, Warning};
 use crate::record::{CaptureReport, ExampleBudget, Finished, Handshake};
@@ -13,9 +16,10 @@ use crate::record::{CaptureReport, ExampleBudget, Finished, Handshake};
 pub enum Keep {
     /// Every record.
     All,
-    /// The failures, at most `per_code` of each code, and — with `ok` — as many
-    /// successes: enough for a report a person reads, in memory that does not grow with
-    /// the capture.
+    /// The first failure of each group (same code, server and SNI: see
+    /// [`super::group`]) for the first `per_code` groups of each code, and — with `ok` —
+    /// `per_code` successes: enough for a report a person reads, in memory that does not
+    /// grow with the capture.
     Examples { per_code: usize, ok: bool },
 }
 
@@ -27,6 +31,10 @@ pub struct Collector {
     counts: BTreeMap<Code, u64>,
     warning_counts: BTreeMap<Warning, u64>,
     packets: Vec<OwnedPacket>,
+    groups: Groups,
+    servers: ServerTable,
+    /// Groups of each code with an example kept.
+    examples: [usize; Code::ALL.len()],
     budget: Option<Arc<ExampleBudget>>,
     /// Recent handshake ids (for examples): a record whose ClientHello was seen moments
     /// ago on another connection is another leg of the same handshake.
@@ -79,6 +87,9 @@ impl Collector {
             counts: BTreeMap::new(),
             warning_counts: BTreeMap::new(),
             packets: Vec::new(),
+            groups: Groups::default(),
+            servers: ServerTable::default(),
+            examples: [0; Code::ALL.len()],
             budget,
             recent: RecentHandshakes::default(),
         }
@@ -90,7 +101,7 @@ impl Collector {
         self.budget.clone()
     }
 
-    pub fn add(&mut self, f: Finished) {
+    pub fn add(&mut self, mut f: Finished) {
         // The report shows a relayed handshake once, with its path, and counts it once.
         if let (Keep::Examples { .. }, Some(id)) = (self.keep, f.handshake_id) {
             if let Some(first) = self.recent.get(id) {
@@ -103,25 +114,57 @@ impl Collector {
         }
         let code = f.code;
         let n = f.tally(&mut self.counts, &mut self.warning_counts);
+        // A record that comes as its JSON line alone (`Settings::json_only`: nothing
+        // reads the records but as JSON lines) needs no groups or server rows.
+        let json_only = f.json_line.is_some() && f.handshake.is_none();
+        let opened = if json_only {
+            None
+        } else {
+            self.servers.add(f.server, code, f.sni());
+            self.groups.add(&mut f)
+        };
         let keep = match self.keep {
             Keep::All => true,
-            Keep::Examples { per_code, ok } => {
-                if let Some(budget) = &self.budget {
-                    if n >= per_code as u64 && !budget.is_spent(code) {
-                        budget.spend(code);
+            Keep::Examples { per_code, ok } if code == Code::Ok => {
+                if n >= per_code as u64 {
+                    self.spend(code);
+                }
+                ok && n <= per_code as u64
+            }
+            // A failure is kept as the example of the group it opened, for the first
+            // `per_code` groups of its code.
+            Keep::Examples { per_code, .. } => {
+                let examples = &mut self.examples[code as usize];
+                let keep = opened.is_some() && *examples < per_code;
+                if keep {
+                    *examples += 1;
+                    if *examples >= per_code {
+                        self.spend(code);
                     }
                 }
-                (ok || code != Code::Ok) && n <= per_code as u64
+                keep
             }
         };
         self.packets.extend(f.packets);
         let mut kept = None;
         if let (true, Some(h)) = (keep, f.handshake) {
             kept = Some(self.handshakes.len());
+            if let Some(key) = &opened {
+                self.groups.set_example(key, self.handshakes.len());
+            }
             self.handshakes.push(*h);
         }
         if let (Keep::Examples { .. }, Some(id)) = (self.keep, f.handshake_id) {
             self.recent.insert(id, kept);
+        }
+    }
+
+    /// Records of `code` made from now on will only be counted.
+    fn spend(&self, code: Code) {
+        if let Some(budget) = &self.budget {
+            if !budget.is_spent(code) {
+                budget.spend(code);
+            }
         }
     }
 
@@ -132,6 +175,8 @@ impl Collector {
         report.counts = self.counts;
         report.warning_counts = self.warning_counts;
         report.failing_packets = self.packets;
+        report.groups = self.groups;
+        report.servers = self.servers;
         report
     }
 }

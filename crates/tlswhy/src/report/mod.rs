@@ -3,8 +3,10 @@
 
 pub mod background;
 pub mod collect;
+pub mod group;
 pub mod json;
 pub mod pcap;
+pub mod servers;
 pub mod summary;
 pub mod text;
 pub mod wording;
@@ -15,7 +17,7 @@ use crate::diagnose::Code;
 use crate::record::CaptureReport;
 
 /// Counts by code, most common first (ties in catalog order).
-fn most_common_first(counts: BTreeMap<Code, u64>) -> Vec<(Code, u64)> {
+pub(crate) fn most_common_first(counts: BTreeMap<Code, u64>) -> Vec<(Code, u64)> {
     let mut v: Vec<(Code, u64)> = counts.into_iter().collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v

@@ -1,8 +1,10 @@
 //! A short Markdown summary for a CI job page (GitHub's `$GITHUB_STEP_SUMMARY`, GitLab
-//! job artifacts): counts by verdict code, then each failure with its one-line cause.
+//! job artifacts): counts by verdict code, then each group of alike failures (same
+//! code, server and SNI) with how many there are and the first one's one-line cause.
 
 use std::io::{self, Write};
 
+use super::group::{self, Shown};
 use super::wording;
 use crate::diagnose::Code;
 use crate::record::{CaptureReport, Handshake};
@@ -22,10 +24,12 @@ pub fn write<W: Write>(
     let counts = super::total_counts(reports);
     let attempts: u64 = reports.iter().map(|r| r.attempts()).sum();
     let failed_count: u64 = reports.iter().map(|r| r.failed()).sum();
-    let failed: Vec<&Handshake> = reports
+    // One row per group of alike failures (same code, server and SNI) with an example.
+    let rows: Vec<(Shown<'_>, &Handshake)> = counts
         .iter()
-        .flat_map(|r| r.handshakes.iter())
-        .filter(|h| h.verdict.code != Code::Ok)
+        .filter(|(code, _)| *code != Code::Ok)
+        .flat_map(|&(code, _)| group::largest_first(reports, code))
+        .filter_map(|g| g.example().map(|h| (g, h)))
         .collect();
     writeln!(
         out,
@@ -42,26 +46,30 @@ pub fn write<W: Write>(
     writeln!(out)?;
     writeln!(out, "| verdict | count |")?;
     writeln!(out, "|---|---:|")?;
-    for (code, n) in counts {
+    for (code, n) in &counts {
         writeln!(out, "| `{code}` | {n} |")?;
     }
-    if !failed.is_empty() {
+    if !rows.is_empty() {
         writeln!(out)?;
-        writeln!(out, "| capture | client → server | SNI | verdict | cause |")?;
-        writeln!(out, "|---|---|---|---|---|")?;
-        for h in &failed {
+        writeln!(
+            out,
+            "| capture | client → server | SNI | verdict | alike | cause |"
+        )?;
+        writeln!(out, "|---|---|---|---|---:|---|")?;
+        for (g, h) in &rows {
             writeln!(
                 out,
-                "| {} | {} → {} | {} | `{}` | {} |",
+                "| {} | {} → {} | {} | `{}` | {} | {} |",
                 cell(&h.capture),
                 h.client,
                 h.server,
                 cell(h.sni.as_deref().unwrap_or("—")),
                 h.verdict.code,
+                g.group.count,
                 cell(&wording::summary(&h.verdict, &wording::Context::of(h)))
             )?;
         }
-        let more = failed_count - failed.len() as u64;
+        let more = failed_count - rows.iter().map(|(g, _)| g.group.count).sum::<u64>();
         if more > 0 {
             writeln!(out)?;
             writeln!(
