@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::capture::Timestamp;
-use crate::decode::TcpSegment;
+use crate::decode::{TcpSegment, Tunnel};
 use crate::limits::Limits;
 
 /// Where something was seen: frame number and capture time.
@@ -266,6 +266,9 @@ pub struct Connection<A> {
     pub id: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
+    /// The tenant of the tunnels its packets came through ([`Tunnel::NONE`] when
+    /// untunnelled): two tenants may reuse the same addresses.
+    pub tunnel: Tunnel,
     pub first: At,
     pub last: At,
     pub tcp: TcpFacts,
@@ -288,6 +291,7 @@ impl<A: Application> Connection<A> {
         id: u64,
         client: SocketAddr,
         server: SocketAddr,
+        tunnel: Tunnel,
         at: At,
         roles_guessed: bool,
         limits: &Limits,
@@ -296,6 +300,7 @@ impl<A: Application> Connection<A> {
             id,
             client,
             server,
+            tunnel,
             first: at,
             last: at,
             tcp: TcpFacts {
@@ -315,7 +320,15 @@ impl<A: Application> Connection<A> {
     /// A connection made from facts alone, for tests of the layers above.
     #[cfg(test)]
     pub(crate) fn for_test(client: SocketAddr, server: SocketAddr, at: At) -> Connection<A> {
-        Connection::new(0, client, server, at, false, &Limits::default())
+        Connection::new(
+            0,
+            client,
+            server,
+            Tunnel::NONE,
+            at,
+            false,
+            &Limits::default(),
+        )
     }
 
     /// The layer above, if any byte arrived.
@@ -474,8 +487,8 @@ impl<A: Application> Connection<A> {
     }
 
     /// The direction-free key of this connection.
-    pub fn key(&self) -> (SocketAddr, SocketAddr) {
-        key_of(self.client, self.server)
+    pub fn key(&self) -> FlowKey {
+        key_of(self.client, self.server, self.tunnel)
     }
 
     /// End of the connection or of the capture: holes still open are lost segments.
@@ -505,14 +518,15 @@ fn application<'a, A: Application>(slot: &'a mut Option<Box<A>>, limits: &Limits
     slot.get_or_insert_with(|| Box::new(A::with_limits(limits)))
 }
 
-type FlowKey = (SocketAddr, SocketAddr);
+/// A connection's key: its two endpoints (lower first) and its tunnel's tenant.
+pub type FlowKey = (SocketAddr, SocketAddr, Tunnel);
 
 /// The direction-free key of a segment's connection.
-pub fn key_of(a: SocketAddr, b: SocketAddr) -> FlowKey {
+pub fn key_of(a: SocketAddr, b: SocketAddr, tunnel: Tunnel) -> FlowKey {
     if a <= b {
-        (a, b)
+        (a, b, tunnel)
     } else {
-        (b, a)
+        (b, a, tunnel)
     }
 }
 
@@ -588,7 +602,7 @@ impl<A: Application> FlowTable<A> {
 
     /// Routes one segment to its connection, opening one when needed.
     pub fn on_segment(&mut self, seg: &TcpSegment<'_>, at: At) {
-        let key = key_of(seg.src, seg.dst);
+        let key = key_of(seg.src, seg.dst, seg.tunnel);
         let is_new_syn = seg.flags.syn && !seg.flags.ack;
         let idle_ns = self.limits.flow_idle_ns();
         if let Some(conn) = self.live.get_mut(&key) {
@@ -617,7 +631,15 @@ impl<A: Application> FlowTable<A> {
         if self.live.len() >= self.capacity.max(1) {
             self.evict();
         }
-        let mut conn = Connection::new(self.next_id, client, server, at, guessed, &self.limits);
+        let mut conn = Connection::new(
+            self.next_id,
+            client,
+            server,
+            seg.tunnel,
+            at,
+            guessed,
+            &self.limits,
+        );
         self.next_id += 1;
         self.open.insert(at.frame);
         conn.on_segment(seg, at);
