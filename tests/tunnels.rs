@@ -1,0 +1,162 @@
+//! TLS inside tunnels, on captures of the kernel's VXLAN (`captures/record.sh`
+//! `tunnel_vxlan`, `tunnel_nested`): the handshakes inside are found with their SNI and
+//! verdict, two tenants reusing one inner 5-tuple stay two connections, and packets
+//! nested deeper than the decoder goes are counted in a warning, in the library's
+//! report and on the command line.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use tlswhy::capture::Source;
+use tlswhy::chunks::StreamReader;
+use tlswhy::decode::{Decoder, Encapsulation, Tunnel};
+use tlswhy::diagnose::Code;
+use tlswhy::pipeline::{self, Settings};
+use tlswhy::record::Handshake;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn handshakes(report: &tlswhy::record::CaptureReport) -> Vec<&Handshake> {
+    let mut hs: Vec<&Handshake> = report.handshakes.iter().collect();
+    hs.sort_by_key(|h| h.frame);
+    hs
+}
+
+/// (client, server, SNI, code) of each handshake in connection order.
+fn summary(report: &tlswhy::record::CaptureReport) -> Vec<(SocketAddr, SocketAddr, String, Code)> {
+    handshakes(report)
+        .into_iter()
+        .map(|h| {
+            let sni = h.sni.clone().unwrap_or_default();
+            (h.client, h.server, sni, h.verdict.code)
+        })
+        .collect()
+}
+
+#[test]
+fn two_vxlan_tenants_on_one_five_tuple_are_two_handshakes() {
+    let path = common::captures().join("tunnel_vxlan.pcap");
+    let want = vec![
+        (
+            addr("10.1.0.1:40000"),
+            addr("10.1.0.2:4433"),
+            "emby.example.com".to_string(),
+            Code::Ok,
+        ),
+        (
+            addr("10.1.0.1:40000"),
+            addr("10.1.0.2:4433"),
+            "emby.example.com".to_string(),
+            Code::ProtocolVersionMismatch,
+        ),
+        (
+            addr("[fd01::1]:0"),
+            addr("[fd01::2]:4434"),
+            "emby.example.com".to_string(),
+            Code::Ok,
+        ),
+    ];
+    for threads in [1, 2] {
+        let settings = Settings {
+            threads,
+            ..Settings::default()
+        };
+        let report = pipeline::analyze_source(&Source::File(path.clone()), &settings).unwrap();
+        let mut got = summary(&report);
+        // The IPv6 client's port is the kernel's pick.
+        got[2].0.set_port(0);
+        assert_eq!(got, want, "{threads} thread(s)");
+        assert!(report.stats.undecoded_encapsulations.is_empty());
+        let hs = handshakes(&report);
+        assert!(hs[0].established && !hs[1].established);
+        assert_eq!(hs[0].version.as_deref(), Some("TLS 1.3"));
+        // Tenant 2's whole handshake happened while tenant 1's connection was open.
+        assert!(hs[1].frame > hs[0].frame && hs[1].last_frame < hs[0].last_frame);
+    }
+}
+
+/// The tunnels of the TCP segments to `server` in a capture.
+fn tunnels_to(path: &std::path::Path, server: SocketAddr) -> BTreeSet<Tunnel> {
+    let mut source = StreamReader::open(&Source::File(path.to_path_buf())).unwrap();
+    let mut decoder = Decoder::new();
+    let mut seen = BTreeSet::new();
+    while let Some(chunk) = source.next_chunk() {
+        for at in &chunk.packets {
+            if let Ok(seg) = decoder.decode(&at.packet(&chunk.bytes)) {
+                if seg.dst == server {
+                    seen.insert(seg.tunnel);
+                }
+            }
+        }
+        source.recycle(chunk);
+    }
+    seen
+}
+
+#[test]
+fn the_vni_is_part_of_the_flow_key() {
+    let path = common::captures().join("tunnel_vxlan.pcap");
+    let tenants = tunnels_to(&path, addr("10.1.0.2:4433"));
+    assert_eq!(tenants.len(), 2, "VNI 100 and VNI 200: {tenants:?}");
+    assert!(!tenants.contains(&Tunnel::NONE));
+    // Untunnelled traffic keeps the tenant-free key.
+    let plain = tunnels_to(
+        &common::captures().join("ok_tls13.pcap"),
+        addr("127.0.0.1:4433"),
+    );
+    assert_eq!(plain, BTreeSet::from([Tunnel::NONE]));
+}
+
+/// Packets of the second connection of `tunnel_nested.pcap`, five tunnels deep (its TCP
+/// packets, and the ARP and neighbour discovery before them): tshark counts 26 frames
+/// with five VXLAN headers.
+const NESTED_TOO_DEEP: u64 = 26;
+
+#[test]
+fn tunnels_nested_too_deep_are_counted_not_decoded() {
+    let report = common::analyze(&common::captures().join("tunnel_nested.pcap"));
+    assert_eq!(
+        summary(&report)
+            .into_iter()
+            .map(|(_, s, sni, code)| (s, sni, code))
+            .collect::<Vec<_>>(),
+        vec![(addr("10.251.4.2:4433"), "emby.example.com".to_string(), Code::Ok)],
+        "four deep is decoded"
+    );
+    let name = Encapsulation::NestedTooDeep.name();
+    assert_eq!(
+        report.stats.undecoded_encapsulations.get(name),
+        Some(&NESTED_TOO_DEEP),
+        "{:?}",
+        report.stats.undecoded_encapsulations
+    );
+    assert_eq!(report.stats.undecoded_encapsulations.len(), 1);
+}
+
+#[test]
+fn the_command_line_names_what_it_did_not_decode() {
+    let out = common::tlswhy(&["analyze", "captures/tunnel_nested.pcap"], None);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let count = format!("{NESTED_TOO_DEEP} packet(s) inside tunnels nested more than 4 deep");
+    assert!(
+        stderr.contains(&format!("warning: captures/tunnel_nested.pcap: {count}")),
+        "{stderr}"
+    );
+    assert!(stdout.contains(&format!("not decoded:")), "{stdout}");
+    assert!(stdout.contains(&count), "{stdout}");
+    let quiet = common::tlswhy(&["analyze", "-q", "captures/tunnel_nested.pcap"], None);
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("not decoded"),
+        "-q keeps standard error quiet"
+    );
+    // Nothing to say about a capture whose tunnels were all decoded.
+    let all = common::tlswhy(&["analyze", "captures/tunnel_vxlan.pcap"], None);
+    assert!(!String::from_utf8_lossy(&all.stderr).contains("not decoded"));
+    assert!(!String::from_utf8_lossy(&all.stdout).contains("not decoded"));
+}
