@@ -124,7 +124,11 @@ fn tunnels_nested_too_deep_are_counted_not_decoded() {
             .into_iter()
             .map(|(_, s, sni, code)| (s, sni, code))
             .collect::<Vec<_>>(),
-        vec![(addr("10.251.4.2:4433"), "emby.example.com".to_string(), Code::Ok)],
+        vec![(
+            addr("10.251.4.2:4433"),
+            "emby.example.com".to_string(),
+            Code::Ok
+        )],
         "four deep is decoded"
     );
     let name = Encapsulation::NestedTooDeep.name();
@@ -148,7 +152,7 @@ fn the_command_line_names_what_it_did_not_decode() {
         stderr.contains(&format!("warning: captures/tunnel_nested.pcap: {count}")),
         "{stderr}"
     );
-    assert!(stdout.contains(&format!("not decoded:")), "{stdout}");
+    assert!(stdout.contains("not decoded:"), "{stdout}");
     assert!(stdout.contains(&count), "{stdout}");
     let quiet = common::tlswhy(&["analyze", "-q", "captures/tunnel_nested.pcap"], None);
     assert!(

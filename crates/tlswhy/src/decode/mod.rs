@@ -120,14 +120,8 @@ impl Decoder {
             Err(_) => return self.lax(packet, ip, tunnel, depth),
         };
         let (src_ip, dst_ip) = match &net {
-            IpSlice::Ipv4(v4) => (
-                IpAddr::V4(v4.header().source_addr()),
-                IpAddr::V4(v4.header().destination_addr()),
-            ),
-            IpSlice::Ipv6(v6) => (
-                IpAddr::V6(v6.header().source_addr()),
-                IpAddr::V6(v6.header().destination_addr()),
-            ),
+            IpSlice::Ipv4(v4) => v4_addresses(&v4.header()),
+            IpSlice::Ipv6(v6) => v6_addresses(&v6.header()),
         };
         let carried = net.payload();
         if carried.fragmented {
@@ -145,15 +139,31 @@ impl Decoder {
                 Cow::Borrowed(tcp.payload()),
             ));
         }
-        match tunnel::peel(carried.ip_number, carried.payload, tunnel)? {
-            Carried::Tunnel(peeled) => self.enter(packet, peeled, depth),
-            Carried::Undecoded(what) => Err(Skip::Undecoded(what)),
-            Carried::Other => {
+        match self.through(packet, carried.ip_number, carried.payload, tunnel, depth)? {
+            Some(seg) => Ok(seg),
+            None => {
                 // Not TCP: its transport header is still checked (a cut UDP or ICMP
                 // header makes the packet malformed), as for every other packet.
                 SlicedPacket::from_ip(ip).map_err(|_| Skip::Malformed)?;
                 Err(Skip::NotTcp)
             }
+        }
+    }
+
+    /// Through the tunnel, if any, that an IP payload of protocol `ip_number` starts
+    /// with: the segment inside, or `None` when it is not a tunnel.
+    fn through<'b>(
+        &mut self,
+        packet: &Packet<'_>,
+        ip_number: IpNumber,
+        payload: &'b [u8],
+        tunnel: Tunnel,
+        depth: u8,
+    ) -> Result<Option<TcpSegment<'b>>, Skip> {
+        match tunnel::peel(ip_number, payload, tunnel)? {
+            Carried::Tunnel(peeled) => self.enter(packet, peeled, depth).map(Some),
+            Carried::Undecoded(what) => Err(Skip::Undecoded(what)),
+            Carried::Other => Ok(None),
         }
     }
 
@@ -202,12 +212,9 @@ impl Decoder {
                     }
                 } else {
                     // A tunnel packet fragmented on its way: the inner packet is whole.
-                    match tunnel::peel(whole.ip_number, &whole.payload, tunnel) {
-                        Ok(Carried::Tunnel(peeled)) => self
-                            .enter(packet, peeled, depth)
-                            .map(TcpSegment::into_owned),
-                        Ok(Carried::Undecoded(what)) => Err(Skip::Undecoded(what)),
-                        Ok(Carried::Other) => Err(Skip::NotTcp),
+                    match self.through(packet, whole.ip_number, &whole.payload, tunnel, depth) {
+                        Ok(Some(seg)) => Ok(seg.into_owned()),
+                        Ok(None) => Err(Skip::NotTcp),
                         Err(skip) => Err(skip),
                     }
                 };
@@ -232,25 +239,16 @@ impl Decoder {
     ) -> Result<TcpSegment<'b>, Skip> {
         let (net, _) = etherparse::LaxIpSlice::from_slice(ip).map_err(|_| Skip::Malformed)?;
         let addresses = match &net {
-            etherparse::LaxIpSlice::Ipv4(v4) => (
-                IpAddr::V4(v4.header().source_addr()),
-                IpAddr::V4(v4.header().destination_addr()),
-            ),
-            etherparse::LaxIpSlice::Ipv6(v6) => (
-                IpAddr::V6(v6.header().source_addr()),
-                IpAddr::V6(v6.header().destination_addr()),
-            ),
+            etherparse::LaxIpSlice::Ipv4(v4) => v4_addresses(&v4.header()),
+            etherparse::LaxIpSlice::Ipv6(v6) => v6_addresses(&v6.header()),
         };
         let carried = net.payload();
         if carried.fragmented {
             return Err(Skip::Malformed);
         }
         if carried.ip_number != IpNumber::TCP {
-            return match tunnel::peel(carried.ip_number, carried.payload, tunnel)? {
-                Carried::Tunnel(peeled) => self.enter(packet, peeled, depth),
-                Carried::Undecoded(what) => Err(Skip::Undecoded(what)),
-                Carried::Other => Err(Skip::Malformed),
-            };
+            let inner = self.through(packet, carried.ip_number, carried.payload, tunnel, depth)?;
+            return inner.ok_or(Skip::Malformed);
         }
         let tcp = TcpSlice::from_slice(carried.payload).map_err(|_| Skip::Malformed)?;
         let mut seg = segment(&tcp, addresses, tunnel, Cow::Borrowed(tcp.payload()));
@@ -267,6 +265,20 @@ impl TcpSegment<'_> {
             ..self
         }
     }
+}
+
+fn v4_addresses(h: &etherparse::Ipv4HeaderSlice<'_>) -> (IpAddr, IpAddr) {
+    (
+        IpAddr::V4(h.source_addr()),
+        IpAddr::V4(h.destination_addr()),
+    )
+}
+
+fn v6_addresses(h: &etherparse::Ipv6HeaderSlice<'_>) -> (IpAddr, IpAddr) {
+    (
+        IpAddr::V6(h.source_addr()),
+        IpAddr::V6(h.destination_addr()),
+    )
 }
 
 fn segment<'a>(
