@@ -243,7 +243,8 @@ fn gtp_u(data: &[u8], outer: Tunnel) -> Carried<'_> {
             return Carried::Other;
         };
         at = 12;
-        let mut next = next;
+        // The next extension header type counts only with the E flag.
+        let mut next = if flags & 0x04 != 0 { next } else { 0 };
         let mut followed = 0;
         while next != 0 {
             // Each extension header: its length in 4-byte units, ..., the next type.

@@ -204,6 +204,14 @@ fn gtp_u_with_extension_headers() {
         decode(LinkType::RAW, &udp(2152, &looping)).unwrap_err(),
         Skip::NotTcp
     );
+    // A sequence number without the E flag: the next-type byte is not read.
+    let sequenced = cat(&[
+        &[0x32, 0xff],
+        &len(4),
+        &[0, 0, 0, 0x2a, 0, 7, 0, 0x85],
+        &inner,
+    ]);
+    inner_of(&udp(2152, &sequenced));
     // An echo request carries no user packet.
     let echo = [0x32, 0x01, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0];
     assert_eq!(
