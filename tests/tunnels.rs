@@ -13,6 +13,7 @@ use tlswhy::capture::Source;
 use tlswhy::chunks::StreamReader;
 use tlswhy::decode::{Decoder, Encapsulation, Tunnel};
 use tlswhy::diagnose::Code;
+use tlswhy::flow::key_of;
 use tlswhy::pipeline::{self, Settings};
 use tlswhy::record::Handshake;
 
@@ -199,4 +200,23 @@ fn the_command_line_names_what_it_did_not_decode() {
     let all = common::tlswhy(&["analyze", "captures/tunnel_vxlan.pcap"], None);
     assert!(!String::from_utf8_lossy(&all.stderr).contains("not decoded"));
     assert!(!String::from_utf8_lossy(&all.stdout).contains("not decoded"));
+}
+
+#[test]
+fn a_tenant_key_equals_no_untunnelled_key_and_no_other_tenant() {
+    let (a, b) = (addr("10.1.0.1:40000"), addr("10.1.0.2:4433"));
+    // The untunnelled key is the address pair as it is, in either direction.
+    assert_eq!(key_of(a, b, Tunnel::NONE), (a, b));
+    assert_eq!(key_of(b, a, Tunnel::NONE), (a, b));
+    let (t1, t2) = (Tunnel(1), Tunnel(1 << 32));
+    assert_eq!(key_of(a, b, t1), key_of(b, a, t1));
+    assert_ne!(key_of(a, b, t1), key_of(a, b, t2));
+    assert_ne!(key_of(a, b, t1), key_of(a, b, Tunnel::NONE));
+    // Nor the untunnelled key of the IPv4-mapped IPv6 addresses.
+    let (a6, b6) = (
+        addr("[::ffff:10.1.0.1]:40000"),
+        addr("[::ffff:10.1.0.2]:4433"),
+    );
+    assert_ne!(key_of(a, b, t1), key_of(a6, b6, Tunnel::NONE));
+    assert_eq!(key_of(a, b, t1), key_of(a6, b6, t1));
 }

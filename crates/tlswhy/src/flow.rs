@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::capture::Timestamp;
+pub use crate::decode::{key_of, FlowKey};
 use crate::decode::{TcpSegment, Tunnel};
 use crate::limits::Limits;
 
@@ -291,7 +292,6 @@ impl<A: Application> Connection<A> {
         id: u64,
         client: SocketAddr,
         server: SocketAddr,
-        tunnel: Tunnel,
         at: At,
         roles_guessed: bool,
         limits: &Limits,
@@ -300,7 +300,7 @@ impl<A: Application> Connection<A> {
             id,
             client,
             server,
-            tunnel,
+            tunnel: Tunnel::NONE,
             first: at,
             last: at,
             tcp: TcpFacts {
@@ -320,15 +320,7 @@ impl<A: Application> Connection<A> {
     /// A connection made from facts alone, for tests of the layers above.
     #[cfg(test)]
     pub(crate) fn for_test(client: SocketAddr, server: SocketAddr, at: At) -> Connection<A> {
-        Connection::new(
-            0,
-            client,
-            server,
-            Tunnel::NONE,
-            at,
-            false,
-            &Limits::default(),
-        )
+        Connection::new(0, client, server, at, false, &Limits::default())
     }
 
     /// The layer above, if any byte arrived.
@@ -518,18 +510,6 @@ fn application<'a, A: Application>(slot: &'a mut Option<Box<A>>, limits: &Limits
     slot.get_or_insert_with(|| Box::new(A::with_limits(limits)))
 }
 
-/// A connection's key: its two endpoints (lower first) and its tunnel's tenant.
-pub type FlowKey = (SocketAddr, SocketAddr, Tunnel);
-
-/// The direction-free key of a segment's connection.
-pub fn key_of(a: SocketAddr, b: SocketAddr, tunnel: Tunnel) -> FlowKey {
-    if a <= b {
-        (a, b, tunnel)
-    } else {
-        (b, a, tunnel)
-    }
-}
-
 /// The connections of one capture. Live connections are keyed by their direction-free
 /// address pair; a connection that ends (or whose 5-tuple is reused) moves to `done`.
 #[derive(Default)]
@@ -631,15 +611,8 @@ impl<A: Application> FlowTable<A> {
         if self.live.len() >= self.capacity.max(1) {
             self.evict();
         }
-        let mut conn = Connection::new(
-            self.next_id,
-            client,
-            server,
-            seg.tunnel,
-            at,
-            guessed,
-            &self.limits,
-        );
+        let mut conn = Connection::new(self.next_id, client, server, at, guessed, &self.limits);
+        conn.tunnel = seg.tunnel;
         self.next_id += 1;
         self.open.insert(at.frame);
         conn.on_segment(seg, at);

@@ -10,7 +10,7 @@
 //! reassembled fragments, which own it.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 
 use etherparse::defrag::IpDefragPool;
 use etherparse::{IpNumber, IpSlice, SlicedPacket, TcpSlice};
@@ -46,6 +46,42 @@ pub struct TcpSegment<'a> {
     /// Payload bytes the capture did not keep: the frame was cut by the capture's snap
     /// length (0: the segment is whole).
     pub cut_bytes: u32,
+}
+
+/// A connection's key: its two endpoints, lower first. An untunnelled connection's key
+/// is its two addresses as they are, so the common case hashes and compares no more
+/// than a 5-tuple; a tenant's connection has its [`Tunnel`] folded in (see
+/// [`key_of`]).
+pub type FlowKey = (SocketAddr, SocketAddr);
+
+/// The direction-free key of a segment's connection in network `tunnel`.
+#[inline]
+pub fn key_of(a: SocketAddr, b: SocketAddr, tunnel: Tunnel) -> FlowKey {
+    let key = if a <= b { (a, b) } else { (b, a) };
+    if tunnel == Tunnel::NONE {
+        key
+    } else {
+        tenant_key(key, tunnel)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn tenant_key((lo, hi): FlowKey, tunnel: Tunnel) -> FlowKey {
+    (in_tenant(lo, tunnel), in_tenant(hi, tunnel))
+}
+
+/// An endpoint inside a tenant's network, as a key: an IPv6 socket address (IPv4
+/// mapped) whose flow label and scope id, which decoded addresses never carry (always
+/// 0), hold the tenant. It cannot equal an untunnelled endpoint's key, nor another
+/// tenant's.
+fn in_tenant(addr: SocketAddr, tunnel: Tunnel) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    };
+    let (high, low) = ((tunnel.0 >> 32) as u32, tunnel.0 as u32);
+    SocketAddr::V6(SocketAddrV6::new(ip, addr.port(), high, low))
 }
 
 /// Why a packet did not yield a TCP segment.
