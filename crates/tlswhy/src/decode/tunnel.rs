@@ -15,7 +15,7 @@ use std::fmt;
 
 use etherparse::{IpNumber, UdpSlice};
 
-use super::Skip;
+use super::{be16, Skip};
 
 /// The virtual network a segment was carried in: the tenant identifiers of the tunnels
 /// around it, combined. [`Tunnel::NONE`] for untunnelled traffic and for tunnels that
@@ -172,11 +172,6 @@ pub(super) fn peel<'a>(
         }
         _ => Carried::Other,
     })
-}
-
-fn be16(data: &[u8], at: usize) -> Option<u16> {
-    let b = data.get(at..at.checked_add(2)?)?;
-    Some(u16::from_be_bytes([b[0], b[1]]))
 }
 
 fn be24(data: &[u8], at: usize) -> Option<u32> {
