@@ -137,11 +137,25 @@ impl Decoder {
     /// Decodes one packet down to TCP, through the tunnels around it.
     pub fn decode<'a>(&mut self, packet: &Packet<'a>) -> Result<TcpSegment<'a>, Skip> {
         let ip = ip_payload_of(packet.link_type, packet.data)?;
-        self.decode_ip(packet, ip, Tunnel::NONE, 0)
+        self.ip_to_tcp(packet, ip, Tunnel::NONE, 0)
+    }
+
+    /// An IP packet found inside a tunnel, down to TCP: out of line, so that the
+    /// untunnelled path in [`Decoder::decode`] stays one function.
+    #[inline(never)]
+    fn decode_inner<'b>(
+        &mut self,
+        packet: &Packet<'_>,
+        ip: &'b [u8],
+        tunnel: Tunnel,
+        depth: u8,
+    ) -> Result<TcpSegment<'b>, Skip> {
+        self.ip_to_tcp(packet, ip, tunnel, depth)
     }
 
     /// One IP packet (`depth` tunnels in, in network `tunnel`) down to TCP.
-    fn decode_ip<'b>(
+    #[inline(always)]
+    fn ip_to_tcp<'b>(
         &mut self,
         packet: &Packet<'_>,
         ip: &'b [u8],
@@ -218,7 +232,7 @@ impl Decoder {
             Inner::Ethernet(frame) => ethernet_payload(frame)?,
             Inner::EtherType(ether_type, rest) => ether_type_payload(ether_type, rest)?,
         };
-        self.decode_ip(packet, ip, peeled.tunnel, depth + 1)
+        self.decode_inner(packet, ip, peeled.tunnel, depth + 1)
     }
 
     fn defragment(
@@ -383,7 +397,12 @@ pub fn link_type_supported(link_type: LinkType) -> bool {
 
 fn ethernet_payload(data: &[u8]) -> Result<&[u8], Skip> {
     let ether_type = be16(data, 12).ok_or(Skip::Malformed)?;
-    ether_type_payload(ether_type, data.get(14..).ok_or(Skip::Malformed)?)
+    let rest = data.get(14..).ok_or(Skip::Malformed)?;
+    // IP straight after the header, the common case, without a call.
+    if matches!(ether_type, ETHERTYPE_IPV4 | ETHERTYPE_IPV6) {
+        return Ok(rest);
+    }
+    ether_type_payload(ether_type, rest)
 }
 
 /// The IP packet in a payload of this EtherType: through stacked VLAN tags (802.1Q,
