@@ -16,7 +16,10 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # after checking with tshark that each capture holds exactly the TCP connections listed,
 # in that order, with those servers, SNIs and plaintext alerts. Any mismatch fails the run.
 #
-# Traffic goes only to 127.0.0.0/8. Certificates are made fresh in a temp dir each run.
+# Traffic goes only to 127.0.0.0/8, except in the tunnel scenarios, which make network
+# namespaces (tw-*) joined by a veth pair, run the kernel's VXLAN between them, capture on
+# the veth (CAP_NETNS, CAP_IFACE) and delete the namespaces afterwards. Certificates are
+# made fresh in a temp dir each run.
 #
 # Besides OpenSSL, GnuTLS, nginx, curl and Python, the scenarios after `mixed` use Go
 # crypto/tls, Node.js tls, Java JSSE and rustls (small peers in tools/: gopeer/, nodepeer.js,
@@ -44,7 +47,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
-     sha1_signature virtual_hosts resumption_proves_acceptance lighttpd)
+     sha1_signature virtual_hosts resumption_proves_acceptance lighttpd tunnel_vxlan tunnel_nested)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -126,7 +129,7 @@ capture_start() { # NAME FILTER [DEST_DIR (default: captures/)]
     local f=$WORK/cap/$1.pcap
     mkdir -p "$WORK/cap"
     rm -f "$f"
-    timeout -s INT 120 tcpdump -i lo -U --immediate-mode -s "${CAP_SNAPLEN:-0}" -n -Z root -w "$f" "$2" \
+    timeout -s INT 120 ${CAP_NETNS:+ip netns exec "$CAP_NETNS"} tcpdump -i "${CAP_IFACE:-lo}" -U --immediate-mode -s "${CAP_SNAPLEN:-0}" -n -Z root -w "$f" "$2" \
         >"$WORK/tcpdump.$1.log" 2>&1 &
     TCPDUMP_PID=$!
     local i
@@ -155,6 +158,7 @@ cleanup() {
     local rc=$?
     capture_stop discard || true
     stop_all || true
+    tun_ns_del || true
     if [ "${KEEP_WORK:-0}" = 1 ] || [ $rc -eq 1 ]; then   # kept on failure, for the logs
         echo "record.sh: temp dir kept: $WORK" >&2
     else
@@ -1556,6 +1560,138 @@ EOF
         "curl http:// (plain HTTP) to lighttpd's TLS port 9443: lighttpd closes without an HTTP answer"
     run c 10 curl -sS --max-time 8 -o /dev/null http://127.0.0.1:9443/
     capture_stop
+}
+
+# ---------------------------------------------------------------- tunnels --------------
+# TLS through the kernel's VXLAN (the tunnel this kernel offers; GRE, Geneve, GTP-U,
+# IP-in-IP and MPLS routing need modules that may be missing) between network
+# namespaces made here: tw-ua and tw-ub hold the underlay (veth ua0 <-> ub0,
+# 10.250.0.1/.2 and fd25::1/::2); tenant namespaces hold the tunnels' inner ends. The
+# capture is taken on ua0, so it holds the encapsulated packets.
+TUN_NS=()
+tun_ns() { # NAME...: fresh namespaces with lo up, deleted by tun_ns_del
+    local n
+    for n in "$@"; do
+        ip netns del "$n" 2>/dev/null || true
+        ip netns add "$n"
+        TUN_NS+=("$n")
+        ip -n "$n" link set lo up
+    done
+}
+tun_ns_del() {
+    local n
+    for n in "${TUN_NS[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+    TUN_NS=()
+}
+tun_underlay() {
+    tun_ns tw-ua tw-ub
+    ip -n tw-ua link add ua0 type veth peer name ub0 netns tw-ub
+    ip -n tw-ua addr add 10.250.0.1/24 dev ua0
+    ip -n tw-ua addr add fd25::1/64 dev ua0 nodad
+    ip -n tw-ub addr add 10.250.0.2/24 dev ub0
+    ip -n tw-ub addr add fd25::2/64 dev ub0 nodad
+    ip -n tw-ua link set ua0 up
+    ip -n tw-ub link set ub0 up
+}
+tun_addr() { # NS DEV ADDR/LEN
+    if [[ $3 == *:* ]]; then ip -n "$1" addr add "$3" dev "$2" nodad; else ip -n "$1" addr add "$3" dev "$2"; fi
+    ip -n "$1" link set "$2" up
+}
+# tun_vxlan VNI LOCAL REMOTE MTU ADDR_A ADDR_B [NS_A NS_B]: a VXLAN segment (UDP 4789)
+# from $TUN_A (LOCAL; default tw-ua) to $TUN_B (REMOTE; default tw-ub); its two ends,
+# addressed ADDR_A and ADDR_B, moved into NS_A and NS_B when given (their tunnel sockets
+# stay where they were made).
+tun_vxlan() {
+    local ua=${TUN_A:-tw-ua} ub=${TUN_B:-tw-ub}
+    local vni=$1 local=$2 remote=$3 mtu=$4 a=$5 b=$6 nsa=${7:-$ua} nsb=${8:-$ub}
+    ip -n "$ua" link add "vx$vni" mtu "$mtu" type vxlan id "$vni" local "$local" remote "$remote" dstport 4789
+    ip -n "$ub" link add "vx$vni" mtu "$mtu" type vxlan id "$vni" local "$remote" remote "$local" dstport 4789
+    [ "$nsa" = "$ua" ] || ip -n "$ua" link set "vx$vni" netns "$nsa"
+    [ "$nsb" = "$ub" ] || ip -n "$ub" link set "vx$vni" netns "$nsb"
+    tun_addr "$nsa" "vx$vni" "$a"
+    tun_addr "$nsb" "vx$vni" "$b"
+}
+tun_s_server() { # NAME NS ACCEPT(ip:port or [ip6]:port) ARGS...
+    local name=$1 ns=$2 acc=$3 port=${3##*:} i
+    shift 3
+    start "$name" ip netns exec "$ns" timeout 60 openssl s_server -accept "$acc" -www "$@"
+    for i in $(seq 1 200); do
+        ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && return 0
+        sleep 0.05
+    done
+    die "$name: nothing listens on $acc in $ns"
+}
+
+sc_tunnel_vxlan() {
+    tun_underlay
+    tun_ns tw-c1 tw-s1 tw-c2 tw-s2
+    # Two tenants with the SAME inner addresses, VNI 100 and VNI 200; a third segment
+    # (VNI 300) over the IPv6 underlay carries IPv6.
+    tun_vxlan 100 10.250.0.1 10.250.0.2 1450 10.1.0.1/24 10.1.0.2/24 tw-c1 tw-s1
+    tun_vxlan 200 10.250.0.1 10.250.0.2 1450 10.1.0.1/24 10.1.0.2/24 tw-c2 tw-s2
+    tun_vxlan 300 fd25::1 fd25::2 1430 fd01::1/64 fd01::2/64 tw-c1 tw-s1
+    tun_s_server srv1 tw-s1 10.1.0.2:4433 -tls1_3 -cert "$C/emby.pem" -key "$C/emby.key"
+    tun_s_server srv2 tw-s2 10.1.0.2:4433 -tls1_2 -cert "$C/emby.pem" -key "$C/emby.key"
+    tun_s_server srv3 tw-s1 '[fd01::2]:4434' -tls1_3 -cert "$C/emby.pem" -key "$C/emby.key"
+    CAP_NETNS=tw-ua CAP_IFACE=ua0 capture_start tunnel_vxlan "udp port 4789"
+    expect tunnel_vxlan 10.1.0.2:4433 ok emby.example.com - \
+        "TENANT 1, VXLAN VNI 100 (kernel vxlan between network namespaces, captured on the underlay veth): openssl s_client -bind 10.1.0.1:40000 -> openssl s_server -tls1_3, verified; the GET waits 1.5 s, so tenant 2's handshake on the same inner 5-tuple happens meanwhile. The VNI keys the flow"
+    { sleep 1.5; get_req emby.example.com; } | timeout 10 ip netns exec tw-c1 openssl s_client \
+        -no-CApath -no-CAstore -ign_eof -bind 10.1.0.1:40000 -connect 10.1.0.2:4433 -tls1_3 \
+        -servername emby.example.com -CAfile "$C/ca.pem" -verify_return_error >>"$WORK/c1.log" 2>&1 &
+    local t1=$!
+    sleep 0.5
+    expect tunnel_vxlan 10.1.0.2:4433 protocol_version_mismatch emby.example.com server:70 \
+        "TENANT 2, VXLAN VNI 200, the same inner 5-tuple as tenant 1 (10.1.0.1:40000 -> 10.1.0.2:4433) while tenant 1's connection is open: s_client -tls1_3 -> s_server -tls1_2 answers protocol_version(70)"
+    { sleep 1 | timeout 10 ip netns exec tw-c2 openssl s_client -no-CApath -no-CAstore \
+        -bind 10.1.0.1:40000 -connect 10.1.0.2:4433 -tls1_3 -servername emby.example.com; } \
+        >>"$WORK/c2.log" 2>&1 || true
+    wait "$t1" || true
+    expect tunnel_vxlan '[fd01::2]:4434' ok emby.example.com - \
+        "VXLAN VNI 300 over the IPv6 underlay, IPv6 inside: curl -> openssl s_server -tls1_3 -www, HTTP/1.0 200"
+    run c3 10 ip netns exec tw-c1 "${CURL[@]}" --resolve 'emby.example.com:4434:[fd01::2]' \
+        https://emby.example.com:4434/
+    capture_stop
+    stop_all
+    tun_ns_del
+}
+
+sc_tunnel_nested() {
+    tun_underlay
+    # VXLAN in VXLAN, five deep (VNI k carried by VNI k-1): 10.251.k.1 <-> 10.251.k.2.
+    # The kernel refuses to nest tunnel transmits more than 3 deep in one call chain
+    # ("Dead loop on virtual device"), so VNIs 4 and 5 start in namespaces tw-xa/tw-xb
+    # behind a veth hop (10.252.0.0/30, 10.253.0.0/30) that tw-ua/tw-ub route into VNI 3.
+    tun_vxlan 1 10.250.0.1 10.250.0.2 1450 10.251.1.1/24 10.251.1.2/24
+    tun_vxlan 2 10.251.1.1 10.251.1.2 1400 10.251.2.1/24 10.251.2.2/24
+    tun_vxlan 3 10.251.2.1 10.251.2.2 1350 10.251.3.1/24 10.251.3.2/24
+    tun_ns tw-xa tw-xb
+    local side peer ns x
+    for side in a b; do
+        ns=tw-u$side x=tw-x$side
+        [ $side = a ] && peer=b || peer=a
+        ip -n "$ns" link add "u${side}1" mtu 1350 type veth peer name "x${side}0" netns "$x" mtu 1350
+        tun_addr "$ns" "u${side}1" "10.25$([ $side = a ] && echo 2 || echo 3).0.1/30"
+        tun_addr "$x" "x${side}0" "10.25$([ $side = a ] && echo 2 || echo 3).0.2/30"
+        ip -n "$x" route add default via "10.25$([ $side = a ] && echo 2 || echo 3).0.1"
+        ip -n "$ns" route add "10.25$([ $peer = a ] && echo 2 || echo 3).0.0/30" \
+            via "10.251.3.$([ $peer = a ] && echo 1 || echo 2)" dev vx3
+        ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0
+    done
+    TUN_A=tw-xa TUN_B=tw-xb tun_vxlan 4 10.252.0.2 10.253.0.2 1300 10.251.4.1/24 10.251.4.2/24
+    TUN_A=tw-xa TUN_B=tw-xb tun_vxlan 5 10.251.4.1 10.251.4.2 1250 10.251.5.1/24 10.251.5.2/24
+    tun_s_server srv4 tw-xb 10.251.4.2:4433 -tls1_3 -cert "$C/emby.pem" -key "$C/emby.key"
+    tun_s_server srv5 tw-xb 10.251.5.2:4433 -tls1_3 -cert "$C/emby.pem" -key "$C/emby.key"
+    CAP_NETNS=tw-ua CAP_IFACE=ua0 capture_start tunnel_nested "udp port 4789"
+    expect tunnel_nested 10.251.4.2:4433 ok emby.example.com - \
+        "VXLAN nested FOUR deep (kernel vxlan between network namespaces, captured on the underlay veth): curl -> openssl s_server -tls1_3 -www, HTTP/1.0 200; decoded (the bound is 4). A second curl, to 10.251.5.2 five tunnels deep, is not listed: its packets are counted in the capture's warning 'tunnels nested more than 4 deep'"
+    run c4 10 ip netns exec tw-xa "${CURL[@]}" --resolve emby.example.com:4433:10.251.4.2 \
+        https://emby.example.com:4433/
+    run c5 10 ip netns exec tw-xa "${CURL[@]}" --resolve emby.example.com:4433:10.251.5.2 \
+        https://emby.example.com:4433/
+    capture_stop
+    stop_all
+    tun_ns_del
 }
 
 # ---------------------------------------------------------------- main -----------------

@@ -40,7 +40,9 @@ fn walk(mut source: PacketSource<'_>) -> (u64, usize) {
         for at in &chunk.packets {
             count += 1;
             if let Ok(seg) = decoder.decode(&at.packet(&chunk.bytes)) {
-                *flows.entry(key_of(seg.src, seg.dst)).or_default() += 1;
+                *flows
+                    .entry(key_of(seg.src, seg.dst, seg.tunnel))
+                    .or_default() += 1;
             }
         }
         source.recycle(chunk);

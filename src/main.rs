@@ -324,6 +324,14 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
                         settings.diagnosis.limits.max_flows
                     );
                 }
+                for (what, n) in &r.stats.undecoded_encapsulations {
+                    if !out_args.quiet {
+                        eprintln!(
+                            "tlswhy: warning: {}: {n} packet(s) inside {what} were not decoded; TLS in them is not analyzed",
+                            escape(&r.name)
+                        );
+                    }
+                }
                 for (lt, n) in &r.stats.unsupported_link_types {
                     let message =
                         format!("{n} packet(s) of unsupported link type {lt} were not analyzed");

@@ -19,7 +19,8 @@ ORDER is the comma-separated canonical list of capture files. Entries of expecte
 for files not in SPEC.tsv are kept as they were (so a partial re-run keeps the rest).
 
 Verification, per capture in SPEC.tsv (fails loudly, exit 1):
-  - the TCP connections (tshark tcp.stream, in order of first packet) are exactly the
+  - the TCP connections (tshark tcp.stream and VXLAN VNI, in order of first packet, by
+    their innermost addresses, at most MAX_TUNNELS tunnels deep) are exactly the
     listed ones, with the listed servers, in the listed order;
   - the SNI in each connection's ClientHello is the listed one (or there is none);
   - the plaintext alerts of each connection are exactly the listed ones (a "?" one may be
@@ -46,7 +47,26 @@ ALERTS = {
 FIELDS = ["frame.number", "tcp.stream", "ip.src", "tcp.srcport", "ip.dst", "tcp.dstport",
           "tcp.flags.syn", "tcp.flags.ack", "tls.handshake.type",
           "tls.handshake.extensions_server_name", "tls.alert_message.level",
-          "tls.alert_message.desc"]
+          "tls.alert_message.desc", "ipv6.src", "ipv6.dst", "frame.protocols", "vxlan.vni"]
+
+# Tunnels tlswhy decodes around a packet at most (decode::MAX_TUNNELS): connections
+# nested deeper are not attempts it reports (the capture's warning counts them).
+MAX_TUNNELS = 4
+
+
+def innermost(v):
+    """Puts the innermost IP addresses of a (possibly tunnelled) packet in ip.src and
+    ip.dst (IPv6 in brackets); False when it is nested deeper than MAX_TUNNELS."""
+    layers = [p for p in v["frame.protocols"].split(":") if p in ("ip", "ipv6")]
+    if len(layers) - 1 > MAX_TUNNELS:
+        return False
+    if layers and layers[-1] == "ipv6":
+        v["ip.src"] = "[" + v["ipv6.src"].split(",")[-1] + "]"
+        v["ip.dst"] = "[" + v["ipv6.dst"].split(",")[-1] + "]"
+    else:
+        v["ip.src"] = v["ip.src"].split(",")[-1]
+        v["ip.dst"] = v["ip.dst"].split(",")[-1]
+    return True
 
 
 def read_spec(path):
@@ -90,9 +110,15 @@ def streams(pcap, ports):
     conns = collections.OrderedDict()
     for line in out.splitlines():
         v = dict(zip(FIELDS, line.split("\t")))
-        if v["tcp.stream"] == "":
+        if v["tcp.stream"] == "" or not innermost(v):
             continue
-        c = conns.setdefault(v["tcp.stream"], {"packets": [], "server": None})
+        # Two tenants of VXLAN may reuse one 5-tuple, which tshark takes for one stream:
+        # in VXLAN, a connection is its VNIs and its two endpoints.
+        key = v["tcp.stream"]
+        if v["vxlan.vni"]:
+            ends = sorted([(v["ip.src"], v["tcp.srcport"]), (v["ip.dst"], v["tcp.dstport"])])
+            key = (v["vxlan.vni"], tuple(ends))
+        c = conns.setdefault(key, {"packets": [], "server": None})
         c["packets"].append(v)
         src = f'{v["ip.src"]}:{v["tcp.srcport"]}'
         dst = f'{v["ip.dst"]}:{v["tcp.dstport"]}'

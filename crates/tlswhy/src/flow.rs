@@ -15,7 +15,8 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::capture::Timestamp;
-use crate::decode::TcpSegment;
+pub use crate::decode::{key_of, FlowKey};
+use crate::decode::{TcpSegment, Tunnel};
 use crate::limits::Limits;
 
 /// Where something was seen: frame number and capture time.
@@ -266,6 +267,9 @@ pub struct Connection<A> {
     pub id: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
+    /// The tenant of the tunnels its packets came through ([`Tunnel::NONE`] when
+    /// untunnelled): two tenants may reuse the same addresses.
+    pub tunnel: Tunnel,
     pub first: At,
     pub last: At,
     pub tcp: TcpFacts,
@@ -296,6 +300,7 @@ impl<A: Application> Connection<A> {
             id,
             client,
             server,
+            tunnel: Tunnel::NONE,
             first: at,
             last: at,
             tcp: TcpFacts {
@@ -474,8 +479,8 @@ impl<A: Application> Connection<A> {
     }
 
     /// The direction-free key of this connection.
-    pub fn key(&self) -> (SocketAddr, SocketAddr) {
-        key_of(self.client, self.server)
+    pub fn key(&self) -> FlowKey {
+        key_of(self.client, self.server, self.tunnel)
     }
 
     /// End of the connection or of the capture: holes still open are lost segments.
@@ -503,17 +508,6 @@ impl<A: Application> Connection<A> {
 /// borrow other fields of the connection beside it).
 fn application<'a, A: Application>(slot: &'a mut Option<Box<A>>, limits: &Limits) -> &'a mut A {
     slot.get_or_insert_with(|| Box::new(A::with_limits(limits)))
-}
-
-type FlowKey = (SocketAddr, SocketAddr);
-
-/// The direction-free key of a segment's connection.
-pub fn key_of(a: SocketAddr, b: SocketAddr) -> FlowKey {
-    if a <= b {
-        (a, b)
-    } else {
-        (b, a)
-    }
 }
 
 /// The connections of one capture. Live connections are keyed by their direction-free
@@ -588,7 +582,7 @@ impl<A: Application> FlowTable<A> {
 
     /// Routes one segment to its connection, opening one when needed.
     pub fn on_segment(&mut self, seg: &TcpSegment<'_>, at: At) {
-        let key = key_of(seg.src, seg.dst);
+        let key = key_of(seg.src, seg.dst, seg.tunnel);
         let is_new_syn = seg.flags.syn && !seg.flags.ack;
         let idle_ns = self.limits.flow_idle_ns();
         if let Some(conn) = self.live.get_mut(&key) {
@@ -618,6 +612,7 @@ impl<A: Application> FlowTable<A> {
             self.evict();
         }
         let mut conn = Connection::new(self.next_id, client, server, at, guessed, &self.limits);
+        conn.tunnel = seg.tunnel;
         self.next_id += 1;
         self.open.insert(at.frame);
         conn.on_segment(seg, at);

@@ -34,6 +34,10 @@ pub struct Stats {
     pub malformed_packets: u64,
     /// Packets of link types this tool does not decode, by link type name.
     pub unsupported_link_types: BTreeMap<String, u64>,
+    /// Packets inside encapsulations this tool recognises but does not decode (L2TP,
+    /// tunnels nested too deep, …), by [`crate::decode::Encapsulation::name`]: the TLS in
+    /// them was not analyzed.
+    pub undecoded_encapsulations: BTreeMap<&'static str, u64>,
     /// Connections closed early because the flow table was full (`--max-flows`).
     pub evicted_connections: u64,
 }

@@ -2,7 +2,6 @@
 //! finished connections turned into records as soon as their verdict is final.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use super::output::Output;
 use crate::capture::OwnedPacket;
@@ -10,7 +9,7 @@ use crate::capture::{Packet, Timestamp};
 use crate::connection::{Connection, FlowTable};
 use crate::decode::{Decoder, Skip};
 use crate::diagnose::{self, Code, Profiles};
-use crate::flow::{key_of, At};
+use crate::flow::{key_of, At, FlowKey};
 use crate::pipeline::Settings;
 use crate::record::{Finished, Stats};
 
@@ -60,7 +59,7 @@ pub struct Engine<'s> {
 /// Packets kept per connection until its verdict is known, within fixed caps.
 #[derive(Default)]
 struct PacketLog {
-    flows: HashMap<(SocketAddr, SocketAddr), Vec<OwnedPacket>>,
+    flows: HashMap<FlowKey, Vec<OwnedPacket>>,
     bytes: usize,
     /// Packets not kept because a cap was reached.
     dropped: u64,
@@ -72,7 +71,7 @@ const LOG_PACKETS_PER_CONNECTION: usize = 256;
 const LOG_BYTES_TOTAL: usize = 256 * 1024 * 1024;
 
 impl PacketLog {
-    fn add(&mut self, key: (SocketAddr, SocketAddr), packet: &Packet<'_>) {
+    fn add(&mut self, key: FlowKey, packet: &Packet<'_>) {
         let kept = self.flows.entry(key).or_default();
         if kept.len() >= LOG_PACKETS_PER_CONNECTION
             || self.bytes + packet.data.len() > LOG_BYTES_TOTAL
@@ -139,7 +138,7 @@ impl<'s> Engine<'s> {
             Ok(seg) => {
                 self.stats.tcp_segments += 1;
                 if let Some(log) = &mut self.log {
-                    log.add(key_of(seg.src, seg.dst), packet);
+                    log.add(key_of(seg.src, seg.dst, seg.tunnel), packet);
                 }
                 self.table.on_segment(
                     &seg,
@@ -155,6 +154,13 @@ impl<'s> Engine<'s> {
                     .stats
                     .unsupported_link_types
                     .entry(lt.name())
+                    .or_default() += 1;
+            }
+            Err(Skip::Undecoded(what)) => {
+                *self
+                    .stats
+                    .undecoded_encapsulations
+                    .entry(what.name())
                     .or_default() += 1;
             }
             Err(Skip::NotTcp | Skip::FragmentHeld) => {}

@@ -214,6 +214,9 @@ pub(super) fn finish_capture(
         for (k, v) in s.unsupported_link_types {
             *stats.unsupported_link_types.entry(k).or_default() += v;
         }
+        for (k, v) in s.undecoded_encapsulations {
+            *stats.undecoded_encapsulations.entry(k).or_default() += v;
+        }
         stats.evicted_connections += shard.evicted;
         end = end.max(shard.end);
         profiles.merge(shard.profiles);

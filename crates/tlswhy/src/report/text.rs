@@ -518,6 +518,17 @@ pub fn write_summary<W: Write>(
             writeln!(out, "  {w} {n}: {}", w.title())?;
         }
     }
+    // Encapsulations recognised but not looked into: TLS inside them is not counted.
+    for r in reports {
+        for (what, n) in &r.stats.undecoded_encapsulations {
+            writeln!(
+                out,
+                "{} {}: {n} packet(s) inside {what} were not decoded",
+                st.bold("not decoded:"),
+                escape(&r.name)
+            )?;
+        }
+    }
     writeln!(
         out,
         "{} {} file(s), {} packets, {} TCP connections, {} TLS handshake attempts, {} failed{}",

@@ -1,17 +1,26 @@
-//! Link layer → IPv4/IPv6 → TCP: turns a captured packet into a [`TcpSegment`].
+//! Link layer → tunnels → IPv4/IPv6 → TCP: turns a captured packet into a [`TcpSegment`].
 //!
 //! The link layers handled by hand are the thin ones (Ethernet with 802.1Q/802.1ad/QinQ
-//! tags and PPPoE sessions, Linux cooked v1 and v2, BSD null/loopback, raw IP); IP and
-//! TCP headers, IPv6 extension headers and IPv4 fragment reassembly are etherparse's.
-//! Payload is borrowed from the packet except for reassembled fragments, which own it.
+//! tags, MPLS label stacks and PPPoE sessions, Linux cooked v1 and v2, BSD
+//! null/loopback, raw IP); IP and TCP headers, IPv6 extension headers and IPv4 fragment
+//! reassembly are etherparse's. Tunnels ([`tunnel`]: IP-in-IP, GRE, ERSPAN, VXLAN,
+//! Geneve, GTP-U) are peeled only once the outer packet turns out not to be TCP, so the
+//! untunnelled path does no more than before; the segment found inside keeps its
+//! tenant ([`Tunnel`]) for the flow key. Payload is borrowed from the packet except for
+//! reassembled fragments, which own it.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 
 use etherparse::defrag::IpDefragPool;
 use etherparse::{IpNumber, IpSlice, SlicedPacket, TcpSlice};
 
 use crate::capture::{LinkType, Packet, Timestamp};
+
+mod tunnel;
+
+use tunnel::{Carried, Inner, Peeled};
+pub use tunnel::{Encapsulation, Tunnel, MAX_LABELS, MAX_TUNNELS};
 
 /// TCP control flags this tool cares about.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,6 +36,9 @@ pub struct TcpFlags {
 pub struct TcpSegment<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
+    /// The tenant of the tunnels it came through ([`Tunnel::NONE`] when untunnelled):
+    /// part of the flow key with the addresses.
+    pub tunnel: Tunnel,
     pub seq: u32,
     pub ack: u32,
     pub flags: TcpFlags,
@@ -34,6 +46,42 @@ pub struct TcpSegment<'a> {
     /// Payload bytes the capture did not keep: the frame was cut by the capture's snap
     /// length (0: the segment is whole).
     pub cut_bytes: u32,
+}
+
+/// A connection's key: its two endpoints, lower first. An untunnelled connection's key
+/// is its two addresses as they are, so the common case hashes and compares no more
+/// than a 5-tuple; a tenant's connection has its [`Tunnel`] folded in (see
+/// [`key_of`]).
+pub type FlowKey = (SocketAddr, SocketAddr);
+
+/// The direction-free key of a segment's connection in network `tunnel`.
+#[inline]
+pub fn key_of(a: SocketAddr, b: SocketAddr, tunnel: Tunnel) -> FlowKey {
+    let key = if a <= b { (a, b) } else { (b, a) };
+    if tunnel == Tunnel::NONE {
+        key
+    } else {
+        tenant_key(key, tunnel)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn tenant_key((lo, hi): FlowKey, tunnel: Tunnel) -> FlowKey {
+    (in_tenant(lo, tunnel), in_tenant(hi, tunnel))
+}
+
+/// An endpoint inside a tenant's network, as a key: an IPv6 socket address (IPv4
+/// mapped) whose flow label and scope id, which decoded addresses never carry (always
+/// 0), hold the tenant. It cannot equal an untunnelled endpoint's key, nor another
+/// tenant's.
+fn in_tenant(addr: SocketAddr, tunnel: Tunnel) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    };
+    let (high, low) = ((tunnel.0 >> 32) as u32, tunnel.0 as u32);
+    SocketAddr::V6(SocketAddrV6::new(ip, addr.port(), high, low))
 }
 
 /// Why a packet did not yield a TCP segment.
@@ -47,11 +95,14 @@ pub enum Skip {
     UnsupportedLinkType(LinkType),
     /// Headers that do not parse.
     Malformed,
+    /// Inside an encapsulation this tool recognises but does not decode.
+    Undecoded(Encapsulation),
 }
 
 /// Decodes packets; holds the IP fragment pool, so one per capture.
 pub struct Decoder {
-    defrag: IpDefragPool<Timestamp, ()>,
+    /// Fragment trains are told apart by their tenant too.
+    defrag: IpDefragPool<Timestamp, Tunnel>,
     packets_since_sweep: u32,
 }
 
@@ -70,6 +121,10 @@ const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88a8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+const ETHERTYPE_MPLS: u16 = 0x8847;
+const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+/// VLAN tags read at most in one frame.
+const MAX_VLAN_TAGS: usize = 8;
 
 impl Decoder {
     pub fn new() -> Decoder {
@@ -79,67 +134,139 @@ impl Decoder {
         }
     }
 
-    /// Decodes one packet down to TCP.
+    /// Decodes one packet down to TCP, through the tunnels around it.
     pub fn decode<'a>(&mut self, packet: &Packet<'a>) -> Result<TcpSegment<'a>, Skip> {
         let ip = ip_payload_of(packet.link_type, packet.data)?;
+        self.ip_to_tcp(packet, ip, Tunnel::NONE, 0)
+    }
+
+    /// An IP packet found inside a tunnel, down to TCP: out of line, so that the
+    /// untunnelled path in [`Decoder::decode`] stays one function.
+    #[inline(never)]
+    fn decode_inner<'b>(
+        &mut self,
+        packet: &Packet<'_>,
+        ip: &'b [u8],
+        tunnel: Tunnel,
+        depth: u8,
+    ) -> Result<TcpSegment<'b>, Skip> {
+        self.ip_to_tcp(packet, ip, tunnel, depth)
+    }
+
+    /// One IP packet (`depth` tunnels in, in network `tunnel`) down to TCP.
+    #[inline(always)]
+    fn ip_to_tcp<'b>(
+        &mut self,
+        packet: &Packet<'_>,
+        ip: &'b [u8],
+        tunnel: Tunnel,
+        depth: u8,
+    ) -> Result<TcpSegment<'b>, Skip> {
         if ip.is_empty() {
             return Err(Skip::NotTcp);
         }
         let net = match IpSlice::from_slice(ip) {
             Ok(net) => net,
-            Err(_) => return lax(packet, ip),
+            Err(_) => return self.lax(packet, ip, tunnel, depth),
         };
         let (src_ip, dst_ip) = match &net {
-            IpSlice::Ipv4(v4) => (
-                IpAddr::V4(v4.header().source_addr()),
-                IpAddr::V4(v4.header().destination_addr()),
-            ),
-            IpSlice::Ipv6(v6) => (
-                IpAddr::V6(v6.header().source_addr()),
-                IpAddr::V6(v6.header().destination_addr()),
-            ),
+            IpSlice::Ipv4(v4) => v4_addresses(&v4.header()),
+            IpSlice::Ipv6(v6) => v6_addresses(&v6.header()),
         };
         let carried = net.payload();
         if carried.fragmented {
             // The fragment pool takes the whole sliced packet.
             let sliced = SlicedPacket::from_ip(ip).map_err(|_| Skip::Malformed)?;
-            return self.defragment(&sliced, packet.ts, src_ip, dst_ip);
+            let whole = self.defragment(&sliced, packet, (src_ip, dst_ip), tunnel, depth)?;
+            return Ok(whole);
         }
         if carried.ip_number == IpNumber::TCP {
             let tcp = TcpSlice::from_slice(carried.payload).map_err(|_| Skip::Malformed)?;
-            return Ok(segment(&tcp, src_ip, dst_ip, Cow::Borrowed(tcp.payload())));
+            return Ok(segment(
+                &tcp,
+                (src_ip, dst_ip),
+                tunnel,
+                Cow::Borrowed(tcp.payload()),
+            ));
         }
-        // Not TCP: its transport header is still checked (a cut UDP or ICMP header makes
-        // the packet malformed), as for every other packet.
-        SlicedPacket::from_ip(ip).map_err(|_| Skip::Malformed)?;
-        Err(Skip::NotTcp)
+        match self.through(packet, carried.ip_number, carried.payload, tunnel, depth)? {
+            Some(seg) => Ok(seg),
+            None => {
+                // Not TCP: its transport header is still checked (a cut UDP or ICMP
+                // header makes the packet malformed), as for every other packet.
+                SlicedPacket::from_ip(ip).map_err(|_| Skip::Malformed)?;
+                Err(Skip::NotTcp)
+            }
+        }
     }
 
-    fn defragment<'a>(
+    /// Through the tunnel, if any, that an IP payload of protocol `ip_number` starts
+    /// with: the segment inside, or `None` when it is not a tunnel.
+    fn through<'b>(
+        &mut self,
+        packet: &Packet<'_>,
+        ip_number: IpNumber,
+        payload: &'b [u8],
+        tunnel: Tunnel,
+        depth: u8,
+    ) -> Result<Option<TcpSegment<'b>>, Skip> {
+        match tunnel::peel(ip_number, payload, tunnel)? {
+            Carried::Tunnel(peeled) => self.enter(packet, peeled, depth).map(Some),
+            Carried::Undecoded(what) => Err(Skip::Undecoded(what)),
+            Carried::Other => Ok(None),
+        }
+    }
+
+    /// Into a tunnel found at `depth`: the packet it carries, down to TCP.
+    fn enter<'b>(
+        &mut self,
+        packet: &Packet<'_>,
+        peeled: Peeled<'b>,
+        depth: u8,
+    ) -> Result<TcpSegment<'b>, Skip> {
+        if depth >= MAX_TUNNELS {
+            return Err(Skip::Undecoded(Encapsulation::NestedTooDeep));
+        }
+        let ip = match peeled.inner {
+            Inner::Ip(ip) => ip,
+            Inner::Ethernet(frame) => ethernet_payload(frame)?,
+            Inner::EtherType(ether_type, rest) => ether_type_payload(ether_type, rest)?,
+        };
+        self.decode_inner(packet, ip, peeled.tunnel, depth + 1)
+    }
+
+    fn defragment(
         &mut self,
         sliced: &SlicedPacket<'_>,
-        ts: Timestamp,
-        src_ip: IpAddr,
-        dst_ip: IpAddr,
-    ) -> Result<TcpSegment<'a>, Skip> {
+        packet: &Packet<'_>,
+        addresses: (IpAddr, IpAddr),
+        tunnel: Tunnel,
+        depth: u8,
+    ) -> Result<TcpSegment<'static>, Skip> {
+        let ts = packet.ts;
         self.packets_since_sweep += 1;
         if self.packets_since_sweep >= 1024 {
             self.packets_since_sweep = 0;
             let horizon = Timestamp(ts.0 - FRAGMENT_TIMEOUT_NS);
             self.defrag.retain(|t| *t >= horizon);
         }
-        match self.defrag.process_sliced_packet(sliced, ts, ()) {
+        match self.defrag.process_sliced_packet(sliced, ts, tunnel) {
             Ok(Some(whole)) => {
                 let result = if whole.ip_number == etherparse::IpNumber::TCP {
                     match TcpSlice::from_slice(&whole.payload) {
                         Ok(tcp) => {
                             let payload = tcp.payload().to_vec();
-                            Ok(segment(&tcp, src_ip, dst_ip, Cow::Owned(payload)))
+                            Ok(segment(&tcp, addresses, tunnel, Cow::Owned(payload)))
                         }
                         Err(_) => Err(Skip::Malformed),
                     }
                 } else {
-                    Err(Skip::NotTcp)
+                    // A tunnel packet fragmented on its way: the inner packet is whole.
+                    match self.through(packet, whole.ip_number, &whole.payload, tunnel, depth) {
+                        Ok(Some(seg)) => Ok(seg.into_owned()),
+                        Ok(None) => Err(Skip::NotTcp),
+                        Err(skip) => Err(skip),
+                    }
                 };
                 self.defrag.return_buf(whole);
                 result
@@ -148,43 +275,72 @@ impl Decoder {
             Err(_) => Err(Skip::Malformed),
         }
     }
+
+    /// A packet the strict parsers refuse because its IP length disagrees with the
+    /// bytes captured: cut by the snap length (the frame is shorter than on the wire),
+    /// or an IPv4 total length of 0 from segmentation offload on the capturing host.
+    /// The captured bytes are trusted; a cut segment says how much of it is missing.
+    fn lax<'b>(
+        &mut self,
+        packet: &Packet<'_>,
+        ip: &'b [u8],
+        tunnel: Tunnel,
+        depth: u8,
+    ) -> Result<TcpSegment<'b>, Skip> {
+        let (net, _) = etherparse::LaxIpSlice::from_slice(ip).map_err(|_| Skip::Malformed)?;
+        let addresses = match &net {
+            etherparse::LaxIpSlice::Ipv4(v4) => v4_addresses(&v4.header()),
+            etherparse::LaxIpSlice::Ipv6(v6) => v6_addresses(&v6.header()),
+        };
+        let carried = net.payload();
+        if carried.fragmented {
+            return Err(Skip::Malformed);
+        }
+        if carried.ip_number != IpNumber::TCP {
+            let inner = self.through(packet, carried.ip_number, carried.payload, tunnel, depth)?;
+            return inner.ok_or(Skip::Malformed);
+        }
+        let tcp = TcpSlice::from_slice(carried.payload).map_err(|_| Skip::Malformed)?;
+        let mut seg = segment(&tcp, addresses, tunnel, Cow::Borrowed(tcp.payload()));
+        seg.cut_bytes = packet.orig_len.saturating_sub(packet.data.len() as u32);
+        Ok(seg)
+    }
 }
 
-/// A packet the strict parsers refuse because its IP length disagrees with the bytes
-/// captured: cut by the snap length (the frame is shorter than on the wire), or an IPv4
-/// total length of 0 from segmentation offload on the capturing host. The captured bytes
-/// are trusted; a cut segment says how much of it is missing.
-fn lax<'a>(packet: &Packet<'a>, ip: &'a [u8]) -> Result<TcpSegment<'a>, Skip> {
-    let (net, _) = etherparse::LaxIpSlice::from_slice(ip).map_err(|_| Skip::Malformed)?;
-    let (src_ip, dst_ip) = match &net {
-        etherparse::LaxIpSlice::Ipv4(v4) => (
-            IpAddr::V4(v4.header().source_addr()),
-            IpAddr::V4(v4.header().destination_addr()),
-        ),
-        etherparse::LaxIpSlice::Ipv6(v6) => (
-            IpAddr::V6(v6.header().source_addr()),
-            IpAddr::V6(v6.header().destination_addr()),
-        ),
-    };
-    let carried = net.payload();
-    if carried.fragmented || carried.ip_number != IpNumber::TCP {
-        return Err(Skip::Malformed);
+impl TcpSegment<'_> {
+    /// The same segment, owning its payload.
+    pub fn into_owned(self) -> TcpSegment<'static> {
+        TcpSegment {
+            payload: Cow::Owned(self.payload.into_owned()),
+            ..self
+        }
     }
-    let tcp = TcpSlice::from_slice(carried.payload).map_err(|_| Skip::Malformed)?;
-    let mut seg = segment(&tcp, src_ip, dst_ip, Cow::Borrowed(tcp.payload()));
-    seg.cut_bytes = packet.orig_len.saturating_sub(packet.data.len() as u32);
-    Ok(seg)
+}
+
+fn v4_addresses(h: &etherparse::Ipv4HeaderSlice<'_>) -> (IpAddr, IpAddr) {
+    (
+        IpAddr::V4(h.source_addr()),
+        IpAddr::V4(h.destination_addr()),
+    )
+}
+
+fn v6_addresses(h: &etherparse::Ipv6HeaderSlice<'_>) -> (IpAddr, IpAddr) {
+    (
+        IpAddr::V6(h.source_addr()),
+        IpAddr::V6(h.destination_addr()),
+    )
 }
 
 fn segment<'a>(
     tcp: &TcpSlice<'_>,
-    src_ip: IpAddr,
-    dst_ip: IpAddr,
+    (src_ip, dst_ip): (IpAddr, IpAddr),
+    tunnel: Tunnel,
     payload: Cow<'a, [u8]>,
 ) -> TcpSegment<'a> {
     TcpSegment {
         src: SocketAddr::new(src_ip, tcp.source_port()),
         dst: SocketAddr::new(dst_ip, tcp.destination_port()),
+        tunnel,
         seq: tcp.sequence_number(),
         ack: tcp.acknowledgment_number(),
         flags: TcpFlags {
@@ -240,46 +396,47 @@ pub fn link_type_supported(link_type: LinkType) -> bool {
 }
 
 fn ethernet_payload(data: &[u8]) -> Result<&[u8], Skip> {
-    let mut ether_type = be16(data, 12).ok_or(Skip::Malformed)?;
-    let mut at = 14;
-    // Up to a few stacked VLAN tags (802.1Q, 802.1ad, the pre-standard 0x9100).
-    for _ in 0..4 {
-        if !matches!(
-            ether_type,
-            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
-        ) {
-            break;
-        }
-        ether_type = be16(data, at + 2).ok_or(Skip::Malformed)?;
-        at += 4;
+    let ether_type = be16(data, 12).ok_or(Skip::Malformed)?;
+    let rest = data.get(14..).ok_or(Skip::Malformed)?;
+    // IP straight after the header, the common case, without a call.
+    if matches!(ether_type, ETHERTYPE_IPV4 | ETHERTYPE_IPV6) {
+        return Ok(rest);
     }
-    ether_type_payload(ether_type, data.get(at..).ok_or(Skip::Malformed)?)
+    ether_type_payload(ether_type, rest)
 }
 
-fn ether_type_payload(ether_type: u16, rest: &[u8]) -> Result<&[u8], Skip> {
-    match ether_type {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(rest),
-        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
-            let inner = be16(rest, 2).ok_or(Skip::Malformed)?;
-            ether_type_payload(inner, rest.get(4..).ok_or(Skip::Malformed)?)
-        }
-        ETHERTYPE_PPPOE_SESSION => {
-            // 6-byte PPPoE header (its length counts the PPP protocol field and what
-            // follows, not the Ethernet padding), then the 2-byte PPP protocol number.
-            let len = be16(rest, 4).ok_or(Skip::Malformed)? as usize;
-            let end = (6 + len).min(rest.len());
-            match be16(rest, 6) {
-                Some(0x0021 | 0x0057) => Ok(rest.get(8..end).unwrap_or(&[])),
-                Some(_) => Ok(&[]),
-                None => Err(Skip::Malformed),
+/// The IP packet in a payload of this EtherType: through stacked VLAN tags (802.1Q,
+/// 802.1ad, the pre-standard 0x9100; at most [`MAX_VLAN_TAGS`]), a PPPoE session or an
+/// MPLS label stack. Empty when it is not IP.
+fn ether_type_payload(mut ether_type: u16, mut rest: &[u8]) -> Result<&[u8], Skip> {
+    for _ in 0..=MAX_VLAN_TAGS {
+        match ether_type {
+            ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => return Ok(rest),
+            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
+                ether_type = be16(rest, 2).ok_or(Skip::Malformed)?;
+                rest = rest.get(4..).ok_or(Skip::Malformed)?;
             }
+            ETHERTYPE_PPPOE_SESSION => {
+                // 6-byte PPPoE header (its length counts the PPP protocol field and what
+                // follows, not the Ethernet padding), then the 2-byte PPP protocol number.
+                let len = be16(rest, 4).ok_or(Skip::Malformed)? as usize;
+                let end = (6 + len).min(rest.len());
+                return match be16(rest, 6) {
+                    Some(0x0021 | 0x0057) => Ok(rest.get(8..end).unwrap_or(&[])),
+                    Some(_) => Ok(&[]),
+                    None => Err(Skip::Malformed),
+                };
+            }
+            ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => return tunnel::mpls(rest),
+            _ => return Ok(&[]),
         }
-        _ => Ok(&[]),
     }
+    // More tags than are read: not followed.
+    Ok(&[])
 }
 
 fn be16(data: &[u8], at: usize) -> Option<u16> {
-    let b = data.get(at..at + 2)?;
+    let b = data.get(at..at.checked_add(2)?)?;
     Some(u16::from_be_bytes([b[0], b[1]]))
 }
 
