@@ -374,11 +374,23 @@ fn merged_profiles_equal_the_profiles_of_all_connections() {
         from_empty.merge(Profiles::default());
         from_empty.merge(half(&odd));
         for conn in &connections {
-            let want = facts(whole.get(&conn.server));
+            let want = facts(whole.get(conn.server, conn.tunnel));
             let what = format!("{} server {}", path.display(), conn.server);
-            assert_eq!(facts(even_then_odd.get(&conn.server)), want, "{what}");
-            assert_eq!(facts(odd_then_even.get(&conn.server)), want, "{what}");
-            assert_eq!(facts(from_empty.get(&conn.server)), want, "{what}");
+            assert_eq!(
+                facts(even_then_odd.get(conn.server, conn.tunnel)),
+                want,
+                "{what}"
+            );
+            assert_eq!(
+                facts(odd_then_even.get(conn.server, conn.tunnel)),
+                want,
+                "{what}"
+            );
+            assert_eq!(
+                facts(from_empty.get(conn.server, conn.tunnel)),
+                want,
+                "{what}"
+            );
             servers_compared += usize::from(want.is_some());
         }
     }

@@ -77,6 +77,17 @@ fn two_vxlan_tenants_on_one_five_tuple_are_two_handshakes() {
         assert_eq!(hs[0].version.as_deref(), Some("TLS 1.3"));
         // Tenant 2's whole handshake happened while tenant 1's connection was open.
         assert!(hs[1].frame > hs[0].frame && hs[1].last_frame < hs[0].last_frame);
+        // Each tenant's server has a profile of its own: tenant 1's TLS 1.3 is not
+        // cited as what tenant 2's server negotiates.
+        assert!(
+            !hs[1]
+                .verdict
+                .details
+                .iter()
+                .any(|d| matches!(d, tlswhy::diagnose::Detail::ProfileVersions { .. })),
+            "{:?}",
+            hs[1].verdict.details
+        );
     }
 }
 

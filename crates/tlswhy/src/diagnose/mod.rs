@@ -83,7 +83,7 @@ pub fn diagnose(
     let cx = rules::Ctx {
         conn,
         facts: &conn.tls().facts,
-        server_profile: profiles.get(&conn.server),
+        server_profile: profiles.get(conn.server, conn.tunnel),
         settings,
         end: capture_end,
         reads: Default::default(),

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::capture::Timestamp;
 use crate::connection::Connection;
+use crate::decode::Tunnel;
 use crate::tls::cert::CertFacts;
 
 /// Application protocols kept per server: a server selects one or two.
@@ -62,7 +63,9 @@ pub struct ServerProfile {
 /// Profiles of every server in a capture (or a set of captures).
 #[derive(Clone, Debug, Default)]
 pub struct Profiles {
-    by_server: HashMap<SocketAddr, ServerProfile, foldhash::fast::RandomState>,
+    /// By server address and tunnel tenant: two tenants may reuse one address for two
+    /// servers.
+    by_server: HashMap<(SocketAddr, Tunnel), ServerProfile, foldhash::fast::RandomState>,
 }
 
 /// A leaf's identity for [`ServerProfile::accepted_leaves`]: FNV-1a over its serial and
@@ -149,7 +152,10 @@ impl Profiles {
         if facts.server_hello.is_none() && facts.server_certificates.is_none() {
             return;
         }
-        let p = self.by_server.entry(conn.server).or_default();
+        let p = self
+            .by_server
+            .entry((conn.server, conn.tunnel))
+            .or_default();
         if let Some(sh) = &facts.server_hello {
             *p.suites_picked.entry(sh.value.cipher_suite.0).or_default() += 1;
             *p.versions_picked.entry(sh.value.version.0).or_default() += 1;
@@ -203,7 +209,7 @@ impl Profiles {
         }
     }
 
-    /// Merges another capture's profiles (same server address = same server).
+    /// Merges another capture's profiles (same server address and tenant = same server).
     pub fn merge(&mut self, mut other: Profiles) {
         // Keep the larger map and merge the smaller into it: the first shard's profiles
         // move in whole instead of being copied entry by entry into an empty map.
@@ -256,7 +262,8 @@ impl Profiles {
         }
     }
 
-    pub fn get(&self, server: &SocketAddr) -> Option<&ServerProfile> {
-        self.by_server.get(server)
+    /// The profile of the server at `server` reached through `tunnel`.
+    pub fn get(&self, server: SocketAddr, tunnel: Tunnel) -> Option<&ServerProfile> {
+        self.by_server.get(&(server, tunnel))
     }
 }
