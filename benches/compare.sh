@@ -152,9 +152,8 @@ while [ $# -ge 2 ]; do
         for (n in t) if (n ~ /^base-/ && (substr(n, 6) in t))
             printf "A/B %s: base %.3f s, this build %.3f s, this/base %.3f\n", substr(n, 6), t[n], t[substr(n, 6)], t[substr(n, 6)] / t[n]
     }'
-    # Agreement of tlswhy's facts with the truth file.
-    # Only from this run's output: a TOOLS list without tlswhy-2t leaves an older one.
-    if printf '%s\n' "${names[@]}" | grep -qx tlswhy-2t; then
-        python3 benches/truth_agreement.py "$truth" "$WORK/tlswhy-2t.out"
-    fi
+    # Agreement of tlswhy's facts with the truth file, from a full-detail record (the
+    # negotiated suite's code is in server_hello), outside the timed rounds.
+    target/release/tlswhy analyze --threads 2 --format json --detail full "$pcap" >"$WORK/agreement.out"
+    python3 benches/truth_agreement.py "$truth" "$WORK/agreement.out"
 done
