@@ -623,3 +623,19 @@ fn a_sha1_signed_certificate_is_a_warning() {
         );
     }
 }
+
+/// TLS 1.2 ECDHE names its group in the ServerKeyExchange; RSA key exchange has none.
+#[test]
+fn tls12_group_comes_from_the_server_key_exchange() {
+    let group = |h: &Handshake| h.server_hello.as_ref().and_then(|sh| sh.key_share_group);
+    for h in handshakes_of("ok_tls12.pcap") {
+        assert_eq!(h.version.as_deref(), Some("TLS 1.2"));
+        assert_eq!(group(&h).and_then(|g| g.name()), Some("x25519"));
+    }
+    let rsa: Vec<Handshake> = handshakes_of("no_shared_cipher.pcap")
+        .into_iter()
+        .filter(|h| h.verdict.code.as_str() == "ok")
+        .collect();
+    assert!(!rsa.is_empty());
+    assert!(rsa.iter().all(|h| group(h).is_none()));
+}

@@ -15,6 +15,7 @@ use super::hello::{self, ServerHelloFacts};
 use super::plaintext;
 use super::sslv2;
 use super::suites::version_name;
+use super::wire::NamedGroup;
 use super::wire::ProtocolVersion;
 use crate::flow::{At, Dir};
 use crate::limits::Limits;
@@ -603,6 +604,14 @@ impl Conversation {
             (13, Dir::ToClient) => {
                 self.push_event(at, dir, "CertificateRequest");
                 self.facts.certificate_request.get_or_insert(at);
+            }
+            (12, Dir::ToClient) if !self.is_tls13() => {
+                // ECDHE: curve_type 3 (named_curve), then the group (RFC 8422 §5.4).
+                self.push_event(at, dir, "ServerKeyExchange");
+                if let (Some(sh), [3, hi, lo, ..]) = (&mut self.facts.server_hello, body) {
+                    let group = NamedGroup(u16::from_be_bytes([*hi, *lo]));
+                    sh.value.key_share_group.get_or_insert(group);
+                }
             }
             (4, Dir::ToClient) if !self.is_tls13() => {
                 // ticket_lifetime_hint(4), then ticket<0..2^16-1>.

@@ -152,6 +152,8 @@ pub struct ServerHelloFacts {
     pub cipher_suite: CipherSuite,
     #[serde(serialize_with = "crate::sanitize::ser_json_opt_text")]
     pub alpn: Option<String>,
+    /// The key-exchange group: the key_share (TLS 1.3), or the named curve of the
+    /// ServerKeyExchange that follows (TLS ≤ 1.2 ECDHE).
     pub key_share_group: Option<NamedGroup>,
     pub extensions: Vec<u16>,
     pub hello_retry_request: bool,
