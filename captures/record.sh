@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tools (Debian 12, as root): install only what is missing.
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy lighttpd:lighttpd sslh:sslh sshd:openssh-server ssh:openssh-client; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi; [ -e /usr/lib/lighttpd/mod_openssl.so ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y lighttpd-mod-openssl; }
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy lighttpd:lighttpd sslh:sslh sshd:openssh-server ssh:openssh-client; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi; python3 -c 'import pyroute2' 2>/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pyroute2; }; [ -e /usr/lib/lighttpd/mod_openssl.so ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y lighttpd-mod-openssl; }
 #
 # record.sh — record tlswhy's sample captures from REAL TLS programs on loopback.
 #
@@ -47,7 +47,8 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
-     sha1_signature virtual_hosts resumption_proves_acceptance lighttpd tunnel_vxlan tunnel_nested)
+     sha1_signature virtual_hosts resumption_proves_acceptance lighttpd tunnel_vxlan tunnel_nested
+     tso_big_tcp)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -1689,6 +1690,38 @@ sc_tunnel_nested() {
         https://emby.example.com:4433/
     run c5 10 ip netns exec tw-xa "${CURL[@]}" --resolve emby.example.com:4433:10.251.5.2 \
         https://emby.example.com:4433/
+    capture_stop
+    stop_all
+    tun_ns_del
+}
+
+# TLS across a veth pair between two namespaces made here (tw-ta: client 10.251.0.1,
+# tw-tb: server 10.251.0.2) with BIG TCP on: the server's kernel hands its device GSO
+# packets of up to 185000 bytes whose IPv4 total length is 0, and the capture on tb0
+# shows them as they are.
+sc_tso_big_tcp() {
+    tun_ns tw-ta tw-tb
+    ip -n tw-ta link add ta0 type veth peer name tb0 netns tw-tb
+    ip -n tw-ta addr add 10.251.0.1/24 dev ta0
+    ip -n tw-tb addr add 10.251.0.2/24 dev tb0
+    ip -n tw-ta link set ta0 up
+    ip -n tw-tb link set tb0 up
+    python3 "$TOOLS/bigtcp.py" 185000 tw-ta:ta0 tw-tb:tb0 >>"$WORK/tso.log" 2>&1 ||
+        die "BIG TCP: $(cat "$WORK/tso.log")"
+    mkdir -p "$WORK/www-tso"
+    head -c 600000 /dev/urandom >"$WORK/www-tso/big"
+    start tso ip netns exec tw-tb sh -c 'cd "$1" && exec timeout 120 openssl s_server \
+        -accept 10.251.0.2:4493 -WWW -cert "$2" -key "$3"' _ "$WORK/www-tso" "$C/emby.pem" "$C/emby.key"
+    local i
+    for i in $(seq 1 100); do
+        ip netns exec tw-tb ss -Hltn "sport = :4493" | grep -q 4493 && break
+        sleep 0.05
+    done
+    CAP_NETNS=tw-tb CAP_IFACE=tb0 capture_start tso_big_tcp "tcp port 4493"
+    expect tso_big_tcp 10.251.0.2:4493 ok emby.example.com - \
+        "curl (TLS 1.3) downloads 600 kB from openssl s_server -WWW across a veth pair with BIG TCP on: the server's data leaves as GSO packets of up to 185000 bytes whose IPv4 total length field is 0 (segmentation offload on the capturing host). Rule 'Capture quirks': the captured bytes are trusted, no segment is lost -> ok"
+    run c 15 ip netns exec tw-ta "${CURL[@]}" --resolve emby.example.com:4493:10.251.0.2 \
+        https://emby.example.com:4493/big
     capture_stop
     stop_all
     tun_ns_del
