@@ -99,6 +99,13 @@ pub struct OutputArgs {
     #[arg(long = "port", value_name = "PORT")]
     pub ports: Vec<u16>,
 
+    /// NSS key log (SSLKEYLOGFILE of curl, browsers, OpenSSL -keylogfile, Python, Go,
+    /// Node): the handshakes it holds secrets for are decrypted and their verdicts rest
+    /// on the decrypted messages. Repeatable. A pcapng's Decryption Secrets Blocks are
+    /// used without it. Secrets are never printed or written.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<PathBuf>,
+
     /// Seconds of silence after a SYN or a ClientHello that count as a timeout.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     pub timeout: f64,

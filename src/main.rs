@@ -149,6 +149,22 @@ fn common(args: &OutputArgs) -> Result<Common, String> {
         .diagnosis
         .tls_ports
         .extend(args.ports.iter().copied());
+    if !args.keylog.is_empty() {
+        let keys = tlswhy::keys::KeyLog::new();
+        for path in &args.keylog {
+            let stats = keys
+                .add_file(path)
+                .map_err(|e| format!("--keylog {}: {e}", path.display()))?;
+            if stats.secrets == 0 {
+                return Err(format!(
+                    "--keylog {}: no TLS secrets in it (NSS key log lines such as \
+                     CLIENT_RANDOM or CLIENT_HANDSHAKE_TRAFFIC_SECRET)",
+                    path.display()
+                ));
+            }
+        }
+        settings.keys = Some(std::sync::Arc::new(keys));
+    }
     let color = terminal::color(
         args.color,
         io::stdout().is_terminal(),
@@ -198,7 +214,13 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     .into_iter()
     .filter_map(|(option, path)| Some((option, path?)))
     .collect();
-    if let Err(e) = outputs::check(&output_files, &args.paths, &sources, out_args.force) {
+    // Key logs are inputs too.
+    let inputs: Vec<Source> = sources
+        .iter()
+        .cloned()
+        .chain(out_args.keylog.iter().cloned().map(Source::File))
+        .collect();
+    if let Err(e) = outputs::check(&output_files, &args.paths, &inputs, out_args.force) {
         eprintln!("tlswhy: {e}");
         return Ok(ExitCode::from(2));
     }
@@ -323,6 +345,9 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
                         r.stats.evicted_connections,
                         settings.diagnosis.limits.max_flows
                     );
+                }
+                if let (Some(shortfall), false) = (r.keys.shortfall(), out_args.quiet) {
+                    eprintln!("tlswhy: warning: {}: {shortfall}", escape(&r.name));
                 }
                 for (what, n) in &r.stats.undecoded_encapsulations {
                     if !out_args.quiet {

@@ -13,8 +13,14 @@ use std::io::Read;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use pcap_parser::pcapng::{Block, SectionHeaderBlock};
 use pcap_parser::{PcapError, PcapHeader};
+
+use crate::keys::KeyLog;
+
+mod secrets;
 
 /// Time of a packet, in nanoseconds since the Unix epoch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -307,6 +313,8 @@ pub struct PacketReader<'a> {
     more_may_follow: bool,
     /// The walk stopped at a record that continues past `bytes`.
     wants_more: bool,
+    /// pcapng: the TLS key logs of Decryption Secrets Blocks go here as they are met.
+    secrets: Option<Arc<KeyLog>>,
 }
 
 /// What a [`PacketReader`] knows between two chunks of a stream: the format, the
@@ -317,9 +325,16 @@ pub struct ReaderState {
     walker: Walker,
     link_types: Vec<LinkType>,
     capture_end: Option<Timestamp>,
+    secrets: Option<Arc<KeyLog>>,
 }
 
 impl ReaderState {
+    /// pcapng: the TLS secrets of its Decryption Secrets Blocks (see
+    /// [`PacketReader::secrets`]).
+    pub fn secrets(&self) -> Option<&Arc<KeyLog>> {
+        self.secrets.as_ref()
+    }
+
     /// When the capture ended, if the file said so before this point.
     pub fn capture_end(&self) -> Option<Timestamp> {
         self.capture_end
@@ -356,6 +371,7 @@ impl<'a> PacketReader<'a> {
                     base: 0,
                     more_may_follow: false,
                     wants_more: false,
+                    secrets: None,
                 })
             }
             Format::PcapNg => {
@@ -373,6 +389,7 @@ impl<'a> PacketReader<'a> {
                     base: 0,
                     more_may_follow: false,
                     wants_more: false,
+                    secrets: Some(Arc::new(KeyLog::new())),
                 };
                 // The section header must parse, or this is not a pcapng file at all.
                 match pcap_parser::pcapng::parse_sectionheaderblock(bytes) {
@@ -401,6 +418,7 @@ impl<'a> PacketReader<'a> {
             base: 0,
             more_may_follow: false,
             wants_more: false,
+            secrets: state.secrets,
         }
     }
 
@@ -424,6 +442,21 @@ impl<'a> PacketReader<'a> {
             walker: self.walker,
             link_types: self.link_types,
             capture_end: self.capture_end,
+            secrets: self.secrets,
+        }
+    }
+
+    /// pcapng: the TLS secrets of the Decryption Secrets Blocks read so far (the walk
+    /// adds the others as it meets them). `None` for pcap, which has no such blocks.
+    pub fn secrets(&self) -> Option<&Arc<KeyLog>> {
+        self.secrets.as_ref()
+    }
+
+    /// pcapng: reads the Decryption Secrets Blocks of the whole capture now, before its
+    /// packets, so that a secret written after the packets it opens still applies.
+    pub fn read_secrets_ahead(&self) {
+        if let Some(log) = &self.secrets {
+            secrets::read_ahead(self.bytes, log);
         }
     }
 
@@ -636,6 +669,13 @@ impl<'a> PacketReader<'a> {
                         orig_len: epb.origlen,
                     });
                 }
+                Block::DecryptionSecrets(dsb) => {
+                    if let Some(log) = &self.secrets {
+                        if dsb.secrets_type == pcap_parser::pcapng::SecretsType::TlsKeyLog {
+                            log.add_lines(dsb.data);
+                        }
+                    }
+                }
                 Block::InterfaceStatistics(isb) => {
                     // isb_endtime: when the capture stopped, silence included.
                     if let (Some(iface), Some(Ok((high, low)))) =
@@ -732,66 +772,4 @@ fn hex_prefix(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pcap_le(records: &[(&[u8], u32)], nanos: bool) -> Vec<u8> {
-        let mut v = Vec::new();
-        let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
-        v.extend_from_slice(&magic.to_le_bytes());
-        v.extend_from_slice(&2u16.to_le_bytes());
-        v.extend_from_slice(&4u16.to_le_bytes());
-        v.extend_from_slice(&[0; 8]);
-        v.extend_from_slice(&65535u32.to_le_bytes());
-        v.extend_from_slice(&1u32.to_le_bytes());
-        for (data, frac) in records {
-            v.extend_from_slice(&10u32.to_le_bytes());
-            v.extend_from_slice(&frac.to_le_bytes());
-            v.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            v.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            v.extend_from_slice(data);
-        }
-        v
-    }
-
-    #[test]
-    fn reads_microsecond_and_nanosecond_timestamps() {
-        let us = pcap_le(&[(b"abcd", 5)], false);
-        let p: Vec<_> = PacketReader::new(&us, "t").unwrap().collect();
-        assert_eq!(p[0].ts, Timestamp(10_000_005_000));
-        let ns = pcap_le(&[(b"abcd", 5)], true);
-        let p: Vec<_> = PacketReader::new(&ns, "t").unwrap().collect();
-        assert_eq!(p[0].ts, Timestamp(10_000_000_005));
-        assert_eq!(p[0].data, b"abcd");
-    }
-
-    #[test]
-    fn truncated_record_is_damage_not_panic() {
-        let mut v = pcap_le(&[(b"abcdef", 0), (b"ghijkl", 0)], false);
-        v.truncate(v.len() - 3);
-        let mut r = PacketReader::new(&v, "t").unwrap();
-        assert_eq!(r.next().unwrap().data, b"abcdef");
-        assert!(r.next().is_none());
-        let d = r.damage().unwrap();
-        assert_eq!(d.offset, 24 + 16 + 6);
-        assert!(d.what.contains("cut off"), "{}", d.what);
-    }
-
-    #[test]
-    fn absurd_caplen_is_damage() {
-        let mut v = pcap_le(&[(b"abcdef", 0)], false);
-        let at = 24 + 8;
-        v[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-        let mut r = PacketReader::new(&v, "t").unwrap();
-        assert!(r.next().is_none());
-        assert!(r.damage().unwrap().what.contains("more than any packet"));
-    }
-
-    #[test]
-    fn not_a_capture_is_an_error_naming_the_bytes() {
-        let err = PacketReader::new(b"GET / HTTP/1.1\r\n", "x.txt")
-            .err()
-            .unwrap();
-        assert!(err.to_string().contains("47 45 54 20"), "{err}");
-    }
-}
+mod tests;

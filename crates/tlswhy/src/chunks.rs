@@ -97,8 +97,23 @@ pub enum PacketSource<'a> {
 
 impl<'a> PacketSource<'a> {
     /// The capture in `bytes`.
+    /// A pcapng's Decryption Secrets Blocks are read before its packets.
     pub fn memory(bytes: &'a [u8], name: &str) -> Result<PacketSource<'a>, CaptureError> {
-        Ok(PacketSource::Memory(PacketReader::new(bytes, name)?, bytes))
+        let reader = PacketReader::new(bytes, name)?;
+        reader.read_secrets_ahead();
+        Ok(PacketSource::Memory(reader, bytes))
+    }
+
+    /// pcapng: the TLS secrets its Decryption Secrets Blocks carry — all of them for a
+    /// capture in memory, those read so far for a stream (the rest are added as they
+    /// come).
+    pub fn secrets(&self) -> Option<Arc<crate::keys::KeyLog>> {
+        match self {
+            PacketSource::Memory(reader, _) => reader.secrets().cloned(),
+            PacketSource::Stream(stream) => {
+                stream.state.as_ref().and_then(|s| s.secrets().cloned())
+            }
+        }
     }
 
     /// The next run of packets; `None` at the end or at damage.

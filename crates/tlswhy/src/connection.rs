@@ -4,6 +4,7 @@
 //! imports the other's internals.
 
 use crate::flow::{self, At, Dir};
+use crate::keys::KeySources;
 use crate::limits::Limits;
 use crate::tls::{Conversation, TlsFacts};
 
@@ -14,8 +15,10 @@ pub type Connection = flow::Connection<Conversation>;
 pub type FlowTable = flow::FlowTable<Conversation>;
 
 impl flow::Application for Conversation {
-    fn with_limits(limits: &Limits) -> Self {
-        Conversation::with_limits(limits)
+    type Setup = KeySources;
+
+    fn with_limits(limits: &Limits, keys: &KeySources) -> Self {
+        Conversation::with_keys(limits, keys)
     }
 
     fn on_bytes(&mut self, dir: Dir, data: &[u8], at: At) {

@@ -242,8 +242,11 @@ impl Reassembler {
 /// What reads a connection's reassembled bytes, in order, per direction: the layer
 /// above TCP. Made when the first payload byte arrives.
 pub trait Application: Default {
+    /// What every reader of one table is made with besides the limits (for TLS: where
+    /// keys come from). Cloned into each connection.
+    type Setup: Clone + Default + std::fmt::Debug;
     /// A reader bounded by `limits`.
-    fn with_limits(limits: &Limits) -> Self;
+    fn with_limits(limits: &Limits, setup: &Self::Setup) -> Self;
     /// The next bytes of `dir`'s stream, seen at `at`.
     fn on_bytes(&mut self, dir: Dir, data: &[u8], at: At);
     /// `dir`'s stream cannot be followed past this point.
@@ -262,7 +265,7 @@ pub trait Application: Default {
 
 /// One TCP connection and what it carried; `A` reads its bytes.
 #[derive(Debug)]
-pub struct Connection<A> {
+pub struct Connection<A: Application> {
     /// Order in which connections started in the capture.
     pub id: u64,
     pub client: SocketAddr,
@@ -277,6 +280,7 @@ pub struct Connection<A> {
     /// a SYN flood or a port scan never need one).
     app: Option<Box<A>>,
     limits: Limits,
+    setup: A::Setup,
     reassembly: [Reassembler; 2],
     client_isn: Option<u32>,
     /// Nothing was handed to the TLS layer yet (roles may still be swapped).
@@ -295,6 +299,7 @@ impl<A: Application> Connection<A> {
         at: At,
         roles_guessed: bool,
         limits: &Limits,
+        setup: &A::Setup,
     ) -> Connection<A> {
         Connection {
             id,
@@ -309,6 +314,7 @@ impl<A: Application> Connection<A> {
             },
             app: None,
             limits: *limits,
+            setup: setup.clone(),
             reassembly: [Reassembler::new(limits), Reassembler::new(limits)],
             client_isn: None,
             untouched: true,
@@ -320,7 +326,15 @@ impl<A: Application> Connection<A> {
     /// A connection made from facts alone, for tests of the layers above.
     #[cfg(test)]
     pub(crate) fn for_test(client: SocketAddr, server: SocketAddr, at: At) -> Connection<A> {
-        Connection::new(0, client, server, at, false, &Limits::default())
+        Connection::new(
+            0,
+            client,
+            server,
+            at,
+            false,
+            &Limits::default(),
+            &A::Setup::default(),
+        )
     }
 
     /// The layer above, if any byte arrived.
@@ -330,7 +344,7 @@ impl<A: Application> Connection<A> {
 
     /// The layer above, made on first use.
     pub fn app_mut(&mut self) -> &mut A {
-        application(&mut self.app, &self.limits)
+        application(&mut self.app, &self.limits, &self.setup)
     }
 
     /// A finished connection (see [`Connection::finish`], which already freed its
@@ -455,7 +469,7 @@ impl<A: Application> Connection<A> {
 
     fn deliver(&mut self, dir: Dir, seq: u32, payload: &[u8], at: At) {
         self.untouched = false;
-        let app = application(&mut self.app, &self.limits);
+        let app = application(&mut self.app, &self.limits, &self.setup);
         let lost = &mut self.tcp.lost_segment[dir.index()];
         self.reassembly[dir.index()].push(seq, payload, &mut |piece| match piece {
             Piece::Data(bytes) => app.on_bytes(dir, bytes, at),
@@ -467,7 +481,7 @@ impl<A: Application> Connection<A> {
     }
 
     fn skip_hole(&mut self, dir: Dir, at: At) {
-        let app = application(&mut self.app, &self.limits);
+        let app = application(&mut self.app, &self.limits, &self.setup);
         let lost = &mut self.tcp.lost_segment[dir.index()];
         self.reassembly[dir.index()].skip_hole(&mut |piece| match piece {
             Piece::Data(bytes) => app.on_bytes(dir, bytes, at),
@@ -506,14 +520,18 @@ impl<A: Application> Connection<A> {
 
 /// A connection's layer above, made on first use (a free function, so that callers can
 /// borrow other fields of the connection beside it).
-fn application<'a, A: Application>(slot: &'a mut Option<Box<A>>, limits: &Limits) -> &'a mut A {
-    slot.get_or_insert_with(|| Box::new(A::with_limits(limits)))
+fn application<'a, A: Application>(
+    slot: &'a mut Option<Box<A>>,
+    limits: &Limits,
+    setup: &A::Setup,
+) -> &'a mut A {
+    slot.get_or_insert_with(|| Box::new(A::with_limits(limits, setup)))
 }
 
 /// The connections of one capture. Live connections are keyed by their direction-free
 /// address pair; a connection that ends (or whose 5-tuple is reused) moves to `done`.
 #[derive(Default)]
-pub struct FlowTable<A> {
+pub struct FlowTable<A: Application> {
     /// Keyed with a per-process random seed (foldhash): fast, and a crafted capture
     /// cannot aim at collisions.
     live: HashMap<FlowKey, Connection<A>, foldhash::fast::RandomState>,
@@ -522,6 +540,7 @@ pub struct FlowTable<A> {
     /// Ports whose connections count as TLS attempts even without a ClientHello.
     tls_ports: Vec<u16>,
     limits: Limits,
+    setup: A::Setup,
     /// Connections closed early because the table was full.
     pub evicted: u64,
     /// First frames of the connections not yet handed out by [`FlowTable::expire`].
@@ -543,6 +562,12 @@ impl<A: Application> FlowTable<A> {
             limits,
             ..Default::default()
         }
+    }
+
+    /// What the readers of connections made from now on are made with
+    /// ([`Application::Setup`]).
+    pub fn set_setup(&mut self, setup: A::Setup) {
+        self.setup = setup;
     }
 
     /// The table is full: the least recently active quarter of the live connections
@@ -611,7 +636,15 @@ impl<A: Application> FlowTable<A> {
         if self.live.len() >= self.capacity.max(1) {
             self.evict();
         }
-        let mut conn = Connection::new(self.next_id, client, server, at, guessed, &self.limits);
+        let mut conn = Connection::new(
+            self.next_id,
+            client,
+            server,
+            at,
+            guessed,
+            &self.limits,
+            &self.setup,
+        );
         conn.tunnel = seg.tunnel;
         self.next_id += 1;
         self.open.insert(at.frame);

@@ -27,6 +27,7 @@ pub mod diagnose;
 pub(crate) mod fanout;
 pub mod flow;
 pub mod inputs;
+pub mod keys;
 pub mod limits;
 #[cfg(feature = "live")]
 pub mod live;

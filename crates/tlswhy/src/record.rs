@@ -18,7 +18,7 @@ use crate::diagnose::{self, Code, Verdict, Warning};
 use crate::report::group::Groups;
 use crate::report::servers::ServerTable;
 use crate::tls::cert::CertFacts;
-use crate::tls::facts::{AlertFacts, Event, Malformed, Seen};
+use crate::tls::facts::{AlertFacts, Decryption, Event, Malformed, Seen};
 use crate::tls::hello::{ClientHelloFacts, ServerHelloFacts};
 use crate::tls::suites::sslv2_cipher_name;
 use crate::tls::TlsFacts;
@@ -65,6 +65,63 @@ pub struct CaptureReport {
     pub groups: Groups,
     /// Handshake attempts by server, counted whether their records were kept or not.
     pub servers: ServerTable,
+    /// What keys did for the attempts (all zero when none were given).
+    pub keys: KeyCounts,
+}
+
+/// What keys did for a capture's handshake attempts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KeyCounts {
+    /// Keys were given, none for the attempt's client random.
+    pub no_secret: u64,
+    /// Its records were opened.
+    pub opened: u64,
+    /// Its secrets were found but did not open its records.
+    pub failed: u64,
+}
+
+impl KeyCounts {
+    pub fn add(&mut self, decryption: Decryption) {
+        match decryption {
+            Decryption::NoKeys => {}
+            Decryption::NoSecret => self.no_secret += 1,
+            Decryption::Opened => self.opened += 1,
+            Decryption::Failed => self.failed += 1,
+        }
+    }
+
+    pub fn merge(&mut self, other: &KeyCounts) {
+        self.no_secret += other.no_secret;
+        self.opened += other.opened;
+        self.failed += other.failed;
+    }
+
+    /// Attempts that keys were looked up for.
+    pub fn looked_up(&self) -> u64 {
+        self.no_secret + self.opened + self.failed
+    }
+
+    /// What to tell the user when keys did not open every attempt they were given for:
+    /// e.g. "the keys matched 3 of 40 handshakes; 2 of them failed to decrypt (a key log
+    /// of other connections?)".
+    pub fn shortfall(&self) -> Option<String> {
+        if self.looked_up() == 0 || self.no_secret == 0 && self.failed == 0 {
+            return None;
+        }
+        let matched = self.opened + self.failed;
+        let mut text = format!(
+            "the keys matched {matched} of {} handshake(s)",
+            self.looked_up()
+        );
+        if self.failed > 0 {
+            text.push_str(&format!(
+                "; {} of them failed to decrypt (wrong or damaged key log?)",
+                self.failed
+            ));
+        }
+        text.push_str("; the others keep their inferred verdicts");
+        Some(text)
+    }
 }
 
 impl CaptureReport {
@@ -72,6 +129,7 @@ impl CaptureReport {
     pub fn keep_all(&mut self, records: Vec<Finished>) {
         for mut f in records {
             f.tally(&mut self.counts, &mut self.warning_counts);
+            self.keys.add(f.decryption);
             self.servers.add(f.server, f.code, f.sni());
             let opened = self.groups.add(&mut f);
             self.failing_packets.extend(std::mem::take(&mut f.packets));
@@ -207,6 +265,8 @@ pub struct Finished {
     /// The ClientHello's server_name when there is no `handshake` to hold it (moved,
     /// not copied: see [`Finished::sni`]).
     pub server_name: Option<String>,
+    /// What keys did for the attempt.
+    pub decryption: Decryption,
 }
 
 impl Finished {

@@ -16,7 +16,7 @@ pub mod warning;
 pub use detail::Detail;
 pub use profile::{Profiles, ServerProfile};
 pub use rules::{handshake_completed, is_encrypted_alert_len, negotiated_tls13};
-pub use verdict::{Code, Finding, Fix, Side, Verdict};
+pub use verdict::{Code, Finding, Fix, Proof, Side, Verdict};
 pub use warning::{warnings_of, Warning};
 
 use crate::capture::Timestamp;
@@ -135,5 +135,8 @@ pub fn diagnose(
     }
     detail::order(&mut verdict.details);
     verdict.reads = cx.reads.get();
+    if cx.facts.decryption == crate::tls::facts::Decryption::Opened {
+        verdict.proof = Proof::Decrypted;
+    }
     Some(verdict)
 }

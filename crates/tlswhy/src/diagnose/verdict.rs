@@ -547,6 +547,30 @@ pub struct Verdict {
     /// server, how long the capture went on): such a verdict can change when the rest of
     /// the capture does.
     pub reads: super::Reads,
+    /// Drawn from messages opened with keys, or inferred from what the packets show in
+    /// the clear (DESIGN's `verdict.proof`).
+    pub proof: Proof,
+}
+
+/// What a verdict rests on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proof {
+    /// What the packets show in the clear (record sizes and timing for what is
+    /// encrypted).
+    #[default]
+    Inferred,
+    /// The conversation's protected records were opened with keys.
+    Decrypted,
+}
+
+impl Proof {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proof::Inferred => "inferred",
+            Proof::Decrypted => "decrypted",
+        }
+    }
 }
 
 impl Verdict {
@@ -558,6 +582,7 @@ impl Verdict {
             details,
             fix,
             reads: super::Reads::default(),
+            proof: Proof::Inferred,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! finished connections turned into records as soon as their verdict is final.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::output::Output;
 use crate::capture::OwnedPacket;
@@ -10,6 +11,7 @@ use crate::connection::{Connection, FlowTable};
 use crate::decode::{Decoder, Skip};
 use crate::diagnose::{self, Code, Profiles};
 use crate::flow::{key_of, At, FlowKey};
+use crate::keys::{KeyLog, KeySources};
 use crate::pipeline::Settings;
 use crate::record::{Finished, Stats};
 
@@ -110,7 +112,7 @@ impl PacketLog {
 
 impl<'s> Engine<'s> {
     pub fn new(settings: &'s Settings) -> Engine<'s> {
-        Engine {
+        let mut engine = Engine {
             decoder: Decoder::new(),
             table: FlowTable::new(
                 settings.diagnosis.tls_ports.clone(),
@@ -126,7 +128,18 @@ impl<'s> Engine<'s> {
             held_for_profiles: Vec::new(),
             expired: Vec::new(),
             connections_counted: 0,
-        }
+        };
+        engine.use_capture_secrets(None);
+        engine
+    }
+
+    /// The capture's own secrets (pcapng Decryption Secrets Blocks), beside the key
+    /// logs of the settings, for the connections made from now on.
+    pub fn use_capture_secrets(&mut self, secrets: Option<Arc<KeyLog>>) {
+        self.table.set_setup(KeySources {
+            given: self.settings.keys.clone(),
+            embedded: secrets,
+        });
     }
 
     /// Takes one packet.

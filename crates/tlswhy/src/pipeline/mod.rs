@@ -34,6 +34,8 @@ pub struct Settings {
     pub json_only: bool,
     /// Make the records of successful handshakes (off when the output only counts them).
     pub ok_records: bool,
+    /// Key logs (`--keylog`): connections whose client random they hold are opened.
+    pub keys: Option<Arc<crate::keys::KeyLog>>,
     /// Counters the pass bumps as it goes (a progress meter reads them).
     pub progress: Option<Arc<crate::progress::Progress>>,
     /// The report shows only some failures of each code (and nothing else reads the
@@ -54,6 +56,7 @@ impl Default for Settings {
             detail: DetailLevel::Compact,
             json_only: false,
             ok_records: true,
+            keys: None,
             progress: None,
             examples: None,
             parallel_min_bytes: 4 * 1024 * 1024,
@@ -145,6 +148,7 @@ pub fn analyze_packets(
     let threads = settings.threads.max(1);
     if threads == 1 || size < settings.parallel_min_bytes {
         let mut engine = Engine::new(settings);
+        engine.use_capture_secrets(source.secrets());
         let mut order = InOrder::new(1, sink);
         while let Some(chunk) = source.next_chunk() {
             for at in &chunk.packets {

@@ -49,6 +49,7 @@ impl Output<'_> {
             packets
         };
         let (server, ts, frame) = (conn.server, conn.first.ts, conn.first.frame);
+        let decryption = conn.tls().facts.decryption;
         if counted_only {
             // The connection is dropped once its record is made: its name moves (and a
             // connection without a ClientHello gets no TLS layer made for nothing).
@@ -72,6 +73,7 @@ impl Output<'_> {
                 ts,
                 frame,
                 server_name,
+                decryption,
             });
         }
         let facts = conn.take_tls_facts();
@@ -96,6 +98,7 @@ impl Output<'_> {
             ts,
             frame,
             server_name,
+            decryption,
         })
     }
 }

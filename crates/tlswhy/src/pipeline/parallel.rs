@@ -29,10 +29,12 @@ pub(super) fn parallel_pass(
     on_own_pool: bool,
 ) -> CaptureReport {
     let order = std::sync::Mutex::new(InOrder::new(threads, sink));
+    let secrets = source.secrets();
     let fanout = Fanout::new(source, threads, shard_of, settings.progress.as_deref());
     let work = |shard: usize, mut chunks: crate::fanout::Worker<'_, '_, '_>| -> Shard {
         // The flow table limit holds for the capture: each worker gets its share.
         let mut engine = Engine::new(settings);
+        engine.use_capture_secrets(secrets.clone());
         engine.table.share_limit(threads);
         let mut watermark = 0;
         while let Some(chunk) = chunks.next_chunk() {
@@ -266,5 +268,6 @@ pub(super) fn finish_capture(
         failing_packets: Vec::new(),
         groups: Default::default(),
         servers: Default::default(),
+        keys: Default::default(),
     }
 }

@@ -30,6 +30,7 @@ pub struct Collector {
     handshakes: Vec<Handshake>,
     counts: BTreeMap<Code, u64>,
     warning_counts: BTreeMap<Warning, u64>,
+    keys: crate::record::KeyCounts,
     packets: Vec<OwnedPacket>,
     groups: Groups,
     servers: ServerTable,
@@ -86,6 +87,7 @@ impl Collector {
             handshakes: Vec::new(),
             counts: BTreeMap::new(),
             warning_counts: BTreeMap::new(),
+            keys: Default::default(),
             packets: Vec::new(),
             groups: Groups::default(),
             servers: ServerTable::default(),
@@ -114,6 +116,7 @@ impl Collector {
         }
         let code = f.code;
         let n = f.tally(&mut self.counts, &mut self.warning_counts);
+        self.keys.add(f.decryption);
         // A record that comes as its JSON line alone (`Settings::json_only`: nothing
         // reads the records but as JSON lines) needs no groups or server rows.
         let json_only = f.json_line.is_some() && f.handshake.is_none();
@@ -174,6 +177,7 @@ impl Collector {
         report.handshakes = self.handshakes;
         report.counts = self.counts;
         report.warning_counts = self.warning_counts;
+        report.keys = self.keys;
         report.failing_packets = self.packets;
         report.groups = self.groups;
         report.servers = self.servers;

@@ -159,6 +159,7 @@ mod tests {
             ts: Timestamp(frame as i64 * 1_000_000_000),
             frame,
             server_name: sni.map(str::to_string),
+            decryption: Default::default(),
         }
     }
 

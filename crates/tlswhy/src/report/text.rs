@@ -518,6 +518,12 @@ pub fn write_summary<W: Write>(
             writeln!(out, "  {w} {n}: {}", w.title())?;
         }
     }
+    // Keys that did not open every handshake they were given for.
+    for r in reports {
+        if let Some(shortfall) = r.keys.shortfall() {
+            writeln!(out, "{} {}: {shortfall}", st.bold("keys:"), escape(&r.name))?;
+        }
+    }
     // Encapsulations recognised but not looked into: TLS inside them is not counted.
     for r in reports {
         for (what, n) in &r.stats.undecoded_encapsulations {

@@ -13,11 +13,13 @@ use super::alert::{AlertDescription, AlertLevel};
 use super::facts::*;
 use super::hello::{self, ServerHelloFacts};
 use super::plaintext;
+use super::protected::{self, Plan, Protection};
 use super::sslv2;
 use super::suites::version_name;
 use super::wire::NamedGroup;
 use super::wire::ProtocolVersion;
 use crate::flow::{At, Dir};
+use crate::keys::KeySources;
 use crate::limits::Limits;
 
 /// Largest record length accepted: 2^14 plus the expansion RFC 5246 allows.
@@ -95,6 +97,10 @@ pub struct Conversation {
     limits: Limits,
     /// Records seen per direction.
     records: [u64; 2],
+    /// Where secrets may be found (nothing: no key work at all).
+    keys: KeySources,
+    /// The secrets of this conversation, once found: its records are opened.
+    protection: Option<Box<Protection>>,
 }
 
 impl Conversation {
@@ -105,6 +111,15 @@ impl Conversation {
     pub fn with_limits(limits: &Limits) -> Conversation {
         Conversation {
             limits: *limits,
+            ..Conversation::default()
+        }
+    }
+
+    /// A conversation whose records are opened with the secrets `keys` hold for it.
+    pub fn with_keys(limits: &Limits, keys: &KeySources) -> Conversation {
+        Conversation {
+            limits: *limits,
+            keys: keys.clone(),
             ..Conversation::default()
         }
     }
@@ -232,6 +247,7 @@ impl Conversation {
     /// Frees all buffers: nothing more will be parsed.
     pub fn settle(&mut self) {
         self.settled = true;
+        self.protection = None;
         for s in &mut self.streams {
             s.pending = Vec::new();
             s.handshake = Vec::new();
@@ -308,6 +324,27 @@ impl Conversation {
                 self.abandon(dir, at, what);
                 return;
             }
+            match self
+                .protection
+                .as_ref()
+                .map(|p| p.plan(dir, content_type, len))
+            {
+                Some(Plan::Open) => {
+                    if rest.len() < 5 + len {
+                        break;
+                    }
+                    let header: [u8; 5] = rest[..5].try_into().expect("5 bytes");
+                    self.on_sealed_record(dir, &header, &rest[5..5 + len], at);
+                    rest = &rest[5 + len..];
+                    continue;
+                }
+                Some(Plan::StepOver) => {
+                    if let Some(p) = &mut self.protection {
+                        p.step_over(dir);
+                    }
+                }
+                Some(Plan::Unkeyed) | None => {}
+            }
             if content_type == 23 {
                 // Encrypted: the length is all there is to learn.
                 self.on_application_data(dir, len, at);
@@ -344,6 +381,9 @@ impl Conversation {
                 if self.facts.change_cipher_spec[d].is_none() {
                     self.facts.change_cipher_spec[d] = Some(at);
                     self.push_event(at, dir, "ChangeCipherSpec");
+                    if let Some(p) = &mut self.protection {
+                        p.on_change_cipher_spec(dir);
+                    }
                 }
                 // TLS 1.3 sends a CCS for middlebox compatibility (also after a
                 // HelloRetryRequest, before the real ServerHello): it protects nothing.
@@ -374,6 +414,7 @@ impl Conversation {
                         level: None,
                         description: None,
                         encrypted: true,
+                        decrypted: false,
                     }
                 } else {
                     AlertFacts {
@@ -382,25 +423,10 @@ impl Conversation {
                         level: Some(AlertLevel(payload[0])),
                         description: Some(AlertDescription(payload[1])),
                         encrypted: false,
+                        decrypted: false,
                     }
                 };
-                self.push_event(at, dir, format!("Alert: {}", alert.describe()));
-                let fatal = alert.is_fatal();
-                if self.facts.alerts.len() < 16 {
-                    self.facts.alerts.push(alert);
-                }
-                if fatal {
-                    // The outcome is decided; what follows is the close — and perhaps
-                    // the peer's own alert in answer, which is read before settling.
-                    let peer = 1 - d;
-                    if self.streams[peer].mode == Mode::Stopped
-                        || self.facts.alerts.iter().any(|a| a.from == dir.opposite())
-                    {
-                        self.settle();
-                    } else {
-                        self.streams[d].stop();
-                    }
-                }
+                self.on_alert(dir, alert);
             }
             22 => {
                 let plaintext_hello = self.facts.server_hello.is_none()
@@ -433,6 +459,45 @@ impl Conversation {
             }
             _ => {}
         }
+    }
+
+    fn on_alert(&mut self, dir: Dir, alert: AlertFacts) {
+        let d = dir.index();
+        self.push_event(alert.at, dir, format!("Alert: {}", alert.describe()));
+        let fatal = alert.is_fatal();
+        if self.facts.alerts.len() < 16 {
+            self.facts.alerts.push(alert);
+        }
+        if fatal {
+            // The outcome is decided; what follows is the close — and perhaps the
+            // peer's own alert in answer, which is read before settling.
+            let peer = 1 - d;
+            if self.streams[peer].mode == Mode::Stopped
+                || self.facts.alerts.iter().any(|a| a.from == dir.opposite())
+            {
+                self.settle();
+            } else {
+                self.streams[d].stop();
+            }
+        }
+    }
+
+    /// An application_data record opened with keys: data, not a handshake message.
+    fn count_application_data(&mut self, dir: Dir, len: usize, at: At) {
+        let rec = &mut self.facts.encrypted[dir.index()];
+        if rec.first.len() < KEPT_RECORDS {
+            rec.first.push((at, len as u32));
+        }
+        rec.count += 1;
+        rec.bytes += len as u64;
+        if rec.count <= 6 {
+            let label = Label::Encrypted {
+                tls13: false,
+                len: len as u32,
+            };
+            self.push_event(at, dir, label);
+        }
+        self.maybe_settle();
     }
 
     fn on_application_data(&mut self, dir: Dir, len: usize, at: At) {
@@ -507,6 +572,7 @@ impl Conversation {
                     self.push_event(at, dir, label);
                     let seen = Seen { at, value: ch };
                     if self.facts.client_hello.is_none() {
+                        self.find_secrets(body);
                         self.facts.client_hello = Some(seen);
                     } else if self.facts.second_client_hello.is_none() {
                         self.facts.second_client_hello = Some(Box::new(seen));
@@ -528,6 +594,7 @@ impl Conversation {
                         };
                         self.push_event(at, dir, label);
                         if self.facts.server_hello.is_none() {
+                            self.make_keys(&sh, body);
                             self.facts.server_hello = Some(Seen { at, value: sh });
                         }
                     }
@@ -556,6 +623,13 @@ impl Conversation {
             (11, _) => {
                 let parsed = tls_parser::parse_tls_handshake_msg_certificate(body);
                 let chain: Vec<&[u8]> = match &parsed {
+                    _ if self.is_tls13() => match protected::tls13_certificate_chain(body) {
+                        Some(chain) => chain,
+                        None => {
+                            self.malformed(dir, at, "Certificate message does not parse".into());
+                            return;
+                        }
+                    },
                     Ok((_, tls_parser::TlsMessageHandshake::Certificate(c))) => {
                         c.cert_chain.iter().map(|r| r.data).collect()
                     }
@@ -626,6 +700,30 @@ impl Conversation {
                 let d = dir.index();
                 self.facts.finished[d].get_or_insert(at);
                 self.push_event(at, dir, "Finished");
+                if let Some(p) = &mut self.protection {
+                    p.on_finished(dir);
+                }
+            }
+            (8, Dir::ToClient) => {
+                // TLS 1.3, opened with keys: the ALPN choice is here.
+                let alpn = protected::encrypted_extensions_alpn(body);
+                self.push_event(
+                    at,
+                    dir,
+                    match &alpn {
+                        Some(p) => format!("EncryptedExtensions (ALPN {p})").into(),
+                        None => Cow::Borrowed("EncryptedExtensions"),
+                    },
+                );
+                if let (Some(sh), Some(p)) = (&mut self.facts.server_hello, alpn) {
+                    sh.value.alpn.get_or_insert(p);
+                }
+            }
+            (24, _) => {
+                self.push_event(at, dir, "KeyUpdate");
+                if let Some(p) = &mut self.protection {
+                    p.on_key_update(dir);
+                }
             }
             (ty, _) => {
                 let name = match ty {
@@ -646,6 +744,89 @@ impl Conversation {
                 };
                 self.push_event(at, dir, label);
             }
+        }
+    }
+
+    /// The first ClientHello: its random is kept when there are keys to look it up in.
+    fn find_secrets(&mut self, body: &[u8]) {
+        if self.keys.is_empty() {
+            return;
+        }
+        if let Some(random) = body.get(2..34) {
+            let random: [u8; 32] = random.try_into().expect("32 bytes");
+            self.protection = Some(Box::new(Protection::new(random)));
+        }
+    }
+
+    /// The ServerHello: the secrets for the client random (looked up now, so that a
+    /// key log line written while the handshake ran is found), then the record keys.
+    fn make_keys(&mut self, sh: &ServerHelloFacts, body: &[u8]) {
+        let Some(p) = &mut self.protection else {
+            return;
+        };
+        let Some(secrets) = self.keys.lookup(p.client_random()) else {
+            self.facts.decryption = Decryption::NoSecret;
+            self.protection = None;
+            return;
+        };
+        let random: Option<[u8; 32]> = body.get(2..34).and_then(|r| r.try_into().ok());
+        let made = random
+            .ok_or_else(|| "ServerHello too short".to_string())
+            .and_then(|random| p.on_server_hello(secrets, sh, &random));
+        if made.is_err() {
+            self.facts.decryption = Decryption::Failed;
+            self.protection = None;
+        }
+    }
+
+    /// A protected record opened with keys, read as what it really is; one that does
+    /// not authenticate ends the opening (the keys are wrong) and is read as without.
+    fn on_sealed_record(&mut self, dir: Dir, header: &[u8; 5], body: &[u8], at: At) {
+        let Some(opened) = self
+            .protection
+            .as_mut()
+            .and_then(|p| p.open(dir, header, body))
+        else {
+            self.facts.decryption = Decryption::Failed;
+            self.protection = None;
+            let content_type = header[0];
+            if content_type == 23 {
+                self.on_application_data(dir, body.len(), at);
+            } else {
+                self.on_record(dir, content_type, body, at);
+            }
+            return;
+        };
+        self.facts.decryption = Decryption::Opened;
+        self.facts.decrypted[dir.index()] = true;
+        let plaintext: &[u8] = &opened.plaintext;
+        match opened.content_type {
+            22 => {
+                let hs = &mut self.streams[dir.index()].handshake;
+                if hs.is_empty() {
+                    self.frame_handshake(dir, plaintext, at);
+                } else if hs.len() + plaintext.len() <= self.limits.max_handshake_message + 4 {
+                    let mut joined = std::mem::take(hs);
+                    joined.extend_from_slice(plaintext);
+                    self.frame_handshake(dir, &joined, at);
+                }
+            }
+            21 if plaintext.len() >= 2 => {
+                let alert = AlertFacts {
+                    at,
+                    from: dir,
+                    level: Some(AlertLevel(plaintext[0])),
+                    description: Some(AlertDescription(plaintext[1])),
+                    encrypted: true,
+                    decrypted: true,
+                };
+                self.on_alert(dir, alert);
+            }
+            23 => {
+                self.streams[dir.index()].handshake = Vec::new();
+                self.count_application_data(dir, plaintext.len(), at);
+            }
+            _ => {}
         }
     }
 

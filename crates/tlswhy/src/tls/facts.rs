@@ -36,7 +36,11 @@ pub struct AlertFacts {
     pub level: Option<AlertLevel>,
     #[serde(serialize_with = "super::alert::ser_opt_description")]
     pub description: Option<AlertDescription>,
+    /// Sent in a protected record.
     pub encrypted: bool,
+    /// Protected, and opened with keys: its level and description are known.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub decrypted: bool,
 }
 
 impl AlertFacts {
@@ -44,9 +48,15 @@ impl AlertFacts {
         self.level == Some(AlertLevel::FATAL)
     }
 
+    /// Encrypted and not opened: only its existence (and size) is known.
+    pub fn is_opaque(&self) -> bool {
+        self.encrypted && !self.decrypted
+    }
+
     /// How the alert reads in evidence.
     pub fn describe(&self) -> String {
         match (self.level, self.description) {
+            (Some(l), Some(d)) if self.decrypted => format!("{} alert {} (decrypted)", l.name(), d),
             (Some(l), Some(d)) => format!("{} alert {}", l.name(), d),
             _ => "encrypted alert".to_string(),
         }
@@ -197,6 +207,10 @@ pub struct TlsFacts {
     /// ([`super::hello::session_digest`]; 0: none).
     #[serde(skip)]
     pub issued_ticket: u64,
+    /// Whether keys were looked for, found and used.
+    pub decryption: Decryption,
+    /// Records of each direction were opened with keys: [client, server].
+    pub decrypted: [bool; 2],
     /// Handshake messages seen, per direction, for the ladder.
     pub events: Vec<Event>,
     pub events_dropped: u32,
@@ -232,6 +246,23 @@ impl TlsFacts {
             hello.value.trim_lists();
         }
     }
+}
+
+/// What keys did for a conversation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decryption {
+    /// No keys were given for the capture (or the conversation has no ClientHello).
+    #[default]
+    NoKeys,
+    /// Keys were given, none for this client random.
+    NoSecret,
+    /// The secrets were found and records opened with them.
+    Opened,
+    /// The secrets were found but could not be used: the records did not authenticate
+    /// (another connection's secrets, a wrong file) or the suite is not one this tool
+    /// decrypts.
+    Failed,
 }
 
 /// A certificate chain as sent.

@@ -8,6 +8,7 @@ pub mod conversation;
 pub mod facts;
 pub mod hello;
 pub mod plaintext;
+mod protected;
 mod sslv2;
 pub mod suites;
 mod trim;

@@ -34,7 +34,7 @@ pub(super) fn decisive_alert<'a>(cx: &Ctx<'a>) -> Option<&'a AlertFacts> {
             cx.facts.alerts.iter().find(|a| {
                 !completed
                     && !cx.after_peer_closed(a)
-                    && !a.encrypted
+                    && !a.is_opaque()
                     && a.level != Some(AlertLevel::WARNING)
                     && a.description
                         .is_some_and(|d| d != AD::CLOSE_NOTIFY && d != AD::USER_CANCELED)

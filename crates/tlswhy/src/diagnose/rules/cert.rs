@@ -68,8 +68,17 @@ pub(super) fn certificate_rejection(
             );
         }
     }
+    // A self-signed leaf is the cause of a certificate complaint unless the leaf also
+    // fails to cover the name asked for: the name is objective, trust is not, and only
+    // unknown_ca names trust outright.
+    let name_uncovered = match (leaf, c.server_name.as_deref()) {
+        (Some(l), Some(sni)) if c.server_name_ip().is_none() => !l.covers(sni),
+        _ => false,
+    };
     if alert_says(AD::UNKNOWN_CA)
-        || leaf.is_some_and(|l| l.self_signed) && desc.is_some_and(|d| d.is_certificate_complaint())
+        || leaf.is_some_and(|l| l.self_signed)
+            && desc.is_some_and(|d| d.is_certificate_complaint())
+            && !name_uncovered
     {
         if let Some(l) = leaf.filter(|l| l.self_signed) {
             return Verdict::new(

@@ -329,11 +329,14 @@ pub fn negotiated_tls13(facts: &TlsFacts) -> bool {
     facts.negotiated_tls13()
 }
 
-/// The handshake completed before `t`: TLS 1.3, the client's Finished (by size: its first
-/// encrypted record, or the second after an empty Certificate) came before `t`; before
-/// TLS 1.3, both Finished messages were seen.
+/// The handshake completed before `t`: TLS 1.3, the client's Finished (opened with keys,
+/// else by size: its first encrypted record, or the second after an empty Certificate)
+/// came before `t`; before TLS 1.3, both Finished messages were seen.
 pub fn handshake_completed_before(facts: &TlsFacts, t: At) -> bool {
-    if negotiated_tls13(facts) {
+    if negotiated_tls13(facts) && facts.decrypted[0] {
+        // Opened with keys: the client's Finished itself.
+        facts.finished[0].is_some_and(|at| at < t)
+    } else if negotiated_tls13(facts) {
         client_finished(facts).is_some_and(|at| at < t)
     } else {
         facts.finished.iter().all(|x| x.is_some_and(|at| at < t))

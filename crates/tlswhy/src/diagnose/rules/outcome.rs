@@ -8,6 +8,7 @@ use crate::diagnose::detail::Detail;
 use crate::diagnose::verdict::{Finding, Fix, Unfinished};
 use crate::diagnose::Verdict;
 use crate::flow::{At, Dir};
+use crate::tls::alert::AlertDescription as AD;
 use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 
@@ -45,7 +46,9 @@ pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
             },
         ));
     }
-    if cx.negotiated_tls13() {
+    // TLS 1.3 opened with keys reads like TLS 1.2: the Finished messages and the
+    // alerts are known, not inferred from record sizes.
+    if cx.negotiated_tls13() && !f.decrypted.iter().all(|&d| d) {
         return Some(tls13_outcome(cx, ch));
     }
     if f.sslv2 {
@@ -55,7 +58,7 @@ pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
             return Some(ok(cx, ch));
         }
     }
-    let enc_alert = |d: Dir| f.alerts.iter().find(|a| a.encrypted && a.from == d);
+    let enc_alert = |d: Dir| f.alerts.iter().find(|a| a.is_opaque() && a.from == d);
     if f.finished.iter().all(Option::is_some) {
         if f.encrypted[0].count == 0 {
             if let Some(v) = closed_after_handshake(cx, ch, enc_alert(Dir::ToServer)) {
@@ -125,6 +128,15 @@ fn rejection_after_handshake(
 ) -> Option<Verdict> {
     let f = cx.facts;
     let server_finished = f.finished[1]?;
+    // With keys, the client's goodbye is readable: a close_notify is a client that
+    // was done (a probe, a health check), whatever it thought of the certificate.
+    let said_goodbye = f
+        .alerts
+        .iter()
+        .any(|a| a.decrypted && a.from == Dir::ToServer && a.description == Some(AD::CLOSE_NOTIFY));
+    if said_goodbye {
+        return None;
+    }
     let mut ev = vec![
         cx.client_hello_detail(ch),
         Detail::ServerFinished {

@@ -78,6 +78,7 @@ fn alert(c: &mut Connection, frame: u64, ms: i64, from: Dir, description: AD) {
         level: Some(AlertLevel::FATAL),
         description: Some(description),
         encrypted: false,
+        decrypted: false,
     });
     c.last = c.last.max(at(frame, ms));
 }

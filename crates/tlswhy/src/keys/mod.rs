@@ -1,0 +1,269 @@
+//! Keys that open TLS records: the NSS key log format (RFC 9850) that curl, browsers,
+//! OpenSSL, Python, Go, Node and Java agents write, whether read from a file given on
+//! the command line or from a pcapng's Decryption Secrets Blocks.
+//!
+//! A [`KeyLog`] maps a ClientHello's random to the secrets of that connection. Secrets
+//! never leave this module's types in readable form: [`Secret`] prints as `Secret(..)`
+//! and is wiped when dropped; nothing here logs or serializes them.
+
+mod cipher;
+mod schedule;
+
+pub(crate) use cipher::{CipherSpec, Opened, RecordCipher};
+pub(crate) use schedule::{tls12_key_block, tls13_next_secret, tls13_traffic_keys, Tls12Keys};
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use zeroize::Zeroizing;
+
+/// One secret of a key log (a TLS 1.2 master secret or a TLS 1.3 traffic secret).
+#[derive(Clone)]
+pub struct Secret(Zeroizing<Vec<u8>>);
+
+impl Secret {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// The secrets a key log holds for one connection (one client random).
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionSecrets {
+    /// `CLIENT_RANDOM`: the TLS ≤ 1.2 master secret.
+    pub(crate) master: Option<Secret>,
+    /// `CLIENT_HANDSHAKE_TRAFFIC_SECRET`, `SERVER_HANDSHAKE_TRAFFIC_SECRET`.
+    pub(crate) handshake: [Option<Secret>; 2],
+    /// `CLIENT_TRAFFIC_SECRET_0`, `SERVER_TRAFFIC_SECRET_0`.
+    pub(crate) traffic: [Option<Secret>; 2],
+}
+
+/// What reading key log lines found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyLogStats {
+    /// Lines with a label this tool uses and a well-formed random and secret.
+    pub secrets: usize,
+    /// Lines that are not comments, not empty, and not of that form (unknown labels such
+    /// as `EXPORTER_SECRET` included).
+    pub skipped: usize,
+}
+
+type Table = HashMap<[u8; 32], ConnectionSecrets, foldhash::fast::RandomState>;
+
+/// Secrets by client random. Shared between threads; more lines can be added while it
+/// is in use (a key log that clients append to, a Decryption Secrets Block met in a
+/// stream).
+#[derive(Default)]
+pub struct KeyLog {
+    table: RwLock<Table>,
+}
+
+impl fmt::Debug for KeyLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyLog({} connections)", self.len())
+    }
+}
+
+/// Largest key log file read (a line is ~200 bytes: about 5 million connections).
+pub const MAX_KEY_LOG_BYTES: u64 = 1 << 30;
+
+impl KeyLog {
+    pub fn new() -> KeyLog {
+        KeyLog::default()
+    }
+
+    /// Reads an NSS key log file.
+    pub fn from_file(path: &Path) -> std::io::Result<(KeyLog, KeyLogStats)> {
+        let keys = KeyLog::new();
+        let stats = keys.add_file(path)?;
+        Ok((keys, stats))
+    }
+
+    /// Adds the lines of an NSS key log file.
+    pub fn add_file(&self, path: &Path) -> std::io::Result<KeyLogStats> {
+        let len = std::fs::metadata(path)?.len();
+        if len > MAX_KEY_LOG_BYTES {
+            return Err(std::io::Error::other(format!(
+                "{len} bytes, more than the {MAX_KEY_LOG_BYTES}-byte limit for a key log"
+            )));
+        }
+        let text = std::fs::read(path)?;
+        Ok(self.add_lines(&text))
+    }
+
+    /// Adds NSS key log lines (`LABEL <client random hex> <secret hex>`); a last line
+    /// without its newline counts too.
+    pub fn add_lines(&self, text: &[u8]) -> KeyLogStats {
+        let mut stats = KeyLogStats::default();
+        let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
+        for line in text.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() || line[0] == b'#' {
+                continue;
+            }
+            match parse_line(line) {
+                Some((label, random, secret)) => {
+                    let entry = table.entry(random).or_default();
+                    let slot = match label {
+                        Label::Master => &mut entry.master,
+                        Label::ClientHandshake => &mut entry.handshake[0],
+                        Label::ServerHandshake => &mut entry.handshake[1],
+                        Label::ClientTraffic => &mut entry.traffic[0],
+                        Label::ServerTraffic => &mut entry.traffic[1],
+                    };
+                    *slot = Some(secret);
+                    stats.secrets += 1;
+                }
+                None => stats.skipped += 1,
+            }
+        }
+        stats
+    }
+
+    /// The secrets of the connection whose ClientHello carried `client_random`.
+    pub fn lookup(&self, client_random: &[u8; 32]) -> Option<ConnectionSecrets> {
+        let table = self.table.read().unwrap_or_else(|e| e.into_inner());
+        table.get(client_random).cloned()
+    }
+
+    /// Connections with at least one secret.
+    pub fn len(&self) -> usize {
+        self.table.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Where the secrets of one capture's connections come from: the key logs given for
+/// the run, and the capture's own Decryption Secrets Blocks.
+#[derive(Clone, Debug, Default)]
+pub struct KeySources {
+    pub given: Option<Arc<KeyLog>>,
+    pub embedded: Option<Arc<KeyLog>>,
+}
+
+impl KeySources {
+    /// No key can be found (none given, none in the capture so far): the conversation
+    /// does no key work.
+    pub fn is_empty(&self) -> bool {
+        [&self.embedded, &self.given]
+            .into_iter()
+            .flatten()
+            .all(|log| log.is_empty())
+    }
+
+    pub fn lookup(&self, client_random: &[u8; 32]) -> Option<ConnectionSecrets> {
+        [&self.embedded, &self.given]
+            .into_iter()
+            .flatten()
+            .find_map(|log| log.lookup(client_random))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Label {
+    Master,
+    ClientHandshake,
+    ServerHandshake,
+    ClientTraffic,
+    ServerTraffic,
+}
+
+fn parse_line(line: &[u8]) -> Option<(Label, [u8; 32], Secret)> {
+    let mut fields = line.split(|&b| b == b' ').filter(|f| !f.is_empty());
+    let label = match fields.next()? {
+        b"CLIENT_RANDOM" => Label::Master,
+        b"CLIENT_HANDSHAKE_TRAFFIC_SECRET" => Label::ClientHandshake,
+        b"SERVER_HANDSHAKE_TRAFFIC_SECRET" => Label::ServerHandshake,
+        b"CLIENT_TRAFFIC_SECRET_0" => Label::ClientTraffic,
+        b"SERVER_TRAFFIC_SECRET_0" => Label::ServerTraffic,
+        _ => return None,
+    };
+    let random_hex = fields.next()?;
+    let secret_hex = fields.next()?;
+    if fields.next().is_some() || random_hex.len() != 64 {
+        return None;
+    }
+    let mut random = [0u8; 32];
+    decode_hex(random_hex, &mut random)?;
+    // 32 (SHA-256) or 48 bytes (SHA-384 suites; every TLS 1.2 master secret).
+    if !matches!(secret_hex.len(), 64 | 96) {
+        return None;
+    }
+    let mut secret = Zeroizing::new(vec![0u8; secret_hex.len() / 2]);
+    decode_hex(secret_hex, &mut secret)?;
+    if label == Label::Master && secret.len() != 48 {
+        return None;
+    }
+    Some((label, random, Secret(secret)))
+}
+
+fn decode_hex(hex: &[u8], out: &mut [u8]) -> Option<()> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    if hex.len() != out.len() * 2 {
+        return None;
+    }
+    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        *o = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_tls12_and_tls13_lines_and_skips_the_rest() {
+        let random = "ab".repeat(32);
+        let text = format!(
+            "# comment\r\nCLIENT_RANDOM {random} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {random} {}\n\
+             EXPORTER_SECRET {random} {}\nCLIENT_RANDOM {random} 12\nCLIENT_TRAFFIC_SECRET_0 {random} {}",
+            "11".repeat(48),
+            "22".repeat(32),
+            "33".repeat(32),
+            "44".repeat(48),
+        );
+        let log = KeyLog::new();
+        let stats = log.add_lines(text.as_bytes());
+        assert_eq!(
+            stats,
+            KeyLogStats {
+                secrets: 3,
+                skipped: 2
+            }
+        );
+        let s = log.lookup(&[0xab; 32]).expect("the random is known");
+        assert_eq!(s.master.unwrap().bytes(), &[0x11; 48][..]);
+        assert_eq!(s.handshake[1].as_ref().unwrap().bytes(), &[0x22; 32][..]);
+        assert!(s.handshake[0].is_none());
+        assert_eq!(s.traffic[0].as_ref().unwrap().bytes(), &[0x44; 48][..]);
+        assert!(log.lookup(&[0xac; 32]).is_none());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let random = "ab".repeat(32);
+        let log = KeyLog::new();
+        log.add_lines(format!("CLIENT_RANDOM {random} {}", "5a".repeat(48)).as_bytes());
+        let shown = format!("{:?} {:?}", log, log.lookup(&[0xab; 32]));
+        assert!(!shown.to_lowercase().contains("5a5a"), "{shown}");
+    }
+}

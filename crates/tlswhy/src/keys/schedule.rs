@@ -1,0 +1,151 @@
+//! From a key log's secrets to record keys: TLS 1.3's HKDF-Expand-Label (RFC 8446
+//! §7.1, §7.3) and TLS 1.2's key expansion with its PRF (RFC 5246 §5, §6.3).
+
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::{Sha256, Sha384};
+use zeroize::Zeroizing;
+
+use super::cipher::{CipherSpec, Hash};
+
+/// HKDF-Expand-Label(secret, label, "", out.len()) with the suite's hash.
+fn expand_label(hash: Hash, secret: &[u8], label: &[u8], out: &mut [u8]) -> Option<()> {
+    let mut info = Vec::with_capacity(4 + 6 + label.len());
+    info.extend_from_slice(&(out.len() as u16).to_be_bytes());
+    info.push((6 + label.len()) as u8);
+    info.extend_from_slice(b"tls13 ");
+    info.extend_from_slice(label);
+    info.push(0);
+    match hash {
+        Hash::Sha256 => Hkdf::<Sha256>::from_prk(secret)
+            .ok()?
+            .expand(&info, out)
+            .ok(),
+        Hash::Sha384 => Hkdf::<Sha384>::from_prk(secret)
+            .ok()?
+            .expand(&info, out)
+            .ok(),
+        Hash::Sha1 => None,
+    }
+}
+
+/// A TLS 1.3 traffic secret's record key and IV (`None` when the secret's length does
+/// not fit the suite's hash: a key log of another connection, or a broken one).
+pub(crate) fn tls13_traffic_keys(
+    spec: &CipherSpec,
+    secret: &[u8],
+) -> Option<(Zeroizing<Vec<u8>>, [u8; 12])> {
+    if secret.len() != spec.prf.len() {
+        return None;
+    }
+    let mut key = Zeroizing::new(vec![0u8; spec.key_len]);
+    let mut iv = [0u8; 12];
+    expand_label(spec.prf, secret, b"key", &mut key)?;
+    expand_label(spec.prf, secret, b"iv", &mut iv)?;
+    Some((key, iv))
+}
+
+/// The traffic secret after a KeyUpdate (RFC 8446 §7.2).
+pub(crate) fn tls13_next_secret(spec: &CipherSpec, secret: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let mut next = Zeroizing::new(vec![0u8; secret.len()]);
+    expand_label(spec.prf, secret, b"traffic upd", &mut next)?;
+    Some(next)
+}
+
+/// The TLS 1.2 keys of one direction.
+pub(crate) struct Tls12Keys {
+    pub mac_key: Zeroizing<Vec<u8>>,
+    pub key: Zeroizing<Vec<u8>>,
+    /// The implicit part of the nonce (GCM, CCM: 4 bytes; ChaCha20-Poly1305: 12).
+    pub iv: Zeroizing<Vec<u8>>,
+}
+
+/// TLS 1.2 key expansion: [client, server] keys from the master secret and the randoms.
+pub(crate) fn tls12_key_block(
+    spec: &CipherSpec,
+    master: &[u8],
+    client_random: &[u8; 32],
+    server_random: &[u8; 32],
+) -> Option<[Tls12Keys; 2]> {
+    let (mac, key, iv) = (spec.mac_key_len, spec.key_len, spec.fixed_iv_len);
+    let mut block = Zeroizing::new(vec![0u8; 2 * (mac + key + iv)]);
+    let mut seed = Vec::with_capacity(13 + 64);
+    seed.extend_from_slice(b"key expansion");
+    seed.extend_from_slice(server_random);
+    seed.extend_from_slice(client_random);
+    match spec.prf {
+        Hash::Sha256 => p_hash::<Hmac<Sha256>>(master, &seed, &mut block)?,
+        Hash::Sha384 => p_hash::<Hmac<Sha384>>(master, &seed, &mut block)?,
+        Hash::Sha1 => return None,
+    }
+    let take = |from: usize, len: usize| Zeroizing::new(block[from..from + len].to_vec());
+    let keys = |side: usize| Tls12Keys {
+        mac_key: take(side * mac, mac),
+        key: take(2 * mac + side * key, key),
+        iv: take(2 * (mac + key) + side * iv, iv),
+    };
+    Some([keys(0), keys(1)])
+}
+
+/// P_hash of RFC 5246 §5.
+fn p_hash<M: Mac + hmac::digest::KeyInit + Clone>(
+    secret: &[u8],
+    seed: &[u8],
+    out: &mut [u8],
+) -> Option<()> {
+    let keyed = <M as hmac::digest::KeyInit>::new_from_slice(secret).ok()?;
+    let mut a = {
+        let mut m = keyed.clone();
+        m.update(seed);
+        m.finalize().into_bytes()
+    };
+    let mut filled = 0;
+    while filled < out.len() {
+        let mut m = keyed.clone();
+        m.update(&a);
+        m.update(seed);
+        let chunk = m.finalize().into_bytes();
+        let n = chunk.len().min(out.len() - filled);
+        out[filled..filled + n].copy_from_slice(&chunk[..n]);
+        filled += n;
+        let mut m = keyed.clone();
+        m.update(&a);
+        a = m.finalize().into_bytes();
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// RFC 8448 §3 (simple 1-RTT handshake): the server handshake traffic secret and
+    /// the key and IV it gives under TLS_AES_128_GCM_SHA256.
+    #[test]
+    fn tls13_keys_match_rfc8448() {
+        let spec = CipherSpec::for_suite(0x1301, true).unwrap();
+        let secret = hex("b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38");
+        let (key, iv) = tls13_traffic_keys(&spec, &secret).unwrap();
+        assert_eq!(&key[..], &hex("3fce516009c21727d0f2e4e86ee403bc")[..]);
+        assert_eq!(&iv[..], &hex("5d313eb2671276ee13000b30")[..]);
+    }
+
+    /// The PRF test vector for TLS 1.2 with SHA-256 (published with the IETF TLS
+    /// working group's PRF vectors).
+    #[test]
+    fn tls12_prf_sha256_vector() {
+        let secret = hex("9bbe436ba940f017b17652849a71db35");
+        let mut seed = b"test label".to_vec();
+        seed.extend(hex("a0ba9f936cda311827a6f796ffd5198c"));
+        let mut out = [0u8; 16];
+        p_hash::<Hmac<Sha256>>(&secret, &seed, &mut out).unwrap();
+        assert_eq!(&out[..], &hex("e3f229ba727be17b8d122620557cd453")[..]);
+    }
+}
