@@ -27,6 +27,11 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # checks and Caddy. The rustls peer is a Cargo project built with `cargo build --locked`
 # (crates from crates.io, Rust >= 1.78, e.g. from rustup: Debian 12's rustc is too old);
 # its build is cached in $TLSWHY_RECORD_CACHE (default ~/.cache/tlswhy-record).
+#
+# The keys_* scenarios also keep the TLS secrets of their connections: captures/<name>.keys
+# (NSS key log format, written by the clients and s_server) and captures/<name>.dsb.pcapng
+# (the capture with that key log in a Decryption Secrets Block); expected.py checks that
+# tshark decrypts them (see keylog/keys_finish).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -48,7 +53,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
      sha1_signature virtual_hosts resumption_proves_acceptance lighttpd tunnel_vxlan tunnel_nested
-     tso_big_tcp)
+     tso_big_tcp keys_tls13 keys_tls13_suites keys_tls12)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -155,6 +160,25 @@ capture_stop() { # [discard]
     mv -f "$WORK/cap/$CAP_NAME.pcap" "$CAP_DEST/$CAP_NAME.pcap"
 }
 
+# ---------------------------------------------------------------- key logs -----------
+# Keyed scenarios (keys_*): every TLS client, and s_server, writes its secrets in the NSS
+# key log format to a file of its own under $WORK/keys/SCENARIO/ (`keylog SCENARIO WHO`
+# prints the path). keys_finish SCENARIO, after capture_stop, keeps the lines of the
+# capture's connections in captures/SCENARIO.keys (tools/keylog.py) and writes the twin
+# captures/SCENARIO.dsb.pcapng: the same packets with the key log in a Decryption
+# Secrets Block (editcap --inject-secrets), which tshark reads without being told.
+keylog() { # SCENARIO WHO
+    mkdir -p "$WORK/keys/$1"
+    echo "$WORK/keys/$1/$2.keys"
+}
+keys_finish() { # SCENARIO
+    python3 "$TOOLS/keylog.py" "$HERE/$1.pcap" "$HERE/$1.keys" "$WORK/keys/$1"/*.keys ||
+        die "$1: key log"
+    rm -f "$HERE/$1.dsb.pcapng"
+    editcap --inject-secrets "tls,$HERE/$1.keys" "$HERE/$1.pcap" "$HERE/$1.dsb.pcapng" ||
+        die "$1: editcap --inject-secrets"
+}
+
 cleanup() {
     local rc=$?
     capture_stop discard || true
@@ -169,12 +193,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# expect SCENARIO SERVER CODE SNI ALERTS NOTE: one handshake attempt, in connection order.
+# expect SCENARIO SERVER CODE SNI ALERTS NOTE [KEYS_CODE DECRYPTED_ALERTS]: one handshake
+# attempt, in connection order.
 # SNI "-" = no server_name. ALERTS = every plaintext alert of the connection, in order:
 # "server:40", "client:42", "-" for none (encrypted alerts are not listed); warnings as
 # "client:warning:90"; a trailing "?" for an alert that a race may leave out of the capture.
+# Keyed scenarios (captures with a key log, see keys_finish) add KEYS_CODE, the code with
+# the keys ("-": the same as CODE), and DECRYPTED_ALERTS, every alert that tshark reads
+# with the keys (plaintext and decrypted ones), in order, written like ALERTS.
 expect() {
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1.pcap" "$2" "$3" "$4" "$5" "$6" >>"$SPEC"
+    local IFS=$'\t'
+    printf '%s\n' "$1.pcap$IFS${*:2}" >>"$SPEC"
 }
 
 # ---------------------------------------------------------------- certificates ---------
@@ -248,6 +277,11 @@ EOF
             -subj "/CN=emby.example.com"
         SAN=DNS:emby.example.com openssl x509 -req -in emby.csr -CA ca.pem -CAkey ca.key \
             -CAcreateserial -out emby.pem -days 825 -sha256 -extfile "$cnf" -extensions v3_server
+        # the same name with an EC P-256 key (ECDSA suites), signed by the test CA
+        openssl req -config "$cnf" -new "${ec[@]}" -nodes -keyout emby-ec.key -out emby-ec.csr \
+            -subj "/CN=emby.example.com"
+        SAN=DNS:emby.example.com openssl x509 -req -in emby-ec.csr -CA ca.pem -CAkey ca.key \
+            -CAcreateserial -out emby-ec.pem -days 825 -sha256 -extfile "$cnf" -extensions v3_server
         # the same name, issued by the intermediate (served without it: incomplete chain)
         SAN=DNS:emby.example.com openssl x509 -req -in emby.csr -CA int.pem -CAkey int.key \
             -CAcreateserial -out emby-int.pem -days 825 -sha256 -extfile "$cnf" -extensions v3_server
@@ -1725,6 +1759,203 @@ sc_tso_big_tcp() {
     capture_stop
     stop_all
     tun_ns_del
+}
+
+# ---------------------------------------------------------------- keyed captures -------
+# Captures with their key logs (captures/NAME.keys) and twins with the keys inside
+# (captures/NAME.dsb.pcapng): see keylog/keys_finish. Every client writes its secrets
+# (s_client -keylogfile, SSLKEYLOGFILE for curl and gnutls-cli, tlspeer.py --keylog) and
+# so does s_server; keys_finish keeps one copy of each line. expect's 7th column is the
+# code with the keys, its 8th every alert tshark reads with them.
+# s_server -www answers a GET and closes with close_notify; the clients answer with theirs.
+BYE="server:warning:0,client:warning:0"
+
+# TLS 1.3: the certificate cases, client certificates, a probe, HelloRetryRequest and
+# resumption, each on openssl s_server, from curl, gnutls-cli, s_client and Python.
+sc_keys_tls13() {
+    local k=keys_tls13 srv
+    local sk=(-keylogfile "$(keylog $k s_server)")
+    local osk=(-keylogfile "$(keylog $k openssl)") ck gk pk
+    ck=$(keylog $k curl) gk=$(keylog $k gnutls) pk=$(keylog $k python)
+    s_server 127.0.0.1:4520 -tls1_3 -cert "$C/emby.pem" -key "$C/emby.key" "${sk[@]}"
+    s_server 127.0.0.1:4521 -tls1_3 -cert "$C/expired.pem" -key "$C/expired.key" "${sk[@]}"
+    s_server 127.0.0.1:4522 -tls1_3 -cert "$C/selfsigned.pem" -key "$C/selfsigned.key" "${sk[@]}"
+    s_server 127.0.0.1:4523 -tls1_3 -Verify 1 -verify_return_error -CAfile "$C/ca.pem" \
+        -cert "$C/emby.pem" -key "$C/emby.key" "${sk[@]}"
+    s_server 127.0.0.1:4524 -tls1_3 -groups P-256 -cert "$C/emby.pem" -key "$C/emby.key" "${sk[@]}"
+    capture_start $k "tcp and host 127.0.0.1 and (port 4520 or port 4521 or port 4522 or port 4523 or port 4524)"
+    expect $k 127.0.0.1:4520 ok emby.example.com - \
+        "curl GET -> openssl s_server -tls1_3 -www, certificate verified, HTTP/1.0 200" \
+        - "$BYE"
+    SSLKEYLOGFILE=$ck run c 10 "${CURL[@]}" --resolve emby.example.com:4520:127.0.0.1 https://emby.example.com:4520/
+    expect $k 127.0.0.1:4520 ok other.example.org - \
+        "curl https://other.example.org:4520/ (same server, certificate for emby.example.com only): curl completes the handshake, then checks the name and closes with an encrypted close_notify, no data (rule 'After a completed handshake': ok without keys). With keys the certificate shows the name mismatch" \
+        cert_name_mismatch "client:warning:0,server:warning:0?"
+    SSLKEYLOGFILE=$ck run c 10 "${CURL[@]}" --resolve other.example.org:4520:127.0.0.1 https://other.example.org:4520/
+    expect $k 127.0.0.1:4520 cert_rejected other.example.org - \
+        "gnutls-cli --verify-hostname other.example.org, same server: CCS and an encrypted alert instead of its Finished; decrypted: bad_certificate(42). With keys the certificate shows the name mismatch" \
+        cert_name_mismatch client:42
+    SSLKEYLOGFILE=$gk gc_fail c -p 4520 127.0.0.1 --sni-hostname other.example.org \
+        --verify-hostname other.example.org --x509cafile "$C/ca.pem"
+    expect $k 127.0.0.1:4521 cert_rejected emby.example.com - \
+        "gnutls-cli -> s_server with the expired leaf (2020-01-01..2021-01-01, trusted CA): encrypted alert instead of its Finished; decrypted: bad_certificate(42) (GnuTLS sends 42 for every certificate failure). With keys the certificate shows the dates" \
+        cert_expired client:42
+    SSLKEYLOGFILE=$gk gc_fail c -p 4521 127.0.0.1 --sni-hostname emby.example.com \
+        --verify-hostname emby.example.com --x509cafile "$C/ca.pem"
+    expect $k 127.0.0.1:4521 cert_expired emby.example.com client:45 \
+        "s_client -> the expired leaf: OpenSSL's certificate_expired(45) in PLAINTEXT after the server's encrypted flight" \
+        - client:45
+    sc_fail c -connect 127.0.0.1:4521 -tls1_3 -servername emby.example.com -CAfile "$C/ca.pem" \
+        -verify_hostname emby.example.com -verify_return_error "${osk[@]}"
+    expect $k 127.0.0.1:4520 cert_unknown_ca emby.example.com client:48 \
+        "Python ssl client (verifying) trusting only the unrelated CA -> s_server: unknown_ca(48) in PLAINTEXT" \
+        - client:48
+    run c 10 "${PEER[@]}" --keylog "$pk" client-probe 127.0.0.1 4520 emby.example.com "$C/other-ca.pem"
+    expect $k 127.0.0.1:4520 cert_rejected emby.example.com - \
+        "gnutls-cli trusting only the unrelated CA -> s_server: encrypted alert instead of its Finished; decrypted: bad_certificate(42). With keys the chain shows an issuer the client was not given" \
+        cert_unknown_ca client:42
+    SSLKEYLOGFILE=$gk gc_fail c -p 4520 127.0.0.1 --sni-hostname emby.example.com \
+        --verify-hostname emby.example.com --x509cafile "$C/other-ca.pem"
+    expect $k 127.0.0.1:4522 cert_rejected emby.example.com - \
+        "gnutls-cli -> s_server with the self-signed EC leaf: encrypted alert instead of its Finished; decrypted: bad_certificate(42). With keys the certificate shows subject = issuer" \
+        cert_self_signed client:42
+    SSLKEYLOGFILE=$gk gc_fail c -p 4522 127.0.0.1 --sni-hostname emby.example.com \
+        --verify-hostname emby.example.com --x509cafile "$C/ca.pem"
+    expect $k 127.0.0.1:4522 cert_unknown_ca emby.example.com client:48 \
+        "s_client -> the self-signed leaf: OpenSSL's unknown_ca(48) in PLAINTEXT (OpenSSL reports a self-signed leaf as unknown_ca); without keys the certificate is not visible, with keys it shows subject = issuer" \
+        cert_self_signed client:48
+    sc_fail c -connect 127.0.0.1:4522 -tls1_3 -servername emby.example.com -CAfile "$C/ca.pem" \
+        -verify_hostname emby.example.com -verify_return_error "${osk[@]}"
+    expect $k 127.0.0.1:4523 client_cert_required emby.example.com - \
+        "s_client without a certificate -> s_server -Verify 1: an empty client Certificate in the client's flight, then the server's encrypted certificate_required(116)" \
+        - server:116
+    sc_fail c -connect 127.0.0.1:4523 -tls1_3 -servername emby.example.com -CAfile "$C/ca.pem" "${osk[@]}"
+    expect $k 127.0.0.1:4523 client_cert_rejected emby.example.com - \
+        "s_client with a client certificate from the unrelated CA -> s_server -Verify 1 -verify_return_error: the server's encrypted unknown_ca(48) after the client's flight" \
+        - server:48
+    sc_fail c -connect 127.0.0.1:4523 -tls1_3 -servername emby.example.com -CAfile "$C/ca.pem" \
+        -cert "$C/client-other.pem" -key "$C/client-other.key" "${osk[@]}"
+    expect $k 127.0.0.1:4520 ok emby.example.com - \
+        "probe: openssl s_client </dev/null (verifying): handshake, then an encrypted close_notify and FIN, no data; the server answers with its close_notify" \
+        - "client:warning:0,server:warning:0?"
+    run c 10 openssl s_client -no-CApath -no-CAstore -connect 127.0.0.1:4520 -servername emby.example.com \
+        -CAfile "$C/ca.pem" -verify_hostname emby.example.com -verify_return_error "${osk[@]}" </dev/null
+    expect $k 127.0.0.1:4524 ok emby.example.com - \
+        "HelloRetryRequest: s_client -groups X25519:P-256 (key share X25519 only) -> s_server -groups P-256: HRR, a second ClientHello with a P-256 share, GET, HTTP/1.0 200" \
+        - "$BYE"
+    sc_get c emby.example.com -connect 127.0.0.1:4524 -tls1_3 -servername emby.example.com \
+        -CAfile "$C/ca.pem" -verify_return_error -groups X25519:P-256 "${osk[@]}"
+    expect $k 127.0.0.1:4520 ok emby.example.com - \
+        "s_client -sess_out, GET, HTTP/1.0 200 (the session tickets arrive after the handshake)" \
+        - "$BYE"
+    sc_get c emby.example.com -connect 127.0.0.1:4520 -tls1_3 -servername emby.example.com \
+        -CAfile "$C/ca.pem" -verify_return_error -sess_out "$WORK/keys/$k.sess" "${osk[@]}"
+    expect $k 127.0.0.1:4520 ok emby.example.com - \
+        "s_client -sess_in: PSK resumption (pre_shared_key, no certificate), GET, HTTP/1.0 200" \
+        - "$BYE"
+    sc_get c emby.example.com -connect 127.0.0.1:4520 -tls1_3 -servername emby.example.com \
+        -CAfile "$C/ca.pem" -verify_return_error -sess_in "$WORK/keys/$k.sess" "${osk[@]}"
+    capture_stop
+    keys_finish $k
+}
+
+# TLS 1.3: one connection per cipher suite, to one s_server that accepts all five.
+sc_keys_tls13_suites() {
+    local k=keys_tls13_suites
+    local osk=(-keylogfile "$(keylog $k openssl)") ck gk
+    ck=$(keylog $k curl) gk=$(keylog $k gnutls)
+    s_server 127.0.0.1:4525 -tls1_3 -cert "$C/emby.pem" -key "$C/emby.key" -keylogfile "$(keylog $k s_server)" \
+        -ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_SHA256:TLS_AES_128_CCM_8_SHA256
+    capture_start $k "tcp and host 127.0.0.1 and port 4525"
+    expect $k 127.0.0.1:4525 ok emby.example.com - \
+        "curl --tls13-ciphers TLS_AES_128_GCM_SHA256 -> s_server -tls1_3 -www: GET, HTTP/1.0 200" \
+        - "$BYE"
+    SSLKEYLOGFILE=$ck run c 10 "${CURL[@]}" --tls13-ciphers TLS_AES_128_GCM_SHA256 \
+        --resolve emby.example.com:4525:127.0.0.1 https://emby.example.com:4525/
+    expect $k 127.0.0.1:4525 ok emby.example.com - \
+        "s_client -ciphersuites TLS_AES_256_GCM_SHA384: GET, HTTP/1.0 200" \
+        - "$BYE"
+    sc_get c emby.example.com -connect 127.0.0.1:4525 -tls1_3 -servername emby.example.com \
+        -CAfile "$C/ca.pem" -verify_return_error -ciphersuites TLS_AES_256_GCM_SHA384 "${osk[@]}"
+    expect $k 127.0.0.1:4525 ok emby.example.com - \
+        "gnutls-cli --priority ...:+CHACHA20-POLY1305 (TLS_CHACHA20_POLY1305_SHA256): GET, HTTP/1.0 200; gnutls-cli answers the server's close_notify with a FIN only" \
+        - "server:warning:0"
+    { get_req emby.example.com; sleep 1; } | SSLKEYLOGFILE=$gk timeout 10 gnutls-cli -p 4525 127.0.0.1 \
+        --sni-hostname emby.example.com --verify-hostname emby.example.com --x509cafile "$C/ca.pem" \
+        --priority NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305 >>"$WORK/c.log" 2>&1 || true
+    expect $k 127.0.0.1:4525 ok emby.example.com - \
+        "s_client -ciphersuites TLS_AES_128_CCM_SHA256: GET, HTTP/1.0 200" \
+        - "$BYE"
+    sc_get c emby.example.com -connect 127.0.0.1:4525 -tls1_3 -servername emby.example.com \
+        -CAfile "$C/ca.pem" -verify_return_error -ciphersuites TLS_AES_128_CCM_SHA256 "${osk[@]}"
+    expect $k 127.0.0.1:4525 ok emby.example.com - \
+        "curl --tls13-ciphers TLS_AES_128_CCM_8_SHA256 (8-byte tags: a Finished record is 45 bytes): GET, HTTP/1.0 200" \
+        - "$BYE"
+    SSLKEYLOGFILE=$ck run c 10 "${CURL[@]}" --tls13-ciphers TLS_AES_128_CCM_8_SHA256 \
+        --resolve emby.example.com:4525:127.0.0.1 https://emby.example.com:4525/
+    capture_stop
+    keys_finish $k
+}
+
+# TLS 1.2: AEAD and CBC suites (encrypt-then-MAC on and off), session-id resumption, a
+# server alert encrypted after its ChangeCipherSpec, and curl's name check after the
+# handshake.
+# keys12_sc SUITE WHY [S_CLIENT_ARGS...]: s_client GET to :4526 with that TLS 1.2 suite
+keys12_sc() {
+    local suite=$1 why=$2
+    shift 2
+    expect keys_tls12 127.0.0.1:4526 ok emby.example.com - \
+        "s_client -cipher $suite$why: GET, HTTP/1.0 200" - "$BYE"
+    sc_get c emby.example.com -connect 127.0.0.1:4526 -tls1_2 -servername emby.example.com \
+        -CAfile "$C/ca.pem" -verify_return_error -cipher "$suite" "$@" \
+        -keylogfile "$(keylog keys_tls12 openssl)"
+}
+sc_keys_tls12() {
+    local k=keys_tls12
+    local sk=(-keylogfile "$(keylog $k s_server)")
+    local osk=(-keylogfile "$(keylog $k openssl)") ck pk
+    ck=$(keylog $k curl) pk=$(keylog $k python)
+    s_server 127.0.0.1:4526 -tls1_2 -cipher ALL -cert "$C/emby.pem" -key "$C/emby.key" \
+        -dcert "$C/emby-ec.pem" -dkey "$C/emby-ec.key" "${sk[@]}"
+    s_server 127.0.0.1:4527 -tls1_2 -no_ticket -cert "$C/emby.pem" -key "$C/emby.key" "${sk[@]}"
+    capture_start $k "tcp and host 127.0.0.1 and (port 4526 or port 4527)"
+    local suite
+    for suite in ECDHE-RSA-AES128-GCM-SHA256 ECDHE-RSA-CHACHA20-POLY1305 ECDHE-RSA-AES256-SHA384; do
+        expect $k 127.0.0.1:4526 ok emby.example.com - \
+            "curl --tls-max 1.2 --ciphers $suite -> s_server -tls1_2 -www: GET, HTTP/1.0 200" \
+            - "$BYE"
+        SSLKEYLOGFILE=$ck run c 10 "${CURL[@]}" --tlsv1.2 --tls-max 1.2 --ciphers "$suite" \
+            --resolve emby.example.com:4526:127.0.0.1 https://emby.example.com:4526/
+    done
+    keys12_sc ECDHE-RSA-AES256-GCM-SHA384 ""
+    keys12_sc AES128-CCM " (RSA key exchange, AES-CCM)"
+    keys12_sc ECDHE-ECDSA-AES128-CCM " (the server's EC certificate, AES-CCM)"
+    keys12_sc ECDHE-RSA-AES128-SHA " (CBC + HMAC-SHA1, encrypt-then-MAC negotiated, OpenSSL's default)"
+    keys12_sc ECDHE-RSA-AES128-SHA " -no_etm (CBC + HMAC-SHA1, MAC-then-encrypt: no encrypt_then_mac offered)" -no_etm
+    expect $k 127.0.0.1:4527 ok emby.example.com - \
+        "s_client -sess_out -> s_server -tls1_2 -no_ticket: full handshake, GET, HTTP/1.0 200" \
+        - "$BYE"
+    sc_get c emby.example.com -connect 127.0.0.1:4527 -tls1_2 -servername emby.example.com \
+        -CAfile "$C/ca.pem" -verify_return_error -sess_out "$WORK/keys/$k.sess" "${osk[@]}"
+    expect $k 127.0.0.1:4527 ok emby.example.com - \
+        "s_client -sess_in: resumption by session id (abbreviated handshake, no certificate), GET, HTTP/1.0 200" \
+        - "$BYE"
+    sc_get c emby.example.com -connect 127.0.0.1:4527 -tls1_2 -servername emby.example.com \
+        -CAfile "$C/ca.pem" -verify_return_error -sess_in "$WORK/keys/$k.sess" "${osk[@]}"
+    expect $k 127.0.0.1:4526 ok emby.example.com - \
+        "Python ssl client, TLS 1.2 (verifying): GET, HTTP/1.0 200, close_notify both ways; its session is resumed next" \
+        - "$BYE"
+    expect $k 127.0.0.1:4526 fatal_alert emby.example.com - \
+        "the same client resumes that session (abbreviated handshake: the server's ServerHello, CCS, Finished) and its own Finished record has its last byte flipped on the way out (tlspeer.py client-resume-bad-finished): the server answers the client's Finished with an ENCRYPTED alert (it has sent its ChangeCipherSpec) and FIN, no data either way; decrypted: bad_record_mac(20)" \
+        - server:20
+    run c 10 "${PEER[@]}" --keylog "$pk" client-resume-bad-finished 127.0.0.1 4526 emby.example.com "$C/ca.pem"
+    expect $k 127.0.0.1:4526 cert_name_mismatch other.example.org - \
+        "curl --tls-max 1.2 https://other.example.org:4526/ (certificate for emby.example.com): curl completes the handshake, checks the name, closes with an encrypted close_notify, no data (the certificate is readable in TLS 1.2)" \
+        - "client:warning:0,server:warning:0?"
+    SSLKEYLOGFILE=$ck run c 10 "${CURL[@]}" --tlsv1.2 --tls-max 1.2 \
+        --resolve other.example.org:4526:127.0.0.1 https://other.example.org:4526/
+    capture_stop
+    keys_finish $k
 }
 
 # ---------------------------------------------------------------- main -----------------

@@ -8,6 +8,11 @@ deliberate corruption in `client-malformed`.
 
 Only loopback addresses are accepted.
 
+  tlspeer.py [--keylog FILE] COMMAND ARGS...
+
+--keylog FILE: every TLS context of the command appends its secrets to FILE in the NSS
+key log format (SSLContext.keylog_filename), so that the capture can be decrypted.
+
 Servers print "ready" on stdout once they listen, then serve one connection (or N).
 
   server-silent  HOST PORT SECS [N]     accept (N connections at once), read, never
@@ -36,6 +41,15 @@ Servers print "ready" on stdout once they listen, then serve one connection (or 
                                         second connection resuming that session (session
                                         id or ticket, as the server offers) that sends a
                                         request line, reads the answer and closes
+  client-resume-bad-finished HOST PORT SNI CAFILE
+                                        TLS 1.2 client (verifying): a first connection
+                                        sends a request line, reads the answer and sends
+                                        close_notify; a second one resumes that session
+                                        through a memory BIO and has the last byte of its
+                                        encrypted Finished record flipped on the way out
+                                        (the server's answer: bad_record_mac, encrypted,
+                                        since it has sent its ChangeCipherSpec). Print
+                                        the answer
   client-malformed HOST PORT SNI        send a real ClientHello whose supported_groups
                                         extension has an inner list length one byte short
                                         (odd); every outer length is consistent, so the
@@ -48,6 +62,16 @@ import struct
 import sys
 import threading
 import time
+
+
+KEYLOG = None
+
+
+def keyed(ctx):
+    """The context, logging its secrets to --keylog FILE if given."""
+    if KEYLOG:
+        ctx.keylog_filename = KEYLOG
+    return ctx
 
 
 def loopback(host):
@@ -175,7 +199,7 @@ def server_backlog(host, port, filler, secs):
 
 
 def client_tls12_echo(host, port, sni, cafile):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = keyed(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_verify_locations(cafile)
     raw = connect(host, port)
@@ -244,7 +268,7 @@ def client_connect_close(host, port):
 
 
 def client_probe(host, port, sni, cafile):
-    ctx = ssl.create_default_context(cafile=cafile)
+    ctx = keyed(ssl.create_default_context(cafile=cafile))
     raw = connect(host, port)
     tls = ctx.wrap_socket(raw, server_hostname=sni)
     cert = tls.getpeercert()
@@ -253,7 +277,7 @@ def client_probe(host, port, sni, cafile):
 
 
 def client_probe_resume(host, port, sni, cafile):
-    ctx = ssl.create_default_context(cafile=cafile)
+    ctx = keyed(ssl.create_default_context(cafile=cafile))
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     first = ctx.wrap_socket(connect(host, port), server_hostname=sni)
     session = first.session
@@ -268,6 +292,50 @@ def client_probe_resume(host, port, sni, cafile):
     except (ssl.SSLError, OSError):
         pass
     second.close()
+
+
+def client_resume_bad_finished(host, port, sni, cafile):
+    ctx = keyed(ssl.create_default_context(cafile=cafile))
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    first = ctx.wrap_socket(connect(host, port), server_hostname=sni)
+    first.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    try:
+        while first.recv(4096):
+            pass
+    except (ssl.SSLError, OSError):
+        pass
+    session = first.session
+    try:
+        first.unwrap()
+    except (ssl.SSLError, OSError):
+        pass
+    first.close()
+    time.sleep(0.5)
+    s = connect(host, port)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname=sni, session=session)
+    s.settimeout(3.0)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            pending = out.read()
+            if pending:
+                s.sendall(pending)
+            chunk = s.recv(65536)
+            if not chunk:
+                sys.exit("server closed during the handshake")
+            inc.write(chunk)
+    if not obj.session_reused:
+        sys.exit("the server did not resume the session")
+    flight = bytearray(out.read())  # ChangeCipherSpec, then the encrypted Finished
+    flight[-1] ^= 0x01
+    s.sendall(bytes(flight))
+    answer = read_record(s, timeout=3.0)
+    print("resumed; answer to the damaged Finished:", answer.hex())
+    time.sleep(0.3)
+    s.close()
 
 
 def client_malformed(host, port, sni):
@@ -298,6 +366,10 @@ def client_malformed(host, port, sni):
 
 
 def main(argv):
+    global KEYLOG
+    if len(argv) > 2 and argv[1] == "--keylog":
+        KEYLOG = argv[2]
+        argv = argv[:1] + argv[3:]
     if len(argv) < 2:
         sys.exit(__doc__)
     cmd, args = argv[1], argv[2:]
@@ -311,6 +383,7 @@ def main(argv):
         "client-connect-close": client_connect_close,
         "client-probe": client_probe,
         "client-probe-resume": client_probe_resume,
+        "client-resume-bad-finished": client_resume_bad_finished,
         "client-malformed": client_malformed,
     }
     if cmd not in table:
