@@ -152,16 +152,8 @@ fn common(args: &OutputArgs) -> Result<Common, String> {
     if !args.keylog.is_empty() {
         let keys = tlswhy::keys::KeyLog::new();
         for path in &args.keylog {
-            let stats = keys
-                .add_file(path)
+            keys.add_file(path)
                 .map_err(|e| format!("--keylog {}: {e}", path.display()))?;
-            if stats.secrets == 0 {
-                return Err(format!(
-                    "--keylog {}: no TLS secrets in it (NSS key log lines such as \
-                     CLIENT_RANDOM or CLIENT_HANDSHAKE_TRAFFIC_SECRET)",
-                    path.display()
-                ));
-            }
         }
         settings.keys = Some(std::sync::Arc::new(keys));
     }
@@ -214,6 +206,19 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     .into_iter()
     .filter_map(|(option, path)| Some((option, path?)))
     .collect();
+    if settings.keys.as_ref().is_some_and(|k| k.is_empty()) {
+        eprintln!(
+            "tlswhy: --keylog: no TLS secrets in {} (NSS key log lines such as CLIENT_RANDOM \
+             or CLIENT_HANDSHAKE_TRAFFIC_SECRET)",
+            out_args
+                .keylog
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(ExitCode::from(2));
+    }
     // Key logs are inputs too.
     let inputs: Vec<Source> = sources
         .iter()
@@ -506,6 +511,7 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
         filter: args.filter.clone(),
         duration: args.duration.map(Duration::from_secs_f64),
         count: args.count,
+        keylogs: out_args.keylog.clone(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     {

@@ -505,3 +505,80 @@ fn ctrl_c_ends_cleanly_with_the_summary() {
         "{text}"
     );
 }
+
+/// `live --keylog FILE` follows the key log as clients append to it: curl (TLS 1.3)
+/// asks for a name the certificate does not cover, completes the handshake, checks the
+/// name and closes with a close_notify — `ok` without keys (the certificate is
+/// encrypted), `cert_name_mismatch` with the secrets curl writes while it runs.
+#[test]
+fn live_follows_a_key_log_that_clients_append_to() {
+    assert!(nix_is_root(), "live capture tests need root (CAP_NET_RAW)");
+    let dir = tempfile::tempdir().unwrap();
+    make_cert(dir.path());
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let keylog = dir.path().join("keys.log");
+    std::fs::write(&keylog, b"").unwrap();
+    let _server = spawn(
+        "openssl",
+        &[
+            "s_server",
+            "-quiet",
+            "-accept",
+            "127.0.0.1:4491",
+            "-tls1_3",
+            "-cert",
+            cert.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    wait_listen("127.0.0.1:4491");
+    let live = Command::new(env!("CARGO_BIN_EXE_tlswhy"))
+        .args([
+            "live",
+            "-i",
+            "lo",
+            "-o",
+            "json",
+            "--duration",
+            "8",
+            "-c",
+            "2",
+        ])
+        .args(["-f", "tcp port 4491", "--keylog", keylog.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tlswhy live");
+    thread::sleep(Duration::from_millis(1500)); // the capture is open
+    for host in ["emby.example.com", "other.example.org"] {
+        let _ = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "--max-time", "4", "--tlsv1.3"])
+            .arg("--cacert")
+            .arg(&cert)
+            .args(["--resolve", &format!("{host}:4491:127.0.0.1")])
+            .arg(format!("https://{host}:4491/"))
+            .env("SSLKEYLOGFILE", &keylog)
+            .status();
+    }
+    let out = live.wait_with_output().unwrap();
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let verdict = |sni: &str| {
+        records
+            .iter()
+            .find(|r| r["sni"] == sni)
+            .unwrap_or_else(|| panic!("no record for {sni}: {records:?}"))["verdict"]
+            .clone()
+    };
+    let ok = verdict("emby.example.com");
+    assert_eq!(ok["code"], "ok", "{ok}");
+    assert_eq!(ok["proof"], "decrypted", "{ok}");
+    let mismatch = verdict("other.example.org");
+    assert_eq!(mismatch["code"], "cert_name_mismatch", "{mismatch}");
+    assert_eq!(mismatch["proof"], "decrypted", "{mismatch}");
+    assert!(std::fs::metadata(&keylog).unwrap().len() > 0);
+}

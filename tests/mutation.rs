@@ -16,8 +16,9 @@
 //! under [`heap_bound`], whatever the length fields claim. Read again as a stream in
 //! 509-byte chunks, every case must give the same records and damage.
 //!
-//! `captures/*.pcap` get the full set, `tests/data/formats/*.pcapng` the pcapng block
-//! mutations, the third-party corpus (`TLSWHY_CORPUS`, else `../shared/corpus`; skipped
+//! `captures/*.pcap` get the full set, and so do the keyed twins `captures/*.dsb.pcapng`
+//! (whose records are opened with the secrets they carry; truncations aside),
+//! `tests/data/formats/*.pcapng` the pcapng block mutations, the third-party corpus (`TLSWHY_CORPUS`, else `../shared/corpus`; skipped
 //! with a line on standard error when absent, unless `TLSWHY_REQUIRE_CORPUS=1`) a lighter
 //! set. The inputs the fuzz targets found (`tests/data/fuzz-regressions/`) are replayed
 //! through the same API the fuzz target used.
@@ -112,7 +113,15 @@ fn captures_truncated_keep_earlier_verdicts() {
 #[test]
 fn captures_with_flipped_bits_and_inflated_lengths() {
     let mut run = Run::default();
-    for path in sample_captures() {
+    // The keyed captures' records are mutated through their twins that carry the keys
+    // (below), where they are opened.
+    let unkeyed = sample_captures().into_iter().filter(|p| {
+        !p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("keys_")
+    });
+    for path in unkeyed {
         let original = read(&path);
         let name = relative(&path);
         let mut cases = full_pcap_cases(&name, &original);
@@ -122,6 +131,31 @@ fn captures_with_flipped_bits_and_inflated_lengths() {
         run.file(&name, &original, cases, false);
     }
     run.finish("captures_with_flipped_bits_and_inflated_lengths");
+}
+
+/// The captures whose pcapng carries its TLS secrets: every mutation goes through the
+/// decryption path (bit flips in ciphertext, in the secrets, lengths of records that are
+/// opened).
+#[test]
+fn captures_with_secrets_mutated() {
+    let files = files_in(&root().join("captures"), |n| n.ends_with(".dsb.pcapng"));
+    assert!(!files.is_empty(), "no captures/*.dsb.pcapng");
+    let mut run = Run::default();
+    for path in files {
+        let original = read(&path);
+        let name = relative(&path);
+        let mut cases = full_pcap_cases(&name, &original);
+        cases.list.retain(|c| c.keep_before.is_none());
+        cases.kinds.remove("truncations");
+        // Every sixth case: the twins hold many records, each with its length fields.
+        let mut n = 0;
+        cases.list.retain(|_| {
+            n += 1;
+            n % 6 == 1
+        });
+        run.file(&name, &original, cases, false);
+    }
+    run.finish("captures_with_secrets_mutated");
 }
 
 #[test]

@@ -55,6 +55,8 @@ pub struct LiveOptions {
     pub duration: Option<Duration>,
     /// Stop after this many handshake verdicts.
     pub count: Option<u64>,
+    /// Key logs followed as clients append to them (they replace `Settings::keys`).
+    pub keylogs: Vec<std::path::PathBuf>,
 }
 
 /// Counters at the end of a live run.
@@ -161,6 +163,24 @@ pub fn run(
     })?;
 
     let name = format!("live:{interface}");
+    // Key logs are followed: a line a client appends while its handshake runs opens
+    // that connection (its records wait for it a while; see `tls::protected::Held`).
+    let mut follower = match opts.keylogs.as_slice() {
+        [] => None,
+        paths => Some(
+            crate::keys::KeyLogFollower::open(paths)
+                .map_err(|e| LiveError::Capture(format!("--keylog: {e}")))?,
+        ),
+    };
+    let mut followed;
+    let settings = match &follower {
+        Some(f) => {
+            followed = settings.clone();
+            followed.keys = Some(f.log());
+            &followed
+        }
+        None => settings,
+    };
     let mut engine = Engine::new(settings);
     let mut profiles = Profiles::default();
     let started = Instant::now();
@@ -208,6 +228,11 @@ pub fn run(
         }
         if last_drain.elapsed() >= Duration::from_millis(100) {
             last_drain = Instant::now();
+            if let Some(f) = &mut follower {
+                if let Err(e) = f.poll() {
+                    warn(format!("--keylog: {e}"));
+                }
+            }
             deliver(&mut engine, false, &mut stats)?;
         }
         if last_stats.elapsed() >= Duration::from_secs(1) {

@@ -15,6 +15,7 @@ pub(crate) use schedule::{tls12_key_block, tls13_next_secret, tls13_traffic_keys
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use zeroize::Zeroizing;
@@ -64,6 +65,10 @@ type Table = HashMap<[u8; 32], ConnectionSecrets, foldhash::fast::RandomState>;
 #[derive(Default)]
 pub struct KeyLog {
     table: RwLock<Table>,
+    /// Lines are still being added (a key log followed while clients append to it):
+    /// a TLS 1.3 connection whose secrets are not there yet holds its first protected
+    /// records a while, waiting for them.
+    growing: AtomicBool,
 }
 
 impl fmt::Debug for KeyLog {
@@ -134,6 +139,17 @@ impl KeyLog {
         table.get(client_random).cloned()
     }
 
+    /// Says that lines will still be added while connections are read (see
+    /// [`KeyLog::is_growing`]).
+    pub fn set_growing(&self, growing: bool) {
+        self.growing.store(growing, Ordering::Relaxed);
+    }
+
+    /// Lines are still being added: a secret not found now may come.
+    pub fn is_growing(&self) -> bool {
+        self.growing.load(Ordering::Relaxed)
+    }
+
     /// Connections with at least one secret.
     pub fn len(&self) -> usize {
         self.table.read().unwrap_or_else(|e| e.into_inner()).len()
@@ -162,11 +178,77 @@ impl KeySources {
             .all(|log| log.is_empty())
     }
 
+    /// A secret not found now may still come (a followed key log).
+    pub fn may_grow(&self) -> bool {
+        [&self.embedded, &self.given]
+            .into_iter()
+            .flatten()
+            .any(|log| log.is_growing())
+    }
+
     pub fn lookup(&self, client_random: &[u8; 32]) -> Option<ConnectionSecrets> {
         [&self.embedded, &self.given]
             .into_iter()
             .flatten()
             .find_map(|log| log.lookup(client_random))
+    }
+}
+
+/// Key log files followed as clients append to them (`live --keylog`): each poll adds
+/// the complete lines written since the last.
+#[derive(Debug)]
+pub struct KeyLogFollower {
+    log: Arc<KeyLog>,
+    /// Each file with the bytes of it already read.
+    files: Vec<(std::path::PathBuf, u64)>,
+}
+
+impl KeyLogFollower {
+    /// Reads the files as they are now; the log says it is growing.
+    pub fn open(paths: &[std::path::PathBuf]) -> std::io::Result<KeyLogFollower> {
+        let log = Arc::new(KeyLog::new());
+        log.set_growing(true);
+        let mut follower = KeyLogFollower {
+            log,
+            files: paths.iter().map(|p| (p.clone(), 0)).collect(),
+        };
+        follower.poll()?;
+        Ok(follower)
+    }
+
+    /// The key log the files feed.
+    pub fn log(&self) -> Arc<KeyLog> {
+        Arc::clone(&self.log)
+    }
+
+    /// Adds the complete lines appended since the last poll. A file that shrank (was
+    /// rewritten) is read again from its start.
+    pub fn poll(&mut self) -> std::io::Result<KeyLogStats> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut total = KeyLogStats::default();
+        for (path, read) in &mut self.files {
+            let mut file = std::fs::File::open(&*path)?;
+            let len = file.metadata()?.len();
+            if len < *read {
+                *read = 0;
+            }
+            let new = (len - *read).min(MAX_KEY_LOG_BYTES);
+            if new == 0 {
+                continue;
+            }
+            file.seek(SeekFrom::Start(*read))?;
+            let mut bytes = Vec::with_capacity(new as usize);
+            file.take(new).read_to_end(&mut bytes)?;
+            // Only complete lines: a client may be writing the rest now.
+            let Some(end) = bytes.iter().rposition(|&b| b == b'\n') else {
+                continue;
+            };
+            let stats = self.log.add_lines(&bytes[..=end]);
+            total.secrets += stats.secrets;
+            total.skipped += stats.skipped;
+            *read += end as u64 + 1;
+        }
+        Ok(total)
     }
 }
 

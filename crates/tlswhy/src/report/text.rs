@@ -404,7 +404,16 @@ fn write_handshake<W: Write>(
         )?;
     }
     let cx = wording::Context::of(h);
-    writeln!(out, "  {}", escape(&wording::summary(&h.verdict, &cx)))?;
+    // Which verdicts rest on decrypted messages, and which are read from the clear.
+    let proof = match h.verdict.proof {
+        crate::diagnose::Proof::Decrypted => " [decrypted with keys]",
+        crate::diagnose::Proof::Inferred => "",
+    };
+    writeln!(
+        out,
+        "  {}{proof}",
+        escape(&wording::summary(&h.verdict, &cx))
+    )?;
     if h.verdict.code != Code::Ok {
         for e in &wording::evidence(&h.verdict, &cx) {
             writeln!(out, "    • {}", escape(e))?;

@@ -13,7 +13,7 @@ use super::alert::{AlertDescription, AlertLevel};
 use super::facts::*;
 use super::hello::{self, ServerHelloFacts};
 use super::plaintext;
-use super::protected::{self, Plan, Protection};
+use super::protected::{self, Held, Plan, Protection};
 use super::sslv2;
 use super::suites::version_name;
 use super::wire::NamedGroup;
@@ -246,6 +246,11 @@ impl Conversation {
 
     /// Frees all buffers: nothing more will be parsed.
     pub fn settle(&mut self) {
+        if self.protection.as_ref().is_some_and(|p| p.held.is_some()) {
+            // The connection is over: its held records are read now, opened if the
+            // secrets came.
+            self.release_held();
+        }
         self.settled = true;
         self.protection = None;
         for s in &mut self.streams {
@@ -342,6 +347,14 @@ impl Conversation {
                     if let Some(p) = &mut self.protection {
                         p.step_over(dir);
                     }
+                }
+                Some(Plan::Hold) => {
+                    if rest.len() < 5 + len {
+                        break;
+                    }
+                    self.hold_record(dir, &rest[..5 + len], at);
+                    rest = &rest[5 + len..];
+                    continue;
                 }
                 Some(Plan::Unkeyed) | None => {}
             }
@@ -594,7 +607,7 @@ impl Conversation {
                         };
                         self.push_event(at, dir, label);
                         if self.facts.server_hello.is_none() {
-                            self.make_keys(&sh, body);
+                            self.make_keys(&sh, body, at);
                             self.facts.server_hello = Some(Seen { at, value: sh });
                         }
                     }
@@ -749,7 +762,7 @@ impl Conversation {
 
     /// The first ClientHello: its random is kept when there are keys to look it up in.
     fn find_secrets(&mut self, body: &[u8]) {
-        if self.keys.is_empty() {
+        if self.keys.is_empty() && !self.keys.may_grow() {
             return;
         }
         if let Some(random) = body.get(2..34) {
@@ -760,22 +773,93 @@ impl Conversation {
 
     /// The ServerHello: the secrets for the client random (looked up now, so that a
     /// key log line written while the handshake ran is found), then the record keys.
-    fn make_keys(&mut self, sh: &ServerHelloFacts, body: &[u8]) {
+    fn make_keys(&mut self, sh: &ServerHelloFacts, body: &[u8], at: At) {
         let Some(p) = &mut self.protection else {
             return;
         };
+        let random: Option<[u8; 32]> = body.get(2..34).and_then(|r| r.try_into().ok());
         let Some(secrets) = self.keys.lookup(p.client_random()) else {
-            self.facts.decryption = Decryption::NoSecret;
-            self.protection = None;
+            match random {
+                Some(server_random) if self.keys.may_grow() && sh.version.is_tls13() => {
+                    p.held = Some(Box::new(Held {
+                        hello: sh.clone(),
+                        server_random,
+                        since: at,
+                        records: Vec::new(),
+                        bytes: 0,
+                    }));
+                }
+                _ => {
+                    self.facts.decryption = Decryption::NoSecret;
+                    self.protection = None;
+                }
+            }
             return;
         };
-        let random: Option<[u8; 32]> = body.get(2..34).and_then(|r| r.try_into().ok());
         let made = random
             .ok_or_else(|| "ServerHello too short".to_string())
             .and_then(|random| p.on_server_hello(secrets, sh, &random));
         if made.is_err() {
             self.facts.decryption = Decryption::Failed;
             self.protection = None;
+        }
+    }
+
+    /// A TLS 1.3 record of a connection waiting for its secrets: kept, then all are read
+    /// once the secrets are there or the wait is over.
+    fn hold_record(&mut self, dir: Dir, record: &[u8], at: At) {
+        let Some(held) = self.protection.as_mut().and_then(|p| p.held.as_mut()) else {
+            return;
+        };
+        held.bytes += record.len();
+        held.records.push((dir, at, record.to_vec()));
+        let spent = held.is_spent(at);
+        let found = self
+            .protection
+            .as_ref()
+            .is_some_and(|p| self.keys.lookup(p.client_random()).is_some());
+        if found || spent {
+            self.release_held();
+        }
+    }
+
+    /// Reads the held records: opened when the secrets are there now, else as without
+    /// keys.
+    fn release_held(&mut self) {
+        let Some(p) = self.protection.as_mut() else {
+            return;
+        };
+        let Some(held) = p.held.take() else {
+            return;
+        };
+        let Held {
+            hello,
+            server_random,
+            records,
+            ..
+        } = *held;
+        let opened = match self.keys.lookup(p.client_random()) {
+            Some(secrets) => p.on_server_hello(secrets, &hello, &server_random).is_ok(),
+            None => false,
+        };
+        if !opened {
+            self.facts.decryption = if self.keys.lookup(p.client_random()).is_some() {
+                Decryption::Failed
+            } else {
+                Decryption::NoSecret
+            };
+            self.protection = None;
+        }
+        for (dir, at, record) in records {
+            if self.settled {
+                break;
+            }
+            let header: [u8; 5] = record[..5].try_into().expect("a whole record");
+            if self.protection.is_some() {
+                self.on_sealed_record(dir, &header, &record[5..], at);
+            } else {
+                self.on_application_data(dir, record.len() - 5, at);
+            }
         }
     }
 
@@ -787,8 +871,14 @@ impl Conversation {
             .as_mut()
             .and_then(|p| p.open(dir, header, body))
         else {
-            self.facts.decryption = Decryption::Failed;
-            self.protection = None;
+            // Wrong keys when nothing opened before; else this direction's record was
+            // damaged (its peer will say so), and the other direction is still opened.
+            if self.facts.decryption != Decryption::Opened {
+                self.facts.decryption = Decryption::Failed;
+            }
+            if self.protection.as_ref().is_none_or(|p| p.is_spent()) {
+                self.protection = None;
+            }
             let content_type = header[0];
             if content_type == 23 {
                 self.on_application_data(dir, body.len(), at);
@@ -862,6 +952,12 @@ impl Conversation {
     }
 
     fn maybe_settle(&mut self) {
+        if self.protection.is_some() {
+            // With keys the alerts that end the connection are read (a close_notify,
+            // or a fatal alert after the handshake); application data is only stepped
+            // over, and `--max-records` still bounds the work.
+            return;
+        }
         let [c, s] = &self.facts.encrypted;
         let done = if self.is_tls13() {
             c.count >= KEPT_RECORDS as u64 && s.count >= KEPT_RECORDS as u64

@@ -12,16 +12,16 @@
 use zeroize::Zeroizing;
 
 use super::hello::ServerHelloFacts;
-use crate::flow::Dir;
+use crate::flow::{At, Dir};
 use crate::keys::{
     tls12_key_block, tls13_next_secret, tls13_traffic_keys, CipherSpec, ConnectionSecrets, Opened,
     RecordCipher,
 };
 
-/// Past its handshake, a direction's records longer than this are application data
-/// (an alert record is 2 bytes of content, the type, padding and the tag: Java's are 35
-/// bytes, and no stack pads one to this).
-const LONGEST_OPENED_AFTER_HANDSHAKE: usize = 256;
+/// Past its handshake, a direction's records longer than this are not opened (an alert
+/// record is 2 bytes of content, the type, padding and the tag: Java's are 35 bytes, and
+/// no stack pads one to this; TLS 1.3 session tickets, longer, are not needed).
+const LONGEST_OPENED_AFTER_HANDSHAKE: usize = 128;
 
 /// What to do with one record of a direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +32,36 @@ pub(super) enum Plan {
     Open,
     /// Protected, but not worth opening: only its sequence number is taken.
     StepOver,
+    /// Kept whole until the secrets come (a followed key log; see [`Held`]).
+    Hold,
+}
+
+/// Most bytes of records held per connection while its secrets are awaited.
+const MAX_HELD_BYTES: usize = 32 * 1024;
+/// Most records held per connection.
+const MAX_HELD_RECORDS: usize = 32;
+/// Longest wait (capture time after the ServerHello) for a connection's secrets.
+const MAX_WAIT_NS: i64 = 5_000_000_000;
+
+/// TLS 1.3 records of a connection whose secrets were not in the key log at its
+/// ServerHello while the key log is still growing (a client writes its line as it
+/// derives the keys, and a live capture may read the ServerHello first): they are kept
+/// whole, in order, until the secrets come or a limit is reached, then read.
+pub(super) struct Held {
+    pub hello: ServerHelloFacts,
+    pub server_random: [u8; 32],
+    pub since: At,
+    pub records: Vec<(Dir, At, Vec<u8>)>,
+    pub bytes: usize,
+}
+
+impl Held {
+    /// The wait is over: too many records, too many bytes, or too long.
+    pub(super) fn is_spent(&self, now: At) -> bool {
+        self.bytes > MAX_HELD_BYTES
+            || self.records.len() >= MAX_HELD_RECORDS
+            || now.ts.0.saturating_sub(self.since.ts.0) > MAX_WAIT_NS
+    }
 }
 
 struct Direction {
@@ -54,6 +84,8 @@ pub(super) struct Protection {
     current: [Option<Direction>; 2],
     /// TLS 1.2: a direction's keys, waiting for its ChangeCipherSpec.
     waiting: [Option<RecordCipher>; 2],
+    /// Records held while the secrets are awaited.
+    pub(super) held: Option<Box<Held>>,
 }
 
 impl std::fmt::Debug for Protection {
@@ -71,6 +103,7 @@ impl Protection {
             tls13: false,
             current: [None, None],
             waiting: [None, None],
+            held: None,
         }
     }
 
@@ -138,6 +171,13 @@ impl Protection {
 
     /// What to do with a record of `content_type` and `len` bytes from `dir`.
     pub(super) fn plan(&self, dir: Dir, content_type: u8, len: usize) -> Plan {
+        if self.held.is_some() {
+            return if content_type == 23 {
+                Plan::Hold
+            } else {
+                Plan::Unkeyed
+            };
+        }
         let Some(current) = &self.current[dir.index()] else {
             return Plan::Unkeyed;
         };
@@ -164,12 +204,23 @@ impl Protection {
         }
     }
 
-    /// Opens a record of `dir`. `None`: it did not authenticate.
+    /// Opens a record of `dir`. `None`: it did not authenticate, and `dir`'s records
+    /// are no longer opened (the other direction's still are: a peer may have sent a
+    /// damaged record, which its own peer then answers with bad_record_mac).
     pub(super) fn open(&mut self, dir: Dir, header: &[u8; 5], body: &[u8]) -> Option<Opened> {
         let current = self.current[dir.index()].as_mut()?;
         let seq = current.seq;
         current.seq += 1;
-        current.cipher.open(seq, header, body)
+        let opened = current.cipher.open(seq, header, body);
+        if opened.is_none() {
+            self.current[dir.index()] = None;
+        }
+        opened
+    }
+
+    /// No direction has keys any more.
+    pub(super) fn is_spent(&self) -> bool {
+        self.current.iter().all(Option::is_none) && self.waiting.iter().all(Option::is_none)
     }
 
     /// `dir`'s Finished was read: TLS 1.3 moves it to its application traffic keys

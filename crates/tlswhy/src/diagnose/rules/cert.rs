@@ -89,26 +89,7 @@ pub(super) fn certificate_rejection(
                 Fix::ReplaceSelfSigned,
             );
         }
-        let chain_len = cx
-            .facts
-            .server_certificates
-            .as_ref()
-            .map(|c| c.value.chain_length)
-            .unwrap_or(0);
-        if chain_len == 1 && leaf.is_some_and(|l| !l.self_issued) {
-            evidence.push(Detail::LeafOnly);
-        }
-        return Verdict::new(
-            Finding::CertIssuerUntrusted {
-                issuer: leaf.map(|l| l.issuer.clone()).unwrap_or_default(),
-            },
-            evidence,
-            if chain_len == 1 {
-                Fix::SendFullChain
-            } else {
-                Fix::TrustIssuer
-            },
-        );
+        return issuer_untrusted(cx, leaf, evidence);
     }
     // Name problems: SNI first, then the certificate's names.
     if c.server_name_ip().is_some() {
@@ -146,6 +127,13 @@ pub(super) fn certificate_rejection(
             evidence,
             Fix::ReplaceOrTrustSelfSigned,
         );
+    }
+    // A generic complaint (bad_certificate, certificate_unknown — GnuTLS sends the
+    // first for every cause) about a leaf that covers the name and is within its
+    // dates, and is not self-signed: what is left is trust in its issuer.
+    let generic = desc.is_some_and(|d| d == AD::BAD_CERTIFICATE || d == AD::CERTIFICATE_UNKNOWN);
+    if generic && leaf.is_some_and(|l| l.parse_error.is_none()) {
+        return issuer_untrusted(cx, leaf, evidence);
     }
     Verdict::new(
         Finding::CertRejected { alert: desc },
@@ -209,16 +197,31 @@ pub(super) fn untrusted_leaf(cx: &Ctx<'_>, mut evidence: Vec<Detail>) -> Verdict
             Fix::ReplaceOrTrustSelfSigned,
         );
     }
-    let leaf_only = chain.value.chain_length == 1 && !leaf.self_issued;
+    issuer_untrusted(cx, Some(&leaf), evidence)
+}
+
+/// The client does not trust the leaf's issuer. A chain of the leaf alone (not
+/// self-issued) lacks its intermediates: then sending them is the fix.
+fn issuer_untrusted(
+    cx: &Ctx<'_>,
+    leaf: Option<&crate::tls::cert::CertFacts>,
+    mut evidence: Vec<Detail>,
+) -> Verdict {
+    let chain_len = cx
+        .facts
+        .server_certificates
+        .as_ref()
+        .map_or(0, |c| c.value.chain_length);
+    let leaf_only = chain_len == 1 && leaf.is_some_and(|l| !l.self_issued);
     if leaf_only {
         evidence.push(Detail::LeafOnly);
     }
     Verdict::new(
         Finding::CertIssuerUntrusted {
-            issuer: leaf.issuer,
+            issuer: leaf.map(|l| l.issuer.clone()).unwrap_or_default(),
         },
         evidence,
-        if leaf_only {
+        if chain_len == 1 {
             Fix::SendFullChain
         } else {
             Fix::TrustIssuer

@@ -60,6 +60,9 @@ pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
     }
     let enc_alert = |d: Dir| f.alerts.iter().find(|a| a.is_opaque() && a.from == d);
     if f.finished.iter().all(Option::is_some) {
+        if let Some(v) = server_refused_client_finished(cx, ch, enc_alert(Dir::ToClient)) {
+            return Some(v);
+        }
         if f.encrypted[0].count == 0 {
             if let Some(v) = closed_after_handshake(cx, ch, enc_alert(Dir::ToServer)) {
                 return Some(v);
@@ -76,6 +79,42 @@ pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
         super::tcp::closed_mid_handshake(cx, ch)
             .unwrap_or_else(|| super::capture::incomplete(cx, ch, Unfinished::BeforeCompletion)),
     )
+}
+
+/// TLS ≤ 1.2, both Finished seen, no data either way: the server answered the
+/// client's Finished with an encrypted alert at once and closed, before the client
+/// said anything more. A server that accepted the handshake does not do that: it
+/// refused the client's Finished (bad_record_mac, decrypt_error — the MAC or the keys).
+fn server_refused_client_finished(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    server_alert: Option<&crate::tls::facts::AlertFacts>,
+) -> Option<Verdict> {
+    let f = cx.facts;
+    let alert = server_alert?;
+    let client_finished = f.finished[0]?;
+    let no_data = f.encrypted.iter().all(|e| e.count == 0);
+    let client_alert_first = f
+        .alerts
+        .iter()
+        .any(|a| a.from == Dir::ToServer && a.at < alert.at);
+    if !no_data
+        || client_alert_first
+        || alert.at < client_finished
+        || !cx.reacts_to(client_finished, alert.at)
+        || !cx.closed(Dir::ToClient)
+        || cx.after_peer_closed(alert)
+    {
+        return None;
+    }
+    let ev = vec![
+        cx.client_hello_detail(ch),
+        Detail::ClientFinished {
+            at: client_finished,
+        },
+        cx.alert_detail(alert),
+    ];
+    Some(super::alert::generic_fatal(cx, ev, alert))
 }
 
 /// The handshake completed. No details: the record's facts are the evidence.
@@ -128,15 +167,13 @@ fn rejection_after_handshake(
 ) -> Option<Verdict> {
     let f = cx.facts;
     let server_finished = f.finished[1]?;
-    // With keys, the client's goodbye is readable: a close_notify is a client that
-    // was done (a probe, a health check), whatever it thought of the certificate.
+    // With keys the client's goodbye is readable: a close_notify is a graceful close
+    // (a probe, a health check) — yet curl, for one, checks the name after the
+    // handshake and says goodbye the same way, so the objective facts still decide.
     let said_goodbye = f
         .alerts
         .iter()
         .any(|a| a.decrypted && a.from == Dir::ToServer && a.description == Some(AD::CLOSE_NOTIFY));
-    if said_goodbye {
-        return None;
-    }
     let mut ev = vec![
         cx.client_hello_detail(ch),
         Detail::ServerFinished {
@@ -166,7 +203,7 @@ fn rejection_after_handshake(
         }
         return Some(super::cert::certificate_rejection(cx, ch, ev, None));
     }
-    if client_alert.is_some() || !immediate {
+    if client_alert.is_some() || said_goodbye || !immediate {
         return None;
     }
     // An abrupt close at once: a rejection of trust, unless another client accepted
