@@ -19,7 +19,7 @@ cd "$(dirname "$0")"
 secs=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(capture_reader capture_stream packets_to_flows tls_conversation analyze)
+[ ${#targets[@]} -gt 0 ] || targets=(capture_reader capture_stream packets_to_flows tls_conversation tls_keyed_conversation analyze)
 jobs=${FUZZ_JOBS:-1}
 toolchain=${TOOLCHAIN:-}
 if [ -z "$toolchain" ]; then
@@ -43,7 +43,7 @@ max_len() {
     case "$1" in
         capture_reader | capture_stream | analyze) echo 65536 ;;
         packets_to_flows) echo 65536 ;;
-        tls_conversation) echo 32768 ;;
+        tls_conversation | tls_keyed_conversation) echo 32768 ;;
     esac
 }
 

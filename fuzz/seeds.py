@@ -7,6 +7,8 @@ packets_to_flows:         each capture's packets in the target's own framing
                           (selector byte for the link type, 2-byte lengths).
 tls_conversation:         each TCP connection's payloads in capture order, as
                           [direction][2-byte length][bytes] chunks.
+tls_keyed_conversation:   the same for the keyed captures (captures/keys_*.pcap), after
+                          [2-byte length][the capture's key log].
 
 Sources: captures/*.pcap and tests/data/formats/*, and with --corpus DIR also the
 captures in DIR (run.sh passes the third-party corpus when it is there). Only the standard library is used.
@@ -187,6 +189,13 @@ def main():
                             for d, p in chunks if len(p) < 65536)
             write(os.path.join(args.out, "tls_conversation"), blob)
             counts["tls_conversation"] = counts.get("tls_conversation", 0) + 1
+            keylog = path[: -len(".pcap")] + ".keys"
+            if path.endswith(".pcap") and os.path.exists(keylog):
+                with open(keylog, "rb") as f:
+                    lines = f.read()[:65535]
+                write(os.path.join(args.out, "tls_keyed_conversation"),
+                      struct.pack(">H", len(lines)) + lines + blob)
+                counts["tls_keyed_conversation"] = counts.get("tls_keyed_conversation", 0) + 1
     for target, n in sorted(counts.items()):
         print(f"seeds: {target}: {n} written to {os.path.join(args.out, target)}")
 

@@ -10,6 +10,7 @@ use tlswhy::connection::FlowTable;
 use tlswhy::decode::Decoder;
 use tlswhy::diagnose::{self, Profiles};
 use tlswhy::flow::{At, Dir};
+use tlswhy::keys::{KeyLog, KeySources};
 use tlswhy::pipeline::Settings;
 use tlswhy::pipeline::{analyze_bytes, analyze_packets};
 use tlswhy::record::CaptureReport;
@@ -24,6 +25,7 @@ pub fn run(name: &str, data: &[u8]) {
         "capture_stream" => capture_stream(data),
         "packets_to_flows" => packets_to_flows(data),
         "tls_conversation" => tls_conversation(data),
+        "tls_keyed_conversation" => tls_keyed_conversation(data),
         _ => analyze(data),
     }
 }
@@ -166,7 +168,35 @@ pub fn packets_to_flows(data: &[u8]) {
 /// missing segment) and carries no length. At the end the conversation is settled and
 /// its facts serialized to JSON.
 pub fn tls_conversation(data: &[u8]) {
-    let mut conv = Conversation::new();
+    feed_conversation(Conversation::new(), data);
+}
+
+/// The TLS layer with keys: `[len: u16 BE][an NSS key log of len bytes]`, then chunks as
+/// in [`tls_conversation`]. The conversation opens its records with the key log's
+/// secrets (the seeds are real keyed connections with their own key log lines).
+pub fn tls_keyed_conversation(data: &[u8]) {
+    let Some(len) = data
+        .get(..2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+    else {
+        return;
+    };
+    let Some(lines) = data.get(2..2 + len) else {
+        return;
+    };
+    let log = KeyLog::new();
+    log.add_lines(lines);
+    let keys = KeySources {
+        given: Some(std::sync::Arc::new(log)),
+        embedded: None,
+    };
+    let conv = Conversation::with_keys(&tlswhy::limits::Limits::default(), &keys);
+    feed_conversation(conv, &data[2 + len..]);
+}
+
+/// Feeds `[ctrl][len: u16 BE][bytes]` chunks to `conv`, then settles it and serializes
+/// its facts.
+fn feed_conversation(mut conv: Conversation, data: &[u8]) {
     let mut rest = data;
     let mut frame = 0u64;
     while let Some((&ctrl, after)) = rest.split_first() {

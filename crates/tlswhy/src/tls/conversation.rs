@@ -513,6 +513,7 @@ impl Conversation {
         self.maybe_settle();
     }
 
+    #[inline]
     fn on_application_data(&mut self, dir: Dir, len: usize, at: At) {
         let rec = &mut self.facts.encrypted[dir.index()];
         if rec.first.len() < KEPT_RECORDS {
@@ -773,6 +774,7 @@ impl Conversation {
 
     /// The ServerHello: the secrets for the client random (looked up now, so that a
     /// key log line written while the handshake ran is found), then the record keys.
+    #[cold]
     fn make_keys(&mut self, sh: &ServerHelloFacts, body: &[u8], at: At) {
         let Some(p) = &mut self.protection else {
             return;
@@ -807,6 +809,7 @@ impl Conversation {
 
     /// A TLS 1.3 record of a connection waiting for its secrets: kept, then all are read
     /// once the secrets are there or the wait is over.
+    #[cold]
     fn hold_record(&mut self, dir: Dir, record: &[u8], at: At) {
         let Some(held) = self.protection.as_mut().and_then(|p| p.held.as_mut()) else {
             return;
@@ -825,6 +828,7 @@ impl Conversation {
 
     /// Reads the held records: opened when the secrets are there now, else as without
     /// keys.
+    #[cold]
     fn release_held(&mut self) {
         let Some(p) = self.protection.as_mut() else {
             return;
@@ -865,6 +869,7 @@ impl Conversation {
 
     /// A protected record opened with keys, read as what it really is; one that does
     /// not authenticate ends the opening (the keys are wrong) and is read as without.
+    #[cold]
     fn on_sealed_record(&mut self, dir: Dir, header: &[u8; 5], body: &[u8], at: At) {
         let Some(opened) = self
             .protection

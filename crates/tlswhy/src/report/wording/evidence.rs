@@ -246,9 +246,11 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             from,
             level,
             description,
-            ..
+            encrypted,
         } => {
             let what = match (level, description) {
+                // Encrypted, and read with keys.
+                (Some(l), Some(d)) if *encrypted => format!("{} alert {d} (decrypted)", l.name()),
                 (Some(l), Some(d)) => format!("{} alert {d}", l.name()),
                 _ => "encrypted alert".to_string(),
             };
