@@ -256,3 +256,40 @@ fn the_schema_refuses_the_shapes_it_replaced() {
         assert!(schemas.validate(&record, index).is_err(), "{what} passed");
     }
 }
+
+/// The records' own JSON writer (`report::json::writer`) writes byte for byte what
+/// serde_json writes for the same record, compact and full, on every bundled capture
+/// and the corpus.
+#[test]
+fn the_record_writer_writes_what_serde_json_writes() {
+    use tlswhy::record::{DetailLevel, JsonRecord};
+    let mut dirs = vec![common::captures()];
+    dirs.extend(common::corpus_if_present(
+        "tests/schema.rs the_record_writer",
+    ));
+    let mut compared = 0;
+    let files = dirs.iter().flat_map(|dir| {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+            .collect();
+        files.sort();
+        files
+    });
+    for file in files {
+        let report = common::analyze(&file);
+        for handshake in &report.handshakes {
+            for detail in [DetailLevel::Compact, DetailLevel::Full] {
+                let record = JsonRecord { handshake, detail };
+                let mut ours = Vec::new();
+                tlswhy::report::json::writer::write(&mut ours, &record).unwrap();
+                let theirs = serde_json::to_string(&record).unwrap();
+                assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 200, "only {compared} records compared");
+}

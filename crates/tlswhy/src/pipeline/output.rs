@@ -112,7 +112,7 @@ fn json_line(handshake: &Handshake, detail: DetailLevel) -> Vec<u8> {
     SCRATCH.with_borrow_mut(|scratch| {
         scratch.clear();
         // Serializing plain data into memory does not fail.
-        let _ = serde_json::to_writer(&mut *scratch, &JsonRecord { handshake, detail });
+        let _ = crate::report::json::writer::write(scratch, &JsonRecord { handshake, detail });
         scratch.push(b'\n');
         scratch.as_slice().to_vec()
     })

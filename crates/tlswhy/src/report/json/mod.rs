@@ -11,6 +11,7 @@
 mod endpoint;
 mod flow_id;
 mod full;
+pub mod writer;
 
 use std::io::{self, Write};
 
@@ -35,10 +36,12 @@ pub fn write_lines<'a, W: Write>(
     handshakes: impl IntoIterator<Item = &'a Handshake>,
     detail: DetailLevel,
 ) -> io::Result<()> {
+    let mut line = Vec::new();
     for handshake in handshakes {
-        serde_json::to_writer(&mut *out, &JsonRecord { handshake, detail })
-            .map_err(io::Error::other)?;
-        out.write_all(b"\n")?;
+        line.clear();
+        writer::write(&mut line, &JsonRecord { handshake, detail }).map_err(io::Error::other)?;
+        line.push(b'\n');
+        out.write_all(&line)?;
     }
     Ok(())
 }
