@@ -429,3 +429,32 @@ fn secrets_that_come_after_the_server_hello_still_open_the_connection() {
         assert_eq!(f.decryption, tlswhy::tls::facts::Decryption::NoSecret);
     }
 }
+
+/// With keys, the TLS 1.3 CertificateRequest names the issuers the server accepts and
+/// the client's certificate names its own: the rejection's evidence shows both.
+#[test]
+fn decrypted_client_certificate_rejection_names_both_issuers() {
+    use tlswhy::diagnose::Detail;
+    let dir = common::captures();
+    let report = analyze_with(
+        &dir.join("keys_tls13.pcap"),
+        Some(key_log(&dir.join("keys_tls13.keys"))),
+    );
+    let h = report
+        .handshakes
+        .iter()
+        .find(|h| h.verdict.code.as_str() == "client_cert_rejected")
+        .expect("a client_cert_rejected handshake");
+    let accepted = h.verdict.details.iter().find_map(|d| match d {
+        Detail::CertificateRequest {
+            accepted_issuers, ..
+        } => Some(accepted_issuers.clone()),
+        _ => None,
+    });
+    assert_eq!(accepted.unwrap(), ["O=tlswhy, CN=tlswhy test CA"]);
+    let client_issuer = h.verdict.details.iter().find_map(|d| match d {
+        Detail::ClientCertificate { issuer, .. } => issuer.clone(),
+        _ => None,
+    });
+    assert_eq!(client_issuer.unwrap(), "O=elsewhere, CN=unrelated test CA");
+}

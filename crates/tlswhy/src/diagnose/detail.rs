@@ -150,10 +150,32 @@ pub enum Detail {
         #[serde(serialize_with = "crate::sanitize::ser_json_texts")]
         protocols: Vec<String>,
     },
-    /// The server asked for a client certificate.
-    CertificateRequest { at: At },
-    /// The client's Certificate message (`chain_length` 0: empty).
-    ClientCertificate { at: At, chain_length: usize },
+    /// The server asked for a client certificate, from these issuers (none named:
+    /// any).
+    CertificateRequest {
+        at: At,
+        #[serde(
+            serialize_with = "crate::sanitize::ser_json_texts",
+            skip_serializing_if = "Vec::is_empty"
+        )]
+        accepted_issuers: Vec<String>,
+    },
+    /// The client's Certificate message (`chain_length` 0: empty), with its first
+    /// certificate's subject and issuer.
+    ClientCertificate {
+        at: At,
+        chain_length: usize,
+        #[serde(
+            serialize_with = "crate::sanitize::ser_json_opt_text",
+            skip_serializing_if = "Option::is_none"
+        )]
+        subject: Option<String>,
+        #[serde(
+            serialize_with = "crate::sanitize::ser_json_opt_text",
+            skip_serializing_if = "Option::is_none"
+        )]
+        issuer: Option<String>,
+    },
     /// No client Certificate message at all.
     NoClientCertificate,
     /// Other connections to this server: the suites it picked that this client offered
@@ -227,7 +249,7 @@ impl Detail {
             | Alert { at, .. }
             | Close { at, .. }
             | ServerCertificate { at, .. }
-            | CertificateRequest { at }
+            | CertificateRequest { at, .. }
             | ClientCertificate { at, .. }
             | ServerFinished { at }
             | ClientFinished { at }

@@ -680,10 +680,14 @@ impl Conversation {
                         },
                     );
                     if self.facts.client_certificate.is_none() {
+                        let leaf = chain.first().map(|der| super::cert::chain_facts(&[der]));
+                        let leaf = leaf.as_ref().and_then(|facts| facts.first());
                         self.facts.client_certificate = Some(Seen {
                             at,
                             value: CertCount {
                                 chain_length: chain.len(),
+                                subject: leaf.map(|l| l.subject.clone()),
+                                issuer: leaf.map(|l| l.issuer.clone()),
                             },
                         });
                     }
@@ -691,7 +695,13 @@ impl Conversation {
             }
             (13, Dir::ToClient) => {
                 self.push_event(at, dir, "CertificateRequest");
-                self.facts.certificate_request.get_or_insert(at);
+                if self.facts.certificate_request.is_none() {
+                    self.facts.certificate_request = Some(at);
+                    let version = self.facts.server_hello.as_ref().map(|sh| sh.value.version);
+                    let tls12 = version.is_some_and(|v| v.0 >= 0x0303);
+                    self.facts.accepted_issuers =
+                        super::cert_request::accepted_issuers(body, self.is_tls13(), tls12);
+                }
             }
             (12, Dir::ToClient) if !self.is_tls13() => {
                 // ECDHE: curve_type 3 (named_curve), then the group (RFC 8422 §5.4).

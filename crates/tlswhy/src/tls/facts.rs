@@ -184,6 +184,10 @@ pub struct TlsFacts {
     pub server_hello: Option<Seen<ServerHelloFacts>>,
     pub server_certificates: Option<Seen<CertChain>>,
     pub certificate_request: Option<At>,
+    /// The issuers the CertificateRequest accepts client certificates from (its
+    /// certificate_authorities; empty when it names none).
+    #[serde(serialize_with = "crate::sanitize::ser_json_texts")]
+    pub accepted_issuers: Vec<String>,
     pub client_certificate: Option<Seen<CertCount>>,
     /// ChangeCipherSpec per direction: [client, server].
     pub change_cipher_spec: [Option<At>; 2],
@@ -278,6 +282,17 @@ pub struct CertChain {
 #[derive(Clone, Debug, Serialize)]
 pub struct CertCount {
     pub chain_length: usize,
+    /// The first certificate's subject and issuer (none for an empty message).
+    #[serde(
+        serialize_with = "crate::sanitize::ser_json_opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub subject: Option<String>,
+    #[serde(
+        serialize_with = "crate::sanitize::ser_json_opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub issuer: Option<String>,
 }
 
 /// What did not parse.

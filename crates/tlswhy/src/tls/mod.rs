@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod cert;
+pub mod cert_request;
 pub mod conversation;
 pub mod facts;
 pub mod hello;

@@ -124,12 +124,20 @@ pub(super) fn client_certificate_refused(
 pub(super) fn client_cert_required(cx: &Ctx<'_>, mut evidence: Vec<Detail>) -> Verdict {
     let f = cx.facts;
     if let Some(at) = f.certificate_request {
-        evidence.insert(1, Detail::CertificateRequest { at });
+        evidence.insert(
+            1,
+            Detail::CertificateRequest {
+                at,
+                accepted_issuers: f.accepted_issuers.clone(),
+            },
+        );
     }
     match &f.client_certificate {
         Some(cc) => evidence.push(Detail::ClientCertificate {
             at: cc.at,
             chain_length: 0,
+            subject: None,
+            issuer: None,
         }),
         None => evidence.push(Detail::NoClientCertificate),
     }
@@ -142,12 +150,25 @@ pub(super) fn client_cert_required(cx: &Ctx<'_>, mut evidence: Vec<Detail>) -> V
 
 /// The server rejected the client's certificate.
 pub(super) fn client_cert_rejected(cx: &Ctx<'_>, mut evidence: Vec<Detail>, desc: AD) -> Verdict {
-    if let Some(cc) = &cx.facts.client_certificate {
+    let f = cx.facts;
+    if let Some(cc) = &f.client_certificate {
         evidence.insert(
             1,
             Detail::ClientCertificate {
                 at: cc.at,
                 chain_length: cc.value.chain_length,
+                subject: cc.value.subject.clone(),
+                issuer: cc.value.issuer.clone(),
+            },
+        );
+    }
+    // The issuers the server said it accepts, beside the one the client's came from.
+    if let (Some(at), false) = (f.certificate_request, f.accepted_issuers.is_empty()) {
+        evidence.insert(
+            1,
+            Detail::CertificateRequest {
+                at,
+                accepted_issuers: f.accepted_issuers.clone(),
             },
         );
     }

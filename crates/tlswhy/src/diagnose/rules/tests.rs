@@ -400,7 +400,11 @@ fn negotiation_client_certificate_asked_for_and_missing() {
     c.tls_mut().facts.certificate_request = Some(at(5, 4));
     c.tls_mut().facts.client_certificate = Some(Seen {
         at: at(6, 5),
-        value: CertCount { chain_length: 0 },
+        value: CertCount {
+            chain_length: 0,
+            subject: None,
+            issuer: None,
+        },
     });
     alert(&mut c, 7, 6, Dir::ToClient, AD::HANDSHAKE_FAILURE);
     assert_eq!(verdict(&c).code, Code::ClientCertRequired);

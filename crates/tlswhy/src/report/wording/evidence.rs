@@ -298,19 +298,47 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             "the server sent only the leaf certificate: no intermediate CA".into()
         }
         Detail::SilentAfterCertificate => "the client sent nothing after the server's certificate and closed without an alert".into(),
-        Detail::CertificateRequest { at } => cite(cx, *at, Dir::ToClient, "CertificateRequest"),
-        Detail::ClientCertificate { at, chain_length } => {
-            if *chain_length == 0 {
-                cite(cx, *at, Dir::ToServer, "Certificate message with no certificates")
+        Detail::CertificateRequest {
+            at,
+            accepted_issuers,
+        } => {
+            if accepted_issuers.is_empty() {
+                cite(cx, *at, Dir::ToClient, "CertificateRequest")
             } else {
+                let names: Vec<String> = accepted_issuers.iter().map(|n| format!("'{n}'")).collect();
                 cite(
                     cx,
                     *at,
-                    Dir::ToServer,
-                    format_args!("client Certificate with {chain_length} certificate(s)"),
+                    Dir::ToClient,
+                    format_args!(
+                        "CertificateRequest accepting client certificates issued by {}",
+                        names.join(", ")
+                    ),
                 )
             }
         }
+        Detail::ClientCertificate {
+            at,
+            chain_length,
+            subject,
+            issuer,
+        } => match (*chain_length, subject, issuer) {
+            (0, _, _) => cite(cx, *at, Dir::ToServer, "Certificate message with no certificates"),
+            (n, Some(subject), Some(issuer)) => cite(
+                cx,
+                *at,
+                Dir::ToServer,
+                format_args!(
+                    "client Certificate with {n} certificate(s), '{subject}' issued by '{issuer}'"
+                ),
+            ),
+            (n, _, _) => cite(
+                cx,
+                *at,
+                Dir::ToServer,
+                format_args!("client Certificate with {n} certificate(s)"),
+            ),
+        },
         Detail::NoClientCertificate => "the client sent no Certificate message".into(),
         Detail::NoClientAcceptedLeaf => "no other client of this server in the capture accepted this certificate (sent data after the handshake)".into(),
         Detail::AlpnOffered { protocols } => {
