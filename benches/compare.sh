@@ -14,6 +14,12 @@
 #   arguments are the same.
 #   BASE=path/to/an/earlier/tlswhy: A/B — the same tlswhy runs with that binary too
 #   (rows base-*, in the same rounds) and a line of ratios base / this build.
+#   KEYS=1: decryption with keys. The inputs are generated with --keylog (GEN=rust only;
+#   named *-keys, their NSS key log *.keys kept beside the pcap and the truth file; with
+#   PCAP TRUTH arguments, PCAP without .pcap + .keys), and rows keys-1t and keys-2t run
+#   the text report with --keylog on 1 and 2 threads, next to text-1t and text-2t on the
+#   same file; a line gives keys-2t's speed over text-2t's, and the agreement with the
+#   truth file is checked with the keys too.
 #   TOOLS="text-2t null-2t ...": only these rows (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +28,7 @@ WORK=${WORK:-/tmp/tlswhy-bench}
 GEN=${GEN:-rust}
 PYGEN=${PYGEN:-../shared/bench/gen_bench_pcap.py}
 SIZE=${SIZE:-small}
+KEYS=${KEYS:-}
 case "$GEN" in
     *.py) PYGEN=$GEN; GEN=python ;; # GEN used to be the Python generator's path
     rust | python) ;;
@@ -31,30 +38,39 @@ case "$SIZE" in
     small | full) ;;
     *) echo "SIZE must be small or full, not '$SIZE'" >&2; exit 2 ;;
 esac
+case "$KEYS" in
+    "" | 0) KEYS= ;;
+    1) [ "$GEN" = rust ] || [ $# -gt 0 ] || { echo "KEYS=1 needs GEN=rust (the Python generator writes no key log)" >&2; exit 2; } ;;
+    *) echo "KEYS must be 1 or unset, not '$KEYS'" >&2; exit 2 ;;
+esac
 mkdir -p "$WORK"
 
 cargo build --release --quiet --bin tlswhy --example walk --example gen_capture
 BIN=target/release/tlswhy
 WALK=target/release/examples/walk
 
-# generate NAME ARGS...: $WORK/$GEN-$SIZE-NAME.pcap and its truth file, unless they are
-# there and were made by the same generator source with the same arguments (a rebuild of
-# the generator alone, which any change to the library causes, does not count).
+# generate NAME ARGS...: $WORK/$GEN-$SIZE-NAME.pcap and its truth file (KEYS=1: NAME-keys,
+# with its key log), unless they are there and were made by the same generator source with
+# the same arguments (a rebuild of the generator alone, which any change to the library
+# causes, does not count).
 generate() {
     local name=$1; shift
     local out="$WORK/$GEN-$SIZE-$name" gen=target/release/examples/gen_capture
-    local sources=(examples/gen_capture/*.rs)
+    local sources=(examples/gen_capture/*.rs) keylog=()
     [ "$GEN" = python ] && gen=$PYGEN && sources=("$PYGEN")
+    [ -n "$KEYS" ] && out+=-keys && keylog=(--keylog "$out.part.keys")
     local stamp
-    stamp="$(cat "${sources[@]}" | sha256sum | cut -d' ' -f1) $*"
-    if [ -f "$out.truth.jsonl" ] && [ -f "$out.pcap" ] && [ "$(cat "$out.made-by" 2>/dev/null)" = "$stamp" ]; then
+    stamp="$(cat "${sources[@]}" | sha256sum | cut -d' ' -f1) $*${KEYS:+ --keylog}"
+    if [ -f "$out.truth.jsonl" ] && [ -f "$out.pcap" ] && { [ -z "$KEYS" ] || [ -f "$out.keys" ]; } &&
+        [ "$(cat "$out.made-by" 2>/dev/null)" = "$stamp" ]; then
         return
     fi
     if [ "$GEN" = rust ]; then
-        "$gen" "$@" --out "$out.part.pcap" --truth "$out.part.truth.jsonl"
+        "$gen" "$@" --out "$out.part.pcap" --truth "$out.part.truth.jsonl" "${keylog[@]}"
     else
         python3 "$gen" "$@" --out "$out.part.pcap" --truth "$out.part.truth.jsonl"
     fi
+    [ -n "$KEYS" ] && mv "$out.part.keys" "$out.keys"
     mv "$out.part.truth.jsonl" "$out.truth.jsonl"
     mv "$out.part.pcap" "$out.pcap"
     echo "$stamp" >"$out.made-by"
@@ -64,8 +80,9 @@ if [ $# -eq 0 ]; then
     if [ "$SIZE" = full ]; then bulk=20000; hs=200000; else bulk=2000; hs=20000; fi
     generate bulk --connections $bulk --bulk-kb 20-70 --seed 1
     generate hs --connections $hs --bulk-kb 0-1 --resume-ratio 0.3 --seed 2
-    set -- "$WORK/$GEN-$SIZE-bulk.pcap" "$WORK/$GEN-$SIZE-bulk.truth.jsonl" \
-        "$WORK/$GEN-$SIZE-hs.pcap" "$WORK/$GEN-$SIZE-hs.truth.jsonl"
+    k=${KEYS:+-keys}
+    set -- "$WORK/$GEN-$SIZE-bulk$k.pcap" "$WORK/$GEN-$SIZE-bulk$k.truth.jsonl" \
+        "$WORK/$GEN-$SIZE-hs$k.pcap" "$WORK/$GEN-$SIZE-hs$k.truth.jsonl"
 fi
 
 # once NAME CMD...: runs CMD once; appends "wall-seconds peak-RSS-KiB" to $WORK/NAME.runs
@@ -92,6 +109,11 @@ median() {
 
 while [ $# -ge 2 ]; do
     pcap=$1 truth=$2; shift 2
+    keys=${pcap%.pcap}.keys
+    if [ -n "$KEYS" ] && [ ! -f "$keys" ]; then
+        echo "KEYS=1: no key log $keys beside $pcap" >&2
+        exit 2
+    fi
     bytes=$(stat -c %s "$pcap")
     conns=$(wc -l <"$truth")
     echo "== $pcap: $((bytes / 1000000)) MB, $conns connections"
@@ -99,13 +121,19 @@ while [ $# -ge 2 ]; do
     # during the run (a shared VM) slows every tool alike instead of whichever ran then.
     # Besides JSON output to a file: the same to /dev/null and the default text report
     # (failures only), to see what output costs; a memory map; standard input.
-    names=(walk walk-mmap tlswhy-1t tlswhy-2t null-1t null-2t text-1t text-2t mmap-2t stdin-2t)
+    names=(walk walk-mmap tlswhy-1t tlswhy-2t null-1t null-2t text-1t text-2t)
+    [ -n "$KEYS" ] && names+=(keys-1t keys-2t)
+    names+=(mmap-2t stdin-2t)
     command -v tshark >/dev/null && names+=(tshark)
     command -v ssldump >/dev/null && names+=(ssldump)
     if [ -n "${TOOLS:-}" ]; then read -r -a names <<<"$TOOLS"; fi
+    if [ -z "$KEYS" ] && [[ " ${names[*]} " == *" keys-"* ]]; then
+        echo "the keys-* rows need KEYS=1" >&2
+        exit 2
+    fi
     if [ -n "${BASE:-}" ]; then
         for name in "${names[@]}"; do
-            case $name in tlswhy-* | null-* | text-* | mmap-* | stdin-*) names+=("base-$name") ;; esac
+            case $name in tlswhy-* | null-* | text-* | keys-* | mmap-* | stdin-*) names+=("base-$name") ;; esac
         done
     fi
     for name in "${names[@]}"; do rm -f "$WORK/$name.runs"; done
@@ -122,6 +150,8 @@ while [ $# -ge 2 ]; do
                 null-2t) once "$name" sh -c '"$0" analyze --threads 2 --format json "$1" >/dev/null' "$BIN" "$pcap" ;;
                 text-1t) once "$name" "$BIN" analyze --threads 1 -q "$pcap" ;;
                 text-2t) once "$name" "$BIN" analyze --threads 2 -q "$pcap" ;;
+                keys-1t) once "$name" "$BIN" analyze --threads 1 -q --keylog "$keys" "$pcap" ;;
+                keys-2t) once "$name" "$BIN" analyze --threads 2 -q --keylog "$keys" "$pcap" ;;
                 mmap-2t) once "$name" "$BIN" analyze --threads 2 --mmap --format json "$pcap" ;;
                 stdin-2t) once "$name" sh -c '"$0" analyze --threads 2 --format json - <"$1"' "$BIN" "$pcap" ;;
                 tshark) once tshark tshark -r "$pcap" -o tcp.reassemble_out_of_order:TRUE \
@@ -149,6 +179,9 @@ while [ $# -ge 2 ]; do
         if (t["tlswhy-2t"] > 0 && t["null-2t"] > 0 && t["text-2t"] > 0)
             printf "2 threads / 1 thread: JSON to a file %.2f, JSON to /dev/null %.2f, text report %.2f\n",
                 t["tlswhy-1t"] / t["tlswhy-2t"], t["null-1t"] / t["null-2t"], t["text-1t"] / t["text-2t"]
+        if (t["keys-2t"] > 0 && t["text-2t"] > 0)
+            printf "with keys / without, text report, 2 threads: speed %.2f (keys-2t %.3f s, text-2t %.3f s)\n",
+                t["text-2t"] / t["keys-2t"], t["keys-2t"], t["text-2t"]
         for (n in t) if (n ~ /^base-/ && (substr(n, 6) in t))
             printf "A/B %s: base %.3f s, this build %.3f s, this/base %.3f\n", substr(n, 6), t[n], t[substr(n, 6)], t[substr(n, 6)] / t[n]
     }'
@@ -156,4 +189,10 @@ while [ $# -ge 2 ]; do
     # negotiated suite's code is in server_hello), outside the timed rounds.
     target/release/tlswhy analyze --threads 2 --format json --detail full "$pcap" >"$WORK/agreement.out"
     python3 benches/truth_agreement.py "$truth" "$WORK/agreement.out"
+    if [ -n "$KEYS" ]; then
+        target/release/tlswhy analyze --threads 2 --format json --detail full --keylog "$keys" "$pcap" \
+            >"$WORK/agreement.out" 2>/dev/null
+        printf 'with --keylog, %s records decrypted; ' "$(grep -c '"proof":"decrypted"' "$WORK/agreement.out" || true)"
+        python3 benches/truth_agreement.py "$truth" "$WORK/agreement.out"
+    fi
 done

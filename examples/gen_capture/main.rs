@@ -30,6 +30,20 @@
 //! (`--retrans-ratio`, `--ooo-ratio`) and in the handshake flights of a share of the
 //! connections (`--hs-anomaly-ratio`). Encrypted bytes are pseudo-random.
 //!
+//! `--keylog FILE` seals them for real instead: every TLS 1.3 connection, and every
+//! TLS 1.2 one whose suite is AES-GCM or ChaCha20-Poly1305 (the generator's servers pick
+//! 0x1301, 0x1302, 0xC02B and 0xC02F), gets random secrets from a random stream of its
+//! own, the record keys TLS derives from them (TLS 1.3: HKDF-Expand-Label from the
+//! handshake and application traffic secrets; TLS 1.2: the key block from the master
+//! secret), and records sealed under each direction's sequence numbers: the real
+//! EncryptedExtensions (the ALPN protocol), TLS 1.3 Certificate (the same DER
+//! certificates), CertificateVerify, Finished, NewSessionTicket, alerts, and
+//! pseudo-random application data. FILE gets the NSS key log lines of those secrets,
+//! connection by connection (none for a client that rejects the certificate before its
+//! key exchange). Records keep their sizes where their messages fit (TLS 1.3 pads them)
+//! and every flight its TCP segments, so the main stream, the connections and the truth
+//! file are the same as without `--keylog`; without it the output is unchanged.
+//!
 //! `--truth` writes one JSON line per connection with the facts the generator used, in
 //! the same schema and with the same values as the truth file of the Python generator
 //! `gen_bench_pcap.py`, so `benches/truth_agreement.py` scores either: addresses and
@@ -48,9 +62,13 @@
 //!     --out bench_1g.pcap --truth bench_1g.truth.jsonl
 //! target/release/examples/gen_capture --connections 200000 --bulk-kb 0-1 --resume-ratio 0.3 \
 //!     --seed 2 --out bench_hs.pcap --truth bench_hs.truth.jsonl
+//! # decryptable: tlswhy analyze bench_keys.pcap --keylog bench_keys.keys
+//! target/release/examples/gen_capture --connections 2000 --seed 1 --out bench_keys.pcap \
+//!     --keylog bench_keys.keys
 //! ```
 
 mod bytes;
+mod keys;
 mod messages;
 mod options;
 mod profiles;
@@ -111,23 +129,50 @@ struct Totals {
     bytes: u64,
 }
 
+/// The truth file and the key log, written connection by connection.
+struct SideFiles {
+    truth: Option<BufWriter<File>>,
+    keylog: Option<BufWriter<File>>,
+}
+
+impl SideFiles {
+    /// A connection was made: its truth line and its key log lines.
+    fn connection(&mut self, t: Truth, world: &mut World) -> io::Result<()> {
+        if let Some(w) = self.truth.as_mut() {
+            serde_json::to_writer(&mut *w, &t)?;
+            w.write_all(b"\n")?;
+        }
+        if let (Some(w), Some(log)) = (self.keylog.as_mut(), world.keylog.as_mut()) {
+            w.write_all(&log.lines)?;
+            log.lines.clear();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        for w in [&mut self.truth, &mut self.keylog].into_iter().flatten() {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs the connections `concurrency` at a time, writing their frames in time order.
 fn generate(opts: Options) -> io::Result<Totals> {
     let total = opts.connections;
     let concurrency = opts.concurrency.min(total) as usize;
     let mut out = BufWriter::with_capacity(8 << 20, File::create(&opts.out)?);
-    let mut truth_out = match &opts.truth {
-        Some(path) => Some(BufWriter::with_capacity(1 << 20, File::create(path)?)),
-        None => None,
+    let side_file = |path: &Option<std::path::PathBuf>| -> io::Result<_> {
+        Ok(match path {
+            Some(path) => Some(BufWriter::with_capacity(1 << 20, File::create(path)?)),
+            None => None,
+        })
+    };
+    let mut side = SideFiles {
+        truth: side_file(&opts.truth)?,
+        keylog: side_file(&opts.keylog)?,
     };
     let mut world = World::new(opts);
-    let mut write_truth = |t: Truth| -> io::Result<()> {
-        if let Some(w) = truth_out.as_mut() {
-            serde_json::to_writer(&mut *w, &t)?;
-            w.write_all(b"\n")?;
-        }
-        Ok(())
-    };
 
     out.write_all(&pcap_header())?;
     let mut totals = Totals {
@@ -141,7 +186,8 @@ fn generate(opts: Options) -> io::Result<Totals> {
     let mut now = START_US;
     for (slot, o) in open.iter_mut().enumerate() {
         now += world.rng.exponential(2000.0) as u64;
-        write_truth(world.connection(totals.connections, now, &mut o.conn))?;
+        let t = world.connection(totals.connections, now, &mut o.conn);
+        side.connection(t, &mut world)?;
         heap.push(Reverse((o.conn.frames[0].ts, totals.connections, slot)));
         totals.connections += 1;
     }
@@ -158,7 +204,8 @@ fn generate(opts: Options) -> io::Result<Totals> {
         } else if totals.connections < total {
             let start = ts + world.rng.exponential(500.0) as u64 + 1;
             let cid = totals.connections;
-            write_truth(world.connection(cid, start, &mut o.conn))?;
+            let t = world.connection(cid, start, &mut o.conn);
+            side.connection(t, &mut world)?;
             o.next = 0;
             *top = Reverse((o.conn.frames[0].ts, cid, slot));
             totals.connections += 1;
@@ -167,9 +214,7 @@ fn generate(opts: Options) -> io::Result<Totals> {
         }
     }
     out.flush()?;
-    if let Some(mut w) = truth_out {
-        w.flush()?;
-    }
+    side.flush()?;
     Ok(totals)
 }
 

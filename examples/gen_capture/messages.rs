@@ -319,3 +319,82 @@ pub(crate) fn server_key_exchange(out: &mut Vec<u8>, rng: &mut Rng, group: u16, 
         }
     });
 }
+
+// The messages inside protected records (`--keylog`): real bytes, of the sizes the
+// records had when they were pseudo-random.
+
+/// The TLS 1.3 EncryptedExtensions: the client's first ALPN protocol when it offered
+/// any, and the empty server_name acknowledging its SNI when that still fits in `size`
+/// bytes (not when resuming).
+pub(crate) fn encrypted_extensions(out: &mut Vec<u8>, p: &Profile, resumed: bool, size: usize) {
+    let alpn = p.alpn.first();
+    let alpn_len = alpn.map_or(0, |proto| 4 + 2 + 1 + proto.len());
+    let sni_ack = !resumed && 4 + 2 + 4 + alpn_len <= size;
+    handshake(out, ENCRYPTED_EXTENSIONS, |b| {
+        vec16(b, |b| {
+            if sni_ack {
+                extension(b, EXT_SERVER_NAME, |_| {});
+            }
+            if let Some(proto) = alpn {
+                extension(b, EXT_ALPN, |b| {
+                    vec16(b, |b| vec8(b, |b| b.extend_from_slice(proto)))
+                });
+            }
+        })
+    });
+}
+
+/// The TLS 1.3 Certificate message: an empty request context, then each certificate
+/// with no extensions ([`certificate13_len`] bytes).
+pub(crate) fn certificate13(out: &mut Vec<u8>, chain: &[&[u8]]) {
+    handshake(out, CERTIFICATE, |b| {
+        b.push(0);
+        vec24(b, |b| {
+            for der in chain {
+                vec24(b, |b| b.extend_from_slice(der));
+                b.put_u16(0);
+            }
+        })
+    });
+}
+
+/// A CertificateVerify of the key's usual length: rsa_pss_rsae_sha256 with 256 bytes
+/// (RSA 2048), or ecdsa_secp256r1_sha256 with a 71-byte DER signature; the signature's
+/// bytes are taken from `random`.
+pub(crate) fn certificate_verify(out: &mut Vec<u8>, key: Key, random: &[u8]) {
+    handshake(out, CERTIFICATE_VERIFY, |b| match key {
+        Key::Rsa => {
+            b.put_u16(0x0804);
+            vec16(b, |b| b.extend_from_slice(&random[..256]));
+        }
+        Key::Ecdsa => {
+            b.put_u16(0x0403);
+            vec16(b, |b| {
+                // SEQUENCE { INTEGER r (33 bytes: high bit set), INTEGER s (32 bytes) }
+                b.extend_from_slice(&[0x30, 0x45, 0x02, 0x21, 0x00]);
+                b.push(random[0] | 0x80);
+                b.extend_from_slice(&random[1..32]);
+                b.extend_from_slice(&[0x02, 0x20]);
+                b.push((random[32] & 0x7F).max(1));
+                b.extend_from_slice(&random[33..64]);
+            });
+        }
+    });
+}
+
+/// A Finished message with `verify_data`.
+pub(crate) fn finished(out: &mut Vec<u8>, verify_data: &[u8]) {
+    handshake(out, FINISHED, |b| b.extend_from_slice(verify_data));
+}
+
+/// A TLS 1.3 NewSessionTicket of `size` bytes (at least 25): lifetime, age_add, an
+/// 8-byte nonce, the ticket, no extensions; the varying bytes from `random`.
+pub(crate) fn new_session_ticket13(out: &mut Vec<u8>, size: usize, random: &[u8]) {
+    handshake(out, NEW_SESSION_TICKET, |b| {
+        b.put_u32(7200); // lifetime, s
+        b.extend_from_slice(&random[..4]); // age_add
+        vec8(b, |b| b.extend_from_slice(&random[4..12])); // nonce
+        vec16(b, |b| b.extend_from_slice(&random[12..12 + size - 25]));
+        vec16(b, |_| {});
+    });
+}

@@ -1,5 +1,5 @@
 //! The generator's command line: how many connections, how they fail, how much data
-//! they carry, and where the capture and the truth file go.
+//! they carry, and where the capture, the truth file and the key log go.
 
 use std::path::PathBuf;
 
@@ -28,6 +28,11 @@ pub(crate) struct Options {
     /// Write one JSON line per connection with the facts the generator used.
     #[arg(long)]
     pub(crate) truth: Option<PathBuf>,
+    /// Seal the protected records for real (TLS 1.3, and TLS 1.2 with AES-GCM or
+    /// ChaCha20-Poly1305) with random per-connection secrets, and write those secrets to
+    /// this NSS key log.
+    #[arg(long)]
+    pub(crate) keylog: Option<PathBuf>,
     /// Connections open at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) concurrency: u64,

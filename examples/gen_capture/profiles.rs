@@ -14,10 +14,13 @@ pub(crate) const APPLICATION_DATA: u8 = 23;
 pub(crate) const CLIENT_HELLO: u8 = 1;
 pub(crate) const SERVER_HELLO: u8 = 2;
 pub(crate) const NEW_SESSION_TICKET: u8 = 4;
+pub(crate) const ENCRYPTED_EXTENSIONS: u8 = 8;
 pub(crate) const CERTIFICATE: u8 = 11;
 pub(crate) const SERVER_KEY_EXCHANGE: u8 = 12;
 pub(crate) const SERVER_HELLO_DONE: u8 = 14;
+pub(crate) const CERTIFICATE_VERIFY: u8 = 15;
 pub(crate) const CLIENT_KEY_EXCHANGE: u8 = 16;
+pub(crate) const FINISHED: u8 = 20;
 
 pub(crate) const EXT_SERVER_NAME: u16 = 0x0000;
 pub(crate) const EXT_STATUS_REQUEST: u16 = 0x0005;
@@ -47,7 +50,9 @@ pub(crate) const MLKEM_CLIENT_SHARE: usize = 1216;
 /// Server share: ML-KEM-768 ciphertext (1088) + X25519 (32).
 pub(crate) const MLKEM_SERVER_SHARE: usize = 1120;
 
+pub(crate) const ALERT_WARNING: u8 = 1;
 pub(crate) const ALERT_FATAL: u8 = 2;
+pub(crate) const ALERT_CLOSE_NOTIFY: u8 = 0;
 pub(crate) const ALERT_HANDSHAKE_FAILURE: u8 = 40;
 pub(crate) const ALERT_UNKNOWN_CA: u8 = 48;
 pub(crate) const ALERT_PROTOCOL_VERSION: u8 = 70;

@@ -3,6 +3,7 @@
 //! kinds of failure).
 
 use crate::bytes::*;
+use crate::keys::{relayout, ConnKeys, KeyLog, Suite, TLS13_OVERHEAD};
 use crate::messages::*;
 use crate::options::{ByteRange, Options};
 use crate::profiles::*;
@@ -76,6 +77,8 @@ pub(crate) struct Attempt {
     pub(crate) post_quantum: bool,
     pub(crate) resume: bool,
     pub(crate) session_id: SessionId,
+    /// The ClientHello's random.
+    pub(crate) client_random: [u8; 32],
     /// Server think time after the ClientHello, µs.
     pub(crate) think: u64,
     /// Faults of the handshake flights.
@@ -97,6 +100,16 @@ pub(crate) struct World {
     pub(crate) pool: Vec<u8>,
     /// The TLS bytes of the flight being built.
     pub(crate) flight: Vec<u8>,
+    /// `--keylog`: the secrets' random stream and the key log lines not yet written.
+    pub(crate) keylog: Option<KeyLog>,
+    /// The current connection's keys (with `--keylog`, from its ServerHello, when its
+    /// suite is an AEAD one): its protected records are sealed for real.
+    pub(crate) keys: Option<ConnKeys>,
+    /// With keys: the pseudo-random bytes a protected record would have had (drawn as
+    /// without keys, so that the main stream moves alike), which its content is made of.
+    pub(crate) random: Vec<u8>,
+    /// With keys: the content of the records being sealed.
+    pub(crate) content: Vec<u8>,
 }
 
 impl World {
@@ -117,6 +130,7 @@ impl World {
             .collect();
         let mut pool = vec![0; POOL_SIZE];
         rng.fill(&mut pool);
+        let keylog = opts.keylog.is_some().then(|| KeyLog::new(opts.seed));
         World {
             opts,
             rng,
@@ -125,6 +139,10 @@ impl World {
             popularity,
             pool,
             flight: Vec::with_capacity(1 << 17),
+            keylog,
+            keys: None,
+            random: Vec::new(),
+            content: Vec::new(),
         }
     }
 
@@ -144,27 +162,88 @@ impl World {
         }
     }
 
-    /// One AEAD-encrypted record of a plaintext of `size` bytes.
+    /// What a protected record adds to its plaintext without keys: TLS 1.3 the inner
+    /// content type and a 16-byte tag; TLS 1.2 an 8-byte explicit nonce and the tag.
+    pub(crate) fn overhead(tls13: bool) -> usize {
+        if tls13 {
+            TLS13_OVERHEAD
+        } else {
+            24
+        }
+    }
+
+    /// One protected record from side `d` of `content_type` whose plaintext is `size`
+    /// bytes (TLS 1.3: application_data on the outside): pseudo-random bytes, or with
+    /// keys the message `message` writes (given the record's pseudo-random bytes to take
+    /// varying fields from) sealed for real; TLS 1.3 pads it to `size`.
     pub(crate) fn encrypted_record(
         &mut self,
         out: &mut Vec<u8>,
+        d: usize,
         content_type: u8,
         tls13: bool,
         size: usize,
+        message: impl FnOnce(&mut Vec<u8>, &[u8]),
     ) {
-        // TLS 1.3: inner content type + 16-byte tag; TLS 1.2: 8-byte explicit nonce + tag.
-        let overhead = if tls13 { 17 } else { 24 };
-        record(out, content_type, TLS12, |b| {
-            self.ciphertext(b, size + overhead)
-        });
+        let overhead = World::overhead(tls13);
+        if self.keys.is_none() {
+            let outer = if tls13 {
+                APPLICATION_DATA
+            } else {
+                content_type
+            };
+            record(out, outer, TLS12, |b| self.ciphertext(b, size + overhead));
+            return;
+        }
+        let mut random = std::mem::take(&mut self.random);
+        let mut content = std::mem::take(&mut self.content);
+        random.clear();
+        content.clear();
+        self.ciphertext(&mut random, size + overhead);
+        message(&mut content, &random);
+        let pad = if tls13 {
+            size.saturating_sub(content.len())
+        } else {
+            0
+        };
+        if let Some(keys) = self.keys.as_mut() {
+            keys.seal(d, out, content_type, &content, pad);
+        }
+        self.random = random;
+        self.content = content;
     }
 
-    /// Encrypted records carrying plaintexts of these sizes (TLS 1.3: every record is
-    /// application_data on the outside).
-    pub(crate) fn encrypted_records(&mut self, out: &mut Vec<u8>, tls13: bool, sizes: &[usize]) {
-        for &s in sizes {
-            self.encrypted_record(out, APPLICATION_DATA, tls13, s);
+    /// Application data records from side `d` of plaintexts of these sizes: pseudo-random
+    /// bytes, or with keys pseudo-random plaintexts sealed for real (in as many bytes).
+    pub(crate) fn encrypted_records(
+        &mut self,
+        out: &mut Vec<u8>,
+        d: usize,
+        tls13: bool,
+        sizes: &[usize],
+    ) {
+        let overhead = World::overhead(tls13);
+        if self.keys.is_none() {
+            for &s in sizes {
+                record(out, APPLICATION_DATA, TLS12, |b| {
+                    self.ciphertext(b, s + overhead)
+                });
+            }
+            return;
         }
+        let mut random = std::mem::take(&mut self.random);
+        random.clear();
+        for &s in sizes {
+            self.ciphertext(&mut random, s + overhead);
+        }
+        if let Some(keys) = self.keys.as_mut() {
+            let mut at = 0;
+            for n in relayout(sizes, overhead, keys.overhead()) {
+                keys.seal(d, out, APPLICATION_DATA, &random[at..at + n], 0);
+                at += n;
+            }
+        }
+        self.random = random;
     }
 
     pub(crate) fn client_endpoint(cid: u64, v6: bool) -> ([u8; 16], u16, [u8; 6]) {
@@ -302,6 +381,9 @@ impl World {
         let rng = &mut self.rng;
         flight.clear();
         let session_id = client_hello(flight, rng, profile, &sni, post_quantum, ticket.as_ref());
+        // After the record header, handshake header and legacy_version.
+        let client_random: [u8; 32] = flight[11..43].try_into().expect("a ClientHello");
+        self.keys = None;
 
         let mut a = Attempt {
             server,
@@ -310,6 +392,7 @@ impl World {
             post_quantum,
             resume,
             session_id,
+            client_random,
             think: 0,
             faults,
             anomalies: Anomalies::default(),
@@ -403,9 +486,14 @@ impl World {
         let issues_ticket = self.rng.chance(0.5);
         flight.clear();
         self.server_flight12(flight, a, suite, group, issues_ticket);
+        let server_random: [u8; 32] = flight[11..43].try_into().expect("a ServerHello");
         self.send_server_flight(c, flight, a, ("TLS1.2", suite, group));
         if a.outcome == Outcome::UnknownCa {
+            // The client gives up before its key exchange: no master secret to log.
             return self.client_rejects_certificate(c, flight, a);
+        }
+        if let (Some(log), Some(s)) = (self.keylog.as_mut(), Suite::of(suite, false)) {
+            self.keys = Some(log.tls12(s, &a.client_random, &server_random));
         }
 
         flight.clear();
@@ -415,7 +503,9 @@ impl World {
             })
         });
         change_cipher_spec(flight, TLS12);
-        self.encrypted_record(flight, HANDSHAKE, false, 16); // Finished
+        self.encrypted_record(flight, CLIENT, HANDSHAKE, false, 16, |b, r| {
+            finished(b, &r[..12])
+        });
         let think = self.rng.between(300, 2000);
         self.send_plain(c, CLIENT, flight, think);
 
@@ -429,13 +519,17 @@ impl World {
             });
         }
         change_cipher_spec(flight, TLS12);
-        self.encrypted_record(flight, HANDSHAKE, false, 16); // Finished
+        self.encrypted_record(flight, SERVER, HANDSHAKE, false, 16, |b, r| {
+            finished(b, &r[..12])
+        });
         self.send_plain(c, SERVER, flight, c.rtt + 200);
 
         self.application_data(c, flight, false);
         if self.rng.chance(0.6) {
             flight.clear();
-            self.encrypted_record(flight, ALERT, false, 2); // close_notify
+            self.encrypted_record(flight, CLIENT, ALERT, false, 2, |b, _| {
+                b.extend_from_slice(&[ALERT_WARNING, ALERT_CLOSE_NOTIFY])
+            });
             let wait = self.rng.between(100, 5000);
             self.send_plain(c, CLIENT, flight, wait);
         }
@@ -516,20 +610,30 @@ impl World {
             X25519
         };
         flight.clear();
-        self.server_flight13(flight, a, suite, group);
+        self.server_flight13(flight, a, suite, group, c.mss);
         self.send_server_flight(c, flight, a, ("TLS1.3", suite, group));
         a.negotiated.resumed = a.resume;
 
         flight.clear();
         change_cipher_spec(flight, TLS12);
-        self.encrypted_records(flight, true, &[4 + 32]); // Finished
+        let hash_len = self.keys.as_ref().map_or(32, |k| k.suite.hash.len());
+        self.encrypted_record(flight, CLIENT, HANDSHAKE, true, 4 + 32, |b, r| {
+            finished(b, &r[..hash_len])
+        });
+        if let Some(keys) = self.keys.as_mut() {
+            keys.finished(CLIENT);
+        }
         let think = self.rng.between(300, 2000);
         self.send_plain(c, CLIENT, flight, think);
 
         // Two NewSessionTicket messages, as OpenSSL sends.
         flight.clear();
         let ticket = self.rng.pick(&[200, 233, 249]);
-        self.encrypted_records(flight, true, &[ticket, ticket]);
+        for _ in 0..2 {
+            self.encrypted_record(flight, SERVER, HANDSHAKE, true, ticket, |b, r| {
+                new_session_ticket13(b, ticket, r)
+            });
+        }
         self.send_plain(c, SERVER, flight, c.rtt + 100);
 
         self.application_data(c, flight, true);
@@ -538,13 +642,15 @@ impl World {
     }
 
     /// ServerHello and ChangeCipherSpec, then encrypted EncryptedExtensions, Certificate
-    /// and CertificateVerify (not when resuming) and Finished, one record each.
+    /// and CertificateVerify (not when resuming) and Finished, one record each (with
+    /// keys, see [`World::sealed_server_flight13`]).
     pub(crate) fn server_flight13(
         &mut self,
         flight: &mut Vec<u8>,
         a: &Attempt,
         suite: u16,
         group: u16,
+        mss: usize,
     ) {
         let rng = &mut self.rng;
         record(flight, HANDSHAKE, TLS12, |b| {
@@ -574,14 +680,96 @@ impl World {
             sizes.push(4 + 4 + signature); // CertificateVerify
         }
         sizes.push(4 + 32); // Finished
-        self.encrypted_records(flight, true, &sizes);
+        if let (Some(log), Some(s)) = (self.keylog.as_mut(), Suite::of(suite, true)) {
+            self.keys = Some(log.tls13(s, &a.client_random));
+            self.sealed_server_flight13(flight, a, &sizes, mss);
+        } else {
+            self.encrypted_records(flight, SERVER, true, &sizes);
+        }
+    }
+
+    /// With keys: the server's EncryptedExtensions, Certificate, CertificateVerify (not
+    /// when resuming) and Finished sealed with its handshake traffic keys, one record
+    /// each of the size it has without keys where the message fits (padded). Where it
+    /// does not (an ALPN name longer than the drawn EncryptedExtensions, a SHA-384
+    /// Finished) the record grows; if that changes the number of TCP segments of the
+    /// flight, the messages go in one record (as many servers send them), padded so
+    /// that the flight keeps its length: the segments, and the main stream's draws
+    /// for their faults, stay as without keys.
+    pub(crate) fn sealed_server_flight13(
+        &mut self,
+        flight: &mut Vec<u8>,
+        a: &Attempt,
+        sizes: &[usize],
+        mss: usize,
+    ) {
+        let mut random = std::mem::take(&mut self.random);
+        let mut content = std::mem::take(&mut self.content);
+        random.clear();
+        content.clear();
+        // Each record's pseudo-random bytes, drawn as without keys.
+        let mut starts = Vec::with_capacity(sizes.len());
+        for &s in sizes {
+            starts.push(random.len());
+            self.ciphertext(&mut random, s + TLS13_OVERHEAD);
+        }
+        let Some(keys) = self.keys.as_mut() else {
+            return;
+        };
+        // The messages, each ending at an offset of `content`.
+        let mut ends = Vec::with_capacity(sizes.len());
+        encrypted_extensions(&mut content, a.profile, a.resume, sizes[0]);
+        ends.push(content.len());
+        if !a.resume {
+            certificate13(&mut content, a.server.chain);
+            ends.push(content.len());
+            certificate_verify(&mut content, a.server.key, &random[starts[2]..]);
+            ends.push(content.len());
+        }
+        let last = starts[sizes.len() - 1];
+        finished(&mut content, &random[last..last + keys.suite.hash.len()]);
+        ends.push(content.len());
+
+        let record = |size: usize| 5 + size + TLS13_OVERHEAD;
+        let before = flight.len();
+        let unkeyed: usize = sizes.iter().map(|&s| record(s)).sum();
+        let mut begin = 0;
+        let one_each: usize = ends
+            .iter()
+            .zip(sizes)
+            .map(|(&end, &size)| {
+                let n = record((end - begin).max(size));
+                begin = end;
+                n
+            })
+            .sum();
+        let segments = |len: usize| len.div_ceil(mss);
+        if segments(before + one_each) == segments(before + unkeyed) {
+            let mut begin = 0;
+            for (&end, &size) in ends.iter().zip(sizes) {
+                let pad = size.saturating_sub(end - begin);
+                keys.seal(SERVER, flight, HANDSHAKE, &content[begin..end], pad);
+                begin = end;
+            }
+        } else {
+            let pad = (unkeyed - record(0)).saturating_sub(content.len());
+            keys.seal(SERVER, flight, HANDSHAKE, &content, pad);
+        }
+        assert_eq!(
+            segments(flight.len()),
+            segments(before + unkeyed),
+            "the sealed server flight keeps its TCP segments"
+        );
+        keys.finished(SERVER);
+        self.random = random;
+        self.content = content;
     }
 
     /// A request from the client, then the server's bulk data at a random rate.
     pub(crate) fn application_data(&mut self, c: &mut Conn, flight: &mut Vec<u8>, tls13: bool) {
         flight.clear();
         let request = self.rng.between(80, 700) as usize;
-        self.encrypted_records(flight, tls13, &[request]);
+        self.encrypted_records(flight, CLIENT, tls13, &[request]);
         let think = self.rng.between(100, 2000);
         self.send_plain(c, CLIENT, flight, think);
 
@@ -599,7 +787,7 @@ impl World {
             .step_by(16384)
             .map(|off| (n - off).min(16384))
             .collect();
-        self.encrypted_records(flight, tls13, &sizes);
+        self.encrypted_records(flight, SERVER, tls13, &sizes);
         let rate_mbit = 50.0 + self.rng.unit() * 850.0;
         let gap = (((c.mss + 66) * 8) as f64 / rate_mbit) as u64;
         let pace = Pace {
