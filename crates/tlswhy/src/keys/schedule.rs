@@ -8,25 +8,32 @@ use zeroize::Zeroizing;
 
 use super::cipher::{CipherSpec, Hash};
 
-/// HKDF-Expand-Label(secret, label, "", out.len()) with the suite's hash.
-fn expand_label(hash: Hash, secret: &[u8], label: &[u8], out: &mut [u8]) -> Option<()> {
-    let mut info = Vec::with_capacity(4 + 6 + label.len());
-    info.extend_from_slice(&(out.len() as u16).to_be_bytes());
-    info.push((6 + label.len()) as u8);
-    info.extend_from_slice(b"tls13 ");
-    info.extend_from_slice(label);
-    info.push(0);
-    match hash {
-        Hash::Sha256 => Hkdf::<Sha256>::from_prk(secret)
-            .ok()?
-            .expand(&info, out)
-            .ok(),
-        Hash::Sha384 => Hkdf::<Sha384>::from_prk(secret)
-            .ok()?
-            .expand(&info, out)
-            .ok(),
-        Hash::Sha1 => None,
+/// HKDF-Expand-Label(secret, label, "", len) with the suite's hash, for each (label,
+/// output) pair: the secret's HMAC key is set up once for all of them.
+fn expand_labels(hash: Hash, secret: &[u8], outputs: &mut [(&[u8], &mut [u8])]) -> Option<()> {
+    enum Prk {
+        Sha256(Hkdf<Sha256>),
+        Sha384(Hkdf<Sha384>),
     }
+    let prk = match hash {
+        Hash::Sha256 => Prk::Sha256(Hkdf::<Sha256>::from_prk(secret).ok()?),
+        Hash::Sha384 => Prk::Sha384(Hkdf::<Sha384>::from_prk(secret).ok()?),
+        Hash::Sha1 => return None,
+    };
+    for (label, out) in outputs.iter_mut() {
+        // HkdfLabel: length, "tls13 " + label, an empty context.
+        let mut info = [0u8; 2 + 1 + 6 + 12 + 1];
+        info[..2].copy_from_slice(&(out.len() as u16).to_be_bytes());
+        info[2] = (6 + label.len()) as u8;
+        info[3..9].copy_from_slice(b"tls13 ");
+        info[9..9 + label.len()].copy_from_slice(label);
+        let info = &info[..10 + label.len()];
+        match &prk {
+            Prk::Sha256(h) => h.expand(info, out).ok()?,
+            Prk::Sha384(h) => h.expand(info, out).ok()?,
+        }
+    }
+    Some(())
 }
 
 /// A TLS 1.3 traffic secret's record key and IV (`None` when the secret's length does
@@ -40,15 +47,18 @@ pub(crate) fn tls13_traffic_keys(
     }
     let mut key = Zeroizing::new(vec![0u8; spec.key_len]);
     let mut iv = [0u8; 12];
-    expand_label(spec.prf, secret, b"key", &mut key)?;
-    expand_label(spec.prf, secret, b"iv", &mut iv)?;
+    expand_labels(
+        spec.prf,
+        secret,
+        &mut [(b"key", &mut key), (b"iv", &mut iv)],
+    )?;
     Some((key, iv))
 }
 
 /// The traffic secret after a KeyUpdate (RFC 8446 §7.2).
 pub(crate) fn tls13_next_secret(spec: &CipherSpec, secret: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     let mut next = Zeroizing::new(vec![0u8; secret.len()]);
-    expand_label(spec.prf, secret, b"traffic upd", &mut next)?;
+    expand_labels(spec.prf, secret, &mut [(b"traffic upd", &mut next)])?;
     Some(next)
 }
 

@@ -9,6 +9,8 @@
 //! than any alert are skipped unopened). Plaintext lives only in the [`Opened`] of the
 //! record being read, wiped when it is dropped.
 
+use std::sync::Arc;
+
 use zeroize::Zeroizing;
 
 use super::hello::ServerHelloFacts;
@@ -65,7 +67,9 @@ impl Held {
 }
 
 struct Direction {
-    cipher: RecordCipher,
+    /// Made on first use (TLS 1.3 application traffic: most connections never open a
+    /// record with it, their data being stepped over), from `secret`.
+    cipher: Option<RecordCipher>,
     seq: u64,
     /// TLS 1.3: the traffic secret the cipher came from (for a KeyUpdate).
     secret: Option<Zeroizing<Vec<u8>>>,
@@ -75,7 +79,7 @@ struct Direction {
 
 /// One conversation's keys.
 pub(super) struct Protection {
-    secrets: ConnectionSecrets,
+    secrets: Arc<ConnectionSecrets>,
     client_random: [u8; 32],
     spec: Option<CipherSpec>,
     tls13: bool,
@@ -97,7 +101,7 @@ impl std::fmt::Debug for Protection {
 impl Protection {
     pub(super) fn new(client_random: [u8; 32]) -> Protection {
         Protection {
-            secrets: ConnectionSecrets::default(),
+            secrets: Arc::default(),
             client_random,
             spec: None,
             tls13: false,
@@ -115,7 +119,7 @@ impl Protection {
     /// connection's secrets. `Err` says why they cannot be.
     pub(super) fn on_server_hello(
         &mut self,
-        secrets: ConnectionSecrets,
+        secrets: Arc<ConnectionSecrets>,
         sh: &ServerHelloFacts,
         server_random: &[u8; 32],
     ) -> Result<(), String> {
@@ -161,7 +165,7 @@ impl Protection {
         }
         if let Some(cipher) = self.waiting[dir.index()].take() {
             self.current[dir.index()] = Some(Direction {
-                cipher,
+                cipher: Some(cipher),
                 seq: 0,
                 secret: None,
                 handshake_done: false,
@@ -211,7 +215,16 @@ impl Protection {
         let current = self.current[dir.index()].as_mut()?;
         let seq = current.seq;
         current.seq += 1;
-        let opened = current.cipher.open(seq, header, body);
+        if current.cipher.is_none() {
+            current.cipher = match (&self.spec, &current.secret) {
+                (Some(spec), Some(secret)) => tls13_cipher(spec, secret),
+                _ => None,
+            };
+        }
+        let opened = current
+            .cipher
+            .as_ref()
+            .and_then(|c| c.open(seq, header, body));
         if opened.is_none() {
             self.current[dir.index()] = None;
         }
@@ -233,13 +246,12 @@ impl Protection {
             }
             return;
         }
-        let next = self.spec.as_ref().and_then(|spec| {
-            let secret = self.secrets.traffic[d].as_ref()?.bytes().to_vec();
-            tls13_direction(spec, Zeroizing::new(secret))
-        });
-        self.current[d] = next.map(|mut next| {
-            next.handshake_done = true;
-            next
+        // The keys are made when a record needs them.
+        self.current[d] = self.secrets.traffic[d].as_ref().map(|secret| Direction {
+            cipher: None,
+            seq: 0,
+            secret: Some(Zeroizing::new(secret.bytes().to_vec())),
+            handshake_done: true,
         });
     }
 
@@ -252,24 +264,30 @@ impl Protection {
                 Some(Direction {
                     secret: Some(s), ..
                 }),
-            ) => tls13_next_secret(spec, s).and_then(|next| tls13_direction(spec, next)),
+            ) => tls13_next_secret(spec, s),
             _ => None,
         };
-        self.current[d] = next.map(|mut next| {
-            next.handshake_done = true;
-            next
+        self.current[d] = next.map(|secret| Direction {
+            cipher: None,
+            seq: 0,
+            secret: Some(secret),
+            handshake_done: true,
         });
     }
 }
 
 fn tls13_direction(spec: &CipherSpec, secret: Zeroizing<Vec<u8>>) -> Option<Direction> {
-    let (key, iv) = tls13_traffic_keys(spec, &secret)?;
     Some(Direction {
-        cipher: RecordCipher::tls13(spec, &key, iv)?,
+        cipher: Some(tls13_cipher(spec, &secret)?),
         seq: 0,
         secret: Some(secret),
         handshake_done: false,
     })
+}
+
+fn tls13_cipher(spec: &CipherSpec, secret: &[u8]) -> Option<RecordCipher> {
+    let (key, iv) = tls13_traffic_keys(spec, secret)?;
+    RecordCipher::tls13(spec, &key, iv)
 }
 
 /// The protocol a TLS 1.3 EncryptedExtensions selected with ALPN, if any.
