@@ -15,6 +15,7 @@ use super::wire::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 pub mod ext {
     pub const SERVER_NAME: u16 = 0;
     pub const SUPPORTED_GROUPS: u16 = 10;
+    pub const EC_POINT_FORMATS: u16 = 11;
     pub const SIGNATURE_ALGORITHMS: u16 = 13;
     pub const ALPN: u16 = 16;
     pub const EXTENDED_MASTER_SECRET: u16 = 23;
@@ -48,6 +49,13 @@ pub struct ClientHelloFacts {
     pub signature_algorithms: Vec<SignatureScheme>,
     /// Extension types in wire order.
     pub extensions: Vec<u16>,
+    /// `ec_point_formats`, in order (the first four; for JA3).
+    #[serde(skip)]
+    pub ec_point_formats: arrayvec::ArrayVec<u8, 4>,
+    /// The first ALPN protocol's first and last bytes (for JA4, which reads the raw
+    /// bytes); `None` without one.
+    #[serde(skip)]
+    pub first_alpn_ends: Option<(u8, u8)>,
     pub session_ticket: bool,
     pub pre_shared_key: bool,
     pub early_data: bool,
@@ -259,7 +267,20 @@ fn apply_client_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
         // tls-parser reads the four whose contents are kept; the others (key shares of
         // a kilobyte and more, padding) are not copied or parsed for nothing.
         ext::SERVER_NAME | ext::ALPN | ext::SUPPORTED_GROUPS | ext::SIGNATURE_ALGORITHMS => {
+            if ty == ext::ALPN {
+                // protocol_name_list: a 2-byte length, then length-prefixed names.
+                if let Some(&len) = data.get(2) {
+                    let name = data.get(3..3 + len as usize).unwrap_or(&[]);
+                    facts.first_alpn_ends = name.first().map(|&f| (f, *name.last().unwrap_or(&f)));
+                }
+            }
             apply_parsed_extension(facts, ty, data)
+        }
+        ext::EC_POINT_FORMATS => {
+            if let Some((&len, rest)) = data.split_first() {
+                let formats = &rest[..(len as usize).min(rest.len())];
+                facts.ec_point_formats = formats.iter().copied().take(4).collect();
+            }
         }
         _ => {}
     }

@@ -7,6 +7,7 @@ pub mod cert;
 pub mod cert_request;
 pub mod conversation;
 pub mod facts;
+pub mod fingerprint;
 pub mod hello;
 pub mod plaintext;
 mod protected;

@@ -1,4 +1,5 @@
-//! The fields `--detail full` adds to a record: the connection's last frame, the whole
+//! The fields `--detail full` adds to a record: the connection's last frame, the raw
+//! JA4 and the legacy JA3 of the ClientHello, the whole
 //! ClientHello and ServerHello, the server's certificates, the TCP events with each
 //! side's values as `{client, server}`, what did not parse, and the ladder of messages.
 
@@ -7,13 +8,22 @@ use serde::{Serialize, Serializer};
 
 use crate::flow::{At, TcpFacts};
 use crate::record::Handshake;
+use crate::tls::fingerprint::{self, Ja4};
 
 /// Writes the full record's extra fields into the record's object.
 pub(super) fn serialize_fields<R: SerializeStruct>(
     h: &Handshake,
+    ja4: Option<&Ja4>,
     r: &mut R,
 ) -> Result<(), R::Error> {
     r.serialize_field("last_frame", &h.last_frame)?;
+    r.serialize_field("ja4_r", &ja4.map(|f| f.ja4_r.as_str()))?;
+    let ja3 = h
+        .client_hello
+        .as_ref()
+        .map(|ch| fingerprint::ja3(&ch.facts));
+    r.serialize_field("ja3", &ja3.as_ref().map(|(text, _)| text.as_str()))?;
+    r.serialize_field("ja3_hash", &ja3.as_ref().map(|(_, hash)| hash.as_str()))?;
     r.serialize_field("client_hello", &h.client_hello)?;
     r.serialize_field("server_hello", &h.server_hello)?;
     r.serialize_field("hello_retry_request", &h.hello_retry_request)?;

@@ -28,7 +28,7 @@ use crate::sanitize::json_text;
 
 /// The version of the record's shape, `MAJOR.MINOR`: a new field is a minor change, a
 /// field renamed, removed or changed in meaning a major one.
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 
 /// Writes one line per handshake.
 pub fn write_lines<'a, W: Write>(
@@ -89,9 +89,14 @@ impl Serialize for JsonRecord<'_> {
             "curve",
             &h.server_hello.as_ref().and_then(|sh| sh.key_share_group),
         )?;
+        let ja4 = h
+            .client_hello
+            .as_ref()
+            .map(|ch| crate::tls::fingerprint::ja4(&ch.facts, false));
+        r.serialize_field("ja4", &ja4.as_ref().map(|f| f.ja4.as_str()))?;
         r.serialize_field("alerts", &h.alerts)?;
         if full {
-            full::serialize_fields(h, &mut r)?;
+            full::serialize_fields(h, ja4.as_ref(), &mut r)?;
         }
         r.end()
     }

@@ -1,0 +1,313 @@
+//! Client fingerprints of a ClientHello: JA4 (FoxIO's TLS client fingerprint, the
+//! BSD-3-Clause part of JA4+; the rest of JA4+ is under another licence and is not
+//! here) and JA3, its MD5-based predecessor, kept as a legacy field.
+//!
+//! JA4: `t13d1516h2_8daaf6152771_e5627efa2ab1` — the transport (`t` TCP, `q` QUIC), the
+//! highest version offered, `d`/`i` for an SNI or none, the counts of suites and
+//! extensions, the first and last characters of the first ALPN; then a truncated
+//! SHA-256 of the sorted suites, and one of the sorted extensions (SNI and ALPN left
+//! out) followed by the signature algorithms in their order. GREASE values are ignored
+//! everywhere. The raw form (`ja4_r`) shows the lists instead of their hashes.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use sha2::{Digest, Sha256};
+
+use super::hello::{ext, ClientHelloFacts};
+use super::suites::is_grease;
+
+/// A ClientHello's JA4 and its raw form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ja4 {
+    pub ja4: String,
+    pub ja4_r: String,
+}
+
+/// Distinct fingerprints remembered per thread; past this the cache starts over.
+const JA4_CACHE_ENTRIES: usize = 4096;
+
+/// What a JA4 is made of, GREASE left out: its first part, the suites sorted, the
+/// extensions sorted without SNI and ALPN, the signature algorithms in order. Kept per
+/// thread and refilled for each ClientHello.
+#[derive(Default)]
+struct Parts {
+    a: String,
+    suites: Vec<u16>,
+    extensions: Vec<u16>,
+    signature_algorithms: Vec<u16>,
+}
+
+#[derive(Default)]
+struct Ja4Cache {
+    parts: Parts,
+    seed: foldhash::fast::RandomState,
+    /// JA4s by a digest of their parts: clients send the same hello again and again
+    /// (with its extensions shuffled and fresh GREASE, for some), and its hashes are
+    /// made once.
+    made: HashMap<u64, Ja4>,
+}
+
+thread_local! {
+    static JA4_CACHE: RefCell<Ja4Cache> = RefCell::new(Ja4Cache::default());
+}
+
+/// JA4 of a ClientHello sent over TCP (`quic`: over QUIC).
+pub fn ja4(ch: &ClientHelloFacts, quic: bool) -> Ja4 {
+    JA4_CACHE.with_borrow_mut(|cache| {
+        let parts = &mut cache.parts;
+        parts.fill(ch, quic);
+        let key = cache.seed.hash_one((
+            &parts.a,
+            &parts.suites,
+            &parts.extensions,
+            &parts.signature_algorithms,
+        ));
+        if let Some(known) = cache.made.get(&key) {
+            return known.clone();
+        }
+        if cache.made.len() >= JA4_CACHE_ENTRIES {
+            cache.made.clear();
+        }
+        let made = parts.fingerprint();
+        cache.made.insert(key, made.clone());
+        made
+    })
+}
+
+impl Parts {
+    fn fill(&mut self, ch: &ClientHelloFacts, quic: bool) {
+        let not_grease = |&v: &u16| !is_grease(v);
+        self.suites.clear();
+        self.suites
+            .extend(ch.cipher_suites.iter().map(|c| c.0).filter(not_grease));
+        self.extensions.clear();
+        self.extensions
+            .extend(ch.extensions.iter().copied().filter(not_grease));
+        self.signature_algorithms.clear();
+        self.signature_algorithms.extend(
+            ch.signature_algorithms
+                .iter()
+                .map(|s| s.0)
+                .filter(not_grease),
+        );
+        let version = ch
+            .supported_versions
+            .iter()
+            .map(|v| v.0)
+            .filter(not_grease)
+            .max()
+            .unwrap_or(ch.legacy_version.0);
+        let version = match version {
+            0x0304 => "13",
+            0x0303 => "12",
+            0x0302 => "11",
+            0x0301 => "10",
+            0x0300 => "s3",
+            0x0002 => "s2",
+            0xfeff => "d1",
+            0xfefd => "d2",
+            0xfefc => "d3",
+            _ => "00",
+        };
+        let sni = if self.extensions.contains(&ext::SERVER_NAME) {
+            'd'
+        } else {
+            'i'
+        };
+        self.a.clear();
+        self.a.push(if quic { 'q' } else { 't' });
+        self.a.push_str(version);
+        self.a.push(sni);
+        for count in [self.suites.len(), self.extensions.len()] {
+            let count = count.min(99);
+            self.a.push((b'0' + (count / 10) as u8) as char);
+            self.a.push((b'0' + (count % 10) as u8) as char);
+        }
+        self.a.push_str(&alpn_chars(ch.first_alpn_ends));
+        self.suites.sort_unstable();
+        self.extensions
+            .retain(|&e| e != ext::SERVER_NAME && e != ext::ALPN);
+        self.extensions.sort_unstable();
+    }
+
+    fn fingerprint(&self) -> Ja4 {
+        let b = hex_list(&self.suites);
+        let mut c = hex_list(&self.extensions);
+        if !self.signature_algorithms.is_empty() {
+            c.push('_');
+            c.push_str(&hex_list(&self.signature_algorithms));
+        }
+        let a = &self.a;
+        let b_hash = truncated_sha256(&b, self.suites.is_empty());
+        let c_hash = truncated_sha256(&c, self.extensions.is_empty());
+        Ja4 {
+            ja4: format!("{a}_{b_hash}_{c_hash}"),
+            ja4_r: format!("{a}_{b}_{c}"),
+        }
+    }
+}
+
+/// The first ALPN value's first and last characters; their hex digits when either is
+/// not alphanumeric; `00` without one.
+fn alpn_chars(ends: Option<(u8, u8)>) -> String {
+    let Some((first, last)) = ends else {
+        return "00".into();
+    };
+    if first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric() {
+        return format!("{}{}", first as char, last as char);
+    }
+    format!(
+        "{}{}",
+        HEX[(first >> 4) as usize] as char,
+        HEX[(last & 0xf) as usize] as char
+    )
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Four lower-case hex digits per value, comma-separated.
+fn hex_list(values: &[u16]) -> String {
+    let mut s = String::with_capacity(values.len() * 5);
+    for (i, &v) in values.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        for shift in [12, 8, 4, 0] {
+            s.push(HEX[(v >> shift) as usize & 0xf] as char);
+        }
+    }
+    s
+}
+
+fn hex_bytes(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .flat_map(|b| {
+            [
+                HEX[(b >> 4) as usize] as char,
+                HEX[(b & 0xf) as usize] as char,
+            ]
+        })
+        .collect()
+}
+
+/// The first 12 hex digits of the SHA-256 of `text`; twelve zeros for an empty list.
+fn truncated_sha256(text: &str, empty: bool) -> String {
+    if empty {
+        return "000000000000".into();
+    }
+    hex_bytes(&Sha256::digest(text.as_bytes())[..6])
+}
+
+/// JA3 of a ClientHello: its string (`version,suites,extensions,groups,point formats`,
+/// decimal, GREASE left out) and the MD5 of it.
+pub fn ja3(ch: &ClientHelloFacts) -> (String, String) {
+    fn join(values: impl Iterator<Item = u16>) -> String {
+        values.map(|v| v.to_string()).collect::<Vec<_>>().join("-")
+    }
+    let text = format!(
+        "{},{},{},{},{}",
+        ch.legacy_version.0,
+        join(
+            ch.cipher_suites
+                .iter()
+                .map(|c| c.0)
+                .filter(|&c| !is_grease(c))
+        ),
+        join(ch.extensions.iter().copied().filter(|&e| !is_grease(e))),
+        join(ch.supported_groups.iter().map(|g| g.0)),
+        join(ch.ec_point_formats.iter().map(|&f| f as u16)),
+    );
+    let hash = hex_bytes(&md5::Md5::digest(text.as_bytes()));
+    (text, hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::wire::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
+
+    /// The example of the JA4 specification (technical_details/JA4.md), with GREASE
+    /// values added where a client puts them: they change nothing.
+    fn example() -> ClientHelloFacts {
+        let suites = [
+            0x0a0a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
+            0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+        ];
+        let extensions = [
+            0x2a2a, 0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023,
+            0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015, 0xfafa,
+        ];
+        let signatures = [
+            0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+        ];
+        ClientHelloFacts {
+            legacy_version: ProtocolVersion(0x0303),
+            supported_versions: vec![ProtocolVersion(0x0304), ProtocolVersion(0x0303)],
+            cipher_suites: suites.iter().map(|&c| CipherSuite(c)).collect(),
+            extensions: extensions.to_vec(),
+            signature_algorithms: signatures.iter().map(|&s| SignatureScheme(s)).collect(),
+            first_alpn_ends: Some((b'h', b'2')),
+            supported_groups: vec![NamedGroup(29), NamedGroup(23)],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_specification_example() {
+        let fp = ja4(&example(), false);
+        assert_eq!(fp.ja4, "t13d1516h2_8daaf6152771_e5627efa2ab1");
+        assert_eq!(
+            fp.ja4_r,
+            "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,\
+             cca8,cca9_0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,\
+             ff01_0403,0804,0401,0503,0805,0501,0806,0601"
+        );
+        // Without signature algorithms the list ends without an underscore.
+        let mut no_sigs = example();
+        no_sigs.signature_algorithms.clear();
+        assert!(ja4(&no_sigs, false).ja4.ends_with("_6d807ffa2a79"));
+        assert!(ja4(&example(), true).ja4.starts_with("q13d"));
+    }
+
+    #[test]
+    fn sni_alpn_and_empty_lists() {
+        let mut ch = example();
+        ch.extensions.retain(|&e| e != 0);
+        ch.first_alpn_ends = None;
+        let fp = ja4(&ch, false);
+        assert!(fp.ja4.starts_with("t13i151500_"), "{}", fp.ja4);
+        let bare = ClientHelloFacts {
+            legacy_version: ProtocolVersion(0x0301),
+            ..Default::default()
+        };
+        assert_eq!(
+            ja4(&bare, false).ja4,
+            "t10i000000_000000000000_000000000000"
+        );
+    }
+
+    /// The ALPN rules' examples from the specification.
+    #[test]
+    fn alpn_that_is_not_alphanumeric_is_shown_in_hex() {
+        assert_eq!(alpn_chars(Some((0xab, 0xab))), "ab");
+        assert_eq!(alpn_chars(Some((0xab, 0xcd))), "ad");
+        assert_eq!(alpn_chars(Some((0x30, 0xab))), "3b");
+        assert_eq!(alpn_chars(Some((0x30, 0xcd))), "3d");
+        assert_eq!(alpn_chars(Some((0x30, 0x31))), "01");
+        assert_eq!(alpn_chars(Some((b'h', b'1'))), "h1");
+    }
+
+    #[test]
+    fn ja3_leaves_grease_out() {
+        let mut ch = example();
+        ch.ec_point_formats = [0u8].into_iter().collect();
+        let (text, hash) = ja3(&ch);
+        assert!(text.starts_with("771,4865-4866-4867-49195-"), "{text}");
+        assert!(text.ends_with(",29-23,0"), "{text}");
+        assert!(!text.contains("2570") && !text.contains("10794"), "{text}");
+        assert_eq!(hash.len(), 32);
+    }
+}
