@@ -33,6 +33,7 @@ pub mod limits;
 pub mod live;
 pub mod pipeline;
 pub mod progress;
+pub mod quic;
 pub mod record;
 pub mod report;
 pub mod sanitize;

@@ -10,7 +10,9 @@ mod cipher;
 mod schedule;
 
 pub(crate) use cipher::{CipherSpec, Opened, RecordCipher};
-pub(crate) use schedule::{tls12_key_block, tls13_next_secret, tls13_traffic_keys, Tls12Keys};
+pub(crate) use schedule::{
+    expand_label_sha256, tls12_key_block, tls13_next_secret, tls13_traffic_keys, Tls12Keys,
+};
 
 use std::collections::HashMap;
 use std::fmt;

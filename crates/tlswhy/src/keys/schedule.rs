@@ -36,6 +36,11 @@ fn expand_labels(hash: Hash, secret: &[u8], outputs: &mut [(&[u8], &mut [u8])]) 
     Some(())
 }
 
+/// HKDF-Expand-Label with SHA-256 (QUIC's Initial keys, RFC 9001 §5.2).
+pub(crate) fn expand_label_sha256(secret: &[u8], label: &[u8], out: &mut [u8]) -> Option<()> {
+    expand_labels(Hash::Sha256, secret, &mut [(label, out)])
+}
+
 /// A TLS 1.3 traffic secret's record key and IV (`None` when the secret's length does
 /// not fit the suite's hash: a key log of another connection, or a broken one).
 pub(crate) fn tls13_traffic_keys(
