@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tools (Debian 12, as root): install only what is missing.
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy lighttpd:lighttpd sslh:sslh sshd:openssh-server ssh:openssh-client; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi; python3 -c 'import pyroute2' 2>/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pyroute2; }; [ -e /usr/lib/lighttpd/mod_openssl.so ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y lighttpd-mod-openssl; }
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy lighttpd:lighttpd sslh:sslh sshd:openssh-server ssh:openssh-client gtlsclient:ngtcp2-client gtlsserver:ngtcp2-server nft:nftables; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi; python3 -c 'import pyroute2' 2>/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pyroute2; }; [ -e /usr/lib/lighttpd/mod_openssl.so ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y lighttpd-mod-openssl; }; dpkg -s python3-venv >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv; }
 #
 # record.sh — record tlswhy's sample captures from REAL TLS programs on loopback.
 #
@@ -32,6 +32,15 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # (NSS key log format, written by the clients and s_server) and captures/<name>.dsb.pcapng
 # (the capture with that key log in a Decryption Secrets Block); expected.py checks that
 # tshark decrypts them (see keylog/keys_finish).
+#
+# The quic_* scenarios record QUIC (UDP) from aioquic (tools/quicpeer.py, on aioquic from
+# PyPI, pinned, installed on first use into a venv in $TLSWHY_RECORD_CACHE) and ngtcp2's
+# example client and server (Debian's ngtcp2-client/ngtcp2-server, on GnuTLS), on
+# 127.0.0.1 UDP 4600-4613, and in two network namespaces made here (tw-qc, tw-qs: a veth
+# pair, nftables dropping UDP to the server's ports in tw-qs) for the blocked cases. Their
+# attempts are UDP flows: `expect_quic` lines, verified by expected.py with tshark's QUIC
+# dissector, go under "quic" in expected.json. Where the clients write their secrets,
+# captures/<name>.keys holds them (see quic_keys_finish).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -53,12 +62,16 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
      sha1_signature virtual_hosts resumption_proves_acceptance lighttpd tunnel_vxlan tunnel_nested
-     tso_big_tcp keys_tls13 keys_tls13_suites keys_tls12)
+     tso_big_tcp keys_tls13 keys_tls13_suites keys_tls12
+     quic_ok quic_ok_ngtcp2 quic_alpn_mismatch quic_version_mismatch quic_cert_rejected
+     quic_connection_refused quic_udp_blocked quic_tcp_fallback)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
 SPEC=$WORK/spec.tsv
+QSPEC=$WORK/spec-quic.tsv
 : >"$SPEC"
+: >"$QSPEC"
 PIDS=()
 TCPDUMP_PID=
 
@@ -1958,6 +1971,287 @@ sc_keys_tls12() {
     keys_finish $k
 }
 
+# ---------------------------------------------------------------- QUIC -----------------
+# QUIC from two stacks: aioquic (tools/quicpeer.py, a client and a server on its API: its
+# example programs are not in the wheel) and ngtcp2's example programs on GnuTLS
+# (gtlsclient, gtlsserver: HTTP/3 only, the client does not check the certificate).
+# Debian 12 has no aioquic package: it comes from PyPI, pinned, into a venv cached in
+# $CACHE. QUIC attempts are UDP flows, not TCP connections: expect_quic writes them to a
+# spec of their own, which tools/expected.py verifies with tshark's QUIC dissector.
+AIOQUIC_VERSION=1.7.2
+QVENV=$CACHE/aioquic-venv
+QUICPEER=("$QVENV/bin/python3" "$TOOLS/quicpeer.py")
+AIOQUIC_READY=
+
+need_aioquic() {
+    [ -z "$AIOQUIC_READY" ] || return 0
+    if ! "$QVENV/bin/python3" -c "import importlib.metadata as m, sys
+sys.exit(m.version('aioquic') != '$AIOQUIC_VERSION')" 2>/dev/null; then
+        log "installing aioquic $AIOQUIC_VERSION from PyPI into $QVENV"
+        rm -rf "$QVENV"
+        { python3 -m venv "$QVENV" &&
+            "$QVENV/bin/pip" install --disable-pip-version-check -q "aioquic==$AIOQUIC_VERSION"; } \
+            >"$WORK/pip-aioquic.log" 2>&1 || die "pip install aioquic (see $WORK/pip-aioquic.log)"
+    fi
+    AIOQUIC_READY=1
+}
+
+# expect_quic SCENARIO CLIENT SERVER CODE SNI NOTE VERSIONS ALPN EVENTS CLOSE [CODE_WITH_KEYS]:
+# one QUIC attempt (a UDP flow: the client's address and port with the server's), in the
+# order the flows start. CLIENT: "-", an IP or IP:PORT. The facts tshark must read:
+# VERSIONS, the QUIC versions of the flow's long headers ("0x00000001,..."); ALPN,
+# "OFFERED/SELECTED" (SELECTED only with keys, else "-"); EVENTS, "retry", "vn=V+V..."
+# (Version Negotiation and its versions), "icmp" (port unreachable), "undecrypted" (keys
+# that do not open the handshake), comma-separated, or "-"; CLOSE, every
+# CONNECTION_CLOSE as SIDE:FRAME:ERROR:TRIGGER:SPACES, e.g. server:0x1c:0x178:0x6:I, or
+# "-" (details: tools/expected.py). Keyed scenarios add CODE_WITH_KEYS ("-": the same).
+expect_quic() {
+    local IFS=$'\t'
+    printf '%s\n' "$1.pcap$IFS${*:2}" >>"$QSPEC"
+}
+# quic_keys_finish SCENARIO PORTS: captures/SCENARIO.keys from the key logs of its clients
+# ($WORK/keys/SCENARIO/, see keylog), for the QUIC servers on PORTS (comma-separated).
+quic_keys_finish() {
+    python3 "$TOOLS/keylog.py" --quic "$2" "$HERE/$1.pcap" "$HERE/$1.keys" "$WORK/keys/$1"/*.keys ||
+        die "$1: key log"
+}
+
+# $QNS: the network namespace the next QUIC program runs in (none: this one).
+# wait_udp IP PORT: until a UDP socket is bound there (checked with ss: no traffic).
+wait_udp() {
+    local i
+    for i in $(seq 1 200); do
+        if ${QNS:+ip netns exec "$QNS"} ss -Hlun "sport = :$2" | awk '{print $4}' |
+            grep -Eq "^(\\*|0\\.0\\.0\\.0|$1):$2\$"; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    die "nothing bound to udp $1:$2 (see $WORK/*.log)"
+}
+# aioquic_server NAME IP:PORT ARGS...: tools/quicpeer.py server for emby.example.com
+# (later --cert/--key in ARGS replace it); ALPN h3 and QUIC v1 unless ARGS say otherwise.
+aioquic_server() {
+    local name=$1 addr=$2
+    shift 2
+    need_aioquic
+    start "$name" ${QNS:+ip netns exec "$QNS"} timeout 120 "${QUICPEER[@]}" server --listen "$addr" \
+        --cert "$C/emby.pem" --key "$C/emby.key" "$@"
+    wait_log "$name" '^listening on udp'
+}
+# ngtcp2_server NAME IP PORT ARGS...: gtlsserver for emby.example.com (HTTP/3, QUIC v1),
+# serving a one-line index.html.
+ngtcp2_server() {
+    local name=$1 ip=$2 port=$3
+    shift 3
+    mkdir -p "$WORK/www-quic"
+    echo "hello from ngtcp2 over HTTP/3" >"$WORK/www-quic/index.html"
+    start "$name" ${QNS:+ip netns exec "$QNS"} timeout 120 gtlsserver -q -d "$WORK/www-quic" "$@" \
+        "$ip" "$port" "$C/emby.key" "$C/emby.pem"
+    wait_udp "$ip" "$port"
+}
+# aioquic_client LOG ARGS...: one tools/quicpeer.py client run (see its usage).
+aioquic_client() {
+    need_aioquic
+    run "$1" 20 ${QNS:+ip netns exec "$QNS"} "${QUICPEER[@]}" client "${@:2}"
+}
+# ngtcp2_client LOG KEYLOG IP PORT ARGS...: gtlsclient GET https://emby.example.com:PORT/
+# to IP:PORT, giving up a handshake after 5 s; GnuTLS writes its secrets to KEYLOG
+# (SSLKEYLOGFILE; "" for none). gtlsclient 0.12 on GnuTLS ignores --sni and sends
+# "localhost" for a numeric host, so it is given the name, and resolves it through an
+# /etc/hosts of its own (bind-mounted in a private mount namespace: unshare -m).
+ngtcp2_client() {
+    local name=$1 keys=$2 ip=$3 port=$4
+    shift 4
+    echo "$ip emby.example.com" >"$WORK/hosts.$port"
+    run "$name" 20 ${QNS:+ip netns exec "$QNS"} unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' \
+        "$WORK/hosts.$port" env ${keys:+SSLKEYLOGFILE="$keys"} gtlsclient -q \
+        --exit-on-all-streams-close --handshake-timeout=5s "$@" \
+        emby.example.com "$port" "https://emby.example.com:$port/"
+}
+
+V1=0x00000001
+V2=0x6b3343cf
+
+sc_quic_ok() {
+    local k=quic_ok ak
+    ak=$(keylog $k aioquic)
+    aioquic_server q1 127.0.0.1:4600 --version v1 --version v2
+    aioquic_server q2 127.0.0.1:4601 --retry
+    capture_start $k "udp and host 127.0.0.1 and (port 4600 or port 4601)"
+    expect_quic $k 127.0.0.1 127.0.0.1:4600 ok emby.example.com \
+        "aioquic client -> aioquic server (tools/quicpeer.py, versions v1 and v2), QUIC v1, ALPN h3, certificate verified (test CA): HTTP/3 GET answered 200, then the client closes with an application CONNECTION_CLOSE (H3_NO_ERROR) in a 1-RTT packet" \
+        $V1 h3/h3 - "client:0x1d:0x100:-:1" -
+    aioquic_client c --connect 127.0.0.1:4600 --sni emby.example.com --cafile "$C/ca.pem" --get / --keylog "$ak"
+    expect_quic $k 127.0.0.1 127.0.0.1:4601 ok emby.example.com \
+        "the same with Retry (quicpeer server --retry): the server answers the first Initial with a Retry, the client's second Initial carries its token; then as above. aioquic starts a fresh ClientHello after the Retry and sends it at CRYPTO offset 0 again, which tshark 4.0 takes for a retransmission: it reads the first ClientHello only, so the key log (which has the second's secrets) does not open the handshake for tshark" \
+        $V1 h3/- retry,undecrypted - -
+    aioquic_client c --connect 127.0.0.1:4601 --sni emby.example.com --cafile "$C/ca.pem" --get / --keylog "$ak"
+    expect_quic $k 127.0.0.1 127.0.0.1:4600 ok emby.example.com \
+        "QUIC v2 (RFC 9369, 0x6b3343cf): the aioquic client starts in v2 (its versions v2, v1), the server (v1, v2) answers in v2; HTTP/3 GET answered 200, H3_NO_ERROR close" \
+        $V2 h3/h3 - "client:0x1d:0x100:-:1" -
+    aioquic_client c --connect 127.0.0.1:4600 --sni emby.example.com --cafile "$C/ca.pem" --get / \
+        --version v2 --version v1 --keylog "$ak"
+    capture_stop
+    quic_keys_finish $k 4600,4601
+}
+
+sc_quic_ok_ngtcp2() {
+    local k=quic_ok_ngtcp2 ak nk
+    ak=$(keylog $k aioquic) nk=$(keylog $k ngtcp2)
+    ngtcp2_server n1 127.0.0.1 4602
+    ngtcp2_server n2 127.0.0.1 4603 -V
+    capture_start $k "udp and host 127.0.0.1 and (port 4602 or port 4603)"
+    expect_quic $k 127.0.0.1 127.0.0.1:4602 ok emby.example.com \
+        "ngtcp2 client -> ngtcp2 server (gtlsclient/gtlsserver 0.12, GnuTLS), QUIC v1, ALPN h3: HTTP/3 GET answered 200 (index.html), then the client's application CONNECTION_CLOSE (H3_NO_ERROR). gtlsclient does not check the certificate" \
+        $V1 h3/h3 - "client:0x1d:0x100:-:1" -
+    ngtcp2_client c "$nk" 127.0.0.1 4602
+    expect_quic $k 127.0.0.1 127.0.0.1:4603 ok emby.example.com \
+        "ngtcp2 client -> ngtcp2 server with address validation (gtlsserver -V): Retry, the client's second Initial with the token (the same ClientHello), then HTTP/3 GET answered 200" \
+        $V1 h3/h3 retry "client:0x1d:0x100:-:1" -
+    ngtcp2_client c "$nk" 127.0.0.1 4603
+    expect_quic $k 127.0.0.1 127.0.0.1:4602 ok emby.example.com \
+        "aioquic client (verifying, test CA) -> ngtcp2 server, QUIC v1, ALPN h3: HTTP/3 GET answered 200, H3_NO_ERROR close" \
+        $V1 h3/h3 - "client:0x1d:0x100:-:1" -
+    aioquic_client c --connect 127.0.0.1:4602 --sni emby.example.com --cafile "$C/ca.pem" --get / --keylog "$ak"
+    capture_stop
+    quic_keys_finish $k 4602,4603
+}
+
+sc_quic_alpn_mismatch() {
+    aioquic_server q1 127.0.0.1:4604 --alpn hq-interop
+    ngtcp2_server n1 127.0.0.1 4605
+    capture_start quic_alpn_mismatch "udp and host 127.0.0.1 and (port 4604 or port 4605)"
+    expect_quic quic_alpn_mismatch 127.0.0.1 127.0.0.1:4604 alpn_mismatch emby.example.com \
+        "aioquic client offering only h3 -> aioquic server accepting only hq-interop: the server's CONNECTION_CLOSE, crypto error 0x178 (no_application_protocol), in an Initial packet (readable without keys), instead of a ServerHello" \
+        $V1 h3/- - "server:0x1c:0x178:0x6:I"
+    aioquic_client c --connect 127.0.0.1:4604 --sni emby.example.com --cafile "$C/ca.pem"
+    expect_quic quic_alpn_mismatch 127.0.0.1 127.0.0.1:4604 alpn_mismatch emby.example.com \
+        "ngtcp2 client (ALPN h3) -> the same aioquic server: its Initial CONNECTION_CLOSE 0x178 no_application_protocol" \
+        $V1 h3/- - "server:0x1c:0x178:0x6:I"
+    ngtcp2_client c "" 127.0.0.1 4604
+    expect_quic quic_alpn_mismatch 127.0.0.1 127.0.0.1:4605 alpn_mismatch emby.example.com \
+        "aioquic client offering only hq-interop -> ngtcp2 server (h3 only): ngtcp2's CONNECTION_CLOSE 0x178 in an Initial packet, trigger frame type 0 and no reason phrase" \
+        $V1 hq-interop/- - "server:0x1c:0x178:0x0:I"
+    aioquic_client c --connect 127.0.0.1:4605 --sni emby.example.com --cafile "$C/ca.pem" --alpn hq-interop
+    capture_stop
+}
+
+sc_quic_version_mismatch() {
+    aioquic_server q1 127.0.0.1:4606 --version v1
+    aioquic_server q2 127.0.0.1:4607 --version v2
+    ngtcp2_server n1 127.0.0.1 4608
+    capture_start quic_version_mismatch "udp and host 127.0.0.1 and (port 4606 or port 4607 or port 4608)"
+    expect_quic quic_version_mismatch 127.0.0.1 127.0.0.1:4606 quic_version_mismatch emby.example.com \
+        "aioquic client that speaks only QUIC v2 -> aioquic server that speaks only v1: Version Negotiation listing 0x00000001; no common version, the client gives up (no further packet)" \
+        $V2 h3/- "vn=$V1" -
+    aioquic_client c --connect 127.0.0.1:4606 --sni emby.example.com --cafile "$C/ca.pem" --version v2
+    expect_quic quic_version_mismatch 127.0.0.1 127.0.0.1:4607 quic_version_mismatch emby.example.com \
+        "ngtcp2 client (QUIC v1; ngtcp2 0.12 knows v1 and a v2 draft, not RFC 9369's v2) -> aioquic server that speaks only v2: Version Negotiation listing 0x6b3343cf; the client gives up" \
+        $V1 h3/- "vn=$V2" -
+    ngtcp2_client c "" 127.0.0.1 4607
+    expect_quic quic_version_mismatch 127.0.0.1 127.0.0.1:4608 quic_version_mismatch emby.example.com \
+        "aioquic client that speaks only QUIC v2 -> ngtcp2 server: Version Negotiation listing a version reserved for greasing (0x?a?a?a?a, random) and 0x00000001 (not ngtcp2's v2 draft); the client gives up" \
+        $V2 h3/- "vn=0x?a?a?a?a+$V1" -
+    aioquic_client c --connect 127.0.0.1:4608 --sni emby.example.com --cafile "$C/ca.pem" --version v2
+    capture_stop
+}
+
+sc_quic_cert_rejected() {
+    local k=quic_cert_rejected ak
+    ak=$(keylog $k aioquic)
+    aioquic_server q1 127.0.0.1:4609
+    aioquic_server q2 127.0.0.1:4610 --cert "$C/expired.pem" --key "$C/expired.key"
+    ngtcp2_server n1 127.0.0.1 4611
+    capture_start $k "udp and host 127.0.0.1 and (port 4609 or port 4610 or port 4611)"
+    expect_quic $k 127.0.0.1 127.0.0.1:4609 cert_rejected emby.example.com \
+        "aioquic client trusting only the unrelated CA -> aioquic server: the client's CONNECTION_CLOSE, crypto error 0x12a (bad_certificate: aioquic sends it for every chain or name failure), reason 'unable to get local issuer certificate'. Without keys: only encrypted packets after the server's flight. With keys the certificate shows an issuer the client was not given" \
+        $V1 h3/h3 - "client:0x1c:0x12a:0x6:H" cert_unknown_ca
+    aioquic_client c --connect 127.0.0.1:4609 --sni emby.example.com --cafile "$C/other-ca.pem" --keylog "$ak"
+    expect_quic $k 127.0.0.1 127.0.0.1:4609 cert_rejected other.example.org \
+        "aioquic client asking for other.example.org (certificate for emby.example.com, trusted CA): CONNECTION_CLOSE 0x12a bad_certificate, reason \"hostname 'other.example.org' doesn't match ...\". With keys the certificate shows the name mismatch" \
+        $V1 h3/h3 - "client:0x1c:0x12a:0x6:H" cert_name_mismatch
+    aioquic_client c --connect 127.0.0.1:4609 --sni other.example.org --cafile "$C/ca.pem" --keylog "$ak"
+    expect_quic $k 127.0.0.1 127.0.0.1:4610 cert_rejected emby.example.com \
+        "aioquic client -> aioquic server with the expired leaf (2020-01-01..2021-01-01, trusted CA): CONNECTION_CLOSE 0x12d (certificate_expired), reason 'Certificate is no longer valid'. With keys the certificate shows the dates" \
+        $V1 h3/h3 - "client:0x1c:0x12d:0x6:H" cert_expired
+    aioquic_client c --connect 127.0.0.1:4610 --sni emby.example.com --cafile "$C/ca.pem" --keylog "$ak"
+    expect_quic $k 127.0.0.1 127.0.0.1:4611 cert_rejected emby.example.com \
+        "aioquic client trusting only the unrelated CA -> ngtcp2 server: CONNECTION_CLOSE 0x12a bad_certificate. With keys the certificate shows an issuer the client was not given" \
+        $V1 h3/h3 - "client:0x1c:0x12a:0x6:H" cert_unknown_ca
+    aioquic_client c --connect 127.0.0.1:4611 --sni emby.example.com --cafile "$C/other-ca.pem" --keylog "$ak"
+    capture_stop
+    quic_keys_finish $k 4609,4610,4611
+}
+
+sc_quic_connection_refused() {
+    capture_start quic_connection_refused "(udp and host 127.0.0.1 and (port 4612 or port 4613)) or (icmp and icmp[icmptype] == icmp-unreach and (icmp[30:2] == 4612 or icmp[30:2] == 4613))"
+    expect_quic quic_connection_refused 127.0.0.1 127.0.0.1:4612 connection_refused emby.example.com \
+        "aioquic client (--timeout 3) -> 127.0.0.1:4612, nothing bound there: every Initial answered by ICMP port unreachable, which aioquic does not act on (its socket is not connected): it retransmits its Initial at 0.2, 0.6, 1.4 s and at 3 s gives up with a CONNECTION_CLOSE in an Initial (its application close, sent as 0x1c APPLICATION_ERROR 0xc as RFC 9000 10.2.3 asks before the handshake), also answered by ICMP" \
+        $V1 h3/- icmp "client:0x1c:0xc:0x0:I"
+    aioquic_client c --connect 127.0.0.1:4612 --sni emby.example.com --cafile "$C/ca.pem" --timeout 3
+    expect_quic quic_connection_refused 127.0.0.1 127.0.0.1:4613 connection_refused emby.example.com \
+        "ngtcp2 client (--handshake-timeout=3s) -> 127.0.0.1:4613, nothing bound there: ICMP port unreachable for each Initial; gtlsclient does not act on it either, retransmits its Initial at 1 s and at 3 s gives up with a CONNECTION_CLOSE PROTOCOL_VIOLATION (0xa) in an Initial" \
+        $V1 h3/- icmp "client:0x1c:0xa:0x0:I"
+    ngtcp2_client c "" 127.0.0.1 4613 --handshake-timeout=3s
+    capture_stop
+}
+
+# Two namespaces made here, joined by a veth pair: tw-qc (client, qc0 10.254.0.1) and
+# tw-qs (server, qs0 10.254.0.2), where nftables drops UDP to ports 4614-4616 on input.
+# The capture is taken on qc0.
+quic_blocked_ns() {
+    tun_ns tw-qc tw-qs
+    ip -n tw-qc link add qc0 type veth peer name qs0 netns tw-qs
+    ip -n tw-qc addr add 10.254.0.1/24 dev qc0
+    ip -n tw-qs addr add 10.254.0.2/24 dev qs0
+    ip -n tw-qc link set qc0 up
+    ip -n tw-qs link set qs0 up
+    ip netns exec tw-qs nft -f - <<'NFT'
+table inet tlswhy_block_quic {
+    chain input {
+        type filter hook input priority filter; policy accept;
+        udp dport 4614-4616 drop
+    }
+}
+NFT
+}
+
+sc_quic_udp_blocked() {
+    quic_blocked_ns
+    QNS=tw-qs aioquic_server q1 10.254.0.2:4614
+    QNS=tw-qs ngtcp2_server n1 10.254.0.2 4615
+    CAP_NETNS=tw-qc CAP_IFACE=qc0 capture_start quic_udp_blocked "udp and (port 4614 or port 4615)"
+    expect_quic quic_udp_blocked 10.254.0.1 10.254.0.2:4614 udp_blocked emby.example.com \
+        "aioquic client (--timeout 5) -> aioquic server whose host drops UDP to its port (nftables in the server's namespace, across a veth pair; captured on the client's side): the Initial and its retransmissions at 0.2, 0.6, 1.4 and 3.0 s, never answered; at 5 s the client gives up with a CONNECTION_CLOSE in an Initial (APPLICATION_ERROR 0xc)" \
+        $V1 h3/- - "client:0x1c:0xc:0x0:I"
+    QNS=tw-qc aioquic_client c --connect 10.254.0.2:4614 --sni emby.example.com --cafile "$C/ca.pem" --timeout 5
+    expect_quic quic_udp_blocked 10.254.0.1 10.254.0.2:4615 udp_blocked emby.example.com \
+        "ngtcp2 client -> ngtcp2 server behind the same firewall: the Initial retransmitted at 1 and 3 s, never answered; at its 5 s handshake timeout the client gives up with a CONNECTION_CLOSE PROTOCOL_VIOLATION (0xa) in an Initial" \
+        $V1 h3/- - "client:0x1c:0xa:0x0:I"
+    QNS=tw-qc ngtcp2_client c "" 10.254.0.2 4615
+    capture_stop
+    stop_all
+    tun_ns_del
+}
+
+sc_quic_tcp_fallback() {
+    quic_blocked_ns
+    QNS=tw-qs aioquic_server q1 10.254.0.2:4616
+    tun_s_server s1 tw-qs 10.254.0.2:4616 -tls1_3 -cert "$C/emby.pem" -key "$C/emby.key"
+    CAP_NETNS=tw-qc CAP_IFACE=qc0 capture_start quic_tcp_fallback "port 4616"
+    expect_quic quic_tcp_fallback 10.254.0.1 10.254.0.2:4616 quic_blocked_fell_back_to_tcp emby.example.com \
+        "aioquic client (quicpeer --timeout 3 --fallback-tcp) -> 10.254.0.2:4616, where an aioquic server listens but the host drops UDP to the port (nftables): the Initial and its retransmissions, never answered; at 3 s the client's CONNECTION_CLOSE (APPLICATION_ERROR 0xc) in an Initial, then it falls back to TLS over TCP to the same address and port (the TCP attempt in handshakes)" \
+        $V1 h3/- - "client:0x1c:0xc:0x0:I"
+    expect quic_tcp_fallback 10.254.0.2:4616 ok emby.example.com - \
+        "the fallback, 0.6 s after the QUIC attempt gave up: Python ssl (verifying, ALPN http/1.1) -> openssl s_server -tls1_3 -www on TCP 10.254.0.2:4616 of the same server, HTTP/1.1 GET answered with HTTP/1.0 200, then FIN both ways"
+    QNS=tw-qc aioquic_client c --connect 10.254.0.2:4616 --sni emby.example.com --cafile "$C/ca.pem" \
+        --timeout 3 --fallback-tcp --get /
+    capture_stop
+    stop_all
+    tun_ns_del
+}
+
 # ---------------------------------------------------------------- main -----------------
 if [ $# -gt 0 ]; then SELECTED=("$@"); else SELECTED=("${ALL[@]}"); fi
 for s in "${SELECTED[@]}"; do
@@ -1979,7 +2273,7 @@ done
 
 log "expected.json + verification with tshark"
 order=$(printf '%s.pcap,' "${ALL[@]}")
-python3 "$TOOLS/expected.py" "$SPEC" "$HERE" "${order%,}"
+python3 "$TOOLS/expected.py" "$SPEC" "$HERE" "${order%,}" "$QSPEC"
 for s in "${SELECTED[@]}"; do
     printf '%-36s %6s bytes\n' "$s.pcap" "$(stat -c %s "$HERE/$s.pcap")"
 done

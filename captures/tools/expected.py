@@ -2,7 +2,7 @@
 """Write captures/expected.json from the scenario definitions of record.sh and verify
 every capture against them with tshark.
 
-  expected.py SPEC.tsv CAPDIR ORDER
+  expected.py SPEC.tsv CAPDIR ORDER [QUIC_SPEC.tsv]
 
 SPEC.tsv has one line per handshake attempt, in the order their TCP connections start:
   file <TAB> server ip:port <TAB> code <TAB> sni or "-" <TAB> alert or "-" <TAB> note
@@ -40,6 +40,49 @@ Verification, per capture in SPEC.tsv (fails loudly, exit 1):
     handshake decrypted (TLS 1.3: the server's EncryptedExtensions (8) and Finished (20);
     TLS 1.2: the server's Finished), and the alerts read with the keys are the listed
     decrypted alerts. The twin must read exactly as its pcap does with the key log.
+
+QUIC (QUIC_SPEC.tsv, written by record.sh's expect_quic). QUIC attempts are not TCP
+connections, so they have a spec and a check of their own, and go under the "quic" key of
+their capture's entry (next to "handshakes", which lists the capture's TCP attempts as
+above; a capture with QUIC attempts only has "handshakes": [] and must hold no TCP
+connection). One line per attempt, in the order their UDP flows start:
+  file <TAB> client ("-", ip or ip:port) <TAB> server ip:port <TAB> code <TAB> sni or "-"
+  <TAB> note <TAB> versions <TAB> alpn <TAB> events <TAB> close [<TAB> code with keys]
+An attempt is one UDP flow: the client's address and port with the server's (a client
+that starts over from another port makes a new attempt), plus the ICMP errors that
+quote it. tshark reads the capture with its QUIC dissector (`-d udp.port==PORT,quic` for
+every listed server port; Initial packets are decrypted without keys) and, for a keyed
+capture (the lines have the 11th column; record.sh wrote NAME.keys), once more with
+`-o tls.keylog_file:NAME.keys`. Verified, per attempt (fails loudly, exit 1):
+  - the UDP flows are exactly the listed ones, with those servers (and clients), in order;
+  - versions: every QUIC version in the flow's long headers, in order of appearance
+    (Version Negotiation's 0 aside), e.g. "0x00000001" or "0x6b3343cf" (a version
+    reserved for greasing, 0x?a?a?a?a, is written so, here and in "vn=");
+  - sni: the server_name of the client's ClientHello (in its Initial);
+  - alpn: "OFFERED/SELECTED": the ClientHello's ALPN list (comma-separated, "-" for none),
+    and the protocol of the server's EncryptedExtensions, which only the keys reveal
+    ("-": none, or not readable);
+  - events: comma-separated, each present if and only if it is listed: "retry" (a Retry
+    from the server), "vn=V1+V2..." (a Version Negotiation listing those versions),
+    "icmp" (ICMP port unreachable quoting the flow), "undecrypted" (keyed captures: the
+    server's EncryptedExtensions stays unreadable even with the keys; without it every
+    attempt with a ServerHello must decrypt). "-" for none;
+  - close: every CONNECTION_CLOSE of the flow, read with the keys when there are keys, as
+    SIDE:FRAME:ERROR:TRIGGER:SPACES, e.g. "server:0x1c:0x178:0x6:I" (0x1c transport or
+    crypto error, 0x1d application error; TRIGGER is the frame type that caused it, "-"
+    for 0x1d; SPACES the packet types that carry it, I Initial, H Handshake, 1 1-RTT,
+    joined by "+"); the same close sent in several packet spaces counts once. Several
+    closes are joined by ","; "-" for none.
+expected.json gets, per attempt: client (as listed, null for "-"), server, code
+(code_with_keys for keyed captures, "-" in the spec meaning the same), sni, version (the
+version the server answered in, null if it never did), versions, alpn {offered,
+selected}, retry, version_negotiation (the versions listed, or null), connection_close
+(the first one: from, frame, error_code, error (name), tls_alert {description, name}
+for a crypto error 0x100-0x1ff, frame_type, reason, packets (the packet types that carry
+it), encrypted (only the keys reveal it); null for none), icmp_port_unreachable,
+decrypted (keyed captures: the server's EncryptedExtensions read with the keys) and note.
+The capture's entry names its key log in "quic_keylog" (not "keylog", which means a TLS
+key log with a twin).
 """
 import collections
 import json
@@ -293,9 +336,292 @@ def matching(seen, alerts):
     return None
 
 
+# ---------------------------------------------------------------- QUIC ------------------
+QUIC_ERRORS = {
+    0x0: "NO_ERROR", 0x1: "INTERNAL_ERROR", 0x2: "CONNECTION_REFUSED",
+    0x3: "FLOW_CONTROL_ERROR", 0x4: "STREAM_LIMIT_ERROR", 0x5: "STREAM_STATE_ERROR",
+    0x6: "FINAL_SIZE_ERROR", 0x7: "FRAME_ENCODING_ERROR", 0x8: "TRANSPORT_PARAMETER_ERROR",
+    0x9: "CONNECTION_ID_LIMIT_ERROR", 0xa: "PROTOCOL_VIOLATION", 0xb: "INVALID_TOKEN",
+    0xc: "APPLICATION_ERROR", 0xd: "CRYPTO_BUFFER_EXCEEDED", 0xe: "KEY_UPDATE_ERROR",
+    0xf: "AEAD_LIMIT_REACHED", 0x10: "NO_VIABLE_PATH", 0x11: "VERSION_NEGOTIATION_ERROR",
+}
+H3_ERRORS = {0x100: "H3_NO_ERROR", 0x101: "H3_GENERAL_PROTOCOL_ERROR",
+             0x102: "H3_INTERNAL_ERROR", 0x10c: "H3_REQUEST_CANCELLED"}
+# long header packet types, by version (RFC 9000 17.2, RFC 9369 3.2)
+LONG_TYPES = {"v1": {"0": "Initial", "1": "0-RTT", "2": "Handshake", "3": "Retry"},
+              "v2": {"1": "Initial", "2": "0-RTT", "3": "Handshake", "0": "Retry"}}
+SPACE_ABBREV = {"Initial": "I", "0-RTT": "0", "Handshake": "H", "1-RTT": "1"}
+CC_FRAMES = {"28": 0x1c, "29": 0x1d}
+
+
+def read_quic_spec(path):
+    spec = collections.OrderedDict()
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            cols = line.split("\t")
+            if len(cols) not in (10, 11):
+                raise SystemExit(f"{path}: {len(cols)} columns in {line!r}")
+            fname, client, server, code, sni, note, versions, alpn, events, close = cols[:10]
+            offered, _, selected = alpn.partition("/")
+            a = {"client": None if client == "-" else client, "server": server, "code": code,
+                 "sni": None if sni == "-" else sni, "note": note,
+                 "want": {"versions": [] if versions == "-" else versions.split(","),
+                          "offered": [] if offered == "-" else offered.split(","),
+                          "selected": None if selected in ("", "-") else selected,
+                          "events": set() if events == "-" else set(events.split(",")),
+                          "close": [] if close == "-" else close.split(",")}}
+            if len(cols) > 10:
+                a["code_with_keys"] = code if cols[10] == "-" else cols[10]
+            spec.setdefault(fname, []).append(a)
+    for fname, qs in spec.items():
+        if len({"code_with_keys" in a for a in qs}) != 1:
+            raise SystemExit(f"{path}: {fname}: some QUIC lines have a code with keys, some not")
+    return spec
+
+
+def find(node, key):
+    """Every value of `key` anywhere under a tshark JSON node (--no-duplicate-keys turns
+    repeated keys into lists), in document order."""
+    out = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key:
+                out += v if isinstance(v, list) else [v]
+            else:
+                out += find(v, key)
+    elif isinstance(node, list):
+        for v in node:
+            out += find(v, key)
+    return out
+
+
+def as_list(v):
+    return v if isinstance(v, list) else ([] if v is None else [v])
+
+
+def reserved(v):
+    """Versions reserved for greasing (RFC 9000 15: 0x?a?a?a?a), which servers pick at
+    random for their Version Negotiation, are written as that pattern."""
+    return "0x?a?a?a?a" if int(v, 16) & 0x0f0f0f0f == 0x0a0a0a0a else v
+
+
+def quic_packets(layer):
+    """The QUIC packets of one datagram: [{type, version, vn, frames, handshake, sni,
+    alpn}]."""
+    out = []
+    for q in as_list(layer):
+        if not isinstance(q, dict) or ("quic.header_form" not in q and "quic.short" not in q):
+            continue  # not a packet (padding, or bytes tshark cannot place)
+        version = q.get("quic.version")
+        if q.get("quic.header_form") == "1":
+            if version == "0x00000000":
+                ptype = "Version Negotiation"
+            elif "quic.long.packet_type_v2" in q:
+                ptype = LONG_TYPES["v2"].get(q["quic.long.packet_type_v2"], "?")
+            else:
+                ptype = LONG_TYPES["v1"].get(q.get("quic.long.packet_type"), "?")
+        else:
+            ptype = "1-RTT"
+        frames = []
+        for fr in find(q, "quic.frame"):
+            for f in as_list(fr):
+                t = f.get("quic.frame_type") if isinstance(f, dict) else None
+                if t in CC_FRAMES:
+                    code = f.get("quic.cc.error_code", f.get("quic.cc.error_code.app"))
+                    alert = f.get("quic.cc.error_code.tls_alert")
+                    frames.append({
+                        "frame": CC_FRAMES[t], "error_code": int(code),
+                        "tls_alert": None if alert is None else int(alert),
+                        "frame_type": None if t == "29" else int(f.get("quic.cc.frame_type", "0")),
+                        "reason": f.get("quic.cc.reason_phrase", "")})
+        out.append({"type": ptype, "version": version,
+                    "vn": [reserved(v) for v in find(q, "quic.supported_version")]
+                    if ptype == "Version Negotiation" else None,
+                    "closes": frames,
+                    "handshake": find(q, "tls.handshake.type"),
+                    "sni": find(q, "tls.handshake.extensions_server_name"),
+                    "alpn": find(q, "tls.handshake.extensions_alpn_str")})
+    return out
+
+
+def endpoint(layers, ip_key="ip", udp=None):
+    udp = udp if udp is not None else layers.get("udp", {})
+    ip = layers.get("ipv6") or layers.get("ip") or {}
+    if "ipv6.src" in ip:
+        return (f'[{ip["ipv6.src"]}]:{udp.get("udp.srcport")}', f'[{ip["ipv6.dst"]}]:{udp.get("udp.dstport")}')
+    return (f'{ip.get("ip.src")}:{udp.get("udp.srcport")}', f'{ip.get("ip.dst")}:{udp.get("udp.dstport")}')
+
+
+def quic_flows(pcap, servers, keylog):
+    """The capture's UDP flows to the listed servers, in order of their first packet:
+    [{"client", "server", "packets": [{"frame", "from", "quic": [...]}], "icmp": n}].
+    keylog: "" for none, or a key log file. Errors for UDP or ICMP that is not theirs."""
+    cmd = ["tshark", "-n", "-r", pcap, "-o", f"tls.keylog_file:{keylog}", "-T", "json",
+           "--no-duplicate-keys", "-J", "frame ip ipv6 udp icmp icmpv6 quic"]
+    for p in sorted({s.rsplit(":", 1)[1] for s in servers}):
+        cmd += ["-d", f"udp.port=={p},quic"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    flows, errors = collections.OrderedDict(), []
+    for pkt in json.loads(out or "[]"):
+        layers = pkt["_source"]["layers"]
+        frame = layers["frame"]["frame.number"]
+        icmp = layers.get("icmp") or layers.get("icmpv6")
+        if icmp is not None:
+            if (icmp.get("icmp.type"), icmp.get("icmp.code")) != ("3", "3") or "udp" not in icmp:
+                errors.append(f"frame {frame}: ICMP that is not a port unreachable for UDP")
+                continue
+            src, dst = endpoint(icmp, udp=icmp["udp"])  # the quoted datagram
+            if dst not in servers:
+                errors.append(f"frame {frame}: ICMP about {src} -> {dst}, not a listed server")
+                continue
+            f = flows.setdefault((src, dst), {"client": src, "server": dst, "packets": [], "icmp": 0})
+            f["icmp"] += 1
+            continue
+        if "udp" not in layers:
+            continue  # TCP: verified with the handshakes
+        src, dst = endpoint(layers)
+        if dst in servers:
+            key, side = (src, dst), "client"
+        elif src in servers:
+            key, side = (dst, src), "server"
+        else:
+            errors.append(f"frame {frame}: UDP {src} -> {dst}, not to or from a listed server")
+            continue
+        f = flows.setdefault(key, {"client": key[0], "server": key[1], "packets": [], "icmp": 0})
+        f["packets"].append({"frame": frame, "from": side, "quic": quic_packets(layers.get("quic"))})
+    return list(flows.values()), errors
+
+
+def quic_facts(flow):
+    versions, version, vn, retry = [], None, None, False
+    sni, offered, selected, decrypted = set(), [], None, False
+    closes = []  # [(key, packet types)]
+    for p in flow["packets"]:
+        for q in p["quic"]:
+            if q["version"] and q["version"] != "0x00000000" and reserved(q["version"]) not in versions:
+                versions.append(reserved(q["version"]))
+            if q["type"] == "Version Negotiation" and p["from"] == "server":
+                vn = q["vn"]
+            if q["type"] == "Retry" and p["from"] == "server":
+                retry = True
+            if p["from"] == "server" and q["type"] in ("Initial", "Handshake") and q["version"]:
+                version = q["version"]
+            if p["from"] == "client" and "1" in q["handshake"]:
+                sni.update(q["sni"])
+                if not offered:
+                    offered = q["alpn"]
+            if p["from"] == "server" and "8" in q["handshake"]:
+                decrypted = True
+                selected = q["alpn"][0] if q["alpn"] else None
+            for c in q["closes"]:
+                key = (p["from"], c["frame"], c["error_code"], c["frame_type"], c["tls_alert"], c["reason"])
+                for k, spaces in closes:
+                    if k == key:
+                        if q["type"] not in spaces:
+                            spaces.append(q["type"])
+                        break
+                else:
+                    closes.append((key, [q["type"]]))
+    return {"versions": versions, "version": version, "vn": vn, "retry": retry,
+            "sni": sni, "offered": offered, "selected": selected, "decrypted": decrypted,
+            "closes": closes, "icmp": flow["icmp"] > 0,
+            "server_hello": any("2" in q["handshake"] for p in flow["packets"]
+                                if p["from"] == "server" for q in p["quic"])}
+
+
+def close_str(key, spaces):
+    side, frame, code, trigger, _, _ = key
+    return (f"{side}:0x{frame:x}:0x{code:x}:{'-' if trigger is None else f'0x{trigger:x}'}:"
+            + "+".join(SPACE_ABBREV.get(s, s) for s in spaces))
+
+
+def close_json(key, spaces, encrypted):
+    side, frame, code, trigger, alert, reason = key
+    if frame == 0x1d:
+        name = H3_ERRORS.get(code, "application error")
+    elif 0x100 <= code <= 0x1ff:
+        name = f"CRYPTO_ERROR ({ALERTS.get(code - 0x100, 'unknown')})"
+    else:
+        name = QUIC_ERRORS.get(code, "unknown")
+    c = {"from": side, "frame": frame, "error_code": code, "error": name}
+    if frame == 0x1c and 0x100 <= code <= 0x1ff:
+        c["tls_alert"] = {"description": code - 0x100, "name": ALERTS.get(code - 0x100, "unknown")}
+    c.update({"frame_type": trigger, "reason": reason, "packets": spaces, "encrypted": encrypted})
+    return c
+
+
+def verify_quic(capdir, fname, qs):
+    """Checks a capture's QUIC attempts; returns (errors, the attempts for expected.json)."""
+    path = os.path.join(capdir, fname)
+    if not os.path.exists(path):
+        return [f"{fname}: missing"], []
+    servers = {a["server"] for a in qs}
+    keys = "code_with_keys" in qs[0]
+    keylog = os.path.join(capdir, fname[:-len(".pcap")] + ".keys") if keys else ""
+    if keys and not os.path.exists(keylog):
+        return [f"{fname}: its key log {os.path.basename(keylog)} is missing"], []
+    plain, errors = quic_flows(path, servers, "")
+    read = plain
+    if keys:
+        read, kerr = quic_flows(path, servers, keylog)
+        errors += kerr
+    got = [(f["client"], f["server"]) for f in read]
+    if [s for _, s in got] != [a["server"] for a in qs] or len(plain) != len(read):
+        return errors + [f"{fname}: UDP flows {got}, expected to {[a['server'] for a in qs]}"], []
+    result = []
+    for i, (f0, f, a) in enumerate(zip(plain, read, qs)):
+        where = f"{fname} QUIC #{i + 1}"
+        want, facts, facts0 = a["want"], quic_facts(f), quic_facts(f0)
+        if a["client"] and f["client"] != a["client"] and f["client"].rsplit(":", 1)[0] != a["client"]:
+            errors.append(f"{where}: client {f['client']}, expected {a['client']}")
+        if facts["versions"] != want["versions"]:
+            errors.append(f"{where}: versions {facts['versions']}, expected {want['versions']}")
+        if facts["sni"] != ({a["sni"]} if a["sni"] else set()):
+            errors.append(f"{where}: SNI {sorted(facts['sni'])}, expected {a['sni']}")
+        if facts["offered"] != want["offered"] or facts["selected"] != want["selected"]:
+            errors.append(f"{where}: ALPN offered {facts['offered']} selected {facts['selected']}, "
+                          f"expected {want['offered']} / {want['selected']}")
+        events = set()
+        if facts["retry"]:
+            events.add("retry")
+        if facts["vn"] is not None:
+            events.add("vn=" + "+".join(facts["vn"]))
+        if facts["icmp"]:
+            events.add("icmp")
+        if keys and facts["server_hello"] and not facts["decrypted"]:
+            events.add("undecrypted")
+        if events != want["events"]:
+            errors.append(f"{where}: events {sorted(events)}, expected {sorted(want['events'])}")
+        closes = [close_str(k, s) for k, s in facts["closes"]]
+        if closes != want["close"]:
+            errors.append(f"{where}: CONNECTION_CLOSE {closes}, expected {want['close']}")
+        plain_keys = {k for k, _ in facts0["closes"]}
+        cc = [close_json(k, s, k not in plain_keys) for k, s in facts["closes"]]
+        entry = {"client": a["client"], "server": a["server"], "code": a["code"]}
+        if keys:
+            entry["code_with_keys"] = a["code_with_keys"]
+        entry.update({
+            "sni": a["sni"], "version": facts["version"], "versions": facts["versions"],
+            "alpn": {"offered": facts["offered"], "selected": facts["selected"]},
+            "retry": facts["retry"], "version_negotiation": facts["vn"],
+            "connection_close": cc[0] if cc else None,
+            "icmp_port_unreachable": facts["icmp"]})
+        if len(cc) > 1:
+            entry["later_connection_closes"] = cc[1:]
+        if keys:
+            entry["decrypted"] = facts["decrypted"]
+        entry["note"] = a["note"]
+        result.append(entry)
+    return errors, result
+
+
 def main():
     spec_path, capdir, order = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
     spec = read_spec(spec_path)
+    qspec = read_quic_spec(sys.argv[4]) if len(sys.argv) > 4 else collections.OrderedDict()
     out_path = os.path.join(capdir, "expected.json")
     old = collections.OrderedDict()  # file -> its whole capture entry, as it was
     if os.path.exists(out_path):
@@ -344,6 +670,27 @@ def main():
         print(f"verify {fname}: {len(hs)} handshake attempt(s)"
               f"{', with keys and its twin' if keyed(hs) else ''}: {'OK' if not errs else 'FAILED'}")
         errors += errs
+    # QUIC attempts: under "quic" of their capture's entry, which a capture without TCP
+    # attempts gets here (and must then hold no TCP connection).
+    for fname, qs in qspec.items():
+        errs = []
+        if fname in spec:
+            entry = entries[fname]
+        else:
+            entry = {"file": fname, "handshakes": []}
+            path = os.path.join(capdir, fname)
+            if os.path.exists(path) and streams(path, set()):
+                errs.append(f"{fname}: TCP connections, but no TCP attempt is listed")
+        qerrs, attempts = verify_quic(capdir, fname, qs)
+        errs += qerrs
+        head = {"file": fname}
+        if "code_with_keys" in qs[0]:
+            head["quic_keylog"] = fname[:-len(".pcap")] + ".keys"
+        entry = {**head, **{k: v for k, v in entry.items() if k != "file"}, "quic": attempts}
+        entries[fname] = entry
+        print(f"verify {fname}: {len(qs)} QUIC attempt(s)"
+              f"{', with keys' if 'code_with_keys' in qs[0] else ''}: {'OK' if not errs else 'FAILED'}")
+        errors += errs
     names = [n for n in order if n in entries]
     names += sorted(n for n in entries if n not in order and entries[n].get("dsb_of") is None)
     # each twin right after its pcap
@@ -362,7 +709,10 @@ def main():
                    "'decrypted_alerts' every alert read with them (plaintext and decrypted, "
                    "in order; 'encrypted' marks the ones the keys reveal). Its twin, the entry "
                    "with 'dsb_of', holds the same packets and the key log in a pcapng "
-                   "Decryption Secrets Block: its 'code' is the verdict with the keys.",
+                   "Decryption Secrets Block: its 'code' is the verdict with the keys. "
+                   "QUIC attempts are UDP flows, not TCP connections: a capture lists them "
+                   "under 'quic' (in the order their flows start; see captures/README.md) "
+                   "and names their TLS secrets in 'quic_keylog'.",
         "captures": [entries[n] for n in names],
     }
     if errors:

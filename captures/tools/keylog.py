@@ -11,6 +11,17 @@ capture's connections start, and in each connection in the order of the TLS 1.3 
 schedule (CLIENT_RANDOM for TLS 1.2), after a one-line comment. A client and a server
 that both log a secret must agree on it. Every ClientHello of the capture must have
 its keys (fails loudly, exit 1, otherwise).
+
+  keylog.py --quic PORTS CAPTURE OUT KEYLOG...
+
+QUIC captures (PORTS: the servers' UDP ports, comma-separated, decoded as QUIC): the
+ClientHellos are read from the clients' Initial packets. The KEYLOGs hold the secrets of
+that capture's clients only, and OUT gets all of them: first those of the ClientHellos
+tshark reads, in connection order, then, after a comment, the secrets of ClientHellos it
+does not read (aioquic starts a fresh ClientHello after a Retry and sends it at CRYPTO
+offset 0 again, which tshark takes for a retransmission of the first). A ClientHello
+without keys is fine (no ServerHello, no secrets); whether the keys open the handshakes
+is checked by expected.py.
 """
 import collections
 import os
@@ -49,7 +60,27 @@ def client_randoms(pcap):
     return randoms
 
 
+def quic_client_randoms(pcap, ports):
+    """The ClientHello randoms in the QUIC Initials of the capture, in order."""
+    decode = []
+    for p in ports:
+        decode += ["-d", f"udp.port=={p},quic"]
+    randoms = collections.OrderedDict()
+    out = tshark(pcap, decode + ["-Y", "tls.handshake.type == 1", "-e", "quic.connection.number",
+                                 "-e", "tls.handshake.type", "-e", "tls.handshake.random"])
+    for line in out.splitlines():
+        conn, types, rnds = line.split("\t")
+        for t, r in zip(types.split(","), rnds.split(",")):
+            if t == "1":
+                randoms.setdefault(r.replace(":", "").lower(), conn)
+    return randoms
+
+
 def main():
+    quic = sys.argv[1] == "--quic"
+    if quic:
+        ports = sys.argv[2].split(",")
+        del sys.argv[1:3]
     pcap, out_path, logs = sys.argv[1], sys.argv[2], sys.argv[3:]
     secrets = {}  # (client random, label) -> secret
     for path in logs:
@@ -66,6 +97,22 @@ def main():
                 if old != secret:
                     sys.exit(f"{path}:{n}: {label} for {rnd} differs from another log's")
     lines, missing = [], []
+    if quic:
+        seen = quic_client_randoms(pcap, ports)
+        unseen = [r for r in dict.fromkeys(r for r, _ in secrets) if r not in seen]
+        for rnd in list(seen) + [None] + unseen:
+            if rnd is None:
+                if unseen:
+                    lines.append("# secrets of ClientHellos that tshark does not read "
+                                 "(a client's new ClientHello after a Retry)")
+                continue
+            labels = [lb for (r, lb) in secrets if r == rnd]
+            labels.sort(key=lambda lb: (ORDER.index(lb) if lb in ORDER else len(ORDER), lb))
+            lines += [f"{lb} {rnd} {secrets[(rnd, lb)]}" for lb in labels]
+        if not any(not ln.startswith("#") for ln in lines):
+            sys.exit(f"{pcap}: no keys")
+        write(pcap, out_path, lines)
+        return
     for rnd, stream in client_randoms(pcap).items():
         labels = [lb for (r, lb) in secrets if r == rnd]
         if not labels:
@@ -74,6 +121,10 @@ def main():
         lines += [f"{lb} {rnd} {secrets[(rnd, lb)]}" for lb in labels]
     if missing:
         sys.exit(f"{pcap}: no keys for " + ", ".join(missing))
+    write(pcap, out_path, lines)
+
+
+def write(pcap, out_path, lines):
     with open(out_path, "w") as f:
         f.write(f"# NSS key log for {os.path.basename(pcap)}: throwaway keys of a "
                 "recorded test capture (captures/record.sh)\n")
