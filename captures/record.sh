@@ -2274,6 +2274,7 @@ done
 log "expected.json + verification with tshark"
 order=$(printf '%s.pcap,' "${ALL[@]}")
 python3 "$TOOLS/expected.py" "$SPEC" "$HERE" "${order%,}" "$QSPEC"
+python3 "$TOOLS/ja3_tshark.py" "$HERE"
 for s in "${SELECTED[@]}"; do
     printf '%-36s %6s bytes\n' "$s.pcap" "$(stat -c %s "$HERE/$s.pcap")"
 done

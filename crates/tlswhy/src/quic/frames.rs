@@ -120,7 +120,9 @@ mod tests {
     fn reads_crypto_ack_padding_and_a_close() {
         // ACK(0, 0, 0 ranges, 0), CRYPTO(offset 0, "hi"), PADDING x2,
         // CONNECTION_CLOSE(0x178 = alert 120, trigger 6, "no ALPN").
-        let mut p = vec![0x02, 0, 0, 0, 0, 0x06, 0, 2, b'h', b'i', 0, 0, 0x1c, 0x41, 0x78, 6, 7];
+        let mut p = vec![
+            0x02, 0, 0, 0, 0, 0x06, 0, 2, b'h', b'i', 0, 0, 0x1c, 0x41, 0x78, 6, 7,
+        ];
         p.extend(b"no ALPN");
         let f = initial_frames(&p);
         assert_eq!(f.acks, 1);

@@ -78,7 +78,14 @@ fn long_packet(b: &[u8]) -> Option<(QuicPacket<'_>, usize)> {
             .chunks_exact(4)
             .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        return Some((QuicPacket::VersionNegotiation { dcid, scid, versions }, b.len()));
+        return Some((
+            QuicPacket::VersionNegotiation {
+                dcid,
+                scid,
+                versions,
+            },
+            b.len(),
+        ));
     }
     if dcid_len > 20 || scid_len > 20 {
         return None;
@@ -142,7 +149,10 @@ impl LongPacket<'_> {
             return None;
         }
         let b = self.bytes;
-        let sample: &[u8; 16] = b.get(self.pn_offset + 4..self.pn_offset + 20)?.try_into().ok()?;
+        let sample: &[u8; 16] = b
+            .get(self.pn_offset + 4..self.pn_offset + 20)?
+            .try_into()
+            .ok()?;
         let mask = keys.mask(sample);
         let first = b[0] ^ (mask[0] & 0x0f);
         let pn_len = usize::from(first & 0x03) + 1;
