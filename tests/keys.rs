@@ -458,3 +458,94 @@ fn decrypted_client_certificate_rejection_names_both_issuers() {
     });
     assert_eq!(client_issuer.unwrap(), "O=elsewhere, CN=unrelated test CA");
 }
+
+/// A pcapng read as a stream (the default) applies each Decryption Secrets Block from
+/// where it is; once one has been seen, TLS 1.3 connections without secrets wait (a
+/// bounded while, until they end) for a later one. The twin's secrets are moved: all of
+/// them into a block right after the third connection's ServerHello, and — or not — the
+/// first connection's into a block at the start. With that first block, the second and
+/// third connections wait and are opened; without it nothing waits, and only the
+/// connections after the block are opened. Read whole, every one is.
+#[test]
+fn a_later_secrets_block_opens_connections_still_waiting_in_a_stream() {
+    let dir = common::captures();
+    let twin = std::fs::read(dir.join("keys_tls13_suites.dsb.pcapng")).unwrap();
+    let keys = std::fs::read_to_string(dir.join("keys_tls13_suites.keys")).unwrap();
+    let plain = by_frame(analyze_with(&dir.join("keys_tls13_suites.pcap"), None));
+    let third = plain[2]
+        .messages
+        .iter()
+        .find(|e| matches!(e.what, tlswhy::tls::facts::Label::ServerHello { .. }))
+        .map(|e| e.at.frame)
+        .unwrap();
+    let first_random = keys
+        .lines()
+        .find(|l| !l.starts_with('#'))
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap();
+    let first_lines: String = keys
+        .lines()
+        .filter(|l| l.contains(first_random))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dsb = |text: &str| {
+        let padded = text.len().div_ceil(4) * 4;
+        let total = (16 + padded + 4) as u32;
+        let mut b = Vec::new();
+        b.extend(10u32.to_le_bytes());
+        b.extend(total.to_le_bytes());
+        b.extend(0x544c_534bu32.to_le_bytes());
+        b.extend((text.len() as u32).to_le_bytes());
+        b.extend(text.as_bytes());
+        b.resize(16 + padded, 0);
+        b.extend(total.to_le_bytes());
+        b
+    };
+    let rebuilt = |first_block: bool| {
+        let (mut out, mut at, mut frame) = (Vec::new(), 0, 0u64);
+        while at + 8 <= twin.len() {
+            let kind = u32::from_le_bytes(twin[at..at + 4].try_into().unwrap());
+            let len = u32::from_le_bytes(twin[at + 4..at + 8].try_into().unwrap()) as usize;
+            match kind {
+                10 if first_block => out.extend(dsb(&first_lines)),
+                10 => {}
+                _ => out.extend_from_slice(&twin[at..at + len]),
+            }
+            if kind == 6 {
+                frame += 1;
+                if frame == third {
+                    out.extend(dsb(&keys));
+                }
+            }
+            at += len;
+        }
+        out
+    };
+    let streamed = |bytes: &[u8]| -> Vec<Proof> {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), bytes).unwrap();
+        // Chunks of 64 bytes: a block is read when the packets before it are.
+        let source =
+            tlswhy::chunks::StreamReader::open_with(&Source::File(file.path().to_path_buf()), 64)
+                .unwrap();
+        let mut records = Vec::new();
+        pipeline::analyze_packets(
+            source,
+            usize::MAX,
+            "stream",
+            &Settings::default(),
+            &mut |f| records.push(f),
+        );
+        let mut handshakes: Vec<Handshake> = records
+            .into_iter()
+            .filter_map(|f| f.handshake.map(|h| *h))
+            .collect();
+        handshakes.sort_by_key(|h| h.frame);
+        handshakes.iter().map(|h| h.verdict.proof).collect()
+    };
+    use Proof::{Decrypted as D, Inferred as I};
+    assert_eq!(streamed(&rebuilt(true)), [D, D, D, D, D]);
+    assert_eq!(streamed(&rebuilt(false)), [I, I, I, D, D]);
+    let whole = pipeline::analyze_bytes(&rebuilt(false), "whole", &Settings::default()).unwrap();
+    assert!(whole.handshakes.iter().all(|h| h.verdict.proof == D));
+}

@@ -672,6 +672,11 @@ impl<'a> PacketReader<'a> {
                 Block::DecryptionSecrets(dsb) => {
                     if let Some(log) = &self.secrets {
                         if dsb.secrets_type == pcap_parser::pcapng::SecretsType::TlsKeyLog {
+                            // Read in a stream: more blocks may follow, and TLS 1.3
+                            // connections without secrets wait a while for them.
+                            if !log.was_read_ahead() {
+                                log.set_growing(true);
+                            }
                             log.add_lines(dsb.data);
                         }
                     }

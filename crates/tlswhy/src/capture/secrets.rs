@@ -13,6 +13,7 @@ const TLS_KEY_LOG: u32 = 0x544c_534b;
 /// `bytes`, reading only block headers on the way; stops at the first block whose
 /// length does not make sense (the packet walk reports that damage).
 pub(super) fn read_ahead(bytes: &[u8], log: &KeyLog) {
+    log.set_read_ahead();
     let mut big_endian = false;
     let mut at = 0usize;
     while let Some(header) = bytes.get(at..at + 12) {

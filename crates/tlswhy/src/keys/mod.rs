@@ -72,6 +72,9 @@ pub struct KeyLog {
     /// a TLS 1.3 connection whose secrets are not there yet holds its first protected
     /// records a while, waiting for them.
     growing: AtomicBool,
+    /// Every line it will have was read at once (a capture's secrets blocks, read
+    /// ahead of its packets).
+    read_ahead: AtomicBool,
 }
 
 impl fmt::Debug for KeyLog {
@@ -153,6 +156,15 @@ impl KeyLog {
     /// [`KeyLog::is_growing`]).
     pub fn set_growing(&self, growing: bool) {
         self.growing.store(growing, Ordering::Relaxed);
+    }
+
+    /// All the lines were read ahead of the packets ([`KeyLog::was_read_ahead`]).
+    pub fn set_read_ahead(&self) {
+        self.read_ahead.store(true, Ordering::Relaxed);
+    }
+
+    pub fn was_read_ahead(&self) -> bool {
+        self.read_ahead.load(Ordering::Relaxed)
     }
 
     /// Lines are still being added: a secret not found now may come.

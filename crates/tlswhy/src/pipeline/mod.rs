@@ -165,6 +165,10 @@ pub fn analyze_packets(
             }
             source.recycle(chunk);
         }
+        // The capture is read: no secret will come any more.
+        if let Some(log) = source.secrets() {
+            log.set_growing(false);
+        }
         return finish_capture(
             name,
             vec![engine.into_shard(name)],

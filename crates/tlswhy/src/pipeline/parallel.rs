@@ -85,6 +85,9 @@ pub(super) fn parallel_pass(
     };
     let order = order.into_inner().unwrap_or_else(|e| e.into_inner());
     let source = fanout.into_source();
+    if let Some(log) = source.secrets() {
+        log.set_growing(false);
+    }
     finish_capture(
         name,
         shards,
