@@ -189,6 +189,12 @@ struct HandshakeId(u64);
 
 impl Serialize for HandshakeId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("{:016x}", self.0))
+        // Sixteen hex digits, made on the stack (a record each).
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [0u8; 16];
+        for (i, d) in digits.iter_mut().enumerate() {
+            *d = HEX[(self.0 >> (60 - 4 * i)) as usize & 0xf];
+        }
+        s.serialize_str(std::str::from_utf8(&digits).expect("hex digits"))
     }
 }
