@@ -365,12 +365,7 @@ fn secrets_that_come_after_the_server_hello_still_open_the_connection() {
     let keys = std::fs::read(dir.join("keys_tls13_suites.keys")).unwrap();
     // Where the first connection's ServerHello is.
     let first = by_frame(analyze_with(&dir.join("keys_tls13_suites.pcap"), None));
-    let server_hello_frame = first[0]
-        .messages
-        .iter()
-        .find(|e| matches!(e.what, tlswhy::tls::facts::Label::ServerHello { .. }))
-        .map(|e| e.at.frame)
-        .expect("a ServerHello");
+    let server_hello_frame = server_hello_frame(&first[0]);
     let log = Arc::new(KeyLog::new());
     log.set_growing(true);
     let settings = Settings {
@@ -472,12 +467,7 @@ fn a_later_secrets_block_opens_connections_still_waiting_in_a_stream() {
     let twin = std::fs::read(dir.join("keys_tls13_suites.dsb.pcapng")).unwrap();
     let keys = std::fs::read_to_string(dir.join("keys_tls13_suites.keys")).unwrap();
     let plain = by_frame(analyze_with(&dir.join("keys_tls13_suites.pcap"), None));
-    let third = plain[2]
-        .messages
-        .iter()
-        .find(|e| matches!(e.what, tlswhy::tls::facts::Label::ServerHello { .. }))
-        .map(|e| e.at.frame)
-        .unwrap();
+    let third = server_hello_frame(&plain[2]);
     let first_random = keys
         .lines()
         .find(|l| !l.starts_with('#'))
@@ -488,33 +478,20 @@ fn a_later_secrets_block_opens_connections_still_waiting_in_a_stream() {
         .filter(|l| l.contains(first_random))
         .map(|l| format!("{l}\n"))
         .collect();
-    let dsb = |text: &str| {
-        let padded = text.len().div_ceil(4) * 4;
-        let total = (16 + padded + 4) as u32;
-        let mut b = Vec::new();
-        b.extend(10u32.to_le_bytes());
-        b.extend(total.to_le_bytes());
-        b.extend(0x544c_534bu32.to_le_bytes());
-        b.extend((text.len() as u32).to_le_bytes());
-        b.extend(text.as_bytes());
-        b.resize(16 + padded, 0);
-        b.extend(total.to_le_bytes());
-        b
-    };
     let rebuilt = |first_block: bool| {
         let (mut out, mut at, mut frame) = (Vec::new(), 0, 0u64);
         while at + 8 <= twin.len() {
             let kind = u32::from_le_bytes(twin[at..at + 4].try_into().unwrap());
             let len = u32::from_le_bytes(twin[at + 4..at + 8].try_into().unwrap()) as usize;
             match kind {
-                10 if first_block => out.extend(dsb(&first_lines)),
+                10 if first_block => out.extend(secrets_block(&first_lines)),
                 10 => {}
                 _ => out.extend_from_slice(&twin[at..at + len]),
             }
             if kind == 6 {
                 frame += 1;
                 if frame == third {
-                    out.extend(dsb(&keys));
+                    out.extend(secrets_block(&keys));
                 }
             }
             at += len;
@@ -548,4 +525,28 @@ fn a_later_secrets_block_opens_connections_still_waiting_in_a_stream() {
     assert_eq!(streamed(&rebuilt(false)), [I, I, I, D, D]);
     let whole = pipeline::analyze_bytes(&rebuilt(false), "whole", &Settings::default()).unwrap();
     assert!(whole.handshakes.iter().all(|h| h.verdict.proof == D));
+}
+
+/// A pcapng Decryption Secrets Block (little-endian) carrying an NSS key log.
+fn secrets_block(text: &str) -> Vec<u8> {
+    let padded = text.len().div_ceil(4) * 4;
+    let total = (16 + padded + 4) as u32;
+    let mut b = Vec::new();
+    b.extend(10u32.to_le_bytes());
+    b.extend(total.to_le_bytes());
+    b.extend(0x544c_534bu32.to_le_bytes());
+    b.extend((text.len() as u32).to_le_bytes());
+    b.extend(text.as_bytes());
+    b.resize(16 + padded, 0);
+    b.extend(total.to_le_bytes());
+    b
+}
+
+/// The frame of a handshake's ServerHello.
+fn server_hello_frame(h: &Handshake) -> u64 {
+    h.messages
+        .iter()
+        .find(|e| matches!(e.what, tlswhy::tls::facts::Label::ServerHello { .. }))
+        .map(|e| e.at.frame)
+        .expect("a ServerHello")
 }

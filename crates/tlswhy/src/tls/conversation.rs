@@ -497,24 +497,21 @@ impl Conversation {
 
     /// An application_data record opened with keys: data, not a handshake message.
     fn count_application_data(&mut self, dir: Dir, len: usize, at: At) {
-        let rec = &mut self.facts.encrypted[dir.index()];
-        if rec.first.len() < KEPT_RECORDS {
-            rec.first.push((at, len as u32));
-        }
-        rec.count += 1;
-        rec.bytes += len as u64;
-        if rec.count <= 6 {
-            let label = Label::Encrypted {
-                tls13: false,
-                len: len as u32,
-            };
-            self.push_event(at, dir, label);
-        }
-        self.maybe_settle();
+        self.application_data(dir, len, at, false);
     }
 
+    /// An application_data record as it shows on the wire (in TLS 1.3, perhaps a
+    /// handshake message or an alert in disguise).
     #[inline]
     fn on_application_data(&mut self, dir: Dir, len: usize, at: At) {
+        let tls13 = self.is_tls13();
+        self.application_data(dir, len, at, tls13);
+    }
+
+    /// Counts an application_data record; `unknown_type`: the ladder calls it an
+    /// encrypted record (its real type is hidden).
+    #[inline]
+    fn application_data(&mut self, dir: Dir, len: usize, at: At, unknown_type: bool) {
         let rec = &mut self.facts.encrypted[dir.index()];
         if rec.first.len() < KEPT_RECORDS {
             rec.first.push((at, len as u32));
@@ -523,7 +520,7 @@ impl Conversation {
         rec.bytes += len as u64;
         if rec.count <= 6 {
             let label = Label::Encrypted {
-                tls13: self.is_tls13(),
+                tls13: unknown_type,
                 len: len as u32,
             };
             self.push_event(at, dir, label);
