@@ -510,7 +510,7 @@ impl Conversation {
 
     /// Counts an application_data record; `unknown_type`: the ladder calls it an
     /// encrypted record (its real type is hidden).
-    #[inline]
+    #[inline(always)]
     fn application_data(&mut self, dir: Dir, len: usize, at: At, unknown_type: bool) {
         let rec = &mut self.facts.encrypted[dir.index()];
         if rec.first.len() < KEPT_RECORDS {
@@ -679,14 +679,14 @@ impl Conversation {
                     if self.facts.client_certificate.is_none() {
                         let leaf = chain.first().map(|der| super::cert::chain_facts(&[der]));
                         let leaf = leaf.as_ref().and_then(|facts| facts.first());
-                        self.facts.client_certificate = Some(Seen {
+                        self.facts.client_certificate = Some(Box::new(Seen {
                             at,
                             value: CertCount {
                                 chain_length: chain.len(),
                                 subject: leaf.map(|l| l.subject.clone()),
                                 issuer: leaf.map(|l| l.issuer.clone()),
                             },
-                        });
+                        }));
                     }
                 }
             }
@@ -697,7 +697,8 @@ impl Conversation {
                     let version = self.facts.server_hello.as_ref().map(|sh| sh.value.version);
                     let tls12 = version.is_some_and(|v| v.0 >= 0x0303);
                     self.facts.accepted_issuers =
-                        super::cert_request::accepted_issuers(body, self.is_tls13(), tls12);
+                        super::cert_request::accepted_issuers(body, self.is_tls13(), tls12)
+                            .into_boxed_slice();
                 }
             }
             (12, Dir::ToClient) if !self.is_tls13() => {

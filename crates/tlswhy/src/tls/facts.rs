@@ -187,8 +187,9 @@ pub struct TlsFacts {
     /// The issuers the CertificateRequest accepts client certificates from (its
     /// certificate_authorities; empty when it names none).
     #[serde(serialize_with = "crate::sanitize::ser_json_texts")]
-    pub accepted_issuers: Vec<String>,
-    pub client_certificate: Option<Seen<CertCount>>,
+    pub accepted_issuers: Box<[String]>,
+    /// Boxed (rare, and with its names it is as large as the rest of a hello).
+    pub client_certificate: Option<Box<Seen<CertCount>>>,
     /// ChangeCipherSpec per direction: [client, server].
     pub change_cipher_spec: [Option<At>; 2],
     /// TLS ≤ 1.2: the first encrypted handshake record after ChangeCipherSpec (Finished).

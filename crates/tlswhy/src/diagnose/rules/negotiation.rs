@@ -128,7 +128,7 @@ pub(super) fn client_cert_required(cx: &Ctx<'_>, mut evidence: Vec<Detail>) -> V
             1,
             Detail::CertificateRequest {
                 at,
-                accepted_issuers: f.accepted_issuers.clone(),
+                accepted_issuers: f.accepted_issuers.to_vec(),
             },
         );
     }
@@ -168,7 +168,7 @@ pub(super) fn client_cert_rejected(cx: &Ctx<'_>, mut evidence: Vec<Detail>, desc
             1,
             Detail::CertificateRequest {
                 at,
-                accepted_issuers: f.accepted_issuers.clone(),
+                accepted_issuers: f.accepted_issuers.to_vec(),
             },
         );
     }

@@ -398,14 +398,14 @@ fn negotiation_client_certificate_asked_for_and_missing() {
     with_client_hello(&mut c, hello(Some("a.example"), &[0xc02f]));
     server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
     c.tls_mut().facts.certificate_request = Some(at(5, 4));
-    c.tls_mut().facts.client_certificate = Some(Seen {
+    c.tls_mut().facts.client_certificate = Some(Box::new(Seen {
         at: at(6, 5),
         value: CertCount {
             chain_length: 0,
             subject: None,
             issuer: None,
         },
-    });
+    }));
     alert(&mut c, 7, 6, Dir::ToClient, AD::HANDSHAKE_FAILURE);
     assert_eq!(verdict(&c).code, Code::ClientCertRequired);
 }

@@ -175,3 +175,12 @@ fn sslv2_cipher_is_the_one_the_client_master_key_chooses() {
         "SSL_CK_DES_192_EDE3_CBC_WITH_MD5"
     );
 }
+
+/// Every connection gets a conversation on the heap: it must stay a small allocation
+/// for the allocator (1 KiB in mimalloc, whose larger sizes take a slower path; crossing
+/// it cost the handshake-heavy benchmark 0.8% of its instructions once).
+#[test]
+fn a_conversation_is_a_small_allocation() {
+    let size = std::mem::size_of::<Conversation>();
+    assert!(size <= 1024, "Conversation is {size} bytes");
+}
