@@ -72,6 +72,7 @@ mod keys;
 mod messages;
 mod options;
 mod profiles;
+mod records;
 mod rng;
 mod scenario;
 mod servers;
