@@ -105,7 +105,9 @@ struct Common {
     color: bool,
 }
 
-fn common(args: &OutputArgs) -> Result<Common, String> {
+/// The settings both commands share. `keys`: read the `--keylog` files into the
+/// settings (`live` follows them itself, reading them once).
+fn common(args: &OutputArgs, keys: bool) -> Result<Common, String> {
     let fail_on = FailOn::parse(args.fail_on.as_deref()).map_err(|e| {
         let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
         let warnings: Vec<&str> = Warning::ALL.iter().map(|w| w.as_str()).collect();
@@ -149,7 +151,7 @@ fn common(args: &OutputArgs) -> Result<Common, String> {
         .diagnosis
         .tls_ports
         .extend(args.ports.iter().copied());
-    if !args.keylog.is_empty() {
+    if keys && !args.keylog.is_empty() {
         let keys = tlswhy::keys::KeyLog::new();
         for path in &args.keylog {
             keys.add_file(path)
@@ -176,7 +178,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         fail_on,
         settings,
         color,
-    } = match common(out_args) {
+    } = match common(out_args, true) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("tlswhy: {e}");
@@ -493,7 +495,7 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
         fail_on,
         settings,
         color,
-    } = match common(out_args) {
+    } = match common(out_args, false) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("tlswhy: {e}");
@@ -506,12 +508,22 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     }
+    let keylog = match out_args.keylog.as_slice() {
+        [] => None,
+        paths => match tlswhy::keys::KeyLogFollower::open(paths) {
+            Ok(follower) => Some(follower),
+            Err(e) => {
+                eprintln!("tlswhy: --keylog: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
     let opts = LiveOptions {
         interface: args.interface.clone().unwrap_or_default(),
         filter: args.filter.clone(),
         duration: args.duration.map(Duration::from_secs_f64),
         count: args.count,
-        keylogs: out_args.keylog.clone(),
+        keylog,
     };
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -536,8 +548,9 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
     let mut handshakes = Vec::new();
     let stdout = io::stdout();
     let quiet = out_args.quiet;
+    let interface = opts.interface.clone();
     let result = live::run(
-        &opts,
+        opts,
         &settings,
         &stop,
         |opened| {
@@ -545,7 +558,7 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
             if !quiet {
                 eprintln!(
                     "tlswhy: listening on {} (link type {}, snap length {} bytes)",
-                    escape(&opts.interface),
+                    escape(&interface),
                     opened.link_type.name(),
                     opened.snaplen
                 );

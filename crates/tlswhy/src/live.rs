@@ -47,7 +47,7 @@ pub enum LiveError {
 }
 
 /// What to capture and when to stop.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct LiveOptions {
     pub interface: String,
     pub filter: Option<String>,
@@ -56,7 +56,7 @@ pub struct LiveOptions {
     /// Stop after this many handshake verdicts.
     pub count: Option<u64>,
     /// Key logs followed as clients append to them (they replace `Settings::keys`).
-    pub keylogs: Vec<std::path::PathBuf>,
+    pub keylog: Option<crate::keys::KeyLogFollower>,
 }
 
 /// Counters at the end of a live run.
@@ -124,7 +124,7 @@ fn open_error(interface: &str, e: pcap::Error) -> LiveError {
 /// `on_handshake` for each verdict with the packets of the connection when it failed
 /// and `Settings::keep_failing_packets` is on; `warn` for drops while running.
 pub fn run(
-    opts: &LiveOptions,
+    opts: LiveOptions,
     settings: &Settings,
     stop: &AtomicBool,
     after_open: impl FnOnce(&Opened) -> Result<(), LiveError>,
@@ -165,13 +165,7 @@ pub fn run(
     let name = format!("live:{interface}");
     // Key logs are followed: a line a client appends while its handshake runs opens
     // that connection (its records wait for it a while; see `tls::protected::Held`).
-    let mut follower = match opts.keylogs.as_slice() {
-        [] => None,
-        paths => Some(
-            crate::keys::KeyLogFollower::open(paths)
-                .map_err(|e| LiveError::Capture(format!("--keylog: {e}")))?,
-        ),
-    };
+    let mut follower = opts.keylog;
     let mut followed;
     let settings = match &follower {
         Some(f) => {
