@@ -128,8 +128,7 @@ impl CaptureReport {
     /// Keeps every record, with the packets of the failing ones in capture order.
     pub fn keep_all(&mut self, records: Vec<Finished>) {
         for mut f in records {
-            f.tally(&mut self.counts, &mut self.warning_counts);
-            self.keys.add(f.decryption);
+            f.tally(&mut self.counts, &mut self.warning_counts, &mut self.keys);
             self.servers.add(f.server, f.code, f.sni());
             let opened = self.groups.add(&mut f);
             self.failing_packets.extend(std::mem::take(&mut f.packets));
@@ -287,13 +286,15 @@ impl Finished {
         }
     }
 
-    /// Counts the record: its code and its warnings. Returns how many of its code have
-    /// been counted, this one included.
+    /// Counts the record: its code, its warnings and what keys did for it. Returns how
+    /// many of its code have been counted, this one included.
     pub fn tally(
         &self,
         counts: &mut BTreeMap<Code, u64>,
         warning_counts: &mut BTreeMap<Warning, u64>,
+        keys: &mut KeyCounts,
     ) -> u64 {
+        keys.add(self.decryption);
         for &w in &self.warnings {
             *warning_counts.entry(w).or_default() += 1;
         }

@@ -115,8 +115,7 @@ impl Collector {
             }
         }
         let code = f.code;
-        let n = f.tally(&mut self.counts, &mut self.warning_counts);
-        self.keys.add(f.decryption);
+        let n = f.tally(&mut self.counts, &mut self.warning_counts, &mut self.keys);
         // A record that comes as its JSON line alone (`Settings::json_only`: nothing
         // reads the records but as JSON lines) needs no groups or server rows.
         let json_only = f.json_line.is_some() && f.handshake.is_none();

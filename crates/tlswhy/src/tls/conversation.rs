@@ -6,7 +6,6 @@
 //! segment; handshake-message reassembly is capped at [`Limits::max_handshake_message`]; once
 //! the outcome is known (the conversation is *settled*) no payload is buffered at all.
 
-use super::alert::{AlertDescription, AlertLevel};
 use super::facts::*;
 use super::hello::{self, ServerHelloFacts};
 use super::plaintext;
@@ -416,26 +415,8 @@ impl Conversation {
                 // A plaintext alert is 2 bytes (rarely two alerts, 4); anything else, or
                 // anything after ChangeCipherSpec, is protected.
                 let encrypted = self.streams[d].protected || !matches!(payload.len(), 2 | 4);
-                let alert = if encrypted {
-                    AlertFacts {
-                        at,
-                        from: dir,
-                        level: None,
-                        description: None,
-                        encrypted: true,
-                        decrypted: false,
-                    }
-                } else {
-                    AlertFacts {
-                        at,
-                        from: dir,
-                        level: Some(AlertLevel(payload[0])),
-                        description: Some(AlertDescription(payload[1])),
-                        encrypted: false,
-                        decrypted: false,
-                    }
-                };
-                self.on_alert(dir, alert);
+                let readable = (!encrypted).then(|| [payload[0], payload[1]]);
+                self.on_alert(dir, AlertFacts::new(at, dir, readable, encrypted));
             }
             22 => {
                 let plaintext_hello = self.facts.server_hello.is_none()

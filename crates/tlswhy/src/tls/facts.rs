@@ -44,6 +44,20 @@ pub struct AlertFacts {
 }
 
 impl AlertFacts {
+    /// An alert as read: `alert`, its level and description bytes when they could be
+    /// read; `encrypted`, sent in a protected record (then readable only when it was
+    /// opened with keys: it is `decrypted`).
+    pub fn new(at: At, from: Dir, alert: Option<[u8; 2]>, encrypted: bool) -> AlertFacts {
+        AlertFacts {
+            at,
+            from,
+            level: alert.map(|a| AlertLevel(a[0])),
+            description: alert.map(|a| AlertDescription(a[1])),
+            encrypted,
+            decrypted: encrypted && alert.is_some(),
+        }
+    }
+
     pub fn is_fatal(&self) -> bool {
         self.level == Some(AlertLevel::FATAL)
     }

@@ -2,7 +2,6 @@
 //! random, the record keys made at its ServerHello, records held while a growing key
 //! log may still bring them, and each opened record read as what it really is.
 
-use super::super::alert::{AlertDescription, AlertLevel};
 use super::super::facts::*;
 use super::super::hello::ServerHelloFacts;
 use super::super::protected::{Held, Protection};
@@ -156,14 +155,7 @@ impl Conversation {
                 }
             }
             21 if plaintext.len() >= 2 => {
-                let alert = AlertFacts {
-                    at,
-                    from: dir,
-                    level: Some(AlertLevel(plaintext[0])),
-                    description: Some(AlertDescription(plaintext[1])),
-                    encrypted: true,
-                    decrypted: true,
-                };
+                let alert = AlertFacts::new(at, dir, Some([plaintext[0], plaintext[1]]), true);
                 self.on_alert(dir, alert);
             }
             23 => {

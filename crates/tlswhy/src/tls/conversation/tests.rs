@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::capture::Timestamp;
+use crate::tls::alert::AlertDescription;
 use crate::tls::wire::CipherSuite;
 
 fn at(frame: u64) -> At {
