@@ -40,6 +40,20 @@ def tshark(pcap, args):
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
+def hello_randoms(pcap, decode, conn_field):
+    """The ClientHello randoms of the capture by their connection (`conn_field`), in
+    order of appearance."""
+    randoms = collections.OrderedDict()
+    out = tshark(pcap, decode + ["-Y", "tls.handshake.type == 1", "-e", conn_field,
+                                 "-e", "tls.handshake.type", "-e", "tls.handshake.random"])
+    for line in out.splitlines():
+        conn, types, rnds = line.split("\t")
+        for t, r in zip(types.split(","), rnds.split(",")):
+            if t == "1":
+                randoms.setdefault(r.replace(":", "").lower(), conn)
+    return randoms
+
+
 def client_randoms(pcap):
     """The ClientHello randoms of the capture, in the order of its connections."""
     ports = set()
@@ -49,15 +63,7 @@ def client_randoms(pcap):
     decode = []
     for p in sorted(ports):
         decode += ["-d", f"tcp.port=={p},tls"]
-    randoms = collections.OrderedDict()
-    out = tshark(pcap, decode + ["-Y", "tls.handshake.type == 1", "-e", "tcp.stream",
-                                 "-e", "tls.handshake.type", "-e", "tls.handshake.random"])
-    for line in out.splitlines():
-        stream, types, rnds = line.split("\t")
-        for t, r in zip(types.split(","), rnds.split(",")):
-            if t == "1":
-                randoms.setdefault(r.replace(":", "").lower(), stream)
-    return randoms
+    return hello_randoms(pcap, decode, "tcp.stream")
 
 
 def quic_client_randoms(pcap, ports):
@@ -65,15 +71,7 @@ def quic_client_randoms(pcap, ports):
     decode = []
     for p in ports:
         decode += ["-d", f"udp.port=={p},quic"]
-    randoms = collections.OrderedDict()
-    out = tshark(pcap, decode + ["-Y", "tls.handshake.type == 1", "-e", "quic.connection.number",
-                                 "-e", "tls.handshake.type", "-e", "tls.handshake.random"])
-    for line in out.splitlines():
-        conn, types, rnds = line.split("\t")
-        for t, r in zip(types.split(","), rnds.split(",")):
-            if t == "1":
-                randoms.setdefault(r.replace(":", "").lower(), conn)
-    return randoms
+    return hello_randoms(pcap, decode, "quic.connection.number")
 
 
 def main():

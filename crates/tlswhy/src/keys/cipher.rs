@@ -395,14 +395,7 @@ fn hmac_verify(hash: Hash, key: &[u8], aad: &[u8; 13], data: &[u8], tag: &[u8]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::keys::hex;
 
     /// RFC 8448 §3: the server's first encrypted record (EncryptedExtensions, ...),
     /// opened with the server handshake key and IV, is a handshake record starting

@@ -336,6 +336,15 @@ const HEX_DIGIT: [u8; 256] = {
     table
 };
 
+/// Test vectors as text: hex digits, white space ignored.
+#[cfg(test)]
+pub(crate) fn hex(text: &str) -> Vec<u8> {
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let mut out = vec![0u8; digits.len() / 2];
+    decode_hex(&digits, &mut out).expect("hex digits");
+    out
+}
+
 fn decode_hex(hex: &[u8], out: &mut [u8]) -> Option<()> {
     if hex.len() != out.len() * 2 {
         return None;

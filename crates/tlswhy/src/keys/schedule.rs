@@ -133,13 +133,7 @@ fn p_hash<M: Mac + hmac::digest::KeyInit + Clone>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::keys::hex;
 
     /// RFC 8448 §3 (simple 1-RTT handshake): the server handshake traffic secret and
     /// the key and IV it gives under TLS_AES_128_GCM_SHA256.

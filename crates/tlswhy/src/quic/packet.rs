@@ -97,30 +97,21 @@ fn long_packet(b: &[u8]) -> Option<(QuicPacket<'_>, usize)> {
         (false, 2) | (true, 3) => LongType::Handshake,
         _ => LongType::Retry,
     };
-    if kind == LongType::Retry {
+    let (token, bytes, pn_offset) = if kind == LongType::Retry {
         // The token, then a 16-byte integrity tag, to the end of the datagram.
-        let token = b.get(at..b.len().checked_sub(16)?)?;
-        let packet = LongPacket {
-            version,
-            kind,
-            dcid,
-            scid,
-            token,
-            bytes: b,
-            pn_offset: 0,
-        };
-        return Some((QuicPacket::Long(packet), b.len()));
-    }
-    let mut token: &[u8] = &[];
-    if kind == LongType::Initial {
-        let (len, n) = varint(&b[at..])?;
-        token = b.get(at + n..at + n + usize::try_from(len).ok()?)?;
-        at += n + token.len();
-    }
-    let (length, n) = varint(b.get(at..)?)?;
-    let pn_offset = at + n;
-    let end = pn_offset.checked_add(usize::try_from(length).ok()?)?;
-    let bytes = b.get(..end)?;
+        (b.get(at..b.len().checked_sub(16)?)?, b, 0)
+    } else {
+        let mut token: &[u8] = &[];
+        if kind == LongType::Initial {
+            let (len, n) = varint(&b[at..])?;
+            token = b.get(at + n..at + n + usize::try_from(len).ok()?)?;
+            at += n + token.len();
+        }
+        let (length, n) = varint(b.get(at..)?)?;
+        let pn_offset = at + n;
+        let end = pn_offset.checked_add(usize::try_from(length).ok()?)?;
+        (token, b.get(..end)?, pn_offset)
+    };
     let packet = LongPacket {
         version,
         kind,
@@ -130,7 +121,7 @@ fn long_packet(b: &[u8]) -> Option<(QuicPacket<'_>, usize)> {
         bytes,
         pn_offset,
     };
-    Some((QuicPacket::Long(packet), end))
+    Some((QuicPacket::Long(packet), bytes.len()))
 }
 
 /// An opened Initial packet.
@@ -179,14 +170,7 @@ mod tests {
     use super::super::frames::initial_frames;
     use super::super::initial::{initial_keys, VERSION_1};
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::keys::hex;
 
     /// The client's first Destination Connection ID of RFC 9001 Appendix A.
     const DCID: [u8; 8] = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];

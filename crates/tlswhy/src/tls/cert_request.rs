@@ -6,6 +6,11 @@
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::X509Name;
 
+use super::hello::split_extensions;
+
+/// The certificate_authorities extension (RFC 8446 §4.2.4).
+const CERTIFICATE_AUTHORITIES: u16 = 47;
+
 /// Names kept from one list (a server may send its whole trust store).
 pub const MAX_ACCEPTED_ISSUERS: usize = 16;
 
@@ -37,18 +42,12 @@ fn tls13_authorities(body: &[u8]) -> Option<&[u8]> {
     let context = *body.first()? as usize;
     let rest = body.get(1 + context..)?;
     let len = u16_at(rest, 0)?;
-    let mut exts = rest.get(2..2 + len)?;
-    while exts.len() >= 4 {
-        let ty = u16_at(exts, 0)?;
-        let n = u16_at(exts, 2)?;
-        let data = exts.get(4..4 + n)?;
-        if ty == 47 {
-            let len = u16_at(data, 0)?;
-            return data.get(2..2 + len);
-        }
-        exts = &exts[4 + n..];
-    }
-    None
+    let extensions = rest.get(2..2 + len)?;
+    let (_, data) = split_extensions(extensions)
+        .into_iter()
+        .find(|&(ty, _)| ty == CERTIFICATE_AUTHORITIES)?;
+    let len = u16_at(data, 0)?;
+    data.get(2..2 + len)
 }
 
 /// DistinguishedName entries (`opaque DistinguishedName<1..2^16-1>`), each as text.

@@ -209,6 +209,14 @@ pub fn split_extensions(mut block: &[u8]) -> Vec<(u16, &[u8])> {
     out
 }
 
+/// The protocol a server's ALPN extension selects (ServerHello before TLS 1.3,
+/// EncryptedExtensions in it): a protocol_name_list with exactly one entry.
+pub fn selected_alpn(data: &[u8]) -> Option<String> {
+    let len = *data.get(2)? as usize;
+    let name = data.get(3..3 + len)?;
+    Some(crate::sanitize::text_from_wire(name))
+}
+
 /// Parses a ClientHello body (after the 4-byte handshake header).
 pub fn parse_client_hello(body: &[u8]) -> Result<ClientHelloFacts, String> {
     let (_, ch) = tls_parser::parse_tls_handshake_client_hello(body)
@@ -415,11 +423,9 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloFacts, String> {
             ext::KEY_SHARE if data.len() >= 2 => {
                 facts.key_share_group = Some(NamedGroup(u16::from_be_bytes([data[0], data[1]])));
             }
-            // protocol_name_list with exactly one entry.
-            ext::ALPN if data.len() >= 3 => {
-                let len = data[2] as usize;
-                if let Some(name) = data.get(3..3 + len) {
-                    facts.alpn = Some(crate::sanitize::text_from_wire(name));
+            ext::ALPN => {
+                if let Some(alpn) = selected_alpn(data) {
+                    facts.alpn = Some(alpn);
                 }
             }
             _ => {}

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use super::hello::ServerHelloFacts;
+use super::hello::{ext, selected_alpn, split_extensions, ServerHelloFacts};
 use crate::flow::{At, Dir};
 use crate::keys::{
     tls12_key_block, tls13_next_secret, tls13_traffic_keys, CipherSpec, ConnectionSecrets, Opened,
@@ -293,20 +293,11 @@ fn tls13_cipher(spec: &CipherSpec, secret: &[u8]) -> Option<RecordCipher> {
 /// The protocol a TLS 1.3 EncryptedExtensions selected with ALPN, if any.
 pub(super) fn encrypted_extensions_alpn(body: &[u8]) -> Option<String> {
     let len = u16::from_be_bytes([*body.first()?, *body.get(1)?]) as usize;
-    let mut exts = body.get(2..2 + len)?;
-    while exts.len() >= 4 {
-        let ty = u16::from_be_bytes([exts[0], exts[1]]);
-        let n = u16::from_be_bytes([exts[2], exts[3]]) as usize;
-        let data = exts.get(4..4 + n)?;
-        if ty == 16 {
-            // ProtocolNameList with one name: list length, name length, name.
-            let name_len = *data.get(2)? as usize;
-            let name = data.get(3..3 + name_len)?;
-            return Some(String::from_utf8_lossy(name).into_owned());
-        }
-        exts = &exts[4 + n..];
-    }
-    None
+    let extensions = body.get(2..2 + len)?;
+    split_extensions(extensions)
+        .into_iter()
+        .find(|&(ty, _)| ty == ext::ALPN)
+        .and_then(|(_, data)| selected_alpn(data))
 }
 
 /// The certificates of a TLS 1.3 Certificate message (RFC 8446 §4.4.2): a request
