@@ -257,7 +257,8 @@ fn the_schema_refuses_the_shapes_it_replaced() {
     }
 }
 
-/// The records' own JSON writer (`report::json::writer`) writes byte for byte what
+/// The records' own JSON writer (`report::json::writer`) and the compact record's
+/// field-by-field writing (`report::json::write_record`) write byte for byte what
 /// serde_json writes for the same record, compact and full, on every bundled capture
 /// and the corpus.
 #[test]
@@ -283,13 +284,57 @@ fn the_record_writer_writes_what_serde_json_writes() {
         for handshake in &report.handshakes {
             for detail in [DetailLevel::Compact, DetailLevel::Full] {
                 let record = JsonRecord { handshake, detail };
-                let mut ours = Vec::new();
-                tlswhy::report::json::writer::write(&mut ours, &record).unwrap();
                 let theirs = serde_json::to_string(&record).unwrap();
-                assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+                // Through the writer's Serializer, and as the output writes it (the
+                // compact record field by field).
+                let mut serialized = Vec::new();
+                tlswhy::report::json::writer::write(&mut serialized, &record).unwrap();
+                assert_eq!(String::from_utf8(serialized).unwrap(), theirs);
+                let mut written = Vec::new();
+                tlswhy::report::json::write_record(&mut written, handshake, detail);
+                assert_eq!(String::from_utf8(written).unwrap(), theirs);
                 compared += 1;
             }
         }
     }
     assert!(compared > 200, "only {compared} records compared");
+}
+
+/// JSON Lines alone are written from each connection's facts, with no record made;
+/// with a summary to write too the records are made and the lines written from them.
+/// Both give the same lines.
+#[test]
+fn lines_from_the_facts_are_the_lines_from_the_records() {
+    let captures = common::captures();
+    let captures = captures.to_str().unwrap();
+    let alone = common::tlswhy(&["analyze", "--format", "json", captures], None);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let with_summary = common::tlswhy(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "--summary",
+            summary.to_str().unwrap(),
+            captures,
+        ],
+        None,
+    );
+    assert!(!alone.stdout.is_empty());
+    assert_eq!(alone.status.code(), with_summary.status.code());
+    assert!(
+        alone.stdout == with_summary.stdout,
+        "the lines differ:\n{}",
+        first_difference(&alone.stdout, &with_summary.stdout)
+    );
+}
+
+fn first_difference(a: &[u8], b: &[u8]) -> String {
+    let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+    a.lines()
+        .zip(b.lines())
+        .find(|(x, y)| x != y)
+        .map(|(x, y)| format!("{x}\n{y}"))
+        .unwrap_or_else(|| "(one is longer)".into())
 }

@@ -200,18 +200,55 @@ pub struct ClientHelloJson {
 }
 
 impl Handshake {
-    /// The handshake resumed a session: TLS 1.3 with the server's pre_shared_key
-    /// extension, or an earlier version completed without the server's Certificate
-    /// message (session id or ticket).
+    /// The handshake resumed a session (see [`resumed`]).
     pub fn resumed(&self) -> bool {
-        let Some(sh) = self.server_hello.as_ref().filter(|_| self.established) else {
-            return false;
-        };
-        if sh.version.is_tls13() {
-            sh.extensions
-                .contains(&crate::tls::hello::ext::PRE_SHARED_KEY)
-        } else {
-            self.certificates.is_empty()
+        resumed(
+            self.server_hello.as_ref(),
+            self.established,
+            self.certificates.is_empty(),
+        )
+    }
+}
+
+/// A completed handshake resumed a session: TLS 1.3 with the server's pre_shared_key
+/// extension, or an earlier version completed without the server's Certificate message
+/// (session id or ticket).
+pub(crate) fn resumed(
+    server_hello: Option<&ServerHelloFacts>,
+    established: bool,
+    no_certificates: bool,
+) -> bool {
+    let Some(sh) = server_hello.filter(|_| established) else {
+        return false;
+    };
+    if sh.version.is_tls13() {
+        sh.extensions
+            .contains(&crate::tls::hello::ext::PRE_SHARED_KEY)
+    } else {
+        no_certificates
+    }
+}
+
+/// What a record states of the negotiation, the same from the facts as from the
+/// record made of them: whether the handshake completed, and the version and suite.
+pub(crate) struct Negotiated {
+    pub established: bool,
+    pub version: Option<Cow<'static, str>>,
+    pub cipher: Option<Cow<'static, str>>,
+}
+
+impl Negotiated {
+    pub(crate) fn of(f: &TlsFacts, verdict: &Verdict) -> Negotiated {
+        let sh = f.server_hello.as_ref().map(|s| &s.value);
+        Negotiated {
+            established: diagnose::handshake_completed(f)
+                && !matches!(verdict.code, Code::IncompleteCapture),
+            version: sh.map(|s| s.version.name()),
+            cipher: if f.sslv2 {
+                f.sslv2_cipher.map(sslv2_cipher_name)
+            } else {
+                sh.map(|s| s.cipher_suite.name())
+            },
         }
     }
 }
@@ -332,16 +369,12 @@ pub(crate) fn into_record(
     verdict: Verdict,
     warnings: Vec<Warning>,
 ) -> Handshake {
-    let sh = f.server_hello.as_ref().map(|s| &s.value);
-    let established =
-        diagnose::handshake_completed(&f) && !matches!(verdict.code, Code::IncompleteCapture);
-    let version = sh.map(|s| s.version.name());
-    let cipher = if f.sslv2 {
-        f.sslv2_cipher.map(sslv2_cipher_name)
-    } else {
-        sh.map(|s| s.cipher_suite.name())
-    };
-    let alpn = sh.and_then(|s| s.alpn.clone());
+    let Negotiated {
+        established,
+        version,
+        cipher,
+    } = Negotiated::of(&f, &verdict);
+    let alpn = f.server_hello.as_ref().and_then(|s| s.value.alpn.clone());
     let TlsFacts {
         client_hello,
         server_hello,

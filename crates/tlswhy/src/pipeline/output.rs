@@ -5,7 +5,8 @@ use crate::capture::OwnedPacket;
 use crate::connection::Connection;
 use crate::diagnose::{Code, Verdict};
 use crate::pipeline::Settings;
-use crate::record::{into_record, DetailLevel, Finished, Handshake, JsonRecord};
+use crate::record::{into_record, DetailLevel, Finished, Negotiated};
+use crate::report::json::{compact, write_record, RecordView};
 
 /// What the record of a connection is made with.
 pub(crate) struct Output<'a> {
@@ -51,17 +52,7 @@ impl Output<'_> {
         let (server, ts, frame) = (conn.server, conn.first.ts, conn.first.frame);
         let decryption = conn.tls().facts.decryption;
         if counted_only {
-            // The connection is dropped once its record is made: its name moves (and a
-            // connection without a ClientHello gets no TLS layer made for nothing).
-            let server_name = match conn.tls().facts.client_hello {
-                Some(_) => conn
-                    .tls_mut()
-                    .facts
-                    .client_hello
-                    .as_mut()
-                    .and_then(|c| c.value.server_name.take()),
-                None => None,
-            };
+            let server_name = take_server_name(conn);
             return Some(Finished {
                 code,
                 warnings,
@@ -76,11 +67,34 @@ impl Output<'_> {
                 decryption,
             });
         }
+        if settings.render_json && settings.json_only && settings.detail == DetailLevel::Compact {
+            // The line is all that is wanted of the record: it is written from the
+            // facts, and no record is made.
+            let facts = &conn.tls().facts;
+            let negotiated = Negotiated::of(facts, &verdict);
+            let view =
+                RecordView::of_facts(self.name, conn, facts, &verdict, &warnings, &negotiated);
+            let json_line = line(|out| compact::write(out, &view));
+            let server_name = take_server_name(conn);
+            return Some(Finished {
+                code,
+                warnings,
+                handshake_id,
+                handshake: None,
+                packets,
+                json_line: Some(json_line),
+                server,
+                ts,
+                frame,
+                server_name,
+                decryption,
+            });
+        }
         let facts = conn.take_tls_facts();
         let mut handshake = into_record(self.name, conn, facts, verdict, warnings.clone());
         let json_line = settings
             .render_json
-            .then(|| json_line(&handshake, settings.detail));
+            .then(|| line(|out| write_record(out, &handshake, settings.detail)));
         let keep_record = !(settings.render_json && settings.json_only);
         let server_name = if keep_record {
             None
@@ -103,16 +117,28 @@ impl Output<'_> {
     }
 }
 
-/// The record's JSON line, newline included, in an allocation of its exact size (lines
-/// may wait for earlier connections' records; a grown buffer would be half empty).
-fn json_line(handshake: &Handshake, detail: DetailLevel) -> Vec<u8> {
+/// The server_name of a connection whose record is not made: the connection is
+/// dropped once its record is made, so the name moves (and a connection without a
+/// ClientHello gets no TLS layer made for nothing).
+fn take_server_name(conn: &mut Connection) -> Option<String> {
+    conn.tls().facts.client_hello.as_ref()?;
+    conn.tls_mut()
+        .facts
+        .client_hello
+        .as_mut()
+        .and_then(|c| c.value.server_name.take())
+}
+
+/// A record's JSON line made by `write`, newline included, in an allocation of its
+/// exact size (lines may wait for earlier connections' records; a grown buffer would be
+/// half empty).
+fn line(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     SCRATCH.with_borrow_mut(|scratch| {
         scratch.clear();
-        // Serializing plain data into memory does not fail.
-        let _ = crate::report::json::writer::write(scratch, &JsonRecord { handshake, detail });
+        write(scratch);
         scratch.push(b'\n');
         scratch.as_slice().to_vec()
     })

@@ -109,6 +109,14 @@ impl<W: Write + Send + 'static> Write for BackgroundWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.state {
             State::Running { block, .. } => {
+                // A block that cannot take `buf` goes first: grown, it would be copied
+                // into fresh memory (and all of it zeroed by the kernel first).
+                if !block.is_empty() && block.len() + buf.len() > block.capacity() {
+                    self.send_block()?;
+                }
+                let State::Running { block, .. } = &mut self.state else {
+                    return self.write(buf);
+                };
                 block.extend_from_slice(buf);
                 if block.len() >= BLOCK {
                     self.send_block()?;

@@ -12,6 +12,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
 
@@ -43,19 +44,35 @@ struct Parts {
 struct Ja4Cache {
     parts: Parts,
     seed: foldhash::fast::RandomState,
-    /// JA4s by a digest of their parts: clients send the same hello again and again
-    /// (with its extensions shuffled and fresh GREASE, for some), and its hashes are
-    /// made once.
-    made: HashMap<u64, Ja4>,
+    /// JA4s by a digest of the hello's lists as sent: a client that sends the same
+    /// hello again is found without sorting or formatting anything.
+    by_hello: HashMap<u64, Rc<Ja4>>,
+    /// JA4s by a digest of their parts: clients that shuffle their extensions or send
+    /// fresh GREASE each time have their hashes made once.
+    made: HashMap<u64, Rc<Ja4>>,
 }
 
 thread_local! {
     static JA4_CACHE: RefCell<Ja4Cache> = RefCell::new(Ja4Cache::default());
 }
 
-/// JA4 of a ClientHello sent over TCP (`quic`: over QUIC).
-pub fn ja4(ch: &ClientHelloFacts, quic: bool) -> Ja4 {
+/// JA4 of a ClientHello sent over TCP (`quic`: over QUIC), shared with the other
+/// hellos of this thread that have the same one.
+pub fn ja4(ch: &ClientHelloFacts, quic: bool) -> Rc<Ja4> {
     JA4_CACHE.with_borrow_mut(|cache| {
+        // Everything a JA4 is made of, as the client sent it.
+        let sent = cache.seed.hash_one((
+            quic,
+            ch.legacy_version.0,
+            &ch.supported_versions,
+            &ch.cipher_suites,
+            &ch.extensions,
+            &ch.signature_algorithms,
+            ch.first_alpn_ends,
+        ));
+        if let Some(known) = cache.by_hello.get(&sent) {
+            return known.clone();
+        }
         let parts = &mut cache.parts;
         parts.fill(ch, quic);
         let key = cache.seed.hash_one((
@@ -64,14 +81,21 @@ pub fn ja4(ch: &ClientHelloFacts, quic: bool) -> Ja4 {
             &parts.extensions,
             &parts.signature_algorithms,
         ));
-        if let Some(known) = cache.made.get(&key) {
-            return known.clone();
+        let made = match cache.made.get(&key) {
+            Some(known) => known.clone(),
+            None => {
+                if cache.made.len() >= JA4_CACHE_ENTRIES {
+                    cache.made.clear();
+                }
+                let made = Rc::new(parts.fingerprint());
+                cache.made.insert(key, made.clone());
+                made
+            }
+        };
+        if cache.by_hello.len() >= JA4_CACHE_ENTRIES {
+            cache.by_hello.clear();
         }
-        if cache.made.len() >= JA4_CACHE_ENTRIES {
-            cache.made.clear();
-        }
-        let made = parts.fingerprint();
-        cache.made.insert(key, made.clone());
+        cache.by_hello.insert(sent, made.clone());
         made
     })
 }

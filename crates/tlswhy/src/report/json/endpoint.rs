@@ -75,6 +75,18 @@ impl Endpoint {
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }
 
+    /// `ip:port` as bytes (ASCII).
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The address alone, as bytes (ASCII).
+    pub(super) fn ip_bytes(&self) -> &[u8] {
+        self.as_bytes()
+            .get(self.ip.0..self.ip.1)
+            .unwrap_or_default()
+    }
+
     /// The address alone.
     pub(super) fn ip(&self) -> &str {
         self.as_str().get(self.ip.0..self.ip.1).unwrap_or_default()

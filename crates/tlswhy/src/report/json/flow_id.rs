@@ -53,6 +53,11 @@ impl CommunityId {
         // Only ASCII is written.
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
+
+    /// The id as bytes (ASCII).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// Standard base64 with padding (RFC 4648 §4) of 20 bytes into 28.
@@ -99,6 +104,11 @@ impl Rfc3339 {
         digits(17, 2, of_day % 60);
         digits(20, 6, micros.rem_euclid(1_000_000) as u32);
         Rfc3339(out)
+    }
+
+    /// The time as bytes (ASCII).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 
     pub fn as_str(&self) -> &str {

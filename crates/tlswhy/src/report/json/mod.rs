@@ -8,12 +8,15 @@
 //! (`tls::wire`), per-side values `{client, server}` objects. Every field is written
 //! as it is serialized, without building a tree or a string per field.
 
+pub(crate) mod compact;
 mod endpoint;
 mod flow_id;
 mod full;
 pub mod writer;
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::rc::Rc;
 
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
@@ -22,9 +25,14 @@ use endpoint::Endpoint;
 pub use flow_id::{CommunityId, Rfc3339};
 
 use super::wording::{self, Context};
-use crate::diagnose::{Code, Fix, Side, Verdict};
-use crate::record::{DetailLevel, Handshake, JsonRecord};
+use crate::capture::Timestamp;
+use crate::diagnose::{Code, Fix, Side, Verdict, Warning};
+use crate::record::{resumed, DetailLevel, Handshake, JsonRecord, Negotiated};
 use crate::sanitize::json_text;
+use crate::tls::facts::AlertFacts;
+use crate::tls::fingerprint::{self, Ja4};
+use crate::tls::wire::NamedGroup;
+use crate::tls::TlsFacts;
 
 /// The version of the record's shape, `MAJOR.MINOR`: a new field is a minor change, a
 /// field renamed, removed or changed in meaning a major one.
@@ -39,64 +47,170 @@ pub fn write_lines<'a, W: Write>(
     let mut line = Vec::new();
     for handshake in handshakes {
         line.clear();
-        writer::write(&mut line, &JsonRecord { handshake, detail }).map_err(io::Error::other)?;
+        write_record(&mut line, handshake, detail);
         line.push(b'\n');
         out.write_all(&line)?;
     }
     Ok(())
 }
 
+/// Writes a record's JSON object at the end of `out`: the compact record straight from
+/// its fields ([`compact`]), the full one through its `Serialize` implementation.
+pub fn write_record(out: &mut Vec<u8>, handshake: &Handshake, detail: DetailLevel) {
+    match detail {
+        DetailLevel::Compact => compact::write(out, &RecordView::of(handshake)),
+        // Serializing plain data into memory does not fail.
+        DetailLevel::Full => {
+            let _ = writer::write(out, &JsonRecord { handshake, detail });
+        }
+    }
+}
+
+/// What the compact record says, borrowed from a record or from the facts of a
+/// finished connection (which then needs no record made: see `pipeline::output`).
+pub(crate) struct RecordView<'a> {
+    pub capture: &'a str,
+    pub ts: Timestamp,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub sni: Option<&'a str>,
+    pub version: Option<&'a str>,
+    pub cipher: Option<&'a str>,
+    pub established: bool,
+    pub handshake_id: Option<u64>,
+    pub verdict: &'a Verdict,
+    pub context: Context<'a>,
+    pub warnings: &'a [Warning],
+    pub frame: u64,
+    pub alpn: Option<&'a str>,
+    pub resumed: bool,
+    pub curve: Option<NamedGroup>,
+    pub ja4: Option<Rc<Ja4>>,
+    pub alerts: &'a [AlertFacts],
+}
+
+impl<'a> RecordView<'a> {
+    pub(crate) fn of(h: &'a Handshake) -> RecordView<'a> {
+        RecordView {
+            capture: &h.capture,
+            ts: h.ts,
+            client: h.client,
+            server: h.server,
+            sni: h.sni.as_deref(),
+            version: h.version.as_deref(),
+            cipher: h.cipher.as_deref(),
+            established: h.established,
+            handshake_id: h.handshake_id,
+            verdict: &h.verdict,
+            context: Context::of(h),
+            warnings: &h.warnings,
+            frame: h.frame,
+            alpn: h.alpn.as_deref(),
+            resumed: h.resumed(),
+            curve: h.server_hello.as_ref().and_then(|sh| sh.key_share_group),
+            ja4: h
+                .client_hello
+                .as_ref()
+                .map(|ch| fingerprint::ja4(&ch.facts, false)),
+            alerts: &h.alerts,
+        }
+    }
+
+    /// The view of a finished connection's facts with its verdict: what its record
+    /// would say (see [`crate::record::into_record`]), with no record made.
+    pub(crate) fn of_facts(
+        capture: &'a str,
+        conn: &'a crate::connection::Connection,
+        facts: &'a TlsFacts,
+        verdict: &'a Verdict,
+        warnings: &'a [Warning],
+        negotiated: &'a Negotiated,
+    ) -> RecordView<'a> {
+        let client_hello = facts.client_hello.as_ref().map(|c| &c.value);
+        let server_hello = facts.server_hello.as_ref().map(|s| &s.value);
+        let no_certificates = facts
+            .server_certificates
+            .as_ref()
+            .is_none_or(|c| c.value.certificates.is_empty());
+        RecordView {
+            capture,
+            ts: conn.first.ts,
+            client: conn.client,
+            server: conn.server,
+            sni: client_hello.and_then(|c| c.server_name.as_deref()),
+            version: negotiated.version.as_deref(),
+            cipher: negotiated.cipher.as_deref(),
+            established: negotiated.established,
+            handshake_id: client_hello.map(|c| c.handshake_id),
+            verdict,
+            context: Context {
+                server: conn.server,
+                start: conn.first.ts,
+                client_hello,
+            },
+            warnings,
+            frame: conn.first.frame,
+            alpn: server_hello.and_then(|s| s.alpn.as_deref()),
+            resumed: resumed(server_hello, negotiated.established, no_certificates),
+            curve: server_hello.and_then(|sh| sh.key_share_group),
+            ja4: client_hello.map(|ch| fingerprint::ja4(ch, false)),
+            alerts: &facts.alerts,
+        }
+    }
+
+    /// The record's time, to the microsecond.
+    fn ts_seconds(&self) -> f64 {
+        (self.ts.as_secs_f64() * 1e6).round() / 1e6
+    }
+}
+
 /// The record, field by field in the documented order; the verdict is worded here
 /// (`summary`, `evidence`, `fix`) and carries its data (`details`, `remedy`).
+/// The compact fields are the ones [`compact::write`] writes (tested to be the same
+/// bytes).
 impl Serialize for JsonRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let h = self.handshake;
+        let v = RecordView::of(h);
         let full = self.detail == DetailLevel::Full;
         let mut r = s.serialize_struct("Handshake", if full { 32 } else { 25 })?;
         r.serialize_field("schema_version", SCHEMA_VERSION)?;
-        r.serialize_field("capture", &h.capture)?;
-        r.serialize_field("ts", &((h.ts.as_secs_f64() * 1e6).round() / 1e6))?;
-        r.serialize_field("time", Rfc3339::of(h.ts).as_str())?;
-        let (client, server) = (Endpoint::of(h.client), Endpoint::of(h.server));
+        r.serialize_field("capture", v.capture)?;
+        r.serialize_field("ts", &v.ts_seconds())?;
+        r.serialize_field("time", Rfc3339::of(v.ts).as_str())?;
+        let (client, server) = (Endpoint::of(v.client), Endpoint::of(v.server));
         r.serialize_field("client", client.as_str())?;
         r.serialize_field("client_ip", client.ip())?;
-        r.serialize_field("client_port", &h.client.port())?;
+        r.serialize_field("client_port", &v.client.port())?;
         r.serialize_field("server", server.as_str())?;
         r.serialize_field("server_ip", server.ip())?;
-        r.serialize_field("server_port", &h.server.port())?;
+        r.serialize_field("server_port", &v.server.port())?;
         r.serialize_field(
             "community_id",
-            CommunityId::tcp(h.client, h.server).as_str(),
+            CommunityId::tcp(v.client, v.server).as_str(),
         )?;
-        r.serialize_field("sni", &h.sni.as_deref().map(json_text))?;
-        r.serialize_field("version", &h.version)?;
-        r.serialize_field("cipher", &h.cipher)?;
-        r.serialize_field("established", &h.established)?;
-        r.serialize_field("handshake_id", &h.handshake_id.map(HandshakeId))?;
+        r.serialize_field("sni", &v.sni.map(json_text))?;
+        r.serialize_field("version", &v.version)?;
+        r.serialize_field("cipher", &v.cipher)?;
+        r.serialize_field("established", &v.established)?;
+        r.serialize_field("handshake_id", &v.handshake_id.map(HandshakeId))?;
         r.serialize_field(
             "verdict",
             &VerdictJson {
-                verdict: &h.verdict,
-                context: Context::of(h),
+                verdict: v.verdict,
+                context: v.context,
                 full,
             },
         )?;
-        r.serialize_field("warnings", &h.warnings)?;
-        r.serialize_field("frame", &h.frame)?;
-        r.serialize_field("alpn", &h.alpn.as_deref().map(json_text))?;
-        r.serialize_field("resumed", &h.resumed())?;
-        r.serialize_field(
-            "curve",
-            &h.server_hello.as_ref().and_then(|sh| sh.key_share_group),
-        )?;
-        let ja4 = h
-            .client_hello
-            .as_ref()
-            .map(|ch| crate::tls::fingerprint::ja4(&ch.facts, false));
-        r.serialize_field("ja4", &ja4.as_ref().map(|f| f.ja4.as_str()))?;
-        r.serialize_field("alerts", &h.alerts)?;
+        r.serialize_field("warnings", v.warnings)?;
+        r.serialize_field("frame", &v.frame)?;
+        r.serialize_field("alpn", &v.alpn.map(json_text))?;
+        r.serialize_field("resumed", &v.resumed)?;
+        r.serialize_field("curve", &v.curve)?;
+        r.serialize_field("ja4", &v.ja4.as_ref().map(|f| f.ja4.as_str()))?;
+        r.serialize_field("alerts", v.alerts)?;
         if full {
-            full::serialize_fields(h, ja4.as_ref(), &mut r)?;
+            full::serialize_fields(h, v.ja4.as_deref(), &mut r)?;
         }
         r.end()
     }
@@ -117,7 +231,7 @@ impl Serialize for Handshake {
 /// out (the record's own fields state them), and so is its evidence in the compact
 /// record: the version, suite and frame are fields of their own, and a success is most
 /// of a capture's records.
-struct VerdictJson<'a> {
+pub(crate) struct VerdictJson<'a> {
     verdict: &'a Verdict,
     context: Context<'a>,
     full: bool,
@@ -129,7 +243,7 @@ impl Serialize for VerdictJson<'_> {
         let cx = &self.context;
         let mut r = s.serialize_struct("Verdict", 7)?;
         r.serialize_field("code", &v.code)?;
-        r.serialize_field("summary", &json_text(&wording::summary(v, cx)))?;
+        r.serialize_field("summary", &json_text(&wording::shared_summary(v, cx)))?;
         if v.code == Code::Ok && !self.full {
             r.serialize_field("evidence", &[] as &[&str])?;
         } else {

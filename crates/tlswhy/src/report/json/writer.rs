@@ -51,19 +51,42 @@ fn word_needs_escape(w: u64) -> bool {
 }
 
 /// serde_json's escapes: the two-character ones, else `\u00XX` for a control character.
-fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    // Most strings need no escape: find the first byte that does, a word at a time.
-    let mut clean = 0;
-    while clean + 8 <= bytes.len() {
-        let word = u64::from_le_bytes(bytes[clean..clean + 8].try_into().expect("8 bytes"));
-        if word_needs_escape(word) {
-            break;
-        }
-        clean += 8;
+    match first_to_escape(bytes) {
+        // Most strings need no escape: one copy.
+        None => out.extend_from_slice(bytes),
+        Some(clean) => write_escaped(out, bytes, clean),
     }
+    out.push(b'"');
+}
+
+/// Where the first byte JSON escapes may be: `None` when there is none, else an
+/// offset at or before it. Eight bytes at a time, the last eight overlapping the
+/// ones before.
+#[inline]
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    if bytes.len() < 8 {
+        return bytes
+            .iter()
+            .position(|&b| b < 0x20 || b == b'"' || b == b'\\');
+    }
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        if word_needs_escape(word(at)) {
+            return Some(at);
+        }
+        at += 8;
+    }
+    let last = bytes.len() - 8;
+    (at < bytes.len() && word_needs_escape(word(last))).then_some(last)
+}
+
+/// The string's bytes from `clean` on (those before need no escape), escaped.
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8], clean: usize) {
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate().skip(clean) {
         if b >= 0x20 && b != b'"' && b != b'\\' {
@@ -88,14 +111,22 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
         }
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+/// A name of the record's own making (an enum variant's): nothing in it to escape.
+fn write_identifier(out: &mut Vec<u8>, name: &'static str) {
+    debug_assert!(first_to_escape(name.as_bytes()).is_none());
+    out.reserve(name.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
     out.push(b'"');
 }
 
-fn write_int(out: &mut Vec<u8>, v: impl itoa::Integer) {
+pub(super) fn write_int(out: &mut Vec<u8>, v: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
-fn write_f64(out: &mut Vec<u8>, v: f64) {
+pub(super) fn write_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
         out.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
     } else {
@@ -249,7 +280,7 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         _index: u32,
         variant: &'static str,
     ) -> Result<(), Error> {
-        write_str(self.out, variant);
+        write_identifier(self.out, variant);
         Ok(())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
@@ -267,7 +298,7 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         value: &T,
     ) -> Result<(), Error> {
         self.out.push(b'{');
-        write_str(self.out, variant);
+        write_identifier(self.out, variant);
         self.out.push(b':');
         value.serialize(&mut *self)?;
         self.out.push(b'}');
@@ -299,7 +330,7 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         _len: usize,
     ) -> Result<Compound<'w, 'a>, Error> {
         self.out.push(b'{');
-        write_str(self.out, variant);
+        write_identifier(self.out, variant);
         self.out.extend_from_slice(b":[");
         Ok(Compound {
             w: self,
@@ -326,7 +357,7 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         _len: usize,
     ) -> Result<Compound<'w, 'a>, Error> {
         self.out.push(b'{');
-        write_str(self.out, variant);
+        write_identifier(self.out, variant);
         self.out.extend_from_slice(b":{");
         Ok(Compound {
             w: self,
@@ -467,7 +498,7 @@ impl ser::Serializer for MapKey<'_> {
         _index: u32,
         variant: &'static str,
     ) -> Result<(), Error> {
-        write_str(self.out, variant);
+        write_identifier(self.out, variant);
         Ok(())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(

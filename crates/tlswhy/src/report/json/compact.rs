@@ -1,0 +1,163 @@
+//! The compact record written straight into the line, field after field, without
+//! going through `Serialize`: most records of a capture are successes whose fields are
+//! a few names and numbers, and a stream of them is what JSON Lines output costs. The
+//! nested values (warnings, alerts, a failure's verdict) are serialized as usual; the
+//! verdict of a success depends only on its version, suite and proof, and its bytes
+//! are made once per thread. The fields and their order are those of the
+//! `Serialize` implementation of [`JsonRecord`](crate::record::JsonRecord) (tested to
+//! write the same bytes on every bundled capture and the corpus).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::endpoint::Endpoint;
+use super::writer::{self, write_f64, write_int, write_str};
+use super::{CommunityId, HandshakeId, RecordView, Rfc3339, VerdictJson, SCHEMA_VERSION};
+use crate::diagnose::verdict::Finding;
+use crate::diagnose::{Fix, Verdict};
+use crate::sanitize::json_text;
+use crate::tls::wire::{CipherSuite, ProtocolVersion};
+
+/// Writes the compact record of `r` at the end of `out`.
+pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
+    out.extend_from_slice(b"{\"schema_version\":");
+    write_ascii(out, SCHEMA_VERSION.as_bytes());
+    out.extend_from_slice(b",\"capture\":");
+    write_str(out, r.capture);
+    out.extend_from_slice(b",\"ts\":");
+    write_f64(out, r.ts_seconds());
+    out.extend_from_slice(b",\"time\":");
+    write_ascii(out, Rfc3339::of(r.ts).as_bytes());
+    let (client, server) = (Endpoint::of(r.client), Endpoint::of(r.server));
+    out.extend_from_slice(b",\"client\":");
+    write_ascii(out, client.as_bytes());
+    out.extend_from_slice(b",\"client_ip\":");
+    write_ascii(out, client.ip_bytes());
+    out.extend_from_slice(b",\"client_port\":");
+    write_int(out, r.client.port());
+    out.extend_from_slice(b",\"server\":");
+    write_ascii(out, server.as_bytes());
+    out.extend_from_slice(b",\"server_ip\":");
+    write_ascii(out, server.ip_bytes());
+    out.extend_from_slice(b",\"server_port\":");
+    write_int(out, r.server.port());
+    out.extend_from_slice(b",\"community_id\":");
+    write_ascii(out, CommunityId::tcp(r.client, r.server).as_bytes());
+    out.extend_from_slice(b",\"sni\":");
+    write_opt_str(out, r.sni.map(json_text).as_deref());
+    out.extend_from_slice(b",\"version\":");
+    write_opt_str(out, r.version);
+    out.extend_from_slice(b",\"cipher\":");
+    write_opt_str(out, r.cipher);
+    out.extend_from_slice(b",\"established\":");
+    write_bool(out, r.established);
+    out.extend_from_slice(b",\"handshake_id\":");
+    write_value(out, &r.handshake_id.map(HandshakeId));
+    out.extend_from_slice(b",\"verdict\":");
+    write_verdict(out, r);
+    out.extend_from_slice(b",\"warnings\":");
+    write_list(out, r.warnings);
+    out.extend_from_slice(b",\"frame\":");
+    write_int(out, r.frame);
+    out.extend_from_slice(b",\"alpn\":");
+    write_opt_str(out, r.alpn.map(json_text).as_deref());
+    out.extend_from_slice(b",\"resumed\":");
+    write_bool(out, r.resumed);
+    out.extend_from_slice(b",\"curve\":");
+    write_value(out, &r.curve);
+    out.extend_from_slice(b",\"ja4\":");
+    write_opt_str(out, r.ja4.as_ref().map(|f| f.ja4.as_str()));
+    out.extend_from_slice(b",\"alerts\":");
+    write_list(out, r.alerts);
+    out.push(b'}');
+}
+
+/// A string of the record's own making, printable ASCII without quotes or
+/// backslashes (times, addresses, ids): nothing in it to escape.
+fn write_ascii(out: &mut Vec<u8>, text: &[u8]) {
+    debug_assert!(text
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'));
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text);
+    out.push(b'"');
+}
+
+fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => write_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn write_bool(out: &mut Vec<u8>, b: bool) {
+    out.extend_from_slice(if b { b"true" } else { b"false" });
+}
+
+/// A value through its `Serialize` implementation.
+fn write_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Serializing plain data into memory does not fail.
+    let _ = writer::write(out, value);
+}
+
+/// A list, most often empty.
+fn write_list<T: Serialize>(out: &mut Vec<u8>, items: &[T]) {
+    if items.is_empty() {
+        out.extend_from_slice(b"[]");
+    } else {
+        write_value(out, items);
+    }
+}
+
+/// The verdict object: a success's from the bytes made for its version, suite and
+/// proof; any other serialized.
+fn write_verdict(out: &mut Vec<u8>, r: &RecordView) {
+    let verdict = VerdictJson {
+        verdict: r.verdict,
+        context: r.context,
+        full: false,
+    };
+    let Some(key) = success_key(r.verdict) else {
+        return write_value(out, &verdict);
+    };
+    thread_local! {
+        static SUCCESSES: RefCell<HashMap<SuccessKey, Box<[u8]>, foldhash::fast::RandomState>> =
+            RefCell::new(HashMap::default());
+    }
+    /// Kinds of success remembered per thread; past this the cache starts over.
+    const KINDS: usize = 256;
+    SUCCESSES.with_borrow_mut(|made| {
+        if let Some(bytes) = made.get(&key) {
+            out.extend_from_slice(bytes);
+            return;
+        }
+        let start = out.len();
+        write_value(out, &verdict);
+        if made.len() >= KINDS {
+            made.clear();
+        }
+        made.insert(key, out[start..].into());
+    })
+}
+
+/// What the compact verdict of a success is made of.
+type SuccessKey = (Option<ProtocolVersion>, Option<CipherSuite>, &'static str);
+
+/// The key of a success's compact verdict (its words name the version and suite, and
+/// its details and evidence are left out); `None` for any other verdict.
+fn success_key(v: &Verdict) -> Option<SuccessKey> {
+    match (&v.finding, &v.fix) {
+        (
+            Finding::Completed {
+                version,
+                cipher_suite,
+                ..
+            },
+            Fix::Nothing,
+        ) => Some((*version, *cipher_suite, v.proof.as_str())),
+        _ => None,
+    }
+}
