@@ -2,8 +2,8 @@
 //! going through `Serialize`: most records of a capture are successes whose fields are
 //! a few names and numbers, and a stream of them is what JSON Lines output costs. The
 //! nested values (warnings, alerts, a failure's verdict) are serialized as usual; the
-//! verdict of a success depends only on its version, suite and proof, and its bytes
-//! are made once per thread. The fields and their order are those of the
+//! verdict of a success depends only on its proof, and its bytes are made once per
+//! thread. The fields and their order are those of the
 //! `Serialize` implementation of [`JsonRecord`](crate::record::JsonRecord) (tested to
 //! write the same bytes on every bundled capture and the corpus).
 
@@ -18,7 +18,6 @@ use super::{CommunityId, HandshakeId, RecordView, Rfc3339, VerdictJson, SCHEMA_V
 use crate::diagnose::verdict::Finding;
 use crate::diagnose::{Fix, Verdict};
 use crate::sanitize::json_text;
-use crate::tls::wire::{CipherSuite, ProtocolVersion};
 
 /// Writes the compact record of `r` at the end of `out`.
 pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
@@ -112,8 +111,8 @@ fn write_list<T: Serialize>(out: &mut Vec<u8>, items: &[T]) {
     }
 }
 
-/// The verdict object: a success's from the bytes made for its version, suite and
-/// proof; any other serialized.
+/// The verdict object: a success's from the bytes made for its proof; any other
+/// serialized.
 fn write_verdict(out: &mut Vec<u8>, r: &RecordView) {
     let verdict = VerdictJson {
         verdict: r.verdict,
@@ -127,8 +126,6 @@ fn write_verdict(out: &mut Vec<u8>, r: &RecordView) {
         static SUCCESSES: RefCell<HashMap<SuccessKey, Box<[u8]>, foldhash::fast::RandomState>> =
             RefCell::new(HashMap::default());
     }
-    /// Kinds of success remembered per thread; past this the cache starts over.
-    const KINDS: usize = 256;
     SUCCESSES.with_borrow_mut(|made| {
         if let Some(bytes) = made.get(&key) {
             out.extend_from_slice(bytes);
@@ -136,28 +133,18 @@ fn write_verdict(out: &mut Vec<u8>, r: &RecordView) {
         }
         let start = out.len();
         write_value(out, &verdict);
-        if made.len() >= KINDS {
-            made.clear();
-        }
         made.insert(key, out[start..].into());
     })
 }
 
-/// What the compact verdict of a success is made of.
-type SuccessKey = (Option<ProtocolVersion>, Option<CipherSuite>, &'static str);
+/// What the compact verdict of a success may differ in: its proof.
+type SuccessKey = &'static str;
 
-/// The key of a success's compact verdict (its words name the version and suite, and
-/// its details and evidence are left out); `None` for any other verdict.
+/// The key of a success's compact verdict (its words and remedy are the same for
+/// every success); `None` for any other verdict.
 fn success_key(v: &Verdict) -> Option<SuccessKey> {
     match (&v.finding, &v.fix) {
-        (
-            Finding::Completed {
-                version,
-                cipher_suite,
-                ..
-            },
-            Fix::Nothing,
-        ) => Some((*version, *cipher_suite, v.proof.as_str())),
+        (Finding::Completed { .. }, Fix::Nothing) => Some(v.proof.as_str()),
         _ => None,
     }
 }

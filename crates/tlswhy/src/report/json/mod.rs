@@ -228,9 +228,9 @@ impl Serialize for Handshake {
 }
 
 /// `verdict`: the code, its words, and its data. An `ok` verdict's details are left
-/// out (the record's own fields state them), and so is its evidence in the compact
-/// record: the version, suite and frame are fields of their own, and a success is most
-/// of a capture's records.
+/// out (the record's own fields state them), and in the compact record so is its
+/// evidence, and its summary does not repeat the version and suite: they and the frame
+/// are fields of their own, and a success is most of a capture's records.
 pub(crate) struct VerdictJson<'a> {
     verdict: &'a Verdict,
     context: Context<'a>,
@@ -243,7 +243,11 @@ impl Serialize for VerdictJson<'_> {
         let cx = &self.context;
         let mut r = s.serialize_struct("Verdict", 7)?;
         r.serialize_field("code", &v.code)?;
-        r.serialize_field("summary", &json_text(&wording::shared_summary(v, cx)))?;
+        if v.code == Code::Ok && !self.full {
+            r.serialize_field("summary", wording::COMPLETED_BRIEFLY)?;
+        } else {
+            r.serialize_field("summary", &json_text(&wording::summary(v, cx)))?;
+        }
         if v.code == Code::Ok && !self.full {
             r.serialize_field("evidence", &[] as &[&str])?;
         } else {

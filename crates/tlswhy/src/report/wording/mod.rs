@@ -4,10 +4,7 @@
 //! escaped here: text from packets arrives as it was sent, and each output escapes it
 //! for its medium (terminal, Markdown, XML; JSON by its serializer).
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::rc::Rc;
 
 use crate::capture::Timestamp;
 use crate::diagnose::verdict::{Finding, ServerReaction, Unfinished};
@@ -65,41 +62,9 @@ impl Worded {
     }
 }
 
-/// [`summary`] as the outputs of a stream of records want it: the summary of a
-/// completed handshake (most of a capture's records) depends only on its version and
-/// suite, and is made once per pair on each thread.
-pub fn shared_summary(v: &Verdict, cx: &Context) -> Rc<str> {
-    type CompletedWords = HashMap<
-        (Option<ProtocolVersion>, Option<CipherSuite>),
-        Rc<str>,
-        foldhash::fast::RandomState,
-    >;
-    thread_local! {
-        static COMPLETED: RefCell<CompletedWords> = RefCell::new(HashMap::default());
-    }
-    /// Pairs remembered per thread; past this the cache starts over.
-    const PAIRS: usize = 256;
-    let Finding::Completed {
-        version,
-        cipher_suite,
-        ..
-    } = &v.finding
-    else {
-        return summary(v, cx).into();
-    };
-    COMPLETED.with_borrow_mut(|made| {
-        let key = (*version, *cipher_suite);
-        if let Some(known) = made.get(&key) {
-            return known.clone();
-        }
-        if made.len() >= PAIRS {
-            made.clear();
-        }
-        let words: Rc<str> = summary(v, cx).into();
-        made.insert(key, words.clone());
-        words
-    })
-}
+/// A completed handshake's summary where the version and suite are stated beside it
+/// (the compact JSON record's fields).
+pub const COMPLETED_BRIEFLY: &str = "Handshake completed.";
 
 /// The verdict's summary: one sentence a person can act on.
 pub fn summary(v: &Verdict, cx: &Context) -> String {
