@@ -3,133 +3,103 @@
 //! Destination Connection ID, their CRYPTO frames give the ClientHello with the SNI and
 //! the ALPN that tshark read (`expected.json`, key `quic`), and what a passive observer
 //! sees in the clear — Retry, Version Negotiation and its versions, a CONNECTION_CLOSE
-//! in an Initial with its error code — is what tshark saw.
+//! in an Initial with its error code and reason — is what tshark saw; and
+//! `quic::attempt` judges each attempt as `expected.json` says (its `code`, without
+//! keys): ok, alpn_mismatch, quic_version_mismatch, cert_rejected, connection_refused
+//! (ICMP), udp_blocked and quic_blocked_fell_back_to_tcp.
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use tlswhy::capture::{LinkType, PacketReader};
-use tlswhy::quic::frames::initial_frames;
-use tlswhy::quic::initial::initial_keys;
-use tlswhy::quic::packet::{packets, LongType, QuicPacket};
-use tlswhy::tls::hello::{parse_client_hello, ClientHelloFacts};
+use tlswhy::flow::{At, Dir};
+use tlswhy::quic::attempt::QuicAttempt;
 
-/// What the packets of one UDP flow show.
-#[derive(Default, Debug)]
-struct Seen {
-    client_hello: Option<ClientHelloFacts>,
-    /// The version of the client's first Initial, and of the server's first Initial.
-    client_version: Option<u32>,
-    server_version: Option<u32>,
-    retry: bool,
-    version_negotiation: Option<Vec<u32>>,
-    /// (from the client, error code) of a CONNECTION_CLOSE in an Initial.
-    initial_close: Option<(bool, u64)>,
-    crypto: BTreeMap<u64, Vec<u8>>,
+/// The UDP flows of a capture, by (client, server), in order of their first datagram,
+/// each followed by `QuicAttempt` (the client: the side that sent first); and the TCP
+/// SYNs, as (client, server, frame).
+struct Flows {
+    attempts: Vec<((SocketAddr, SocketAddr), QuicAttempt)>,
+    syns: Vec<(SocketAddr, SocketAddr, u64)>,
 }
 
-/// The UDP flows of a capture, by (client, server), in order of their first datagram.
-fn flows(file: &str) -> Vec<((SocketAddr, SocketAddr), Seen)> {
+fn flows(file: &str) -> Flows {
     let bytes = std::fs::read(common::captures().join(file)).unwrap();
-    let mut order: Vec<(SocketAddr, SocketAddr)> = Vec::new();
-    let mut seen: BTreeMap<(SocketAddr, SocketAddr), Seen> = BTreeMap::new();
-    // The Destination Connection ID of each flow's client's first Initial (its keys
-    // open the server's Initials too).
-    let mut dcid: BTreeMap<(SocketAddr, SocketAddr), Vec<u8>> = BTreeMap::new();
-    for packet in PacketReader::new(&bytes, file).unwrap() {
+    let mut attempts: Vec<((SocketAddr, SocketAddr), QuicAttempt)> = Vec::new();
+    let mut syns = Vec::new();
+    for (frame, packet) in PacketReader::new(&bytes, file).unwrap().enumerate() {
+        let at = At {
+            frame: frame as u64 + 1,
+            ts: packet.ts,
+        };
         let sliced = match packet.link_type {
             LinkType(1) => SlicedPacket::from_ethernet(packet.data),
             _ => SlicedPacket::from_ip(packet.data),
         };
         let Ok(sliced) = sliced else { continue };
-        let (Some(NetSlice::Ipv4(ip)), Some(TransportSlice::Udp(udp))) =
-            (sliced.net, sliced.transport)
-        else {
+        let Some(NetSlice::Ipv4(ip)) = sliced.net else {
             continue;
         };
-        let src = SocketAddr::new(ip.header().source_addr().into(), udp.source_port());
-        let dst = SocketAddr::new(
+        let (src_ip, dst_ip) = (
+            ip.header().source_addr().into(),
             ip.header().destination_addr().into(),
-            udp.destination_port(),
         );
-        let (datagram_packets, _) = packets(udp.payload());
-        let from_client = !order.iter().any(|(_, server)| *server == src);
-        let key = if from_client { (src, dst) } else { (dst, src) };
-        if !order.contains(&key) {
-            order.push(key);
-        }
-        let flow = seen.entry(key).or_default();
-        for p in datagram_packets {
-            match p {
-                QuicPacket::VersionNegotiation { versions, .. } => {
-                    flow.version_negotiation = Some(versions);
-                }
-                QuicPacket::Long(long) if long.kind == LongType::Retry => {
-                    // The client's next Initial starts over with new keys.
-                    flow.retry = true;
-                    dcid.remove(&key);
-                }
-                QuicPacket::Long(long) if long.kind == LongType::Initial => {
-                    if from_client {
-                        // The keys come from the client's first Destination Connection
-                        // ID (RFC 9001 §5.2), whatever it sends to later.
-                        dcid.entry(key).or_insert_with(|| long.dcid.to_vec());
-                        flow.client_version.get_or_insert(long.version);
-                    } else {
-                        flow.server_version.get_or_insert(long.version);
+        match sliced.transport {
+            Some(TransportSlice::Udp(udp)) => {
+                let src = SocketAddr::new(src_ip, udp.source_port());
+                let dst = SocketAddr::new(dst_ip, udp.destination_port());
+                let (dir, key) = match attempts.iter().position(|(k, _)| *k == (dst, src)) {
+                    Some(_) => (Dir::ToClient, (dst, src)),
+                    None => (Dir::ToServer, (src, dst)),
+                };
+                let i = match attempts.iter().position(|(k, _)| *k == key) {
+                    Some(i) => i,
+                    None => {
+                        attempts.push((key, QuicAttempt::default()));
+                        attempts.len() - 1
                     }
-                    let Some(keys) = dcid.get(&key).and_then(|d| initial_keys(long.version, d))
-                    else {
-                        continue;
-                    };
-                    let side = if from_client {
-                        &keys.client
-                    } else {
-                        &keys.server
-                    };
-                    let opened = long
-                        .open(side)
-                        .unwrap_or_else(|| panic!("{file}: an Initial that does not open"));
-                    let frames = initial_frames(&opened.payload);
-                    assert!(!frames.malformed, "{file}: {frames:?}");
-                    if let Some(close) = frames.close {
-                        flow.initial_close
-                            .get_or_insert((from_client, close.error_code));
-                    }
-                    if from_client {
-                        for (offset, data) in frames.crypto {
-                            flow.crypto.entry(offset).or_insert_with(|| data.to_vec());
-                        }
-                    }
-                }
-                _ => {}
+                };
+                attempts[i].1.on_datagram(dir, at, udp.payload());
             }
-        }
-        // The ClientHello, once its CRYPTO bytes are contiguous from offset 0.
-        if flow.client_hello.is_none() {
-            let mut stream = Vec::new();
-            for (&offset, data) in &flow.crypto {
-                if offset as usize > stream.len() {
-                    break;
+            Some(TransportSlice::Icmpv4(icmp)) => {
+                // Port unreachable (type 3, code 3) quotes the datagram's IPv4 header
+                // and its UDP ports.
+                if icmp.type_u8() != 3 || icmp.code_u8() != 3 {
+                    continue;
                 }
-                let skip = stream.len() - offset as usize;
-                stream.extend_from_slice(data.get(skip..).unwrap_or(&[]));
-            }
-            if stream.len() >= 4 && stream[0] == 1 {
-                let len = u32::from_be_bytes([0, stream[1], stream[2], stream[3]]) as usize;
-                if stream.len() >= 4 + len {
-                    flow.client_hello = Some(parse_client_hello(&stream[4..4 + len]).unwrap());
+                let quoted = icmp.payload();
+                let Ok(header) = etherparse::Ipv4HeaderSlice::from_slice(quoted) else {
+                    continue;
+                };
+                let ports = &quoted[header.slice().len()..];
+                if ports.len() < 4 {
+                    continue;
+                }
+                let client = SocketAddr::new(
+                    header.source_addr().into(),
+                    u16::from_be_bytes([ports[0], ports[1]]),
+                );
+                let server = SocketAddr::new(
+                    header.destination_addr().into(),
+                    u16::from_be_bytes([ports[2], ports[3]]),
+                );
+                if let Some((_, attempt)) =
+                    attempts.iter_mut().find(|(k, _)| *k == (client, server))
+                {
+                    attempt.on_port_unreachable(at);
                 }
             }
+            Some(TransportSlice::Tcp(tcp)) if tcp.syn() && !tcp.ack() => {
+                let src = SocketAddr::new(src_ip, tcp.source_port());
+                let dst = SocketAddr::new(dst_ip, tcp.destination_port());
+                syns.push((src, dst, at.frame));
+            }
+            _ => {}
         }
     }
-    order
-        .into_iter()
-        .map(|key| (key, seen.remove(&key).unwrap()))
-        .collect()
+    Flows { attempts, syns }
 }
 
 fn hex_version(v: &str) -> Option<u32> {
@@ -145,7 +115,8 @@ fn quic_initials_show_what_tshark_read() {
             continue;
         };
         let file = capture["file"].as_str().unwrap();
-        let flows: Vec<_> = flows(file)
+        let Flows { attempts, syns } = flows(file);
+        let flows: Vec<_> = attempts
             .into_iter()
             .filter(|(_, s)| s.client_version.is_some())
             .collect();
@@ -195,10 +166,36 @@ fn quic_initials_show_what_tshark_read() {
                 .as_array()
                 .is_some_and(|p| p.iter().any(|t| t == "Initial"));
             if in_initial {
-                let (from_client, code) = seen.initial_close.expect("a CONNECTION_CLOSE");
-                assert_eq!(code, close["error_code"].as_u64().unwrap(), "{at}");
-                assert_eq!(from_client, close["from"] == "client", "{at}");
+                let got = seen.close.as_ref().expect("a CONNECTION_CLOSE");
+                assert_eq!(
+                    got.error_code,
+                    close["error_code"].as_u64().unwrap(),
+                    "{at}"
+                );
+                assert_eq!(got.from == Dir::ToServer, close["from"] == "client", "{at}");
+                if let Some(reason) = close["reason"].as_str() {
+                    assert_eq!(got.reason, reason.as_bytes(), "{at}");
+                }
             }
+            // The verdict from what was seen without keys; a TCP connection from the
+            // client to the same server and port after the first Initial is a fallback.
+            let (client, server) = flows[i].0;
+            let first = seen.first.unwrap().frame;
+            let tcp_followed = syns
+                .iter()
+                .any(|(c, s, frame)| c.ip() == client.ip() && *s == server && *frame > first);
+            assert_eq!(
+                seen.outcome().code_with_fallback(tcp_followed),
+                want["code"].as_str().unwrap(),
+                "{at}: {} client Initials, {} server datagrams, Handshake packets {:?}, \
+                 1-RTT packets {:?}, {} ICMP, close {:?}",
+                seen.client_initials,
+                seen.server_datagrams,
+                seen.handshake_packets,
+                seen.short_packets,
+                seen.port_unreachable,
+                seen.close
+            );
             checked += 1;
         }
     }

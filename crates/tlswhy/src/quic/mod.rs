@@ -7,6 +7,7 @@
 //! Parsing borrows the datagram; only an opened payload is copied (it is decrypted in
 //! place).
 
+pub mod attempt;
 pub mod frames;
 pub mod initial;
 pub mod packet;

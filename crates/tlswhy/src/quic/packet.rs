@@ -51,7 +51,11 @@ pub fn packets(mut datagram: &[u8]) -> (Vec<QuicPacket<'_>>, bool) {
     let mut out = Vec::new();
     while let Some(&first) = datagram.first() {
         if first & 0x80 == 0 {
-            out.push(QuicPacket::Short(datagram));
+            // Zeros after the long-header packets are the datagram's padding; anything
+            // else is a short header (whose fixed bit a peer may grease, RFC 9287).
+            if datagram.iter().any(|&b| b != 0) {
+                out.push(QuicPacket::Short(datagram));
+            }
             return (out, false);
         }
         match long_packet(datagram) {
@@ -245,5 +249,19 @@ mod tests {
         let garbage = hex("c0 00000001 30");
         let (read, stopped) = packets(&garbage);
         assert!(read.is_empty() && stopped);
+    }
+
+    /// After the long-header packets: zeros are padding, other bytes a short-header
+    /// packet, also one whose fixed bit (0x40) is greased away.
+    #[test]
+    fn tells_padding_from_a_short_header() {
+        let handshake = "e0 00000001 00 00 04 00000000";
+        for (tail, short) in [("000000", false), ("41aabb", true), ("01aabb", true)] {
+            let datagram = hex(&format!("{handshake} {tail}"));
+            let (read, stopped) = packets(&datagram);
+            assert!(!stopped);
+            assert!(matches!(read[0], QuicPacket::Long(_)), "{read:?}");
+            assert_eq!(read.len(), 1 + usize::from(short), "{tail}: {read:?}");
+        }
     }
 }

@@ -1,0 +1,361 @@
+//! One QUIC connection attempt as a passive observer follows it, datagram by datagram:
+//! the Initial packets opened with the keys of the client's first Destination
+//! Connection ID (new keys after a Retry), their CRYPTO frames reassembled into the
+//! ClientHello and the ServerHello (bounded), Version Negotiation, Retry, a
+//! CONNECTION_CLOSE in the clear, which packet spaces each side reached, and ICMP port
+//! unreachable answers. [`QuicAttempt::verdict`] says what became of it, from these
+//! facts alone (no keys).
+
+use std::collections::BTreeMap;
+
+use super::frames::initial_frames;
+use super::initial::{initial_keys, InitialKeys};
+use super::packet::{packets, LongType, QuicPacket};
+use crate::flow::{At, Dir};
+use crate::tls::hello::{
+    parse_client_hello, parse_server_hello, ClientHelloFacts, ServerHelloFacts,
+};
+
+/// Bytes of one side's Initial CRYPTO stream kept at most (a ClientHello with a
+/// post-quantum key share is ~1.8 KB; a server's Initial holds only its ServerHello).
+const CRYPTO_LIMIT: usize = 16 * 1024;
+/// CRYPTO frames waiting for the bytes before them, at most.
+const CRYPTO_PIECES: usize = 64;
+/// Bytes of a CONNECTION_CLOSE reason phrase kept.
+const REASON_LIMIT: usize = 256;
+
+/// A CONNECTION_CLOSE read in the clear (in an Initial).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Close {
+    pub at: At,
+    pub from: Dir,
+    /// `0x1c` (transport) or `0x1d` (application).
+    pub frame: u8,
+    pub error_code: u64,
+    /// The reason phrase as sent (cut at [`REASON_LIMIT`] bytes), not yet sanitized.
+    pub reason: Vec<u8>,
+}
+
+impl Close {
+    /// The TLS alert a crypto error carries (0x0100 + alert, RFC 9001 §4.8).
+    pub fn tls_alert(&self) -> Option<u8> {
+        (self.frame == 0x1c && (0x100..0x200).contains(&self.error_code))
+            .then(|| (self.error_code - 0x100) as u8)
+    }
+}
+
+/// One side's CRYPTO stream of the Initial space, reassembled from its frames in any
+/// order.
+#[derive(Debug, Default)]
+struct CryptoStream {
+    contiguous: Vec<u8>,
+    /// Frames beyond the contiguous bytes, by offset.
+    pending: BTreeMap<u64, Vec<u8>>,
+    /// More than the limits allow arrived: the rest is not read.
+    overflowed: bool,
+}
+
+impl CryptoStream {
+    fn add(&mut self, offset: u64, data: &[u8]) {
+        if self.overflowed {
+            return;
+        }
+        let end = offset.saturating_add(data.len() as u64);
+        if end > CRYPTO_LIMIT as u64 || self.pending.len() >= CRYPTO_PIECES {
+            self.overflowed = true;
+            return;
+        }
+        if end <= self.contiguous.len() as u64 {
+            return; // a retransmission
+        }
+        self.pending.entry(offset).or_insert_with(|| data.to_vec());
+        while let Some(entry) = self.pending.first_entry() {
+            let start = *entry.key() as usize;
+            if start > self.contiguous.len() {
+                break;
+            }
+            let piece = entry.remove();
+            let skip = self.contiguous.len() - start;
+            if let Some(new) = piece.get(skip..) {
+                self.contiguous.extend_from_slice(new);
+            }
+        }
+    }
+
+    /// The body of the first handshake message of `ty`, once it is all there.
+    fn first_message(&self, ty: u8) -> Option<&[u8]> {
+        let b = &self.contiguous;
+        if b.len() < 4 || b[0] != ty {
+            return None;
+        }
+        let len = u32::from_be_bytes([0, b[1], b[2], b[3]]) as usize;
+        b.get(4..4 + len)
+    }
+}
+
+/// What the packets of one attempt showed.
+#[derive(Debug, Default)]
+pub struct QuicAttempt {
+    pub first: Option<At>,
+    pub last: Option<At>,
+    /// The version of the client's first Initial.
+    pub client_version: Option<u32>,
+    /// The version of the server's first Initial.
+    pub server_version: Option<u32>,
+    /// The versions a Version Negotiation packet listed.
+    pub version_negotiation: Option<Vec<u32>>,
+    pub retry: bool,
+    pub client_hello: Option<ClientHelloFacts>,
+    pub server_hello: Option<ServerHelloFacts>,
+    /// The first CONNECTION_CLOSE read in the clear.
+    pub close: Option<Close>,
+    /// Datagrams with a client Initial (the first and its retransmissions).
+    pub client_initials: u32,
+    /// Datagrams from the server, of any kind.
+    pub server_datagrams: u32,
+    /// Packets of the Handshake space, per side: [client, server].
+    pub handshake_packets: [u32; 2],
+    /// Short-header (1-RTT) packets, per side: [client, server].
+    pub short_packets: [u32; 2],
+    /// ICMP port unreachable answers to the client's datagrams.
+    pub port_unreachable: u32,
+    /// Bytes that did not parse as QUIC, or Initials that did not open.
+    pub unreadable: u32,
+    keys: Option<InitialKeys>,
+    crypto: [CryptoStream; 2],
+}
+
+/// What became of an attempt, as a passive observer without keys can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuicOutcome {
+    /// The client reached 1-RTT packets and nothing closed it with an error.
+    Completed,
+    /// The server closed it with no_application_protocol (crypto error 0x178).
+    AlpnMismatch,
+    /// The server closed it with handshake_failure (0x128): no cipher suite or group in
+    /// common.
+    NoSharedCipher,
+    /// The server asked for a client certificate it did not get (0x174).
+    ClientCertRequired,
+    /// The client stopped after the server's flight with the certificate: it rejected
+    /// it (a certificate alert in the clear, or only Handshake packets and no 1-RTT
+    /// from the client).
+    CertRejected,
+    /// Version Negotiation answered, no version in common, and the client gave up.
+    VersionMismatch,
+    /// Another CONNECTION_CLOSE with a transport error.
+    TransportError,
+    /// Every client datagram was answered with ICMP port unreachable.
+    ConnectionRefused,
+    /// The client's Initials, retransmitted, were never answered.
+    UdpBlocked,
+    /// The capture ends before the attempt's outcome shows.
+    Incomplete,
+}
+
+impl QuicOutcome {
+    /// The verdict code of the catalog; `tcp_followed`: the client then connected over
+    /// TCP to the same server and port (browsers and curl fall back to it).
+    pub fn code_with_fallback(self, tcp_followed: bool) -> &'static str {
+        match self {
+            QuicOutcome::UdpBlocked if tcp_followed => "quic_blocked_fell_back_to_tcp",
+            _ => self.code(),
+        }
+    }
+
+    /// The verdict code of the catalog.
+    pub fn code(self) -> &'static str {
+        match self {
+            QuicOutcome::Completed => "ok",
+            QuicOutcome::AlpnMismatch => "alpn_mismatch",
+            QuicOutcome::NoSharedCipher => "no_shared_cipher",
+            QuicOutcome::ClientCertRequired => "client_cert_required",
+            QuicOutcome::CertRejected => "cert_rejected",
+            QuicOutcome::VersionMismatch => "quic_version_mismatch",
+            QuicOutcome::TransportError => "quic_transport_error",
+            QuicOutcome::ConnectionRefused => "connection_refused",
+            QuicOutcome::UdpBlocked => "udp_blocked",
+            QuicOutcome::Incomplete => "incomplete_capture",
+        }
+    }
+}
+
+/// TLS alerts a client sends about the server's certificate.
+const CERTIFICATE_ALERTS: [u8; 6] = [42, 43, 44, 45, 46, 48];
+
+impl QuicAttempt {
+    /// Reads one UDP datagram of the attempt.
+    pub fn on_datagram(&mut self, dir: Dir, at: At, datagram: &[u8]) {
+        self.first.get_or_insert(at);
+        self.last = Some(at);
+        let side = match dir {
+            Dir::ToServer => 0,
+            Dir::ToClient => 1,
+        };
+        if dir == Dir::ToClient {
+            self.server_datagrams += 1;
+        }
+        let (found, damaged) = packets(datagram);
+        self.unreadable += u32::from(damaged);
+        let mut client_initial = false;
+        for packet in found {
+            match packet {
+                QuicPacket::VersionNegotiation { versions, .. } => {
+                    self.version_negotiation.get_or_insert(versions);
+                }
+                QuicPacket::Short(_) => self.short_packets[side] += 1,
+                QuicPacket::Long(long) => match long.kind {
+                    LongType::Retry => {
+                        // The client starts over with new keys.
+                        self.retry = true;
+                        self.keys = None;
+                    }
+                    LongType::Handshake => self.handshake_packets[side] += 1,
+                    LongType::ZeroRtt => {}
+                    LongType::Initial => {
+                        if dir == Dir::ToServer {
+                            client_initial = true;
+                            self.client_version.get_or_insert(long.version);
+                            if self.keys.is_none() {
+                                // From the client's first Destination Connection ID
+                                // (RFC 9001 §5.2), whatever it sends to later.
+                                self.keys = initial_keys(long.version, long.dcid);
+                            }
+                        } else {
+                            self.server_version.get_or_insert(long.version);
+                        }
+                        let Some(keys) = &self.keys else {
+                            self.unreadable += 1;
+                            continue;
+                        };
+                        let packet_keys = if side == 0 {
+                            &keys.client
+                        } else {
+                            &keys.server
+                        };
+                        let Some(opened) = long.open(packet_keys) else {
+                            self.unreadable += 1;
+                            continue;
+                        };
+                        let frames = initial_frames(&opened.payload);
+                        self.unreadable += u32::from(frames.malformed);
+                        for (offset, data) in frames.crypto {
+                            self.crypto[side].add(offset, data);
+                        }
+                        if let (Some(close), None) = (frames.close, &self.close) {
+                            let mut reason = close.reason.to_vec();
+                            reason.truncate(REASON_LIMIT);
+                            self.close = Some(Close {
+                                at,
+                                from: dir,
+                                frame: close.frame,
+                                error_code: close.error_code,
+                                reason,
+                            });
+                        }
+                    }
+                },
+            }
+        }
+        self.client_initials += u32::from(client_initial);
+        if self.client_hello.is_none() {
+            self.client_hello = self.crypto[0]
+                .first_message(1)
+                .and_then(|body| parse_client_hello(body).ok());
+        }
+        if self.server_hello.is_none() {
+            self.server_hello = self.crypto[1]
+                .first_message(2)
+                .and_then(|body| parse_server_hello(body).ok());
+        }
+    }
+
+    /// An ICMP port unreachable answered one of the client's datagrams.
+    pub fn on_port_unreachable(&mut self, at: At) {
+        self.port_unreachable += 1;
+        self.last = Some(at);
+    }
+
+    /// What became of the attempt.
+    pub fn outcome(&self) -> QuicOutcome {
+        if let Some(close) = &self.close {
+            match (close.from, close.tls_alert()) {
+                (Dir::ToClient, Some(120)) => return QuicOutcome::AlpnMismatch,
+                (Dir::ToClient, Some(40)) => return QuicOutcome::NoSharedCipher,
+                (Dir::ToClient, Some(116)) => return QuicOutcome::ClientCertRequired,
+                (Dir::ToServer, Some(alert)) if CERTIFICATE_ALERTS.contains(&alert) => {
+                    return QuicOutcome::CertRejected
+                }
+                _ => {}
+            }
+        }
+        let answered = self.server_datagrams > 0;
+        if !answered {
+            if self.port_unreachable > 0 {
+                return QuicOutcome::ConnectionRefused;
+            }
+            // Retransmitted (or given up on) and never answered.
+            let gave_up = self.close.as_ref().is_some_and(|c| c.from == Dir::ToServer);
+            return if self.client_initials >= 2 || gave_up {
+                QuicOutcome::UdpBlocked
+            } else {
+                QuicOutcome::Incomplete
+            };
+        }
+        if self.server_version.is_none() && self.version_negotiation.is_some() {
+            return QuicOutcome::VersionMismatch;
+        }
+        // The client sends 1-RTT packets once the handshake completed on its side (the
+        // server may send them earlier, 0.5-RTT data).
+        if self.short_packets[0] == 0 {
+            if let Some(close) = &self.close {
+                if close.frame == 0x1c && close.tls_alert().is_none() {
+                    return QuicOutcome::TransportError;
+                }
+            }
+            // The server's flight came (its Handshake packets carry the certificate);
+            // the client answered only in the Handshake space and never sent 1-RTT.
+            if self.handshake_packets[1] > 0 && self.handshake_packets[0] > 0 {
+                return QuicOutcome::CertRejected;
+            }
+            return QuicOutcome::Incomplete;
+        }
+        match &self.close {
+            Some(close) if close.frame == 0x1c && close.error_code != 0 => {
+                QuicOutcome::TransportError
+            }
+            _ => QuicOutcome::Completed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crypto_frames_are_put_in_order_within_bounds() {
+        let mut s = CryptoStream::default();
+        s.add(4, b"4567");
+        s.add(0, b"0123");
+        s.add(2, b"23");
+        s.add(8, b"89");
+        assert_eq!(s.contiguous, b"0123456789");
+        assert!(s.pending.is_empty());
+        // A handshake message header: type 1, length 6.
+        let mut m = CryptoStream::default();
+        m.add(0, &[1, 0, 0, 6, b'a', b'b']);
+        assert_eq!(m.first_message(1), None);
+        m.add(6, b"cdef");
+        assert_eq!(m.first_message(1), Some(&b"abcdef"[..]));
+        let mut big = CryptoStream::default();
+        big.add(CRYPTO_LIMIT as u64, b"x");
+        assert!(big.overflowed && big.contiguous.is_empty());
+        let mut scattered = CryptoStream::default();
+        for i in 0..=CRYPTO_PIECES as u64 {
+            scattered.add(10 + 2 * i, b"y");
+        }
+        assert!(scattered.overflowed);
+        assert!(scattered.pending.len() <= CRYPTO_PIECES);
+    }
+}
