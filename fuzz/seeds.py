@@ -9,6 +9,8 @@ tls_conversation:         each TCP connection's payloads in capture order, as
                           [direction][2-byte length][bytes] chunks.
 tls_keyed_conversation:   the same for the keyed captures (captures/keys_*.pcap), after
                           [2-byte length][the capture's key log].
+quic_attempt:             each UDP flow's datagrams in capture order, as
+                          [direction][2-byte length][bytes] chunks.
 
 Sources: captures/*.pcap and tests/data/formats/*, and with --corpus DIR also the
 captures in DIR (run.sh passes the third-party corpus when it is there). Only the standard library is used.
@@ -100,24 +102,56 @@ def ip_of(link, pkt):
     return None
 
 
-def tcp_of(ip):
-    """(src, dst, flags, payload) of a TCP packet, or None (fragments ignored)."""
+def carried(ip, protocol):
+    """(src address, dst address, payload) of an unfragmented IPv4 or IPv6 packet
+    carrying `protocol` (no extension headers), or None."""
     if not ip:
         return None
     v = ip[0] >> 4
     if v == 4 and len(ip) >= 20:
         ihl = (ip[0] & 15) * 4
         total = struct.unpack(">H", ip[2:4])[0]
-        if ip[9] != 6 or struct.unpack(">H", ip[6:8])[0] & 0x3FFF:
+        if ip[9] != protocol or struct.unpack(">H", ip[6:8])[0] & 0x3FFF:
             return None
-        src, dst, tcp = ip[12:16], ip[16:20], ip[ihl : max(total, ihl)]
-    elif v == 6 and len(ip) >= 40:
-        if ip[6] != 6:
+        return ip[12:16], ip[16:20], ip[ihl : max(total, ihl)]
+    if v == 6 and len(ip) >= 40:
+        if ip[6] != protocol:
             return None
         plen = struct.unpack(">H", ip[4:6])[0]
-        src, dst, tcp = ip[8:24], ip[24:40], ip[40 : 40 + plen]
-    else:
+        return ip[8:24], ip[24:40], ip[40 : 40 + plen]
+    return None
+
+
+def udp_of(ip):
+    """(src, dst, payload) of a UDP datagram, or None."""
+    found = carried(ip, 17)
+    if found is None or len(found[2]) < 8:
         return None
+    src, dst, udp = found
+    sport, dport = struct.unpack(">HH", udp[:4])
+    return (src, sport), (dst, dport), udp[8:]
+
+
+def datagram_flows(pkts):
+    """UDP payloads per flow, in capture order, as (to_client, bytes); the client is
+    the side that sent first."""
+    flows = {}
+    for link, pkt in pkts:
+        d = udp_of(ip_of(link, pkt))
+        if d is None:
+            continue
+        src, dst, payload = d
+        f = flows.setdefault(tuple(sorted([src, dst])), {"client": src, "chunks": []})
+        f["chunks"].append((src != f["client"], payload))
+    return [f["chunks"] for f in flows.values() if f["chunks"]]
+
+
+def tcp_of(ip):
+    """(src, dst, flags, payload) of a TCP packet, or None (fragments ignored)."""
+    found = carried(ip, 6)
+    if found is None:
+        return None
+    src, dst, tcp = found
     if len(tcp) < 20:
         return None
     sport, dport = struct.unpack(">HH", tcp[:4])
@@ -196,6 +230,11 @@ def main():
                 write(os.path.join(args.out, "tls_keyed_conversation"),
                       struct.pack(">H", len(lines)) + lines + blob)
                 counts["tls_keyed_conversation"] = counts.get("tls_keyed_conversation", 0) + 1
+        for chunks in datagram_flows(pkts):
+            blob = b"".join(bytes([int(d)]) + struct.pack(">H", len(p)) + p
+                            for d, p in chunks if len(p) < 65536)
+            write(os.path.join(args.out, "quic_attempt"), blob)
+            counts["quic_attempt"] = counts.get("quic_attempt", 0) + 1
     for target, n in sorted(counts.items()):
         print(f"seeds: {target}: {n} written to {os.path.join(args.out, target)}")
 

@@ -26,6 +26,7 @@ pub fn run(name: &str, data: &[u8]) {
         "packets_to_flows" => packets_to_flows(data),
         "tls_conversation" => tls_conversation(data),
         "tls_keyed_conversation" => tls_keyed_conversation(data),
+        "quic_attempt" => quic_attempt(data),
         _ => analyze(data),
     }
 }
@@ -194,35 +195,76 @@ pub fn tls_keyed_conversation(data: &[u8]) {
     feed_conversation(conv, &data[2 + len..]);
 }
 
-/// Feeds `[ctrl][len: u16 BE][bytes]` chunks to `conv`, then settles it and serializes
-/// its facts.
-fn feed_conversation(mut conv: Conversation, data: &[u8]) {
+/// The chunks `[ctrl: u8][len: u16 BE][len bytes]` of `data` with the frame number
+/// and time they stand for (one a millisecond from frame 1); a `ctrl` for which `bare`
+/// holds carries no length and no bytes; a length past the end, or cut, takes what is
+/// left.
+fn chunks(data: &[u8], bare: impl Fn(u8) -> bool) -> impl Iterator<Item = (u8, At, &[u8])> {
     let mut rest = data;
     let mut frame = 0u64;
-    while let Some((&ctrl, after)) = rest.split_first() {
+    std::iter::from_fn(move || {
+        let (&ctrl, after) = rest.split_first()?;
         rest = after;
         frame += 1;
         let at = At {
             frame,
             ts: Timestamp(frame as i64 * 1_000_000),
         };
-        let dir = if ctrl & 1 == 0 {
-            Dir::ToServer
-        } else {
-            Dir::ToClient
+        if bare(ctrl) {
+            return Some((ctrl, at, &[][..]));
+        }
+        let len = match rest {
+            [a, b, after @ ..] => {
+                rest = after;
+                u16::from_be_bytes([*a, *b]) as usize
+            }
+            _ => rest.len(),
         };
+        let (chunk, after) = rest.split_at(len.min(rest.len()));
+        rest = after;
+        Some((ctrl, at, chunk))
+    })
+}
+
+/// Bit 0 of a chunk's `ctrl`: 0 from the client, 1 from the server.
+fn direction(ctrl: u8) -> Dir {
+    if ctrl & 1 == 0 {
+        Dir::ToServer
+    } else {
+        Dir::ToClient
+    }
+}
+
+/// One QUIC attempt: chunks `[ctrl: u8][len: u16 BE][a UDP datagram]` (a length past
+/// the end takes what is left). Bit 0 of `ctrl` is the direction (0: client → server);
+/// a `ctrl` of 0xff is an ICMP port unreachable and carries no length. At the end the
+/// attempt's outcome is decided, and what it read stays within its bounds.
+pub fn quic_attempt(data: &[u8]) {
+    let mut attempt = tlswhy::quic::attempt::QuicAttempt::default();
+    for (ctrl, at, datagram) in chunks(data, |ctrl| ctrl == 0xff) {
+        if ctrl == 0xff {
+            attempt.on_port_unreachable(at);
+        } else {
+            attempt.on_datagram(direction(ctrl), at, datagram);
+        }
+    }
+    let code = attempt.outcome().code();
+    assert!(!code.is_empty());
+    if let Some(close) = &attempt.close {
+        assert!(close.reason.len() <= 256, "a reason kept past its bound");
+    }
+    std::hint::black_box(format!("{attempt:?}"));
+}
+
+/// Feeds `[ctrl][len: u16 BE][bytes]` chunks to `conv`, then settles it and serializes
+/// its facts.
+fn feed_conversation(mut conv: Conversation, data: &[u8]) {
+    for (ctrl, at, chunk) in chunks(data, |ctrl| ctrl >= 0xfe) {
+        let dir = direction(ctrl);
         if ctrl >= 0xfe {
             conv.lose(dir, at, "fuzz: segment missing".into());
             continue;
         }
-        if rest.len() < 2 {
-            conv.on_bytes(dir, rest, at);
-            break;
-        }
-        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
-        rest = &rest[2..];
-        let (chunk, after) = rest.split_at(len.min(rest.len()));
-        rest = after;
         std::hint::black_box(Conversation::starts_with_client_hello(chunk));
         conv.on_bytes(dir, chunk, at);
     }

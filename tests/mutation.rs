@@ -21,7 +21,8 @@
 //! `tests/data/formats/*.pcapng` the pcapng block mutations, the third-party corpus (`TLSWHY_CORPUS`, else `../shared/corpus`; skipped
 //! with a line on standard error when absent, unless `TLSWHY_REQUIRE_CORPUS=1`) a lighter
 //! set. The inputs the fuzz targets found (`tests/data/fuzz-regressions/`) are replayed
-//! through the same API the fuzz target used.
+//! through the same API the fuzz target used. The UDP flows of the QUIC captures
+//! (`captures/quic_*.pcap`) go through `quic::attempt` with their datagrams mutated.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -219,4 +220,102 @@ fn fuzz_regressions_replay() {
         }
     }
     run.finish("fuzz_regressions_replay");
+}
+
+/// The UDP flows of a capture in the `quic_attempt` fuzz target's framing
+/// (`[direction][u16 length][datagram]`, the client being the side that sent first).
+fn datagram_streams(data: &[u8], name: &str) -> Vec<Vec<u8>> {
+    use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+    let mut flows: Vec<((std::net::SocketAddr, std::net::SocketAddr), Vec<u8>)> = Vec::new();
+    for packet in tlswhy::capture::PacketReader::new(data, name).unwrap() {
+        let sliced = match packet.link_type.0 {
+            1 => SlicedPacket::from_ethernet(packet.data),
+            _ => SlicedPacket::from_ip(packet.data),
+        };
+        let Ok(sliced) = sliced else { continue };
+        let (Some(net), Some(TransportSlice::Udp(udp))) = (&sliced.net, &sliced.transport) else {
+            continue;
+        };
+        let (src, dst): (std::net::IpAddr, std::net::IpAddr) = match net {
+            NetSlice::Ipv4(ip) => (
+                ip.header().source_addr().into(),
+                ip.header().destination_addr().into(),
+            ),
+            NetSlice::Ipv6(ip) => (
+                ip.header().source_addr().into(),
+                ip.header().destination_addr().into(),
+            ),
+            _ => continue,
+        };
+        let src = std::net::SocketAddr::new(src, udp.source_port());
+        let dst = std::net::SocketAddr::new(dst, udp.destination_port());
+        let (to_client, i) = match flows.iter().position(|(k, _)| *k == (dst, src)) {
+            Some(i) => (1u8, i),
+            None => match flows.iter().position(|(k, _)| *k == (src, dst)) {
+                Some(i) => (0, i),
+                None => {
+                    flows.push(((src, dst), Vec::new()));
+                    (0, flows.len() - 1)
+                }
+            },
+        };
+        let payload = udp.payload();
+        let stream = &mut flows[i].1;
+        stream.push(to_client);
+        stream.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        stream.extend_from_slice(payload);
+    }
+    flows.into_iter().map(|(_, s)| s).collect()
+}
+
+#[test]
+fn quic_datagrams_mutated() {
+    let files = files_in(&root().join("captures"), |n| {
+        n.starts_with("quic_") && n.ends_with(".pcap")
+    });
+    assert!(files.len() >= 8, "QUIC captures: {files:?}");
+    let mut run = Run::default();
+    for path in files {
+        let name = relative(&path);
+        let streams = datagram_streams(&read(&path), &name);
+        let mut rng = XorShift::for_file(&name);
+        for (n, stream) in streams.iter().enumerate() {
+            let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+            for _ in 0..24 {
+                let mut bytes = stream.clone();
+                let at = rng.below(bytes.len());
+                bytes[at] ^= 1 << rng.below(8);
+                cases.push((format!("bit flip at {at}"), bytes));
+            }
+            for _ in 0..8 {
+                // Varint lengths and connection-id lengths claiming the most.
+                let mut bytes = stream.clone();
+                let at = rng.below(bytes.len().saturating_sub(1));
+                bytes[at] = 0xff;
+                bytes[at + 1] = 0xff;
+                cases.push((format!("0xffff at {at}"), bytes));
+            }
+            for _ in 0..8 {
+                let cut = rng.below(stream.len());
+                cases.push((format!("cut at {cut}"), stream[..cut].to_vec()));
+            }
+            for (what, bytes) in cases {
+                let label = format!("{name} flow {n}: {what}");
+                run.cases += 1;
+                match guarded(move || fuzz_targets::quic_attempt(&bytes)) {
+                    Ok(((), took)) => {
+                        if took > run.slowest.0 {
+                            run.slowest = (took, label);
+                        }
+                    }
+                    Err(Failure::Panic(p)) => run.failures.push(format!("{label}: panicked: {p}")),
+                    Err(Failure::Hang) => run
+                        .failures
+                        .push(format!("{label}: still running after {CASE_LIMIT:?}")),
+                }
+            }
+        }
+    }
+    assert!(run.cases > 500, "{} cases", run.cases);
+    run.finish("quic_datagrams_mutated");
 }
