@@ -55,11 +55,12 @@ fn ja3_agrees_with_tshark_on_every_capture() {
 
 #[test]
 fn every_json_record_with_a_client_hello_has_its_ja4() {
-    let shape = |ja4: &str| {
+    // `t` over TCP, `q` over QUIC.
+    let shape = |ja4: &str, transport: char| {
         let parts: Vec<&str> = ja4.split('_').collect();
         parts.len() == 3
             && parts[0].len() == 10
-            && parts[0].starts_with('t')
+            && parts[0].starts_with(transport)
             && matches!(&parts[0][3..4], "d" | "i")
             && parts[1..].iter().all(|p| {
                 p.len() == 12
@@ -77,7 +78,7 @@ fn every_json_record_with_a_client_hello_has_its_ja4() {
     let compact = common::json_lines(&compact.stdout);
     let full = common::json_lines(&full.stdout);
     assert_eq!(compact.len(), full.len());
-    let mut seen = 0;
+    let (mut seen, mut over_quic) = (0, 0);
     for (c, f) in compact.iter().zip(&full) {
         assert_eq!(c["ja4"], f["ja4"]);
         if f["client_hello"].is_null() {
@@ -85,7 +86,13 @@ fn every_json_record_with_a_client_hello_has_its_ja4() {
             continue;
         }
         let ja4 = c["ja4"].as_str().expect("a ja4");
-        assert!(shape(ja4), "{ja4}");
+        let transport = if c["transport"] == "quic" {
+            over_quic += 1;
+            'q'
+        } else {
+            't'
+        };
+        assert!(shape(ja4, transport), "{ja4}");
         // The raw form has the same first part and the lists the hashes were made of.
         let raw = f["ja4_r"].as_str().unwrap();
         assert!(raw.starts_with(&ja4[..11]), "{raw} / {ja4}");
@@ -93,4 +100,8 @@ fn every_json_record_with_a_client_hello_has_its_ja4() {
         seen += 1;
     }
     assert!(seen > 150, "only {seen} records with a ClientHello");
+    assert!(
+        over_quic >= 20,
+        "only {over_quic} QUIC records with a ClientHello"
+    );
 }

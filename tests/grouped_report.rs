@@ -55,6 +55,8 @@ fn counts_by_code(text: &str) -> Option<BTreeMap<String, u64>> {
 /// `server  SNI name` or `server  no SNI` at the start of `rest`.
 fn server_and_sni(rest: &str) -> (String, String) {
     let (server, rest) = rest.split_once("  ").expect("server then SNI");
+    // A QUIC handshake's server is followed by the word.
+    let server = server.strip_suffix(" QUIC").unwrap_or(server);
     let sni = match rest.strip_prefix("SNI ") {
         Some(s) => s.split("  ").next().unwrap().to_string(),
         None => {

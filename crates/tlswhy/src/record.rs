@@ -15,6 +15,7 @@ use crate::capture::OwnedPacket;
 use crate::capture::{Damage, Timestamp};
 use crate::connection::Connection;
 use crate::diagnose::{self, Code, Verdict, Warning};
+use crate::flow::{At, Dir};
 use crate::report::group::Groups;
 use crate::report::servers::ServerTable;
 use crate::tls::cert::CertFacts;
@@ -30,6 +31,8 @@ pub struct Stats {
     pub bytes: u64,
     pub tcp_segments: u64,
     pub connections: u64,
+    /// QUIC connection attempts (UDP flows that began with a client's Initial).
+    pub quic_attempts: u64,
     /// Packets whose headers did not parse.
     pub malformed_packets: u64,
     /// Packets of link types this tool does not decode, by link type name.
@@ -189,6 +192,59 @@ pub struct Handshake {
     pub malformed: Vec<Seen<Malformed>>,
     /// The messages of the handshake in order (the ladder diagram).
     pub messages: Vec<Event>,
+    /// A QUIC handshake's own facts (`None`: the handshake ran over TCP).
+    pub quic: Option<Box<QuicFacts>>,
+}
+
+/// What a QUIC connection attempt showed besides its hellos (the record's `quic`).
+#[derive(Clone, Debug, Serialize)]
+pub struct QuicFacts {
+    /// The version of the client's first Initial.
+    pub version: Option<QuicVersion>,
+    /// The version the server answered in.
+    pub server_version: Option<QuicVersion>,
+    /// The server asked the client to prove its address (Retry).
+    pub retry: bool,
+    /// The versions the server's Version Negotiation listed.
+    pub version_negotiation: Option<Vec<QuicVersion>>,
+    /// Datagrams with a client Initial (the first and its retransmissions).
+    pub client_initials: u32,
+    /// ICMP port unreachable answers.
+    pub icmp_port_unreachable: u32,
+    /// The CONNECTION_CLOSE read in the clear.
+    pub connection_close: Option<QuicClose>,
+    /// The client's TCP connection to the same server and port afterwards.
+    pub tcp_fallback: Option<At>,
+}
+
+/// A QUIC version as `{name, code}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuicVersion(pub u32);
+
+impl Serialize for QuicVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut r = s.serialize_struct("Named", 2)?;
+        r.serialize_field("name", &crate::quic::version_name(self.0))?;
+        r.serialize_field("code", &self.0)?;
+        r.end()
+    }
+}
+
+/// A CONNECTION_CLOSE frame as the record shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct QuicClose {
+    #[serde(flatten)]
+    pub at: At,
+    pub from: Dir,
+    /// `transport` (frame 0x1c) or `application` (0x1d).
+    pub kind: &'static str,
+    pub error_code: u64,
+    /// The transport error's name (`CRYPTO_ERROR (no_application_protocol)`); `null`
+    /// for an application's code.
+    pub error: Option<String>,
+    #[serde(serialize_with = "crate::sanitize::ser_json_text")]
+    pub reason: String,
 }
 
 /// The ClientHello and the frame it was seen in.
@@ -416,5 +472,84 @@ pub(crate) fn into_record(
         tcp: conn.tcp.clone(),
         malformed,
         messages: events,
+        quic: None,
+    }
+}
+
+/// The record of a QUIC connection attempt with its verdict.
+pub(crate) fn quic_record(
+    name: &str,
+    flow: crate::quic::table::QuicFlow,
+    verdict: Verdict,
+) -> Handshake {
+    let crate::quic::table::QuicFlow {
+        client,
+        server,
+        attempt: a,
+        tcp_fallback,
+    } = flow;
+    let first = a.first.unwrap_or_default();
+    let established = a.short_packets[0] > 0;
+    let sh = a.server_hello.as_ref();
+    let connection_close = a.close.as_ref().map(|c| QuicClose {
+        at: c.at,
+        from: c.from,
+        kind: if c.frame == 0x1d {
+            "application"
+        } else {
+            "transport"
+        },
+        error_code: c.error_code,
+        error: (c.frame != 0x1d).then(|| crate::quic::transport_error_name(c.error_code)),
+        reason: crate::sanitize::text_from_wire(&c.reason),
+    });
+    let alerts = a
+        .close
+        .as_ref()
+        .and_then(|c| c.tls_alert().map(|alert| (c, alert)))
+        .map(|(c, alert)| AlertFacts::new(c.at, c.from, Some([2, alert]), false))
+        .into_iter()
+        .collect();
+    Handshake {
+        capture: name.to_string(),
+        ts: first.ts,
+        client,
+        server,
+        sni: a.client_hello.as_ref().and_then(|c| c.server_name.clone()),
+        version: sh.map(|s| s.version.name()),
+        cipher: sh.map(|s| s.cipher_suite.name()),
+        established,
+        handshake_id: a.client_hello.as_ref().map(|c| c.handshake_id),
+        legs: Vec::new(),
+        verdict,
+        warnings: Vec::new(),
+        frame: first.frame,
+        last_frame: a.last.unwrap_or(first).frame,
+        // The server's choice is in its EncryptedExtensions, protected.
+        alpn: None,
+        client_hello: a.client_hello.clone().map(|facts| ClientHelloJson {
+            frame: a.client_hello_at.unwrap_or(first).frame,
+            facts,
+        }),
+        server_hello: a.server_hello.clone(),
+        hello_retry_request: sh.is_some_and(|s| s.hello_retry_request),
+        certificates: Arc::default(),
+        alerts,
+        tcp: Default::default(),
+        malformed: Vec::new(),
+        messages: Vec::new(),
+        quic: Some(Box::new(QuicFacts {
+            version: a.client_version.map(QuicVersion),
+            server_version: a.server_version.map(QuicVersion),
+            retry: a.retry,
+            version_negotiation: a
+                .version_negotiation
+                .as_ref()
+                .map(|v| v.iter().copied().map(QuicVersion).collect()),
+            client_initials: a.client_initials,
+            icmp_port_unreachable: a.port_unreachable,
+            connection_close,
+            tcp_fallback,
+        })),
     }
 }

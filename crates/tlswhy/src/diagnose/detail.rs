@@ -227,6 +227,31 @@ pub enum Detail {
     Limit { limit: String, decided: bool },
     /// Retransmissions that carried different bytes for the same sequence numbers.
     ConflictingOverlaps { from: Dir, count: u32 },
+    /// QUIC: the client's Initial, sent `datagrams` times (retransmissions).
+    QuicInitial {
+        at: At,
+        version: u32,
+        datagrams: u32,
+    },
+    /// QUIC: the server's Version Negotiation and the versions it lists.
+    QuicVersionNegotiation { at: At, versions: Vec<u32> },
+    /// QUIC: a CONNECTION_CLOSE read in the clear (in an Initial).
+    QuicClose {
+        at: At,
+        from: Dir,
+        /// `0x1c` (transport) or `0x1d` (application).
+        frame: u8,
+        error_code: u64,
+        #[serde(serialize_with = "crate::sanitize::ser_json_text")]
+        reason: String,
+    },
+    /// QUIC: ICMP port unreachable answered the client's datagrams (`count` times).
+    PortUnreachable { at: At, count: u32 },
+    /// QUIC: after the Initials, the client's TCP SYN to the same server and port.
+    TcpFallback { at: At },
+    /// QUIC: the server's Handshake packets came, the client answered only in the
+    /// Handshake space and never sent 1-RTT data.
+    QuicClientStoppedInHandshake { at: At },
 }
 
 impl Detail {
@@ -255,7 +280,13 @@ impl Detail {
             | ClientFinished { at }
             | EncryptedAlert { at, .. }
             | ClientFlight { at, .. }
-            | LastMessage { at, .. } => Some(*at),
+            | LastMessage { at, .. }
+            | QuicInitial { at, .. }
+            | QuicVersionNegotiation { at, .. }
+            | QuicClose { at, .. }
+            | PortUnreachable { at, .. }
+            | TcpFallback { at }
+            | QuicClientStoppedInHandshake { at } => Some(*at),
             Silence { .. }
             | CaptureEndsAfter { .. }
             | OneSided { .. }

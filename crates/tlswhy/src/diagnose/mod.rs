@@ -9,6 +9,7 @@
 pub mod detail;
 mod named;
 pub mod profile;
+pub mod quic;
 mod rules;
 pub mod verdict;
 pub mod warning;
@@ -57,7 +58,9 @@ impl Default for Settings {
 /// others back until what they read is known.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Reads {
-    /// The server's profile (what other connections of the capture show).
+    /// The server's profile (what other connections of the capture show), or the
+    /// client's other connections (an unanswered QUIC attempt: whether it fell back to
+    /// TCP).
     pub profile: bool,
     /// How long the capture went on after the connection (the timeout codes).
     pub end: bool,

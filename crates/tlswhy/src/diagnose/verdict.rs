@@ -43,6 +43,10 @@ named_values! {
         FatalAlert => "fatal_alert", "fatal alert",
         MalformedHandshake => "malformed_handshake", "malformed handshake",
         IncompleteCapture => "incomplete_capture", "capture incomplete",
+        UdpBlocked => "udp_blocked", "QUIC over UDP never answered",
+        QuicBlockedFellBackToTcp => "quic_blocked_fell_back_to_tcp", "QUIC unanswered, the client fell back to TCP",
+        QuicVersionMismatch => "quic_version_mismatch", "no QUIC version in common",
+        QuicTransportError => "quic_transport_error", "QUIC transport error",
     }
 }
 
@@ -249,6 +253,22 @@ pub enum Finding {
     ServerDroppedMidHandshake { reset: bool },
     /// The server never answered the ClientHello.
     NoResponse,
+    /// QUIC: every datagram of the client was answered with ICMP port unreachable.
+    QuicPortUnreachable { answers: u32 },
+    /// QUIC: the client's Initials (`initials` datagrams over `secs` seconds) were
+    /// never answered.
+    UdpUnanswered { initials: u32, secs: f64 },
+    /// QUIC: unanswered, and the client then connected over TCP to the same server.
+    QuicFellBackToTcp { initials: u32, secs: f64, tcp: At },
+    /// QUIC: the server's Version Negotiation lists none of the client's versions.
+    QuicNoCommonVersion { client: u32, server: Vec<u32> },
+    /// QUIC: a CONNECTION_CLOSE with a transport error (not a TLS alert).
+    QuicTransportError {
+        from: Dir,
+        error_code: u64,
+        #[serde(serialize_with = "crate::sanitize::ser_json_text")]
+        reason: String,
+    },
 }
 
 impl Finding {
@@ -304,6 +324,11 @@ impl Finding {
             | ServerAlertAfterClientFlight
             | ServerAlertAfterServerHello => Code::FatalAlert,
             NoResponse => Code::NoResponseTimeout,
+            QuicPortUnreachable { .. } => Code::ConnectionRefused,
+            UdpUnanswered { .. } => Code::UdpBlocked,
+            QuicFellBackToTcp { .. } => Code::QuicBlockedFellBackToTcp,
+            QuicNoCommonVersion { .. } => Code::QuicVersionMismatch,
+            QuicTransportError { .. } => Code::QuicTransportError,
         }
     }
 }
@@ -461,6 +486,12 @@ pub enum Fix {
     CaptureUntilClose,
     /// Raise a limit of the analysis.
     RaiseLimit,
+    /// QUIC: start the service on this UDP port, or stop advertising HTTP/3 there.
+    ListenOnUdpPort { port: u16 },
+    /// QUIC: let UDP to this port through between client and server.
+    AllowUdp { port: u16 },
+    /// QUIC: enable a version both sides speak.
+    EnableCommonQuicVersion { client: u32, server: Vec<u32> },
 }
 
 impl Fix {
@@ -470,6 +501,7 @@ impl Fix {
         match self {
             Nothing => Side::Nobody,
             ListenOnPort { .. }
+            | ListenOnUdpPort { .. }
             | ServerExplainRefusal
             | RenewCertificate
             | RenewCertificateOrCheckClock
@@ -480,7 +512,7 @@ impl Fix {
             | ReadServerErrorLog
             | CheckHungServer
             | ReadServerLogDrop => Side::Server,
-            MakeReachable | CheckServerAndFilters { .. } => Side::Network,
+            MakeReachable | CheckServerAndFilters { .. } | AllowUdp { .. } => Side::Network,
             CaptureLongerAfterSyn
             | CaptureBothDirections
             | CaptureFromStart
@@ -525,6 +557,7 @@ impl Fix {
             | EnableCommonSuite { .. }
             | ServeName { .. }
             | OverlapVersions { .. }
+            | EnableCommonQuicVersion { .. }
             | CoverName { .. } => Side::Either,
         }
     }
@@ -600,7 +633,7 @@ mod tests {
         for &code in Code::ALL {
             assert_eq!(code.as_str().parse::<Code>().unwrap(), code);
         }
-        assert_eq!(Code::ALL.len(), 25);
+        assert_eq!(Code::ALL.len(), 29);
         assert!("nonsense".parse::<Code>().is_err());
     }
 }

@@ -13,6 +13,7 @@ use crate::diagnose::{self, Code, Profiles};
 use crate::flow::{key_of, At, FlowKey};
 use crate::keys::{KeyLog, KeySources};
 use crate::pipeline::Settings;
+use crate::quic::table::QuicTable;
 use crate::record::{Finished, Stats};
 
 /// A finished connection waiting for its verdict, with the packets kept of it.
@@ -36,6 +37,8 @@ pub struct Shard {
 pub struct Engine<'s> {
     decoder: Decoder,
     pub(super) table: FlowTable,
+    /// QUIC connection attempts.
+    quic: QuicTable,
     pub stats: Stats,
     /// Time of the latest packet.
     pub end: Timestamp,
@@ -118,6 +121,7 @@ impl<'s> Engine<'s> {
                 settings.diagnosis.tls_ports.clone(),
                 settings.diagnosis.limits,
             ),
+            quic: QuicTable::default(),
             stats: Stats::default(),
             end: Timestamp(0),
             settings,
@@ -153,13 +157,15 @@ impl<'s> Engine<'s> {
                 if let Some(log) = &mut self.log {
                     log.add(key_of(seg.src, seg.dst, seg.tunnel), packet);
                 }
-                self.table.on_segment(
-                    &seg,
-                    At {
-                        frame: packet.frame,
-                        ts: packet.ts,
-                    },
-                );
+                let at = At {
+                    frame: packet.frame,
+                    ts: packet.ts,
+                };
+                // A client that gave up on QUIC connects over TCP to the same server.
+                if !self.quic.is_empty() && seg.flags.syn && !seg.flags.ack {
+                    self.quic.on_tcp_syn(seg.src, seg.dst, at);
+                }
+                self.table.on_segment(&seg, at);
             }
             Err(Skip::Malformed) => self.stats.malformed_packets += 1,
             Err(Skip::UnsupportedLinkType(lt)) => {
@@ -176,8 +182,26 @@ impl<'s> Engine<'s> {
                     .entry(what.name())
                     .or_default() += 1;
             }
-            Err(Skip::NotTcp | Skip::FragmentHeld) => {}
+            Err(Skip::NotTcp) => self.quic.on_packet(packet),
+            Err(Skip::FragmentHeld) => {}
         }
+    }
+
+    /// The records of the QUIC attempts over at `now` (every one when `flush`).
+    fn finish_quic(&mut self, name: &str, now: Timestamp, flush: bool) -> Vec<(u64, Finished)> {
+        let idle_ns = (self.settings.diagnosis.response_timeout * 1e9) as i64;
+        let output = Output {
+            name,
+            settings: self.settings,
+        };
+        self.quic
+            .take_finished(now, idle_ns, flush)
+            .into_iter()
+            .map(|flow| {
+                let frame = flow.attempt.first.map_or(0, |at| at.frame);
+                (frame, output.quic_record(flow))
+            })
+            .collect()
     }
 
     /// Streaming: diagnoses the connections whose outcome is known at `now` (decided,
@@ -213,7 +237,15 @@ impl<'s> Engine<'s> {
                 }
             },
         );
+        if !self.quic.is_empty() {
+            out.extend(
+                self.finish_quic(name, now, flush)
+                    .into_iter()
+                    .map(|(_, f)| f),
+            );
+        }
         self.stats.connections = self.table.started();
+        self.stats.quic_attempts = self.quic.started;
     }
 
     /// Packets `--write` could not keep because a cap was reached.
@@ -234,6 +266,10 @@ impl<'s> Engine<'s> {
             self.settle(name, conn, packets);
         }
         self.expired = expired;
+        if !self.quic.is_empty() {
+            let done = self.finish_quic(name, now, false);
+            self.ready.extend(done);
+        }
         if let Some(p) = &self.settings.progress {
             p.add_connections(self.table.started() - self.connections_counted);
             self.connections_counted = self.table.started();
@@ -278,7 +314,7 @@ impl<'s> Engine<'s> {
     /// Connections held in memory: tracked by the flow table, or finished and waiting
     /// for the end of the capture.
     pub fn tracked(&self) -> usize {
-        self.table.len() + self.held_for_end.len() + self.held_for_profiles.len()
+        self.table.len() + self.quic.len() + self.held_for_end.len() + self.held_for_profiles.len()
     }
 
     /// The records made since the last call, with the first frame of each connection.
@@ -295,13 +331,17 @@ impl<'s> Engine<'s> {
             .min()
             .unwrap_or(u64::MAX)
             .min(self.table.oldest_open())
+            .min(self.quic.oldest_open())
     }
 
     /// Closes every connection; what is left to merge with other workers' shards.
     pub fn into_shard(mut self, name: &str) -> Shard {
         self.pump(name);
+        let quic = self.finish_quic(name, self.end, true);
+        self.ready.extend(quic);
         let mut remaining = std::mem::take(&mut self.held_for_end);
         self.stats.connections = self.table.started();
+        self.stats.quic_attempts = self.quic.started;
         let evicted = self.table.evicted;
         let mut log = self.log;
         for conn in self.table.finish() {

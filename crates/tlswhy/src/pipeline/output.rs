@@ -5,7 +5,8 @@ use crate::capture::OwnedPacket;
 use crate::connection::Connection;
 use crate::diagnose::{Code, Verdict};
 use crate::pipeline::Settings;
-use crate::record::{into_record, DetailLevel, Finished, Negotiated};
+use crate::quic::table::QuicFlow;
+use crate::record::{into_record, quic_record, DetailLevel, Finished, Negotiated};
 use crate::report::json::{compact, write_record, RecordView};
 
 /// What the record of a connection is made with.
@@ -114,6 +115,56 @@ impl Output<'_> {
             server_name,
             decryption,
         })
+    }
+}
+
+impl Output<'_> {
+    /// The record of a finished QUIC attempt, made as a TCP connection's is (successes
+    /// only counted unless their records are wanted, failures the report will not show
+    /// only counted).
+    pub(crate) fn quic_record(&self, flow: QuicFlow) -> Finished {
+        let settings = self.settings;
+        let port = flow.server.port();
+        let verdict = crate::diagnose::quic::verdict(&flow.attempt, port, flow.tcp_fallback);
+        let code = verdict.code;
+        let (server, ts, frame) = (
+            flow.server,
+            flow.attempt.first.map(|at| at.ts).unwrap_or_default(),
+            flow.attempt.first.map_or(0, |at| at.frame),
+        );
+        let handshake_id = flow.attempt.client_hello.as_ref().map(|c| c.handshake_id);
+        let counted_only = if code == Code::Ok {
+            !settings.ok_records
+        } else {
+            !settings.render_json && settings.examples.as_ref().is_some_and(|b| b.is_spent(code))
+        };
+        let mut finished = Finished {
+            code,
+            warnings: Vec::new(),
+            handshake_id,
+            handshake: None,
+            packets: Vec::new(),
+            json_line: None,
+            server,
+            ts,
+            frame,
+            server_name: None,
+            decryption: Default::default(),
+        };
+        let handshake = quic_record(self.name, flow, verdict);
+        if counted_only {
+            finished.server_name = handshake.sni;
+            return finished;
+        }
+        finished.json_line = settings
+            .render_json
+            .then(|| line(|out| write_record(out, &handshake, settings.detail)));
+        if settings.render_json && settings.json_only {
+            finished.server_name = handshake.sni;
+        } else {
+            finished.handshake = Some(Box::new(handshake));
+        }
+        finished
     }
 }
 

@@ -216,6 +216,7 @@ pub(super) fn finish_capture(
         stats.tcp_segments += s.tcp_segments;
         stats.malformed_packets += s.malformed_packets;
         stats.connections += s.connections;
+        stats.quic_attempts += s.quic_attempts;
         for (k, v) in s.unsupported_link_types {
             *stats.unsupported_link_types.entry(k).or_default() += v;
         }

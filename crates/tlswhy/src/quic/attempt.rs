@@ -102,11 +102,21 @@ pub struct QuicAttempt {
     pub client_version: Option<u32>,
     /// The version of the server's first Initial.
     pub server_version: Option<u32>,
-    /// The versions a Version Negotiation packet listed.
+    /// The versions a Version Negotiation packet listed, and where it was.
     pub version_negotiation: Option<Vec<u32>>,
+    pub version_negotiation_at: Option<At>,
     pub retry: bool,
     pub client_hello: Option<ClientHelloFacts>,
     pub server_hello: Option<ServerHelloFacts>,
+    /// Where the last bytes of each hello arrived.
+    pub client_hello_at: Option<At>,
+    pub server_hello_at: Option<At>,
+    /// The last datagram with a client Initial.
+    pub last_client_initial: Option<At>,
+    /// The client's last Handshake-space packet.
+    pub last_client_handshake: Option<At>,
+    /// The first ICMP port unreachable.
+    pub first_port_unreachable: Option<At>,
     /// The first CONNECTION_CLOSE read in the clear.
     pub close: Option<Close>,
     /// Datagrams with a client Initial (the first and its retransmissions).
@@ -201,7 +211,10 @@ impl QuicAttempt {
         for packet in found {
             match packet {
                 QuicPacket::VersionNegotiation { versions, .. } => {
-                    self.version_negotiation.get_or_insert(versions);
+                    if self.version_negotiation.is_none() {
+                        self.version_negotiation = Some(versions);
+                        self.version_negotiation_at = Some(at);
+                    }
                 }
                 QuicPacket::Short(_) => self.short_packets[side] += 1,
                 QuicPacket::Long(long) => match long.kind {
@@ -210,7 +223,12 @@ impl QuicAttempt {
                         self.retry = true;
                         self.keys = None;
                     }
-                    LongType::Handshake => self.handshake_packets[side] += 1,
+                    LongType::Handshake => {
+                        self.handshake_packets[side] += 1;
+                        if dir == Dir::ToServer {
+                            self.last_client_handshake = Some(at);
+                        }
+                    }
                     LongType::ZeroRtt => {}
                     LongType::Initial => {
                         if dir == Dir::ToServer {
@@ -257,22 +275,28 @@ impl QuicAttempt {
                 },
             }
         }
-        self.client_initials += u32::from(client_initial);
+        if client_initial {
+            self.client_initials += 1;
+            self.last_client_initial = Some(at);
+        }
         if self.client_hello.is_none() {
             self.client_hello = self.crypto[0]
                 .first_message(1)
                 .and_then(|body| parse_client_hello(body).ok());
+            self.client_hello_at = self.client_hello.as_ref().map(|_| at);
         }
         if self.server_hello.is_none() {
             self.server_hello = self.crypto[1]
                 .first_message(2)
                 .and_then(|body| parse_server_hello(body).ok());
+            self.server_hello_at = self.server_hello.as_ref().map(|_| at);
         }
     }
 
     /// An ICMP port unreachable answered one of the client's datagrams.
     pub fn on_port_unreachable(&mut self, at: At) {
         self.port_unreachable += 1;
+        self.first_port_unreachable.get_or_insert(at);
         self.last = Some(at);
     }
 
@@ -332,6 +356,63 @@ impl QuicAttempt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn close(from: Dir, frame: u8, error_code: u64) -> Option<Close> {
+        Some(Close {
+            at: At::default(),
+            from,
+            frame,
+            error_code,
+            reason: Vec::new(),
+        })
+    }
+
+    /// The outcome rules on an attempt's facts, for the closes no bundled capture has.
+    #[test]
+    fn closes_name_their_outcome() {
+        let answered = |close: Option<Close>, short: [u32; 2]| QuicAttempt {
+            client_initials: 1,
+            server_datagrams: 2,
+            short_packets: short,
+            close,
+            ..Default::default()
+        };
+        let cases = [
+            (
+                answered(close(Dir::ToClient, 0x1c, 0xa), [0, 0]),
+                QuicOutcome::TransportError,
+            ),
+            (
+                answered(close(Dir::ToServer, 0x1c, 0x8), [0, 0]),
+                QuicOutcome::TransportError,
+            ),
+            (
+                answered(close(Dir::ToClient, 0x1c, 0x1), [3, 2]),
+                QuicOutcome::TransportError,
+            ),
+            (
+                answered(close(Dir::ToClient, 0x1c, 0x128), [0, 0]),
+                QuicOutcome::NoSharedCipher,
+            ),
+            (
+                answered(close(Dir::ToClient, 0x1c, 0x174), [0, 0]),
+                QuicOutcome::ClientCertRequired,
+            ),
+            (
+                answered(close(Dir::ToServer, 0x1c, 0x12d), [0, 0]),
+                QuicOutcome::CertRejected,
+            ),
+            // An application's close after the handshake is how HTTP/3 ends.
+            (
+                answered(close(Dir::ToServer, 0x1d, 0x100), [3, 2]),
+                QuicOutcome::Completed,
+            ),
+            (answered(None, [0, 1]), QuicOutcome::Incomplete),
+        ];
+        for (attempt, want) in cases {
+            assert_eq!(attempt.outcome(), want, "{:?}", attempt.close);
+        }
+    }
 
     #[test]
     fn crypto_frames_are_put_in_order_within_bounds() {

@@ -369,9 +369,10 @@ fn write_handshake<W: Write>(
     let sni = sni_text(h.sni.as_deref());
     writeln!(
         out,
-        "  {} → {}  {}  {}",
+        "  {} → {}{}  {}  {}",
         st.bold(&h.client.to_string()),
         st.bold(&h.server.to_string()),
+        if h.quic.is_some() { " QUIC" } else { "" },
         sni,
         st.dim(&format!("[{}, frame {}]", escape(&h.capture), h.frame))
     )?;
@@ -494,6 +495,7 @@ pub fn write_summary<W: Write>(
 ) -> io::Result<()> {
     let packets: u64 = reports.iter().map(|r| r.stats.packets).sum();
     let connections: u64 = reports.iter().map(|r| r.stats.connections).sum();
+    let quic_attempts: u64 = reports.iter().map(|r| r.stats.quic_attempts).sum();
     let counts = super::total_counts(reports);
     let attempts: u64 = counts.iter().map(|(_, n)| n).sum();
     let by_code = super::failure_counts(&counts);
@@ -546,11 +548,16 @@ pub fn write_summary<W: Write>(
     }
     writeln!(
         out,
-        "{} {} file(s), {} packets, {} TCP connections, {} TLS handshake attempts, {} failed{}",
+        "{} {} file(s), {} packets, {} TCP connections{}, {} TLS handshake attempts, {} failed{}",
         st.bold("summary:"),
         reports.len(),
         packets,
         connections,
+        if quic_attempts > 0 {
+            format!(", {quic_attempts} QUIC attempts")
+        } else {
+            String::new()
+        },
         attempts,
         failed,
         if by_code.is_empty() {

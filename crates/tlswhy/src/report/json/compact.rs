@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::endpoint::Endpoint;
 use super::writer::{self, write_f64, write_int, write_str};
-use super::{CommunityId, HandshakeId, RecordView, Rfc3339, VerdictJson, SCHEMA_VERSION};
+use super::{HandshakeId, RecordView, Rfc3339, VerdictJson, SCHEMA_VERSION};
 use crate::diagnose::verdict::Finding;
 use crate::diagnose::{Fix, Verdict};
 use crate::sanitize::json_text;
@@ -43,7 +43,7 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
     out.extend_from_slice(b",\"server_port\":");
     write_int(out, r.server.port());
     out.extend_from_slice(b",\"community_id\":");
-    write_ascii(out, CommunityId::tcp(r.client, r.server).as_bytes());
+    write_ascii(out, r.community_id().as_bytes());
     out.extend_from_slice(b",\"sni\":");
     write_opt_str(out, r.sni.map(json_text).as_deref());
     out.extend_from_slice(b",\"version\":");
@@ -70,6 +70,10 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
     write_opt_str(out, r.ja4.as_ref().map(|f| f.ja4.as_str()));
     out.extend_from_slice(b",\"alerts\":");
     write_list(out, r.alerts);
+    if let Some(quic) = r.quic {
+        out.extend_from_slice(b",\"transport\":\"quic\",\"quic\":");
+        write_value(out, quic);
+    }
     out.push(b'}');
 }
 

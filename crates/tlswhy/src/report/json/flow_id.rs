@@ -9,8 +9,9 @@ use sha1::{Digest, Sha1};
 
 use crate::capture::Timestamp;
 
-/// IANA protocol number of TCP.
+/// IANA protocol numbers of TCP and UDP.
 const TCP: u8 = 6;
+const UDP: u8 = 17;
 
 /// The Community ID v1 of a TCP connection: `1:` and the base64 of the SHA-1 of seed,
 /// both addresses, protocol, a zero byte and both ports, the endpoints ordered so that
@@ -24,8 +25,18 @@ impl CommunityId {
         CommunityId::tcp_seeded(0, client, server)
     }
 
+    /// Of a UDP flow (QUIC), with seed 0.
+    pub fn udp(client: SocketAddr, server: SocketAddr) -> CommunityId {
+        CommunityId::seeded(UDP, 0, client, server)
+    }
+
     /// With another seed (tools can be configured with one).
     pub fn tcp_seeded(seed: u16, client: SocketAddr, server: SocketAddr) -> CommunityId {
+        CommunityId::seeded(TCP, seed, client, server)
+    }
+
+    /// Of a flow of IP protocol `protocol` (one with ports: TCP, UDP).
+    fn seeded(protocol: u8, seed: u16, client: SocketAddr, server: SocketAddr) -> CommunityId {
         let (a, b) = if (client.ip(), client.port()) <= (server.ip(), server.port()) {
             (client, server)
         } else {
@@ -39,7 +50,7 @@ impl CommunityId {
                 IpAddr::V6(v6) => hash.update(v6.octets()),
             }
         }
-        hash.update([TCP, 0]);
+        hash.update([protocol, 0]);
         hash.update(a.port().to_be_bytes());
         hash.update(b.port().to_be_bytes());
         let digest: [u8; 20] = hash.finalize().into();

@@ -27,7 +27,7 @@ pub use flow_id::{CommunityId, Rfc3339};
 use super::wording::{self, Context};
 use crate::capture::Timestamp;
 use crate::diagnose::{Code, Fix, Side, Verdict, Warning};
-use crate::record::{resumed, DetailLevel, Handshake, JsonRecord, Negotiated};
+use crate::record::{resumed, DetailLevel, Handshake, JsonRecord, Negotiated, QuicFacts};
 use crate::sanitize::json_text;
 use crate::tls::facts::AlertFacts;
 use crate::tls::fingerprint::{self, Ja4};
@@ -36,7 +36,7 @@ use crate::tls::TlsFacts;
 
 /// The version of the record's shape, `MAJOR.MINOR`: a new field is a minor change, a
 /// field renamed, removed or changed in meaning a major one.
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 
 /// Writes one line per handshake.
 pub fn write_lines<'a, W: Write>(
@@ -87,6 +87,8 @@ pub(crate) struct RecordView<'a> {
     pub curve: Option<NamedGroup>,
     pub ja4: Option<Rc<Ja4>>,
     pub alerts: &'a [AlertFacts],
+    /// A QUIC handshake's own facts; `None` over TCP.
+    pub quic: Option<&'a QuicFacts>,
 }
 
 impl<'a> RecordView<'a> {
@@ -111,8 +113,9 @@ impl<'a> RecordView<'a> {
             ja4: h
                 .client_hello
                 .as_ref()
-                .map(|ch| fingerprint::ja4(&ch.facts, false)),
+                .map(|ch| fingerprint::ja4(&ch.facts, h.quic.is_some())),
             alerts: &h.alerts,
+            quic: h.quic.as_deref(),
         }
     }
 
@@ -155,6 +158,15 @@ impl<'a> RecordView<'a> {
             curve: server_hello.and_then(|sh| sh.key_share_group),
             ja4: client_hello.map(|ch| fingerprint::ja4(ch, false)),
             alerts: &facts.alerts,
+            quic: None,
+        }
+    }
+
+    /// The flow's Community ID (of its UDP flow for QUIC).
+    fn community_id(&self) -> CommunityId {
+        match self.quic {
+            Some(_) => CommunityId::udp(self.client, self.server),
+            None => CommunityId::tcp(self.client, self.server),
         }
     }
 
@@ -185,10 +197,7 @@ impl Serialize for JsonRecord<'_> {
         r.serialize_field("server", server.as_str())?;
         r.serialize_field("server_ip", server.ip())?;
         r.serialize_field("server_port", &v.server.port())?;
-        r.serialize_field(
-            "community_id",
-            CommunityId::tcp(v.client, v.server).as_str(),
-        )?;
+        r.serialize_field("community_id", v.community_id().as_str())?;
         r.serialize_field("sni", &v.sni.map(json_text))?;
         r.serialize_field("version", &v.version)?;
         r.serialize_field("cipher", &v.cipher)?;
@@ -209,6 +218,11 @@ impl Serialize for JsonRecord<'_> {
         r.serialize_field("curve", &v.curve)?;
         r.serialize_field("ja4", &v.ja4.as_ref().map(|f| f.ja4.as_str()))?;
         r.serialize_field("alerts", v.alerts)?;
+        // Over TCP (nearly every record) both are left out.
+        if let Some(quic) = v.quic {
+            r.serialize_field("transport", "quic")?;
+            r.serialize_field("quic", quic)?;
+        }
         if full {
             full::serialize_fields(h, v.ja4.as_deref(), &mut r)?;
         }

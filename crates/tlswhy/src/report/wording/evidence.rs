@@ -261,6 +261,81 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
                 format_args!("{what} from the {}", from.sender()),
             )
         }
+        Detail::QuicInitial {
+            at,
+            version,
+            datagrams,
+        } => cite(
+            cx,
+            *at,
+            Dir::ToServer,
+            format_args!(
+                "QUIC Initial ({}){}",
+                crate::quic::version_name(*version),
+                if *datagrams > 1 {
+                    format!(", sent in {datagrams} datagrams (retransmitted)")
+                } else {
+                    String::new()
+                }
+            ),
+        ),
+        Detail::QuicVersionNegotiation { at, versions } => cite(
+            cx,
+            *at,
+            Dir::ToClient,
+            format_args!(
+                "Version Negotiation listing {}",
+                crate::quic::version_list(versions, true)
+            ),
+        ),
+        Detail::QuicClose {
+            at,
+            from,
+            frame,
+            error_code,
+            reason,
+        } => cite(
+            cx,
+            *at,
+            *from,
+            format_args!(
+                "CONNECTION_CLOSE ({}) {}{} from the {}",
+                if *frame == 0x1d {
+                    "application"
+                } else {
+                    "transport"
+                },
+                if *frame == 0x1d {
+                    format!("0x{error_code:x}")
+                } else {
+                    crate::quic::transport_error_name(*error_code)
+                },
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(", reason '{reason}'")
+                },
+                from.sender()
+            ),
+        ),
+        Detail::PortUnreachable { at, count } => cite(
+            cx,
+            *at,
+            Dir::ToClient,
+            format_args!("ICMP port unreachable ({count} in all)"),
+        ),
+        Detail::TcpFallback { at } => cite(
+            cx,
+            *at,
+            Dir::ToServer,
+            "TCP SYN to the same server and port: the client falls back to TCP",
+        ),
+        Detail::QuicClientStoppedInHandshake { at } => cite(
+            cx,
+            *at,
+            Dir::ToServer,
+            "the client's last packet: Handshake only, no 1-RTT data after the server's flight",
+        ),
         Detail::Close { at, from, how } => cite(
             cx,
             *at,

@@ -208,5 +208,16 @@ pub fn fix(v: &Verdict) -> String {
         Fix::ReadServerLogDrop => "Server side: check the server's error log for why it dropped the handshake.".into(),
         Fix::CaptureUntilClose => "Capture for longer (until the connection closes) to see the outcome.".into(),
         Fix::RaiseLimit => "Raise the limit (see tlswhy analyze --help) or split the capture (editcap -c).".into(),
+        Fix::ListenOnUdpPort { port } => format!(
+            "Server side: start the QUIC (HTTP/3) service on UDP port {port}, or stop advertising HTTP/3 there (Alt-Svc, HTTPS DNS records) so that clients do not try it."
+        ),
+        Fix::AllowUdp { port } => format!(
+            "Network path: allow UDP to port {port} (QUIC) through the firewalls between client and server (and on the server's host); clients otherwise wait for their QUIC timeout before using TCP."
+        ),
+        Fix::EnableCommonQuicVersion { client, server } => format!(
+            "Either side: enable a QUIC version both speak — {} on the server, or one of {} on the client.",
+            crate::quic::version_name(*client),
+            crate::quic::version_list(server, false)
+        ),
     }
 }

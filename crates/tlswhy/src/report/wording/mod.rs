@@ -258,6 +258,35 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
         Finding::NoResponse => format!(
             "The server at {server} accepted the connection but never answered the ClientHello."
         ),
+        Finding::QuicPortUnreachable { answers } => format!(
+            "Nothing listens on UDP port {port} of {}: the client's QUIC Initials were answered with ICMP port unreachable ({answers} time(s)).",
+            server.ip()
+        ),
+        Finding::UdpUnanswered { initials, secs } => format!(
+            "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered: UDP to this port is dropped on the way or by the server's host."
+        ),
+        Finding::QuicFellBackToTcp { initials, secs, .. } => format!(
+            "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered, and it fell back to TCP to the same port: UDP is dropped on the way."
+        ),
+        Finding::QuicNoCommonVersion { client, server: listed } => format!(
+            "The server at {server} does not speak {}: its Version Negotiation lists only {}, and the client gave up.",
+            crate::quic::version_name(*client),
+            crate::quic::version_list(listed, false)
+        ),
+        Finding::QuicTransportError {
+            from,
+            error_code,
+            reason,
+        } => format!(
+            "The {} closed the QUIC connection with the transport error {}{}.",
+            from.sender(),
+            crate::quic::transport_error_name(*error_code),
+            if reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ('{reason}')")
+            }
+        ),
     }
 }
 
