@@ -189,7 +189,8 @@ impl<'s> Engine<'s> {
 
     /// The records of the QUIC attempts over at `now` (every one when `flush`).
     fn finish_quic(&mut self, name: &str, now: Timestamp, flush: bool) -> Vec<(u64, Finished)> {
-        let idle_ns = (self.settings.diagnosis.response_timeout * 1e9) as i64;
+        // Quiet for as long as a TCP connection is before it counts as over.
+        let idle_ns = self.settings.diagnosis.limits.flow_idle_ns();
         let output = Output {
             name,
             settings: self.settings,
