@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the stages on the recorded captures: the capture record walk,
 //! link/IP/TCP decode, ClientHello parsing, certificate parsing (first time and from the
-//! chain cache), a whole capture through diagnosis, and JSON output.
+//! chain cache), a whole capture through diagnosis, JSON output, and QUIC (the bundled
+//! QUIC captures to verdicts, one attempt's datagrams to its outcome).
 //!
 //! `cargo bench --bench parts`; set `TLSWHY_BENCH_PCAP` to a larger capture (e.g. one
 //! made by `../shared/bench/gen_bench_pcap.py`) to measure the walk and decode on it.
@@ -41,6 +42,35 @@ fn first_client_hello(pcap: &[u8]) -> Vec<u8> {
         }
     }
     panic!("no ClientHello")
+}
+
+/// The UDP payloads of the first attempt to server port `port`, as (to the client,
+/// bytes).
+fn udp_payloads(pcap: &[u8], port: u16) -> Vec<(bool, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut client_port = None;
+    for p in PacketReader::new(pcap, "bench").unwrap() {
+        let Ok(ip) = tlswhy::decode::ip_payload_of(p.link_type, p.data) else {
+            continue;
+        };
+        let Ok(sliced) = etherparse::SlicedPacket::from_ip(ip) else {
+            continue;
+        };
+        if let Some(etherparse::TransportSlice::Udp(udp)) = sliced.transport {
+            let (to_client, client) = if udp.destination_port() == port {
+                (false, udp.source_port())
+            } else if udp.source_port() == port {
+                (true, udp.destination_port())
+            } else {
+                continue;
+            };
+            // The first attempt to that port only.
+            if *client_port.get_or_insert(client) == client {
+                out.push((to_client, udp.payload().to_vec()));
+            }
+        }
+    }
+    out
 }
 
 /// The first DER certificate (SEQUENCE with a 2-byte length holding a SEQUENCE).
@@ -94,6 +124,55 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(relay.len() as u64));
     g.bench_function("relay_ip_sni_to_verdicts", |b| {
         b.iter(|| analyze_bytes(black_box(&relay), "bench", &settings).unwrap())
+    });
+    g.finish();
+
+    // QUIC: the bundled QUIC captures (aioquic and ngtcp2 attempts, 21 in all) through
+    // the whole pipeline, and the datagrams of one successful attempt (Initials opened,
+    // CRYPTO reassembled, hellos parsed) through quic::attempt alone.
+    let quic: Vec<Vec<u8>> = [
+        "quic_ok.pcap",
+        "quic_ok_ngtcp2.pcap",
+        "quic_alpn_mismatch.pcap",
+        "quic_cert_rejected.pcap",
+        "quic_udp_blocked.pcap",
+        "quic_version_mismatch.pcap",
+    ]
+    .map(capture)
+    .into();
+    let mut g = c.benchmark_group("quic");
+    g.throughput(Throughput::Bytes(quic.iter().map(|q| q.len() as u64).sum()));
+    g.bench_function("captures_to_verdicts", |b| {
+        b.iter(|| {
+            quic.iter()
+                .map(|q| {
+                    analyze_bytes(black_box(q), "bench", &settings)
+                        .unwrap()
+                        .handshakes
+                        .len()
+                })
+                .sum::<usize>()
+        })
+    });
+    let datagrams = udp_payloads(&quic[0], 4600);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("attempt_to_outcome", |b| {
+        b.iter(|| {
+            let mut attempt = tlswhy::quic::attempt::QuicAttempt::default();
+            for (i, (to_client, d)) in datagrams.iter().enumerate() {
+                let at = tlswhy::flow::At {
+                    frame: i as u64 + 1,
+                    ts: tlswhy::capture::Timestamp(i as i64),
+                };
+                let dir = if *to_client {
+                    tlswhy::flow::Dir::ToClient
+                } else {
+                    tlswhy::flow::Dir::ToServer
+                };
+                attempt.on_datagram(dir, at, black_box(d));
+            }
+            attempt.outcome()
+        })
     });
     g.finish();
 
