@@ -20,6 +20,9 @@
 #   the text report with --keylog on 1 and 2 threads, next to text-1t and text-2t on the
 #   same file; a line gives keys-2t's speed over text-2t's, and the agreement with the
 #   truth file is checked with the keys too.
+#   QUIC=1: a third input of QUIC attempts only (gen_capture --quic-ratio 1, as many as
+#   the handshake-heavy one; GEN=rust only): Initials sealed for real, 10% failing
+#   (alpn_mismatch, udp_blocked), tshark's row decrypting the Initials too.
 #   TOOLS="text-2t null-2t ...": only these rows (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +32,7 @@ GEN=${GEN:-rust}
 PYGEN=${PYGEN:-../shared/bench/gen_bench_pcap.py}
 SIZE=${SIZE:-small}
 KEYS=${KEYS:-}
+QUIC=${QUIC:-}
 case "$GEN" in
     *.py) PYGEN=$GEN; GEN=python ;; # GEN used to be the Python generator's path
     rust | python) ;;
@@ -83,6 +87,11 @@ if [ $# -eq 0 ]; then
     k=${KEYS:+-keys}
     set -- "$WORK/$GEN-$SIZE-bulk$k.pcap" "$WORK/$GEN-$SIZE-bulk$k.truth.jsonl" \
         "$WORK/$GEN-$SIZE-hs$k.pcap" "$WORK/$GEN-$SIZE-hs$k.truth.jsonl"
+    if [ -n "$QUIC" ]; then
+        [ "$GEN" = rust ] || { echo "QUIC=1 needs GEN=rust" >&2; exit 2; }
+        generate quic --connections $hs --bulk-kb 0-1 --quic-ratio 1 --seed 3
+        set -- "$@" "$WORK/$GEN-$SIZE-quic$k.pcap" "$WORK/$GEN-$SIZE-quic$k.truth.jsonl"
+    fi
 fi
 
 # once NAME CMD...: runs CMD once; appends "wall-seconds peak-RSS-KiB" to $WORK/NAME.runs

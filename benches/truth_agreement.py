@@ -7,7 +7,9 @@ usage: truth_agreement.py TRUTH.jsonl TLSWHY.jsonl
 import json, sys
 code = {"ok": "ok", "rst_after_client_hello": "server_reset_after_client_hello",
         "handshake_failure": "no_shared_cipher", "protocol_version": "protocol_version_mismatch",
-        "unrecognized_name": "sni_unrecognized", "unknown_ca": "cert_unknown_ca"}
+        "unrecognized_name": "sni_unrecognized", "unknown_ca": "cert_unknown_ca",
+        # QUIC attempts (gen_capture --quic-ratio)
+        "alpn_mismatch": "alpn_mismatch", "udp_blocked": "udp_blocked"}
 if len(sys.argv) != 3:
     sys.exit(__doc__.strip().splitlines()[-1])
 truth = {}

@@ -201,3 +201,57 @@ fn quic_initials_show_what_tshark_read() {
     }
     assert!(checked >= 20, "only {checked} QUIC attempts checked");
 }
+
+/// The generator's QUIC attempts (`gen_capture --quic-ratio`, Initials sealed with the
+/// library's own sealing) are read back as it made them: each attempt's verdict is the
+/// outcome of its truth line, with its SNI and (for a success) its suite.
+#[test]
+fn generated_quic_attempts_get_their_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, truth) = (dir.path().join("quic.pcap"), dir.path().join("quic.truth"));
+    common::gen_capture(
+        &[
+            "--connections",
+            "400",
+            "--quic-ratio",
+            "0.5",
+            "--failure-ratio",
+            "0.3",
+            "--seed",
+            "7",
+        ],
+        &pcap,
+        &truth,
+    );
+    let report = common::analyze(&pcap);
+    let by_client: std::collections::HashMap<String, &tlswhy::record::Handshake> = report
+        .handshakes
+        .iter()
+        .map(|h| (h.client.to_string(), h))
+        .collect();
+    let mut quic = std::collections::BTreeMap::<String, usize>::new();
+    for line in std::fs::read_to_string(&truth).unwrap().lines() {
+        let t: serde_json::Value = serde_json::from_str(line).unwrap();
+        if t["transport"] != "quic" {
+            continue;
+        }
+        let ip: std::net::IpAddr = t["client"].as_str().unwrap().parse().unwrap();
+        let client = SocketAddr::new(ip, t["client_port"].as_u64().unwrap() as u16);
+        let h = by_client[&client.to_string()];
+        assert!(h.quic.is_some(), "{t}");
+        let outcome = t["outcome"].as_str().unwrap();
+        assert_eq!(h.verdict.code.as_str(), outcome, "{t}");
+        assert_eq!(h.sni.as_deref(), t["sni"].as_str(), "{t}");
+        if outcome == "ok" {
+            let suite =
+                u16::from_str_radix(t["suite"].as_str().unwrap().trim_start_matches("0x"), 16);
+            let got = h.server_hello.as_ref().map(|sh| sh.cipher_suite.0);
+            assert_eq!(got, suite.ok(), "{t}");
+        }
+        *quic.entry(outcome.to_string()).or_default() += 1;
+    }
+    assert!(
+        quic.len() == 3 && quic.values().all(|&n| n >= 10),
+        "outcomes: {quic:?}"
+    );
+}

@@ -165,28 +165,20 @@ fn every_record_of_a_benchmark_capture_fits_the_schema() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("handshakes.pcap");
     let truth = dir.path().join("handshakes.truth");
-    let mut cargo = std::process::Command::new(env!("CARGO"));
-    cargo.current_dir(common::root()).args(["run", "--quiet"]);
-    if !cfg!(debug_assertions) {
-        cargo.arg("--release");
-    }
-    let status = cargo
-        .args(["--example", "gen_capture", "--", "--connections", "600"])
-        .args([
+    common::gen_capture(
+        &[
+            "--connections",
+            "600",
             "--bulk-kb",
             "0-1",
             "--resume-ratio",
             "0.3",
             "--seed",
             "2",
-            "--out",
-        ])
-        .arg(&pcap)
-        .arg("--truth")
-        .arg(&truth)
-        .status()
-        .expect("run examples/gen_capture.rs");
-    assert!(status.success());
+        ],
+        &pcap,
+        &truth,
+    );
     let (compact, full) = check_all(&pcap);
     assert_eq!(compact.len(), 600);
     // `resumed` and (TLS 1.3) `curve` as the generator made them.

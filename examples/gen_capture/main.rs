@@ -26,6 +26,10 @@
 //!   ClientHello, a client fatal alert unknown_ca(48) after the server's certificate
 //!   flight (a leaf from a private CA), or a server RST after the ClientHello.
 //!
+//! With `--quic-ratio` a share of the connections are QUIC attempts to UDP port 443
+//! instead ([`quic`]): their Initials sealed for real (QUIC v1), a success, an
+//! `alpn_mismatch` or a `udp_blocked`; without it the output is unchanged.
+//!
 //! A few segments are retransmitted or delivered out of order: per bulk data segment
 //! (`--retrans-ratio`, `--ooo-ratio`) and in the handshake flights of a share of the
 //! connections (`--hs-anomaly-ratio`). Encrypted bytes are pseudo-random.
@@ -72,6 +76,7 @@ mod keys;
 mod messages;
 mod options;
 mod profiles;
+mod quic;
 mod records;
 mod rng;
 mod scenario;

@@ -55,6 +55,10 @@ pub(crate) struct Options {
     /// Fraction of TLS 1.3-capable browser clients offering X25519MLKEM768.
     #[arg(long, default_value_t = 0.3)]
     pub(crate) pq_ratio: f64,
+    /// Fraction of connections made as QUIC attempts to UDP port 443 (their Initials
+    /// sealed for real), instead of TLS over TCP.
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) quic_ratio: f64,
     /// Distinct server names.
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) servers: u64,

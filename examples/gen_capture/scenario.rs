@@ -291,6 +291,10 @@ impl World {
         c: &mut Conn,
         flight: &mut Vec<u8>,
     ) -> Truth {
+        // Drawn only when asked for: without QUIC the stream of draws is as before.
+        if self.opts.quic_ratio > 0.0 && self.rng.chance(self.opts.quic_ratio) {
+            return self.quic_connection(cid, t0, c, flight);
+        }
         let v6 = self.rng.chance(self.opts.ipv6_ratio);
         let outcome = self.choose_outcome();
         let server = self.choose_server(outcome);

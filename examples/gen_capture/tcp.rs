@@ -134,40 +134,10 @@ impl Conn {
     pub(crate) fn segment(&mut self, d: usize, flags: u8, seq: u32, ack: u32, payload: &[u8]) {
         let syn = flags & SYN != 0;
         let (src, dst) = (d, 1 - d);
-        let b = &mut self.bytes;
-        if d == CLIENT {
-            b.extend_from_slice(&ROUTER_MAC);
-            b.extend_from_slice(&self.client_mac);
-        } else {
-            b.extend_from_slice(&self.client_mac);
-            b.extend_from_slice(&ROUTER_MAC);
-        }
         let header_len = if syn { 40 } else { 32 };
         let tcp_len = header_len + payload.len();
-        let addr_len = if self.v6 { 16 } else { 4 };
-        let (saddr, daddr) = (&self.addr[src][..addr_len], &self.addr[dst][..addr_len]);
-        if self.v6 {
-            b.put_u16(0x86DD);
-            b.put_u32(0x6000_0000 | ((u32::from(self.port[CLIENT]) * 7919) & 0xF_FFFF));
-            b.put_u16(tcp_len as u16);
-            b.push(6);
-            b.push(self.ttl[d]);
-            b.extend_from_slice(saddr);
-            b.extend_from_slice(daddr);
-        } else {
-            b.put_u16(0x0800);
-            self.ip_id[d] = self.ip_id[d].wrapping_add(1);
-            let at = b.len();
-            b.extend_from_slice(&[0x45, 0]);
-            b.put_u16((20 + tcp_len) as u16);
-            b.put_u16(self.ip_id[d]);
-            b.put_u16(0x4000); // don't fragment
-            b.extend_from_slice(&[self.ttl[d], 6, 0, 0]);
-            b.extend_from_slice(saddr);
-            b.extend_from_slice(daddr);
-            let sum = internet_checksum(ones_sum(&b[at..at + 20]));
-            b[at + 10..at + 12].copy_from_slice(&sum.to_be_bytes());
-        }
+        let pseudo = self.link_and_ip(d, 6, tcp_len);
+        let b = &mut self.bytes;
         let tcp_at = b.len();
         b.put_u16(self.port[src]);
         b.put_u16(self.port[dst]);
@@ -197,17 +167,79 @@ impl Conn {
             b.put_u32(tsecr);
         }
         b.extend_from_slice(payload);
-        let pseudo = ones_sum(saddr)
-            + ones_sum(daddr)
-            + 6
-            + (tcp_len as u64 >> 16)
-            + (tcp_len as u64 & 0xFFFF);
         let sum = internet_checksum(pseudo + ones_sum(&b[tcp_at..]));
         b[tcp_at + 16..tcp_at + 18].copy_from_slice(&sum.to_be_bytes());
         self.frames.push(Frame {
             ts: self.t,
             end: b.len(),
         });
+    }
+
+    /// Appends one Ethernet/IP/UDP frame from side `d` at the current time (QUIC).
+    pub(crate) fn datagram(&mut self, d: usize, payload: &[u8]) {
+        let (src, dst) = (d, 1 - d);
+        let udp_len = 8 + payload.len();
+        let pseudo = self.link_and_ip(d, 17, udp_len);
+        let b = &mut self.bytes;
+        let udp_at = b.len();
+        b.put_u16(self.port[src]);
+        b.put_u16(self.port[dst]);
+        b.put_u16(udp_len as u16);
+        b.put_u16(0);
+        b.extend_from_slice(payload);
+        let sum = match internet_checksum(pseudo + ones_sum(&b[udp_at..])) {
+            0 => 0xffff,
+            sum => sum,
+        };
+        b[udp_at + 6..udp_at + 8].copy_from_slice(&sum.to_be_bytes());
+        self.frames.push(Frame {
+            ts: self.t,
+            end: b.len(),
+        });
+    }
+
+    /// Appends the Ethernet and IP headers of a packet from side `d` carrying
+    /// `transport_len` bytes of IP protocol `protocol`; returns the sum of the
+    /// transport checksum's pseudo-header.
+    fn link_and_ip(&mut self, d: usize, protocol: u8, transport_len: usize) -> u64 {
+        let (src, dst) = (d, 1 - d);
+        let b = &mut self.bytes;
+        if d == CLIENT {
+            b.extend_from_slice(&ROUTER_MAC);
+            b.extend_from_slice(&self.client_mac);
+        } else {
+            b.extend_from_slice(&self.client_mac);
+            b.extend_from_slice(&ROUTER_MAC);
+        }
+        let addr_len = if self.v6 { 16 } else { 4 };
+        let (saddr, daddr) = (&self.addr[src][..addr_len], &self.addr[dst][..addr_len]);
+        if self.v6 {
+            b.put_u16(0x86DD);
+            b.put_u32(0x6000_0000 | ((u32::from(self.port[CLIENT]) * 7919) & 0xF_FFFF));
+            b.put_u16(transport_len as u16);
+            b.push(protocol);
+            b.push(self.ttl[d]);
+            b.extend_from_slice(saddr);
+            b.extend_from_slice(daddr);
+        } else {
+            b.put_u16(0x0800);
+            self.ip_id[d] = self.ip_id[d].wrapping_add(1);
+            let at = b.len();
+            b.extend_from_slice(&[0x45, 0]);
+            b.put_u16((20 + transport_len) as u16);
+            b.put_u16(self.ip_id[d]);
+            b.put_u16(0x4000); // don't fragment
+            b.extend_from_slice(&[self.ttl[d], protocol, 0, 0]);
+            b.extend_from_slice(saddr);
+            b.extend_from_slice(daddr);
+            let sum = internet_checksum(ones_sum(&b[at..at + 20]));
+            b[at + 10..at + 12].copy_from_slice(&sum.to_be_bytes());
+        }
+        ones_sum(saddr)
+            + ones_sum(daddr)
+            + u64::from(protocol)
+            + (transport_len as u64 >> 16)
+            + (transport_len as u64 & 0xFFFF)
     }
 
     /// Advances time by `dt` µs (at least 1) and appends a segment.

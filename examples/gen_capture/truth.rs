@@ -39,6 +39,9 @@ pub(crate) struct Truth {
     pub(crate) reason: Option<&'static str>,
     pub(crate) cert_chain_bytes: Option<usize>,
     pub(crate) anomalies: Vec<&'static str>,
+    /// `quic` for a QUIC attempt (`--quic-ratio`); left out over TCP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) transport: Option<&'static str>,
 }
 
 pub(crate) fn ip_text(addr: &[u8; 16], v6: bool) -> String {
@@ -77,5 +80,6 @@ pub(crate) fn truth_line(cid: u64, c: &Conn, sni: &str, a: &Attempt) -> Truth {
         reason: n.reason,
         cert_chain_bytes: (n.version.is_some() && !n.resumed).then_some(a.server.chain_len),
         anomalies: a.anomalies.names(),
+        transport: None,
     }
 }

@@ -140,3 +140,24 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// Runs the benchmark generator (`examples/gen_capture`, built with the tests' profile)
+/// with `args`, writing the capture to `out` and its truth file to `truth`.
+#[allow(dead_code)] // not every test binary generates captures
+pub fn gen_capture(args: &[&str], out: &Path, truth: &Path) {
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo.current_dir(root()).args(["run", "--quiet"]);
+    if !cfg!(debug_assertions) {
+        cargo.arg("--release");
+    }
+    let status = cargo
+        .args(["--example", "gen_capture", "--"])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .arg("--truth")
+        .arg(truth)
+        .status()
+        .expect("run examples/gen_capture");
+    assert!(status.success(), "gen_capture {args:?}");
+}
