@@ -507,7 +507,13 @@ pub(crate) fn quic_record(
         .close
         .as_ref()
         .and_then(|c| c.tls_alert().map(|alert| (c, alert)))
-        .map(|(c, alert)| AlertFacts::new(c.at, c.from, Some([2, alert]), false))
+        .map(|(c, alert)| {
+            let mut facts = AlertFacts::new(c.at, c.from, Some([2, alert]), false);
+            // Read in a Handshake packet opened with keys.
+            facts.encrypted = c.decrypted;
+            facts.decrypted = c.decrypted;
+            facts
+        })
         .into_iter()
         .collect();
     Handshake {
@@ -525,15 +531,15 @@ pub(crate) fn quic_record(
         warnings: Vec::new(),
         frame: first.frame,
         last_frame: a.last.unwrap_or(first).frame,
-        // The server's choice is in its EncryptedExtensions, protected.
-        alpn: None,
+        // The server's choice is in its EncryptedExtensions: read with keys only.
+        alpn: a.selected_alpn.clone(),
         client_hello: a.client_hello.clone().map(|facts| ClientHelloJson {
             frame: a.client_hello_at.unwrap_or(first).frame,
             facts,
         }),
         server_hello: a.server_hello.clone(),
         hello_retry_request: sh.is_some_and(|s| s.hello_retry_request),
-        certificates: Arc::default(),
+        certificates: a.server_certificates.clone().unwrap_or_default(),
         alerts,
         tcp: Default::default(),
         malformed: Vec::new(),

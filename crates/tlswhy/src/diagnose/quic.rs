@@ -4,7 +4,7 @@
 //! unreachable, the TCP connection the client fell back to — and what to change.
 
 use super::detail::Detail;
-use super::verdict::{Finding, Fix, Unfinished, Verdict};
+use super::verdict::{Finding, Fix, Proof, Unfinished, Verdict};
 use crate::flow::{At, Dir};
 use crate::quic::attempt::{QuicAttempt, QuicOutcome};
 use crate::sanitize::text_from_wire;
@@ -13,11 +13,19 @@ use crate::tls::alert::AlertDescription;
 /// The verdict of `attempt` to a server on UDP port `port`; `tcp_fallback`: the
 /// client's TCP SYN to the same server and port after its first Initial.
 pub fn verdict(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Verdict {
+    let mut v = verdict_of(attempt, port, tcp_fallback);
+    if attempt.handshake_opened.iter().any(|&n| n > 0) {
+        v.proof = Proof::Decrypted;
+    }
+    v
+}
+
+fn verdict_of(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Verdict {
     let first = attempt.first.unwrap_or_default();
     let initial = Detail::QuicInitial {
         at: first,
         version: attempt.client_version.unwrap_or_default(),
-        datagrams: attempt.client_initials,
+        datagrams: attempt.client_hello_datagrams.max(1),
     };
     let close = attempt.close.as_ref().map(|c| Detail::QuicClose {
         at: c.at,
@@ -106,7 +114,16 @@ pub fn verdict(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Ve
                 .as_ref()
                 .and_then(|c| c.tls_alert())
                 .map(AlertDescription);
-            let mut details = with_close(vec![initial]);
+            let mut details = vec![initial];
+            if let (Some(chain), Some(at)) = (&attempt.server_certificates, attempt.certificates_at)
+            {
+                details.push(Detail::ServerCertificate {
+                    at,
+                    chain_length: chain.len(),
+                    certificates: chain.clone(),
+                });
+            }
+            details.extend(close.clone());
             if close.is_none() {
                 details.extend(
                     attempt
@@ -114,11 +131,7 @@ pub fn verdict(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Ve
                         .map(|at| Detail::QuicClientStoppedInHandshake { at }),
                 );
             }
-            Verdict::new(
-                Finding::CertRejected { alert },
-                details,
-                Fix::ReadClientError,
-            )
+            certificate_rejection(attempt, alert, details)
         }
         QuicOutcome::VersionMismatch => {
             let listed = attempt.version_negotiation.clone().unwrap_or_default();
@@ -174,7 +187,7 @@ pub fn verdict(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Ve
             )
         }
         QuicOutcome::UdpBlocked => {
-            let initials = attempt.client_initials;
+            let initials = attempt.client_hello_datagrams;
             // Whether the client fell back to TCP is read from its other connections.
             let mut v = match tcp_fallback {
                 Some(tcp) => {
@@ -210,4 +223,93 @@ pub fn verdict(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Ve
             Fix::CaptureLongerForHandshake,
         ),
     }
+}
+
+/// The client rejected the server's certificate: with keys, the certificate and the
+/// client's alert say why, in the order the TCP rules use (`rules::cert`): the alert's
+/// own complaint (expired, unknown CA), then the name, then a self-signed leaf, then a
+/// generic complaint about a leaf that is otherwise fine — its issuer.
+fn certificate_rejection(
+    attempt: &QuicAttempt,
+    alert: Option<AlertDescription>,
+    details: Vec<Detail>,
+) -> Verdict {
+    let leaf = attempt.server_certificates.as_ref().and_then(|c| c.first());
+    let said = |d: AlertDescription| alert == Some(d);
+    let now = attempt
+        .certificates_at
+        .or(attempt.first)
+        .map_or(0, |at| at.ts.as_unix_secs());
+    if said(AlertDescription::CERTIFICATE_EXPIRED)
+        || leaf.is_some_and(|l| l.expired_at(now)) && !said(AlertDescription::UNKNOWN_CA)
+    {
+        return match leaf {
+            Some(l) => Verdict::new(
+                Finding::CertOutsideValidity {
+                    not_before: l.not_before,
+                    not_after: l.not_after,
+                },
+                details,
+                Fix::RenewCertificate,
+            ),
+            None => Verdict::new(
+                Finding::CertReportedExpired,
+                details,
+                Fix::RenewCertificateOrCheckClock,
+            ),
+        };
+    }
+    let sni = attempt
+        .client_hello
+        .as_ref()
+        .filter(|ch| ch.server_name_ip().is_none())
+        .and_then(|ch| ch.server_name.clone());
+    let untrusted = |details| {
+        let chain_len = attempt.server_certificates.as_ref().map_or(0, |c| c.len());
+        Verdict::new(
+            Finding::CertIssuerUntrusted {
+                issuer: leaf.map(|l| l.issuer.clone()).unwrap_or_default(),
+            },
+            details,
+            if chain_len == 1 && leaf.is_some_and(|l| !l.self_issued) {
+                Fix::SendFullChain
+            } else {
+                Fix::TrustIssuer
+            },
+        )
+    };
+    if said(AlertDescription::UNKNOWN_CA) && !leaf.is_some_and(|l| l.self_signed) {
+        return untrusted(details);
+    }
+    if let (Some(l), Some(name)) = (leaf, &sni) {
+        if !l.covers(name) {
+            return Verdict::new(
+                Finding::CertNameMismatch {
+                    names: l.names(),
+                    requested: name.clone(),
+                },
+                details,
+                Fix::CoverName { name: name.clone() },
+            );
+        }
+    }
+    if let Some(l) = leaf.filter(|l| l.self_signed) {
+        return Verdict::new(
+            Finding::CertSelfSignedRejected {
+                subject: l.subject.clone(),
+            },
+            details,
+            Fix::ReplaceOrTrustSelfSigned,
+        );
+    }
+    let generic =
+        said(AlertDescription::BAD_CERTIFICATE) || said(AlertDescription::CERTIFICATE_UNKNOWN);
+    if generic && leaf.is_some_and(|l| l.parse_error.is_none()) {
+        return untrusted(details);
+    }
+    Verdict::new(
+        Finding::CertRejected { alert },
+        details,
+        Fix::ReadClientError,
+    )
 }

@@ -119,12 +119,31 @@ impl CipherSpec {
         })
     }
 
+    /// The header protection of QUIC packets under this suite (RFC 9001 §5.4.3): AES
+    /// for the AES suites, ChaCha20 for ChaCha20-Poly1305.
+    pub(crate) fn quic_header_protection(&self) -> Option<QuicHeaderCipher> {
+        match self.algorithm {
+            Algorithm::Aes128Gcm | Algorithm::Aes128Ccm => Some(QuicHeaderCipher::Aes128),
+            Algorithm::Aes256Gcm => Some(QuicHeaderCipher::Aes256),
+            Algorithm::ChaCha20Poly1305 => Some(QuicHeaderCipher::ChaCha20),
+            _ => None,
+        }
+    }
+
     fn tag_len(&self) -> usize {
         match self.algorithm {
             Algorithm::Aes128Ccm8 | Algorithm::Aes256Ccm8 => 8,
             _ => 16,
         }
     }
+}
+
+/// The cipher of QUIC header protection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum QuicHeaderCipher {
+    Aes128,
+    Aes256,
+    ChaCha20,
 }
 
 enum Keyed {
@@ -202,6 +221,12 @@ impl RecordCipher {
             content_type: header[0],
             plaintext,
         })
+    }
+
+    /// A QUIC packet's payload (RFC 9001 §5.3): the nonce is the IV with the packet
+    /// number, `aad` the unprotected header. `None`: it does not authenticate.
+    pub(crate) fn open_quic(&self, packet_number: u64, aad: &[u8], body: &[u8]) -> Option<Vec<u8>> {
+        self.aead(&self.xor_nonce(packet_number), aad, body)
     }
 
     fn open_tls13(&self, seq: u64, header: &[u8; 5], body: &[u8]) -> Option<Opened> {

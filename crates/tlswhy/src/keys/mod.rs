@@ -9,9 +9,10 @@
 mod cipher;
 mod schedule;
 
-pub(crate) use cipher::{CipherSpec, Opened, RecordCipher};
+pub(crate) use cipher::{CipherSpec, Opened, QuicHeaderCipher, RecordCipher};
 pub(crate) use schedule::{
-    expand_label_sha256, tls12_key_block, tls13_next_secret, tls13_traffic_keys, Tls12Keys,
+    expand_label_sha256, quic_packet_keys, tls12_key_block, tls13_next_secret, tls13_traffic_keys,
+    Tls12Keys,
 };
 
 use std::collections::HashMap;

@@ -60,6 +60,41 @@ pub(crate) fn tls13_traffic_keys(
     Some((key, iv))
 }
 
+/// One direction's QUIC packet protection keys: the AEAD key, the IV, the header
+/// protection key.
+pub(crate) type QuicPacketKeys = (Zeroizing<Vec<u8>>, [u8; 12], Zeroizing<Vec<u8>>);
+
+/// QUIC packet protection keys from a TLS traffic secret (RFC 9001 §5.1; QUIC v2's
+/// labels, RFC 9369 §3.3.2, with `v2`): the AEAD key, the IV and the header
+/// protection key (as long as the AEAD key).
+pub(crate) fn quic_packet_keys(
+    spec: &CipherSpec,
+    secret: &[u8],
+    v2: bool,
+) -> Option<QuicPacketKeys> {
+    if secret.len() != spec.prf.len() {
+        return None;
+    }
+    let mut key = Zeroizing::new(vec![0u8; spec.key_len]);
+    let mut iv = [0u8; 12];
+    let mut hp = Zeroizing::new(vec![0u8; spec.key_len]);
+    let labels: [&[u8]; 3] = if v2 {
+        [b"quicv2 key", b"quicv2 iv", b"quicv2 hp"]
+    } else {
+        [b"quic key", b"quic iv", b"quic hp"]
+    };
+    expand_labels(
+        spec.prf,
+        secret,
+        &mut [
+            (labels[0], &mut key),
+            (labels[1], &mut iv),
+            (labels[2], &mut hp),
+        ],
+    )?;
+    Some((key, iv, hp))
+}
+
 /// The traffic secret after a KeyUpdate (RFC 8446 §7.2).
 pub(crate) fn tls13_next_secret(spec: &CipherSpec, secret: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     let mut next = Zeroizing::new(vec![0u8; secret.len()]);

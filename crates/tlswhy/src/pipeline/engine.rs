@@ -140,10 +140,12 @@ impl<'s> Engine<'s> {
     /// The capture's own secrets (pcapng Decryption Secrets Blocks), beside the key
     /// logs of the settings, for the connections made from now on.
     pub fn use_capture_secrets(&mut self, secrets: Option<Arc<KeyLog>>) {
-        self.table.set_setup(KeySources {
+        let sources = KeySources {
             given: self.settings.keys.clone(),
             embedded: secrets,
-        });
+        };
+        self.quic.set_keys(sources.clone());
+        self.table.set_setup(sources);
     }
 
     /// Takes one packet.

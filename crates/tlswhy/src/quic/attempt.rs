@@ -8,10 +8,15 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use super::frames::initial_frames;
 use super::initial::{initial_keys, InitialKeys};
-use super::packet::{packets, LongType, QuicPacket};
+use super::packet::{packets, LongPacket, LongType, QuicPacket};
+use super::protection::SpaceKeys;
 use crate::flow::{At, Dir};
+use crate::keys::KeySources;
+use crate::tls::cert::CertFacts;
 use crate::tls::hello::{
     parse_client_hello, parse_server_hello, ClientHelloFacts, ServerHelloFacts,
 };
@@ -23,6 +28,8 @@ const CRYPTO_LIMIT: usize = 16 * 1024;
 const CRYPTO_PIECES: usize = 64;
 /// Bytes of a CONNECTION_CLOSE reason phrase kept.
 const REASON_LIMIT: usize = 256;
+/// Certificates of a chain kept.
+const MAX_CHAIN: usize = 8;
 
 /// A CONNECTION_CLOSE read in the clear (in an Initial).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +41,8 @@ pub struct Close {
     pub error_code: u64,
     /// The reason phrase as sent (cut at [`REASON_LIMIT`] bytes), not yet sanitized.
     pub reason: Vec<u8>,
+    /// Read in a Handshake packet opened with keys (else in an Initial, in the clear).
+    pub decrypted: bool,
 }
 
 impl Close {
@@ -119,8 +128,11 @@ pub struct QuicAttempt {
     pub first_port_unreachable: Option<At>,
     /// The first CONNECTION_CLOSE read in the clear.
     pub close: Option<Close>,
-    /// Datagrams with a client Initial (the first and its retransmissions).
+    /// Datagrams with a client Initial (the first, its retransmissions, its ACKs).
     pub client_initials: u32,
+    /// Datagrams whose client Initial carried ClientHello bytes (the first flight and
+    /// its retransmissions).
+    pub client_hello_datagrams: u32,
     /// Datagrams from the server, of any kind.
     pub server_datagrams: u32,
     /// Packets of the Handshake space, per side: [client, server].
@@ -131,8 +143,22 @@ pub struct QuicAttempt {
     pub port_unreachable: u32,
     /// Bytes that did not parse as QUIC, or Initials that did not open.
     pub unreadable: u32,
+    /// Handshake packets opened with keys from a key log, per side.
+    pub handshake_opened: [u32; 2],
+    /// With keys: the protocol the server selected (EncryptedExtensions), and its
+    /// certificates (Certificate) and where they were.
+    pub selected_alpn: Option<String>,
+    pub server_certificates: Option<Arc<Vec<CertFacts>>>,
+    pub certificates_at: Option<At>,
+    /// The client random of the ClientHello (the key log's index).
+    client_random: Option<[u8; 32]>,
     keys: Option<InitialKeys>,
+    /// The Handshake space's keys per side, once looked up.
+    handshake_keys: Option<[Option<SpaceKeys>; 2]>,
     crypto: [CryptoStream; 2],
+    /// The Handshake space's CRYPTO streams and how far their messages were read.
+    handshake_crypto: [CryptoStream; 2],
+    handshake_read: [usize; 2],
 }
 
 /// What became of an attempt, as a passive observer without keys can tell.
@@ -196,6 +222,18 @@ const CERTIFICATE_ALERTS: [u8; 6] = [42, 43, 44, 45, 46, 48];
 impl QuicAttempt {
     /// Reads one UDP datagram of the attempt.
     pub fn on_datagram(&mut self, dir: Dir, at: At, datagram: &[u8]) {
+        self.on_datagram_with_keys(dir, at, datagram, None);
+    }
+
+    /// Reads one UDP datagram; with `keys`, Handshake packets are opened with the
+    /// handshake traffic secrets they hold for this connection's client random.
+    pub fn on_datagram_with_keys(
+        &mut self,
+        dir: Dir,
+        at: At,
+        datagram: &[u8],
+        keys: Option<&KeySources>,
+    ) {
         self.first.get_or_insert(at);
         self.last = Some(at);
         let side = match dir {
@@ -208,6 +246,7 @@ impl QuicAttempt {
         let (found, damaged) = packets(datagram);
         self.unreadable += u32::from(damaged);
         let mut client_initial = false;
+        let mut client_hello_bytes = false;
         for packet in found {
             match packet {
                 QuicPacket::VersionNegotiation { versions, .. } => {
@@ -219,14 +258,21 @@ impl QuicAttempt {
                 QuicPacket::Short(_) => self.short_packets[side] += 1,
                 QuicPacket::Long(long) => match long.kind {
                     LongType::Retry => {
-                        // The client starts over with new keys.
+                        // The client starts over with new keys, and a ClientHello of
+                        // its own (some stacks make a new one, with a new random).
                         self.retry = true;
                         self.keys = None;
+                        self.crypto[0] = CryptoStream::default();
+                        self.client_hello = None;
+                        self.client_random = None;
                     }
                     LongType::Handshake => {
                         self.handshake_packets[side] += 1;
                         if dir == Dir::ToServer {
                             self.last_client_handshake = Some(at);
+                        }
+                        if let Some(sources) = keys {
+                            self.open_handshake(&long, dir, at, sources);
                         }
                     }
                     LongType::ZeroRtt => {}
@@ -257,20 +303,16 @@ impl QuicAttempt {
                         };
                         let frames = initial_frames(&opened.payload);
                         self.unreadable += u32::from(frames.malformed);
+                        client_hello_bytes |= side == 0 && !frames.crypto.is_empty();
                         for (offset, data) in frames.crypto {
                             self.crypto[side].add(offset, data);
                         }
-                        if let (Some(close), None) = (frames.close, &self.close) {
-                            let mut reason = close.reason.to_vec();
-                            reason.truncate(REASON_LIMIT);
-                            self.close = Some(Close {
-                                at,
-                                from: dir,
-                                frame: close.frame,
-                                error_code: close.error_code,
-                                reason,
-                            });
+                        if let Some(close) = frames.close {
+                            self.closed(close, dir, at, false);
                         }
+                        // The hellos as soon as they are whole: a Handshake packet
+                        // later in this datagram may need the suite to open.
+                        self.read_hellos(at);
                     }
                 },
             }
@@ -279,17 +321,114 @@ impl QuicAttempt {
             self.client_initials += 1;
             self.last_client_initial = Some(at);
         }
+        self.client_hello_datagrams += u32::from(client_hello_bytes);
+    }
+
+    /// Parses the ClientHello and the ServerHello once their CRYPTO bytes are whole.
+    fn read_hellos(&mut self, at: At) {
         if self.client_hello.is_none() {
-            self.client_hello = self.crypto[0]
-                .first_message(1)
-                .and_then(|body| parse_client_hello(body).ok());
-            self.client_hello_at = self.client_hello.as_ref().map(|_| at);
+            if let Some(body) = self.crypto[0].first_message(1) {
+                self.client_hello = parse_client_hello(body).ok();
+                self.client_hello_at = self.client_hello.as_ref().map(|_| at);
+                // After legacy_version.
+                self.client_random = body.get(2..34).and_then(|r| r.try_into().ok());
+            }
         }
         if self.server_hello.is_none() {
             self.server_hello = self.crypto[1]
                 .first_message(2)
                 .and_then(|body| parse_server_hello(body).ok());
             self.server_hello_at = self.server_hello.as_ref().map(|_| at);
+        }
+    }
+
+    /// The first CONNECTION_CLOSE read (a later one, or the same sent again, adds
+    /// nothing).
+    fn closed(
+        &mut self,
+        close: super::frames::ConnectionClose<'_>,
+        from: Dir,
+        at: At,
+        decrypted: bool,
+    ) {
+        if self.close.is_some() {
+            return;
+        }
+        let mut reason = close.reason.to_vec();
+        reason.truncate(REASON_LIMIT);
+        self.close = Some(Close {
+            at,
+            from,
+            frame: close.frame,
+            error_code: close.error_code,
+            reason,
+            decrypted,
+        });
+    }
+
+    /// Opens a Handshake packet with the key log's secrets (looked up once the hellos
+    /// give the client random and the suite) and reads its frames: CRYPTO (the server's
+    /// EncryptedExtensions and Certificate) and CONNECTION_CLOSE.
+    fn open_handshake(&mut self, packet: &LongPacket<'_>, dir: Dir, at: At, sources: &KeySources) {
+        if self.handshake_keys.is_none() {
+            let (Some(random), Some(sh), Some(version)) =
+                (self.client_random, &self.server_hello, self.client_version)
+            else {
+                return;
+            };
+            let Some(secrets) = sources.lookup(&random) else {
+                // Not there (yet): looked up again with the next packet.
+                return;
+            };
+            let suite = sh.cipher_suite.0;
+            let version = self.server_version.unwrap_or(version);
+            self.handshake_keys = Some(secrets.handshake.clone().map(|secret| {
+                secret.and_then(|s| SpaceKeys::from_secret(suite, s.bytes(), version))
+            }));
+        }
+        let side = usize::from(dir == Dir::ToClient);
+        let Some(keys) = self.handshake_keys.as_ref().and_then(|k| k[side].as_ref()) else {
+            return;
+        };
+        let Some(opened) = packet.open(keys) else {
+            self.unreadable += 1;
+            return;
+        };
+        self.handshake_opened[side] += 1;
+        let frames = initial_frames(&opened.payload);
+        self.unreadable += u32::from(frames.malformed);
+        for (offset, data) in frames.crypto {
+            self.handshake_crypto[side].add(offset, data);
+        }
+        if let Some(close) = frames.close {
+            self.closed(close, dir, at, true);
+        }
+        if side == 1 {
+            self.read_server_messages(at);
+        }
+    }
+
+    /// The server's Handshake-space messages that are whole and not yet read.
+    fn read_server_messages(&mut self, at: At) {
+        let stream = &self.handshake_crypto[1].contiguous;
+        while let Some(header) = stream.get(self.handshake_read[1]..self.handshake_read[1] + 4) {
+            let len = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
+            let start = self.handshake_read[1] + 4;
+            let Some(body) = stream.get(start..start + len) else {
+                return;
+            };
+            match header[0] {
+                8 => self.selected_alpn = crate::tls::protected::encrypted_extensions_alpn(body),
+                11 if self.server_certificates.is_none() => {
+                    if let Some(chain) = crate::tls::protected::tls13_certificate_chain(body) {
+                        let chain = &chain[..chain.len().min(MAX_CHAIN)];
+                        self.server_certificates = Some(crate::tls::cert::chain_facts(chain));
+                        self.certificates_at = Some(at);
+                    }
+                }
+                _ => {}
+            }
+            self.handshake_read[1] = start + len;
         }
     }
 
@@ -364,6 +503,7 @@ mod tests {
             frame,
             error_code,
             reason: Vec::new(),
+            decrypted: false,
         })
     }
 

@@ -141,6 +141,20 @@ pub fn seal_initial(
     packet
 }
 
+impl super::protection::Protection for PacketKeys {
+    fn mask(&self, sample: &[u8; 16]) -> [u8; 5] {
+        let mask = PacketKeys::mask(self, sample);
+        [mask[0], mask[1], mask[2], mask[3], mask[4]]
+    }
+
+    fn open_payload(&self, packet_number: u64, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        let mut payload = sealed.to_vec();
+        let len = self.open(packet_number, aad, &mut payload)?;
+        payload.truncate(len);
+        Some(payload)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

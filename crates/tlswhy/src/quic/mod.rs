@@ -11,6 +11,7 @@ pub mod attempt;
 pub mod frames;
 pub mod initial;
 pub mod packet;
+pub mod protection;
 pub mod table;
 
 /// A QUIC version as people name it: `QUIC v1`, `QUIC v2`, else its number in hex

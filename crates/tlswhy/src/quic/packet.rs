@@ -3,7 +3,8 @@
 //! perhaps a short-header packet; and the opening of an Initial (header protection
 //! removed, payload authenticated and decrypted, RFC 9001 §5.4).
 
-use super::initial::{PacketKeys, VERSION_2};
+use super::initial::VERSION_2;
+use super::protection::Protection;
 use super::varint;
 
 /// The type of a long-header packet.
@@ -137,9 +138,10 @@ pub struct OpenedPacket {
 }
 
 impl LongPacket<'_> {
-    /// Removes the header protection and opens the payload with `keys`; `None` when it
-    /// does not authenticate (another connection's keys, or damaged).
-    pub fn open(&self, keys: &PacketKeys) -> Option<OpenedPacket> {
+    /// Removes the header protection and opens the payload with `keys` (an Initial's
+    /// keys, or a later space's); `None` when it does not authenticate (another
+    /// connection's keys, or damaged).
+    pub fn open(&self, keys: &impl Protection) -> Option<OpenedPacket> {
         if self.kind == LongType::Retry {
             return None;
         }
@@ -159,9 +161,7 @@ impl LongPacket<'_> {
             header[self.pn_offset + i] = byte;
             packet_number = packet_number << 8 | u64::from(byte);
         }
-        let mut payload = b[self.pn_offset + pn_len..].to_vec();
-        let len = keys.open(packet_number, &header, &mut payload)?;
-        payload.truncate(len);
+        let payload = keys.open_payload(packet_number, &header, &b[self.pn_offset + pn_len..])?;
         Some(OpenedPacket {
             packet_number,
             payload,

@@ -21,6 +21,7 @@ use super::attempt::{QuicAttempt, QuicOutcome};
 use super::packet::{packets, LongType, QuicPacket};
 use crate::capture::{Packet, Timestamp};
 use crate::flow::{key_of, At, Dir, FlowKey};
+use crate::keys::KeySources;
 
 /// QUIC attempts followed at once, at most; datagrams that would start more are not
 /// followed (counted in [`QuicTable::not_followed`]).
@@ -59,6 +60,8 @@ pub struct QuicTable {
     pub started: u64,
     /// Datagrams that would have started an attempt beyond [`MAX_ATTEMPTS`].
     pub not_followed: u64,
+    /// Where Handshake packets' secrets come from (`None`: no key log).
+    keys: Option<KeySources>,
 }
 
 /// What a packet that is not TCP carries, as far as QUIC goes.
@@ -83,6 +86,11 @@ impl QuicTable {
 
     pub fn is_empty(&self) -> bool {
         self.flows.is_empty()
+    }
+
+    /// The key logs that open Handshake packets, for the attempts from now on.
+    pub fn set_keys(&mut self, keys: KeySources) {
+        self.keys = (!keys.is_empty()).then_some(keys);
     }
 
     /// Takes a packet that is not TCP: a datagram of an attempt (or one that starts an
@@ -121,7 +129,8 @@ impl QuicTable {
             } else {
                 Dir::ToClient
             };
-            flow.attempt.on_datagram(dir, at, payload);
+            flow.attempt
+                .on_datagram_with_keys(dir, at, payload, self.keys.as_ref());
             return;
         }
         if !starts_attempt(payload) {
@@ -138,7 +147,8 @@ impl QuicTable {
             attempt: QuicAttempt::default(),
             tcp_fallback: None,
         };
-        flow.attempt.on_datagram(Dir::ToServer, at, payload);
+        flow.attempt
+            .on_datagram_with_keys(Dir::ToServer, at, payload, self.keys.as_ref());
         self.flows.insert(key, flow);
     }
 

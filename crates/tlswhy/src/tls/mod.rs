@@ -10,7 +10,7 @@ pub mod facts;
 pub mod fingerprint;
 pub mod hello;
 pub mod plaintext;
-mod protected;
+pub(crate) mod protected;
 mod sslv2;
 pub mod suites;
 mod trim;

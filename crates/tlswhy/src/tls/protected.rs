@@ -291,7 +291,7 @@ fn tls13_cipher(spec: &CipherSpec, secret: &[u8]) -> Option<RecordCipher> {
 }
 
 /// The protocol a TLS 1.3 EncryptedExtensions selected with ALPN, if any.
-pub(super) fn encrypted_extensions_alpn(body: &[u8]) -> Option<String> {
+pub(crate) fn encrypted_extensions_alpn(body: &[u8]) -> Option<String> {
     let len = u16::from_be_bytes([*body.first()?, *body.get(1)?]) as usize;
     let extensions = body.get(2..2 + len)?;
     split_extensions(extensions)
@@ -302,7 +302,7 @@ pub(super) fn encrypted_extensions_alpn(body: &[u8]) -> Option<String> {
 
 /// The certificates of a TLS 1.3 Certificate message (RFC 8446 §4.4.2): a request
 /// context, then entries of a certificate and its extensions. `None`: it does not parse.
-pub(super) fn tls13_certificate_chain(body: &[u8]) -> Option<Vec<&[u8]>> {
+pub(crate) fn tls13_certificate_chain(body: &[u8]) -> Option<Vec<&[u8]>> {
     let context_len = *body.first()? as usize;
     let rest = body.get(1 + context_len..)?;
     let list_len = u24(rest)?;
