@@ -97,3 +97,42 @@ impl Protection for SpaceKeys {
         self.payload.open_quic(packet_number, aad, sealed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::hex;
+
+    /// RFC 9001 §A.5: ChaCha20-Poly1305 keys from a traffic secret, its header
+    /// protection mask and the payload of the example packet (one PING frame).
+    #[test]
+    fn the_rfc_9001_chacha20_example() {
+        let secret = hex("9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b");
+        let keys = SpaceKeys::from_secret(0x1303, &secret, super::super::initial::VERSION_1)
+            .expect("ChaCha20-Poly1305 keys");
+        let sample: [u8; 16] = hex("5e5cd55c41f69080575d7999c25a5bfb").try_into().unwrap();
+        assert_eq!(keys.mask(&sample), [0xae, 0xfe, 0xfe, 0x7d, 0x03]);
+        let payload = keys
+            .open_payload(
+                654_360_564,
+                &hex("4200bff4"),
+                &hex("655e5cd55c41f69080575d7999c25a5bfb"),
+            )
+            .expect("opens");
+        assert_eq!(payload, [0x01]);
+        // Another suite's keys do not open it.
+        let aes =
+            SpaceKeys::from_secret(0x1301, &secret, super::super::initial::VERSION_1).unwrap();
+        assert!(aes
+            .open_payload(
+                654_360_564,
+                &hex("4200bff4"),
+                &hex("655e5cd55c41f69080575d7999c25a5bfb")
+            )
+            .is_none());
+        assert!(
+            SpaceKeys::from_secret(0x1302, &secret, 1).is_none(),
+            "a SHA-384 suite needs 48 bytes"
+        );
+    }
+}
