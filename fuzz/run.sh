@@ -19,7 +19,7 @@ cd "$(dirname "$0")"
 secs=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(capture_reader capture_stream packets_to_flows tls_conversation tls_keyed_conversation quic_attempt analyze)
+[ ${#targets[@]} -gt 0 ] || targets=(capture_reader capture_stream packets_to_flows tls_conversation tls_keyed_conversation quic_attempt quic_keyed_attempt analyze)
 jobs=${FUZZ_JOBS:-1}
 toolchain=${TOOLCHAIN:-}
 if [ -z "$toolchain" ]; then

@@ -11,6 +11,8 @@ tls_keyed_conversation:   the same for the keyed captures (captures/keys_*.pcap)
                           [2-byte length][the capture's key log].
 quic_attempt:             each UDP flow's datagrams in capture order, as
                           [direction][2-byte length][bytes] chunks.
+quic_keyed_attempt:       the same for the QUIC captures with a key log, after
+                          [2-byte length][the capture's key log].
 
 Sources: captures/*.pcap and tests/data/formats/*, and with --corpus DIR also the
 captures in DIR (run.sh passes the third-party corpus when it is there). Only the standard library is used.
@@ -198,6 +200,16 @@ def main():
     for d in args.corpus:
         extra += sorted(glob.glob(os.path.join(d, "*.pcap*")))
     counts = {}
+
+    def keyed(target, path, blob):
+        """A seed of `target`: the capture's key log (when it has one) before `blob`."""
+        keylog = path[: -len(".pcap")] + ".keys"
+        if path.endswith(".pcap") and os.path.exists(keylog):
+            with open(keylog, "rb") as f:
+                lines = f.read()[:65535]
+            write(os.path.join(args.out, target), struct.pack(">H", len(lines)) + lines + blob)
+            counts[target] = counts.get(target, 0) + 1
+
     for path in files + extra:
         with open(path, "rb") as f:
             raw = f.read()
@@ -223,18 +235,13 @@ def main():
                             for d, p in chunks if len(p) < 65536)
             write(os.path.join(args.out, "tls_conversation"), blob)
             counts["tls_conversation"] = counts.get("tls_conversation", 0) + 1
-            keylog = path[: -len(".pcap")] + ".keys"
-            if path.endswith(".pcap") and os.path.exists(keylog):
-                with open(keylog, "rb") as f:
-                    lines = f.read()[:65535]
-                write(os.path.join(args.out, "tls_keyed_conversation"),
-                      struct.pack(">H", len(lines)) + lines + blob)
-                counts["tls_keyed_conversation"] = counts.get("tls_keyed_conversation", 0) + 1
+            keyed("tls_keyed_conversation", path, blob)
         for chunks in datagram_flows(pkts):
             blob = b"".join(bytes([int(d)]) + struct.pack(">H", len(p)) + p
                             for d, p in chunks if len(p) < 65536)
             write(os.path.join(args.out, "quic_attempt"), blob)
             counts["quic_attempt"] = counts.get("quic_attempt", 0) + 1
+            keyed("quic_keyed_attempt", path, blob)
     for target, n in sorted(counts.items()):
         print(f"seeds: {target}: {n} written to {os.path.join(args.out, target)}")
 

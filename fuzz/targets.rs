@@ -27,6 +27,7 @@ pub fn run(name: &str, data: &[u8]) {
         "tls_conversation" => tls_conversation(data),
         "tls_keyed_conversation" => tls_keyed_conversation(data),
         "quic_attempt" => quic_attempt(data),
+        "quic_keyed_attempt" => quic_keyed_attempt(data),
         _ => analyze(data),
     }
 }
@@ -176,23 +177,27 @@ pub fn tls_conversation(data: &[u8]) {
 /// in [`tls_conversation`]. The conversation opens its records with the key log's
 /// secrets (the seeds are real keyed connections with their own key log lines).
 pub fn tls_keyed_conversation(data: &[u8]) {
-    let Some(len) = data
+    let Some((keys, chunks)) = with_key_log(data) else {
+        return;
+    };
+    let conv = Conversation::with_keys(&tlswhy::limits::Limits::default(), &keys);
+    feed_conversation(conv, chunks);
+}
+
+/// `[len: u16 BE][an NSS key log of len bytes]` and what follows: the key log as the
+/// key sources of a run, and the rest.
+fn with_key_log(data: &[u8]) -> Option<(KeySources, &[u8])> {
+    let len = data
         .get(..2)
-        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
-    else {
-        return;
-    };
-    let Some(lines) = data.get(2..2 + len) else {
-        return;
-    };
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)?;
+    let lines = data.get(2..2 + len)?;
     let log = KeyLog::new();
     log.add_lines(lines);
     let keys = KeySources {
         given: Some(std::sync::Arc::new(log)),
         embedded: None,
     };
-    let conv = Conversation::with_keys(&tlswhy::limits::Limits::default(), &keys);
-    feed_conversation(conv, &data[2 + len..]);
+    Some((keys, &data[2 + len..]))
 }
 
 /// The chunks `[ctrl: u8][len: u16 BE][len bytes]` of `data` with the frame number
@@ -240,18 +245,40 @@ fn direction(ctrl: u8) -> Dir {
 /// a `ctrl` of 0xff is an ICMP port unreachable and carries no length. At the end the
 /// attempt's outcome is decided, and what it read stays within its bounds.
 pub fn quic_attempt(data: &[u8]) {
+    feed_attempt(data, None);
+}
+
+/// One QUIC attempt with keys: `[len: u16 BE][an NSS key log of len bytes]`, then
+/// chunks as in [`quic_attempt`]. Handshake packets open with the key log's secrets
+/// (the seeds are the recorded QUIC captures with their own key logs).
+pub fn quic_keyed_attempt(data: &[u8]) {
+    if let Some((keys, chunks)) = with_key_log(data) {
+        feed_attempt(chunks, Some(&keys));
+    }
+}
+
+/// Feeds datagram chunks to an attempt, then decides its outcome and checks what it
+/// read stays within its bounds.
+fn feed_attempt(data: &[u8], keys: Option<&KeySources>) {
     let mut attempt = tlswhy::quic::attempt::QuicAttempt::default();
     for (ctrl, at, datagram) in chunks(data, |ctrl| ctrl == 0xff) {
         if ctrl == 0xff {
             attempt.on_port_unreachable(at);
         } else {
-            attempt.on_datagram(direction(ctrl), at, datagram);
+            attempt.on_datagram_with_keys(direction(ctrl), at, datagram, keys);
         }
     }
     let code = attempt.outcome().code();
     assert!(!code.is_empty());
     if let Some(close) = &attempt.close {
         assert!(close.reason.len() <= 256, "a reason kept past its bound");
+    }
+    // The verdict states the outcome's code; only a certificate rejection may be
+    // narrowed by what keys show.
+    let outcome = attempt.outcome();
+    let verdict = tlswhy::diagnose::quic::verdict(&attempt, 443, None);
+    if outcome != tlswhy::quic::attempt::QuicOutcome::CertRejected {
+        assert_eq!(verdict.code.as_str(), code);
     }
     std::hint::black_box(format!("{attempt:?}"));
 }

@@ -22,7 +22,8 @@
 //! with a line on standard error when absent, unless `TLSWHY_REQUIRE_CORPUS=1`) a lighter
 //! set. The inputs the fuzz targets found (`tests/data/fuzz-regressions/`) are replayed
 //! through the same API the fuzz target used. The UDP flows of the QUIC captures
-//! (`captures/quic_*.pcap`) go through `quic::attempt` with their datagrams mutated.
+//! (`captures/quic_*.pcap`) go through `quic::attempt` with their datagrams mutated
+//! (with the capture's key log when it has one, Handshake packets opened).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -278,6 +279,9 @@ fn quic_datagrams_mutated() {
     for path in files {
         let name = relative(&path);
         let streams = datagram_streams(&read(&path), &name);
+        // With the capture's key log, the keyed target opens Handshake packets too.
+        let keys = path.with_extension("keys");
+        let key_log = keys.exists().then(|| read(&keys));
         let mut rng = XorShift::for_file(&name);
         for (n, stream) in streams.iter().enumerate() {
             let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
@@ -302,7 +306,24 @@ fn quic_datagrams_mutated() {
             for (what, bytes) in cases {
                 let label = format!("{name} flow {n}: {what}");
                 run.cases += 1;
-                match guarded(move || fuzz_targets::quic_attempt(&bytes)) {
+                let input = match &key_log {
+                    Some(log) => {
+                        let log = &log[..log.len().min(u16::MAX as usize)];
+                        let mut input = (log.len() as u16).to_be_bytes().to_vec();
+                        input.extend_from_slice(log);
+                        input.extend_from_slice(&bytes);
+                        input
+                    }
+                    None => bytes,
+                };
+                let keyed = key_log.is_some();
+                match guarded(move || {
+                    if keyed {
+                        fuzz_targets::quic_keyed_attempt(&input)
+                    } else {
+                        fuzz_targets::quic_attempt(&input)
+                    }
+                }) {
                     Ok(((), took)) => {
                         if took > run.slowest.0 {
                             run.slowest = (took, label);
