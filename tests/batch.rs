@@ -425,3 +425,44 @@ fn written_capture_keeps_the_silence_that_timeouts_need() {
     let bytes = std::fs::read(&out).unwrap();
     assert_eq!(&bytes[..4], &[0x0a, 0x0d, 0x0d, 0x0a], "pcapng");
 }
+
+/// `--write` keeps the datagrams (and ICMP answers) of the QUIC attempts that failed,
+/// and only those: read again, they give the same verdicts.
+#[test]
+fn write_saves_the_failing_quic_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("failed.pcap");
+    let files = ["captures/quic_ok.pcap", "captures/quic_alpn_mismatch.pcap"];
+    let mut args = vec![
+        "analyze",
+        "--format",
+        "json",
+        "--write",
+        pcap.to_str().unwrap(),
+    ];
+    args.extend(files);
+    let all = json_lines(&tlswhy(&args, None).stdout);
+    let failing: Vec<_> = all
+        .iter()
+        .filter(|o| o["verdict"]["code"] != "ok")
+        .collect();
+    assert_eq!(failing.len(), 3);
+    let again = json_lines(
+        &tlswhy(
+            &["analyze", "--format", "json", pcap.to_str().unwrap()],
+            None,
+        )
+        .stdout,
+    );
+    assert_eq!(
+        again.len(),
+        failing.len(),
+        "only the failing attempts are saved"
+    );
+    for (a, f) in again.iter().zip(&failing) {
+        for key in ["client", "server", "sni", "transport"] {
+            assert_eq!(a[key], f[key], "{key}");
+        }
+        assert_eq!(a["verdict"]["code"], "alpn_mismatch");
+    }
+}

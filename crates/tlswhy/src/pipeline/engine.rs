@@ -97,18 +97,22 @@ impl PacketLog {
     /// Takes the packets of `conn` (its frame range); later packets of the same
     /// addresses (a new connection on a reused 5-tuple) stay.
     fn take(&mut self, conn: &Connection) -> Vec<OwnedPacket> {
-        let key = conn.key();
+        self.take_frames(conn.key(), conn.first.frame, conn.last.frame)
+    }
+
+    /// Takes the packets kept under `key` from frame `first` to `last`.
+    fn take_frames(&mut self, key: FlowKey, first: u64, last: u64) -> Vec<OwnedPacket> {
         let Some(kept) = self.flows.get_mut(&key) else {
             return Vec::new();
         };
-        let later = kept.partition_point(|p| p.frame <= conn.last.frame);
+        let later = kept.partition_point(|p| p.frame <= last);
         let rest = kept.split_off(later);
         let mut taken = std::mem::replace(kept, rest);
         if kept.is_empty() {
             self.flows.remove(&key);
         }
         self.bytes -= taken.iter().map(|p| p.data.len()).sum::<usize>();
-        taken.retain(|p| p.frame >= conn.first.frame);
+        taken.retain(|p| p.frame >= first);
         taken
     }
 }
@@ -184,7 +188,11 @@ impl<'s> Engine<'s> {
                     .entry(what.name())
                     .or_default() += 1;
             }
-            Err(Skip::NotTcp) => self.quic.on_packet(packet),
+            Err(Skip::NotTcp) => {
+                if let (Some(key), Some(log)) = (self.quic.on_packet(packet), &mut self.log) {
+                    log.add(key, packet);
+                }
+            }
             Err(Skip::FragmentHeld) => {}
         }
     }
@@ -202,7 +210,12 @@ impl<'s> Engine<'s> {
             .into_iter()
             .map(|flow| {
                 let frame = flow.attempt.first.map_or(0, |at| at.frame);
-                (frame, output.quic_record(flow))
+                let last = flow.attempt.last.map_or(frame, |at| at.frame);
+                let packets = match self.log.as_mut() {
+                    Some(log) => log.take_frames(flow.key(), frame, last),
+                    None => Vec::new(),
+                };
+                (frame, output.quic_record(flow, packets))
             })
             .collect()
     }

@@ -121,8 +121,8 @@ impl Output<'_> {
 impl Output<'_> {
     /// The record of a finished QUIC attempt, made as a TCP connection's is (successes
     /// only counted unless their records are wanted, failures the report will not show
-    /// only counted).
-    pub(crate) fn quic_record(&self, flow: QuicFlow) -> Finished {
+    /// only counted), with its packets when it failed and they were kept.
+    pub(crate) fn quic_record(&self, flow: QuicFlow, packets: Vec<OwnedPacket>) -> Finished {
         let settings = self.settings;
         let port = flow.server.port();
         let verdict = crate::diagnose::quic::verdict(&flow.attempt, port, flow.tcp_fallback);
@@ -143,7 +143,12 @@ impl Output<'_> {
             warnings: Vec::new(),
             handshake_id,
             handshake: None,
-            packets: Vec::new(),
+            // A failure's packets, for `--write`.
+            packets: if code == Code::Ok {
+                Vec::new()
+            } else {
+                packets
+            },
             json_line: None,
             server,
             ts,

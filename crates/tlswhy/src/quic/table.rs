@@ -20,6 +20,7 @@ use etherparse::{Icmpv4Type, Icmpv6Type, IpNumber, IpSlice};
 use super::attempt::{QuicAttempt, QuicOutcome};
 use super::packet::{packets, LongType, QuicPacket};
 use crate::capture::{Packet, Timestamp};
+use crate::decode::Tunnel;
 use crate::flow::{key_of, At, Dir, FlowKey};
 use crate::keys::KeySources;
 
@@ -41,6 +42,11 @@ pub struct QuicFlow {
 }
 
 impl QuicFlow {
+    /// The key its packets are kept under (`--write`).
+    pub fn key(&self) -> FlowKey {
+        key_of(self.client, self.server, Tunnel::NONE)
+    }
+
     /// The attempt cannot end differently any more.
     fn decided(&self) -> bool {
         self.attempt.close.is_some() || self.attempt.short_packets[0] > 0
@@ -94,35 +100,33 @@ impl QuicTable {
     }
 
     /// Takes a packet that is not TCP: a datagram of an attempt (or one that starts an
-    /// attempt), or an ICMP answer to one. Anything else is left alone.
-    pub fn on_packet(&mut self, packet: &Packet<'_>) {
-        let Ok(ip) = crate::decode::ip_payload_of(packet.link_type, packet.data) else {
-            return;
-        };
+    /// attempt), or an ICMP answer to one; returns the key of the attempt that took it.
+    /// Anything else is left alone.
+    pub fn on_packet(&mut self, packet: &Packet<'_>) -> Option<FlowKey> {
+        let ip = crate::decode::ip_payload_of(packet.link_type, packet.data).ok()?;
         let at = At {
             frame: packet.frame,
             ts: packet.ts,
         };
-        match carried(ip) {
-            Some(Carried::Datagram { src, dst, payload }) => {
-                self.on_datagram(src, dst, payload, at)
+        match carried(ip)? {
+            Carried::Datagram { src, dst, payload } => self.on_datagram(src, dst, payload, at),
+            Carried::PortUnreachable { client, server } => {
+                let key = key_of(client, server, Tunnel::NONE);
+                let flow = self.flows.get_mut(&key).filter(|f| f.client == client)?;
+                flow.attempt.on_port_unreachable(at);
+                Some(key)
             }
-            Some(Carried::PortUnreachable { client, server }) => {
-                if let Some(flow) = self
-                    .flows
-                    .get_mut(&key_of(client, server, Default::default()))
-                {
-                    if flow.client == client {
-                        flow.attempt.on_port_unreachable(at);
-                    }
-                }
-            }
-            None => {}
         }
     }
 
-    fn on_datagram(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8], at: At) {
-        let key = key_of(src, dst, Default::default());
+    fn on_datagram(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        at: At,
+    ) -> Option<FlowKey> {
+        let key = key_of(src, dst, Tunnel::NONE);
         if let Some(flow) = self.flows.get_mut(&key) {
             let dir = if src == flow.client {
                 Dir::ToServer
@@ -131,14 +135,14 @@ impl QuicTable {
             };
             flow.attempt
                 .on_datagram_with_keys(dir, at, payload, self.keys.as_ref());
-            return;
+            return Some(key);
         }
         if !starts_attempt(payload) {
-            return;
+            return None;
         }
         if self.flows.len() >= MAX_ATTEMPTS {
             self.not_followed += 1;
-            return;
+            return None;
         }
         self.started += 1;
         let mut flow = QuicFlow {
@@ -150,6 +154,7 @@ impl QuicTable {
         flow.attempt
             .on_datagram_with_keys(Dir::ToServer, at, payload, self.keys.as_ref());
         self.flows.insert(key, flow);
+        Some(key)
     }
 
     /// A TCP SYN (without ACK) from `client` to `server`: the fallback of an open
