@@ -314,3 +314,25 @@ fn quic_handshakes_open_with_their_key_logs() {
     }
     assert!(checked >= 10, "only {checked} attempts checked with keys");
 }
+
+/// A fallback links both records: the QUIC attempt cites the TCP SYN, the TCP record
+/// the attempt, and the TCP handshake is judged as usual.
+#[test]
+fn a_fallback_links_both_records() {
+    let report = common::analyze(&common::captures().join("quic_tcp_fallback.pcap"));
+    let quic = report.handshakes.iter().find(|h| h.quic.is_some()).unwrap();
+    let tcp = report.handshakes.iter().find(|h| h.quic.is_none()).unwrap();
+    assert_eq!(quic.verdict.code.as_str(), "quic_blocked_fell_back_to_tcp");
+    assert_eq!(tcp.verdict.code.as_str(), "ok");
+    let syn = quic.quic.as_ref().unwrap().tcp_fallback.expect("the SYN");
+    assert_eq!(syn.frame, tcp.frame);
+    assert_eq!(
+        tcp.fallback_from_quic.expect("the attempt").frame,
+        quic.frame
+    );
+    assert!(report
+        .handshakes
+        .iter()
+        .filter(|h| h.quic.is_some())
+        .all(|h| h.fallback_from_quic.is_none()));
+}

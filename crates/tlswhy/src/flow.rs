@@ -147,6 +147,9 @@ pub struct Connection<A: Application> {
     pub reported: bool,
     /// Closed early because a limit was reached (which one).
     pub evicted: Option<String>,
+    /// A QUIC attempt of the same client to the same server and port went unanswered
+    /// before this connection: where it started (the client fell back to TCP).
+    pub fallback_from_quic: Option<At>,
 }
 
 impl<A: Application> Connection<A> {
@@ -178,6 +181,7 @@ impl<A: Application> Connection<A> {
             untouched: true,
             reported: false,
             evicted: None,
+            fallback_from_quic: None,
         }
     }
 
@@ -447,6 +451,11 @@ impl<A: Application> FlowTable<A> {
                 self.done.push(conn);
             }
         }
+    }
+
+    /// The live connection of `key`.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Connection<A>> {
+        self.live.get_mut(key)
     }
 
     /// Connections currently tracked (not yet handed out by [`FlowTable::drain`]).

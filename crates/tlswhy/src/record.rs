@@ -194,6 +194,9 @@ pub struct Handshake {
     pub messages: Vec<Event>,
     /// A QUIC handshake's own facts (`None`: the handshake ran over TCP).
     pub quic: Option<Box<QuicFacts>>,
+    /// Over TCP: the unanswered QUIC attempt this connection fell back from (where it
+    /// started).
+    pub fallback_from_quic: Option<At>,
 }
 
 /// What a QUIC connection attempt showed besides its hellos (the record's `quic`).
@@ -473,6 +476,7 @@ pub(crate) fn into_record(
         malformed,
         messages: events,
         quic: None,
+        fallback_from_quic: conn.fallback_from_quic,
     }
 }
 
@@ -557,5 +561,6 @@ pub(crate) fn quic_record(
             connection_close,
             tcp_fallback,
         })),
+        fallback_from_quic: None,
     }
 }

@@ -168,10 +168,18 @@ impl<'s> Engine<'s> {
                     ts: packet.ts,
                 };
                 // A client that gave up on QUIC connects over TCP to the same server.
-                if !self.quic.is_empty() && seg.flags.syn && !seg.flags.ack {
-                    self.quic.on_tcp_syn(seg.src, seg.dst, at);
-                }
+                let fallback = if !self.quic.is_empty() && seg.flags.syn && !seg.flags.ack {
+                    self.quic.on_tcp_syn(seg.src, seg.dst, at)
+                } else {
+                    None
+                };
                 self.table.on_segment(&seg, at);
+                if let Some(quic) = fallback {
+                    let key = key_of(seg.src, seg.dst, seg.tunnel);
+                    if let Some(conn) = self.table.get_mut(&key) {
+                        conn.fallback_from_quic = Some(quic);
+                    }
+                }
             }
             Err(Skip::Malformed) => self.stats.malformed_packets += 1,
             Err(Skip::UnsupportedLinkType(lt)) => {

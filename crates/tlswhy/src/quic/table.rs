@@ -157,17 +157,23 @@ impl QuicTable {
         Some(key)
     }
 
-    /// A TCP SYN (without ACK) from `client` to `server`: the fallback of an open
-    /// attempt from that client's address to the same server and port.
-    pub fn on_tcp_syn(&mut self, client: SocketAddr, server: SocketAddr, at: At) {
+    /// A TCP SYN (without ACK) from `client` to `server`: the fallback of the open
+    /// attempts from that client's address to the same server and port; returns where
+    /// the earliest of them started.
+    pub fn on_tcp_syn(&mut self, client: SocketAddr, server: SocketAddr, at: At) -> Option<At> {
+        let mut earliest: Option<At> = None;
         for flow in self.flows.values_mut() {
             if flow.tcp_fallback.is_none()
                 && flow.server == server
                 && flow.client.ip() == client.ip()
             {
                 flow.tcp_fallback = Some(at);
+                if let Some(first) = flow.attempt.first {
+                    earliest = Some(earliest.map_or(first, |e| e.min(first)));
+                }
             }
         }
+        earliest
     }
 
     /// The attempts that are over at `now` (decided; quiet for `idle_ns` — an

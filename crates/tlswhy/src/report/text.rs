@@ -376,6 +376,13 @@ fn write_handshake<W: Write>(
         sni,
         st.dim(&format!("[{}, frame {}]", escape(&h.capture), h.frame))
     )?;
+    if let Some(at) = h.fallback_from_quic {
+        writeln!(
+            out,
+            "  after an unanswered QUIC attempt (frame {}): the client fell back to TCP",
+            at.frame
+        )?;
+    }
     if !h.legs.is_empty() {
         let mut path = format!("{} → {}", h.client, h.server);
         for (client, server) in &h.legs {

@@ -74,6 +74,10 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
         out.extend_from_slice(b",\"transport\":\"quic\",\"quic\":");
         write_value(out, quic);
     }
+    if let Some(at) = &r.fallback_from_quic {
+        out.extend_from_slice(b",\"fallback_from_quic\":");
+        write_value(out, at);
+    }
     out.push(b'}');
 }
 

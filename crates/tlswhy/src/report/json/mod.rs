@@ -89,6 +89,8 @@ pub(crate) struct RecordView<'a> {
     pub alerts: &'a [AlertFacts],
     /// A QUIC handshake's own facts; `None` over TCP.
     pub quic: Option<&'a QuicFacts>,
+    /// Over TCP: the QUIC attempt the client fell back from.
+    pub fallback_from_quic: Option<crate::flow::At>,
 }
 
 impl<'a> RecordView<'a> {
@@ -116,6 +118,7 @@ impl<'a> RecordView<'a> {
                 .map(|ch| fingerprint::ja4(&ch.facts, h.quic.is_some())),
             alerts: &h.alerts,
             quic: h.quic.as_deref(),
+            fallback_from_quic: h.fallback_from_quic,
         }
     }
 
@@ -159,6 +162,7 @@ impl<'a> RecordView<'a> {
             ja4: client_hello.map(|ch| fingerprint::ja4(ch, false)),
             alerts: &facts.alerts,
             quic: None,
+            fallback_from_quic: conn.fallback_from_quic,
         }
     }
 
@@ -222,6 +226,9 @@ impl Serialize for JsonRecord<'_> {
         if let Some(quic) = v.quic {
             r.serialize_field("transport", "quic")?;
             r.serialize_field("quic", quic)?;
+        }
+        if let Some(at) = &v.fallback_from_quic {
+            r.serialize_field("fallback_from_quic", at)?;
         }
         if full {
             full::serialize_fields(h, v.ja4.as_deref(), &mut r)?;
