@@ -145,6 +145,14 @@ pub struct Connection<A: Application> {
     untouched: bool,
     /// Streaming: its verdict has been handed out.
     pub reported: bool,
+    /// What few connections have, kept out of line so that every connection carries a
+    /// pointer only ([`Rare`]).
+    pub rare: Option<Box<Rare>>,
+}
+
+/// The facts of a connection that few connections have.
+#[derive(Debug, Default)]
+pub struct Rare {
     /// Closed early because a limit was reached (which one).
     pub evicted: Option<String>,
     /// A QUIC attempt of the same client to the same server and port went unanswered
@@ -153,6 +161,20 @@ pub struct Connection<A: Application> {
 }
 
 impl<A: Application> Connection<A> {
+    /// Why the connection was closed early, when a limit did.
+    pub fn evicted(&self) -> Option<&str> {
+        self.rare.as_ref().and_then(|r| r.evicted.as_deref())
+    }
+
+    /// Where the unanswered QUIC attempt this connection fell back from started.
+    pub fn fallback_from_quic(&self) -> Option<At> {
+        self.rare.as_ref().and_then(|r| r.fallback_from_quic)
+    }
+
+    /// The rare facts, made on first use.
+    pub fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
     fn new(
         id: u64,
         client: SocketAddr,
@@ -180,8 +202,7 @@ impl<A: Application> Connection<A> {
             client_isn: None,
             untouched: true,
             reported: false,
-            evicted: None,
-            fallback_from_quic: None,
+            rare: None,
         }
     }
 
@@ -446,7 +467,7 @@ impl<A: Application> FlowTable<A> {
         for (_, key) in by_activity.into_iter().take(n) {
             if let Some(mut conn) = self.live.remove(&key) {
                 conn.finish();
-                conn.evicted = Some(reason.clone());
+                conn.rare_mut().evicted = Some(reason.clone());
                 self.evicted += 1;
                 self.done.push(conn);
             }

@@ -476,7 +476,7 @@ pub(crate) fn into_record(
         malformed,
         messages: events,
         quic: None,
-        fallback_from_quic: conn.fallback_from_quic,
+        fallback_from_quic: conn.fallback_from_quic(),
     }
 }
 

@@ -101,13 +101,13 @@ pub fn diagnose(
         return None;
     }
     let mut verdict = cx.verdict();
-    if let Some(limit) = &conn.evicted {
+    if let Some(limit) = conn.evicted() {
         // Closed early by a limit: only an outcome already decided stands.
         let decided = cx.facts.alerts.iter().any(AlertFacts::is_fatal)
             || matches!(verdict.code, Code::Ok | Code::ConnectionRefused);
         if decided {
             verdict.details.push(Detail::Limit {
-                limit: limit.clone(),
+                limit: limit.to_string(),
                 decided: true,
             });
         } else {
@@ -119,7 +119,7 @@ pub fn diagnose(
                 first
                     .into_iter()
                     .chain([Detail::Limit {
-                        limit: limit.clone(),
+                        limit: limit.to_string(),
                         decided: false,
                     }])
                     .collect(),

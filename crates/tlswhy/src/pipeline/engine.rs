@@ -177,7 +177,7 @@ impl<'s> Engine<'s> {
                 if let Some(quic) = fallback {
                     let key = key_of(seg.src, seg.dst, seg.tunnel);
                     if let Some(conn) = self.table.get_mut(&key) {
-                        conn.fallback_from_quic = Some(quic);
+                        conn.rare_mut().fallback_from_quic = Some(quic);
                     }
                 }
             }

@@ -162,7 +162,7 @@ impl<'a> RecordView<'a> {
             ja4: client_hello.map(|ch| fingerprint::ja4(ch, false)),
             alerts: &facts.alerts,
             quic: None,
-            fallback_from_quic: conn.fallback_from_quic,
+            fallback_from_quic: conn.fallback_from_quic(),
         }
     }
 
