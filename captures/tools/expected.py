@@ -127,29 +127,41 @@ def innermost(v):
     return True
 
 
-def read_spec(path):
-    spec = collections.OrderedDict()
+def spec_rows(path, widths):
+    """The tab-separated rows of a spec file, blank lines skipped; a row of another
+    width than `widths` is an error."""
     with open(path) as f:
         for line in f:
             line = line.rstrip("\n")
             if not line:
                 continue
             cols = line.split("\t")
-            if len(cols) not in (6, 7, 8):
+            if len(cols) not in widths:
                 raise SystemExit(f"{path}: {len(cols)} columns in {line!r}")
-            fname, server, code, sni, alert, note = cols[:6]
-            h = {"server": server, "code": code}
-            if len(cols) > 6:
-                h["code_with_keys"] = code if cols[6] == "-" else cols[6]
-            h["sni"] = None if sni == "-" else sni
-            h["alerts"] = parse_alerts(path, alert)
-            if len(cols) > 6:  # filled in from tshark when the 8th column is not given
-                h["decrypted_alerts"] = parse_alerts(path, cols[7]) if len(cols) > 7 else None
-            h["note"] = note
-            spec.setdefault(fname, []).append(h)
-    for fname, hs in spec.items():
-        if len({"code_with_keys" in h for h in hs}) != 1:
-            raise SystemExit(f"{path}: {fname}: some lines have a code with keys, some not")
+            yield cols
+
+
+def check_keyed_alike(path, spec, what):
+    """Either every line of a capture has a code with keys, or none has."""
+    for fname, entries in spec.items():
+        if len({"code_with_keys" in e for e in entries}) != 1:
+            raise SystemExit(f"{path}: {fname}: some {what} have a code with keys, some not")
+
+
+def read_spec(path):
+    spec = collections.OrderedDict()
+    for cols in spec_rows(path, (6, 7, 8)):
+        fname, server, code, sni, alert, note = cols[:6]
+        h = {"server": server, "code": code}
+        if len(cols) > 6:
+            h["code_with_keys"] = code if cols[6] == "-" else cols[6]
+        h["sni"] = None if sni == "-" else sni
+        h["alerts"] = parse_alerts(path, alert)
+        if len(cols) > 6:  # filled in from tshark when the 8th column is not given
+            h["decrypted_alerts"] = parse_alerts(path, cols[7]) if len(cols) > 7 else None
+        h["note"] = note
+        spec.setdefault(fname, []).append(h)
+    check_keyed_alike(path, spec, "lines")
     return spec
 
 
@@ -356,29 +368,20 @@ CC_FRAMES = {"28": 0x1c, "29": 0x1d}
 
 def read_quic_spec(path):
     spec = collections.OrderedDict()
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            cols = line.split("\t")
-            if len(cols) not in (10, 11):
-                raise SystemExit(f"{path}: {len(cols)} columns in {line!r}")
-            fname, client, server, code, sni, note, versions, alpn, events, close = cols[:10]
-            offered, _, selected = alpn.partition("/")
-            a = {"client": None if client == "-" else client, "server": server, "code": code,
-                 "sni": None if sni == "-" else sni, "note": note,
-                 "want": {"versions": [] if versions == "-" else versions.split(","),
-                          "offered": [] if offered == "-" else offered.split(","),
-                          "selected": None if selected in ("", "-") else selected,
-                          "events": set() if events == "-" else set(events.split(",")),
-                          "close": [] if close == "-" else close.split(",")}}
-            if len(cols) > 10:
-                a["code_with_keys"] = code if cols[10] == "-" else cols[10]
-            spec.setdefault(fname, []).append(a)
-    for fname, qs in spec.items():
-        if len({"code_with_keys" in a for a in qs}) != 1:
-            raise SystemExit(f"{path}: {fname}: some QUIC lines have a code with keys, some not")
+    for cols in spec_rows(path, (10, 11)):
+        fname, client, server, code, sni, note, versions, alpn, events, close = cols[:10]
+        offered, _, selected = alpn.partition("/")
+        a = {"client": None if client == "-" else client, "server": server, "code": code,
+             "sni": None if sni == "-" else sni, "note": note,
+             "want": {"versions": [] if versions == "-" else versions.split(","),
+                      "offered": [] if offered == "-" else offered.split(","),
+                      "selected": None if selected in ("", "-") else selected,
+                      "events": set() if events == "-" else set(events.split(",")),
+                      "close": [] if close == "-" else close.split(",")}}
+        if len(cols) > 10:
+            a["code_with_keys"] = code if cols[10] == "-" else cols[10]
+        spec.setdefault(fname, []).append(a)
+    check_keyed_alike(path, spec, "QUIC lines")
     return spec
 
 
