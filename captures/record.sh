@@ -1633,17 +1633,18 @@ tun_ns_del() {
 }
 tun_underlay() {
     tun_ns tw-ua tw-ub
-    ip -n tw-ua link add ua0 type veth peer name ub0 netns tw-ub
-    ip -n tw-ua addr add 10.250.0.1/24 dev ua0
-    ip -n tw-ua addr add fd25::1/64 dev ua0 nodad
-    ip -n tw-ub addr add 10.250.0.2/24 dev ub0
-    ip -n tw-ub addr add fd25::2/64 dev ub0 nodad
-    ip -n tw-ua link set ua0 up
-    ip -n tw-ub link set ub0 up
+    veth_pair tw-ua ua0 10.250.0.1/24 tw-ub ub0 10.250.0.2/24
+    tun_addr tw-ua ua0 fd25::1/64
+    tun_addr tw-ub ub0 fd25::2/64
 }
 tun_addr() { # NS DEV ADDR/LEN
     if [[ $3 == *:* ]]; then ip -n "$1" addr add "$3" dev "$2" nodad; else ip -n "$1" addr add "$3" dev "$2"; fi
     ip -n "$1" link set "$2" up
+}
+veth_pair() { # NS_A DEV_A ADDR_A NS_B DEV_B ADDR_B: a veth pair between two namespaces, both ends addressed and up
+    ip -n "$1" link add "$2" type veth peer name "$5" netns "$4"
+    tun_addr "$1" "$2" "$3"
+    tun_addr "$4" "$5" "$6"
 }
 # tun_vxlan VNI LOCAL REMOTE MTU ADDR_A ADDR_B [NS_A NS_B]: a VXLAN segment (UDP 4789)
 # from $TUN_A (LOCAL; default tw-ua) to $TUN_B (REMOTE; default tw-ub); its two ends,
@@ -1748,11 +1749,7 @@ sc_tunnel_nested() {
 # shows them as they are.
 sc_tso_big_tcp() {
     tun_ns tw-ta tw-tb
-    ip -n tw-ta link add ta0 type veth peer name tb0 netns tw-tb
-    ip -n tw-ta addr add 10.251.0.1/24 dev ta0
-    ip -n tw-tb addr add 10.251.0.2/24 dev tb0
-    ip -n tw-ta link set ta0 up
-    ip -n tw-tb link set tb0 up
+    veth_pair tw-ta ta0 10.251.0.1/24 tw-tb tb0 10.251.0.2/24
     python3 "$TOOLS/bigtcp.py" 185000 tw-ta:ta0 tw-tb:tb0 >>"$WORK/tso.log" 2>&1 ||
         die "BIG TCP: $(cat "$WORK/tso.log")"
     mkdir -p "$WORK/www-tso"
@@ -2202,11 +2199,7 @@ sc_quic_connection_refused() {
 # The capture is taken on qc0.
 quic_blocked_ns() {
     tun_ns tw-qc tw-qs
-    ip -n tw-qc link add qc0 type veth peer name qs0 netns tw-qs
-    ip -n tw-qc addr add 10.254.0.1/24 dev qc0
-    ip -n tw-qs addr add 10.254.0.2/24 dev qs0
-    ip -n tw-qc link set qc0 up
-    ip -n tw-qs link set qs0 up
+    veth_pair tw-qc qc0 10.254.0.1/24 tw-qs qs0 10.254.0.2/24
     ip netns exec tw-qs nft -f - <<'NFT'
 table inet tlswhy_block_quic {
     chain input {
