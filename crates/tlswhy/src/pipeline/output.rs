@@ -6,7 +6,7 @@ use crate::connection::Connection;
 use crate::diagnose::{Code, Verdict};
 use crate::pipeline::Settings;
 use crate::quic::table::QuicFlow;
-use crate::record::{into_record, quic_record, DetailLevel, Finished, Negotiated};
+use crate::record::{into_record, quic_record, DetailLevel, Finished, Handshake, Negotiated};
 use crate::report::json::{compact, write_record, RecordView};
 
 /// What the record of a connection is made with.
@@ -33,143 +33,115 @@ impl Output<'_> {
         } else {
             Vec::new()
         };
-        let handshake_id = conn
-            .tls()
-            .facts
-            .client_hello
-            .as_ref()
-            .map(|c| c.value.handshake_id);
-        let counted_only = if code == Code::Ok {
-            !settings.ok_records
-        } else {
-            // JSON Lines list every record, whatever a collector keeps.
-            !settings.render_json && settings.examples.as_ref().is_some_and(|b| b.is_spent(code))
+        let mut finished = Finished {
+            code,
+            warnings,
+            handshake_id: conn
+                .tls()
+                .facts
+                .client_hello
+                .as_ref()
+                .map(|c| c.value.handshake_id),
+            handshake: None,
+            packets: failure_packets(code, packets),
+            json_line: None,
+            server: conn.server,
+            ts: conn.first.ts,
+            frame: conn.first.frame,
+            server_name: None,
+            decryption: conn.tls().facts.decryption,
         };
-        let packets = if code == Code::Ok {
-            Vec::new()
-        } else {
-            packets
-        };
-        let (server, ts, frame) = (conn.server, conn.first.ts, conn.first.frame);
-        let decryption = conn.tls().facts.decryption;
-        if counted_only {
-            let server_name = take_server_name(conn);
-            return Some(Finished {
-                code,
-                warnings,
-                handshake_id,
-                handshake: None,
-                packets,
-                json_line: None,
-                server,
-                ts,
-                frame,
-                server_name,
-                decryption,
-            });
+        if self.counted_only(code) {
+            finished.server_name = take_server_name(conn);
+            return Some(finished);
         }
         if settings.render_json && settings.json_only && settings.detail == DetailLevel::Compact {
             // The line is all that is wanted of the record: it is written from the
             // facts, and no record is made.
             let facts = &conn.tls().facts;
             let negotiated = Negotiated::of(facts, &verdict);
-            let view =
-                RecordView::of_facts(self.name, conn, facts, &verdict, &warnings, &negotiated);
-            let json_line = line(|out| compact::write(out, &view));
-            let server_name = take_server_name(conn);
-            return Some(Finished {
-                code,
-                warnings,
-                handshake_id,
-                handshake: None,
-                packets,
-                json_line: Some(json_line),
-                server,
-                ts,
-                frame,
-                server_name,
-                decryption,
-            });
+            let view = RecordView::of_facts(
+                self.name,
+                conn,
+                facts,
+                &verdict,
+                &finished.warnings,
+                &negotiated,
+            );
+            finished.json_line = Some(line(|out| compact::write(out, &view)));
+            finished.server_name = take_server_name(conn);
+            return Some(finished);
         }
         let facts = conn.take_tls_facts();
-        let mut handshake = into_record(self.name, conn, facts, verdict, warnings.clone());
-        let json_line = settings
-            .render_json
-            .then(|| line(|out| write_record(out, &handshake, settings.detail)));
-        let keep_record = !(settings.render_json && settings.json_only);
-        let server_name = if keep_record {
-            None
-        } else {
-            handshake.sni.take()
-        };
-        Some(Finished {
-            code,
-            warnings,
-            handshake_id,
-            handshake: keep_record.then(|| Box::new(handshake)),
-            packets,
-            json_line,
-            server,
-            ts,
-            frame,
-            server_name,
-            decryption,
-        })
+        let warnings = finished.warnings.clone();
+        self.keep(
+            &mut finished,
+            into_record(self.name, conn, facts, verdict, warnings),
+        );
+        Some(finished)
     }
-}
 
-impl Output<'_> {
-    /// The record of a finished QUIC attempt, made as a TCP connection's is (successes
-    /// only counted unless their records are wanted, failures the report will not show
-    /// only counted), with its packets when it failed and they were kept.
+    /// The record of a finished QUIC attempt, made as a TCP connection's is, with its
+    /// packets when it failed and they were kept.
     pub(crate) fn quic_record(&self, flow: QuicFlow, packets: Vec<OwnedPacket>) -> Finished {
-        let settings = self.settings;
         let port = flow.server.port();
         let verdict = crate::diagnose::quic::verdict(&flow.attempt, port, flow.tcp_fallback);
         let code = verdict.code;
-        let (server, ts, frame) = (
-            flow.server,
-            flow.attempt.first.map(|at| at.ts).unwrap_or_default(),
-            flow.attempt.first.map_or(0, |at| at.frame),
-        );
-        let handshake_id = flow.attempt.client_hello.as_ref().map(|c| c.handshake_id);
-        let counted_only = if code == Code::Ok {
-            !settings.ok_records
-        } else {
-            !settings.render_json && settings.examples.as_ref().is_some_and(|b| b.is_spent(code))
-        };
         let mut finished = Finished {
             code,
             warnings: Vec::new(),
-            handshake_id,
+            handshake_id: flow.attempt.client_hello.as_ref().map(|c| c.handshake_id),
             handshake: None,
-            // A failure's packets, for `--write`.
-            packets: if code == Code::Ok {
-                Vec::new()
-            } else {
-                packets
-            },
+            packets: failure_packets(code, packets),
             json_line: None,
-            server,
-            ts,
-            frame,
+            server: flow.server,
+            ts: flow.attempt.first.map(|at| at.ts).unwrap_or_default(),
+            frame: flow.attempt.first.map_or(0, |at| at.frame),
             server_name: None,
             decryption: Default::default(),
         };
         let handshake = quic_record(self.name, flow, verdict);
-        if counted_only {
+        if self.counted_only(code) {
             finished.server_name = handshake.sni;
-            return finished;
+        } else {
+            self.keep(&mut finished, handshake);
         }
+        finished
+    }
+
+    /// A record of `code` is only counted: a success when their records are not made,
+    /// a failure the report will not show (JSON Lines list every record, whatever a
+    /// collector keeps).
+    fn counted_only(&self, code: Code) -> bool {
+        let settings = self.settings;
+        if code == Code::Ok {
+            !settings.ok_records
+        } else {
+            !settings.render_json && settings.examples.as_ref().is_some_and(|b| b.is_spent(code))
+        }
+    }
+
+    /// Gives `finished` its record's JSON line when JSON is rendered, and the record
+    /// itself unless only the line is wanted (then the server name alone is kept).
+    fn keep(&self, finished: &mut Finished, mut handshake: Handshake) {
+        let settings = self.settings;
         finished.json_line = settings
             .render_json
             .then(|| line(|out| write_record(out, &handshake, settings.detail)));
         if settings.render_json && settings.json_only {
-            finished.server_name = handshake.sni;
+            finished.server_name = handshake.sni.take();
         } else {
             finished.handshake = Some(Box::new(handshake));
         }
-        finished
+    }
+}
+
+/// A record keeps its connection's packets only when it failed (`--write`).
+fn failure_packets(code: Code, packets: Vec<OwnedPacket>) -> Vec<OwnedPacket> {
+    if code == Code::Ok {
+        Vec::new()
+    } else {
+        packets
     }
 }
 
