@@ -92,7 +92,7 @@ impl World {
 
         // The client's first flight: the ClientHello in CRYPTO frames, 1200-byte
         // datagrams.
-        let client_initials = |rng: &mut Rng, first_pn: u32| -> Vec<Vec<u8>> {
+        let client_initials = |first_pn: u32| -> Vec<Vec<u8>> {
             let header = long_header(0xc0, &dcid, &client_cid, true);
             let room = MIN_DATAGRAM - header.len() - 2 - 4 - 16 - 8;
             let mut out = Vec::new();
@@ -101,7 +101,6 @@ impl World {
                 crypto_frame(&mut text, (i * room) as u64, piece);
                 let pad = MIN_DATAGRAM - header.len() - 2 - 4 - 16;
                 text.resize(pad.max(text.len()), 0);
-                let _ = rng;
                 out.push(seal_initial(
                     &keys.client,
                     &header,
@@ -111,7 +110,7 @@ impl World {
             }
             out
         };
-        let first = client_initials(&mut self.rng, 0);
+        let first = client_initials(0);
         let mut pn = first.len() as u32;
         for (i, d) in first.iter().enumerate() {
             c.t += if i == 0 { 0 } else { 10 };
@@ -122,7 +121,7 @@ impl World {
             QuicOutcome::UdpBlocked => {
                 for wait in [200_000, 400_000, 800_000] {
                     c.t += wait;
-                    for d in client_initials(&mut self.rng, pn) {
+                    for d in client_initials(pn) {
                         c.datagram(CLIENT, &d);
                         pn += 1;
                     }
