@@ -179,6 +179,13 @@ def conversations(pkts):
     return [c["chunks"] for c in conns.values() if c["chunks"]]
 
 
+def framed(chunks):
+    """(to_client, bytes) chunks as the conversation targets read them:
+    [direction][2-byte length][bytes] (chunks of 64 KiB or more left out)."""
+    return b"".join(bytes([int(d)]) + struct.pack(">H", len(p)) + p
+                    for d, p in chunks if len(p) < 65536)
+
+
 def write(dirname, blob):
     if not blob:
         return
@@ -201,46 +208,42 @@ def main():
         extra += sorted(glob.glob(os.path.join(d, "*.pcap*")))
     counts = {}
 
+    def seed(target, blob):
+        """Writes one seed of `target` and counts it."""
+        write(os.path.join(args.out, target), blob)
+        counts[target] = counts.get(target, 0) + 1
+
     def keyed(target, path, blob):
         """A seed of `target`: the capture's key log (when it has one) before `blob`."""
         keylog = path[: -len(".pcap")] + ".keys"
         if path.endswith(".pcap") and os.path.exists(keylog):
             with open(keylog, "rb") as f:
                 lines = f.read()[:65535]
-            write(os.path.join(args.out, target), struct.pack(">H", len(lines)) + lines + blob)
-            counts[target] = counts.get(target, 0) + 1
+            seed(target, struct.pack(">H", len(lines)) + lines + blob)
 
     for path in files + extra:
         with open(path, "rb") as f:
             raw = f.read()
         data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
         for target in ("capture_reader", "analyze"):
-            write(os.path.join(args.out, target), data)
-            counts[target] = counts.get(target, 0) + 1
+            seed(target, data)
         for chunk in (0, 437, 4035):
-            write(os.path.join(args.out, "capture_stream"), struct.pack("<H", chunk) + data)
-            counts["capture_stream"] = counts.get("capture_stream", 0) + 1
+            seed("capture_stream", struct.pack("<H", chunk) + data)
         pkts = list(packets(data))
         by_link = {}
         for link, pkt in pkts:
             if link in SELECTOR:
                 by_link.setdefault(link, []).append(pkt)
         for link, group in by_link.items():
-            blob = bytes([SELECTOR[link]]) + b"".join(
-                struct.pack(">H", len(p)) + p for p in group if len(p) < 65536)
-            write(os.path.join(args.out, "packets_to_flows"), blob)
-            counts["packets_to_flows"] = counts.get("packets_to_flows", 0) + 1
+            seed("packets_to_flows", bytes([SELECTOR[link]]) + b"".join(
+                struct.pack(">H", len(p)) + p for p in group if len(p) < 65536))
         for chunks in conversations(pkts):
-            blob = b"".join(bytes([int(d)]) + struct.pack(">H", len(p)) + p
-                            for d, p in chunks if len(p) < 65536)
-            write(os.path.join(args.out, "tls_conversation"), blob)
-            counts["tls_conversation"] = counts.get("tls_conversation", 0) + 1
+            blob = framed(chunks)
+            seed("tls_conversation", blob)
             keyed("tls_keyed_conversation", path, blob)
         for chunks in datagram_flows(pkts):
-            blob = b"".join(bytes([int(d)]) + struct.pack(">H", len(p)) + p
-                            for d, p in chunks if len(p) < 65536)
-            write(os.path.join(args.out, "quic_attempt"), blob)
-            counts["quic_attempt"] = counts.get("quic_attempt", 0) + 1
+            blob = framed(chunks)
+            seed("quic_attempt", blob)
             keyed("quic_keyed_attempt", path, blob)
     for target, n in sorted(counts.items()):
         print(f"seeds: {target}: {n} written to {os.path.join(args.out, target)}")
