@@ -218,6 +218,41 @@ pub struct QuicFacts {
     pub connection_close: Option<QuicClose>,
     /// The client's TCP connection to the same server and port afterwards.
     pub tcp_fallback: Option<At>,
+    /// The connection IDs, in hex as Zeek's quic.log names them: the client's first
+    /// Destination Connection ID (it keys the Initials), its Source Connection ID and
+    /// the server's.
+    pub client_initial_dcid: Option<String>,
+    pub client_scid: Option<String>,
+    pub server_scid: Option<String>,
+    /// The client's other addresses, matched by the server's connection ID (NAT
+    /// rebinding, migration).
+    pub migrated_to: Vec<QuicPathJson>,
+    /// A stateless reset from the server after the client's first 1-RTT packets.
+    pub stateless_reset: Option<QuicResetJson>,
+}
+
+/// A client address an attempt moved to, and where it first appeared.
+#[derive(Clone, Debug, Serialize)]
+pub struct QuicPathJson {
+    #[serde(flatten)]
+    pub at: At,
+    pub client_ip: std::net::IpAddr,
+    pub client_port: u16,
+}
+
+/// A stateless reset as the record shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct QuicResetJson {
+    #[serde(flatten)]
+    pub at: At,
+    /// The datagram's length.
+    pub len: usize,
+    /// `token` (it ends in the server's stateless reset token, read with keys) or
+    /// `unknown_connection_id` (not addressed to the client's ID, and the client fell
+    /// silent).
+    pub proof: crate::quic::attempt::ResetProof,
+    /// The client sent more after it (then it was not taken for a reset).
+    pub client_continued: bool,
 }
 
 /// A QUIC version as `{name, code}`.
@@ -491,9 +526,12 @@ pub(crate) fn quic_record(
         server,
         attempt: a,
         tcp_fallback,
+        paths,
+        ..
     } = flow;
     let first = a.first.unwrap_or_default();
-    let established = a.short_packets[0] > 0;
+    // The client completed the handshake, and the server did not reset it.
+    let established = a.short_packets[0] > 0 && a.reset().is_none();
     let sh = a.server_hello.as_ref();
     let connection_close = a.close.as_ref().map(|c| QuicClose {
         at: c.at,
@@ -560,6 +598,23 @@ pub(crate) fn quic_record(
             icmp_port_unreachable: a.port_unreachable,
             connection_close,
             tcp_fallback,
+            client_initial_dcid: a.original_dcid.map(|c| c.to_string()),
+            client_scid: a.client_cid.map(|c| c.to_string()),
+            server_scid: a.server_cid.map(|c| c.to_string()),
+            migrated_to: paths
+                .iter()
+                .map(|p| QuicPathJson {
+                    at: p.at,
+                    client_ip: p.client.ip(),
+                    client_port: p.client.port(),
+                })
+                .collect(),
+            stateless_reset: a.stateless_reset.map(|r| QuicResetJson {
+                at: r.at,
+                len: r.len,
+                proof: r.proof,
+                client_continued: a.client_after_reset,
+            }),
         })),
         fallback_from_quic: None,
     }

@@ -252,6 +252,14 @@ pub enum Detail {
     /// QUIC: the server's Handshake packets came, the client answered only in the
     /// Handshake space and never sent 1-RTT data.
     QuicClientStoppedInHandshake { at: At },
+    /// QUIC: the client's first 1-RTT packet.
+    QuicFirstShortPacket { at: At },
+    /// QUIC: a stateless reset from the server, `len` bytes, and how it is known.
+    QuicStatelessReset {
+        at: At,
+        len: usize,
+        proof: crate::quic::attempt::ResetProof,
+    },
 }
 
 impl Detail {
@@ -286,7 +294,9 @@ impl Detail {
             | QuicClose { at, .. }
             | PortUnreachable { at, .. }
             | TcpFallback { at }
-            | QuicClientStoppedInHandshake { at } => Some(*at),
+            | QuicClientStoppedInHandshake { at }
+            | QuicFirstShortPacket { at }
+            | QuicStatelessReset { at, .. } => Some(*at),
             Silence { .. }
             | CaptureEndsAfter { .. }
             | OneSided { .. }

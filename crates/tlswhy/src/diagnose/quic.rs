@@ -168,6 +168,31 @@ fn verdict_of(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Ver
                 Fix::FixImplementation { sender: from },
             )
         }
+        QuicOutcome::StatelessReset => {
+            let mut details = vec![initial];
+            details.extend(
+                attempt
+                    .first_client_short
+                    .map(|at| Detail::QuicFirstShortPacket { at }),
+            );
+            let reset = attempt.reset().copied();
+            details.extend(reset.map(|r| Detail::QuicStatelessReset {
+                at: r.at,
+                len: r.len,
+                proof: r.proof,
+            }));
+            Verdict::new(
+                Finding::QuicStatelessReset {
+                    len: reset.map_or(0, |r| r.len),
+                    proof: reset
+                        .map_or(crate::quic::attempt::ResetProof::UnknownConnectionId, |r| {
+                            r.proof
+                        }),
+                },
+                details,
+                Fix::KeepQuicConnectionState,
+            )
+        }
         QuicOutcome::ConnectionRefused => {
             let mut details = vec![initial];
             details.extend(

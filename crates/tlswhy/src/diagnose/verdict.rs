@@ -47,6 +47,7 @@ named_values! {
         QuicBlockedFellBackToTcp => "quic_blocked_fell_back_to_tcp", "QUIC unanswered, the client fell back to TCP",
         QuicVersionMismatch => "quic_version_mismatch", "no QUIC version in common",
         QuicTransportError => "quic_transport_error", "QUIC transport error",
+        QuicStatelessReset => "quic_stateless_reset", "QUIC connection reset by a server without its state",
     }
 }
 
@@ -269,6 +270,12 @@ pub enum Finding {
         #[serde(serialize_with = "crate::sanitize::ser_json_text")]
         reason: String,
     },
+    /// QUIC: the server answered the client's first 1-RTT packets with a stateless
+    /// reset (`len` bytes): it had no state for the connection.
+    QuicStatelessReset {
+        len: usize,
+        proof: crate::quic::attempt::ResetProof,
+    },
 }
 
 impl Finding {
@@ -329,6 +336,7 @@ impl Finding {
             QuicFellBackToTcp { .. } => Code::QuicBlockedFellBackToTcp,
             QuicNoCommonVersion { .. } => Code::QuicVersionMismatch,
             QuicTransportError { .. } => Code::QuicTransportError,
+            QuicStatelessReset { .. } => Code::QuicStatelessReset,
         }
     }
 }
@@ -492,6 +500,8 @@ pub enum Fix {
     AllowUdp { port: u16 },
     /// QUIC: enable a version both sides speak.
     EnableCommonQuicVersion { client: u32, server: Vec<u32> },
+    /// QUIC: keep a connection's packets on the server (instance) that holds its state.
+    KeepQuicConnectionState,
 }
 
 impl Fix {
@@ -511,7 +521,8 @@ impl Fix {
             | ReadServerLogTls13
             | ReadServerErrorLog
             | CheckHungServer
-            | ReadServerLogDrop => Side::Server,
+            | ReadServerLogDrop
+            | KeepQuicConnectionState => Side::Server,
             MakeReachable | CheckServerAndFilters { .. } | AllowUdp { .. } => Side::Network,
             CaptureLongerAfterSyn
             | CaptureBothDirections
@@ -633,7 +644,7 @@ mod tests {
         for &code in Code::ALL {
             assert_eq!(code.as_str().parse::<Code>().unwrap(), code);
         }
-        assert_eq!(Code::ALL.len(), 29);
+        assert_eq!(Code::ALL.len(), 30);
         assert!("nonsense".parse::<Code>().is_err());
     }
 }

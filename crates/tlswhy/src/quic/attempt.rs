@@ -2,15 +2,16 @@
 //! the Initial packets opened with the keys of the client's first Destination
 //! Connection ID (new keys after a Retry), their CRYPTO frames reassembled into the
 //! ClientHello and the ServerHello (bounded), Version Negotiation, Retry, a
-//! CONNECTION_CLOSE in the clear, which packet spaces each side reached, and ICMP port
-//! unreachable answers. [`QuicAttempt::verdict`] says what became of it, from these
-//! facts alone (no keys).
+//! CONNECTION_CLOSE in the clear, which packet spaces each side reached, the connection
+//! IDs, a stateless reset from the server, and ICMP port unreachable answers.
+//! [`QuicAttempt::outcome`] says what became of it, from these facts alone.
 
 use std::collections::BTreeMap;
 
 use std::sync::Arc;
 
 use super::frames::initial_frames;
+use super::ids::{is_stateless_reset, ConnectionId, MIN_STATELESS_RESET};
 use super::initial::{initial_keys, InitialKeys};
 use super::packet::{packets, LongPacket, LongType, QuicPacket};
 use super::protection::SpaceKeys;
@@ -51,6 +52,27 @@ impl Close {
         (self.frame == 0x1c && (0x100..0x200).contains(&self.error_code))
             .then(|| (self.error_code - 0x100) as u8)
     }
+}
+
+/// How a datagram from the server is known to be a stateless reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetProof {
+    /// It ends in the stateless reset token of the server's transport parameters
+    /// (read with keys).
+    Token,
+    /// Without keys: shaped as a short-header packet, but not addressed to the client's
+    /// connection ID, and the client sent nothing after it.
+    UnknownConnectionId,
+}
+
+/// A stateless reset (RFC 9000 §10.3) from the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatelessReset {
+    pub at: At,
+    /// The datagram's length.
+    pub len: usize,
+    pub proof: ResetProof,
 }
 
 /// One side's CRYPTO stream of the Initial space, reassembled from its frames in any
@@ -128,6 +150,27 @@ pub struct QuicAttempt {
     pub first_port_unreachable: Option<At>,
     /// The first CONNECTION_CLOSE read in the clear.
     pub close: Option<Close>,
+    /// The client's first Destination Connection ID (it keys the Initials), its Source
+    /// Connection ID and the server's (from their first long-header packets).
+    pub original_dcid: Option<ConnectionId>,
+    pub client_cid: Option<ConnectionId>,
+    pub server_cid: Option<ConnectionId>,
+    /// The client's first 1-RTT packet.
+    pub first_client_short: Option<At>,
+    /// The server's first 1-RTT packet after it, addressed to the client: the
+    /// connection works both ways.
+    pub server_short_answer: Option<At>,
+    /// A datagram from the server that is (or looks like) a stateless reset, after the
+    /// client's 1-RTT packets.
+    pub stateless_reset: Option<StatelessReset>,
+    /// The client sent a datagram after [`QuicAttempt::stateless_reset`].
+    pub client_after_reset: bool,
+    /// The client's datagrams came from another address too (NAT rebinding,
+    /// migration), matched by the server's connection ID: a server's connection ID is
+    /// then no longer evidence of a reset (it must use new ones on a new path).
+    pub migrated: bool,
+    /// With keys: the stateless reset token of the server's transport parameters.
+    pub stateless_reset_token: Option<[u8; 16]>,
     /// Datagrams with a client Initial (the first, its retransmissions, its ACKs).
     pub client_initials: u32,
     /// Datagrams whose client Initial carried ClientHello bytes (the first flight and
@@ -181,6 +224,9 @@ pub enum QuicOutcome {
     VersionMismatch,
     /// Another CONNECTION_CLOSE with a transport error.
     TransportError,
+    /// The server answered the client's first 1-RTT packets with a stateless reset: it
+    /// had no state for the connection.
+    StatelessReset,
     /// Every client datagram was answered with ICMP port unreachable.
     ConnectionRefused,
     /// The client's Initials, retransmitted, were never answered.
@@ -209,6 +255,7 @@ impl QuicOutcome {
             QuicOutcome::CertRejected => "cert_rejected",
             QuicOutcome::VersionMismatch => "quic_version_mismatch",
             QuicOutcome::TransportError => "quic_transport_error",
+            QuicOutcome::StatelessReset => "quic_stateless_reset",
             QuicOutcome::ConnectionRefused => "connection_refused",
             QuicOutcome::UdpBlocked => "udp_blocked",
             QuicOutcome::Incomplete => "incomplete_capture",
@@ -242,6 +289,8 @@ impl QuicAttempt {
         };
         if dir == Dir::ToClient {
             self.server_datagrams += 1;
+        } else if self.stateless_reset.is_some() {
+            self.client_after_reset = true;
         }
         let (found, damaged) = packets(datagram);
         self.unreadable += u32::from(damaged);
@@ -255,7 +304,16 @@ impl QuicAttempt {
                         self.version_negotiation_at = Some(at);
                     }
                 }
-                QuicPacket::Short(_) => self.short_packets[side] += 1,
+                QuicPacket::Short(packet) => {
+                    self.short_packets[side] += 1;
+                    if side == 0 {
+                        self.first_client_short.get_or_insert(at);
+                    } else if self.first_client_short.is_some() {
+                        // The whole datagram when nothing came before it.
+                        let alone = packet.len() == datagram.len();
+                        self.server_short_packet(at, packet, alone);
+                    }
+                }
                 QuicPacket::Long(long) => match long.kind {
                     LongType::Retry => {
                         // The client starts over with new keys, and a ClientHello of
@@ -267,6 +325,7 @@ impl QuicAttempt {
                         self.client_random = None;
                     }
                     LongType::Handshake => {
+                        self.note_cids(dir, &long);
                         self.handshake_packets[side] += 1;
                         if dir == Dir::ToServer {
                             self.last_client_handshake = Some(at);
@@ -277,6 +336,7 @@ impl QuicAttempt {
                     }
                     LongType::ZeroRtt => {}
                     LongType::Initial => {
+                        self.note_cids(dir, &long);
                         if dir == Dir::ToServer {
                             client_initial = true;
                             self.client_version.get_or_insert(long.version);
@@ -322,6 +382,71 @@ impl QuicAttempt {
             self.last_client_initial = Some(at);
         }
         self.client_hello_datagrams += u32::from(client_hello_bytes);
+    }
+
+    /// The connection IDs of a long-header packet: the client's first DCID and its SCID,
+    /// and the server's SCID (its first Initial's; after a Retry, the one it then
+    /// chose).
+    fn note_cids(&mut self, dir: Dir, long: &LongPacket<'_>) {
+        match dir {
+            Dir::ToServer => {
+                if self.original_dcid.is_none() {
+                    self.original_dcid = ConnectionId::new(long.dcid);
+                }
+                if self.client_cid.is_none() {
+                    self.client_cid = ConnectionId::new(long.scid);
+                }
+            }
+            Dir::ToClient => {
+                if self.server_cid.is_none() {
+                    self.server_cid = ConnectionId::new(long.scid);
+                }
+            }
+        }
+    }
+
+    /// A server short-header packet after the client's 1-RTT packets (`alone`: the
+    /// whole datagram): the answer that shows the connection works both ways, or a
+    /// stateless reset — a datagram that ends in the server's token, or (without keys)
+    /// one not addressed to the client's connection ID on the path where the client
+    /// still uses it. A reset is never coalesced after long-header packets.
+    fn server_short_packet(&mut self, at: At, packet: &[u8], alone: bool) {
+        if self.reset().is_some() || self.server_short_answer.is_some() {
+            return;
+        }
+        let addressed = match self.client_cid {
+            Some(cid) if !cid.is_empty() && !self.migrated => cid.addresses(packet),
+            // Zero-length IDs, or new ones on a new path: nothing to compare.
+            _ => true,
+        };
+        let proof = match &self.stateless_reset_token {
+            Some(token) if alone && is_stateless_reset(packet, token) => Some(ResetProof::Token),
+            Some(_) => None,
+            None if alone && !addressed && packet.len() >= MIN_STATELESS_RESET => {
+                Some(ResetProof::UnknownConnectionId)
+            }
+            None => None,
+        };
+        match proof {
+            Some(proof) => {
+                self.stateless_reset = Some(StatelessReset {
+                    at,
+                    len: packet.len(),
+                    proof,
+                });
+                self.client_after_reset = false;
+            }
+            None if addressed => self.server_short_answer = Some(at),
+            None => {}
+        }
+    }
+
+    /// The stateless reset that ended the attempt: one proven by its token, or one
+    /// the client fell silent after.
+    pub fn reset(&self) -> Option<&StatelessReset> {
+        self.stateless_reset
+            .as_ref()
+            .filter(|r| r.proof == ResetProof::Token || !self.client_after_reset)
     }
 
     /// Parses the ClientHello and the ServerHello once their CRYPTO bytes are whole.
@@ -418,7 +543,10 @@ impl QuicAttempt {
                 return;
             };
             match header[0] {
-                8 => self.selected_alpn = crate::tls::protected::encrypted_extensions_alpn(body),
+                8 => {
+                    self.selected_alpn = crate::tls::protected::encrypted_extensions_alpn(body);
+                    self.stateless_reset_token = super::ids::stateless_reset_token(body);
+                }
                 11 if self.server_certificates.is_none() => {
                     if let Some(chain) = crate::tls::protected::tls13_certificate_chain(body) {
                         let chain = &chain[..chain.len().min(MAX_CHAIN)];
@@ -467,6 +595,9 @@ impl QuicAttempt {
         }
         if self.server_version.is_none() && self.version_negotiation.is_some() {
             return QuicOutcome::VersionMismatch;
+        }
+        if self.reset().is_some() {
+            return QuicOutcome::StatelessReset;
         }
         // The client sends 1-RTT packets once the handshake completed on its side (the
         // server may send them earlier, 0.5-RTT data).
@@ -552,6 +683,88 @@ mod tests {
         for (attempt, want) in cases {
             assert_eq!(attempt.outcome(), want, "{:?}", attempt.close);
         }
+    }
+
+    /// After the client's first 1-RTT packet, a server datagram addressed to the
+    /// client's connection ID answers it; one that is not, and after which the client
+    /// falls silent, is a stateless reset; with the server's token only a datagram
+    /// ending in it is.
+    #[test]
+    fn stateless_resets_are_told_from_answers() {
+        let at = |frame| At {
+            frame,
+            ts: crate::capture::Timestamp(frame as i64 * 1_000_000),
+        };
+        let client_cid = [0xc1, 0xc2, 0xc3, 0xc4];
+        let token = [0x7e; 16];
+        let started = |token: Option<[u8; 16]>| {
+            let mut a = QuicAttempt {
+                client_initials: 1,
+                server_datagrams: 1,
+                client_cid: ConnectionId::new(&client_cid),
+                stateless_reset_token: token,
+                ..Default::default()
+            };
+            // The client's 1-RTT packet to the server's ID.
+            a.on_datagram(
+                Dir::ToServer,
+                at(1),
+                &[0x41, 0x5a, 0x5a, 0x5a, 0x5a, 1, 2, 3],
+            );
+            a
+        };
+        let mut answer = vec![0x43];
+        answer.extend_from_slice(&client_cid);
+        answer.extend_from_slice(&[0x33; 30]);
+        let mut reset = vec![0x4f, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66];
+        reset.extend_from_slice(&token);
+
+        let mut answered = started(None);
+        answered.on_datagram(Dir::ToClient, at(2), &answer);
+        assert_eq!(answered.server_short_answer, Some(at(2)));
+        assert_eq!(answered.outcome(), QuicOutcome::Completed);
+
+        let mut shaped = started(None);
+        shaped.on_datagram(Dir::ToClient, at(2), &reset);
+        let got = shaped.reset().copied().expect("a reset");
+        assert_eq!((got.proof, got.len), (ResetProof::UnknownConnectionId, 23));
+        assert_eq!(shaped.outcome(), QuicOutcome::StatelessReset);
+        // The client went on: not a reset it took.
+        shaped.on_datagram(
+            Dir::ToServer,
+            at(3),
+            &[0x41, 0x5a, 0x5a, 0x5a, 0x5a, 4, 5, 6],
+        );
+        assert!(shaped.reset().is_none() && shaped.client_after_reset);
+        assert_eq!(shaped.outcome(), QuicOutcome::Completed);
+
+        // With the token: proven, even if the client goes on; a datagram without it is
+        // an answer.
+        let mut proven = started(Some(token));
+        proven.on_datagram(Dir::ToClient, at(2), &reset);
+        proven.on_datagram(
+            Dir::ToServer,
+            at(3),
+            &[0x41, 0x5a, 0x5a, 0x5a, 0x5a, 4, 5, 6],
+        );
+        assert_eq!(proven.reset().map(|r| r.proof), Some(ResetProof::Token));
+        assert_eq!(proven.outcome(), QuicOutcome::StatelessReset);
+        let mut other = started(Some(token));
+        let mut not_addressed = reset.clone();
+        *not_addressed.last_mut().unwrap() ^= 1;
+        other.on_datagram(Dir::ToClient, at(2), &not_addressed);
+        assert!(other.reset().is_none());
+
+        // Too short for a reset, or before the client's 1-RTT: neither.
+        let mut early = QuicAttempt {
+            client_cid: ConnectionId::new(&client_cid),
+            ..Default::default()
+        };
+        early.on_datagram(Dir::ToClient, at(1), &reset);
+        assert!(early.stateless_reset.is_none() && early.server_short_answer.is_none());
+        let mut short = started(None);
+        short.on_datagram(Dir::ToClient, at(2), &reset[..MIN_STATELESS_RESET - 1]);
+        assert!(short.stateless_reset.is_none());
     }
 
     #[test]

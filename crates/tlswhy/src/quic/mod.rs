@@ -9,6 +9,7 @@
 
 pub mod attempt;
 pub mod frames;
+pub mod ids;
 pub mod initial;
 pub mod packet;
 pub mod protection;

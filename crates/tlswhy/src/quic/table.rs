@@ -1,23 +1,27 @@
 //! The QUIC attempts of a capture: UDP datagrams (untunnelled, unfragmented) grouped
 //! by their two endpoints, each group followed by a [`QuicAttempt`]. An attempt starts
 //! with a datagram that opens with a long-header Initial (or a long header of a version
-//! the client wants negotiated), so other UDP traffic is never taken for QUIC; ICMP
-//! port unreachable answers are matched to the attempt whose datagram they quote; a TCP
-//! SYN from the client to the same server and port after an unanswered attempt is its
+//! the client wants negotiated), so other UDP traffic is never taken for QUIC. A
+//! datagram from a client address the attempt has not used, addressed to the server's
+//! connection ID, belongs to it too (NAT rebinding, migration: RFC 9000 §9). ICMP port
+//! unreachable answers are matched to the attempt whose datagram they quote; a TCP SYN
+//! from the client to the same server and port after an unanswered attempt is its
 //! fallback.
 //!
-//! An attempt is over once its outcome cannot change: the client sent 1-RTT packets
-//! (the handshake completed) or a CONNECTION_CLOSE was read; otherwise when its
-//! endpoints went quiet for the idle timeout, or at the end of the capture. Memory is
-//! bounded by the number of attempts open at once ([`MAX_ATTEMPTS`]) and each
-//! attempt's own bounds.
+//! An attempt is over once its outcome cannot change: a CONNECTION_CLOSE was read, a
+//! stateless reset carried the server's token, or the client sent 1-RTT packets and the
+//! server answered it in 1-RTT (the handshake completed and the server kept the
+//! connection); otherwise when its endpoints went quiet for the idle timeout, or at the
+//! end of the capture. Memory is bounded by the number of attempts open at once
+//! ([`MAX_ATTEMPTS`]), the paths of each ([`MAX_PATHS`]) and each attempt's own bounds.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{Icmpv4Type, Icmpv6Type, IpNumber, IpSlice};
 
-use super::attempt::{QuicAttempt, QuicOutcome};
+use super::attempt::{QuicAttempt, QuicOutcome, ResetProof};
+use super::ids::ConnectionId;
 use super::packet::{packets, LongType, QuicPacket};
 use crate::capture::{Packet, Timestamp};
 use crate::decode::Tunnel;
@@ -30,6 +34,16 @@ pub const MAX_ATTEMPTS: usize = 65_536;
 
 /// The smallest datagram that carries a client's first Initial (RFC 9000 §14.1).
 const MIN_CLIENT_INITIAL: usize = 1200;
+/// Client addresses an attempt is followed on besides its first, at most.
+pub const MAX_PATHS: usize = 8;
+
+/// Another client address of an attempt (NAT rebinding, migration).
+#[derive(Clone, Copy, Debug)]
+pub struct QuicPath {
+    pub client: SocketAddr,
+    /// Its first datagram.
+    pub at: At,
+}
 
 /// One attempt and its endpoints.
 #[derive(Debug)]
@@ -39,6 +53,10 @@ pub struct QuicFlow {
     pub attempt: QuicAttempt,
     /// The client's TCP SYN to the same server and port, after its first Initial.
     pub tcp_fallback: Option<At>,
+    /// The client's other addresses, in the order they appeared.
+    pub paths: Vec<QuicPath>,
+    /// The server connection ID it is indexed by.
+    indexed_cid: Option<ConnectionId>,
 }
 
 impl QuicFlow {
@@ -49,12 +67,25 @@ impl QuicFlow {
 
     /// The attempt cannot end differently any more.
     fn decided(&self) -> bool {
-        self.attempt.close.is_some() || self.attempt.short_packets[0] > 0
+        let a = &self.attempt;
+        a.close.is_some()
+            || a.reset().is_some_and(|r| r.proof == ResetProof::Token)
+            || (a.first_client_short.is_some() && a.server_short_answer.is_some())
     }
 
     /// Never answered: its verdict waits for a fallback to TCP.
     fn unanswered(&self) -> bool {
         self.attempt.outcome() == QuicOutcome::UdpBlocked
+    }
+
+    /// The direction of a datagram from `src`: the client's from its first address or
+    /// a later one.
+    fn dir_of(&self, src: SocketAddr) -> Dir {
+        if src == self.client || self.paths.iter().any(|p| p.client == src) {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        }
     }
 }
 
@@ -62,6 +93,12 @@ impl QuicFlow {
 #[derive(Debug, Default)]
 pub struct QuicTable {
     flows: HashMap<FlowKey, QuicFlow, foldhash::fast::RandomState>,
+    /// The endpoints of an attempt's later paths → the key of the attempt.
+    paths: HashMap<FlowKey, FlowKey, foldhash::fast::RandomState>,
+    /// The server's connection ID of each attempt that has one → the attempt's key.
+    server_cids: HashMap<ConnectionId, FlowKey, foldhash::fast::RandomState>,
+    /// The lengths of those IDs (bit n: length n), to read a short header's.
+    server_cid_lengths: u32,
     /// Attempts started.
     pub started: u64,
     /// Datagrams that would have started an attempt beyond [`MAX_ATTEMPTS`].
@@ -111,8 +148,12 @@ impl QuicTable {
         match carried(ip)? {
             Carried::Datagram { src, dst, payload } => self.on_datagram(src, dst, payload, at),
             Carried::PortUnreachable { client, server } => {
-                let key = key_of(client, server, Tunnel::NONE);
-                let flow = self.flows.get_mut(&key).filter(|f| f.client == client)?;
+                let mut key = key_of(client, server, Tunnel::NONE);
+                key = self.paths.get(&key).copied().unwrap_or(key);
+                let flow = self.flows.get_mut(&key)?;
+                if flow.dir_of(client) != Dir::ToServer {
+                    return None;
+                }
                 flow.attempt.on_port_unreachable(at);
                 Some(key)
             }
@@ -126,19 +167,17 @@ impl QuicTable {
         payload: &[u8],
         at: At,
     ) -> Option<FlowKey> {
-        let key = key_of(src, dst, Tunnel::NONE);
+        let mut key = key_of(src, dst, Tunnel::NONE);
+        key = self.paths.get(&key).copied().unwrap_or(key);
         if let Some(flow) = self.flows.get_mut(&key) {
-            let dir = if src == flow.client {
-                Dir::ToServer
-            } else {
-                Dir::ToClient
-            };
+            let dir = flow.dir_of(src);
             flow.attempt
                 .on_datagram_with_keys(dir, at, payload, self.keys.as_ref());
+            self.index_server_cid(key);
             return Some(key);
         }
         if !starts_attempt(payload) {
-            return None;
+            return self.on_new_path(src, dst, payload, at);
         }
         if self.flows.len() >= MAX_ATTEMPTS {
             self.not_followed += 1;
@@ -150,11 +189,76 @@ impl QuicTable {
             server: dst,
             attempt: QuicAttempt::default(),
             tcp_fallback: None,
+            paths: Vec::new(),
+            indexed_cid: None,
         };
         flow.attempt
             .on_datagram_with_keys(Dir::ToServer, at, payload, self.keys.as_ref());
         self.flows.insert(key, flow);
         Some(key)
+    }
+
+    /// Indexes the attempt under `key` by the server's connection ID once it is known.
+    fn index_server_cid(&mut self, key: FlowKey) {
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let Some(cid) = flow.attempt.server_cid.filter(|c| !c.is_empty()) else {
+            return;
+        };
+        if flow.indexed_cid.is_some() {
+            return;
+        }
+        flow.indexed_cid = Some(cid);
+        // Two attempts with one ID (a collision, or a replay): the first keeps it.
+        self.server_cids.entry(cid).or_insert(key);
+        self.server_cid_lengths |= 1 << cid.as_bytes().len();
+    }
+
+    /// A datagram between endpoints no attempt has: a client's from a new address
+    /// (NAT rebinding, migration) when it is addressed to the server's connection ID of
+    /// an attempt to the same server.
+    fn on_new_path(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        at: At,
+    ) -> Option<FlowKey> {
+        let key = self.by_server_cid(payload)?;
+        let flow = self.flows.get_mut(&key)?;
+        if flow.server != dst || flow.paths.len() >= MAX_PATHS {
+            return None;
+        }
+        flow.paths.push(QuicPath { client: src, at });
+        flow.attempt.migrated = true;
+        flow.attempt
+            .on_datagram_with_keys(Dir::ToServer, at, payload, self.keys.as_ref());
+        self.paths.insert(key_of(src, dst, Tunnel::NONE), key);
+        Some(key)
+    }
+
+    /// The attempt whose server connection ID a datagram's first packet is addressed
+    /// to (a long header names its length; a short header's is one of those indexed).
+    fn by_server_cid(&self, payload: &[u8]) -> Option<FlowKey> {
+        let first = *payload.first()?;
+        if first & 0x80 != 0 {
+            let len = usize::from(*payload.get(5)?);
+            let cid = ConnectionId::new(payload.get(6..6 + len)?)?;
+            return self.server_cids.get(&cid).copied();
+        }
+        let mut lengths = self.server_cid_lengths;
+        while lengths != 0 {
+            let len = lengths.trailing_zeros() as usize;
+            lengths &= lengths - 1;
+            let Some(id) = payload.get(1..1 + len) else {
+                break;
+            };
+            if let Some(key) = ConnectionId::new(id).and_then(|c| self.server_cids.get(&c)) {
+                return Some(*key);
+            }
+        }
+        None
     }
 
     /// A TCP SYN (without ACK) from `client` to `server`: the fallback of the open
@@ -197,7 +301,19 @@ impl QuicTable {
             .collect();
         let mut done: Vec<QuicFlow> = keys
             .iter()
-            .filter_map(|key| self.flows.remove(key))
+            .filter_map(|key| self.flows.remove(key).map(|flow| (key, flow)))
+            .map(|(key, flow)| {
+                for path in &flow.paths {
+                    self.paths
+                        .remove(&key_of(path.client, flow.server, Tunnel::NONE));
+                }
+                if let Some(cid) = flow.indexed_cid {
+                    if self.server_cids.get(&cid) == Some(key) {
+                        self.server_cids.remove(&cid);
+                    }
+                }
+                flow
+            })
             .collect();
         done.sort_by_key(|f| f.attempt.first.map_or(0, |at| at.frame));
         done

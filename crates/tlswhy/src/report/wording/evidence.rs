@@ -336,6 +336,26 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             Dir::ToServer,
             "the client's last packet: Handshake only, no 1-RTT data after the server's flight",
         ),
+        Detail::QuicFirstShortPacket { at } => cite(
+            cx,
+            *at,
+            Dir::ToServer,
+            "the client's first 1-RTT packet: the handshake completed on its side",
+        ),
+        Detail::QuicStatelessReset { at, len, proof } => cite(
+            cx,
+            *at,
+            Dir::ToClient,
+            format_args!(
+                "stateless reset from the server ({len} bytes): {}",
+                match proof {
+                    crate::quic::attempt::ResetProof::Token =>
+                        "it ends in the stateless reset token of the server's transport parameters",
+                    crate::quic::attempt::ResetProof::UnknownConnectionId =>
+                        "a short-header packet not addressed to the client's connection ID, and the client sent nothing after it",
+                }
+            ),
+        ),
         Detail::Close { at, from, how } => cite(
             cx,
             *at,

@@ -219,5 +219,6 @@ pub fn fix(v: &Verdict) -> String {
             crate::quic::version_name(*client),
             crate::quic::version_list(server, false)
         ),
+        Fix::KeepQuicConnectionState => "Server side: a connection's packets must reach the server (instance) that holds its state — route QUIC by connection ID, not by address and port alone (QUIC-aware load balancing), keep connections across restarts or drain them, and give the handshake and idle timeouts room for the path's delay.".into(),
     }
 }

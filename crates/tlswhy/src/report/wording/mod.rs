@@ -287,6 +287,9 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
                 format!(" ('{reason}')")
             }
         ),
+        Finding::QuicStatelessReset { .. } => format!(
+            "The server at {server} answered the client's first 1-RTT packets with a QUIC stateless reset: it no longer had this connection's state (a restart, a handshake or idle timeout shorter than the path's delay, or a load balancer that sent the packets to another instance)."
+        ),
     }
 }
 
