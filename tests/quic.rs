@@ -336,3 +336,55 @@ fn a_fallback_links_both_records() {
         .filter(|h| h.quic.is_some())
         .all(|h| h.fallback_from_quic.is_none()));
 }
+
+/// Each QUIC record's ladder has a line per datagram (up to its bound), in frame order
+/// within the attempt, the first the client's Initial; a datagram's line names its
+/// packets, and a CONNECTION_CLOSE in an Initial its error.
+#[test]
+fn quic_records_carry_their_ladder() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(common::captures()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("quic_") || !name.ends_with(".pcap") {
+            continue;
+        }
+        let report = common::analyze(&path);
+        for h in report.handshakes.iter().filter(|h| h.quic.is_some()) {
+            let ladder = &h.messages;
+            assert!(!ladder.is_empty(), "{name} frame {}: no ladder", h.frame);
+            assert!(ladder.len() <= tlswhy::quic::attempt::MAX_EVENTS);
+            assert_eq!(ladder[0].at.frame, h.frame, "{name}");
+            assert_eq!(ladder[0].from, Dir::ToServer, "{name}");
+            assert!(ladder[0].what.to_string().starts_with("Initial (CRYPTO)"));
+            assert!(ladder.windows(2).all(|w| w[0].at.frame < w[1].at.frame));
+            assert!(ladder.iter().all(|e| e.at.frame <= h.last_frame));
+            let quic = h.quic.as_ref().unwrap();
+            if let Some(close) = quic
+                .connection_close
+                .as_ref()
+                .filter(|c| c.kind == "transport")
+            {
+                let line = ladder.iter().find(|e| e.at.frame == close.at.frame);
+                if let Some(line) = line.filter(|_| !close_in_handshake(h)) {
+                    let error = close.error.as_deref().unwrap();
+                    assert!(line.what.to_string().contains(error), "{name}: {line:?}");
+                }
+            }
+            let icmp = ladder
+                .iter()
+                .filter(|e| e.what.to_string().as_str() == "ICMP port unreachable")
+                .count();
+            if ladder.len() < tlswhy::quic::attempt::MAX_EVENTS {
+                assert_eq!(icmp as u32, quic.icmp_port_unreachable, "{name}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked} QUIC records");
+}
+
+/// A close read in a Handshake packet opened with keys (the ladder names Initials' only).
+fn close_in_handshake(h: &tlswhy::record::Handshake) -> bool {
+    h.alerts.iter().any(|a| a.decrypted)
+}

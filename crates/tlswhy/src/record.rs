@@ -524,7 +524,7 @@ pub(crate) fn quic_record(
     let crate::quic::table::QuicFlow {
         client,
         server,
-        attempt: a,
+        attempt: mut a,
         tcp_fallback,
         paths,
         ..
@@ -585,7 +585,7 @@ pub(crate) fn quic_record(
         alerts,
         tcp: Default::default(),
         malformed: Vec::new(),
-        messages: Vec::new(),
+        messages: std::mem::take(&mut a.events),
         quic: Some(Box::new(QuicFacts {
             version: a.client_version.map(QuicVersion),
             server_version: a.server_version.map(QuicVersion),

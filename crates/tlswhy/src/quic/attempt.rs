@@ -18,6 +18,7 @@ use super::protection::SpaceKeys;
 use crate::flow::{At, Dir};
 use crate::keys::KeySources;
 use crate::tls::cert::CertFacts;
+use crate::tls::facts::{Event, Label};
 use crate::tls::hello::{
     parse_client_hello, parse_server_hello, ClientHelloFacts, ServerHelloFacts,
 };
@@ -31,6 +32,8 @@ const CRYPTO_PIECES: usize = 64;
 const REASON_LIMIT: usize = 256;
 /// Certificates of a chain kept.
 const MAX_CHAIN: usize = 8;
+/// Datagrams of the ladder kept (the rest are counted only).
+pub const MAX_EVENTS: usize = 40;
 
 /// A CONNECTION_CLOSE read in the clear (in an Initial).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,6 +174,9 @@ pub struct QuicAttempt {
     pub migrated: bool,
     /// With keys: the stateless reset token of the server's transport parameters.
     pub stateless_reset_token: Option<[u8; 16]>,
+    /// The ladder: each datagram's packets (and what its Initials carried), the first
+    /// [`MAX_EVENTS`].
+    pub events: Vec<Event>,
     /// Datagrams with a client Initial (the first, its retransmissions, its ACKs).
     pub client_initials: u32,
     /// Datagrams whose client Initial carried ClientHello bytes (the first flight and
@@ -263,6 +269,76 @@ impl QuicOutcome {
     }
 }
 
+/// What one datagram's ladder line says: its packets in order, with what an opened
+/// Initial carried.
+#[derive(Default)]
+struct Ladder {
+    parts: [&'static str; 6],
+    len: usize,
+    /// The CONNECTION_CLOSE of an Initial: its error.
+    close: Option<String>,
+}
+
+impl Ladder {
+    fn push(&mut self, part: &'static str) {
+        if let Some(slot) = self.parts.get_mut(self.len) {
+            *slot = part;
+            self.len += 1;
+        }
+    }
+
+    fn add(&mut self, packet: &QuicPacket<'_>) {
+        self.push(match packet {
+            QuicPacket::VersionNegotiation { .. } => "Version Negotiation",
+            QuicPacket::Short(_) => "1-RTT",
+            QuicPacket::Long(long) => match long.kind {
+                LongType::Initial => "Initial",
+                LongType::ZeroRtt => "0-RTT",
+                LongType::Handshake => "Handshake",
+                LongType::Retry => "Retry",
+            },
+        });
+    }
+
+    /// What the Initial just added carried.
+    fn initial_frames(&mut self, frames: &super::frames::InitialFrames<'_>) {
+        let Some(last) = self.len.checked_sub(1) else {
+            return;
+        };
+        self.parts[last] = if !frames.crypto.is_empty() {
+            "Initial (CRYPTO)"
+        } else if frames.close.is_some() {
+            "Initial (CONNECTION_CLOSE)"
+        } else if frames.acks > 0 {
+            "Initial (ACK)"
+        } else {
+            "Initial"
+        };
+        if let Some(close) = &frames.close {
+            self.close = Some(if close.frame == 0x1d {
+                format!("application error 0x{:x}", close.error_code)
+            } else {
+                super::transport_error_name(close.error_code)
+            });
+        }
+    }
+
+    /// `Initial (CRYPTO) + Handshake, 1252 bytes`; a stateless reset is named.
+    fn label(&self, bytes: usize, stateless_reset: bool) -> String {
+        let mut label = if stateless_reset {
+            "stateless reset".to_string()
+        } else {
+            self.parts[..self.len].join(" + ")
+        };
+        if let Some(close) = &self.close {
+            label.push_str(": ");
+            label.push_str(close);
+        }
+        label.push_str(&format!(", {bytes} bytes"));
+        label
+    }
+}
+
 /// TLS alerts a client sends about the server's certificate.
 const CERTIFICATE_ALERTS: [u8; 6] = [42, 43, 44, 45, 46, 48];
 
@@ -296,7 +372,10 @@ impl QuicAttempt {
         self.unreadable += u32::from(damaged);
         let mut client_initial = false;
         let mut client_hello_bytes = false;
+        let mut ladder = Ladder::default();
+        let resets = self.stateless_reset.is_some();
         for packet in found {
+            ladder.add(&packet);
             match packet {
                 QuicPacket::VersionNegotiation { versions, .. } => {
                     if self.version_negotiation.is_none() {
@@ -362,6 +441,7 @@ impl QuicAttempt {
                             continue;
                         };
                         let frames = initial_frames(&opened.payload);
+                        ladder.initial_frames(&frames);
                         self.unreadable += u32::from(frames.malformed);
                         client_hello_bytes |= side == 0 && !frames.crypto.is_empty();
                         for (offset, data) in frames.crypto {
@@ -382,6 +462,21 @@ impl QuicAttempt {
             self.last_client_initial = Some(at);
         }
         self.client_hello_datagrams += u32::from(client_hello_bytes);
+        if damaged {
+            ladder.push("unreadable bytes");
+        }
+        let reset_here = !resets && self.stateless_reset.is_some();
+        self.push_event(at, dir, ladder.label(datagram.len(), reset_here));
+    }
+
+    fn push_event(&mut self, at: At, from: Dir, what: String) {
+        if self.events.len() < MAX_EVENTS {
+            self.events.push(Event {
+                at,
+                from,
+                what: Label::Text(what.into()),
+            });
+        }
     }
 
     /// The connection IDs of a long-header packet: the client's first DCID and its SCID,
@@ -565,6 +660,7 @@ impl QuicAttempt {
         self.port_unreachable += 1;
         self.first_port_unreachable.get_or_insert(at);
         self.last = Some(at);
+        self.push_event(at, Dir::ToClient, "ICMP port unreachable".into());
     }
 
     /// What became of the attempt.
