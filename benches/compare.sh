@@ -23,7 +23,9 @@
 #   QUIC=1: a third input of QUIC attempts only (gen_capture --quic-ratio 1, as many as
 #   the handshake-heavy one; GEN=rust only): Initials sealed for real, 10% failing
 #   (alpn_mismatch, udp_blocked), tshark's row decrypting the Initials too.
-#   TOOLS="text-2t null-2t ...": only these rows (default: all).
+#   TOOLS="text-2t null-2t ...": only these rows (default: all). Row html-2t is the
+#   text report with --html beside it (a line gives its time over text-2t's and the
+#   HTML file's size).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -130,7 +132,7 @@ while [ $# -ge 2 ]; do
     # during the run (a shared VM) slows every tool alike instead of whichever ran then.
     # Besides JSON output to a file: the same to /dev/null and the default text report
     # (failures only), to see what output costs; a memory map; standard input.
-    names=(walk walk-mmap tlswhy-1t tlswhy-2t null-1t null-2t text-1t text-2t)
+    names=(walk walk-mmap tlswhy-1t tlswhy-2t null-1t null-2t text-1t text-2t html-2t)
     [ -n "$KEYS" ] && names+=(keys-1t keys-2t)
     names+=(mmap-2t stdin-2t)
     command -v tshark >/dev/null && names+=(tshark)
@@ -143,6 +145,7 @@ while [ $# -ge 2 ]; do
     if [ -n "${BASE:-}" ]; then
         for name in "${names[@]}"; do
             case $name in tlswhy-* | null-* | text-* | keys-* | mmap-* | stdin-*) names+=("base-$name") ;; esac
+            # (html-2t has no base row: an earlier build may not have --html.)
         done
     fi
     for name in "${names[@]}"; do rm -f "$WORK/$name.runs"; done
@@ -159,6 +162,7 @@ while [ $# -ge 2 ]; do
                 null-2t) once "$name" sh -c '"$0" analyze --threads 2 --format json "$1" >/dev/null' "$BIN" "$pcap" ;;
                 text-1t) once "$name" "$BIN" analyze --threads 1 -q "$pcap" ;;
                 text-2t) once "$name" "$BIN" analyze --threads 2 -q "$pcap" ;;
+                html-2t) once "$name" "$BIN" analyze --threads 2 -q --html "$WORK/report.html" "$pcap" ;;
                 keys-1t) once "$name" "$BIN" analyze --threads 1 -q --keylog "$keys" "$pcap" ;;
                 keys-2t) once "$name" "$BIN" analyze --threads 2 -q --keylog "$keys" "$pcap" ;;
                 mmap-2t) once "$name" "$BIN" analyze --threads 2 --mmap --format json "$pcap" ;;
@@ -191,9 +195,16 @@ while [ $# -ge 2 ]; do
         if (t["keys-2t"] > 0 && t["text-2t"] > 0)
             printf "with keys / without, text report, 2 threads: speed %.2f (keys-2t %.3f s, text-2t %.3f s)\n",
                 t["text-2t"] / t["keys-2t"], t["keys-2t"], t["text-2t"]
+        if (t["html-2t"] > 0 && t["text-2t"] > 0)
+            printf "with --html / text report alone, 2 threads: time %.3f (html-2t %.3f s, text-2t %.3f s)\n",
+                t["html-2t"] / t["text-2t"], t["html-2t"], t["text-2t"]
         for (n in t) if (n ~ /^base-/ && (substr(n, 6) in t))
             printf "A/B %s: base %.3f s, this build %.3f s, this/base %.3f\n", substr(n, 6), t[n], t[substr(n, 6)], t[substr(n, 6)] / t[n]
     }'
+    if [ -f "$WORK/report.html" ]; then
+        echo "HTML report: $(stat -c %s "$WORK/report.html") bytes"
+        rm -f "$WORK/report.html"
+    fi
     # Agreement of tlswhy's facts with the truth file, from a full-detail record (the
     # negotiated suite's code is in server_hello), outside the timed rounds.
     target/release/tlswhy analyze --threads 2 --format json --detail full "$pcap" >"$WORK/agreement.out"

@@ -192,6 +192,12 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
+    /// Write the report as one self-contained HTML file (charts, servers, each failure
+    /// group's evidence and ladder diagram; no external resources), besides any other
+    /// output.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// Append a short Markdown summary (counts by code, each failure's cause) to this
     /// file, created if missing (as `$GITHUB_STEP_SUMMARY` expects).
     #[arg(long, value_name = "FILE")]
@@ -228,6 +234,12 @@ pub struct LiveArgs {
     /// Drop privileges to this user once the capture is open (as tcpdump -Z).
     #[arg(short = 'Z', long, value_name = "NAME")]
     pub user: Option<String>,
+
+    /// Keep an HTML report of the verdicts so far in this file, rewritten whole (a
+    /// new file renamed over it) at most every 2 seconds as verdicts arrive, and at
+    /// the end.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 
     #[command(flatten)]
     pub output: OutputArgs,

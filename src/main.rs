@@ -203,6 +203,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let output_files: Vec<(&str, &std::path::Path)> = [
         ("--write", out_args.write.as_deref()),
         ("--junit", args.junit.as_deref()),
+        ("--html", args.html.as_deref()),
         ("--summary", args.summary.as_deref()),
     ]
     .into_iter()
@@ -275,7 +276,8 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let json = out_args.format == Format::Json;
     settings.render_json = json;
     // JSON Lines alone: the records themselves are only read by the summary and JUnit.
-    settings.json_only = json && args.junit.is_none() && args.summary.is_none();
+    settings.json_only =
+        json && args.junit.is_none() && args.summary.is_none() && args.html.is_none();
     // The text report without --all only counts successes; JUnit lists them.
     settings.ok_records = json || out_args.all || args.junit.is_some();
     // JSON Lines stream out as the records are made: straight to standard output for
@@ -405,6 +407,17 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
         None => None,
     };
+    let html = match &args.html {
+        Some(path) => {
+            let out = OutputFile::create(path)?;
+            let mut w = BufWriter::new(out.file()?);
+            report::html::write_html(&mut w, &reports)
+                .and_then(|()| w.flush())
+                .map_err(|e| outputs::about(path, e))?;
+            Some(out)
+        }
+        None => None,
+    };
     let pcap = match &out_args.write {
         Some(path) => {
             let out = OutputFile::create(path)?;
@@ -429,7 +442,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
         None => None,
     };
-    for out in [junit, pcap].into_iter().flatten() {
+    for out in [junit, html, pcap].into_iter().flatten() {
         out.commit()?;
     }
     if let Some((path, text)) = summary {
@@ -530,11 +543,16 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
         let stop = Arc::clone(&stop);
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
     }
-    if let Some(path) = &out_args.write {
-        if let Err(e) = outputs::check(&[("--write", path)], &[], &[], out_args.force) {
-            eprintln!("tlswhy: {e}");
-            return Ok(ExitCode::from(2));
-        }
+    let live_outputs: Vec<(&str, &std::path::Path)> = [
+        ("--write", out_args.write.as_deref()),
+        ("--html", args.html.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(option, path)| Some((option, path?)))
+    .collect();
+    if let Err(e) = outputs::check(&live_outputs, &[], &[], out_args.force) {
+        eprintln!("tlswhy: {e}");
+        return Ok(ExitCode::from(2));
     }
     // Unlike `analyze`, written in place as the packets come (as tcpdump -w): a live
     // capture has no end to wait for, what it caught before a stop or an error is
@@ -546,6 +564,20 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
     let style = report::text::Style { color };
     let mut matched = false;
     let mut handshakes = Vec::new();
+    // --html: the verdicts so far, as `analyze` would keep them, rendered now and then.
+    let mut html = args.html.as_ref().map(|path| LiveHtml {
+        path: path.clone(),
+        name: format!(
+            "live capture on {}",
+            args.interface.as_deref().unwrap_or("")
+        ),
+        kept: Collector::new(Keep::Examples {
+            per_code: EXAMPLES_PER_CODE,
+            ok: out_args.all,
+        }),
+        written: None,
+        failed: false,
+    });
     let stdout = io::stdout();
     let quiet = out_args.quiet;
     let interface = opts.interface.clone();
@@ -584,6 +616,9 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
                 w.write(packets)?;
             }
             handshakes.push(h.verdict.code);
+            if let Some(html) = html.as_mut() {
+                html.add(h.clone(), quiet);
+            }
             Ok(())
         },
         |warning| {
@@ -599,6 +634,9 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    if let Some(html) = html.as_mut() {
+        html.write(quiet);
+    }
     if let Some(w) = writer {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -635,6 +673,49 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `live --html`: the records so far, kept as `analyze` keeps them, and the report
+/// written whole (a new file renamed over the old) at most every [`LiveHtml::EVERY`].
+#[cfg(feature = "live")]
+struct LiveHtml {
+    path: std::path::PathBuf,
+    name: String,
+    kept: Collector,
+    written: Option<std::time::Instant>,
+    /// A write failed (said once; later writes are still tried).
+    failed: bool,
+}
+
+#[cfg(feature = "live")]
+impl LiveHtml {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+    /// Keeps a record, and writes the report when the last write is old enough.
+    fn add(&mut self, h: tlswhy::record::Handshake, quiet: bool) {
+        self.kept.add(tlswhy::record::Finished::of_record(h));
+        if self.written.is_none_or(|t| t.elapsed() >= Self::EVERY) {
+            self.write(quiet);
+        }
+    }
+
+    fn write(&mut self, quiet: bool) {
+        let report = self.kept.snapshot(&self.name, Default::default());
+        let result = OutputFile::create(&self.path).and_then(|out| {
+            let mut w = BufWriter::new(out.file()?);
+            report::html::write_html(&mut w, std::slice::from_ref(&report))?;
+            w.flush()?;
+            drop(w);
+            out.commit()
+        });
+        self.written = Some(std::time::Instant::now());
+        if let Err(e) = result {
+            if !self.failed && !quiet {
+                eprintln!("tlswhy: warning: --html {}: {e}", self.path.display());
+            }
+            self.failed = true;
+        }
+    }
 }
 
 #[cfg(feature = "live")]

@@ -188,6 +188,7 @@ fn live_verdicts_arrive_as_handshakes_resolve() {
     thread::sleep(Duration::from_millis(500)); // the python servers
 
     let pcap = dir.path().join("failed.pcap");
+    let html = dir.path().join("live.html");
     let mut live = Command::new(env!("CARGO_BIN_EXE_tlswhy"))
         .args([
             "live",
@@ -209,6 +210,8 @@ fn live_verdicts_arrive_as_handshakes_resolve() {
             "tcp portrange 4481-4486 and not host 127.0.0.9",
             "--write",
             pcap.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -285,6 +288,10 @@ fn live_verdicts_arrive_as_handshakes_resolve() {
     });
     done.push(("4486", "connection_timeout", syn_sent, 1.0));
 
+    // --html is there while the capture goes on, with the verdicts so far.
+    let early = std::fs::read_to_string(&html).expect("--html written while live runs");
+    assert!(early.contains("no_shared_cipher"), "{early}");
+
     let status = live.wait().unwrap();
     reader.join().unwrap();
     let mut stderr = String::new();
@@ -316,6 +323,17 @@ fn live_verdicts_arrive_as_handshakes_resolve() {
             delay <= idle + 1.0,
             "port {port}: verdict {delay:.2} s after the client finished (limit {} s)",
             idle + 1.0
+        );
+    }
+
+    // At the end the report holds every verdict, and is valid HTML.
+    let page = std::fs::read_to_string(&html).unwrap();
+    let doc = scraper::Html::parse_document(&page);
+    assert!(doc.errors.is_empty(), "{:?}", doc.errors);
+    for (_, code, _, _) in &done {
+        assert!(
+            page.contains(&format!("id=\"code-{code}\"")),
+            "{code} not in --html"
         );
     }
 

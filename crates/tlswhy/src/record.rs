@@ -70,6 +70,8 @@ pub struct CaptureReport {
     pub servers: ServerTable,
     /// What keys did for the attempts (all zero when none were given).
     pub keys: KeyCounts,
+    /// Attempts and failures over capture time, counted whether kept or not.
+    pub timeline: crate::report::timeline::Timeline,
 }
 
 /// What keys did for a capture's handshake attempts.
@@ -400,6 +402,24 @@ pub struct Finished {
 }
 
 impl Finished {
+    /// A finished attempt made from its record alone (live capture hands records on):
+    /// no packets, no JSON line.
+    pub fn of_record(h: Handshake) -> Finished {
+        Finished {
+            code: h.verdict.code,
+            warnings: h.warnings.clone(),
+            handshake_id: h.handshake_id,
+            packets: Vec::new(),
+            json_line: None,
+            server: h.server,
+            ts: h.ts,
+            frame: h.frame,
+            server_name: None,
+            decryption: Decryption::default(),
+            handshake: Some(Box::new(h)),
+        }
+    }
+
     /// The ClientHello's server_name, whether the record was made or only counted.
     pub fn sni(&self) -> Option<&str> {
         match &self.handshake {

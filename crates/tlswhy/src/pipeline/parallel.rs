@@ -273,5 +273,6 @@ pub(super) fn finish_capture(
         groups: Default::default(),
         servers: Default::default(),
         keys: Default::default(),
+        timeline: Default::default(),
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::group::Groups;
 use super::servers::ServerTable;
+use super::timeline::Timeline;
 use crate::capture::OwnedPacket;
 use crate::diagnose::{Code, Warning};
 use crate::record::{CaptureReport, ExampleBudget, Finished, Handshake};
@@ -34,6 +35,7 @@ pub struct Collector {
     packets: Vec<OwnedPacket>,
     groups: Groups,
     servers: ServerTable,
+    timeline: Timeline,
     /// Groups of each code with an example kept.
     examples: [usize; Code::ALL.len()],
     budget: Option<Arc<ExampleBudget>>,
@@ -91,6 +93,7 @@ impl Collector {
             packets: Vec::new(),
             groups: Groups::default(),
             servers: ServerTable::default(),
+            timeline: Timeline::default(),
             examples: [0; Code::ALL.len()],
             budget,
             recent: RecentHandshakes::default(),
@@ -123,6 +126,7 @@ impl Collector {
             None
         } else {
             self.servers.add(f.server, code, f.sni());
+            self.timeline.add(f.ts, code != Code::Ok);
             self.groups.add(&mut f)
         };
         let keep = match self.keep {
@@ -161,6 +165,25 @@ impl Collector {
         }
     }
 
+    /// The report of what was counted and kept so far, named `name` (live capture
+    /// renders it while it goes on); without packets.
+    pub fn snapshot(&self, name: &str, stats: crate::record::Stats) -> CaptureReport {
+        CaptureReport {
+            name: name.to_string(),
+            stats,
+            damage: None,
+            handshakes: self.handshakes.clone(),
+            counts: self.counts.clone(),
+            warning_counts: self.warning_counts.clone(),
+            end: Default::default(),
+            failing_packets: Vec::new(),
+            groups: self.groups.clone(),
+            servers: self.servers.clone(),
+            keys: self.keys,
+            timeline: self.timeline.clone(),
+        }
+    }
+
     /// Records of `code` made from now on will only be counted.
     fn spend(&self, code: Code) {
         if let Some(budget) = &self.budget {
@@ -180,6 +203,7 @@ impl Collector {
         report.failing_packets = self.packets;
         report.groups = self.groups;
         report.servers = self.servers;
+        report.timeline = self.timeline;
         report
     }
 }

@@ -4,11 +4,13 @@
 pub mod background;
 pub mod collect;
 pub mod group;
+pub mod html;
 pub mod json;
 pub mod pcap;
 pub mod servers;
 pub mod summary;
 pub mod text;
+pub mod timeline;
 pub mod wording;
 
 use std::collections::BTreeMap;

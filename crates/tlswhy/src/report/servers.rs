@@ -11,6 +11,29 @@ use std::net::SocketAddr;
 
 use crate::diagnose::Code;
 
+/// The servers of `reports` (their rows merged across captures), the most failures
+/// first, then the most handshakes, then by address; and the attempts to servers
+/// beyond those tracked, added up.
+pub fn most_failed_first(
+    reports: &[crate::record::CaptureReport],
+) -> (Vec<(SocketAddr, ServerRow)>, ServerRow) {
+    let mut merged: HashMap<SocketAddr, ServerRow> = HashMap::new();
+    let mut untracked = ServerRow::default();
+    for r in reports {
+        for (server, row) in r.servers.iter() {
+            merged.entry(server).or_default().merge(row);
+        }
+        untracked.merge(r.servers.untracked());
+    }
+    let mut rows: Vec<(SocketAddr, ServerRow)> = merged.into_iter().collect();
+    rows.sort_by(|a, b| {
+        (b.1.failed(), b.1.handshakes)
+            .cmp(&(a.1.failed(), a.1.handshakes))
+            .then(a.0.cmp(&b.0))
+    });
+    (rows, untracked)
+}
+
 /// Servers tracked per capture.
 pub const MAX_SERVERS: usize = 4096;
 

@@ -6,8 +6,6 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use std::net::SocketAddr;
-
 use super::group::{self, Group, Shown};
 use super::servers::ServerRow;
 use super::wording;
@@ -222,7 +220,7 @@ fn sni_text(sni: Option<&str>) -> String {
 
 /// `2026-01-02 10:00:01 – 10:00:09 UTC` (the day once when it is the same), or one
 /// time.
-fn time_range(first: Timestamp, last: Timestamp) -> String {
+pub fn time_range(first: Timestamp, last: Timestamp) -> String {
     let from = format_unix(first.as_unix_secs());
     if last.as_unix_secs() == first.as_unix_secs() {
         return from;
@@ -241,21 +239,7 @@ fn time_range(first: Timestamp, last: Timestamp) -> String {
 /// first names clients asked for), the others added up in one row, so that the rows
 /// add up to the summary's totals.
 fn write_servers<W: Write>(out: &mut W, reports: &[CaptureReport], st: Style) -> io::Result<()> {
-    let mut merged: std::collections::HashMap<SocketAddr, ServerRow> =
-        std::collections::HashMap::new();
-    let mut untracked = ServerRow::default();
-    for r in reports {
-        for (server, row) in r.servers.iter() {
-            merged.entry(server).or_default().merge(row);
-        }
-        untracked.merge(r.servers.untracked());
-    }
-    let mut rows: Vec<(SocketAddr, ServerRow)> = merged.into_iter().collect();
-    rows.sort_by(|a, b| {
-        (b.1.failed(), b.1.handshakes)
-            .cmp(&(a.1.failed(), a.1.handshakes))
-            .then(a.0.cmp(&b.0))
-    });
+    let (rows, untracked) = super::servers::most_failed_first(reports);
     let servers = rows.len();
     let shown = servers.min(SERVER_ROWS);
     let mut table: Vec<[String; 5]> = Vec::new();
@@ -320,7 +304,7 @@ fn write_servers<W: Write>(out: &mut W, reports: &[CaptureReport], st: Style) ->
 }
 
 /// The names a server was asked for: the first (escaped), and how many others.
-fn names_text(row: &ServerRow) -> String {
+pub fn names_text(row: &ServerRow) -> String {
     let Some(first) = row.names.first() else {
         return String::new();
     };
@@ -439,6 +423,38 @@ fn write_handshake<W: Write>(
 
 /// The messages between client and server, one per line, in capture order.
 fn write_ladder<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Result<()> {
+    let lines = ladder_lines(h);
+    let Some(start) = lines.first().map(|l| l.0.ts) else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "  {}",
+        st.dim(&format!("{:>12}   client        server", ""))
+    )?;
+    for (at, dir, what) in lines.iter().take(40) {
+        let arrow = match dir {
+            Dir::ToServer => "  ─────────▶  ",
+            Dir::ToClient => "  ◀─────────  ",
+        };
+        writeln!(
+            out,
+            "  {}  #{:<5}{}{}",
+            st.dim(&format!("+{:.6}s", at.ts.secs_since(start))),
+            at.frame,
+            arrow,
+            escape(what)
+        )?;
+    }
+    if lines.len() > 40 {
+        writeln!(out, "  … {} more", lines.len() - 40)?;
+    }
+    Ok(())
+}
+
+/// A handshake's ladder: its TCP events (SYN, SYN-ACK, FIN, RST) and its messages (or
+/// a QUIC attempt's datagrams), in capture order, as (where, from, what) — not escaped.
+pub fn ladder_lines(h: &Handshake) -> Vec<(At, Dir, String)> {
     let mut lines: Vec<(At, Dir, String)> = Vec::new();
     let t = &h.tcp;
     if let Some(at) = t.syn {
@@ -466,32 +482,7 @@ fn write_ladder<W: Write>(out: &mut W, h: &Handshake, st: Style) -> io::Result<(
             .map(|e| (e.at, e.from, e.what.to_string())),
     );
     lines.sort_by_key(|(at, _, _)| *at);
-    let Some(start) = lines.first().map(|l| l.0.ts) else {
-        return Ok(());
-    };
-    writeln!(
-        out,
-        "  {}",
-        st.dim(&format!("{:>12}   client        server", ""))
-    )?;
-    for (at, dir, what) in lines.iter().take(40) {
-        let arrow = match dir {
-            Dir::ToServer => "  ─────────▶  ",
-            Dir::ToClient => "  ◀─────────  ",
-        };
-        writeln!(
-            out,
-            "  {}  #{:<5}{}{}",
-            st.dim(&format!("+{:.6}s", at.ts.secs_since(start))),
-            at.frame,
-            arrow,
-            escape(what)
-        )?;
-    }
-    if lines.len() > 40 {
-        writeln!(out, "  … {} more", lines.len() - 40)?;
-    }
-    Ok(())
+    lines
 }
 
 /// The closing summary: files, packets, connections, handshakes, failures by code.
