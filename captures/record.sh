@@ -34,12 +34,16 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # tshark decrypts them (see keylog/keys_finish).
 #
 # The quic_* scenarios record QUIC (UDP) from aioquic (tools/quicpeer.py, on aioquic from
-# PyPI, pinned, installed on first use into a venv in $TLSWHY_RECORD_CACHE) and ngtcp2's
-# example client and server (Debian's ngtcp2-client/ngtcp2-server, on GnuTLS), on
-# 127.0.0.1 UDP 4600-4613, and in two network namespaces made here (tw-qc, tw-qs: a veth
-# pair, nftables dropping UDP to the server's ports in tw-qs) for the blocked cases. Their
-# attempts are UDP flows: `expect_quic` lines, verified by expected.py with tshark's QUIC
-# dissector, go under "quic" in expected.json. Where the clients write their secrets,
+# PyPI, pinned, installed on first use into a venv in $TLSWHY_RECORD_CACHE), ngtcp2's
+# example client and server (Debian's ngtcp2-client/ngtcp2-server, on GnuTLS) and TQUIC's
+# example server (tquic_server from the crate tquic_tools on crates.io, pinned, built on
+# first use with `cargo install --locked` into $TLSWHY_RECORD_CACHE; its BoringSSL needs
+# cmake), on 127.0.0.1 UDP 4600-4613 and 4618-4621, and in two network namespaces made
+# here (tw-qc, tw-qs: a veth pair, 10.254.0.1 and 10.254.0.2) for the blocked cases
+# (nftables dropping UDP to the server's ports 4614-4616 in tw-qs) and the stateless reset
+# (UDP 4617, a slow uplink: a tbf qdisc on the client's end of the pair). Their attempts
+# are UDP flows: `expect_quic` lines, verified by expected.py with tshark's QUIC dissector,
+# go under "quic" in expected.json. Where the clients write their secrets,
 # captures/<name>.keys holds them (see quic_keys_finish).
 set -euo pipefail
 
@@ -49,7 +53,7 @@ PEER=(python3 "$TOOLS/tlspeer.py")
 [ "$(id -u)" -eq 0 ] || { echo "record.sh: run as root (tcpdump on lo)" >&2; exit 1; }
 
 ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
-     sni_missing sni_unrecognized relay_ip_sni cert_name_mismatch cert_unknown_ca
+     sni_missing sni_unrecognized relay_ip_sni cert_name_mismatch sni_hostile cert_unknown_ca
      cert_expired cert_self_signed cert_rejected_tls13 client_cert_required
      client_cert_rejected alpn_mismatch plaintext_to_tls_port tls_to_plaintext_port
      connection_refused connection_timeout no_response_timeout
@@ -64,7 +68,8 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      sha1_signature virtual_hosts resumption_proves_acceptance lighttpd tunnel_vxlan tunnel_nested
      tso_big_tcp keys_tls13 keys_tls13_suites keys_tls12
      quic_ok quic_ok_ngtcp2 quic_alpn_mismatch quic_version_mismatch quic_cert_rejected
-     quic_connection_refused quic_udp_blocked quic_tcp_fallback)
+     quic_connection_refused quic_udp_blocked quic_tcp_fallback quic_stateless_reset
+     quic_transport_error quic_migration)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -734,6 +739,25 @@ sc_cert_name_mismatch() {
         "s_client -tls1_2 -servername/-verify_hostname other.example.org; certificate (test CA, trusted) names only emby.example.com: bad_certificate(42) from the client"
     sc_fail c -connect 127.0.0.1:4437 -tls1_2 -servername other.example.org -CAfile "$C/ca.pem" \
         -verify_hostname other.example.org -verify_return_error
+    capture_stop
+}
+
+# HTML markup as server_name, as the client really sends it: OpenSSL takes any bytes for
+# -servername and -verify_hostname. The name check fails, so the verdict is the ordinary
+# cert_name_mismatch; the capture tests that reports show packet text escaped. The names
+# hold no tab or newline (expect's TSV) and no comma (tshark's aggregator in expected.py).
+sc_sni_hostile() {
+    local s1='<script>alert(1)</script>' s2=\''"><img src=x onerror=alert(2)>'
+    s_server 127.0.0.1:4438 -tls1_2 -cert "$C/emby.pem" -key "$C/emby.key"
+    capture_start sni_hostile "tcp and host 127.0.0.1 and port 4438"
+    expect sni_hostile 127.0.0.1:4438 cert_name_mismatch "$s1" client:42 \
+        "s_client -tls1_2 -servername/-verify_hostname $s1 (a script element); certificate (test CA, trusted) names only emby.example.com: bad_certificate(42) from the client"
+    sc_fail c -connect 127.0.0.1:4438 -tls1_2 -servername "$s1" -CAfile "$C/ca.pem" \
+        -verify_hostname "$s1" -verify_return_error
+    expect sni_hostile 127.0.0.1:4438 cert_name_mismatch "$s2" client:42 \
+        "s_client -tls1_2 -servername/-verify_hostname $s2 (quotes closing an attribute, then an img element with an onerror handler); the same certificate: bad_certificate(42) from the client"
+    sc_fail c -connect 127.0.0.1:4438 -tls1_2 -servername "$s2" -CAfile "$C/ca.pem" \
+        -verify_hostname "$s2" -verify_return_error
     capture_stop
 }
 
@@ -1969,12 +1993,15 @@ sc_keys_tls12() {
 }
 
 # ---------------------------------------------------------------- QUIC -----------------
-# QUIC from two stacks: aioquic (tools/quicpeer.py, a client and a server on its API: its
-# example programs are not in the wheel) and ngtcp2's example programs on GnuTLS
-# (gtlsclient, gtlsserver: HTTP/3 only, the client does not check the certificate).
+# QUIC from three stacks: aioquic (tools/quicpeer.py, a client and a server on its API: its
+# example programs are not in the wheel), ngtcp2's example programs on GnuTLS
+# (gtlsclient, gtlsserver: HTTP/3 only, the client does not check the certificate) and
+# TQUIC's example server (tquic_server, on BoringSSL: the one server here that sends
+# stateless resets; ngtcp2 0.12's example server and aioquic do not).
 # Debian 12 has no aioquic package: it comes from PyPI, pinned, into a venv cached in
-# $CACHE. QUIC attempts are UDP flows, not TCP connections: expect_quic writes them to a
-# spec of their own, which tools/expected.py verifies with tshark's QUIC dissector.
+# $CACHE; tquic_tools comes from crates.io, pinned, built into $CACHE. QUIC attempts are
+# UDP flows, not TCP connections: expect_quic writes them to a spec of their own, which
+# tools/expected.py verifies with tshark's QUIC dissector.
 AIOQUIC_VERSION=1.7.2
 QVENV=$CACHE/aioquic-venv
 QUICPEER=("$QVENV/bin/python3" "$TOOLS/quicpeer.py")
@@ -1999,7 +2026,8 @@ sys.exit(m.version('aioquic') != '$AIOQUIC_VERSION')" 2>/dev/null; then
 # VERSIONS, the QUIC versions of the flow's long headers ("0x00000001,..."); ALPN,
 # "OFFERED/SELECTED" (SELECTED only with keys, else "-"); EVENTS, "retry", "vn=V+V..."
 # (Version Negotiation and its versions), "icmp" (port unreachable), "undecrypted" (keys
-# that do not open the handshake), comma-separated, or "-"; CLOSE, every
+# that do not open the handshake), "stateless_reset" (a server datagram that tshark, with
+# the keys, reads as a Stateless Reset), comma-separated, or "-"; CLOSE, every
 # CONNECTION_CLOSE as SIDE:FRAME:ERROR:TRIGGER:SPACES, e.g. server:0x1c:0x178:0x6:I, or
 # "-" (details: tools/expected.py). Keyed scenarios add CODE_WITH_KEYS ("-": the same).
 expect_quic() {
@@ -2047,6 +2075,37 @@ ngtcp2_server() {
         "$ip" "$port" "$C/emby.key" "$C/emby.pem"
     wait_udp "$ip" "$port"
 }
+# need_tquic: tquic_server and tquic_client from the crate tquic_tools, pinned, built with
+# `cargo install --locked` into $CACHE (a few minutes, once; BoringSSL's build needs cmake).
+TQUIC_VERSION=1.6.0
+TQUIC=$CACHE/tquic-$TQUIC_VERSION/bin
+need_tquic() {
+    [ ! -x "$TQUIC/tquic_server" ] || return 0
+    local cargo
+    cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
+    [ -x "$cargo" ] || die "TQUIC's server needs cargo (Rust >= 1.70, e.g. rustup); none in PATH or ~/.cargo/bin"
+    if ! command -v cmake >/dev/null; then
+        { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y cmake; } \
+            >"$WORK/apt-cmake.log" 2>&1 || die "apt-get install cmake (see $WORK/apt-cmake.log)"
+    fi
+    log "building tquic_tools $TQUIC_VERSION from crates.io (cached in $CACHE)"
+    "$cargo" install --locked --root "$CACHE/tquic-$TQUIC_VERSION" "tquic_tools@$TQUIC_VERSION" \
+        >"$WORK/build-tquic.log" 2>&1 || die "cargo install tquic_tools (see $WORK/build-tquic.log)"
+}
+# tquic_server NAME IP PORT ARGS...: tquic_server for emby.example.com (HTTP/3, QUIC v1,
+# stateless resets on, their key tquic's default, so the same in every run of the
+# program), serving the one-line index.html, logging at debug level: one line per
+# datagram it reads ("socket recv N bytes from ...").
+tquic_server() {
+    local name=$1 ip=$2 port=$3
+    shift 3
+    need_tquic
+    mkdir -p "$WORK/www-quic"
+    echo "hello from ngtcp2 over HTTP/3" >"$WORK/www-quic/index.html"
+    start "$name" ${QNS:+ip netns exec "$QNS"} timeout 120 "$TQUIC/tquic_server" --listen "$ip:$port" \
+        --cert "$C/emby.pem" --key "$C/emby.key" --root "$WORK/www-quic" --log-level debug "$@"
+    wait_udp "$ip" "$port"
+}
 # aioquic_client LOG ARGS...: one tools/quicpeer.py client run (see its usage).
 aioquic_client() {
     need_aioquic
@@ -2057,12 +2116,14 @@ aioquic_client() {
 # (SSLKEYLOGFILE; "" for none). gtlsclient 0.12 on GnuTLS ignores --sni and sends
 # "localhost" for a numeric host, so it is given the name, and resolves it through an
 # /etc/hosts of its own (bind-mounted in a private mount namespace: unshare -m).
+# NGTCP2_DEBUG=1: its debug output in the log (without -q).
 ngtcp2_client() {
-    local name=$1 keys=$2 ip=$3 port=$4
+    local name=$1 keys=$2 ip=$3 port=$4 quiet=-q
     shift 4
+    [ -z "${NGTCP2_DEBUG:-}" ] || quiet=
     echo "$ip emby.example.com" >"$WORK/hosts.$port"
     run "$name" 20 ${QNS:+ip netns exec "$QNS"} unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' \
-        "$WORK/hosts.$port" env ${keys:+SSLKEYLOGFILE="$keys"} gtlsclient -q \
+        "$WORK/hosts.$port" env ${keys:+SSLKEYLOGFILE="$keys"} gtlsclient $quiet \
         --exit-on-all-streams-close --handshake-timeout=5s "$@" \
         emby.example.com "$port" "https://emby.example.com:$port/"
 }
@@ -2243,6 +2304,128 @@ sc_quic_tcp_fallback() {
     capture_stop
     stop_all
     tun_ns_del
+}
+
+# The stateless reset (RFC 9000 10.3): a server that restarts between its handshake flight
+# and the client's answer. tw-qc and tw-qs as above, without the firewall; the client's
+# uplink is slow (tbf on qc0, 3 kbit/s: what its bucket holds goes out at once, the rest
+# waits), so its answer to the server's flight is still on the way when the server
+# (tquic_server) is killed (SIGKILL) and started again on the same port; then the uplink is
+# made fast (1 Gbit/s). The new process knows no connection, drops the client's Initial and
+# Handshake packets and answers each datagram that holds only a 1-RTT packet with a
+# Stateless Reset whose token is the one the first process gave in its transport
+# parameters (the reset key is tquic's default, the same in both). The kernel here has no
+# netem, so the slow link is a rate, not a delay. The capture is taken on qc0, after the
+# qdisc: the client's datagrams as they leave.
+quic_slow_ns() {
+    tun_ns tw-qc tw-qs
+    veth_pair tw-qc qc0 10.254.0.1/24 tw-qs qs0 10.254.0.2/24
+}
+# quic_reset_attempt TAG retry|noretry CLIENT_FUNCTION ARGS...: one attempt of
+# quic_stateless_reset (servers r1TAG, r2TAG), the client run in tw-qc in the background.
+# A new tquic_server makes a connection of any Initial of 1200 bytes, and then routes the
+# client's 1-RTT packets to it instead of resetting them: the client's Initial ACK must not
+# reach it. "retry": both servers send a Retry first (--enable-retry), so the client's later
+# Initials carry the first server's token, which the second refuses (its token key is new);
+# the bucket (2600 bytes) lets the client's two Initials through, and the server is killed
+# as soon as it has written its flight (the Retry and two datagrams). "noretry" (for a
+# client that answers each datagram of the flight on its own, Initial ACK first): the
+# bucket (1300 bytes) lets the first Initial through, and the server is killed once it has
+# read the client's second datagram (its Initial ACK). A qdisc whose rate goes up does not
+# send what it holds until something is queued behind it: one datagram to the discard port
+# (not captured) does.
+quic_reset_attempt() {
+    local tag=$1 mode=$2 s1 c i burst=1300 retry=() what='socket recv [0-9]+ bytes' n=2
+    shift 2
+    [ "$mode" = noretry ] || { burst=2600 retry=(--enable-retry) what='written [0-9]+ bytes' n=3; }
+    QNS=tw-qs tquic_server "r1$tag" 10.254.0.2 4617 "${retry[@]}"
+    s1=$LAST_PID
+    ip netns exec tw-qc tc qdisc replace dev qc0 root tbf rate 3kbit burst "$burst" latency 60s
+    QNS=tw-qc "$@" &
+    c=$!
+    for i in $(seq 1 300); do
+        [ "$(grep -Ec "$what" "$WORK/r1$tag.log")" -lt "$n" ] || break
+        sleep 0.05
+    done
+    [ "$(grep -Ec "$what" "$WORK/r1$tag.log")" -ge "$n" ] ||
+        die "r1$tag: no $n lines '$what' in its log after 15 s (see $WORK/r1$tag.log)"
+    kill -KILL -- "-$s1" 2>/dev/null || true
+    wait "$s1" 2>/dev/null || true
+    QNS=tw-qs tquic_server "r2$tag" 10.254.0.2 4617 "${retry[@]}"
+    ip netns exec tw-qc tc qdisc change dev qc0 root tbf rate 1gbit burst 256kb latency 60s
+    ip netns exec tw-qc bash -c 'echo kick >/dev/udp/10.254.0.2/9' || true
+    wait "$c" || true
+    grep -Eq 'socket recv [0-9]+ bytes' "$WORK/r2$tag.log" ||
+        die "r2$tag: the restarted server read nothing (see $WORK/r2$tag.log)"
+    stop_pid "$LAST_PID"
+}
+
+sc_quic_stateless_reset() {
+    local k=quic_stateless_reset nk ak
+    nk=$(keylog $k ngtcp2) ak=$(keylog $k aioquic)
+    need_tquic
+    need_aioquic
+    quic_slow_ns
+    CAP_NETNS=tw-qc CAP_IFACE=qc0 capture_start $k "udp and port 4617"
+    expect_quic $k 10.254.0.1 10.254.0.2:4617 quic_stateless_reset emby.example.com \
+        "ngtcp2 client (gtlsclient, HTTP/3 GET) -> tquic_server 1.6.0 (TQUIC) with --enable-retry on 10.254.0.2:4617, the client's uplink slow (tbf, 3 kbit/s), captured on the client's side: its Initial, the server's Retry, its Initial with the token (both let through at once), the server's flight (Initial+Handshake, Handshake). The server process is then killed (SIGKILL) and started again on the same port, and the uplink made fast: the datagrams the link held (the client's Initial ACK; its Finished in a Handshake packet coalesced with 1-RTT; datagrams holding only 1-RTT packets: HTTP/3 streams, PMTU probes of 1414 bytes; Handshake PTO probes) reach a process that knows no connection. It drops the Initial (its token is the old process's) and Handshake packets and answers each datagram holding only a 1-RTT packet with a Stateless Reset within 1 ms: 42 bytes, first byte 01xxxxxx, 25 random bytes (not the client's connection ID), then the 16-byte token the first process gave in its stateless_reset_token transport parameter (tquic derives it from the connection ID with a fixed key). The client, its handshake not yet confirmed (no HANDSHAKE_DONE), recognizes the token (its log: 'pkt rx 0 SR token=0x...', ngtcp2_conn_read_pkt ERR_DRAINING) and stops at once, without a CONNECTION_CLOSE. Without keys tshark reads each reset as a short-header packet of an unknown connection; with the key log it shows the token (quic.stateless_reset_token)" \
+        $V1 h3/h3 retry,stateless_reset - -
+    NGTCP2_DEBUG=1 quic_reset_attempt a retry ngtcp2_client ca "$nk" 10.254.0.2 4617
+    grep -Eq 'pkt rx 0 SR token=0x[0-9a-f]{32}' "$WORK/ca.log" ||
+        die "gtlsclient did not take a Stateless Reset (see $WORK/ca.log)"
+    expect_quic $k 10.254.0.1 10.254.0.2:4617 quic_stateless_reset emby.example.com \
+        "aioquic client (tools/quicpeer.py --timeout 8, verifying) -> the same server, here without Retry, uplink 3 kbit/s: its Initial, the server's flight and the server's retransmissions of it at 1 and 2 s (the client's acknowledgement is held by the slow link); at about 3.2 s the client's Initial ACK (padded to 1200 bytes) reaches the server, which is then killed and started again, and the uplink made fast: the rest (its Finished in a Handshake packet coalesced with 1-RTT, a datagram holding only a 1-RTT packet with the HTTP/3 GET, Handshake PTO probes and ACKs) reaches the new process, which answers the 1-RTT datagram with a Stateless Reset (42 bytes, first byte 01xxxxxx, ending in the stateless_reset_token of the first process's transport parameters). aioquic 1.7.2 does not look for stateless reset tokens (RFC 9000 10.3.1 says it MUST): it drops the reset as a packet it cannot decrypt and, its handshake complete on its side (it read the server's Finished) but not confirmed, sends Handshake PTO probes on and waits for the answer to its GET; at 8 s (--timeout) it gives up with a CONNECTION_CLOSE 0x1c APPLICATION_ERROR (0xc) in a Handshake packet coalesced with 0x1d (0x0) in a 1-RTT packet, both encrypted" \
+        $V1 h3/h3 stateless_reset "client:0x1c:0xc:0x0:H,client:0x1d:0x0:-:1" -
+    quic_reset_attempt b noretry aioquic_client cb --connect 10.254.0.2:4617 --sni emby.example.com \
+        --cafile "$C/ca.pem" --get / --keylog "$ak" --timeout 8
+    capture_stop
+    stop_all
+    tun_ns_del
+    quic_keys_finish $k 4617
+}
+
+# A CONNECTION_CLOSE with a transport error (0x1c, TRANSPORT_PARAMETER_ERROR 0x8) during
+# the handshake: transport parameters that RFC 9000 18.2 forbids, from a client
+# (initial_max_streams_bidi above 2^60) and from a server (max_udp_payload_size below
+# 1200), refused by the other side.
+sc_quic_transport_error() {
+    local k=quic_transport_error nk ak
+    nk=$(keylog $k ngtcp2) ak=$(keylog $k aioquic)
+    aioquic_server q1 127.0.0.1:4618
+    ngtcp2_server n1 127.0.0.1 4619
+    tquic_server t1 127.0.0.1 4620 --recv-udp-payload-size 1000
+    capture_start $k "udp and host 127.0.0.1 and (port 4618 or port 4619 or port 4620)"
+    expect_quic $k 127.0.0.1 127.0.0.1:4618 quic_transport_error emby.example.com \
+        "ngtcp2 client with --max-streams-bidi=1152921504606846977 (initial_max_streams_bidi 2^60+1, which RFC 9000 4.6 forbids) -> aioquic server (tools/quicpeer.py): instead of a ServerHello, the server's CONNECTION_CLOSE 0x1c TRANSPORT_PARAMETER_ERROR (0x8), triggering frame 0x06 (CRYPTO), reason 'initial_max_streams_bidi cannot exceed 2^60', in an Initial packet (readable without keys)" \
+        $V1 h3/- - "server:0x1c:0x8:0x6:I" -
+    ngtcp2_client c "$nk" 127.0.0.1 4618 --max-streams-bidi=1152921504606846977
+    expect_quic $k 127.0.0.1 127.0.0.1:4619 quic_transport_error emby.example.com \
+        "the same ngtcp2 client (initial_max_streams_bidi 2^60+1) -> ngtcp2 server (gtlsserver): instead of a ServerHello, ngtcp2's CONNECTION_CLOSE 0x1c TRANSPORT_PARAMETER_ERROR (0x8) in an Initial packet, triggering frame type 0, no reason phrase" \
+        $V1 h3/- - "server:0x1c:0x8:0x0:I" -
+    ngtcp2_client c "$nk" 127.0.0.1 4619 --max-streams-bidi=1152921504606846977
+    expect_quic $k 127.0.0.1 127.0.0.1:4620 quic_transport_error emby.example.com \
+        "aioquic client (verifying, HTTP/3) -> tquic_server --recv-udp-payload-size 1000 (its max_udp_payload_size transport parameter 1000, below the 1200 that RFC 9000 18.2 requires): the server's flight (Initial+Handshake, Handshake), then the client's CONNECTION_CLOSE 0x1c TRANSPORT_PARAMETER_ERROR (0x8), triggering frame 0x06 (CRYPTO), reason 'max_udp_payload_size must be >= 1200', sent in an Initial packet and a Handshake packet of one datagram (the Initial one readable without keys)" \
+        $V1 h3/h3 - "client:0x1c:0x8:0x6:I+H" -
+    aioquic_client c --connect 127.0.0.1:4620 --sni emby.example.com --cafile "$C/ca.pem" --get / \
+        --keylog "$ak"
+    capture_stop
+    quic_keys_finish $k 4618,4619,4620
+}
+
+# Connection migration: a NAT rebinding. gtlsclient --change-local-addr --nat-rebinding
+# moves to a new UDP socket (a new source port) without path validation of its own and
+# goes on with the same connection IDs; the server validates the new path.
+sc_quic_migration() {
+    local k=quic_migration nk
+    nk=$(keylog $k ngtcp2)
+    ngtcp2_server n1 127.0.0.1 4621 --max-gso-dgrams=1
+    capture_start $k "udp and host 127.0.0.1 and port 4621"
+    expect_quic $k 127.0.0.1 127.0.0.1:4621 ok emby.example.com \
+        "ngtcp2 client -> ngtcp2 server (gtlsserver --max-gso-dgrams=1: one packet per datagram, no GSO super-datagrams on lo), QUIC v1, h3: the handshake from the client's first UDP port; then (gtlsclient --change-local-addr=1s --nat-rebinding --delay-stream=2s) the client moves to a new socket, a second ephemeral port, without path validation of its own (a NAT rebinding), and 2 s after the handshake sends its HTTP/3 GET from there with the same connection IDs (its DCID still the server's SCID from the handshake). The server's first packets to the new port are two PATH_CHALLENGEs (1-RTT, 52-byte datagrams), then the answer (200) at once (before the path is validated); the client closes with H3_NO_ERROR from the new port, in some runs after two PATH_RESPONSEs (1-RTT, padded to 1452 bytes), in others at once (gtlsclient exits as soon as its stream is done). One connection, two client ports (client_paths 2)" \
+        $V1 h3/h3 - "client:0x1d:0x100:-:1" -
+    ngtcp2_client c "$nk" 127.0.0.1 4621 --change-local-addr=1s --nat-rebinding --delay-stream=2s
+    capture_stop
+    quic_keys_finish $k 4621
 }
 
 # ---------------------------------------------------------------- main -----------------

@@ -115,14 +115,6 @@ fn every_handshake_gets_its_expected_verdict() {
     );
 }
 
-/// Codes the capture script cannot make a real program produce, with the reason.
-const NOT_RECORDABLE: &[(&str, &str)] = &[(
-    "quic_transport_error",
-    "aioquic and ngtcp2 close a handshake in the clear with a transport error only on a \
-     protocol violation their peer commits, which neither can be told to commit; the rule \
-     is unit-tested on the attempt's facts (quic::attempt)",
-)];
-
 #[test]
 fn every_catalog_code_is_covered_by_a_capture() {
     let mut covered = BTreeSet::new();
@@ -134,7 +126,7 @@ fn every_catalog_code_is_covered_by_a_capture() {
     let missing: Vec<&str> = Code::ALL
         .iter()
         .map(|c| c.as_str())
-        .filter(|c| !covered.contains(*c) && !NOT_RECORDABLE.iter().any(|(n, _)| n == c))
+        .filter(|c| !covered.contains(*c))
         .collect();
     assert!(missing.is_empty(), "no capture for {missing:?}");
 }

@@ -301,6 +301,12 @@ fn quic_handshakes_open_with_their_key_logs() {
                 "{at}: {:?}",
                 h.verdict.finding
             );
+            // An attempt closed in its Initial (no ServerHello) has nothing to open.
+            if h.server_hello.is_none() {
+                assert_eq!(h.verdict.proof, tlswhy::diagnose::Proof::Inferred, "{at}");
+                assert!(h.alpn.is_none(), "{at}");
+                continue;
+            }
             assert_eq!(h.verdict.proof, tlswhy::diagnose::Proof::Decrypted, "{at}");
             // tshark (whose reading expected.json holds) could not open every one: its
             // ALPN is compared where it did.
@@ -387,4 +393,115 @@ fn quic_records_carry_their_ladder() {
 /// A close read in a Handshake packet opened with keys (the ladder names Initials' only).
 fn close_in_handshake(h: &tlswhy::record::Handshake) -> bool {
     h.alerts.iter().any(|a| a.decrypted)
+}
+
+/// Connection IDs and stateless resets as tshark read them (`expected.json`): an
+/// attempt whose client went on from another port (NAT rebinding; tshark's
+/// `quic.connection.number` joins them) is one record listing the other address; where
+/// tshark saw a stateless reset (its token, with the key log) the record has one, with
+/// keys proven by the token; every attempt names the connection IDs of its Initials.
+#[test]
+fn connection_ids_join_paths_and_resets_are_found() {
+    let mut paths = 0;
+    let mut resets = 0;
+    for (file, expected) in quic_expectations() {
+        let keys = common::captures().join(file.replace(".pcap", ".keys"));
+        let path = common::captures().join(&file);
+        let bytes = std::fs::read(&path).unwrap();
+        let mut runs = vec![(false, tlswhy::pipeline::Settings::default())];
+        if keys.exists() {
+            let (log, _) = tlswhy::keys::KeyLog::from_file(&keys).unwrap();
+            let settings = tlswhy::pipeline::Settings {
+                keys: Some(std::sync::Arc::new(log)),
+                ..Default::default()
+            };
+            runs.push((true, settings));
+        }
+        for (keyed, settings) in runs {
+            let mut report = tlswhy::pipeline::analyze_bytes(&bytes, &file, &settings).unwrap();
+            report.handshakes.retain(|h| h.quic.is_some());
+            report.handshakes.sort_by_key(|h| h.frame);
+            assert_eq!(report.handshakes.len(), expected.len(), "{file}");
+            for (i, (h, want)) in report.handshakes.iter().zip(&expected).enumerate() {
+                let at = format!("{file} #{i} (keys: {keyed})");
+                let q = h.quic.as_ref().unwrap();
+                // tshark follows the connection to the client's new port; the attempt
+                // was judged before (the rebinding came after the handshake), so the
+                // record names no other path, and the new port's datagrams are no
+                // attempt of their own (the count above).
+                let client_paths = want["client_paths"].as_u64().unwrap_or(1) as usize;
+                assert!(q.migrated_to.is_empty(), "{at}");
+                paths += client_paths - 1;
+                assert!(
+                    q.client_initial_dcid.is_some() && q.client_scid.is_some(),
+                    "{at}"
+                );
+                let reset = q
+                    .stateless_reset
+                    .as_ref()
+                    .filter(|_| h.verdict.code == tlswhy::diagnose::Code::QuicStatelessReset);
+                if want["stateless_reset"] == true {
+                    let reset = reset.unwrap_or_else(|| panic!("{at}: no reset"));
+                    let proof = serde_json::to_value(reset.proof).unwrap();
+                    let token = keyed && want["decrypted"] == true;
+                    assert_eq!(proof == "token", token, "{at}: {proof}");
+                    resets += 1;
+                } else {
+                    assert!(reset.is_none(), "{at}: {reset:?}");
+                }
+            }
+        }
+    }
+    assert!(paths >= 2 && resets >= 4, "{paths} paths, {resets} resets");
+}
+
+/// The join by connection ID, on the datagrams of the NAT rebinding in
+/// `quic_migration.pcap` given to the table in another order: the client's Initial,
+/// the server's answer, then the client's first datagram from its new port — which
+/// comes while the attempt is still open and is addressed to the server's connection
+/// ID — belongs to the attempt, as a second path.
+#[test]
+fn a_datagram_from_a_new_port_to_the_servers_connection_id_joins_its_attempt() {
+    let file = "quic_migration.pcap";
+    let bytes = std::fs::read(common::captures().join(file)).unwrap();
+    let packets: Vec<_> = PacketReader::new(&bytes, file).unwrap().collect();
+    let udp_ports = |p: &tlswhy::capture::Packet<'_>| {
+        let sliced = SlicedPacket::from_ethernet(p.data)
+            .or_else(|_| SlicedPacket::from_ip(p.data))
+            .ok()?;
+        match sliced.transport {
+            Some(TransportSlice::Udp(u)) => Some((u.source_port(), u.destination_port())),
+            _ => None,
+        }
+    };
+    let (client_port, server_port) = udp_ports(&packets[0]).unwrap();
+    let new_port = packets
+        .iter()
+        .find(|p| udp_ports(p).is_some_and(|(s, d)| d == server_port && s != client_port))
+        .expect("a datagram from another client port");
+    let server_answer = packets
+        .iter()
+        .find(|p| udp_ports(p).is_some_and(|(s, _)| s == server_port))
+        .unwrap();
+    let mut table = tlswhy::quic::table::QuicTable::default();
+    let first = table
+        .on_packet(&packets[0])
+        .expect("the Initial starts an attempt");
+    assert_eq!(table.on_packet(server_answer), Some(first));
+    assert_eq!(
+        table.on_packet(new_port),
+        Some(first),
+        "joined by connection ID"
+    );
+    let done = table.take_finished(new_port.ts, i64::MAX, true);
+    assert_eq!(done.len(), 1);
+    let path = &done[0].paths;
+    assert_eq!(path.len(), 1);
+    assert_ne!(path[0].client.port(), client_port);
+    assert_eq!(path[0].at.frame, new_port.frame);
+    // Without the server's answer (no connection ID known yet), the same datagram
+    // belongs to nothing.
+    let mut table = tlswhy::quic::table::QuicTable::default();
+    table.on_packet(&packets[0]).unwrap();
+    assert_eq!(table.on_packet(new_port), None);
 }

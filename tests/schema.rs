@@ -99,10 +99,10 @@ fn every_record_of_the_bundled_captures_fits_the_schema() {
         .iter()
         .map(|r| r["verdict"]["code"].as_str().unwrap())
         .collect();
-    // Every code of the catalog but quic_transport_error (tests/captures.rs says why).
+    // Every code of the catalog.
     assert_eq!(
         codes.len(),
-        tlswhy::diagnose::Code::ALL.len() - 1,
+        tlswhy::diagnose::Code::ALL.len(),
         "every code of the catalog was checked: {codes:?}"
     );
     assert!(compact.iter().any(|r| r["transport"] == "quic"));

@@ -49,8 +49,10 @@ connection). One line per attempt, in the order their UDP flows start:
   file <TAB> client ("-", ip or ip:port) <TAB> server ip:port <TAB> code <TAB> sni or "-"
   <TAB> note <TAB> versions <TAB> alpn <TAB> events <TAB> close [<TAB> code with keys]
 An attempt is one UDP flow: the client's address and port with the server's (a client
-that starts over from another port makes a new attempt), plus the ICMP errors that
-quote it. tshark reads the capture with its QUIC dissector (`-d udp.port==PORT,quic` for
+that starts over from another port makes a new attempt; one that goes on with the same
+connection from another address or port, as after a NAT rebinding, stays in its attempt:
+tshark gives those datagrams the connection's number), plus the ICMP errors that quote
+it. tshark reads the capture with its QUIC dissector (`-d udp.port==PORT,quic` for
 every listed server port; Initial packets are decrypted without keys) and, for a keyed
 capture (the lines have the 11th column; record.sh wrote NAME.keys), once more with
 `-o tls.keylog_file:NAME.keys`. Verified, per attempt (fails loudly, exit 1):
@@ -66,7 +68,9 @@ capture (the lines have the 11th column; record.sh wrote NAME.keys), once more w
     from the server), "vn=V1+V2..." (a Version Negotiation listing those versions),
     "icmp" (ICMP port unreachable quoting the flow), "undecrypted" (keyed captures: the
     server's EncryptedExtensions stays unreadable even with the keys; without it every
-    attempt with a ServerHello must decrypt). "-" for none;
+    attempt with a ServerHello must decrypt), "stateless_reset" (a server datagram that
+    tshark reads as a Stateless Reset: only with the keys, which hold the server's
+    stateless_reset_token). "-" for none;
   - close: every CONNECTION_CLOSE of the flow, read with the keys when there are keys, as
     SIDE:FRAME:ERROR:TRIGGER:SPACES, e.g. "server:0x1c:0x178:0x6:I" (0x1c transport or
     crypto error, 0x1d application error; TRIGGER is the frame type that caused it, "-"
@@ -80,7 +84,9 @@ selected}, retry, version_negotiation (the versions listed, or null), connection
 (the first one: from, frame, error_code, error (name), tls_alert {description, name}
 for a crypto error 0x100-0x1ff, frame_type, reason, packets (the packet types that carry
 it), encrypted (only the keys reveal it); null for none), icmp_port_unreachable,
-decrypted (keyed captures: the server's EncryptedExtensions read with the keys) and note.
+decrypted (keyed captures: the server's EncryptedExtensions read with the keys) and note;
+only where they apply: later_connection_closes, stateless_reset (true) and client_paths
+(the number of client addresses and ports the attempt used, when more than one).
 The capture's entry names its key log in "quic_keylog" (not "keylog", which means a TLS
 key log with a twin).
 """
@@ -444,6 +450,7 @@ def quic_packets(layer):
                     "vn": [reserved(v) for v in find(q, "quic.supported_version")]
                     if ptype == "Version Negotiation" else None,
                     "closes": frames,
+                    "reset": bool(find(q, "quic.stateless_reset_token")),
                     "handshake": find(q, "tls.handshake.type"),
                     "sni": find(q, "tls.handshake.extensions_server_name"),
                     "alpn": find(q, "tls.handshake.extensions_alpn_str")})
@@ -468,6 +475,7 @@ def quic_flows(pcap, servers, keylog):
         cmd += ["-d", f"udp.port=={p},quic"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     flows, errors = collections.OrderedDict(), []
+    moved = {}  # a client's later address and port -> the flow it started from
     for pkt in json.loads(out or "[]"):
         layers = pkt["_source"]["layers"]
         frame = layers["frame"]["frame.number"]
@@ -480,7 +488,9 @@ def quic_flows(pcap, servers, keylog):
             if dst not in servers:
                 errors.append(f"frame {frame}: ICMP about {src} -> {dst}, not a listed server")
                 continue
-            f = flows.setdefault((src, dst), {"client": src, "server": dst, "packets": [], "icmp": 0})
+            f = flows.setdefault(moved.get((src, dst), (src, dst)),
+                                 {"client": src, "server": dst, "packets": [], "icmp": 0,
+                                  "conns": set(), "paths": [src]})
             f["icmp"] += 1
             continue
         if "udp" not in layers:
@@ -493,7 +503,21 @@ def quic_flows(pcap, servers, keylog):
         else:
             errors.append(f"frame {frame}: UDP {src} -> {dst}, not to or from a listed server")
             continue
-        f = flows.setdefault(key, {"client": key[0], "server": key[1], "packets": [], "icmp": 0})
+        # A client that goes on from another address or port (NAT rebinding, migration)
+        # keeps its connection: tshark knows its connection IDs and gives the datagram
+        # the connection's number, so it stays in that flow (one attempt, several paths).
+        conns = {n for q in as_list(layers.get("quic")) if isinstance(q, dict)
+                 for n in find(q, "quic.connection.number")}
+        key = moved.get(key, key)
+        if key not in flows:
+            old = next((k for k, g in flows.items() if k[1] == key[1] and conns & g["conns"]), None)
+            if old is not None:
+                moved[key] = old
+                flows[old]["paths"].append(key[0])
+                key = old
+        f = flows.setdefault(key, {"client": key[0], "server": key[1], "packets": [], "icmp": 0,
+                                   "conns": set(), "paths": [key[0]]})
+        f["conns"] |= conns
         f["packets"].append({"frame": frame, "from": side, "quic": quic_packets(layers.get("quic"))})
     return list(flows.values()), errors
 
@@ -530,7 +554,9 @@ def quic_facts(flow):
                     closes.append((key, [q["type"]]))
     return {"versions": versions, "version": version, "vn": vn, "retry": retry,
             "sni": sni, "offered": offered, "selected": selected, "decrypted": decrypted,
-            "closes": closes, "icmp": flow["icmp"] > 0,
+            "closes": closes, "icmp": flow["icmp"] > 0, "paths": len(flow["paths"]),
+            "reset": any(q["reset"] for p in flow["packets"] if p["from"] == "server"
+                         for q in p["quic"]),
             "server_hello": any("2" in q["handshake"] for p in flow["packets"]
                                 if p["from"] == "server" for q in p["quic"])}
 
@@ -596,6 +622,8 @@ def verify_quic(capdir, fname, qs):
             events.add("icmp")
         if keys and facts["server_hello"] and not facts["decrypted"]:
             events.add("undecrypted")
+        if facts["reset"]:
+            events.add("stateless_reset")
         if events != want["events"]:
             errors.append(f"{where}: events {sorted(events)}, expected {sorted(want['events'])}")
         closes = [close_str(k, s) for k, s in facts["closes"]]
@@ -614,6 +642,10 @@ def verify_quic(capdir, fname, qs):
             "icmp_port_unreachable": facts["icmp"]})
         if len(cc) > 1:
             entry["later_connection_closes"] = cc[1:]
+        if facts["reset"]:
+            entry["stateless_reset"] = True
+        if facts["paths"] > 1:
+            entry["client_paths"] = facts["paths"]
         if keys:
             entry["decrypted"] = facts["decrypted"]
         entry["note"] = a["note"]

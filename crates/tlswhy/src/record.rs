@@ -253,8 +253,10 @@ pub struct QuicResetJson {
     /// `unknown_connection_id` (not addressed to the client's ID, and the client fell
     /// silent).
     pub proof: crate::quic::attempt::ResetProof,
-    /// The client sent more after it (then it was not taken for a reset).
+    /// The client sent more after it; `server_continued`: the server sent more than
+    /// resets after it. Without keys it is taken for a reset unless both did.
     pub client_continued: bool,
+    pub server_continued: bool,
 }
 
 /// A QUIC version as `{name, code}`.
@@ -634,6 +636,7 @@ pub(crate) fn quic_record(
                 len: r.len,
                 proof: r.proof,
                 client_continued: a.client_after_reset,
+                server_continued: a.server_after_reset,
             }),
         })),
         fallback_from_quic: None,

@@ -259,6 +259,8 @@ pub enum Detail {
         at: At,
         len: usize,
         proof: crate::quic::attempt::ResetProof,
+        /// The client went on sending after it (it does not check for resets).
+        client_went_on: bool,
     },
 }
 

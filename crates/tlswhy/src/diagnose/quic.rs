@@ -180,6 +180,7 @@ fn verdict_of(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Ver
                 at: r.at,
                 len: r.len,
                 proof: r.proof,
+                client_went_on: attempt.client_after_reset,
             }));
             Verdict::new(
                 Finding::QuicStatelessReset {

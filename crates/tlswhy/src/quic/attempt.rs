@@ -65,7 +65,8 @@ pub enum ResetProof {
     /// (read with keys).
     Token,
     /// Without keys: shaped as a short-header packet, but not addressed to the client's
-    /// connection ID, and the client sent nothing after it.
+    /// connection ID, and after it the client fell silent or the server sent nothing
+    /// else (a client that does not check for resets goes on alone).
     UnknownConnectionId,
 }
 
@@ -168,6 +169,8 @@ pub struct QuicAttempt {
     pub stateless_reset: Option<StatelessReset>,
     /// The client sent a datagram after [`QuicAttempt::stateless_reset`].
     pub client_after_reset: bool,
+    /// The server sent a datagram after it that is not one more reset.
+    pub server_after_reset: bool,
     /// The client's datagrams came from another address too (NAT rebinding,
     /// migration), matched by the server's connection ID: a server's connection ID is
     /// then no longer evidence of a reset (it must use new ones on a new path).
@@ -363,9 +366,13 @@ impl QuicAttempt {
             Dir::ToServer => 0,
             Dir::ToClient => 1,
         };
+        let after_reset = self.stateless_reset.is_some();
         if dir == Dir::ToClient {
             self.server_datagrams += 1;
-        } else if self.stateless_reset.is_some() {
+            if after_reset && !self.reset_shaped(datagram) {
+                self.server_after_reset = true;
+            }
+        } else if after_reset {
             self.client_after_reset = true;
         }
         let (found, damaged) = packets(datagram);
@@ -398,6 +405,8 @@ impl QuicAttempt {
                         // The client starts over with new keys, and a ClientHello of
                         // its own (some stacks make a new one, with a new random).
                         self.retry = true;
+                        // The Initials after it are a new flight, not retransmissions.
+                        self.client_hello_datagrams = 0;
                         self.keys = None;
                         self.crypto[0] = CryptoStream::default();
                         self.client_hello = None;
@@ -465,7 +474,9 @@ impl QuicAttempt {
         if damaged {
             ladder.push("unreadable bytes");
         }
-        let reset_here = !resets && self.stateless_reset.is_some();
+        // The first reset, and the ones like it after.
+        let reset_here = (!resets && self.stateless_reset.is_some())
+            || (resets && dir == Dir::ToClient && self.reset_shaped(datagram));
         self.push_event(at, dir, ladder.label(datagram.len(), reset_here));
     }
 
@@ -500,6 +511,22 @@ impl QuicAttempt {
         }
     }
 
+    /// Whether a server datagram is shaped as a stateless reset: a short header, long
+    /// enough, not addressed to the client's connection ID (where it is known and still
+    /// used), or ending in the server's token.
+    fn reset_shaped(&self, datagram: &[u8]) -> bool {
+        if datagram.len() < MIN_STATELESS_RESET || datagram[0] & 0x80 != 0 {
+            return false;
+        }
+        if let Some(token) = &self.stateless_reset_token {
+            return is_stateless_reset(datagram, token);
+        }
+        match self.client_cid {
+            Some(cid) if !cid.is_empty() && !self.migrated => !cid.addresses(datagram),
+            _ => false,
+        }
+    }
+
     /// A server short-header packet after the client's 1-RTT packets (`alone`: the
     /// whole datagram): the answer that shows the connection works both ways, or a
     /// stateless reset — a datagram that ends in the server's token, or (without keys)
@@ -530,6 +557,7 @@ impl QuicAttempt {
                     proof,
                 });
                 self.client_after_reset = false;
+                self.server_after_reset = false;
             }
             None if addressed => self.server_short_answer = Some(at),
             None => {}
@@ -537,11 +565,11 @@ impl QuicAttempt {
     }
 
     /// The stateless reset that ended the attempt: one proven by its token, or one
-    /// the client fell silent after.
+    /// the client fell silent after, or the server's last word (bar more resets).
     pub fn reset(&self) -> Option<&StatelessReset> {
-        self.stateless_reset
-            .as_ref()
-            .filter(|r| r.proof == ResetProof::Token || !self.client_after_reset)
+        self.stateless_reset.as_ref().filter(|r| {
+            r.proof == ResetProof::Token || !self.client_after_reset || !self.server_after_reset
+        })
     }
 
     /// Parses the ClientHello and the ServerHello once their CRYPTO bytes are whole.
@@ -825,13 +853,16 @@ mod tests {
         let got = shaped.reset().copied().expect("a reset");
         assert_eq!((got.proof, got.len), (ResetProof::UnknownConnectionId, 23));
         assert_eq!(shaped.outcome(), QuicOutcome::StatelessReset);
-        // The client went on: not a reset it took.
-        shaped.on_datagram(
-            Dir::ToServer,
-            at(3),
-            &[0x41, 0x5a, 0x5a, 0x5a, 0x5a, 4, 5, 6],
-        );
-        assert!(shaped.reset().is_none() && shaped.client_after_reset);
+        // The client went on (as one that does not check for resets does), the server
+        // said nothing else but another reset: still the reset.
+        let more = [0x41, 0x5a, 0x5a, 0x5a, 0x5a, 4, 5, 6];
+        shaped.on_datagram(Dir::ToServer, at(3), &more);
+        shaped.on_datagram(Dir::ToClient, at(4), &reset);
+        assert!(shaped.client_after_reset && !shaped.server_after_reset);
+        assert_eq!(shaped.outcome(), QuicOutcome::StatelessReset);
+        // The server then answered the client: it had the connection after all.
+        shaped.on_datagram(Dir::ToClient, at(5), &answer);
+        assert!(shaped.reset().is_none() && shaped.server_after_reset);
         assert_eq!(shaped.outcome(), QuicOutcome::Completed);
 
         // With the token: proven, even if the client goes on; a datagram without it is

@@ -11,8 +11,9 @@
 //! An attempt is over once its outcome cannot change: a CONNECTION_CLOSE was read, a
 //! stateless reset carried the server's token, or the client sent 1-RTT packets and the
 //! server answered it in 1-RTT (the handshake completed and the server kept the
-//! connection); otherwise when its endpoints went quiet for the idle timeout, or at the
-//! end of the capture. Memory is bounded by the number of attempts open at once
+//! connection) — it takes no datagram after that, so its record does not depend on
+//! when it is collected; otherwise when its endpoints went quiet for the idle timeout,
+//! or at the end of the capture. Memory is bounded by the number of attempts open at once
 //! ([`MAX_ATTEMPTS`]), the paths of each ([`MAX_PATHS`]) and each attempt's own bounds.
 
 use std::collections::HashMap;
@@ -151,7 +152,7 @@ impl QuicTable {
                 let mut key = key_of(client, server, Tunnel::NONE);
                 key = self.paths.get(&key).copied().unwrap_or(key);
                 let flow = self.flows.get_mut(&key)?;
-                if flow.dir_of(client) != Dir::ToServer {
+                if flow.dir_of(client) != Dir::ToServer || flow.decided() {
                     return None;
                 }
                 flow.attempt.on_port_unreachable(at);
@@ -170,6 +171,11 @@ impl QuicTable {
         let mut key = key_of(src, dst, Tunnel::NONE);
         key = self.paths.get(&key).copied().unwrap_or(key);
         if let Some(flow) = self.flows.get_mut(&key) {
+            // Decided: what comes after is not the attempt's (whenever it is taken,
+            // its record is the same).
+            if flow.decided() {
+                return None;
+            }
             let dir = flow.dir_of(src);
             flow.attempt
                 .on_datagram_with_keys(dir, at, payload, self.keys.as_ref());
@@ -227,7 +233,7 @@ impl QuicTable {
     ) -> Option<FlowKey> {
         let key = self.by_server_cid(payload)?;
         let flow = self.flows.get_mut(&key)?;
-        if flow.server != dst || flow.paths.len() >= MAX_PATHS {
+        if flow.server != dst || flow.paths.len() >= MAX_PATHS || flow.decided() {
             return None;
         }
         flow.paths.push(QuicPath { client: src, at });

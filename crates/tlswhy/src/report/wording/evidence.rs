@@ -342,17 +342,29 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             Dir::ToServer,
             "the client's first 1-RTT packet: the handshake completed on its side",
         ),
-        Detail::QuicStatelessReset { at, len, proof } => cite(
+        Detail::QuicStatelessReset {
+            at,
+            len,
+            proof,
+            client_went_on,
+        } => cite(
             cx,
             *at,
             Dir::ToClient,
             format_args!(
-                "stateless reset from the server ({len} bytes): {}",
+                "stateless reset from the server ({len} bytes): {}{}",
                 match proof {
                     crate::quic::attempt::ResetProof::Token =>
                         "it ends in the stateless reset token of the server's transport parameters",
+                    crate::quic::attempt::ResetProof::UnknownConnectionId if *client_went_on =>
+                        "a short-header packet not addressed to the client's connection ID, and the server sent nothing else after it",
                     crate::quic::attempt::ResetProof::UnknownConnectionId =>
                         "a short-header packet not addressed to the client's connection ID, and the client sent nothing after it",
+                },
+                if *client_went_on {
+                    "; the client went on sending (it does not act on stateless resets) until it gave up"
+                } else {
+                    ""
                 }
             ),
         ),
