@@ -620,9 +620,9 @@ pub(crate) fn quic_record(
             icmp_port_unreachable: a.port_unreachable,
             connection_close,
             tcp_fallback,
-            client_initial_dcid: a.original_dcid.map(|c| c.to_string()),
-            client_scid: a.client_cid.map(|c| c.to_string()),
-            server_scid: a.server_cid.map(|c| c.to_string()),
+            client_initial_dcid: a.original_dcid.map(|c| c.to_hex()),
+            client_scid: a.client_cid.map(|c| c.to_hex()),
+            server_scid: a.server_cid.map(|c| c.to_hex()),
             migrated_to: paths
                 .iter()
                 .map(|p| QuicPathJson {

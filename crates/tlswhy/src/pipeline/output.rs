@@ -100,12 +100,18 @@ impl Output<'_> {
             server_name: None,
             decryption: Default::default(),
         };
-        let handshake = quic_record(self.name, flow, verdict);
         if self.counted_only(code) {
-            finished.server_name = handshake.sni;
-        } else {
-            self.keep(&mut finished, handshake);
+            // No record: its server name is all that is wanted of it.
+            let mut flow = flow;
+            finished.server_name = flow
+                .attempt
+                .client_hello
+                .as_mut()
+                .and_then(|c| c.server_name.take());
+            return finished;
         }
+        let handshake = quic_record(self.name, flow, verdict);
+        self.keep(&mut finished, handshake);
         finished
     }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use super::frames::initial_frames;
 use super::ids::{is_stateless_reset, ConnectionId, MIN_STATELESS_RESET};
 use super::initial::{initial_keys, InitialKeys};
+use super::ladder::DatagramLine;
 use super::packet::{packets, LongPacket, LongType, QuicPacket};
 use super::protection::SpaceKeys;
 use crate::flow::{At, Dir};
@@ -272,76 +273,6 @@ impl QuicOutcome {
     }
 }
 
-/// What one datagram's ladder line says: its packets in order, with what an opened
-/// Initial carried.
-#[derive(Default)]
-struct Ladder {
-    parts: [&'static str; 6],
-    len: usize,
-    /// The CONNECTION_CLOSE of an Initial: its error.
-    close: Option<String>,
-}
-
-impl Ladder {
-    fn push(&mut self, part: &'static str) {
-        if let Some(slot) = self.parts.get_mut(self.len) {
-            *slot = part;
-            self.len += 1;
-        }
-    }
-
-    fn add(&mut self, packet: &QuicPacket<'_>) {
-        self.push(match packet {
-            QuicPacket::VersionNegotiation { .. } => "Version Negotiation",
-            QuicPacket::Short(_) => "1-RTT",
-            QuicPacket::Long(long) => match long.kind {
-                LongType::Initial => "Initial",
-                LongType::ZeroRtt => "0-RTT",
-                LongType::Handshake => "Handshake",
-                LongType::Retry => "Retry",
-            },
-        });
-    }
-
-    /// What the Initial just added carried.
-    fn initial_frames(&mut self, frames: &super::frames::InitialFrames<'_>) {
-        let Some(last) = self.len.checked_sub(1) else {
-            return;
-        };
-        self.parts[last] = if !frames.crypto.is_empty() {
-            "Initial (CRYPTO)"
-        } else if frames.close.is_some() {
-            "Initial (CONNECTION_CLOSE)"
-        } else if frames.acks > 0 {
-            "Initial (ACK)"
-        } else {
-            "Initial"
-        };
-        if let Some(close) = &frames.close {
-            self.close = Some(if close.frame == 0x1d {
-                format!("application error 0x{:x}", close.error_code)
-            } else {
-                super::transport_error_name(close.error_code)
-            });
-        }
-    }
-
-    /// `Initial (CRYPTO) + Handshake, 1252 bytes`; a stateless reset is named.
-    fn label(&self, bytes: usize, stateless_reset: bool) -> String {
-        let mut label = if stateless_reset {
-            "stateless reset".to_string()
-        } else {
-            self.parts[..self.len].join(" + ")
-        };
-        if let Some(close) = &self.close {
-            label.push_str(": ");
-            label.push_str(close);
-        }
-        label.push_str(&format!(", {bytes} bytes"));
-        label
-    }
-}
-
 /// TLS alerts a client sends about the server's certificate.
 const CERTIFICATE_ALERTS: [u8; 6] = [42, 43, 44, 45, 46, 48];
 
@@ -379,7 +310,7 @@ impl QuicAttempt {
         self.unreadable += u32::from(damaged);
         let mut client_initial = false;
         let mut client_hello_bytes = false;
-        let mut ladder = Ladder::default();
+        let mut ladder = DatagramLine::default();
         let resets = self.stateless_reset.is_some();
         for packet in found {
             ladder.add(&packet);
@@ -472,21 +403,22 @@ impl QuicAttempt {
         }
         self.client_hello_datagrams += u32::from(client_hello_bytes);
         if damaged {
-            ladder.push("unreadable bytes");
+            ladder.unreadable();
         }
         // The first reset, and the ones like it after.
         let reset_here = (!resets && self.stateless_reset.is_some())
             || (resets && dir == Dir::ToClient && self.reset_shaped(datagram));
-        self.push_event(at, dir, ladder.label(datagram.len(), reset_here));
+        let line = ladder.finish(datagram.len(), reset_here);
+        self.push_event(at, dir, Label::QuicDatagram(line));
     }
 
-    fn push_event(&mut self, at: At, from: Dir, what: String) {
+    fn push_event(&mut self, at: At, from: Dir, what: Label) {
         if self.events.len() < MAX_EVENTS {
-            self.events.push(Event {
-                at,
-                from,
-                what: Label::Text(what.into()),
-            });
+            if self.events.capacity() == 0 {
+                // A handshake is about a dozen datagrams: one allocation, not three.
+                self.events.reserve_exact(16);
+            }
+            self.events.push(Event { at, from, what });
         }
     }
 
@@ -688,7 +620,11 @@ impl QuicAttempt {
         self.port_unreachable += 1;
         self.first_port_unreachable.get_or_insert(at);
         self.last = Some(at);
-        self.push_event(at, Dir::ToClient, "ICMP port unreachable".into());
+        self.push_event(
+            at,
+            Dir::ToClient,
+            Label::Text("ICMP port unreachable".into()),
+        );
     }
 
     /// What became of the attempt.

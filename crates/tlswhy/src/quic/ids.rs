@@ -44,6 +44,17 @@ impl ConnectionId {
         self.len == 0
     }
 
+    /// Lower-case hex, as Wireshark and Zeek's quic.log write connection IDs.
+    pub fn to_hex(&self) -> String {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = String::with_capacity(2 * usize::from(self.len));
+        for &b in self.as_bytes() {
+            hex.push(char::from(DIGITS[usize::from(b >> 4)]));
+            hex.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        }
+        hex
+    }
+
     /// Whether a short-header packet (its first byte, then the Destination Connection
     /// ID) is addressed to this ID.
     pub fn addresses(&self, short_packet: &[u8]) -> bool {
@@ -57,13 +68,9 @@ impl fmt::Debug for ConnectionId {
     }
 }
 
-/// Lower-case hex, as Wireshark and Zeek's quic.log write connection IDs.
 impl fmt::Display for ConnectionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.as_bytes() {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        f.write_str(&self.to_hex())
     }
 }
 
@@ -106,6 +113,7 @@ mod tests {
     fn connection_ids_are_at_most_20_bytes_and_address_short_packets() {
         let id = ConnectionId::new(&[0xab, 0x01]).unwrap();
         assert_eq!(id.to_string(), "ab01");
+        assert_eq!(ConnectionId::new(&[0x0f, 0xa0]).unwrap().to_hex(), "0fa0");
         assert!(id.addresses(&[0x41, 0xab, 0x01, 0x99]));
         assert!(!id.addresses(&[0x41, 0xab, 0x02, 0x99]));
         assert!(!id.addresses(&[0x41, 0xab]));

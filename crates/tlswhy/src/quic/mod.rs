@@ -11,6 +11,7 @@ pub mod attempt;
 pub mod frames;
 pub mod ids;
 pub mod initial;
+pub mod ladder;
 pub mod packet;
 pub mod protection;
 pub mod table;

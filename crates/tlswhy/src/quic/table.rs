@@ -150,7 +150,9 @@ impl QuicTable {
             Carried::Datagram { src, dst, payload } => self.on_datagram(src, dst, payload, at),
             Carried::PortUnreachable { client, server } => {
                 let mut key = key_of(client, server, Tunnel::NONE);
-                key = self.paths.get(&key).copied().unwrap_or(key);
+                if !self.paths.is_empty() {
+                    key = self.paths.get(&key).copied().unwrap_or(key);
+                }
                 let flow = self.flows.get_mut(&key)?;
                 if flow.dir_of(client) != Dir::ToServer || flow.decided() {
                     return None;
@@ -169,7 +171,9 @@ impl QuicTable {
         at: At,
     ) -> Option<FlowKey> {
         let mut key = key_of(src, dst, Tunnel::NONE);
-        key = self.paths.get(&key).copied().unwrap_or(key);
+        if !self.paths.is_empty() {
+            key = self.paths.get(&key).copied().unwrap_or(key);
+        }
         if let Some(flow) = self.flows.get_mut(&key) {
             // Decided: what comes after is not the attempt's (whenever it is taken,
             // its record is the same).
@@ -179,7 +183,15 @@ impl QuicTable {
             let dir = flow.dir_of(src);
             flow.attempt
                 .on_datagram_with_keys(dir, at, payload, self.keys.as_ref());
-            self.index_server_cid(key);
+            if flow.indexed_cid.is_none() {
+                if let Some(cid) = flow.attempt.server_cid.filter(|c| !c.is_empty()) {
+                    flow.indexed_cid = Some(cid);
+                    // Two attempts with one ID (a collision, or a replay): the first
+                    // keeps it.
+                    self.server_cids.entry(cid).or_insert(key);
+                    self.server_cid_lengths |= 1 << cid.as_bytes().len();
+                }
+            }
             return Some(key);
         }
         if !starts_attempt(payload) {
@@ -202,23 +214,6 @@ impl QuicTable {
             .on_datagram_with_keys(Dir::ToServer, at, payload, self.keys.as_ref());
         self.flows.insert(key, flow);
         Some(key)
-    }
-
-    /// Indexes the attempt under `key` by the server's connection ID once it is known.
-    fn index_server_cid(&mut self, key: FlowKey) {
-        let Some(flow) = self.flows.get_mut(&key) else {
-            return;
-        };
-        let Some(cid) = flow.attempt.server_cid.filter(|c| !c.is_empty()) else {
-            return;
-        };
-        if flow.indexed_cid.is_some() {
-            return;
-        }
-        flow.indexed_cid = Some(cid);
-        // Two attempts with one ID (a collision, or a replay): the first keeps it.
-        self.server_cids.entry(cid).or_insert(key);
-        self.server_cid_lengths |= 1 << cid.as_bytes().len();
     }
 
     /// A datagram between endpoints no attempt has: a client's from a new address
@@ -247,6 +242,9 @@ impl QuicTable {
     /// The attempt whose server connection ID a datagram's first packet is addressed
     /// to (a long header names its length; a short header's is one of those indexed).
     fn by_server_cid(&self, payload: &[u8]) -> Option<FlowKey> {
+        if self.server_cids.is_empty() {
+            return None;
+        }
         let first = *payload.first()?;
         if first & 0x80 != 0 {
             let len = usize::from(*payload.get(5)?);

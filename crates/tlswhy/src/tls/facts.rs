@@ -133,6 +133,8 @@ pub enum Label {
         chain_length: u32,
         certificates: Arc<Vec<CertFacts>>,
     },
+    /// A QUIC datagram: its packets, a close's error, its size.
+    QuicDatagram(crate::quic::ladder::DatagramLine),
 }
 
 impl fmt::Display for Label {
@@ -151,6 +153,7 @@ impl fmt::Display for Label {
                     .map_or("empty", |c| c.common_name.as_deref().unwrap_or(&c.subject));
                 write!(f, "Certificate ({chain_length} in chain, leaf {leaf})")
             }
+            Label::QuicDatagram(line) => line.fmt(f),
         }
     }
 }
