@@ -98,6 +98,34 @@ fn the_report_of_the_bundled_captures_is_valid_self_contained_html() {
     for server in &servers {
         assert!(shown.contains(*server), "server {server} not in the table");
     }
+    // Each server's profile names the suites its completed handshakes over TCP used
+    // (up to the few listed; QUIC attempts do not feed server profiles).
+    let rows = Selector::parse("table.servers tbody tr").unwrap();
+    let td = Selector::parse("td").unwrap();
+    let profiles: std::collections::BTreeMap<String, String> = doc
+        .select(&rows)
+        .map(|row| {
+            let cells: Vec<String> = row.select(&td).map(|c| c.text().collect()).collect();
+            (cells[0].clone(), cells.last().cloned().unwrap_or_default())
+        })
+        .collect();
+    let mut cited = 0;
+    for r in records
+        .iter()
+        .filter(|r| r["verdict"]["code"] == "ok" && r["transport"].is_null())
+    {
+        let (Some(server), Some(cipher)) = (r["server"].as_str(), r["cipher"].as_str()) else {
+            continue;
+        };
+        if let Some(profile) = profiles.get(server).filter(|p| !p.contains('…')) {
+            assert!(
+                profile.contains(cipher),
+                "{server}: {cipher} not in {profile:?}"
+            );
+            cited += 1;
+        }
+    }
+    assert!(cited > 10, "{cited} suites checked in server profiles");
     // Each example is an anchor named by its handshake id, linked to itself.
     let examples = Selector::parse("article.example").unwrap();
     let ids: Vec<String> = doc

@@ -72,6 +72,10 @@ pub struct CaptureReport {
     pub keys: KeyCounts,
     /// Attempts and failures over capture time, counted whether kept or not.
     pub timeline: crate::report::timeline::Timeline,
+    /// What the servers showed (the versions, suites, protocols and certificate names
+    /// of their handshakes), for the servers with the most ServerHellos.
+    pub server_profiles:
+        std::collections::BTreeMap<SocketAddr, crate::diagnose::profile::ProfileSummary>,
 }
 
 /// What keys did for a capture's handshake attempts.

@@ -266,4 +266,112 @@ impl Profiles {
     pub fn get(&self, server: SocketAddr, tunnel: Tunnel) -> Option<&ServerProfile> {
         self.by_server.get(&(server, tunnel))
     }
+
+    /// What each server showed, for reports: at most `limit` servers (those with the
+    /// most ServerHellos), tunnel tenants of one address together.
+    pub fn summaries(&self, limit: usize) -> BTreeMap<SocketAddr, ProfileSummary> {
+        let mut merged: HashMap<SocketAddr, ProfileSummary, foldhash::fast::RandomState> =
+            HashMap::default();
+        for ((server, _), p) in &self.by_server {
+            merged.entry(*server).or_default().add(p);
+        }
+        let mut all: Vec<(SocketAddr, ProfileSummary)> = merged.into_iter().collect();
+        all.sort_by(|a, b| {
+            b.1.server_hellos
+                .cmp(&a.1.server_hellos)
+                .then(a.0.cmp(&b.0))
+        });
+        all.truncate(limit);
+        all.into_iter()
+            .map(|(server, mut s)| {
+                s.finish();
+                (server, s)
+            })
+            .collect()
+    }
+}
+
+/// Names on a server's certificates a report lists, at most.
+pub const SUMMARY_NAMES: usize = 6;
+/// Suites a report lists per server, at most (the most picked).
+pub const SUMMARY_SUITES: usize = 4;
+
+/// A server's profile as a report shows it: the versions and suites it picked (most
+/// picked first, with counts), the protocols it selected, the names on its
+/// certificates.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileSummary {
+    pub server_hellos: u32,
+    pub versions: Vec<(u16, u32)>,
+    pub suites: Vec<(u16, u32)>,
+    /// More suites were picked than are listed.
+    pub more_suites: bool,
+    pub alpn: Vec<String>,
+    pub certificate_names: Vec<String>,
+    /// More names were on its certificates than are listed.
+    pub more_names: bool,
+}
+
+impl ProfileSummary {
+    fn add(&mut self, p: &ServerProfile) {
+        self.server_hellos += p.server_hellos;
+        for (&v, &n) in &p.versions_picked {
+            add_count(&mut self.versions, v, n);
+        }
+        for (&s, &n) in &p.suites_picked {
+            add_count(&mut self.suites, s, n);
+        }
+        add_new(&mut self.alpn, &p.alpn_selected);
+        add_new(&mut self.certificate_names, &p.certificate_names);
+    }
+
+    /// Adds another capture's summary of the same address (the lists stay cut).
+    pub fn merge(&mut self, other: &ProfileSummary) {
+        self.server_hellos += other.server_hellos;
+        for &(v, n) in &other.versions {
+            add_count(&mut self.versions, v, n);
+        }
+        for &(s, n) in &other.suites {
+            add_count(&mut self.suites, s, n);
+        }
+        add_new(&mut self.alpn, &other.alpn);
+        add_new(&mut self.certificate_names, &other.certificate_names);
+        let (more_suites, more_names) = (
+            self.more_suites || other.more_suites,
+            self.more_names || other.more_names,
+        );
+        self.finish();
+        self.more_suites |= more_suites;
+        self.more_names |= more_names;
+    }
+
+    /// Most picked first; the lists cut to what a report shows.
+    fn finish(&mut self) {
+        self.versions
+            .sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        self.suites
+            .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.more_suites = self.suites.len() > SUMMARY_SUITES;
+        self.suites.truncate(SUMMARY_SUITES);
+        self.certificate_names.sort();
+        self.more_names = self.certificate_names.len() > SUMMARY_NAMES;
+        self.certificate_names.truncate(SUMMARY_NAMES);
+        self.alpn.sort();
+    }
+}
+
+/// Appends the strings of `from` not yet in `into`.
+fn add_new<'a>(into: &mut Vec<String>, from: impl IntoIterator<Item = &'a String>) {
+    for s in from {
+        if !into.contains(s) {
+            into.push(s.clone());
+        }
+    }
+}
+
+fn add_count(counts: &mut Vec<(u16, u32)>, key: u16, n: u32) {
+    match counts.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, c)) => *c += n,
+        None => counts.push((key, n)),
+    }
 }

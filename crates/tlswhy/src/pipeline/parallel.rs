@@ -274,5 +274,6 @@ pub(super) fn finish_capture(
         servers: Default::default(),
         keys: Default::default(),
         timeline: Default::default(),
+        server_profiles: profiles.summaries(crate::report::servers::MAX_SERVERS),
     }
 }

@@ -181,6 +181,7 @@ impl Collector {
             servers: self.servers.clone(),
             keys: self.keys,
             timeline: self.timeline.clone(),
+            server_profiles: Default::default(),
         }
     }
 

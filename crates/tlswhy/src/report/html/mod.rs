@@ -189,6 +189,17 @@ fn servers(reports: &[CaptureReport]) -> Markup {
     let by_code = |row: &ServerRow| {
         super::failure_counts(&super::most_common_first(row.failures().collect()))
     };
+    // One address in several captures: their profiles together.
+    let profile_of = |server: &std::net::SocketAddr| {
+        let mut merged: Option<crate::diagnose::profile::ProfileSummary> = None;
+        for p in reports.iter().filter_map(|r| r.server_profiles.get(server)) {
+            match &mut merged {
+                Some(m) => m.merge(p),
+                None => merged = Some(p.clone()),
+            }
+        }
+        merged
+    };
     html! {
         section #servers {
             h2 { "By server" }
@@ -196,7 +207,8 @@ fn servers(reports: &[CaptureReport]) -> Markup {
             summary { (rows.len()) " server(s), the most failures first" }
             table.servers {
                 thead { tr { th { "server" } th.n { "handshakes" } th.n { "failed" }
-                    th { "SNI asked for" } th { "failures by code" } } }
+                    th { "SNI asked for" } th { "failures by code" }
+                    th { "what it showed (versions, suites, ALPN, certificate names)" } } }
                 tbody {
                     @for (server, row) in &rows[..shown] {
                         @let names = names_text(row);
@@ -206,21 +218,54 @@ fn servers(reports: &[CaptureReport]) -> Markup {
                             td.n { (row.failed()) }
                             td { (names) }
                             td { (by_code(row)) }
+                            td.profile { @if let Some(p) = profile_of(server) { (profile(&p)) } }
                         }
                     }
                     @if rows.len() > shown {
                         tr { td { (rows.len() - shown) " other server(s)" } td.n { (others.handshakes) }
-                            td.n { (others.failed()) } td {} td { (by_code(&others)) } }
+                            td.n { (others.failed()) } td {} td { (by_code(&others)) } td {} }
                     }
                     @if untracked.handshakes > 0 {
                         tr { td { "servers beyond the first " (super::servers::MAX_SERVERS) " of a capture" }
                             td.n { (untracked.handshakes) } td.n { (untracked.failed()) } td {}
-                            td { (by_code(&untracked)) } }
+                            td { (by_code(&untracked)) } td {} }
                     }
                 }
             }
             }
         }
+    }
+}
+
+/// A server's profile: the versions and suites it picked (with how often), the
+/// protocols it selected, the names on its certificates (escaped: they come from the
+/// packets).
+fn profile(p: &crate::diagnose::profile::ProfileSummary) -> Markup {
+    use crate::tls::wire::{CipherSuite, ProtocolVersion};
+    let versions: Vec<String> = p
+        .versions
+        .iter()
+        .map(|&(v, n)| format!("{} ×{n}", ProtocolVersion(v).name()))
+        .collect();
+    let mut suites: Vec<String> = p
+        .suites
+        .iter()
+        .map(|&(s, n)| format!("{} ×{n}", CipherSuite(s).name()))
+        .collect();
+    if p.more_suites {
+        suites.push("…".into());
+    }
+    let mut names: Vec<String> = p.certificate_names.iter().map(|n| escape(n)).collect();
+    if p.more_names {
+        names.push("…".into());
+    }
+    html! {
+        @if !versions.is_empty() { div { (versions.join(", ")) } }
+        @if !suites.is_empty() { div { code { (suites.join(", ")) } } }
+        @if !p.alpn.is_empty() {
+            div { "ALPN " (p.alpn.iter().map(|a| escape(a)).collect::<Vec<_>>().join(", ")) }
+        }
+        @if !names.is_empty() { div { "certificate: " (names.join(", ")) } }
     }
 }
 
