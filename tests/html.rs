@@ -272,3 +272,45 @@ fn chromium_renders_the_report_without_errors() {
     let png = std::fs::read(&shot).expect("a screenshot");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
+
+/// The page does not grow with the capture: the same example budget and server rows
+/// as the text report, so five times the handshakes (from the benchmark's generator,
+/// with its mix of failures) make a page of about the same size, well under the 5 MB
+/// the 1 GB benchmark file may take.
+#[test]
+fn the_page_stays_small_as_the_capture_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = |connections: &str| {
+        let pcap = dir.path().join(format!("{connections}.pcap"));
+        let truth = dir.path().join(format!("{connections}.truth"));
+        common::gen_capture(
+            &[
+                "--connections",
+                connections,
+                "--bulk-kb",
+                "0-1",
+                "--seed",
+                "4",
+            ],
+            &pcap,
+            &truth,
+        );
+        let sub = dir.path().join(connections);
+        std::fs::create_dir(&sub).unwrap();
+        let (page, records) = report(&[pcap.to_str().unwrap()], &sub);
+        let failed = records
+            .iter()
+            .filter(|r| r["verdict"]["code"] != "ok")
+            .count();
+        assert!(failed > 30, "{failed} failures");
+        let doc = Html::parse_document(&page);
+        assert!(doc.errors.is_empty(), "{:?}", doc.errors);
+        page.len()
+    };
+    let (small, large) = (size("600"), size("3000"));
+    assert!(large < 1_000_000, "{large} bytes");
+    assert!(
+        (large as f64) < 1.5 * small as f64,
+        "600 connections: {small} bytes, 3000: {large} bytes"
+    );
+}
