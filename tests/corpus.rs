@@ -202,3 +202,30 @@ fn facts_agree_with_upstream_baselines() {
         disagreements.join("\n")
     );
 }
+
+/// A success's summary names the version and the suite negotiated, never the
+/// placeholder TLS_NULL_WITH_NULL_NULL (an SSL 2.0 handshake has no TLS suite: the
+/// corpus holds one, its summary names the version alone).
+#[test]
+fn success_summaries_name_what_was_negotiated() {
+    let Some(reports) = corpus_reports("success_summaries_name_what_was_negotiated") else {
+        return;
+    };
+    let mut ssl2 = 0;
+    for (file, hs) in &reports {
+        for h in hs
+            .iter()
+            .filter(|h| h.verdict.code == tlswhy::diagnose::Code::Ok)
+        {
+            let cx = tlswhy::report::wording::Context::of(h);
+            let summary = tlswhy::report::wording::summary(&h.verdict, &cx);
+            assert!(
+                !summary.contains("NULL_WITH_NULL_NULL"),
+                "{file}: {summary}"
+            );
+            assert!(!summary.contains(", )"), "{file}: {summary}");
+            ssl2 += usize::from(summary == "Handshake completed (SSL 2.0).");
+        }
+    }
+    assert!(ssl2 >= 1, "no SSL 2.0 success in the corpus");
+}

@@ -75,11 +75,16 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
             version,
             cipher_suite,
             ..
-        } => format!(
-            "Handshake completed ({}, {}).",
-            version.map_or_else(|| "TLS".into(), |v| v.name()),
-            cipher_suite.map(CipherSuite::name).unwrap_or_default()
-        ),
+        } => {
+            let version = version.map_or_else(|| "TLS".into(), |v| v.name());
+            // TLS_NULL_WITH_NULL_NULL is the state before any suite, never negotiated
+            // (RFC 5246 §A.5): an SSL 2.0 handshake, whose cipher specs are not TLS
+            // suites, has it.
+            match cipher_suite.filter(|s| s.0 != 0) {
+                Some(suite) => format!("Handshake completed ({version}, {}).", suite.name()),
+                None => format!("Handshake completed ({version})."),
+            }
+        }
         Finding::Refused => format!(
             "Nothing accepts connections on {server}: the server side answered the client's SYN with a reset."
         ),
