@@ -83,7 +83,7 @@ impl Output<'_> {
 
     /// The record of a finished QUIC attempt, made as a TCP connection's is, with its
     /// packets when it failed and they were kept.
-    pub(crate) fn quic_record(&self, flow: QuicFlow, packets: Vec<OwnedPacket>) -> Finished {
+    pub(crate) fn quic_record(&self, flow: Box<QuicFlow>, packets: Vec<OwnedPacket>) -> Finished {
         let port = flow.server.port();
         let verdict = crate::diagnose::quic::verdict(&flow.attempt, port, flow.tcp_fallback);
         let code = verdict.code;
@@ -110,7 +110,7 @@ impl Output<'_> {
                 .and_then(|c| c.server_name.take());
             return finished;
         }
-        let handshake = quic_record(self.name, flow, verdict);
+        let handshake = quic_record(self.name, *flow, verdict);
         self.keep(&mut finished, handshake);
         finished
     }

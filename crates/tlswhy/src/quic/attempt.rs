@@ -205,7 +205,9 @@ pub struct QuicAttempt {
     pub certificates_at: Option<At>,
     /// The client random of the ClientHello (the key log's index).
     client_random: Option<[u8; 32]>,
-    keys: Option<InitialKeys>,
+    /// Boxed: about 3 KB of key schedules, and attempts move (into the table, out of
+    /// it, into their record).
+    keys: Option<Box<InitialKeys>>,
     /// The Handshake space's keys per side, once looked up.
     handshake_keys: Option<[Option<SpaceKeys>; 2]>,
     crypto: [CryptoStream; 2],
@@ -362,7 +364,7 @@ impl QuicAttempt {
                             if self.keys.is_none() {
                                 // From the client's first Destination Connection ID
                                 // (RFC 9001 §5.2), whatever it sends to later.
-                                self.keys = initial_keys(long.version, long.dcid);
+                                self.keys = initial_keys(long.version, long.dcid).map(Box::new);
                             }
                         } else {
                             self.server_version.get_or_insert(long.version);

@@ -16,7 +16,7 @@
 //! or at the end of the capture. Memory is bounded by the number of attempts open at once
 //! ([`MAX_ATTEMPTS`]), the paths of each ([`MAX_PATHS`]) and each attempt's own bounds.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{Icmpv4Type, Icmpv6Type, IpNumber, IpSlice};
@@ -93,13 +93,22 @@ impl QuicFlow {
 /// The attempts open at once.
 #[derive(Debug, Default)]
 pub struct QuicTable {
-    flows: HashMap<FlowKey, QuicFlow, foldhash::fast::RandomState>,
+    /// Boxed: an attempt is over a kilobyte, and the map moves its entries as it grows.
+    flows: HashMap<FlowKey, Box<QuicFlow>, foldhash::fast::RandomState>,
     /// The endpoints of an attempt's later paths → the key of the attempt.
     paths: HashMap<FlowKey, FlowKey, foldhash::fast::RandomState>,
     /// The server's connection ID of each attempt that has one → the attempt's key.
     server_cids: HashMap<ConnectionId, FlowKey, foldhash::fast::RandomState>,
     /// The lengths of those IDs (bit n: length n), to read a short header's.
     server_cid_lengths: u32,
+    /// Attempts that became decided, or got their fallback, since the last
+    /// [`QuicTable::take_finished`]: the ones that may be over before they are quiet.
+    candidates: Vec<FlowKey>,
+    /// Capture time before which no open attempt can have been quiet for the idle
+    /// timeout (the earliest last datagram plus the timeout, at the last look).
+    quiet_from: i64,
+    /// The first frames of the open attempts.
+    first_frames: BTreeSet<u64>,
     /// Attempts started.
     pub started: u64,
     /// Datagrams that would have started an attempt beyond [`MAX_ATTEMPTS`].
@@ -183,6 +192,9 @@ impl QuicTable {
             let dir = flow.dir_of(src);
             flow.attempt
                 .on_datagram_with_keys(dir, at, payload, self.keys.as_ref());
+            if flow.decided() {
+                self.candidates.push(key);
+            }
             if flow.indexed_cid.is_none() {
                 if let Some(cid) = flow.attempt.server_cid.filter(|c| !c.is_empty()) {
                     flow.indexed_cid = Some(cid);
@@ -212,7 +224,11 @@ impl QuicTable {
         };
         flow.attempt
             .on_datagram_with_keys(Dir::ToServer, at, payload, self.keys.as_ref());
-        self.flows.insert(key, flow);
+        if flow.decided() {
+            self.candidates.push(key);
+        }
+        self.first_frames.insert(at.frame);
+        self.flows.insert(key, Box::new(flow));
         Some(key)
     }
 
@@ -235,6 +251,9 @@ impl QuicTable {
         flow.attempt.migrated = true;
         flow.attempt
             .on_datagram_with_keys(Dir::ToServer, at, payload, self.keys.as_ref());
+        if flow.decided() {
+            self.candidates.push(key);
+        }
         self.paths.insert(key_of(src, dst, Tunnel::NONE), key);
         Some(key)
     }
@@ -270,12 +289,13 @@ impl QuicTable {
     /// the earliest of them started.
     pub fn on_tcp_syn(&mut self, client: SocketAddr, server: SocketAddr, at: At) -> Option<At> {
         let mut earliest: Option<At> = None;
-        for flow in self.flows.values_mut() {
+        for (key, flow) in self.flows.iter_mut() {
             if flow.tcp_fallback.is_none()
                 && flow.server == server
                 && flow.client.ip() == client.ip()
             {
                 flow.tcp_fallback = Some(at);
+                self.candidates.push(*key);
                 if let Some(first) = flow.attempt.first {
                     earliest = Some(earliest.map_or(first, |e| e.min(first)));
                 }
@@ -287,23 +307,51 @@ impl QuicTable {
     /// The attempts that are over at `now` (decided; quiet for `idle_ns` — an
     /// unanswered one after its fallback or the timeout; every one when `flush`), in
     /// the order they started.
-    pub fn take_finished(&mut self, now: Timestamp, idle_ns: i64, flush: bool) -> Vec<QuicFlow> {
-        let over = |flow: &QuicFlow| {
-            let quiet = flow
-                .attempt
+    ///
+    /// Only the attempts that became decided since the last call are looked at, and the
+    /// quiet ones only once one can be quiet: not every open attempt at every call.
+    pub fn take_finished(
+        &mut self,
+        now: Timestamp,
+        idle_ns: i64,
+        flush: bool,
+    ) -> Vec<Box<QuicFlow>> {
+        let quiet = |flow: &QuicFlow| {
+            flow.attempt
                 .last
-                .is_some_and(|last| now.0.saturating_sub(last.ts.0) >= idle_ns);
-            flush
-                || quiet
-                || (flow.decided() && (!flow.unanswered() || flow.tcp_fallback.is_some()))
+                .is_some_and(|last| now.0.saturating_sub(last.ts.0) >= idle_ns)
         };
-        let keys: Vec<FlowKey> = self
-            .flows
-            .iter()
-            .filter(|(_, flow)| over(flow))
-            .map(|(key, _)| *key)
-            .collect();
-        let mut done: Vec<QuicFlow> = keys
+        let done_early =
+            |flow: &QuicFlow| flow.decided() && (!flow.unanswered() || flow.tcp_fallback.is_some());
+        let mut keys: Vec<FlowKey> = Vec::new();
+        if flush {
+            keys.extend(self.flows.keys());
+        } else {
+            let candidates = std::mem::take(&mut self.candidates);
+            keys.extend(
+                candidates
+                    .into_iter()
+                    .filter(|k| self.flows.get(k).is_some_and(|f| done_early(f))),
+            );
+            keys.sort_unstable();
+            keys.dedup();
+            if now.0 >= self.quiet_from {
+                // Every attempt not quiet now has its last datagram after `now - idle`;
+                // one started later too: none is quiet before the earliest of them.
+                let mut quiet_from = now.0.saturating_add(idle_ns);
+                for (key, flow) in &self.flows {
+                    if quiet(flow) {
+                        keys.push(*key);
+                    } else if let Some(last) = flow.attempt.last {
+                        quiet_from = quiet_from.min(last.ts.0.saturating_add(idle_ns));
+                    }
+                }
+                self.quiet_from = quiet_from;
+                keys.sort_unstable();
+                keys.dedup();
+            }
+        }
+        let mut done: Vec<Box<QuicFlow>> = keys
             .iter()
             .filter_map(|key| self.flows.remove(key).map(|flow| (key, flow)))
             .map(|(key, flow)| {
@@ -316,6 +364,9 @@ impl QuicTable {
                         self.server_cids.remove(&cid);
                     }
                 }
+                if let Some(first) = flow.attempt.first {
+                    self.first_frames.remove(&first.frame);
+                }
                 flow
             })
             .collect();
@@ -325,11 +376,7 @@ impl QuicTable {
 
     /// First frame of the oldest open attempt (`u64::MAX` when none).
     pub fn oldest_open(&self) -> u64 {
-        self.flows
-            .values()
-            .filter_map(|f| f.attempt.first.map(|at| at.frame))
-            .min()
-            .unwrap_or(u64::MAX)
+        self.first_frames.first().copied().unwrap_or(u64::MAX)
     }
 }
 
