@@ -505,3 +505,36 @@ fn a_datagram_from_a_new_port_to_the_servers_connection_id_joins_its_attempt() {
     table.on_packet(&packets[0]).unwrap();
     assert_eq!(table.on_packet(new_port), None);
 }
+
+/// An attempt quiet for the idle timeout takes no later datagram, whether or not it has
+/// been collected in between: on `quic_udp_blocked.pcap` (aioquic's Initials at 0, 0.2,
+/// 0.6, 1.4 and 3.0 s, its close at 5 s) with a 1 s timeout, the attempt ends with the
+/// Initial at 1.4 s, and the later datagrams are what they would be after it was taken
+/// (a retransmitted Initial starts an attempt of its own) — the same attempts, collected
+/// at every datagram or only at the end.
+#[test]
+fn a_quiet_attempt_takes_no_later_datagram_whenever_it_is_collected() {
+    let file = "quic_udp_blocked.pcap";
+    let bytes = std::fs::read(common::captures().join(file)).unwrap();
+    let packets: Vec<_> = PacketReader::new(&bytes, file).unwrap().collect();
+    let second = 1_000_000_000;
+    let run = |collect_each: bool| {
+        let mut table = tlswhy::quic::table::QuicTable::with_idle_timeout(second);
+        let mut done = Vec::new();
+        for p in &packets {
+            table.on_packet(p);
+            if collect_each {
+                done.extend(table.take_finished(p.ts, second, false));
+            }
+        }
+        done.extend(table.take_finished(packets.last().unwrap().ts, second, true));
+        done.sort_by_key(|f| f.attempt.first.map(|at| at.frame));
+        done.iter()
+            .map(|f| (f.attempt.client_initials, f.attempt.last.map(|at| at.frame)))
+            .collect::<Vec<_>>()
+    };
+    let at_the_end = run(false);
+    assert_eq!(at_the_end, run(true));
+    // The first attempt: four Initials (0 to 1.4 s), the fifth came 1.6 s later.
+    assert_eq!(at_the_end[0].0, 4, "{at_the_end:?}");
+}

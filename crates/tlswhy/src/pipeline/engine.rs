@@ -125,7 +125,7 @@ impl<'s> Engine<'s> {
                 settings.diagnosis.tls_ports.clone(),
                 settings.diagnosis.limits,
             ),
-            quic: QuicTable::default(),
+            quic: QuicTable::with_idle_timeout(settings.diagnosis.limits.flow_idle_ns()),
             stats: Stats::default(),
             end: Timestamp(0),
             settings,

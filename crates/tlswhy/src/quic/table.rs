@@ -79,6 +79,18 @@ impl QuicFlow {
         self.attempt.outcome() == QuicOutcome::UdpBlocked
     }
 
+    /// Over before it went quiet: decided, and not waiting for a fallback.
+    fn done_early(&self) -> bool {
+        self.decided() && (!self.unanswered() || self.tcp_fallback.is_some())
+    }
+
+    /// Silent for `idle_ns` at `now`.
+    fn quiet_at(&self, now: Timestamp, idle_ns: i64) -> bool {
+        self.attempt
+            .last
+            .is_some_and(|last| now.0.saturating_sub(last.ts.0) >= idle_ns)
+    }
+
     /// The direction of a datagram from `src`: the client's from its first address or
     /// a later one.
     fn dir_of(&self, src: SocketAddr) -> Dir {
@@ -107,8 +119,18 @@ pub struct QuicTable {
     /// Capture time before which no open attempt can have been quiet for the idle
     /// timeout (the earliest last datagram plus the timeout, at the last look).
     quiet_from: i64,
-    /// The first frames of the open attempts.
+    /// The first frames of the attempts not yet taken (open or over).
     first_frames: BTreeSet<u64>,
+    /// Attempts that a datagram found over (decided, or quiet for the idle timeout),
+    /// waiting for [`QuicTable::take_finished`]: that datagram, and the ones after it,
+    /// are then handled as if the attempt had been taken already. Boxed as in `flows`:
+    /// they move on (sorted, handed to the engine) as pointers, not 4 KB copies.
+    #[allow(clippy::vec_box)]
+    over: Vec<Box<QuicFlow>>,
+    /// Capture time an attempt may stay silent; a datagram after a longer silence is
+    /// not its (`None`: no limit). The same rule as [`QuicTable::take_finished`]'s, at
+    /// arrival, so that an attempt's record does not depend on when it is collected.
+    idle_ns: Option<i64>,
     /// Attempts started.
     pub started: u64,
     /// Datagrams that would have started an attempt beyond [`MAX_ATTEMPTS`].
@@ -132,13 +154,21 @@ enum Carried<'a> {
 }
 
 impl QuicTable {
-    /// Attempts open.
+    /// A table whose attempts end after `idle_ns` of silence in capture time.
+    pub fn with_idle_timeout(idle_ns: i64) -> QuicTable {
+        QuicTable {
+            idle_ns: Some(idle_ns),
+            ..QuicTable::default()
+        }
+    }
+
+    /// Attempts not yet taken (open, or over and waiting to be taken).
     pub fn len(&self) -> usize {
-        self.flows.len()
+        self.flows.len() + self.over.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.flows.is_empty() && self.over.is_empty()
     }
 
     /// The key logs that open Handshake packets, for the attempts from now on.
@@ -183,9 +213,18 @@ impl QuicTable {
         if !self.paths.is_empty() {
             key = self.paths.get(&key).copied().unwrap_or(key);
         }
+        // An attempt over by now takes nothing more: whether or not it was taken
+        // already, this datagram is handled as if it had been (it may start an attempt
+        // of its own), so records do not depend on when attempts are collected.
+        let over_now = self.flows.get(&key).is_some_and(|flow| {
+            flow.done_early() || self.idle_ns.is_some_and(|idle| flow.quiet_at(at.ts, idle))
+        });
+        if over_now {
+            self.retire(key);
+            key = key_of(src, dst, Tunnel::NONE);
+        }
         if let Some(flow) = self.flows.get_mut(&key) {
-            // Decided: what comes after is not the attempt's (whenever it is taken,
-            // its record is the same).
+            // Decided and waiting for a fallback to TCP: nothing more is its.
             if flow.decided() {
                 return None;
             }
@@ -316,13 +355,6 @@ impl QuicTable {
         idle_ns: i64,
         flush: bool,
     ) -> Vec<Box<QuicFlow>> {
-        let quiet = |flow: &QuicFlow| {
-            flow.attempt
-                .last
-                .is_some_and(|last| now.0.saturating_sub(last.ts.0) >= idle_ns)
-        };
-        let done_early =
-            |flow: &QuicFlow| flow.decided() && (!flow.unanswered() || flow.tcp_fallback.is_some());
         let mut keys: Vec<FlowKey> = Vec::new();
         if flush {
             keys.extend(self.flows.keys());
@@ -331,7 +363,7 @@ impl QuicTable {
             keys.extend(
                 candidates
                     .into_iter()
-                    .filter(|k| self.flows.get(k).is_some_and(|f| done_early(f))),
+                    .filter(|k| self.flows.get(k).is_some_and(|f| f.done_early())),
             );
             keys.sort_unstable();
             keys.dedup();
@@ -340,7 +372,7 @@ impl QuicTable {
                 // one started later too: none is quiet before the earliest of them.
                 let mut quiet_from = now.0.saturating_add(idle_ns);
                 for (key, flow) in &self.flows {
-                    if quiet(flow) {
+                    if flow.quiet_at(now, idle_ns) {
                         keys.push(*key);
                     } else if let Some(last) = flow.attempt.last {
                         quiet_from = quiet_from.min(last.ts.0.saturating_add(idle_ns));
@@ -351,27 +383,35 @@ impl QuicTable {
                 keys.dedup();
             }
         }
-        let mut done: Vec<Box<QuicFlow>> = keys
-            .iter()
-            .filter_map(|key| self.flows.remove(key).map(|flow| (key, flow)))
-            .map(|(key, flow)| {
-                for path in &flow.paths {
-                    self.paths
-                        .remove(&key_of(path.client, flow.server, Tunnel::NONE));
-                }
-                if let Some(cid) = flow.indexed_cid {
-                    if self.server_cids.get(&cid) == Some(key) {
-                        self.server_cids.remove(&cid);
-                    }
-                }
-                if let Some(first) = flow.attempt.first {
-                    self.first_frames.remove(&first.frame);
-                }
-                flow
-            })
-            .collect();
+        for key in keys {
+            self.retire(key);
+        }
+        let mut done = std::mem::take(&mut self.over);
+        for flow in &done {
+            if let Some(first) = flow.attempt.first {
+                self.first_frames.remove(&first.frame);
+            }
+        }
         done.sort_by_key(|f| f.attempt.first.map_or(0, |at| at.frame));
         done
+    }
+
+    /// Moves the attempt under `key` to [`QuicTable::over`]: its endpoints, other
+    /// paths and connection ID no longer lead to it.
+    fn retire(&mut self, key: FlowKey) {
+        let Some(flow) = self.flows.remove(&key) else {
+            return;
+        };
+        for path in &flow.paths {
+            self.paths
+                .remove(&key_of(path.client, flow.server, Tunnel::NONE));
+        }
+        if let Some(cid) = flow.indexed_cid {
+            if self.server_cids.get(&cid) == Some(&key) {
+                self.server_cids.remove(&cid);
+            }
+        }
+        self.over.push(flow);
     }
 
     /// First frame of the oldest open attempt (`u64::MAX` when none).
