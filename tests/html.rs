@@ -209,8 +209,8 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Headless Chromium loads the report of `captures/` from a file: the rendered DOM
-/// holds every failing code and server, the console logs no error, and a screenshot is
-/// written.
+/// holds every failing code and server, the console logs no error, the filter in the
+/// address (`?filter=`) hides what does not match, and a screenshot is written.
 #[test]
 fn chromium_renders_the_report_without_errors() {
     let Some(browser) = chromium() else {
@@ -258,6 +258,42 @@ fn chromium_renders_the_report_without_errors() {
         assert!(rendered.contains(code), "{code} not rendered");
         assert!(rendered.contains(server), "{server} not rendered");
     }
+    // Opened as `?filter=cert_expired` (a link a ticket can carry), the page's script
+    // hides the examples of every other code.
+    let filtered = Command::new(&browser)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("{url}?filter=cert_expired"))
+        .output()
+        .expect("run chromium");
+    let dom = Html::parse_document(&String::from_utf8_lossy(&filtered.stdout));
+    let examples = Selector::parse("article.example").unwrap();
+    let (mut shown, mut hidden) = (0, 0);
+    for a in dom.select(&examples) {
+        let matches = a
+            .value()
+            .attr("data-filter")
+            .unwrap()
+            .contains("cert_expired");
+        assert_eq!(
+            a.value().attr("hidden").is_none(),
+            matches,
+            "{:?}",
+            a.value().id()
+        );
+        if matches {
+            shown += 1;
+        } else {
+            hidden += 1;
+        }
+    }
+    assert!(shown >= 1 && hidden > 10, "{shown} shown, {hidden} hidden");
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report.png");
     let _ = std::fs::remove_file(&shot);
     let out = run(&[

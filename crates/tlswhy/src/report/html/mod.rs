@@ -413,11 +413,14 @@ svg text{font:12px ui-monospace,Menlo,Consolas,monospace;fill:#1b1b1b}
 @media print{.filter{display:none}.example{border-left-width:3px}body{max-width:none}}
 "#;
 
-/// Filtering: rows and examples whose `data-filter` text lacks every word typed are
-/// hidden. Without JavaScript everything stays shown.
+/// Filtering: rows and examples whose `data-filter` text lacks a word typed are hidden;
+/// `report.html?filter=WORDS` opens the page filtered (a link for a ticket). Without
+/// JavaScript everything stays shown.
 const SCRIPT: &str = r#"
 (function(){var f=document.getElementById('filter');if(!f)return;
-f.addEventListener('input',function(){var words=f.value.toLowerCase().split(/\s+/).filter(Boolean);
+function apply(){var words=f.value.toLowerCase().split(/\s+/).filter(Boolean);
 document.querySelectorAll('.filterable').forEach(function(el){var t=(el.getAttribute('data-filter')||'').toLowerCase();
-el.hidden=!words.every(function(w){return t.indexOf(w)>=0;});});});})();
+el.hidden=!words.every(function(w){return t.indexOf(w)>=0;});});}
+var q=new URLSearchParams(window.location.search).get('filter');if(q){f.value=q;apply();}
+f.addEventListener('input',apply);})();
 "#;
