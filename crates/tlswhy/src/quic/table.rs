@@ -192,6 +192,9 @@ impl QuicTable {
                 if !self.paths.is_empty() {
                     key = self.paths.get(&key).copied().unwrap_or(key);
                 }
+                if self.over_at(key, at.ts) {
+                    self.retire(key);
+                }
                 let flow = self.flows.get_mut(&key)?;
                 if flow.dir_of(client) != Dir::ToServer || flow.decided() {
                     return None;
@@ -216,10 +219,7 @@ impl QuicTable {
         // An attempt over by now takes nothing more: whether or not it was taken
         // already, this datagram is handled as if it had been (it may start an attempt
         // of its own), so records do not depend on when attempts are collected.
-        let over_now = self.flows.get(&key).is_some_and(|flow| {
-            flow.done_early() || self.idle_ns.is_some_and(|idle| flow.quiet_at(at.ts, idle))
-        });
-        if over_now {
+        if self.over_at(key, at.ts) {
             self.retire(key);
             key = key_of(src, dst, Tunnel::NONE);
         }
@@ -282,6 +282,10 @@ impl QuicTable {
         at: At,
     ) -> Option<FlowKey> {
         let key = self.by_server_cid(payload)?;
+        if self.over_at(key, at.ts) {
+            self.retire(key);
+            return None;
+        }
         let flow = self.flows.get_mut(&key)?;
         if flow.server != dst || flow.paths.len() >= MAX_PATHS || flow.decided() {
             return None;
@@ -394,6 +398,14 @@ impl QuicTable {
         }
         done.sort_by_key(|f| f.attempt.first.map_or(0, |at| at.frame));
         done
+    }
+
+    /// Whether the attempt under `key` is over at `now`: decided (and not waiting for a
+    /// fallback), or quiet for the idle timeout.
+    fn over_at(&self, key: FlowKey, now: Timestamp) -> bool {
+        self.flows.get(&key).is_some_and(|flow| {
+            flow.done_early() || self.idle_ns.is_some_and(|idle| flow.quiet_at(now, idle))
+        })
     }
 
     /// Moves the attempt under `key` to [`QuicTable::over`]: its endpoints, other
