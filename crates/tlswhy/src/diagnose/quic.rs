@@ -290,21 +290,41 @@ fn certificate_rejection(
         .as_ref()
         .filter(|ch| ch.server_name_ip().is_none())
         .and_then(|ch| ch.server_name.clone());
-    let untrusted = |details| {
+    let untrusted = |mut details: Vec<Detail>| {
         let chain_len = attempt.server_certificates.as_ref().map_or(0, |c| c.len());
+        let leaf_only = chain_len == 1 && leaf.is_some_and(|l| !l.self_issued);
+        if leaf_only {
+            details.push(Detail::LeafOnly);
+        }
         Verdict::new(
             Finding::CertIssuerUntrusted {
                 issuer: leaf.map(|l| l.issuer.clone()).unwrap_or_default(),
             },
             details,
-            if chain_len == 1 && leaf.is_some_and(|l| !l.self_issued) {
+            if leaf_only {
                 Fix::SendFullChain
             } else {
                 Fix::TrustIssuer
             },
         )
     };
-    if said(AlertDescription::UNKNOWN_CA) && !leaf.is_some_and(|l| l.self_signed) {
+    // As over TCP: unknown_ca names trust outright; a self-signed leaf is the cause of
+    // another certificate complaint unless the leaf also fails to cover the name.
+    let name_uncovered = matches!((leaf, &sni), (Some(l), Some(name)) if !l.covers(name));
+    if said(AlertDescription::UNKNOWN_CA)
+        || leaf.is_some_and(|l| l.self_signed)
+            && alert.is_some_and(|a| a.is_certificate_complaint())
+            && !name_uncovered
+    {
+        if let Some(l) = leaf.filter(|l| l.self_signed) {
+            return Verdict::new(
+                Finding::CertSelfSignedUntrusted {
+                    subject: l.subject.clone(),
+                },
+                details,
+                Fix::ReplaceSelfSigned,
+            );
+        }
         return untrusted(details);
     }
     if let (Some(l), Some(name)) = (leaf, &sni) {
