@@ -308,14 +308,8 @@ fn certificate_rejection(
             },
         )
     };
-    // As over TCP: unknown_ca names trust outright; a self-signed leaf is the cause of
-    // another certificate complaint unless the leaf also fails to cover the name.
     let name_uncovered = matches!((leaf, &sni), (Some(l), Some(name)) if !l.covers(name));
-    if said(AlertDescription::UNKNOWN_CA)
-        || leaf.is_some_and(|l| l.self_signed)
-            && alert.is_some_and(|a| a.is_certificate_complaint())
-            && !name_uncovered
-    {
+    if super::rules::cert::is_trust_failure(alert, leaf, name_uncovered) {
         if let Some(l) = leaf.filter(|l| l.self_signed) {
             return Verdict::new(
                 Finding::CertSelfSignedUntrusted {

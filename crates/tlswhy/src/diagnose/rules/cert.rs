@@ -75,11 +75,7 @@ pub(super) fn certificate_rejection(
         (Some(l), Some(sni)) if c.server_name_ip().is_none() => !l.covers(sni),
         _ => false,
     };
-    if alert_says(AD::UNKNOWN_CA)
-        || leaf.is_some_and(|l| l.self_signed)
-            && desc.is_some_and(|d| d.is_certificate_complaint())
-            && !name_uncovered
-    {
+    if is_trust_failure(desc, leaf, name_uncovered) {
         if let Some(l) = leaf.filter(|l| l.self_signed) {
             return Verdict::new(
                 Finding::CertSelfSignedUntrusted {
@@ -140,6 +136,21 @@ pub(super) fn certificate_rejection(
         evidence,
         Fix::ReadClientError,
     )
+}
+
+/// Whether a client's rejection is about trust: unknown_ca names it outright, and a
+/// self-signed leaf is the cause of another certificate complaint unless the leaf also
+/// fails to cover the name asked for (the name is objective, trust is not). Shared with
+/// the QUIC verdicts (`diagnose::quic`).
+pub(in crate::diagnose) fn is_trust_failure(
+    alert: Option<AD>,
+    leaf: Option<&crate::tls::cert::CertFacts>,
+    name_uncovered: bool,
+) -> bool {
+    alert == Some(AD::UNKNOWN_CA)
+        || leaf.is_some_and(|l| l.self_signed)
+            && alert.is_some_and(|a| a.is_certificate_complaint())
+            && !name_uncovered
 }
 
 /// The leaf the server sent cannot satisfy this client: it does not name what the

@@ -10,7 +10,7 @@
 
 mod alert;
 mod capture;
-mod cert;
+pub(super) mod cert;
 mod negotiation;
 mod outcome;
 mod peer;
