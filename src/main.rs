@@ -565,18 +565,19 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
     let mut matched = false;
     let mut handshakes = Vec::new();
     // --html: the verdicts so far, as `analyze` would keep them, rendered now and then.
-    let mut html = args.html.as_ref().map(|path| LiveHtml {
-        path: path.clone(),
-        name: format!(
-            "live capture on {}",
-            args.interface.as_deref().unwrap_or("")
-        ),
-        kept: Collector::new(Keep::Examples {
-            per_code: EXAMPLES_PER_CODE,
-            ok: out_args.all,
-        }),
-        written: None,
-        failed: false,
+    let html = args.html.as_ref().map(|path| {
+        LiveHtml::start(
+            path.clone(),
+            format!(
+                "live capture on {}",
+                args.interface.as_deref().unwrap_or("")
+            ),
+            Keep::Examples {
+                per_code: EXAMPLES_PER_CODE,
+                ok: out_args.all,
+            },
+            out_args.quiet,
+        )
     });
     let stdout = io::stdout();
     let quiet = out_args.quiet;
@@ -616,8 +617,8 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
                 w.write(packets)?;
             }
             handshakes.push(h.verdict.code);
-            if let Some(html) = html.as_mut() {
-                html.add(h.clone(), quiet);
+            if let Some(html) = &html {
+                html.add(h.clone());
             }
             Ok(())
         },
@@ -634,8 +635,8 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    if let Some(html) = html.as_mut() {
-        html.write(quiet);
+    if let Some(html) = html {
+        html.finish();
     }
     if let Some(w) = writer {
         let now = std::time::SystemTime::now()
@@ -675,46 +676,82 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
     })
 }
 
-/// `live --html`: the records so far, kept as `analyze` keeps them, and the report
-/// written whole (a new file renamed over the old) at most every [`LiveHtml::EVERY`].
+/// `live --html`: a thread of its own keeps the records, as `analyze` keeps them, and
+/// writes the report whole (a new file renamed over the old) once a verdict came, at
+/// most every [`LiveHtml::EVERY`] — also when no verdict follows — and at the end.
 #[cfg(feature = "live")]
 struct LiveHtml {
-    path: std::path::PathBuf,
-    name: String,
-    kept: Collector,
-    written: Option<std::time::Instant>,
-    /// A write failed (said once; later writes are still tried).
-    failed: bool,
+    records: std::sync::mpsc::Sender<tlswhy::record::Handshake>,
+    writer: std::thread::JoinHandle<()>,
 }
 
 #[cfg(feature = "live")]
 impl LiveHtml {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
-    /// Keeps a record, and writes the report when the last write is old enough.
-    fn add(&mut self, h: tlswhy::record::Handshake, quiet: bool) {
-        self.kept.add(tlswhy::record::Finished::of_record(h));
-        if self.written.is_none_or(|t| t.elapsed() >= Self::EVERY) {
-            self.write(quiet);
-        }
+    fn start(path: std::path::PathBuf, name: String, keep: Keep, quiet: bool) -> LiveHtml {
+        use std::sync::mpsc::RecvTimeoutError;
+        use std::time::{Duration, Instant};
+        let (records, received) = std::sync::mpsc::channel::<tlswhy::record::Handshake>();
+        let writer = std::thread::spawn(move || {
+            let mut kept = Collector::new(keep);
+            let mut written: Option<Instant> = None;
+            let mut pending = false;
+            let mut failed = false;
+            let mut write = |kept: &Collector| {
+                let report = kept.snapshot(&name, Default::default());
+                let result = OutputFile::create(&path).and_then(|out| {
+                    let mut w = BufWriter::new(out.file()?);
+                    report::html::write_html(&mut w, std::slice::from_ref(&report))?;
+                    w.flush()?;
+                    drop(w);
+                    out.commit()
+                });
+                if let Err(e) = result {
+                    // Said once; later writes are still tried.
+                    if !failed && !quiet {
+                        eprintln!("tlswhy: warning: --html {}: {e}", path.display());
+                    }
+                    failed = true;
+                }
+            };
+            loop {
+                let wait = match (pending, written) {
+                    (true, Some(at)) => Self::EVERY.saturating_sub(at.elapsed()),
+                    (true, None) => Duration::ZERO,
+                    (false, _) => Duration::from_secs(3600),
+                };
+                match received.recv_timeout(wait) {
+                    Ok(h) => {
+                        kept.add(tlswhy::record::Finished::of_record(h));
+                        pending = true;
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => {
+                        write(&kept);
+                        return;
+                    }
+                }
+                if pending && written.is_none_or(|at| at.elapsed() >= Self::EVERY) {
+                    write(&kept);
+                    written = Some(Instant::now());
+                    pending = false;
+                }
+            }
+        });
+        LiveHtml { records, writer }
     }
 
-    fn write(&mut self, quiet: bool) {
-        let report = self.kept.snapshot(&self.name, Default::default());
-        let result = OutputFile::create(&self.path).and_then(|out| {
-            let mut w = BufWriter::new(out.file()?);
-            report::html::write_html(&mut w, std::slice::from_ref(&report))?;
-            w.flush()?;
-            drop(w);
-            out.commit()
-        });
-        self.written = Some(std::time::Instant::now());
-        if let Err(e) = result {
-            if !self.failed && !quiet {
-                eprintln!("tlswhy: warning: --html {}: {e}", self.path.display());
-            }
-            self.failed = true;
-        }
+    /// Hands a verdict to the writer.
+    fn add(&self, h: tlswhy::record::Handshake) {
+        // The writer only stops when this side does.
+        let _ = self.records.send(h);
+    }
+
+    /// Writes the report of every verdict, and waits for it.
+    fn finish(self) {
+        drop(self.records);
+        let _ = self.writer.join();
     }
 }
 
