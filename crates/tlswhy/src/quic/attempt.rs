@@ -445,6 +445,15 @@ impl QuicAttempt {
         }
     }
 
+    /// Whether a short-header packet is addressed to the client's connection ID; `None`
+    /// where nothing can be compared (a zero-length ID, or new ones on a new path).
+    fn addressed_to_client(&self, packet: &[u8]) -> Option<bool> {
+        match self.client_cid {
+            Some(cid) if !cid.is_empty() && !self.migrated => Some(cid.addresses(packet)),
+            _ => None,
+        }
+    }
+
     /// Whether a server datagram is shaped as a stateless reset: a short header, long
     /// enough, not addressed to the client's connection ID (where it is known and still
     /// used), or ending in the server's token.
@@ -452,12 +461,9 @@ impl QuicAttempt {
         if datagram.len() < MIN_STATELESS_RESET || datagram[0] & 0x80 != 0 {
             return false;
         }
-        if let Some(token) = &self.stateless_reset_token {
-            return is_stateless_reset(datagram, token);
-        }
-        match self.client_cid {
-            Some(cid) if !cid.is_empty() && !self.migrated => !cid.addresses(datagram),
-            _ => false,
+        match &self.stateless_reset_token {
+            Some(token) => is_stateless_reset(datagram, token),
+            None => self.addressed_to_client(datagram) == Some(false),
         }
     }
 
@@ -470,31 +476,20 @@ impl QuicAttempt {
         if self.reset().is_some() || self.server_short_answer.is_some() {
             return;
         }
-        let addressed = match self.client_cid {
-            Some(cid) if !cid.is_empty() && !self.migrated => cid.addresses(packet),
-            // Zero-length IDs, or new ones on a new path: nothing to compare.
-            _ => true,
-        };
-        let proof = match &self.stateless_reset_token {
-            Some(token) if alone && is_stateless_reset(packet, token) => Some(ResetProof::Token),
-            Some(_) => None,
-            None if alone && !addressed && packet.len() >= MIN_STATELESS_RESET => {
-                Some(ResetProof::UnknownConnectionId)
-            }
-            None => None,
-        };
-        match proof {
-            Some(proof) => {
-                self.stateless_reset = Some(StatelessReset {
-                    at,
-                    len: packet.len(),
-                    proof,
-                });
-                self.client_after_reset = false;
-                self.server_after_reset = false;
-            }
-            None if addressed => self.server_short_answer = Some(at),
-            None => {}
+        if alone && self.reset_shaped(packet) {
+            self.stateless_reset = Some(StatelessReset {
+                at,
+                len: packet.len(),
+                proof: if self.stateless_reset_token.is_some() {
+                    ResetProof::Token
+                } else {
+                    ResetProof::UnknownConnectionId
+                },
+            });
+            self.client_after_reset = false;
+            self.server_after_reset = false;
+        } else if self.addressed_to_client(packet) != Some(false) {
+            self.server_short_answer = Some(at);
         }
     }
 

@@ -211,7 +211,7 @@ fn write_groups<W: Write>(
 }
 
 /// `SNI name` (escaped) or `no SNI`.
-fn sni_text(sni: Option<&str>) -> String {
+pub fn sni_text(sni: Option<&str>) -> String {
     match sni {
         Some(s) => format!("SNI {}", escape(s)),
         None => "no SNI".to_string(),

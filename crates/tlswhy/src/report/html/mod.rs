@@ -19,7 +19,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::group::{self, Shown};
 use super::servers::ServerRow;
-use super::text::{ladder_lines, names_text, time_range};
+use super::text::{ladder_lines, names_text, sni_text, time_range};
 use super::wording;
 use crate::diagnose::Code;
 use crate::record::{CaptureReport, Handshake};
@@ -316,14 +316,6 @@ fn code_section(reports: &[CaptureReport], code: Code, count: u64, detailed: usi
                     (group::MAX_GROUPS) " groups are tracked" }
             }
         }
-    }
-}
-
-/// `SNI name` (escaped) or `no SNI`.
-fn sni_text(sni: Option<&str>) -> String {
-    match sni {
-        Some(s) => format!("SNI {}", escape(s)),
-        None => "no SNI".to_string(),
     }
 }
 
