@@ -183,6 +183,14 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub mmap: bool,
 
+    /// Server profiles span the input files (rolling captures of one network, split by
+    /// size or time): each server's profile is drawn from all of them, and the verdicts
+    /// that cite it ("for other clients the server picked …") are made once every file
+    /// is read — the files with such verdicts are read a second time. Without it each
+    /// capture's profiles are its own (captures of unrelated tests may share an address).
+    #[arg(long)]
+    pub merge_profiles: bool,
+
     /// Exit with status 2 when a capture is truncated or damaged (it is still analyzed
     /// up to the damage).
     #[arg(long)]

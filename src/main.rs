@@ -289,6 +289,15 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))
     };
     let mut write_error: Option<io::Error> = None;
+    let merge = args.merge_profiles && sources.len() > 1;
+    if merge && sources.iter().any(|s| matches!(s, Source::Stdin)) {
+        eprintln!(
+            "tlswhy: --merge-profiles reads the files whose verdicts cite profiles twice; \
+             standard input cannot be read twice"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    settings.keep_profiles = merge;
     // The text report shows some failures of each code: the others need no text.
     let settings_for = |kept: &Collector| Settings {
         examples: kept.budget(),
@@ -307,21 +316,41 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         });
         vec![(result.map(|r| kept.into_report(r)), Vec::new())]
     } else {
-        sources
+        // With --merge-profiles, the verdicts that cite profiles are left out of the
+        // first pass and made in a second one, from every file's profiles merged.
+        let firsts: Vec<FirstPass> = sources
             .par_iter()
             .map(|source| {
                 let mut kept = Collector::new(keep);
                 let settings = settings_for(&kept);
                 let mut lines = Vec::new();
+                let mut held = false;
                 let result = pipeline::analyze_source_into(source, &settings, &mut |f| {
+                    if merge && f.cites_profiles {
+                        held = true;
+                        return;
+                    }
                     if let Some(line) = &f.json_line {
                         lines.extend_from_slice(line);
                     }
                     kept.add(f);
                 });
-                (result.map(|r| kept.into_report(r)), lines)
+                FirstPass {
+                    result,
+                    lines,
+                    kept,
+                    held,
+                }
             })
-            .collect()
+            .collect();
+        if merge {
+            second_pass(&sources, firsts, &settings_for)
+        } else {
+            firsts
+                .into_iter()
+                .map(|f| (f.result.map(|r| f.kept.into_report(r)), f.lines))
+                .collect()
+        }
     };
     if let Some(m) = meter {
         m.finish();
@@ -468,6 +497,74 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One file after the first pass: its report, its JSON lines, the records kept so far,
+/// and whether verdicts citing server profiles were left for the second pass.
+struct FirstPass {
+    result: Result<CaptureReport, tlswhy::capture::CaptureError>,
+    lines: Vec<u8>,
+    kept: Collector,
+    held: bool,
+}
+
+/// `--merge-profiles`: merges every file's server profiles (in input order) and analyzes
+/// again the files that had verdicts citing them, keeping only those verdicts, now drawn
+/// from all the files. Each file's lines are then its first pass's, followed by these
+/// (where a single pass puts them too: verdicts that cite profiles come last).
+fn second_pass(
+    sources: &[Source],
+    mut firsts: Vec<FirstPass>,
+    settings_for: &(dyn Fn(&Collector) -> Settings + Sync),
+) -> Vec<(
+    Result<CaptureReport, tlswhy::capture::CaptureError>,
+    Vec<u8>,
+)> {
+    let mut merged = diagnose::Profiles::default();
+    for first in &mut firsts {
+        if let Ok(report) = &mut first.result {
+            if let Some(p) = report.profiles.take() {
+                merged.merge(p);
+            }
+        }
+    }
+    let merged = std::sync::Arc::new(merged);
+    sources
+        .par_iter()
+        .zip(firsts)
+        .map(|(source, first)| {
+            let FirstPass {
+                result,
+                mut lines,
+                mut kept,
+                held,
+            } = first;
+            let Ok(report) = result else {
+                return (result, lines);
+            };
+            if held {
+                let settings = Settings {
+                    server_profiles: Some(std::sync::Arc::clone(&merged)),
+                    keep_profiles: false,
+                    progress: None,
+                    ..settings_for(&kept)
+                };
+                let again = pipeline::analyze_source_into(source, &settings, &mut |f| {
+                    if !f.cites_profiles {
+                        return;
+                    }
+                    if let Some(line) = &f.json_line {
+                        lines.extend_from_slice(line);
+                    }
+                    kept.add(f);
+                });
+                if let Err(e) = again {
+                    return (Err(e), lines);
+                }
+            }
+            (Ok(kept.into_report(report)), lines)
+        })
+        .collect()
 }
 
 #[cfg(not(feature = "live"))]

@@ -76,6 +76,9 @@ pub struct CaptureReport {
     /// of their handshakes), for the servers with the most ServerHellos.
     pub server_profiles:
         std::collections::BTreeMap<SocketAddr, crate::diagnose::profile::ProfileSummary>,
+    /// With `Settings::keep_profiles`: the capture's server profiles whole, to merge
+    /// with other captures' (`Profiles::merge`, `Profiles::to_bytes`).
+    pub profiles: Option<crate::diagnose::Profiles>,
 }
 
 /// What keys did for a capture's handshake attempts.
@@ -405,6 +408,10 @@ pub struct Finished {
     pub server_name: Option<String>,
     /// What keys did for the attempt.
     pub decryption: Decryption,
+    /// The verdict drew on server profiles (what other connections showed): it is made
+    /// once the whole capture is read, and with profiles from other files
+    /// (`Settings::server_profiles`) it may say more.
+    pub cites_profiles: bool,
 }
 
 impl Finished {
@@ -422,6 +429,7 @@ impl Finished {
             frame: h.frame,
             server_name: None,
             decryption: Decryption::default(),
+            cites_profiles: false,
             handshake: Some(Box::new(h)),
         }
     }

@@ -43,6 +43,13 @@ pub struct Settings {
     /// never made (not with `render_json`). One per capture, shared with the report's
     /// collector.
     pub examples: Option<Arc<ExampleBudget>>,
+    /// Server profiles drawn from more than this capture (rolling captures of one
+    /// network: a server's other connections may sit in another file). The verdicts
+    /// that cite profiles read these instead of the capture's own, which they must
+    /// include (`Profiles::merge` of every file's `CaptureReport::profiles`).
+    pub server_profiles: Option<Arc<diagnose::Profiles>>,
+    /// Return the capture's profiles whole in `CaptureReport::profiles`.
+    pub keep_profiles: bool,
 }
 
 impl Default for Settings {
@@ -60,6 +67,8 @@ impl Default for Settings {
             progress: None,
             examples: None,
             parallel_min_bytes: 4 * 1024 * 1024,
+            server_profiles: None,
+            keep_profiles: false,
         }
     }
 }

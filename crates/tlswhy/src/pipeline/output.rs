@@ -50,6 +50,7 @@ impl Output<'_> {
             frame: conn.first.frame,
             server_name: None,
             decryption: conn.tls().facts.decryption,
+            cites_profiles: verdict.reads.profile,
         };
         if self.counted_only(code) {
             finished.server_name = take_server_name(conn);
@@ -99,6 +100,10 @@ impl Output<'_> {
             frame: flow.attempt.first.map_or(0, |at| at.frame),
             server_name: None,
             decryption: Default::default(),
+            // What an unanswered attempt reads beyond itself is whether its client fell
+            // back to TCP in this capture: no server profile, and it is not held to
+            // the end.
+            cites_profiles: false,
         };
         if self.counted_only(code) {
             // No record: its server name is all that is wanted of it.

@@ -230,29 +230,24 @@ pub(super) fn finish_capture(
         held.extend(shard.held_for_profiles);
         order.offer(i % workers, shard.ready, 0);
     }
+    // Profiles drawn from more files than this one, when given, include this one's.
+    let cited = settings.server_profiles.as_deref().unwrap_or(&profiles);
     // Everything in order now waits only for these connections: diagnose them in start
     // order, a chunk at a time, each record going out after the waiting ones that
     // started before it. Those that cite server profiles go last, with the ones held
     // for the profiles: in start order too, merged a chunk at a time.
     let mut last = Vec::new();
-    diagnose_in_chunks(
-        remaining,
-        name,
-        &profiles,
-        settings,
-        end,
-        |frame, cites, f| {
-            if cites {
-                last.push((frame, f));
-            } else {
-                order.release_before(frame);
-                (order.sink)(f);
-            }
-        },
-    );
+    diagnose_in_chunks(remaining, name, cited, settings, end, |frame, cites, f| {
+        if cites {
+            last.push((frame, f));
+        } else {
+            order.release_before(frame);
+            (order.sink)(f);
+        }
+    });
     order.release_before(u64::MAX);
     let mut last = last.into_iter().peekable();
-    diagnose_in_chunks(held, name, &profiles, settings, end, |frame, _, f| {
+    diagnose_in_chunks(held, name, cited, settings, end, |frame, _, f| {
         while let Some((_, earlier)) = last.next_if(|(e, _)| *e < frame) {
             (order.sink)(earlier);
         }
@@ -275,5 +270,6 @@ pub(super) fn finish_capture(
         keys: Default::default(),
         timeline: Default::default(),
         server_profiles: profiles.summaries(crate::report::servers::MAX_SERVERS),
+        profiles: settings.keep_profiles.then_some(profiles),
     }
 }

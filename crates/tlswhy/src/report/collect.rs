@@ -182,6 +182,7 @@ impl Collector {
             keys: self.keys,
             timeline: self.timeline.clone(),
             server_profiles: Default::default(),
+            profiles: None,
         }
     }
 

@@ -160,6 +160,7 @@ mod tests {
             frame,
             server_name: sni.map(str::to_string),
             decryption: Default::default(),
+            cites_profiles: false,
         }
     }
 

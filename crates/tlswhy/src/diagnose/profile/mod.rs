@@ -8,6 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use std::sync::Arc;
 
+mod bytes;
+pub use bytes::ProfileBytesError;
+
 use crate::capture::Timestamp;
 use crate::connection::Connection;
 use crate::decode::Tunnel;
