@@ -74,7 +74,8 @@ fn inputs_in_order(matches: &ArgMatches) -> Vec<PathBuf> {
 /// Options shared by `analyze` and `live`.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format: a human report, or JSON Lines (one object per handshake attempt).
+    /// Output format: a human report, JSON Lines (one object per handshake attempt), or
+    /// Parquet (the same records; `analyze` only).
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
@@ -206,6 +207,13 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
 
+    /// Write every record to a Parquet file as well (zstd; columns as the JSON record's
+    /// fields, nested where it nests; for Spark, DuckDB, pandas), besides any other
+    /// output. A folder gets `part-00000.parquet` in it. `--format parquet` writes it
+    /// to standard output instead.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub parquet: Option<PathBuf>,
+
     /// Append a short Markdown summary (counts by code, each failure's cause) to this
     /// file, created if missing (as `$GITHUB_STEP_SUMMARY` expects).
     #[arg(long, value_name = "FILE")]
@@ -257,6 +265,8 @@ pub struct LiveArgs {
 pub enum Format {
     Text,
     Json,
+    /// Parquet to standard output (not a terminal); see `--parquet`.
+    Parquet,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -8,6 +8,7 @@ mod junit;
 mod meter;
 mod outputs;
 mod pages;
+mod parquet_out;
 mod terminal;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -199,8 +200,18 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         eprintln!("tlswhy: no capture files found in the given folders");
         return Ok(ExitCode::from(2));
     }
+    let parquet_to_stdout = out_args.format == Format::Parquet;
+    if parquet_to_stdout && io::stdout().is_terminal() {
+        eprintln!(
+            "tlswhy: --format parquet writes binary data to standard output, which is a terminal: \
+             redirect it to a file, or give --parquet FILE"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let parquet_path = args.parquet.as_deref().map(parquet_out::destination);
     // An output that is an input would destroy it: refused before anything is read.
     let output_files: Vec<(&str, &std::path::Path)> = [
+        ("--parquet", parquet_path.as_deref()),
         ("--write", out_args.write.as_deref()),
         ("--junit", args.junit.as_deref()),
         ("--html", args.html.as_deref()),
@@ -274,12 +285,20 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         meter::Meter::start(progress, sizes)
     });
     let json = out_args.format == Format::Json;
-    settings.render_json = json;
+    let parquet = parquet_to_stdout || parquet_path.is_some();
+    let mut parquet_out = match (&parquet_path, parquet_to_stdout) {
+        (Some(path), _) => Some(parquet_out::ParquetOut::to_file(path)?),
+        (None, true) => Some(parquet_out::ParquetOut::to_stdout()?),
+        (None, false) => None,
+    };
+    settings.render_json = json || parquet;
     // JSON Lines alone: the records themselves are only read by the summary and JUnit.
-    settings.json_only =
-        json && args.junit.is_none() && args.summary.is_none() && args.html.is_none();
+    settings.json_only = (json || parquet_to_stdout)
+        && args.junit.is_none()
+        && args.summary.is_none()
+        && args.html.is_none();
     // The text report without --all only counts successes; JUnit lists them.
-    settings.ok_records = json || out_args.all || args.junit.is_some();
+    settings.ok_records = json || parquet || out_args.all || args.junit.is_some();
     // JSON Lines stream out as the records are made: straight to standard output for
     // one input (written by a thread of its own, so that a write that blocks does not
     // stop the analysis), through a buffer per file (printed in input order) for several.
@@ -307,9 +326,14 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         let mut kept = Collector::new(keep);
         let settings = settings_for(&kept);
         let result = pipeline::analyze_source_into(&sources[0], &settings, &mut |f| {
-            if let (Some(line), None) = (&f.json_line, &write_error) {
-                if let Err(e) = stdout.write_all(line) {
-                    write_error = Some(e);
+            if let Some(line) = &f.json_line {
+                if let (true, None) = (json, &write_error) {
+                    if let Err(e) = stdout.write_all(line) {
+                        write_error = Some(e);
+                    }
+                }
+                if let Some(p) = &mut parquet_out {
+                    p.push_lines(line);
                 }
             }
             kept.add(f);
@@ -360,7 +384,12 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     }
     let mut reports: Vec<CaptureReport> = Vec::new();
     for (source, (result, lines)) in sources.iter().zip(results) {
-        stdout.write_all(&lines)?;
+        if json {
+            stdout.write_all(&lines)?;
+        }
+        if let Some(p) = &mut parquet_out {
+            p.push_lines(&lines);
+        }
         match result {
             Ok(r) => {
                 // With --strict the damage decides the exit status: then it is an error,
@@ -414,7 +443,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     }
 
     let mut out = stdout;
-    if !json {
+    if out_args.format == Format::Text {
         let opts = report::text::Options {
             show_ok: out_args.all,
             style: report::text::Style { color },
@@ -463,6 +492,10 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
         None => None,
     };
+    let parquet_file = match parquet_out {
+        Some(p) => p.finish()?,
+        None => None,
+    };
     let summary = match &args.summary {
         Some(path) => {
             let mut text = Vec::new();
@@ -471,7 +504,7 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
         }
         None => None,
     };
-    for out in [junit, html, pcap].into_iter().flatten() {
+    for out in [junit, html, pcap, parquet_file].into_iter().flatten() {
         out.commit()?;
     }
     if let Some((path, text)) = summary {
@@ -612,6 +645,12 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    if out_args.format == Format::Parquet {
+        eprintln!(
+            "tlswhy: live writes text or JSON Lines as verdicts come; Parquet is for analyze"
+        );
+        return Ok(ExitCode::from(2));
+    }
     if let Some(d) = args.duration {
         if !(d.is_finite() && d > 0.0) {
             eprintln!("tlswhy: --duration must be a positive number of seconds");
@@ -703,7 +742,9 @@ fn run_live(args: &cli::LiveArgs) -> io::Result<ExitCode> {
                 || h.warnings.iter().any(|&w| fail_on.matches_warning(w));
             let mut out = stdout.lock();
             match out_args.format {
-                Format::Json => report::json::write_lines(&mut out, [h], settings.detail)?,
+                Format::Json | Format::Parquet => {
+                    report::json::write_lines(&mut out, [h], settings.detail)?
+                }
                 Format::Text if out_args.all || h.verdict.code != Code::Ok => {
                     report::text::write_handshake_line(&mut out, h, style)?;
                 }

@@ -152,7 +152,7 @@ impl Layout {
                 break;
             };
             let len = len as usize;
-            if len < 12 || len % 4 != 0 || off + len > bytes.len() {
+            if len < 12 || !len.is_multiple_of(4) || off + len > bytes.len() {
                 break;
             }
             let mut packet = None;
