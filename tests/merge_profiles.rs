@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde_json::Value;
 
@@ -18,50 +17,6 @@ const CITING: &[&str] = &[
     "protocol_version_tls11_refused.pcap",
     "relay_ip_sni.pcap",
 ];
-
-/// Splits a little-endian Ethernet pcap in two: the TCP connections alternate between
-/// the files in the order they first appear, so each file holds some of a server's
-/// connections.
-fn split(capture: &Path, a: &Path, b: &Path) {
-    let bytes = std::fs::read(capture).unwrap();
-    assert_eq!(
-        &bytes[..4],
-        &[0xd4, 0xc3, 0xb2, 0xa1],
-        "a little-endian pcap"
-    );
-    let mut out = [bytes[..24].to_vec(), bytes[..24].to_vec()];
-    let mut side_of: BTreeMap<(u16, u16), usize> = BTreeMap::new();
-    let mut at = 24;
-    while at + 16 <= bytes.len() {
-        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
-        let record = &bytes[at..at + 16 + caplen];
-        at += 16 + caplen;
-        let ports = etherparse::SlicedPacket::from_ethernet(&record[16..])
-            .ok()
-            .and_then(|p| match p.transport {
-                Some(etherparse::TransportSlice::Tcp(t)) => {
-                    Some((t.source_port(), t.destination_port()))
-                }
-                _ => None,
-            });
-        let side = match ports {
-            Some((s, d)) => {
-                let key = (s.min(d), s.max(d));
-                let next = side_of.len() % 2;
-                *side_of.entry(key).or_insert(next)
-            }
-            None => 0,
-        };
-        out[side].extend_from_slice(record);
-    }
-    assert!(
-        side_of.len() >= 2,
-        "{}: a capture of several connections",
-        capture.display()
-    );
-    std::fs::write(a, &out[0]).unwrap();
-    std::fs::write(b, &out[1]).unwrap();
-}
 
 /// A verdict as it reads whatever file its packets are in: frame numbers and the
 /// capture's name left out.
@@ -119,7 +74,7 @@ fn split_captures_with_merged_profiles_give_the_whole_captures_verdicts() {
     for name in CITING {
         let whole = common::captures().join(name);
         let (a, b) = (dir.path().join("a.pcap"), dir.path().join("b.pcap"));
-        split(&whole, &a, &b);
+        common::split_capture(&whole, &a, &b);
         let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
         let expected = verdicts(
             &common::tlswhy(&["analyze", "-o", "json", whole.to_str().unwrap()], None).stdout,

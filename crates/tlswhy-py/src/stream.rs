@@ -31,8 +31,15 @@ const SCHEMA_NAME: &CStr = c"arrow_schema";
 
 /// One capture to analyze.
 enum Input {
-    File(PathBuf),
-    Bytes { name: String, bytes: Vec<u8> },
+    /// A file, and the name its records give it (the path as given, else).
+    File {
+        path: PathBuf,
+        name: Option<String>,
+    },
+    Bytes {
+        name: String,
+        bytes: Vec<u8>,
+    },
 }
 
 impl Input {
@@ -44,7 +51,10 @@ impl Input {
             });
         }
         if let Ok(path) = source.extract::<PathBuf>() {
-            return Ok(Input::File(path));
+            return Ok(Input::File {
+                path,
+                name: name.map(str::to_string),
+            });
         }
         Err(PyTypeError::new_err(
             "a capture is a path (str or os.PathLike) or bytes",
@@ -53,7 +63,9 @@ impl Input {
 
     fn name(&self) -> String {
         match self {
-            Input::File(path) => Source::File(path.clone()).display_name(),
+            Input::File { path, name } => name
+                .clone()
+                .unwrap_or_else(|| Source::File(path.clone()).display_name()),
             Input::Bytes { name, .. } => name.clone(),
         }
     }
@@ -65,9 +77,16 @@ impl Input {
         sink: &mut (dyn FnMut(Finished) + Send),
     ) -> Result<CaptureReport, String> {
         let result = match self {
-            Input::File(path) => {
+            Input::File { path, name: None } => {
                 pipeline::analyze_source_into(&Source::File(path.clone()), settings, sink)
             }
+            Input::File {
+                path,
+                name: Some(name),
+            } => tlswhy::chunks::StreamReader::open(&Source::File(path.clone())).map(|packets| {
+                let size = std::fs::metadata(path).map_or(usize::MAX, |m| m.len() as usize);
+                pipeline::analyze_packets(packets, size, name, settings, sink)
+            }),
             Input::Bytes { name, bytes } => {
                 pipeline::analyze_bytes_into(bytes, name, settings, sink)
             }

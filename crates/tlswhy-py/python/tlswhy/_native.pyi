@@ -23,7 +23,7 @@ class Analysis:
         self,
         sources: Sequence[_Source],
         *,
-        name: Optional[str] = None,
+        name: Optional[str] = None,  # the capture's name in the records (bytes, or one path read as another)
         threads: Optional[int] = None,
         detail: str = "compact",
         timeout: float = 3.0,
