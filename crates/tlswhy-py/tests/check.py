@@ -104,6 +104,32 @@ def captures_in(folder):
     return out
 
 
+def check_lock_released(path, data):
+    """The analysis does not hold the interpreter lock: it reads a capture from a FIFO
+    that only this Python thread writes. Holding the lock, it would wait forever."""
+    import threading
+
+    with tempfile.TemporaryDirectory() as work:
+        fifo = os.path.join(work, "capture.fifo")
+        os.mkfifo(fifo)
+        got = {}
+        reader = threading.Thread(
+            target=lambda: got.update(rows=tlswhy.analyze(fifo, name=path, as_dicts=True)),
+            daemon=True,
+        )
+        reader.start()
+        with open(fifo, "wb") as w:
+            for i in range(0, len(data), 512):
+                w.write(data[i : i + 512])
+                w.flush()
+        reader.join(timeout=60)
+        if reader.is_alive():
+            sys.exit("analyze() kept the interpreter lock while reading: the writer could not run")
+        if got["rows"] != tlswhy.analyze(path, as_dicts=True):
+            sys.exit("a capture read from a FIFO gave other records")
+    print("the interpreter lock is released while the analysis works")
+
+
 def check_package(cli, captures, corpus=None):
     assert tlswhy.__version__ and tlswhy.SCHEMA_VERSION
     here = os.path.dirname(os.path.abspath(__file__))
@@ -131,6 +157,7 @@ def check_package(cli, captures, corpus=None):
         data = f.read()
     by_bytes = tlswhy.analyze(data, name=one, as_dicts=True)
     assert by_bytes == cli_records(cli, [one]), "bytes named as the file give the file's records"
+    check_lock_released(one, data)
     try:
         tlswhy.analyze(os.path.join(captures, "no-such-file.pcap")).read_all()
         sys.exit("an unreadable capture did not raise")
