@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the stages on the recorded captures: the capture record walk,
 //! link/IP/TCP decode, ClientHello parsing, certificate parsing (first time and from the
-//! chain cache), a whole capture through diagnosis, JSON output, and QUIC (the bundled
-//! QUIC captures to verdicts, one attempt's datagrams to its outcome).
+//! chain cache), a whole capture through diagnosis, JSON output, JSON records to Arrow
+//! batches (Parquet output), and QUIC (the bundled QUIC captures to verdicts, one
+//! attempt's datagrams to its outcome).
 //!
 //! `cargo bench --bench parts`; set `TLSWHY_BENCH_PCAP` to a larger capture (e.g. one
 //! made by `../shared/bench/gen_bench_pcap.py`) to measure the walk and decode on it.
@@ -185,6 +186,35 @@ fn benches(c: &mut Criterion) {
             out.len()
         })
     });
+
+    // The records of every bundled capture, compact, decoded into Arrow batches.
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(format!("{}/captures", env!("CARGO_MANIFEST_DIR"))).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .extension()
+            .is_some_and(|e| e == "pcap" || e == "pcapng")
+        {
+            let bytes = std::fs::read(&path).unwrap();
+            if let Ok(r) = analyze_bytes(&bytes, "bench", &settings) {
+                tlswhy::report::json::write_lines(&mut lines, &r.handshakes, Default::default())
+                    .unwrap();
+            }
+        }
+    }
+    let records = lines.iter().filter(|&&b| b == b'\n').count();
+    let mut g = c.benchmark_group("arrow");
+    g.throughput(Throughput::Elements(records as u64));
+    g.bench_function("records_to_batches", |b| {
+        b.iter(|| {
+            let mut batcher = tlswhy_arrow::RecordBatcher::new(8192).unwrap();
+            let mut batches = Vec::new();
+            batcher.push_lines(black_box(&lines), &mut batches).unwrap();
+            batches.extend(batcher.flush().unwrap());
+            batches.len()
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(parts, benches);

@@ -7,14 +7,16 @@
 #   spark        the job, both stages, Parquet out
 # and whether the job's verdicts equal the command line's (codes counted by DuckDB).
 #
-# usage: benches/spark.sh     (FILES=200 CONNS=1500 THREADS=2 RUNS=3; PYTHON=python with
+# usage: benches/spark.sh     (FILES=200 CONNS=1500 BULK_KB=0-10 THREADS=2 RUNS=3; PYTHON=python with
 #        tlswhy, pyspark, pandas and duckdb, e.g. .ci/run's venv /tmp/tlswhy-venv/bin/python)
-# The folder (FILES captures of CONNS connections each, gen_capture seeds 1..FILES) is
+# The folder (FILES captures of CONNS connections each with BULK_KB of server data,
+# gen_capture seeds 1..FILES; about 12 MB per file with the defaults) is
 # kept in $WORK and reused while the generator and the arguments are the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILES=${FILES:-200}
 CONNS=${CONNS:-1500}
+BULK_KB=${BULK_KB:-0-10}
 THREADS=${THREADS:-2}
 RUNS=${RUNS:-3}
 WORK=${WORK:-/tmp/tlswhy-bench}
@@ -22,13 +24,13 @@ PYTHON=${PYTHON:-python3}
 
 cargo build --release --quiet --bin tlswhy --example gen_capture
 BIN=target/release/tlswhy
-DIR=$WORK/spark-$FILES-$CONNS
-made_by="$(sha256sum target/release/examples/gen_capture | cut -c1-16) $FILES $CONNS"
+DIR=$WORK/spark-$FILES-$CONNS-$BULK_KB
+made_by="$(sha256sum target/release/examples/gen_capture | cut -c1-16) $FILES $CONNS $BULK_KB"
 if [ "$(cat "$DIR.made-by" 2>/dev/null)" != "$made_by" ]; then
     rm -rf "$DIR"
     mkdir -p "$DIR"
     for i in $(seq 1 "$FILES"); do
-        target/release/examples/gen_capture --connections "$CONNS" --seed "$i" --out "$DIR/cap-$(printf %04d "$i").pcap" > /dev/null
+        target/release/examples/gen_capture --connections "$CONNS" --bulk-kb "$BULK_KB" --seed "$i" --out "$DIR/cap-$(printf %04d "$i").pcap" > /dev/null
     done
     echo "$made_by" > "$DIR.made-by"
 fi
@@ -47,7 +49,7 @@ time_of() { # NAME COMMAND...: seconds of one run, appended to $WORK/NAME.spark-
     echo "$t1 - $t0" | bc >> "$WORK/$name.spark-runs"
 }
 spark_job() {
-    rm -rf "$OUT/spark" "$OUT/spark.stage1"
+    rm -rf "$OUT/spark"
     SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$PYTHON" "$PYTHON" examples/spark/tlswhy_spark.py \
         --master "local[$THREADS]" --out "$OUT/spark" "$DIR"
 }

@@ -382,13 +382,25 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     if let Some(e) = write_error {
         return Err(e);
     }
+    // Several files: their records become Arrow batches side by side; the Parquet
+    // file takes them in input order.
+    let mut batches: Vec<Option<parquet_out::Batches>> = match &parquet_out {
+        Some(_) if sources.len() > 1 => results
+            .par_iter()
+            .map(|(_, lines)| Some(parquet_out::batches_of(lines)))
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut reports: Vec<CaptureReport> = Vec::new();
-    for (source, (result, lines)) in sources.iter().zip(results) {
+    for (i, (source, (result, lines))) in sources.iter().zip(results).enumerate() {
         if json {
             stdout.write_all(&lines)?;
         }
         if let Some(p) = &mut parquet_out {
-            p.push_lines(&lines);
+            match batches.get_mut(i).and_then(Option::take) {
+                Some(made) => p.push_batches(made),
+                None => p.push_lines(&lines),
+            }
         }
         match result {
             Ok(r) => {

@@ -5,12 +5,25 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use tlswhy_arrow::{ParquetSink, RecordBatcher};
+use tlswhy_arrow::{ParquetSink, RecordBatch, RecordBatcher};
 
 use crate::outputs::{self, OutputFile};
 
 /// Records gathered per Arrow batch.
 const BATCH_ROWS: usize = 8192;
+
+/// One file's records as Arrow batches, made beside the other files'.
+pub type Batches = Result<Vec<RecordBatch>, tlswhy_arrow::Error>;
+
+/// The batches of `lines` (JSON Lines): what [`ParquetOut::push_lines`] would make, on
+/// whichever thread calls it.
+pub fn batches_of(lines: &[u8]) -> Batches {
+    let mut batcher = RecordBatcher::new(BATCH_ROWS)?;
+    let mut batches = Vec::new();
+    batcher.push_lines(lines, &mut batches)?;
+    batches.extend(batcher.flush()?);
+    Ok(batches)
+}
 
 /// The file `--parquet PATH` writes: PATH, or `PATH/part-00000.parquet` when PATH is a
 /// folder (as Spark names the files of a dataset, so `read.parquet(PATH)` finds it).
@@ -79,6 +92,18 @@ impl ParquetOut {
             .batcher
             .push_lines(lines, &mut batches)
             .and_then(|()| batches.iter().try_for_each(|b| self.sink.write(b)));
+        if let Err(e) = result {
+            self.failed = Some(outputs::about(&self.label, io_error(e)));
+        }
+    }
+
+    /// Adds batches made by [`batches_of`] (after the rows pushed so far, which must
+    /// not leave a partial batch: only one way is used per output).
+    pub fn push_batches(&mut self, batches: Batches) {
+        if self.failed.is_some() {
+            return;
+        }
+        let result = batches.and_then(|b| b.iter().try_for_each(|b| self.sink.write(b)));
         if let Err(e) = result {
             self.failed = Some(outputs::about(&self.label, io_error(e)));
         }

@@ -7,14 +7,14 @@ the cluster's workers with the `tlswhy` Python package, written as Parquet.
 The records are those of `tlswhy analyze --merge-profiles --format json` on all the files
 at once (the same columns as `--parquet`), because the job runs in two stages:
 
-1. Each capture is analyzed on some worker (`mapInArrow`). Its records go out, but for
-   the verdicts that cite server profiles (what the server's other connections showed:
-   "for other clients it picked TLS_RSA_WITH_AES_128_CBC_SHA"); and its server profiles
-   come back as bytes.
+1. Each capture is analyzed on some worker (`mapInArrow`) and its records are written,
+   but for the verdicts that cite server profiles (what the server's other connections
+   showed: "for other clients it picked TLS_RSA_WITH_AES_128_CBC_SHA"). Its server
+   profiles come back to the driver as bytes, through an accumulator.
 2. The profiles of all the captures are merged by server (in path order), broadcast, and
-   the captures that held verdicts are analyzed again with them: their verdicts now
-   draw on every file, as a server's other connections may sit in another file of a
-   ring buffer.
+   the captures that held verdicts are analyzed again with them: their verdicts, which
+   now draw on every file (a server's other connections may sit in another file of a
+   ring buffer), are appended to the output.
 
 `--per-file-profiles` skips the second stage: each capture's profiles are its own, as
 with `tlswhy analyze` without `--merge-profiles` (captures of unrelated tests).
@@ -34,12 +34,8 @@ from typing import Iterator, List
 import pyarrow as pa
 import tlswhy
 
-#: The records' schema, and the first stage's: the records plus, on one extra row per
-#: capture, its server profiles and how many verdicts it held for them.
+#: The records' schema: the columns of `tlswhy analyze --parquet`.
 RECORD = tlswhy.schema()
-PROFILES = "_tlswhy_profiles"
-HELD = "_tlswhy_held"
-STAGE1 = RECORD.append(pa.field(PROFILES, pa.binary())).append(pa.field(HELD, pa.int64()))
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
 
@@ -77,27 +73,34 @@ def _analysis(path: str, **options) -> tlswhy.Analysis:
     return tlswhy.Analysis([local], name=path, **options)
 
 
-def _with_stage1_columns(batch: pa.RecordBatch) -> pa.RecordBatch:
-    n = batch.num_rows
-    columns = list(batch.columns) + [pa.nulls(n, pa.binary()), pa.nulls(n, pa.int64())]
-    return pa.RecordBatch.from_arrays(columns, schema=STAGE1)
+def _profiles_found():
+    """An accumulator parameter: a list of (path, profiles, held) the workers add to."""
+    from pyspark.accumulators import AccumulatorParam
+
+    class Found(AccumulatorParam):
+        def zero(self, value):
+            return []
+
+        def addInPlace(self, a, b):
+            a.extend(b)
+            return a
+
+    return Found()
 
 
-def first_stage(options: dict, per_file: bool):
-    """Stage 1, on the workers: batches of paths in, records (and profile rows) out."""
+def first_stage(options: dict, per_file: bool, found):
+    """Stage 1, on the workers: batches of paths in, records out; each capture's
+    profiles and held verdicts added to `found` (an accumulator)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for path in batch.column("path").to_pylist():
                 if per_file:
-                    analysis = _analysis(path, **options)
-                else:
-                    analysis = _analysis(path, keep_profiles=True, cites_profiles=False, **options)
-                for records in pa.RecordBatchReader.from_stream(analysis):
-                    yield _with_stage1_columns(records)
-                if not per_file:
-                    row = {"capture": path, PROFILES: analysis.profiles or b"", HELD: analysis.held}
-                    yield pa.RecordBatch.from_pylist([row], schema=STAGE1)
+                    yield from pa.RecordBatchReader.from_stream(_analysis(path, **options))
+                    continue
+                analysis = _analysis(path, keep_profiles=True, cites_profiles=False, **options)
+                yield from pa.RecordBatchReader.from_stream(analysis)
+                found.add([(path, analysis.profiles or b"", analysis.held)])
 
     return run
 
@@ -117,35 +120,33 @@ def second_stage(profiles, options: dict):
     return run
 
 
-def run_job(spark, paths, out: str, staging: str, per_file: bool = False, **options) -> dict:
+def run_job(spark, paths, out: str, per_file: bool = False, **options) -> dict:
     """Runs both stages over `paths` (a DataFrame with a `path` column) and writes the
-    records to `out` (Parquet). Returns counts."""
-    from pyspark.sql import functions as F
+    records to `out` (Parquet, replaced). Returns counts."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
     options.setdefault("threads", 1)
     captures = paths.count()
     partitions = max(1, min(captures, spark.sparkContext.defaultParallelism * 4))
     paths = paths.select("path").repartition(partitions)
-    stage1 = paths.mapInArrow(first_stage(options, per_file), from_arrow_schema(STAGE1))
-    # Written once: each later step reads it instead of analyzing again.
-    stage1.write.mode("overwrite").parquet(staging)
-    stage1 = spark.read.parquet(staging)
-    records = stage1.where(F.col(PROFILES).isNull()).drop(PROFILES, HELD)
+    schema = from_arrow_schema(RECORD)
+    found = spark.sparkContext.accumulator([], _profiles_found())
+    paths.mapInArrow(first_stage(options, per_file, found), schema).write.mode("overwrite").parquet(out)
     held_paths: List[str] = []
     if not per_file:
-        rows = stage1.where(F.col(PROFILES).isNotNull()).select("capture", PROFILES, HELD).collect()
-        rows.sort(key=lambda r: r["capture"])
+        # A task run twice (a retry) adds its captures twice: one entry per path.
+        by_path = {path: (profiles, held) for path, profiles, held in found.value}
+        if len(by_path) != captures:
+            raise RuntimeError(f"profiles of {len(by_path)} of {captures} captures came back")
         # Merged in path order, as `tlswhy analyze --merge-profiles` merges in input order.
-        merged = tlswhy.merge_profiles([bytes(r[PROFILES]) for r in rows if r[PROFILES]])
-        held_paths = [r["capture"] for r in rows if r[HELD] > 0]
+        merged = tlswhy.merge_profiles([p for _, (p, _) in sorted(by_path.items()) if p])
+        held_paths = sorted(path for path, (_, held) in by_path.items() if held > 0)
         if held_paths:
             profiles = spark.sparkContext.broadcast(merged)
             again = spark.createDataFrame([(p,) for p in held_paths], "path string")
             again = again.repartition(max(1, min(len(held_paths), partitions)))
-            cited = again.mapInArrow(second_stage(profiles, options), from_arrow_schema(RECORD))
-            records = records.unionByName(cited)
-    records.write.mode("overwrite").parquet(out)
+            cited = again.mapInArrow(second_stage(profiles, options), schema)
+            cited.write.mode("append").parquet(out)
     return {"captures": captures, "reanalyzed": len(held_paths)}
 
 
@@ -154,7 +155,6 @@ def main(argv=None) -> int:
     parser.add_argument("paths", nargs="*", help="capture files, folders or URIs")
     parser.add_argument("--table", help="a table of capture paths (Parquet, or CSV/text with a `path` column)")
     parser.add_argument("--out", required=True, help="the Parquet output (a folder)")
-    parser.add_argument("--staging", help="where stage 1 is kept (default: OUT.stage1)")
     parser.add_argument("--master", default=None, help="Spark master (default: spark-submit's, else local[*])")
     parser.add_argument("--per-file-profiles", action="store_true", help="each capture's server profiles are its own")
     parser.add_argument("--detail", default="compact", choices=["compact", "full"])
@@ -182,7 +182,6 @@ def main(argv=None) -> int:
         spark,
         paths,
         args.out,
-        args.staging or args.out.rstrip("/") + ".stage1",
         per_file=args.per_file_profiles,
         detail=args.detail,
         timeout=args.timeout,

@@ -29,6 +29,7 @@ mod batch;
 mod parquet_file;
 pub mod schema;
 
+pub use arrow_array::RecordBatch;
 pub use batch::RecordBatcher;
 pub use parquet_file::ParquetSink;
 

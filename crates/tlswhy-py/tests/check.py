@@ -207,7 +207,7 @@ def check_spark(cli, work, paths):
     files = tlswhy_spark.capture_paths(paths)
     table = spark.createDataFrame([(p,) for p in files], "path string")
     out = os.path.join(work, "verdicts.parquet")
-    counts = tlswhy_spark.run_job(spark, table, out, os.path.join(work, "stage1.parquet"))
+    counts = tlswhy_spark.run_job(spark, table, out)
     spark.stop()
     rows = pq.read_table(out).to_pylist()
     expected = cli_records(cli, ["--merge-profiles", *files])
