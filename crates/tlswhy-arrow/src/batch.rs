@@ -121,36 +121,8 @@ impl ArrayDecoder for JsonText {
 /// Writes the value at `p` as JSON text; the index after it.
 fn write_value(tape: &Tape<'_>, p: u32, out: &mut String) -> Result<u32, ArrowError> {
     match tape.get(p) {
-        TapeElement::StartObject(end) => {
-            out.push('{');
-            let mut at = p + 1;
-            let mut first = true;
-            while at < end {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                at = write_value(tape, at, out)?;
-                out.push(':');
-                at = write_value(tape, at, out)?;
-            }
-            out.push('}');
-            Ok(end + 1)
-        }
-        TapeElement::StartList(end) => {
-            out.push('[');
-            let mut at = p + 1;
-            let mut first = true;
-            while at < end {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                at = write_value(tape, at, out)?;
-            }
-            out.push(']');
-            Ok(end + 1)
-        }
+        TapeElement::StartObject(end) => write_items(tape, (p, end), ('{', '}'), true, out),
+        TapeElement::StartList(end) => write_items(tape, (p, end), ('[', ']'), false, out),
         TapeElement::String(i) => {
             write_string(tape.get_string(i), out);
             Ok(p + 1)
@@ -173,6 +145,31 @@ fn write_value(tape: &Tape<'_>, p: u32, out: &mut String) -> Result<u32, ArrowEr
         }
         _ => Err(tape.error(p, "a JSON value")),
     }
+}
+
+/// The members of an object (`pairs`: key, value) or the items of a list between tape
+/// indexes `start` and `end`, in `brackets`; the index after them.
+fn write_items(
+    tape: &Tape<'_>,
+    (start, end): (u32, u32),
+    (open, close): (char, char),
+    pairs: bool,
+    out: &mut String,
+) -> Result<u32, ArrowError> {
+    out.push(open);
+    let mut at = start + 1;
+    while at < end {
+        if at > start + 1 {
+            out.push(',');
+        }
+        if pairs {
+            at = write_value(tape, at, out)?;
+            out.push(':');
+        }
+        at = write_value(tape, at, out)?;
+    }
+    out.push(close);
+    Ok(end + 1)
 }
 
 /// A string as JSON writes it.
