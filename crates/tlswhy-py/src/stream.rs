@@ -91,7 +91,15 @@ impl Input {
                 pipeline::analyze_bytes_into(bytes, name, settings, sink)
             }
         };
-        result.map_err(|e| format!("{}: {e}", self.name()))
+        result.map_err(|e| {
+            // A capture's error names it already, but for some.
+            let (name, message) = (self.name(), e.to_string());
+            if message.starts_with(&name) {
+                message
+            } else {
+                format!("{name}: {message}")
+            }
+        })
     }
 }
 
