@@ -44,11 +44,7 @@ struct Parts {
 struct Ja4Cache {
     parts: Parts,
     seed: foldhash::fast::RandomState,
-    /// JA4s by a digest of the hello's lists as sent: a client that sends the same
-    /// hello again is found without sorting or formatting anything.
-    by_hello: HashMap<u64, Rc<Ja4>>,
-    /// JA4s by a digest of their parts: clients that shuffle their extensions or send
-    /// fresh GREASE each time have their hashes made once.
+    /// JA4s by [`Ja4Key`].
     made: HashMap<u64, Rc<Ja4>>,
 }
 
@@ -60,44 +56,69 @@ thread_local! {
 /// hellos of this thread that have the same one.
 pub fn ja4(ch: &ClientHelloFacts, quic: bool) -> Rc<Ja4> {
     JA4_CACHE.with_borrow_mut(|cache| {
-        // Everything a JA4 is made of, as the client sent it.
-        let sent = cache.seed.hash_one((
-            quic,
-            ch.legacy_version.0,
-            &ch.supported_versions,
-            &ch.cipher_suites,
-            &ch.extensions,
-            &ch.signature_algorithms,
-            ch.first_alpn_ends,
-        ));
-        if let Some(known) = cache.by_hello.get(&sent) {
+        let key = Ja4Key::of(ch, quic, cache.seed.hash_one(0u8));
+        if let Some(known) = cache.made.get(&key) {
             return known.clone();
         }
-        let parts = &mut cache.parts;
-        parts.fill(ch, quic);
-        let key = cache.seed.hash_one((
-            &parts.a,
-            &parts.suites,
-            &parts.extensions,
-            &parts.signature_algorithms,
-        ));
-        let made = match cache.made.get(&key) {
-            Some(known) => known.clone(),
-            None => {
-                if cache.made.len() >= JA4_CACHE_ENTRIES {
-                    cache.made.clear();
-                }
-                let made = Rc::new(parts.fingerprint());
-                cache.made.insert(key, made.clone());
-                made
-            }
-        };
-        if cache.by_hello.len() >= JA4_CACHE_ENTRIES {
-            cache.by_hello.clear();
+        cache.parts.fill(ch, quic);
+        let made = Rc::new(cache.parts.fingerprint());
+        if cache.made.len() >= JA4_CACHE_ENTRIES {
+            cache.made.clear();
         }
-        cache.by_hello.insert(sent, made.clone());
+        cache.made.insert(key, made.clone());
         made
     })
+}
+
+/// A digest of everything a JA4 is made of: the suites and the extensions as sets with
+/// their counts (JA4 sorts them), the signature algorithms in order, the highest
+/// version, the ALPN's ends, the transport; every GREASE value as one value. One pass
+/// over the lists, so that a client that shuffles its extensions or sends fresh GREASE
+/// each time has its JA4 made once, without sorting or formatting anything.
+struct Ja4Key;
+
+impl Ja4Key {
+    fn of(ch: &ClientHelloFacts, quic: bool, seed: u64) -> u64 {
+        // GREASE values all count as one value (JA4 leaves them out: a hello with
+        // another number of them only misses the cache). A sum of mixed values does not
+        // depend on their order; each list has a seed of its own.
+        let value = |v: u16| if is_grease(v) { 0x0a0a } else { u64::from(v) };
+        fn unordered(seed: u64, values: impl Iterator<Item = u64>) -> u64 {
+            values.fold(0u64, |sum, v| sum.wrapping_add(folded_multiply(v, seed)))
+        }
+        let suites = unordered(seed ^ 0x51, ch.cipher_suites.iter().map(|c| value(c.0)));
+        let extensions = unordered(seed ^ 0xe7, ch.extensions.iter().map(|&e| value(e)));
+        let signature_algorithms = ch
+            .signature_algorithms
+            .iter()
+            .fold(seed, |h, s| folded_multiply(h ^ value(s.0), K));
+        let version = ch
+            .supported_versions
+            .iter()
+            .map(|v| v.0)
+            .filter(|&v| !is_grease(v))
+            .max()
+            .unwrap_or(ch.legacy_version.0);
+        let alpn = ch.first_alpn_ends.map_or(0, |(first, last)| {
+            1 << 16 | u64::from(first) << 8 | u64::from(last)
+        });
+        let head = u64::from(quic) << 40 | u64::from(version) << 24 | alpn;
+        [suites, extensions, signature_algorithms]
+            .into_iter()
+            .fold(folded_multiply(seed ^ head, K), |h, part| {
+                folded_multiply(h ^ part, K)
+            })
+    }
+}
+
+/// An odd constant with its bits spread (the golden ratio's).
+const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The folded multiply of foldhash and wyhash: the two halves of the 128-bit product,
+/// xored; a value's bits reach the whole word in one multiplication.
+fn folded_multiply(x: u64, y: u64) -> u64 {
+    let full = u128::from(x ^ 0x2d35_8dcc_aa6c_78a5) * u128::from(y | 1);
+    (full as u64) ^ ((full >> 64) as u64)
 }
 
 impl Parts {
@@ -311,6 +332,41 @@ mod tests {
             ja4(&bare, false).ja4,
             "t10i000000_000000000000_000000000000"
         );
+    }
+
+    /// The cache's key: hellos that differ only in GREASE values or in the order of
+    /// their suites and extensions share a JA4; any change JA4 sees gives another (each
+    /// made afresh in a thread of its own, whose cache is empty).
+    #[test]
+    fn the_cache_follows_what_ja4_reads() {
+        let fresh = |ch: ClientHelloFacts| {
+            std::thread::spawn(move || (*ja4(&ch, false)).clone())
+                .join()
+                .unwrap()
+        };
+        let base = ja4(&example(), false);
+        let mut shuffled = example();
+        shuffled.cipher_suites.reverse();
+        shuffled.extensions.rotate_left(5);
+        shuffled.extensions.push(0x3a3a);
+        shuffled.cipher_suites.insert(3, CipherSuite(0xdada));
+        assert_eq!(*ja4(&shuffled, false), *base);
+        let changes: [fn(&mut ClientHelloFacts); 7] = [
+            |ch| ch.signature_algorithms.swap(0, 1),
+            |ch| ch.cipher_suites.push(CipherSuite(0x00ff)),
+            |ch| ch.extensions.retain(|&e| e != 0x0010),
+            |ch| ch.extensions.push(0x0015),
+            |ch| ch.supported_versions.retain(|v| v.0 != 0x0304),
+            |ch| ch.first_alpn_ends = Some((b'h', b'3')),
+            |ch| ch.cipher_suites.retain(|c| c.0 != 0x1301),
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let mut ch = example();
+            change(&mut ch);
+            let cached = (*ja4(&ch, false)).clone();
+            assert_ne!(cached, *base, "change {i}");
+            assert_eq!(cached, fresh(ch), "change {i}");
+        }
     }
 
     /// The ALPN rules' examples from the specification.
