@@ -107,20 +107,23 @@ impl Endpoint {
     }
 
     fn number(&mut self, n: u32) {
-        let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        let mut n = n;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
+        // Up to three digits by their count (octets, most ports' first part), the rest
+        // by division.
+        if n >= 1000 {
+            self.number(n / 1000);
+            let rest = n % 1000;
+            self.push(b'0' + (rest / 100) as u8);
+            self.push(b'0' + (rest / 10 % 10) as u8);
+            self.push(b'0' + (rest % 10) as u8);
+            return;
         }
-        for &d in &digits[i..] {
-            self.push(d);
+        if n >= 100 {
+            self.push(b'0' + (n / 100) as u8);
         }
+        if n >= 10 {
+            self.push(b'0' + (n / 10 % 10) as u8);
+        }
+        self.push(b'0' + (n % 10) as u8);
     }
 
     /// `ip:port`, IPv6 in brackets.
@@ -180,7 +183,8 @@ mod tests {
         }
     }
 
-    /// Addresses with zero groups anywhere, as the standard library spells them.
+    /// Addresses with zero groups anywhere and ports of every length, as the standard
+    /// library spells them.
     #[test]
     fn ipv6_zero_runs_as_the_standard_library_writes_them() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -197,7 +201,7 @@ mod tests {
                     (bits >> 1) as u16 & 0x0fff
                 };
             }
-            let addr = SocketAddr::new(IpAddr::V6(Ipv6Addr::from(groups)), 443);
+            let addr = SocketAddr::new(IpAddr::V6(Ipv6Addr::from(groups)), (state >> 40) as u16);
             assert_eq!(Endpoint::of(addr).as_str(), addr.to_string());
         }
     }

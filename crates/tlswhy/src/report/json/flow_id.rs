@@ -2,6 +2,7 @@
 //! connection, as Zeek, Suricata and Arkime write it, and the record's time in RFC 3339.
 //! Both are written straight into the output, without an allocation.
 
+use std::cell::Cell;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -98,22 +99,35 @@ impl Rfc3339 {
         // Rounded to the microsecond; the last 500 ns of the range round down.
         let micros = ts.0.saturating_add(500).div_euclid(1000);
         let secs = micros.div_euclid(1_000_000);
-        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-        let of_day = secs.rem_euclid(86_400) as u32;
         let mut out = *b"0000-00-00T00:00:00.000000Z";
-        let mut digits = |at: usize, width: usize, mut n: u32| {
+        let digits = |out: &mut [u8; 27], at: usize, width: usize, mut n: u32| {
             for slot in out[at..at + width].iter_mut().rev() {
                 *slot = b'0' + (n % 10) as u8;
                 n /= 10;
             }
         };
-        digits(0, 4, year as u32);
-        digits(5, 2, month);
-        digits(8, 2, day);
-        digits(11, 2, of_day / 3600);
-        digits(14, 2, of_day / 60 % 60);
-        digits(17, 2, of_day % 60);
-        digits(20, 6, micros.rem_euclid(1_000_000) as u32);
+        // Records come in time order, many in the same second: its date and time are
+        // spelled once per thread and second.
+        thread_local! {
+            static LAST_SECOND: Cell<(i64, [u8; 19])> = const { Cell::new((i64::MIN, [0; 19])) };
+        }
+        let (last, spelled) = LAST_SECOND.get();
+        if last == secs {
+            out[..19].copy_from_slice(&spelled);
+        } else {
+            let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+            let of_day = secs.rem_euclid(86_400) as u32;
+            digits(&mut out, 0, 4, year as u32);
+            digits(&mut out, 5, 2, month);
+            digits(&mut out, 8, 2, day);
+            digits(&mut out, 11, 2, of_day / 3600);
+            digits(&mut out, 14, 2, of_day / 60 % 60);
+            digits(&mut out, 17, 2, of_day % 60);
+            let mut prefix = [0; 19];
+            prefix.copy_from_slice(&out[..19]);
+            LAST_SECOND.set((secs, prefix));
+        }
+        digits(&mut out, 20, 6, micros.rem_euclid(1_000_000) as u32);
         Rfc3339(out)
     }
 
@@ -186,5 +200,10 @@ mod tests {
         assert_eq!(at(-1_000), "1969-12-31T23:59:59.999999Z");
         assert_eq!(at(i64::MAX), "2262-04-11T23:47:16.854775Z");
         assert_eq!(at(i64::MIN), "1677-09-21T00:12:43.145224Z");
+        // The same second again (its date and time as spelled last), then another.
+        assert_eq!(at(1_795_453_275_000_001_000), "2026-11-23T17:01:15.000001Z");
+        assert_eq!(at(1_795_453_275_999_999_000), "2026-11-23T17:01:15.999999Z");
+        assert_eq!(at(1_795_453_276_000_000_000), "2026-11-23T17:01:16.000000Z");
+        assert_eq!(at(1_795_453_275_500_000_000), "2026-11-23T17:01:15.500000Z");
     }
 }

@@ -326,14 +326,20 @@ struct Remedy<'a> {
 /// A handshake id as 16 hex digits.
 struct HandshakeId(u64);
 
-impl Serialize for HandshakeId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Sixteen hex digits, made on the stack (a record each).
+impl HandshakeId {
+    /// Sixteen hex digits, made on the stack (a record each).
+    fn hex(&self) -> [u8; 16] {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut digits = [0u8; 16];
         for (i, d) in digits.iter_mut().enumerate() {
             *d = HEX[(self.0 >> (60 - 4 * i)) as usize & 0xf];
         }
-        s.serialize_str(std::str::from_utf8(&digits).expect("hex digits"))
+        digits
+    }
+}
+
+impl Serialize for HandshakeId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(std::str::from_utf8(&self.hex()).expect("hex digits"))
     }
 }
