@@ -26,6 +26,10 @@
 #   TOOLS="text-2t null-2t ...": only these rows (default: all). Row html-2t is the
 #   text report with --html beside it (a line gives its time over text-2t's and the
 #   HTML file's size).
+#   Besides the medians, lines of per-round ratios: JSON's speed over the text report's
+#   and, with BASE, this build's time over the base's, each the median over the rounds
+#   of the two runs made in the same round (the machine's speed may drift between
+#   rounds; these ratios see through it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -112,6 +116,16 @@ once() {
     echo "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.4f", b - a }') $(cat "$WORK/time")" >>"$WORK/$name.runs"
 }
 
+# paired A B: the median over the rounds of A's time over B's, the two timed in the
+# same round: steadier than a ratio of medians when the machine's speed drifts between
+# rounds (both runs of a round see the same machine). Nothing when either did not run.
+paired() {
+    [ -s "$WORK/$1.runs" ] && [ -s "$WORK/$2.runs" ] || return 0
+    paste -d' ' <(cut -d' ' -f1 "$WORK/$1.runs") <(cut -d' ' -f1 "$WORK/$2.runs") |
+        awk '$2 > 0 { print $1 / $2 }' | sort -g |
+        awk '{ r[NR] = $1 } END { if (NR) printf "%.3f", r[int((NR + 1) / 2)] }'
+}
+
 # median NAME: "NAME seconds RSS-KiB", the medians over its runs.
 median() {
     local f="$WORK/$1.runs" mid=$(( (RUNS + 1) / 2 ))
@@ -189,7 +203,8 @@ while [ $# -ge 2 ]; do
     done
     # Two threads over one, per output.
     printf '%s\n' "${results[@]}" | awk '{ t[$1] = $2 } END {
-        if (t["tlswhy-2t"] > 0 && t["null-2t"] > 0 && t["text-2t"] > 0)
+        if (t["tlswhy-1t"] > 0 && t["null-1t"] > 0 && t["text-1t"] > 0 &&
+            t["tlswhy-2t"] > 0 && t["null-2t"] > 0 && t["text-2t"] > 0)
             printf "2 threads / 1 thread: JSON to a file %.2f, JSON to /dev/null %.2f, text report %.2f\n",
                 t["tlswhy-1t"] / t["tlswhy-2t"], t["null-1t"] / t["null-2t"], t["text-1t"] / t["text-2t"]
         if (t["keys-2t"] > 0 && t["text-2t"] > 0)
@@ -201,6 +216,17 @@ while [ $# -ge 2 ]; do
         for (n in t) if (n ~ /^base-/ && (substr(n, 6) in t))
             printf "A/B %s: base %.3f s, this build %.3f s, this/base %.3f\n", substr(n, 6), t[n], t[substr(n, 6)], t[substr(n, 6)] / t[n]
     }'
+    # Per round: JSON's speed against the text report's, and this build's time against
+    # the base's.
+    for json in tlswhy-2t null-2t; do
+        r=$(paired text-2t "$json")
+        [ -n "$r" ] && echo "$json speed / text-2t speed, median of the $RUNS rounds' ratios: $r"
+    done
+    for name in "${names[@]}"; do
+        case $name in base-*) ;; *) continue ;; esac
+        r=$(paired "${name#base-}" "$name")
+        [ -n "$r" ] && echo "A/B ${name#base-} per round: this/base median $r"
+    done
     if [ -f "$WORK/report.html" ]; then
         echo "HTML report: $(stat -c %s "$WORK/report.html") bytes"
         rm -f "$WORK/report.html"
