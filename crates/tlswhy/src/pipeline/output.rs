@@ -168,17 +168,18 @@ fn take_server_name(conn: &mut Connection) -> Option<String> {
         .and_then(|c| c.value.server_name.take())
 }
 
-/// A record's JSON line made by `write`, newline included, in an allocation of its
-/// exact size (lines may wait for earlier connections' records; a grown buffer would be
-/// half empty).
+/// A record's JSON line made by `write`, newline included. Written straight into its
+/// own allocation, sized from the thread's last line with some room to spare: lines may
+/// wait for earlier connections' records, so a buffer grown by doubling would be half
+/// empty, and a scratch buffer copied out costs a copy of every line.
 fn line(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     thread_local! {
-        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        static LAST_LEN: std::cell::Cell<usize> = const { std::cell::Cell::new(1024) };
     }
-    SCRATCH.with_borrow_mut(|scratch| {
-        scratch.clear();
-        write(scratch);
-        scratch.push(b'\n');
-        scratch.as_slice().to_vec()
-    })
+    let last = LAST_LEN.get();
+    let mut out = Vec::with_capacity(last + last / 8 + 64);
+    write(&mut out);
+    out.push(b'\n');
+    LAST_LEN.set(out.len());
+    out
 }

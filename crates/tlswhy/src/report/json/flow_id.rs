@@ -43,18 +43,25 @@ impl CommunityId {
         } else {
             (server, client)
         };
-        let mut hash = Sha1::new();
-        hash.update(seed.to_be_bytes());
+        // The hashed bytes, gathered first: one call to the hash (at most 40 bytes,
+        // one SHA-1 block).
+        let mut input = [0u8; 40];
+        let mut len = 0;
+        let mut put = |bytes: &[u8]| {
+            input[len..len + bytes.len()].copy_from_slice(bytes);
+            len += bytes.len();
+        };
+        put(&seed.to_be_bytes());
         for ip in [a.ip(), b.ip()] {
             match ip {
-                IpAddr::V4(v4) => hash.update(v4.octets()),
-                IpAddr::V6(v6) => hash.update(v6.octets()),
+                IpAddr::V4(v4) => put(&v4.octets()),
+                IpAddr::V6(v6) => put(&v6.octets()),
             }
         }
-        hash.update([protocol, 0]);
-        hash.update(a.port().to_be_bytes());
-        hash.update(b.port().to_be_bytes());
-        let digest: [u8; 20] = hash.finalize().into();
+        put(&[protocol, 0]);
+        put(&a.port().to_be_bytes());
+        put(&b.port().to_be_bytes());
+        let digest: [u8; 20] = Sha1::digest(&input[..len]).into();
         let mut id = [0u8; 30];
         id[..2].copy_from_slice(b"1:");
         base64(&digest, &mut id[2..]);
