@@ -40,23 +40,27 @@ struct Parts {
     signature_algorithms: Vec<u16>,
 }
 
-#[derive(Default)]
 struct Ja4Cache {
     parts: Parts,
-    seed: foldhash::fast::RandomState,
+    /// The seed of this thread's [`Ja4Key`]s, random.
+    seed: u64,
     /// JA4s by [`Ja4Key`].
     made: HashMap<u64, Rc<Ja4>>,
 }
 
 thread_local! {
-    static JA4_CACHE: RefCell<Ja4Cache> = RefCell::new(Ja4Cache::default());
+    static JA4_CACHE: RefCell<Ja4Cache> = RefCell::new(Ja4Cache {
+        parts: Parts::default(),
+        seed: foldhash::fast::RandomState::default().hash_one(0u8),
+        made: HashMap::new(),
+    });
 }
 
 /// JA4 of a ClientHello sent over TCP (`quic`: over QUIC), shared with the other
 /// hellos of this thread that have the same one.
 pub fn ja4(ch: &ClientHelloFacts, quic: bool) -> Rc<Ja4> {
     JA4_CACHE.with_borrow_mut(|cache| {
-        let key = Ja4Key::of(ch, quic, cache.seed.hash_one(0u8));
+        let key = Ja4Key::of(ch, quic, cache.seed);
         if let Some(known) = cache.made.get(&key) {
             return known.clone();
         }
@@ -92,13 +96,7 @@ impl Ja4Key {
             .signature_algorithms
             .iter()
             .fold(seed, |h, s| folded_multiply(h ^ value(s.0), K));
-        let version = ch
-            .supported_versions
-            .iter()
-            .map(|v| v.0)
-            .filter(|&v| !is_grease(v))
-            .max()
-            .unwrap_or(ch.legacy_version.0);
+        let version = offered_version(ch);
         let alpn = ch.first_alpn_ends.map_or(0, |(first, last)| {
             1 << 16 | u64::from(first) << 8 | u64::from(last)
         });
@@ -109,6 +107,17 @@ impl Ja4Key {
                 folded_multiply(h ^ part, K)
             })
     }
+}
+
+/// The version JA4 names: the highest of supported_versions, GREASE left out, else the
+/// legacy version.
+fn offered_version(ch: &ClientHelloFacts) -> u16 {
+    ch.supported_versions
+        .iter()
+        .map(|v| v.0)
+        .filter(|&v| !is_grease(v))
+        .max()
+        .unwrap_or(ch.legacy_version.0)
 }
 
 /// An odd constant with its bits spread (the golden ratio's).
@@ -137,14 +146,7 @@ impl Parts {
                 .map(|s| s.0)
                 .filter(not_grease),
         );
-        let version = ch
-            .supported_versions
-            .iter()
-            .map(|v| v.0)
-            .filter(not_grease)
-            .max()
-            .unwrap_or(ch.legacy_version.0);
-        let version = match version {
+        let version = match offered_version(ch) {
             0x0304 => "13",
             0x0303 => "12",
             0x0302 => "11",
