@@ -68,9 +68,17 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
     out.extend_from_slice(b",\"resumed\":");
     write_bool(out, r.resumed);
     out.extend_from_slice(b",\"curve\":");
-    match r.curve {
-        Some(group) => write_named(out, group.name(), group.0),
-        None => out.extend_from_slice(b"null"),
+    // A named group written directly (nearly every record); an unnamed one, and none,
+    // as `Serialize` writes them.
+    match r.curve.and_then(|group| Some((group.name()?, group.0))) {
+        Some((name, code)) => {
+            out.extend_from_slice(b"{\"name\":");
+            write_str(out, name);
+            out.extend_from_slice(b",\"code\":");
+            write_int(out, code);
+            out.push(b'}');
+        }
+        None => write_value(out, &r.curve),
     }
     out.extend_from_slice(b",\"ja4\":");
     write_opt_str(out, r.ja4.as_ref().map(|f| f.ja4.as_str()));
@@ -97,26 +105,6 @@ fn write_ascii(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'"');
     out.extend_from_slice(text);
     out.push(b'"');
-}
-
-/// A registry value as `{"name": NAME, "code": CODE}`, the shape
-/// [`serialize_named`](crate::tls::wire::serialize_named) writes; an unnamed one's name
-/// is its number in hex.
-fn write_named(out: &mut Vec<u8>, name: Option<&str>, code: u16) {
-    out.extend_from_slice(b"{\"name\":");
-    match name {
-        Some(name) => write_str(out, name),
-        None => {
-            let mut hex = *b"0x0000";
-            for (i, digit) in hex[2..].iter_mut().enumerate() {
-                *digit = b"0123456789abcdef"[usize::from(code >> (12 - 4 * i)) & 0xf];
-            }
-            write_ascii(out, &hex);
-        }
-    }
-    out.extend_from_slice(b",\"code\":");
-    write_int(out, code);
-    out.push(b'}');
 }
 
 fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
