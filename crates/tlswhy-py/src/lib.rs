@@ -38,24 +38,34 @@ fn record_schema() -> ArrowSchema {
 /// The verdict codes: `[{"code", "title"}]`, in the catalog's order.
 #[pyfunction]
 fn codes(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
-    let list = PyList::empty(py);
-    for code in Code::ALL {
-        let d = PyDict::new(py);
-        d.set_item("code", code.as_str())?;
-        d.set_item("title", code.title())?;
-        list.append(d)?;
-    }
-    Ok(list)
+    titled(
+        py,
+        "code",
+        Code::ALL.iter().map(|c| (c.as_str(), c.title())),
+    )
 }
 
 /// The warnings of completed handshakes ("ok, but"): `[{"warning", "title"}]`.
 #[pyfunction]
 fn warnings(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    titled(
+        py,
+        "warning",
+        Warning::ALL.iter().map(|w| (w.as_str(), w.title())),
+    )
+}
+
+/// A catalog as `[{key: name, "title": title}]`, in its order.
+fn titled<'py>(
+    py: Python<'py>,
+    key: &str,
+    entries: impl Iterator<Item = (&'static str, &'static str)>,
+) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
-    for warning in Warning::ALL {
+    for (name, title) in entries {
         let d = PyDict::new(py);
-        d.set_item("warning", warning.as_str())?;
-        d.set_item("title", warning.title())?;
+        d.set_item(key, name)?;
+        d.set_item("title", title)?;
         list.append(d)?;
     }
     Ok(list)
