@@ -187,8 +187,9 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    // The records of every bundled capture, compact, decoded into Arrow batches.
-    let mut lines = Vec::new();
+    // The records of every bundled capture (most of them failures, of every kind):
+    // their compact JSON lines, and those lines decoded into Arrow batches.
+    let mut handshakes = Vec::new();
     for entry in std::fs::read_dir(format!("{}/captures", env!("CARGO_MANIFEST_DIR"))).unwrap() {
         let path = entry.unwrap().path();
         if path
@@ -197,12 +198,24 @@ fn benches(c: &mut Criterion) {
         {
             let bytes = std::fs::read(&path).unwrap();
             if let Ok(r) = analyze_bytes(&bytes, "bench", &settings) {
-                tlswhy::report::json::write_lines(&mut lines, &r.handshakes, Default::default())
-                    .unwrap();
+                handshakes.extend(r.handshakes);
             }
         }
     }
-    let records = lines.iter().filter(|&&b| b == b'\n').count();
+    let mut lines = Vec::new();
+    tlswhy::report::json::write_lines(&mut lines, &handshakes, Default::default()).unwrap();
+    let records = handshakes.len();
+    let mut g = c.benchmark_group("json");
+    g.throughput(Throughput::Elements(records as u64));
+    g.bench_function("captures_compact", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(lines.len());
+            tlswhy::report::json::write_lines(&mut out, black_box(&handshakes), Default::default())
+                .unwrap();
+            out.len()
+        })
+    });
+    g.finish();
     let mut g = c.benchmark_group("arrow");
     g.throughput(Throughput::Elements(records as u64));
     g.bench_function("records_to_batches", |b| {

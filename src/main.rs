@@ -300,13 +300,11 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     // The text report without --all only counts successes; JUnit lists them.
     settings.ok_records = json || parquet || out_args.all || args.junit.is_some();
     // JSON Lines stream out as the records are made: straight to standard output for
-    // one input (written by a thread of its own, so that a write that blocks does not
-    // stop the analysis), through a buffer per file (printed in input order) for several.
-    let mut stdout: Box<dyn Write + Send> = if json && sources.len() == 1 {
-        Box::new(BackgroundWriter::new(io::stdout()))
-    } else {
-        Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))
-    };
+    // one input (each line moved to a thread of its own that writes them, so that a
+    // write that blocks does not stop the analysis), through a buffer per file (printed
+    // in input order) for several.
+    let mut lines_out = (json && sources.len() == 1).then(|| BackgroundWriter::new(io::stdout()));
+    let mut stdout = BufWriter::with_capacity(1 << 16, io::stdout());
     let mut write_error: Option<io::Error> = None;
     let merge = args.merge_profiles && sources.len() > 1;
     if merge && sources.iter().any(|s| matches!(s, Source::Stdin)) {
@@ -325,15 +323,17 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     let results: Vec<(Result<CaptureReport, _>, Vec<u8>)> = if sources.len() == 1 {
         let mut kept = Collector::new(keep);
         let settings = settings_for(&kept);
-        let result = pipeline::analyze_source_into(&sources[0], &settings, &mut |f| {
-            if let Some(line) = &f.json_line {
-                if let (true, None) = (json, &write_error) {
-                    if let Err(e) = stdout.write_all(line) {
-                        write_error = Some(e);
-                    }
-                }
+        let result = pipeline::analyze_source_into(&sources[0], &settings, &mut |mut f| {
+            if let Some(line) = &mut f.json_line {
                 if let Some(p) = &mut parquet_out {
                     p.push_lines(line);
+                }
+                // The line moves to the writing thread; the record keeps an empty one
+                // (the collector reads only that it had a line).
+                if let (Some(out), None) = (&mut lines_out, &write_error) {
+                    if let Err(e) = out.push(std::mem::take(line)) {
+                        write_error = Some(e);
+                    }
                 }
             }
             kept.add(f);
@@ -461,6 +461,9 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
             style: report::text::Style { color },
         };
         report::text::write_report(&mut out, &reports, opts)?;
+    }
+    if let Some(mut lines) = lines_out {
+        lines.flush()?;
     }
     out.flush()?;
 

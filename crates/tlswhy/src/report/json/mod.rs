@@ -272,7 +272,13 @@ impl Serialize for VerdictJson<'_> {
         if v.code == Code::Ok && !self.full {
             r.serialize_field("evidence", &[] as &[&str])?;
         } else {
-            r.serialize_field("evidence", &JsonTexts(&wording::evidence(v, cx)))?;
+            r.serialize_field(
+                "evidence",
+                &Evidence {
+                    verdict: v,
+                    context: cx,
+                },
+            )?;
         }
         r.serialize_field("fix", &json_text(&wording::fix(v)))?;
         let none: &[crate::diagnose::Detail] = &[];
@@ -294,12 +300,26 @@ impl Serialize for VerdictJson<'_> {
     }
 }
 
-/// Strings from the wire, each written as [`json_text`] makes it.
-struct JsonTexts<'a>(&'a [String]);
+/// `verdict.evidence`: each line worded into one buffer and written as [`json_text`]
+/// makes it (the lines quote the wire).
+struct Evidence<'a> {
+    verdict: &'a Verdict,
+    context: &'a Context<'a>,
+}
 
-impl Serialize for JsonTexts<'_> {
+impl Serialize for Evidence<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|t| json_text(t)))
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(None)?;
+        let mut result = Ok(());
+        let mut line = String::with_capacity(256);
+        wording::evidence_lines(self.verdict, self.context, &mut line, |line| {
+            if result.is_ok() {
+                result = seq.serialize_element(&*json_text(line));
+            }
+        });
+        result?;
+        seq.end()
     }
 }
 

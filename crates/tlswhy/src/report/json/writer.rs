@@ -36,8 +36,14 @@ struct Writer<'a> {
     out: &'a mut Vec<u8>,
 }
 
-/// Eight bytes at a time: whether any of them is a control character, `"` or `\\`
-/// (the bytes JSON escapes). Exact for "any" (the classic has-zero-byte tests).
+/// Whether JSON escapes `b`: a control character, `"` or `\\`.
+#[inline]
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Eight bytes at a time: whether any of them is a control character, `"` or `\\`.
+/// Exact for "any" (the classic has-zero-byte tests).
 #[inline]
 fn word_needs_escape(w: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -48,6 +54,13 @@ fn word_needs_escape(w: u64) -> bool {
     let backslash = w ^ (ONES * b'\\' as u64);
     let backslash = backslash.wrapping_sub(ONES) & !backslash & HIGH;
     control | quote | backslash != 0
+}
+
+/// Whether any byte of a 16-byte block needs an escape, every byte looked at (no early
+/// exit), so that the compiler makes it a few vector instructions.
+#[inline]
+fn block_needs_escape(block: &[u8; 16]) -> bool {
+    block.iter().fold(false, |any, &b| any | needs_escape(b))
 }
 
 /// serde_json's escapes: the two-character ones, else `\u00XX` for a control character.
@@ -64,32 +77,40 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Where the first byte JSON escapes may be: `None` when there is none, else an
-/// offset at or before it. Eight bytes at a time, the last eight overlapping the
-/// ones before.
+/// offset at or before it. Sixteen bytes at a time (eight in a string shorter than
+/// that), the last block overlapping the ones before.
 #[inline]
 fn first_to_escape(bytes: &[u8]) -> Option<usize> {
-    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-    if bytes.len() < 8 {
-        return bytes
-            .iter()
-            .position(|&b| b < 0x20 || b == b'"' || b == b'\\');
+    let block = |at: usize| -> &[u8; 16] { bytes[at..at + 16].try_into().expect("16 bytes") };
+    if bytes.len() < 16 {
+        if bytes.len() < 8 {
+            return bytes.iter().position(|&b| needs_escape(b));
+        }
+        // Most fields are short: two words, the second overlapping the first.
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        let last = bytes.len() - 8;
+        return if word_needs_escape(word(0)) {
+            Some(0)
+        } else {
+            word_needs_escape(word(last)).then_some(last)
+        };
     }
     let mut at = 0;
-    while at + 8 <= bytes.len() {
-        if word_needs_escape(word(at)) {
+    while at + 16 <= bytes.len() {
+        if block_needs_escape(block(at)) {
             return Some(at);
         }
-        at += 8;
+        at += 16;
     }
-    let last = bytes.len() - 8;
-    (at < bytes.len() && word_needs_escape(word(last))).then_some(last)
+    let last = bytes.len() - 16;
+    (at < bytes.len() && block_needs_escape(block(last))).then_some(last)
 }
 
 /// The string's bytes from `clean` on (those before need no escape), escaped.
 fn write_escaped(out: &mut Vec<u8>, bytes: &[u8], clean: usize) {
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate().skip(clean) {
-        if b >= 0x20 && b != b'"' && b != b'\\' {
+        if !needs_escape(b) {
             continue;
         }
         out.extend_from_slice(&bytes[start..i]);

@@ -1,9 +1,12 @@
 //! The evidence in words: one line per [`Detail`], packets cited by frame, time since
-//! the connection's start and direction.
+//! the connection's start and direction. Lines are written into a buffer the caller
+//! gives ([`evidence_lines`]): JSON Lines word the evidence of every failure, and take
+//! each line from the buffer without a string made for it.
 
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 use super::{suite_list, version_list, Context};
+use crate::capture::Timestamp;
 use crate::diagnose::detail::{CloseKind, Detail, PlaintextRole};
 use crate::diagnose::verdict::Finding;
 use crate::diagnose::Verdict;
@@ -14,6 +17,27 @@ use crate::tls::wire::{CipherSuite, ProtocolVersion};
 /// The verdict's evidence, one line per detail, in the verdict's order; a completed
 /// handshake's from the facts its finding cites.
 pub fn evidence(v: &Verdict, cx: &Context) -> Vec<String> {
+    let mut lines = Vec::new();
+    evidence_lines(v, cx, &mut String::new(), |line| {
+        lines.push(std::mem::take(line))
+    });
+    lines
+}
+
+/// The lines [`evidence`] makes, each written into `line` (emptied first) and handed to
+/// `take`, which may keep it or leave it for the next.
+pub fn evidence_lines(
+    v: &Verdict,
+    cx: &Context,
+    line: &mut String,
+    mut take: impl FnMut(&mut String),
+) {
+    let mut each = |write: &mut dyn FnMut(&mut String) -> fmt::Result| {
+        line.clear();
+        // Writing into a string does not fail.
+        let _ = write(line);
+        take(line);
+    };
     if let Finding::Completed {
         version,
         cipher_suite,
@@ -23,100 +47,141 @@ pub fn evidence(v: &Verdict, cx: &Context) -> Vec<String> {
         server_records,
     } = &v.finding
     {
-        let mut lines = vec![client_hello_line(cx, *client_hello, None)];
+        each(&mut |out| client_hello_line(out, cx, *client_hello, None));
         if let Some(at) = server_hello {
-            lines.push(cite(
-                cx,
-                *at,
-                Dir::ToClient,
-                format_args!(
-                    "ServerHello: {}, {}",
-                    version.unwrap_or_default(),
-                    cipher_suite.map(CipherSuite::name).unwrap_or_default()
-                ),
-            ));
+            each(&mut |out| {
+                cite(
+                    out,
+                    cx,
+                    *at,
+                    Dir::ToClient,
+                    format_args!(
+                        "ServerHello: {}, {}",
+                        version.unwrap_or_default(),
+                        cipher_suite.map(CipherSuite::name).unwrap_or_default()
+                    ),
+                )
+            });
         }
-        lines.push(format!(
-            "application data: {client_records} record(s) from the client, {server_records} from the server"
-        ));
-        return lines;
+        each(&mut |out| {
+            write!(
+                out,
+                "application data: {client_records} record(s) from the client, {server_records} from the server"
+            )
+        });
+        return;
     }
-    v.details.iter().map(|d| detail(d, cx)).collect()
+    for d in &v.details {
+        each(&mut |out| detail_into(out, d, cx));
+    }
 }
 
 /// `ClientHello offering TLS 1.3 (highest), N cipher suites, server_name '…', ALPN …`;
 /// the version and count from the detail when given, else from the ClientHello itself.
-fn client_hello_line(cx: &Context, at: At, offer: Option<(ProtocolVersion, usize)>) -> String {
+fn client_hello_line(
+    out: &mut String,
+    cx: &Context,
+    at: At,
+    offer: Option<(ProtocolVersion, usize)>,
+) -> fmt::Result {
     let ch = cx.client_hello;
     let (highest, suites) = offer.unwrap_or_else(|| {
         ch.map_or((ProtocolVersion::default(), 0), |c| {
             (c.highest_version(), c.real_suites().count())
         })
     });
-    let mut line = citation(cx, at, Dir::ToServer);
-    let _ = write!(
-        line,
+    citation(out, cx, at, Dir::ToServer);
+    write!(
+        out,
         "ClientHello offering {highest} (highest), {suites} cipher suites, "
-    );
+    )?;
     match ch.and_then(|c| c.server_name.as_deref()) {
         Some(n) => {
-            let _ = write!(line, "server_name '{n}'");
+            out.push_str("server_name '");
+            out.push_str(n);
+            out.push('\'');
         }
-        None => line.push_str("no server_name extension"),
+        None => out.push_str("no server_name extension"),
     }
     if let Some(c) = ch.filter(|c| !c.alpn.is_empty()) {
-        line.push_str(", ALPN ");
+        out.push_str(", ALPN ");
         for (i, protocol) in c.alpn.iter().enumerate() {
             if i > 0 {
-                line.push_str(", ");
+                out.push_str(", ");
             }
-            line.push_str(protocol);
+            out.push_str(protocol);
         }
     }
-    line
+    Ok(())
 }
 
 /// Cites a packet: `frame 7 (+0.001200 s) server→client: …`.
-fn cite(cx: &Context, at: At, from: Dir, what: impl std::fmt::Display) -> String {
-    let mut line = citation(cx, at, from);
-    let _ = write!(line, "{what}");
-    line
+fn cite(out: &mut String, cx: &Context, at: At, from: Dir, what: impl fmt::Display) -> fmt::Result {
+    citation(out, cx, at, from);
+    write!(out, "{what}")
 }
 
-/// The start of a citation, `frame 7 (+0.001200 s) server→client: `, in a string with
-/// room for the rest (every record of JSON Lines words its evidence).
-fn citation(cx: &Context, at: At, from: Dir) -> String {
+/// The start of a citation, `frame 7 (+0.001200 s) server→client: `, written without
+/// the formatting machinery (JSON Lines cite packets in every failure's evidence).
+fn citation(out: &mut String, cx: &Context, at: At, from: Dir) {
     let arrow = match from {
         Dir::ToServer => "client→server",
         Dir::ToClient => "server→client",
     };
-    let mut line = String::with_capacity(192);
-    let _ = write!(
-        line,
-        "frame {} (+{:.6} s) {}: ",
-        at.frame,
-        at.ts.secs_since(cx.start).max(0.0),
-        arrow
-    );
-    line
+    out.push_str("frame ");
+    out.push_str(itoa::Buffer::new().format(at.frame));
+    out.push_str(" (+");
+    push_seconds(out, at.ts, cx.start);
+    out.push_str(" s) ");
+    out.push_str(arrow);
+    out.push_str(": ");
+}
+
+/// The time from `start` to `ts` in seconds with six decimals, as `{:.6}` writes the
+/// `f64` of it (a time before `start` as zero): from the nanoseconds, rounded to the
+/// microsecond, where that is the same number; through `{:.6}` where it may not be
+/// (within a nanosecond of a half microsecond, or from 10⁶ s on, where the `f64` is not
+/// exact enough).
+fn push_seconds(out: &mut String, ts: Timestamp, start: Timestamp) {
+    let nanos = ts.0.saturating_sub(start.0).max(0);
+    let below_micro = nanos % 1000;
+    if nanos >= 1_000_000_000_000_000 || (499..=501).contains(&below_micro) {
+        let _ = write!(out, "{:.6}", ts.secs_since(start).max(0.0));
+        return;
+    }
+    let micros = nanos / 1000 + i64::from(below_micro > 500);
+    out.push_str(itoa::Buffer::new().format(micros / 1_000_000));
+    out.push('.');
+    let mut fraction = itoa::Buffer::new();
+    let fraction = fraction.format(micros % 1_000_000);
+    out.extend(std::iter::repeat_n('0', 6 - fraction.len()));
+    out.push_str(fraction);
 }
 
 /// One line of evidence.
 pub fn detail(d: &Detail, cx: &Context) -> String {
+    let mut line = String::new();
+    let _ = detail_into(&mut line, d, cx);
+    line
+}
+
+/// One line of evidence, written at the end of `out`.
+fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
     match d {
         Detail::Syn { at, count } => {
             if *count > 1 {
-                cite(cx, *at, Dir::ToServer, format_args!("SYN, sent {count} time(s)"))
+                cite(out, cx, *at, Dir::ToServer, format_args!("SYN, sent {count} time(s)"))
             } else {
-                cite(cx, *at, Dir::ToServer, "SYN")
+                cite(out, cx, *at, Dir::ToServer, "SYN")
             }
         }
-        Detail::SynRefused { at } => cite(cx, *at, Dir::ToClient, "RST (connection refused)"),
+        Detail::SynRefused { at } => cite(out, cx, *at, Dir::ToClient, "RST (connection refused)"),
         Detail::Silence {
             from,
             secs,
             until_capture_end,
-        } => format!(
+        } => write!(
+            out,
             "no answer from the {} in the {secs:.1} s that followed{}",
             from.opposite().sender(),
             if *until_capture_end {
@@ -125,12 +190,11 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
                 ""
             }
         ),
-        Detail::CaptureEndsAfter { secs } => format!("capture ends {secs:.3} s later"),
+        Detail::CaptureEndsAfter { secs } => write!(out, "capture ends {secs:.3} s later"),
         Detail::OneSided { client_packets } => {
-            format!("{client_packets} packets from the client, none from the server")
+            write!(out, "{client_packets} packets from the client, none from the server")
         }
-        Detail::ClientChangeCipherSpecUnanswered { at } => cite(
-            cx,
+        Detail::ClientChangeCipherSpecUnanswered { at } => cite(out, cx,
             *at,
             Dir::ToServer,
             "client ChangeCipherSpec: it saw a ServerHello the capture does not hold",
@@ -142,8 +206,7 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             protocol,
             first_line,
         } => match role {
-            PlaintextRole::InsteadOfClientHello => cite(
-                cx,
+            PlaintextRole::InsteadOfClientHello => cite(out, cx,
                 *at,
                 *from,
                 format_args!(
@@ -151,45 +214,40 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
                     protocol.describe()
                 ),
             ),
-            PlaintextRole::ServerAnswer => cite(
-                cx,
+            PlaintextRole::ServerAnswer => cite(out, cx,
                 *at,
                 *from,
                 format_args!("server answered \"{first_line}\""),
             ),
-            PlaintextRole::ServerSpoke => cite(cx, *at, *from, format_args!("\"{first_line}\"")),
+            PlaintextRole::ServerSpoke => cite(out, cx, *at, *from, format_args!("\"{first_line}\"")),
         },
-        Detail::MidStream { at } => cite(
-            cx,
+        Detail::MidStream { at } => cite(out, cx,
             *at,
             Dir::ToServer,
             "first packet of the connection is not a SYN, and no ClientHello follows",
         ),
-        Detail::Malformed { at, from, what } => cite(cx, *at, *from, what),
-        Detail::SegmentMissing { at, from } => cite(
-            cx,
+        Detail::Malformed { at, from, what } => cite(out, cx, *at, *from, what),
+        Detail::SegmentMissing { at, from } => cite(out, cx,
             *at,
             *from,
             "a segment before this one is missing from the capture",
         ),
-        Detail::StreamLost { at, from, reason } => cite(
-            cx,
+        Detail::StreamLost { at, from, reason } => cite(out, cx,
             *at,
             *from,
             format_args!("{} stream: {reason}", from.sender()),
         ),
-        Detail::ClientBytes { at, bytes } => cite(
-            cx,
+        Detail::ClientBytes { at, bytes } => cite(out, cx,
             *at,
             Dir::ToServer,
             format_args!("{bytes} bytes of client data"),
         ),
-        Detail::NoTlsData { at } => cite(cx, *at, Dir::ToServer, "connection seen, no TLS data"),
+        Detail::NoTlsData { at } => cite(out, cx, *at, Dir::ToServer, "connection seen, no TLS data"),
         Detail::ClientHello {
             at,
             highest_version,
             suites,
-        } => client_hello_line(cx, *at, Some((*highest_version, *suites))),
+        } => client_hello_line(out, cx, *at, Some((*highest_version, *suites))),
         Detail::SuitesOffered {
             classes,
             offered,
@@ -197,7 +255,8 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
         } => {
             let shown = suite_list(suites);
             let more = offered.saturating_sub(suites.len());
-            format!(
+            write!(
+                out,
                 "the client offered {offered} suites ({}): {shown}{}",
                 classes.join("; "),
                 if more > 0 {
@@ -212,18 +271,20 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             legacy_only,
         } => {
             if *legacy_only {
-                format!(
+                write!(
+                    out,
                     "client offers up to {} (legacy_version, no supported_versions extension)",
                     versions.first().copied().unwrap_or_default()
                 )
             } else {
-                format!("client offers {}", version_list(versions).join(", "))
+                write!(out, "client offers {}", version_list(versions).join(", "))
             }
         }
         Detail::GroupsOffered {
             groups,
             signature_algorithms,
-        } => format!(
+        } => write!(
+            out,
             "client's groups: {}; signature algorithms: {signature_algorithms} entries",
             groups
                 .iter()
@@ -235,8 +296,7 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             at,
             version,
             cipher_suite,
-        } => cite(
-            cx,
+        } => cite(out, cx,
             *at,
             Dir::ToClient,
             format_args!("ServerHello: {version}, {cipher_suite}"),
@@ -254,8 +314,7 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
                 (Some(l), Some(d)) => format!("{} alert {d}", l.name()),
                 _ => "encrypted alert".to_string(),
             };
-            cite(
-                cx,
+            cite(out, cx,
                 *at,
                 *from,
                 format_args!("{what} from the {}", from.sender()),
@@ -265,8 +324,7 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             at,
             version,
             datagrams,
-        } => cite(
-            cx,
+        } => cite(out, cx,
             *at,
             Dir::ToServer,
             format_args!(
@@ -279,8 +337,7 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
                 }
             ),
         ),
-        Detail::QuicVersionNegotiation { at, versions } => cite(
-            cx,
+        Detail::QuicVersionNegotiation { at, versions } => cite(out, cx,
             *at,
             Dir::ToClient,
             format_args!(
@@ -294,8 +351,7 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             frame,
             error_code,
             reason,
-        } => cite(
-            cx,
+        } => cite(out, cx,
             *at,
             *from,
             format_args!(
@@ -318,26 +374,22 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
                 from.sender()
             ),
         ),
-        Detail::PortUnreachable { at, count } => cite(
-            cx,
+        Detail::PortUnreachable { at, count } => cite(out, cx,
             *at,
             Dir::ToClient,
             format_args!("ICMP port unreachable ({count} in all)"),
         ),
-        Detail::TcpFallback { at } => cite(
-            cx,
+        Detail::TcpFallback { at } => cite(out, cx,
             *at,
             Dir::ToServer,
             "TCP SYN to the same server and port: the client falls back to TCP",
         ),
-        Detail::QuicClientStoppedInHandshake { at } => cite(
-            cx,
+        Detail::QuicClientStoppedInHandshake { at } => cite(out, cx,
             *at,
             Dir::ToServer,
             "the client's last packet: Handshake only, no 1-RTT data after the server's flight",
         ),
-        Detail::QuicFirstShortPacket { at } => cite(
-            cx,
+        Detail::QuicFirstShortPacket { at } => cite(out, cx,
             *at,
             Dir::ToServer,
             "the client's first 1-RTT packet: the handshake completed on its side",
@@ -347,8 +399,7 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             len,
             proof,
             client_went_on,
-        } => cite(
-            cx,
+        } => cite(out, cx,
             *at,
             Dir::ToClient,
             format_args!(
@@ -368,8 +419,7 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
                 }
             ),
         ),
-        Detail::Close { at, from, how } => cite(
-            cx,
+        Detail::Close { at, from, how } => cite(out, cx,
             *at,
             *from,
             format_args!(
@@ -387,8 +437,7 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             certificates,
         } => {
             let l = Detail::leaf(certificates);
-            cite(
-                cx,
+            cite(out, cx,
                 *at,
                 Dir::ToClient,
                 format_args!(
@@ -402,19 +451,18 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             )
         }
         Detail::LeafOnly => {
-            "the server sent only the leaf certificate: no intermediate CA".into()
+            out.write_str("the server sent only the leaf certificate: no intermediate CA")
         }
-        Detail::SilentAfterCertificate => "the client sent nothing after the server's certificate and closed without an alert".into(),
+        Detail::SilentAfterCertificate => out.write_str("the client sent nothing after the server's certificate and closed without an alert"),
         Detail::CertificateRequest {
             at,
             accepted_issuers,
         } => {
             if accepted_issuers.is_empty() {
-                cite(cx, *at, Dir::ToClient, "CertificateRequest")
+                cite(out, cx, *at, Dir::ToClient, "CertificateRequest")
             } else {
                 let names: Vec<String> = accepted_issuers.iter().map(|n| format!("'{n}'")).collect();
-                cite(
-                    cx,
+                cite(out, cx,
                     *at,
                     Dir::ToClient,
                     format_args!(
@@ -430,65 +478,66 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             subject,
             issuer,
         } => match (*chain_length, subject, issuer) {
-            (0, _, _) => cite(cx, *at, Dir::ToServer, "Certificate message with no certificates"),
-            (n, Some(subject), Some(issuer)) => cite(
-                cx,
+            (0, _, _) => cite(out, cx, *at, Dir::ToServer, "Certificate message with no certificates"),
+            (n, Some(subject), Some(issuer)) => cite(out, cx,
                 *at,
                 Dir::ToServer,
                 format_args!(
                     "client Certificate with {n} certificate(s), '{subject}' issued by '{issuer}'"
                 ),
             ),
-            (n, _, _) => cite(
-                cx,
+            (n, _, _) => cite(out, cx,
                 *at,
                 Dir::ToServer,
                 format_args!("client Certificate with {n} certificate(s)"),
             ),
         },
-        Detail::NoClientCertificate => "the client sent no Certificate message".into(),
-        Detail::NoClientAcceptedLeaf => "no other client of this server in the capture accepted this certificate (sent data after the handshake)".into(),
+        Detail::NoClientCertificate => out.write_str("the client sent no Certificate message"),
+        Detail::NoClientAcceptedLeaf => out.write_str("no other client of this server in the capture accepted this certificate (sent data after the handshake)"),
         Detail::AlpnOffered { protocols } => {
-            format!("the client offered ALPN {}", protocols.join(", "))
+            write!(out, "the client offered ALPN {}", protocols.join(", "))
         }
-        Detail::ProfileSharedSuites { suites } => format!(
+        Detail::ProfileSharedSuites { suites } => write!(
+            out,
             "other connections show the server picks {}, which this client offered too: the cipher suites are not the cause",
             suite_list(suites)
         ),
         Detail::ProfileNoSuites => {
-            "no other connection in the capture shows which suites this server accepts".into()
+            out.write_str("no other connection in the capture shows which suites this server accepts")
         }
         Detail::ProfileSuitesPicked {
             server_hellos,
             example_client,
             suites,
-        } => format!(
+        } => write!(
+            out,
             "in {server_hellos} other connection(s) (e.g. from {}) the server picked {} — none of them offered here",
             example_client.map(|c| c.to_string()).unwrap_or_default(),
             suite_list(suites)
         ),
-        Detail::ProfileVersions { versions } => format!(
+        Detail::ProfileVersions { versions } => write!(
+            out,
             "other connections show the server negotiating {}",
             version_list(versions).join(", ")
         ),
-        Detail::ProfileCertificateNames { names } => format!(
+        Detail::ProfileCertificateNames { names } => write!(
+            out,
             "other connections show the names on this server's certificate: {}",
             names.join(", ")
         ),
         Detail::ApplicationData {
             client_records,
             server_records,
-        } => format!(
+        } => write!(
+            out,
             "application data: {client_records} record(s) from the client, {server_records} from the server"
         ),
-        Detail::ServerFinished { at } => cite(
-            cx,
+        Detail::ServerFinished { at } => cite(out, cx,
             *at,
             Dir::ToClient,
             "server Finished: the handshake completed",
         ),
-        Detail::ClientFinished { at } => cite(
-            cx,
+        Detail::ClientFinished { at } => cite(out, cx,
             *at,
             Dir::ToServer,
             "client's encrypted flight (Finished): the handshake completed",
@@ -510,10 +559,9 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
             if *no_data_sent {
                 what.push_str(", and no application data ever sent");
             }
-            cite(cx, *at, *from, what)
+            cite(out, cx, *at, *from, what)
         }
-        Detail::ClientFlight { at, record_lengths } => cite(
-            cx,
+        Detail::ClientFlight { at, record_lengths } => cite(out, cx,
             *at,
             Dir::ToServer,
             format_args!(
@@ -525,26 +573,63 @@ pub fn detail(d: &Detail, cx: &Context) -> String {
                     .join(", ")
             ),
         ),
-        Detail::EmptyCertificateBySize => "the client's first encrypted record is 25 bytes: the size of an empty Certificate message".into(),
+        Detail::EmptyCertificateBySize => out.write_str("the client's first encrypted record is 25 bytes: the size of an empty Certificate message"),
         Detail::CertificateBySize => {
-            "the client's flight holds a Certificate, a CertificateVerify and its Finished".into()
+            out.write_str("the client's flight holds a Certificate, a CertificateVerify and its Finished")
         }
-        Detail::LastMessage { at, from, message } => cite(
-            cx,
+        Detail::LastMessage { at, from, message } => cite(out, cx,
             *at,
             *from,
             format_args!("last message seen: {message}"),
         ),
         Detail::Limit { limit, decided } => {
             if *decided {
-                format!("note: {limit}")
+                write!(out, "note: {limit}")
             } else {
-                format!("limit: {limit}")
+                write!(out, "limit: {limit}")
             }
         }
-        Detail::ConflictingOverlaps { from, count } => format!(
+        Detail::ConflictingOverlaps { from, count } => write!(
+            out,
             "ambiguous capture: {count} overlapping retransmission(s) from the {} carried different bytes; the first copy was used",
             from.sender()
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_seconds;
+    use crate::capture::Timestamp;
+
+    /// The seconds of a citation are the ones `{:.6}` writes for the `f64` of the time,
+    /// near every rounding boundary and at every magnitude.
+    #[test]
+    fn seconds_are_spelled_as_the_float_formatter_spells_them() {
+        let start = 1_735_732_800_123_456_789i64;
+        let mut deltas: Vec<i64> = (-3_000..3_000).collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for magnitude in 0..17 {
+            let scale = 10i64.pow(magnitude);
+            for below in [0, 1, 498, 499, 500, 501, 502, 999] {
+                deltas.push(scale / 1000 * 1000 + below);
+                deltas.push(scale + below);
+            }
+            for _ in 0..2_000 {
+                // splitmix64
+                state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                deltas.push((z ^ (z >> 31)) as i64 % (scale * 10));
+            }
+        }
+        for delta in deltas {
+            let (ts, start) = (Timestamp(start + delta), Timestamp(start));
+            let mut ours = String::new();
+            push_seconds(&mut ours, ts, start);
+            let theirs = format!("{:.6}", ts.secs_since(start).max(0.0));
+            assert_eq!(ours, theirs, "{delta} ns");
+        }
     }
 }

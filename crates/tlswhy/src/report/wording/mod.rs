@@ -18,7 +18,7 @@ use crate::tls::wire::{CipherSuite, ProtocolVersion};
 mod evidence;
 mod fix;
 
-pub use evidence::{detail, evidence};
+pub use evidence::{detail, evidence, evidence_lines};
 pub use fix::fix;
 
 /// What the words need beyond the verdict: the server, and when the connection started
