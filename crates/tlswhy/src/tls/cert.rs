@@ -242,15 +242,41 @@ pub fn dns_name_matches(pattern: &str, host: &str) -> bool {
 
 /// Human date for evidence: `2023-11-29 18:57:22 UTC`.
 pub fn format_unix(secs: i64) -> String {
+    let mut out = String::with_capacity(23);
+    write_unix(&mut out, secs);
+    out
+}
+
+/// [`format_unix`] at the end of `out`, without the formatting machinery (the evidence
+/// of every certificate failure in JSON Lines cites two).
+pub fn write_unix(out: &mut String, secs: i64) {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    // The year in at least four digits, with its sign when negative (as `{y:04}`).
+    if (0..10_000).contains(&y) {
+        let mut year = [b'0'; 4];
+        let mut n = y;
+        for digit in year.iter_mut().rev() {
+            *digit = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        out.push_str(std::str::from_utf8(&year).expect("digits"));
+    } else {
+        use std::fmt::Write;
+        let _ = write!(out, "{y:04}");
+    }
+    let two = |out: &mut String, sep: char, n: i64| {
+        out.push(sep);
+        out.push(char::from(b'0' + (n / 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    };
+    two(out, '-', i64::from(m));
+    two(out, '-', i64::from(d));
+    two(out, ' ', rem / 3600);
+    two(out, ':', rem % 3600 / 60);
+    two(out, ':', rem % 60);
+    out.push_str(" UTC");
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
@@ -305,5 +331,32 @@ mod tests {
     fn dates() {
         assert_eq!(format_unix(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(format_unix(1_543_517_842), "2018-11-29 18:57:22 UTC");
+        // As the formatting machinery spells them, far into the past and the future
+        // (certificate times come from the wire: any i64 X.509 can hold).
+        let spelled = |secs: i64| {
+            let days = secs.div_euclid(86_400);
+            let rem = secs.rem_euclid(86_400);
+            let (y, m, d) = civil_from_days(days);
+            format!(
+                "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+                rem / 3600,
+                rem % 3600 / 60,
+                rem % 60
+            )
+        };
+        let mut secs = -400_000_000_000i64;
+        while secs < 400_000_000_000 {
+            assert_eq!(format_unix(secs), spelled(secs), "{secs}");
+            secs += 7_777_777;
+        }
+        for secs in [
+            -62_135_596_800,
+            -62_135_596_801,
+            253_402_300_799,
+            253_402_300_800,
+            -1,
+        ] {
+            assert_eq!(format_unix(secs), spelled(secs), "{secs}");
+        }
     }
 }

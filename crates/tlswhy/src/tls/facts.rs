@@ -27,20 +27,36 @@ pub struct Seen<T> {
 }
 
 /// One alert: plaintext (level and description known) or encrypted (only its existence).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct AlertFacts {
-    #[serde(flatten)]
     pub at: At,
     pub from: Dir,
-    #[serde(serialize_with = "super::alert::ser_opt_level")]
     pub level: Option<AlertLevel>,
-    #[serde(serialize_with = "super::alert::ser_opt_description")]
     pub description: Option<AlertDescription>,
     /// Sent in a protected record.
     pub encrypted: bool,
     /// Protected, and opened with keys: its level and description are known.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub decrypted: bool,
+}
+
+/// `{frame, ts, from, level, description, encrypted}` and `decrypted` when true: the
+/// place it was seen and the alert in one object, written field by field (a failure's
+/// record lists its alerts; `#[serde(flatten)]` would go through a map).
+impl Serialize for AlertFacts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut r = s.serialize_struct("AlertFacts", 6 + usize::from(self.decrypted))?;
+        r.serialize_field("frame", &self.at.frame)?;
+        r.serialize_field("ts", &self.at.ts.as_secs_f64())?;
+        r.serialize_field("from", &self.from)?;
+        r.serialize_field("level", &self.level.map(AlertLevel::name))?;
+        r.serialize_field("description", &self.description)?;
+        r.serialize_field("encrypted", &self.encrypted)?;
+        if self.decrypted {
+            r.serialize_field("decrypted", &true)?;
+        }
+        r.end()
+    }
 }
 
 impl AlertFacts {

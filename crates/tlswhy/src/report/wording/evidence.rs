@@ -5,13 +5,13 @@
 
 use std::fmt::{self, Write};
 
-use super::{suite_list, version_list, Context};
+use super::{suite_list, Context};
 use crate::capture::Timestamp;
 use crate::diagnose::detail::{CloseKind, Detail, PlaintextRole};
 use crate::diagnose::verdict::Finding;
 use crate::diagnose::Verdict;
 use crate::flow::{At, Dir};
-use crate::tls::cert::format_unix;
+use crate::tls::cert::write_unix;
 use crate::tls::wire::{CipherSuite, ProtocolVersion};
 
 /// The verdict's evidence, one line per detail, in the verdict's order; a completed
@@ -91,10 +91,11 @@ fn client_hello_line(
         })
     });
     citation(out, cx, at, Dir::ToServer);
-    write!(
-        out,
-        "ClientHello offering {highest} (highest), {suites} cipher suites, "
-    )?;
+    out.push_str("ClientHello offering ");
+    out.push_str(&highest.name());
+    out.push_str(" (highest), ");
+    push_number(out, suites);
+    out.push_str(" cipher suites, ");
     match ch.and_then(|c| c.server_name.as_deref()) {
         Some(n) => {
             out.push_str("server_name '");
@@ -156,6 +157,21 @@ fn push_seconds(out: &mut String, ts: Timestamp, start: Timestamp) {
     let fraction = fraction.format(micros % 1_000_000);
     out.extend(std::iter::repeat_n('0', 6 - fraction.len()));
     out.push_str(fraction);
+}
+
+/// A number in decimal.
+fn push_number(out: &mut String, n: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
+/// Items with `separator` between them (what `join` makes, without the vector).
+fn push_joined<T: AsRef<str>>(out: &mut String, items: impl Iterator<Item = T>, separator: &str) {
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push_str(separator);
+        }
+        out.push_str(item.as_ref());
+    }
 }
 
 /// One line of evidence.
@@ -253,18 +269,19 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             offered,
             suites,
         } => {
-            let shown = suite_list(suites);
+            out.push_str("the client offered ");
+            push_number(out, *offered);
+            out.push_str(" suites (");
+            push_joined(out, classes.iter().map(|c| &**c), "; ");
+            out.push_str("): ");
+            push_joined(out, suites.iter().map(|s| s.name()), ", ");
             let more = offered.saturating_sub(suites.len());
-            write!(
-                out,
-                "the client offered {offered} suites ({}): {shown}{}",
-                classes.join("; "),
-                if more > 0 {
-                    format!(", … {more} more")
-                } else {
-                    String::new()
-                }
-            )
+            if more > 0 {
+                out.push_str(", … ");
+                push_number(out, more);
+                out.push_str(" more");
+            }
+            Ok(())
         }
         Detail::VersionsOffered {
             versions,
@@ -277,7 +294,9 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
                     versions.first().copied().unwrap_or_default()
                 )
             } else {
-                write!(out, "client offers {}", version_list(versions).join(", "))
+                out.push_str("client offers ");
+                push_joined(out, versions.iter().map(|v| v.name()), ", ");
+                Ok(())
             }
         }
         Detail::GroupsOffered {
@@ -308,17 +327,25 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             description,
             encrypted,
         } => {
-            let what = match (level, description) {
-                // Encrypted, and read with keys.
-                (Some(l), Some(d)) if *encrypted => format!("{} alert {d} (decrypted)", l.name()),
-                (Some(l), Some(d)) => format!("{} alert {d}", l.name()),
-                _ => "encrypted alert".to_string(),
-            };
-            cite(out, cx,
-                *at,
-                *from,
-                format_args!("{what} from the {}", from.sender()),
-            )
+            citation(out, cx, *at, *from);
+            match (level, description) {
+                (Some(l), Some(d)) => {
+                    out.push_str(l.name());
+                    out.push_str(" alert ");
+                    out.push_str(d.name());
+                    out.push_str(" (");
+                    push_number(out, d.0);
+                    out.push(')');
+                    if *encrypted {
+                        // Encrypted, and read with keys.
+                        out.push_str(" (decrypted)");
+                    }
+                }
+                _ => out.push_str("encrypted alert"),
+            }
+            out.push_str(" from the ");
+            out.push_str(from.sender());
+            Ok(())
         }
         Detail::QuicInitial {
             at,
@@ -419,36 +446,35 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
                 }
             ),
         ),
-        Detail::Close { at, from, how } => cite(out, cx,
-            *at,
-            *from,
-            format_args!(
-                "TCP {} from the {}",
-                match how {
-                    CloseKind::Fin => "FIN",
-                    CloseKind::Rst => "RST",
-                },
-                from.sender()
-            ),
-        ),
+        Detail::Close { at, from, how } => {
+            citation(out, cx, *at, *from);
+            out.push_str(match how {
+                CloseKind::Fin => "TCP FIN from the ",
+                CloseKind::Rst => "TCP RST from the ",
+            });
+            out.push_str(from.sender());
+            Ok(())
+        }
         Detail::ServerCertificate {
             at,
             chain_length,
             certificates,
         } => {
             let l = Detail::leaf(certificates);
-            cite(out, cx,
-                *at,
-                Dir::ToClient,
-                format_args!(
-                    "Certificate chain of {chain_length}: leaf subject '{}', issuer '{}', names [{}], valid {} to {}",
-                    l.subject,
-                    l.issuer,
-                    l.names().join(", "),
-                    format_unix(l.not_before),
-                    format_unix(l.not_after)
-                ),
-            )
+            citation(out, cx, *at, Dir::ToClient);
+            out.push_str("Certificate chain of ");
+            push_number(out, *chain_length);
+            out.push_str(": leaf subject '");
+            out.push_str(&l.subject);
+            out.push_str("', issuer '");
+            out.push_str(&l.issuer);
+            out.push_str("', names [");
+            push_joined(out, l.names().iter().map(|n| &**n), ", ");
+            out.push_str("], valid ");
+            write_unix(out, l.not_before);
+            out.push_str(" to ");
+            write_unix(out, l.not_after);
+            Ok(())
         }
         Detail::LeafOnly => {
             out.write_str("the server sent only the leaf certificate: no intermediate CA")
@@ -509,22 +535,28 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             server_hellos,
             example_client,
             suites,
-        } => write!(
-            out,
-            "in {server_hellos} other connection(s) (e.g. from {}) the server picked {} — none of them offered here",
-            example_client.map(|c| c.to_string()).unwrap_or_default(),
-            suite_list(suites)
-        ),
-        Detail::ProfileVersions { versions } => write!(
-            out,
-            "other connections show the server negotiating {}",
-            version_list(versions).join(", ")
-        ),
-        Detail::ProfileCertificateNames { names } => write!(
-            out,
-            "other connections show the names on this server's certificate: {}",
-            names.join(", ")
-        ),
+        } => {
+            out.push_str("in ");
+            push_number(out, *server_hellos);
+            out.push_str(" other connection(s) (e.g. from ");
+            if let Some(client) = example_client {
+                write!(out, "{client}")?;
+            }
+            out.push_str(") the server picked ");
+            push_joined(out, suites.iter().map(|s| s.name()), ", ");
+            out.push_str(" — none of them offered here");
+            Ok(())
+        }
+        Detail::ProfileVersions { versions } => {
+            out.push_str("other connections show the server negotiating ");
+            push_joined(out, versions.iter().map(|v| v.name()), ", ");
+            Ok(())
+        }
+        Detail::ProfileCertificateNames { names } => {
+            out.push_str("other connections show the names on this server's certificate: ");
+            push_joined(out, names.iter().map(|n| &**n), ", ");
+            Ok(())
+        }
         Detail::ApplicationData {
             client_records,
             server_records,
