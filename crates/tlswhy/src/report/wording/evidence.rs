@@ -106,12 +106,7 @@ fn client_hello_line(
     }
     if let Some(c) = ch.filter(|c| !c.alpn.is_empty()) {
         out.push_str(", ALPN ");
-        for (i, protocol) in c.alpn.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(protocol);
-        }
+        push_joined(out, c.alpn.iter(), ", ");
     }
     Ok(())
 }
@@ -130,7 +125,7 @@ fn citation(out: &mut String, cx: &Context, at: At, from: Dir) {
         Dir::ToClient => "server→client",
     };
     out.push_str("frame ");
-    out.push_str(itoa::Buffer::new().format(at.frame));
+    push_number(out, at.frame);
     out.push_str(" (+");
     push_seconds(out, at.ts, cx.start);
     out.push_str(" s) ");
@@ -151,7 +146,7 @@ fn push_seconds(out: &mut String, ts: Timestamp, start: Timestamp) {
         return;
     }
     let micros = nanos / 1000 + i64::from(below_micro > 500);
-    out.push_str(itoa::Buffer::new().format(micros / 1_000_000));
+    push_number(out, micros / 1_000_000);
     out.push('.');
     let mut fraction = itoa::Buffer::new();
     let fraction = fraction.format(micros % 1_000_000);
