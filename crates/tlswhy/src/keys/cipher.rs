@@ -15,6 +15,8 @@ use sha1::Sha1;
 use sha2::{Sha256, Sha384};
 use zeroize::Zeroizing;
 
+use crate::tls::suites::registry_entry;
+
 /// A hash of the key schedule or of a TLS 1.2 record MAC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Hash {
@@ -84,7 +86,7 @@ impl CipherSpec {
             };
         }
         use tls_parser::{TlsCipherEnc as Enc, TlsCipherEncMode as Mode, TlsCipherMac as M};
-        let cs = tls_parser::TlsCipherSuite::from_id(suite)?;
+        let cs = registry_entry(suite)?;
         let prf = if cs.prf == tls_parser::TlsPRF::Sha384 {
             Hash::Sha384
         } else {

@@ -3,6 +3,7 @@
 //! diagnosis puts in words.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use super::wire::CipherSuite;
 use tls_parser::{TlsCipherEncMode, TlsCipherKx, TlsCipherSuite};
@@ -17,13 +18,33 @@ pub fn is_grease(id: u16) -> bool {
     id & 0x0f0f == 0x0a0a && (id >> 8) == (id & 0xff)
 }
 
+/// tls-parser's registry entry of a suite. The registry is a perfect-hash map whose
+/// every lookup hashes the id with SipHash; a capture names few suites, so each thread
+/// keeps the entries it looked up last (one per slot, the slot chosen by the id's bits).
+pub fn registry_entry(id: u16) -> Option<&'static TlsCipherSuite> {
+    type Slot = Cell<(u32, Option<&'static TlsCipherSuite>)>;
+    thread_local! {
+        static RECENT: [Slot; 64] = const { [const { Cell::new((u32::MAX, None)) }; 64] };
+    }
+    RECENT.with(|recent| {
+        let slot = &recent[usize::from(id ^ id >> 6) % 64];
+        let (key, entry) = slot.get();
+        if key == u32::from(id) {
+            return entry;
+        }
+        let entry = TlsCipherSuite::from_id(id);
+        slot.set((u32::from(id), entry));
+        entry
+    })
+}
+
 /// The IANA name of a suite (borrowed from the registry table), or its number in hex
 /// when unknown.
 pub fn suite_name(id: u16) -> Cow<'static, str> {
     if is_grease(id) {
         return Cow::Owned(format!("GREASE(0x{id:04x})"));
     }
-    match TlsCipherSuite::from_id(id) {
+    match registry_entry(id) {
         Some(s) => Cow::Borrowed(s.name),
         None => Cow::Owned(format!("0x{id:04x}")),
     }
@@ -75,7 +96,7 @@ pub fn version_rank(v: u16) -> u32 {
 
 /// Key exchange of a suite in plain words.
 pub fn key_exchange(id: u16) -> &'static str {
-    match TlsCipherSuite::from_id(id).map(|s| s.kx) {
+    match registry_entry(id).map(|s| s.kx) {
         Some(TlsCipherKx::Rsa) => "RSA",
         Some(TlsCipherKx::Dhe) | Some(TlsCipherKx::Dh) => "DHE",
         Some(TlsCipherKx::Ecdhe) | Some(TlsCipherKx::Ecdh) | Some(TlsCipherKx::Aecdh) => "ECDHE",
@@ -89,15 +110,13 @@ pub fn key_exchange(id: u16) -> &'static str {
 
 /// True for TLS 1.3 suites (0x13xx), which only work with TLS 1.3.
 pub fn is_tls13_suite(id: u16) -> bool {
-    matches!(
-        TlsCipherSuite::from_id(id).map(|s| s.kx),
-        Some(TlsCipherKx::Tls13)
-    ) || (0x1301..=0x13ff).contains(&id)
+    matches!(registry_entry(id).map(|s| s.kx), Some(TlsCipherKx::Tls13))
+        || (0x1301..=0x13ff).contains(&id)
 }
 
 fn is_cbc(id: u16) -> bool {
     matches!(
-        TlsCipherSuite::from_id(id).map(|s| s.enc_mode),
+        registry_entry(id).map(|s| s.enc_mode),
         Some(TlsCipherEncMode::Cbc)
     )
 }
@@ -149,6 +168,25 @@ pub fn classify_offer(suites: &[CipherSuite]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The remembered entries are the registry's, whatever was looked up before (every
+    /// id twice over, so that each slot is filled, hit and taken over).
+    #[test]
+    fn registry_entries_are_the_registry_s() {
+        for _ in 0..2 {
+            for id in 0..=u16::MAX {
+                let ours = registry_entry(id).map(|s| s as *const TlsCipherSuite);
+                let theirs = TlsCipherSuite::from_id(id).map(|s| s as *const TlsCipherSuite);
+                assert_eq!(ours, theirs, "{id:#06x}");
+            }
+        }
+        for id in [0x1301, 0xc02f, 0x1301, 0x1341, 0x1301] {
+            assert_eq!(
+                registry_entry(id).map(|s| s.name),
+                TlsCipherSuite::from_id(id).map(|s| s.name)
+            );
+        }
+    }
 
     #[test]
     fn names_and_classes() {

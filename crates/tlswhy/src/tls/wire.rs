@@ -11,7 +11,9 @@ use std::fmt;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
-use super::suites::{is_grease, is_signaling, suite_name, version_name, version_rank};
+use super::suites::{
+    is_grease, is_signaling, registry_entry, suite_name, version_name, version_rank,
+};
 
 /// `ProtocolVersion` (RFC 8446 §4.1.2): `legacy_version`, `supported_versions`, the
 /// version a ServerHello selects.
@@ -105,7 +107,7 @@ impl CipherSuite {
     /// not judged insecure.
     pub fn is_insecure(self) -> bool {
         use tls_parser::{TlsCipherAu as Au, TlsCipherEnc as Enc, TlsCipherKx as Kx};
-        let Some(s) = tls_parser::TlsCipherSuite::from_id(self.0) else {
+        let Some(s) = registry_entry(self.0) else {
             return false;
         };
         // EXPORT suites are RC4, RC2 or DES under the hood.
@@ -123,7 +125,7 @@ impl fmt::Display for CipherSuite {
         if is_grease(self.0) {
             return write!(f, "GREASE(0x{:04x})", self.0);
         }
-        match tls_parser::TlsCipherSuite::from_id(self.0) {
+        match registry_entry(self.0) {
             Some(suite) => f.write_str(suite.name),
             None => write!(f, "0x{:04x}", self.0),
         }
@@ -132,7 +134,7 @@ impl fmt::Display for CipherSuite {
 
 impl Serialize for CipherSuite {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match tls_parser::TlsCipherSuite::from_id(self.0) {
+        match registry_entry(self.0) {
             Some(suite) if !is_grease(self.0) => serialize_named(s, suite.name, self.0),
             // GREASE and unassigned values, spelled without an allocation.
             _ => serialize_named(s, &format_args!("{self}"), self.0),
