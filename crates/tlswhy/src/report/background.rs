@@ -35,7 +35,12 @@ impl Batch {
         self.bytes >= BATCH_BYTES || self.buffers.len() >= BATCH_BUFFERS
     }
 
+    /// Takes `buffer` as the next to write (an empty one is dropped: gathering writes
+    /// then never start with nothing to write).
     fn push(&mut self, buffer: Vec<u8>) {
+        if buffer.is_empty() {
+            return;
+        }
         self.bytes += buffer.len();
         self.buffers.push(buffer);
         self.last_copied = false;
@@ -44,6 +49,9 @@ impl Batch {
     /// Copies `bytes` in: at the end of the last buffer when a write started it and it
     /// has room, else into a buffer of its own.
     fn copy(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
         match self.buffers.last_mut() {
             Some(last) if self.last_copied && last.capacity() - last.len() >= bytes.len() => {
                 last.extend_from_slice(bytes);
@@ -62,7 +70,6 @@ impl Batch {
     fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
         let mut slices: Vec<IoSlice<'_>> = self.buffers.iter().map(|b| IoSlice::new(b)).collect();
         let mut rest = &mut slices[..];
-        IoSlice::advance_slices(&mut rest, 0);
         while !rest.is_empty() {
             match out.write_vectored(rest) {
                 Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),

@@ -23,12 +23,7 @@ impl Endpoint {
         };
         match addr.ip() {
             IpAddr::V4(v4) => {
-                for (i, octet) in v4.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        e.push(b'.');
-                    }
-                    e.number(u32::from(octet));
-                }
+                e.ipv4(v4.octets());
                 e.ip = (0, e.len);
             }
             IpAddr::V6(v6) => {
@@ -43,6 +38,16 @@ impl Endpoint {
         e
     }
 
+    /// An IPv4 address in dotted decimal.
+    fn ipv4(&mut self, octets: [u8; 4]) {
+        for (i, octet) in octets.into_iter().enumerate() {
+            if i > 0 {
+                self.push(b'.');
+            }
+            self.number(u32::from(octet));
+        }
+    }
+
     /// An IPv6 address as RFC 5952 and the standard library spell it: lower-case hex
     /// groups without leading zeros, the longest run of two or more zero groups (the
     /// first of equals) as `::`, an IPv4-mapped address as `::ffff:a.b.c.d`.
@@ -50,12 +55,8 @@ impl Endpoint {
         let groups = v6.segments();
         if let [0, 0, 0, 0, 0, 0xffff, ..] = groups {
             self.push_str("::ffff:");
-            for (i, octet) in v6.octets()[12..].iter().enumerate() {
-                if i > 0 {
-                    self.push(b'.');
-                }
-                self.number(u32::from(*octet));
-            }
+            let [.., a, b, c, d] = v6.octets();
+            self.ipv4([a, b, c, d]);
             return;
         }
         // The longest run of zero groups, as (start, length).

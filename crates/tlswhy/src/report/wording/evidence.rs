@@ -5,7 +5,7 @@
 
 use std::fmt::{self, Write};
 
-use super::{suite_list, Context};
+use super::{push_joined, Context};
 use crate::capture::Timestamp;
 use crate::diagnose::detail::{CloseKind, Detail, PlaintextRole};
 use crate::diagnose::verdict::Finding;
@@ -157,16 +157,6 @@ fn push_seconds(out: &mut String, ts: Timestamp, start: Timestamp) {
 /// A number in decimal.
 fn push_number(out: &mut String, n: impl itoa::Integer) {
     out.push_str(itoa::Buffer::new().format(n));
-}
-
-/// Items with `separator` between them (what `join` makes, without the vector).
-fn push_joined<T: AsRef<str>>(out: &mut String, items: impl Iterator<Item = T>, separator: &str) {
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            out.push_str(separator);
-        }
-        out.push_str(item.as_ref());
-    }
 }
 
 /// One line of evidence.
@@ -518,11 +508,12 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
         Detail::AlpnOffered { protocols } => {
             write!(out, "the client offered ALPN {}", protocols.join(", "))
         }
-        Detail::ProfileSharedSuites { suites } => write!(
-            out,
-            "other connections show the server picks {}, which this client offered too: the cipher suites are not the cause",
-            suite_list(suites)
-        ),
+        Detail::ProfileSharedSuites { suites } => {
+            out.push_str("other connections show the server picks ");
+            push_joined(out, suites.iter().map(|s| s.name()), ", ");
+            out.push_str(", which this client offered too: the cipher suites are not the cause");
+            Ok(())
+        }
         Detail::ProfileNoSuites => {
             out.write_str("no other connection in the capture shows which suites this server accepts")
         }

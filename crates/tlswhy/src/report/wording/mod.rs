@@ -330,13 +330,22 @@ pub(super) fn alert_or_encrypted(alert: Option<AlertDescription>) -> String {
 
 pub(super) fn suite_list(suites: &[CipherSuite]) -> String {
     let mut out = String::new();
-    for (i, s) in suites.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(&s.name());
-    }
+    push_joined(&mut out, suites.iter().map(|s| s.name()), ", ");
     out
+}
+
+/// Items with `separator` between them (what `join` makes, without the vector).
+pub(super) fn push_joined<T: AsRef<str>>(
+    out: &mut String,
+    items: impl Iterator<Item = T>,
+    separator: &str,
+) {
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push_str(separator);
+        }
+        out.push_str(item.as_ref());
+    }
 }
 
 pub(super) fn version_list(versions: &[ProtocolVersion]) -> Vec<String> {
