@@ -82,9 +82,8 @@ pub fn stateless_reset_token(encrypted_extensions: &[u8]) -> Option<[u8; 16]> {
         *encrypted_extensions.get(1)?,
     ]);
     let extensions = encrypted_extensions.get(2..2 + usize::from(len))?;
-    let (_, mut params) = split_extensions(extensions)
-        .into_iter()
-        .find(|&(ty, _)| ty == QUIC_TRANSPORT_PARAMETERS)?;
+    let (_, mut params) =
+        split_extensions(extensions).find(|&(ty, _)| ty == QUIC_TRANSPORT_PARAMETERS)?;
     while !params.is_empty() {
         let (id, n) = varint(params)?;
         let (len, m) = varint(&params[n..])?;

@@ -43,9 +43,7 @@ fn tls13_authorities(body: &[u8]) -> Option<&[u8]> {
     let rest = body.get(1 + context..)?;
     let len = u16_at(rest, 0)?;
     let extensions = rest.get(2..2 + len)?;
-    let (_, data) = split_extensions(extensions)
-        .into_iter()
-        .find(|&(ty, _)| ty == CERTIFICATE_AUTHORITIES)?;
+    let (_, data) = split_extensions(extensions).find(|&(ty, _)| ty == CERTIFICATE_AUTHORITIES)?;
     let len = u16_at(data, 0)?;
     data.get(2..2 + len)
 }

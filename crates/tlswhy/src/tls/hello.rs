@@ -185,28 +185,40 @@ const HRR_RANDOM: [u8; 32] = [
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
-/// Frames one extension again (type, length, data) for tls-parser's extension parser.
-fn framed(ty: u16, data: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(data.len() + 4);
-    v.extend_from_slice(&ty.to_be_bytes());
-    v.extend_from_slice(&(data.len() as u16).to_be_bytes());
-    v.extend_from_slice(data);
-    v
+/// Splits an extensions block into (type, data) pairs; stops at the first bad length.
+pub fn split_extensions(block: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    Extensions(block).map(|e| (e.ty, e.data))
 }
 
-/// Splits an extensions block into (type, data) pairs; stops at the first bad length.
-pub fn split_extensions(mut block: &[u8]) -> Vec<(u16, &[u8])> {
-    let mut out = Vec::new();
-    while block.len() >= 4 {
-        let ty = u16::from_be_bytes([block[0], block[1]]);
-        let len = u16::from_be_bytes([block[2], block[3]]) as usize;
-        let Some(data) = block.get(4..4 + len) else {
-            break;
+/// One extension of a block: its type, its data, and the whole of it with its type and
+/// length (what tls-parser's extension parser reads).
+struct Extension<'a> {
+    ty: u16,
+    data: &'a [u8],
+    framed: &'a [u8],
+}
+
+/// The extensions of a block, in order, up to the first bad length.
+struct Extensions<'a>(&'a [u8]);
+
+impl<'a> Iterator for Extensions<'a> {
+    type Item = Extension<'a>;
+
+    fn next(&mut self) -> Option<Extension<'a>> {
+        let block = self.0;
+        let header = block.get(..4)?;
+        let len = u16::from_be_bytes([header[2], header[3]]) as usize;
+        let Some(framed) = block.get(..4 + len) else {
+            self.0 = &[];
+            return None;
         };
-        out.push((ty, data));
-        block = &block[4 + len..];
+        self.0 = &block[4 + len..];
+        Some(Extension {
+            ty: u16::from_be_bytes([header[0], header[1]]),
+            data: &framed[4..],
+            framed,
+        })
     }
-    out
 }
 
 /// The protocol a server's ALPN extension selects (ServerHello before TLS 1.3,
@@ -230,19 +242,21 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHelloFacts, String> {
     };
     facts.grease = facts.cipher_suites.iter().any(|c| is_grease(c.0));
     if let Some(block) = ch.ext {
-        for (ty, data) in split_extensions(block) {
-            facts.extensions.push(ty);
-            if is_grease(ty) {
+        facts.extensions.reserve(Extensions(block).count());
+        for extension in Extensions(block) {
+            facts.extensions.push(extension.ty);
+            if is_grease(extension.ty) {
                 facts.grease = true;
                 continue;
             }
-            apply_client_extension(&mut facts, ty, data);
+            apply_client_extension(&mut facts, extension);
         }
     }
     Ok(facts)
 }
 
-fn apply_client_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
+fn apply_client_extension(facts: &mut ClientHelloFacts, extension: Extension) {
+    let Extension { ty, data, framed } = extension;
     match ty {
         ext::SESSION_TICKET => {
             facts.session_ticket = true;
@@ -282,7 +296,7 @@ fn apply_client_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
                     facts.first_alpn_ends = name.first().map(|&f| (f, *name.last().unwrap_or(&f)));
                 }
             }
-            apply_parsed_extension(facts, ty, data)
+            apply_parsed_extension(facts, framed)
         }
         ext::EC_POINT_FORMATS => {
             if let Some((&len, rest)) = data.split_first() {
@@ -294,10 +308,9 @@ fn apply_client_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
     }
 }
 
-/// Reads an extension's contents with tls-parser.
-fn apply_parsed_extension(facts: &mut ClientHelloFacts, ty: u16, data: &[u8]) {
-    let bytes = framed(ty, data);
-    let Ok((_, parsed)) = tls_parser::parse_tls_extension(&bytes) else {
+/// Reads an extension's contents with tls-parser (`framed`: with its type and length).
+fn apply_parsed_extension(facts: &mut ClientHelloFacts, framed: &[u8]) {
+    let Ok((_, parsed)) = tls_parser::parse_tls_extension(framed) else {
         return;
     };
     match parsed {

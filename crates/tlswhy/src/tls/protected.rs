@@ -295,7 +295,6 @@ pub(crate) fn encrypted_extensions_alpn(body: &[u8]) -> Option<String> {
     let len = u16::from_be_bytes([*body.first()?, *body.get(1)?]) as usize;
     let extensions = body.get(2..2 + len)?;
     split_extensions(extensions)
-        .into_iter()
         .find(|&(ty, _)| ty == ext::ALPN)
         .and_then(|(_, data)| selected_alpn(data))
 }
