@@ -117,13 +117,14 @@ impl CertFacts {
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return self.ip_addresses.contains(&ip);
         }
+        let host = HostName::of(host);
         if !self.dns_names.is_empty() {
-            return self.dns_names.iter().any(|p| dns_name_matches(p, host));
+            return self.dns_names.iter().any(|p| host.matched_by(p));
         }
         // No SAN dNSName: legacy clients fall back to the subject CN.
         self.common_name
             .as_deref()
-            .is_some_and(|cn| dns_name_matches(cn, host))
+            .is_some_and(|cn| host.matched_by(cn))
     }
 
     /// Signed with SHA-1 or MD5, which no longer resist collisions: browsers and current
@@ -224,19 +225,41 @@ fn text(s: &str) -> String {
 /// RFC 6125 §6.4: case-insensitive; a `*` only as the whole left-most label, matching
 /// exactly one label.
 pub fn dns_name_matches(pattern: &str, host: &str) -> bool {
-    // Case-insensitive without copying: this runs for every certificate checked.
-    let pattern = pattern.trim_end_matches('.');
-    let host = host.trim_end_matches('.');
-    if let Some(suffix) = pattern.strip_prefix("*.") {
-        if suffix.contains('*') || !suffix.contains('.') {
-            return false;
+    HostName::of(host).matched_by(pattern)
+}
+
+/// A host name as certificate names are matched against it: without its final dot,
+/// its first label split off once (a certificate may hold a hundred names, and the
+/// name of every handshake is checked against its certificate's).
+struct HostName<'a> {
+    whole: &'a str,
+    /// What follows a non-empty first label, the part a wildcard's suffix must equal.
+    after_first: Option<&'a str>,
+}
+
+impl<'a> HostName<'a> {
+    fn of(host: &'a str) -> HostName<'a> {
+        let whole = host.trim_end_matches('.');
+        let after_first = whole
+            .split_once('.')
+            .filter(|(first, _)| !first.is_empty())
+            .map(|(_, rest)| rest);
+        HostName { whole, after_first }
+    }
+
+    /// Does certificate name `pattern` cover this host? Case-insensitive, without
+    /// copying; the lengths are compared first, so most names are set aside at once.
+    fn matched_by(&self, pattern: &str) -> bool {
+        let pattern = pattern.trim_end_matches('.');
+        match pattern.strip_prefix("*.") {
+            Some(suffix) => {
+                self.after_first
+                    .is_some_and(|rest| rest.eq_ignore_ascii_case(suffix))
+                    && !suffix.contains('*')
+                    && suffix.contains('.')
+            }
+            None => pattern.eq_ignore_ascii_case(self.whole) && !pattern.contains('*'),
         }
-        match host.split_once('.') {
-            Some((first, rest)) => !first.is_empty() && rest.eq_ignore_ascii_case(suffix),
-            None => false,
-        }
-    } else {
-        !pattern.contains('*') && pattern.eq_ignore_ascii_case(host)
     }
 }
 
@@ -305,6 +328,12 @@ mod tests {
         assert!(!dns_name_matches("*.example.com", "a.b.example.com"));
         assert!(!dns_name_matches("*.com", "example.com"));
         assert!(!dns_name_matches("f*.example.com", "foo.example.com"));
+        assert!(!dns_name_matches("*.example.com", ".example.com"));
+        assert!(!dns_name_matches("*.*.example.com", "a.b.example.com"));
+        assert!(dns_name_matches("*.example.com.", "A.Example.COM"));
+        assert!(!dns_name_matches("*.example.com", "a.example.org"));
+        assert!(!dns_name_matches("emby.example.com", "emby.example.co"));
+        assert!(!dns_name_matches("*", "localhost"));
     }
 
     #[test]

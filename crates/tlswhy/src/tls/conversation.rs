@@ -23,6 +23,8 @@ const MAX_RECORD_LEN: usize = 16384 + 2048;
 const KEPT_RECORDS: usize = 16;
 /// Timeline entries kept per conversation.
 const MAX_EVENTS: usize = 48;
+/// Room made for events at a conversation's first.
+const EVENTS_AT_FIRST: usize = 16;
 /// Plain text scanned for a STARTTLS upgrade before giving up on a direction.
 const MAX_PLAINTEXT_SCAN: usize = 64 * 1024;
 
@@ -593,6 +595,11 @@ impl Conversation {
 
     fn push_event(&mut self, at: At, from: Dir, what: impl Into<Label>) {
         if self.facts.events.len() < MAX_EVENTS {
+            if self.facts.events.is_empty() {
+                // A handshake's ladder takes about a dozen: room for them at once
+                // instead of growing four times.
+                self.facts.events.reserve(EVENTS_AT_FIRST);
+            }
             self.facts.events.push(Event {
                 at,
                 from,
