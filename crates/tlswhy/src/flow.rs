@@ -749,4 +749,37 @@ mod tests {
         assert_eq!(out.len(), 64 + 1);
         assert!(!r.has_pending());
     }
+
+    /// Table keys are told apart exactly as flow keys are: IPv4, IPv6, an IPv4 address
+    /// and its IPv4-mapped IPv6 form, the same addresses in two tenants' networks; the
+    /// endpoints in either order are one key.
+    #[test]
+    fn table_keys_are_as_distinct_as_flow_keys() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let (a, b) = (addr("10.0.0.1:40000"), addr("10.0.0.2:443"));
+        let (c, d) = (addr("[2001:db8::1]:40000"), addr("[2001:db8::2]:443"));
+        let (e, f) = (
+            addr("[::ffff:10.0.0.1]:40000"),
+            addr("[::ffff:10.0.0.2]:443"),
+        );
+        let flows = [
+            (a, b, Tunnel::NONE),
+            (c, d, Tunnel::NONE),
+            (e, f, Tunnel::NONE),
+            (a, d, Tunnel::NONE),
+            (a, b, Tunnel(7)),
+            (a, b, Tunnel(8)),
+            (c, d, Tunnel(1 << 40)),
+            (addr("10.0.0.1:40001"), b, Tunnel::NONE),
+        ];
+        let mut table: HashMap<TableKey, usize, foldhash::fast::RandomState> = HashMap::default();
+        for (i, &(x, y, tunnel)) in flows.iter().enumerate() {
+            let key = TableKey(key_of(x, y, tunnel));
+            assert_eq!(table.insert(key, i), None, "{:?} taken", key.0);
+        }
+        for (i, &(x, y, tunnel)) in flows.iter().enumerate() {
+            assert_eq!(table.get(&TableKey(key_of(x, y, tunnel))), Some(&i));
+            assert_eq!(table.get(&TableKey(key_of(y, x, tunnel))), Some(&i));
+        }
+    }
 }
