@@ -605,6 +605,10 @@ impl<A: Application> FlowTable<A> {
     /// `FlowTable::is_over`), or was closed by a reused 5-tuple or a limit, to `out`,
     /// finished. Scans the table at most once per second of capture time.
     pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Connection<A>>) {
+        for conn in self.done.drain(..) {
+            self.open.remove(&conn.first.frame);
+            out.push(conn);
+        }
         if now.0.saturating_sub(self.last_sweep.0) >= SWEEP_NS {
             self.last_sweep = now;
             let idle_ns = self.limits.flow_idle_ns();
@@ -614,15 +618,13 @@ impl<A: Application> FlowTable<A> {
                 .filter(|(_, c)| FlowTable::is_over(idle_ns, c, now))
                 .map(|(k, _)| *k)
                 .collect();
+            // Straight to `out`: a connection is some hundreds of bytes, moved by value.
             for key in over {
                 let mut conn = self.live.remove(&key).expect("present");
                 conn.finish();
-                self.done.push(conn);
+                self.open.remove(&conn.first.frame);
+                out.push(conn);
             }
-        }
-        for conn in self.done.drain(..) {
-            self.open.remove(&conn.first.frame);
-            out.push(conn);
         }
     }
 

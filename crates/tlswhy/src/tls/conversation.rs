@@ -292,15 +292,15 @@ impl Conversation {
         if data.is_empty() {
             return;
         }
+        // A record cut by a segment boundary waits in `pending`, with room for the
+        // whole of it (its header says how long it is): the next segments are appended
+        // without growing it, and the buffer is kept for the next cut record.
         let mut buf = std::mem::take(&mut self.streams[d].pending);
-        let owned;
-        let input: &[u8] = if buf.is_empty() {
-            data
-        } else {
+        let buffered = !buf.is_empty();
+        if buffered {
             buf.extend_from_slice(data);
-            owned = std::mem::take(&mut buf);
-            &owned
-        };
+        }
+        let input: &[u8] = if buffered { &buf } else { data };
         let mut rest = input;
         while rest.len() >= 5 {
             if self.streams[d].mode != Mode::Records || self.settled {
@@ -373,9 +373,20 @@ impl Conversation {
             self.on_record(dir, content_type, payload, at);
             rest = &rest[5 + len..];
         }
-        if !rest.is_empty() && self.streams[d].mode == Mode::Records && !self.settled {
-            buf.clear();
-            buf.extend_from_slice(rest);
+        let left = rest.len();
+        let record = match rest {
+            [_, _, _, high, low, ..] => 5 + usize::from(u16::from_be_bytes([*high, *low])),
+            _ => 0,
+        };
+        if left > 0 && self.streams[d].mode == Mode::Records && !self.settled {
+            if buffered {
+                let consumed = buf.len() - left;
+                buf.drain(..consumed);
+            } else {
+                buf.clear();
+                buf.extend_from_slice(&data[data.len() - left..]);
+            }
+            buf.reserve(record.saturating_sub(left));
             self.streams[d].pending = buf;
         }
     }
