@@ -5,7 +5,7 @@
 
 use std::fmt::{self, Write};
 
-use super::{push_joined, Context};
+use super::{push_joined, push_suite_list, Context};
 use crate::capture::Timestamp;
 use crate::diagnose::detail::{CloseKind, Detail, PlaintextRole};
 use crate::diagnose::verdict::Finding;
@@ -63,12 +63,11 @@ pub fn evidence_lines(
                 )
             });
         }
-        each(&mut |out| {
-            write!(
-                out,
-                "application data: {client_records} record(s) from the client, {server_records} from the server"
-            )
-        });
+        let application_data = Detail::ApplicationData {
+            client_records: *client_records,
+            server_records: *server_records,
+        };
+        each(&mut |out| detail_into(out, &application_data, cx));
         return;
     }
     for d in &v.details {
@@ -195,7 +194,9 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
         Detail::OneSided { client_packets } => {
             write!(out, "{client_packets} packets from the client, none from the server")
         }
-        Detail::ClientChangeCipherSpecUnanswered { at } => cite(out, cx,
+        Detail::ClientChangeCipherSpecUnanswered { at } => cite(
+            out,
+            cx,
             *at,
             Dir::ToServer,
             "client ChangeCipherSpec: it saw a ServerHello the capture does not hold",
@@ -207,7 +208,9 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             protocol,
             first_line,
         } => match role {
-            PlaintextRole::InsteadOfClientHello => cite(out, cx,
+            PlaintextRole::InsteadOfClientHello => cite(
+                out,
+                cx,
                 *at,
                 *from,
                 format_args!(
@@ -215,35 +218,49 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
                     protocol.describe()
                 ),
             ),
-            PlaintextRole::ServerAnswer => cite(out, cx,
+            PlaintextRole::ServerAnswer => cite(
+                out,
+                cx,
                 *at,
                 *from,
                 format_args!("server answered \"{first_line}\""),
             ),
-            PlaintextRole::ServerSpoke => cite(out, cx, *at, *from, format_args!("\"{first_line}\"")),
+            PlaintextRole::ServerSpoke => {
+                cite(out, cx, *at, *from, format_args!("\"{first_line}\""))
+            }
         },
-        Detail::MidStream { at } => cite(out, cx,
+        Detail::MidStream { at } => cite(
+            out,
+            cx,
             *at,
             Dir::ToServer,
             "first packet of the connection is not a SYN, and no ClientHello follows",
         ),
         Detail::Malformed { at, from, what } => cite(out, cx, *at, *from, what),
-        Detail::SegmentMissing { at, from } => cite(out, cx,
+        Detail::SegmentMissing { at, from } => cite(
+            out,
+            cx,
             *at,
             *from,
             "a segment before this one is missing from the capture",
         ),
-        Detail::StreamLost { at, from, reason } => cite(out, cx,
+        Detail::StreamLost { at, from, reason } => cite(
+            out,
+            cx,
             *at,
             *from,
             format_args!("{} stream: {reason}", from.sender()),
         ),
-        Detail::ClientBytes { at, bytes } => cite(out, cx,
+        Detail::ClientBytes { at, bytes } => cite(
+            out,
+            cx,
             *at,
             Dir::ToServer,
             format_args!("{bytes} bytes of client data"),
         ),
-        Detail::NoTlsData { at } => cite(out, cx, *at, Dir::ToServer, "connection seen, no TLS data"),
+        Detail::NoTlsData { at } => {
+            cite(out, cx, *at, Dir::ToServer, "connection seen, no TLS data")
+        }
         Detail::ClientHello {
             at,
             highest_version,
@@ -259,7 +276,7 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             out.push_str(" suites (");
             push_joined(out, classes.iter().map(|c| &**c), "; ");
             out.push_str("): ");
-            push_joined(out, suites.iter().map(|s| s.name()), ", ");
+            push_suite_list(out, suites);
             let more = offered.saturating_sub(suites.len());
             if more > 0 {
                 out.push_str(", … ");
@@ -300,7 +317,9 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             at,
             version,
             cipher_suite,
-        } => cite(out, cx,
+        } => cite(
+            out,
+            cx,
             *at,
             Dir::ToClient,
             format_args!("ServerHello: {version}, {cipher_suite}"),
@@ -336,7 +355,9 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             at,
             version,
             datagrams,
-        } => cite(out, cx,
+        } => cite(
+            out,
+            cx,
             *at,
             Dir::ToServer,
             format_args!(
@@ -349,7 +370,9 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
                 }
             ),
         ),
-        Detail::QuicVersionNegotiation { at, versions } => cite(out, cx,
+        Detail::QuicVersionNegotiation { at, versions } => cite(
+            out,
+            cx,
             *at,
             Dir::ToClient,
             format_args!(
@@ -363,7 +386,9 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             frame,
             error_code,
             reason,
-        } => cite(out, cx,
+        } => cite(
+            out,
+            cx,
             *at,
             *from,
             format_args!(
@@ -386,22 +411,30 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
                 from.sender()
             ),
         ),
-        Detail::PortUnreachable { at, count } => cite(out, cx,
+        Detail::PortUnreachable { at, count } => cite(
+            out,
+            cx,
             *at,
             Dir::ToClient,
             format_args!("ICMP port unreachable ({count} in all)"),
         ),
-        Detail::TcpFallback { at } => cite(out, cx,
+        Detail::TcpFallback { at } => cite(
+            out,
+            cx,
             *at,
             Dir::ToServer,
             "TCP SYN to the same server and port: the client falls back to TCP",
         ),
-        Detail::QuicClientStoppedInHandshake { at } => cite(out, cx,
+        Detail::QuicClientStoppedInHandshake { at } => cite(
+            out,
+            cx,
             *at,
             Dir::ToServer,
             "the client's last packet: Handshake only, no 1-RTT data after the server's flight",
         ),
-        Detail::QuicFirstShortPacket { at } => cite(out, cx,
+        Detail::QuicFirstShortPacket { at } => cite(
+            out,
+            cx,
             *at,
             Dir::ToServer,
             "the client's first 1-RTT packet: the handshake completed on its side",
@@ -411,7 +444,9 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             len,
             proof,
             client_went_on,
-        } => cite(out, cx,
+        } => cite(
+            out,
+            cx,
             *at,
             Dir::ToClient,
             format_args!(
@@ -473,7 +508,9 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
                 cite(out, cx, *at, Dir::ToClient, "CertificateRequest")
             } else {
                 let names: Vec<String> = accepted_issuers.iter().map(|n| format!("'{n}'")).collect();
-                cite(out, cx,
+                cite(
+                    out,
+                    cx,
                     *at,
                     Dir::ToClient,
                     format_args!(
@@ -489,15 +526,25 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             subject,
             issuer,
         } => match (*chain_length, subject, issuer) {
-            (0, _, _) => cite(out, cx, *at, Dir::ToServer, "Certificate message with no certificates"),
-            (n, Some(subject), Some(issuer)) => cite(out, cx,
+            (0, _, _) => cite(
+                out,
+                cx,
+                *at,
+                Dir::ToServer,
+                "Certificate message with no certificates",
+            ),
+            (n, Some(subject), Some(issuer)) => cite(
+                out,
+                cx,
                 *at,
                 Dir::ToServer,
                 format_args!(
                     "client Certificate with {n} certificate(s), '{subject}' issued by '{issuer}'"
                 ),
             ),
-            (n, _, _) => cite(out, cx,
+            (n, _, _) => cite(
+                out,
+                cx,
                 *at,
                 Dir::ToServer,
                 format_args!("client Certificate with {n} certificate(s)"),
@@ -506,11 +553,13 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
         Detail::NoClientCertificate => out.write_str("the client sent no Certificate message"),
         Detail::NoClientAcceptedLeaf => out.write_str("no other client of this server in the capture accepted this certificate (sent data after the handshake)"),
         Detail::AlpnOffered { protocols } => {
-            write!(out, "the client offered ALPN {}", protocols.join(", "))
+            out.push_str("the client offered ALPN ");
+            push_joined(out, protocols.iter(), ", ");
+            Ok(())
         }
         Detail::ProfileSharedSuites { suites } => {
             out.push_str("other connections show the server picks ");
-            push_joined(out, suites.iter().map(|s| s.name()), ", ");
+            push_suite_list(out, suites);
             out.push_str(", which this client offered too: the cipher suites are not the cause");
             Ok(())
         }
@@ -529,7 +578,7 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
                 write!(out, "{client}")?;
             }
             out.push_str(") the server picked ");
-            push_joined(out, suites.iter().map(|s| s.name()), ", ");
+            push_suite_list(out, suites);
             out.push_str(" — none of them offered here");
             Ok(())
         }
@@ -550,12 +599,16 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             out,
             "application data: {client_records} record(s) from the client, {server_records} from the server"
         ),
-        Detail::ServerFinished { at } => cite(out, cx,
+        Detail::ServerFinished { at } => cite(
+            out,
+            cx,
             *at,
             Dir::ToClient,
             "server Finished: the handshake completed",
         ),
-        Detail::ClientFinished { at } => cite(out, cx,
+        Detail::ClientFinished { at } => cite(
+            out,
+            cx,
             *at,
             Dir::ToServer,
             "client's encrypted flight (Finished): the handshake completed",
@@ -579,7 +632,9 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             }
             cite(out, cx, *at, *from, what)
         }
-        Detail::ClientFlight { at, record_lengths } => cite(out, cx,
+        Detail::ClientFlight { at, record_lengths } => cite(
+            out,
+            cx,
             *at,
             Dir::ToServer,
             format_args!(
@@ -595,7 +650,9 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
         Detail::CertificateBySize => {
             out.write_str("the client's flight holds a Certificate, a CertificateVerify and its Finished")
         }
-        Detail::LastMessage { at, from, message } => cite(out, cx,
+        Detail::LastMessage { at, from, message } => cite(
+            out,
+            cx,
             *at,
             *from,
             format_args!("last message seen: {message}"),

@@ -330,8 +330,13 @@ pub(super) fn alert_or_encrypted(alert: Option<AlertDescription>) -> String {
 
 pub(super) fn suite_list(suites: &[CipherSuite]) -> String {
     let mut out = String::new();
-    push_joined(&mut out, suites.iter().map(|s| s.name()), ", ");
+    push_suite_list(&mut out, suites);
     out
+}
+
+/// [`suite_list`] at the end of `out`.
+pub(super) fn push_suite_list(out: &mut String, suites: &[CipherSuite]) {
+    push_joined(out, suites.iter().map(|s| s.name()), ", ");
 }
 
 /// Items with `separator` between them (what `join` makes, without the vector).
