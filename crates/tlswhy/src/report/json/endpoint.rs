@@ -7,6 +7,28 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 /// `[` + the longest IPv6 text (45) + `]:` + 5 digits.
 const MAX_LEN: usize = 53;
 
+/// The decimal digits of each octet value and how many of them there are.
+const OCTET_DIGITS: [([u8; 3], u8); 256] = {
+    let mut table = [([0u8; 3], 0u8); 256];
+    let mut n = 0;
+    while n < 256 {
+        let (hundreds, tens, ones) = (
+            b'0' + (n / 100) as u8,
+            b'0' + (n / 10 % 10) as u8,
+            b'0' + (n % 10) as u8,
+        );
+        table[n] = if n >= 100 {
+            ([hundreds, tens, ones], 3)
+        } else if n >= 10 {
+            ([tens, ones, 0], 2)
+        } else {
+            ([ones, 0, 0], 1)
+        };
+        n += 1;
+    }
+    table
+};
+
 /// An endpoint spelled out: `[ip]:port` with the address at `ip`.
 pub(super) struct Endpoint {
     buf: [u8; MAX_LEN],
@@ -34,17 +56,41 @@ impl Endpoint {
             }
         }
         e.push(b':');
-        e.number(u32::from(addr.port()));
+        e.port(addr.port());
         e
     }
 
-    /// An IPv4 address in dotted decimal.
+    /// A port's digits, written in place.
+    fn port(&mut self, port: u16) {
+        let count = match port {
+            0..=9 => 1,
+            10..=99 => 2,
+            100..=999 => 3,
+            1000..=9999 => 4,
+            _ => 5,
+        };
+        if let Some(slots) = self.buf.get_mut(self.len..self.len + count) {
+            let mut n = port;
+            for slot in slots.iter_mut().rev() {
+                *slot = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            self.len += count;
+        }
+    }
+
+    /// An IPv4 address in dotted decimal, each octet's digits from a table.
     fn ipv4(&mut self, octets: [u8; 4]) {
         for (i, octet) in octets.into_iter().enumerate() {
             if i > 0 {
                 self.push(b'.');
             }
-            self.number(u32::from(octet));
+            // All three bytes copied (a fixed-size copy), the used ones kept.
+            let (digits, count) = OCTET_DIGITS[usize::from(octet)];
+            if let Some(slots) = self.buf.get_mut(self.len..self.len + 3) {
+                slots.copy_from_slice(&digits);
+                self.len += usize::from(count);
+            }
         }
     }
 
@@ -54,7 +100,7 @@ impl Endpoint {
     fn ipv6(&mut self, v6: Ipv6Addr) {
         let groups = v6.segments();
         if let [0, 0, 0, 0, 0, 0xffff, ..] = groups {
-            self.push_str("::ffff:");
+            self.push_str(b"::ffff:");
             let [.., a, b, c, d] = v6.octets();
             self.ipv4([a, b, c, d]);
             return;
@@ -89,14 +135,15 @@ impl Endpoint {
             hex(self, &groups);
         } else {
             hex(self, &groups[..best.0]);
-            self.push_str("::");
+            self.push_str(b"::");
             hex(self, &groups[best.0 + best.1..]);
         }
     }
 
-    fn push_str(&mut self, s: &str) {
-        for &b in s.as_bytes() {
-            self.push(b);
+    fn push_str(&mut self, s: &[u8]) {
+        if let Some(slots) = self.buf.get_mut(self.len..self.len + s.len()) {
+            slots.copy_from_slice(s);
+            self.len += s.len();
         }
     }
 
@@ -107,42 +154,28 @@ impl Endpoint {
         }
     }
 
-    fn number(&mut self, n: u32) {
-        // Up to three digits by their count (octets, most ports' first part), the rest
-        // by division.
-        if n >= 1000 {
-            self.number(n / 1000);
-            let rest = n % 1000;
-            self.push(b'0' + (rest / 100) as u8);
-            self.push(b'0' + (rest / 10 % 10) as u8);
-            self.push(b'0' + (rest % 10) as u8);
-            return;
+    /// Appends `ip:port` to `out`. The whole buffer is copied (a copy of a fixed size,
+    /// a few instructions, where one of the text's own length is a call) and the end
+    /// past the text cut off again.
+    pub(super) fn append(&self, out: &mut Vec<u8>) {
+        let end = out.len() + self.len;
+        out.extend_from_slice(&self.buf);
+        out.truncate(end);
+    }
+
+    /// Appends the address alone to `out`, as [`Endpoint::append`] does.
+    pub(super) fn append_ip(&self, out: &mut Vec<u8>) {
+        let end = out.len() + (self.ip.1 - self.ip.0);
+        if let Some(window) = self.buf.get(self.ip.0..self.ip.0 + MAX_LEN - 1) {
+            out.extend_from_slice(window);
         }
-        if n >= 100 {
-            self.push(b'0' + (n / 100) as u8);
-        }
-        if n >= 10 {
-            self.push(b'0' + (n / 10 % 10) as u8);
-        }
-        self.push(b'0' + (n % 10) as u8);
+        out.truncate(end);
     }
 
     /// `ip:port`, IPv6 in brackets.
     pub(super) fn as_str(&self) -> &str {
         // Only ASCII is written.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
-    }
-
-    /// `ip:port` as bytes (ASCII).
-    pub(super) fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-
-    /// The address alone, as bytes (ASCII).
-    pub(super) fn ip_bytes(&self) -> &[u8] {
-        self.as_bytes()
-            .get(self.ip.0..self.ip.1)
-            .unwrap_or_default()
     }
 
     /// The address alone.
@@ -181,6 +214,10 @@ mod tests {
             let e = Endpoint::of(addr);
             assert_eq!(e.as_str(), addr.to_string());
             assert_eq!(e.ip(), addr.ip().to_string());
+            let mut out = b"x".to_vec();
+            e.append(&mut out);
+            e.append_ip(&mut out);
+            assert_eq!(out, format!("x{addr}{}", addr.ip()).into_bytes());
         }
     }
 
