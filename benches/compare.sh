@@ -29,7 +29,7 @@
 #   Besides the medians, lines of per-round ratios: JSON's speed over the text report's
 #   and, with BASE, this build's time over the base's, each the median over the rounds
 #   of the two runs made in the same round (the machine's speed may drift between
-#   rounds; these ratios see through it).
+#   rounds; these ratios see through it), on the wall clock and on CPU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -111,7 +111,7 @@ once() {
     : >"$WORK/$name.out"
     sync
     local start=$EPOCHREALTIME
-    /usr/bin/time -f "%M" -o "$WORK/time" "$@" >>"$WORK/$name.out" 2>/dev/null || true
+    /usr/bin/time -f "%M %U %S" -o "$WORK/time" "$@" >>"$WORK/$name.out" 2>/dev/null || true
     local end=$EPOCHREALTIME
     echo "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.4f", b - a }') $(cat "$WORK/time")" >>"$WORK/$name.runs"
 }
@@ -119,9 +119,12 @@ once() {
 # paired A B: the median over the rounds of A's time over B's, the two timed in the
 # same round: steadier than a ratio of medians when the machine's speed drifts between
 # rounds (both runs of a round see the same machine). Nothing when either did not run.
+# PAIRED=cpu: their CPU times (user + system) instead of the wall clock.
 paired() {
     [ -s "$WORK/$1.runs" ] && [ -s "$WORK/$2.runs" ] || return 0
-    paste -d' ' <(cut -d' ' -f1 "$WORK/$1.runs") <(cut -d' ' -f1 "$WORK/$2.runs") |
+    local time='{ print $1 }'
+    [ "${PAIRED:-}" = cpu ] && time='{ print $3 + $4 }'
+    paste -d' ' <(awk "$time" "$WORK/$1.runs") <(awk "$time" "$WORK/$2.runs") |
         awk '$2 > 0 { print $1 / $2 }' | sort -g |
         awk '{ r[NR] = $1 } END { if (NR) printf "%.3f", r[int((NR + 1) / 2)] }'
 }
@@ -218,14 +221,18 @@ while [ $# -ge 2 ]; do
     }'
     # Per round: JSON's speed against the text report's, and this build's time against
     # the base's.
+    # The same on CPU time (user + system, every thread): what the output costs the
+    # machine, less swayed by other work on a shared one than the wall clock.
     for json in tlswhy-2t null-2t; do
         r=$(paired text-2t "$json")
-        [ -n "$r" ] && echo "$json speed / text-2t speed, median of the $RUNS rounds' ratios: $r"
+        c=$(PAIRED=cpu paired text-2t "$json")
+        [ -n "$r" ] && echo "$json speed / text-2t speed, median of the $RUNS rounds' ratios: $r (CPU time: $c)"
     done
     for name in "${names[@]}"; do
         case $name in base-*) ;; *) continue ;; esac
         r=$(paired "${name#base-}" "$name")
-        [ -n "$r" ] && echo "A/B ${name#base-} per round: this/base median $r"
+        c=$(PAIRED=cpu paired "${name#base-}" "$name")
+        [ -n "$r" ] && echo "A/B ${name#base-} per round: this/base median $r (CPU time: $c)"
     done
     if [ -f "$WORK/report.html" ]; then
         echo "HTML report: $(stat -c %s "$WORK/report.html") bytes"
