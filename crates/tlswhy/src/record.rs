@@ -174,6 +174,9 @@ pub struct Handshake {
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub sni: Option<String>,
+    /// The version's and the suite's names (`ProtocolVersion::name`,
+    /// `CipherSuite::name`): printable ASCII without quotes or backslashes, written into
+    /// JSON as they are.
     pub version: Option<Cow<'static, str>>,
     pub cipher: Option<Cow<'static, str>>,
     pub established: bool,

@@ -44,15 +44,15 @@ struct Ja4Cache {
     parts: Parts,
     /// The seed of this thread's [`Ja4Key`]s, random.
     seed: u64,
-    /// JA4s by [`Ja4Key`].
-    made: HashMap<u64, Rc<Ja4>>,
+    /// JA4s by [`Ja4Key`] (a hash already: foldhash's few steps instead of SipHash).
+    made: HashMap<u64, Rc<Ja4>, foldhash::fast::FixedState>,
 }
 
 thread_local! {
     static JA4_CACHE: RefCell<Ja4Cache> = RefCell::new(Ja4Cache {
         parts: Parts::default(),
         seed: foldhash::fast::RandomState::default().hash_one(0u8),
-        made: HashMap::new(),
+        made: HashMap::default(),
     });
 }
 

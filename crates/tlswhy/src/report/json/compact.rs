@@ -8,7 +8,6 @@
 //! write the same bytes on every bundled capture and the corpus).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -16,6 +15,7 @@ use super::endpoint::Endpoint;
 use super::writer::{self, write_f64, write_int, write_str};
 use super::{HandshakeId, RecordView, Rfc3339, VerdictJson, SCHEMA_VERSION};
 use crate::diagnose::verdict::Finding;
+use crate::diagnose::verdict::Proof;
 use crate::diagnose::{Fix, Verdict};
 use crate::sanitize::json_text;
 
@@ -46,10 +46,11 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
     write_ascii(out, r.community_id().as_bytes());
     out.extend_from_slice(b",\"sni\":");
     write_opt_str(out, r.sni.map(json_text).as_deref());
+    // Names from the registries (or a number in hex): nothing in them to escape.
     out.extend_from_slice(b",\"version\":");
-    write_opt_str(out, r.version);
+    write_opt_ascii(out, r.version);
     out.extend_from_slice(b",\"cipher\":");
-    write_opt_str(out, r.cipher);
+    write_opt_ascii(out, r.cipher);
     out.extend_from_slice(b",\"established\":");
     write_bool(out, r.established);
     out.extend_from_slice(b",\"handshake_id\":");
@@ -73,7 +74,7 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
     match r.curve.and_then(|group| Some((group.name()?, group.0))) {
         Some((name, code)) => {
             out.extend_from_slice(b"{\"name\":");
-            write_str(out, name);
+            write_ascii(out, name.as_bytes());
             out.extend_from_slice(b",\"code\":");
             write_int(out, code);
             out.push(b'}');
@@ -81,7 +82,7 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
         None => write_value(out, &r.curve),
     }
     out.extend_from_slice(b",\"ja4\":");
-    write_opt_str(out, r.ja4.as_ref().map(|f| f.ja4.as_str()));
+    write_opt_ascii(out, r.ja4.as_ref().map(|f| f.ja4.as_str()));
     out.extend_from_slice(b",\"alerts\":");
     write_list(out, r.alerts);
     if let Some(quic) = r.quic {
@@ -105,6 +106,14 @@ fn write_ascii(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'"');
     out.extend_from_slice(text);
     out.push(b'"');
+}
+
+/// An optional [`write_ascii`] string, `null` when there is none.
+fn write_opt_ascii(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => write_ascii(out, s.as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
@@ -141,32 +150,33 @@ fn write_verdict(out: &mut Vec<u8>, r: &RecordView) {
         context: r.context,
         full: false,
     };
-    let Some(key) = success_key(r.verdict) else {
+    let Some(proof) = success_proof(r.verdict) else {
         return write_value(out, &verdict);
     };
     thread_local! {
-        static SUCCESSES: RefCell<HashMap<SuccessKey, Box<[u8]>, foldhash::fast::RandomState>> =
-            RefCell::new(HashMap::default());
+        /// A success's verdict bytes, by its proof.
+        static SUCCESSES: RefCell<[Option<Box<[u8]>>; 2]> = const { RefCell::new([None, None]) };
     }
     SUCCESSES.with_borrow_mut(|made| {
-        if let Some(bytes) = made.get(&key) {
+        let slot = match proof {
+            Proof::Inferred => &mut made[0],
+            Proof::Decrypted => &mut made[1],
+        };
+        if let Some(bytes) = slot {
             out.extend_from_slice(bytes);
             return;
         }
         let start = out.len();
         write_value(out, &verdict);
-        made.insert(key, out[start..].into());
+        *slot = Some(out[start..].into());
     })
 }
 
-/// What the compact verdict of a success may differ in: its proof.
-type SuccessKey = &'static str;
-
-/// The key of a success's compact verdict (its words and remedy are the same for
-/// every success); `None` for any other verdict.
-fn success_key(v: &Verdict) -> Option<SuccessKey> {
+/// The proof of a success, the only thing its compact verdict may differ in (its words
+/// and remedy are the same for every success); `None` for any other verdict.
+fn success_proof(v: &Verdict) -> Option<Proof> {
     match (&v.finding, &v.fix) {
-        (Finding::Completed { .. }, Fix::Nothing) => Some(v.proof.as_str()),
+        (Finding::Completed { .. }, Fix::Nothing) => Some(v.proof),
         _ => None,
     }
 }
