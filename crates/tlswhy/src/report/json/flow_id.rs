@@ -6,8 +6,6 @@ use std::cell::Cell;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-use sha1::{Digest, Sha1};
-
 use crate::capture::Timestamp;
 use crate::tls::cert::civil_from_days;
 
@@ -44,25 +42,36 @@ impl CommunityId {
         } else {
             (server, client)
         };
-        // The hashed bytes, gathered first: one call to the hash (at most 40 bytes,
-        // one SHA-1 block).
-        let mut input = [0u8; 40];
-        let mut len = 0;
-        let mut put = |bytes: &[u8]| {
-            input[len..len + bytes.len()].copy_from_slice(bytes);
-            len += bytes.len();
-        };
-        put(&seed.to_be_bytes());
+        // The hashed bytes (at most 40) make one SHA-1 block with their padding: they
+        // are put in it and compressed once, without a hasher's buffering.
+        let mut block = [0u8; 64];
+        block[..2].copy_from_slice(&seed.to_be_bytes());
+        let mut len = 2;
         for ip in [a.ip(), b.ip()] {
             match ip {
-                IpAddr::V4(v4) => put(&v4.octets()),
-                IpAddr::V6(v6) => put(&v6.octets()),
+                IpAddr::V4(v4) => {
+                    block[len..len + 4].copy_from_slice(&v4.octets());
+                    len += 4;
+                }
+                IpAddr::V6(v6) => {
+                    block[len..len + 16].copy_from_slice(&v6.octets());
+                    len += 16;
+                }
             }
         }
-        put(&[protocol, 0]);
-        put(&a.port().to_be_bytes());
-        put(&b.port().to_be_bytes());
-        let digest: [u8; 20] = Sha1::digest(&input[..len]).into();
+        block[len..len + 2].copy_from_slice(&[protocol, 0]);
+        block[len + 2..len + 4].copy_from_slice(&a.port().to_be_bytes());
+        block[len + 4..len + 6].copy_from_slice(&b.port().to_be_bytes());
+        len += 6;
+        // SHA-1's padding (FIPS 180-4 §5.1.1): a 1 bit, zeros, the length in bits.
+        block[len] = 0x80;
+        block[56..].copy_from_slice(&(len as u64 * 8).to_be_bytes());
+        let mut state = SHA1_INITIAL;
+        sha1::compress(&mut state, &[block.into()]);
+        let mut digest = [0u8; 20];
+        for (bytes, word) in digest.chunks_exact_mut(4).zip(state) {
+            bytes.copy_from_slice(&word.to_be_bytes());
+        }
         let mut id = [0u8; 30];
         id[..2].copy_from_slice(b"1:");
         base64(&digest, &mut id[2..]);
@@ -80,21 +89,35 @@ impl CommunityId {
     }
 }
 
-/// Standard base64 with padding (RFC 4648 §4) of 20 bytes into 28.
+/// SHA-1's initial hash value (FIPS 180-4 §5.3.1).
+const SHA1_INITIAL: [u32; 5] = [
+    0x6745_2301,
+    0xefcd_ab89,
+    0x98ba_dcfe,
+    0x1032_5476,
+    0xc3d2_e1f0,
+];
+
+/// Standard base64 with padding (RFC 4648 §4) of 20 bytes into 28: six groups of three
+/// bytes, then two bytes and a `=`.
 fn base64(bytes: &[u8; 20], out: &mut [u8]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (chunk, quad) in bytes.chunks(3).zip(out.chunks_mut(4)) {
-        let n = chunk
+    let char_at = |n: u32, shift: u32| ALPHABET[(n >> shift & 63) as usize];
+    for (three, four) in bytes.chunks(3).zip(out.chunks_mut(4)) {
+        let n = three
             .iter()
             .enumerate()
             .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for (i, slot) in quad.iter_mut().enumerate() {
-            *slot = if i <= chunk.len() {
-                ALPHABET[(n >> (18 - 6 * i) & 63) as usize]
+        four.copy_from_slice(&[
+            char_at(n, 18),
+            char_at(n, 12),
+            char_at(n, 6),
+            if three.len() == 3 {
+                char_at(n, 0)
             } else {
                 b'='
-            };
-        }
+            },
+        ]);
     }
 }
 
