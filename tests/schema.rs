@@ -58,6 +58,9 @@ fn check_all(path: &Path) -> (Vec<Value>, Vec<Value>) {
             );
         }
     }
+    for record in &compact {
+        same_microsecond(record);
+    }
     for (c, f) in compact.iter().zip(&full) {
         let (c, f) = (c.as_object().unwrap(), f.as_object().unwrap());
         for (key, value) in c {
@@ -84,6 +87,21 @@ fn check_all(path: &Path) -> (Vec<Value>, Vec<Value>) {
         }
     }
     (compact, full)
+}
+
+/// `ts` and `time` name the same microsecond: the seconds within the minute and their
+/// microseconds agree (a nanosecond capture's time rounded twice once disagreed).
+fn same_microsecond(record: &Value) {
+    let ts = record["ts"].as_f64().unwrap();
+    let micros = (ts * 1e6).round() as i64;
+    let time = record["time"].as_str().unwrap();
+    let (seconds, fraction) = time[17..time.len() - 1].split_once('.').unwrap();
+    let of_minute = seconds.parse::<i64>().unwrap() * 1_000_000 + fraction.parse::<i64>().unwrap();
+    assert_eq!(
+        micros.rem_euclid(60_000_000),
+        of_minute,
+        "ts {ts}, time {time}"
+    );
 }
 
 fn mean_len(records: &[Value]) -> usize {

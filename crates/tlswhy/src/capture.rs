@@ -32,6 +32,12 @@ impl Timestamp {
         self.0 as f64 / 1e9
     }
 
+    /// Microseconds since the epoch, rounded to the nearest (a half up; the last 500 ns
+    /// of the range down): the time the records show, as `ts` and as `time`.
+    pub fn round_micros(self) -> i64 {
+        self.0.saturating_add(500).div_euclid(1000)
+    }
+
     /// Whole seconds since the epoch.
     pub fn as_unix_secs(self) -> i64 {
         self.0.div_euclid(1_000_000_000)

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use serde::Serialize;
 
 use super::endpoint::Endpoint;
-use super::writer::{self, write_f64, write_int, write_str};
+use super::writer::{self, write_int, write_seconds, write_str};
 use super::{HandshakeId, RecordView, Rfc3339, VerdictJson, SCHEMA_VERSION};
 use crate::diagnose::verdict::Finding;
 use crate::diagnose::verdict::Proof;
@@ -26,7 +26,7 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
     out.extend_from_slice(b",\"capture\":");
     write_str(out, r.capture);
     out.extend_from_slice(b",\"ts\":");
-    write_f64(out, r.ts_seconds());
+    write_seconds(out, r.ts.round_micros());
     out.extend_from_slice(b",\"time\":");
     write_ascii(out, Rfc3339::of(r.ts).as_bytes());
     let (client, server) = (Endpoint::of(r.client), Endpoint::of(r.server));

@@ -127,8 +127,7 @@ pub struct Rfc3339([u8; 27]);
 
 impl Rfc3339 {
     pub fn of(ts: Timestamp) -> Rfc3339 {
-        // Rounded to the microsecond; the last 500 ns of the range round down.
-        let micros = ts.0.saturating_add(500).div_euclid(1000);
+        let micros = ts.round_micros();
         let secs = micros.div_euclid(1_000_000);
         let mut out = *b"0000-00-00T00:00:00.000000Z";
         let digits = |out: &mut [u8; 27], at: usize, width: usize, mut n: u32| {

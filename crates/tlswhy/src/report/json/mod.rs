@@ -174,9 +174,9 @@ impl<'a> RecordView<'a> {
         }
     }
 
-    /// The record's time, to the microsecond.
+    /// The record's time in seconds, rounded to the microsecond as `time` is.
     fn ts_seconds(&self) -> f64 {
-        (self.ts.as_secs_f64() * 1e6).round() / 1e6
+        self.ts.round_micros() as f64 / 1e6
     }
 }
 

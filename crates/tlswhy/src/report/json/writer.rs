@@ -155,6 +155,35 @@ pub(super) fn write_f64(out: &mut Vec<u8>, v: f64) {
     }
 }
 
+/// A time given in microseconds, as the seconds [`write_f64`] writes for
+/// `micros as f64 / 1e6` — from the digits of the microseconds themselves between 10⁹
+/// and 2³² seconds (2001 to 2106): `1735732800.04272`, `1735732800.0` for a whole second.
+///
+/// In that range the doubles are less than 10⁻⁶ apart (2⁻²¹ at most), so the double
+/// nearest to the microseconds is the only one they round to, and of the decimals with
+/// six places or fewer only they round to it (not as a tie: a multiple of 10⁻⁶ halfway
+/// between two doubles would be a binary fraction of at most six places, itself a
+/// double). Its shortest form, the one serde_json writes, is theirs.
+pub(super) fn write_seconds(out: &mut Vec<u8>, micros: i64) {
+    const RANGE: std::ops::Range<i64> = 1_000_000_000_000_000..4_294_967_296_000_000;
+    if !RANGE.contains(&micros) {
+        return write_f64(out, micros as f64 / 1e6);
+    }
+    let (secs, mut fraction) = (micros / 1_000_000, (micros % 1_000_000) as u32);
+    write_int(out, secs);
+    if fraction == 0 {
+        out.extend_from_slice(b".0");
+        return;
+    }
+    let mut digits = *b".000000";
+    for slot in digits[1..].iter_mut().rev() {
+        *slot = b'0' + (fraction % 10) as u8;
+        fraction /= 10;
+    }
+    let zeros = digits.iter().rev().take_while(|&&d| d == b'0').count();
+    out.extend_from_slice(&digits[..digits.len() - zeros]);
+}
+
 fn write_f32(out: &mut Vec<u8>, v: f32) {
     if v.is_finite() {
         out.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
@@ -709,6 +738,47 @@ mod tests {
             let s = (c as char).to_string();
             let (ours, theirs) = both(&s);
             assert_eq!(ours, theirs, "byte {c:#x}");
+        }
+    }
+
+    /// Times written from their microseconds are spelled as serde_json spells the
+    /// double `micros / 1e6`: across the range and at its ends, whole seconds, trailing
+    /// zeros, and outside the range.
+    #[test]
+    fn seconds_as_serde_json_writes_them() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut micros: Vec<i64> = vec![
+            0,
+            1,
+            -1,
+            500_000,
+            999_999_999_999_999,
+            1_000_000_000_000_000,
+            1_000_000_000_000_001,
+            1_735_732_800_000_000,
+            1_735_732_800_100_000,
+            1_735_732_800_000_010,
+            1_735_732_800_999_999,
+            4_294_967_295_999_999,
+            4_294_967_296_000_000,
+            9_223_372_036_854_775,
+            -9_223_372_036_854_775,
+        ];
+        for _ in 0..300_000 {
+            let span = 3_294_967_296_000_000u64 + 2_000_000;
+            micros.push(999_999_999_000_000 + (next() % span) as i64);
+        }
+        for m in micros {
+            let mut ours = Vec::new();
+            super::write_seconds(&mut ours, m);
+            let theirs = serde_json::to_string(&(m as f64 / 1e6)).unwrap();
+            assert_eq!(String::from_utf8(ours).unwrap(), theirs, "{m}");
         }
     }
 
