@@ -38,6 +38,13 @@ impl Timestamp {
         self.0.saturating_add(500).div_euclid(1000)
     }
 
+    /// Seconds since the epoch to the microsecond ([`Timestamp::round_micros`]), as the
+    /// JSON records write every time: the double nearest to the microseconds, whose
+    /// shortest form is their digits (no float residue such as `.1302211`).
+    pub fn as_secs_f64_micros(self) -> f64 {
+        self.round_micros() as f64 / 1e6
+    }
+
     /// Whole seconds since the epoch.
     pub fn as_unix_secs(self) -> i64 {
         self.0.div_euclid(1_000_000_000)

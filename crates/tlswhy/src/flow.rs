@@ -33,7 +33,7 @@ pub struct At {
 }
 
 fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(ts.as_secs_f64())
+    s.serialize_f64(ts.as_secs_f64_micros())
 }
 
 /// Direction of a segment relative to the TCP client.

@@ -47,7 +47,7 @@ impl Serialize for AlertFacts {
         use serde::ser::SerializeStruct;
         let mut r = s.serialize_struct("AlertFacts", 6 + usize::from(self.decrypted))?;
         r.serialize_field("frame", &self.at.frame)?;
-        r.serialize_field("ts", &self.at.ts.as_secs_f64())?;
+        r.serialize_field("ts", &self.at.ts.as_secs_f64_micros())?;
         r.serialize_field("from", &self.from)?;
         r.serialize_field("level", &self.level.map(AlertLevel::name))?;
         r.serialize_field("description", &self.description)?;

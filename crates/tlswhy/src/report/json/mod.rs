@@ -176,7 +176,7 @@ impl<'a> RecordView<'a> {
 
     /// The record's time in seconds, rounded to the microsecond as `time` is.
     fn ts_seconds(&self) -> f64 {
-        self.ts.round_micros() as f64 / 1e6
+        self.ts.as_secs_f64_micros()
     }
 }
 
