@@ -14,8 +14,7 @@ use serde::Serialize;
 use super::endpoint::Endpoint;
 use super::writer::{self, write_int, write_seconds, write_str};
 use super::{HandshakeId, RecordView, Rfc3339, VerdictJson, SCHEMA_VERSION};
-use crate::diagnose::verdict::Finding;
-use crate::diagnose::verdict::Proof;
+use crate::diagnose::verdict::{Finding, Proof};
 use crate::diagnose::{Fix, Verdict};
 use crate::sanitize::json_text;
 

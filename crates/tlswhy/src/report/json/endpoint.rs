@@ -1,6 +1,7 @@
 //! A connection's endpoint as the record writes it: `client`/`server` as `ip:port`
 //! (IPv6 in brackets) and `*_ip` as the address alone, spelled once into a stack buffer
-//! (digit by digit, as the standard library spells them).
+//! as the standard library spells them (an IPv4 octet's digits from a table) and
+//! appended to the line from there.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
