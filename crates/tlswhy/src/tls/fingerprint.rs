@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::hello::{ext, ClientHelloFacts};
 use super::suites::is_grease;
+use super::wire::{CipherSuite, ProtocolVersion, SignatureScheme};
 
 /// A ClientHello's JA4 and its raw form.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +42,11 @@ struct Parts {
 }
 
 struct Ja4Cache {
+    /// The hellos without GREASE seen last, as they were sent, each with its JA4, by
+    /// [`Verbatim::slot`]: a client that sends the same hello each time (most do; a
+    /// GREASE one never does) is found by comparing its lists, without the key's pass
+    /// over every value.
+    verbatim: [Option<Verbatim>; VERBATIM_SLOTS],
     parts: Parts,
     /// The seed of this thread's [`Ja4Key`]s, random.
     seed: u64,
@@ -50,6 +56,7 @@ struct Ja4Cache {
 
 thread_local! {
     static JA4_CACHE: RefCell<Ja4Cache> = RefCell::new(Ja4Cache {
+        verbatim: Default::default(),
         parts: Parts::default(),
         seed: foldhash::fast::RandomState::default().hash_one(0u8),
         made: HashMap::default(),
@@ -60,18 +67,99 @@ thread_local! {
 /// hellos of this thread that have the same one.
 pub fn ja4(ch: &ClientHelloFacts, quic: bool) -> Rc<Ja4> {
     JA4_CACHE.with_borrow_mut(|cache| {
+        let slot = (!ch.grease).then(|| Verbatim::slot(ch, quic));
+        if let Some(Some(seen)) = slot.map(|i| &cache.verbatim[i]) {
+            if seen.is(ch, quic) {
+                return seen.ja4.clone();
+            }
+        }
         let key = Ja4Key::of(ch, quic, cache.seed);
-        if let Some(known) = cache.made.get(&key) {
-            return known.clone();
+        let made = match cache.made.get(&key) {
+            Some(known) => known.clone(),
+            None => {
+                cache.parts.fill(ch, quic);
+                let made = Rc::new(cache.parts.fingerprint());
+                if cache.made.len() >= JA4_CACHE_ENTRIES {
+                    cache.made.clear();
+                }
+                cache.made.insert(key, made.clone());
+                made
+            }
+        };
+        if let Some(i) = slot {
+            cache.verbatim[i] = Some(Verbatim::of(ch, quic, made.clone()));
         }
-        cache.parts.fill(ch, quic);
-        let made = Rc::new(cache.parts.fingerprint());
-        if cache.made.len() >= JA4_CACHE_ENTRIES {
-            cache.made.clear();
-        }
-        cache.made.insert(key, made.clone());
         made
     })
+}
+
+/// Hellos kept as they were sent ([`Ja4Cache::verbatim`]).
+const VERBATIM_SLOTS: usize = 16;
+
+/// What a JA4 reads of a hello, as it was sent, and that JA4.
+struct Verbatim {
+    quic: bool,
+    legacy_version: u16,
+    first_alpn_ends: Option<(u8, u8)>,
+    supported_versions: Vec<ProtocolVersion>,
+    cipher_suites: Vec<CipherSuite>,
+    extensions: Vec<u16>,
+    signature_algorithms: Vec<SignatureScheme>,
+    ja4: Rc<Ja4>,
+}
+
+impl Verbatim {
+    fn of(ch: &ClientHelloFacts, quic: bool, ja4: Rc<Ja4>) -> Verbatim {
+        Verbatim {
+            quic,
+            legacy_version: ch.legacy_version.0,
+            first_alpn_ends: ch.first_alpn_ends,
+            supported_versions: ch.supported_versions.clone(),
+            cipher_suites: ch.cipher_suites.clone(),
+            extensions: ch.extensions.clone(),
+            signature_algorithms: ch.signature_algorithms.clone(),
+            ja4,
+        }
+    }
+
+    /// Where a hello is kept: by its lists' lengths and their first and last values,
+    /// mixed.
+    fn slot(ch: &ClientHelloFacts, quic: bool) -> usize {
+        let ends = |values: &mut dyn Iterator<Item = u16>| {
+            let first = values.next().unwrap_or(0);
+            u64::from(first) << 16 | u64::from(values.last().unwrap_or(first))
+        };
+        let lengths = (ch.cipher_suites.len() << 16 | ch.extensions.len() << 8) as u64
+            | ch.signature_algorithms.len() as u64;
+        let suites = ends(&mut ch.cipher_suites.iter().map(|c| c.0));
+        let extensions = ends(&mut ch.extensions.iter().copied());
+        let mixed = folded_multiply(lengths ^ u64::from(quic) << 40 ^ suites << 24, K)
+            ^ folded_multiply(extensions, K);
+        (mixed >> 60) as usize % VERBATIM_SLOTS
+    }
+
+    /// The same hello, as far as a JA4 reads it.
+    fn is(&self, ch: &ClientHelloFacts, quic: bool) -> bool {
+        self.quic == quic
+            && self.legacy_version == ch.legacy_version.0
+            && self.first_alpn_ends == ch.first_alpn_ends
+            && same(&self.cipher_suites, &ch.cipher_suites, |c| c.0)
+            && same(&self.extensions, &ch.extensions, |&e| e)
+            && same(&self.signature_algorithms, &ch.signature_algorithms, |s| {
+                s.0
+            })
+            && same(&self.supported_versions, &ch.supported_versions, |v| v.0)
+    }
+}
+
+/// Two lists of the same values: every pair looked at (no early exit), so that the
+/// comparison is a few vector instructions.
+fn same<T>(a: &[T], b: &[T], value: impl Fn(&T) -> u16) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .fold(0u16, |differ, (x, y)| differ | (value(x) ^ value(y)))
+            == 0
 }
 
 /// A digest of everything a JA4 is made of: the suites and the extensions as sets with
@@ -338,7 +426,10 @@ mod tests {
 
     /// The cache's key: hellos that differ only in GREASE values or in the order of
     /// their suites and extensions share a JA4; any change JA4 sees gives another (each
-    /// made afresh in a thread of its own, whose cache is empty).
+    /// made afresh in a thread of its own, whose cache is empty). Several changes keep
+    /// the lists' lengths and ends (the signature algorithms swapped, another ALPN,
+    /// fewer versions): those hellos come to the slot of the hello kept as it was sent,
+    /// which must not answer for them.
     #[test]
     fn the_cache_follows_what_ja4_reads() {
         let fresh = |ch: ClientHelloFacts| {
