@@ -27,11 +27,6 @@ mod secrets;
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
-    /// Seconds since the epoch as a float (microsecond precision survives).
-    pub fn as_secs_f64(self) -> f64 {
-        self.0 as f64 / 1e9
-    }
-
     /// Microseconds since the epoch, rounded to the nearest (a half up; the last 500 ns
     /// of the range down): the time the records show, as `ts` and as `time`.
     pub fn round_micros(self) -> i64 {

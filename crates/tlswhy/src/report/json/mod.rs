@@ -173,11 +173,6 @@ impl<'a> RecordView<'a> {
             None => CommunityId::tcp(self.client, self.server),
         }
     }
-
-    /// The record's time in seconds, rounded to the microsecond as `time` is.
-    fn ts_seconds(&self) -> f64 {
-        self.ts.as_secs_f64_micros()
-    }
 }
 
 /// The record, field by field in the documented order; the verdict is worded here
@@ -192,7 +187,7 @@ impl Serialize for JsonRecord<'_> {
         let mut r = s.serialize_struct("Handshake", if full { 32 } else { 25 })?;
         r.serialize_field("schema_version", SCHEMA_VERSION)?;
         r.serialize_field("capture", v.capture)?;
-        r.serialize_field("ts", &v.ts_seconds())?;
+        r.serialize_field("ts", &v.ts.as_secs_f64_micros())?;
         r.serialize_field("time", Rfc3339::of(v.ts).as_str())?;
         let (client, server) = (Endpoint::of(v.client), Endpoint::of(v.server));
         r.serialize_field("client", client.as_str())?;
