@@ -374,11 +374,11 @@ impl Conversation {
             rest = &rest[5 + len..];
         }
         let left = rest.len();
-        let record = match rest {
-            [_, _, _, high, low, ..] => 5 + usize::from(u16::from_be_bytes([*high, *low])),
-            _ => 0,
-        };
         if left > 0 && self.streams[d].mode == Mode::Records && !self.settled {
+            let record = match rest {
+                [_, _, _, high, low, ..] => 5 + usize::from(u16::from_be_bytes([*high, *low])),
+                _ => 0,
+            };
             if buffered {
                 let consumed = buf.len() - left;
                 buf.drain(..consumed);
