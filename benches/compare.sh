@@ -166,8 +166,16 @@ while [ $# -ge 2 ]; do
         done
     fi
     for name in "${names[@]}"; do rm -f "$WORK/$name.runs"; done
-    for _ in $(seq "$RUNS"); do
-        for name in "${names[@]}"; do
+    for round in $(seq "$RUNS"); do
+        # Every other round runs the tools in the opposite order: a slow spell of the
+        # machine within a round, or what the run before leaves behind (memory to clear,
+        # pages to write back), does not always fall on the same tool.
+        order=("${names[@]}")
+        if [ $((round % 2)) = 0 ]; then
+            order=()
+            for ((i = ${#names[@]} - 1; i >= 0; i--)); do order+=("${names[i]}"); done
+        fi
+        for name in "${order[@]}"; do
             BIN=target/release/tlswhy
             case $name in base-*) BIN=$BASE ;; esac
             case ${name#base-} in
