@@ -125,14 +125,18 @@ impl Verbatim {
     /// Where a hello is kept: by its lists' lengths and their first and last values,
     /// mixed.
     fn slot(ch: &ClientHelloFacts, quic: bool) -> usize {
-        let ends = |values: &mut dyn Iterator<Item = u16>| {
-            let first = values.next().unwrap_or(0);
-            u64::from(first) << 16 | u64::from(values.last().unwrap_or(first))
-        };
+        // A list's first and last values, read where they are (0 for an empty list).
+        fn ends<T>(list: &[T], value: impl Fn(&T) -> u16) -> u64 {
+            let (first, last) = (
+                list.first().map_or(0, &value),
+                list.last().map_or(0, &value),
+            );
+            u64::from(first) << 16 | u64::from(last)
+        }
         let lengths = (ch.cipher_suites.len() << 16 | ch.extensions.len() << 8) as u64
             | ch.signature_algorithms.len() as u64;
-        let suites = ends(&mut ch.cipher_suites.iter().map(|c| c.0));
-        let extensions = ends(&mut ch.extensions.iter().copied());
+        let suites = ends(&ch.cipher_suites, |c| c.0);
+        let extensions = ends(&ch.extensions, |&e| e);
         let mixed = folded_multiply(lengths ^ u64::from(quic) << 40 ^ suites << 24, K)
             ^ folded_multiply(extensions, K);
         (mixed >> 60) as usize % VERBATIM_SLOTS
