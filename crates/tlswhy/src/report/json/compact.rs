@@ -12,11 +12,12 @@ use std::cell::RefCell;
 use serde::Serialize;
 
 use super::endpoint::Endpoint;
-use super::writer::{self, write_int, write_seconds, write_str};
-use super::{HandshakeId, RecordView, Rfc3339, VerdictJson, SCHEMA_VERSION};
+use super::flow_id::write_ts_and_time;
+use super::writer::{self, write_int, write_str, write_text};
+use super::{HandshakeId, RecordView, VerdictJson, SCHEMA_VERSION};
 use crate::diagnose::verdict::{Finding, Proof};
-use crate::diagnose::{Fix, Verdict};
-use crate::sanitize::json_text;
+use crate::diagnose::{Code, Fix, Verdict};
+use crate::report::wording::{self, Context};
 
 /// Writes the compact record of `r` at the end of `out`.
 pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
@@ -24,10 +25,7 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
     write_ascii(out, SCHEMA_VERSION.as_bytes());
     out.extend_from_slice(b",\"capture\":");
     write_str(out, r.capture);
-    out.extend_from_slice(b",\"ts\":");
-    write_seconds(out, r.ts.round_micros());
-    out.extend_from_slice(b",\"time\":");
-    write_ascii(out, Rfc3339::of(r.ts).as_bytes());
+    write_ts_and_time(out, r.ts);
     let (client, server) = (Endpoint::of(r.client), Endpoint::of(r.server));
     out.extend_from_slice(b",\"client\":\"");
     client.append(out);
@@ -44,7 +42,7 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
     out.extend_from_slice(b",\"community_id\":");
     write_ascii(out, r.community_id().as_bytes());
     out.extend_from_slice(b",\"sni\":");
-    write_opt_str(out, r.sni.map(json_text).as_deref());
+    write_opt_text(out, r.sni);
     // Names from the registries (or a number in hex): nothing in them to escape.
     out.extend_from_slice(b",\"version\":");
     write_opt_ascii(out, r.version);
@@ -64,7 +62,7 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
     out.extend_from_slice(b",\"frame\":");
     write_int(out, r.frame);
     out.extend_from_slice(b",\"alpn\":");
-    write_opt_str(out, r.alpn.map(json_text).as_deref());
+    write_opt_text(out, r.alpn);
     out.extend_from_slice(b",\"resumed\":");
     write_bool(out, r.resumed);
     out.extend_from_slice(b",\"curve\":");
@@ -115,9 +113,10 @@ fn write_opt_ascii(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+/// Optional text from the wire ([`write_text`]), `null` when there is none.
+fn write_opt_text(out: &mut Vec<u8>, s: Option<&str>) {
     match s {
-        Some(s) => write_str(out, s),
+        Some(s) => write_text(out, s),
         None => out.extend_from_slice(b"null"),
     }
 }
@@ -150,7 +149,7 @@ fn write_verdict(out: &mut Vec<u8>, r: &RecordView) {
         full: false,
     };
     let Some(proof) = success_proof(r.verdict) else {
-        return write_value(out, &verdict);
+        return write_failure(out, r.verdict, &r.context);
     };
     thread_local! {
         /// A success's verdict bytes, by its proof.
@@ -169,6 +168,50 @@ fn write_verdict(out: &mut Vec<u8>, r: &RecordView) {
         write_value(out, &verdict);
         *slot = Some(out[start..].into());
     })
+}
+
+/// The verdict object of any other verdict, as [`VerdictJson`] serializes it: its words
+/// written as they are made, the remedy without `Serialize`'s flattening.
+fn write_failure(out: &mut Vec<u8>, v: &Verdict, cx: &Context) {
+    out.extend_from_slice(b"{\"code\":");
+    write_ascii(out, v.code.as_str().as_bytes());
+    out.extend_from_slice(b",\"summary\":");
+    if v.code == Code::Ok {
+        // An `ok` verdict's brief words and no evidence, as for every success.
+        write_ascii(out, wording::COMPLETED_BRIEFLY.as_bytes());
+        out.extend_from_slice(b",\"evidence\":[");
+    } else {
+        write_text(out, &wording::summary(v, cx));
+        out.extend_from_slice(b",\"evidence\":[");
+        let mut first = true;
+        wording::evidence_lines(v, cx, &mut String::with_capacity(256), |line| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            write_text(out, line);
+        });
+    }
+    out.extend_from_slice(b"],\"fix\":");
+    write_text(out, &wording::fix(v));
+    out.extend_from_slice(b",\"details\":");
+    if v.code == Code::Ok {
+        out.extend_from_slice(b"[]");
+    } else {
+        write_list(out, &v.details);
+    }
+    out.extend_from_slice(b",\"remedy\":{\"side\":");
+    write_value(out, &v.fix.side());
+    // The fix's own object (`{"action":…}`) continues the remedy's after `side`.
+    let fix = out.len();
+    write_value(out, &v.fix);
+    if out.get(fix + 1) == Some(&b'}') {
+        out.remove(fix);
+    } else {
+        out[fix] = b',';
+    }
+    out.extend_from_slice(b",\"proof\":");
+    write_ascii(out, v.proof.as_str().as_bytes());
+    out.push(b'}');
 }
 
 /// The proof of a success, the only thing its compact verdict may differ in (its words

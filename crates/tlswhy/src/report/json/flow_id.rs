@@ -6,6 +6,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+use super::writer::{write_seconds, SECONDS_RANGE};
 use crate::capture::Timestamp;
 use crate::tls::cert::civil_from_days;
 
@@ -172,6 +173,60 @@ impl Rfc3339 {
     }
 }
 
+/// Writes a record's `,"ts":…,"time":"…"`: the time as seconds ([`write_seconds`]) and
+/// as [`Rfc3339`], from one rounding to the microsecond. Between 2001 and 2106 (every
+/// capture) the second's ten digits and its date and time of day are spelled once per
+/// thread and second, the fraction's six digits once, both values into one buffer.
+pub(super) fn write_ts_and_time(out: &mut Vec<u8>, ts: Timestamp) {
+    let micros = ts.round_micros();
+    if !SECONDS_RANGE.contains(&micros) {
+        out.extend_from_slice(b",\"ts\":");
+        write_seconds(out, micros);
+        out.extend_from_slice(b",\"time\":\"");
+        out.extend_from_slice(Rfc3339::of(ts).as_bytes());
+        out.push(b'"');
+        return;
+    }
+    let (secs, mut fraction) = (micros / 1_000_000, (micros % 1_000_000) as u32);
+    thread_local! {
+        /// The last second spelled: its ten digits and its date and time of day.
+        static LAST_SECOND: Cell<(i64, [u8; 10], [u8; 19])> =
+            const { Cell::new((i64::MIN, [0; 10], [0; 19])) };
+    }
+    let (mut last, mut digits, mut date) = LAST_SECOND.get();
+    if last != secs {
+        let mut n = secs;
+        for slot in digits.iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        date.copy_from_slice(&Rfc3339::of(ts).as_bytes()[..19]);
+        last = secs;
+        LAST_SECOND.set((last, digits, date));
+    }
+    let mut six = *b"000000";
+    for slot in six.iter_mut().rev() {
+        *slot = b'0' + (fraction % 10) as u8;
+        fraction /= 10;
+    }
+    // `,"ts":` 10 digits, `.`, up to six, `,"time":"` 19, `.`, six, `Z"`.
+    let mut buf = [0u8; 6 + 10 + 7 + 9 + 19 + 9];
+    buf[..6].copy_from_slice(b",\"ts\":");
+    buf[6..16].copy_from_slice(&digits);
+    buf[16] = b'.';
+    // The fraction without its trailing zeros (`.0` for a whole second).
+    let kept = 6 - six.iter().rev().take_while(|&&d| d == b'0').count();
+    let kept = kept.max(1);
+    buf[17..17 + 6].copy_from_slice(&six);
+    let at = 17 + kept;
+    buf[at..at + 9].copy_from_slice(b",\"time\":\"");
+    buf[at + 9..at + 28].copy_from_slice(&date);
+    buf[at + 28] = b'.';
+    buf[at + 29..at + 35].copy_from_slice(&six);
+    buf[at + 35..at + 37].copy_from_slice(b"Z\"");
+    out.extend_from_slice(&buf[..at + 37]);
+}
+
 impl fmt::Display for Rfc3339 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -203,6 +258,58 @@ mod tests {
             ),
             "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4="
         );
+    }
+
+    /// Both values written together are what each writes alone: across the years,
+    /// within one second and the next, whole seconds, and outside 2001–2106.
+    #[test]
+    fn ts_and_time_together_as_alone() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut nanos: Vec<i64> = vec![
+            0,
+            -1_000,
+            999_999_999_999_999_499,
+            999_999_999_999_999_500,
+            1_000_000_000_000_000_000,
+            1_735_732_800_000_000_000,
+            1_735_732_800_000_000_400,
+            1_735_732_800_000_000_500,
+            1_735_732_800_100_000_000,
+            1_735_732_800_999_999_600,
+            4_294_967_295_999_999_000,
+            4_294_967_296_000_000_000,
+            i64::MAX,
+            i64::MIN,
+        ];
+        for _ in 0..100_000 {
+            let base = 1_700_000_000_000_000_000 + (next() % 100_000_000_000_000_000) as i64;
+            // A run within one second, then a jump.
+            for step in 0..3 {
+                nanos.push(base + step * (next() % 400_000_000) as i64);
+            }
+            nanos.push((next() >> 1) as i64 * if next() % 2 == 0 { 1 } else { -1 });
+        }
+        for ns in nanos {
+            let ts = Timestamp(ns);
+            let mut together = Vec::new();
+            write_ts_and_time(&mut together, ts);
+            let mut alone = b",\"ts\":".to_vec();
+            write_seconds(&mut alone, ts.round_micros());
+            alone.extend_from_slice(b",\"time\":\"");
+            alone.extend_from_slice(Rfc3339::of(ts).as_bytes());
+            alone.push(b'"');
+            assert_eq!(
+                String::from_utf8(together).unwrap(),
+                String::from_utf8(alone).unwrap(),
+                "{ns}"
+            );
+        }
     }
 
     #[test]

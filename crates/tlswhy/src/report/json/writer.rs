@@ -134,6 +134,111 @@ fn write_escaped(out: &mut Vec<u8>, bytes: &[u8], clean: usize) {
     out.extend_from_slice(&bytes[start..]);
 }
 
+/// Whether `b` may start something [`write_text`] changes: anything but printable
+/// ASCII other than `"` and `\\` (JSON's escapes, and the first bytes of the characters
+/// [`json_text`](crate::sanitize::json_text) spells out, DEL and non-ASCII).
+#[inline]
+fn may_change_text(b: u8) -> bool {
+    (b.wrapping_sub(0x20) >= 0x5f) | (b == b'"') | (b == b'\\')
+}
+
+/// The offset of the first byte at or after `from` that [`may_change_text`], sixteen
+/// bytes at a time (a short rest copied into a block of spaces; the last block of a
+/// longer one overlapping the one before).
+#[inline]
+fn next_to_look_at(bytes: &[u8], from: usize) -> Option<usize> {
+    // Every byte looked at (no early exit): a few vector instructions.
+    let any = |block: &[u8; 16]| block.iter().fold(false, |any, &b| any | may_change_text(b));
+    let first_from = |at: usize| {
+        bytes[at..]
+            .iter()
+            .position(|&b| may_change_text(b))
+            .map(|i| at + i)
+    };
+    let rest = &bytes[from..];
+    if rest.len() < 16 {
+        let mut block = [b' '; 16];
+        block[..rest.len()].copy_from_slice(rest);
+        return if any(&block) { first_from(from) } else { None };
+    }
+    let block = |at: usize| -> &[u8; 16] { bytes[at..at + 16].try_into().expect("16 bytes") };
+    let mut at = from;
+    while at + 16 <= bytes.len() {
+        if any(block(at)) {
+            return first_from(at);
+        }
+        at += 16;
+    }
+    if at < bytes.len() && any(block(bytes.len() - 16)) {
+        return first_from(at);
+    }
+    None
+}
+
+/// The character [`json_text`](crate::sanitize::json_text) spells out that starts at
+/// `at`, as its code point and length in bytes: DEL, a C1 control, or a bidirectional
+/// override (U+202A–U+202E, U+2066–U+2069).
+fn unsafe_char_at(bytes: &[u8], at: usize) -> Option<(u32, usize)> {
+    match bytes[at..] {
+        [0x7f, ..] => Some((0x7f, 1)),
+        [0xc2, second @ 0x80..=0x9f, ..] => Some((u32::from(second), 2)),
+        [0xe2, 0x80, third @ 0xaa..=0xae, ..] => Some((0x2000 | u32::from(third & 0x3f), 3)),
+        [0xe2, 0x81, third @ 0xa6..=0xa9, ..] => Some((0x2040 | u32::from(third & 0x3f), 3)),
+        _ => None,
+    }
+}
+
+/// Text from the wire, or worded from it, as a JSON string: what
+/// [`write_str`] writes of [`json_text`](crate::sanitize::json_text)'s text (the same
+/// bytes, tested), in one pass over the text and with no string made.
+pub(crate) fn write_text(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // `bytes[copied..at]` are to be copied as they are.
+    let (mut copied, mut from) = (0, 0);
+    while let Some(at) = next_to_look_at(bytes, from) {
+        let b = bytes[at];
+        if needs_escape(b) {
+            out.extend_from_slice(&bytes[copied..at]);
+            write_escaped(out, &bytes[at..at + 1], 0);
+            (copied, from) = (at + 1, at + 1);
+        } else if let Some((c, len)) = unsafe_char_at(bytes, at) {
+            out.extend_from_slice(&bytes[copied..at]);
+            // `\u{7f}` as text: its backslash escaped.
+            out.extend_from_slice(b"\\\\u{");
+            write_hex(out, c);
+            out.push(b'}');
+            (copied, from) = (at + len, at + len);
+        } else {
+            // Another character, kept: looked past as a whole.
+            from = at + utf8_len(b);
+        }
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    out.push(b'"');
+}
+
+/// The length of the UTF-8 sequence that `first` starts (1 for a byte that starts
+/// none).
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        _ => 1,
+    }
+}
+
+/// `c` in lower-case hex without leading zeros.
+fn write_hex(out: &mut Vec<u8>, c: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits = (32 - c.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        out.push(HEX[(c >> (4 * i)) as usize & 0xf]);
+    }
+}
+
 /// A name of the record's own making (an enum variant's): nothing in it to escape.
 fn write_identifier(out: &mut Vec<u8>, name: &'static str) {
     debug_assert!(first_to_escape(name.as_bytes()).is_none());
@@ -155,6 +260,9 @@ pub(super) fn write_f64(out: &mut Vec<u8>, v: f64) {
     }
 }
 
+/// The microseconds [`write_seconds`] spells from their digits: 10⁹ to 2³² seconds.
+pub(super) const SECONDS_RANGE: std::ops::Range<i64> = 1_000_000_000_000_000..4_294_967_296_000_000;
+
 /// A time given in microseconds, as the seconds [`write_f64`] writes for
 /// `micros as f64 / 1e6` — from the digits of the microseconds themselves between 10⁹
 /// and 2³² seconds (2001 to 2106): `1735732800.04272`, `1735732800.0` for a whole second.
@@ -165,8 +273,7 @@ pub(super) fn write_f64(out: &mut Vec<u8>, v: f64) {
 /// between two doubles would be a binary fraction of at most six places, itself a
 /// double). Its shortest form, the one serde_json writes, is theirs.
 pub(super) fn write_seconds(out: &mut Vec<u8>, micros: i64) {
-    const RANGE: std::ops::Range<i64> = 1_000_000_000_000_000..4_294_967_296_000_000;
-    if !RANGE.contains(&micros) {
+    if !SECONDS_RANGE.contains(&micros) {
         return write_f64(out, micros as f64 / 1e6);
     }
     let (secs, mut fraction) = (micros / 1_000_000, (micros % 1_000_000) as u32);
@@ -779,6 +886,63 @@ mod tests {
             super::write_seconds(&mut ours, m);
             let theirs = serde_json::to_string(&(m as f64 / 1e6)).unwrap();
             assert_eq!(String::from_utf8(ours).unwrap(), theirs, "{m}");
+        }
+    }
+
+    /// Text written in one pass is what the two passes write (`json_text`, then the
+    /// escapes) for every character that either changes, at every offset of strings
+    /// long and short, next to plain ASCII and to other multi-byte characters.
+    #[test]
+    fn text_in_one_pass_as_in_two() {
+        let specials = [
+            "\0",
+            "\x1f",
+            "\"",
+            "\\",
+            "\x7f",
+            "\u{80}",
+            "\u{9f}",
+            "\u{a0}",
+            "\u{202a}",
+            "\u{202e}",
+            "\u{202f}",
+            "\u{2029}",
+            "\u{2066}",
+            "\u{2069}",
+            "\u{206a}",
+            "\u{2192}",
+            "\u{2014}",
+            "é",
+            "✓",
+            "\u{1f512}",
+            "a",
+        ];
+        let two_passes = |s: &str| {
+            let mut out = Vec::new();
+            super::write_str(&mut out, &crate::sanitize::json_text(s));
+            String::from_utf8(out).unwrap()
+        };
+        for len in 0..40 {
+            for at in 0..=len {
+                for special in specials {
+                    for other in ["", "\u{2192}", "\x7f"] {
+                        let s: String = (0..len)
+                            .map(|i| {
+                                if i == at {
+                                    special
+                                } else if i % 7 == 3 {
+                                    other
+                                } else {
+                                    "x"
+                                }
+                            })
+                            .collect();
+                        let mut ours = Vec::new();
+                        super::write_text(&mut ours, &s);
+                        assert_eq!(String::from_utf8(ours).unwrap(), two_passes(&s), "{s:?}");
+                    }
+                }
+            }
         }
     }
 
