@@ -11,7 +11,7 @@ use std::cell::RefCell;
 
 use serde::Serialize;
 
-use super::endpoint::Endpoint;
+use super::endpoint::{write_fields, CLIENT, SERVER};
 use super::flow_id::write_ts_and_time;
 use super::writer::{self, write_int, write_str, write_text};
 use super::{HandshakeId, RecordView, VerdictJson, SCHEMA_VERSION};
@@ -21,24 +21,10 @@ use crate::report::wording::{self, Context};
 
 /// Writes the compact record of `r` at the end of `out`.
 pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
-    out.extend_from_slice(b"{\"schema_version\":");
-    write_ascii(out, SCHEMA_VERSION.as_bytes());
-    out.extend_from_slice(b",\"capture\":");
-    write_str(out, r.capture);
+    write_head(out, r.capture);
     write_ts_and_time(out, r.ts);
-    let (client, server) = (Endpoint::of(r.client), Endpoint::of(r.server));
-    out.extend_from_slice(b",\"client\":\"");
-    client.append(out);
-    out.extend_from_slice(b"\",\"client_ip\":\"");
-    client.append_ip(out);
-    out.extend_from_slice(b"\",\"client_port\":");
-    write_int(out, r.client.port());
-    out.extend_from_slice(b",\"server\":\"");
-    server.append(out);
-    out.extend_from_slice(b"\",\"server_ip\":\"");
-    server.append_ip(out);
-    out.extend_from_slice(b"\",\"server_port\":");
-    write_int(out, r.server.port());
+    write_fields(out, CLIENT, r.client);
+    write_fields(out, SERVER, r.server);
     out.extend_from_slice(b",\"community_id\":");
     write_ascii(out, r.community_id().as_bytes());
     out.extend_from_slice(b",\"sni\":");
@@ -91,6 +77,26 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
         write_value(out, at);
     }
     out.push(b'}');
+}
+
+/// The record's first fields, `{"schema_version":…,"capture":…`: the same for every
+/// record of a capture, written once per thread and capture.
+fn write_head(out: &mut Vec<u8>, capture: &str) {
+    thread_local! {
+        /// The capture last written and its record's first fields.
+        static HEAD: RefCell<(String, Vec<u8>)> = const { RefCell::new((String::new(), Vec::new())) };
+    }
+    HEAD.with_borrow_mut(|(name, head)| {
+        if head.is_empty() || name != capture {
+            capture.clone_into(name);
+            head.clear();
+            head.extend_from_slice(b"{\"schema_version\":");
+            write_ascii(head, SCHEMA_VERSION.as_bytes());
+            head.extend_from_slice(b",\"capture\":");
+            write_str(head, capture);
+        }
+        out.extend_from_slice(head);
+    })
 }
 
 /// A string of the record's own making, printable ASCII without quotes or

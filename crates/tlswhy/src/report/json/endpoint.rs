@@ -35,6 +35,8 @@ pub(super) struct Endpoint {
     buf: [u8; MAX_LEN],
     len: usize,
     ip: (usize, usize),
+    /// Where the port's digits start.
+    port_at: usize,
 }
 
 impl Endpoint {
@@ -43,6 +45,7 @@ impl Endpoint {
             buf: [0; MAX_LEN],
             len: 0,
             ip: (0, 0),
+            port_at: 0,
         };
         match addr.ip() {
             IpAddr::V4(v4) => {
@@ -57,6 +60,7 @@ impl Endpoint {
             }
         }
         e.push(b':');
+        e.port_at = e.len;
         e.port(addr.port());
         e
     }
@@ -155,24 +159,6 @@ impl Endpoint {
         }
     }
 
-    /// Appends `ip:port` to `out`. The whole buffer is copied (a copy of a fixed size,
-    /// a few instructions, where one of the text's own length is a call) and the end
-    /// past the text cut off again.
-    pub(super) fn append(&self, out: &mut Vec<u8>) {
-        let end = out.len() + self.len;
-        out.extend_from_slice(&self.buf);
-        out.truncate(end);
-    }
-
-    /// Appends the address alone to `out`, as [`Endpoint::append`] does.
-    pub(super) fn append_ip(&self, out: &mut Vec<u8>) {
-        let end = out.len() + (self.ip.1 - self.ip.0);
-        if let Some(window) = self.buf.get(self.ip.0..self.ip.0 + MAX_LEN - 1) {
-            out.extend_from_slice(window);
-        }
-        out.truncate(end);
-    }
-
     /// `ip:port`, IPv6 in brackets.
     pub(super) fn as_str(&self) -> &str {
         // Only ASCII is written.
@@ -183,6 +169,83 @@ impl Endpoint {
     pub(super) fn ip(&self) -> &str {
         self.as_str().get(self.ip.0..self.ip.1).unwrap_or_default()
     }
+}
+
+/// The names of a side's three fields, each with what comes before its value:
+/// `,"client":"`, `","client_ip":"` and `","client_port":`.
+pub(super) type FieldNames = [&'static [u8]; 3];
+
+pub(super) const CLIENT: FieldNames = [
+    b",\"client\":\"",
+    b"\",\"client_ip\":\"",
+    b"\",\"client_port\":",
+];
+
+pub(super) const SERVER: FieldNames = [
+    b",\"server\":\"",
+    b"\",\"server_ip\":\"",
+    b"\",\"server_port\":",
+];
+
+/// Writes a side's three fields, `,"client":"ip:port","client_ip":"ip","client_port":
+/// port`: an IPv4 endpoint's into one buffer from the address's and the port's digits
+/// spelled once, any other through [`Endpoint`].
+#[inline(always)]
+pub(super) fn write_fields(out: &mut Vec<u8>, names: FieldNames, addr: SocketAddr) {
+    let SocketAddr::V4(v4) = addr else {
+        let e = Endpoint::of(addr);
+        out.extend_from_slice(names[0]);
+        out.extend_from_slice(e.as_str().as_bytes());
+        out.extend_from_slice(names[1]);
+        out.extend_from_slice(e.ip().as_bytes());
+        out.extend_from_slice(names[2]);
+        out.extend_from_slice(&e.buf[e.port_at..e.len]);
+        return;
+    };
+    // The address: up to fifteen characters.
+    let mut ip = [0u8; 16];
+    let mut ip_len = 0;
+    for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+        let (digits, count) = OCTET_DIGITS[usize::from(octet)];
+        ip[ip_len..ip_len + 3].copy_from_slice(&digits);
+        ip_len += usize::from(count);
+        if i < 3 {
+            ip[ip_len] = b'.';
+            ip_len += 1;
+        }
+    }
+    // The port: its digits at the start of five.
+    let port = v4.port();
+    let port_len = match port {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1000..=9999 => 4,
+        _ => 5,
+    };
+    let mut port_digits = [0u8; 5];
+    let mut n = port;
+    for slot in port_digits[..port_len].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    // The address and the port copied whole (copies of a fixed size, a few
+    // instructions each), the buffer's end past them written over.
+    let mut buf = [0u8; 160];
+    let mut len = 0;
+    let mut put = |part: &[u8], used: usize| {
+        buf[len..len + part.len()].copy_from_slice(part);
+        len += used;
+    };
+    put(names[0], names[0].len());
+    put(&ip, ip_len);
+    put(b":", 1);
+    put(&port_digits, port_len);
+    put(names[1], names[1].len());
+    put(&ip, ip_len);
+    put(names[2], names[2].len());
+    put(&port_digits, port_len);
+    out.extend_from_slice(&buf[..len]);
 }
 
 #[cfg(test)]
@@ -215,10 +278,17 @@ mod tests {
             let e = Endpoint::of(addr);
             assert_eq!(e.as_str(), addr.to_string());
             assert_eq!(e.ip(), addr.ip().to_string());
-            let mut out = b"x".to_vec();
-            e.append(&mut out);
-            e.append_ip(&mut out);
-            assert_eq!(out, format!("x{addr}{}", addr.ip()).into_bytes());
+            let (ip, port) = (addr.ip(), addr.port());
+            let mut fields = Vec::new();
+            write_fields(&mut fields, CLIENT, addr);
+            write_fields(&mut fields, SERVER, addr);
+            assert_eq!(
+                String::from_utf8(fields).unwrap(),
+                format!(
+                    ",\"client\":\"{addr}\",\"client_ip\":\"{ip}\",\"client_port\":{port}\
+                     ,\"server\":\"{addr}\",\"server_ip\":\"{ip}\",\"server_port\":{port}"
+                )
+            );
         }
     }
 
@@ -242,6 +312,18 @@ mod tests {
             }
             let addr = SocketAddr::new(IpAddr::V6(Ipv6Addr::from(groups)), (state >> 40) as u16);
             assert_eq!(Endpoint::of(addr).as_str(), addr.to_string());
+            // An IPv4 endpoint's fields, with ports of every length.
+            let v4 = SocketAddr::new(
+                IpAddr::V4(std::net::Ipv4Addr::from((state >> 8) as u32)),
+                (state >> 40) as u16 >> (state >> 60),
+            );
+            let mut fields = Vec::new();
+            write_fields(&mut fields, CLIENT, v4);
+            let (ip, port) = (v4.ip(), v4.port());
+            assert_eq!(
+                String::from_utf8(fields).unwrap(),
+                format!(",\"client\":\"{v4}\",\"client_ip\":\"{ip}\",\"client_port\":{port}")
+            );
         }
     }
 }

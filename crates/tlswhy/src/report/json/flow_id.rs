@@ -2,7 +2,7 @@
 //! connection, as Zeek, Suricata and Arkime write it, and the record's time in RFC 3339.
 //! Both are written straight into the output, without an allocation.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -38,7 +38,15 @@ impl CommunityId {
 
     /// Of a flow of IP protocol `protocol` (one with ports: TCP, UDP).
     fn seeded(protocol: u8, seed: u16, client: SocketAddr, server: SocketAddr) -> CommunityId {
-        let (a, b) = if (client.ip(), client.port()) <= (server.ip(), server.port()) {
+        // The endpoints in order, by address then port (as `SocketAddr`'s order would
+        // have them, read here without its generic comparison for two IPv4 ones).
+        let client_first = match (client.ip(), server.ip()) {
+            (IpAddr::V4(c), IpAddr::V4(s)) => {
+                (c.to_bits(), client.port()) <= (s.to_bits(), server.port())
+            }
+            (c, s) => (c, client.port()) <= (s, server.port()),
+        };
+        let (a, b) = if client_first {
             (client, server)
         } else {
             (server, client)
@@ -75,7 +83,9 @@ impl CommunityId {
         }
         let mut id = [0u8; 30];
         id[..2].copy_from_slice(b"1:");
-        base64(&digest, &mut id[2..]);
+        let mut text = [0u8; 28];
+        base64(&digest, &mut text);
+        id[2..].copy_from_slice(&text);
         CommunityId(id)
     }
 
@@ -101,25 +111,21 @@ const SHA1_INITIAL: [u32; 5] = [
 
 /// Standard base64 with padding (RFC 4648 §4) of 20 bytes into 28: six groups of three
 /// bytes, then two bytes and a `=`.
-fn base64(bytes: &[u8; 20], out: &mut [u8]) {
+fn base64(bytes: &[u8; 20], out: &mut [u8; 28]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let char_at = |n: u32, shift: u32| ALPHABET[(n >> shift & 63) as usize];
-    for (three, four) in bytes.chunks(3).zip(out.chunks_mut(4)) {
-        let n = three
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        four.copy_from_slice(&[
+    for i in 0..7 {
+        let b = |j: usize| bytes.get(3 * i + j).map_or(0, |&b| u32::from(b));
+        let n = b(0) << 16 | b(1) << 8 | b(2);
+        out[4 * i..4 * i + 4].copy_from_slice(&[
             char_at(n, 18),
             char_at(n, 12),
             char_at(n, 6),
-            if three.len() == 3 {
-                char_at(n, 0)
-            } else {
-                b'='
-            },
+            char_at(n, 0),
         ]);
     }
+    // 20 bytes are six groups of three and two bytes: one `=`.
+    out[27] = b'=';
 }
 
 /// A capture time as RFC 3339 in UTC with microseconds: `2026-11-23T17:01:15.966895Z`,
@@ -173,6 +179,13 @@ impl Rfc3339 {
     }
 }
 
+/// `00` to `99`.
+const TWO_DIGITS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
 /// Writes a record's `,"ts":…,"time":"…"`: the time as seconds ([`write_seconds`]) and
 /// as [`Rfc3339`], from one rounding to the microsecond. Between 2001 and 2106 (every
 /// capture) the second's ten digits and its date and time of day are spelled once per
@@ -188,26 +201,34 @@ pub(super) fn write_ts_and_time(out: &mut Vec<u8>, ts: Timestamp) {
         return;
     }
     let (secs, mut fraction) = (micros / 1_000_000, (micros % 1_000_000) as u32);
+    /// Seconds spelled per thread: records come in the order their connections end,
+    /// and the connections that end together began within a few seconds.
+    const SECONDS: usize = 8;
     thread_local! {
-        /// The last second spelled: its ten digits and its date and time of day.
-        static LAST_SECOND: Cell<(i64, [u8; 10], [u8; 19])> =
-            const { Cell::new((i64::MIN, [0; 10], [0; 19])) };
+        /// Seconds spelled, by the second modulo [`SECONDS`]: each with its ten digits
+        /// and its date and time of day.
+        static SPELLED: RefCell<[(i64, [u8; 10], [u8; 19]); SECONDS]> =
+            const { RefCell::new([(i64::MIN, [0; 10], [0; 19]); SECONDS]) };
     }
-    let (mut last, mut digits, mut date) = LAST_SECOND.get();
-    if last != secs {
-        let mut n = secs;
-        for slot in digits.iter_mut().rev() {
-            *slot = b'0' + (n % 10) as u8;
-            n /= 10;
+    let (digits, date) = SPELLED.with_borrow_mut(|spelled| {
+        let slot = &mut spelled[secs as usize % SECONDS];
+        if slot.0 != secs {
+            let mut n = secs;
+            for place in slot.1.iter_mut().rev() {
+                *place = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            slot.2.copy_from_slice(&Rfc3339::of(ts).as_bytes()[..19]);
+            slot.0 = secs;
         }
-        date.copy_from_slice(&Rfc3339::of(ts).as_bytes()[..19]);
-        last = secs;
-        LAST_SECOND.set((last, digits, date));
-    }
+        (slot.1, slot.2)
+    });
+    // Two digits at a time.
     let mut six = *b"000000";
-    for slot in six.iter_mut().rev() {
-        *slot = b'0' + (fraction % 10) as u8;
-        fraction /= 10;
+    for pair in six.chunks_exact_mut(2).rev() {
+        let at = 2 * (fraction % 100) as usize;
+        pair.copy_from_slice(&TWO_DIGITS[at..at + 2]);
+        fraction /= 100;
     }
     // `,"ts":` 10 digits, `.`, up to six, `,"time":"` 19, `.`, six, `Z"`.
     let mut buf = [0u8; 6 + 10 + 7 + 9 + 19 + 9];
