@@ -204,10 +204,12 @@ pub(super) fn write_ts_and_time(out: &mut Vec<u8>, ts: Timestamp) {
     /// Seconds spelled per thread: records come in the order their connections end,
     /// and the connections that end together began within a few seconds.
     const SECONDS: usize = 8;
+    /// A second, its ten digits, its date and time of day.
+    type Spelled = (i64, [u8; 10], [u8; 19]);
     thread_local! {
         /// Seconds spelled, by the second modulo [`SECONDS`]: each with its ten digits
         /// and its date and time of day.
-        static SPELLED: RefCell<[(i64, [u8; 10], [u8; 19]); SECONDS]> =
+        static SPELLED: RefCell<[Spelled; SECONDS]> =
             const { RefCell::new([(i64::MIN, [0; 10], [0; 19]); SECONDS]) };
     }
     let (digits, date) = SPELLED.with_borrow_mut(|spelled| {
