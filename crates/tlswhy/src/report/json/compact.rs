@@ -25,33 +25,45 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
     write_ts_and_time(out, r.ts);
     write_fields(out, CLIENT, r.client);
     write_fields(out, SERVER, r.server);
-    out.extend_from_slice(b",\"community_id\":");
-    write_ascii(out, r.community_id().as_bytes());
-    out.extend_from_slice(b",\"sni\":");
+    // Each fixed piece is written with the keys around it in one copy.
+    let mut community_id = *b",\"community_id\":\"1:____________________________\",\"sni\":";
+    community_id[17..47].copy_from_slice(r.community_id().as_bytes());
+    out.extend_from_slice(&community_id);
     write_opt_text(out, r.sni);
     // Names from the registries (or a number in hex): nothing in them to escape.
     out.extend_from_slice(b",\"version\":");
     write_opt_ascii(out, r.version);
     out.extend_from_slice(b",\"cipher\":");
     write_opt_ascii(out, r.cipher);
-    out.extend_from_slice(b",\"established\":");
-    write_bool(out, r.established);
-    out.extend_from_slice(b",\"handshake_id\":");
+    out.extend_from_slice(if r.established {
+        b",\"established\":true,\"handshake_id\":"
+    } else {
+        b",\"established\":false,\"handshake_id\":"
+    });
     match r.handshake_id {
-        Some(id) => write_ascii(out, &HandshakeId(id).hex()),
-        None => out.extend_from_slice(b"null"),
+        Some(id) => {
+            let mut hex = *b"\"________________\",\"verdict\":";
+            hex[1..17].copy_from_slice(&HandshakeId(id).hex());
+            out.extend_from_slice(&hex);
+        }
+        None => out.extend_from_slice(b"null,\"verdict\":"),
     }
-    out.extend_from_slice(b",\"verdict\":");
     write_verdict(out, r);
-    out.extend_from_slice(b",\"warnings\":");
-    write_list(out, r.warnings);
-    out.extend_from_slice(b",\"frame\":");
+    if r.warnings.is_empty() {
+        out.extend_from_slice(b",\"warnings\":[],\"frame\":");
+    } else {
+        out.extend_from_slice(b",\"warnings\":");
+        write_value(out, r.warnings);
+        out.extend_from_slice(b",\"frame\":");
+    }
     write_int(out, r.frame);
     out.extend_from_slice(b",\"alpn\":");
     write_opt_text(out, r.alpn);
-    out.extend_from_slice(b",\"resumed\":");
-    write_bool(out, r.resumed);
-    out.extend_from_slice(b",\"curve\":");
+    out.extend_from_slice(if r.resumed {
+        b",\"resumed\":true,\"curve\":"
+    } else {
+        b",\"resumed\":false,\"curve\":"
+    });
     // A named group written directly (nearly every record); an unnamed one, and none,
     // as `Serialize` writes them.
     match r.curve.and_then(|group| Some((group.name()?, group.0))) {
@@ -60,14 +72,20 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
             write_ascii(out, name.as_bytes());
             out.extend_from_slice(b",\"code\":");
             write_int(out, code);
-            out.push(b'}');
+            out.extend_from_slice(b"},\"ja4\":");
         }
-        None => write_value(out, &r.curve),
+        None => {
+            write_value(out, &r.curve);
+            out.extend_from_slice(b",\"ja4\":");
+        }
     }
-    out.extend_from_slice(b",\"ja4\":");
     write_opt_ascii(out, r.ja4.as_ref().map(|f| f.ja4.as_str()));
-    out.extend_from_slice(b",\"alerts\":");
-    write_list(out, r.alerts);
+    if r.alerts.is_empty() {
+        out.extend_from_slice(b",\"alerts\":[]");
+    } else {
+        out.extend_from_slice(b",\"alerts\":");
+        write_value(out, r.alerts);
+    }
     if let Some(quic) = r.quic {
         out.extend_from_slice(b",\"transport\":\"quic\",\"quic\":");
         write_value(out, quic);
@@ -112,6 +130,7 @@ fn write_ascii(out: &mut Vec<u8>, text: &[u8]) {
 }
 
 /// An optional [`write_ascii`] string, `null` when there is none.
+#[inline]
 fn write_opt_ascii(out: &mut Vec<u8>, s: Option<&str>) {
     match s {
         Some(s) => write_ascii(out, s.as_bytes()),
@@ -125,10 +144,6 @@ fn write_opt_text(out: &mut Vec<u8>, s: Option<&str>) {
         Some(s) => write_text(out, s),
         None => out.extend_from_slice(b"null"),
     }
-}
-
-fn write_bool(out: &mut Vec<u8>, b: bool) {
-    out.extend_from_slice(if b { b"true" } else { b"false" });
 }
 
 /// A value through its `Serialize` implementation.
