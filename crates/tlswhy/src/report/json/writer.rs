@@ -308,6 +308,7 @@ struct Compound<'w, 'a> {
 }
 
 impl Compound<'_, '_> {
+    #[inline(always)]
     fn comma(&mut self) {
         if !self.first {
             self.w.out.push(b',');
@@ -315,7 +316,7 @@ impl Compound<'_, '_> {
         self.first = false;
     }
 
-    #[inline]
+    #[inline(always)]
     fn key(&mut self, key: &'static str) {
         // Field names are the record's own identifiers: nothing in them to escape.
         debug_assert!(key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
@@ -527,6 +528,7 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
 impl ser::SerializeSeq for Compound<'_, '_> {
     type Ok = ();
     type Error = Error;
+    #[inline(always)]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         self.comma();
         value.serialize(&mut *self.w)
@@ -591,6 +593,9 @@ impl ser::SerializeMap for Compound<'_, '_> {
 impl ser::SerializeStruct for Compound<'_, '_> {
     type Ok = ();
     type Error = Error;
+    // Inlined where a record's type names its fields: each key is then a copy of a
+    // known size.
+    #[inline(always)]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
