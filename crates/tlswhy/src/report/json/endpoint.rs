@@ -31,7 +31,7 @@ const OCTET_DIGITS: [([u8; 3], u8); 256] = {
 };
 
 /// An endpoint spelled out: `[ip]:port` with the address at `ip`.
-pub(super) struct Endpoint {
+pub(crate) struct Endpoint {
     buf: [u8; MAX_LEN],
     len: usize,
     ip: (usize, usize),
@@ -40,7 +40,7 @@ pub(super) struct Endpoint {
 }
 
 impl Endpoint {
-    pub(super) fn of(addr: SocketAddr) -> Endpoint {
+    pub(crate) fn of(addr: SocketAddr) -> Endpoint {
         let mut e = Endpoint {
             buf: [0; MAX_LEN],
             len: 0,
@@ -160,13 +160,13 @@ impl Endpoint {
     }
 
     /// `ip:port`, IPv6 in brackets.
-    pub(super) fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         // Only ASCII is written.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }
 
     /// The address alone.
-    pub(super) fn ip(&self) -> &str {
+    pub(crate) fn ip(&self) -> &str {
         self.as_str().get(self.ip.0..self.ip.1).unwrap_or_default()
     }
 }
@@ -248,6 +248,14 @@ pub(super) fn write_fields(out: &mut Vec<u8>, names: FieldNames, addr: SocketAdd
     out.extend_from_slice(&buf[..len]);
 }
 
+/// As `SocketAddr`'s `Display` writes it (the wording names servers and clients in
+/// every failure's summary and evidence), from the spelled text.
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +285,7 @@ mod tests {
             let addr: SocketAddr = text.parse().unwrap();
             let e = Endpoint::of(addr);
             assert_eq!(e.as_str(), addr.to_string());
+            assert_eq!(e.to_string(), addr.to_string());
             assert_eq!(e.ip(), addr.ip().to_string());
             let (ip, port) = (addr.ip(), addr.port());
             let mut fields = Vec::new();

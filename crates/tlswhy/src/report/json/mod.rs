@@ -9,7 +9,7 @@
 //! as it is serialized, without building a tree or a string per field.
 
 pub(crate) mod compact;
-mod endpoint;
+pub(crate) mod endpoint;
 mod flow_id;
 mod full;
 pub mod writer;

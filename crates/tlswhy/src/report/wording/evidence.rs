@@ -11,6 +11,7 @@ use crate::diagnose::detail::{CloseKind, Detail, PlaintextRole};
 use crate::diagnose::verdict::Finding;
 use crate::diagnose::Verdict;
 use crate::flow::{At, Dir};
+use crate::report::json::endpoint::Endpoint;
 use crate::tls::cert::write_unix;
 use crate::tls::wire::{CipherSuite, ProtocolVersion};
 
@@ -575,7 +576,7 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             push_number(out, *server_hellos);
             out.push_str(" other connection(s) (e.g. from ");
             if let Some(client) = example_client {
-                write!(out, "{client}")?;
+                out.push_str(Endpoint::of(*client).as_str());
             }
             out.push_str(") the server picked ");
             push_suite_list(out, suites);

@@ -6,6 +6,8 @@
 
 use std::net::SocketAddr;
 
+use crate::report::json::endpoint::Endpoint;
+
 use crate::capture::Timestamp;
 use crate::diagnose::verdict::{Finding, ServerReaction, Unfinished};
 use crate::diagnose::Verdict;
@@ -68,8 +70,8 @@ pub const COMPLETED_BRIEFLY: &str = "Handshake completed.";
 
 /// The verdict's summary: one sentence a person can act on.
 pub fn summary(v: &Verdict, cx: &Context) -> String {
-    let server = cx.server;
-    let port = server.port();
+    let port = cx.server.port();
+    let server = Endpoint::of(cx.server);
     match &v.finding {
         Finding::Completed {
             version,
