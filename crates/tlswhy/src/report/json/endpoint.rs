@@ -1,7 +1,8 @@
 //! A connection's endpoint as the record writes it: `client`/`server` as `ip:port`
-//! (IPv6 in brackets) and `*_ip` as the address alone, spelled once into a stack buffer
-//! as the standard library spells them (an IPv4 octet's digits from a table) and
-//! appended to the line from there.
+//! (IPv6 in brackets), `*_ip` as the address alone and `*_port` as the number, spelled
+//! as the standard library spells them (an IPv4 octet's digits from a table) into a
+//! stack buffer and appended to the line from there ([`write_fields`]). The wording
+//! names endpoints the same way ([`Endpoint`]'s `Display`).
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
