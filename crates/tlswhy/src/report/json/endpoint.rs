@@ -68,36 +68,14 @@ impl Endpoint {
 
     /// A port's digits, written in place.
     fn port(&mut self, port: u16) {
-        let count = match port {
-            0..=9 => 1,
-            10..=99 => 2,
-            100..=999 => 3,
-            1000..=9999 => 4,
-            _ => 5,
-        };
-        if let Some(slots) = self.buf.get_mut(self.len..self.len + count) {
-            let mut n = port;
-            for slot in slots.iter_mut().rev() {
-                *slot = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-            self.len += count;
-        }
+        let (digits, count) = port_text(port);
+        self.push_fixed(&digits, count);
     }
 
-    /// An IPv4 address in dotted decimal, each octet's digits from a table.
+    /// An IPv4 address in dotted decimal ([`ipv4_text`]).
     fn ipv4(&mut self, octets: [u8; 4]) {
-        for (i, octet) in octets.into_iter().enumerate() {
-            if i > 0 {
-                self.push(b'.');
-            }
-            // All three bytes copied (a fixed-size copy), the used ones kept.
-            let (digits, count) = OCTET_DIGITS[usize::from(octet)];
-            if let Some(slots) = self.buf.get_mut(self.len..self.len + 3) {
-                slots.copy_from_slice(&digits);
-                self.len += usize::from(count);
-            }
-        }
+        let (text, len) = ipv4_text(octets);
+        self.push_fixed(&text, len);
     }
 
     /// An IPv6 address as RFC 5952 and the standard library spell it: lower-case hex
@@ -146,6 +124,14 @@ impl Endpoint {
         }
     }
 
+    /// Copies all of `bytes` (a copy of a fixed size) and keeps the first `used`.
+    fn push_fixed(&mut self, bytes: &[u8], used: usize) {
+        if let Some(slots) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            slots.copy_from_slice(bytes);
+            self.len += used;
+        }
+    }
+
     fn push_str(&mut self, s: &[u8]) {
         if let Some(slots) = self.buf.get_mut(self.len..self.len + s.len()) {
             slots.copy_from_slice(s);
@@ -188,6 +174,44 @@ pub(super) const SERVER: FieldNames = [
     b"\",\"server_port\":",
 ];
 
+/// An IPv4 address in dotted decimal at the start of 16 bytes (up to 15 used), each
+/// octet's digits from a table, and its length.
+#[inline(always)]
+fn ipv4_text(octets: [u8; 4]) -> ([u8; 16], usize) {
+    let mut text = [0u8; 16];
+    let mut len = 0;
+    for (i, octet) in octets.into_iter().enumerate() {
+        // All three bytes copied (a fixed-size copy), the used ones kept.
+        let (digits, count) = OCTET_DIGITS[usize::from(octet)];
+        text[len..len + 3].copy_from_slice(&digits);
+        len += usize::from(count);
+        if i < 3 {
+            text[len] = b'.';
+            len += 1;
+        }
+    }
+    (text, len)
+}
+
+/// A port's decimal digits at the start of five, and how many there are.
+#[inline(always)]
+fn port_text(port: u16) -> ([u8; 5], usize) {
+    let count = match port {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1000..=9999 => 4,
+        _ => 5,
+    };
+    let mut digits = [0u8; 5];
+    let mut n = port;
+    for slot in digits[..count].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    (digits, count)
+}
+
 /// Writes a side's three fields, `,"client":"ip:port","client_ip":"ip","client_port":
 /// port`: an IPv4 endpoint's into one buffer from the address's and the port's digits
 /// spelled once, any other through [`Endpoint`].
@@ -203,33 +227,8 @@ pub(super) fn write_fields(out: &mut Vec<u8>, names: FieldNames, addr: SocketAdd
         out.extend_from_slice(&e.buf[e.port_at..e.len]);
         return;
     };
-    // The address: up to fifteen characters.
-    let mut ip = [0u8; 16];
-    let mut ip_len = 0;
-    for (i, octet) in v4.ip().octets().into_iter().enumerate() {
-        let (digits, count) = OCTET_DIGITS[usize::from(octet)];
-        ip[ip_len..ip_len + 3].copy_from_slice(&digits);
-        ip_len += usize::from(count);
-        if i < 3 {
-            ip[ip_len] = b'.';
-            ip_len += 1;
-        }
-    }
-    // The port: its digits at the start of five.
-    let port = v4.port();
-    let port_len = match port {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        1000..=9999 => 4,
-        _ => 5,
-    };
-    let mut port_digits = [0u8; 5];
-    let mut n = port;
-    for slot in port_digits[..port_len].iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
+    let (ip, ip_len) = ipv4_text(v4.ip().octets());
+    let (port_digits, port_len) = port_text(v4.port());
     // The address and the port copied whole (copies of a fixed size, a few
     // instructions each), the buffer's end past them written over.
     let mut buf = [0u8; 160];
