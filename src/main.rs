@@ -5,6 +5,7 @@
 
 mod cli;
 mod junit;
+mod lines_out;
 mod meter;
 mod outputs;
 mod pages;
@@ -17,6 +18,7 @@ use std::process::ExitCode;
 use rayon::prelude::*;
 
 use cli::{AnalyzeArgs, Cli, Command, Format, OutputArgs};
+use lines_out::LinesOut;
 use outputs::OutputFile;
 use tlswhy::capture::Source;
 use tlswhy::diagnose::{self, Code, Warning};
@@ -25,7 +27,6 @@ use tlswhy::pipeline;
 use tlswhy::pipeline::Settings;
 use tlswhy::record::CaptureReport;
 use tlswhy::report;
-use tlswhy::report::background::BackgroundWriter;
 use tlswhy::report::collect::{Collector, Keep};
 use tlswhy::report::pcap::PcapWriter;
 use tlswhy::sanitize::escape;
@@ -300,10 +301,9 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     // The text report without --all only counts successes; JUnit lists them.
     settings.ok_records = json || parquet || out_args.all || args.junit.is_some();
     // JSON Lines stream out as the records are made: straight to standard output for
-    // one input (each line moved to a thread of its own that writes them, so that a
-    // write that blocks does not stop the analysis), through a buffer per file (printed
-    // in input order) for several.
-    let mut lines_out = (json && sources.len() == 1).then(|| BackgroundWriter::new(io::stdout()));
+    // one input (see `lines_out`), through a buffer per file (printed in input order)
+    // for several.
+    let mut lines_out = (json && sources.len() == 1).then(|| LinesOut::new(settings.threads));
     let mut stdout = BufWriter::with_capacity(1 << 16, io::stdout());
     let mut write_error: Option<io::Error> = None;
     let merge = args.merge_profiles && sources.len() > 1;
@@ -328,10 +328,10 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
                 if let Some(p) = &mut parquet_out {
                     p.push_lines(line);
                 }
-                // The line moves to the writing thread; the record keeps an empty one
-                // (the collector reads only that it had a line).
+                // The line may move to the writing thread; the record then keeps an
+                // empty one (the collector reads only that it had a line).
                 if let (Some(out), None) = (&mut lines_out, &write_error) {
-                    if let Err(e) = out.push(std::mem::take(line)) {
+                    if let Err(e) = out.push(line) {
                         write_error = Some(e);
                     }
                 }
