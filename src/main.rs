@@ -303,7 +303,8 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
     // JSON Lines stream out as the records are made: straight to standard output for
     // one input (see `lines_out`), through a buffer per file (printed in input order)
     // for several.
-    let mut lines_out = (json && sources.len() == 1).then(|| LinesOut::new(settings.threads));
+    let mut lines_out =
+        (json && sources.len() == 1).then(|| LinesOut::new(io::stdout(), settings.threads));
     let mut stdout = BufWriter::with_capacity(1 << 16, io::stdout());
     let mut write_error: Option<io::Error> = None;
     let merge = args.merge_profiles && sources.len() > 1;
