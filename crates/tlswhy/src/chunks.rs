@@ -411,7 +411,12 @@ impl StreamReader {
         }
         loop {
             match self.read_chunk() {
-                Ok(Some(chunk)) if chunk.packets.is_empty() => continue,
+                Ok(Some(chunk)) if chunk.packets.is_empty() => {
+                    // Nothing whole in it (a record continues in the next chunk): its
+                    // list serves the next one.
+                    self.spare_packets.push(chunk.packets);
+                    continue;
+                }
                 Ok(chunk) => return chunk,
                 Err(e) => {
                     self.finished = true;
@@ -423,5 +428,49 @@ impl StreamReader {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Chunks given back together have their packet lists reused, each list for one
+    /// later chunk, and the packets those chunks list are their own.
+    #[test]
+    fn packet_lists_given_back_together_are_all_reused() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../captures/ok_tls13.pcap");
+        let open = || StreamReader::open_with(&Source::File(path.clone()), 150).unwrap();
+        let frames = |chunks: &[Chunk<'_>]| -> Vec<u64> {
+            chunks
+                .iter()
+                .flat_map(|c| c.packets.iter().map(|p| p.frame))
+                .collect()
+        };
+        let mut source = open();
+        source.keep_buffers(4);
+        let first: Vec<Chunk<'_>> = (0..3).map_while(|_| source.next_chunk()).collect();
+        assert_eq!(
+            first.len(),
+            3,
+            "the capture has more than three chunks of 150 bytes"
+        );
+        let mut lists: Vec<*const PacketAt> = first.iter().map(|c| c.packets.as_ptr()).collect();
+        let first_frames = frames(&first);
+        for chunk in first {
+            source.recycle(chunk);
+        }
+        let later: Vec<Chunk<'_>> = (0..3).map_while(|_| source.next_chunk()).collect();
+        for chunk in &later {
+            let reused = lists.iter().position(|&p| p == chunk.packets.as_ptr());
+            lists.remove(reused.expect("a packet list given back was not reused"));
+        }
+        // The same frames as a reading that reuses nothing.
+        let mut fresh = open();
+        let all: Vec<Chunk<'_>> = (0..6).map_while(|_| fresh.next_chunk()).collect();
+        let mut seen = first_frames;
+        seen.extend(frames(&later));
+        assert_eq!(seen, frames(&all));
     }
 }
