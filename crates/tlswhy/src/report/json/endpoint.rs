@@ -133,10 +133,7 @@ impl Endpoint {
     }
 
     fn push_str(&mut self, s: &[u8]) {
-        if let Some(slots) = self.buf.get_mut(self.len..self.len + s.len()) {
-            slots.copy_from_slice(s);
-            self.len += s.len();
-        }
+        self.push_fixed(s, s.len());
     }
 
     fn push(&mut self, b: u8) {
