@@ -25,7 +25,10 @@
 #   (alpn_mismatch, udp_blocked), tshark's row decrypting the Initials too.
 #   TOOLS="text-2t null-2t ...": only these rows (default: all). Row html-2t is the
 #   text report with --html beside it (a line gives its time over text-2t's and the
-#   HTML file's size).
+#   HTML file's size). Row store is no analysis: dd copies tlswhy-2t's JSON Lines (made
+#   once before the rounds) into a file the way the JSON rows write theirs, what storing
+#   those bytes costs this machine alone; a line sets it beside what writing to a file
+#   added to the JSON run (tlswhy-2t's time less null-2t's, per round).
 #   Besides the medians, lines of per-round ratios: JSON's speed over the text report's
 #   and, with BASE, this build's time over the base's, each the median over the rounds
 #   of the two runs made in the same round (the machine's speed may drift between
@@ -119,13 +122,15 @@ once() {
 # paired A B: the median over the rounds of A's time over B's, the two timed in the
 # same round: steadier than a ratio of medians when the machine's speed drifts between
 # rounds (both runs of a round see the same machine). Nothing when either did not run.
-# PAIRED=cpu: their CPU times (user + system) instead of the wall clock.
+# PAIRED=cpu: their CPU times (user + system) instead of the wall clock; PAIRED=minus:
+# A's time less B's instead of their ratio.
 paired() {
     [ -s "$WORK/$1.runs" ] && [ -s "$WORK/$2.runs" ] || return 0
-    local time='{ print $1 }'
+    local time='{ print $1 }' pair='$2 > 0 { print $1 / $2 }'
     [ "${PAIRED:-}" = cpu ] && time='{ print $3 + $4 }'
+    [ "${PAIRED:-}" = minus ] && pair='{ printf "%.4f\n", $1 - $2 }'
     paste -d' ' <(awk "$time" "$WORK/$1.runs") <(awk "$time" "$WORK/$2.runs") |
-        awk '$2 > 0 { print $1 / $2 }' | sort -g |
+        awk "$pair" | sort -g |
         awk '{ r[NR] = $1 } END { if (NR) printf "%.3f", r[int((NR + 1) / 2)] }'
 }
 
@@ -149,7 +154,7 @@ while [ $# -ge 2 ]; do
     # during the run (a shared VM) slows every tool alike instead of whichever ran then.
     # Besides JSON output to a file: the same to /dev/null and the default text report
     # (failures only), to see what output costs; a memory map; standard input.
-    names=(walk walk-mmap tlswhy-1t tlswhy-2t null-1t null-2t text-1t text-2t html-2t)
+    names=(walk walk-mmap tlswhy-1t tlswhy-2t null-1t null-2t store text-1t text-2t html-2t)
     [ -n "$KEYS" ] && names+=(keys-1t keys-2t)
     names+=(mmap-2t stdin-2t)
     command -v tshark >/dev/null && names+=(tshark)
@@ -166,6 +171,9 @@ while [ $# -ge 2 ]; do
         done
     fi
     for name in "${names[@]}"; do rm -f "$WORK/$name.runs"; done
+    if [[ " ${names[*]} " == *" store "* ]]; then
+        target/release/tlswhy analyze --threads 2 --format json "$pcap" >"$WORK/store.in"
+    fi
     for round in $(seq "$RUNS"); do
         # Every other round runs the tools in the opposite order: a slow spell of the
         # machine within a round, or what the run before leaves behind (memory to clear,
@@ -185,6 +193,7 @@ while [ $# -ge 2 ]; do
                 tlswhy-2t) once "$name" "$BIN" analyze --threads 2 --format json "$pcap" ;;
                 null-1t) once "$name" sh -c '"$0" analyze --threads 1 --format json "$1" >/dev/null' "$BIN" "$pcap" ;;
                 null-2t) once "$name" sh -c '"$0" analyze --threads 2 --format json "$1" >/dev/null' "$BIN" "$pcap" ;;
+                store) once store dd if="$WORK/store.in" bs=2M status=none ;;
                 text-1t) once "$name" "$BIN" analyze --threads 1 -q "$pcap" ;;
                 text-2t) once "$name" "$BIN" analyze --threads 2 -q "$pcap" ;;
                 html-2t) once "$name" "$BIN" analyze --threads 2 -q --html "$WORK/report.html" "$pcap" ;;
@@ -207,6 +216,7 @@ while [ $# -ge 2 ]; do
     printf '%-10s %9s %10s %14s %10s %10s %10s\n' tool seconds MB/s handshakes/s "RSS MiB" "vs walk" "vs tshark"
     for r in "${results[@]}"; do
         read -r name t m <<<"$r"
+        [ "$name" = store ] && continue # no analysis: its own line below
         awk -v n="$name" -v t="$t" -v m="$m" -v b="$bytes" -v c="$conns" -v w="$walk_t" -v ts="${tshark_t:-0}" 'BEGIN {
             t = (t > 0) ? t : 0.001
             printf "%-10s %9.3f %10.0f %14.0f %10.0f %10.2f %10s\n", n, t, b / t / 1e6, c / t, m / 1024, w / t, (ts > 0 ? sprintf("%.1fx", ts / t) : "-")
@@ -236,6 +246,11 @@ while [ $# -ge 2 ]; do
         c=$(PAIRED=cpu paired text-2t "$json")
         [ -n "$r" ] && echo "$json speed / text-2t speed, median of the $RUNS rounds' ratios: $r (CPU time: $c)"
     done
+    if [ -s "$WORK/store.runs" ]; then
+        d=$(PAIRED=minus paired tlswhy-2t null-2t)
+        echo "storing the $(($(stat -c %s "$WORK/store.in") / 1000000)) MB of JSON Lines alone (store): median $(median store | cut -d' ' -f2) s${d:+; tlswhy-2t's time less null-2t's, median of the rounds: $d s}"
+        rm -f "$WORK/store.in"
+    fi
     for name in "${names[@]}"; do
         case $name in base-*) ;; *) continue ;; esac
         r=$(paired "${name#base-}" "$name")
