@@ -170,7 +170,7 @@ while [ $# -ge 2 ]; do
             # (html-2t has no base row: an earlier build may not have --html.)
         done
     fi
-    for name in "${names[@]}"; do rm -f "$WORK/$name.runs"; done
+    rm -f "$WORK"/*.runs
     if [[ " ${names[*]} " == *" store "* ]]; then
         target/release/tlswhy analyze --threads 2 --format json "$pcap" >"$WORK/store.in"
     fi
@@ -246,7 +246,7 @@ while [ $# -ge 2 ]; do
         c=$(PAIRED=cpu paired text-2t "$json")
         [ -n "$r" ] && echo "$json speed / text-2t speed, median of the $RUNS rounds' ratios: $r (CPU time: $c)"
     done
-    if [ -s "$WORK/store.runs" ]; then
+    if [ -s "$WORK/store.runs" ] && [ -f "$WORK/store.in" ]; then
         d=$(PAIRED=minus paired tlswhy-2t null-2t)
         echo "storing the $(($(stat -c %s "$WORK/store.in") / 1000000)) MB of JSON Lines alone (store): median $(median store | cut -d' ' -f2) s${d:+; tlswhy-2t's time less null-2t's, median of the rounds: $d s}"
         rm -f "$WORK/store.in"

@@ -3,6 +3,7 @@
 
 pub mod background;
 pub mod collect;
+pub(crate) mod endpoint;
 pub mod group;
 pub mod html;
 pub mod json;

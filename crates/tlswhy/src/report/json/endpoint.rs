@@ -1,159 +1,12 @@
-//! A connection's endpoint as the record writes it: `client`/`server` as `ip:port`
-//! (IPv6 in brackets), `*_ip` as the address alone and `*_port` as the number, spelled
-//! as the standard library spells them (an IPv4 octet's digits from a table) into a
-//! stack buffer and appended to the line from there ([`write_fields`]). The wording
-//! names endpoints the same way ([`Endpoint`]'s `Display`).
+//! A connection's endpoints as the record's fields: `client`/`server` as `ip:port` (IPv6
+//! in brackets), `*_ip` as the address alone and `*_port` as the number, spelled as the
+//! wording spells them ([`Endpoint`]); an IPv4 endpoint's three fields are put together in
+//! a stack buffer from the address's and the port's digits spelled once and appended to
+//! the line from there ([`write_fields`]).
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
-/// `[` + the longest IPv6 text (45) + `]:` + 5 digits.
-const MAX_LEN: usize = 53;
-
-/// The decimal digits of each octet value and how many of them there are.
-const OCTET_DIGITS: [([u8; 3], u8); 256] = {
-    let mut table = [([0u8; 3], 0u8); 256];
-    let mut n = 0;
-    while n < 256 {
-        let (hundreds, tens, ones) = (
-            b'0' + (n / 100) as u8,
-            b'0' + (n / 10 % 10) as u8,
-            b'0' + (n % 10) as u8,
-        );
-        table[n] = if n >= 100 {
-            ([hundreds, tens, ones], 3)
-        } else if n >= 10 {
-            ([tens, ones, 0], 2)
-        } else {
-            ([ones, 0, 0], 1)
-        };
-        n += 1;
-    }
-    table
-};
-
-/// An endpoint spelled out: `[ip]:port` with the address at `ip`.
-pub(crate) struct Endpoint {
-    buf: [u8; MAX_LEN],
-    len: usize,
-    ip: (usize, usize),
-    /// Where the port's digits start.
-    port_at: usize,
-}
-
-impl Endpoint {
-    pub(crate) fn of(addr: SocketAddr) -> Endpoint {
-        let mut e = Endpoint {
-            buf: [0; MAX_LEN],
-            len: 0,
-            ip: (0, 0),
-            port_at: 0,
-        };
-        match addr.ip() {
-            IpAddr::V4(v4) => {
-                e.ipv4(v4.octets());
-                e.ip = (0, e.len);
-            }
-            IpAddr::V6(v6) => {
-                e.push(b'[');
-                e.ipv6(v6);
-                e.ip = (1, e.len);
-                e.push(b']');
-            }
-        }
-        e.push(b':');
-        e.port_at = e.len;
-        e.port(addr.port());
-        e
-    }
-
-    /// A port's digits, written in place.
-    fn port(&mut self, port: u16) {
-        let (digits, count) = port_text(port);
-        self.push_fixed(&digits, count);
-    }
-
-    /// An IPv4 address in dotted decimal ([`ipv4_text`]).
-    fn ipv4(&mut self, octets: [u8; 4]) {
-        let (text, len) = ipv4_text(octets);
-        self.push_fixed(&text, len);
-    }
-
-    /// An IPv6 address as RFC 5952 and the standard library spell it: lower-case hex
-    /// groups without leading zeros, the longest run of two or more zero groups (the
-    /// first of equals) as `::`, an IPv4-mapped address as `::ffff:a.b.c.d`.
-    fn ipv6(&mut self, v6: Ipv6Addr) {
-        let groups = v6.segments();
-        if let [0, 0, 0, 0, 0, 0xffff, ..] = groups {
-            self.push_str(b"::ffff:");
-            let [.., a, b, c, d] = v6.octets();
-            self.ipv4([a, b, c, d]);
-            return;
-        }
-        // The longest run of zero groups, as (start, length).
-        let (mut best, mut run) = ((0, 0), (0, 0));
-        for (i, &g) in groups.iter().enumerate() {
-            if g == 0 {
-                if run.1 == 0 {
-                    run.0 = i;
-                }
-                run.1 += 1;
-                if run.1 > best.1 {
-                    best = run;
-                }
-            } else {
-                run.1 = 0;
-            }
-        }
-        let hex = |e: &mut Endpoint, groups: &[u16]| {
-            for (i, &g) in groups.iter().enumerate() {
-                if i > 0 {
-                    e.push(b':');
-                }
-                let digits = (16 - g.leading_zeros()).div_ceil(4).max(1);
-                for shift in (0..digits).rev() {
-                    e.push(b"0123456789abcdef"[usize::from(g >> (4 * shift)) & 0xf]);
-                }
-            }
-        };
-        if best.1 < 2 {
-            hex(self, &groups);
-        } else {
-            hex(self, &groups[..best.0]);
-            self.push_str(b"::");
-            hex(self, &groups[best.0 + best.1..]);
-        }
-    }
-
-    /// Copies all of `bytes` (a copy of a fixed size) and keeps the first `used`.
-    fn push_fixed(&mut self, bytes: &[u8], used: usize) {
-        if let Some(slots) = self.buf.get_mut(self.len..self.len + bytes.len()) {
-            slots.copy_from_slice(bytes);
-            self.len += used;
-        }
-    }
-
-    fn push_str(&mut self, s: &[u8]) {
-        self.push_fixed(s, s.len());
-    }
-
-    fn push(&mut self, b: u8) {
-        if let Some(slot) = self.buf.get_mut(self.len) {
-            *slot = b;
-            self.len += 1;
-        }
-    }
-
-    /// `ip:port`, IPv6 in brackets.
-    pub(crate) fn as_str(&self) -> &str {
-        // Only ASCII is written.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
-    }
-
-    /// The address alone.
-    pub(crate) fn ip(&self) -> &str {
-        self.as_str().get(self.ip.0..self.ip.1).unwrap_or_default()
-    }
-}
+use crate::report::endpoint::{ipv4_text, port_text, Endpoint};
 
 /// The names of a side's three fields, each with what comes before its value:
 /// `,"client":"`, `","client_ip":"` and `","client_port":`.
@@ -171,44 +24,6 @@ pub(super) const SERVER: FieldNames = [
     b"\",\"server_port\":",
 ];
 
-/// An IPv4 address in dotted decimal at the start of 16 bytes (up to 15 used), each
-/// octet's digits from a table, and its length.
-#[inline(always)]
-fn ipv4_text(octets: [u8; 4]) -> ([u8; 16], usize) {
-    let mut text = [0u8; 16];
-    let mut len = 0;
-    for (i, octet) in octets.into_iter().enumerate() {
-        // All three bytes copied (a fixed-size copy), the used ones kept.
-        let (digits, count) = OCTET_DIGITS[usize::from(octet)];
-        text[len..len + 3].copy_from_slice(&digits);
-        len += usize::from(count);
-        if i < 3 {
-            text[len] = b'.';
-            len += 1;
-        }
-    }
-    (text, len)
-}
-
-/// A port's decimal digits at the start of five, and how many there are.
-#[inline(always)]
-fn port_text(port: u16) -> ([u8; 5], usize) {
-    let count = match port {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        1000..=9999 => 4,
-        _ => 5,
-    };
-    let mut digits = [0u8; 5];
-    let mut n = port;
-    for slot in digits[..count].iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    (digits, count)
-}
-
 /// Writes a side's three fields, `,"client":"ip:port","client_ip":"ip","client_port":
 /// port`: an IPv4 endpoint's into one buffer from the address's and the port's digits
 /// spelled once, any other through [`Endpoint`].
@@ -221,7 +36,7 @@ pub(super) fn write_fields(out: &mut Vec<u8>, names: FieldNames, addr: SocketAdd
         out.extend_from_slice(names[1]);
         out.extend_from_slice(e.ip().as_bytes());
         out.extend_from_slice(names[2]);
-        out.extend_from_slice(&e.buf[e.port_at..e.len]);
+        out.extend_from_slice(e.port().as_bytes());
         return;
     };
     let (ip, ip_len) = ipv4_text(v4.ip().octets());
@@ -245,45 +60,39 @@ pub(super) fn write_fields(out: &mut Vec<u8>, names: FieldNames, addr: SocketAdd
     out.extend_from_slice(&buf[..len]);
 }
 
-/// As `SocketAddr`'s `Display` writes it (the wording names servers and clients in
-/// every failure's summary and evidence), from the spelled text.
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
 
-    /// As the standard library spells them.
+    /// An IPv4 endpoint's fields, with addresses and ports of every length, and an IPv6
+    /// endpoint's, as the standard library spells them.
     #[test]
-    fn endpoints_read_as_socket_addresses() {
+    fn fields_spell_endpoints_as_the_standard_library() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let v4 = SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::from((state >> 8) as u32)),
+                (state >> 40) as u16 >> (state >> 60),
+            );
+            let mut fields = Vec::new();
+            write_fields(&mut fields, CLIENT, v4);
+            let (ip, port) = (v4.ip(), v4.port());
+            assert_eq!(
+                String::from_utf8(fields).unwrap(),
+                format!(",\"client\":\"{v4}\",\"client_ip\":\"{ip}\",\"client_port\":{port}")
+            );
+        }
         for text in [
-            "10.0.0.5:51234",
-            "0.0.0.0:0",
-            "255.255.255.255:65535",
             "[2001:db8::1]:443",
             "[::ffff:192.0.2.1]:8443",
-            "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535",
-            "[::]:1",
-            "[::1]:2",
-            "[1::]:3",
-            "[2001:db8:0:1:1:1:1:1]:4",
-            "[2001:0:0:1:0:0:0:1]:5",
-            "[2001:db8:0:0:1:0:0:1]:6",
-            "[0:0:1:0:0:0:0:1]:7",
-            "[fe80::a:bc:def:1234]:8",
-            "[::ffff:0.0.0.0]:9",
-            "[::1.2.3.4]:10",
-            "[64:ff9b::c000:221]:11",
+            "[::]:0",
+            "10.0.0.5:1",
         ] {
             let addr: SocketAddr = text.parse().unwrap();
-            let e = Endpoint::of(addr);
-            assert_eq!(e.as_str(), addr.to_string());
-            assert_eq!(e.to_string(), addr.to_string());
-            assert_eq!(e.ip(), addr.ip().to_string());
             let (ip, port) = (addr.ip(), addr.port());
             let mut fields = Vec::new();
             write_fields(&mut fields, CLIENT, addr);
@@ -294,41 +103,6 @@ mod tests {
                     ",\"client\":\"{addr}\",\"client_ip\":\"{ip}\",\"client_port\":{port}\
                      ,\"server\":\"{addr}\",\"server_ip\":\"{ip}\",\"server_port\":{port}"
                 )
-            );
-        }
-    }
-
-    /// Addresses with zero groups anywhere and ports of every length, as the standard
-    /// library spells them.
-    #[test]
-    fn ipv6_zero_runs_as_the_standard_library_writes_them() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..20_000 {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
-            let mut groups = [0u16; 8];
-            for (i, g) in groups.iter_mut().enumerate() {
-                let bits = state >> (i * 8);
-                *g = if bits & 1 == 0 {
-                    0
-                } else {
-                    (bits >> 1) as u16 & 0x0fff
-                };
-            }
-            let addr = SocketAddr::new(IpAddr::V6(Ipv6Addr::from(groups)), (state >> 40) as u16);
-            assert_eq!(Endpoint::of(addr).as_str(), addr.to_string());
-            // An IPv4 endpoint's fields, with ports of every length.
-            let v4 = SocketAddr::new(
-                IpAddr::V4(std::net::Ipv4Addr::from((state >> 8) as u32)),
-                (state >> 40) as u16 >> (state >> 60),
-            );
-            let mut fields = Vec::new();
-            write_fields(&mut fields, CLIENT, v4);
-            let (ip, port) = (v4.ip(), v4.port());
-            assert_eq!(
-                String::from_utf8(fields).unwrap(),
-                format!(",\"client\":\"{v4}\",\"client_ip\":\"{ip}\",\"client_port\":{port}")
             );
         }
     }

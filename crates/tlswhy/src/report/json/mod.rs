@@ -9,7 +9,7 @@
 //! as it is serialized, without building a tree or a string per field.
 
 pub(crate) mod compact;
-pub(crate) mod endpoint;
+mod endpoint;
 mod flow_id;
 mod full;
 pub mod writer;
@@ -21,7 +21,7 @@ use std::rc::Rc;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
-use endpoint::Endpoint;
+use crate::report::endpoint::Endpoint;
 pub use flow_id::{CommunityId, Rfc3339};
 
 use super::wording::{self, Context};

@@ -11,7 +11,7 @@ use crate::diagnose::detail::{CloseKind, Detail, PlaintextRole};
 use crate::diagnose::verdict::Finding;
 use crate::diagnose::Verdict;
 use crate::flow::{At, Dir};
-use crate::report::json::endpoint::Endpoint;
+use crate::report::endpoint::Endpoint;
 use crate::tls::cert::write_unix;
 use crate::tls::wire::{CipherSuite, ProtocolVersion};
 

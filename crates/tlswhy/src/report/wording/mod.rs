@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use crate::report::json::endpoint::Endpoint;
+use crate::report::endpoint::Endpoint;
 
 use crate::capture::Timestamp;
 use crate::diagnose::verdict::{Finding, ServerReaction, Unfinished};
