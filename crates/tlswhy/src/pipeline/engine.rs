@@ -346,6 +346,18 @@ impl<'s> Engine<'s> {
         std::mem::take(&mut self.ready)
     }
 
+    /// Whether records were made since they were last taken.
+    pub(super) fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// The records made since the last call, moved out of a list that keeps its room
+    /// for the next ones: a fresh list per call grew by doubling into memory the
+    /// kernel had to zero first, a JSON run's every record passing through it.
+    pub(super) fn drain_ready(&mut self) -> std::vec::Drain<'_, (u64, Finished)> {
+        self.ready.drain(..)
+    }
+
     /// First frame of the oldest connection whose record is still to come in order
     /// (`u64::MAX` when none).
     pub fn watermark(&self) -> u64 {

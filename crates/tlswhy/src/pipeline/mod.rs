@@ -166,7 +166,8 @@ pub fn analyze_packets(
                 // capture is read.
                 if at.frame % PUMP_EVERY == 0 {
                     engine.pump(name);
-                    order.offer(0, engine.take_ready(), engine.watermark());
+                    let watermark = engine.watermark();
+                    order.offer(0, engine.drain_ready(), watermark);
                 }
             }
             if let Some(p) = &settings.progress {

@@ -43,14 +43,14 @@ pub(super) fn parallel_pass(
             }
             drop(chunk);
             engine.pump(name);
-            let ready = engine.take_ready();
             let now = engine.watermark();
-            if !ready.is_empty() || now != watermark {
+            if engine.has_ready() || now != watermark {
                 watermark = now;
-                order
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .offer(shard, ready, now);
+                order.lock().unwrap_or_else(|e| e.into_inner()).offer(
+                    shard,
+                    engine.drain_ready(),
+                    now,
+                );
             }
         }
         engine.into_shard(name)
@@ -176,7 +176,12 @@ impl<'s> InOrder<'s> {
         }
     }
 
-    pub(super) fn offer(&mut self, worker: usize, ready: Vec<(u64, Finished)>, watermark: u64) {
+    pub(super) fn offer(
+        &mut self,
+        worker: usize,
+        ready: impl IntoIterator<Item = (u64, Finished)>,
+        watermark: u64,
+    ) {
         self.pending
             .extend(ready.into_iter().map(|(frame, f)| (frame, Box::new(f))));
         self.watermarks[worker] = watermark;
