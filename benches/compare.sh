@@ -123,7 +123,9 @@ once() {
 # same round: steadier than a ratio of medians when the machine's speed drifts between
 # rounds (both runs of a round see the same machine). Nothing when either did not run.
 # PAIRED=cpu: their CPU times (user + system) instead of the wall clock; PAIRED=minus:
-# A's time less B's instead of their ratio.
+# A's time less B's instead of their ratio; SPREAD=1: the middle half of the rounds'
+# values ("q1-q3", the first and third quartiles) instead of their median, to judge
+# how far the median may be trusted.
 paired() {
     [ -s "$WORK/$1.runs" ] && [ -s "$WORK/$2.runs" ] || return 0
     local time='{ print $1 }' pair='$2 > 0 { print $1 / $2 }'
@@ -131,7 +133,11 @@ paired() {
     [ "${PAIRED:-}" = minus ] && pair='{ printf "%.4f\n", $1 - $2 }'
     paste -d' ' <(awk "$time" "$WORK/$1.runs") <(awk "$time" "$WORK/$2.runs") |
         awk "$pair" | sort -g |
-        awk '{ r[NR] = $1 } END { if (NR) printf "%.3f", r[int((NR + 1) / 2)] }'
+        awk -v spread="${SPREAD:-}" '{ r[NR] = $1 } END {
+            if (!NR) exit
+            if (spread) printf "%.3f-%.3f", r[int((NR + 3) / 4)], r[int((3 * NR + 3) / 4)]
+            else printf "%.3f", r[int((NR + 1) / 2)]
+        }'
 }
 
 # median NAME: "NAME seconds RSS-KiB", the medians over its runs.
@@ -243,8 +249,9 @@ while [ $# -ge 2 ]; do
     # machine, less swayed by other work on a shared one than the wall clock.
     for json in tlswhy-2t null-2t; do
         r=$(paired text-2t "$json")
+        q=$(SPREAD=1 paired text-2t "$json")
         c=$(PAIRED=cpu paired text-2t "$json")
-        [ -n "$r" ] && echo "$json speed / text-2t speed, median of the $RUNS rounds' ratios: $r (CPU time: $c)"
+        [ -n "$r" ] && echo "$json speed / text-2t speed, median of the $RUNS rounds' ratios: $r (middle half $q; CPU time: $c)"
     done
     if [ -s "$WORK/store.runs" ] && [ -f "$WORK/store.in" ]; then
         d=$(PAIRED=minus paired tlswhy-2t null-2t)
@@ -254,8 +261,9 @@ while [ $# -ge 2 ]; do
     for name in "${names[@]}"; do
         case $name in base-*) ;; *) continue ;; esac
         r=$(paired "${name#base-}" "$name")
+        q=$(SPREAD=1 paired "${name#base-}" "$name")
         c=$(PAIRED=cpu paired "${name#base-}" "$name")
-        [ -n "$r" ] && echo "A/B ${name#base-} per round: this/base median $r (CPU time: $c)"
+        [ -n "$r" ] && echo "A/B ${name#base-} per round: this/base median $r (middle half $q; CPU time: $c)"
     done
     if [ -f "$WORK/report.html" ]; then
         echo "HTML report: $(stat -c %s "$WORK/report.html") bytes"
