@@ -206,6 +206,22 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
+/// `n` pseudo-random words, the same in every run (a linear congruential generator), for
+/// tests that spell addresses and ports of every shape.
+#[cfg(test)]
+pub(crate) fn test_words(n: usize) -> impl Iterator<Item = u64> {
+    let next = |state: &u64| {
+        Some(
+            state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1),
+        )
+    };
+    std::iter::successors(Some(0x9e37_79b9_7f4a_7c15u64), next)
+        .skip(1)
+        .take(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,11 +261,7 @@ mod tests {
     /// library spells them.
     #[test]
     fn ipv6_zero_runs_as_the_standard_library_writes_them() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..20_000 {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
+        for state in test_words(20_000) {
             let mut groups = [0u16; 8];
             for (i, g) in groups.iter_mut().enumerate() {
                 let bits = state >> (i * 8);

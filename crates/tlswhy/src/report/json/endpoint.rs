@@ -63,17 +63,14 @@ pub(super) fn write_fields(out: &mut Vec<u8>, names: FieldNames, addr: SocketAdd
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::endpoint::test_words;
     use std::net::{IpAddr, Ipv4Addr};
 
     /// An IPv4 endpoint's fields, with addresses and ports of every length, and an IPv6
     /// endpoint's, as the standard library spells them.
     #[test]
     fn fields_spell_endpoints_as_the_standard_library() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..20_000 {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
+        for state in test_words(20_000) {
             let v4 = SocketAddr::new(
                 IpAddr::V4(Ipv4Addr::from((state >> 8) as u32)),
                 (state >> 40) as u16 >> (state >> 60),
