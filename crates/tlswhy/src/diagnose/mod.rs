@@ -97,7 +97,7 @@ pub fn diagnose(
     let is_attempt = cx.facts.client_hello.is_some()
         || settings.tls_ports.contains(&conn.server.port())
             && (t.syn.is_some() || t.syn_ack.is_some() || t.payload_bytes.iter().any(|&b| b > 0));
-    if !is_attempt || rules::another_protocol(&cx) {
+    if !is_attempt || rules::another_protocol(&cx) || rules::port_probe(&cx) {
         return None;
     }
     let mut verdict = cx.verdict();

@@ -122,6 +122,9 @@ pub enum Finding {
     CaptureEndsAfterSyn,
     /// Only the client's packets were captured.
     OnlyClientSide,
+    /// The client's first bytes were neither TLS nor text of any protocol, and the
+    /// server refused them.
+    BinaryFromClient,
     /// The client spoke plain text to a TLS port.
     PlaintextFromClient {
         #[serde(serialize_with = "ser_plaintext")]
@@ -232,6 +235,9 @@ pub enum Finding {
     ServerAlertAfterClientFlight,
     /// TLS 1.3: the server's only record after its ServerHello was an encrypted alert.
     ServerAlertAfterServerHello,
+    /// TLS 1.3 without keys: after its flight, before the client answered, the server
+    /// sent an alert (by size) at once.
+    ServerAlertAfterItsFlight,
     /// The peer rejected the sender's bytes.
     PeerRejectedBytes {
         sender: Dir,
@@ -299,9 +305,10 @@ impl Finding {
             ServerGreetedInPlaintext { .. } | ServerAnsweredInPlaintext { .. } => {
                 Code::TlsToPlaintextPort
             }
-            ClientHelloUnparsable | PeerRejectedBytes { .. } | UnparsableBytes { .. } => {
-                Code::MalformedHandshake
-            }
+            ClientHelloUnparsable
+            | BinaryFromClient
+            | PeerRejectedBytes { .. }
+            | UnparsableBytes { .. } => Code::MalformedHandshake,
             ClientLeftBeforeHello
             | ClientAbortedAfterServerFlight
             | ClientAbortedMidHandshake
@@ -329,7 +336,8 @@ impl Finding {
             FailureDespiteSharedSuites
             | FatalAlert { .. }
             | ServerAlertAfterClientFlight
-            | ServerAlertAfterServerHello => Code::FatalAlert,
+            | ServerAlertAfterServerHello
+            | ServerAlertAfterItsFlight => Code::FatalAlert,
             NoResponse => Code::NoResponseTimeout,
             QuicPortUnreachable { .. } => Code::ConnectionRefused,
             UdpUnanswered { .. } => Code::UdpBlocked,

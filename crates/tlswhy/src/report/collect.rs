@@ -3,6 +3,7 @@
 //! packets of the failing ones.
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 
 use super::group::Groups;
@@ -40,7 +41,7 @@ pub struct Collector {
     examples: [usize; Code::ALL.len()],
     budget: Option<Arc<ExampleBudget>>,
     /// Recent handshake ids (for examples): a record whose ClientHello was seen moments
-    /// ago on another connection is another leg of the same handshake.
+    /// ago on a connection to another server is another leg of the same handshake.
     recent: RecentHandshakes,
 }
 
@@ -48,8 +49,12 @@ pub struct Collector {
 /// start moments apart, so a small direct-mapped table (a newer id takes an older one's
 /// slot) finds them in fixed memory and constant time.
 struct RecentHandshakes {
-    slots: Box<[(u64, Option<usize>)]>,
+    /// Id, the index of the kept record, the server of the first leg.
+    slots: Box<[(u64, Option<usize>, SocketAddr)]>,
 }
+
+/// The server of an empty slot.
+const UNSPECIFIED: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
 
 /// Slots of [`RecentHandshakes`] (a power of two).
 const RECENT_HANDSHAKES: usize = 4096;
@@ -58,7 +63,7 @@ impl Default for RecentHandshakes {
     fn default() -> Self {
         RecentHandshakes {
             // Id 0 marks an empty slot; a real id of 0 is only never matched.
-            slots: vec![(0, None); RECENT_HANDSHAKES].into_boxed_slice(),
+            slots: vec![(0, None, UNSPECIFIED); RECENT_HANDSHAKES].into_boxed_slice(),
         }
     }
 }
@@ -68,13 +73,16 @@ impl RecentHandshakes {
         (id ^ (id >> 32)) as usize & (RECENT_HANDSHAKES - 1)
     }
 
-    fn get(&self, id: u64) -> Option<Option<usize>> {
-        let (seen, kept) = self.slots[Self::slot(id)];
-        (seen == id && id != 0).then_some(kept)
+    /// The kept record of `id` when it was seen going to another server than
+    /// `server`: a relay's next leg. The same ClientHello sent again to the same server
+    /// is a new attempt (scanners such as sslscan and testssl reuse their random).
+    fn leg_of(&self, id: u64, server: SocketAddr) -> Option<Option<usize>> {
+        let (seen, kept, first_server) = self.slots[Self::slot(id)];
+        (seen == id && id != 0 && first_server != server).then_some(kept)
     }
 
-    fn insert(&mut self, id: u64, kept: Option<usize>) {
-        self.slots[Self::slot(id)] = (id, kept);
+    fn insert(&mut self, id: u64, kept: Option<usize>, server: SocketAddr) {
+        self.slots[Self::slot(id)] = (id, kept, server);
     }
 }
 
@@ -109,7 +117,7 @@ impl Collector {
     pub fn add(&mut self, mut f: Finished) {
         // The report shows a relayed handshake once, with its path, and counts it once.
         if let (Keep::Examples { .. }, Some(id)) = (self.keep, f.handshake_id) {
-            if let Some(first) = self.recent.get(id) {
+            if let Some(first) = self.recent.leg_of(id, f.server) {
                 self.packets.extend(f.packets);
                 if let (Some(i), Some(h)) = (first, f.handshake) {
                     self.handshakes[i].legs.push((h.client, h.server));
@@ -161,7 +169,7 @@ impl Collector {
             self.handshakes.push(*h);
         }
         if let (Keep::Examples { .. }, Some(id)) = (self.keep, f.handshake_id) {
-            self.recent.insert(id, kept);
+            self.recent.insert(id, kept, f.server);
         }
     }
 
@@ -207,5 +215,45 @@ impl Collector {
         report.servers = self.servers;
         report.timeline = self.timeline;
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A counted failure of handshake `id` to `server`.
+    fn attempt(id: u64, server: &str) -> Finished {
+        Finished {
+            code: Code::NoSharedCipher,
+            warnings: Vec::new(),
+            handshake_id: Some(id),
+            handshake: None,
+            packets: Vec::new(),
+            json_line: None,
+            server: server.parse().unwrap(),
+            ts: Default::default(),
+            frame: 0,
+            server_name: None,
+            decryption: Default::default(),
+            cites_profiles: false,
+        }
+    }
+
+    /// The same ClientHello on a connection to another server is a relay's next leg,
+    /// counted once; sent again to the same server (scanners reuse their random), it
+    /// is another attempt.
+    #[test]
+    fn only_a_leg_to_another_server_is_the_same_handshake() {
+        let mut c = Collector::new(Keep::Examples {
+            per_code: 10,
+            ok: false,
+        });
+        c.add(attempt(7, "10.0.0.2:8080"));
+        c.add(attempt(7, "10.0.0.3:443"));
+        assert_eq!(c.counts[&Code::NoSharedCipher], 1, "a relay's two legs");
+        c.add(attempt(9, "10.0.0.2:443"));
+        c.add(attempt(9, "10.0.0.2:443"));
+        assert_eq!(c.counts[&Code::NoSharedCipher], 3, "a repeat to one server");
     }
 }

@@ -167,18 +167,25 @@ impl Conversation {
                     }
                 } else {
                     let kind = plaintext::classify(data);
+                    let text = kind != plaintext::PlaintextKind::Unknown
+                        || plaintext::looks_like_text(data);
+                    let (first_line, label) = if text {
+                        let label = format!("plain text: {}", plaintext::first_line(data, 40));
+                        (plaintext::first_line(data, 80), label)
+                    } else {
+                        let hex = plaintext::hex_head(data, 16);
+                        let label = format!("bytes that are not TLS: {hex}");
+                        (hex, label)
+                    };
                     self.facts.plaintext[d] = Some(Box::new(Seen {
                         at,
                         value: PlaintextFacts {
                             kind,
-                            first_line: plaintext::first_line(data, 80),
+                            first_line,
+                            text,
                         },
                     }));
-                    self.push_event(
-                        at,
-                        dir,
-                        format!("plain text: {}", plaintext::first_line(data, 40)),
-                    );
+                    self.push_event(at, dir, label);
                     self.streams[d].mode = Mode::Plaintext;
                     self.scan_plaintext(dir, data, at);
                 }
@@ -438,6 +445,12 @@ impl Conversation {
                     if self.facts.finished[d].is_none() {
                         self.facts.finished[d] = Some(at);
                         self.push_event(at, dir, "Finished (encrypted)");
+                    } else if !self.is_tls13() {
+                        let n = &mut self.facts.renegotiation[d];
+                        *n = n.saturating_add(1);
+                        if *n == 1 {
+                            self.push_event(at, dir, "encrypted handshake message (renegotiation)");
+                        }
                     }
                     self.maybe_settle();
                     return;
@@ -460,6 +473,7 @@ impl Conversation {
                     self.frame_handshake(dir, &joined, at);
                 }
             }
+            24 => self.on_heartbeat(dir, payload.len(), at),
             _ => {}
         }
     }
@@ -482,6 +496,20 @@ impl Conversation {
             } else {
                 self.streams[d].stop();
             }
+        }
+    }
+
+    /// A heartbeat record: counted, and on the ladder (the first few of each side).
+    fn on_heartbeat(&mut self, dir: Dir, len: usize, at: At) {
+        let n = &mut self.facts.heartbeats[dir.index()];
+        *n = n.saturating_add(1);
+        if *n <= 6 {
+            let label = if self.streams[dir.index()].protected {
+                format!("Heartbeat (encrypted, {len} bytes)")
+            } else {
+                format!("Heartbeat ({len} bytes)")
+            };
+            self.push_event(at, dir, label);
         }
     }
 

@@ -107,9 +107,12 @@ pub struct EncryptedRecords {
 pub struct PlaintextFacts {
     #[serde(serialize_with = "ser_kind")]
     pub kind: PlaintextKind,
-    /// First line, escaped.
+    /// First line, escaped; the first bytes in hex when they are not text.
     #[serde(serialize_with = "crate::sanitize::ser_json_text")]
     pub first_line: String,
+    /// The bytes read as text (a known protocol, or printable ASCII), not binary.
+    #[serde(skip)]
+    pub text: bool,
 }
 
 fn ser_kind<S: serde::Serializer>(v: &PlaintextKind, s: S) -> Result<S::Ok, S::Error> {
@@ -230,6 +233,13 @@ pub struct TlsFacts {
     pub alerts: Vec<AlertFacts>,
     /// application_data records per direction: [client, server].
     pub encrypted: [EncryptedRecords; 2],
+    /// heartbeat records (RFC 6520) per direction: [client, server]. After the
+    /// handshake they are protected traffic like data; before it, not a step of any
+    /// handshake (Heartbleed probes send them there).
+    pub heartbeats: [u16; 2],
+    /// TLS ≤ 1.2: protected handshake records after the side's Finished (a
+    /// renegotiation's hello), per direction: [client, server].
+    pub renegotiation: [u16; 2],
     pub plaintext: [Option<Box<Seen<PlaintextFacts>>>; 2],
     /// Bytes that claimed to be TLS but did not parse.
     pub malformed: Vec<Seen<Malformed>>,

@@ -62,6 +62,8 @@ pub fn answered_in_kind(client: &PlaintextKind, server: &PlaintextKind, server_l
         (PlaintextKind::SshBanner, PlaintextKind::SshBanner) => true,
         // Server-first protocols: the client answered the banner.
         (PlaintextKind::Unknown, PlaintextKind::ServiceBanner) => true,
+        // A protocol of their own, neither TLS nor one named here, spoken both ways.
+        (PlaintextKind::Unknown, PlaintextKind::Unknown) => true,
         (PlaintextKind::HttpRequest, PlaintextKind::HttpResponse) => server_line
             .split(' ')
             .nth(1)
@@ -69,6 +71,32 @@ pub fn answered_in_kind(client: &PlaintextKind, server: &PlaintextKind, server_l
             .is_some_and(|status| status < 400),
         _ => false,
     }
+}
+
+/// Whether `bytes` read as text: at least nine in ten of the first 64 are printable
+/// ASCII or line breaks (a protocol this module does not name may still be text).
+pub fn looks_like_text(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(64)];
+    let printable = head
+        .iter()
+        .filter(|&&b| matches!(b, 0x20..=0x7e | b'\t' | b'\r' | b'\n'))
+        .count();
+    !head.is_empty() && printable * 10 >= head.len() * 9
+}
+
+/// The first bytes of `bytes` (at most `max`) in hex, `…` after when there are more: how
+/// binary bytes are shown.
+pub fn hex_head(bytes: &[u8], max: usize) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(3 * max + 4);
+    for (i, b) in bytes.iter().take(max).enumerate() {
+        let sep = if i == 0 { "" } else { " " };
+        let _ = write!(out, "{sep}{b:02x}");
+    }
+    if bytes.len() > max {
+        out.push_str(" …");
+    }
+    out
 }
 
 /// The first line of `bytes`, at most `max` bytes, kept as sent (see

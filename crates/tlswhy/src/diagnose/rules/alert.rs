@@ -25,7 +25,12 @@ pub(super) fn decisive_alert<'a>(cx: &Ctx<'a>) -> Option<&'a AlertFacts> {
         .iter()
         .filter(|a| !cx.after_peer_closed(a))
         .find(|a| {
+            // close_notify and user_canceled close, whatever their level byte says
+            // (scanners send them "fatal"): a side that leaves, not a failure.
             a.is_fatal()
+                && !a
+                    .description
+                    .is_some_and(|d| d == AD::CLOSE_NOTIFY || d == AD::USER_CANCELED)
                 || (!completed
                     && a.level == Some(AlertLevel::WARNING)
                     && a.description == Some(AD::UNRECOGNIZED_NAME))

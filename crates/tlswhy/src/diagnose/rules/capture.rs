@@ -51,9 +51,13 @@ pub(super) fn lost_before_outcome(cx: &Ctx<'_>) -> Option<Verdict> {
         .min_by_key(|(_, l)| l.at)?;
     // An outcome already decided before the loss stands.
     // A skipped message was followed past: a handshake completed after it stands too.
+    // So does one whose lost side had sent its Finished before the hole: what is
+    // missing came after its part of the handshake (a request whose segment the
+    // capture dropped, noticed only when the peer's Finished acknowledges it).
+    let lost_side_finished = cx.facts.finished[dir.index()].is_some_and(|f| f < lost.at);
     if super::alert::decisive_alert(cx).is_some_and(|a| a.at <= lost.at)
         || cx.handshake_completed_before(lost.at)
-        || lost.value.followed_on && super::handshake_completed(cx.facts)
+        || (lost.value.followed_on || lost_side_finished) && super::handshake_completed(cx.facts)
     {
         return None;
     }

@@ -106,6 +106,15 @@ pub(super) fn certificate_rejection(
         None => None,
     };
     if covered == Some(false) {
+        // The server said it did not recognise the name (a warning, then its default
+        // certificate): the name is not served there, which is more than a mismatch.
+        let unrecognized = cx.facts.alerts.iter().find(|a| {
+            a.from == crate::flow::Dir::ToClient && a.description == Some(AD::UNRECOGNIZED_NAME)
+        });
+        if let Some(a) = unrecognized {
+            evidence.insert(1, cx.alert_detail(a));
+            return super::sni::sni_failure(cx, ch, evidence, ServerReaction::UnrecognizedName);
+        }
         return Verdict::new(
             Finding::CertNameMismatch {
                 names,
@@ -154,14 +163,16 @@ pub(in crate::diagnose) fn is_trust_failure(
 }
 
 /// The leaf the server sent cannot satisfy this client: it does not name what the
-/// client asked for, or it is outside its validity period. `immediate`: the client
-/// hung up at once — only then is a client that asked for no name taken to have
-/// checked the address it connected to (old clients without SNI close idle
-/// connections after a pause).
+/// client asked for, or it is outside its validity period. A client that asked for no
+/// name is taken to have checked the address it connected to only when it said so at
+/// once: `alerted_at_once`, an alert right after the handshake (curl and OpenSSL check
+/// an address after their Finished and send one). One that just hangs up may never
+/// have looked at a name — probes, scanners, RDP and peer-to-peer clients that connect
+/// by address — and old clients without SNI close idle connections after a pause.
 pub(super) fn certificate_visibly_wrong(
     cx: &Ctx<'_>,
     ch: &Seen<ClientHelloFacts>,
-    immediate: bool,
+    alerted_at_once: bool,
 ) -> bool {
     let Some(chain) = &cx.facts.server_certificates else {
         return false;
@@ -175,7 +186,7 @@ pub(super) fn certificate_visibly_wrong(
     // Without a name the client can only have checked the address it connected to.
     let name_wrong = match ch.value.server_name.as_deref() {
         Some(sni) => !leaf.covers(sni),
-        None => immediate && !leaf.covers(&cx.server().ip().to_string()),
+        None => alerted_at_once && !leaf.covers(&cx.server().ip().to_string()),
     };
     name_wrong || leaf.expired_at(chain.at.ts.as_unix_secs())
 }

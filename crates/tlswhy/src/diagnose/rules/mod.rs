@@ -20,7 +20,7 @@ mod tcp;
 mod tests;
 mod version;
 
-pub(crate) use peer::another_protocol;
+pub(crate) use peer::{another_protocol, port_probe};
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -165,18 +165,20 @@ impl<'a> Ctx<'a> {
     pub fn close_detail(&self, from: Dir) -> Option<Detail> {
         let t = &self.conn.tcp;
         let d = from.index();
-        if let Some(at) = t.rst[d] {
-            Some(Detail::Close {
-                at,
-                from,
-                how: CloseKind::Rst,
-            })
-        } else {
-            t.fin[d].map(|at| Detail::Close {
-                at,
+        // The side's first close is the event: a reset after its own FIN is the
+        // kernel's answer to the peer's later bytes.
+        match (t.fin[d], t.rst[d]) {
+            (Some(fin), rst) if rst.is_none_or(|rst| fin < rst) => Some(Detail::Close {
+                at: fin,
                 from,
                 how: CloseKind::Fin,
-            })
+            }),
+            (_, Some(rst)) => Some(Detail::Close {
+                at: rst,
+                from,
+                how: CloseKind::Rst,
+            }),
+            _ => None,
         }
     }
 
@@ -256,6 +258,24 @@ impl<'a> Ctx<'a> {
             .value
             .certificates
             .first()
+    }
+
+    /// When the server's first TLS answer (ServerHello, HelloRetryRequest, alert or
+    /// encrypted record) was seen.
+    pub fn server_first_tls(&self) -> Option<At> {
+        let f = self.facts;
+        [
+            f.server_hello.as_ref().map(|s| s.at),
+            f.hello_retry_request.as_ref().map(|s| s.at),
+            f.alerts
+                .iter()
+                .find(|a| a.from == Dir::ToClient)
+                .map(|a| a.at),
+            f.encrypted[1].first.first().map(|(at, _)| *at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The server said something in TLS: a hello, an alert, an encrypted record.

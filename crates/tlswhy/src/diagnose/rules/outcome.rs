@@ -20,6 +20,13 @@ pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
     if !cx.server_said_anything_tls() {
         return Some(super::tcp::no_server_answer(cx, ch));
     }
+    // The client hung up before the server's first answer: it gave up (or was
+    // cancelled) before the server said anything, and what came after answered nobody.
+    if let (Some(left), Some(answer)) = (cx.client_left(), cx.server_first_tls()) {
+        if left < answer {
+            return Some(super::tcp::no_server_answer(cx, ch));
+        }
+    }
     // Bytes the peers read past — the handshake completed after them — were damaged in
     // the capture, not on the wire.
     if let Some(m) = f
@@ -63,7 +70,22 @@ pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
         if let Some(v) = server_refused_client_finished(cx, ch, enc_alert(Dir::ToClient)) {
             return Some(v);
         }
-        if f.encrypted[0].count == 0 {
+        // Protected records from the client after its Finished — data, or heartbeats
+        // (RFC 6520) — show it went on with the connection.
+        let client_went_on =
+            f.encrypted[0].count > 0 || f.heartbeats[0] > 0 || f.renegotiation[0] > 0;
+        // A client that hung up before the server's Finished came did not see the
+        // handshake complete: it left mid-handshake, whatever the server sent after.
+        let left_first = match (cx.client_left(), f.finished[1]) {
+            (Some(left), Some(server_finished)) => left < server_finished,
+            _ => false,
+        };
+        if !client_went_on && left_first {
+            if let Some(v) = super::tcp::closed_mid_handshake(cx, ch) {
+                return Some(v);
+            }
+        }
+        if !client_went_on {
             if let Some(v) = closed_after_handshake(cx, ch, enc_alert(Dir::ToServer)) {
                 return Some(v);
             }
@@ -93,7 +115,9 @@ fn server_refused_client_finished(
     let f = cx.facts;
     let alert = server_alert?;
     let client_finished = f.finished[0]?;
-    let no_data = f.encrypted.iter().all(|e| e.count == 0);
+    // A renegotiation the client started after the handshake is what such an alert
+    // refuses (nginx refuses client-initiated ones by design): not the handshake.
+    let no_data = f.encrypted.iter().all(|e| e.count == 0) && f.renegotiation[0] == 0;
     let client_alert_first = f
         .alerts
         .iter()
@@ -197,7 +221,7 @@ fn rejection_after_handshake(
     }
     let left_at = client_alert.map(|a| a.at).or_else(|| cx.client_left());
     let immediate = left_at.is_some_and(|at| cx.reacts_to(server_finished, at));
-    if super::cert::certificate_visibly_wrong(cx, ch, immediate) {
+    if super::cert::certificate_visibly_wrong(cx, ch, immediate && client_alert.is_some()) {
         if client_alert.is_none() {
             ev.push(Detail::SilentAfterCertificate);
         }
@@ -229,15 +253,31 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         // (typically ALPN).
         if let [(alert_at, len)] = s.first.as_slice() {
             if s.count == 1 && cx.is_alert_record(*len) && cx.closed(Dir::ToClient) {
-                ev.push(Detail::EncryptedAlert {
-                    at: *alert_at,
-                    from: Dir::ToClient,
-                    record_length: *len,
-                    instead_of_finished: false,
-                    no_data_sent: false,
-                });
+                ev.push(server_alert_record(*alert_at, *len));
                 ev.extend(cx.closes());
                 return server_alert_after_server_hello(cx, ch, ev);
+            }
+        }
+        // An alert-sized record of the server's at once after its flight, before the
+        // client answered (its Finished can only be longer), then a close: the server
+        // ended the handshake (a second ClientHello, say, is a client's violation it
+        // refuses).
+        if let [.., (flight_end, _), (alert_at, len)] = s.first.as_slice() {
+            let last = s.first.len() as u64 == s.count;
+            let t = &cx.conn.tcp;
+            let closed = super::earliest(cx.client_left(), super::earliest(t.fin[1], t.rst[1]));
+            if last
+                && cx.is_alert_record(*len)
+                && cx.reacts_to(*flight_end, *alert_at)
+                && closed.is_some_and(|c| c >= *alert_at)
+            {
+                ev.push(server_alert_record(*alert_at, *len));
+                ev.extend(cx.closes());
+                return Verdict::new(
+                    Finding::ServerAlertAfterItsFlight,
+                    ev,
+                    Fix::ReadServerLogDrop,
+                );
             }
         }
         // The client never answered the server's flight.
@@ -280,11 +320,19 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         .collect();
     let server_after: Vec<&(At, u32)> =
         s.first.iter().filter(|(at, _)| *at > finished_at).collect();
-    // A record of the client's after its Finished: data, or an alert (by size).
+    // A record of the client's after its Finished — in the same segment too: data, or
+    // an alert (by size). The Finished is its first record, or its second after an
+    // empty Certificate (`client_finished`).
+    let finished_index = usize::from(
+        c.first
+            .first()
+            .is_some_and(|(_, len)| cx.is_alert_record(*len)),
+    );
     let client_after = |alert: bool| {
         c.first
             .iter()
-            .find(|(at, len)| *at > finished_at && cx.is_alert_record(*len) == alert)
+            .skip(finished_index + 1)
+            .find(|(at, len)| *at >= finished_at && cx.is_alert_record(*len) == alert)
             .map(|(at, _)| *at)
     };
     let (client_alert, client_data) = (client_after(true), client_after(false));
@@ -326,6 +374,17 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         .unwrap_or_else(|| super::capture::incomplete(cx, ch, Unfinished::AfterClientFlight))
 }
 
+/// TLS 1.3: the server's encrypted record of `len` bytes at `at`, an alert by its size.
+fn server_alert_record(at: At, len: u32) -> Detail {
+    Detail::EncryptedAlert {
+        at,
+        from: Dir::ToClient,
+        record_length: len,
+        instead_of_finished: false,
+        no_data_sent: false,
+    }
+}
+
 /// TLS 1.3, the client sent its Finished and left without data. Its certificate check
 /// may come after its Finished (curl), and the certificate is encrypted — but a client
 /// that asked for no host name (none, or an IP address) can only have checked the
@@ -339,9 +398,12 @@ fn tls13_closed_without_host_name(
     client_alert: Option<At>,
 ) -> Option<Verdict> {
     let c = &ch.value;
+    // No name at all: only an alert says the client checked the address (see
+    // `certificate_visibly_wrong`); an IP literal as the name was checked whatever
+    // the close.
     let address = match c.server_name_ip() {
         Some(ip) => ip,
-        None if c.server_name.is_none() => cx.server().ip(),
+        None if c.server_name.is_none() && client_alert.is_some() => cx.server().ip(),
         None => return None,
     };
     let left_at = client_alert.or_else(|| cx.client_left())?;

@@ -31,6 +31,21 @@ pub(super) fn without_client_hello(cx: &Ctx<'_>) -> Option<Verdict> {
     // speaks (a keep-alive byte or the middle of a stream say nothing).
     let from_start = t.syn.is_some() || t.syn_ack.is_some();
     if let Some(plain) = f.plaintext[0].as_ref().filter(|_| from_start) {
+        if !plain.value.text {
+            // Binary of no known protocol (refused, or `another_protocol` would have
+            // left the connection out): not plain text, but not TLS either.
+            let mut ev = vec![plaintext_detail(
+                plain,
+                Dir::ToServer,
+                PlaintextRole::InsteadOfClientHello,
+            )];
+            ev.extend(server_refusal(cx));
+            return Some(Verdict::new(
+                Finding::BinaryFromClient,
+                ev,
+                Fix::FixClientRecords,
+            ));
+        }
         let mut ev = vec![plaintext_detail(
             plain,
             Dir::ToServer,
@@ -98,7 +113,13 @@ pub(super) fn without_client_hello(cx: &Ctx<'_>) -> Option<Verdict> {
             Fix::CaptureLongerOrLargerSnap,
         ));
     }
-    if let Some(plain) = &f.plaintext[1] {
+    // A server that greets in text (a banner) is not a TLS server; binary bytes, or
+    // anything sent after the client had already left, say nothing of the kind.
+    let client_left_first = |at| cx.client_left().is_some_and(|left| left < at);
+    if let Some(plain) = f.plaintext[1]
+        .as_ref()
+        .filter(|p| p.value.text && !client_left_first(p.at))
+    {
         let mut ev = vec![plaintext_detail(
             plain,
             Dir::ToClient,
@@ -113,8 +134,10 @@ pub(super) fn without_client_hello(cx: &Ctx<'_>) -> Option<Verdict> {
             Fix::ClientUseTlsPortOrStarttls,
         ));
     }
-    // Connected, sent nothing.
-    if let Some(close) = cx.close_detail(Dir::ToServer) {
+    // Connected, sent nothing: whoever closed first.
+    let server_left = super::earliest(t.fin[1], t.rst[1]);
+    let server_first = server_left.is_some_and(|s| cx.client_left().is_none_or(|c| s < c));
+    if let Some(close) = cx.close_detail(Dir::ToServer).filter(|_| !server_first) {
         return Some(Verdict::new(
             Finding::ClientLeftBeforeHello,
             vec![close],
@@ -148,6 +171,19 @@ pub(super) fn non_tls_server(cx: &Ctx<'_>) -> Option<Verdict> {
         plaintext_detail(plain, Dir::ToClient, PlaintextRole::ServerSpoke),
     ];
     ev.extend(cx.closes());
+    if !plain.value.text {
+        // Binary that is not a TLS record (a damaged alert, say) is no sign of another
+        // protocol on the port: the server's bytes do not parse.
+        return Some(Verdict::new(
+            Finding::UnparsableBytes {
+                sender: Dir::ToClient,
+            },
+            ev,
+            Fix::FixImplementationOrMiddlebox {
+                sender: Dir::ToClient,
+            },
+        ));
+    }
     Some(Verdict::new(
         Finding::ServerAnsweredInPlaintext {
             protocol: plain.value.kind.clone(),
@@ -159,20 +195,63 @@ pub(super) fn non_tls_server(cx: &Ctx<'_>) -> Option<Verdict> {
     ))
 }
 
+/// The server's reaction to bytes that were not a ClientHello: its alerts and its close.
+fn server_refusal(cx: &Ctx<'_>) -> Vec<Detail> {
+    let mut ev: Vec<Detail> = cx
+        .facts
+        .alerts
+        .iter()
+        .filter(|a| a.from == Dir::ToClient)
+        .map(|a| cx.alert_detail(a))
+        .collect();
+    ev.extend(cx.closes());
+    ev
+}
+
 /// Neither side ever spoke TLS and the server answered in kind (SSH through a port
-/// multiplexer on 443, a plain HTTP server on a TLS port): not a handshake attempt.
+/// multiplexer on 443, a plain HTTP server on a TLS port, two peers of a binary
+/// protocol of their own): not a handshake attempt. Nor is a client's binary of no
+/// known protocol that no TLS server refused — no alert, no close from the server.
 pub(crate) fn another_protocol(cx: &Ctx<'_>) -> bool {
     let f = cx.facts;
+    if f.client_hello.is_some() || f.server_hello.is_some() {
+        return false;
+    }
     match (&f.plaintext[0], &f.plaintext[1]) {
-        (Some(client), Some(server)) => {
-            f.client_hello.is_none()
-                && f.server_hello.is_none()
-                && crate::tls::plaintext::answered_in_kind(
-                    &client.value.kind,
-                    &server.value.kind,
-                    &server.value.first_line,
-                )
+        (Some(client), Some(server)) => crate::tls::plaintext::answered_in_kind(
+            &client.value.kind,
+            &server.value.kind,
+            &server.value.first_line,
+        ),
+        (Some(client), None) => {
+            let t = &cx.conn.tcp;
+            (t.syn.is_some() || t.syn_ack.is_some())
+                && !client.value.text
+                && !f.alerts.iter().any(|a| a.from == Dir::ToClient)
+                && t.fin[1].is_none()
+                && t.rst[1].is_none()
         }
         _ => false,
     }
+}
+
+/// A TCP connection the client opened and closed without a byte either way, before the
+/// server closed: a port probe or a TCP health check (`nc -z`, a load balancer's TCP
+/// check, a SYN scan's reset after the SYN-ACK), not a TLS attempt. A server that
+/// closes first, or answers anything, makes it one.
+///
+/// Nor is a SYN the server answered with a bare ACK — a server still holding an old
+/// connection on that port answers so (RFC 5961's challenge ACK) — that the client
+/// resets to clear it: its retried SYN is the attempt.
+pub(crate) fn port_probe(cx: &Ctx<'_>) -> bool {
+    let t = &cx.conn.tcp;
+    if cx.facts.client_hello.is_some() || t.payload_bytes != [0, 0] {
+        return false;
+    }
+    if t.syn_ack.is_none() {
+        return t.syn.is_some() && t.packets[1] > 0 && t.rst[1].is_none() && t.rst[0].is_some();
+    }
+    let server_left = super::earliest(t.fin[1], t.rst[1]);
+    cx.client_left()
+        .is_some_and(|left| server_left.is_none_or(|s| left <= s))
 }

@@ -230,6 +230,7 @@ fn peer_plain_text_to_a_tls_port() {
         value: PlaintextFacts {
             kind: PlaintextKind::HttpRequest,
             first_line: "GET / HTTP/1.1".into(),
+            text: true,
         },
     }));
     let v = verdict(&c);
@@ -246,6 +247,7 @@ fn peer_a_banner_in_answer_to_a_client_hello() {
         value: PlaintextFacts {
             kind: PlaintextKind::SshBanner,
             first_line: "SSH-2.0-OpenSSH_9.2".into(),
+            text: true,
         },
     }));
     let v = verdict(&c);
@@ -276,7 +278,8 @@ fn peer_a_keep_alive_byte_mid_stream_is_not_plain_text_to_a_tls_port() {
         at: at(1, 0),
         value: PlaintextFacts {
             kind: PlaintextKind::Unknown,
-            first_line: "\0".into(),
+            first_line: "00".into(),
+            text: false,
         },
     }));
     c.last = at(2, 1);
@@ -299,6 +302,7 @@ fn peer_another_protocol_answered_in_kind_is_not_an_attempt() {
             value: PlaintextFacts {
                 kind: PlaintextKind::SshBanner,
                 first_line: line.into(),
+                text: true,
             },
         }));
     }
@@ -511,23 +515,38 @@ fn outcome_tls12_both_finished_is_ok() {
     assert_eq!(verdict(&c).code, Code::Ok);
 }
 
-/// TLS 1.3 without a host name: the client sent its Finished and hung up at once, and
-/// the names this server shows such clients do not cover its address — a rejection,
-/// unless the same client later resumes with a pre-shared key the server accepts.
-#[test]
-fn outcome_a_later_psk_resumption_proves_a_tls13_handshake() {
+/// A TLS 1.2 connection without a host name whose server showed a certificate for
+/// a.example only.
+fn other_without_host_name() -> Connection {
     let mut other = connected();
     with_client_hello(&mut other, hello(None, &[0xc02f]));
     server_hello(&mut other, 5, 4, 0x0303, 0xc02f);
     server_certificate(&mut other, 5, 4, leaf(&["a.example"]));
+    other
+}
+
+/// A TLS 1.3 client without a host name that sent its Finished (frame 6).
+fn tls13_without_host_name_finished() -> Connection {
     let mut probe = connected();
     with_client_hello(&mut probe, hello(None, &[0x1301]));
     server_hello(&mut probe, 5, 4, 0x0304, 0x1301);
     encrypted(&mut probe, Dir::ToClient, 5, 4, 2000);
     encrypted(&mut probe, Dir::ToServer, 6, 5, 53);
-    fin(&mut probe, Dir::ToServer, 7, 5);
+    probe
+}
+
+/// TLS 1.3 without a host name: the client sent its Finished and, at once, an alert,
+/// and the names this server shows such clients do not cover its address — a
+/// rejection, unless the same client later resumes with a pre-shared key the server
+/// accepts.
+#[test]
+fn outcome_a_later_psk_resumption_proves_a_tls13_handshake() {
+    let other = other_without_host_name();
+    let mut probe = tls13_without_host_name_finished();
+    encrypted(&mut probe, Dir::ToServer, 7, 5, 19);
+    fin(&mut probe, Dir::ToServer, 8, 5);
     let alone = verdict_at(&probe, &Profiles::build([&other]), 100);
-    assert_ne!(alone.code, Code::Ok, "{alone:?}");
+    assert_eq!(alone.code, Code::SniMissing, "{alone:?}");
     let mut resumed = connected();
     with_client_hello(&mut resumed, hello(None, &[0x1301]));
     server_hello(&mut resumed, 9, 50, 0x0304, 0x1301);
@@ -539,7 +558,245 @@ fn outcome_a_later_psk_resumption_proves_a_tls13_handshake() {
     assert_eq!(verdict_at(&probe, &profiles, 100).code, Code::Ok);
 }
 
+/// Without a name and without an alert, a client that hangs up after its Finished
+/// gives no sign it checked the address it connected to (scanners, RDP, peer-to-peer
+/// clients connect by address): the same probe as above, but closing with a bare FIN.
+#[test]
+fn outcome_no_name_and_no_alert_is_not_a_name_failure() {
+    let other = other_without_host_name();
+    let mut probe = tls13_without_host_name_finished();
+    fin(&mut probe, Dir::ToServer, 7, 5);
+    let v = verdict_at(&probe, &Profiles::build([&other]), 100);
+    assert_eq!(v.code, Code::Ok, "{v:?}");
+    // TLS 1.2: both Finished, then a FIN at once; the leaf does not cover the address,
+    // but no name was asked for and nothing was said.
+    let mut c = other_without_host_name();
+    c.tls_mut().facts.finished = [Some(at(6, 5)), Some(at(7, 6))];
+    fin(&mut c, Dir::ToServer, 8, 6);
+    let v = verdict_at(&c, &Profiles::build([&other]), 100);
+    assert_ne!(v.code, Code::SniMissing, "{v:?}");
+    // With an encrypted alert at once instead, the address was checked (curl does).
+    c.tls_mut()
+        .facts
+        .alerts
+        .push(AlertFacts::new(at(8, 6), Dir::ToServer, None, true));
+    c.tcp.fin[0] = Some(at(9, 6));
+    assert_eq!(
+        verdict_at(&c, &Profiles::build([&other]), 100).code,
+        Code::SniMissing
+    );
+}
+
+/// Heartbeat records from the client after its Finished are traffic: the client went
+/// on with the connection (Heartbleed scanners, keep-alives).
+#[test]
+fn outcome_heartbeats_after_the_handshake_are_traffic() {
+    let mut c = connected();
+    with_client_hello(&mut c, hello(Some("b.example"), &[0xc02f]));
+    server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
+    server_certificate(&mut c, 5, 4, leaf(&["a.example"]));
+    c.tls_mut().facts.finished = [Some(at(6, 5)), Some(at(7, 6))];
+    fin(&mut c, Dir::ToServer, 9, 7);
+    assert_eq!(verdict(&c).code, Code::CertNameMismatch);
+    c.tls_mut().facts.heartbeats = [1, 1];
+    assert_eq!(verdict(&c).code, Code::Ok);
+}
+
+/// A client that sent its Finished but hung up before the server's came did not see
+/// the handshake complete.
+#[test]
+fn outcome_a_client_that_leaves_before_the_server_finished_aborted() {
+    let mut c = connected();
+    with_client_hello(&mut c, hello(None, &[0xc02f]));
+    server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
+    c.tls_mut().facts.finished = [Some(at(6, 5)), Some(at(8, 400))];
+    fin(&mut c, Dir::ToServer, 7, 399);
+    let v = verdict(&c);
+    assert_eq!(v.code, Code::ClientAborted, "{v:?}");
+}
+
+/// The client hung up before the server's first answer: it gave up before the server
+/// said anything, and the first close (its FIN, not the reset after it) is cited.
+#[test]
+fn tcp_a_client_that_leaves_before_the_server_answers_gave_up() {
+    let mut c = connected();
+    with_client_hello(&mut c, hello(Some("a.example"), &[0x1301]));
+    fin(&mut c, Dir::ToServer, 5, 23);
+    server_hello(&mut c, 6, 40, 0x0304, 0x1301);
+    encrypted(&mut c, Dir::ToClient, 6, 40, 2000);
+    c.tcp.rst[0] = Some(at(7, 41));
+    let v = verdict(&c);
+    assert!(matches!(v.finding, Finding::ClientGaveUp { .. }), "{v:?}");
+    assert!(v.details.iter().any(|d| matches!(
+        d,
+        Detail::Close { at, from: Dir::ToServer, how: crate::diagnose::detail::CloseKind::Fin } if at.frame == 5
+    )));
+}
+
+/// No name, a hello any current server shares a suite with, refused with
+/// handshake_failure, and nothing known of the server: the name, not the suites.
+#[test]
+fn negotiation_no_name_and_a_mainstream_offer_is_the_name() {
+    let mut c = connected();
+    with_client_hello(&mut c, hello(None, &[0xc02f, 0xc030, 0x002f]));
+    alert(&mut c, 5, 4, Dir::ToClient, AD::HANDSHAKE_FAILURE);
+    assert_eq!(verdict(&c).code, Code::SniMissing);
+    // An offer of only NULL suites is refused for itself.
+    let mut c = connected();
+    with_client_hello(&mut c, hello(None, &[0xc006, 0x0002]));
+    alert(&mut c, 5, 4, Dir::ToClient, AD::HANDSHAKE_FAILURE);
+    assert_eq!(verdict(&c).code, Code::NoSharedCipher);
+}
+
+/// A warning unrecognized_name, the default certificate for another name, and the
+/// client leaving: the server does not serve the name.
+#[test]
+fn cert_a_warned_unrecognized_name_is_the_name_not_served() {
+    let mut c = connected();
+    with_client_hello(&mut c, hello(Some("www.b.example"), &[0xc02f]));
+    let warning = AlertFacts::new(at(5, 4), Dir::ToClient, Some([1, 112]), false);
+    c.tls_mut().facts.alerts.push(warning);
+    server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
+    server_certificate(&mut c, 5, 4, leaf(&["shop.b.example"]));
+    c.tls_mut().facts.finished = [Some(at(6, 5)), Some(at(7, 6))];
+    fin(&mut c, Dir::ToServer, 8, 6);
+    let v = verdict(&c);
+    assert_eq!(v.code, Code::SniUnrecognized, "{v:?}");
+    assert!(kinds(&v).contains(&"alert"), "{:?}", kinds(&v));
+}
+
+/// Binary of no known protocol: answered in kind it is another protocol (no attempt);
+/// with no answer and no refusal, not an attempt either; refused by the server, the
+/// client's bytes do not parse (`malformed_handshake`), not plain text.
+#[test]
+fn peer_binary_from_the_client_is_not_plain_text() {
+    let binary = |c: &mut Connection, d: usize, frame: u64| {
+        c.tls_mut().facts.plaintext[d] = Some(Box::new(Seen {
+            at: at(frame, 3),
+            value: PlaintextFacts {
+                kind: PlaintextKind::Unknown,
+                first_line: "25 00 45 14".into(),
+                text: false,
+            },
+        }));
+    };
+    let end = at(u64::MAX, 100).ts;
+    let mut c = connected();
+    c.tcp.payload_bytes = [69, 16];
+    binary(&mut c, 0, 4);
+    binary(&mut c, 1, 5);
+    assert!(diagnose(&c, &Profiles::default(), &Settings::default(), end).is_none());
+    let mut c = connected();
+    c.tcp.payload_bytes = [69, 0];
+    binary(&mut c, 0, 4);
+    assert!(diagnose(&c, &Profiles::default(), &Settings::default(), end).is_none());
+    fin(&mut c, Dir::ToClient, 5, 4);
+    let v = verdict(&c);
+    assert_eq!(v.code, Code::MalformedHandshake, "{v:?}");
+    assert!(matches!(v.finding, Finding::BinaryFromClient));
+}
+
+/// A TCP connect closed by the client without a byte either way (a port probe, a TCP
+/// health check, a SYN scan's reset) is no TLS attempt; a server that closes first, or
+/// sends anything, makes it one.
+#[test]
+fn peer_a_port_probe_is_not_an_attempt() {
+    let end = at(u64::MAX, 100).ts;
+    let mut c = connected();
+    c.tcp.rst[0] = Some(at(4, 3));
+    assert!(diagnose(&c, &Profiles::default(), &Settings::default(), end).is_none());
+    let mut c = connected();
+    fin(&mut c, Dir::ToClient, 4, 3);
+    fin(&mut c, Dir::ToServer, 5, 4);
+    assert!(matches!(
+        verdict(&c).finding,
+        Finding::ServerLeftBeforeHello
+    ));
+    // A SYN answered by a bare ACK (a challenge ACK), reset by the client to retry.
+    let mut c = Connection::for_test(CLIENT.parse().unwrap(), SERVER.parse().unwrap(), at(1, 0));
+    c.tcp.syn = Some(at(1, 0));
+    c.tcp.syn_count = 1;
+    c.tcp.packets = [2, 1];
+    c.tcp.rst[0] = Some(at(3, 1));
+    c.last = at(3, 1);
+    assert!(diagnose(&c, &Profiles::default(), &Settings::default(), end).is_none());
+    // Unanswered, it is still a timeout.
+    c.tcp.packets = [2, 0];
+    assert_eq!(
+        verdict_at(&c, &Profiles::default(), 100_000).code,
+        Code::ConnectionTimeout
+    );
+}
+
+/// close_notify closes, whatever its level byte (scanners send it "fatal"): mid-handshake
+/// the client left, it did not report a failure.
+#[test]
+fn alert_a_fatal_close_notify_mid_handshake_is_the_client_leaving() {
+    let mut c = connected();
+    with_client_hello(&mut c, hello(Some("a.example"), &[0xc02f]));
+    server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
+    alert(&mut c, 6, 300, Dir::ToServer, AD::CLOSE_NOTIFY);
+    fin(&mut c, Dir::ToServer, 7, 300);
+    let v = verdict(&c);
+    assert_eq!(v.code, Code::ClientAborted, "{v:?}");
+}
+
+/// TLS 1.2, both Finished, then the client's renegotiation hello answered by the
+/// server's alert: the handshake completed; the renegotiation was refused.
+#[test]
+fn outcome_a_refused_renegotiation_is_not_a_failed_handshake() {
+    let mut c = connected();
+    with_client_hello(&mut c, hello(Some("a.example"), &[0xc02f]));
+    server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
+    c.tls_mut().facts.finished = [Some(at(6, 5)), Some(at(7, 6))];
+    let refused = AlertFacts::new(at(9, 8), Dir::ToClient, None, true);
+    c.tls_mut().facts.alerts.push(refused);
+    fin(&mut c, Dir::ToClient, 10, 8);
+    fin(&mut c, Dir::ToServer, 11, 9);
+    assert_eq!(verdict(&c).code, Code::FatalAlert);
+    c.tls_mut().facts.renegotiation = [1, 0];
+    assert_eq!(verdict(&c).code, Code::Ok);
+}
+
+/// TLS 1.3 without keys: the server's flight, then at once an alert-sized record of its
+/// own before the client answered, then the client's reset: the server ended it.
+#[test]
+fn outcome_tls13_a_server_alert_after_its_flight() {
+    let mut c = tls13_up_to_server_flight();
+    encrypted(&mut c, Dir::ToClient, 6, 5, 19);
+    c.tcp.rst[0] = Some(at(7, 6));
+    let v = verdict(&c);
+    assert!(
+        matches!(v.finding, Finding::ServerAlertAfterItsFlight),
+        "{v:?}"
+    );
+    assert_eq!(v.code, Code::FatalAlert);
+}
+
 // ---- capture ----
+
+/// Bytes of the client's missing from the capture after its Finished (a request whose
+/// segment was dropped, noticed when the server's Finished acknowledges it) do not hide
+/// a handshake both Finished messages show complete.
+#[test]
+fn capture_a_hole_after_the_clients_finished_leaves_the_handshake_complete() {
+    let mut c = connected();
+    with_client_hello(&mut c, hello(Some("a.example"), &[0xc02f]));
+    server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
+    c.tls_mut().facts.finished = [Some(at(6, 5)), Some(at(7, 6))];
+    encrypted(&mut c, Dir::ToClient, 7, 6, 64);
+    c.tls_mut().facts.lost[0] = Some(Box::new(Seen {
+        at: at(7, 6),
+        value: crate::tls::facts::Reason {
+            reason: "777 byte(s) acknowledged but missing from the capture".into(),
+            followed_on: false,
+        },
+    }));
+    assert_eq!(verdict(&c).code, Code::Ok);
+    // Lost before the client's Finished, the outcome cannot be read.
+    c.tls_mut().facts.finished = [None, None];
+    assert_eq!(verdict(&c).code, Code::IncompleteCapture);
+}
 
 #[test]
 fn capture_only_the_clients_side() {

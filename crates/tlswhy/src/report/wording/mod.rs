@@ -97,6 +97,9 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
             "The capture ends right after the client's SYN, before the server could answer.".into()
         }
         Finding::OnlyClientSide => "Only the client's side of this connection is in the capture; the server's packets are missing.".into(),
+        Finding::BinaryFromClient => format!(
+            "The client sent {server} bytes that are neither TLS nor a known plain-text protocol, and the server refused them."
+        ),
         Finding::PlaintextFromClient { protocol } => format!(
             "The client spoke plain text ({}) to {server}, which expects TLS.",
             protocol.describe()
@@ -231,6 +234,9 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
                 .as_ref()
                 .map(|(d, what)| format!(" after {} {what}", d.sender()))
                 .unwrap_or_default()
+        ),
+        Finding::ServerAlertAfterItsFlight => format!(
+            "The server at {server} sent an encrypted alert (TLS 1.3) after its own flight, before the client answered, and the connection closed; without keys the alert cannot be read."
         ),
         Finding::ServerAlertAfterServerHello => format!(
             "The server at {server} sent an encrypted alert right after its ServerHello (TLS 1.3) and closed; without keys the alert cannot be read."
