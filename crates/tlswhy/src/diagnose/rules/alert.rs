@@ -97,7 +97,10 @@ fn server_alert(
         AD::HANDSHAKE_FAILURE | AD::INSUFFICIENT_SECURITY if before_server_hello => {
             super::negotiation::handshake_failure_after_hello(cx, ch, base)
         }
-        _ if before_server_hello && c.server_name_ip().is_some() => {
+        _ if before_server_hello
+            && c.server_name_ip()
+                .is_some_and(|ip| !super::sni::ip_literal_covered(cx, ip)) =>
+        {
             super::sni::sni_failure(cx, ch, base, ServerReaction::FailedWith(desc))
         }
         _ => generic_fatal(cx, base, alert),

@@ -41,16 +41,28 @@ pub(super) fn handshake_failure_after_hello(
     {
         return super::version::version_mismatch(cx, ch, evidence, crate::flow::Dir::ToClient);
     }
+    // Nor was it the suites when every version the server is seen picking is above the
+    // client's highest (an SSL 3.0 hello to a server that picks TLS 1.2 for others).
+    let highest = c.highest_version().rank();
+    if versions
+        .is_some_and(|v| !v.is_empty() && v.keys().all(|&v| ProtocolVersion(v).rank() > highest))
+    {
+        return super::version::version_mismatch(cx, ch, evidence, crate::flow::Dir::ToClient);
+    }
     // SNI problems come before cipher ones.
     let failed = ServerReaction::FailedWith(AD::HANDSHAKE_FAILURE);
-    if c.server_name.is_none() || c.server_name_ip().is_some() {
+    // An IP literal the server's certificate covers is no reason to refuse.
+    let ip_literal = c
+        .server_name_ip()
+        .is_some_and(|ip| !super::sni::ip_literal_covered(cx, ip));
+    if c.server_name.is_none() || ip_literal {
         let names_known = cx
             .profile()
             .is_some_and(|p| !p.certificate_names.is_empty());
         if overlap || picked.is_empty() && names_known {
             return super::sni::sni_failure(cx, ch, evidence, failed);
         }
-        if c.server_name_ip().is_some() && picked.is_empty() {
+        if ip_literal && picked.is_empty() {
             return super::sni::sni_failure(cx, ch, evidence, failed);
         }
         // With nothing known of the server, an offer that any current server shares

@@ -237,8 +237,9 @@ pub(crate) fn another_protocol(cx: &Ctx<'_>) -> bool {
 
 /// A TCP connection the client opened and closed without a byte either way, before the
 /// server closed: a port probe or a TCP health check (`nc -z`, a load balancer's TCP
-/// check, a SYN scan's reset after the SYN-ACK), not a TLS attempt. A server that
-/// closes first, or answers anything, makes it one.
+/// check, a SYN scan's reset after the SYN-ACK), not a TLS attempt; nor is one left
+/// silent until the server's idle timeout. A server that closes at once, or answers
+/// anything, makes it one.
 ///
 /// Nor is a SYN the server answered with a bare ACK — a server still holding an old
 /// connection on that port answers so (RFC 5961's challenge ACK) — that the client
@@ -252,6 +253,14 @@ pub(crate) fn port_probe(cx: &Ctx<'_>) -> bool {
         return t.syn.is_some() && t.packets[1] > 0 && t.rst[1].is_none() && t.rst[0].is_some();
     }
     let server_left = super::earliest(t.fin[1], t.rst[1]);
-    cx.client_left()
-        .is_some_and(|left| server_left.is_none_or(|s| left <= s))
+    match (cx.client_left(), server_left) {
+        (Some(client), server) if server.is_none_or(|s| client <= s) => true,
+        // The server closed first: a connection left silent until its idle timeout
+        // (a client that opened it ahead and never used it); a server that closes at
+        // once refused it.
+        (_, Some(server)) => t
+            .syn_ack
+            .is_some_and(|accepted| !cx.reacts_to(accepted, server)),
+        _ => false,
+    }
 }

@@ -60,3 +60,13 @@ pub(super) fn sni_failure(
         ),
     }
 }
+
+/// The server is seen to present a certificate covering `ip` (this connection's, or one
+/// it showed others): an IP literal as the name is then no reason for it to refuse.
+pub(super) fn ip_literal_covered(cx: &Ctx<'_>, ip: std::net::IpAddr) -> bool {
+    let text = ip.to_string();
+    cx.leaf().is_some_and(|l| l.covers(&text))
+        || cx
+            .profile()
+            .is_some_and(|p| p.certificate_names.contains(&text))
+}

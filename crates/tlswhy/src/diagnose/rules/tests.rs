@@ -712,6 +712,11 @@ fn peer_a_port_probe_is_not_an_attempt() {
         verdict(&c).finding,
         Finding::ServerLeftBeforeHello
     ));
+    // Left silent until the server's idle timeout closed it: no attempt either.
+    let mut c = connected();
+    fin(&mut c, Dir::ToClient, 4, 21_000);
+    fin(&mut c, Dir::ToServer, 5, 21_001);
+    assert!(diagnose(&c, &Profiles::default(), &Settings::default(), end).is_none());
     // A SYN answered by a bare ACK (a challenge ACK), reset by the client to retry.
     let mut c = Connection::for_test(CLIENT.parse().unwrap(), SERVER.parse().unwrap(), at(1, 0));
     c.tcp.syn = Some(at(1, 0));
@@ -771,6 +776,41 @@ fn outcome_tls13_a_server_alert_after_its_flight() {
         "{v:?}"
     );
     assert_eq!(v.code, Code::FatalAlert);
+}
+
+/// An SSL 3.0 hello refused with handshake_failure by a server seen picking only TLS
+/// 1.2 for others: the version, not the suites (nor the missing name).
+#[test]
+fn negotiation_a_hello_below_every_version_the_server_picks() {
+    let mut other = connected();
+    with_client_hello(&mut other, hello(None, &[0xc02f]));
+    server_hello(&mut other, 5, 4, 0x0303, 0xc02f);
+    let mut c = connected();
+    let mut old = hello(None, &[0xc02f, 0x002f]);
+    old.legacy_version = ProtocolVersion(0x0300);
+    with_client_hello(&mut c, old);
+    alert(&mut c, 5, 4, Dir::ToClient, AD::HANDSHAKE_FAILURE);
+    let v = verdict_at(&c, &Profiles::build([&other]), 100);
+    assert_eq!(v.code, Code::ProtocolVersionMismatch, "{v:?}");
+}
+
+/// An IP literal as the name, refused by the server, is the name's fault only when the
+/// server's certificate does not cover that address (scanners connect by address to
+/// servers whose certificates name it, and are refused for other reasons).
+#[test]
+fn sni_an_ip_literal_the_certificate_covers_is_not_the_cause() {
+    let mut other = connected();
+    with_client_hello(&mut other, hello(Some("10.0.0.2"), &[0xc02f]));
+    server_hello(&mut other, 5, 4, 0x0303, 0xc02f);
+    let mut covering = leaf(&["a.example"]);
+    covering.ip_addresses.push("10.0.0.2".parse().unwrap());
+    server_certificate(&mut other, 5, 4, covering);
+    let mut c = connected();
+    with_client_hello(&mut c, hello(Some("10.0.0.2"), &[0xc02f]));
+    alert(&mut c, 5, 4, Dir::ToClient, AD::INTERNAL_ERROR);
+    assert_eq!(verdict(&c).code, Code::SniIpLiteral);
+    let v = verdict_at(&c, &Profiles::build([&other]), 100);
+    assert_eq!(v.code, Code::FatalAlert, "{v:?}");
 }
 
 // ---- capture ----
