@@ -22,6 +22,7 @@ pub struct ProtocolVersion(pub u16);
 
 impl ProtocolVersion {
     pub const SSL2: Self = Self(0x0002);
+    pub const SSL3: Self = Self(0x0300);
     pub const TLS1_1: Self = Self(0x0302);
     pub const TLS1_2: Self = Self(0x0303);
     pub const TLS1_3: Self = Self(0x0304);
@@ -116,6 +117,18 @@ impl CipherSuite {
             Enc::Null | Enc::Des | Enc::TripleDes | Enc::Rc2 | Enc::Rc4
         ) || s.mac == tls_parser::TlsCipherMac::HmacMd5
             || s.au == Au::Null && !matches!(s.kx, Kx::Psk | Kx::Tls13)
+    }
+
+    /// A suite a fix may name for a side to enable: in the registry (not an unknown or
+    /// private value, such as SSL 3.0's FORTEZZA or the old FIPS-DES ones), not
+    /// insecure, with forward secrecy (ECDHE, DHE, or TLS 1.3's), and for a certificate
+    /// type still issued (not DSA).
+    pub fn is_recommendable(self) -> bool {
+        use tls_parser::{TlsCipherAu as Au, TlsCipherKx as Kx};
+        let Some(s) = registry_entry(self.0) else {
+            return false;
+        };
+        !self.is_insecure() && matches!(s.kx, Kx::Ecdhe | Kx::Dhe | Kx::Tls13) && s.au != Au::Dss
     }
 }
 

@@ -260,22 +260,14 @@ impl<'a> Ctx<'a> {
             .first()
     }
 
-    /// When the server's first TLS answer (ServerHello, HelloRetryRequest, alert or
-    /// encrypted record) was seen.
-    pub fn server_first_tls(&self) -> Option<At> {
+    /// The server answered in TLS (ServerHello, HelloRetryRequest, alert, encrypted
+    /// record) before `t`.
+    pub fn server_answered_before(&self, t: At) -> bool {
         let f = self.facts;
-        [
-            f.server_hello.as_ref().map(|s| s.at),
-            f.hello_retry_request.as_ref().map(|s| s.at),
-            f.alerts
-                .iter()
-                .find(|a| a.from == Dir::ToClient)
-                .map(|a| a.at),
-            f.encrypted[1].first.first().map(|(at, _)| *at),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        f.server_hello.as_ref().is_some_and(|s| s.at < t)
+            || f.hello_retry_request.as_ref().is_some_and(|s| s.at < t)
+            || f.alerts.iter().any(|a| a.from == Dir::ToClient && a.at < t)
+            || f.encrypted[1].first.first().is_some_and(|(at, _)| *at < t)
     }
 
     /// The server said something in TLS: a hello, an alert, an encrypted record.

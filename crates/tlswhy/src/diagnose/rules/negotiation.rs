@@ -41,11 +41,17 @@ pub(super) fn handshake_failure_after_hello(
     {
         return super::version::version_mismatch(cx, ch, evidence, crate::flow::Dir::ToClient);
     }
-    // Nor was it the suites when every version the server is seen picking is above the
-    // client's highest (an SSL 3.0 hello to a server that picks TLS 1.2 for others).
-    let highest = c.highest_version().rank();
-    if versions
-        .is_some_and(|v| !v.is_empty() && v.keys().all(|&v| ProtocolVersion(v).rank() > highest))
+    // Nor was it the suites for a hello of SSL 3.0 at most, which current servers refuse
+    // whatever it offers, when the server is seen picking only later versions. (A TLS
+    // 1.0 or 1.1 hello refused with handshake_failure is about its suites: a server
+    // that will not speak its version says protocol_version.)
+    let highest = c.highest_version();
+    if highest.rank() <= ProtocolVersion::SSL3.rank()
+        && versions.is_some_and(|v| {
+            !v.is_empty()
+                && v.keys()
+                    .all(|&v| ProtocolVersion(v).rank() > highest.rank())
+        })
     {
         return super::version::version_mismatch(cx, ch, evidence, crate::flow::Dir::ToClient);
     }
@@ -209,8 +215,13 @@ pub(super) fn client_cert_rejected(cx: &Ctx<'_>, mut evidence: Vec<Detail>, desc
 /// Enable a common suite — never an insecure one. When one side offers only insecure
 /// suites, that side is to be upgraded.
 fn common_suite_fix(offered: &[CipherSuite], picked: &[CipherSuite]) -> Fix {
+    // Unknown values (private or long retired, as SSL 3.0's FORTEZZA) are not
+    // suggested either.
     let secure = |list: &[CipherSuite]| -> Vec<CipherSuite> {
-        list.iter().copied().filter(|s| !s.is_insecure()).collect()
+        list.iter()
+            .copied()
+            .filter(|s| !s.is_insecure() && crate::tls::suites::registry_entry(s.0).is_some())
+            .collect()
     };
     let (client_secure, server_secure) = (secure(offered), secure(picked));
     if client_secure.is_empty() && !offered.is_empty() {
@@ -225,9 +236,26 @@ fn common_suite_fix(offered: &[CipherSuite], picked: &[CipherSuite]) -> Fix {
             insecure: picked.to_vec(),
         };
     }
+    // Suggested: the suites worth enabling (forward-secret, registered, not for DSA
+    // certificates) when there are any, else the secure ones.
+    let suggest = |secure: Vec<CipherSuite>| -> Vec<CipherSuite> {
+        let best: Vec<CipherSuite> = secure
+            .iter()
+            .copied()
+            .filter(|s| s.is_recommendable())
+            .collect();
+        if best.is_empty() {
+            secure
+        } else {
+            best
+        }
+    };
     Fix::EnableCommonSuite {
-        client_offers: client_secure.into_iter().take(SUITES_SUGGESTED).collect(),
-        server_picks: server_secure,
+        client_offers: suggest(client_secure)
+            .into_iter()
+            .take(SUITES_SUGGESTED)
+            .collect(),
+        server_picks: suggest(server_secure),
     }
 }
 

@@ -22,10 +22,11 @@ pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
     }
     // The client hung up before the server's first answer: it gave up (or was
     // cancelled) before the server said anything, and what came after answered nobody.
-    if let (Some(left), Some(answer)) = (cx.client_left(), cx.server_first_tls()) {
-        if left < answer {
-            return Some(super::tcp::no_server_answer(cx, ch));
-        }
+    if cx
+        .client_left()
+        .is_some_and(|left| !cx.server_answered_before(left))
+    {
+        return Some(super::tcp::no_server_answer(cx, ch));
     }
     // Bytes the peers read past — the handshake completed after them — were damaged in
     // the capture, not on the wire.

@@ -778,6 +778,22 @@ fn outcome_tls13_a_server_alert_after_its_flight() {
     assert_eq!(v.code, Code::FatalAlert);
 }
 
+/// A fix names only suites worth enabling: registered, secure, forward-secret and not for
+/// DSA certificates, when the offer has any (scanners offer every value there is).
+#[test]
+fn negotiation_the_fix_suggests_only_suites_worth_enabling() {
+    let mut c = connected();
+    let offer = [0x001d, 0xfeff, 0x00a2, 0x009c, 0xc02f];
+    with_client_hello(&mut c, hello(Some("a.example"), &offer));
+    alert(&mut c, 5, 4, Dir::ToClient, AD::HANDSHAKE_FAILURE);
+    let v = verdict(&c);
+    assert_eq!(v.code, Code::NoSharedCipher);
+    let Fix::EnableCommonSuite { client_offers, .. } = &v.fix else {
+        panic!("{:?}", v.fix);
+    };
+    assert_eq!(client_offers, &[CipherSuite(0xc02f)]);
+}
+
 /// An SSL 3.0 hello refused with handshake_failure by a server seen picking only TLS
 /// 1.2 for others: the version, not the suites (nor the missing name).
 #[test]
