@@ -114,6 +114,23 @@ pub fn first_line(bytes: &[u8], max: usize) -> String {
 mod tests {
     use super::*;
 
+    /// Text of no named protocol is still text; zeros, a damaged alert or a binary
+    /// protocol's header are not, and are shown in hex.
+    #[test]
+    fn text_is_told_from_binary() {
+        assert!(looks_like_text(b"EHLO example.org\r\n"));
+        assert!(looks_like_text(b"hello"));
+        assert!(!looks_like_text(&[0, 0]));
+        assert!(!looks_like_text(&[0, 0, 0, 0, 2, 0, 0x28]));
+        assert!(!looks_like_text(b"WA\x01\x05\x00\x00\x1a\xf8\x08"));
+        assert!(!looks_like_text(b""));
+        assert_eq!(
+            hex_head(&[0, 0, 0, 0, 2, 0, 0x28], 16),
+            "00 00 00 00 02 00 28"
+        );
+        assert_eq!(hex_head(&[0xab; 20], 4), "ab ab ab ab …");
+    }
+
     #[test]
     fn recognises_common_protocols() {
         assert_eq!(classify(b"GET / HTTP/1.1\r\n"), PlaintextKind::HttpRequest);

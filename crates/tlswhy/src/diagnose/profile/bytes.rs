@@ -41,6 +41,10 @@ struct ServerWire {
     example_client: Option<(u64, SocketAddr)>,
     server_hellos: u32,
     accepted_leaves: Vec<u64>,
+    /// Leaf, client address, when it first accepted the leaf (absent from files written
+    /// before it was kept).
+    #[serde(default)]
+    accepted_by_client: Vec<(u64, IpAddr, i64)>,
     names_without_host_name: Vec<String>,
     chain_by_server_name: Vec<(String, Vec<CertWire>)>,
     alpn_selected: Vec<String>,
@@ -126,6 +130,11 @@ impl ServerWire {
             example_client: p.example_client,
             server_hellos: p.server_hellos,
             accepted_leaves: p.accepted_leaves.iter().copied().collect(),
+            accepted_by_client: sorted(
+                p.accepted_by_client
+                    .iter()
+                    .map(|((leaf, ip), t)| (*leaf, *ip, t.0)),
+            ),
             names_without_host_name: p.names_without_host_name.iter().cloned().collect(),
             chain_by_server_name: p
                 .chain_by_server_name
@@ -146,6 +155,11 @@ impl ServerWire {
             example_client: self.example_client,
             server_hellos: self.server_hellos,
             accepted_leaves: self.accepted_leaves.into_iter().collect(),
+            accepted_by_client: self
+                .accepted_by_client
+                .into_iter()
+                .map(|(leaf, ip, t)| ((leaf, ip), Timestamp(t)))
+                .collect(),
             names_without_host_name: self.names_without_host_name.into_iter().collect(),
             chain_by_server_name: self
                 .chain_by_server_name
@@ -249,6 +263,7 @@ mod tests {
                 assert_eq!(p.suites_picked, q.suites_picked);
                 assert_eq!(p.certificate_names, q.certificate_names);
                 assert_eq!(p.accepted_leaves, q.accepted_leaves);
+                assert_eq!(p.accepted_by_client, q.accepted_by_client);
                 assert_eq!(p.resumed_sessions, q.resumed_sessions);
                 assert_eq!(p.psk_resumed, q.psk_resumed);
                 assert_eq!(p.chain_by_server_name, q.chain_by_server_name);

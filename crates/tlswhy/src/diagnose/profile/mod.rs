@@ -40,6 +40,10 @@ pub struct ServerProfile {
     /// accepted: it completed a TLS 1.2 handshake with that leaf and sent application
     /// data.
     pub accepted_leaves: BTreeSet<u64>,
+    /// When each client address first accepted each leaf for the name it asked for
+    /// (as for `accepted_leaves`; [`acceptance_key`]): a client seen accepting a
+    /// certificate for a name has a policy that takes it.
+    pub accepted_by_client: HashMap<(u64, IpAddr), Timestamp, foldhash::fast::RandomState>,
     /// Names on the leaves this server sent to clients that asked for no host name (no
     /// server_name, or an IP address in it): what such a client could only check
     /// against the address it connected to. Certificates of named virtual hosts are
@@ -81,10 +85,34 @@ pub fn leaf_key(leaf: &CertFacts) -> u64 {
     h
 }
 
+/// A leaf and the server name a client asked for with it, for
+/// [`ServerProfile::accepted_by_client`]: [`leaf_key`] over the name as well.
+pub fn acceptance_key(leaf: &CertFacts, server_name: Option<&str>) -> u64 {
+    let mut h = leaf_key(leaf);
+    for b in server_name.unwrap_or_default().bytes().chain([0]) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 impl ServerProfile {
     /// Some client accepted `leaf` (see [`ServerProfile::accepted_leaves`]).
     pub fn accepted(&self, leaf: &CertFacts) -> bool {
         self.accepted_leaves.contains(&leaf_key(leaf))
+    }
+
+    /// `client`, asking for `server_name`, accepted `leaf` on a connection that started
+    /// before `before` (see [`ServerProfile::accepted_by_client`]).
+    pub fn accepted_earlier_by(
+        &self,
+        leaf: &CertFacts,
+        server_name: Option<&str>,
+        client: IpAddr,
+        before: Timestamp,
+    ) -> bool {
+        self.accepted_by_client
+            .get(&(acceptance_key(leaf, server_name), client))
+            .is_some_and(|&t| t < before)
     }
 }
 
@@ -201,6 +229,16 @@ impl Profiles {
             }
             if let (true, Some(leaf)) = (accepted, chain.first()) {
                 p.accepted_leaves.insert(leaf_key(leaf));
+                let asked = facts
+                    .client_hello
+                    .as_ref()
+                    .and_then(|ch| ch.value.server_name.as_deref());
+                let by = &mut p.accepted_by_client;
+                let client = (acceptance_key(leaf, asked), conn.client.ip());
+                if by.len() < MAX_RESUMPTIONS_KEPT || by.contains_key(&client) {
+                    let first = by.entry(client).or_insert(conn.first.ts);
+                    *first = (*first).min(conn.first.ts);
+                }
             }
             if same_chain {
                 return;
@@ -234,6 +272,13 @@ impl Profiles {
             }
             p.server_hellos += q.server_hellos;
             p.accepted_leaves.extend(q.accepted_leaves);
+            for (key, t) in q.accepted_by_client {
+                let by = &mut p.accepted_by_client;
+                if by.len() < MAX_RESUMPTIONS_KEPT || by.contains_key(&key) {
+                    let first = by.entry(key).or_insert(t);
+                    *first = (*first).min(t);
+                }
+            }
             p.names_without_host_name.extend(q.names_without_host_name);
             for (host, chain) in q.chain_by_server_name {
                 let known = &mut p.chain_by_server_name;

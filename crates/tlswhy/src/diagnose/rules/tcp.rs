@@ -144,7 +144,10 @@ pub(super) fn closed_mid_handshake(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) ->
                 ev.extend(cx.close_detail(Dir::ToServer));
                 return Some(super::version::version_mismatch(cx, ch, ev, Dir::ToServer));
             }
-            if super::cert::certificate_visibly_wrong(cx, ch, false) {
+            // (A client that sent its Finished had accepted the certificate.)
+            if cx.facts.finished[0].is_none()
+                && super::cert::certificate_visibly_wrong(cx, ch, false)
+            {
                 // A client that hangs up on a certificate it cannot accept.
                 ev.push(Detail::SilentAfterCertificate);
                 return Some(super::cert::certificate_rejection(cx, ch, ev, None));

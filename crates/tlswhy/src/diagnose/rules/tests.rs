@@ -829,6 +829,39 @@ fn sni_an_ip_literal_the_certificate_covers_is_not_the_cause() {
     assert_eq!(v.code, Code::FatalAlert, "{v:?}");
 }
 
+/// An expired leaf this client took before for the same name (it sent data): a later
+/// connection of its closed at once without data is one opened ahead and not used, not
+/// a rejection. Another client's acceptance says nothing of this one's policy.
+#[test]
+fn outcome_a_leaf_this_client_accepted_before_is_not_rejected_now() {
+    let mut expired = leaf(&["b.example"]);
+    expired.not_after = 1_650_000_000;
+    let completed = |client: &str, start_ms: i64| {
+        let start = at(1, start_ms);
+        let mut c = Connection::for_test(client.parse().unwrap(), SERVER.parse().unwrap(), start);
+        c.tcp.syn = Some(start);
+        c.tcp.syn_ack = Some(at(2, start_ms + 1));
+        c.tcp.packets = [2, 1];
+        with_client_hello(&mut c, hello(Some("b.example"), &[0xc02f]));
+        server_hello(&mut c, 5, start_ms + 4, 0x0303, 0xc02f);
+        server_certificate(&mut c, 5, start_ms + 4, expired.clone());
+        c.tls_mut().facts.finished = [Some(at(6, start_ms + 5)), Some(at(7, start_ms + 6))];
+        c
+    };
+    let mut earlier = completed(CLIENT, 0);
+    encrypted(&mut earlier, Dir::ToServer, 8, 7, 300);
+    let mut later = completed(CLIENT, 5_000);
+    fin(&mut later, Dir::ToServer, 8, 5_007);
+    let alone = verdict_at(&later, &Profiles::default(), 10_000);
+    assert_eq!(alone.code, Code::CertExpired, "{alone:?}");
+    let v = verdict_at(&later, &Profiles::build([&earlier, &later]), 10_000);
+    assert_eq!(v.code, Code::Ok, "{v:?}");
+    let mut other = completed("10.0.0.9:50000", 0);
+    encrypted(&mut other, Dir::ToServer, 8, 7, 300);
+    let v = verdict_at(&later, &Profiles::build([&other, &later]), 10_000);
+    assert_eq!(v.code, Code::CertExpired, "{v:?}");
+}
+
 // ---- capture ----
 
 /// Bytes of the client's missing from the capture after its Finished (a request whose
