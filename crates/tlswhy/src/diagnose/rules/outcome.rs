@@ -220,20 +220,22 @@ fn rejection_after_handshake(
             }
         }
     }
-    // This client, asking for the same name, took this leaf on an earlier connection
-    // (data after the handshake): its policy accepts it, whatever the leaf shows, and a
-    // silent close now is a connection opened ahead and not used, not a rejection.
-    let (client, asked) = (cx.conn.client.ip(), ch.value.server_name.as_deref());
-    let accepted_before = cx.leaf().is_some_and(|leaf| {
-        cx.profile()
-            .is_some_and(|p| p.accepted_earlier_by(leaf, asked, client, cx.conn.first.ts))
-    });
-    if client_alert.is_none() && accepted_before {
-        return None;
-    }
     let left_at = client_alert.map(|a| a.at).or_else(|| cx.client_left());
     let immediate = left_at.is_some_and(|at| cx.reacts_to(server_finished, at));
     if super::cert::certificate_visibly_wrong(cx, ch, immediate && client_alert.is_some()) {
+        // Unless this client, asking for the same name, took this leaf on an earlier
+        // connection (data after the handshake): its policy accepts it whatever the
+        // leaf shows, and a silent close now is a connection opened ahead and not
+        // used. (Other connections are read only here, where the leaf is wrong: a
+        // verdict that reads them waits for the end of the capture.)
+        let (client, asked) = (cx.conn.client.ip(), ch.value.server_name.as_deref());
+        let accepted_before = cx.leaf().is_some_and(|leaf| {
+            cx.profile()
+                .is_some_and(|p| p.accepted_earlier_by(leaf, asked, client, cx.conn.first.ts))
+        });
+        if client_alert.is_none() && accepted_before {
+            return None;
+        }
         if client_alert.is_none() {
             ev.push(Detail::SilentAfterCertificate);
         }
