@@ -41,8 +41,9 @@ pub struct ServerProfile {
     /// data.
     pub accepted_leaves: BTreeSet<u64>,
     /// When each client address first accepted each leaf for the name it asked for
-    /// (as for `accepted_leaves`; [`acceptance_key`]): a client seen accepting a
-    /// certificate for a name has a policy that takes it.
+    /// (as for `accepted_leaves`; [`acceptance_key`]), for leaves that were expired
+    /// when seen: a client seen accepting an expired certificate for a name has a
+    /// policy that takes it.
     pub accepted_by_client: HashMap<(u64, IpAddr), Timestamp, foldhash::fast::RandomState>,
     /// Names on the leaves this server sent to clients that asked for no host name (no
     /// server_name, or an IP address in it): what such a client could only check
@@ -85,10 +86,10 @@ pub fn leaf_key(leaf: &CertFacts) -> u64 {
     h
 }
 
-/// A leaf and the server name a client asked for with it, for
-/// [`ServerProfile::accepted_by_client`]: [`leaf_key`] over the name as well.
-pub fn acceptance_key(leaf: &CertFacts, server_name: Option<&str>) -> u64 {
-    let mut h = leaf_key(leaf);
+/// A leaf ([`leaf_key`]) and the server name a client asked for with it, for
+/// [`ServerProfile::accepted_by_client`]: the same hash continued over the name.
+pub fn acceptance_key(leaf_key: u64, server_name: Option<&str>) -> u64 {
+    let mut h = leaf_key;
     for b in server_name.unwrap_or_default().bytes().chain([0]) {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
@@ -111,7 +112,7 @@ impl ServerProfile {
         before: Timestamp,
     ) -> bool {
         self.accepted_by_client
-            .get(&(acceptance_key(leaf, server_name), client))
+            .get(&(acceptance_key(leaf_key(leaf), server_name), client))
             .is_some_and(|&t| t < before)
     }
 }
@@ -203,6 +204,7 @@ impl Profiles {
             }
         }
         if let Some(chain) = &facts.server_certificates {
+            let chain_at = chain.at;
             let chain = &chain.value.certificates;
             let accepted = !facts.negotiated_tls13()
                 && facts.finished.iter().all(Option::is_some)
@@ -228,16 +230,22 @@ impl Profiles {
                 }
             }
             if let (true, Some(leaf)) = (accepted, chain.first()) {
-                p.accepted_leaves.insert(leaf_key(leaf));
-                let asked = facts
-                    .client_hello
-                    .as_ref()
-                    .and_then(|ch| ch.value.server_name.as_deref());
-                let by = &mut p.accepted_by_client;
-                let client = (acceptance_key(leaf, asked), conn.client.ip());
-                if by.len() < MAX_RESUMPTIONS_KEPT || by.contains_key(&client) {
-                    let first = by.entry(client).or_insert(conn.first.ts);
-                    *first = (*first).min(conn.first.ts);
+                let key = leaf_key(leaf);
+                p.accepted_leaves.insert(key);
+                // Who took it is kept only for a leaf expired when seen: the only
+                // leaves a later connection's verdict asks about
+                // (`outcome::rejection_after_handshake`), and a cheap test.
+                if leaf.parse_error.is_none() && leaf.expired_at(chain_at.ts.as_unix_secs()) {
+                    let asked = facts
+                        .client_hello
+                        .as_ref()
+                        .and_then(|ch| ch.value.server_name.as_deref());
+                    let by = &mut p.accepted_by_client;
+                    let client = (acceptance_key(key, asked), conn.client.ip());
+                    if by.len() < MAX_RESUMPTIONS_KEPT || by.contains_key(&client) {
+                        let first = by.entry(client).or_insert(conn.first.ts);
+                        *first = (*first).min(conn.first.ts);
+                    }
                 }
             }
             if same_chain {

@@ -223,10 +223,9 @@ fn rejection_after_handshake(
     let left_at = client_alert.map(|a| a.at).or_else(|| cx.client_left());
     let immediate = left_at.is_some_and(|at| cx.reacts_to(server_finished, at));
     if super::cert::certificate_visibly_wrong(cx, ch, immediate && client_alert.is_some()) {
-        // Unless this client, asking for the same name, took this leaf on an earlier
-        // connection (data after the handshake): its policy accepts it whatever the
-        // leaf shows, and a silent close now is a connection opened ahead and not
-        // used. (Other connections are read only here, where the leaf is wrong: a
+        // Unless this client, asking for the same name, took this (expired) leaf on an
+        // earlier connection (data after the handshake): its policy accepts it, and a
+        // silent close now is a connection opened ahead and not used. (Other connections are read only here, where the leaf is wrong: a
         // verdict that reads them waits for the end of the capture.)
         let (client, asked) = (cx.conn.client.ip(), ch.value.server_name.as_deref());
         let accepted_before = cx.leaf().is_some_and(|leaf| {
