@@ -73,9 +73,7 @@ fn verdicts_agree_with_the_judged_corpus() {
                 c["server"].as_str().unwrap(),
             );
             // "not_tls": judged no TLS handshake attempt (no record).
-            let got_code = got
-                .map(|h| h.verdict.code.as_str())
-                .unwrap_or("not_tls");
+            let got_code = got.map(|h| h.verdict.code.as_str()).unwrap_or("not_tls");
             if got_code == want {
                 right += 1;
             } else {

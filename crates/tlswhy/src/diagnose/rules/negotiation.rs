@@ -71,12 +71,6 @@ pub(super) fn handshake_failure_after_hello(
         if ip_literal && picked.is_empty() {
             return super::sni::sni_failure(cx, ch, evidence, failed);
         }
-        // With nothing known of the server, an offer that any current server shares
-        // was not refused for its suites: the missing name is the likelier cause
-        // (front ends that pick a certificate by name refuse hellos without one).
-        if c.server_name.is_none() && picked.is_empty() && offered.iter().any(is_mainstream) {
-            return super::sni::sni_failure(cx, ch, evidence, failed);
-        }
     }
     if overlap {
         evidence.push(Detail::ProfileSharedSuites {
@@ -123,15 +117,6 @@ pub(super) fn handshake_failure_after_hello(
         },
         evidence,
         common_suite_fix(&offered, &picked),
-    )
-}
-
-/// Suites nearly every server on the Internet accepts one of: ECDHE with AES-GCM or
-/// ChaCha20-Poly1305 (RSA or ECDSA certificates), and TLS 1.3's.
-fn is_mainstream(suite: &CipherSuite) -> bool {
-    matches!(
-        suite.0,
-        0xc02b | 0xc02c | 0xc02f | 0xc030 | 0xcca8 | 0xcca9 | 0x1301 | 0x1302 | 0x1303
     )
 }
 

@@ -633,21 +633,6 @@ fn tcp_a_client_that_leaves_before_the_server_answers_gave_up() {
     )));
 }
 
-/// No name, a hello any current server shares a suite with, refused with
-/// handshake_failure, and nothing known of the server: the name, not the suites.
-#[test]
-fn negotiation_no_name_and_a_mainstream_offer_is_the_name() {
-    let mut c = connected();
-    with_client_hello(&mut c, hello(None, &[0xc02f, 0xc030, 0x002f]));
-    alert(&mut c, 5, 4, Dir::ToClient, AD::HANDSHAKE_FAILURE);
-    assert_eq!(verdict(&c).code, Code::SniMissing);
-    // An offer of only NULL suites is refused for itself.
-    let mut c = connected();
-    with_client_hello(&mut c, hello(None, &[0xc006, 0x0002]));
-    alert(&mut c, 5, 4, Dir::ToClient, AD::HANDSHAKE_FAILURE);
-    assert_eq!(verdict(&c).code, Code::NoSharedCipher);
-}
-
 /// A warning unrecognized_name, the default certificate for another name, and the
 /// client leaving: the server does not serve the name.
 #[test]
