@@ -69,6 +69,8 @@ pub struct LinkType(pub u32);
 impl LinkType {
     pub const NULL: LinkType = LinkType(0);
     pub const ETHERNET: LinkType = LinkType(1);
+    pub const PPP: LinkType = LinkType(9);
+    pub const PPP_HDLC: LinkType = LinkType(50);
     pub const RAW_DLT12: LinkType = LinkType(12);
     pub const RAW_DLT14: LinkType = LinkType(14);
     pub const LOOP: LinkType = LinkType(108);
@@ -83,6 +85,8 @@ impl LinkType {
         match self.0 {
             0 => "NULL".into(),
             1 => "ETHERNET".into(),
+            9 => "PPP".into(),
+            50 => "PPP_HDLC".into(),
             12 | 14 | 101 => "RAW".into(),
             108 => "LOOP".into(),
             113 => "LINUX_SLL".into(),

@@ -378,6 +378,7 @@ pub fn ip_payload_of(link_type: LinkType, data: &[u8]) -> Result<&[u8], Skip> {
                 Ok(&[])
             }
         }
+        LinkType::PPP | LinkType::PPP_HDLC => Ok(ppp_payload(data)),
         LinkType::RAW
         | LinkType::RAW_DLT12
         | LinkType::RAW_DLT14
@@ -433,6 +434,18 @@ fn ether_type_payload(mut ether_type: u16, mut rest: &[u8]) -> Result<&[u8], Ski
     }
     // More tags than are read: not followed.
     Ok(&[])
+}
+
+/// The IP packet in a PPP frame (RFC 1661; in HDLC-like framing, RFC 1662, as WAN and
+/// VPN links capture it): the address and control bytes 0xff 0x03 when present, then
+/// the protocol, 0x0021 IPv4 or 0x0057 IPv6 (one byte when compressed, RFC 1661 §6.5).
+/// Empty for the link's own protocols (LCP, IPCP, …).
+fn ppp_payload(data: &[u8]) -> &[u8] {
+    let data = data.strip_prefix(&[0xff, 0x03]).unwrap_or(data);
+    match data {
+        [0x00, 0x21 | 0x57, ip @ ..] | [0x21 | 0x57, ip @ ..] => ip,
+        _ => &[],
+    }
 }
 
 fn be16(data: &[u8], at: usize) -> Option<u16> {
@@ -501,8 +514,17 @@ mod tests {
         sll2.extend_from_slice(&ip);
         let mut null = 2u32.to_le_bytes().to_vec();
         null.extend_from_slice(&ip);
+        let mut ppp = vec![0x00, 0x21];
+        ppp.extend_from_slice(&ip);
+        let mut ppp_hdlc = vec![0xff, 0x03, 0x00, 0x21];
+        ppp_hdlc.extend_from_slice(&ip);
+        let mut ppp_compressed = vec![0x21];
+        ppp_compressed.extend_from_slice(&ip);
         for (lt, data) in [
             (LinkType::ETHERNET, &eth),
+            (LinkType::PPP, &ppp),
+            (LinkType::PPP_HDLC, &ppp_hdlc),
+            (LinkType::PPP, &ppp_compressed),
             (LinkType::LINUX_SLL, &sll),
             (LinkType::LINUX_SLL2, &sll2),
             (LinkType::NULL, &null),
@@ -515,6 +537,18 @@ mod tests {
             assert_eq!(seg.seq, 1000);
             assert!(seg.flags.ack && !seg.flags.syn);
         }
+    }
+
+    /// PPP's own protocols (LCP here) carry no IP packet.
+    #[test]
+    fn ppp_control_frames_are_not_ip() {
+        assert!(
+            ip_payload_of(LinkType::PPP, &[0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4])
+                .unwrap()
+                .is_empty()
+        );
+        assert!(link_type_supported(LinkType::PPP));
+        assert_eq!(LinkType::PPP_HDLC.name(), "PPP_HDLC");
     }
 
     #[test]
