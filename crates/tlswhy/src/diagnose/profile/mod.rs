@@ -79,21 +79,35 @@ pub struct Profiles {
 /// A leaf's identity for [`ServerProfile::accepted_leaves`]: FNV-1a over its serial and
 /// issuer (no allocation per connection; collisions only cost a missed failure).
 pub fn leaf_key(leaf: &CertFacts) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in leaf.serial.bytes().chain([0]).chain(leaf.issuer.bytes()) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    let bytes = leaf.serial.bytes().chain([0]).chain(leaf.issuer.bytes());
+    fnv1a(0xcbf2_9ce4_8422_2325, bytes)
 }
 
 /// A leaf ([`leaf_key`]) and the server name a client asked for with it, for
 /// [`ServerProfile::accepted_by_client`]: the same hash continued over the name.
 pub fn acceptance_key(leaf_key: u64, server_name: Option<&str>) -> u64 {
-    let mut h = leaf_key;
-    for b in server_name.unwrap_or_default().bytes().chain([0]) {
+    fnv1a(leaf_key, server_name.unwrap_or_default().bytes().chain([0]))
+}
+
+/// FNV-1a (64-bit) from the state `h` over `bytes`.
+fn fnv1a(mut h: u64, bytes: impl Iterator<Item = u8>) -> u64 {
+    for b in bytes {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+/// Keeps `t` as `key`'s time in `map` when it is the earliest, and only while the map
+/// holds fewer than [`MAX_RESUMPTIONS_KEPT`] keys (or already holds this one).
+fn keep_earliest<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, Timestamp, foldhash::fast::RandomState>,
+    key: K,
+    t: Timestamp,
+) {
+    if map.len() < MAX_RESUMPTIONS_KEPT || map.contains_key(&key) {
+        let first = map.entry(key).or_insert(t);
+        *first = (*first).min(t);
+    }
 }
 
 impl ServerProfile {
@@ -240,12 +254,8 @@ impl Profiles {
                         .client_hello
                         .as_ref()
                         .and_then(|ch| ch.value.server_name.as_deref());
-                    let by = &mut p.accepted_by_client;
                     let client = (acceptance_key(key, asked), conn.client.ip());
-                    if by.len() < MAX_RESUMPTIONS_KEPT || by.contains_key(&client) {
-                        let first = by.entry(client).or_insert(conn.first.ts);
-                        *first = (*first).min(conn.first.ts);
-                    }
+                    keep_earliest(&mut p.accepted_by_client, client, conn.first.ts);
                 }
             }
             if same_chain {
@@ -281,11 +291,7 @@ impl Profiles {
             p.server_hellos += q.server_hellos;
             p.accepted_leaves.extend(q.accepted_leaves);
             for (key, t) in q.accepted_by_client {
-                let by = &mut p.accepted_by_client;
-                if by.len() < MAX_RESUMPTIONS_KEPT || by.contains_key(&key) {
-                    let first = by.entry(key).or_insert(t);
-                    *first = (*first).min(t);
-                }
+                keep_earliest(&mut p.accepted_by_client, key, t);
             }
             p.names_without_host_name.extend(q.names_without_host_name);
             for (host, chain) in q.chain_by_server_name {

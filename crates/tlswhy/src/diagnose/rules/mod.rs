@@ -246,6 +246,11 @@ impl<'a> Ctx<'a> {
         earliest(self.conn.tcp.fin[0], self.conn.tcp.rst[0])
     }
 
+    /// When the server closed its side (FIN or RST, the earlier).
+    pub fn server_left(&self) -> Option<At> {
+        earliest(self.conn.tcp.fin[1], self.conn.tcp.rst[1])
+    }
+
     /// A TLS 1.3 encrypted record of `len` bytes is an alert.
     pub fn is_alert_record(&self, len: u32) -> bool {
         is_encrypted_alert_len(len, self.suite())

@@ -277,8 +277,7 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         // refuses).
         if let [.., (flight_end, _), (alert_at, len)] = s.first.as_slice() {
             let last = s.first.len() as u64 == s.count;
-            let t = &cx.conn.tcp;
-            let closed = super::earliest(cx.client_left(), super::earliest(t.fin[1], t.rst[1]));
+            let closed = super::earliest(cx.client_left(), cx.server_left());
             if last
                 && cx.is_alert_record(*len)
                 && cx.reacts_to(*flight_end, *alert_at)

@@ -135,8 +135,9 @@ pub(super) fn without_client_hello(cx: &Ctx<'_>) -> Option<Verdict> {
         ));
     }
     // Connected, sent nothing: whoever closed first.
-    let server_left = super::earliest(t.fin[1], t.rst[1]);
-    let server_first = server_left.is_some_and(|s| cx.client_left().is_none_or(|c| s < c));
+    let server_first = cx
+        .server_left()
+        .is_some_and(|s| cx.client_left().is_none_or(|c| s < c));
     if let Some(close) = cx.close_detail(Dir::ToServer).filter(|_| !server_first) {
         return Some(Verdict::new(
             Finding::ClientLeftBeforeHello,
@@ -252,8 +253,7 @@ pub(crate) fn port_probe(cx: &Ctx<'_>) -> bool {
     if t.syn_ack.is_none() {
         return t.syn.is_some() && t.packets[1] > 0 && t.rst[1].is_none() && t.rst[0].is_some();
     }
-    let server_left = super::earliest(t.fin[1], t.rst[1]);
-    match (cx.client_left(), server_left) {
+    match (cx.client_left(), cx.server_left()) {
         (Some(client), server) if server.is_none_or(|s| client <= s) => true,
         // The server closed first: a connection left silent until its idle timeout
         // (a client that opened it ahead and never used it); a server that closes at

@@ -2,7 +2,7 @@
 //! instead of answering the ClientHello, a side that hangs up mid-handshake without an
 //! alert, and silence until a timeout.
 
-use super::{earliest, Ctx};
+use super::Ctx;
 use crate::diagnose::detail::Detail;
 use crate::diagnose::verdict::{Finding, Fix, Unfinished};
 use crate::diagnose::Verdict;
@@ -135,9 +135,7 @@ pub(super) fn closed_mid_handshake(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) ->
             cipher_suite: sh.value.cipher_suite,
         });
     }
-    let client_close = cx.client_left();
-    let server_close = earliest(t.rst[1], t.fin[1]);
-    match (client_close, server_close) {
+    match (cx.client_left(), cx.server_left()) {
         (Some(c), s) if s.is_none_or(|s| c <= s) => {
             if super::version::server_picked_refused_version(cx, ch) {
                 // A modern client that hangs up on an old version it still lists.
