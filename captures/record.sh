@@ -38,7 +38,7 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # example client and server (Debian's ngtcp2-client/ngtcp2-server, on GnuTLS) and TQUIC's
 # example server (tquic_server from the crate tquic_tools on crates.io, pinned, built on
 # first use with `cargo install --locked` into $TLSWHY_RECORD_CACHE; its BoringSSL needs
-# cmake), on 127.0.0.1 UDP 4600-4613 and 4618-4621, and in two network namespaces made
+# cmake), on 127.0.0.1 UDP 4600-4613 and 4618-4623, and in two network namespaces made
 # here (tw-qc, tw-qs: a veth pair, 10.254.0.1 and 10.254.0.2) for the blocked cases
 # (nftables dropping UDP to the server's ports 4614-4616 in tw-qs) and the stateless reset
 # (UDP 4617, a slow uplink: a tbf qdisc on the client's end of the pair). Their attempts
@@ -69,7 +69,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      tso_big_tcp keys_tls13 keys_tls13_suites keys_tls12
      quic_ok quic_ok_ngtcp2 quic_alpn_mismatch quic_version_mismatch quic_cert_rejected
      quic_connection_refused quic_udp_blocked quic_tcp_fallback quic_stateless_reset
-     quic_transport_error quic_migration)
+     quic_transport_error quic_migration quic_draft29)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -2426,6 +2426,29 @@ sc_quic_migration() {
     ngtcp2_client c "$nk" 127.0.0.1 4621 --change-local-addr=1s --nat-rebinding --delay-stream=2s
     capture_stop
     quic_keys_finish $k 4621
+}
+
+# QUIC draft-29 (0xff00001d), what Chrome, Cloudflare, Google and most servers spoke in
+# 2020-2021 before RFC 9000: captures of that time hold it. Its Initials are protected as
+# version 1's with draft-29's own salt (RFC 9001's predecessor, draft-ietf-quic-tls-29
+# §5.2); its hellos carry the transport parameters under codepoint 0xffa5.
+# ngtcp2 0.12 still speaks it.
+sc_quic_draft29() {
+    local k=quic_draft29 nk
+    nk=$(keylog $k ngtcp2)
+    ngtcp2_server n1 127.0.0.1 4622
+    ngtcp2_server n2 127.0.0.1 4623 -V
+    capture_start $k "udp and host 127.0.0.1 and (port 4622 or port 4623)"
+    expect_quic $k 127.0.0.1 127.0.0.1:4622 ok emby.example.com \
+        "ngtcp2 client -> ngtcp2 server, QUIC draft-29 (gtlsclient -v 0xff00001d), ALPN h3 (ngtcp2 0.12 offers h3 under every version): HTTP/3 GET answered 200, then the client's application CONNECTION_CLOSE (H3_NO_ERROR) in a 1-RTT packet. The Initials open with draft-29's salt: the ClientHello (SNI, offer) and the ServerHello are read without keys" \
+        0xff00001d h3/h3 - "client:0x1d:0x100:-:1" -
+    ngtcp2_client c "$nk" 127.0.0.1 4622 -v 0xff00001d
+    expect_quic $k 127.0.0.1 127.0.0.1:4623 ok emby.example.com \
+        "the same with address validation (gtlsserver -V): a draft-29 Retry, the client's second Initial with the token (new Initial keys from the Retry's connection ID, same salt), then the HTTP/3 GET answered 200" \
+        0xff00001d h3/h3 retry "client:0x1d:0x100:-:1" -
+    ngtcp2_client c "$nk" 127.0.0.1 4623 -v 0xff00001d
+    capture_stop
+    quic_keys_finish $k 4622,4623
 }
 
 # ---------------------------------------------------------------- main -----------------

@@ -16,6 +16,7 @@ use super::initial::{initial_keys, InitialKeys};
 use super::ladder::DatagramLine;
 use super::packet::{packets, LongPacket, LongType, QuicPacket};
 use super::protection::SpaceKeys;
+use crate::capture::Timestamp;
 use crate::flow::{At, Dir};
 use crate::keys::KeySources;
 use crate::tls::cert::CertFacts;
@@ -203,6 +204,10 @@ pub struct QuicAttempt {
     pub selected_alpn: Option<String>,
     pub server_certificates: Option<Arc<Vec<CertFacts>>>,
     pub certificates_at: Option<At>,
+    /// The capture time up to which the attempt was watched: when it was taken as over
+    /// (the end of the capture for one still open then). `None`: to its last datagram
+    /// and beyond, as long as its outcome needs.
+    pub watched_until: Option<Timestamp>,
     /// The client random of the ClientHello (the key log's index).
     client_random: Option<[u8; 32]>,
     /// Boxed: about 3 KB of key schedules, and attempts move (into the table, out of
@@ -624,6 +629,21 @@ impl QuicAttempt {
         );
     }
 
+    /// The attempt was watched after its last datagram for longer than a client takes
+    /// to go on from the server's flight: two round trips (the client's first Initial
+    /// to the server's ServerHello) and a quarter second, as the TCP rules allow a
+    /// reaction (`Ctx::reacts_to`).
+    fn watched_past_client_reaction(&self) -> bool {
+        let (Some(until), Some(last)) = (self.watched_until, self.last) else {
+            return true;
+        };
+        let rtt = match (self.first, self.server_hello_at) {
+            (Some(first), Some(sh)) => sh.ts.secs_since(first.ts).max(0.0),
+            _ => 0.0,
+        };
+        until.secs_since(last.ts) > 2.0 * rtt + 0.25
+    }
+
     /// What became of the attempt.
     pub fn outcome(&self) -> QuicOutcome {
         if let Some(close) = &self.close {
@@ -665,8 +685,16 @@ impl QuicAttempt {
                 }
             }
             // The server's flight came (its Handshake packets carry the certificate);
-            // the client answered only in the Handshake space and never sent 1-RTT.
-            if self.handshake_packets[1] > 0 && self.handshake_packets[0] > 0 {
+            // the client answered only in the Handshake space and never sent 1-RTT:
+            // after the last the server sent, or for as long as it would have taken it
+            // to. A capture that ends while the server's flight still arrives shows no
+            // outcome.
+            let client_spoke_last =
+                self.last_client_handshake.is_some() && self.last_client_handshake == self.last;
+            if self.handshake_packets[1] > 0
+                && self.handshake_packets[0] > 0
+                && (client_spoke_last || self.watched_past_client_reaction())
+            {
                 return QuicOutcome::CertRejected;
             }
             return QuicOutcome::Incomplete;
@@ -740,6 +768,44 @@ mod tests {
         for (attempt, want) in cases {
             assert_eq!(attempt.outcome(), want, "{:?}", attempt.close);
         }
+    }
+
+    /// A client that answered the server's flight only in the Handshake space rejected
+    /// it, once the capture shows its reaction: it spoke last, or the capture went on
+    /// past the time it takes a client to go on. A capture that ends on the server's
+    /// datagrams (its flight still arriving) shows no outcome.
+    #[test]
+    fn a_capture_cut_in_the_servers_flight_is_incomplete() {
+        let at = |frame: u64, ms: i64| At {
+            frame,
+            ts: Timestamp(ms * 1_000_000),
+        };
+        let flight = |last_client: At, last: At, watched_ms: Option<i64>| QuicAttempt {
+            first: Some(at(1, 0)),
+            server_hello_at: Some(at(2, 20)),
+            last: Some(last),
+            last_client_handshake: Some(last_client),
+            watched_until: watched_ms.map(|ms| Timestamp(ms * 1_000_000)),
+            client_initials: 1,
+            server_datagrams: 3,
+            handshake_packets: [1, 3],
+            ..Default::default()
+        };
+        // The client acknowledged part of the flight; the server's next datagram ends
+        // the capture.
+        let cut = flight(at(4, 21), at(5, 22), Some(22));
+        assert_eq!(cut.outcome(), QuicOutcome::Incomplete);
+        // The same, with the capture going on for a second of silence.
+        let silent = flight(at(4, 21), at(5, 22), Some(1022));
+        assert_eq!(silent.outcome(), QuicOutcome::CertRejected);
+        // The client's Handshake packet after the whole flight is the last datagram.
+        let spoke_last = flight(at(6, 23), at(6, 23), Some(23));
+        assert_eq!(spoke_last.outcome(), QuicOutcome::CertRejected);
+        // Not taken as over by the table (live, or a unit of the facts): as before.
+        assert_eq!(
+            flight(at(4, 21), at(5, 22), None).outcome(),
+            QuicOutcome::CertRejected
+        );
     }
 
     /// After the client's first 1-RTT packet, a server datagram addressed to the

@@ -12,6 +12,8 @@ use crate::tls::hello::split_extensions;
 
 /// The `quic_transport_parameters` TLS extension (RFC 9001 §8.2).
 const QUIC_TRANSPORT_PARAMETERS: u16 = 0x39;
+/// The same extension under the IETF drafts (draft-ietf-quic-tls-27 §8.2 and on).
+const QUIC_TRANSPORT_PARAMETERS_DRAFT: u16 = 0xffa5;
 /// The transport parameter that carries the server's stateless reset token.
 const STATELESS_RESET_TOKEN: u64 = 0x02;
 /// The smallest datagram a stateless reset can be (RFC 9000 §10.3: 5 unpredictable
@@ -82,8 +84,9 @@ pub fn stateless_reset_token(encrypted_extensions: &[u8]) -> Option<[u8; 16]> {
         *encrypted_extensions.get(1)?,
     ]);
     let extensions = encrypted_extensions.get(2..2 + usize::from(len))?;
-    let (_, mut params) =
-        split_extensions(extensions).find(|&(ty, _)| ty == QUIC_TRANSPORT_PARAMETERS)?;
+    let (_, mut params) = split_extensions(extensions).find(|&(ty, _)| {
+        ty == QUIC_TRANSPORT_PARAMETERS || ty == QUIC_TRANSPORT_PARAMETERS_DRAFT
+    })?;
     while !params.is_empty() {
         let (id, n) = varint(params)?;
         let (len, m) = varint(&params[n..])?;

@@ -1,6 +1,9 @@
 //! Initial packet protection: keys every observer can derive from the Destination
 //! Connection ID of the client's first Initial (RFC 9001 §5.2; QUIC version 2 changes
-//! the salt and the labels, RFC 9369 §3.3).
+//! the salt and the labels, RFC 9369 §3.3). The IETF drafts 23 to 34 that browsers and
+//! servers deployed before RFC 9000 (Chrome and Facebook's mvfst spoke draft-29 and
+//! draft-27 into 2021) protect their Initials the same way as version 1, drafts 23 to
+//! 32 with a salt of their own; captures of that time hold them.
 
 use aes::cipher::BlockEncrypt;
 use aes::Aes128;
@@ -19,6 +22,16 @@ pub const VERSION_2: u32 = 0x6b33_43cf;
 const SALT_V1: [u8; 20] = [
     0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad,
     0xcc, 0xbb, 0x7f, 0x0a,
+];
+/// draft-ietf-quic-tls-23 to -28 (and mvfst's 0xfaceb002, built on draft-27).
+const SALT_DRAFT_23: [u8; 20] = [
+    0xc3, 0xee, 0xf7, 0x12, 0xc7, 0x2e, 0xbb, 0x5a, 0x11, 0xa7, 0xd2, 0x43, 0x2b, 0xb4, 0x63, 0x65,
+    0xbe, 0xf9, 0xf5, 0x02,
+];
+/// draft-ietf-quic-tls-29 to -32.
+const SALT_DRAFT_29: [u8; 20] = [
+    0xaf, 0xbf, 0xec, 0x28, 0x99, 0x93, 0xd2, 0x4c, 0x9e, 0x97, 0x86, 0xf1, 0x9c, 0x61, 0x11, 0xe0,
+    0x43, 0x90, 0xa8, 0x99,
 ];
 const SALT_V2: [u8; 20] = [
     0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6, 0xdb, 0x81, 0x93, 0x81, 0xbe, 0x6e, 0x26, 0x9d, 0xcb,
@@ -45,12 +58,26 @@ pub struct InitialKeys {
     pub server: PacketKeys,
 }
 
+/// mvfst's version built on draft-27 (Facebook's apps and edge, 2020–2021).
+const MVFST_DRAFT_27: u32 = 0xface_b002;
+
+/// The IETF draft number of a draft version (0xff0000NN), else `None`.
+pub fn draft_number(version: u32) -> Option<u32> {
+    (version & 0xffff_ff00 == 0xff00_0000).then_some(version & 0xff)
+}
+
 /// The Initial keys of `version` for a client's first Destination Connection ID;
 /// `None` for a version whose Initial protection is not known here.
 pub fn initial_keys(version: u32, dcid: &[u8]) -> Option<InitialKeys> {
-    let (salt, labels): (&[u8], [&[u8]; 3]) = match version {
-        VERSION_1 => (&SALT_V1, [b"quic key", b"quic iv", b"quic hp"]),
-        VERSION_2 => (&SALT_V2, [b"quicv2 key", b"quicv2 iv", b"quicv2 hp"]),
+    const V1_LABELS: [&[u8]; 3] = [b"quic key", b"quic iv", b"quic hp"];
+    let (salt, labels): (&[u8], [&[u8]; 3]) = match (version, draft_number(version)) {
+        (VERSION_1, _) => (&SALT_V1, V1_LABELS),
+        (VERSION_2, _) => (&SALT_V2, [b"quicv2 key", b"quicv2 iv", b"quicv2 hp"]),
+        (MVFST_DRAFT_27, _) => (&SALT_DRAFT_23, V1_LABELS),
+        (_, Some(23..=28)) => (&SALT_DRAFT_23, V1_LABELS),
+        (_, Some(29..=32)) => (&SALT_DRAFT_29, V1_LABELS),
+        // Drafts 33 and 34 are version 1 but for the number.
+        (_, Some(33 | 34)) => (&SALT_V1, V1_LABELS),
         _ => return None,
     };
     let (initial, _) = Hkdf::<Sha256>::extract(Some(salt), dcid);
@@ -207,6 +234,26 @@ mod tests {
             keys.server.mask(&sample)[..5],
             [0x2e, 0xc0, 0xd8, 0x35, 0x6a]
         );
-        assert!(initial_keys(0xff00_001d, &dcid).is_none());
+        // Draft 22 and older framed their long headers otherwise.
+        assert!(initial_keys(0xff00_0016, &dcid).is_none());
+        assert!(initial_keys(0xff00_001d, &dcid).is_some());
+    }
+
+    /// draft-ietf-quic-tls-29 §A.1: the client's Initial key and IV for the same
+    /// Destination Connection ID, with draft-29's salt.
+    #[test]
+    fn keys_of_the_draft_29_example() {
+        let dcid = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
+        let keys = initial_keys(0xff00_001d, &dcid).unwrap();
+        assert_eq!(
+            keys.client.iv,
+            [0x6b, 0x26, 0x11, 0x4b, 0x9c, 0xba, 0x2b, 0x63, 0xa9, 0xe8, 0xdd, 0x4f]
+        );
+        assert_ne!(
+            keys.client.iv,
+            initial_keys(VERSION_1, &dcid).unwrap().client.iv
+        );
+        assert_eq!(draft_number(0xff00_001d), Some(29));
+        assert_eq!(draft_number(VERSION_1), None);
     }
 }

@@ -16,13 +16,14 @@ pub mod packet;
 pub mod protection;
 pub mod table;
 
-/// A QUIC version as people name it: `QUIC v1`, `QUIC v2`, else its number in hex
-/// (drafts, greasing values of the form 0x?a?a?a?a).
+/// A QUIC version as people name it: `QUIC v1`, `QUIC v2`, `QUIC draft-29`, else its
+/// number in hex (others' versions, greasing values of the form 0x?a?a?a?a).
 pub fn version_name(version: u32) -> String {
-    match version {
-        initial::VERSION_1 => "QUIC v1".into(),
-        initial::VERSION_2 => "QUIC v2".into(),
-        v => format!("QUIC 0x{v:08x}"),
+    match (version, initial::draft_number(version)) {
+        (initial::VERSION_1, _) => "QUIC v1".into(),
+        (initial::VERSION_2, _) => "QUIC v2".into(),
+        (_, Some(draft)) => format!("QUIC draft-{draft}"),
+        (v, None) => format!("QUIC 0x{v:08x}"),
     }
 }
 

@@ -391,6 +391,9 @@ impl QuicTable {
             self.retire(key);
         }
         let mut done = std::mem::take(&mut self.over);
+        for flow in &mut done {
+            flow.attempt.watched_until = Some(now);
+        }
         for flow in &done {
             if let Some(first) = flow.attempt.first {
                 self.first_frames.remove(&first.frame);
