@@ -63,7 +63,8 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      alpn_mismatch_stacks
      probe_ok self_signed_trusted haproxy_check_tls13 tls13_ends_after_ticket
      no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
-     protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop
+     protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop health_checks
+     nameless_hello_refused
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
      sha1_signature virtual_hosts resumption_proves_acceptance lighttpd tunnel_vxlan tunnel_nested
      tso_big_tcp keys_tls13 keys_tls13_suites keys_tls12
@@ -667,6 +668,31 @@ sc_sni_missing() {
     expect sni_missing 127.0.0.1:4436 sni_missing - server:112 \
         "curl https://127.0.0.1:4436/ (an IP: curl sends no SNI) -> same nginx: unrecognized_name(112)"
     run c 10 "${CURL[@]}" https://127.0.0.1:4436/
+    capture_stop
+}
+
+# A server that takes hellos without a name refuses one for what it offers, not for the
+# missing name: the scanners' case (sslscan, nmap's ssl-enum-ciphers and testssl send no
+# name and try hellos a server refuses).
+sc_nameless_hello_refused() {
+    nginx_start nameless <<EOF
+    server {
+        listen 127.0.0.1:4496 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "hello from emby.example.com\n"; }
+    }
+EOF
+    wait_listen 127.0.0.1 4496
+    capture_start nameless_hello_refused "tcp and host 127.0.0.1 and port 4496"
+    expect nameless_hello_refused 127.0.0.1:4496 ok - - \
+        "s_client -noservername -tls1_2 -> nginx (RSA certificate, a default server): no name, and the server answers with its certificate; GET answered 200"
+    sc_get c 127.0.0.1 -connect 127.0.0.1:4496 -noservername -tls1_2 -CAfile "$C/ca.pem"
+    expect nameless_hello_refused 127.0.0.1:4496 fatal_alert - server:40 \
+        "s_client -noservername -tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384 -curves brainpoolP256r1 -> the same nginx: the suite it picked for the first client is offered, but the only group is one nginx does not enable: handshake_failure(40). The server took a name-less hello before, so the missing name is not the cause: fatal_alert (compare groups and signature algorithms), not sni_missing"
+    sc_fail c -connect 127.0.0.1:4496 -noservername -tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384 \
+        -curves brainpoolP256r1 -CAfile "$C/ca.pem"
     capture_stop
 }
 
@@ -1329,6 +1355,37 @@ EOF
     haproxy_check up13 4470 127.0.0.1:4469 ssl verify required ca-file "$C/ca.pem" \
         check-sni emby.example.com verifyhost emby.example.com
     stop_pid "$HAPROXY_PID"
+    capture_stop
+}
+
+# Health checks that do not verify, against servers whose certificate the checker was
+# not given a CA for: the handshake completes and the checker leaves without data. The
+# trust rule must not call them rejections; a client that does reject (Node) must stay one.
+sc_health_checks() {
+    go_server hap 127.0.0.1:4492 -cert "$C/emby.pem" -key "$C/emby.key" -max 1.2
+    go_server poll 127.0.0.1:4493 -cert "$C/emby.pem" -key "$C/emby.key" -max 1.2
+    go_server node 127.0.0.1:4494 -cert "$C/emby.pem" -key "$C/emby.key" -max 1.2
+    capture_start health_checks "tcp and host 127.0.0.1 and (port 4492 or port 4493 or port 4494)"
+    expect health_checks 127.0.0.1:4492 ok emby.example.com - \
+        "HAProxy 2.6 'check ssl verify none' (no CA file) -> a Go crypto/tls server, TLS 1.2, the leaf signed by the test CA and sent alone, no other client: the check completes the handshake and aborts the connection with a bare RST (SO_LINGER 0), no FIN, no data, no alert ('Layer6 check passed'). Rule 'After a completed handshake': a bare reset is a checker's, not a trust rejection (a client that checks after the handshake closes with a FIN)"
+    haproxy_check nv 4495 127.0.0.1:4492 ssl verify none check-sni emby.example.com \
+        sni str\(emby.example.com\) ssl-max-ver TLSv1.2
+    stop_pid "$HAPROXY_PID"
+    local i
+    for i in 1 2 3 4; do
+        expect health_checks 127.0.0.1:4493 ok emby.example.com - \
+            "poll $i of 4, one second apart: a Python monitor (ssl CERT_NONE, no name check, tlspeer.py client-poll-noverify) -> a Go server, TLS 1.2: handshake, then the socket closed (FIN, no close_notify, no data), as Node does when it rejects a certificate. Rule 'After a completed handshake': the same client completing silent handshakes with the same leaf at a steady interval polls the server: ok"
+    done
+    run c 15 "${PEER[@]}" client-poll-noverify 127.0.0.1 4493 emby.example.com 4 1
+    for i in 1 2 3; do
+        expect health_checks 127.0.0.1:4494 cert_unknown_ca emby.example.com - \
+            "attempt $i of 3, retried after a growing pause (0.2 s, then 1.5 s): Node.js tls client trusting only the unrelated CA -> a Go server, TLS 1.2: Node completes the handshake, rejects the certificate afterwards and destroys the socket (FIN, no alert, no data). Repeated, but not at a steady interval: each is a rejection (rule 'After a completed handshake')"
+    done
+    node_client c --addr 127.0.0.1:4494 --sni emby.example.com --ca "$C/other-ca.pem" --mode probe --max 1.2
+    sleep 0.2
+    node_client c --addr 127.0.0.1:4494 --sni emby.example.com --ca "$C/other-ca.pem" --mode probe --max 1.2
+    sleep 1.5
+    node_client c --addr 127.0.0.1:4494 --sni emby.example.com --ca "$C/other-ca.pem" --mode probe --max 1.2
     capture_stop
 }
 

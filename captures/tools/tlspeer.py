@@ -41,6 +41,12 @@ Servers print "ready" on stdout once they listen, then serve one connection (or 
                                         second connection resuming that session (session
                                         id or ticket, as the server offers) that sends a
                                         request line, reads the answer and closes
+  client-poll-noverify HOST PORT SNI N SECS
+                                        a health check that does not verify, the way
+                                        Python monitors do it: N times, SECS apart, a
+                                        TLS 1.2 client with CERT_NONE and no name check
+                                        completes the handshake and closes the socket
+                                        (FIN, no close_notify, no data)
   client-resume-bad-finished HOST PORT SNI CAFILE
                                         TLS 1.2 client (verifying): a first connection
                                         sends a request line, reads the answer and sends
@@ -276,6 +282,19 @@ def client_probe(host, port, sni, cafile):
     tls.close()  # no unwrap(): Python closes the socket without close_notify
 
 
+def client_poll_noverify(host, port, sni, n, secs):
+    ctx = keyed(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    for i in range(int(n)):
+        if i:
+            time.sleep(float(secs))
+        tls = ctx.wrap_socket(connect(host, port), server_hostname=sni)
+        print("poll", i + 1, tls.version(), tls.cipher()[0])
+        tls.close()  # no unwrap(): FIN without close_notify
+
+
 def client_probe_resume(host, port, sni, cafile):
     ctx = keyed(ssl.create_default_context(cafile=cafile))
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
@@ -383,6 +402,7 @@ def main(argv):
         "client-connect-close": client_connect_close,
         "client-probe": client_probe,
         "client-probe-resume": client_probe_resume,
+        "client-poll-noverify": client_poll_noverify,
         "client-resume-bad-finished": client_resume_bad_finished,
         "client-malformed": client_malformed,
     }

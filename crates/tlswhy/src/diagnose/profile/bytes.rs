@@ -45,6 +45,10 @@ struct ServerWire {
     /// before it was kept).
     #[serde(default)]
     accepted_by_client: Vec<(u64, IpAddr, i64)>,
+    /// Leaf, client address, when it completed a handshake and sent nothing (absent
+    /// from files written before they were kept).
+    #[serde(default)]
+    silent_handshakes: Vec<(u64, IpAddr, Vec<i64>)>,
     names_without_host_name: Vec<String>,
     chain_by_server_name: Vec<(String, Vec<CertWire>)>,
     alpn_selected: Vec<String>,
@@ -121,6 +125,12 @@ impl ServerWire {
         let mut psk_resumed: Vec<(IpAddr, i64)> =
             p.psk_resumed.iter().map(|(ip, t)| (*ip, t.0)).collect();
         psk_resumed.sort_unstable();
+        let mut silent_handshakes: Vec<(u64, IpAddr, Vec<i64>)> = p
+            .silent_handshakes
+            .iter()
+            .map(|((leaf, ip), times)| (*leaf, *ip, times.iter().map(|t| t.0).collect()))
+            .collect();
+        silent_handshakes.sort_unstable();
         ServerWire {
             server,
             tunnel: tunnel.0,
@@ -135,6 +145,7 @@ impl ServerWire {
                     .iter()
                     .map(|((leaf, ip), t)| (*leaf, *ip, t.0)),
             ),
+            silent_handshakes,
             names_without_host_name: p.names_without_host_name.iter().cloned().collect(),
             chain_by_server_name: p
                 .chain_by_server_name
@@ -159,6 +170,16 @@ impl ServerWire {
                 .accepted_by_client
                 .into_iter()
                 .map(|(leaf, ip, t)| ((leaf, ip), Timestamp(t)))
+                .collect(),
+            silent_handshakes: self
+                .silent_handshakes
+                .into_iter()
+                .map(|(leaf, ip, times)| {
+                    let mut times: Vec<Timestamp> = times.into_iter().map(Timestamp).collect();
+                    times.sort_unstable();
+                    times.truncate(super::MAX_SILENT_TIMES);
+                    ((leaf, ip), times)
+                })
                 .collect(),
             names_without_host_name: self.names_without_host_name.into_iter().collect(),
             chain_by_server_name: self
@@ -264,6 +285,7 @@ mod tests {
                 assert_eq!(p.certificate_names, q.certificate_names);
                 assert_eq!(p.accepted_leaves, q.accepted_leaves);
                 assert_eq!(p.accepted_by_client, q.accepted_by_client);
+                assert_eq!(p.silent_handshakes, q.silent_handshakes);
                 assert_eq!(p.resumed_sessions, q.resumed_sessions);
                 assert_eq!(p.psk_resumed, q.psk_resumed);
                 assert_eq!(p.chain_by_server_name, q.chain_by_server_name);

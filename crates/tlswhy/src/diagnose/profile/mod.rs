@@ -23,6 +23,12 @@ const MAX_VIRTUAL_HOSTS_KEPT: usize = 256;
 /// Resumed sessions, and clients that resumed with a pre-shared key, kept per server.
 const MAX_RESUMPTIONS_KEPT: usize = 65_536;
 
+/// Times kept per client and leaf of handshakes completed without data
+/// ([`ServerProfile::silent_handshakes`]): enough to see a steady interval.
+const MAX_SILENT_TIMES: usize = 8;
+/// Silent handshakes at a steady interval that make a client a monitor.
+const MIN_POLLS: usize = 3;
+
 /// What a capture shows about one server (ip:port).
 #[derive(Clone, Debug, Default)]
 pub struct ServerProfile {
@@ -45,6 +51,11 @@ pub struct ServerProfile {
     /// when seen: a client seen accepting an expired certificate for a name has a
     /// policy that takes it.
     pub accepted_by_client: HashMap<(u64, IpAddr), Timestamp, foldhash::fast::RandomState>,
+    /// When each client address completed a TLS ≤ 1.2 handshake with each leaf
+    /// ([`leaf_key`]) and sent nothing after it (the earliest [`MAX_SILENT_TIMES`],
+    /// sorted): a client that does that again and again at a steady interval polls the
+    /// server (a health check, a monitor), it does not reject the certificate each time.
+    pub silent_handshakes: HashMap<(u64, IpAddr), Vec<Timestamp>, foldhash::fast::RandomState>,
     /// Names on the leaves this server sent to clients that asked for no host name (no
     /// server_name, or an IP address in it): what such a client could only check
     /// against the address it connected to. Certificates of named virtual hosts are
@@ -110,10 +121,35 @@ fn keep_earliest<K: std::hash::Hash + Eq>(
     }
 }
 
+/// Adds `t` to `times` (sorted), keeping the earliest [`MAX_SILENT_TIMES`].
+fn keep_silent_time(times: &mut Vec<Timestamp>, t: Timestamp) {
+    let at = times.partition_point(|&x| x <= t);
+    if at < MAX_SILENT_TIMES {
+        times.insert(at, t);
+        times.truncate(MAX_SILENT_TIMES);
+    }
+}
+
 impl ServerProfile {
     /// Some client accepted `leaf` (see [`ServerProfile::accepted_leaves`]).
     pub fn accepted(&self, leaf: &CertFacts) -> bool {
         self.accepted_leaves.contains(&leaf_key(leaf))
+    }
+
+    /// `client` completed handshakes with `leaf` and sent nothing, at least
+    /// [`MIN_POLLS`] times at a steady interval (the longest gap at most 1.5 times the
+    /// shortest): it polls the server. A client that retries after a failure backs off
+    /// (gaps that double), a person retries by hand.
+    pub fn polled_by(&self, leaf: &CertFacts, client: IpAddr) -> bool {
+        let Some(times) = self.silent_handshakes.get(&(leaf_key(leaf), client)) else {
+            return false;
+        };
+        if times.len() < MIN_POLLS {
+            return false;
+        }
+        let gaps = times.windows(2).map(|w| w[1].0.saturating_sub(w[0].0));
+        let (shortest, longest) = gaps.fold((i64::MAX, 0), |(lo, hi), g| (lo.min(g), hi.max(g)));
+        shortest > 0 && longest.saturating_mul(2) <= shortest.saturating_mul(3)
     }
 
     /// `client`, asking for `server_name`, accepted `leaf` on a connection that started
@@ -243,6 +279,16 @@ impl Profiles {
                     p.names_without_host_name.extend(leaf.names());
                 }
             }
+            let silent = !facts.negotiated_tls13()
+                && facts.finished.iter().all(Option::is_some)
+                && facts.encrypted[0].count == 0;
+            if let (true, Some(leaf)) = (silent, chain.first()) {
+                let polls = &mut p.silent_handshakes;
+                let key = (leaf_key(leaf), conn.client.ip());
+                if polls.len() < MAX_RESUMPTIONS_KEPT || polls.contains_key(&key) {
+                    keep_silent_time(polls.entry(key).or_default(), conn.first.ts);
+                }
+            }
             if let (true, Some(leaf)) = (accepted, chain.first()) {
                 let key = leaf_key(leaf);
                 p.accepted_leaves.insert(key);
@@ -292,6 +338,15 @@ impl Profiles {
             p.accepted_leaves.extend(q.accepted_leaves);
             for (key, t) in q.accepted_by_client {
                 keep_earliest(&mut p.accepted_by_client, key, t);
+            }
+            for (key, times) in q.silent_handshakes {
+                let polls = &mut p.silent_handshakes;
+                if polls.len() < MAX_RESUMPTIONS_KEPT || polls.contains_key(&key) {
+                    let kept = polls.entry(key).or_default();
+                    for t in times {
+                        keep_silent_time(kept, t);
+                    }
+                }
             }
             p.names_without_host_name.extend(q.names_without_host_name);
             for (host, chain) in q.chain_by_server_name {
@@ -438,5 +493,44 @@ fn add_count(counts: &mut Vec<(u16, u32)>, key: u16, n: u32) {
     match counts.iter_mut().find(|(k, _)| *k == key) {
         Some((_, c)) => *c += n,
         None => counts.push((key, n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Silent handshakes make a client a poller only at a steady interval, three times
+    /// at least; the times are kept sorted and bounded whatever order they come in.
+    #[test]
+    fn only_a_steady_interval_polls() {
+        let leaf = CertFacts {
+            serial: "01".into(),
+            issuer: "CN=test CA".into(),
+            ..Default::default()
+        };
+        let client: IpAddr = [10, 0, 0, 1].into();
+        let profile_of = |secs: &[f64]| {
+            let mut p = ServerProfile::default();
+            let times = p
+                .silent_handshakes
+                .entry((leaf_key(&leaf), client))
+                .or_default();
+            for s in secs {
+                keep_silent_time(times, Timestamp((s * 1e9) as i64));
+            }
+            p
+        };
+        assert!(profile_of(&[3.0, 1.0, 2.05, 4.0]).polled_by(&leaf, client));
+        assert!(!profile_of(&[1.0, 2.0]).polled_by(&leaf, client));
+        // Backing off: gaps of 0.3 s and 1.6 s.
+        assert!(!profile_of(&[0.0, 0.3, 1.9]).polled_by(&leaf, client));
+        assert!(!profile_of(&[1.0, 2.0, 3.0]).polled_by(&leaf, [10, 0, 0, 2].into()));
+        let many: Vec<f64> = (0..20).rev().map(f64::from).collect();
+        let p = profile_of(&many);
+        let kept = &p.silent_handshakes[&(leaf_key(&leaf), client)];
+        assert_eq!(kept.len(), MAX_SILENT_TIMES);
+        assert_eq!(kept[0], Timestamp(0));
+        assert!(kept.windows(2).all(|w| w[0] < w[1]));
     }
 }

@@ -61,7 +61,15 @@ pub(super) fn handshake_failure_after_hello(
     let ip_literal = c
         .server_name_ip()
         .is_some_and(|ip| !super::sni::ip_literal_covered(cx, ip));
-    if c.server_name.is_none() || ip_literal {
+    // A server seen sending its certificate to other clients that asked for no name
+    // does not need one: a name-less hello it refuses is refused for what it offers
+    // (scanners' hellos of only binary curves, or only ECDSA signatures for an RSA
+    // key).
+    let serves_nameless = c.server_name.is_none()
+        && cx
+            .profile()
+            .is_some_and(|p| !p.names_without_host_name.is_empty());
+    if (c.server_name.is_none() && !serves_nameless) || ip_literal {
         let names_known = cx
             .profile()
             .is_some_and(|p| !p.certificate_names.is_empty());

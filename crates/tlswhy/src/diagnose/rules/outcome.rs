@@ -173,7 +173,9 @@ fn server_hello_detail(sh: &Seen<crate::tls::hello::ServerHelloFacts>) -> Detail
 /// rejected the server: the leaf does not cover the name asked for (or, without a
 /// name, the address connected to) or is outside its validity period. Trust is not
 /// objective: an untrusted leaf makes it a failure only when the client hung up
-/// abruptly (FIN or RST, no alert) at once and no other client accepted that leaf.
+/// abruptly (a FIN, no alert) at once, no other client accepted that leaf and this
+/// client does not poll the server (health checks leave with a bare reset, or repeat
+/// at a steady interval).
 ///
 /// A later connection that resumes this session proves the client accepted it: then
 /// `ok` whatever the certificate showed.
@@ -243,10 +245,25 @@ fn rejection_after_handshake(
     if client_alert.is_some() || said_goodbye || !immediate {
         return None;
     }
+    // A bare reset, no FIN before it, with nothing sent either way after the
+    // handshake: the client aborted the connection on purpose (SO_LINGER 0), as health
+    // checkers do (HAProxy's check-ssl) to leave no TIME_WAIT. A client that checks
+    // the certificate after the handshake (Node) closes its socket: a FIN.
+    let t = &cx.conn.tcp;
+    let aborted = t.rst[0].is_some() && t.fin[0].is_none_or(|fin| t.rst[0] < Some(fin));
+    if aborted && f.encrypted[1].count == 0 {
+        return None;
+    }
     // An abrupt close at once: a rejection of trust, unless another client accepted
-    // this leaf.
+    // this leaf, or this client polls the server (the same silent handshake again and
+    // again at a steady interval: a monitor that does not verify).
     let leaf = cx.leaf()?;
-    if leaf.parse_error.is_some() || cx.profile().is_some_and(|p| p.accepted(leaf)) {
+    let client = cx.conn.client.ip();
+    if leaf.parse_error.is_some()
+        || cx
+            .profile()
+            .is_some_and(|p| p.accepted(leaf) || p.polled_by(leaf, client))
+    {
         return None;
     }
     ev.push(Detail::SilentAfterCertificate);

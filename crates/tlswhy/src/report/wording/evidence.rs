@@ -310,7 +310,10 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             "client's groups: {}; signature algorithms: {signature_algorithms} entries",
             groups
                 .iter()
-                .map(|g| g.to_string())
+                .map(|g| match g.name() {
+                    Some(name) => format!("{name} ({g})"),
+                    None => g.to_string(),
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
