@@ -64,7 +64,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      probe_ok self_signed_trusted haproxy_check_tls13 tls13_ends_after_ticket
      no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop health_checks
-     nameless_hello_refused
+     nameless_hello_refused sni_router
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
      sha1_signature virtual_hosts resumption_proves_acceptance lighttpd tunnel_vxlan tunnel_nested
      tso_big_tcp keys_tls13 keys_tls13_suites keys_tls12
@@ -693,6 +693,61 @@ EOF
         "s_client -noservername -tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384 -curves brainpoolP256r1 -> the same nginx: the suite it picked for the first client is offered, but the only group is one nginx does not enable: handshake_failure(40). The server took a name-less hello before, so the missing name is not the cause: fatal_alert (compare groups and signature algorithms), not sni_missing"
     sc_fail c -connect 127.0.0.1:4496 -noservername -tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384 \
         -curves brainpoolP256r1 -CAfile "$C/ca.pem"
+    capture_stop
+}
+
+# An SNI router: HAProxy in TCP mode sends each connection to the backend its ClientHello
+# names (req_ssl_sni) and has no default backend, as SNI proxies (nginx ssl_preread,
+# Traefik TCP routers, Envoy filter chains) are often set up. A hello without a host
+# name has no route: HAProxy closes the connection without a TLS word.
+sc_sni_router() {
+    nginx_start sniback <<EOF
+    server {
+        listen 127.0.0.1:4498 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "hello from emby.example.com\n"; }
+    }
+EOF
+    wait_listen 127.0.0.1 4498
+    local d=$WORK/haproxy-sni
+    mkdir -p "$d"
+    cat >"$d/haproxy.cfg" <<HAPROXY
+global
+    log stdout format raw local0 info
+defaults
+    log global
+    mode tcp
+    option tcplog
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend sni
+    bind 127.0.0.1:4497
+    tcp-request inspect-delay 2s
+    tcp-request content accept if { req_ssl_hello_type 1 }
+    use_backend emby if { req_ssl_sni -i emby.example.com }
+backend emby
+    server s1 127.0.0.1:4498
+HAPROXY
+    haproxy -c -q -f "$d/haproxy.cfg" >>"$WORK/haproxy-sni.log" 2>&1 ||
+        die "haproxy config $d/haproxy.cfg: $(cat "$WORK/haproxy-sni.log")"
+    start haproxy-sni timeout 60 haproxy -db -f "$d/haproxy.cfg"
+    wait_listen 127.0.0.1 4497
+    capture_start sni_router "tcp and host 127.0.0.1 and port 4497"
+    expect sni_router 127.0.0.1:4497 ok emby.example.com - \
+        "curl https://emby.example.com:4497/ -> HAProxy routing by SNI (tcp mode, req_ssl_sni, no default backend) -> nginx: the name has a route, TLS 1.3 end to end, HTTP 200"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4497:127.0.0.1 https://emby.example.com:4497/
+    expect sni_router 127.0.0.1:4497 sni_missing - client:50 \
+        "s_client -noservername -> the same HAProxy: no name, no route; HAProxy closes the connection without a TLS word (OpenSSL then sends decode_error, its answer to the close). Other connections show the server answering hellos with a host name and none without: sni_missing"
+    sc_fail c -connect 127.0.0.1:4497 -noservername -CAfile "$C/ca.pem"
+    expect sni_router 127.0.0.1:4497 sni_missing - - \
+        "curl https://127.0.0.1:4497/ (by address: curl sends no SNI) -> the same HAProxy: closed without a word, sni_missing"
+    run c 10 "${CURL[@]}" https://127.0.0.1:4497/
+    expect sni_router 127.0.0.1:4497 sni_ip_literal 127.0.0.1 client:50 \
+        "s_client -servername 127.0.0.1 (an IP literal in server_name) -> the same HAProxy: no route for it, closed without a word: sni_ip_literal"
+    sc_fail c -connect 127.0.0.1:4497 -servername 127.0.0.1 -CAfile "$C/ca.pem"
     capture_stop
 }
 

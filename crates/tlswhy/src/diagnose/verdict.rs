@@ -79,6 +79,8 @@ pub enum ServerReaction {
     CertificateWithoutAddress,
     /// A certificate the client rejected.
     CertificateRejected,
+    /// The connection closed (FIN or RST) without a TLS word.
+    ClosedConnection,
 }
 
 /// Why the capture cannot show how a handshake ended.

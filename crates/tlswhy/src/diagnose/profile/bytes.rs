@@ -40,6 +40,10 @@ struct ServerWire {
     certificate_names: Vec<String>,
     example_client: Option<(u64, SocketAddr)>,
     server_hellos: u32,
+    /// ServerHellos to hellos with a host name and without (absent from files written
+    /// before they were counted).
+    #[serde(default)]
+    answered_by_host_name: [u32; 2],
     accepted_leaves: Vec<u64>,
     /// Leaf, client address, when it first accepted the leaf (absent from files written
     /// before it was kept).
@@ -139,6 +143,7 @@ impl ServerWire {
             certificate_names: p.certificate_names.iter().cloned().collect(),
             example_client: p.example_client,
             server_hellos: p.server_hellos,
+            answered_by_host_name: p.answered_by_host_name,
             accepted_leaves: p.accepted_leaves.iter().copied().collect(),
             accepted_by_client: sorted(
                 p.accepted_by_client
@@ -165,6 +170,7 @@ impl ServerWire {
             certificate_names: self.certificate_names.into_iter().collect(),
             example_client: self.example_client,
             server_hellos: self.server_hellos,
+            answered_by_host_name: self.answered_by_host_name,
             accepted_leaves: self.accepted_leaves.into_iter().collect(),
             accepted_by_client: self
                 .accepted_by_client
@@ -286,6 +292,7 @@ mod tests {
                 assert_eq!(p.accepted_leaves, q.accepted_leaves);
                 assert_eq!(p.accepted_by_client, q.accepted_by_client);
                 assert_eq!(p.silent_handshakes, q.silent_handshakes);
+                assert_eq!(p.answered_by_host_name, q.answered_by_host_name);
                 assert_eq!(p.resumed_sessions, q.resumed_sessions);
                 assert_eq!(p.psk_resumed, q.psk_resumed);
                 assert_eq!(p.chain_by_server_name, q.chain_by_server_name);

@@ -42,6 +42,10 @@ pub struct ServerProfile {
     /// and address), for evidence: the same whatever order connections are added in.
     pub example_client: Option<(u64, SocketAddr)>,
     pub server_hellos: u32,
+    /// ServerHellos to hellos that asked for a host name, and to hellos that asked for
+    /// none (no server_name, or an IP address in it): a server that answers only the
+    /// first routes by name (an SNI proxy) and has nothing for the others.
+    pub answered_by_host_name: [u32; 2],
     /// Leaf certificates (a digest of serial and issuer, [`leaf_key`]) that some client
     /// accepted: it completed a TLS 1.2 handshake with that leaf and sent application
     /// data.
@@ -131,6 +135,12 @@ fn keep_silent_time(times: &mut Vec<Timestamp>, t: Timestamp) {
 }
 
 impl ServerProfile {
+    /// The server answered hellos that asked for a host name and never one that asked
+    /// for none ([`ServerProfile::answered_by_host_name`]).
+    pub fn answers_only_host_names(&self) -> bool {
+        self.answered_by_host_name[0] > 0 && self.answered_by_host_name[1] == 0
+    }
+
     /// Some client accepted `leaf` (see [`ServerProfile::accepted_leaves`]).
     pub fn accepted(&self, leaf: &CertFacts) -> bool {
         self.accepted_leaves.contains(&leaf_key(leaf))
@@ -247,6 +257,10 @@ impl Profiles {
                 }
             }
             p.server_hellos += 1;
+            let no_host_name = facts.client_hello.as_ref().is_some_and(|ch| {
+                ch.value.server_name.is_none() || ch.value.server_name_ip().is_some()
+            });
+            p.answered_by_host_name[usize::from(no_host_name)] += 1;
             p.note_resumption(conn);
             let example = (conn.first.frame, conn.client);
             if p.example_client.is_none_or(|e| e > example) {
@@ -335,6 +349,13 @@ impl Profiles {
                 p.certificate_names.extend(q.certificate_names);
             }
             p.server_hellos += q.server_hellos;
+            for (n, m) in p
+                .answered_by_host_name
+                .iter_mut()
+                .zip(q.answered_by_host_name)
+            {
+                *n += m;
+            }
             p.accepted_leaves.extend(q.accepted_leaves);
             for (key, t) in q.accepted_by_client {
                 keep_earliest(&mut p.accepted_by_client, key, t);

@@ -61,6 +61,36 @@ pub(super) fn sni_failure(
     }
 }
 
+/// The server closed at once on a hello that asked for no host name (none, or an IP
+/// address), and other connections show it answering hellos that named a host and
+/// never one that did not: it routes by name (an SNI proxy — HAProxy `req_ssl_sni`,
+/// nginx `ssl_preread`, Traefik, Envoy's filter chains) and had no route for this one.
+/// `evidence` ends with the server's close.
+pub(super) fn closed_for_want_of_a_host_name(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    evidence: Vec<Detail>,
+) -> Option<Verdict> {
+    let c = &ch.value;
+    if c.server_name.is_some() && c.server_name_ip().is_none() {
+        return None;
+    }
+    if let Some(ip) = c.server_name_ip() {
+        if ip_literal_covered(cx, ip) {
+            return None;
+        }
+    }
+    if !cx.profile()?.answers_only_host_names() {
+        return None;
+    }
+    Some(sni_failure(
+        cx,
+        ch,
+        evidence,
+        ServerReaction::ClosedConnection,
+    ))
+}
+
 /// The server is seen to present a certificate covering `ip` (this connection's, or one
 /// it showed others): an IP literal as the name is then no reason for it to refuse.
 pub(super) fn ip_literal_covered(cx: &Ctx<'_>, ip: std::net::IpAddr) -> bool {

@@ -329,6 +329,7 @@ fn reacted(reaction: &ServerReaction) -> String {
                 .into()
         }
         ServerReaction::CertificateRejected => "presented a certificate the client rejected".into(),
+        ServerReaction::ClosedConnection => "closed the connection without a word".into(),
     }
 }
 
