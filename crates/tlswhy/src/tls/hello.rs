@@ -147,6 +147,14 @@ impl ClientHelloFacts {
     pub fn server_name_ip(&self) -> Option<IpAddr> {
         let name = self.server_name.as_deref()?;
         let trimmed = name.trim_start_matches('[').trim_end_matches(']');
+        // Host names hold letters past 'f' or other characters an address has not: most
+        // are told without parsing (this runs for every hello the profiles see).
+        let address_characters = trimmed
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
+        if !address_characters {
+            return None;
+        }
         trimmed.parse().ok()
     }
 }
@@ -504,5 +512,19 @@ mod tests {
             ..Default::default()
         };
         assert!(named.server_name_ip().is_none());
+        for (name, ip) in [
+            ("[2001:db8::1]", true),
+            ("::1", true),
+            ("fe80::1", true),
+            ("cafe.de", false),
+            ("1.2.3", false),
+            ("10.0.0.1.", false),
+        ] {
+            let facts = ClientHelloFacts {
+                server_name: Some(name.into()),
+                ..Default::default()
+            };
+            assert_eq!(facts.server_name_ip().is_some(), ip, "{name}");
+        }
     }
 }

@@ -248,6 +248,9 @@ impl Profiles {
             .by_server
             .entry((conn.server, conn.tunnel))
             .or_default();
+        let no_host_name = facts.client_hello.as_ref().is_some_and(|ch| {
+            ch.value.server_name.is_none() || ch.value.server_name_ip().is_some()
+        });
         if let Some(sh) = &facts.server_hello {
             *p.suites_picked.entry(sh.value.cipher_suite.0).or_default() += 1;
             *p.versions_picked.entry(sh.value.version.0).or_default() += 1;
@@ -257,9 +260,6 @@ impl Profiles {
                 }
             }
             p.server_hellos += 1;
-            let no_host_name = facts.client_hello.as_ref().is_some_and(|ch| {
-                ch.value.server_name.is_none() || ch.value.server_name_ip().is_some()
-            });
             p.answered_by_host_name[usize::from(no_host_name)] += 1;
             p.note_resumption(conn);
             let example = (conn.first.frame, conn.client);
@@ -273,9 +273,6 @@ impl Profiles {
             let accepted = !facts.negotiated_tls13()
                 && facts.finished.iter().all(Option::is_some)
                 && facts.encrypted[0].count > 0;
-            let no_host_name = facts.client_hello.as_ref().is_some_and(|ch| {
-                ch.value.server_name.is_none() || ch.value.server_name_ip().is_some()
-            });
             let host_name = facts
                 .client_hello
                 .as_ref()
