@@ -24,7 +24,7 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # Besides OpenSSL, GnuTLS, nginx, curl and Python, the scenarios after `mixed` use Go
 # crypto/tls, Node.js tls, Java JSSE and rustls (small peers in tools/: gopeer/, nodepeer.js,
 # JavaPeer.java, rustlspeer/, built on first use), Apache httpd mod_ssl, HAProxy health
-# checks and Caddy. The rustls peer is a Cargo project built with `cargo build --locked`
+# checks and SNI routing, Caddy, and OpenVPN over TCP (installed on first use). The rustls peer is a Cargo project built with `cargo build --locked`
 # (crates from crates.io, Rust >= 1.78, e.g. from rustup: Debian 12's rustc is too old);
 # its build is cached in $TLSWHY_RECORD_CACHE (default ~/.cache/tlswhy-record).
 #
@@ -64,7 +64,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      probe_ok self_signed_trusted haproxy_check_tls13 tls13_ends_after_ticket
      no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop health_checks
-     nameless_hello_refused sni_router
+     nameless_hello_refused sni_router tls_in_openvpn
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
      sha1_signature virtual_hosts resumption_proves_acceptance lighttpd tunnel_vxlan tunnel_nested
      tso_big_tcp keys_tls13 keys_tls13_suites keys_tls12
@@ -1441,6 +1441,26 @@ sc_health_checks() {
     node_client c --addr 127.0.0.1:4494 --sni emby.example.com --ca "$C/other-ca.pem" --mode probe --max 1.2
     sleep 1.5
     node_client c --addr 127.0.0.1:4494 --sni emby.example.com --ca "$C/other-ca.pem" --mode probe --max 1.2
+    capture_stop
+}
+
+# TLS carried in another protocol's packets: OpenVPN over TCP wraps each TLS record of
+# its control channel in its own header (length, opcode, session id, acks, packet id),
+# after a reset exchange of its own. Not a TLS connection to judge: its headers between
+# the records are no TLS stack's fault. OpenVPN 2.6 with `--dev null` (no tun device).
+sc_tls_in_openvpn() {
+    command -v openvpn >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y openvpn; } \
+        >"$WORK/apt-openvpn.log" 2>&1 || die "apt-get install openvpn (see $WORK/apt-openvpn.log)"
+    cat "$C/ca.pem" "$C/other-ca.pem" >"$WORK/ovpn-cas.pem"
+    start ovpn-server timeout 30 openvpn --dev null --proto tcp-server --local 127.0.0.1 --port 4499 \
+        --tls-server --ca "$WORK/ovpn-cas.pem" --cert "$C/emby.pem" --key "$C/emby.key" --dh none --verb 3
+    wait_listen 127.0.0.1 4499
+    capture_start tls_in_openvpn "tcp and host 127.0.0.1 and port 4499"
+    expect tls_in_openvpn 127.0.0.1:4499 not_tls - - \
+        "OpenVPN 2.6 client -> OpenVPN server over TCP (--dev null): P_CONTROL_HARD_RESET_CLIENT_V2 / SERVER_V2, then the TLS 1.3 handshake inside P_CONTROL_V1 packets (client certificate of the unrelated CA, server certificate emby.example.com verified), 'Initialization Sequence Completed'. TLS inside another protocol's framing: not a handshake attempt (was malformed_handshake: OpenVPN's next header read as a record)"
+    run c 15 timeout 6 openvpn --dev null --proto tcp-client --remote 127.0.0.1 4499 --tls-client \
+        --ca "$C/ca.pem" --cert "$C/client-other.pem" --key "$C/client-other.key" --verb 3 \
+        --remote-cert-tls server --verify-x509-name emby.example.com name
     capture_stop
 }
 

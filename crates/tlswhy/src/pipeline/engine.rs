@@ -213,19 +213,24 @@ impl<'s> Engine<'s> {
             name,
             settings: self.settings,
         };
-        self.quic
-            .take_finished(now, idle_ns, flush)
-            .into_iter()
-            .map(|flow| {
-                let frame = flow.attempt.first.map_or(0, |at| at.frame);
-                let last = flow.attempt.last.map_or(frame, |at| at.frame);
-                let packets = match self.log.as_mut() {
-                    Some(log) => log.take_frames(flow.key(), frame, last),
-                    None => Vec::new(),
-                };
-                (frame, output.quic_record(flow, packets))
-            })
-            .collect()
+        let finished = self.quic.take_finished(now, idle_ns, flush);
+        let mut records = Vec::with_capacity(finished.len());
+        for flow in finished {
+            let frame = flow.attempt.first.map_or(0, |at| at.frame);
+            let last = flow.attempt.last.map_or(frame, |at| at.frame);
+            let packets = match self.log.as_mut() {
+                Some(log) => log.take_frames(flow.key(), frame, last),
+                None => Vec::new(),
+            };
+            // Datagrams of another protocol shaped like an Initial of a version nobody
+            // deployed, that nothing showed to be QUIC, were no attempt.
+            if !flow.attempt.shows_quic() {
+                self.quic.started -= 1;
+                continue;
+            }
+            records.push((frame, output.quic_record(flow, packets)));
+        }
+        records
     }
 
     /// Streaming: diagnoses the connections whose outcome is known at `now` (decided,

@@ -644,6 +644,22 @@ impl QuicAttempt {
         until.secs_since(last.ts) > 2.0 * rtt + 0.25
     }
 
+    /// The datagrams are QUIC as far as can be told: the client's version is one whose
+    /// Initials open here, a greasing version or another deployed one (Google's Q0xx
+    /// and T0xx, mvfst's), a ClientHello was read, or the server answered with Version
+    /// Negotiation. A long-header shape of any other version is as likely another
+    /// protocol's datagram (an RTP stream, a DNS answer, whose peer's datagrams are no
+    /// QUIC either) as a client asking for Version Negotiation.
+    pub fn shows_quic(&self) -> bool {
+        let known_version = self.client_version.is_some_and(|v| {
+            initial_keys(v, &[]).is_some()
+                || super::is_greasing_version(v)
+                || matches!(v >> 16, 0x5130 | 0x5430) // "Q0..", "T0.."
+                || v & 0xffff_fff0 == 0xface_b000
+        });
+        known_version || self.client_hello.is_some() || self.version_negotiation.is_some()
+    }
+
     /// What became of the attempt.
     pub fn outcome(&self) -> QuicOutcome {
         if let Some(close) = &self.close {
@@ -768,6 +784,38 @@ mod tests {
         for (attempt, want) in cases {
             assert_eq!(attempt.outcome(), want, "{:?}", attempt.close);
         }
+    }
+
+    /// Only versions known to be QUIC make an attempt of an unanswered long-header
+    /// shape: another protocol's datagram (a DNS answer, RTP) can look like an Initial
+    /// of a random version. Version Negotiation from the peer, or a ClientHello read,
+    /// show QUIC whatever the version.
+    #[test]
+    fn only_known_versions_or_answers_show_quic() {
+        let of = |version: u32| QuicAttempt {
+            client_version: Some(version),
+            client_initials: 2,
+            server_datagrams: 2,
+            ..Default::default()
+        };
+        for version in [
+            crate::quic::initial::VERSION_1,
+            crate::quic::initial::VERSION_2,
+            0xff00_001d,
+            0xface_b002,
+            0x5130_3530, // Q050
+            0x5430_3531, // T051
+            0x1a2a_3a4a, // greasing
+        ] {
+            assert!(of(version).shows_quic(), "{version:#x}");
+        }
+        // A DNS answer read as a long header, its query as the server's datagram.
+        assert!(!of(0xb481_0000).shows_quic());
+        let negotiated = QuicAttempt {
+            version_negotiation: Some(vec![crate::quic::initial::VERSION_1]),
+            ..of(0xb481_0000)
+        };
+        assert!(negotiated.shows_quic());
     }
 
     /// A client that answered the server's flight only in the Handshake space rejected

@@ -394,6 +394,7 @@ impl QuicTable {
         for flow in &mut done {
             flow.attempt.watched_until = Some(now);
         }
+
         for flow in &done {
             if let Some(first) = flow.attempt.first {
                 self.first_frames.remove(&first.frame);

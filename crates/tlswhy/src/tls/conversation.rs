@@ -183,6 +183,7 @@ impl Conversation {
                             kind,
                             first_line,
                             text,
+                            record_inside_segment: false,
                         },
                     }));
                     self.push_event(at, dir, label);
@@ -282,6 +283,9 @@ impl Conversation {
         match found {
             Some(i) => {
                 self.streams[d].mode = Mode::Records;
+                if let Some(p) = &mut self.facts.plaintext[d] {
+                    p.value.record_inside_segment = i > 0;
+                }
                 self.frame_records(dir, &data[i..], at);
             }
             None if self.streams[d].plaintext_scanned >= MAX_PLAINTEXT_SCAN => {

@@ -113,6 +113,10 @@ pub struct PlaintextFacts {
     /// The bytes read as text (a known protocol, or printable ASCII), not binary.
     #[serde(skip)]
     pub text: bool,
+    /// The first TLS record after these bytes sat inside a segment, behind this
+    /// protocol's bytes (an upgrade puts it at a segment's start).
+    #[serde(skip)]
+    pub record_inside_segment: bool,
 }
 
 fn ser_kind<S: serde::Serializer>(v: &PlaintextKind, s: S) -> Result<S::Ok, S::Error> {

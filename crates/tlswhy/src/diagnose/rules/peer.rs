@@ -215,6 +215,9 @@ fn server_refusal(cx: &Ctx<'_>) -> Vec<Detail> {
 /// known protocol that no TLS server refused — no alert, no close from the server.
 pub(crate) fn another_protocol(cx: &Ctx<'_>) -> bool {
     let f = cx.facts;
+    if tls_in_another_framing(f) {
+        return true;
+    }
     if f.client_hello.is_some() || f.server_hello.is_some() {
         return false;
     }
@@ -234,6 +237,18 @@ pub(crate) fn another_protocol(cx: &Ctx<'_>) -> bool {
         }
         _ => false,
     }
+}
+
+/// TLS carried in another protocol's own packets (OpenVPN over TCP wraps each record of
+/// its control channel): the client's first bytes are binary of that protocol, its
+/// first TLS record sits inside a segment after that protocol's header, and the
+/// records then break where its next header comes. Not a TLS connection of its own:
+/// its bytes between the records are no fault of a TLS stack.
+fn tls_in_another_framing(f: &crate::tls::TlsFacts) -> bool {
+    f.plaintext[0]
+        .as_ref()
+        .is_some_and(|p| !p.value.text && p.value.record_inside_segment)
+        && !f.malformed.is_empty()
 }
 
 /// A TCP connection the client opened and closed without a byte either way, before the

@@ -231,6 +231,7 @@ fn peer_plain_text_to_a_tls_port() {
             kind: PlaintextKind::HttpRequest,
             first_line: "GET / HTTP/1.1".into(),
             text: true,
+            record_inside_segment: false,
         },
     }));
     let v = verdict(&c);
@@ -248,6 +249,7 @@ fn peer_a_banner_in_answer_to_a_client_hello() {
             kind: PlaintextKind::SshBanner,
             first_line: "SSH-2.0-OpenSSH_9.2".into(),
             text: true,
+            record_inside_segment: false,
         },
     }));
     let v = verdict(&c);
@@ -280,6 +282,7 @@ fn peer_a_keep_alive_byte_mid_stream_is_not_plain_text_to_a_tls_port() {
             kind: PlaintextKind::Unknown,
             first_line: "00".into(),
             text: false,
+            record_inside_segment: false,
         },
     }));
     c.last = at(2, 1);
@@ -303,6 +306,7 @@ fn peer_another_protocol_answered_in_kind_is_not_an_attempt() {
                 kind: PlaintextKind::SshBanner,
                 first_line: line.into(),
                 text: true,
+                record_inside_segment: false,
             },
         }));
     }
@@ -662,6 +666,7 @@ fn peer_binary_from_the_client_is_not_plain_text() {
                 kind: PlaintextKind::Unknown,
                 first_line: "25 00 45 14".into(),
                 text: false,
+                record_inside_segment: false,
             },
         }));
     };
