@@ -61,11 +61,11 @@ pub(super) fn sni_failure(
     }
 }
 
-/// The server closed at once on a hello that asked for no host name (none, or an IP
-/// address), and other connections show it answering hellos that named a host and
-/// never one that did not: it routes by name (an SNI proxy — HAProxy `req_ssl_sni`,
-/// nginx `ssl_preread`, Traefik, Envoy's filter chains) and had no route for this one.
-/// `evidence` ends with the server's close.
+/// The server closed at once (a FIN) on a hello that asked for no host name (none, or
+/// an IP address), and other connections show it answering hellos that named a host
+/// and never one that did not: it routes by name (an SNI proxy — HAProxy
+/// `req_ssl_sni`, nginx `ssl_preread`, Traefik, Envoy's filter chains) and had no route
+/// for this one. `evidence` ends with the server's close.
 pub(super) fn closed_for_want_of_a_host_name(
     cx: &Ctx<'_>,
     ch: &Seen<ClientHelloFacts>,

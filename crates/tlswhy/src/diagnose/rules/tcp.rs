@@ -73,9 +73,11 @@ pub(super) fn no_server_answer(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Ver
     // The server's first reaction decides: a FIN, then an RST (the kernel's answer to
     // the client's later bytes), is a close.
     let server_rst = t.rst[1].filter(|rst| t.fin[1].is_none_or(|fin| *rst < fin));
-    // A server that routes by name closes at once on a hello that names no host.
-    let server_close = first_mover(server_rst).or_else(|| first_mover(t.fin[1]));
-    if server_close.is_some_and(|close| cx.reacts_to(ch.at, close)) {
+    // A server that routes by name closes at once (a FIN) on a hello that names no
+    // host. A reset is left to the rule below: SChannel servers reset on any failed
+    // handshake, and middleboxes inject them.
+    let server_fin = first_mover(t.fin[1]).filter(|_| server_rst.is_none());
+    if server_fin.is_some_and(|close| cx.reacts_to(ch.at, close)) {
         let mut named = ev.clone();
         named.extend(cx.close_detail(Dir::ToClient));
         if let Some(v) = super::sni::closed_for_want_of_a_host_name(cx, ch, named) {
