@@ -1044,8 +1044,8 @@ EOF
     expect client_aborted 127.0.0.1:4433 client_aborted emby.example.com server:50 \
         "python3 ssl ClientHello (TLS 1.2); s_server answers ServerHello..ServerHelloDone; the client closes (FIN) without answering; s_server (OpenSSL 3) then sends decode_error(50) for the unexpected EOF (a consequence), the client's socket answers RST"
     run c 10 "${PEER[@]}" client-hello-abort 127.0.0.1 4433 emby.example.com
-    expect client_aborted 127.0.0.1:4433 client_aborted - server:50 \
-        "TCP connect to s_server and close after 0.3 s without sending a ClientHello; s_server again answers the EOF with decode_error(50), then RST from the client"
+    expect client_aborted 127.0.0.1:4433 not_tls - server:50 \
+        "TCP connect to s_server and close after 0.3 s without sending a ClientHello; s_server answers the EOF with decode_error(50), then RST from the client. Rule 'Not every connection to a TLS port is a TLS attempt': a port probe; the server's alert answers the client's close: not a handshake attempt"
     run c 10 "${PEER[@]}" client-connect-close 127.0.0.1 4433
     expect client_aborted 127.0.0.3:443 client_aborted emby.example.com - \
         "the same ClientHello-then-FIN against nginx 1.22 (TLS 1.2 flight answered, then the client leaves)"

@@ -254,15 +254,20 @@ fn tls_in_another_framing(f: &crate::tls::TlsFacts) -> bool {
 /// A TCP connection the client opened and closed without a byte either way, before the
 /// server closed: a port probe or a TCP health check (`nc -z`, a load balancer's TCP
 /// check, a SYN scan's reset after the SYN-ACK), not a TLS attempt; nor is one left
-/// silent until the server's idle timeout. A server that closes at once, or answers
-/// anything, makes it one.
+/// silent until the server's idle timeout. Bytes the server sends after the client's
+/// close answer the close. A server that closes at once, or says anything before the
+/// client leaves, makes it one.
 ///
 /// Nor is a SYN the server answered with a bare ACK — a server still holding an old
 /// connection on that port answers so (RFC 5961's challenge ACK) — that the client
 /// resets to clear it: its retried SYN is the attempt.
 pub(crate) fn port_probe(cx: &Ctx<'_>) -> bool {
     let t = &cx.conn.tcp;
-    if cx.facts.client_hello.is_some() || t.payload_bytes != [0, 0] {
+    // What the server sends after the client's close answers the close (OpenSSL's
+    // decode_error for the unexpected EOF, a close_notify), not a connection.
+    let server_spoke_first =
+        t.first_payload[1].is_some_and(|said| cx.client_left().is_none_or(|left| said < left));
+    if cx.facts.client_hello.is_some() || t.payload_bytes[0] != 0 || server_spoke_first {
         return false;
     }
     if t.syn_ack.is_none() {
