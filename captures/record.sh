@@ -393,6 +393,21 @@ EOF
     start "nginx-$1" timeout 120 nginx -c "$d/nginx.conf" -p "$d/" -e "$d/error.log"
 }
 
+# nginx_emby NAME IP PORT BODY: nginx serving emby.example.com (the RSA certificate) over
+# TLS on IP:PORT, answering every request with the line BODY; returns once it listens.
+nginx_emby() {
+    nginx_start "$1" <<EOF
+    server {
+        listen $2:$3 ssl;
+        server_name emby.example.com;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        location / { return 200 "$4\n"; }
+    }
+EOF
+    wait_listen "$2" "$3"
+}
+
 CURL=(curl -sS --max-time 8 --cacert "$C/ca.pem" -o /dev/null -w '%{http_code} %{ssl_verify_result}\n')
 
 # ---------------------------------------------------------------- other TLS stacks -----
@@ -675,16 +690,7 @@ sc_sni_missing() {
 # missing name: the scanners' case (sslscan, nmap's ssl-enum-ciphers and testssl send no
 # name and try hellos a server refuses).
 sc_nameless_hello_refused() {
-    nginx_start nameless <<EOF
-    server {
-        listen 127.0.0.1:4496 ssl;
-        server_name emby.example.com;
-        ssl_certificate $C/emby.pem;
-        ssl_certificate_key $C/emby.key;
-        location / { return 200 "hello from emby.example.com\n"; }
-    }
-EOF
-    wait_listen 127.0.0.1 4496
+    nginx_emby nameless 127.0.0.1 4496 "hello from emby.example.com"
     capture_start nameless_hello_refused "tcp and host 127.0.0.1 and port 4496"
     expect nameless_hello_refused 127.0.0.1:4496 ok - - \
         "s_client -noservername -tls1_2 -> nginx (RSA certificate, a default server): no name, and the server answers with its certificate; GET answered 200"
@@ -701,16 +707,7 @@ EOF
 # Traefik TCP routers, Envoy filter chains) are often set up. A hello without a host
 # name has no route: HAProxy closes the connection without a TLS word.
 sc_sni_router() {
-    nginx_start sniback <<EOF
-    server {
-        listen 127.0.0.1:4498 ssl;
-        server_name emby.example.com;
-        ssl_certificate $C/emby.pem;
-        ssl_certificate_key $C/emby.key;
-        location / { return 200 "hello from emby.example.com\n"; }
-    }
-EOF
-    wait_listen 127.0.0.1 4498
+    nginx_emby sniback 127.0.0.1 4498 "hello from emby.example.com"
     local d=$WORK/haproxy-sni
     mkdir -p "$d"
     cat >"$d/haproxy.cfg" <<HAPROXY
@@ -764,16 +761,7 @@ sc_sni_unrecognized() {
 }
 
 sc_relay_ip_sni() {
-    nginx_start relay <<EOF
-    server {
-        listen 127.0.0.3:443 ssl;
-        server_name emby.example.com;
-        ssl_certificate $C/emby.pem;
-        ssl_certificate_key $C/emby.key;
-        location / { return 200 "emby\n"; }
-    }
-EOF
-    wait_listen 127.0.0.3 443
+    nginx_emby relay 127.0.0.3 443 "emby"
     start socat timeout 120 socat TCP-LISTEN:8080,bind=127.0.0.2,reuseaddr,fork TCP:127.0.0.3:443
     wait_listen 127.0.0.2 8080
     capture_start relay_ip_sni "tcp and ((host 127.0.0.2 and port 8080) or (host 127.0.0.3 and port 443))"
@@ -931,16 +919,7 @@ sc_alpn_mismatch() {
 }
 
 sc_plaintext_to_tls_port() {
-    nginx_start ptt <<EOF
-    server {
-        listen 127.0.0.1:443 ssl;
-        server_name emby.example.com;
-        ssl_certificate $C/emby.pem;
-        ssl_certificate_key $C/emby.key;
-        location / { return 200 "emby\n"; }
-    }
-EOF
-    wait_listen 127.0.0.1 443
+    nginx_emby ptt 127.0.0.1 443 "emby"
     capture_start plaintext_to_tls_port "tcp and host 127.0.0.1 and port 443"
     expect plaintext_to_tls_port 127.0.0.1:443 plaintext_to_tls_port - - \
         "curl http://127.0.0.1:443/ (plain HTTP) to nginx's TLS port: HTTP/1.1 400 'The plain HTTP request was sent to HTTPS port'"
@@ -1030,16 +1009,7 @@ sc_server_closed_after_client_hello() {
 
 sc_client_aborted() {
     s_server 127.0.0.1:4433 -tls1_2 -cert "$C/emby.pem" -key "$C/emby.key"
-    nginx_start abort <<EOF
-    server {
-        listen 127.0.0.3:443 ssl;
-        server_name emby.example.com;
-        ssl_certificate $C/emby.pem;
-        ssl_certificate_key $C/emby.key;
-        location / { return 200 "emby\n"; }
-    }
-EOF
-    wait_listen 127.0.0.3 443
+    nginx_emby abort 127.0.0.3 443 "emby"
     capture_start client_aborted "tcp and ((host 127.0.0.1 and port 4433) or (host 127.0.0.3 and port 443))"
     expect client_aborted 127.0.0.1:4433 client_aborted emby.example.com server:50 \
         "python3 ssl ClientHello (TLS 1.2); s_server answers ServerHello..ServerHelloDone; the client closes (FIN) without answering; s_server (OpenSSL 3) then sends decode_error(50) for the unexpected EOF (a consequence), the client's socket answers RST"
@@ -1177,16 +1147,7 @@ EOF
 }
 
 sc_haproxy_check() {
-    nginx_start hap <<EOF
-    server {
-        listen 127.0.0.1:4453 ssl;
-        server_name emby.example.com;
-        ssl_certificate $C/emby.pem;
-        ssl_certificate_key $C/emby.key;
-        location / { return 200 "hello from emby.example.com\n"; }
-    }
-EOF
-    wait_listen 127.0.0.1 4453
+    nginx_emby hap 127.0.0.1 4453 "hello from emby.example.com"
     go_server self 127.0.0.1:4454 -cert "$C/selfsigned.pem" -key "$C/selfsigned.key" -max 1.2
     go_server emby 127.0.0.1:4455 -cert "$C/emby.pem" -key "$C/emby.key" -max 1.2
     local verify=(ssl verify required ca-file "$C/ca.pem")
@@ -1321,16 +1282,7 @@ sc_protocol_version_old_server() {
 }
 
 sc_probe_ok() {
-    nginx_start probe <<EOF
-    server {
-        listen 127.0.0.1:4467 ssl;
-        server_name emby.example.com;
-        ssl_certificate $C/emby.pem;
-        ssl_certificate_key $C/emby.key;
-        location / { return 200 "hello from emby.example.com\n"; }
-    }
-EOF
-    wait_listen 127.0.0.1 4467
+    nginx_emby probe 127.0.0.1 4467 "hello from emby.example.com"
     local tail=(--sni emby.example.com --ca "$C/ca.pem" --mode probe)
     capture_start probe_ok "tcp and host 127.0.0.1 and port 4467"
     expect probe_ok 127.0.0.1:4467 ok emby.example.com - \
@@ -1394,16 +1346,7 @@ sc_self_signed_trusted() {
 }
 
 sc_haproxy_check_tls13() {
-    nginx_start hap13 <<EOF
-    server {
-        listen 127.0.0.1:4469 ssl;
-        server_name emby.example.com;
-        ssl_certificate $C/emby.pem;
-        ssl_certificate_key $C/emby.key;
-        location / { return 200 "hello from emby.example.com\n"; }
-    }
-EOF
-    wait_listen 127.0.0.1 4469
+    nginx_emby hap13 127.0.0.1 4469 "hello from emby.example.com"
     capture_start haproxy_check_tls13 "tcp and host 127.0.0.1 and port 4469"
     expect haproxy_check_tls13 127.0.0.1:4469 ok emby.example.com - \
         "HAProxy 2.6 'check ssl verify required' -> nginx, TLS 1.3: the check sends its Finished (by size) and closes at once with a bare RST, before nginx's session tickets; no data, no alert ('Layer6 check passed'). Rule 'After a completed handshake': a health check is ok"
