@@ -32,6 +32,13 @@ pub struct At {
     pub ts: Timestamp,
 }
 
+/// A peer's reaction arrives within two round trips (`rtt` seconds each) and a quarter
+/// second of what it reacts to; later, it came after an idle pause. The one definition
+/// the TCP rules and QUIC's outcome share.
+pub fn within_reaction_time(what: Timestamp, later: Timestamp, rtt: f64) -> bool {
+    later.secs_since(what) <= 2.0 * rtt + 0.25
+}
+
 fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(ts.as_secs_f64_micros())
 }

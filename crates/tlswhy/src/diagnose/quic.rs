@@ -288,8 +288,7 @@ fn certificate_rejection(
     let sni = attempt
         .client_hello
         .as_ref()
-        .filter(|ch| ch.server_name_ip().is_none())
-        .and_then(|ch| ch.server_name.clone());
+        .and_then(|ch| ch.host_name().map(str::to_string));
     let untrusted = |mut details: Vec<Detail>| {
         let chain_len = attempt.server_certificates.as_ref().map_or(0, |c| c.len());
         let leaf_only = chain_len == 1 && leaf.is_some_and(|l| !l.self_issued);

@@ -630,9 +630,8 @@ impl QuicAttempt {
     }
 
     /// The attempt was watched after its last datagram for longer than a client takes
-    /// to go on from the server's flight: two round trips (the client's first Initial
-    /// to the server's ServerHello) and a quarter second, as the TCP rules allow a
-    /// reaction (`Ctx::reacts_to`).
+    /// to go on from the server's flight ([`crate::flow::within_reaction_time`], the
+    /// round trip from the client's first Initial to the server's ServerHello).
     fn watched_past_client_reaction(&self) -> bool {
         let (Some(until), Some(last)) = (self.watched_until, self.last) else {
             return true;
@@ -641,7 +640,7 @@ impl QuicAttempt {
             (Some(first), Some(sh)) => sh.ts.secs_since(first.ts).max(0.0),
             _ => 0.0,
         };
-        until.secs_since(last.ts) > 2.0 * rtt + 0.25
+        !crate::flow::within_reaction_time(last.ts, until, rtt)
     }
 
     /// The datagrams are QUIC as far as can be told: the client's version is one whose

@@ -143,6 +143,13 @@ impl ClientHelloFacts {
         }
     }
 
+    /// The host name asked for: the server_name, unless it holds an IP address.
+    pub fn host_name(&self) -> Option<&str> {
+        self.server_name
+            .as_deref()
+            .filter(|_| self.server_name_ip().is_none())
+    }
+
     /// The server_name when it holds an IP address literal (RFC 6066 §3 forbids it).
     pub fn server_name_ip(&self) -> Option<IpAddr> {
         let name = self.server_name.as_deref()?;

@@ -112,15 +112,27 @@ fn fnv1a(mut h: u64, bytes: impl Iterator<Item = u8>) -> u64 {
     h
 }
 
-/// Keeps `t` as `key`'s time in `map` when it is the earliest, and only while the map
-/// holds fewer than [`MAX_RESUMPTIONS_KEPT`] keys (or already holds this one).
+/// `key`'s value in `map` (made by `new` when absent), while the map holds fewer than
+/// [`MAX_RESUMPTIONS_KEPT`] keys or already holds this one; `None` when it is full.
+fn bounded_entry<K: std::hash::Hash + Eq, V>(
+    map: &mut HashMap<K, V, foldhash::fast::RandomState>,
+    key: K,
+    new: impl FnOnce() -> V,
+) -> Option<&mut V> {
+    if map.len() < MAX_RESUMPTIONS_KEPT || map.contains_key(&key) {
+        Some(map.entry(key).or_insert_with(new))
+    } else {
+        None
+    }
+}
+
+/// Keeps `t` as `key`'s time in `map` when it is the earliest ([`bounded_entry`]).
 fn keep_earliest<K: std::hash::Hash + Eq>(
     map: &mut HashMap<K, Timestamp, foldhash::fast::RandomState>,
     key: K,
     t: Timestamp,
 ) {
-    if map.len() < MAX_RESUMPTIONS_KEPT || map.contains_key(&key) {
-        let first = map.entry(key).or_insert(t);
+    if let Some(first) = bounded_entry(map, key, || t) {
         *first = (*first).min(t);
     }
 }
@@ -248,9 +260,11 @@ impl Profiles {
             .by_server
             .entry((conn.server, conn.tunnel))
             .or_default();
-        let no_host_name = facts.client_hello.as_ref().is_some_and(|ch| {
-            ch.value.server_name.is_none() || ch.value.server_name_ip().is_some()
-        });
+        let host_name = facts
+            .client_hello
+            .as_ref()
+            .and_then(|ch| ch.value.host_name());
+        let no_host_name = facts.client_hello.is_some() && host_name.is_none();
         if let Some(sh) = &facts.server_hello {
             *p.suites_picked.entry(sh.value.cipher_suite.0).or_default() += 1;
             *p.versions_picked.entry(sh.value.version.0).or_default() += 1;
@@ -270,14 +284,11 @@ impl Profiles {
         if let Some(chain) = &facts.server_certificates {
             let chain_at = chain.at;
             let chain = &chain.value.certificates;
-            let accepted = !facts.negotiated_tls13()
-                && facts.finished.iter().all(Option::is_some)
-                && facts.encrypted[0].count > 0;
-            let host_name = facts
-                .client_hello
-                .as_ref()
-                .and_then(|ch| ch.value.server_name.as_deref())
-                .filter(|_| !no_host_name);
+            // A completed TLS ≤ 1.2 handshake (its certificate in the clear) was
+            // accepted when the client sent data after it, and silent when it did not.
+            let completed = !facts.negotiated_tls13() && facts.finished.iter().all(Option::is_some);
+            let accepted = completed && facts.encrypted[0].count > 0;
+            let silent = completed && facts.encrypted[0].count == 0;
             let same_chain = p.last_chain.as_ref().is_some_and(|c| Arc::ptr_eq(c, chain));
             if let Some(host) = host_name {
                 let known = &mut p.chain_by_server_name;
@@ -290,14 +301,10 @@ impl Profiles {
                     p.names_without_host_name.extend(leaf.names());
                 }
             }
-            let silent = !facts.negotiated_tls13()
-                && facts.finished.iter().all(Option::is_some)
-                && facts.encrypted[0].count == 0;
             if let (true, Some(leaf)) = (silent, chain.first()) {
-                let polls = &mut p.silent_handshakes;
                 let key = (leaf_key(leaf), conn.client.ip());
-                if polls.len() < MAX_RESUMPTIONS_KEPT || polls.contains_key(&key) {
-                    keep_silent_time(polls.entry(key).or_default(), conn.first.ts);
+                if let Some(times) = bounded_entry(&mut p.silent_handshakes, key, Vec::new) {
+                    keep_silent_time(times, conn.first.ts);
                 }
             }
             if let (true, Some(leaf)) = (accepted, chain.first()) {
@@ -358,9 +365,7 @@ impl Profiles {
                 keep_earliest(&mut p.accepted_by_client, key, t);
             }
             for (key, times) in q.silent_handshakes {
-                let polls = &mut p.silent_handshakes;
-                if polls.len() < MAX_RESUMPTIONS_KEPT || polls.contains_key(&key) {
-                    let kept = polls.entry(key).or_default();
+                if let Some(kept) = bounded_entry(&mut p.silent_handshakes, key, Vec::new) {
                     for t in times {
                         keep_silent_time(kept, t);
                     }
@@ -379,9 +384,7 @@ impl Profiles {
                 }
             }
             for (client, t) in q.psk_resumed {
-                if p.psk_resumed.len() < MAX_RESUMPTIONS_KEPT || p.psk_resumed.contains_key(&client)
-                {
-                    let last = p.psk_resumed.entry(client).or_insert(t);
+                if let Some(last) = bounded_entry(&mut p.psk_resumed, client, || t) {
                     *last = (*last).max(t);
                 }
             }

@@ -71,8 +71,8 @@ pub(super) fn certificate_rejection(
     // A self-signed leaf is the cause of a certificate complaint unless the leaf also
     // fails to cover the name asked for: the name is objective, trust is not, and only
     // unknown_ca names trust outright.
-    let name_uncovered = match (leaf, c.server_name.as_deref()) {
-        (Some(l), Some(sni)) if c.server_name_ip().is_none() => !l.covers(sni),
+    let name_uncovered = match (leaf, c.host_name()) {
+        (Some(l), Some(host)) => !l.covers(host),
         _ => false,
     };
     if is_trust_failure(desc, leaf, name_uncovered) {

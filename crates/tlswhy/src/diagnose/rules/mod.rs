@@ -219,10 +219,10 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// `later` follows `earlier` as a reaction, not after an idle pause: within two
-    /// round trips plus a quarter second.
+    /// `later` follows `earlier` as a reaction, not after an idle pause
+    /// ([`crate::flow::within_reaction_time`]).
     pub fn reacts_to(&self, earlier: At, later: At) -> bool {
-        later.ts.secs_since(earlier.ts) <= 2.0 * self.rtt() + 0.25
+        crate::flow::within_reaction_time(earlier.ts, later.ts, self.rtt())
     }
 
     /// The ServerHello selected TLS 1.3 (or a draft): the rest of the handshake is
@@ -307,12 +307,11 @@ impl<'a> Ctx<'a> {
         let Some(profile) = self.profile() else {
             return Vec::new();
         };
-        let asked = self.facts.client_hello.as_ref().and_then(|ch| {
-            let ch = &ch.value;
-            ch.server_name
-                .as_deref()
-                .filter(|_| ch.server_name_ip().is_none())
-        });
+        let asked = self
+            .facts
+            .client_hello
+            .as_ref()
+            .and_then(|ch| ch.value.host_name());
         match asked {
             Some(host) => profile
                 .chain_by_server_name

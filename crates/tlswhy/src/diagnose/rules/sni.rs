@@ -72,13 +72,11 @@ pub(super) fn closed_for_want_of_a_host_name(
     evidence: Vec<Detail>,
 ) -> Option<Verdict> {
     let c = &ch.value;
-    if c.server_name.is_some() && c.server_name_ip().is_none() {
+    if c.host_name().is_some()
+        || c.server_name_ip()
+            .is_some_and(|ip| ip_literal_covered(cx, ip))
+    {
         return None;
-    }
-    if let Some(ip) = c.server_name_ip() {
-        if ip_literal_covered(cx, ip) {
-            return None;
-        }
     }
     if !cx.profile()?.answers_only_host_names() {
         return None;
