@@ -105,6 +105,15 @@ pub struct TcpFacts {
     pub conflicting_overlaps: [u32; 2],
 }
 
+impl TcpFacts {
+    /// Side `d`'s reset, when it closed with one: no FIN before it. A segment that
+    /// carries both flags is a reset (a receiver checks RST first and aborts); a reset
+    /// after the side's FIN is its kernel answering the peer's later bytes.
+    pub fn reset_first(&self, d: usize) -> Option<At> {
+        self.rst[d].filter(|rst| self.fin[d].is_none_or(|fin| *rst <= fin))
+    }
+}
+
 /// What reads a connection's reassembled bytes, in order, per direction: the layer
 /// above TCP. Made when the first payload byte arrives.
 pub trait Application: Default {

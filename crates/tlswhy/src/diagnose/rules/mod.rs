@@ -167,19 +167,18 @@ impl<'a> Ctx<'a> {
         let d = from.index();
         // The side's first close is the event: a reset after its own FIN is the
         // kernel's answer to the peer's later bytes.
-        match (t.fin[d], t.rst[d]) {
-            (Some(fin), rst) if rst.is_none_or(|rst| fin < rst) => Some(Detail::Close {
-                at: fin,
-                from,
-                how: CloseKind::Fin,
-            }),
-            (_, Some(rst)) => Some(Detail::Close {
+        if let Some(rst) = t.reset_first(d) {
+            return Some(Detail::Close {
                 at: rst,
                 from,
                 how: CloseKind::Rst,
-            }),
-            _ => None,
+            });
         }
+        t.fin[d].map(|fin| Detail::Close {
+            at: fin,
+            from,
+            how: CloseKind::Fin,
+        })
     }
 
     /// Both sides' closes.

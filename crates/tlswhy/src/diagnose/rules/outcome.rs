@@ -250,7 +250,7 @@ fn rejection_after_handshake(
     // checkers do (HAProxy's check-ssl) to leave no TIME_WAIT. A client that checks
     // the certificate after the handshake (Node) closes its socket: a FIN.
     let t = &cx.conn.tcp;
-    let aborted = t.rst[0].is_some() && t.fin[0].is_none_or(|fin| t.rst[0] < Some(fin));
+    let aborted = t.reset_first(0).is_some();
     if aborted && f.encrypted[1].count == 0 {
         return None;
     }

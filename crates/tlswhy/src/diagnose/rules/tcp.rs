@@ -72,7 +72,7 @@ pub(super) fn no_server_answer(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Ver
         |server: Option<crate::flow::At>| server.filter(|s| client_closed.is_none_or(|c| *s < c));
     // The server's first reaction decides: a FIN, then an RST (the kernel's answer to
     // the client's later bytes), is a close.
-    let server_rst = t.rst[1].filter(|rst| t.fin[1].is_none_or(|fin| *rst < fin));
+    let server_rst = t.reset_first(1);
     // A server that routes by name closes at once (a FIN) on a hello that names no
     // host. A reset is left to the rule below: SChannel servers reset on any failed
     // handshake, and middleboxes inject them.

@@ -193,6 +193,24 @@ fn tcp_server_reset_or_fin_after_the_client_hello() {
     with_client_hello(&mut c, hello(Some("a.example"), &[0x1301]));
     fin(&mut c, Dir::ToClient, 5, 4);
     assert_eq!(verdict(&c).code, Code::ServerClosedAfterClientHello);
+
+    // A FIN, then a reset (the kernel answering the client's later bytes): a close.
+    c.tcp.rst[1] = Some(at(6, 5));
+    assert_eq!(verdict(&c).code, Code::ServerClosedAfterClientHello);
+
+    // One segment with both flags is a reset, in the verdict and in its evidence.
+    c.tcp.rst[1] = Some(at(5, 4));
+    let v = verdict(&c);
+    assert_eq!(v.code, Code::ServerResetAfterClientHello);
+    assert!(
+        v.details.iter().any(|d| matches!(
+            d,
+            Detail::Close { at, from: Dir::ToClient, how: crate::diagnose::detail::CloseKind::Rst }
+                if at.frame == 5
+        )),
+        "{:?}",
+        v.details
+    );
 }
 
 #[test]
