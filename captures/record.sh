@@ -62,7 +62,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      apache_httpd caddy haproxy_check client_cert_required_stacks cert_rejected_stacks
      alpn_mismatch_stacks
      probe_ok self_signed_trusted haproxy_check_tls13 tls13_ends_after_ticket
-     no_response_timeout_stacks client_cert_required_gnutls_java protocol_version_old_server
+     no_response_timeout_stacks client_cert_required_gnutls_java client_cert_tls13_stacks protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop health_checks
      nameless_hello_refused sni_router tls_in_openvpn
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
@@ -1475,6 +1475,29 @@ sc_client_cert_required_gnutls_java() {
     expect client_cert_required_gnutls_java 127.0.0.1:4475 client_cert_required emby.example.com - \
         "s_client -tls1_3 without a certificate -> Java JSSE (needClientAuth): the client's flight (empty Certificate, Finished), then Java's encrypted alert PADDED to a 35-byte record (not 19) and a close. Rules 'Client certificates' and 'TLS 1.3 without keys'"
     sc_fail c -connect 127.0.0.1:4475 -tls1_3 -servername emby.example.com -CAfile "$C/ca.pem"
+    capture_stop
+}
+
+sc_client_cert_tls13_stacks() {
+    node_server nsrv 127.0.0.1:4530 --cert "$C/emby.pem" --key "$C/emby.key" --clientca "$C/ca.pem"
+    java_server jsrv 127.0.0.1:4531 --clientca "$C/ca.pem"
+    gnutls_serv 4532 --http --x509certfile "$C/emby.pem" --x509keyfile "$C/emby.key" \
+        --x509cafile "$C/ca.pem" --require-client-cert --verify-client-cert
+    capture_start client_cert_tls13_stacks "tcp and host 127.0.0.1 and portrange 4530-4532"
+    expect client_cert_tls13_stacks 127.0.0.1:4530 client_cert_required emby.example.com - \
+        "Java JSSE client without a certificate -> Node.js (requestCert, rejectUnauthorized), TLS 1.3: Java's empty Certificate alone in a record PADDED to 41 bytes (alert-sized), the server's encrypted alert before the client's Finished (85 bytes) arrives. Rule 'TLS 1.3 client certificates by size'"
+    java_client c --addr 127.0.0.1:4530 --sni emby.example.com --ca "$C/ca.pem" --mode probe
+    expect client_cert_tls13_stacks 127.0.0.1:4531 client_cert_required emby.example.com - \
+        "rustls client without a certificate, sending a GET -> Java JSSE (needClientAuth), TLS 1.3: the empty Certificate and the Finished in ONE record (8 + 52 bytes of content), then Java's padded encrypted alert (35 bytes) and a close"
+    rustls_client c --addr 127.0.0.1:4531 --sni emby.example.com --ca "$C/ca.pem"
+    expect client_cert_tls13_stacks 127.0.0.1:4530 client_cert_rejected emby.example.com - \
+        "s_client -tls1_3 with a certificate from an unrelated CA -> Node.js: OpenSSL writes Certificate, CertificateVerify and Finished in one record; Node checks the certificate after the handshake and drops the socket at once, no alert, no ticket"
+    sc_get c emby.example.com -connect 127.0.0.1:4530 -tls1_3 -servername emby.example.com -CAfile "$C/ca.pem" \
+        -cert "$C/client-other.pem" -key "$C/client-other.key"
+    expect client_cert_tls13_stacks 127.0.0.1:4532 client_cert_rejected emby.example.com - \
+        "rustls client with a certificate from an unrelated CA -> gnutls-serv --verify-client-cert: a 19-byte encrypted alert after the client's flight, the client's request already on its way, another alert, then a close: no record longer than an alert from the server"
+    rustls_client c --addr 127.0.0.1:4532 --sni emby.example.com --ca "$C/ca.pem" \
+        --cert "$C/client-other.pem" --key "$C/client-other.key"
     capture_stop
 }
 

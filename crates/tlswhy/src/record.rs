@@ -350,7 +350,8 @@ impl Negotiated {
         let sh = f.server_hello.as_ref().map(|s| &s.value);
         Negotiated {
             established: diagnose::handshake_completed(f)
-                && !matches!(verdict.code, Code::IncompleteCapture),
+                && !matches!(verdict.code, Code::IncompleteCapture)
+                && !verdict.finding.refuses_client_flight(),
             version: sh.map(|s| s.version.name()),
             cipher: if f.sslv2 {
                 f.sslv2_cipher.map(sslv2_cipher_name)

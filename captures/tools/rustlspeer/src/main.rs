@@ -4,6 +4,7 @@
 //!                     [--clientca CA]          (require a client certificate from CA)
 //!   rustlspeer client --addr 127.0.0.1:4453 --sni NAME --ca CA [--alpn h2]
 //!                     [--versions 1.2,1.3] [--mode get|probe|hold] [--hold SECS] [--timeout SECS]
+//!                     [--cert C --key K]       (a client certificate, sent when asked for)
 //!
 //! Client modes: get (an HTTP/1.0 GET, read the answer, close_notify, close), probe
 //! (handshake, then close_notify and close: a health check), hold (handshake, then keep
@@ -149,11 +150,22 @@ fn client(o: HashMap<String, String>) {
         .get("timeout")
         .map_or(8.0, |t| t.parse().unwrap_or_else(|e| fail(e)));
     let timeout = Duration::from_secs_f64(timeout);
-    let mut config = ClientConfig::builder_with_provider(provider())
+    let config = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&versions(&o))
         .unwrap_or_else(|e| fail(e))
-        .with_root_certificates(roots(get("ca")))
-        .with_no_client_auth();
+        .with_root_certificates(roots(get("ca")));
+    let mut config = match o.get("cert") {
+        Some(cert) => {
+            let chain: Vec<CertificateDer> = CertificateDer::pem_file_iter(cert)
+                .and_then(|certs| certs.collect())
+                .unwrap_or_else(|e| fail(e));
+            let key = PrivateKeyDer::from_pem_file(get("key")).unwrap_or_else(|e| fail(e));
+            config
+                .with_client_auth_cert(chain, key)
+                .unwrap_or_else(|e| fail(e))
+        }
+        None => config.with_no_client_auth(),
+    };
     config.alpn_protocols = alpn(&o);
     let name = ServerName::try_from(sni.clone()).unwrap_or_else(|e| fail(e));
     let mut conn = ClientConnection::new(Arc::new(config), name).unwrap_or_else(|e| fail(e));

@@ -287,6 +287,17 @@ pub enum Finding {
 }
 
 impl Finding {
+    /// TLS 1.3: the server refused the client's flight — the client sent its Finished,
+    /// but the handshake did not complete.
+    pub fn refuses_client_flight(&self) -> bool {
+        matches!(
+            self,
+            Finding::ClientCertEmptyEncrypted
+                | Finding::ClientCertRejectedEncrypted
+                | Finding::ServerAlertAfterClientFlight
+        )
+    }
+
     /// The catalog code of this finding.
     pub fn code(&self) -> Code {
         use Finding::*;

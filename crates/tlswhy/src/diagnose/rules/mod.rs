@@ -100,9 +100,76 @@ pub fn is_encrypted_alert_len(len: u32, suite: u16) -> bool {
     len < tls13_finished_record_len(suite)
 }
 
+/// An unpadded TLS 1.3 alert record under `suite`: 2 bytes, the inner type and the tag.
+pub fn tls13_bare_alert_len(suite: u16) -> u32 {
+    2 + 1 + tls13_tag_len(suite)
+}
+
 /// An empty client Certificate message (8 bytes) as a TLS 1.3 record under `suite`.
 pub fn tls13_empty_certificate_len(suite: u16) -> u32 {
-    8 + 1 + tls13_tag_len(suite)
+    EMPTY_CERTIFICATE_MESSAGE + 1 + tls13_tag_len(suite)
+}
+
+/// The bytes of an empty TLS 1.3 Certificate message: its header (4), an empty request
+/// context (1) and an empty list (3).
+const EMPTY_CERTIFICATE_MESSAGE: u32 = 8;
+
+/// What a TLS 1.3 record of `len` bytes under `suite` holds besides the inner content
+/// type and the AEAD tag (and any padding).
+pub fn tls13_record_content(len: u32, suite: u16) -> u32 {
+    len.saturating_sub(1 + tls13_tag_len(suite))
+}
+
+/// A TLS 1.3 Finished message under `suite`: 4 bytes of header and the transcript hash
+/// (SHA-384 for TLS_AES_256_GCM_SHA384, else SHA-256).
+pub fn tls13_finished_message_len(suite: u16) -> u32 {
+    4 + if suite == 0x1302 { 48 } else { 32 }
+}
+
+/// What the client's TLS 1.3 records (in order, from its first) say, by size, of a
+/// client certificate — the CertificateRequest and the Certificate are encrypted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientCertificateBySize {
+    /// An empty Certificate: a record of its own, alert-sized (padded by some stacks,
+    /// Java's is 41 bytes) and followed by a longer one (the Finished), or in one record
+    /// with the Finished (rustls): exactly the two messages' size.
+    Empty,
+    /// A Certificate with entries: a first record longer than a Finished by more than
+    /// any padding seen (a Certificate of its own, or with its CertificateVerify and the
+    /// Finished in one record, as OpenSSL writes them).
+    Sent,
+    /// Neither shows: a Finished alone, or sizes that say nothing.
+    Unknown,
+}
+
+/// Bytes beyond the Finished (and an empty Certificate) that a first record may hold as
+/// padding; more is a certificate (the smallest real chain is a few hundred bytes).
+const PADDING_SEEN: u32 = 64;
+
+/// [`ClientCertificateBySize`] of the client's encrypted records `records`.
+pub fn client_certificate_by_size(records: &[(At, u32)], suite: u16) -> ClientCertificateBySize {
+    let Some(&(_, first)) = records.first() else {
+        return ClientCertificateBySize::Unknown;
+    };
+    let finished = tls13_finished_message_len(suite);
+    if is_encrypted_alert_len(first, suite) {
+        let longer_next = records
+            .get(1)
+            .is_some_and(|(_, len)| !is_encrypted_alert_len(*len, suite));
+        return if first >= tls13_empty_certificate_len(suite) && longer_next {
+            ClientCertificateBySize::Empty
+        } else {
+            ClientCertificateBySize::Unknown
+        };
+    }
+    let content = tls13_record_content(first, suite);
+    if content == EMPTY_CERTIFICATE_MESSAGE + finished {
+        ClientCertificateBySize::Empty
+    } else if content > EMPTY_CERTIFICATE_MESSAGE + finished + PADDING_SEEN {
+        ClientCertificateBySize::Sent
+    } else {
+        ClientCertificateBySize::Unknown
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -359,7 +426,8 @@ pub fn handshake_completed_before(facts: &TlsFacts, t: At) -> bool {
 }
 
 /// TLS 1.3: where the client's Finished is, by size — its first encrypted record when
-/// that is long enough for one, or the next after an empty Certificate.
+/// that is long enough for one, or the next after an empty Certificate (a short record,
+/// padded by some stacks, but never shorter than the empty message).
 pub fn client_finished(facts: &TlsFacts) -> Option<At> {
     let suite = facts.negotiated_suite();
     let records = &facts.encrypted[0].first;
@@ -367,7 +435,7 @@ pub fn client_finished(facts: &TlsFacts) -> Option<At> {
     if !is_encrypted_alert_len(first_len, suite) {
         return Some(first_at);
     }
-    if first_len != tls13_empty_certificate_len(suite) {
+    if first_len < tls13_empty_certificate_len(suite) {
         return None;
     }
     records

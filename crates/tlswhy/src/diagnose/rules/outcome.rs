@@ -3,7 +3,7 @@
 //! everything after the ServerHello is encrypted — the flights: which side sent records
 //! when, and how long they were.
 
-use super::Ctx;
+use super::{ClientCertificateBySize, Ctx};
 use crate::diagnose::detail::Detail;
 use crate::diagnose::verdict::{Finding, Fix, Unfinished};
 use crate::diagnose::Verdict;
@@ -309,6 +309,9 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
                 );
             }
         }
+        if let Some(v) = client_hung_up_on_server_flight(cx, ch, &ev) {
+            return v;
+        }
         // The client never answered the server's flight.
         if s.count > 0 {
             if let Some(close) = cx.close_detail(Dir::ToServer) {
@@ -365,21 +368,67 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
             .map(|(at, _)| *at)
     };
     let (client_alert, client_data) = (client_after(true), client_after(false));
-    // The server answered the client's flight with an alert and closed — before the
-    // client said goodbye (a server's close_notify answering the client's is no
-    // rejection).
-    if let [(alert_at, len)] = server_after.as_slice() {
-        let client_left_first = client_alert.is_some_and(|a| a < *alert_at)
-            || cx.conn.tcp.fin[0].is_some_and(|f| f < *alert_at);
-        if cx.is_alert_record(*len) && cx.closed(Dir::ToClient) && !client_left_first {
+    // The server answered the client's flight with an alert (or alerts, one per record
+    // the client sent on) and nothing longer, and the connection closed — the client
+    // having said goodbye only after it (a server's close_notify answering the client's
+    // is no rejection). It may
+    // come before the client's Finished, in answer to an empty Certificate sent on its
+    // own; a client sends its request at once after its Finished, so data from the
+    // client after the alert does not make the handshake complete.
+    let server_after_flight: Vec<&(At, u32)> =
+        s.first.iter().filter(|(at, _)| *at > flight_at).collect();
+    if let Some(&&(alert_at, len)) = server_after_flight.first() {
+        let client_left_first = client_alert.is_some_and(|a| a < alert_at)
+            || cx.conn.tcp.fin[0].is_some_and(|f| f < alert_at);
+        let only_alerts = server_after_flight
+            .iter()
+            .all(|(_, len)| cx.is_alert_record(*len));
+        // A refusal answers what the client just sent; an alert-sized record long after
+        // it is a close_notify (an idle timeout: Go's server sends its tickets before
+        // the client's Finished, so nothing else comes between).
+        let answered = c
+            .first
+            .iter()
+            .filter(|(at, _)| *at < alert_at)
+            .map(|(at, _)| *at)
+            .last()
+            .is_some_and(|sent| cx.reacts_to(sent, alert_at));
+        // The server closed; or the client did after records of exactly an alert's size
+        // (a server's small data — HTTP/2's SETTINGS — is as short as a padded alert).
+        let closed_after = cx.closed(Dir::ToClient)
+            || cx.client_left().is_some()
+                && server_after_flight
+                    .iter()
+                    .all(|(_, len)| *len == super::tls13_bare_alert_len(cx.suite()));
+        if only_alerts && answered && closed_after && !client_left_first {
             return server_rejected_client_flight(
                 cx,
+                ch,
                 ev,
                 &client_flight,
                 flight_at,
-                *alert_at,
-                *len,
+                Some((alert_at, len)),
             );
+        }
+    }
+    // The server closed at once after a client flight that carried a certificate (by
+    // size), without a ticket, data or alert: it checked the certificate after the
+    // handshake and dropped the connection (Node's rejectUnauthorized). A server that
+    // accepted would have sent its tickets or answered the request.
+    if server_after_flight.is_empty() && !ch.value.early_data {
+        let last_flight_record = c
+            .first
+            .iter()
+            .filter(|(at, _)| *at <= finished_at)
+            .map(|(at, _)| *at)
+            .last()
+            .unwrap_or(finished_at);
+        let server_closed_first = cx.server_left().is_some_and(|closed| {
+            cx.client_left().is_none_or(|c| closed < c) && cx.reacts_to(last_flight_record, closed)
+        });
+        let certificate = super::client_certificate_by_size(&c.first, cx.suite());
+        if server_closed_first && certificate != ClientCertificateBySize::Unknown {
+            return server_rejected_client_flight(cx, ch, ev, &client_flight, flight_at, None);
         }
     }
     // The client sent its Finished: it had accepted the server's certificate (TLS 1.3
@@ -401,6 +450,62 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
     }
     super::tcp::closed_mid_handshake(cx, ch)
         .unwrap_or_else(|| super::capture::incomplete(cx, ch, Unfinished::AfterClientFlight))
+}
+
+/// The bytes of a TLS 1.3 server flight that carries a certificate, at least: the
+/// smallest real chains (one EC leaf) and its CertificateVerify come to a few hundred.
+const FLIGHT_WITH_CERTIFICATE: u64 = 300;
+
+/// TLS 1.3: the client hung up (a FIN or a reset, no alert, nothing encrypted) at once
+/// after the server's whole flight, without its Finished. What a client judges there is
+/// the certificate — Node checks it itself and drops the socket — so the certificate was
+/// rejected (`cert_rejected` when it is encrypted; with keys, the certificate rules
+/// decide, trust among them). Not after a resumption (no certificate in the flight),
+/// nor a close long after the flight (a timeout), nor one before the flight could have
+/// ended with a Finished.
+fn client_hung_up_on_server_flight(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    ev: &[Detail],
+) -> Option<Verdict> {
+    let f = cx.facts;
+    if f.server_hello.as_ref()?.value.accepted_psk() {
+        return None;
+    }
+    let closed = cx.client_left()?;
+    if cx.server_left().is_some_and(|s| s <= closed) {
+        return None;
+    }
+    let flight: Vec<&(At, u32)> = f.encrypted[1]
+        .first
+        .iter()
+        .filter(|(at, _)| *at < closed)
+        .collect();
+    let last_at = match f.finished[1].filter(|at| *at < closed) {
+        // Opened with keys: the server's Finished after its certificate.
+        Some(finished) => {
+            f.server_certificates.as_ref()?;
+            flight.last().map_or(finished, |(at, _)| finished.max(*at))
+        }
+        None => {
+            let &&(last_at, last_len) = flight.last()?;
+            let bytes: u64 = flight.iter().map(|(_, len)| u64::from(*len)).sum();
+            if cx.is_alert_record(last_len) || bytes < FLIGHT_WITH_CERTIFICATE {
+                return None;
+            }
+            last_at
+        }
+    };
+    if !cx.reacts_to(last_at, closed) {
+        return None;
+    }
+    let mut ev = ev.to_vec();
+    ev.push(Detail::SilentAfterCertificate);
+    if cx.leaf().is_some() && !super::cert::certificate_visibly_wrong(cx, ch, false) {
+        // Opened with keys, a leaf objectively fine for the name: trust failed.
+        return Some(super::cert::untrusted_leaf(cx, ev));
+    }
+    Some(super::cert::certificate_rejection(cx, ch, ev, None))
 }
 
 /// TLS 1.3: the server's encrypted record of `len` bytes at `at`, an alert by its size.
@@ -493,50 +598,58 @@ fn server_alert_after_server_hello(
     )
 }
 
-/// TLS 1.3, the server's encrypted alert right after the client's flight: the client
-/// certificate (or its absence) is the usual cause.
+/// TLS 1.3, the server's encrypted alert right after the client's flight (or its close
+/// without one, `alert` `None`): the client certificate (or its absence), told by the
+/// flight's sizes, is the usual cause.
 fn server_rejected_client_flight(
     cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
     mut ev: Vec<Detail>,
     client_flight: &[u32],
     flight_at: At,
-    alert_at: At,
-    alert_len: u32,
+    alert: Option<(At, u32)>,
 ) -> Verdict {
     ev.push(Detail::ClientFlight {
         at: flight_at,
         record_lengths: client_flight.to_vec(),
     });
-    ev.push(Detail::EncryptedAlert {
-        at: alert_at,
-        from: Dir::ToClient,
-        record_length: alert_len,
-        instead_of_finished: false,
-        no_data_sent: false,
-    });
+    if let Some((alert_at, alert_len)) = alert {
+        ev.push(Detail::EncryptedAlert {
+            at: alert_at,
+            from: Dir::ToClient,
+            record_length: alert_len,
+            instead_of_finished: false,
+            no_data_sent: false,
+        });
+    }
     ev.extend(cx.closes());
-    let empty_certificate = client_flight.len() >= 2
-        && client_flight[0] == super::tls13_empty_certificate_len(cx.suite());
-    let certificate_sent = client_flight.len() >= 3 && client_flight[0] > 100;
-    if empty_certificate {
-        ev.push(Detail::EmptyCertificateBySize);
-        return Verdict::new(
-            Finding::ClientCertEmptyEncrypted,
+    // Early data would be the client's first records: sizes then say nothing.
+    let certificate = if ch.value.early_data {
+        ClientCertificateBySize::Unknown
+    } else {
+        super::client_certificate_by_size(&cx.facts.encrypted[0].first, cx.suite())
+    };
+    match certificate {
+        ClientCertificateBySize::Empty => {
+            ev.push(Detail::EmptyCertificateBySize);
+            Verdict::new(
+                Finding::ClientCertEmptyEncrypted,
+                ev,
+                Fix::ConfigureClientCertificateTls13,
+            )
+        }
+        ClientCertificateBySize::Sent => {
+            ev.push(Detail::CertificateBySize);
+            Verdict::new(
+                Finding::ClientCertRejectedEncrypted,
+                ev,
+                Fix::UseTrustedClientCertificateTls13,
+            )
+        }
+        ClientCertificateBySize::Unknown => Verdict::new(
+            Finding::ServerAlertAfterClientFlight,
             ev,
-            Fix::ConfigureClientCertificateTls13,
-        );
+            Fix::ReadServerLogTls13,
+        ),
     }
-    if certificate_sent {
-        ev.push(Detail::CertificateBySize);
-        return Verdict::new(
-            Finding::ClientCertRejectedEncrypted,
-            ev,
-            Fix::UseTrustedClientCertificateTls13,
-        );
-    }
-    Verdict::new(
-        Finding::ServerAlertAfterClientFlight,
-        ev,
-        Fix::ReadServerLogTls13,
-    )
 }

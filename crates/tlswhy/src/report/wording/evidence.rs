@@ -650,9 +650,9 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
                     .join(", ")
             ),
         ),
-        Detail::EmptyCertificateBySize => out.write_str("the client's first encrypted record is 25 bytes: the size of an empty Certificate message"),
+        Detail::EmptyCertificateBySize => out.write_str("the client's first encrypted record has the size of an empty Certificate message (on its own, or with the Finished)"),
         Detail::CertificateBySize => {
-            out.write_str("the client's flight holds a Certificate, a CertificateVerify and its Finished")
+            out.write_str("the client's flight is longer than a Finished by a certificate: it holds a Certificate and a CertificateVerify")
         }
         Detail::LastMessage { at, from, message } => cite(
             out,

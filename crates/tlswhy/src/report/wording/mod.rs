@@ -221,7 +221,7 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
             alert.name()
         ),
         Finding::ClientCertRejectedEncrypted => format!(
-            "The server at {server} rejected the client's certificate (TLS 1.3: the alert is encrypted)."
+            "The server at {server} rejected the client's certificate (TLS 1.3: encrypted; told by the sizes of the client's flight and the server's answer)."
         ),
         Finding::FailureDespiteSharedSuites => format!(
             "The server at {server} rejected the ClientHello with handshake_failure although it shares cipher suites with the client; the mismatch is elsewhere (key-exchange groups, signature algorithms or an extension)."
