@@ -389,9 +389,9 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         let answered = c
             .first
             .iter()
-            .filter(|(at, _)| *at < alert_at)
+            .rev()
+            .find(|(at, _)| *at < alert_at)
             .map(|(at, _)| *at)
-            .last()
             .is_some_and(|sent| cx.reacts_to(sent, alert_at));
         // The server closed; or the client did after records of exactly an alert's size
         // (a server's small data — HTTP/2's SETTINGS — is as short as a padded alert).
@@ -419,9 +419,9 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         let last_flight_record = c
             .first
             .iter()
-            .filter(|(at, _)| *at <= finished_at)
+            .rev()
+            .find(|(at, _)| *at <= finished_at)
             .map(|(at, _)| *at)
-            .last()
             .unwrap_or(finished_at);
         let server_closed_first = cx.server_left().is_some_and(|closed| {
             cx.client_left().is_none_or(|c| closed < c) && cx.reacts_to(last_flight_record, closed)
