@@ -62,7 +62,8 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      apache_httpd caddy haproxy_check client_cert_required_stacks cert_rejected_stacks
      alpn_mismatch_stacks
      probe_ok self_signed_trusted haproxy_check_tls13 tls13_ends_after_ticket
-     no_response_timeout_stacks client_cert_required_gnutls_java client_cert_tls13_stacks protocol_version_old_server
+     no_response_timeout_stacks client_cert_required_gnutls_java client_cert_tls13_stacks tls13_flight_closes
+     protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop health_checks
      nameless_hello_refused sni_router tls_in_openvpn
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
@@ -1498,6 +1499,21 @@ sc_client_cert_tls13_stacks() {
         "rustls client with a certificate from an unrelated CA -> gnutls-serv --verify-client-cert: a 19-byte encrypted alert after the client's flight, the client's request already on its way, another alert, then a close: no record longer than an alert from the server"
     rustls_client c --addr 127.0.0.1:4532 --sni emby.example.com --ca "$C/ca.pem" \
         --cert "$C/client-other.pem" --key "$C/client-other.key"
+    capture_stop
+}
+
+sc_tls13_flight_closes() {
+    s_server 127.0.0.1:4533 -tls1_3 -cert "$C/emby.pem" -key "$C/emby.key"
+    go_server gsrv 127.0.0.1:4534 -cert "$C/emby.pem" -key "$C/emby.key"
+    capture_start tls13_flight_closes "tcp and host 127.0.0.1 and (port 4533 or port 4534)"
+    expect tls13_flight_closes 127.0.0.1:4533 cert_rejected emby.example.com - \
+        "Node.js client trusting only the unrelated CA -> s_server, TLS 1.3: Node checks the certificate itself and drops the socket (a FIN, no alert, no Finished) right after the server's encrypted flight. Rule 'TLS 1.3: a client that hangs up after the server's whole flight'"
+    node_client c --addr 127.0.0.1:4533 --sni emby.example.com --ca "$C/other-ca.pem"
+    expect tls13_flight_closes 127.0.0.1:4534 ok emby.example.com - \
+        "s_client -quiet, idle -> Go crypto/tls server (10 s deadline), TLS 1.3: Go sends its ticket before the client's Finished; 10 s later its close_notify (a 19-byte record), the client's close_notify: an idle close, not a refusal of the client's flight"
+    echo "+ openssl s_client -quiet (idle 12 s)" >>"$WORK/c.log"
+    { sleep 12 | timeout 20 openssl s_client -no-CApath -no-CAstore -quiet -connect 127.0.0.1:4534 \
+        -servername emby.example.com -CAfile "$C/ca.pem" -verify_return_error; } >>"$WORK/c.log" 2>&1 || true
     capture_stop
 }
 
