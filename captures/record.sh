@@ -62,7 +62,8 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      apache_httpd caddy haproxy_check client_cert_required_stacks cert_rejected_stacks
      alpn_mismatch_stacks
      probe_ok self_signed_trusted haproxy_check_tls13 tls13_ends_after_ticket
-     no_response_timeout_stacks client_cert_required_gnutls_java client_cert_tls13_stacks tls13_flight_closes
+     no_response_timeout_stacks client_cert_required_gnutls_java client_cert_tls13_stacks tls13_flight_closes refused_hellos_stacks
+     probes_and_early_data
      protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop health_checks
      nameless_hello_refused sni_router tls_in_openvpn
@@ -396,13 +397,14 @@ EOF
 
 # nginx_emby NAME IP PORT BODY: nginx serving emby.example.com (the RSA certificate) over
 # TLS on IP:PORT, answering every request with the line BODY; returns once it listens.
-nginx_emby() {
+nginx_emby() { # NAME IP PORT BODY [MORE DIRECTIVES]
     nginx_start "$1" <<EOF
     server {
         listen $2:$3 ssl;
         server_name emby.example.com;
         ssl_certificate $C/emby.pem;
         ssl_certificate_key $C/emby.key;
+        ${5:-}
         location / { return 200 "$4\n"; }
     }
 EOF
@@ -696,8 +698,8 @@ sc_nameless_hello_refused() {
     expect nameless_hello_refused 127.0.0.1:4496 ok - - \
         "s_client -noservername -tls1_2 -> nginx (RSA certificate, a default server): no name, and the server answers with its certificate; GET answered 200"
     sc_get c 127.0.0.1 -connect 127.0.0.1:4496 -noservername -tls1_2 -CAfile "$C/ca.pem"
-    expect nameless_hello_refused 127.0.0.1:4496 fatal_alert - server:40 \
-        "s_client -noservername -tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384 -curves brainpoolP256r1 -> the same nginx: the suite it picked for the first client is offered, but the only group is one nginx does not enable: handshake_failure(40). The server took a name-less hello before, so the missing name is not the cause: fatal_alert (compare groups and signature algorithms), not sni_missing"
+    expect nameless_hello_refused 127.0.0.1:4496 no_shared_cipher - server:40 \
+        "s_client -noservername -tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384 -curves brainpoolP256r1 -> the same nginx: the suite it picked for the first client is offered, but the only group is one nginx does not enable: handshake_failure(40). The server took a name-less hello before, so the missing name is not the cause, nor the suite: no key-exchange group in common (no_shared_cipher, fix: a common group), not sni_missing"
     sc_fail c -connect 127.0.0.1:4496 -noservername -tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384 \
         -curves brainpoolP256r1 -CAfile "$C/ca.pem"
     capture_stop
@@ -1514,6 +1516,55 @@ sc_tls13_flight_closes() {
     echo "+ openssl s_client -quiet (idle 12 s)" >>"$WORK/c.log"
     { sleep 12 | timeout 20 openssl s_client -no-CApath -no-CAstore -quiet -connect 127.0.0.1:4534 \
         -servername emby.example.com -CAfile "$C/ca.pem" -verify_return_error; } >>"$WORK/c.log" 2>&1 || true
+    capture_stop
+}
+
+sc_refused_hellos_stacks() {
+    nginx_emby groups 127.0.0.1 4535 "hello from emby.example.com" "ssl_ecdh_curve X25519:prime256v1;"
+    go_server gsrv 127.0.0.1:4536 -cert "$C/emby.pem" -key "$C/emby.key"
+    start gnutls-serv12 timeout 120 gnutls-serv -p 4538 --http --priority "NORMAL:-VERS-ALL:+VERS-TLS1.2" \
+        --x509certfile "$C/emby.pem" --x509keyfile "$C/emby.key"
+    wait_listen 127.0.0.1 4538
+    capture_start refused_hellos_stacks "tcp and host 127.0.0.1 and portrange 4535-4538"
+    expect refused_hellos_stacks 127.0.0.1:4535 no_shared_cipher emby.example.com server:40 \
+        "s_client -tls1_3 -groups P-521 -> nginx (ssl_ecdh_curve X25519:prime256v1): handshake_failure(40) before any ServerHello although TLS_AES_128_GCM_SHA256 is offered: no key-exchange group in common (the fix names groups, not suites)"
+    sc_fail c -connect 127.0.0.1:4535 -tls1_3 -groups P-521 -servername emby.example.com -CAfile "$C/ca.pem"
+    expect refused_hellos_stacks 127.0.0.1:4536 no_shared_cipher emby.example.com server:40 \
+        "gnutls-cli offering only X448 -> Go crypto/tls (X25519, P-256, P-384, P-521; no X448): handshake_failure(40), no group in common"
+    gc_fail c -p 4536 127.0.0.1 --sni-hostname emby.example.com --x509cafile "$C/ca.pem" \
+        --priority "NORMAL:-GROUP-ALL:+GROUP-X448"
+    expect refused_hellos_stacks 127.0.0.1:4538 protocol_version_mismatch emby.example.com server:40 \
+        "s_client -tls1_3 -> gnutls-serv speaking only TLS 1.2: a TLS 1.3-only hello carries only TLS 1.3 suites, none a TLS 1.2 server knows: handshake_failure(40)"
+    sc_fail c -connect 127.0.0.1:4538 -tls1_3 -servername emby.example.com -CAfile "$C/ca.pem"
+    capture_stop
+}
+
+sc_probes_and_early_data() {
+    # (-early_data cannot go with -www: s_server prints what it reads, connection after
+    # connection, while its standard input stays open)
+    start s_server-early timeout 120 sh -c "sleep 110 | exec openssl s_server -accept 127.0.0.1:4539 \
+        -tls1_3 -early_data -cert '$C/emby.pem' -key '$C/emby.key'"
+    wait_listen 127.0.0.1 4539
+    nginx_emby probes 127.0.0.1 4540 "hello from emby.example.com"
+    # A request short enough that its 0-RTT record (35 bytes) is as short as an alert.
+    printf 'GET / HTTP/1.0\r\n\r\n' >"$WORK/early.txt"
+    capture_start probes_and_early_data "tcp and host 127.0.0.1 and (port 4539 or port 4540)"
+    expect probes_and_early_data 127.0.0.1:4539 ok emby.example.com - \
+        "s_client -tls1_3 -sess_out -> s_server -early_data: a full handshake that leaves a ticket allowing early data"
+    echo "+ openssl s_client -sess_out" >>"$WORK/c.log"
+    { sleep 1 | timeout 10 openssl s_client -no-CApath -no-CAstore -connect 127.0.0.1:4539 \
+        -servername emby.example.com -CAfile "$C/ca.pem" -sess_out "$WORK/early.sess"; } >>"$WORK/c.log" 2>&1 || true
+    expect probes_and_early_data 127.0.0.1:4539 ok emby.example.com - \
+        "s_client -sess_in -early_data: a PSK resumption whose GET goes as 0-RTT early data, a 35-byte record (alert-sized) before the ServerHello (s_server accepts and prints it); then EndOfEarlyData (21 bytes) and the Finished. Not an alert: client records before the ServerHello are early data"
+    echo "+ openssl s_client -sess_in -early_data" >>"$WORK/c.log"
+    { sleep 1 | timeout 10 openssl s_client -no-CApath -no-CAstore -connect 127.0.0.1:4539 \
+        -servername emby.example.com -CAfile "$C/ca.pem" -sess_in "$WORK/early.sess" \
+        -early_data "$WORK/early.txt"; } >>"$WORK/c.log" 2>&1 || true
+    expect probes_and_early_data 127.0.0.1:4540 ok - - \
+        "s_client -tls1_2 -noservername </dev/null -> nginx (certificate for emby.example.com only, not 127.0.0.1): a probe naming no host and no application protocol completes the handshake and says goodbye with an encrypted close_notify: ok, not sni_missing"
+    echo "+ openssl s_client -tls1_2 -noservername </dev/null" >>"$WORK/c.log"
+    timeout 10 openssl s_client -no-CApath -no-CAstore -connect 127.0.0.1:4540 -tls1_2 -noservername \
+        -CAfile "$C/ca.pem" </dev/null >>"$WORK/c.log" 2>&1 || true
     capture_stop
 }
 

@@ -638,3 +638,32 @@ fn tls12_group_comes_from_the_server_key_exchange() {
     assert!(!rsa.is_empty());
     assert!(rsa.iter().all(|h| group(h).is_none()));
 }
+
+/// A hello refused for want of a common key-exchange group is told by its groups: the
+/// fix names groups, not suites (real servers: nginx with X25519:prime256v1, Go).
+#[test]
+fn a_refused_group_is_named_as_the_cause() {
+    use tlswhy::diagnose::Fix;
+    let hs = handshakes_of("refused_hellos_stacks.pcap");
+    let groups: Vec<&Handshake> = hs
+        .iter()
+        .filter(|h| h.verdict.code.as_str() == "no_shared_cipher")
+        .collect();
+    assert_eq!(groups.len(), 2);
+    for h in groups {
+        let Fix::EnableCommonGroup { client_offers } = &h.verdict.fix else {
+            panic!("{:?}", h.verdict.fix)
+        };
+        let offered: Vec<u16> = h
+            .client_hello
+            .as_ref()
+            .unwrap()
+            .facts
+            .supported_groups
+            .iter()
+            .map(|g| g.0)
+            .collect();
+        assert!(!client_offers.is_empty());
+        assert!(client_offers.iter().all(|g| offered.contains(&g.0)));
+    }
+}

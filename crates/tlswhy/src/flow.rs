@@ -344,7 +344,8 @@ impl<A: Application> Connection<A> {
         }
         // An ACK for bytes the capture never showed proves they were sent and lost
         // here: a hole before buffered segments is skipped, and bytes at the end of
-        // the stream that never appear are a loss too (a FIN takes one number).
+        // the stream that never appear are a loss too (a FIN takes one number) — the
+        // client's first bytes included, when its one SYN said where they start.
         if flags.ack {
             let other = dir.opposite();
             let r = &self.reassembly[other.index()];
@@ -352,7 +353,10 @@ impl<A: Application> Connection<A> {
                 let fin_allowance = i64::from(self.tcp.fin[other.index()].is_some());
                 if r.has_pending() && ahead > 0 {
                     self.skip_hole(other, at);
-                } else if r.delivered() && ahead > fin_allowance && ahead < r.caps.1 as i64 {
+                } else if (r.delivered() || other == Dir::ToServer && self.tcp.syn_count == 1)
+                    && ahead > fin_allowance
+                    && ahead < r.caps.1 as i64
+                {
                     self.tcp.lost_segment[other.index()].get_or_insert(at);
                     self.app_mut().lose(
                         other,

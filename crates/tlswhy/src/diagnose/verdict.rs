@@ -13,7 +13,7 @@ use crate::flow::{At, Dir};
 use crate::tls::alert::AlertDescription;
 use crate::tls::facts::Label;
 use crate::tls::plaintext::PlaintextKind;
-use crate::tls::wire::{CipherSuite, ProtocolVersion};
+use crate::tls::wire::{CipherSuite, NamedGroup, ProtocolVersion};
 
 named_values! {
     /// A verdict code from the catalog. The order is the catalog's.
@@ -225,6 +225,16 @@ pub enum Finding {
     ClientCertRejectedEncrypted,
     /// handshake_failure although the suites overlap.
     FailureDespiteSharedSuites,
+    /// handshake_failure right after a hello whose key-exchange groups are none of
+    /// those every server takes (x25519, secp256r1), when nothing else in the offer is
+    /// unusual: no group in common (TLS 1.3 keys every suite to a group; TLS 1.2 ECDHE
+    /// suites need one too).
+    NoSharedGroup { groups: Vec<NamedGroup> },
+    /// handshake_failure right after a hello whose suites and groups every server of
+    /// the versions it offers takes: it is refused for the versions (a server that
+    /// speaks only TLS 1.2 sees no suite it knows in a TLS 1.3-only hello; GnuTLS
+    /// refuses a TLS 1.2 hello with handshake_failure when it speaks only TLS 1.3).
+    VersionRefusedWithHandshakeFailure { client_highest: ProtocolVersion },
     /// A fatal alert the capture does not narrow further.
     FatalAlert {
         from: Dir,
@@ -339,8 +349,10 @@ impl Finding {
             CertIssuerUntrusted { .. } => Code::CertUnknownCa,
             CertNameMismatch { .. } => Code::CertNameMismatch,
             CertRejected { .. } => Code::CertRejected,
-            NoCommonVersion { .. } | VersionRefusedByClient => Code::ProtocolVersionMismatch,
-            NoSharedCipher { .. } => Code::NoSharedCipher,
+            NoCommonVersion { .. }
+            | VersionRefusedByClient
+            | VersionRefusedWithHandshakeFailure { .. } => Code::ProtocolVersionMismatch,
+            NoSharedCipher { .. } | NoSharedGroup { .. } => Code::NoSharedCipher,
             AlpnRefusedByServer { .. } | AlpnRefusedByClient | AlpnRefusedEncrypted { .. } => {
                 Code::AlpnMismatch
             }
@@ -430,6 +442,9 @@ pub enum Fix {
     ConfigureCommonAlpn,
     /// Compare groups and signature algorithms with the server's configuration.
     CompareGroupsAndSignatures,
+    /// Offer a group every server takes (x25519, secp256r1) on the client, or enable one
+    /// of those the client offers on the server.
+    EnableCommonGroup { client_offers: Vec<NamedGroup> },
     /// Enable a common suite: those the client offers on the server, or those the
     /// server picks on the client — secure ones only.
     EnableCommonSuite {
@@ -586,6 +601,7 @@ impl Fix {
             | EnableCommonAlpn { .. }
             | ConfigureCommonAlpn
             | CompareGroupsAndSignatures
+            | EnableCommonGroup { .. }
             | EnableCommonSuite { .. }
             | ServeName { .. }
             | OverlapVersions { .. }

@@ -37,6 +37,10 @@ struct ServerWire {
     tunnel: u64,
     suites_picked: Vec<(u16, u32)>,
     versions_picked: Vec<(u16, u32)>,
+    /// A client that offered TLS 1.3 got an older version (absent from files written
+    /// before it was kept).
+    #[serde(default)]
+    declined_tls13: bool,
     certificate_names: Vec<String>,
     example_client: Option<(u64, SocketAddr)>,
     server_hellos: u32,
@@ -140,6 +144,7 @@ impl ServerWire {
             tunnel: tunnel.0,
             suites_picked: p.suites_picked.iter().map(|(k, v)| (*k, *v)).collect(),
             versions_picked: p.versions_picked.iter().map(|(k, v)| (*k, *v)).collect(),
+            declined_tls13: p.declined_tls13,
             certificate_names: p.certificate_names.iter().cloned().collect(),
             example_client: p.example_client,
             server_hellos: p.server_hellos,
@@ -167,6 +172,7 @@ impl ServerWire {
         let profile = ServerProfile {
             suites_picked: self.suites_picked.into_iter().collect(),
             versions_picked: self.versions_picked.into_iter().collect(),
+            declined_tls13: self.declined_tls13,
             certificate_names: self.certificate_names.into_iter().collect(),
             example_client: self.example_client,
             server_hellos: self.server_hellos,

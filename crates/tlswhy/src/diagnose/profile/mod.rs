@@ -15,6 +15,7 @@ use crate::capture::Timestamp;
 use crate::connection::Connection;
 use crate::decode::Tunnel;
 use crate::tls::cert::CertFacts;
+use crate::tls::wire::ProtocolVersion;
 
 /// Application protocols kept per server: a server selects one or two.
 const MAX_ALPN_KEPT: usize = 8;
@@ -36,6 +37,9 @@ pub struct ServerProfile {
     pub suites_picked: BTreeMap<u16, u32>,
     /// Version picked in a ServerHello → how many connections.
     pub versions_picked: BTreeMap<u16, u32>,
+    /// A client that offered TLS 1.3 got an older version: the server does not speak it
+    /// (seen picking only older versions for clients that offered only those, it may).
+    pub declined_tls13: bool,
     /// Names on leaf certificates the server sent.
     pub certificate_names: BTreeSet<String>,
     /// The client of the earliest connection that got a ServerHello (its first frame
@@ -268,6 +272,14 @@ impl Profiles {
         if let Some(sh) = &facts.server_hello {
             *p.suites_picked.entry(sh.value.cipher_suite.0).or_default() += 1;
             *p.versions_picked.entry(sh.value.version.0).or_default() += 1;
+            if sh.value.version.rank() < ProtocolVersion::TLS1_3.rank()
+                && facts
+                    .client_hello
+                    .as_ref()
+                    .is_some_and(|ch| ch.value.offers_version(ProtocolVersion::TLS1_3))
+            {
+                p.declined_tls13 = true;
+            }
             if let Some(alpn) = &sh.value.alpn {
                 if p.alpn_selected.len() < MAX_ALPN_KEPT && !p.alpn_selected.contains(alpn) {
                     p.alpn_selected.insert(alpn.clone());
@@ -347,6 +359,7 @@ impl Profiles {
             for (k, v) in q.versions_picked {
                 *p.versions_picked.entry(k).or_default() += v;
             }
+            p.declined_tls13 |= q.declined_tls13;
             // A server usually shows every shard the same names: comparing the sorted
             // sets is cheaper than inserting each name again.
             if p.certificate_names != q.certificate_names {

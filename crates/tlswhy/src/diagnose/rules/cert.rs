@@ -165,8 +165,9 @@ pub(in crate::diagnose) fn is_trust_failure(
 /// The leaf the server sent cannot satisfy this client: it does not name what the
 /// client asked for, or it is outside its validity period. A client that asked for no
 /// name is taken to have checked the address it connected to only when it said so at
-/// once: `alerted_at_once`, an alert right after the handshake (curl and OpenSSL check
-/// an address after their Finished and send one). One that just hangs up may never
+/// once: `alerted_at_once`, an alert right after the handshake from a client that named
+/// an application protocol (curl checks an address after its Finished and sends one;
+/// a probe naming none says goodbye the same way). One that just hangs up may never
 /// have looked at a name — probes, scanners, RDP and peer-to-peer clients that connect
 /// by address — and old clients without SNI close idle connections after a pause.
 pub(super) fn certificate_visibly_wrong(

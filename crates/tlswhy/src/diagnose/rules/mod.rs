@@ -425,17 +425,31 @@ pub fn handshake_completed_before(facts: &TlsFacts, t: At) -> bool {
     }
 }
 
+/// TLS 1.3: the client's encrypted records from the ServerHello on. Those before it
+/// are 0-RTT early data (sent with the ClientHello), never its flight or an alert.
+pub fn client_records_after_hello(facts: &TlsFacts) -> &[(At, u32)] {
+    let records = facts.encrypted[0].first.as_slice();
+    match &facts.server_hello {
+        Some(sh) => {
+            let early = records.iter().take_while(|(at, _)| *at < sh.at).count();
+            &records[early..]
+        }
+        None => records,
+    }
+}
+
 /// TLS 1.3: where the client's Finished is, by size — its first encrypted record when
-/// that is long enough for one, or the next after an empty Certificate (a short record,
-/// padded by some stacks, but never shorter than the empty message).
+/// that is long enough for one, or the next after a short handshake message: an empty
+/// Certificate (padded by some stacks) or an EndOfEarlyData. Anything longer than a bare
+/// alert and followed by a longer record is one: a fatal alert is a side's last word.
 pub fn client_finished(facts: &TlsFacts) -> Option<At> {
     let suite = facts.negotiated_suite();
-    let records = &facts.encrypted[0].first;
+    let records = client_records_after_hello(facts);
     let &(first_at, first_len) = records.first()?;
     if !is_encrypted_alert_len(first_len, suite) {
         return Some(first_at);
     }
-    if first_len < tls13_empty_certificate_len(suite) {
+    if first_len <= tls13_bare_alert_len(suite) {
         return None;
     }
     records

@@ -9,7 +9,7 @@ use crate::tls::alert::AlertDescription as AD;
 use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 use crate::tls::suites::classify_offer;
-use crate::tls::wire::{CipherSuite, ProtocolVersion};
+use crate::tls::wire::{CipherSuite, NamedGroup, ProtocolVersion};
 
 /// How many of the client's suites the evidence lists.
 const SUITES_SHOWN: usize = 12;
@@ -34,18 +34,23 @@ pub(super) fn handshake_failure_after_hello(
     // Versions come before suites: a server seen picking only versions below this
     // client's lowest refused it for that (what it picks for others shows no more than
     // a maximum, and only when it is below what they offered).
+    // (For a TLS 1.3-only hello, only once a client that offered TLS 1.3 was seen
+    // getting an older version: scanners' TLS 1.2 probes may be all a server was seen
+    // answering.)
     let lowest = c.lowest_version().rank();
     let versions = cx.profile().map(|p| &p.versions_picked);
+    let declines_tls13 = cx.profile().is_some_and(|p| p.declined_tls13);
     if versions
         .is_some_and(|v| !v.is_empty() && v.keys().all(|&v| ProtocolVersion(v).rank() < lowest))
+        && (lowest < ProtocolVersion::TLS1_3.rank() || declines_tls13)
     {
         return super::version::version_mismatch(cx, ch, evidence, crate::flow::Dir::ToClient);
     }
+    let highest = c.highest_version();
     // Nor was it the suites for a hello of SSL 3.0 at most, which current servers refuse
     // whatever it offers, when the server is seen picking only later versions. (A TLS
     // 1.0 or 1.1 hello refused with handshake_failure is about its suites: a server
     // that will not speak its version says protocol_version.)
-    let highest = c.highest_version();
     if highest.rank() <= ProtocolVersion::SSL3.rank()
         && versions.is_some_and(|v| {
             !v.is_empty()
@@ -73,12 +78,51 @@ pub(super) fn handshake_failure_after_hello(
         let names_known = cx
             .profile()
             .is_some_and(|p| !p.certificate_names.is_empty());
-        if overlap || picked.is_empty() && names_known {
+        // Nor for what it offers when that is what every server takes (CloudFront
+        // refuses name-less hellos so).
+        if overlap || picked.is_empty() && (names_known || offer_every_server_takes(c)) {
             return super::sni::sni_failure(cx, ch, evidence, failed);
         }
         if ip_literal && picked.is_empty() {
             return super::sni::sni_failure(cx, ch, evidence, failed);
         }
+    }
+    // The offer itself may show the suites are not the cause: groups none of which every
+    // server takes; or, with nothing known of the server, only TLS 1.3 with the suites
+    // and groups every TLS 1.3 server takes — then the version: a TLS 1.2 server finds
+    // no suite it knows. (A TLS 1.2 offer, however broad, may still miss an old
+    // server's suites: RSA key exchange only.)
+    if let Some(groups) = groups_no_server_takes(c) {
+        evidence.push(Detail::GroupsOffered {
+            groups: c.supported_groups.clone(),
+            signature_algorithms: c.signature_algorithms.len(),
+        });
+        return Verdict::new(
+            Finding::NoSharedGroup {
+                groups: groups.clone(),
+            },
+            evidence,
+            Fix::EnableCommonGroup {
+                // Never the obsolete ones (binary curves, primes under 256 bits) nor the
+                // arbitrary-curve codepoints.
+                client_offers: groups
+                    .into_iter()
+                    .filter(|g| (0x0017..0xff00).contains(&g.0))
+                    .collect(),
+            },
+        );
+    }
+    if picked.is_empty() && offers_only_tls13(c) && offer_every_server_takes(c) {
+        evidence.push(Detail::SuitesOffered {
+            classes: classify_offer(&c.cipher_suites),
+            offered: offered.len(),
+            suites: offered.iter().take(SUITES_SHOWN).copied().collect(),
+        });
+        let mut v = super::version::version_mismatch(cx, ch, evidence, crate::flow::Dir::ToClient);
+        v.finding = Finding::VersionRefusedWithHandshakeFailure {
+            client_highest: highest,
+        };
+        return v;
     }
     if overlap {
         evidence.push(Detail::ProfileSharedSuites {
@@ -126,6 +170,70 @@ pub(super) fn handshake_failure_after_hello(
         evidence,
         common_suite_fix(&offered, &picked),
     )
+}
+
+/// Key-exchange groups every TLS server enables by default: secp256r1 (mandatory in TLS
+/// 1.3, RFC 8446 §9.1) and x25519. A hybrid (X25519MLKEM768) is taken only by servers
+/// that also take x25519.
+const GROUPS_EVERY_SERVER_TAKES: [u16; 2] = [0x0017, 0x001d];
+/// TLS 1.3 suites every TLS 1.3 server enables by default.
+const TLS13_SUITES_EVERY_SERVER_TAKES: [u16; 2] = [0x1301, 0x1302];
+/// TLS 1.2 suites every current server takes: ECDHE with AES-GCM, for an RSA key and for
+/// an ECDSA key.
+const TLS12_RSA_SUITES: [u16; 2] = [0xc02f, 0xc030];
+const TLS12_ECDSA_SUITES: [u16; 2] = [0xc02b, 0xc02c];
+
+/// The groups of a hello that needs one — it offers TLS 1.3, or only ECDHE suites —
+/// when none of them is one every server takes; `None` otherwise.
+fn groups_no_server_takes(c: &ClientHelloFacts) -> Option<Vec<NamedGroup>> {
+    let groups: Vec<NamedGroup> = c
+        .supported_groups
+        .iter()
+        .copied()
+        .filter(|g| !crate::tls::suites::is_grease(g.0))
+        .collect();
+    if groups.is_empty()
+        || groups
+            .iter()
+            .any(|g| GROUPS_EVERY_SERVER_TAKES.contains(&g.0))
+    {
+        return None;
+    }
+    let tls13 = c.highest_version().rank() >= ProtocolVersion::TLS1_3.rank()
+        && c.real_suites()
+            .any(|s| TLS13_SUITES_EVERY_SERVER_TAKES.contains(&s.0));
+    let only_ecdhe = c.real_suites().all(|s| s.name().starts_with("TLS_ECDHE_"));
+    (tls13 || only_ecdhe).then_some(groups)
+}
+
+/// The hello offers TLS 1.3 and nothing older.
+fn offers_only_tls13(c: &ClientHelloFacts) -> bool {
+    let tls13 = ProtocolVersion::TLS1_3.rank();
+    let mut versions = c
+        .supported_versions
+        .iter()
+        .map(|v| v.rank())
+        .filter(|&r| r > 0)
+        .peekable();
+    versions.peek().is_some() && versions.all(|r| r >= tls13)
+}
+
+/// The hello offers, for the versions it speaks, suites and groups nearly every server
+/// of those versions takes: only TLS 1.3 with its common suites, or TLS 1.2 at most with
+/// ECDHE AES-GCM for both RSA and ECDSA keys — and a group every server takes.
+fn offer_every_server_takes(c: &ClientHelloFacts) -> bool {
+    let offers = |list: &[u16]| c.real_suites().any(|s| list.contains(&s.0));
+    let common_group = c
+        .supported_groups
+        .iter()
+        .any(|g| GROUPS_EVERY_SERVER_TAKES.contains(&g.0));
+    if offers_only_tls13(c) {
+        return common_group && offers(&TLS13_SUITES_EVERY_SERVER_TAKES);
+    }
+    c.highest_version().rank() == ProtocolVersion::TLS1_2.rank()
+        && common_group
+        && offers(&TLS12_RSA_SUITES)
+        && offers(&TLS12_ECDSA_SUITES)
 }
 
 /// The server asked for a client certificate, then refused the handshake (`alert`, or

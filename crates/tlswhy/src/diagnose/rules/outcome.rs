@@ -224,7 +224,16 @@ fn rejection_after_handshake(
     }
     let left_at = client_alert.map(|a| a.at).or_else(|| cx.client_left());
     let immediate = left_at.is_some_and(|at| cx.reacts_to(server_finished, at));
-    if super::cert::certificate_visibly_wrong(cx, ch, immediate && client_alert.is_some()) {
+    // A name-less client is judged by the address only when it came to speak an
+    // application protocol it named (ALPN: curl, browsers) and said goodbye at once
+    // instead: `openssl s_client </dev/null` and `gnutls-cli` probes name none and
+    // close with a close_notify just the same.
+    let came_to_speak = !ch.value.alpn.is_empty();
+    if super::cert::certificate_visibly_wrong(
+        cx,
+        ch,
+        immediate && client_alert.is_some() && came_to_speak,
+    ) {
         // Unless this client, asking for the same name, took this (expired) leaf on an
         // earlier connection (data after the handshake): its policy accepts it, and a
         // silent close now is a connection opened ahead and not used. (Other connections are read only here, where the leaf is wrong: a
@@ -274,10 +283,12 @@ fn rejection_after_handshake(
 /// TLS 1.3: the outcome from the flights.
 fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
     let f = cx.facts;
-    let [c, s] = &f.encrypted;
+    let s = &f.encrypted[1];
+    // The client's records after the ServerHello (before it: 0-RTT early data).
+    let c_first = super::client_records_after_hello(f);
     let sh = f.server_hello.as_ref().expect("TLS 1.3 was negotiated");
     let mut ev = vec![cx.client_hello_detail(ch), server_hello_detail(sh)];
-    let Some(&(flight_at, first_len)) = c.first.first() else {
+    let Some(&(flight_at, first_len)) = c_first.first() else {
         // The server's only record, right after its ServerHello, is an alert, and it
         // closed: it refused what it could only judge once the key exchange was done
         // (typically ALPN).
@@ -344,8 +355,7 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         .find(|(at, _)| *at > flight_at)
         .map(|(at, _)| *at);
     let in_flight = |at: &At| server_next.is_none_or(|n| *at < n);
-    let client_flight: Vec<u32> = c
-        .first
+    let client_flight: Vec<u32> = c_first
         .iter()
         .filter(|(at, _)| in_flight(at))
         .map(|(_, len)| *len)
@@ -356,12 +366,12 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
     // an alert (by size). The Finished is its first record, or its second after an
     // empty Certificate (`client_finished`).
     let finished_index = usize::from(
-        c.first
+        c_first
             .first()
             .is_some_and(|(_, len)| cx.is_alert_record(*len)),
     );
     let client_after = |alert: bool| {
-        c.first
+        c_first
             .iter()
             .skip(finished_index + 1)
             .find(|(at, len)| *at >= finished_at && cx.is_alert_record(*len) == alert)
@@ -386,8 +396,7 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         // A refusal answers what the client just sent; an alert-sized record long after
         // it is a close_notify (an idle timeout: Go's server sends its tickets before
         // the client's Finished, so nothing else comes between).
-        let answered = c
-            .first
+        let answered = c_first
             .iter()
             .rev()
             .find(|(at, _)| *at < alert_at)
@@ -416,8 +425,7 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
     // handshake and dropped the connection (Node's rejectUnauthorized). A server that
     // accepted would have sent its tickets or answered the request.
     if server_after_flight.is_empty() && !ch.value.early_data {
-        let last_flight_record = c
-            .first
+        let last_flight_record = c_first
             .iter()
             .rev()
             .find(|(at, _)| *at <= finished_at)
@@ -426,7 +434,7 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         let server_closed_first = cx.server_left().is_some_and(|closed| {
             cx.client_left().is_none_or(|c| closed < c) && cx.reacts_to(last_flight_record, closed)
         });
-        let certificate = super::client_certificate_by_size(&c.first, cx.suite());
+        let certificate = super::client_certificate_by_size(c_first, cx.suite());
         if server_closed_first && certificate != ClientCertificateBySize::Unknown {
             return server_rejected_client_flight(cx, ch, ev, &client_flight, flight_at, None);
         }
@@ -456,8 +464,8 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
 /// smallest real chains (one EC leaf) and its CertificateVerify come to a few hundred.
 const FLIGHT_WITH_CERTIFICATE: u64 = 300;
 
-/// TLS 1.3: the client hung up (a FIN or a reset, no alert, nothing encrypted) at once
-/// after the server's whole flight, without its Finished. What a client judges there is
+/// TLS 1.3: the client hung up (a FIN, no alert, nothing encrypted) at once after the
+/// server's whole flight, without its Finished. What a client judges there is
 /// the certificate — Node checks it itself and drops the socket — so the certificate was
 /// rejected (`cert_rejected` when it is encrypted; with keys, the certificate rules
 /// decide, trust among them). Not after a resumption (no certificate in the flight),
@@ -472,7 +480,9 @@ fn client_hung_up_on_server_flight(
     if f.server_hello.as_ref()?.value.accepted_psk() {
         return None;
     }
-    let closed = cx.client_left()?;
+    // A FIN: the client read the flight and closed. A reset right after it is a client
+    // that left unread what followed the ServerHello (scanners read only that one).
+    let closed = cx.conn.tcp.fin[0].filter(|_| cx.conn.tcp.reset_first(0).is_none())?;
     if cx.server_left().is_some_and(|s| s <= closed) {
         return None;
     }
@@ -532,12 +542,14 @@ fn tls13_closed_without_host_name(
     client_alert: Option<At>,
 ) -> Option<Verdict> {
     let c = &ch.value;
-    // No name at all: only an alert says the client checked the address (see
-    // `certificate_visibly_wrong`); an IP literal as the name was checked whatever
-    // the close.
+    // No name at all: only an alert from a client that named an application protocol
+    // says it checked the address (see `rejection_after_handshake`); an IP literal as
+    // the name was checked whatever the close.
     let address = match c.server_name_ip() {
         Some(ip) => ip,
-        None if c.server_name.is_none() && client_alert.is_some() => cx.server().ip(),
+        None if c.server_name.is_none() && client_alert.is_some() && !c.alpn.is_empty() => {
+            cx.server().ip()
+        }
         None => return None,
     };
     let left_at = client_alert.or_else(|| cx.client_left())?;
@@ -627,7 +639,7 @@ fn server_rejected_client_flight(
     let certificate = if ch.value.early_data {
         ClientCertificateBySize::Unknown
     } else {
-        super::client_certificate_by_size(&cx.facts.encrypted[0].first, cx.suite())
+        super::client_certificate_by_size(super::client_records_after_hello(cx.facts), cx.suite())
     };
     match certificate {
         ClientCertificateBySize::Empty => {

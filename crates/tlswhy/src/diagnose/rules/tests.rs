@@ -390,6 +390,63 @@ fn negotiation_handshake_failure_after_the_hello_is_no_shared_cipher() {
 }
 
 #[test]
+fn negotiation_what_the_offer_shows_before_the_suites() {
+    use crate::tls::wire::NamedGroup;
+    let refused = |ch: ClientHelloFacts| {
+        let mut c = connected();
+        with_client_hello(&mut c, ch);
+        alert(&mut c, 5, 4, Dir::ToClient, AD::HANDSHAKE_FAILURE);
+        verdict(&c)
+    };
+    // TLS 1.3 with the common suites, and only groups no server is sure to take.
+    let mut ch = hello(Some("a.example"), &[0x1301, 0x1302, 0x1303]);
+    ch.supported_versions = vec![ProtocolVersion::TLS1_3, ProtocolVersion::TLS1_2];
+    ch.supported_groups = vec![NamedGroup(0x0a0a), NamedGroup(0x0019)];
+    let v = refused(ch.clone());
+    assert_eq!(v.code, Code::NoSharedCipher);
+    assert!(
+        matches!(&v.finding, Finding::NoSharedGroup { groups } if groups == &[NamedGroup(0x0019)]),
+        "{:?}",
+        v.finding
+    );
+    assert!(
+        matches!(&v.fix, Fix::EnableCommonGroup { client_offers } if client_offers == &[NamedGroup(0x0019)])
+    );
+    // An obsolete group is never suggested to the server.
+    ch.supported_groups = vec![NamedGroup(0x0001)];
+    assert!(
+        matches!(&refused(ch.clone()).fix, Fix::EnableCommonGroup { client_offers } if client_offers.is_empty())
+    );
+    // With x25519 among them, and TLS 1.3 only: the version.
+    ch.supported_groups = vec![NamedGroup(0x001d)];
+    ch.supported_versions = vec![ProtocolVersion::TLS1_3];
+    let v = refused(ch.clone());
+    assert_eq!(v.code, Code::ProtocolVersionMismatch);
+    assert!(matches!(
+        v.finding,
+        Finding::VersionRefusedWithHandshakeFailure { client_highest } if client_highest == ProtocolVersion::TLS1_3
+    ));
+    // TLS 1.2 at most, ECDHE AES-GCM for both key types and a common group: the suites
+    // still (an old server may take RSA key exchange only).
+    let mut ch = hello(Some("a.example"), &[0xc02b, 0xc02f, 0xc02c, 0xc030]);
+    ch.supported_groups = vec![NamedGroup(0x001d), NamedGroup(0x0017)];
+    assert!(matches!(
+        refused(ch.clone()).finding,
+        Finding::NoSharedCipher { .. }
+    ));
+    // The same without a name: the name comes first (CloudFront refuses so) ...
+    ch.server_name = None;
+    assert_eq!(refused(ch).code, Code::SniMissing);
+    // ... but not for an offer for one key type only.
+    let mut ch = hello(None, &[0xc02b, 0xc02c]);
+    ch.supported_groups = vec![NamedGroup(0x001d)];
+    assert!(matches!(
+        refused(ch).finding,
+        Finding::NoSharedCipher { .. }
+    ));
+}
+
+#[test]
 fn negotiation_the_server_profile_decides() {
     // Another client got TLS_RSA_WITH_AES_128_CBC_SHA256 from this server.
     let mut other = connected();
@@ -547,10 +604,13 @@ fn other_without_host_name() -> Connection {
     other
 }
 
-/// A TLS 1.3 client without a host name that sent its Finished (frame 6).
+/// A TLS 1.3 client without a host name, offering HTTP (ALPN, as curl does), that sent
+/// its Finished (frame 6).
 fn tls13_without_host_name_finished() -> Connection {
     let mut probe = connected();
-    with_client_hello(&mut probe, hello(None, &[0x1301]));
+    let mut ch = hello(None, &[0x1301]);
+    ch.alpn = vec!["h2".into(), "http/1.1".into()];
+    with_client_hello(&mut probe, ch);
     server_hello(&mut probe, 5, 4, 0x0304, 0x1301);
     encrypted(&mut probe, Dir::ToClient, 5, 4, 2000);
     encrypted(&mut probe, Dir::ToServer, 6, 5, 53);
@@ -569,6 +629,17 @@ fn outcome_a_later_psk_resumption_proves_a_tls13_handshake() {
     fin(&mut probe, Dir::ToServer, 8, 5);
     let alone = verdict_at(&probe, &Profiles::build([&other]), 100);
     assert_eq!(alone.code, Code::SniMissing, "{alone:?}");
+    // A client that named no application protocol says goodbye so as a probe
+    // (`openssl s_client </dev/null`, gnutls-cli).
+    let mut quiet = tls13_without_host_name_finished();
+    encrypted(&mut quiet, Dir::ToServer, 7, 5, 19);
+    fin(&mut quiet, Dir::ToServer, 8, 5);
+    let ch = quiet.tls_mut().facts.client_hello.as_mut().unwrap();
+    ch.value.alpn.clear();
+    assert_eq!(
+        verdict_at(&quiet, &Profiles::build([&other]), 100).code,
+        Code::Ok
+    );
     let mut resumed = connected();
     with_client_hello(&mut resumed, hello(None, &[0x1301]));
     server_hello(&mut resumed, 9, 50, 0x0304, 0x1301);
@@ -597,12 +668,20 @@ fn outcome_no_name_and_no_alert_is_not_a_name_failure() {
     fin(&mut c, Dir::ToServer, 8, 6);
     let v = verdict_at(&c, &Profiles::build([&other]), 100);
     assert_ne!(v.code, Code::SniMissing, "{v:?}");
-    // With an encrypted alert at once instead, the address was checked (curl does).
+    // With an encrypted alert at once instead, from a client that came to speak HTTP,
+    // the address was checked (curl does) ...
     c.tls_mut()
         .facts
         .alerts
         .push(AlertFacts::new(at(8, 6), Dir::ToServer, None, true));
     c.tcp.fin[0] = Some(at(9, 6));
+    assert_eq!(
+        verdict_at(&c, &Profiles::build([&other]), 100).code,
+        Code::Ok,
+        "no ALPN: a probe's close_notify"
+    );
+    let ch = c.tls_mut().facts.client_hello.as_mut().unwrap();
+    ch.value.alpn = vec!["http/1.1".into()];
     assert_eq!(
         verdict_at(&c, &Profiles::build([&other]), 100).code,
         Code::SniMissing

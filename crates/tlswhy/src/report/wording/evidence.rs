@@ -501,7 +501,7 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             Ok(())
         }
         Detail::LeafOnly => {
-            out.write_str("the server sent only the leaf certificate: no intermediate CA")
+            out.write_str("the server sent only the leaf certificate, no intermediate: complete only when its issuer is a root the client trusts")
         }
         Detail::SilentAfterCertificate => out.write_str("the client sent nothing after the server's certificate and closed without an alert"),
         Detail::CertificateRequest {

@@ -78,6 +78,11 @@ pub fn fix(v: &Verdict) -> String {
         }
         Fix::ConfigureCommonAlpn => "Configure a common ALPN protocol on both sides.".into(),
         Fix::CompareGroupsAndSignatures => "Compare the client's supported_groups and signature_algorithms with the server's configuration (e.g. nginx ssl_ecdh_curve, OpenSSL -groups/-sigalgs) and the server's error log.".into(),
+        Fix::EnableCommonGroup { client_offers } if client_offers.is_empty() => "Offer x25519 or secp256r1 on the client (openssl -groups, curl --curves, Go CurvePreferences, Java jdk.tls.namedGroups): the groups it offers are obsolete.".into(),
+        Fix::EnableCommonGroup { client_offers } => format!(
+            "Offer x25519 or secp256r1 on the client (openssl -groups, curl --curves, Go CurvePreferences, Java jdk.tls.namedGroups), or enable one of {} on the server (nginx ssl_ecdh_curve, Apache SSLOpenSSLConfCmd Groups, OpenSSL -groups).",
+            super::group_list(client_offers)
+        ),
         Fix::EnableCommonSuite {
             client_offers,
             server_picks,

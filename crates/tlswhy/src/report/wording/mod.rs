@@ -223,6 +223,21 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
         Finding::ClientCertRejectedEncrypted => format!(
             "The server at {server} rejected the client's certificate (TLS 1.3: encrypted; told by the sizes of the client's flight and the server's answer)."
         ),
+        Finding::NoSharedGroup { groups } => format!(
+            "The server at {server} refused the ClientHello with handshake_failure: the client offers only the key-exchange group(s) {}, none of those every server takes (x25519, secp256r1) — no group in common, although its suites are ordinary.",
+            group_list(groups)
+        ),
+        Finding::VersionRefusedWithHandshakeFailure { client_highest } => {
+            if client_highest.rank() >= crate::tls::wire::ProtocolVersion::TLS1_3.rank() {
+                format!(
+                    "The server at {server} refused a ClientHello offering only TLS 1.3 with handshake_failure, although its suites and groups are ones every TLS 1.3 server takes: the server does not speak TLS 1.3 (a TLS 1.2 server finds no suite it knows in such a hello)."
+                )
+            } else {
+                format!(
+                    "The server at {server} refused a ClientHello of {client_highest} at most with handshake_failure, although it offers the suites every {client_highest} server takes: the server most likely accepts only newer versions (GnuTLS answers a version it does not speak so)."
+                )
+            }
+        }
         Finding::FailureDespiteSharedSuites => format!(
             "The server at {server} rejected the ClientHello with handshake_failure although it shares cipher suites with the client; the mismatch is elsewhere (key-exchange groups, signature algorithms or an extension)."
         ),
@@ -340,6 +355,20 @@ pub(super) fn alert_or_encrypted(alert: Option<AlertDescription>) -> String {
 pub(super) fn suite_list(suites: &[CipherSuite]) -> String {
     let mut out = String::new();
     push_suite_list(&mut out, suites);
+    out
+}
+
+/// Groups by registry name (the number when it has none), GREASE left out.
+pub(super) fn group_list(groups: &[crate::tls::wire::NamedGroup]) -> String {
+    let mut out = String::new();
+    push_joined(
+        &mut out,
+        groups
+            .iter()
+            .filter(|g| !crate::tls::suites::is_grease(g.0))
+            .map(|g| g.name().map_or_else(|| g.to_string(), str::to_string)),
+        ", ",
+    );
     out
 }
 
