@@ -355,13 +355,21 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         .find(|(at, _)| *at > flight_at)
         .map(|(at, _)| *at);
     let in_flight = |at: &At| server_next.is_none_or(|n| *at < n);
-    let client_flight: Vec<u32> = c_first
-        .iter()
-        .filter(|(at, _)| in_flight(at))
-        .map(|(_, len)| *len)
-        .collect();
-    let server_after: Vec<&(At, u32)> =
-        s.first.iter().filter(|(at, _)| *at > finished_at).collect();
+    // (Made only for the verdicts that cite it.)
+    let client_flight = || -> Vec<u32> {
+        c_first
+            .iter()
+            .filter(|(at, _)| in_flight(at))
+            .map(|(_, len)| *len)
+            .collect()
+    };
+    // (Records are kept in the order their stream carried them: the later ones are a
+    // tail of the list.)
+    let records_after = |t: At| {
+        let from = s.first.iter().position(|(at, _)| *at > t);
+        &s.first[from.unwrap_or(s.first.len())..]
+    };
+    let server_after = records_after(finished_at);
     // A record of the client's after its Finished — in the same segment too: data, or
     // an alert (by size). The Finished is its first record, or its second after an
     // empty Certificate (`client_finished`).
@@ -385,9 +393,8 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
     // come before the client's Finished, in answer to an empty Certificate sent on its
     // own; a client sends its request at once after its Finished, so data from the
     // client after the alert does not make the handshake complete.
-    let server_after_flight: Vec<&(At, u32)> =
-        s.first.iter().filter(|(at, _)| *at > flight_at).collect();
-    if let Some(&&(alert_at, len)) = server_after_flight.first() {
+    let server_after_flight = records_after(flight_at);
+    if let Some(&(alert_at, len)) = server_after_flight.first() {
         let client_left_first = client_alert.is_some_and(|a| a < alert_at)
             || cx.conn.tcp.fin[0].is_some_and(|f| f < alert_at);
         let only_alerts = server_after_flight
@@ -414,7 +421,7 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
                 cx,
                 ch,
                 ev,
-                &client_flight,
+                &client_flight(),
                 flight_at,
                 Some((alert_at, len)),
             );
@@ -436,7 +443,7 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         });
         let certificate = super::client_certificate_by_size(c_first, cx.suite());
         if server_closed_first && certificate != ClientCertificateBySize::Unknown {
-            return server_rejected_client_flight(cx, ch, ev, &client_flight, flight_at, None);
+            return server_rejected_client_flight(cx, ch, ev, &client_flight(), flight_at, None);
         }
     }
     // The client sent its Finished: it had accepted the server's certificate (TLS 1.3
