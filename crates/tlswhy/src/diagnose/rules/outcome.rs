@@ -456,10 +456,14 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
             return v;
         }
     }
+    // A resumption (the server took the client's pre-shared key) has no certificate to
+    // refuse: the client's Finished after the server's completes it, even when the
+    // capture ends there (its request may have gone ahead as 0-RTT data).
     if !server_after.is_empty()
         || client_data.is_some()
         || client_alert.is_some()
         || cx.closed(Dir::ToServer)
+        || sh.value.accepted_psk()
     {
         return ok(cx, ch);
     }

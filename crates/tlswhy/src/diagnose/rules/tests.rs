@@ -547,6 +547,30 @@ fn tls13_up_to_server_flight() -> Connection {
     c
 }
 
+/// 0-RTT: the client's records before the ServerHello are early data (a short request
+/// is as short as an alert); after them EndOfEarlyData (21 bytes), then the Finished. A
+/// resumption's Finished completes the handshake even when the capture ends there.
+#[test]
+fn outcome_tls13_early_data_is_not_the_flight() {
+    let mut c = connected();
+    let mut ch = hello(Some("a.example"), &[0x1301]);
+    ch.early_data = true;
+    with_client_hello(&mut c, ch);
+    encrypted(&mut c, Dir::ToServer, 4, 3, 35);
+    server_hello(&mut c, 5, 4, 0x0304, 0x1301);
+    let sh = c.tls_mut().facts.server_hello.as_mut().unwrap();
+    sh.value
+        .extensions
+        .push(crate::tls::hello::ext::PRE_SHARED_KEY);
+    encrypted(&mut c, Dir::ToClient, 5, 4, 27);
+    encrypted(&mut c, Dir::ToClient, 5, 4, 53);
+    encrypted(&mut c, Dir::ToServer, 6, 5, 21);
+    encrypted(&mut c, Dir::ToServer, 6, 5, 53);
+    let v = verdict_at(&c, &Profiles::default(), 100);
+    assert_eq!(v.code, Code::Ok, "{v:?}");
+    assert!(crate::diagnose::rules::handshake_completed(&c.tls().facts));
+}
+
 #[test]
 fn outcome_tls13_finished_then_data_is_ok() {
     let mut c = tls13_up_to_server_flight();
