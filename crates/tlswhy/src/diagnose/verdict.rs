@@ -230,11 +230,10 @@ pub enum Finding {
     /// unusual: no group in common (TLS 1.3 keys every suite to a group; TLS 1.2 ECDHE
     /// suites need one too).
     NoSharedGroup { groups: Vec<NamedGroup> },
-    /// handshake_failure right after a hello whose suites and groups every server of
-    /// the versions it offers takes: it is refused for the versions (a server that
-    /// speaks only TLS 1.2 sees no suite it knows in a TLS 1.3-only hello; GnuTLS
-    /// refuses a TLS 1.2 hello with handshake_failure when it speaks only TLS 1.3).
-    VersionRefusedWithHandshakeFailure { client_highest: ProtocolVersion },
+    /// handshake_failure right after a hello offering only TLS 1.3, with the suites and
+    /// groups every TLS 1.3 server takes: it is refused for its version (a server that
+    /// speaks only TLS 1.2 sees no suite it knows in it).
+    Tls13OnlyRefusedWithHandshakeFailure,
     /// A fatal alert the capture does not narrow further.
     FatalAlert {
         from: Dir,
@@ -351,7 +350,7 @@ impl Finding {
             CertRejected { .. } => Code::CertRejected,
             NoCommonVersion { .. }
             | VersionRefusedByClient
-            | VersionRefusedWithHandshakeFailure { .. } => Code::ProtocolVersionMismatch,
+            | Tls13OnlyRefusedWithHandshakeFailure => Code::ProtocolVersionMismatch,
             NoSharedCipher { .. } | NoSharedGroup { .. } => Code::NoSharedCipher,
             AlpnRefusedByServer { .. } | AlpnRefusedByClient | AlpnRefusedEncrypted { .. } => {
                 Code::AlpnMismatch

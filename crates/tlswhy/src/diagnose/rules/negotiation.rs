@@ -46,11 +46,11 @@ pub(super) fn handshake_failure_after_hello(
     {
         return super::version::version_mismatch(cx, ch, evidence, crate::flow::Dir::ToClient);
     }
-    let highest = c.highest_version();
     // Nor was it the suites for a hello of SSL 3.0 at most, which current servers refuse
     // whatever it offers, when the server is seen picking only later versions. (A TLS
     // 1.0 or 1.1 hello refused with handshake_failure is about its suites: a server
     // that will not speak its version says protocol_version.)
+    let highest = c.highest_version();
     if highest.rank() <= ProtocolVersion::SSL3.rank()
         && versions.is_some_and(|v| {
             !v.is_empty()
@@ -119,9 +119,7 @@ pub(super) fn handshake_failure_after_hello(
             suites: offered.iter().take(SUITES_SHOWN).copied().collect(),
         });
         let mut v = super::version::version_mismatch(cx, ch, evidence, crate::flow::Dir::ToClient);
-        v.finding = Finding::VersionRefusedWithHandshakeFailure {
-            client_highest: highest,
-        };
+        v.finding = Finding::Tls13OnlyRefusedWithHandshakeFailure;
         return v;
     }
     if overlap {

@@ -394,6 +394,16 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
     // own; a client sends its request at once after its Finished, so data from the
     // client after the alert does not make the handshake complete.
     let server_after_flight = records_after(flight_at);
+    // What the client's flight says of a client certificate, by size. Not after 0-RTT:
+    // that flight opens with EndOfEarlyData, which padding could make pass for an empty
+    // Certificate (and a resumption asks for no certificate).
+    let certificate = || {
+        if ch.value.early_data {
+            ClientCertificateBySize::Unknown
+        } else {
+            super::client_certificate_by_size(c_first, cx.suite())
+        }
+    };
     if let Some(&(alert_at, len)) = server_after_flight.first() {
         let client_left_first = client_alert.is_some_and(|a| a < alert_at)
             || cx.conn.tcp.fin[0].is_some_and(|f| f < alert_at);
@@ -419,9 +429,9 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         if only_alerts && answered && closed_after && !client_left_first {
             return server_rejected_client_flight(
                 cx,
-                ch,
                 ev,
                 &client_flight(),
+                certificate(),
                 flight_at,
                 Some((alert_at, len)),
             );
@@ -431,7 +441,7 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
     // size), without a ticket, data or alert: it checked the certificate after the
     // handshake and dropped the connection (Node's rejectUnauthorized). A server that
     // accepted would have sent its tickets or answered the request.
-    if server_after_flight.is_empty() && !ch.value.early_data {
+    if server_after_flight.is_empty() {
         let last_flight_record = c_first
             .iter()
             .rev()
@@ -441,9 +451,16 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         let server_closed_first = cx.server_left().is_some_and(|closed| {
             cx.client_left().is_none_or(|c| closed < c) && cx.reacts_to(last_flight_record, closed)
         });
-        let certificate = super::client_certificate_by_size(c_first, cx.suite());
+        let certificate = certificate();
         if server_closed_first && certificate != ClientCertificateBySize::Unknown {
-            return server_rejected_client_flight(cx, ch, ev, &client_flight(), flight_at, None);
+            return server_rejected_client_flight(
+                cx,
+                ev,
+                &client_flight(),
+                certificate,
+                flight_at,
+                None,
+            );
         }
     }
     // The client sent its Finished: it had accepted the server's certificate (TLS 1.3
@@ -497,11 +514,12 @@ fn client_hung_up_on_server_flight(
     if cx.server_left().is_some_and(|s| s <= closed) {
         return None;
     }
-    let flight: Vec<&(At, u32)> = f.encrypted[1]
-        .first
+    // (Kept in stream order: those before the close are a head of the list.)
+    let records = &f.encrypted[1].first;
+    let flight = &records[..records
         .iter()
-        .filter(|(at, _)| *at < closed)
-        .collect();
+        .position(|(at, _)| *at >= closed)
+        .unwrap_or(records.len())];
     let last_at = match f.finished[1].filter(|at| *at < closed) {
         // Opened with keys: the server's Finished after its certificate.
         Some(finished) => {
@@ -509,7 +527,7 @@ fn client_hung_up_on_server_flight(
             flight.last().map_or(finished, |(at, _)| finished.max(*at))
         }
         None => {
-            let &&(last_at, last_len) = flight.last()?;
+            let &(last_at, last_len) = flight.last()?;
             let bytes: u64 = flight.iter().map(|(_, len)| u64::from(*len)).sum();
             if cx.is_alert_record(last_len) || bytes < FLIGHT_WITH_CERTIFICATE {
                 return None;
@@ -623,12 +641,12 @@ fn server_alert_after_server_hello(
 
 /// TLS 1.3, the server's encrypted alert right after the client's flight (or its close
 /// without one, `alert` `None`): the client certificate (or its absence), told by the
-/// flight's sizes, is the usual cause.
+/// flight's sizes (`certificate`), is the usual cause.
 fn server_rejected_client_flight(
     cx: &Ctx<'_>,
-    ch: &Seen<ClientHelloFacts>,
     mut ev: Vec<Detail>,
     client_flight: &[u32],
+    certificate: ClientCertificateBySize,
     flight_at: At,
     alert: Option<(At, u32)>,
 ) -> Verdict {
@@ -646,12 +664,6 @@ fn server_rejected_client_flight(
         });
     }
     ev.extend(cx.closes());
-    // Early data would be the client's first records: sizes then say nothing.
-    let certificate = if ch.value.early_data {
-        ClientCertificateBySize::Unknown
-    } else {
-        super::client_certificate_by_size(super::client_records_after_hello(cx.facts), cx.suite())
-    };
     match certificate {
         ClientCertificateBySize::Empty => {
             ev.push(Detail::EmptyCertificateBySize);

@@ -424,7 +424,7 @@ fn negotiation_what_the_offer_shows_before_the_suites() {
     assert_eq!(v.code, Code::ProtocolVersionMismatch);
     assert!(matches!(
         v.finding,
-        Finding::VersionRefusedWithHandshakeFailure { client_highest } if client_highest == ProtocolVersion::TLS1_3
+        Finding::Tls13OnlyRefusedWithHandshakeFailure
     ));
     // TLS 1.2 at most, ECDHE AES-GCM for both key types and a common group: the suites
     // still (an old server may take RSA key exchange only).

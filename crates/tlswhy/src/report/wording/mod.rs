@@ -227,17 +227,9 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
             "The server at {server} refused the ClientHello with handshake_failure: the client offers only the key-exchange group(s) {}, none of those every server takes (x25519, secp256r1) — no group in common, although its suites are ordinary.",
             group_list(groups)
         ),
-        Finding::VersionRefusedWithHandshakeFailure { client_highest } => {
-            if client_highest.rank() >= crate::tls::wire::ProtocolVersion::TLS1_3.rank() {
-                format!(
-                    "The server at {server} refused a ClientHello offering only TLS 1.3 with handshake_failure, although its suites and groups are ones every TLS 1.3 server takes: the server does not speak TLS 1.3 (a TLS 1.2 server finds no suite it knows in such a hello)."
-                )
-            } else {
-                format!(
-                    "The server at {server} refused a ClientHello of {client_highest} at most with handshake_failure, although it offers the suites every {client_highest} server takes: the server most likely accepts only newer versions (GnuTLS answers a version it does not speak so)."
-                )
-            }
-        }
+        Finding::Tls13OnlyRefusedWithHandshakeFailure => format!(
+            "The server at {server} refused a ClientHello offering only TLS 1.3 with handshake_failure, although its suites and groups are ones every TLS 1.3 server takes: the server does not speak TLS 1.3 (a TLS 1.2 server finds no suite it knows in such a hello)."
+        ),
         Finding::FailureDespiteSharedSuites => format!(
             "The server at {server} rejected the ClientHello with handshake_failure although it shares cipher suites with the client; the mismatch is elsewhere (key-exchange groups, signature algorithms or an extension)."
         ),
