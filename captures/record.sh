@@ -1146,6 +1146,12 @@ EOF
     expect caddy 127.0.0.1:4452 client_cert_required emby.example.com - \
         "curl (TLS 1.3, no certificate) -> the same Caddy site: the client's flight (empty Certificate, Finished) and its request, then Go's encrypted certificate_required alert"
     run c 10 "${CURL[@]}" --resolve emby.example.com:4452:127.0.0.1 https://emby.example.com:4452/
+    expect caddy 127.0.0.1:4451 sni_missing - server:80 \
+        "s_client -noservername -> Caddy: Go's GetCertificate finds no certificate for a hello without a name and the server answers internal_error(80) before any ServerHello"
+    sc_fail c -connect 127.0.0.1:4451 -noservername -CAfile "$C/ca.pem"
+    expect caddy 127.0.0.1:4451 sni_unrecognized other.example.org server:80 \
+        "s_client -servername other.example.org -> Caddy, which serves only emby.example.com: no certificate for the name, internal_error(80) before any ServerHello"
+    sc_fail c -connect 127.0.0.1:4451 -servername other.example.org -CAfile "$C/ca.pem"
     capture_stop
 }
 

@@ -97,6 +97,11 @@ fn server_alert(
         AD::HANDSHAKE_FAILURE | AD::INSUFFICIENT_SECURITY if before_server_hello => {
             super::negotiation::handshake_failure_after_hello(cx, ch, base)
         }
+        AD::INTERNAL_ERROR
+            if before_server_hello && super::sni::no_certificate_for_the_name(cx, c) =>
+        {
+            super::sni::sni_failure(cx, ch, base, ServerReaction::FailedWith(desc))
+        }
         _ if before_server_hello
             && c.server_name_ip()
                 .is_some_and(|ip| !super::sni::ip_literal_covered(cx, ip)) =>

@@ -89,6 +89,25 @@ pub(super) fn closed_for_want_of_a_host_name(
     ))
 }
 
+/// A server that failed with internal_error before its ServerHello, to a hello that
+/// named a host or asked for no name at all, found no certificate for it: servers that
+/// pick the certificate in code by the name asked for (Go's `GetCertificate`: Caddy,
+/// autocert, on-demand TLS) answer a name they hold nothing for, or a missing name, this
+/// way. Not when other connections show the server answering what this hello asked for
+/// (a hello without a name, or this name).
+pub(super) fn no_certificate_for_the_name(cx: &Ctx<'_>, c: &ClientHelloFacts) -> bool {
+    if c.server_name_ip().is_some() {
+        return false;
+    }
+    let profile = cx.profile();
+    match c.host_name() {
+        None => profile.is_none_or(|p| p.answered_by_host_name[1] == 0),
+        Some(name) => profile.is_none_or(|p| {
+            !p.chain_by_server_name.contains_key(name) && !p.certificate_names.contains(name)
+        }),
+    }
+}
+
 /// The server is seen to present a certificate covering `ip` (this connection's, or one
 /// it showed others): an IP literal as the name is then no reason for it to refuse.
 pub(super) fn ip_literal_covered(cx: &Ctx<'_>, ip: std::net::IpAddr) -> bool {

@@ -1047,3 +1047,42 @@ fn cert_names_of_another_virtual_host_are_not_this_names() {
     // The same name as the other client's: judged by that certificate, which covers it.
     assert_ne!(rejected("a.example").code, Code::CertNameMismatch);
 }
+
+/// internal_error before the ServerHello, to a hello without a name or with a name the
+/// server is not seen serving, is a server that picks its certificate by name and has
+/// none for it (Go's GetCertificate: Caddy). Once other connections show the server
+/// answering such a hello, the alert is not about the name.
+#[test]
+fn sni_internal_error_before_the_server_hello_is_a_name_without_a_certificate() {
+    let mut nameless = connected();
+    with_client_hello(&mut nameless, hello(None, &[0xc02f]));
+    alert(&mut nameless, 5, 4, Dir::ToClient, AD::INTERNAL_ERROR);
+    assert_eq!(verdict(&nameless).code, Code::SniMissing);
+    let mut named = connected();
+    with_client_hello(&mut named, hello(Some("b.example"), &[0xc02f]));
+    alert(&mut named, 5, 4, Dir::ToClient, AD::INTERNAL_ERROR);
+    assert_eq!(verdict(&named).code, Code::SniUnrecognized);
+
+    let answered = |name: Option<&str>| {
+        let mut other = connected();
+        with_client_hello(&mut other, hello(name, &[0xc02f]));
+        server_hello(&mut other, 5, 4, 0x0303, 0xc02f);
+        server_certificate(&mut other, 5, 4, leaf(&["a.example"]));
+        other
+    };
+    let v = verdict_at(&nameless, &Profiles::build([&answered(None)]), 100);
+    assert_eq!(v.code, Code::FatalAlert, "{v:?}");
+    let v = verdict_at(
+        &named,
+        &Profiles::build([&answered(Some("b.example"))]),
+        100,
+    );
+    assert_eq!(v.code, Code::FatalAlert, "{v:?}");
+    // Serving another name says nothing of this one.
+    let v = verdict_at(
+        &named,
+        &Profiles::build([&answered(Some("a.example"))]),
+        100,
+    );
+    assert_eq!(v.code, Code::SniUnrecognized, "{v:?}");
+}
