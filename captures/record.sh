@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tools (Debian 12, as root): install only what is missing.
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy lighttpd:lighttpd sslh:sslh sshd:openssh-server ssh:openssh-client gtlsclient:ngtcp2-client gtlsserver:ngtcp2-server nft:nftables; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi; python3 -c 'import pyroute2' 2>/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pyroute2; }; [ -e /usr/lib/lighttpd/mod_openssl.so ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y lighttpd-mod-openssl; }; dpkg -s python3-venv >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv; }
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy lighttpd:lighttpd sslh:sslh sshd:openssh-server ssh:openssh-client gtlsclient:ngtcp2-client gtlsserver:ngtcp2-server nft:nftables ethtool:ethtool; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi; python3 -c 'import pyroute2' 2>/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pyroute2; }; [ -e /usr/lib/lighttpd/mod_openssl.so ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y lighttpd-mod-openssl; }; dpkg -s python3-venv >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv; }
 #
 # record.sh — record tlswhy's sample captures from REAL TLS programs on loopback.
 #
@@ -69,7 +69,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      nameless_hello_refused sni_router tls_in_openvpn
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
      sha1_signature virtual_hosts resumption_proves_acceptance lighttpd tunnel_vxlan tunnel_nested
-     tso_big_tcp keys_tls13 keys_tls13_suites keys_tls12
+     tso_big_tcp capture_losses alert_lost_in_transit keys_tls13 keys_tls13_suites keys_tls12
      quic_ok quic_ok_ngtcp2 quic_alpn_mismatch quic_version_mismatch quic_cert_rejected
      quic_connection_refused quic_udp_blocked quic_tcp_fallback quic_stateless_reset
      quic_transport_error quic_migration quic_draft29)
@@ -1803,6 +1803,106 @@ EOF
         "curl http:// (plain HTTP) to lighttpd's TLS port 9443: lighttpd closes without an HTTP answer"
     run c 10 curl -sS --max-time 8 -o /dev/null http://127.0.0.1:9443/
     capture_stop
+}
+
+# ---------------------------------------------------------------- capture losses -------
+# Real handshakes recorded between network namespaces made here (tw-la client
+# 10.251.0.1, tw-lr a router, tw-lb server 10.251.0.2; veth pairs, MTU 1500, segmentation
+# offloads off so that tcpdump sees wire-sized segments). The servers send the leaf and
+# its intermediate, so that their flights take more than one segment.
+loss_path() {
+    tun_ns tw-la tw-lr tw-lb
+    veth_pair tw-la la0 10.251.0.1/24 tw-lr lr0 10.251.0.254/24
+    veth_pair tw-lr lr1 10.251.1.254/24 tw-lb lb0 10.251.0.2/32
+    ip -n tw-lb route add 10.251.1.254/32 dev lb0
+    ip -n tw-lb route add 10.251.0.0/24 via 10.251.1.254 dev lb0
+    ip -n tw-lr route add 10.251.0.2/32 dev lr1
+    ip -n tw-la route add 10.251.0.2/32 via 10.251.0.254 dev la0
+    ip netns exec tw-lr sysctl -qw net.ipv4.ip_forward=1
+    local nd
+    for nd in tw-la:la0 tw-lr:lr0 tw-lr:lr1 tw-lb:lb0; do
+        ip netns exec "${nd%%:*}" ethtool -K "${nd#*:}" tso off gso off gro off >/dev/null 2>&1 || true
+    done
+}
+loss_server() { # NAME PORT VERSION
+    tun_s_server "$1" tw-lb "10.251.0.2:$2" "-$3" -cert "$C/emby-int.pem" \
+        -cert_chain "$C/int.pem" -key "$C/emby.key"
+}
+
+# Segments the CAPTURE lost (not the network): captured on the client's interface, then
+# single frames removed with editcap, as a tap or a busy capture host drops them. The
+# peers saw every byte; only the capture did not.
+sc_capture_losses() {
+    loss_path
+    loss_server loss13 4501 tls1_3
+    loss_server loss12 4502 tls1_2
+    # A server that reads the start of the ClientHello and closes without a word.
+    start lossclose ip netns exec tw-lb timeout 30 socat TCP-LISTEN:4503,bind=10.251.0.2,reuseaddr \
+        SYSTEM:'head -c 1 >/dev/null'
+    local i
+    for i in $(seq 1 200); do
+        ip netns exec tw-lb ss -Hltn "sport = :4503" | grep -q . && break
+        sleep 0.05
+    done
+    CAP_NETNS=tw-la CAP_IFACE=la0 capture_start capture_losses_full "tcp" "$WORK"
+    expect capture_losses 10.251.0.2:4501 incomplete_capture emby.example.com - \
+        "curl -> s_server -tls1_3, verified, HTTP 200; the capture lost the server's first segment (ServerHello and the start of its encrypted flight), which the client acknowledges before the next one arrives: that one starts inside a record. Was malformed_handshake (the server blamed for bytes the capture lost)"
+    run c 10 ip netns exec tw-la "${CURL[@]}" --resolve emby.example.com:4501:10.251.0.2 \
+        https://emby.example.com:4501/
+    expect capture_losses 10.251.0.2:4502 cert_unknown_ca emby.example.com client:48 \
+        "curl --tls-max 1.2 without the private CA -> s_server -tls1_2: the capture lost the server's first segment (ServerHello, the start of the Certificate); the client's unknown_ca(48), whole in its own direction, still decides. Was malformed_handshake"
+    run c 10 ip netns exec tw-la curl -sS --max-time 8 -o /dev/null --tls-max 1.2 \
+        --resolve emby.example.com:4502:10.251.0.2 https://emby.example.com:4502/
+    expect capture_losses 10.251.0.2:4501 incomplete_capture - - \
+        "curl -> s_server -tls1_3 again, verified, HTTP 200; the capture lost the client's ClientHello (the only client segment before the server's flight), on a port that is not a TLS port: the ServerHello still makes it a handshake attempt. Was no record at all"
+    run c 10 ip netns exec tw-la "${CURL[@]}" --resolve emby.example.com:4501:10.251.0.2 \
+        https://emby.example.com:4501/
+    expect capture_losses 10.251.0.2:4503 incomplete_capture emby.example.com client:50 \
+        "s_client -> a server (socat) that reads the start of the ClientHello and closes (FIN); the capture lost the server's FIN, which the client's decode_error(50) segment acknowledges: that alert answers an end of stream the capture does not show, and who closed first is not in it. Was malformed_handshake (the server blamed)"
+    { sleep 1 | timeout 10 ip netns exec tw-la openssl s_client -no-CApath -no-CAstore \
+        -connect 10.251.0.2:4503 -servername emby.example.com; } >>"$WORK/c.log" 2>&1 || true
+    capture_stop
+    stop_all
+    tun_ns_del
+    local full=$WORK/capture_losses_full.pcap fields=(-T fields -e frame.number)
+    local sh12 sh13 ch fin multi
+    # The server's first data segment of the first connection to 4501 and of 4502; the
+    # ClientHello of the second connection to 4501; the server's FIN on 4503.
+    sh13=$(tshark -n -r "$full" -Y 'tcp.srcport == 4501 && tcp.len > 0' "${fields[@]}" | head -1)
+    sh12=$(tshark -n -r "$full" -Y 'tcp.srcport == 4502 && tcp.len > 0' "${fields[@]}" | head -1)
+    ch=$(tshark -n -r "$full" -Y 'tcp.dstport == 4501 && tls.handshake.type == 1' "${fields[@]}" | sed -n 2p)
+    fin=$(tshark -n -r "$full" -Y 'tcp.srcport == 4503 && tcp.flags.fin == 1' "${fields[@]}" | head -1)
+    [ -n "$sh13" ] && [ -n "$sh12" ] && [ -n "$ch" ] && [ -n "$fin" ] ||
+        die "capture_losses: frames to cut not found ($sh13 $sh12 $ch $fin)"
+    multi=$(tshark -n -r "$full" -Y 'tcp.srcport == 4502 && tcp.len > 0' "${fields[@]}" | wc -l)
+    [ "$multi" -ge 2 ] || die "capture_losses: the server's TLS 1.2 flight fits one segment"
+    editcap -F pcap "$full" "$WORK/capture_losses.pcap" "$sh13" "$sh12" "$ch" "$fin"
+    mv -f "$WORK/capture_losses.pcap" "$HERE/capture_losses.pcap"
+}
+
+# Bytes the NETWORK lost and nobody resent: nftables in the router drops the client's
+# alert (the only 59-byte IP packet to port 4504: a 7-byte record), and the client
+# resets at once, so the alert is never retransmitted; captured on the server's
+# interface, which never sees it.
+sc_alert_lost_in_transit() {
+    loss_path
+    loss_server lossalert 4504 tls1_2
+    ip netns exec tw-lr nft -f - <<'NFT'
+table inet tlswhy_loss {
+    chain drop_alert {
+        type filter hook forward priority 0;
+        tcp dport 4504 ip length 59 drop
+    }
+}
+NFT
+    CAP_NETNS=tw-lb CAP_IFACE=lb0 capture_start alert_lost_in_transit "tcp"
+    expect alert_lost_in_transit 10.251.0.2:4504 incomplete_capture emby.example.com - \
+        "curl --tls-max 1.2 without the private CA -> s_server -tls1_2; the router drops the client's unknown_ca alert and the client resets: the reset is numbered past bytes that never appear, so the close is not a client leaving without a word. Was client_aborted"
+    run c 10 ip netns exec tw-la curl -sS --max-time 8 -o /dev/null --tls-max 1.2 \
+        --resolve emby.example.com:4504:10.251.0.2 https://emby.example.com:4504/
+    capture_stop
+    stop_all
+    tun_ns_del
 }
 
 # ---------------------------------------------------------------- tunnels --------------

@@ -158,6 +158,8 @@ pub struct Connection<A: Application> {
     setup: A::Setup,
     reassembly: [Reassembler; 2],
     client_isn: Option<u32>,
+    /// Sequence number of each side's first FIN or reset (after its payload).
+    close_seq: [Option<u32>; 2],
     /// Nothing was handed to the TLS layer yet (roles may still be swapped).
     untouched: bool,
     /// Streaming: its verdict has been handed out.
@@ -217,6 +219,7 @@ impl<A: Application> Connection<A> {
             setup: setup.clone(),
             reassembly: [Reassembler::new(limits), Reassembler::new(limits)],
             client_isn: None,
+            close_seq: [None; 2],
             untouched: true,
             reported: false,
             rare: None,
@@ -310,9 +313,15 @@ impl<A: Application> Connection<A> {
             self.reassembly[1].start_at(seg.seq.wrapping_add(1));
         }
         // Before the server sends data, the client's ACK says where that data starts
-        // (a server that answered a retransmitted SYN with a new ISN, TCP Fast Open).
+        // (a server that answered a retransmitted SYN with a new ISN, TCP Fast Open) —
+        // unless it lies a window's worth past the SYN-ACK's start: then it acknowledges
+        // server bytes the capture lost (below).
         if flags.ack && !flags.syn && dir == Dir::ToServer && self.tcp.syn_ack.is_some() {
-            self.reassembly[1].restart_at(seg.ack);
+            let r = &self.reassembly[1];
+            let ahead = r.offset_of(seg.ack).map(|a| a - r.next_off as i64);
+            if !ahead.is_some_and(|a| a > 0 && a < r.caps.1 as i64) {
+                self.reassembly[1].restart_at(seg.ack);
+            }
         }
         if flags.rst {
             self.tcp.rst[d].get_or_insert(at);
@@ -344,8 +353,9 @@ impl<A: Application> Connection<A> {
         }
         // An ACK for bytes the capture never showed proves they were sent and lost
         // here: a hole before buffered segments is skipped, and bytes at the end of
-        // the stream that never appear are a loss too (a FIN takes one number) — the
-        // client's first bytes included, when its one SYN said where they start.
+        // the stream that never appear are a loss too (a FIN takes one number) — a
+        // side's first bytes included, when its one SYN or its SYN-ACK said where they
+        // start.
         if flags.ack {
             let other = dir.opposite();
             let r = &self.reassembly[other.index()];
@@ -353,7 +363,9 @@ impl<A: Application> Connection<A> {
                 let fin_allowance = i64::from(self.tcp.fin[other.index()].is_some());
                 if r.has_pending() && ahead > 0 {
                     self.skip_hole(other, at);
-                } else if (r.delivered() || other == Dir::ToServer && self.tcp.syn_count == 1)
+                } else if (r.delivered()
+                    || other == Dir::ToServer && self.tcp.syn_count == 1
+                    || other == Dir::ToClient && self.tcp.syn_ack.is_some())
                     && ahead > fin_allowance
                     && ahead < r.caps.1 as i64
                 {
@@ -365,6 +377,11 @@ impl<A: Application> Connection<A> {
                     );
                 }
             }
+        }
+        // Where each side's first FIN or reset is numbered, to tell at the end whether
+        // bytes before it never reached the capture.
+        if (flags.fin || flags.rst) && !flags.syn && self.close_seq[d].is_none() {
+            self.close_seq[d] = Some(seg.seq.wrapping_add(seg.payload.len() as u32));
         }
         if flags.fin {
             self.tcp.fin[d].get_or_insert(at);
@@ -396,6 +413,33 @@ impl<A: Application> Connection<A> {
         });
     }
 
+    /// A side's FIN or reset numbered past the last byte of it the capture showed: the
+    /// bytes between were sent and never captured (an alert before a reset, which is
+    /// never resent). Checked at the end, so that bytes reordered after the close
+    /// still count.
+    fn lose_bytes_before_close(&mut self, dir: Dir) {
+        let d = dir.index();
+        let (Some(seq), Some(close)) = (
+            self.close_seq[d],
+            self.tcp.reset_first(d).or(self.tcp.fin[d]),
+        ) else {
+            return;
+        };
+        let r = &self.reassembly[d];
+        let Some(ahead) = r.offset_of(seq).map(|a| a - r.next_off as i64) else {
+            return;
+        };
+        let start_known = r.delivered() || dir == Dir::ToServer && self.tcp.syn_count == 1;
+        if start_known && ahead > 0 && ahead < r.caps.1 as i64 {
+            self.tcp.lost_segment[d].get_or_insert(close);
+            self.app_mut().lose(
+                dir,
+                close,
+                format!("{ahead} byte(s) before this close missing from the capture"),
+            );
+        }
+    }
+
     /// The direction-free key of this connection.
     pub fn key(&self) -> FlowKey {
         key_of(self.client, self.server, self.tunnel)
@@ -411,6 +455,7 @@ impl<A: Application> Connection<A> {
             while self.reassembly[dir.index()].has_pending() {
                 self.skip_hole(dir, at);
             }
+            self.lose_bytes_before_close(dir);
         }
         for r in &mut self.reassembly {
             r.pending = BTreeMap::new();
@@ -710,6 +755,7 @@ impl<A: Application> FlowTable<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::{TcpFlags, TcpSegment};
 
     /// A reassembler with the default caps.
     fn reassembler() -> Reassembler {
@@ -778,6 +824,117 @@ mod tests {
     /// Table keys are told apart exactly as flow keys are: IPv4, IPv6, an IPv4 address
     /// and its IPv4-mapped IPv6 form, the same addresses in two tenants' networks; the
     /// endpoints in either order are one key.
+    /// What a connection handed up, per direction: its bytes, and whether a loss was
+    /// declared.
+    #[derive(Default)]
+    struct Stream {
+        bytes: [Vec<u8>; 2],
+        lost: [bool; 2],
+    }
+
+    impl Application for Stream {
+        type Setup = ();
+        fn with_limits(_: &Limits, _: &()) -> Stream {
+            Stream::default()
+        }
+        fn on_bytes(&mut self, dir: Dir, data: &[u8], _: At) {
+            self.bytes[dir.index()].extend_from_slice(data);
+        }
+        fn lose(&mut self, dir: Dir, _: At, _: String) {
+            self.lost[dir.index()] = true;
+        }
+        fn settle(&mut self) {}
+        fn is_settled(&self) -> bool {
+            false
+        }
+        fn opens_conversation(_: &[u8]) -> bool {
+            false
+        }
+        fn trim(&mut self) {}
+    }
+
+    /// A client (ISN 1000) and server (ISN 5000) connection after its handshake, the
+    /// client's 10 bytes delivered, then `segments` (client seq offset, payload, flags)
+    /// from the client, then the end.
+    fn client_closes(segments: &[(u32, &[u8], TcpFlags)]) -> Connection<Stream> {
+        let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let at = |frame: u64| At {
+            frame,
+            ts: crate::capture::Timestamp(frame as i64 * 1_000_000),
+        };
+        let mut c =
+            Connection::<Stream>::new(0, client, server, at(1), false, &Limits::default(), &());
+        let seg = |src, dst, seq, ack, payload: &[u8], flags| TcpSegment {
+            src,
+            dst,
+            tunnel: Tunnel::NONE,
+            seq,
+            ack,
+            flags,
+            payload: std::borrow::Cow::Owned(payload.to_vec()),
+            cut_bytes: 0,
+        };
+        let ack = TcpFlags {
+            ack: true,
+            ..Default::default()
+        };
+        let syn = TcpFlags {
+            syn: true,
+            ..Default::default()
+        };
+        c.on_segment(&seg(client, server, 1000, 0, b"", syn), at(1));
+        c.on_segment(
+            &seg(
+                server,
+                client,
+                5000,
+                1001,
+                b"",
+                TcpFlags { ack: true, ..syn },
+            ),
+            at(2),
+        );
+        c.on_segment(&seg(client, server, 1001, 5001, b"0123456789", ack), at(3));
+        for (i, (off, payload, flags)) in segments.iter().enumerate() {
+            let s = seg(client, server, 1011 + off, 5001, payload, *flags);
+            c.on_segment(&s, at(4 + i as u64));
+        }
+        c.finish();
+        c
+    }
+
+    /// A reset numbered past bytes never captured proves them lost (an alert dropped on
+    /// the way is never resent); the same bytes arriving after the reset (reordered)
+    /// fill the gap, and a reset right after a FIN (which takes one number) is none.
+    #[test]
+    fn a_close_numbered_past_the_last_byte_seen_marks_a_loss() {
+        let rst = TcpFlags {
+            rst: true,
+            ack: true,
+            ..Default::default()
+        };
+        let fin = TcpFlags {
+            fin: true,
+            ack: true,
+            ..Default::default()
+        };
+        let ack = TcpFlags {
+            ack: true,
+            ..Default::default()
+        };
+        let c = client_closes(&[(7, b"", rst)]);
+        assert!(c.tcp.lost_segment[0].is_some());
+        assert!(c.app().unwrap().lost[0]);
+        let c = client_closes(&[(7, b"", rst), (0, b"ALERT!!", ack)]);
+        assert!(c.tcp.lost_segment[0].is_none());
+        assert_eq!(c.app().unwrap().bytes[0], b"0123456789ALERT!!");
+        let c = client_closes(&[(0, b"", fin), (1, b"", rst)]);
+        assert!(c.tcp.lost_segment[0].is_none());
+        let c = client_closes(&[(0, b"", rst)]);
+        assert!(c.tcp.lost_segment[0].is_none());
+    }
+
     #[test]
     fn table_keys_are_as_distinct_as_flow_keys() {
         let addr = |s: &str| s.parse::<SocketAddr>().unwrap();

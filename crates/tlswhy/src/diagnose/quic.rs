@@ -266,24 +266,8 @@ fn certificate_rejection(
         .certificates_at
         .or(attempt.first)
         .map_or(0, |at| at.ts.as_unix_secs());
-    if said(AlertDescription::CERTIFICATE_EXPIRED)
-        || leaf.is_some_and(|l| l.expired_at(now)) && !said(AlertDescription::UNKNOWN_CA)
-    {
-        return match leaf {
-            Some(l) => Verdict::new(
-                Finding::CertOutsideValidity {
-                    not_before: l.not_before,
-                    not_after: l.not_after,
-                },
-                details,
-                Fix::RenewCertificate,
-            ),
-            None => Verdict::new(
-                Finding::CertReportedExpired,
-                details,
-                Fix::RenewCertificateOrCheckClock,
-            ),
-        };
+    if let Some((finding, fix)) = super::rules::validity_finding(leaf, now, alert) {
+        return Verdict::new(finding, details, fix);
     }
     let sni = attempt
         .client_hello

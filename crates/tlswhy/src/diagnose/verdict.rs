@@ -174,8 +174,13 @@ pub enum Finding {
         name: String,
         reaction: ServerReaction,
     },
-    /// The leaf is outside its validity period at capture time.
-    CertOutsideValidity { not_before: i64, not_after: i64 },
+    /// The leaf is outside its validity period at capture time (`not_yet_valid`: before
+    /// its start).
+    CertOutsideValidity {
+        not_before: i64,
+        not_after: i64,
+        not_yet_valid: bool,
+    },
     /// The client says the certificate expired (`certificate_expired`).
     CertReportedExpired,
     /// A self-signed leaf the client does not trust (it said so).
@@ -491,6 +496,9 @@ pub enum Fix {
     RenewCertificate,
     /// Renew the certificate, or check the client's clock.
     RenewCertificateOrCheckClock,
+    /// The certificate is not valid yet: check the clocks (the client's, the capturing
+    /// machine's), or reissue it with a start in the past.
+    CheckClockNotYetValid,
     /// Use a CA-issued certificate, or trust this one on the client.
     ReplaceSelfSigned,
     /// Use a CA-issued certificate, or trust this one explicitly.
@@ -582,7 +590,8 @@ impl Fix {
             | ReadClientError
             | ReadClientLog
             | CheckClientTimeout
-            | ReadClientLogAbort => Side::Client,
+            | ReadClientLogAbort
+            | CheckClockNotYetValid => Side::Client,
             UpgradeInsecureSuites { client, .. } | UpgradeInsecureVersions { client, .. } => {
                 if *client {
                     Side::Client

@@ -78,6 +78,14 @@ impl AlertDescription {
     pub fn is_certificate_complaint(self) -> bool {
         matches!(self.0, 42..=46 | 48 | 49)
     }
+
+    /// Alerts about the form of what the peer sent — bytes that do not parse, a message
+    /// out of place, a record that does not decrypt — rather than about what it offered
+    /// or presented: unexpected_message, bad_record_mac, record_overflow,
+    /// decompression_failure, illegal_parameter, decode_error, decrypt_error.
+    pub fn is_about_the_bytes(self) -> bool {
+        matches!(self.0, 10 | 20 | 22 | 30 | 47 | 50 | 51)
+    }
 }
 
 impl fmt::Display for AlertDescription {

@@ -55,7 +55,18 @@ pub(super) fn lost_before_outcome(cx: &Ctx<'_>) -> Option<Verdict> {
     // missing came after its part of the handshake (a request whose segment the
     // capture dropped, noticed only when the peer's Finished acknowledges it).
     let lost_side_finished = cx.facts.finished[dir.index()].is_some_and(|f| f < lost.at);
-    if super::alert::decisive_alert(cx).is_some_and(|a| a.at <= lost.at)
+    // So does an alert from the other side, whose own stream was whole up to it, that
+    // names what it refused (a certificate, a version, a name): the capture lost what it
+    // answered, not the peer. A complaint about the form of the lost bytes (decode_error,
+    // unexpected_message: an end of stream the capture did not see) cannot be judged.
+    let whole_up_to = |a: &crate::tls::facts::AlertFacts| {
+        cx.facts.lost[a.from.index()]
+            .as_ref()
+            .is_none_or(|l| l.at > a.at)
+            && a.description.is_some_and(|d| !d.is_about_the_bytes())
+    };
+    if super::alert::decisive_alert(cx)
+        .is_some_and(|a| a.at < lost.at || a.from != dir && whole_up_to(a))
         || cx.handshake_completed_before(lost.at)
         || (lost.value.followed_on || lost_side_finished) && super::handshake_completed(cx.facts)
     {

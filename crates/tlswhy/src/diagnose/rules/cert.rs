@@ -7,7 +7,7 @@ use crate::diagnose::detail::Detail;
 use crate::diagnose::verdict::{Finding, Fix, ServerReaction};
 use crate::diagnose::Verdict;
 use crate::tls::alert::AlertDescription as AD;
-use crate::tls::cert::dns_name_matches;
+use crate::tls::cert::{dns_name_matches, CertFacts};
 use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 
@@ -26,6 +26,35 @@ fn cite_server_certificate(cx: &Ctx<'_>, evidence: &mut Vec<Detail>) {
     }
 }
 
+/// The certificate's dates as the cause of a rejection, checked at `now` (the time the
+/// chain was seen): a leaf outside its validity period (unless the client said it does
+/// not know the issuer), else the client's own certificate_expired about a leaf whose
+/// dates are not seen or are fine then (an intermediate's, or the client's clock).
+pub(crate) fn validity_finding(
+    leaf: Option<&CertFacts>,
+    now: i64,
+    alert: Option<AD>,
+) -> Option<(Finding, Fix)> {
+    if let Some(l) = leaf.filter(|l| l.expired_at(now) && alert != Some(AD::UNKNOWN_CA)) {
+        let not_yet_valid = now < l.not_before;
+        let fix = if not_yet_valid {
+            Fix::CheckClockNotYetValid
+        } else {
+            Fix::RenewCertificate
+        };
+        let finding = Finding::CertOutsideValidity {
+            not_before: l.not_before,
+            not_after: l.not_after,
+            not_yet_valid,
+        };
+        return Some((finding, fix));
+    }
+    (alert == Some(AD::CERTIFICATE_EXPIRED)).then_some((
+        Finding::CertReportedExpired,
+        Fix::RenewCertificateOrCheckClock,
+    ))
+}
+
 /// The client rejected the server's certificate: the most specific cause the packets
 /// support. `desc` is the plaintext alert when there is one.
 pub(super) fn certificate_rejection(
@@ -38,7 +67,6 @@ pub(super) fn certificate_rejection(
     let leaf = cx.leaf();
     cite_server_certificate(cx, &mut evidence);
     evidence.extend(cx.closes());
-    let alert_says = |d: AD| desc == Some(d);
     let now = cx
         .facts
         .server_certificates
@@ -47,26 +75,8 @@ pub(super) fn certificate_rejection(
         .unwrap_or(cx.conn.first.ts)
         .as_unix_secs();
     // Specific complaints the alert names come first.
-    if alert_says(AD::CERTIFICATE_EXPIRED)
-        || leaf.is_some_and(|l| l.expired_at(now)) && !alert_says(AD::UNKNOWN_CA)
-    {
-        if let Some(l) = leaf {
-            return Verdict::new(
-                Finding::CertOutsideValidity {
-                    not_before: l.not_before,
-                    not_after: l.not_after,
-                },
-                evidence,
-                Fix::RenewCertificate,
-            );
-        }
-        if alert_says(AD::CERTIFICATE_EXPIRED) {
-            return Verdict::new(
-                Finding::CertReportedExpired,
-                evidence,
-                Fix::RenewCertificateOrCheckClock,
-            );
-        }
+    if let Some((finding, fix)) = validity_finding(leaf, now, desc) {
+        return Verdict::new(finding, evidence, fix);
     }
     // A self-signed leaf is the cause of a certificate complaint unless the leaf also
     // fails to cover the name asked for: the name is objective, trust is not, and only

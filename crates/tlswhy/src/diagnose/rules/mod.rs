@@ -20,6 +20,7 @@ mod tcp;
 mod tests;
 mod version;
 
+pub(crate) use cert::validity_finding;
 pub(crate) use peer::{another_protocol, port_probe};
 
 use std::cell::Cell;

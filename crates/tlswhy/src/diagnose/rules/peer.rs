@@ -30,7 +30,13 @@ pub(super) fn without_client_hello(cx: &Ctx<'_>) -> Option<Verdict> {
     // Only the first bytes of a connection seen from its start say what the client
     // speaks (a keep-alive byte or the middle of a stream say nothing).
     let from_start = t.syn.is_some() || t.syn_ack.is_some();
-    if let Some(plain) = f.plaintext[0].as_ref().filter(|_| from_start) {
+    // A ServerHello answers a ClientHello the capture does not hold (lost, or behind a
+    // proxy's preamble): the client's first bytes were that preamble, not its refusal.
+    let hello_answered = f.server_hello.is_some();
+    if let Some(plain) = f.plaintext[0]
+        .as_ref()
+        .filter(|_| from_start && !hello_answered)
+    {
         if !plain.value.text {
             // Binary of no known protocol (refused, or `another_protocol` would have
             // left the connection out): not plain text, but not TLS either.
@@ -82,7 +88,11 @@ pub(super) fn without_client_hello(cx: &Ctx<'_>) -> Option<Verdict> {
             Fix::CaptureFromStart,
         ));
     }
-    if let Some(m) = f.malformed.iter().find(|m| m.value.from == Dir::ToServer) {
+    if let Some(m) = f
+        .malformed
+        .iter()
+        .find(|m| m.value.from == Dir::ToServer && !hello_answered)
+    {
         return Some(Verdict::new(
             Finding::ClientHelloUnparsable,
             vec![Detail::Malformed {

@@ -257,6 +257,43 @@ fn peer_plain_text_to_a_tls_port() {
     assert!(matches!(v.fix, Fix::ClientUseTls { port: 443 }));
 }
 
+/// A ServerHello proves a ClientHello the capture does not hold: the client's first
+/// bytes before it were a proxy's preamble (SOCKS4 here), not bytes the server refused —
+/// on any port, not only TLS ports.
+#[test]
+fn peer_a_server_hello_without_the_client_hello_is_an_incomplete_capture() {
+    let mut c = Connection::for_test(
+        "10.0.0.1:50606".parse().unwrap(),
+        "10.0.0.2:9901".parse().unwrap(),
+        at(1, 0),
+    );
+    c.tcp.syn = Some(at(1, 0));
+    c.tcp.syn_ack = Some(at(2, 80));
+    c.tcp.payload_bytes = [239, 3000];
+    c.tcp.lost_segment[0] = Some(at(7, 1038));
+    c.tls_mut().facts.plaintext[0] = Some(Box::new(Seen {
+        at: at(4, 319),
+        value: PlaintextFacts {
+            kind: PlaintextKind::Unknown,
+            first_line: "04 01 01 bb".into(),
+            text: false,
+            record_inside_segment: false,
+        },
+    }));
+    let lone = |c: &Connection| {
+        diagnose(
+            c,
+            &Profiles::default(),
+            &Settings::default(),
+            at(u64::MAX, 5000).ts,
+        )
+    };
+    assert!(lone(&c).is_none(), "not an attempt without a hello");
+    server_hello(&mut c, 16, 1866, 0x0303, 0xc027);
+    let v = lone(&c).expect("a ServerHello makes it an attempt");
+    assert_eq!(v.code, Code::IncompleteCapture, "{v:?}");
+}
+
 #[test]
 fn peer_a_banner_in_answer_to_a_client_hello() {
     let mut c = connected();
@@ -522,6 +559,53 @@ fn cert_the_client_names_its_complaint() {
         assert_eq!(v.code, code, "{alert_sent}");
         assert!(kinds(&v).contains(&"server_certificate"));
     }
+}
+
+/// The dates decide between an expired leaf (renew it), one not valid yet (a clock
+/// behind, or issued for the future) and a client's certificate_expired about a leaf
+/// whose dates are fine when seen (an intermediate, the client's clock): the summary
+/// never calls a valid leaf expired.
+#[test]
+fn cert_expired_not_yet_valid_or_only_reported() {
+    let rejected = |l: CertFacts, sent: AD| {
+        let mut c = connected();
+        with_client_hello(&mut c, hello(Some("a.example"), &[0xc02f]));
+        server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
+        server_certificate(&mut c, 5, 4, l);
+        alert(&mut c, 6, 5, Dir::ToServer, sent);
+        verdict(&c)
+    };
+    let now = at(5, 4).ts.as_unix_secs();
+    let mut future = leaf(&["a.example"]);
+    future.not_before = now + 86_400;
+    let v = rejected(future, AD::BAD_CERTIFICATE);
+    assert_eq!(v.code, Code::CertExpired);
+    assert!(matches!(
+        v.finding,
+        Finding::CertOutsideValidity {
+            not_yet_valid: true,
+            ..
+        }
+    ));
+    assert!(matches!(v.fix, Fix::CheckClockNotYetValid), "{:?}", v.fix);
+    let mut past = leaf(&["a.example"]);
+    past.not_after = now - 86_400;
+    let v = rejected(past, AD::CERTIFICATE_EXPIRED);
+    assert!(matches!(
+        v.finding,
+        Finding::CertOutsideValidity {
+            not_yet_valid: false,
+            ..
+        }
+    ));
+    assert!(matches!(v.fix, Fix::RenewCertificate), "{:?}", v.fix);
+    let v = rejected(leaf(&["a.example"]), AD::CERTIFICATE_EXPIRED);
+    assert_eq!(v.code, Code::CertExpired);
+    assert!(
+        matches!(v.finding, Finding::CertReportedExpired),
+        "{:?}",
+        v.finding
+    );
 }
 
 #[test]

@@ -230,13 +230,16 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
                 cite(out, cx, *at, *from, format_args!("\"{first_line}\""))
             }
         },
-        Detail::MidStream { at } => cite(
-            out,
-            cx,
-            *at,
-            Dir::ToServer,
-            "first packet of the connection is not a SYN, and no ClientHello follows",
-        ),
+        Detail::MidStream { at } => {
+            // The first packet may be either side's (a bare ACK, the server's data):
+            // cited without a direction.
+            out.push_str("frame ");
+            push_number(out, at.frame);
+            out.push_str(" (+");
+            push_seconds(out, at.ts, cx.start);
+            out.push_str(" s): first packet of the connection is not a SYN, and no ClientHello follows");
+            Ok(())
+        }
         Detail::Malformed { at, from, what } => cite(out, cx, *at, *from, what),
         Detail::SegmentMissing { at, from } => cite(
             out,

@@ -190,6 +190,7 @@ pub fn fix(v: &Verdict) -> String {
         }
         Fix::RenewCertificate => "Server side: renew the certificate (and check that the server was reloaded); if the dates look right, check the client's clock.".into(),
         Fix::RenewCertificateOrCheckClock => "Server side: renew the certificate; if it is valid, check the client's clock.".into(),
+        Fix::CheckClockNotYetValid => "Client side: check the client's clock (and the capturing machine's): a clock behind makes a certificate look not valid yet; if the clocks are right, the certificate was issued with a start date in the future — server side, reissue it.".into(),
         Fix::ReplaceSelfSigned => "Server side: use a certificate issued by a CA the clients trust; or, client side, add this certificate to the client's trust store if it is meant to be trusted.".into(),
         Fix::ReplaceOrTrustSelfSigned => "Server side: use a certificate issued by a CA the clients trust; or trust this certificate explicitly on the client.".into(),
         Fix::SendFullChain => "Server side: send the full chain (leaf plus intermediates; nginx: ssl_certificate pointing at the full-chain file); client side: trust the issuing CA if it is a private one.".into(),

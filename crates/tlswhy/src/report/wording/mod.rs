@@ -148,8 +148,14 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
         Finding::CertOutsideValidity {
             not_before,
             not_after,
+            not_yet_valid,
         } => format!(
-            "The server's certificate is outside its validity period ({} to {}) at the time of the capture; the client rejected it.",
+            "The server's certificate is {} ({} to {}) at the time of the capture; the client rejected it.",
+            if *not_yet_valid {
+                "not valid yet"
+            } else {
+                "outside its validity period"
+            },
             format_unix(*not_before),
             format_unix(*not_after)
         ),
