@@ -70,8 +70,13 @@ fn server_alert(
     let c = &ch.value;
     // Client certificate problems come after the server's CertificateRequest: any
     // alert then answers the client's Certificate (GnuTLS answers an empty one with
-    // decode_error).
-    if f.certificate_request.is_some() && !before_server_hello {
+    // decode_error) — once the client could answer: an alert in the request's own
+    // flight, or before the client's Certificate, is about something else.
+    let answers_client = f.certificate_request.is_some_and(|req| req < alert.at)
+        && f.client_certificate
+            .as_ref()
+            .is_none_or(|cc| cc.at < alert.at);
+    if answers_client && !before_server_hello {
         return super::negotiation::client_certificate_refused(cx, base, Some(desc));
     }
     if desc == AD::CERTIFICATE_REQUIRED {

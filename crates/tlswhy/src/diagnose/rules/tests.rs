@@ -530,6 +530,28 @@ fn negotiation_client_certificate_asked_for_and_missing() {
     assert_eq!(verdict(&c).code, Code::ClientCertRequired);
 }
 
+/// A server alert in the CertificateRequest's own flight, or before the client's
+/// Certificate, does not answer that Certificate (gnutls-serv's internal_error in the
+/// request's segment, the client's empty Certificate 13 s later over a lossy path).
+#[test]
+fn negotiation_an_alert_before_the_client_could_answer_is_not_about_its_certificate() {
+    let mut c = connected();
+    with_client_hello(&mut c, hello(Some("a.example"), &[0xc02f]));
+    server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
+    c.tls_mut().facts.certificate_request = Some(at(5, 4));
+    alert(&mut c, 5, 4, Dir::ToClient, AD::INTERNAL_ERROR);
+    c.tls_mut().facts.client_certificate = Some(Box::new(Seen {
+        at: at(9, 13_000),
+        value: CertCount {
+            chain_length: 0,
+            subject: None,
+            issuer: None,
+        },
+    }));
+    let v = verdict(&c);
+    assert_eq!(v.code, Code::FatalAlert, "{v:?}");
+}
+
 // ---- version ----
 
 #[test]
