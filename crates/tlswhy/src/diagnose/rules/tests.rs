@@ -512,20 +512,25 @@ fn negotiation_the_server_profile_decides() {
     assert!(kinds(&v).contains(&"profile_shared_suites"));
 }
 
-#[test]
-fn negotiation_client_certificate_asked_for_and_missing() {
-    let mut c = connected();
-    with_client_hello(&mut c, hello(Some("a.example"), &[0xc02f]));
-    server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
-    c.tls_mut().facts.certificate_request = Some(at(5, 4));
+/// The client answers a CertificateRequest with an empty Certificate at `at`.
+fn empty_client_certificate(c: &mut Connection, at: At) {
     c.tls_mut().facts.client_certificate = Some(Box::new(Seen {
-        at: at(6, 5),
+        at,
         value: CertCount {
             chain_length: 0,
             subject: None,
             issuer: None,
         },
     }));
+}
+
+#[test]
+fn negotiation_client_certificate_asked_for_and_missing() {
+    let mut c = connected();
+    with_client_hello(&mut c, hello(Some("a.example"), &[0xc02f]));
+    server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
+    c.tls_mut().facts.certificate_request = Some(at(5, 4));
+    empty_client_certificate(&mut c, at(6, 5));
     alert(&mut c, 7, 6, Dir::ToClient, AD::HANDSHAKE_FAILURE);
     assert_eq!(verdict(&c).code, Code::ClientCertRequired);
 }
@@ -540,14 +545,7 @@ fn negotiation_an_alert_before_the_client_could_answer_is_not_about_its_certific
     server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
     c.tls_mut().facts.certificate_request = Some(at(5, 4));
     alert(&mut c, 5, 4, Dir::ToClient, AD::INTERNAL_ERROR);
-    c.tls_mut().facts.client_certificate = Some(Box::new(Seen {
-        at: at(9, 13_000),
-        value: CertCount {
-            chain_length: 0,
-            subject: None,
-            issuer: None,
-        },
-    }));
+    empty_client_certificate(&mut c, at(9, 13_000));
     let v = verdict(&c);
     assert_eq!(v.code, Code::FatalAlert, "{v:?}");
 }
