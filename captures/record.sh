@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tools (Debian 12, as root): install only what is missing.
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy lighttpd:lighttpd sslh:sslh sshd:openssh-server ssh:openssh-client gtlsclient:ngtcp2-client gtlsserver:ngtcp2-server nft:nftables ethtool:ethtool; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi; python3 -c 'import pyroute2' 2>/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pyroute2; }; [ -e /usr/lib/lighttpd/mod_openssl.so ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y lighttpd-mod-openssl; }; dpkg -s python3-venv >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv; }
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy lighttpd:lighttpd sslh:sslh sshd:openssh-server ssh:openssh-client gtlsclient:ngtcp2-client gtlsserver:ngtcp2-server nft:nftables ethtool:ethtool vsftpd:vsftpd; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi; python3 -c 'import pyroute2' 2>/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pyroute2; }; [ -e /usr/lib/lighttpd/mod_openssl.so ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y lighttpd-mod-openssl; }; dpkg -s python3-venv >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv; }
 #
 # record.sh — record tlswhy's sample captures from REAL TLS programs on loopback.
 #
@@ -67,7 +67,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      protocol_version_old_server
      protocol_version_tls11_refused sni_ip_literal_node node_tls12_drop health_checks
      nameless_hello_refused sni_router tls_in_openvpn
-     cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut other_protocols_on_tls_ports
+     cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut snaplen_96 starttls_ftp other_protocols_on_tls_ports
      sha1_signature virtual_hosts resumption_proves_acceptance lighttpd tunnel_vxlan tunnel_nested
      tso_big_tcp capture_losses alert_lost_in_transit keys_tls13 keys_tls13_suites keys_tls12
      quic_ok quic_ok_ngtcp2 quic_alpn_mismatch quic_version_mismatch quic_cert_rejected
@@ -1661,6 +1661,41 @@ sc_snaplen_cut() {
     capture_stop
 }
 
+sc_snaplen_96() {
+    s_server 127.0.0.1:4485 -cert "$C/emby.pem" -key "$C/emby.key"
+    CAP_SNAPLEN=96
+    capture_start snaplen_96 "tcp and host 127.0.0.1 and port 4485"
+    CAP_SNAPLEN=
+    expect snaplen_96 127.0.0.1:4485 incomplete_capture - - \
+        "curl -> openssl s_server on 4485 (not a TLS port), verified, HTTP 200, captured with tcpdump -s 96 (the default of old tcpdump versions): every segment is cut, the ClientHello after its first 30 bytes. The start of a ClientHello still makes it a handshake attempt (was no record at all); the evidence names the snap length"
+    run c 10 "${CURL[@]}" --resolve emby.example.com:4485:127.0.0.1 https://emby.example.com:4485/
+    capture_stop
+}
+
+# STARTTLS: vsftpd (OpenSSL) on 4506 upgrades an FTP control connection after AUTH TLS;
+# openssl s_client -starttls ftp as the client. The server's banner and its "234" before
+# the ClientHello are the FTP conversation, not an answer to TLS.
+sc_starttls_ftp() {
+    mkdir -p "$WORK/vsftpd-empty"
+    printf '%s\n' listen=YES listen_ipv6=NO listen_address=127.0.0.1 listen_port=4506 \
+        background=NO anonymous_enable=YES local_enable=NO ssl_enable=YES allow_anon_ssl=YES \
+        force_anon_logins_ssl=NO force_anon_data_ssl=NO ssl_tlsv1=YES ssl_sslv2=NO \
+        ssl_sslv3=NO "rsa_cert_file=$C/emby.pem" "rsa_private_key_file=$C/emby.key" \
+        "secure_chroot_dir=$WORK/vsftpd-empty" run_as_launching_user=YES \
+        seccomp_sandbox=NO >"$WORK/vsftpd.conf"
+    start vsftpd timeout 60 vsftpd "$WORK/vsftpd.conf"
+    wait_listen 127.0.0.1 4506
+    local ftp=(-starttls ftp -connect 127.0.0.1:4506 -servername emby.example.com -CAfile "$C/ca.pem")
+    capture_start starttls_ftp "tcp and host 127.0.0.1 and port 4506"
+    expect starttls_ftp 127.0.0.1:4506 ok emby.example.com - \
+        "openssl s_client -starttls ftp, verified: FTP banner, AUTH TLS, 234, then the TLS 1.3 handshake, and the client leaves (a probe)"
+    sc_fail c "${ftp[@]}" -verify_return_error
+    expect starttls_ftp 127.0.0.1:4506 no_shared_cipher emby.example.com server:40 \
+        "s_client -starttls ftp -tls1_2 offering only ECDHE-ECDSA-AES128-GCM-SHA256 to vsftpd's RSA certificate: after AUTH TLS and 234, the server's handshake_failure(40). The FTP text before the ClientHello was the upgrade, not the server's answer (was tls_to_plaintext_port: the server's TLS alert was not read)"
+    sc_fail c "${ftp[@]}" -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256
+    capture_stop
+}
+
 sc_other_protocols_on_tls_ports() {
     mkdir -p /run/sshd
     ssh-keygen -q -t ed25519 -N '' -f "$WORK/sshd_host_key"
@@ -1674,7 +1709,8 @@ sc_other_protocols_on_tls_ports() {
     echo hello >"$WORK/www/index.html"
     start http python3 -m http.server --bind 127.0.0.1 --directory "$WORK/www" 8443
     wait_listen 127.0.0.1 8443
-    capture_start other_protocols_on_tls_ports "tcp and host 127.0.0.1 and (port 443 or port 8443)"
+    start dtls timeout 60 openssl s_server -dtls -accept 127.0.0.1:4505 -cert "$C/emby.pem" -key "$C/emby.key"
+    capture_start other_protocols_on_tls_ports "host 127.0.0.1 and (tcp port 443 or tcp port 8443 or udp port 4505)"
     expect other_protocols_on_tls_ports 127.0.0.1:443 not_tls - - \
         "OpenSSH client to port 443, where sslh hands SSH to sshd and TLS to openssl s_server: SSH banners both ways, key exchange, authentication refused (BatchMode). Rule 'Not every connection to a TLS port is a TLS attempt': neither side speaks TLS and the server answers in kind -> not a handshake attempt"
     run c 10 ssh -p 443 -o BatchMode=yes -o StrictHostKeyChecking=no \
@@ -1685,6 +1721,9 @@ sc_other_protocols_on_tls_ports() {
     expect other_protocols_on_tls_ports 127.0.0.1:8443 not_tls - - \
         "curl http:// to a plain HTTP server (python3 http.server) on 8443: a request and a 200 response in plain text. Rule 'Not every connection to a TLS port is a TLS attempt' -> not a handshake attempt"
     run c 10 curl -sS --max-time 8 -o /dev/null http://127.0.0.1:8443/
+    # DTLS over UDP: counted and named in the report ("not analyzed"), not a TCP attempt.
+    { sleep 1 | timeout 10 openssl s_client -dtls -connect 127.0.0.1:4505 -no-CApath -no-CAstore \
+        -CAfile "$C/ca.pem" -servername emby.example.com; } >>"$WORK/c.log" 2>&1 || true
     capture_stop
 }
 

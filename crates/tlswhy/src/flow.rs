@@ -332,6 +332,16 @@ impl<A: Application> Connection<A> {
             self.tcp.lost_segment[d].get_or_insert(at);
             self.tcp.payload_bytes[d] += seg.payload.len() as u64;
             self.tcp.first_payload[d].get_or_insert(at);
+            // The bytes kept are still read, in order: they say what the stream was (a
+            // ClientHello's start, a whole ServerHello).
+            if !seg.payload.is_empty() {
+                let data_seq = if flags.syn {
+                    seg.seq.wrapping_add(1)
+                } else {
+                    seg.seq
+                };
+                self.deliver(dir, data_seq, &seg.payload, at);
+            }
             self.app_mut().lose(
                 dir,
                 at,

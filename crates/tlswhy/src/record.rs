@@ -33,6 +33,8 @@ pub struct Stats {
     pub connections: u64,
     /// QUIC connection attempts (UDP flows that began with a client's Initial).
     pub quic_attempts: u64,
+    /// DTLS ClientHellos seen over UDP: counted, not analyzed.
+    pub dtls_client_hellos: u64,
     /// Packets whose headers did not parse.
     pub malformed_packets: u64,
     /// Packets of link types this tool does not decode, by link type name.

@@ -91,12 +91,13 @@ pub fn diagnose(
         end: capture_end,
         reads: Default::default(),
     };
-    // A ClientHello or a ServerHello on any port, or a connection to a TLS port that
-    // started (SYN) or carried data: bare ACKs and FINs of a connection seen from its
-    // middle are not one.
+    // A ClientHello (whole, or its start cut by the snap length) or a ServerHello on any
+    // port, or a connection to a TLS port that started (SYN) or carried data: bare ACKs
+    // and FINs of a connection seen from its middle are not one.
     let t = &conn.tcp;
     let is_attempt = cx.facts.client_hello.is_some()
         || cx.facts.server_hello.is_some()
+        || cx.facts.client_hello_cut()
         || settings.tls_ports.contains(&conn.server.port())
             && (t.syn.is_some() || t.syn_ack.is_some() || t.payload_bytes.iter().any(|&b| b > 0));
     if !is_attempt || rules::another_protocol(&cx) || rules::port_probe(&cx) {

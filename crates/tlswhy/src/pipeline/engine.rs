@@ -275,6 +275,7 @@ impl<'s> Engine<'s> {
         }
         self.stats.connections = self.table.started();
         self.stats.quic_attempts = self.quic.started;
+        self.stats.dtls_client_hellos = self.quic.dtls_client_hellos;
     }
 
     /// Packets `--write` could not keep because a cap was reached.
@@ -383,6 +384,7 @@ impl<'s> Engine<'s> {
         let mut remaining = std::mem::take(&mut self.held_for_end);
         self.stats.connections = self.table.started();
         self.stats.quic_attempts = self.quic.started;
+        self.stats.dtls_client_hellos = self.quic.dtls_client_hellos;
         let evicted = self.table.evicted;
         let mut log = self.log;
         for conn in self.table.finish() {

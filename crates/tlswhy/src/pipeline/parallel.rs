@@ -225,6 +225,7 @@ pub(super) fn finish_capture(
         stats.malformed_packets += s.malformed_packets;
         stats.connections += s.connections;
         stats.quic_attempts += s.quic_attempts;
+        stats.dtls_client_hellos += s.dtls_client_hellos;
         for (k, v) in s.unsupported_link_types {
             *stats.unsupported_link_types.entry(k).or_default() += v;
         }

@@ -135,6 +135,9 @@ pub struct QuicTable {
     pub started: u64,
     /// Datagrams that would have started an attempt beyond [`MAX_ATTEMPTS`].
     pub not_followed: u64,
+    /// DTLS ClientHellos seen (UDP datagrams that open with a DTLS handshake record
+    /// carrying a ClientHello): DTLS is counted, not analyzed.
+    pub dtls_client_hellos: u64,
     /// Where Handshake packets' secrets come from (`None`: no key log).
     keys: Option<KeySources>,
 }
@@ -212,6 +215,11 @@ impl QuicTable {
         payload: &[u8],
         at: At,
     ) -> Option<FlowKey> {
+        if is_dtls_client_hello(payload) {
+            // Never a QUIC packet: content type 22 has the fixed bit clear.
+            self.dtls_client_hellos += 1;
+            return None;
+        }
         let mut key = key_of(src, dst, Tunnel::NONE);
         if !self.paths.is_empty() {
             key = self.paths.get(&key).copied().unwrap_or(key);
@@ -525,4 +533,16 @@ fn quoted_datagram(quoted: &[u8]) -> Option<Carried<'_>> {
         client: SocketAddr::new(src, u16::from_be_bytes([ports[0], ports[1]])),
         server: SocketAddr::new(dst, u16::from_be_bytes([ports[2], ports[3]])),
     })
+}
+
+/// A datagram that opens with a DTLS 1.0/1.2/1.3-plaintext handshake record (content
+/// type 22, version 0xfeff, 0xfefd or 0xfefc, epoch 0) whose message is a ClientHello
+/// (RFC 6347 §4.1: a 13-byte record header, then the handshake header's type).
+fn is_dtls_client_hello(payload: &[u8]) -> bool {
+    payload.len() > 25
+        && payload[0] == 22
+        && payload[1] == 0xfe
+        && matches!(payload[2], 0xff | 0xfd | 0xfc)
+        && payload[3..5] == [0, 0]
+        && payload[13] == 1
 }

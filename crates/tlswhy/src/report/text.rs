@@ -533,6 +533,16 @@ pub fn write_summary<W: Write>(
             writeln!(out, "{} {}: {shortfall}", st.bold("keys:"), escape(&r.name))?;
         }
     }
+    // DTLS is seen, not analyzed: say so rather than report nothing.
+    for r in reports.iter().filter(|r| r.stats.dtls_client_hellos > 0) {
+        writeln!(
+            out,
+            "{} {}: {} DTLS ClientHello(s) over UDP; DTLS handshakes are not analyzed",
+            st.bold("not analyzed:"),
+            escape(&r.name),
+            r.stats.dtls_client_hellos
+        )?;
+    }
     // Encapsulations recognised but not looked into: TLS inside them is not counted.
     for r in reports {
         for (what, n) in &r.stats.undecoded_encapsulations {

@@ -184,6 +184,9 @@ impl Conversation {
                             first_line,
                             text,
                             record_inside_segment: false,
+                            after_client_hello: (dir == Dir::ToClient
+                                && self.facts.client_hello.is_some())
+                            .then_some(at),
                         },
                     }));
                     self.push_event(at, dir, label);
@@ -209,8 +212,16 @@ impl Conversation {
         if self.streams[d].mode == Mode::Stopped || self.settled {
             return;
         }
+        // A ClientHello whose start is all the capture kept still makes the connection
+        // a handshake attempt.
+        let in_client_hello = dir == Dir::ToServer
+            && self.facts.client_hello.is_none()
+            && Conversation::starts_with_client_hello(&self.streams[d].pending);
         self.streams[d].stop();
         self.note_loss(dir, at, reason, false);
+        if let Some(lost) = &mut self.facts.lost[d] {
+            lost.value.in_client_hello |= in_client_hello;
+        }
     }
 
     fn note_loss(&mut self, dir: Dir, at: At, reason: String, followed_on: bool) {
@@ -222,6 +233,7 @@ impl Conversation {
                 value: Reason {
                     reason,
                     followed_on,
+                    in_client_hello: false,
                 },
             }));
         }
@@ -269,15 +281,27 @@ impl Conversation {
         // A STARTTLS-style upgrade: the TLS record starts a segment, or sits inside one
         // after a short protocol preamble.
         let wanted = if dir == Dir::ToServer { 1 } else { 2 };
+        // Once the client sent its ClientHello, the server may refuse it with an alert
+        // record instead of a ServerHello.
+        let alert_answers = dir == Dir::ToClient && self.facts.client_hello.is_some();
         let limit = data
             .len()
             .min(MAX_PLAINTEXT_SCAN.saturating_sub(self.streams[d].plaintext_scanned));
         let found = (0..limit).find(|&i| {
             let b = &data[i..];
-            b.len() >= 6 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[5] == wanted && {
-                let len = u16::from_be_bytes([b[3], b[4]]) as usize;
-                (4..=MAX_RECORD_LEN).contains(&len)
-            }
+            let handshake =
+                b.len() >= 6 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[5] == wanted && {
+                    let len = u16::from_be_bytes([b[3], b[4]]) as usize;
+                    (4..=MAX_RECORD_LEN).contains(&len)
+                };
+            handshake
+                || alert_answers
+                    && b.len() >= 7
+                    && b[0] == 21
+                    && b[1] == 3
+                    && b[2] <= 4
+                    && b[3..5] == [0, 2]
+                    && matches!(b[5], 1 | 2)
         });
         self.streams[d].plaintext_scanned += limit;
         match found {
@@ -292,6 +316,11 @@ impl Conversation {
                 self.streams[d].mode = Mode::Stopped;
             }
             None => {}
+        }
+        if found.is_none() && dir == Dir::ToClient && self.facts.client_hello.is_some() {
+            if let Some(p) = &mut self.facts.plaintext[d] {
+                p.value.after_client_hello.get_or_insert(at);
+            }
         }
     }
 

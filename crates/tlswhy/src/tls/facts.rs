@@ -117,6 +117,11 @@ pub struct PlaintextFacts {
     /// protocol's bytes (an upgrade puts it at a segment's start).
     #[serde(skip)]
     pub record_inside_segment: bool,
+    /// The server: when it first sent bytes that were not TLS after the client's
+    /// ClientHello (its answer to it, as opposed to a greeting or a STARTTLS exchange
+    /// before it).
+    #[serde(skip)]
+    pub after_client_hello: Option<At>,
 }
 
 fn ser_kind<S: serde::Serializer>(v: &PlaintextKind, s: S) -> Result<S::Ok, S::Error> {
@@ -269,6 +274,14 @@ pub struct TlsFacts {
 }
 
 impl TlsFacts {
+    /// The client's stream was lost inside its ClientHello's first record
+    /// ([`Reason::in_client_hello`]).
+    pub fn client_hello_cut(&self) -> bool {
+        self.lost[0]
+            .as_ref()
+            .is_some_and(|l| l.value.in_client_hello)
+    }
+
     /// The suite the ServerHello selected (0 before one).
     pub fn negotiated_suite(&self) -> u16 {
         self.server_hello
@@ -359,4 +372,8 @@ pub struct Reason {
     /// so a later ChangeCipherSpec and Finished still count.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub followed_on: bool,
+    /// The client's stream was lost inside a record that starts a ClientHello (a snap
+    /// length that kept only its start): a handshake attempt whose hello is not read.
+    #[serde(skip)]
+    pub in_client_hello: bool,
 }

@@ -104,12 +104,22 @@ pub(super) fn without_client_hello(cx: &Ctx<'_>) -> Option<Verdict> {
         ));
     }
     if let Some(lost) = t.lost_segment[0] {
-        return Some(Verdict::new(
-            Finding::ClientFirstFlightLost,
-            vec![Detail::SegmentMissing {
+        // The stream's own account names the cause (a snap length that cut the hello,
+        // bytes acknowledged but never captured) when it has one.
+        let evidence = match &f.lost[0] {
+            Some(why) => Detail::StreamLost {
+                at: why.at,
+                from: Dir::ToServer,
+                reason: why.value.reason.clone(),
+            },
+            None => Detail::SegmentMissing {
                 at: lost,
                 from: Dir::ToServer,
-            }],
+            },
+        };
+        return Some(Verdict::new(
+            Finding::ClientFirstFlightLost,
+            vec![evidence],
             Fix::CaptureWithoutLossNearEndpoints,
         ));
     }
@@ -175,6 +185,14 @@ pub(super) fn non_tls_server(cx: &Ctx<'_>) -> Option<Verdict> {
     let ch = cx.client_hello()?;
     let plain = cx.facts.plaintext[1].as_ref()?;
     if cx.facts.server_hello.is_some() {
+        return None;
+    }
+    // A STARTTLS-style upgrade (the client spoke the protocol in plain text before its
+    // ClientHello): the server's plain text before the hello was that conversation,
+    // not its answer to TLS; only plain text after the hello is (a refused upgrade the
+    // client went on past). Its alert or its close otherwise decide.
+    let upgrade = cx.facts.plaintext[0].as_ref().is_some_and(|p| p.at < ch.at);
+    if upgrade && plain.value.after_client_hello.is_none() {
         return None;
     }
     let mut ev = vec![

@@ -6,6 +6,7 @@ use crate::diagnose::verdict::{Finding, Fix, ServerReaction};
 use crate::diagnose::Verdict;
 use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
+use crate::tls::wire::ProtocolVersion;
 
 /// The name the client sent (or did not) is the cause; `reaction` is how the server
 /// answered it.
@@ -94,9 +95,10 @@ pub(super) fn closed_for_want_of_a_host_name(
 /// pick the certificate in code by the name asked for (Go's `GetCertificate`: Caddy,
 /// autocert, on-demand TLS) answer a name they hold nothing for, or a missing name, this
 /// way. Not when other connections show the server answering what this hello asked for
-/// (a hello without a name, or this name).
+/// (a hello without a name, or this name), nor for a hello of TLS 1.1 at most (OpenSSL
+/// refuses old versions with internal_error too; Go with protocol_version).
 pub(super) fn no_certificate_for_the_name(cx: &Ctx<'_>, c: &ClientHelloFacts) -> bool {
-    if c.server_name_ip().is_some() {
+    if c.server_name_ip().is_some() || c.highest_version().rank() < ProtocolVersion::TLS1_2.rank() {
         return false;
     }
     let profile = cx.profile();

@@ -250,6 +250,7 @@ fn peer_plain_text_to_a_tls_port() {
             first_line: "GET / HTTP/1.1".into(),
             text: true,
             record_inside_segment: false,
+            after_client_hello: None,
         },
     }));
     let v = verdict(&c);
@@ -278,6 +279,7 @@ fn peer_a_server_hello_without_the_client_hello_is_an_incomplete_capture() {
             first_line: "04 01 01 bb".into(),
             text: false,
             record_inside_segment: false,
+            after_client_hello: None,
         },
     }));
     let lone = |c: &Connection| {
@@ -305,11 +307,40 @@ fn peer_a_banner_in_answer_to_a_client_hello() {
             first_line: "SSH-2.0-OpenSSH_9.2".into(),
             text: true,
             record_inside_segment: false,
+            after_client_hello: None,
         },
     }));
     let v = verdict(&c);
     assert_eq!(v.code, Code::TlsToPlaintextPort);
     assert_eq!(kinds(&v), ["client_hello", "other"]);
+}
+
+/// STARTTLS: the client spoke the protocol in plain text before its ClientHello, so
+/// the server's text before the hello (banner, "234") was that conversation; its TLS
+/// alert after the hello decides. Plain text after the hello (a refused upgrade the
+/// client went on past) is the server's answer.
+#[test]
+fn peer_text_before_a_starttls_hello_is_not_the_answer() {
+    let text = |ms: i64, line: &str, after: Option<At>| {
+        Some(Box::new(Seen {
+            at: at(3, ms),
+            value: PlaintextFacts {
+                kind: PlaintextKind::ServiceBanner,
+                first_line: line.into(),
+                text: true,
+                record_inside_segment: false,
+                after_client_hello: after,
+            },
+        }))
+    };
+    let mut c = connected();
+    c.tls_mut().facts.plaintext[1] = text(2, "220 (vsFTPd 3.0.3)", None);
+    c.tls_mut().facts.plaintext[0] = text(2, "AUTH TLS", None);
+    with_client_hello(&mut c, hello(Some("a.example"), &[0xc02b]));
+    alert(&mut c, 5, 4, Dir::ToClient, AD::HANDSHAKE_FAILURE);
+    assert_eq!(verdict(&c).code, Code::NoSharedCipher);
+    c.tls_mut().facts.plaintext[1] = text(2, "220 (vsFTPd 3.0.3)", Some(at(5, 4)));
+    assert_eq!(verdict(&c).code, Code::TlsToPlaintextPort);
 }
 
 #[test]
@@ -338,6 +369,7 @@ fn peer_a_keep_alive_byte_mid_stream_is_not_plain_text_to_a_tls_port() {
             first_line: "00".into(),
             text: false,
             record_inside_segment: false,
+            after_client_hello: None,
         },
     }));
     c.last = at(2, 1);
@@ -362,6 +394,7 @@ fn peer_another_protocol_answered_in_kind_is_not_an_attempt() {
                 first_line: line.into(),
                 text: true,
                 record_inside_segment: false,
+                after_client_hello: None,
             },
         }));
     }
@@ -892,6 +925,7 @@ fn peer_binary_from_the_client_is_not_plain_text() {
                 first_line: "25 00 45 14".into(),
                 text: false,
                 record_inside_segment: false,
+                after_client_hello: None,
             },
         }));
     };
@@ -1094,6 +1128,7 @@ fn capture_a_hole_after_the_clients_finished_leaves_the_handshake_complete() {
         value: crate::tls::facts::Reason {
             reason: "777 byte(s) acknowledged but missing from the capture".into(),
             followed_on: false,
+            in_client_hello: false,
         },
     }));
     assert_eq!(verdict(&c).code, Code::Ok);
@@ -1189,4 +1224,11 @@ fn sni_internal_error_before_the_server_hello_is_a_name_without_a_certificate() 
         100,
     );
     assert_eq!(v.code, Code::SniUnrecognized, "{v:?}");
+    // A hello of TLS 1.1 at most: OpenSSL refuses the version with internal_error too.
+    let mut old = connected();
+    let mut tls11 = hello(Some("b.example"), &[0xc013]);
+    tls11.legacy_version = ProtocolVersion(0x0302);
+    with_client_hello(&mut old, tls11);
+    alert(&mut old, 5, 4, Dir::ToClient, AD::INTERNAL_ERROR);
+    assert_eq!(verdict(&old).code, Code::FatalAlert);
 }

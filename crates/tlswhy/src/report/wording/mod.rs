@@ -116,7 +116,7 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
         Finding::ClientHelloUnparsable => {
             "The client sent TLS records that do not parse as a ClientHello.".into()
         }
-        Finding::ClientFirstFlightLost => "Segments of the client's first flight are missing from the capture, so its ClientHello cannot be read.".into(),
+        Finding::ClientFirstFlightLost => "The client's first flight is not whole in the capture (a segment missing, or cut by the snap length), so its ClientHello cannot be read.".into(),
         Finding::ClientHelloCut => {
             "The client sent data but the capture ends before a complete ClientHello.".into()
         }
