@@ -158,8 +158,6 @@ pub struct Connection<A: Application> {
     setup: A::Setup,
     reassembly: [Reassembler; 2],
     client_isn: Option<u32>,
-    /// Sequence number of each side's first FIN or reset (after its payload).
-    close_seq: [Option<u32>; 2],
     /// Nothing was handed to the TLS layer yet (roles may still be swapped).
     untouched: bool,
     /// Streaming: its verdict has been handed out.
@@ -177,6 +175,9 @@ pub struct Rare {
     /// A QUIC attempt of the same client to the same server and port went unanswered
     /// before this connection: where it started (the client fell back to TCP).
     pub fallback_from_quic: Option<At>,
+    /// Sequence number of a side's first FIN or reset when it was not the next byte
+    /// expected of that side when it came (bytes lost, or still to come reordered).
+    pub close_seq: [Option<u32>; 2],
 }
 
 impl<A: Application> Connection<A> {
@@ -219,7 +220,6 @@ impl<A: Application> Connection<A> {
             setup: setup.clone(),
             reassembly: [Reassembler::new(limits), Reassembler::new(limits)],
             client_isn: None,
-            close_seq: [None; 2],
             untouched: true,
             reported: false,
             rare: None,
@@ -316,7 +316,12 @@ impl<A: Application> Connection<A> {
         // (a server that answered a retransmitted SYN with a new ISN, TCP Fast Open) —
         // unless it lies a window's worth past the SYN-ACK's start: then it acknowledges
         // server bytes the capture lost (below).
-        if flags.ack && !flags.syn && dir == Dir::ToServer && self.tcp.syn_ack.is_some() {
+        if flags.ack
+            && !flags.syn
+            && dir == Dir::ToServer
+            && self.tcp.syn_ack.is_some()
+            && self.reassembly[1].may_restart()
+        {
             let r = &self.reassembly[1];
             let ahead = r.offset_of(seg.ack).map(|a| a - r.next_off as i64);
             if !ahead.is_some_and(|a| a > 0 && a < r.caps.1 as i64) {
@@ -324,34 +329,14 @@ impl<A: Application> Connection<A> {
             }
         }
         if flags.rst {
+            if !flags.syn {
+                // Before this segment's bytes (if any) are read.
+                let end = seg.seq.wrapping_add(seg.payload.len() as u32);
+                self.note_close(d, seg.seq, end);
+            }
             self.tcp.rst[d].get_or_insert(at);
         }
-        if seg.cut_bytes > 0 {
-            // The capture kept only part of this segment: what follows in this direction
-            // cannot be read in order.
-            self.tcp.lost_segment[d].get_or_insert(at);
-            self.tcp.payload_bytes[d] += seg.payload.len() as u64;
-            self.tcp.first_payload[d].get_or_insert(at);
-            // The bytes kept are still read, in order: they say what the stream was (a
-            // ClientHello's start, a whole ServerHello).
-            if !seg.payload.is_empty() {
-                let data_seq = if flags.syn {
-                    seg.seq.wrapping_add(1)
-                } else {
-                    seg.seq
-                };
-                self.deliver(dir, data_seq, &seg.payload, at);
-            }
-            self.app_mut().lose(
-                dir,
-                at,
-                format!(
-                    "the capture's snap length cut this segment ({} of {} payload bytes kept)",
-                    seg.payload.len(),
-                    seg.payload.len() as u64 + u64::from(seg.cut_bytes)
-                ),
-            );
-        } else if !seg.payload.is_empty() {
+        if !seg.payload.is_empty() {
             self.tcp.payload_bytes[d] += seg.payload.len() as u64;
             self.tcp.first_payload[d].get_or_insert(at);
             let data_seq = if flags.syn {
@@ -359,7 +344,13 @@ impl<A: Application> Connection<A> {
             } else {
                 seg.seq
             };
+            // A segment the capture cut (its snap length) is read as far as it was kept:
+            // the start says what the stream was (a ClientHello's, a whole ServerHello).
             self.deliver(dir, data_seq, &seg.payload, at);
+        }
+        if seg.cut_bytes > 0 {
+            // What follows in this direction cannot be read in order.
+            self.lose_cut_segment(dir, seg, at);
         }
         // An ACK for bytes the capture never showed proves they were sent and lost
         // here: a hole before buffered segments is skipped, and bytes at the end of
@@ -388,14 +379,43 @@ impl<A: Application> Connection<A> {
                 }
             }
         }
-        // Where each side's first FIN or reset is numbered, to tell at the end whether
-        // bytes before it never reached the capture.
-        if (flags.fin || flags.rst) && !flags.syn && self.close_seq[d].is_none() {
-            self.close_seq[d] = Some(seg.seq.wrapping_add(seg.payload.len() as u32));
-        }
         if flags.fin {
+            if !flags.syn {
+                let end = seg.seq.wrapping_add(seg.payload.len() as u32);
+                self.note_close(d, end, end);
+            }
             self.tcp.fin[d].get_or_insert(at);
         }
+    }
+
+    /// Side `d`'s first FIN or reset, numbered `close` (after its bytes), when the next
+    /// byte expected of that side is not `expected`: kept, to tell at the end whether
+    /// the bytes before it ever reached the capture ([`Rare::close_seq`]).
+    #[inline(never)]
+    fn note_close(&mut self, d: usize, expected: u32, close: u32) {
+        let first_close = self.tcp.fin[d].is_none() && self.tcp.rst[d].is_none();
+        if first_close
+            && self.reassembly[d]
+                .next_seq
+                .is_some_and(|next| next != expected)
+        {
+            self.rare_mut().close_seq[d] = Some(close);
+        }
+    }
+
+    /// The capture's snap length cut this segment: its direction is lost from here.
+    #[cold]
+    fn lose_cut_segment(&mut self, dir: Dir, seg: &TcpSegment<'_>, at: At) {
+        self.tcp.lost_segment[dir.index()].get_or_insert(at);
+        self.app_mut().lose(
+            dir,
+            at,
+            format!(
+                "the capture's snap length cut this segment ({} of {} payload bytes kept)",
+                seg.payload.len(),
+                seg.payload.len() as u64 + u64::from(seg.cut_bytes)
+            ),
+        );
     }
 
     fn deliver(&mut self, dir: Dir, seq: u32, payload: &[u8], at: At) {
@@ -429,13 +449,18 @@ impl<A: Application> Connection<A> {
     /// still count.
     fn lose_bytes_before_close(&mut self, dir: Dir) {
         let d = dir.index();
-        let (Some(seq), Some(close)) = (
-            self.close_seq[d],
-            self.tcp.reset_first(d).or(self.tcp.fin[d]),
-        ) else {
+        let r = &self.reassembly[d];
+        let Some(seq) = self
+            .rare
+            .as_ref()
+            .and_then(|rare| rare.close_seq[d])
+            .filter(|&s| r.next_seq != Some(s))
+        else {
             return;
         };
-        let r = &self.reassembly[d];
+        let Some(close) = self.tcp.reset_first(d).or(self.tcp.fin[d]) else {
+            return;
+        };
         let Some(ahead) = r.offset_of(seq).map(|a| a - r.next_off as i64) else {
             return;
         };

@@ -40,9 +40,14 @@ impl Reassembler {
         }
     }
 
+    /// The stream has not carried data yet: its start may still move.
+    pub(super) fn may_restart(&self) -> bool {
+        self.next_off == 0 && self.pending.is_empty()
+    }
+
     /// Moves the start of a stream that has not carried data yet.
     pub(super) fn restart_at(&mut self, seq: u32) {
-        if self.next_off == 0 && self.pending.is_empty() {
+        if self.may_restart() {
             self.next_seq = Some(seq);
         }
     }
