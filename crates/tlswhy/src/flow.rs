@@ -323,7 +323,7 @@ impl<A: Application> Connection<A> {
             && self.reassembly[1].may_restart()
         {
             let r = &self.reassembly[1];
-            let ahead = r.offset_of(seg.ack).map(|a| a - r.next_off as i64);
+            let ahead = r.ahead_of(seg.ack);
             if !ahead.is_some_and(|a| a > 0 && a < r.caps.1 as i64) {
                 self.reassembly[1].restart_at(seg.ack);
             }
@@ -360,7 +360,7 @@ impl<A: Application> Connection<A> {
         if flags.ack {
             let other = dir.opposite();
             let r = &self.reassembly[other.index()];
-            if let Some(ahead) = r.offset_of(seg.ack).map(|a| a - r.next_off as i64) {
+            if let Some(ahead) = r.ahead_of(seg.ack) {
                 let fin_allowance = i64::from(self.tcp.fin[other.index()].is_some());
                 if r.has_pending() && ahead > 0 {
                     self.skip_hole(other, at);
@@ -450,18 +450,15 @@ impl<A: Application> Connection<A> {
     fn lose_bytes_before_close(&mut self, dir: Dir) {
         let d = dir.index();
         let r = &self.reassembly[d];
-        let Some(seq) = self
+        let Some(ahead) = self
             .rare
             .as_ref()
             .and_then(|rare| rare.close_seq[d])
-            .filter(|&s| r.next_seq != Some(s))
+            .and_then(|seq| r.ahead_of(seq))
         else {
             return;
         };
         let Some(close) = self.tcp.reset_first(d).or(self.tcp.fin[d]) else {
-            return;
-        };
-        let Some(ahead) = r.offset_of(seq).map(|a| a - r.next_off as i64) else {
             return;
         };
         let start_known = r.delivered() || dir == Dir::ToServer && self.tcp.syn_count == 1;

@@ -57,6 +57,11 @@ impl Reassembler {
         Some(self.next_off as i64 + seq.wrapping_sub(next) as i32 as i64)
     }
 
+    /// How far `seq` lies past the next byte expected (negative: before it).
+    pub(super) fn ahead_of(&self, seq: u32) -> Option<i64> {
+        self.offset_of(seq).map(|off| off - self.next_off as i64)
+    }
+
     /// Adds a segment; hands every in-order piece to `sink`.
     pub(super) fn push(&mut self, seq: u32, data: &[u8], sink: &mut dyn FnMut(Piece<'_>)) {
         if data.is_empty() {

@@ -289,19 +289,14 @@ impl Conversation {
             .min(MAX_PLAINTEXT_SCAN.saturating_sub(self.streams[d].plaintext_scanned));
         let found = (0..limit).find(|&i| {
             let b = &data[i..];
-            let handshake =
-                b.len() >= 6 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[5] == wanted && {
-                    let len = u16::from_be_bytes([b[3], b[4]]) as usize;
-                    (4..=MAX_RECORD_LEN).contains(&len)
-                };
-            handshake
-                || alert_answers
-                    && b.len() >= 7
-                    && b[0] == 21
-                    && b[1] == 3
-                    && b[2] <= 4
-                    && b[3..5] == [0, 2]
-                    && matches!(b[5], 1 | 2)
+            if b.len() < 6 || !looks_like_tls_record(b) {
+                return false;
+            }
+            let len = u16::from_be_bytes([b[3], b[4]]) as usize;
+            let handshake = b[0] == 22 && b[5] == wanted && (4..=MAX_RECORD_LEN).contains(&len);
+            // An alert record: two bytes, a level of warning or fatal.
+            let alert = b[0] == 21 && len == 2 && matches!(b[5], 1 | 2) && b.len() >= 7;
+            handshake || alert_answers && alert
         });
         self.streams[d].plaintext_scanned += limit;
         match found {

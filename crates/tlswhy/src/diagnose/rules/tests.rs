@@ -557,12 +557,18 @@ fn empty_client_certificate(c: &mut Connection, at: At) {
     }));
 }
 
-#[test]
-fn negotiation_client_certificate_asked_for_and_missing() {
+/// A TLS 1.2 handshake whose server asked for a client certificate (frame 5, 4 ms).
+fn certificate_requested() -> Connection {
     let mut c = connected();
     with_client_hello(&mut c, hello(Some("a.example"), &[0xc02f]));
     server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
     c.tls_mut().facts.certificate_request = Some(at(5, 4));
+    c
+}
+
+#[test]
+fn negotiation_client_certificate_asked_for_and_missing() {
+    let mut c = certificate_requested();
     empty_client_certificate(&mut c, at(6, 5));
     alert(&mut c, 7, 6, Dir::ToClient, AD::HANDSHAKE_FAILURE);
     assert_eq!(verdict(&c).code, Code::ClientCertRequired);
@@ -573,10 +579,7 @@ fn negotiation_client_certificate_asked_for_and_missing() {
 /// request's segment, the client's empty Certificate 13 s later over a lossy path).
 #[test]
 fn negotiation_an_alert_before_the_client_could_answer_is_not_about_its_certificate() {
-    let mut c = connected();
-    with_client_hello(&mut c, hello(Some("a.example"), &[0xc02f]));
-    server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
-    c.tls_mut().facts.certificate_request = Some(at(5, 4));
+    let mut c = certificate_requested();
     alert(&mut c, 5, 4, Dir::ToClient, AD::INTERNAL_ERROR);
     empty_client_certificate(&mut c, at(9, 13_000));
     let v = verdict(&c);

@@ -124,13 +124,19 @@ fn citation(out: &mut String, cx: &Context, at: At, from: Dir) {
         Dir::ToServer => "client→server",
         Dir::ToClient => "server→client",
     };
+    frame_and_time(out, cx, at);
+    out.push(' ');
+    out.push_str(arrow);
+    out.push_str(": ");
+}
+
+/// `frame 7 (+0.001200 s)`: a packet and its time from the capture's start.
+fn frame_and_time(out: &mut String, cx: &Context, at: At) {
     out.push_str("frame ");
     push_number(out, at.frame);
     out.push_str(" (+");
     push_seconds(out, at.ts, cx.start);
-    out.push_str(" s) ");
-    out.push_str(arrow);
-    out.push_str(": ");
+    out.push_str(" s)");
 }
 
 /// The time from `start` to `ts` in seconds with six decimals, as `{:.6}` writes the
@@ -233,11 +239,8 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
         Detail::MidStream { at } => {
             // The first packet may be either side's (a bare ACK, the server's data):
             // cited without a direction.
-            out.push_str("frame ");
-            push_number(out, at.frame);
-            out.push_str(" (+");
-            push_seconds(out, at.ts, cx.start);
-            out.push_str(" s): first packet of the connection is not a SYN, and no ClientHello follows");
+            frame_and_time(out, cx, *at);
+            out.push_str(": first packet of the connection is not a SYN, and no ClientHello follows");
             Ok(())
         }
         Detail::Malformed { at, from, what } => cite(out, cx, *at, *from, what),
