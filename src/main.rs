@@ -429,12 +429,8 @@ fn run_analyze(args: &AnalyzeArgs) -> io::Result<ExitCode> {
                 if let (Some(shortfall), false) = (r.keys.shortfall(), out_args.quiet) {
                     eprintln!("tlswhy: warning: {}: {shortfall}", escape(&r.name));
                 }
-                if r.stats.dtls_client_hellos > 0 && !out_args.quiet {
-                    eprintln!(
-                        "tlswhy: warning: {}: {} DTLS ClientHello(s) over UDP; DTLS handshakes are not analyzed",
-                        escape(&r.name),
-                        r.stats.dtls_client_hellos
-                    );
+                if let (Some(dtls), false) = (r.stats.dtls_not_analyzed(), out_args.quiet) {
+                    eprintln!("tlswhy: warning: {}: {dtls}", escape(&r.name));
                 }
                 for (what, n) in &r.stats.undecoded_encapsulations {
                     if !out_args.quiet {

@@ -364,9 +364,7 @@ impl<A: Application> Connection<A> {
                 let fin_allowance = i64::from(self.tcp.fin[other.index()].is_some());
                 if r.has_pending() && ahead > 0 {
                     self.skip_hole(other, at);
-                } else if (r.delivered()
-                    || other == Dir::ToServer && self.tcp.syn_count == 1
-                    || other == Dir::ToClient && self.tcp.syn_ack.is_some())
+                } else if self.stream_start_known(other)
                     && ahead > fin_allowance
                     && ahead < r.caps.1 as i64
                 {
@@ -461,8 +459,7 @@ impl<A: Application> Connection<A> {
         let Some(close) = self.tcp.reset_first(d).or(self.tcp.fin[d]) else {
             return;
         };
-        let start_known = r.delivered() || dir == Dir::ToServer && self.tcp.syn_count == 1;
-        if start_known && ahead > 0 && ahead < r.caps.1 as i64 {
+        if self.stream_start_known(dir) && ahead > 0 && ahead < r.caps.1 as i64 {
             self.tcp.lost_segment[d].get_or_insert(close);
             self.app_mut().lose(
                 dir,
@@ -470,6 +467,16 @@ impl<A: Application> Connection<A> {
                 format!("{ahead} byte(s) before this close missing from the capture"),
             );
         }
+    }
+
+    /// Whether the first number of `dir`'s stream is known: bytes of it were read, or
+    /// the one SYN (the client's) or the SYN-ACK (the server's) said where it starts.
+    fn stream_start_known(&self, dir: Dir) -> bool {
+        self.reassembly[dir.index()].delivered()
+            || match dir {
+                Dir::ToServer => self.tcp.syn_count == 1,
+                Dir::ToClient => self.tcp.syn_ack.is_some(),
+            }
     }
 
     /// The direction-free key of this connection.
@@ -885,6 +892,27 @@ mod tests {
         fn trim(&mut self) {}
     }
 
+    /// A segment from `src` to `dst` carrying `payload`.
+    fn test_segment(
+        src: SocketAddr,
+        dst: SocketAddr,
+        seq: u32,
+        ack: u32,
+        payload: &[u8],
+        flags: TcpFlags,
+    ) -> TcpSegment<'static> {
+        TcpSegment {
+            src,
+            dst,
+            tunnel: Tunnel::NONE,
+            seq,
+            ack,
+            flags,
+            payload: std::borrow::Cow::Owned(payload.to_vec()),
+            cut_bytes: 0,
+        }
+    }
+
     /// A client (ISN 1000) and server (ISN 5000) connection after its handshake, the
     /// client's 10 bytes delivered, then `segments` (client seq offset, payload, flags)
     /// from the client, then the end.
@@ -897,16 +925,7 @@ mod tests {
         };
         let mut c =
             Connection::<Stream>::new(0, client, server, at(1), false, &Limits::default(), &());
-        let seg = |src, dst, seq, ack, payload: &[u8], flags| TcpSegment {
-            src,
-            dst,
-            tunnel: Tunnel::NONE,
-            seq,
-            ack,
-            flags,
-            payload: std::borrow::Cow::Owned(payload.to_vec()),
-            cut_bytes: 0,
-        };
+        let seg = test_segment;
         let ack = TcpFlags {
             ack: true,
             ..Default::default()
@@ -965,6 +984,63 @@ mod tests {
         assert!(c.tcp.lost_segment[0].is_none());
         let c = client_closes(&[(0, b"", rst)]);
         assert!(c.tcp.lost_segment[0].is_none());
+    }
+
+    /// The server's first FIN or reset numbered past its SYN-ACK's start, no byte of
+    /// it captured: the bytes between (its whole flight) were sent and lost here. A
+    /// close at the start is none.
+    #[test]
+    fn a_server_close_past_its_syn_ack_start_marks_a_loss() {
+        let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let at = |frame: u64| At {
+            frame,
+            ts: crate::capture::Timestamp(frame as i64 * 1_000_000),
+        };
+        let flags = |syn, ack, fin, rst| TcpFlags { syn, ack, fin, rst };
+        let seg = test_segment;
+        for (close, seq, lost) in [
+            (flags(false, true, true, false), 5301, true),
+            (flags(false, true, false, true), 5301, true),
+            (flags(false, true, true, false), 5001, false),
+            (flags(false, true, false, true), 5001, false),
+        ] {
+            let mut c =
+                Connection::<Stream>::new(0, client, server, at(1), false, &Limits::default(), &());
+            let segments = [
+                seg(
+                    client,
+                    server,
+                    1000,
+                    0,
+                    b"",
+                    flags(true, false, false, false),
+                ),
+                seg(
+                    server,
+                    client,
+                    5000,
+                    1001,
+                    b"",
+                    flags(true, true, false, false),
+                ),
+                seg(
+                    client,
+                    server,
+                    1001,
+                    5001,
+                    b"0123456789",
+                    flags(false, true, false, false),
+                ),
+                seg(server, client, seq, 1011, b"", close),
+            ];
+            for (i, s) in segments.iter().enumerate() {
+                c.on_segment(s, at(1 + i as u64));
+            }
+            c.finish();
+            assert_eq!(c.tcp.lost_segment[1].is_some(), lost, "{close:?} at {seq}");
+            assert_eq!(c.app().unwrap().lost[1], lost);
+        }
     }
 
     #[test]

@@ -47,6 +47,19 @@ pub struct Stats {
     pub evicted_connections: u64,
 }
 
+impl Stats {
+    /// What the capture held that is seen but not analyzed (DTLS), as a sentence for
+    /// the report and the warning alike; `None` when there was none.
+    pub fn dtls_not_analyzed(&self) -> Option<String> {
+        (self.dtls_client_hellos > 0).then(|| {
+            format!(
+                "{} DTLS ClientHello(s) over UDP; DTLS handshakes are not analyzed",
+                self.dtls_client_hellos
+            )
+        })
+    }
+}
+
 /// Everything found in one capture.
 #[derive(Debug)]
 pub struct CaptureReport {

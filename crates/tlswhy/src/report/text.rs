@@ -534,14 +534,15 @@ pub fn write_summary<W: Write>(
         }
     }
     // DTLS is seen, not analyzed: say so rather than report nothing.
-    for r in reports.iter().filter(|r| r.stats.dtls_client_hellos > 0) {
-        writeln!(
-            out,
-            "{} {}: {} DTLS ClientHello(s) over UDP; DTLS handshakes are not analyzed",
-            st.bold("not analyzed:"),
-            escape(&r.name),
-            r.stats.dtls_client_hellos
-        )?;
+    for r in reports {
+        if let Some(dtls) = r.stats.dtls_not_analyzed() {
+            writeln!(
+                out,
+                "{} {}: {dtls}",
+                st.bold("not analyzed:"),
+                escape(&r.name)
+            )?;
+        }
     }
     // Encapsulations recognised but not looked into: TLS inside them is not counted.
     for r in reports {

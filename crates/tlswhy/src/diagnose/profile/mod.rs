@@ -296,9 +296,11 @@ impl Profiles {
         if let Some(chain) = &facts.server_certificates {
             let chain_at = chain.at;
             let chain = &chain.value.certificates;
-            // A completed TLS ≤ 1.2 handshake (its certificate in the clear) was
-            // accepted when the client sent data after it, and silent when it did not.
-            let completed = !facts.negotiated_tls13() && facts.finished.iter().all(Option::is_some);
+            // A completed TLS ≤ 1.2 handshake (its certificate in the clear), or a TLS
+            // 1.3 one opened with keys, was accepted when the client sent data after
+            // it, and silent when it did not.
+            let readable = !facts.negotiated_tls13() || facts.decrypted.iter().all(|&d| d);
+            let completed = readable && facts.finished.iter().all(Option::is_some);
             let accepted = completed && facts.encrypted[0].count > 0;
             let silent = completed && facts.encrypted[0].count == 0;
             let same_chain = p.last_chain.as_ref().is_some_and(|c| Arc::ptr_eq(c, chain));

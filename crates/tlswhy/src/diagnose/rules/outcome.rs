@@ -67,6 +67,9 @@ pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
         }
     }
     let enc_alert = |d: Dir| f.alerts.iter().find(|a| a.is_opaque() && a.from == d);
+    if let Some(v) = client_alert_after_its_finished(cx, ch, enc_alert(Dir::ToServer)) {
+        return Some(v);
+    }
     if f.finished.iter().all(Option::is_some) {
         if let Some(v) = server_refused_client_finished(cx, ch, enc_alert(Dir::ToClient)) {
             return Some(v);
@@ -76,17 +79,24 @@ pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
         let client_went_on =
             f.encrypted[0].count > 0 || f.heartbeats[0] > 0 || f.renegotiation[0] > 0;
         // A client that hung up before the server's Finished came did not see the
-        // handshake complete: it left mid-handshake, whatever the server sent after.
-        let left_first = match (cx.client_left(), f.finished[1]) {
-            (Some(left), Some(server_finished)) => left < server_finished,
-            _ => false,
+        // handshake complete: it left mid-handshake, whatever the server sent after —
+        // unless it hung up at once after its own Finished, having accepted what it
+        // had seen: a connection opened ahead and no longer needed (Chromium).
+        let (left_first, left_after_its_finished) = match (cx.client_left(), f.finished) {
+            (Some(left), [Some(client_finished), Some(server_finished)])
+                if left < server_finished =>
+            {
+                let at_once = cx.reacts_to(client_finished, left);
+                (!at_once, at_once)
+            }
+            _ => (false, false),
         };
         if !client_went_on && left_first {
             if let Some(v) = super::tcp::closed_mid_handshake(cx, ch) {
                 return Some(v);
             }
         }
-        if !client_went_on {
+        if !client_went_on && !left_after_its_finished {
             if let Some(v) = closed_after_handshake(cx, ch, enc_alert(Dir::ToServer)) {
                 return Some(v);
             }
@@ -102,6 +112,67 @@ pub(super) fn without_plaintext_alert(cx: &Ctx<'_>) -> Option<Verdict> {
         super::tcp::closed_mid_handshake(cx, ch)
             .unwrap_or_else(|| super::capture::incomplete(cx, ch, Unfinished::BeforeCompletion)),
     )
+}
+
+/// TLS ≤ 1.2 without keys: the client's encrypted alert at once after its own Finished
+/// (the server's Finished before it or not), no data from the client, which named an
+/// application protocol (ALPN) and then closed: it refused the server once its
+/// Finished was out — NSS (Firefox) checks the certificate beside the handshake and
+/// alerts then, curl checks a name after it. A close_notify is as long, but a client
+/// that came to speak a protocol and leaves at once without a word of it did not leave
+/// in peace. How specific the verdict is, the certificate and the other connections
+/// decide; a leaf another connection took, or that this client polls, is left to the
+/// rules after.
+fn client_alert_after_its_finished(
+    cx: &Ctx<'_>,
+    ch: &Seen<ClientHelloFacts>,
+    alert: Option<&crate::tls::facts::AlertFacts>,
+) -> Option<Verdict> {
+    let f = cx.facts;
+    let a = alert?;
+    let client_finished = f.finished[0]?;
+    let last_step = match f.finished[1] {
+        Some(server_finished) if server_finished < a.at && server_finished > client_finished => {
+            server_finished
+        }
+        _ => client_finished,
+    };
+    let at_once = a.at >= client_finished && cx.reacts_to(last_step, a.at);
+    if !at_once
+        || f.encrypted[0].count > 0
+        || ch.value.alpn.is_empty()
+        || !cx.closed(Dir::ToServer)
+        || cx.resumed_later()
+    {
+        return None;
+    }
+    let leaf = cx.leaf()?;
+    let client = cx.conn.client.ip();
+    if cx
+        .profile()
+        .is_some_and(|p| p.accepted(leaf) || p.polled_by(leaf, client))
+    {
+        return None;
+    }
+    let mut ev = vec![cx.client_hello_detail(ch)];
+    if let Some(at) = f.finished[1].filter(|at| *at < a.at) {
+        ev.push(Detail::ServerFinished { at });
+    }
+    ev.push(Detail::EncryptedAlert {
+        at: a.at,
+        from: Dir::ToServer,
+        record_length: 0,
+        instead_of_finished: false,
+        no_data_sent: true,
+    });
+    if leaf.parse_error.is_none()
+        && !leaf.self_signed
+        && !super::cert::certificate_visibly_wrong(cx, ch, true)
+    {
+        ev.push(Detail::NoClientAcceptedLeaf);
+        return Some(super::cert::untrusted_leaf(cx, ev));
+    }
+    Some(super::cert::certificate_rejection(cx, ch, ev, None))
 }
 
 /// TLS ≤ 1.2, both Finished seen, no data either way: the server answered the
@@ -539,8 +610,18 @@ fn client_hung_up_on_server_flight(
         return None;
     }
     let mut ev = ev.to_vec();
+    let visibly_wrong = super::cert::certificate_visibly_wrong(cx, ch, false);
+    // Opened with keys, the flight asked for the client's certificate: a client
+    // without one leaves there too (a browser drops the connection to ask its user).
+    if !visibly_wrong
+        && f.certificate_request.is_some_and(|asked| asked < closed)
+        && f.client_certificate.is_none()
+    {
+        ev.extend(cx.close_detail(Dir::ToServer));
+        return Some(super::negotiation::client_cert_required(cx, ev));
+    }
     ev.push(Detail::SilentAfterCertificate);
-    if cx.leaf().is_some() && !super::cert::certificate_visibly_wrong(cx, ch, false) {
+    if cx.leaf().is_some() && !visibly_wrong {
         // Opened with keys, a leaf objectively fine for the name: trust failed.
         return Some(super::cert::untrusted_leaf(cx, ev));
     }

@@ -1235,3 +1235,104 @@ fn sni_internal_error_before_the_server_hello_is_a_name_without_a_certificate() 
     alert(&mut old, 5, 4, Dir::ToClient, AD::INTERNAL_ERROR);
     assert_eq!(verdict(&old).code, Code::FatalAlert);
 }
+
+// ---- browsers (TLS 1.2) ----
+
+/// A TLS 1.2 handshake to `a.example` with ALPN offered: the server's flight with
+/// `leaf` (frame 5, 4 ms), the client's Finished (frame 6, 5 ms).
+fn client_finished_with_alpn(leaf: CertFacts) -> Connection {
+    let mut c = connected();
+    let mut ch = hello(Some("a.example"), &[0xc02f]);
+    ch.alpn = vec!["h2".into(), "http/1.1".into()];
+    with_client_hello(&mut c, ch);
+    server_hello(&mut c, 5, 4, 0x0303, 0xc02f);
+    server_certificate(&mut c, 5, 4, leaf);
+    c.tls_mut().facts.finished[0] = Some(at(6, 5));
+    c
+}
+
+/// An alert in a protected record: its description unknown without keys.
+fn encrypted_alert(c: &mut Connection, frame: u64, ms: i64, from: Dir) {
+    c.tls_mut().facts.alerts.push(AlertFacts {
+        at: at(frame, ms),
+        from,
+        level: None,
+        description: None,
+        encrypted: true,
+        decrypted: false,
+    });
+    c.last = c.last.max(at(frame, ms));
+}
+
+/// NSS (Firefox) checks the certificate beside the handshake: its alert, encrypted,
+/// comes at once after its Finished, before or after the server's, and it closes
+/// without a word of the protocol it named. The certificate decides how specific the
+/// verdict is; a client that named no protocol (a probe's close_notify) is left alone.
+#[test]
+fn outcome_an_encrypted_alert_after_the_clients_finished_rejects_the_server() {
+    for server_finished_first in [false, true] {
+        let mut c = client_finished_with_alpn(leaf(&["other.example"]));
+        let (alert_at, server_at) = if server_finished_first {
+            (8, 7)
+        } else {
+            (7, 8)
+        };
+        c.tls_mut().facts.finished[1] = Some(at(server_at, 6));
+        encrypted_alert(&mut c, alert_at, 6, Dir::ToServer);
+        fin(&mut c, Dir::ToServer, 9, 7);
+        let v = verdict(&c);
+        assert_eq!(v.code, Code::CertNameMismatch, "{v:?}");
+    }
+    let mut c = client_finished_with_alpn(leaf(&["a.example"]));
+    c.tls_mut().facts.finished[1] = Some(at(7, 6));
+    encrypted_alert(&mut c, 8, 6, Dir::ToServer);
+    fin(&mut c, Dir::ToServer, 9, 7);
+    let v = verdict(&c);
+    assert_eq!(v.code, Code::CertUnknownCa, "{v:?}");
+    assert!(v
+        .details
+        .iter()
+        .any(|d| matches!(d, Detail::NoClientAcceptedLeaf)));
+    // No protocol named: a goodbye, not a refusal.
+    c.tls_mut()
+        .facts
+        .client_hello
+        .as_mut()
+        .unwrap()
+        .value
+        .alpn
+        .clear();
+    assert_eq!(verdict(&c).code, Code::Ok);
+}
+
+/// A connection opened ahead and not needed (Chromium): the client's Finished, then at
+/// once its FIN, before the server's Finished. It accepted what it saw: `ok`, not a
+/// client that gave up mid-handshake. A client that leaves long after its Finished
+/// still did.
+#[test]
+fn outcome_a_close_at_once_after_the_clients_finished_is_ok() {
+    let mut c = client_finished_with_alpn(leaf(&["a.example"]));
+    fin(&mut c, Dir::ToServer, 7, 5);
+    c.tls_mut().facts.finished[1] = Some(at(8, 6));
+    let v = verdict(&c);
+    assert_eq!(v.code, Code::Ok, "{v:?}");
+    let mut c = client_finished_with_alpn(leaf(&["a.example"]));
+    fin(&mut c, Dir::ToServer, 7, 5_000);
+    c.tls_mut().facts.finished[1] = Some(at(8, 6_000));
+    assert_eq!(verdict(&c).code, Code::ClientAborted);
+}
+
+/// A browser asked for its certificate drops the connection to ask its user and
+/// comes back without one: no Certificate, no alert, a FIN after the request.
+#[test]
+fn tcp_a_client_leaving_when_asked_for_its_certificate_has_none() {
+    let mut c = certificate_requested();
+    server_certificate(&mut c, 5, 4, leaf(&["a.example"]));
+    fin(&mut c, Dir::ToServer, 6, 5);
+    let v = verdict(&c);
+    assert_eq!(v.code, Code::ClientCertRequired, "{v:?}");
+    assert!(v
+        .details
+        .iter()
+        .any(|d| matches!(d, Detail::NoClientCertificate)));
+}
