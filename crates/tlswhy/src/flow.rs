@@ -103,6 +103,10 @@ pub struct TcpFacts {
     pub roles_guessed: bool,
     /// Overlapping retransmissions that carried different bytes, per direction.
     pub conflicting_overlaps: [u32; 2],
+    /// Bytes at the end of each side's stream that its peer's last acknowledgement did
+    /// not cover: they never reached the peer (0 when it acknowledged them all, or
+    /// never acknowledged anything).
+    pub unacknowledged: [u32; 2],
 }
 
 impl TcpFacts {
@@ -157,6 +161,8 @@ pub struct Connection<A: Application> {
     limits: Limits,
     setup: A::Setup,
     reassembly: [Reassembler; 2],
+    /// The acknowledgement number of each side's last ACK (of the other's stream).
+    last_ack: [Option<u32>; 2],
     client_isn: Option<u32>,
     /// Nothing was handed to the TLS layer yet (roles may still be swapped).
     untouched: bool,
@@ -219,6 +225,7 @@ impl<A: Application> Connection<A> {
             limits: *limits,
             setup: setup.clone(),
             reassembly: [Reassembler::new(limits), Reassembler::new(limits)],
+            last_ack: [None; 2],
             client_isn: None,
             untouched: true,
             reported: false,
@@ -281,6 +288,7 @@ impl<A: Application> Connection<A> {
         t.packets.swap(0, 1);
         t.payload_bytes.swap(0, 1);
         t.first_payload.swap(0, 1);
+        self.last_ack.swap(0, 1);
     }
 
     fn on_segment(&mut self, seg: &TcpSegment<'_>, at: At) {
@@ -358,6 +366,7 @@ impl<A: Application> Connection<A> {
         // side's first bytes included, when its one SYN or its SYN-ACK said where they
         // start.
         if flags.ack {
+            self.last_ack[d] = Some(seg.ack);
             let other = dir.opposite();
             let r = &self.reassembly[other.index()];
             if let Some(ahead) = r.ahead_of(seg.ack) {
@@ -469,6 +478,15 @@ impl<A: Application> Connection<A> {
         }
     }
 
+    /// The bytes at the end of `dir`'s stream its peer's last ACK did not cover.
+    fn unacknowledged(&self, dir: Dir) -> u32 {
+        let r = &self.reassembly[dir.index()];
+        self.last_ack[dir.opposite().index()]
+            .and_then(|ack| r.ahead_of(ack))
+            .filter(|&ahead| ahead < 0 && -ahead < r.caps.1 as i64)
+            .map_or(0, |ahead| (-ahead) as u32)
+    }
+
     /// Whether the first number of `dir`'s stream is known: bytes of it were read, or
     /// the one SYN (the client's) or the SYN-ACK (the server's) said where it starts.
     fn stream_start_known(&self, dir: Dir) -> bool {
@@ -495,6 +513,7 @@ impl<A: Application> Connection<A> {
                 self.skip_hole(dir, at);
             }
             self.lose_bytes_before_close(dir);
+            self.tcp.unacknowledged[dir.index()] = self.unacknowledged(dir);
         }
         for r in &mut self.reassembly {
             r.pending = BTreeMap::new();
@@ -1040,6 +1059,43 @@ mod tests {
             c.finish();
             assert_eq!(c.tcp.lost_segment[1].is_some(), lost, "{close:?} at {seq}");
             assert_eq!(c.app().unwrap().lost[1], lost);
+        }
+    }
+
+    /// The server's last ACK covers only the first segment of the client's bytes: the
+    /// rest never reached it. One covering them all (or a FIN) leaves nothing.
+    #[test]
+    fn bytes_the_peer_never_acknowledged_are_counted() {
+        let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let at = |frame: u64| At {
+            frame,
+            ts: crate::capture::Timestamp(frame as i64 * 1_000_000),
+        };
+        let flags = |syn, ack| TcpFlags {
+            syn,
+            ack,
+            ..Default::default()
+        };
+        for (server_ack, unacknowledged) in [(1101, 50), (1151, 0), (1001, 150)] {
+            let mut c =
+                Connection::<Stream>::new(0, client, server, at(1), false, &Limits::default(), &());
+            let segments = [
+                test_segment(client, server, 1000, 0, b"", flags(true, false)),
+                test_segment(server, client, 5000, 1001, b"", flags(true, true)),
+                test_segment(client, server, 1001, 5001, &[0x16; 100], flags(false, true)),
+                test_segment(client, server, 1101, 5001, &[0x16; 50], flags(false, true)),
+                test_segment(server, client, 5001, server_ack, b"", flags(false, true)),
+            ];
+            for (i, s) in segments.iter().enumerate() {
+                c.on_segment(s, at(1 + i as u64));
+            }
+            c.finish();
+            assert_eq!(
+                c.tcp.unacknowledged,
+                [unacknowledged, 0],
+                "ACK {server_ack}"
+            );
         }
     }
 

@@ -145,6 +145,9 @@ pub enum Detail {
     /// No other connection to this server shows a client accepting this leaf (sending
     /// data after the handshake).
     NoClientAcceptedLeaf,
+    /// The server's last acknowledgement left the last `unacknowledged` bytes of the
+    /// client's ClientHello uncovered: they never reached it.
+    HelloNotAcknowledged { unacknowledged: u32 },
     /// The application protocols the client offered.
     AlpnOffered {
         #[serde(serialize_with = "crate::sanitize::ser_json_texts")]
@@ -308,6 +311,7 @@ impl Detail {
             | LeafOnly
             | SilentAfterCertificate
             | NoClientAcceptedLeaf
+            | HelloNotAcknowledged { .. }
             | AlpnOffered { .. }
             | NoClientCertificate
             | ProfileSharedSuites { .. }

@@ -527,6 +527,8 @@ pub enum Fix {
     ReadServerErrorLog,
     /// The server never answered.
     CheckHungServer,
+    /// The ClientHello never reached the server whole: the path in between.
+    CheckPathForLargeHello,
     /// The client gave up waiting.
     CheckClientTimeout,
     /// The client gave up mid-handshake.
@@ -566,7 +568,10 @@ impl Fix {
             | CheckHungServer
             | ReadServerLogDrop
             | KeepQuicConnectionState => Side::Server,
-            MakeReachable | CheckServerAndFilters { .. } | AllowUdp { .. } => Side::Network,
+            MakeReachable
+            | CheckServerAndFilters { .. }
+            | AllowUdp { .. }
+            | CheckPathForLargeHello => Side::Network,
             CaptureLongerAfterSyn
             | CaptureBothDirections
             | CaptureFromStart
@@ -599,6 +604,16 @@ impl Fix {
                     Side::Server
                 }
             }
+            OverlapVersions {
+                server_versions,
+                client_versions,
+            } => {
+                if only_the_server_can_move(server_versions, client_versions) {
+                    Side::Server
+                } else {
+                    Side::Either
+                }
+            }
             FixImplementation { sender, .. }
             | FixImplementationOrMiddlebox { sender }
             | ReadSenderLog { sender, .. } => match sender {
@@ -612,11 +627,20 @@ impl Fix {
             | EnableCommonGroup { .. }
             | EnableCommonSuite { .. }
             | ServeName { .. }
-            | OverlapVersions { .. }
             | EnableCommonQuicVersion { .. }
             | CoverName { .. } => Side::Either,
         }
     }
+}
+
+/// Version ranges that do not overlap, the server's unknown: a client offering TLS 1.3
+/// offers the newest there is, so a server refusing every version it offers speaks only
+/// older ones, which no client should be asked to enable — only the server can move.
+pub fn only_the_server_can_move(
+    server_versions: &[ProtocolVersion],
+    client_versions: &[ProtocolVersion],
+) -> bool {
+    server_versions.is_empty() && client_versions.iter().any(|v| v.is_tls13())
 }
 
 /// The diagnosis of one handshake attempt: the code, the cause with its values, the

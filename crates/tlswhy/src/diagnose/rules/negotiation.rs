@@ -349,11 +349,16 @@ fn common_suite_fix(offered: &[CipherSuite], picked: &[CipherSuite]) -> Fix {
             best
         }
     };
+    // A server without a suite in common takes no TLS 1.3 (every TLS 1.3 server takes
+    // TLS_AES_128_GCM_SHA256), and a cipher list does not enable TLS 1.3 suites: the
+    // client's TLS 1.2 suites are the ones to suggest, when it offers any.
+    let mut client_offers = suggest(client_secure);
+    let tls13 = |s: &CipherSuite| crate::tls::suites::is_tls13_suite(s.0);
+    if client_offers.iter().any(|s| !tls13(s)) {
+        client_offers.retain(|s| !tls13(s));
+    }
     Fix::EnableCommonSuite {
-        client_offers: suggest(client_secure)
-            .into_iter()
-            .take(SUITES_SUGGESTED)
-            .collect(),
+        client_offers: client_offers.into_iter().take(SUITES_SUGGESTED).collect(),
         server_picks: suggest(server_secure),
     }
 }

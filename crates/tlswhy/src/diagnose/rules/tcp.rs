@@ -120,8 +120,19 @@ pub(super) fn no_server_answer(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Ver
             secs: waited,
             until_capture_end: client_closed.is_none(),
         });
+        // The server's acknowledgements stopped short of the hello's end: it waited
+        // for bytes the path did not deliver, not for nothing.
+        let unacknowledged = t.unacknowledged[0];
+        if unacknowledged > 0 {
+            ev.push(Detail::HelloNotAcknowledged { unacknowledged });
+        }
         ev.extend(cx.close_detail(Dir::ToServer));
-        return Verdict::new(Finding::NoResponse, ev, Fix::CheckHungServer);
+        let fix = if unacknowledged > 0 {
+            Fix::CheckPathForLargeHello
+        } else {
+            Fix::CheckHungServer
+        };
+        return Verdict::new(Finding::NoResponse, ev, fix);
     }
     if let Some(close) = cx.close_detail(Dir::ToServer) {
         ev.push(close);

@@ -1336,3 +1336,63 @@ fn tcp_a_client_leaving_when_asked_for_its_certificate_has_none() {
         .iter()
         .any(|d| matches!(d, Detail::NoClientCertificate)));
 }
+
+// ---- remedies a browser's refusals must not get wrong ----
+
+/// A server without a suite in common takes no TLS 1.3, and cipher lists do not
+/// enable TLS 1.3 suites: the suites suggested are the client's TLS 1.2 ones.
+#[test]
+fn negotiation_the_suites_suggested_are_not_tls13_ones() {
+    let mut c = connected();
+    let mut ch = hello(Some("a.example"), &[0x1301, 0x1302, 0xc02b, 0xc02f]);
+    ch.supported_versions = vec![ProtocolVersion(0x0304), ProtocolVersion::TLS1_2];
+    with_client_hello(&mut c, ch);
+    alert(&mut c, 5, 4, Dir::ToClient, AD::HANDSHAKE_FAILURE);
+    let v = verdict(&c);
+    assert_eq!(v.code, Code::NoSharedCipher);
+    let Fix::EnableCommonSuite { client_offers, .. } = &v.fix else {
+        panic!("{:?}", v.fix);
+    };
+    assert_eq!(client_offers, &[CipherSuite(0xc02b), CipherSuite(0xc02f)]);
+}
+
+/// A client offering TLS 1.3 and 1.2 refused with protocol_version: only the server
+/// can move (it speaks older versions only); a client offering TLS 1.2 at most could.
+#[test]
+fn version_a_current_client_refused_is_the_servers_to_fix() {
+    use crate::diagnose::verdict::Side;
+    for (versions, side) in [
+        (vec![0x0304, 0x0303], Side::Server),
+        (vec![0x0303], Side::Either),
+    ] {
+        let mut c = connected();
+        let mut ch = hello(Some("a.example"), &[0xc02f]);
+        ch.supported_versions = versions.into_iter().map(ProtocolVersion).collect();
+        with_client_hello(&mut c, ch);
+        alert(&mut c, 5, 4, Dir::ToClient, AD::PROTOCOL_VERSION);
+        let v = verdict(&c);
+        assert_eq!(v.code, Code::ProtocolVersionMismatch);
+        assert_eq!(v.fix.side(), side, "{:?}", v.fix);
+    }
+}
+
+/// Silence after a ClientHello whose end the server never acknowledged (the path
+/// dropped the hello's second segment): still no answer, but the path is to check,
+/// not the server.
+#[test]
+fn tcp_silence_after_a_hello_never_whole_at_the_server_is_the_paths() {
+    let mut c = connected();
+    with_client_hello(&mut c, hello(Some("a.example"), &[0x1301]));
+    let v = verdict_at(&c, &Profiles::default(), 5000);
+    assert!(matches!(v.fix, Fix::CheckHungServer), "{:?}", v.fix);
+    c.tcp.unacknowledged[0] = 501;
+    let v = verdict_at(&c, &Profiles::default(), 5000);
+    assert_eq!(v.code, Code::NoResponseTimeout);
+    assert!(matches!(v.fix, Fix::CheckPathForLargeHello), "{:?}", v.fix);
+    assert!(v.details.iter().any(|d| matches!(
+        d,
+        Detail::HelloNotAcknowledged {
+            unacknowledged: 501
+        }
+    )));
+}

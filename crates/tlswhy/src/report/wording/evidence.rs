@@ -509,6 +509,10 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
         Detail::LeafOnly => {
             out.write_str("the server sent only the leaf certificate, no intermediate: complete only when its issuer is a root the client trusts")
         }
+        Detail::HelloNotAcknowledged { unacknowledged } => write!(
+            out,
+            "the server never acknowledged the last {unacknowledged} byte(s) of the ClientHello: they did not reach it, the hello was never whole there"
+        ),
         Detail::SilentAfterCertificate => out.write_str("the client sent nothing after the server's certificate and closed without an alert"),
         Detail::CertificateRequest {
             at,

@@ -168,6 +168,12 @@ pub fn fix(v: &Verdict) -> String {
             server_versions,
             client_versions,
         } => {
+            if crate::diagnose::verdict::only_the_server_can_move(server_versions, client_versions) {
+                return format!(
+                    "Server side: allow {} on the server (nginx: ssl_protocols; OpenSSL: -tls1_2/-tls1_3, MinProtocol); the client already offers the current versions.",
+                    version_list(client_versions).join("/")
+                );
+            }
             let client_side = if server_versions.is_empty() {
                 "update the client's TLS library to a version the server accepts".to_string()
             } else {
@@ -208,6 +214,7 @@ pub fn fix(v: &Verdict) -> String {
                 .map_or_else(|| "no server name".to_string(), |n| format!("'{n}'"))
         ),
         Fix::ReadServerErrorLog => "Server side: check the server's error log; it dropped the handshake without an alert (unsupported client parameters, an overloaded or misconfigured server, or a service that is not TLS).".into(),
+        Fix::CheckPathForLargeHello => "Network path: the ClientHello never reached the server whole; something in between drops its later segments or larger packets (an MTU black hole, a firewall or load balancer that reads only the first segment; hellos with post-quantum key shares span two segments). Check the path MTU and MSS clamping and the middleboxes in between; to confirm, retry with a smaller hello (the post-quantum group off).".into(),
         Fix::CheckHungServer => "Server side: the service is hung, overloaded or not a TLS server waiting for the client to speak first; check it and anything in between that could swallow the ClientHello (a proxy, an MTU problem with large ClientHellos).".into(),
         Fix::CheckClientTimeout => "Client side: check the client's timeout and log; it gave up before the server could answer.".into(),
         Fix::ReadClientLogAbort => "Client side: check the client's log; it gave up (a timeout, or a rejection of the server's certificate or parameters that it did not announce with an alert).".into(),
