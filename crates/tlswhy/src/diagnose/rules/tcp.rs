@@ -84,12 +84,18 @@ pub(super) fn no_server_answer(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Ver
             return v;
         }
     }
+    // Acknowledgements that stopped short of the hello's end: it never reached the
+    // server whole (whatever it did then, it did to part of a hello).
+    let unacknowledged = t.unacknowledged[0];
+    let hello_never_whole =
+        (unacknowledged > 0).then_some(Detail::HelloNotAcknowledged { unacknowledged });
     if let Some(rst) = first_mover(server_rst) {
         ev.push(Detail::Close {
             at: rst,
             from: Dir::ToClient,
             how: crate::diagnose::detail::CloseKind::Rst,
         });
+        ev.extend(hello_never_whole);
         return Verdict::new(
             Finding::ServerResetAfterHello,
             ev,
@@ -104,6 +110,7 @@ pub(super) fn no_server_answer(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Ver
             from: Dir::ToClient,
             how: crate::diagnose::detail::CloseKind::Fin,
         });
+        ev.extend(hello_never_whole);
         return Verdict::new(Finding::ServerClosedAfterHello, ev, Fix::ReadServerErrorLog);
     }
     let waited_until = client_closed.map_or_else(|| cx.capture_end(), |c| c.ts);
@@ -120,18 +127,14 @@ pub(super) fn no_server_answer(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Ver
             secs: waited,
             until_capture_end: client_closed.is_none(),
         });
-        // The server's acknowledgements stopped short of the hello's end: it waited
-        // for bytes the path did not deliver, not for nothing.
-        let unacknowledged = t.unacknowledged[0];
-        if unacknowledged > 0 {
-            ev.push(Detail::HelloNotAcknowledged { unacknowledged });
-        }
-        ev.extend(cx.close_detail(Dir::ToServer));
-        let fix = if unacknowledged > 0 {
+        // The server waited for bytes the path did not deliver, not for nothing.
+        let fix = if hello_never_whole.is_some() {
             Fix::CheckPathForLargeHello
         } else {
             Fix::CheckHungServer
         };
+        ev.extend(hello_never_whole);
+        ev.extend(cx.close_detail(Dir::ToServer));
         return Verdict::new(Finding::NoResponse, ev, fix);
     }
     if let Some(close) = cx.close_detail(Dir::ToServer) {
