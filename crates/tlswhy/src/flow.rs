@@ -103,10 +103,6 @@ pub struct TcpFacts {
     pub roles_guessed: bool,
     /// Overlapping retransmissions that carried different bytes, per direction.
     pub conflicting_overlaps: [u32; 2],
-    /// Bytes at the end of each side's stream that its peer's last acknowledgement did
-    /// not cover: they never reached the peer (0 when it acknowledged them all, or
-    /// never acknowledged anything).
-    pub unacknowledged: [u32; 2],
 }
 
 impl TcpFacts {
@@ -161,8 +157,9 @@ pub struct Connection<A: Application> {
     limits: Limits,
     setup: A::Setup,
     reassembly: [Reassembler; 2],
-    /// The acknowledgement number of each side's last ACK (of the other's stream).
-    last_ack: [Option<u32>; 2],
+    /// The acknowledgement number of each side's last ACK (of the other's stream);
+    /// the server's is known once its SYN-ACK was seen.
+    last_ack: [u32; 2],
     client_isn: Option<u32>,
     /// Nothing was handed to the TLS layer yet (roles may still be swapped).
     untouched: bool,
@@ -225,7 +222,7 @@ impl<A: Application> Connection<A> {
             limits: *limits,
             setup: setup.clone(),
             reassembly: [Reassembler::new(limits), Reassembler::new(limits)],
-            last_ack: [None; 2],
+            last_ack: [0; 2],
             client_isn: None,
             untouched: true,
             reported: false,
@@ -245,6 +242,16 @@ impl<A: Application> Connection<A> {
             &Limits::default(),
             &A::Setup::default(),
         )
+    }
+
+    /// For tests of the layers above: 1,000 client bytes read, the server's last ACK
+    /// `short` of their end.
+    #[cfg(test)]
+    pub(crate) fn server_acknowledged_short_of_the_end(&mut self, short: u32) {
+        let r = &mut self.reassembly[0];
+        r.start_at(1001);
+        r.push(1001, &[0; 1000], &mut |_| {});
+        self.last_ack[1] = 2001 - short;
     }
 
     /// The layer above, if any byte arrived.
@@ -366,7 +373,7 @@ impl<A: Application> Connection<A> {
         // side's first bytes included, when its one SYN or its SYN-ACK said where they
         // start.
         if flags.ack {
-            self.last_ack[d] = Some(seg.ack);
+            self.last_ack[d] = seg.ack;
             let other = dir.opposite();
             let r = &self.reassembly[other.index()];
             if let Some(ahead) = r.ahead_of(seg.ack) {
@@ -478,11 +485,14 @@ impl<A: Application> Connection<A> {
         }
     }
 
-    /// The bytes at the end of `dir`'s stream its peer's last ACK did not cover.
-    fn unacknowledged(&self, dir: Dir) -> u32 {
-        let r = &self.reassembly[dir.index()];
-        self.last_ack[dir.opposite().index()]
-            .and_then(|ack| r.ahead_of(ack))
+    /// The bytes at the end of the client's stream that the server's last ACK did not
+    /// cover: they never reached the server (0 when it acknowledged them all, or when
+    /// no SYN-ACK showed its acknowledgements).
+    pub fn client_bytes_unacknowledged(&self) -> u32 {
+        let r = &self.reassembly[0];
+        self.tcp
+            .syn_ack
+            .and_then(|_| r.ahead_of(self.last_ack[1]))
             .filter(|&ahead| ahead < 0 && -ahead < r.caps.1 as i64)
             .map_or(0, |ahead| (-ahead) as u32)
     }
@@ -513,7 +523,6 @@ impl<A: Application> Connection<A> {
                 self.skip_hole(dir, at);
             }
             self.lose_bytes_before_close(dir);
-            self.tcp.unacknowledged[dir.index()] = self.unacknowledged(dir);
         }
         for r in &mut self.reassembly {
             r.pending = BTreeMap::new();
@@ -1092,8 +1101,8 @@ mod tests {
             }
             c.finish();
             assert_eq!(
-                c.tcp.unacknowledged,
-                [unacknowledged, 0],
+                c.client_bytes_unacknowledged(),
+                unacknowledged,
                 "ACK {server_ack}"
             );
         }

@@ -86,7 +86,7 @@ pub(super) fn no_server_answer(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Ver
     }
     // Acknowledgements that stopped short of the hello's end: it never reached the
     // server whole (whatever it did then, it did to part of a hello).
-    let unacknowledged = t.unacknowledged[0];
+    let unacknowledged = cx.conn.client_bytes_unacknowledged();
     let hello_never_whole =
         (unacknowledged > 0).then_some(Detail::HelloNotAcknowledged { unacknowledged });
     if let Some(rst) = first_mover(server_rst) {

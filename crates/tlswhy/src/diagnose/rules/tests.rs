@@ -1385,7 +1385,7 @@ fn tcp_silence_after_a_hello_never_whole_at_the_server_is_the_paths() {
     with_client_hello(&mut c, hello(Some("a.example"), &[0x1301]));
     let v = verdict_at(&c, &Profiles::default(), 5000);
     assert!(matches!(v.fix, Fix::CheckHungServer), "{:?}", v.fix);
-    c.tcp.unacknowledged[0] = 501;
+    c.server_acknowledged_short_of_the_end(501);
     let v = verdict_at(&c, &Profiles::default(), 5000);
     assert_eq!(v.code, Code::NoResponseTimeout);
     assert!(matches!(v.fix, Fix::CheckPathForLargeHello), "{:?}", v.fix);
