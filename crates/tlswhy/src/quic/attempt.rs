@@ -221,6 +221,14 @@ pub struct QuicAttempt {
     handshake_read: [usize; 2],
 }
 
+impl QuicAttempt {
+    /// The Initial keys are known: the client's first Initial was of a version whose
+    /// Initial protection this reads.
+    pub fn initial_keys_known(&self) -> bool {
+        self.keys.is_some()
+    }
+}
+
 /// What became of an attempt, as a passive observer without keys can tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QuicOutcome {

@@ -260,7 +260,6 @@ impl QuicTable {
             self.not_followed += 1;
             return None;
         }
-        self.started += 1;
         let mut flow = QuicFlow {
             client: src,
             server: dst,
@@ -271,6 +270,15 @@ impl QuicTable {
         };
         flow.attempt
             .on_datagram_with_keys(Dir::ToServer, at, payload, self.keys.as_ref());
+        // A client starts with its ClientHello. An Initial of a known version that
+        // carried none of it — one that did not open with the keys its own
+        // Destination Connection ID gives (a server's, a client's later one addressed
+        // to the server's ID), or that held only ACKs — is what follows an attempt
+        // already over (a close's stragglers), not a new one.
+        if flow.attempt.initial_keys_known() && flow.attempt.client_hello_datagrams == 0 {
+            return None;
+        }
+        self.started += 1;
         if flow.decided() {
             self.candidates.push(key);
         }
@@ -545,4 +553,50 @@ fn is_dtls_client_hello(payload: &[u8]) -> bool {
         && matches!(payload[2], 0xff | 0xfd | 0xfc)
         && payload[3..5] == [0, 0]
         && payload[13] == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quic::initial::{initial_keys, seal_initial};
+
+    /// A version 1 Initial addressed to `dcid`, sealed with the keys `dcid` gives (the
+    /// client's, or with `server` the server's), carrying `frames`, padded.
+    fn initial(dcid: &[u8], scid: &[u8], server: bool, frames: &[u8]) -> Vec<u8> {
+        let keys = initial_keys(1, dcid).expect("version 1");
+        let mut header = vec![0xc0, 0, 0, 0, 1, dcid.len() as u8];
+        header.extend_from_slice(dcid);
+        header.push(scid.len() as u8);
+        header.extend_from_slice(scid);
+        header.push(0); // no token
+        let mut plaintext = frames.to_vec();
+        plaintext.resize(1150, 0); // PADDING
+        let keys = if server { &keys.server } else { &keys.client };
+        seal_initial(keys, &header, 0, &plaintext)
+    }
+
+    /// Only a datagram carrying ClientHello bytes starts an attempt: not one holding only
+    /// an ACK or a PING (a client's straggler after its close), nor a server's Initial
+    /// (its Destination Connection ID is the client's, and its keys the server's).
+    #[test]
+    fn an_attempt_starts_with_client_hello_bytes() {
+        let client: SocketAddr = "10.0.0.1:50000".parse().unwrap();
+        let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let at = At::default();
+        // A CRYPTO frame at offset 0 with the start of a ClientHello.
+        let crypto = [0x06, 0x00, 0x04, 0x01, 0x00, 0x01, 0x00];
+        let dcid = [7u8; 8];
+        let mut table = QuicTable::default();
+        assert!(table
+            .on_datagram(client, server, &initial(&dcid, &[], false, &[0x01]), at)
+            .is_none());
+        assert!(table
+            .on_datagram(server, client, &initial(&[], &[9; 8], true, &crypto), at)
+            .is_none());
+        assert_eq!(table.started, 0);
+        assert!(table
+            .on_datagram(client, server, &initial(&dcid, &[], false, &crypto), at)
+            .is_some());
+        assert_eq!(table.started, 1);
+    }
 }
