@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tools (Debian 12, as root): install only what is missing.
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy lighttpd:lighttpd sslh:sslh sshd:openssh-server ssh:openssh-client gtlsclient:ngtcp2-client gtlsserver:ngtcp2-server nft:nftables ethtool:ethtool vsftpd:vsftpd; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi; python3 -c 'import pyroute2' 2>/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pyroute2; }; [ -e /usr/lib/lighttpd/mod_openssl.so ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y lighttpd-mod-openssl; }; dpkg -s python3-venv >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv; }
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; _missing=$(for t in tcpdump:tcpdump nginx:nginx-light gnutls-serv:gnutls-bin gnutls-cli:gnutls-bin socat:socat curl:curl openssl:openssl tshark:tshark editcap:tshark mergecap:tshark python3:python3 ss:iproute2 setsid:util-linux go:golang-go node:nodejs java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless apache2:apache2 haproxy:haproxy caddy:caddy lighttpd:lighttpd sslh:sslh sshd:openssh-server ssh:openssh-client gtlsclient:ngtcp2-client gtlsserver:ngtcp2-server nft:nftables ethtool:ethtool vsftpd:vsftpd chromium:chromium firefox-esr:firefox-esr certutil:libnss3-tools; do command -v "${t%%:*}" >/dev/null 2>&1 || echo "${t#*:}"; done | sort -u); if [ -n "$_missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $_missing; fi; python3 -c 'import pyroute2' 2>/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pyroute2; }; [ -e /usr/lib/lighttpd/mod_openssl.so ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y lighttpd-mod-openssl; }; dpkg -s python3-venv >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv; }
 #
 # record.sh — record tlswhy's sample captures from REAL TLS programs on loopback.
 #
@@ -24,7 +24,8 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # Besides OpenSSL, GnuTLS, nginx, curl and Python, the scenarios after `mixed` use Go
 # crypto/tls, Node.js tls, Java JSSE and rustls (small peers in tools/: gopeer/, nodepeer.js,
 # JavaPeer.java, rustlspeer/, built on first use), Apache httpd mod_ssl, HAProxy health
-# checks and SNI routing, Caddy, and OpenVPN over TCP (installed on first use). The rustls peer is a Cargo project built with `cargo build --locked`
+# checks and SNI routing, Caddy, OpenVPN over TCP, and the browsers Chromium and Firefox
+# ESR, headless (browsers_*; certutil from libnss3-tools) (installed on first use). The rustls peer is a Cargo project built with `cargo build --locked`
 # (crates from crates.io, Rust >= 1.78, e.g. from rustup: Debian 12's rustc is too old);
 # its build is cached in $TLSWHY_RECORD_CACHE (default ~/.cache/tlswhy-record).
 #
@@ -70,6 +71,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut snaplen_96 starttls_ftp other_protocols_on_tls_ports
      sha1_signature virtual_hosts resumption_proves_acceptance lighttpd tunnel_vxlan tunnel_nested
      tso_big_tcp capture_losses alert_lost_in_transit keys_tls13 keys_tls13_suites keys_tls12
+     browsers_tls12 browsers_tls13
      quic_ok quic_ok_ngtcp2 quic_alpn_mismatch quic_version_mismatch quic_cert_rejected
      quic_connection_refused quic_udp_blocked quic_tcp_fallback quic_stateless_reset
      quic_transport_error quic_migration quic_draft29)
@@ -205,6 +207,7 @@ cleanup() {
     capture_stop discard || true
     stop_all || true
     tun_ns_del || true
+    rm -rf "$WORK/profiles"   # the browsers' homes and profiles, even when the logs are kept
     if [ "${KEEP_WORK:-0}" = 1 ] || [ $rc -eq 1 ]; then   # kept on failure, for the logs
         echo "record.sh: temp dir kept: $WORK" >&2
     else
@@ -2300,6 +2303,301 @@ sc_keys_tls12() {
         --resolve other.example.org:4526:127.0.0.1 https://other.example.org:4526/
     capture_stop
     keys_finish $k
+}
+
+# ---------------------------------------------------------------- browsers -------------
+# Chromium (Debian's chromium) and Firefox ESR (firefox-esr), both headless, against nginx
+# (HTTP/2, `listen ... ssl http2`). Each browser run gets a fresh HOME and profile under
+# $WORK/profiles (removed after the run, and by cleanup) whose NSS database (certutil)
+# trusts the test CA, and loads one URL, https://emby.example.com:PORT/, one run per
+# server port. Nothing may leave loopback: Chromium resolves emby.example.com to 127.0.0.1
+# and no other name (--host-resolver-rules ... MAP * ~NOTFOUND: the update, time and
+# account requests it still makes end at name resolution), with its background services
+# off (flags below); Firefox resolves every name to 127.0.0.1 (network.dns.forceResolve:
+# its remote-settings requests are refused on 127.0.0.1:443) with updates, telemetry, Safe
+# Browsing, captive-portal and connectivity checks, DNS over HTTPS, push, remote settings
+# and OCSP off (firefox_prefs). The captures' filters keep the test ports only.
+# A browser run lasts a fixed time: Chromium --dump-dom exits once the page has loaded or
+# failed (at most BROWSER_SECS), Firefox stays on its page (or error page) and is ended
+# after BROWSER_SECS with its whole process group. What a browser reported is checked in
+# its own log (browser_saw): Chromium's page-load error or its net log's net_error,
+# Firefox's NSS error in its MOZ_LOG (pipnss, nsHttp), as nsresult 0x805aXXXX (an NSS error
+# -N is 0x805a0000 + N) or a network nsresult.
+# The number of connections is the browser's and has been steady over repeated runs:
+# Chromium opens a spare connection beside the one it uses (2 per page load), Firefox
+# connects 3 times to a server whose certificate it refuses (the document load and its
+# retries); asked for a client certificate, both drop connections before going on without
+# one (3 connections in all), but which of them they drop can vary (expect_cert_request).
+BROWSER_SECS=8
+CHROMIUM_FLAGS=(--headless --no-sandbox --no-first-run --no-default-browser-check
+    --disable-background-networking --disable-component-update --disable-sync
+    --disable-domain-reliability --disable-client-side-phishing-detection --disable-default-apps
+    --disable-extensions --metrics-recording-only --no-pings --no-proxy-server --disable-gpu
+    --disable-features=OptimizationHints,MediaRouter,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater
+    --host-resolver-rules="MAP emby.example.com 127.0.0.1, MAP * ~NOTFOUND"
+    --enable-logging=stderr --v=0)
+
+firefox_prefs() {
+    cat <<'EOF'
+user_pref("network.dns.forceResolve", "127.0.0.1");
+user_pref("network.trr.mode", 5);
+user_pref("network.proxy.type", 0);
+user_pref("network.dns.disablePrefetch", true);
+user_pref("network.prefetch-next", false);
+user_pref("network.captive-portal-service.enabled", false);
+user_pref("network.connectivity-service.enabled", false);
+user_pref("network.notify.checkForProxies", false);
+user_pref("network.http.http3.enable", false);
+user_pref("app.update.enabled", false);
+user_pref("app.update.auto", false);
+user_pref("app.update.disabledForTesting", true);
+user_pref("app.normandy.enabled", false);
+user_pref("app.shield.optoutstudies.enabled", false);
+user_pref("browser.shell.checkDefaultBrowser", false);
+user_pref("browser.startup.homepage_override.mstone", "ignore");
+user_pref("browser.startup.page", 0);
+user_pref("browser.startup.homepage", "about:blank");
+user_pref("browser.newtabpage.enabled", false);
+user_pref("browser.aboutwelcome.enabled", false);
+user_pref("browser.newtabpage.activity-stream.feeds.topsites", false);
+user_pref("browser.newtabpage.activity-stream.feeds.section.topstories", false);
+user_pref("browser.newtabpage.activity-stream.telemetry", false);
+user_pref("browser.ping-centre.telemetry", false);
+user_pref("browser.region.update.enabled", false);
+user_pref("browser.region.network.url", "");
+user_pref("browser.search.update", false);
+user_pref("browser.search.geoip.url", "");
+user_pref("browser.safebrowsing.malware.enabled", false);
+user_pref("browser.safebrowsing.phishing.enabled", false);
+user_pref("browser.safebrowsing.downloads.enabled", false);
+user_pref("browser.safebrowsing.downloads.remote.enabled", false);
+user_pref("browser.safebrowsing.blockedURIs.enabled", false);
+user_pref("browser.safebrowsing.provider.google4.updateURL", "");
+user_pref("browser.safebrowsing.provider.google.updateURL", "");
+user_pref("browser.safebrowsing.provider.mozilla.updateURL", "");
+user_pref("browser.contentblocking.category", "custom");
+user_pref("privacy.trackingprotection.enabled", false);
+user_pref("browser.discovery.enabled", false);
+user_pref("browser.topsites.contile.enabled", false);
+user_pref("browser.urlbar.suggest.quicksuggest.sponsored", false);
+user_pref("datareporting.policy.dataSubmissionEnabled", false);
+user_pref("datareporting.healthreport.uploadEnabled", false);
+user_pref("toolkit.telemetry.enabled", false);
+user_pref("toolkit.telemetry.unified", false);
+user_pref("toolkit.telemetry.server", "");
+user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
+user_pref("toolkit.telemetry.archive.enabled", false);
+user_pref("extensions.update.enabled", false);
+user_pref("extensions.getAddons.cache.enabled", false);
+user_pref("extensions.systemAddon.update.enabled", false);
+user_pref("extensions.blocklist.enabled", false);
+user_pref("services.settings.server", "http://127.0.0.1:9/");
+user_pref("messaging-system.rsexperimentloader.enabled", false);
+user_pref("identity.fxaccounts.enabled", false);
+user_pref("dom.push.enabled", false);
+user_pref("dom.push.connection.enabled", false);
+user_pref("geo.enabled", false);
+user_pref("media.gmp-manager.url", "");
+user_pref("media.gmp-gmpopenh264.enabled", false);
+user_pref("security.OCSP.enabled", 0);
+user_pref("security.remote_settings.crlite_filters.enabled", false);
+user_pref("security.remote_settings.intermediates.enabled", false);
+user_pref("security.certerrors.mitm.priming.enabled", false);
+user_pref("security.certerrors.mitm.auto_enable_enterprise_roots", false);
+user_pref("security.enterprise_roots.enabled", false);
+EOF
+}
+
+# browser_profile DIR: a fresh directory with an NSS database trusting the test CA.
+browser_profile() {
+    rm -rf "$1"
+    mkdir -p "$1"
+    { certutil -d "sql:$1" -N --empty-password &&
+        certutil -d "sql:$1" -A -n "tlswhy test CA" -t "C,," -i "$C/ca.pem"; } >>"$WORK/certutil.log" 2>&1 ||
+        die "certutil (see $WORK/certutil.log)"
+}
+
+# browser_run NAME CMD...: a browser in its own process group (start), given BROWSER_SECS
+# seconds, then ended with its group (SIGTERM; SIGKILL after 5 s if any is left).
+browser_run() {
+    local name=$1 pid i
+    shift
+    echo "+ $*" >>"$WORK/$name.log"
+    start "$name" "$@"
+    pid=$LAST_PID
+    for i in $(seq 1 $((BROWSER_SECS * 10))); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do
+        kill -0 -- "-$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# chromium_get NAME PORT [KEYLOG]: headless Chromium loads https://emby.example.com:PORT/
+# (--dump-dom); its log is $WORK/NAME.log, its net log $WORK/NAME.netlog.json.
+chromium_get() {
+    local name=$1 port=$2 keys=${3:-} d=$WORK/profiles/$1
+    browser_profile "$d/home/.pki/nssdb"
+    browser_run "$name" env HOME="$d/home" XDG_CONFIG_HOME="$d/home/.config" XDG_CACHE_HOME="$d/home/.cache" \
+        chromium "${CHROMIUM_FLAGS[@]}" --user-data-dir="$d/data" --log-net-log="$WORK/$name.netlog.json" \
+        ${keys:+--ssl-key-log-file="$keys"} --dump-dom "https://emby.example.com:$port/"
+    rm -rf "$d"
+}
+
+# firefox_get NAME PORT [KEYLOG]: headless Firefox ESR opens https://emby.example.com:PORT/
+# and stays BROWSER_SECS; its MOZ_LOG is $WORK/NAME.moz.log*.
+firefox_get() {
+    local name=$1 port=$2 keys=${3:-} d=$WORK/profiles/$1
+    browser_profile "$d/profile"
+    mkdir -p "$d/home"
+    firefox_prefs >"$d/profile/user.js"
+    browser_run "$name" env HOME="$d/home" XDG_CONFIG_HOME="$d/home/.config" XDG_CACHE_HOME="$d/home/.cache" \
+        MOZ_HEADLESS=1 MOZ_CRASHREPORTER_DISABLE=1 ${keys:+SSLKEYLOGFILE="$keys"} \
+        MOZ_LOG=timestamp,nsHttp:4,nsSocketTransport:5,pipnss:5 MOZ_LOG_FILE="$WORK/$name.moz.log" \
+        firefox-esr --headless --no-remote --profile "$d/profile" "https://emby.example.com:$port/"
+    rm -rf "$d"
+}
+
+# browser_saw NAME ERE WHAT: the browser's logs (its output, net log, MOZ_LOG) show ERE.
+browser_saw() {
+    grep -Eqs -- "$2" "$WORK/$1.log" "$WORK/$1".netlog.json "$WORK/$1".moz.log* ||
+        die "$1: the browser did not report $3 ('$2' not in $WORK/$1.*)"
+}
+
+# expect_n N SCENARIO ARGS...: N alike attempts (see expect).
+expect_n() {
+    local i
+    for i in $(seq 1 "$1"); do expect "${@:2}"; done
+}
+
+# nginx_browsers NAME "PORT:CERT:KEY:DIRECTIVES"...: one nginx, a server per port on
+# 127.0.0.1 (HTTP/2), name emby.example.com, $C/CERT.pem with $C/KEY.key.
+nginx_browsers() {
+    local name=$1 spec port cert key more body=
+    shift
+    for spec in "$@"; do
+        IFS=: read -r port cert key more <<<"$spec"
+        body+="
+    server {
+        listen 127.0.0.1:$port ssl http2;
+        server_name emby.example.com;
+        ssl_certificate $C/$cert.pem;
+        ssl_certificate_key $C/$key.key;
+        $more
+        location / { return 200 \"hello from emby.example.com\\n\"; }
+    }"
+    done
+    for spec in "$@"; do
+        ! ss -Hltn "sport = :${spec%%:*}" | grep -q . || die "port ${spec%%:*} is taken: $(ss -Hltnp "sport = :${spec%%:*}")"
+    done
+    nginx_start "$name" <<<"$body"   # not in a pipeline: start must record nginx in PIDS (stop_all)
+    for spec in "$@"; do wait_listen 127.0.0.1 "${spec%%:*}"; done
+}
+
+# expect_cert_request SCENARIO PORT: after capture_stop, the expect lines of a browser asked
+# for a client certificate on 127.0.0.1:PORT, one per connection, in order: a connection
+# whose client sent nothing after its ClientHello (no ChangeCipherSpec: it dropped the
+# connection at the CertificateRequest) gets the columns of CC_DROPPED, one whose client
+# went on (its ChangeCipherSpec, empty Certificate, Finished) those of CC_WENT_ON. The
+# browsers drop 2 connections before going on without a certificate, but Firefox, in TLS
+# 1.3, sometimes goes on from the second: tshark reads which the browser did. Dies unless
+# it dropped one or more and then went on.
+expect_cert_request() {
+    local k=$1 port=$2 stream went n_drop=0 n_on=0 ccs
+    ccs=$(tshark -n -r "$HERE/$k.pcap" -d "tcp.port==$port,tls" -Y "tcp.dstport==$port" \
+        -T fields -E separator=';' -e tcp.stream -e tls.record.content_type 2>>"$WORK/tshark.log" |
+        awk -F';' '!($1 in seen) { seen[$1] = 1; order[++n] = $1; on[$1] = 0 }
+            $2 ~ /(^|,)20(,|$)/ { on[$1] = 1 }
+            END { for (i = 1; i <= n; i++) print order[i], on[order[i]] }') ||
+        die "$k: tshark on port $port (see $WORK/tshark.log)"
+    while read -r stream went; do
+        if [ "$went" = 1 ]; then
+            expect "$k" "127.0.0.1:$port" "${CC_WENT_ON[@]}"
+            n_on=$((n_on + 1))
+        else
+            [ "$n_on" -eq 0 ] || die "$k: 127.0.0.1:$port: connection $stream dropped after one went on"
+            expect "$k" "127.0.0.1:$port" "${CC_DROPPED[@]}"
+            n_drop=$((n_drop + 1))
+        fi
+    done <<<"$ccs"
+    [ "$n_drop" -ge 1 ] && [ "$n_on" -ge 1 ] || die "$k: 127.0.0.1:$port: $n_drop dropped, $n_on went on"
+    echo "   127.0.0.1:$port: $n_drop connection(s) dropped at the CertificateRequest, $n_on went on" >&2
+}
+
+# TLS 1.2: Firefox refusing certificates (NSS alerts encrypted, after its own Finished),
+# Chromium's spare connection, and both browsers asked for a client certificate.
+sc_browsers_tls12() {
+    local k=browsers_tls12 t12="ssl_protocols TLSv1.2;"
+    local cc="ssl_verify_client on; ssl_client_certificate $C/ca.pem;"
+    nginx_browsers b12 "4541:emby-int:emby:$t12" "4542:expired:expired:$t12" \
+        "4543:selfsigned:selfsigned:$t12" "4544:emby:emby:$t12" "4545:emby:emby:$t12 $cc" \
+        "4546:emby:emby:$t12 $cc"
+    capture_start $k "tcp and host 127.0.0.1 and portrange 4541-4546"
+    local ff="Firefox ESR (NSS), TLS 1.2 -> nginx"
+    local nss="NSS checks the certificate beside the handshake: it sends its ClientKeyExchange, ChangeCipherSpec and Finished, then an ENCRYPTED alert (a 31-byte record: 26 bytes of type 21), then FIN or RST; no data. The server's NewSessionTicket, ChangeCipherSpec and Finished come before that alert in some connections, after it in others (a race)"
+    expect_n 3 $k 127.0.0.1:4541 cert_unknown_ca emby.example.com - \
+        "$ff serving only the leaf issued by the intermediate CA (not sent; the browser trusts the root): SEC_ERROR_UNKNOWN_ISSUER. Firefox connects 3 times (the document load and its retries), each the same: $nss"
+    firefox_get ff12-unknown-ca 4541
+    browser_saw ff12-unknown-ca '805a1ff3' "SEC_ERROR_UNKNOWN_ISSUER (0x805a1ff3)"
+    expect_n 3 $k 127.0.0.1:4542 cert_expired emby.example.com - \
+        "$ff serving the expired leaf (2020-01-01..2021-01-01, the trusted CA): SEC_ERROR_EXPIRED_CERTIFICATE. 3 connections, each: $nss"
+    firefox_get ff12-expired 4542
+    browser_saw ff12-expired '805a1ff5' "SEC_ERROR_EXPIRED_CERTIFICATE (0x805a1ff5)"
+    expect_n 3 $k 127.0.0.1:4543 cert_self_signed emby.example.com - \
+        "$ff serving the self-signed EC leaf: MOZILLA_PKIX_ERROR_SELF_SIGNED_CERT. 3 connections, each: $nss"
+    firefox_get ff12-self-signed 4543
+    browser_saw ff12-self-signed '805a3ff2' "MOZILLA_PKIX_ERROR_SELF_SIGNED_CERT (0x805a3ff2)"
+    expect_n 2 $k 127.0.0.1:4544 ok emby.example.com - \
+        "Chromium, TLS 1.2 -> nginx, the page loads (HTTP/2 GET, 200): two connections; one carries the page, the other (Chromium's spare) sends its Finished and closes at once (FIN or RST, the server's last flight unread), unused. Both ok: a client that closes right after its own Finished accepted what it saw"
+    chromium_get cr12-ok 4544
+    browser_saw cr12-ok 'hello from emby.example.com' "the page"
+    chromium_get cr12-client-cert 4545
+    browser_saw cr12-client-cert '"net_error":-110' "ERR_SSL_CLIENT_AUTH_CERT_NEEDED (-110)"
+    firefox_get ff12-client-cert 4546
+    browser_saw ff12-client-cert '804b0014' "NS_ERROR_NET_RESET (0x804b0014)"
+    capture_stop
+    local req="-> nginx ssl_verify_client on, TLS 1.2: CertificateRequest"
+    CC_DROPPED=(client_cert_required emby.example.com - "Chromium (headless, no client certificate) $req; ERR_SSL_CLIENT_AUTH_CERT_NEEDED (-110) in its net log: it drops the connection (FIN: no Certificate, no alert) to ask its user; the page's connection and its spare alike")
+    CC_WENT_ON=(ok emby.example.com - "then Chromium goes on without a certificate: an empty Certificate, its Finished, the GET; nginx's HTTP 400 ('No required SSL certificate was sent') is above TLS")
+    expect_cert_request $k 4545
+    CC_DROPPED=(client_cert_required emby.example.com - "Firefox ESR (headless, no client certificate) $req; Firefox closes (FIN: no Certificate, no alert), NS_ERROR_NET_RESET (0x804b0014) in its log, and connects again")
+    CC_WENT_ON=(ok emby.example.com - "then Firefox goes on without a certificate: an empty Certificate, its Finished; the handshake completes (the GET and nginx's HTTP 400, above TLS)")
+    expect_cert_request $k 4546
+}
+
+# TLS 1.3, with the browsers' key logs: Chromium's spare connection, and both browsers
+# asked for a client certificate (the CertificateRequest is encrypted: without keys the
+# dropped connections are clients hanging up after the server's flight).
+sc_browsers_tls13() {
+    local k=browsers_tls13 t13="ssl_protocols TLSv1.3;" ck fk
+    local cc="ssl_verify_client on; ssl_client_certificate $C/ca.pem;"
+    ck=$(keylog $k chromium) fk=$(keylog $k firefox)
+    nginx_browsers b13 "4547:emby:emby:$t13" "4548:emby:emby:$t13 $cc" "4549:emby:emby:$t13 $cc"
+    capture_start $k "tcp and host 127.0.0.1 and portrange 4547-4549"
+    expect_n 2 $k 127.0.0.1:4547 ok emby.example.com - \
+        "Chromium, TLS 1.3 -> nginx, the page loads (HTTP/2 GET, 200): two connections; one carries the page, the other (Chromium's spare) sends its Finished and closes at once (RST: the server's tickets unread), unused. Both ok, with keys too (the server's leaf was taken by the page's connection)" \
+        - -
+    chromium_get cr13-ok 4547 "$ck"
+    browser_saw cr13-ok 'hello from emby.example.com' "the page"
+    chromium_get cr13-client-cert 4548 "$ck"
+    browser_saw cr13-client-cert '"net_error":-110' "ERR_SSL_CLIENT_AUTH_CERT_NEEDED (-110)"
+    firefox_get ff13-client-cert 4549 "$fk"
+    browser_saw ff13-client-cert '804b0014' "NS_ERROR_NET_RESET (0x804b0014)"
+    capture_stop
+    keys_finish $k
+    local req="-> nginx ssl_verify_client on, TLS 1.3: the server's flight holds an encrypted CertificateRequest"
+    local why="Without keys a client hanging up after the server's whole flight (rule 'TLS 1.3: a client that hangs up after the server's whole flight'); with keys the CertificateRequest shows: client_cert_required"
+    CC_DROPPED=(cert_rejected emby.example.com - "Chromium (headless, no client certificate) $req; ERR_SSL_CLIENT_AUTH_CERT_NEEDED (-110) in its net log: it drops the connection (FIN: no Finished, no alert), the page's connection and its spare alike. $why" client_cert_required -)
+    CC_WENT_ON=(ok emby.example.com - "then Chromium goes on without a certificate: an empty Certificate, its Finished, the HTTP/2 GET; nginx's HTTP 400 is above TLS" - -)
+    expect_cert_request $k 4548
+    CC_DROPPED=(cert_rejected emby.example.com - "Firefox ESR (headless, no client certificate) $req; Firefox closes (FIN: no Finished, no alert), NS_ERROR_NET_RESET (0x804b0014) in its log, and connects again. $why" client_cert_required -)
+    CC_WENT_ON=(ok emby.example.com - "then Firefox goes on without a certificate (its choice remembered): an empty Certificate, its Finished; the handshake completes. The last connection carries the GET (nginx's HTTP 400, above TLS); in some runs the one before it also goes on and is closed unused, with a close_notify (decrypted alerts as tshark reads them)" -)
+    expect_cert_request $k 4549
 }
 
 # ---------------------------------------------------------------- QUIC -----------------

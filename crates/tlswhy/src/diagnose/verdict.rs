@@ -634,13 +634,16 @@ impl Fix {
 }
 
 /// Version ranges that do not overlap, the server's unknown: a client offering TLS 1.3
-/// offers the newest there is, so a server refusing every version it offers speaks only
-/// older ones, which no client should be asked to enable — only the server can move.
+/// and TLS 1.2 offers every current version, so a server refusing them all speaks only
+/// older ones, which no client should be asked to enable — only the server can move. (A
+/// client offering TLS 1.3 alone could add TLS 1.2.)
 pub fn only_the_server_can_move(
     server_versions: &[ProtocolVersion],
     client_versions: &[ProtocolVersion],
 ) -> bool {
-    server_versions.is_empty() && client_versions.iter().any(|v| v.is_tls13())
+    server_versions.is_empty()
+        && client_versions.iter().any(|v| v.is_tls13())
+        && client_versions.contains(&ProtocolVersion::TLS1_2)
 }
 
 /// The diagnosis of one handshake attempt: the code, the cause with its values, the

@@ -1357,12 +1357,14 @@ fn negotiation_the_suites_suggested_are_not_tls13_ones() {
 }
 
 /// A client offering TLS 1.3 and 1.2 refused with protocol_version: only the server
-/// can move (it speaks older versions only); a client offering TLS 1.2 at most could.
+/// can move (it speaks older versions only); a client offering one of them could add
+/// the other.
 #[test]
 fn version_a_current_client_refused_is_the_servers_to_fix() {
     use crate::diagnose::verdict::Side;
     for (versions, side) in [
         (vec![0x0304, 0x0303], Side::Server),
+        (vec![0x0304], Side::Either),
         (vec![0x0303], Side::Either),
     ] {
         let mut c = connected();
