@@ -920,15 +920,36 @@ mod tests {
         fn trim(&mut self) {}
     }
 
-    /// A segment from `src` to `dst` carrying `payload`.
-    fn test_segment(
-        src: SocketAddr,
-        dst: SocketAddr,
+    /// The flags of a segment.
+    fn flags(syn: bool, ack: bool, fin: bool, rst: bool) -> TcpFlags {
+        TcpFlags { syn, ack, fin, rst }
+    }
+
+    /// Frame `frame`, `frame` milliseconds in.
+    fn at(frame: u64) -> At {
+        At {
+            frame,
+            ts: crate::capture::Timestamp(frame as i64 * 1_000_000),
+        }
+    }
+
+    /// A segment of the test connection (client 10.0.0.1:40000, server 10.0.0.2:443)
+    /// sent in direction `dir`, carrying `payload`.
+    fn segment(
+        dir: Dir,
         seq: u32,
         ack: u32,
         payload: &[u8],
         flags: TcpFlags,
     ) -> TcpSegment<'static> {
+        let (client, server) = (
+            "10.0.0.1:40000".parse().unwrap(),
+            "10.0.0.2:443".parse().unwrap(),
+        );
+        let (src, dst) = match dir {
+            Dir::ToServer => (client, server),
+            Dir::ToClient => (server, client),
+        };
         TcpSegment {
             src,
             dst,
@@ -941,46 +962,57 @@ mod tests {
         }
     }
 
+    /// The test connection: the client's SYN (ISN 1000) and the server's SYN-ACK (ISN
+    /// 5000), then `segments` (frames 3, 4, …), then the end.
+    fn after_handshake(segments: &[TcpSegment<'static>]) -> Connection<Stream> {
+        let handshake = [
+            segment(
+                Dir::ToServer,
+                1000,
+                0,
+                b"",
+                flags(true, false, false, false),
+            ),
+            segment(
+                Dir::ToClient,
+                5000,
+                1001,
+                b"",
+                flags(true, true, false, false),
+            ),
+        ];
+        let first = &handshake[0];
+        let mut c = Connection::<Stream>::new(
+            0,
+            first.src,
+            first.dst,
+            at(1),
+            false,
+            &Limits::default(),
+            &(),
+        );
+        for (i, s) in handshake.iter().chain(segments).enumerate() {
+            c.on_segment(s, at(1 + i as u64));
+        }
+        c.finish();
+        c
+    }
+
     /// A client (ISN 1000) and server (ISN 5000) connection after its handshake, the
     /// client's 10 bytes delivered, then `segments` (client seq offset, payload, flags)
     /// from the client, then the end.
     fn client_closes(segments: &[(u32, &[u8], TcpFlags)]) -> Connection<Stream> {
-        let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
-        let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
-        let at = |frame: u64| At {
-            frame,
-            ts: crate::capture::Timestamp(frame as i64 * 1_000_000),
-        };
-        let mut c =
-            Connection::<Stream>::new(0, client, server, at(1), false, &Limits::default(), &());
-        let seg = test_segment;
-        let ack = TcpFlags {
-            ack: true,
-            ..Default::default()
-        };
-        let syn = TcpFlags {
-            syn: true,
-            ..Default::default()
-        };
-        c.on_segment(&seg(client, server, 1000, 0, b"", syn), at(1));
-        c.on_segment(
-            &seg(
-                server,
-                client,
-                5000,
-                1001,
-                b"",
-                TcpFlags { ack: true, ..syn },
-            ),
-            at(2),
-        );
-        c.on_segment(&seg(client, server, 1001, 5001, b"0123456789", ack), at(3));
-        for (i, (off, payload, flags)) in segments.iter().enumerate() {
-            let s = seg(client, server, 1011 + off, 5001, payload, *flags);
-            c.on_segment(&s, at(4 + i as u64));
-        }
-        c.finish();
-        c
+        let mut all = vec![segment(
+            Dir::ToServer,
+            1001,
+            5001,
+            b"0123456789",
+            flags(false, true, false, false),
+        )];
+        all.extend(segments.iter().map(|(off, payload, flags)| {
+            segment(Dir::ToServer, 1011 + off, 5001, payload, *flags)
+        }));
+        after_handshake(&all)
     }
 
     /// A reset numbered past bytes never captured proves them lost (an alert dropped on
@@ -988,20 +1020,9 @@ mod tests {
     /// fill the gap, and a reset right after a FIN (which takes one number) is none.
     #[test]
     fn a_close_numbered_past_the_last_byte_seen_marks_a_loss() {
-        let rst = TcpFlags {
-            rst: true,
-            ack: true,
-            ..Default::default()
-        };
-        let fin = TcpFlags {
-            fin: true,
-            ack: true,
-            ..Default::default()
-        };
-        let ack = TcpFlags {
-            ack: true,
-            ..Default::default()
-        };
+        let rst = flags(false, true, false, true);
+        let fin = flags(false, true, true, false);
+        let ack = flags(false, true, false, false);
         let c = client_closes(&[(7, b"", rst)]);
         assert!(c.tcp.lost_segment[0].is_some());
         assert!(c.app().unwrap().lost[0]);
@@ -1019,53 +1040,22 @@ mod tests {
     /// close at the start is none.
     #[test]
     fn a_server_close_past_its_syn_ack_start_marks_a_loss() {
-        let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
-        let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
-        let at = |frame: u64| At {
-            frame,
-            ts: crate::capture::Timestamp(frame as i64 * 1_000_000),
-        };
-        let flags = |syn, ack, fin, rst| TcpFlags { syn, ack, fin, rst };
-        let seg = test_segment;
         for (close, seq, lost) in [
             (flags(false, true, true, false), 5301, true),
             (flags(false, true, false, true), 5301, true),
             (flags(false, true, true, false), 5001, false),
             (flags(false, true, false, true), 5001, false),
         ] {
-            let mut c =
-                Connection::<Stream>::new(0, client, server, at(1), false, &Limits::default(), &());
-            let segments = [
-                seg(
-                    client,
-                    server,
-                    1000,
-                    0,
-                    b"",
-                    flags(true, false, false, false),
-                ),
-                seg(
-                    server,
-                    client,
-                    5000,
-                    1001,
-                    b"",
-                    flags(true, true, false, false),
-                ),
-                seg(
-                    client,
-                    server,
+            let c = after_handshake(&[
+                segment(
+                    Dir::ToServer,
                     1001,
                     5001,
                     b"0123456789",
                     flags(false, true, false, false),
                 ),
-                seg(server, client, seq, 1011, b"", close),
-            ];
-            for (i, s) in segments.iter().enumerate() {
-                c.on_segment(s, at(1 + i as u64));
-            }
-            c.finish();
+                segment(Dir::ToClient, seq, 1011, b"", close),
+            ]);
             assert_eq!(c.tcp.lost_segment[1].is_some(), lost, "{close:?} at {seq}");
             assert_eq!(c.app().unwrap().lost[1], lost);
         }
@@ -1075,31 +1065,13 @@ mod tests {
     /// rest never reached it. One covering them all (or a FIN) leaves nothing.
     #[test]
     fn bytes_the_peer_never_acknowledged_are_counted() {
-        let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
-        let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
-        let at = |frame: u64| At {
-            frame,
-            ts: crate::capture::Timestamp(frame as i64 * 1_000_000),
-        };
-        let flags = |syn, ack| TcpFlags {
-            syn,
-            ack,
-            ..Default::default()
-        };
+        let ack = flags(false, true, false, false);
         for (server_ack, unacknowledged) in [(1101, 50), (1151, 0), (1001, 150)] {
-            let mut c =
-                Connection::<Stream>::new(0, client, server, at(1), false, &Limits::default(), &());
-            let segments = [
-                test_segment(client, server, 1000, 0, b"", flags(true, false)),
-                test_segment(server, client, 5000, 1001, b"", flags(true, true)),
-                test_segment(client, server, 1001, 5001, &[0x16; 100], flags(false, true)),
-                test_segment(client, server, 1101, 5001, &[0x16; 50], flags(false, true)),
-                test_segment(server, client, 5001, server_ack, b"", flags(false, true)),
-            ];
-            for (i, s) in segments.iter().enumerate() {
-                c.on_segment(s, at(1 + i as u64));
-            }
-            c.finish();
+            let c = after_handshake(&[
+                segment(Dir::ToServer, 1001, 5001, &[0x16; 100], ack),
+                segment(Dir::ToServer, 1101, 5001, &[0x16; 50], ack),
+                segment(Dir::ToClient, 5001, server_ack, b"", ack),
+            ]);
             assert_eq!(
                 c.client_bytes_unacknowledged(),
                 unacknowledged,

@@ -323,6 +323,25 @@ impl<'a> Ctx<'a> {
         is_encrypted_alert_len(len, self.suite())
     }
 
+    /// `leaf` is vouched for elsewhere: another connection to this server accepted it
+    /// (sent data after the handshake), or this client polls the server with it (the
+    /// same silent handshake at a steady interval: a monitor that does not verify).
+    pub fn leaf_vouched_for(&self, leaf: &CertFacts) -> bool {
+        let client = self.conn.client.ip();
+        self.profile()
+            .is_some_and(|p| p.accepted(leaf) || p.polled_by(leaf, client))
+    }
+
+    /// The server asked for the client's certificate before `closed` and none was
+    /// sent: a client without one leaves there (a browser drops the connection to ask
+    /// its user, and comes back without one).
+    pub fn left_when_asked_for_its_certificate(&self, closed: At) -> bool {
+        self.facts
+            .certificate_request
+            .is_some_and(|asked| asked < closed)
+            && self.facts.client_certificate.is_none()
+    }
+
     pub fn leaf(&self) -> Option<&'a CertFacts> {
         self.facts
             .server_certificates

@@ -147,24 +147,14 @@ fn client_alert_after_its_finished(
         return None;
     }
     let leaf = cx.leaf()?;
-    let client = cx.conn.client.ip();
-    if cx
-        .profile()
-        .is_some_and(|p| p.accepted(leaf) || p.polled_by(leaf, client))
-    {
+    if cx.leaf_vouched_for(leaf) {
         return None;
     }
     let mut ev = vec![cx.client_hello_detail(ch)];
     if let Some(at) = f.finished[1].filter(|at| *at < a.at) {
         ev.push(Detail::ServerFinished { at });
     }
-    ev.push(Detail::EncryptedAlert {
-        at: a.at,
-        from: Dir::ToServer,
-        record_length: 0,
-        instead_of_finished: false,
-        no_data_sent: true,
-    });
+    ev.push(client_alert_before_any_data(a.at));
     if leaf.parse_error.is_none()
         && !leaf.self_signed
         && !super::cert::certificate_visibly_wrong(cx, ch, true)
@@ -173,6 +163,18 @@ fn client_alert_after_its_finished(
         return Some(super::cert::untrusted_leaf(cx, ev));
     }
     Some(super::cert::certificate_rejection(cx, ch, ev, None))
+}
+
+/// The client's encrypted alert at `at`, no data sent before it (its description
+/// unknown without keys).
+fn client_alert_before_any_data(at: At) -> Detail {
+    Detail::EncryptedAlert {
+        at,
+        from: Dir::ToServer,
+        record_length: 0,
+        instead_of_finished: false,
+        no_data_sent: true,
+    }
 }
 
 /// TLS ≤ 1.2, both Finished seen, no data either way: the server answered the
@@ -279,13 +281,7 @@ fn rejection_after_handshake(
         },
     ];
     match client_alert {
-        Some(a) => ev.push(Detail::EncryptedAlert {
-            at: a.at,
-            from: Dir::ToServer,
-            record_length: 0,
-            instead_of_finished: false,
-            no_data_sent: true,
-        }),
+        Some(a) => ev.push(client_alert_before_any_data(a.at)),
         None => {
             // Neither an alert nor a close from the client: nothing to judge.
             if !cx.closed(Dir::ToServer) {
@@ -335,15 +331,9 @@ fn rejection_after_handshake(
         return None;
     }
     // An abrupt close at once: a rejection of trust, unless another client accepted
-    // this leaf, or this client polls the server (the same silent handshake again and
-    // again at a steady interval: a monitor that does not verify).
+    // this leaf, or this client polls the server.
     let leaf = cx.leaf()?;
-    let client = cx.conn.client.ip();
-    if leaf.parse_error.is_some()
-        || cx
-            .profile()
-            .is_some_and(|p| p.accepted(leaf) || p.polled_by(leaf, client))
-    {
+    if leaf.parse_error.is_some() || cx.leaf_vouched_for(leaf) {
         return None;
     }
     ev.push(Detail::SilentAfterCertificate);
@@ -611,12 +601,8 @@ fn client_hung_up_on_server_flight(
     }
     let mut ev = ev.to_vec();
     let visibly_wrong = super::cert::certificate_visibly_wrong(cx, ch, false);
-    // Opened with keys, the flight asked for the client's certificate: a client
-    // without one leaves there too (a browser drops the connection to ask its user).
-    if !visibly_wrong
-        && f.certificate_request.is_some_and(|asked| asked < closed)
-        && f.client_certificate.is_none()
-    {
+    // Opened with keys, the flight asked for the client's certificate.
+    if !visibly_wrong && cx.left_when_asked_for_its_certificate(closed) {
         ev.extend(cx.close_detail(Dir::ToServer));
         return Some(super::negotiation::client_cert_required(cx, ev));
     }

@@ -175,14 +175,8 @@ pub(super) fn closed_mid_handshake(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) ->
                 ev.push(Detail::SilentAfterCertificate);
                 return Some(super::cert::certificate_rejection(cx, ch, ev, None));
             }
-            // Asked for its certificate, the client left without sending one: it has
-            // none to give (a browser drops the connection to ask its user, and comes
-            // back without one).
-            let f = cx.facts;
-            if f.certificate_request.is_some_and(|asked| asked <= c)
-                && f.client_certificate.is_none()
-                && f.finished[0].is_none()
-            {
+            // Asked for its certificate, the client left without sending one.
+            if cx.left_when_asked_for_its_certificate(c) && cx.facts.finished[0].is_none() {
                 ev.extend(cx.close_detail(Dir::ToServer));
                 return Some(super::negotiation::client_cert_required(cx, ev));
             }
