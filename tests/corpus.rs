@@ -228,3 +228,27 @@ fn success_summaries_name_what_was_negotiated() {
     }
     assert!(ssl2 >= 1, "no SSL 2.0 success in the corpus");
 }
+
+/// Authority Information Access is read: the server of Zeek's missing-intermediate trace
+/// (its baseline: "unable to get local issuer certificate") sends its leaf alone, and
+/// the leaf, from a public CA, names where to fetch its issuer; the bundled captures'
+/// leaves, from the recording script's private CA, name none — so an untrusted issuer
+/// is `send_full_chain` for the first and `trust_issuer` for the second.
+#[test]
+fn leaves_that_name_their_issuer_are_told_apart() {
+    let Some(reports) = corpus_reports("leaves_that_name_their_issuer_are_told_apart") else {
+        return;
+    };
+    let hs = &reports["zeek-missing-intermediate.pcap"];
+    let h = find(hs, "192.168.4.149:58529", "128.32.169.140:443").expect("the connection");
+    assert_eq!(h.certificates.len(), 1, "the leaf alone");
+    assert!(h.certificates[0].aia_ca_issuers, "{:?}", h.certificates[0]);
+    let bundled = common::analyze(&common::root().join("captures/cert_unknown_ca.pcap"));
+    let leaves: Vec<_> = bundled
+        .handshakes
+        .iter()
+        .filter_map(|h| h.certificates.first())
+        .collect();
+    assert!(!leaves.is_empty());
+    assert!(leaves.iter().all(|l| !l.aia_ca_issuers));
+}

@@ -32,6 +32,11 @@ pub struct At {
     pub ts: Timestamp,
 }
 
+/// Seconds without an answer after which a client that closes gave up waiting for one
+/// (TCP: `no_response_timeout`; QUIC: `udp_blocked`), rather than aborting. The TCP
+/// rules and QUIC's outcome share it.
+pub const CLIENT_GAVE_UP_WAITING_SECS: f64 = 1.0;
+
 /// A peer's reaction arrives within two round trips (`rtt` seconds each) and a quarter
 /// second of what it reacts to; later, it came after an idle pause. The one definition
 /// the TCP rules and QUIC's outcome share.

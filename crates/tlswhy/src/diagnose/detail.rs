@@ -137,8 +137,10 @@ pub enum Detail {
         #[serde(rename = "leaf", serialize_with = "ser_leaf")]
         certificates: Arc<Vec<CertFacts>>,
     },
-    /// The server sent only its leaf, no intermediate CA.
-    LeafOnly,
+    /// The server sent only its leaf, no intermediate CA; `aia_ca_issuers`: the leaf
+    /// names where to fetch its issuer (else its issuer is most likely a private CA that
+    /// signs leaves directly).
+    LeafOnly { aia_ca_issuers: bool },
     /// The client sent nothing after the server's certificate and closed without an
     /// alert.
     SilentAfterCertificate,
@@ -230,11 +232,15 @@ pub enum Detail {
     Limit { limit: String, decided: bool },
     /// Retransmissions that carried different bytes for the same sequence numbers.
     ConflictingOverlaps { from: Dir, count: u32 },
-    /// QUIC: the client's Initial, sent `datagrams` times (retransmissions).
+    /// QUIC: the client's Initial; `datagrams`: those that carried ClientHello bytes
+    /// (its first flight, which a large ClientHello spreads over several, and any
+    /// resent); `probes`: those sent unanswered beyond the first flight (ClientHello
+    /// bytes resent, or a PING), its probes for an answer.
     QuicInitial {
         at: At,
         version: u32,
         datagrams: u32,
+        probes: u32,
     },
     /// QUIC: the server's Version Negotiation and the versions it lists.
     QuicVersionNegotiation { at: At, versions: Vec<u32> },
@@ -308,7 +314,7 @@ impl Detail {
             | SuitesOffered { .. }
             | VersionsOffered { .. }
             | GroupsOffered { .. }
-            | LeafOnly
+            | LeafOnly { .. }
             | SilentAfterCertificate
             | NoClientAcceptedLeaf
             | HelloNotAcknowledged { .. }

@@ -26,6 +26,7 @@ fn verdict_of(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Ver
         at: first,
         version: attempt.client_version.unwrap_or_default(),
         datagrams: attempt.client_hello_datagrams.max(1),
+        probes: attempt.client_probes,
     };
     let close = attempt.close.as_ref().map(|c| Detail::QuicClose {
         at: c.at,
@@ -218,7 +219,12 @@ fn verdict_of(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Ver
             let mut v = match tcp_fallback {
                 Some(tcp) => {
                     let mut details = with_close(vec![initial]);
-                    details.push(Detail::TcpFallback { at: tcp });
+                    // In time order: a browser racing TCP beside QUIC connects first.
+                    let before = tcp.ts < first.ts;
+                    details.insert(
+                        if before { 0 } else { details.len() },
+                        Detail::TcpFallback { at: tcp },
+                    );
                     Verdict::new(
                         Finding::QuicFellBackToTcp {
                             initials,
@@ -241,6 +247,13 @@ fn verdict_of(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Ver
             v.reads.profile = true;
             v
         }
+        QuicOutcome::ClientCancelled => Verdict::new(
+            Finding::QuicClientCancelled {
+                secs: unanswered_secs,
+            },
+            with_close(vec![initial]),
+            Fix::CheckClientTimeout,
+        ),
         QuicOutcome::Incomplete => Verdict::new(
             Finding::Unfinished {
                 why: Unfinished::BeforeCompletion,
@@ -275,20 +288,14 @@ fn certificate_rejection(
         .and_then(|ch| ch.host_name().map(str::to_string));
     let untrusted = |mut details: Vec<Detail>| {
         let chain_len = attempt.server_certificates.as_ref().map_or(0, |c| c.len());
-        let leaf_only = chain_len == 1 && leaf.is_some_and(|l| !l.self_issued);
-        if leaf_only {
-            details.push(Detail::LeafOnly);
-        }
+        let (leaf_only, fix) = super::rules::cert::untrusted_chain(chain_len, leaf);
+        details.extend(leaf_only);
         Verdict::new(
             Finding::CertIssuerUntrusted {
                 issuer: leaf.map(|l| l.issuer.clone()).unwrap_or_default(),
             },
             details,
-            if leaf_only {
-                Fix::SendFullChain
-            } else {
-                Fix::TrustIssuer
-            },
+            fix,
         )
     };
     let name_uncovered = matches!((leaf, &sni), (Some(l), Some(name)) if !l.covers(name));

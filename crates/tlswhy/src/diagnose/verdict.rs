@@ -281,6 +281,9 @@ pub enum Finding {
     /// QUIC: the client's Initials (`initials` datagrams over `secs` seconds) were
     /// never answered.
     UdpUnanswered { initials: u32, secs: f64 },
+    /// The client closed its QUIC attempt before any answer, `secs` after its first
+    /// Initial, sooner than a client gives up waiting and without probing.
+    QuicClientCancelled { secs: f64 },
     /// QUIC: unanswered, and the client then connected over TCP to the same server.
     QuicFellBackToTcp { initials: u32, secs: f64, tcp: At },
     /// QUIC: the server's Version Negotiation lists none of the client's versions.
@@ -339,7 +342,8 @@ impl Finding {
             ClientLeftBeforeHello
             | ClientAbortedAfterServerFlight
             | ClientAbortedMidHandshake
-            | ClientGaveUp { .. } => Code::ClientAborted,
+            | ClientGaveUp { .. }
+            | QuicClientCancelled { .. } => Code::ClientAborted,
             ServerLeftBeforeHello | ServerClosedAfterHello => Code::ServerClosedAfterClientHello,
             ServerDroppedMidHandshake { reset: false } => Code::ServerClosedAfterClientHello,
             ServerResetAfterHello | ServerDroppedMidHandshake { reset: true } => {

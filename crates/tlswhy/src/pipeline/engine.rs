@@ -167,8 +167,9 @@ impl<'s> Engine<'s> {
                     frame: packet.frame,
                     ts: packet.ts,
                 };
-                // A client that gave up on QUIC connects over TCP to the same server.
-                let fallback = if !self.quic.is_empty() && seg.flags.syn && !seg.flags.ack {
+                // A client that gave up on QUIC connects over TCP to the same server (a
+                // browser racing the two may connect just before: the table keeps it).
+                let fallback = if seg.flags.syn && !seg.flags.ack {
                     self.quic.on_tcp_syn(seg.src, seg.dst, at)
                 } else {
                     None

@@ -93,19 +93,21 @@ struct CryptoStream {
 }
 
 impl CryptoStream {
-    fn add(&mut self, offset: u64, data: &[u8]) {
+    /// Takes a CRYPTO frame's bytes; whether they are new (neither bytes already held
+    /// nor a piece already waiting: a retransmission is not new).
+    fn add(&mut self, offset: u64, data: &[u8]) -> bool {
         if self.overflowed {
-            return;
+            return false;
         }
         let end = offset.saturating_add(data.len() as u64);
         if end > CRYPTO_LIMIT as u64 || self.pending.len() >= CRYPTO_PIECES {
             self.overflowed = true;
-            return;
+            return false;
         }
-        if end <= self.contiguous.len() as u64 {
-            return; // a retransmission
+        if end <= self.contiguous.len() as u64 || self.pending.contains_key(&offset) {
+            return false; // a retransmission
         }
-        self.pending.entry(offset).or_insert_with(|| data.to_vec());
+        self.pending.insert(offset, data.to_vec());
         while let Some(entry) = self.pending.first_entry() {
             let start = *entry.key() as usize;
             if start > self.contiguous.len() {
@@ -117,6 +119,7 @@ impl CryptoStream {
                 self.contiguous.extend_from_slice(new);
             }
         }
+        true
     }
 
     /// The body of the first handshake message of `ty`, once it is all there.
@@ -187,6 +190,11 @@ pub struct QuicAttempt {
     /// Datagrams whose client Initial carried ClientHello bytes (the first flight and
     /// its retransmissions).
     pub client_hello_datagrams: u32,
+    /// Datagrams with a client Initial sent while nothing had come from the server
+    /// that resent ClientHello bytes or held no new ones and no close: the client's
+    /// probes for an answer (RFC 9002 §6.2.4). A first flight of several datagrams
+    /// (a post-quantum key share makes a ClientHello of two) is not one.
+    pub client_probes: u32,
     /// Datagrams from the server, of any kind.
     pub server_datagrams: u32,
     /// Packets of the Handshake space, per side: [client, server].
@@ -254,8 +262,12 @@ pub enum QuicOutcome {
     StatelessReset,
     /// Every client datagram was answered with ICMP port unreachable.
     ConnectionRefused,
-    /// The client's Initials, retransmitted, were never answered.
+    /// The client's Initials were never answered: it probed for an answer (resent its
+    /// ClientHello or a PING), or closed after waiting a second or more.
     UdpBlocked,
+    /// The client closed the attempt itself before any answer, sooner than a second
+    /// and without probing: it gave up on QUIC, not on an answer.
+    ClientCancelled,
     /// The capture ends before the attempt's outcome shows.
     Incomplete,
 }
@@ -283,6 +295,7 @@ impl QuicOutcome {
             QuicOutcome::StatelessReset => "quic_stateless_reset",
             QuicOutcome::ConnectionRefused => "connection_refused",
             QuicOutcome::UdpBlocked => "udp_blocked",
+            QuicOutcome::ClientCancelled => "client_aborted",
             QuicOutcome::Incomplete => "incomplete_capture",
         }
     }
@@ -325,6 +338,8 @@ impl QuicAttempt {
         self.unreadable += u32::from(damaged);
         let mut client_initial = false;
         let mut client_hello_bytes = false;
+        let mut new_hello_bytes = false;
+        let mut closing = false;
         let mut ladder = DatagramLine::default();
         let resets = self.stateless_reset.is_some();
         for packet in found {
@@ -400,8 +415,9 @@ impl QuicAttempt {
                         self.unreadable += u32::from(frames.malformed);
                         client_hello_bytes |= side == 0 && !frames.crypto.is_empty();
                         for (offset, data) in frames.crypto {
-                            self.crypto[side].add(offset, data);
+                            new_hello_bytes |= self.crypto[side].add(offset, data) && side == 0;
                         }
+                        closing |= frames.close.is_some();
                         if let Some(close) = frames.close {
                             self.closed(close, dir, at, false);
                         }
@@ -413,6 +429,13 @@ impl QuicAttempt {
             }
         }
         if client_initial {
+            if self.client_initials > 0
+                && self.server_datagrams == 0
+                && !new_hello_bytes
+                && !closing
+            {
+                self.client_probes += 1;
+            }
             self.client_initials += 1;
             self.last_client_initial = Some(at);
         }
@@ -685,12 +708,23 @@ impl QuicAttempt {
             if self.port_unreachable > 0 {
                 return QuicOutcome::ConnectionRefused;
             }
-            // Retransmitted (or given up on) and never answered.
-            let gave_up = self.close.as_ref().is_some_and(|c| c.from == Dir::ToServer);
-            return if self.client_initials >= 2 || gave_up {
-                QuicOutcome::UdpBlocked
-            } else {
-                QuicOutcome::Incomplete
+            // Probed for an answer (or waited as long as a probe takes) and never
+            // answered; a client that closes sooner, having sent its first flight
+            // alone, did not wait for one (a browser drops the QUIC attempt it raced
+            // against TCP once it needs it no more).
+            if self.client_probes > 0 {
+                return QuicOutcome::UdpBlocked;
+            }
+            let first = self.first.map_or(Timestamp::default(), |at| at.ts);
+            return match &self.close {
+                Some(c) if c.from == Dir::ToServer => {
+                    if c.at.ts.secs_since(first) >= crate::flow::CLIENT_GAVE_UP_WAITING_SECS {
+                        QuicOutcome::UdpBlocked
+                    } else {
+                        QuicOutcome::ClientCancelled
+                    }
+                }
+                _ => QuicOutcome::Incomplete,
             };
         }
         if self.server_version.is_none() && self.version_negotiation.is_some() {

@@ -6,7 +6,8 @@
 //! connection ID, belongs to it too (NAT rebinding, migration: RFC 9000 §9). ICMP port
 //! unreachable answers are matched to the attempt whose datagram they quote; a TCP SYN
 //! from the client to the same server and port after an unanswered attempt is its
-//! fallback.
+//! fallback, and so is one sent just before the attempt started ([`RACE_SECS`]: a
+//! browser races TCP beside QUIC).
 //!
 //! An attempt is over once its outcome cannot change: a CONNECTION_CLOSE was read, a
 //! stateless reset carried the server's token, or the client sent 1-RTT packets and the
@@ -102,6 +103,15 @@ impl QuicFlow {
     }
 }
 
+/// Seconds before an attempt's first Initial within which a TCP SYN from its client to
+/// the same server and port is its fallback: a browser that races TCP beside QUIC
+/// (Chromium for a server whose Alt-Svc it knows) may send the SYN a few milliseconds
+/// first. Longer before, the SYN belongs to an earlier exchange (the page whose Alt-Svc
+/// header made the client try QUIC).
+pub const RACE_SECS: f64 = 0.1;
+/// TCP SYNs remembered: a racing SYN is one of the last this many the worker saw.
+const RECENT_SYNS: usize = 256;
+
 /// The attempts open at once.
 #[derive(Debug, Default)]
 pub struct QuicTable {
@@ -131,6 +141,12 @@ pub struct QuicTable {
     /// not its (`None`: no limit). The same rule as [`QuicTable::take_finished`]'s, at
     /// arrival, so that an attempt's record does not depend on when it is collected.
     idle_ns: Option<i64>,
+    /// The last [`RECENT_SYNS`] TCP SYNs, a ring: a client's address, the server it
+    /// connects to and when; an attempt that starts within [`RACE_SECS`] of one from its
+    /// client to its server takes it as its fallback.
+    recent_syns: Vec<(IpAddr, SocketAddr, At)>,
+    /// Where the next SYN goes in `recent_syns` once it is full.
+    next_syn: usize,
     /// Attempts started.
     pub started: u64,
     /// Datagrams that would have started an attempt beyond [`MAX_ATTEMPTS`].
@@ -279,7 +295,20 @@ impl QuicTable {
             return None;
         }
         self.started += 1;
-        if flow.decided() {
+        // A browser racing TCP beside QUIC may send its SYN first.
+        let race_ns = (RACE_SECS * 1e9) as i64;
+        flow.tcp_fallback = self
+            .recent_syns
+            .iter()
+            .filter(|(ip, server, syn)| {
+                *ip == src.ip()
+                    && *server == dst
+                    && syn.ts <= at.ts
+                    && at.ts.0.saturating_sub(syn.ts.0) <= race_ns
+            })
+            .map(|&(_, _, syn)| syn)
+            .max();
+        if flow.decided() || flow.tcp_fallback.is_some() {
             self.candidates.push(key);
         }
         self.first_frames.insert(at.frame);
@@ -347,6 +376,16 @@ impl QuicTable {
     /// attempts from that client's address to the same server and port; returns where
     /// the earliest of them started.
     pub fn on_tcp_syn(&mut self, client: SocketAddr, server: SocketAddr, at: At) -> Option<At> {
+        // A ring: the oldest is overwritten (no look at times here: one store per SYN).
+        if self.recent_syns.len() < RECENT_SYNS {
+            self.recent_syns.push((client.ip(), server, at));
+        } else {
+            self.recent_syns[self.next_syn] = (client.ip(), server, at);
+        }
+        self.next_syn = (self.next_syn + 1) % RECENT_SYNS;
+        if self.flows.is_empty() {
+            return None;
+        }
         let mut earliest: Option<At> = None;
         for (key, flow) in self.flows.iter_mut() {
             if flow.tcp_fallback.is_none()
@@ -598,5 +637,111 @@ mod tests {
             .on_datagram(client, server, &initial(&dcid, &[], false, &crypto), at)
             .is_some());
         assert_eq!(table.started, 1);
+    }
+
+    /// At `ms` milliseconds into the capture.
+    fn at_ms(frame: u64, ms: i64) -> At {
+        At {
+            frame,
+            ts: Timestamp(1_000_000_000_000 + ms * 1_000_000),
+        }
+    }
+
+    /// An unanswered attempt: a ClientHello spread over two Initials is one flight, not
+    /// a probe; the client resending its first bytes is one. Closing sooner than a
+    /// second without probing is the client giving up on QUIC, not on an answer.
+    #[test]
+    fn probes_and_early_closes_of_an_unanswered_attempt() {
+        let client: SocketAddr = "10.0.0.1:50000".parse().unwrap();
+        let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let dcid = [7u8; 8];
+        // The ClientHello's first four bytes, then four more at offset 4.
+        let first = initial(
+            &dcid,
+            &[],
+            false,
+            &[0x06, 0x00, 0x04, 0x01, 0x00, 0x01, 0x00],
+        );
+        let second = initial(
+            &dcid,
+            &[],
+            false,
+            &[0x06, 0x04, 0x04, 0x03, 0x03, 0xaa, 0xbb],
+        );
+        let ping = initial(&dcid, &[], false, &[0x01]);
+        // CONNECTION_CLOSE (transport), NO_ERROR, no frame type, no reason.
+        let close = initial(&dcid, &[], false, &[0x1c, 0x00, 0x00, 0x00]);
+        let outcome = |datagrams: &[(&[u8], i64)]| {
+            let mut table = QuicTable::default();
+            let mut key = None;
+            for (i, (d, ms)) in datagrams.iter().enumerate() {
+                key = key.or(table.on_datagram(client, server, d, at_ms(i as u64 + 1, *ms)));
+            }
+            let flow = &table.flows[&key.expect("an attempt")];
+            (flow.attempt.client_probes, flow.attempt.outcome())
+        };
+        use QuicOutcome::*;
+        assert_eq!(outcome(&[(&first, 0), (&second, 1)]), (0, Incomplete));
+        assert_eq!(
+            outcome(&[(&first, 0), (&second, 1), (&close, 60)]),
+            (0, ClientCancelled)
+        );
+        assert_eq!(
+            outcome(&[(&first, 0), (&second, 1), (&first, 300)]),
+            (1, UdpBlocked)
+        );
+        assert_eq!(
+            outcome(&[(&first, 0), (&ping, 300), (&close, 400)]),
+            (1, UdpBlocked)
+        );
+        assert_eq!(
+            outcome(&[(&first, 0), (&second, 1), (&close, 1500)]),
+            (0, UdpBlocked)
+        );
+    }
+
+    /// A TCP SYN from the attempt's client to its server just before the attempt (a
+    /// browser racing the two) is its fallback, as is one after it; one from long
+    /// before, or to another server, is not.
+    #[test]
+    fn a_syn_just_before_the_attempt_is_its_fallback() {
+        let client: SocketAddr = "10.0.0.1:50000".parse().unwrap();
+        let tcp_client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let other: SocketAddr = "10.0.0.3:443".parse().unwrap();
+        let hello = initial(
+            &[7; 8],
+            &[],
+            false,
+            &[0x06, 0x00, 0x04, 0x01, 0x00, 0x01, 0x00],
+        );
+        let fallback = |syns: &[(SocketAddr, i64)]| {
+            let mut table = QuicTable::default();
+            for (i, (to, ms)) in syns.iter().enumerate() {
+                assert_eq!(
+                    table.on_tcp_syn(tcp_client, *to, at_ms(i as u64 + 1, *ms)),
+                    None
+                );
+            }
+            let key = table.on_datagram(client, server, &hello, at_ms(100, 1000));
+            table.flows[&key.expect("an attempt")].tcp_fallback
+        };
+        assert_eq!(fallback(&[(server, 994)]), Some(at_ms(1, 994)));
+        assert_eq!(
+            fallback(&[(server, 500), (server, 950)]),
+            Some(at_ms(2, 950))
+        );
+        assert_eq!(fallback(&[(server, 500)]), None);
+        assert_eq!(fallback(&[(other, 999)]), None);
+        // After the attempt started: the fallback of an attempt still open.
+        let mut table = QuicTable::default();
+        let key = table
+            .on_datagram(client, server, &hello, at_ms(1, 0))
+            .unwrap();
+        assert_eq!(
+            table.on_tcp_syn(tcp_client, server, at_ms(2, 3000)),
+            Some(at_ms(1, 0))
+        );
+        assert_eq!(table.flows[&key].tcp_fallback, Some(at_ms(2, 3000)));
     }
 }

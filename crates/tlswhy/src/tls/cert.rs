@@ -1,4 +1,5 @@
-//! Certificates as facts (subject, issuer, SAN names, validity, self-signed) through
+//! Certificates as facts (subject, issuer, SAN names, validity, self-signed, where to
+//! fetch the issuer) through
 //! x509-parser, and host-name matching by the rules of RFC 6125 §6.4.
 
 use std::cell::RefCell;
@@ -8,7 +9,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::Serialize;
-use x509_parser::extensions::GeneralName;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// What one certificate says.
@@ -33,12 +35,31 @@ pub struct CertFacts {
     /// Self-issued and the signature verifies with its own key.
     pub self_signed: bool,
     pub is_ca: bool,
+    /// Its Authority Information Access names where to fetch its issuer's certificate
+    /// (id-ad-caIssuers), as certificates from public CAs do: a client missing an
+    /// intermediate may fetch it there. A leaf without it is more likely signed directly
+    /// by a private CA.
+    pub aia_ca_issuers: bool,
     pub serial: String,
     /// The algorithm the issuer signed it with: its name for the common ones
     /// (`sha256WithRSAEncryption`, `ecdsa-with-SHA384`, …), else the OID.
     pub signature_algorithm: String,
     /// Set when the DER did not parse; the other fields are then empty.
     pub parse_error: Option<String>,
+}
+
+/// Whether the certificate's Authority Information Access extension has a caIssuers
+/// entry.
+fn names_ca_issuers(cert: &X509Certificate<'_>) -> bool {
+    cert.extensions()
+        .iter()
+        .any(|ext| match ext.parsed_extension() {
+            ParsedExtension::AuthorityInfoAccess(aia) => aia
+                .accessdescs
+                .iter()
+                .any(|d| d.access_method == OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS),
+            _ => false,
+        })
 }
 
 impl CertFacts {
@@ -91,6 +112,7 @@ impl CertFacts {
             self_issued,
             self_signed,
             is_ca: cert.is_ca(),
+            aia_ca_issuers: names_ca_issuers(&cert),
             serial: cert.raw_serial_as_string(),
             signature_algorithm: signature_algorithm_name(
                 &cert.signature_algorithm.algorithm.to_id_string(),

@@ -77,6 +77,9 @@ struct CertWire {
     self_issued: bool,
     self_signed: bool,
     is_ca: bool,
+    /// Absent from files written before it was kept.
+    #[serde(default)]
+    aia_ca_issuers: bool,
     serial: String,
     signature_algorithm: String,
     parse_error: Option<String>,
@@ -95,6 +98,7 @@ impl From<&CertFacts> for CertWire {
             self_issued: c.self_issued,
             self_signed: c.self_signed,
             is_ca: c.is_ca,
+            aia_ca_issuers: c.aia_ca_issuers,
             serial: c.serial.clone(),
             signature_algorithm: c.signature_algorithm.clone(),
             parse_error: c.parse_error.clone(),
@@ -115,6 +119,7 @@ impl From<CertWire> for CertFacts {
             self_issued: c.self_issued,
             self_signed: c.self_signed,
             is_ca: c.is_ca,
+            aia_ca_issuers: c.aia_ca_issuers,
             serial: c.serial,
             signature_algorithm: c.signature_algorithm,
             parse_error: c.parse_error,

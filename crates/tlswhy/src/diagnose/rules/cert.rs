@@ -233,8 +233,7 @@ pub(super) fn untrusted_leaf(cx: &Ctx<'_>, mut evidence: Vec<Detail>) -> Verdict
     issuer_untrusted(cx, Some(&leaf), evidence)
 }
 
-/// The client does not trust the leaf's issuer. A chain of the leaf alone (not
-/// self-issued) lacks its intermediates: then sending them is the fix.
+/// The client does not trust the leaf's issuer.
 fn issuer_untrusted(
     cx: &Ctx<'_>,
     leaf: Option<&crate::tls::cert::CertFacts>,
@@ -245,19 +244,37 @@ fn issuer_untrusted(
         .server_certificates
         .as_ref()
         .map_or(0, |c| c.value.chain_length);
-    let leaf_only = chain_len == 1 && leaf.is_some_and(|l| !l.self_issued);
-    if leaf_only {
-        evidence.push(Detail::LeafOnly);
-    }
+    let (leaf_only, fix) = untrusted_chain(chain_len, leaf);
+    evidence.extend(leaf_only);
     Verdict::new(
         Finding::CertIssuerUntrusted {
             issuer: leaf.map(|l| l.issuer.clone()).unwrap_or_default(),
         },
         evidence,
-        if chain_len == 1 {
-            Fix::SendFullChain
-        } else {
-            Fix::TrustIssuer
-        },
+        fix,
     )
+}
+
+/// What a chain the client does not trust adds to the evidence, and the fix, over TCP
+/// and QUIC alike. A leaf alone (not self-issued) lacks its intermediates — sending
+/// them is the fix — when it names where to fetch its issuer (AIA caIssuers, which
+/// certificates from public CAs carry); a leaf without it is most likely signed directly
+/// by a private CA, a root with nothing to send: the client must trust it.
+pub(crate) fn untrusted_chain(
+    chain_len: usize,
+    leaf: Option<&crate::tls::cert::CertFacts>,
+) -> (Option<Detail>, Fix) {
+    match leaf {
+        Some(l) if chain_len == 1 && !l.self_issued => (
+            Some(Detail::LeafOnly {
+                aia_ca_issuers: l.aia_ca_issuers,
+            }),
+            if l.aia_ca_issuers {
+                Fix::SendFullChain
+            } else {
+                Fix::TrustIssuer
+            },
+        ),
+        _ => (None, Fix::TrustIssuer),
+    }
 }

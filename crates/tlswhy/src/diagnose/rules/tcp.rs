@@ -10,10 +10,6 @@ use crate::flow::Dir;
 use crate::tls::facts::Seen;
 use crate::tls::hello::ClientHelloFacts;
 
-/// Seconds of silence after its ClientHello after which a client that closes gave up
-/// waiting for an answer (`no_response_timeout`), rather than aborting.
-const CLIENT_GAVE_UP_WAITING: f64 = 1.0;
-
 /// The SYN was refused, never answered, or the capture ends right after it.
 pub(super) fn handshake_never_started(cx: &Ctx<'_>) -> Option<Verdict> {
     let t = &cx.conn.tcp;
@@ -118,7 +114,7 @@ pub(super) fn no_server_answer(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Ver
     // A client that hangs up after a second or more of silence gave up waiting; the end
     // of the capture must outlast the timeout.
     let timed_out = match client_closed {
-        Some(_) => waited >= CLIENT_GAVE_UP_WAITING,
+        Some(_) => waited >= crate::flow::CLIENT_GAVE_UP_WAITING_SECS,
         None => waited >= cx.settings.response_timeout,
     };
     if timed_out {

@@ -130,12 +130,18 @@ fn citation(out: &mut String, cx: &Context, at: At, from: Dir) {
     out.push_str(": ");
 }
 
-/// `frame 7 (+0.001200 s)`: a packet and its time from the capture's start.
+/// `frame 7 (+0.001200 s)`: a packet and its time from the record's start.
 fn frame_and_time(out: &mut String, cx: &Context, at: At) {
     out.push_str("frame ");
     push_number(out, at.frame);
-    out.push_str(" (+");
-    push_seconds(out, at.ts, cx.start);
+    // Before the record's start: a TCP SYN a browser sent just before its QUIC attempt.
+    if at.ts < cx.start {
+        out.push_str(" (-");
+        push_seconds(out, cx.start, at.ts);
+    } else {
+        out.push_str(" (+");
+        push_seconds(out, at.ts, cx.start);
+    }
     out.push_str(" s)");
 }
 
@@ -365,16 +371,22 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             at,
             version,
             datagrams,
+            probes,
         } => cite(
             out,
             cx,
             *at,
             Dir::ToServer,
             format_args!(
-                "QUIC Initial ({}){}",
+                "QUIC Initial ({}){}{}",
                 crate::quic::version_name(*version),
                 if *datagrams > 1 {
-                    format!(", sent in {datagrams} datagrams (retransmitted)")
+                    format!(", ClientHello bytes in {datagrams} datagrams")
+                } else {
+                    String::new()
+                },
+                if *probes > 0 {
+                    format!("; {probes} probe(s) after the first flight, unanswered (retransmissions)")
                 } else {
                     String::new()
                 }
@@ -433,7 +445,11 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             cx,
             *at,
             Dir::ToServer,
-            "TCP SYN to the same server and port: the client falls back to TCP",
+            if at.ts < cx.start {
+                "TCP SYN to the same server and port just before its first Initial: the client races TCP beside QUIC"
+            } else {
+                "TCP SYN to the same server and port: the client falls back to TCP"
+            },
         ),
         Detail::QuicClientStoppedInHandshake { at } => cite(
             out,
@@ -506,8 +522,11 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             write_unix(out, l.not_after);
             Ok(())
         }
-        Detail::LeafOnly => {
-            out.write_str("the server sent only the leaf certificate, no intermediate: complete only when its issuer is a root the client trusts")
+        Detail::LeafOnly { aia_ca_issuers: true } => {
+            out.write_str("the server sent only the leaf certificate, no intermediate: complete only when its issuer is a root the client trusts (the leaf names where to fetch its issuer, AIA caIssuers; a few clients do, most do not)")
+        }
+        Detail::LeafOnly { aia_ca_issuers: false } => {
+            out.write_str("the server sent only the leaf certificate, which names no place to fetch its issuer (no AIA caIssuers, which certificates from public CAs carry): its issuer is most likely a private CA signing leaves directly, a root the client must trust")
         }
         Detail::HelloNotAcknowledged { unacknowledged } => write!(
             out,

@@ -291,6 +291,12 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
         Finding::UdpUnanswered { initials, secs } => format!(
             "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered: UDP to this port is dropped on the way or by the server's host."
         ),
+        Finding::QuicClientCancelled { secs } => format!(
+            "The client closed its QUIC attempt to {server} itself {secs:.3} s after its first Initial, before any answer and without probing for one: it gave up on QUIC, not on an answer (a browser closes the QUIC attempt it raced against TCP once it has no use for it), so this says nothing about UDP being blocked."
+        ),
+        Finding::QuicFellBackToTcp { initials, secs, tcp } if tcp.ts < cx.start => format!(
+            "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered, while it connected over TCP to the same port beside them (racing the two): UDP is dropped on the way."
+        ),
         Finding::QuicFellBackToTcp { initials, secs, .. } => format!(
             "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered, and it fell back to TCP to the same port: UDP is dropped on the way."
         ),
