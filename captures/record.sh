@@ -42,9 +42,11 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # cmake), on 127.0.0.1 UDP 4600-4613 and 4618-4623, and in two network namespaces made
 # here (tw-qc, tw-qs: a veth pair, 10.254.0.1 and 10.254.0.2) for the blocked cases
 # (nftables dropping UDP to the server's ports 4614-4616 in tw-qs) and the stateless reset
-# (UDP 4617, a slow uplink: a tbf qdisc on the client's end of the pair). Their attempts
-# are UDP flows: `expect_quic` lines, verified by expected.py with tshark's QUIC dissector,
-# go under "quic" in expected.json. Where the clients write their secrets,
+# (UDP 4617, a slow uplink: a tbf qdisc on the client's end of the pair); quic_browser_race
+# records Chromium racing QUIC against TCP (Alt-Svc from nginx, UDP dropped) in a third
+# namespace, tw-qb (its own lo only; TCP and UDP 4624). Their attempts are UDP flows:
+# `expect_quic` lines, verified by expected.py with tshark's QUIC dissector, go under
+# "quic" in expected.json. Where the clients write their secrets,
 # captures/<name>.keys holds them (see quic_keys_finish).
 set -euo pipefail
 
@@ -74,7 +76,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      browsers_tls12 browsers_tls13
      quic_ok quic_ok_ngtcp2 quic_alpn_mismatch quic_version_mismatch quic_cert_rejected
      quic_connection_refused quic_udp_blocked quic_tcp_fallback quic_stateless_reset
-     quic_transport_error quic_migration quic_draft29)
+     quic_transport_error quic_migration quic_draft29 quic_browser_race)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -128,12 +130,13 @@ stop_all() {
     PIDS=()
 }
 
-# wait_listen IP PORT: until something listens there (checked with ss: no traffic). Java
-# listens on an IPv6 socket bound to the IPv4-mapped address ([::ffff:127.0.0.1]).
+# wait_listen IP PORT: until something listens there (checked with ss: no traffic), in
+# the network namespace $QNS if set. Java listens on an IPv6 socket bound to the
+# IPv4-mapped address ([::ffff:127.0.0.1]).
 wait_listen() {
     local i
     for i in $(seq 1 200); do
-        if ss -Hltn "sport = :$2" | awk '{print $4}' | grep -Eq "^(\\[::\\]|\\*|0\\.0\\.0\\.0|$1|\\[::ffff:$1\\]):$2\$"; then
+        if ${QNS:+ip netns exec "$QNS"} ss -Hltn "sport = :$2" | awk '{print $4}' | grep -Eq "^(\\[::\\]|\\*|0\\.0\\.0\\.0|$1|\\[::ffff:$1\\]):$2\$"; then
             return 0
         fi
         sleep 0.05
@@ -369,7 +372,8 @@ gnutls_serv() { # PORT ARGS...
     wait_listen 127.0.0.1 "$port"
 }
 
-# nginx_start NAME: nginx with the http{} body read from stdin; own prefix, pid, logs.
+# nginx_start NAME: nginx with the http{} body read from stdin; own prefix, pid, logs;
+# in the network namespace $QNS if set.
 nginx_start() {
     local d=$WORK/nginx-$1
     mkdir -p "$d/tmp"
@@ -395,7 +399,7 @@ EOF
     } >"$d/nginx.conf"
     nginx -t -q -c "$d/nginx.conf" -p "$d/" -e "$d/error.log" >>"$WORK/nginx-$1.log" 2>&1 ||
         die "nginx config $d/nginx.conf: $(cat "$WORK/nginx-$1.log")"
-    start "nginx-$1" timeout 120 nginx -c "$d/nginx.conf" -p "$d/" -e "$d/error.log"
+    start "nginx-$1" ${QNS:+ip netns exec "$QNS"} timeout 120 nginx -c "$d/nginx.conf" -p "$d/" -e "$d/error.log"
 }
 
 # nginx_emby NAME IP PORT BODY: nginx serving emby.example.com (the RSA certificate) over
@@ -2463,9 +2467,10 @@ firefox_get() {
     rm -rf "$d"
 }
 
-# browser_saw NAME ERE WHAT: the browser's logs (its output, net log, MOZ_LOG) show ERE.
+# browser_saw NAME ERE WHAT: the browser's logs (its output, net log and its summary
+# NAME.netlog.txt where there is one (chromium_ns), MOZ_LOG) show ERE.
 browser_saw() {
-    grep -Eqs -- "$2" "$WORK/$1.log" "$WORK/$1".netlog.json "$WORK/$1".moz.log* ||
+    grep -Eqs -- "$2" "$WORK/$1.log" "$WORK/$1".netlog.json "$WORK/$1".netlog.txt "$WORK/$1".moz.log* ||
         die "$1: the browser did not report $3 ('$2' not in $WORK/$1.*)"
 }
 
@@ -3057,6 +3062,145 @@ sc_quic_draft29() {
     ngtcp2_client c "$nk" 127.0.0.1 4623 -v 0xff00001d
     capture_stop
     quic_keys_finish $k 4622,4623
+}
+
+# ---------------------------------------------------------------- QUIC from a browser --
+# Chromium racing QUIC against TCP when UDP is dropped. All of it in a network namespace
+# made here, tw-qb (only its own lo: 127.0.0.1), deleted afterwards; tcpdump on that lo.
+# nginx serves emby.example.com over TLS 1.3 on TCP 127.0.0.1:4624 (HTTP/2) and
+# advertises HTTP/3 on the same port (Alt-Svc: h3=":4624"), where an aioquic server
+# listens on UDP, but nftables drops UDP to the port on input (nft_drop_udp: no ICMP; the
+# capture still holds the datagrams, which tcpdump on lo sees as they are sent). Two
+# headless Chromium runs share one profile (chromium_ns): the first loads a page over TCP
+# and learns the Alt-Svc, the second knows it from the start. What Chromium did is read
+# from its net log (tools/netlog.py: its TCP connections and their TLS, its QUIC sessions
+# and how each was closed, the responses and over what they came), and from nginx's access
+# log; the expect lines follow from them.
+
+# nft_drop_udp NS PORT: nftables in the namespace NS drops UDP to PORT on input, silently
+# (no ICMP), counting what it drops.
+nft_drop_udp() {
+    ip netns exec "$1" nft -f - <<NFT
+table inet tlswhy_drop_udp {
+    chain input {
+        type filter hook input priority filter; policy accept;
+        udp dport $2 counter drop
+    }
+}
+NFT
+}
+
+# chromium_ns NAME PROFILE URL: headless Chromium, in the network namespace $QNS, loads
+# URL (--dump-dom: it exits once the page has loaded, at most BROWSER_SECS) with QUIC on
+# (--enable-quic) and the profile PROFILE: its HOME, with an NSS database trusting the test
+# CA (browser_profile), and its user data, made by the first run and kept for the next
+# (which then knows what the runs before it learned, such as a server's Alt-Svc; removed
+# by the caller, or with $WORK/profiles by cleanup). Its log is $WORK/NAME.log, its net log
+# $WORK/NAME.netlog.json, and what the net log says about emby.example.com:PORT (URL's
+# port; tools/netlog.py) $WORK/NAME.netlog.txt, which browser_saw reads.
+chromium_ns() {
+    local name=$1 d=$2 url=$3 port
+    port=${url#https://emby.example.com:}
+    port=${port%%/*}
+    [ -d "$d/home/.pki/nssdb" ] || browser_profile "$d/home/.pki/nssdb"
+    browser_run "$name" ${QNS:+ip netns exec "$QNS"} env HOME="$d/home" XDG_CONFIG_HOME="$d/home/.config" \
+        XDG_CACHE_HOME="$d/home/.cache" chromium "${CHROMIUM_FLAGS[@]}" --enable-quic --user-data-dir="$d/data" \
+        --log-net-log="$WORK/$name.netlog.json" --dump-dom "$url"
+    python3 "$TOOLS/netlog.py" "$WORK/$name.netlog.json" "emby.example.com:$port" "127.0.0.1:$port" \
+        >"$WORK/$name.netlog.txt" 2>>"$WORK/$name.log" || die "$name: its net log $WORK/$name.netlog.json does not read"
+}
+
+# expect_chromium_tcp SCENARIO NAME PORT NOTE: one expect line (ok) for each TCP connection
+# Chromium's net log (run NAME) shows to 127.0.0.1:PORT, in order, the first noted "NOTE
+# (connection 1 of N)" and so on. Dies unless there is one at least and every one had a
+# TLS 1.3 handshake that ALPN took to HTTP/2.
+expect_chromium_tcp() {
+    local k=$1 name=$2 port=$3 note=$4 all n i
+    all=$(grep -c '^tcp_connect ' "$WORK/$name.netlog.txt" || true)
+    n=$(grep -c "^tcp_connect 127\\.0\\.0\\.1:$port local=127\\.0\\.0\\.1:[0-9]* ssl=TLS 1\\.3/h2\$" "$WORK/$name.netlog.txt" || true)
+    [ "$n" -ge 1 ] && [ "$n" = "$all" ] ||
+        die "$name: $n of $all TCP connections with TLS 1.3 and h2 in its net log (see $WORK/$name.netlog.txt)"
+    for i in $(seq 1 "$n"); do
+        expect "$k" "127.0.0.1:$port" ok emby.example.com - "$note (connection $i of $n)"
+    done
+    echo "   $name: $n TCP connection(s) in its net log" >&2
+}
+
+# Two behaviours of Chromium's QUIC. (1) The cancelled attempt: the first run (no Alt-Svc
+# known) loads / over TCP, reads the Alt-Svc in the response, starts a QUIC attempt beside
+# its HTTP/2 connection for the page's next request (the stylesheet it links, which the
+# HTTP/2 connection carries at once) and exits (--dump-dom: the page has loaded) 0.1 to
+# 0.2 s later: the attempt is closed at once, unanswered, before its first retransmission
+# (its net log: 3 packets sent, the two Initials of its ClientHello and the close). The
+# favicon, requested once the page has loaded, may come too late for it: the stylesheet
+# makes the attempt happen in every run. (2) The race: the second run knows the Alt-Svc
+# and starts a TCP connection and a QUIC attempt together (within some 30 ms, either
+# first); the QUIC Initials are retransmitted, never answered, and Chromium closes the
+# attempt after 4 s of silence. Its page, /slow.html (6 KB, sent at 1 KB/s: limit_rate),
+# comes over TCP in about 6 s, so the browser stays until the attempt is closed and exits
+# by itself soon after (a browser killed instead loses the end of its net log).
+sc_quic_browser_race() {
+    local k=quic_browser_race port=4624 prof=$WORK/profiles/quic-browser-race www=$WORK/www-qb dropped
+    mkdir -p "$www"
+    echo '<html><head><link rel="stylesheet" href="/style.css"></head><body>hello from emby.example.com</body></html>' \
+        >"$www/index.html"
+    echo 'body { color: black; }' >"$www/style.css"
+    printf '<html><body>hello from emby.example.com, slowly<!-- %s --></body></html>\n' \
+        "$(head -c 6000 /dev/zero | tr '\0' x)" >"$www/slow.html"
+    tun_ns tw-qb
+    QNS=tw-qb aioquic_server qb1 127.0.0.1:$port
+    QNS=tw-qb nginx_start qb <<EOF
+    server {
+        listen 127.0.0.1:$port ssl http2;
+        server_name emby.example.com;
+        ssl_protocols TLSv1.3;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        add_header Alt-Svc 'h3=":$port"; ma=86400' always;
+        root $www;
+        types { text/html html; text/css css; }
+        location = /slow.html { limit_rate 1k; }
+    }
+EOF
+    QNS=tw-qb wait_listen 127.0.0.1 $port
+    nft_drop_udp tw-qb $port
+    CAP_NETNS=tw-qb capture_start $k "port $port"
+    QNS=tw-qb chromium_ns cr-race1 "$prof" "https://emby.example.com:$port/"
+    browser_saw cr-race1 'hello from emby\.example\.com$' "the page"
+    browser_saw cr-race1 "^response https://emby\\.example\\.com:$port/ via=h2 HTTP/1\\.1 200\$" \
+        "the page over HTTP/2 (TCP), 200"
+    browser_saw cr-race1 "^response https://emby\\.example\\.com:$port/style\\.css via=h2 HTTP/1\\.1 200\$" \
+        "the stylesheet over HTTP/2 (TCP), 200"
+    browser_saw cr-race1 '^quic_sessions 1$' "one QUIC session"
+    browser_saw cr-race1 "^quic_session emby\\.example\\.com:$port packets_sent=3 packets_received=0 close_on_error=-3 \\(ERR_ABORTED\\) closed quic_error=70 \\(QUIC_CONNECTION_CANCELLED\\) from_peer=false details=net error\$" \
+        "its QUIC session closed unanswered (3 packets sent: no retransmission) on ERR_ABORTED (-3), quic_error 70 'net error'"
+    BROWSER_SECS=15 QNS=tw-qb chromium_ns cr-race2 "$prof" "https://emby.example.com:$port/slow.html"
+    browser_saw cr-race2 'hello from emby.example.com, slowly' "the page"
+    browser_saw cr-race2 "^response https://emby\\.example\\.com:$port/slow\\.html via=h2 HTTP/1\\.1 200\$" \
+        "the page over HTTP/2 (TCP), 200"
+    browser_saw cr-race2 '^quic_sessions 1$' "one QUIC session"
+    browser_saw cr-race2 "^quic_session emby\\.example\\.com:$port packets_sent=[0-9]+ packets_received=0 closed quic_error=25 \\(QUIC_NETWORK_IDLE_TIMEOUT\\) from_peer=false details=No recent network activity after [0-9]+us\\. Timeout:4s" \
+        "its QUIC session closed unanswered after 4 s of silence, quic_error 25 'No recent network activity ... Timeout:4s'"
+    capture_stop
+    grep -q '"GET / HTTP/2.0" 200 ' "$WORK/nginx-qb/access.log" &&
+        grep -q '"GET /slow.html HTTP/2.0" 200 ' "$WORK/nginx-qb/access.log" ||
+        die "nginx did not serve both pages over HTTP/2 (see $WORK/nginx-qb/access.log)"
+    dropped=$(ip netns exec tw-qb nft list table inet tlswhy_drop_udp | sed -n 's/.*counter packets \([0-9]*\) .*/\1/p')
+    [ "${dropped:-0}" -gt 0 ] || die "nftables dropped no UDP datagram"
+    echo "   nftables dropped $dropped UDP datagram(s) to port $port" >&2
+    expect_chromium_tcp $k cr-race1 $port \
+        "Chromium (headless, first run, no Alt-Svc known) -> nginx (TLS 1.3, HTTP/2, Alt-Svc h3 on the same port) in the namespace tw-qb, UDP to the port dropped: GET / and its stylesheet answered 200 over TCP (its net log: TLS 1.3, h2); Chromium opens a spare connection beside the page's, and both complete"
+    expect_chromium_tcp $k cr-race2 $port \
+        "Chromium (headless, second run, the same profile: the Alt-Svc known) -> the same server: the TCP connection it races against its QUIC attempt, started within some 30 ms of the first Initial (before or after it, as it happens); GET /slow.html comes over it, 200 (its net log: TLS 1.3, h2), 6 KB at 1 KB/s"
+    expect_quic $k 127.0.0.1 127.0.0.1:$port client_aborted emby.example.com \
+        "Chromium's first run, once the page has loaded over TCP and its Alt-Svc (h3 on the same port) is read: a QUIC attempt beside the HTTP/2 connection, for the page's stylesheet (which that connection carries at once), its ClientHello in two Initials; 0.1 to 0.2 s later --dump-dom ends the browser and the attempt is closed, unanswered and never retransmitted: its net log shows QUIC_SESSION_CLOSE_ON_ERROR net_error -3 (ERR_ABORTED), then a CONNECTION_CLOSE 0x1c NO_ERROR (quic_error 70 QUIC_CONNECTION_CANCELLED, reason '70:net error') in an Initial. The client gave up on QUIC, not on an answer" \
+        $V1 h3/- - "client:0x1c:0x0:0x0:I"
+    expect_quic $k 127.0.0.1 127.0.0.1:$port quic_blocked_fell_back_to_tcp emby.example.com \
+        "Chromium's second run, the Alt-Svc known: it races a QUIC attempt against a TCP connection to the same port (started within some 30 ms of each other, either first); UDP to the port is dropped (nftables, no ICMP), so the Initials (the ClientHello in two, then retransmissions at about 0.3, 0.9 and 2.1 s) are never answered, while the page loads over TCP; at 4 s Chromium closes the attempt: CONNECTION_CLOSE 0x1c NO_ERROR in an Initial, reason '25:No recent network activity after ...us. Timeout:4s ...' (its net log: quic_error 25 QUIC_NETWORK_IDLE_TIMEOUT)" \
+        $V1 h3/- - "client:0x1c:0x0:0x0:I"
+    stop_all
+    tun_ns_del
+    rm -rf "$prof"
 }
 
 # ---------------------------------------------------------------- main -----------------

@@ -219,12 +219,13 @@ fn verdict_of(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Ver
             let mut v = match tcp_fallback {
                 Some(tcp) => {
                     let mut details = with_close(vec![initial]);
-                    // In time order: a browser racing TCP beside QUIC connects first.
-                    let before = tcp.ts < first.ts;
-                    details.insert(
-                        if before { 0 } else { details.len() },
-                        Detail::TcpFallback { at: tcp },
-                    );
+                    // In time order: a browser racing TCP beside QUIC may connect
+                    // before its first Initial, a client falling back after its close.
+                    let place = details
+                        .iter()
+                        .position(|d| d.at().is_some_and(|at| at.ts > tcp.ts))
+                        .unwrap_or(details.len());
+                    details.insert(place, Detail::TcpFallback { at: tcp });
                     Verdict::new(
                         Finding::QuicFellBackToTcp {
                             initials,

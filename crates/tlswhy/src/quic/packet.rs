@@ -51,9 +51,21 @@ pub enum QuicPacket<'a> {
 pub fn packets(mut datagram: &[u8]) -> (Vec<QuicPacket<'_>>, bool) {
     let mut out = Vec::new();
     while let Some(&first) = datagram.first() {
+        if first == 0 && !out.is_empty() {
+            // Zeros after a packet pad the datagram. A capture on the sending host may
+            // hold several datagrams in one, as the kernel took them to cut apart (UDP
+            // GSO: segments of one size; Firefox sends its first flight so): after a
+            // padded segment comes the next one's packet.
+            let zeros = datagram
+                .iter()
+                .position(|&b| b != 0)
+                .unwrap_or(datagram.len());
+            datagram = &datagram[zeros..];
+            continue;
+        }
         if first & 0x80 == 0 {
-            // Zeros after the long-header packets are the datagram's padding; anything
-            // else is a short header (whose fixed bit a peer may grease, RFC 9287).
+            // A short header (whose fixed bit a peer may grease, RFC 9287) runs to the
+            // datagram's end.
             if datagram.iter().any(|&b| b != 0) {
                 out.push(QuicPacket::Short(datagram));
             }
@@ -207,6 +219,43 @@ mod tests {
         let sh = crate::tls::hello::parse_server_hello(&hello[4..]).unwrap();
         assert_eq!(sh.cipher_suite.0, 0x1301);
         assert!(sh.version.is_tls13());
+    }
+
+    /// A sending host's capture holds a UDP GSO buffer as one datagram: a padded
+    /// segment (the Initial, then zeros to the segment size), then the next segment's
+    /// Initial; zeros followed by a short header are padding too, and zeros alone end it.
+    #[test]
+    fn reads_past_the_padding_of_a_segment() {
+        let initial = hex(
+            "cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a
+             5816b6394100f37a1c69797554780bb38cc5a99f5ede4cf73c3ec2493a1839b3
+             dbcba3f6ea46c5b7684df3548e7ddeb9c3bf9c73cc3f3bded74b562bfb19fb84
+             022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc4
+             2158407dd074ee",
+        );
+        let segment = |next: &[u8]| {
+            let mut d = initial.clone();
+            d.resize(1252, 0);
+            d.extend_from_slice(next);
+            d
+        };
+        let two = segment(&initial);
+        let (read, stopped) = packets(&two);
+        assert!(!stopped);
+        assert!(
+            matches!(read.as_slice(), [QuicPacket::Long(a), QuicPacket::Long(b)]
+                if a.kind == LongType::Initial && b.kind == LongType::Initial),
+            "{read:?}"
+        );
+        let short = segment(&[0x41, 1, 2, 3]);
+        let (read, _) = packets(&short);
+        assert!(
+            matches!(read.as_slice(), [QuicPacket::Long(_), QuicPacket::Short(s)] if s.len() == 4),
+            "{read:?}"
+        );
+        let padded = segment(&[]);
+        let (read, _) = packets(&padded);
+        assert!(matches!(read.as_slice(), [QuicPacket::Long(_)]), "{read:?}");
     }
 
     #[test]

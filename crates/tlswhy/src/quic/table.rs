@@ -109,6 +109,12 @@ impl QuicFlow {
 /// first. Longer before, the SYN belongs to an earlier exchange (the page whose Alt-Svc
 /// header made the client try QUIC).
 pub const RACE_SECS: f64 = 0.1;
+/// A TCP SYN at `syn` and a QUIC attempt started at `start` race each other: the SYN
+/// is within [`RACE_SECS`] of the attempt's first Initial, before or after it.
+pub fn raced(syn: At, start: Timestamp) -> bool {
+    (syn.ts.0 - start.0).abs() <= (RACE_SECS * 1e9) as i64
+}
+
 /// TCP SYNs remembered: a racing SYN is one of the last this many the worker saw.
 const RECENT_SYNS: usize = 256;
 

@@ -445,8 +445,8 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             cx,
             *at,
             Dir::ToServer,
-            if at.ts < cx.start {
-                "TCP SYN to the same server and port just before its first Initial: the client races TCP beside QUIC"
+            if crate::quic::table::raced(*at, cx.start) {
+                "TCP SYN to the same server and port as the attempt starts: the client races TCP beside QUIC"
             } else {
                 "TCP SYN to the same server and port: the client falls back to TCP"
             },

@@ -294,7 +294,7 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
         Finding::QuicClientCancelled { secs } => format!(
             "The client closed its QUIC attempt to {server} itself {secs:.3} s after its first Initial, before any answer and without probing for one: it gave up on QUIC, not on an answer (a browser closes the QUIC attempt it raced against TCP once it has no use for it), so this says nothing about UDP being blocked."
         ),
-        Finding::QuicFellBackToTcp { initials, secs, tcp } if tcp.ts < cx.start => format!(
+        Finding::QuicFellBackToTcp { initials, secs, tcp } if crate::quic::table::raced(*tcp, cx.start) => format!(
             "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered, while it connected over TCP to the same port beside them (racing the two): UDP is dropped on the way."
         ),
         Finding::QuicFellBackToTcp { initials, secs, .. } => format!(
