@@ -44,10 +44,11 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # (nftables dropping UDP to the server's ports 4614-4616 in tw-qs) and the stateless reset
 # (UDP 4617, a slow uplink: a tbf qdisc on the client's end of the pair); quic_browser_race
 # records Chromium racing QUIC against TCP (Alt-Svc from nginx, UDP dropped) in a third
-# namespace, tw-qb (its own lo only; TCP and UDP 4624). Their attempts are UDP flows:
-# `expect_quic` lines, verified by expected.py with tshark's QUIC dissector, go under
-# "quic" in expected.json. Where the clients write their secrets,
-# captures/<name>.keys holds them (see quic_keys_finish).
+# namespace, tw-qb (its own lo only; TCP and UDP 4624); quic_firefox records Firefox ESR
+# speaking HTTP/3 to aioquic servers in a fourth, tw-qf (its own lo only; UDP 4625-4629).
+# Their attempts are UDP flows: `expect_quic` lines, verified by expected.py with tshark's
+# QUIC dissector, go under "quic" in expected.json. Where the clients write their
+# secrets, captures/<name>.keys holds them (see quic_keys_finish).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -76,7 +77,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      browsers_tls12 browsers_tls13
      quic_ok quic_ok_ngtcp2 quic_alpn_mismatch quic_version_mismatch quic_cert_rejected
      quic_connection_refused quic_udp_blocked quic_tcp_fallback quic_stateless_reset
-     quic_transport_error quic_migration quic_draft29 quic_browser_race)
+     quic_transport_error quic_migration quic_draft29 quic_browser_race quic_firefox)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -309,6 +310,9 @@ EOF
             -subj "/CN=emby.example.com"
         SAN=DNS:emby.example.com openssl x509 -req -in emby-ec.csr -CA ca.pem -CAkey ca.key \
             -CAcreateserial -out emby-ec.pem -days 825 -sha256 -extfile "$cnf" -extensions v3_server
+        # the same name and key, issued by the unrelated CA (no client here trusts it)
+        SAN=DNS:emby.example.com openssl x509 -req -in emby.csr -CA other-ca.pem -CAkey other-ca.key \
+            -CAcreateserial -out emby-other.pem -days 825 -sha256 -extfile "$cnf" -extensions v3_server
         # the same name, issued by the intermediate (served without it: incomplete chain)
         SAN=DNS:emby.example.com openssl x509 -req -in emby.csr -CA int.pem -CAkey int.key \
             -CAcreateserial -out emby-int.pem -days 825 -sha256 -extfile "$cnf" -extensions v3_server
@@ -3201,6 +3205,109 @@ EOF
     stop_all
     tun_ns_del
     rm -rf "$prof"
+}
+
+# firefox_quic NAME URL KEYLOG: headless Firefox ESR, in the network namespace $QNS, opens
+# URL (https://HOST:PORT/) over HTTP/3 from the first request: a fresh profile
+# (browser_profile, firefox_prefs) with HTTP/3 on and Firefox's testing Alt-Svc mapping
+# sending HOST to h3 on UDP PORT of the same address (no TCP first, no Alt-Svc header
+# needed). HTTP/3 is kept on although the profile trusts a root of its own (the test CA:
+# Firefox turns HTTP/3 off when it finds third-party roots), and without a QPACK dynamic
+# table (aioquic 1.7.2 ends a request blocked on its dynamic table with no response).
+# Firefox writes its secrets to KEYLOG (SSLKEYLOGFILE) and its MOZ_LOG to
+# $WORK/NAME.moz.log* (nsHttp at level 5: Http3Session's Authenticated and
+# ConnectionClosed lines, with the NSS error; neqo's at 4); it is ended after BROWSER_SECS.
+firefox_quic() {
+    local name=$1 url=$2 keys=$3 d=$WORK/profiles/$1 hostport
+    hostport=${url#https://}
+    hostport=${hostport%%/*}
+    browser_profile "$d/profile"
+    mkdir -p "$d/home"
+    {
+        firefox_prefs
+        cat <<EOP
+user_pref("network.http.http3.enable", true);
+user_pref("network.http.http3.disable_when_third_party_roots_found", false);
+user_pref("network.http.http3.default-qpack-table-size", 0);
+user_pref("network.http.http3.alt-svc-mapping-for-testing", "${hostport%:*};h3=:${hostport##*:}");
+user_pref("network.http.http3.force-use-alt-svc-mapping-for-testing", true);
+EOP
+    } >"$d/profile/user.js"
+    browser_run "$name" ${QNS:+ip netns exec "$QNS"} env HOME="$d/home" XDG_CONFIG_HOME="$d/home/.config" \
+        XDG_CACHE_HOME="$d/home/.cache" MOZ_HEADLESS=1 MOZ_CRASHREPORTER_DISABLE=1 SSLKEYLOGFILE="$keys" \
+        MOZ_LOG=timestamp,sync,nsHttp:5,neqo_transport::*:4,neqo_http3::*:4,neqo_crypto::*:4,pipnss:5 \
+        MOZ_LOG_FILE="$WORK/$name.moz.log" firefox-esr --headless --no-remote --profile "$d/profile" "$url"
+    rm -rf "$d"
+}
+
+# expect_firefox_quic SCENARIO PORT MIN MAX CODE SNI NOTE ALPN CLOSE CODE_WITH_KEYS: after
+# capture_stop, one expect_quic line (client 127.0.0.1, QUIC v1, no events) for each UDP
+# flow to 127.0.0.1:PORT that tshark finds in the capture (Firefox starts over from a new
+# port when it retries), in order, the NOTE of each ending "(connection I of N)". Dies
+# unless there are MIN to MAX of them.
+expect_firefox_quic() {
+    local k=$1 port=$2 min=$3 max=$4 n i
+    n=$(tshark -n -r "$HERE/$k.pcap" -Y "udp.dstport == $port" -T fields -e udp.srcport \
+        2>>"$WORK/tshark.log" | awk '!seen[$1]++' | wc -l) || die "$k: tshark on port $port (see $WORK/tshark.log)"
+    [ "$n" -ge "$min" ] && [ "$n" -le "$max" ] || die "$k: $n QUIC flow(s) to 127.0.0.1:$port, expected $min to $max"
+    for i in $(seq 1 "$n"); do
+        expect_quic "$k" 127.0.0.1 "127.0.0.1:$port" "$5" "$6" "$7 (connection $i of $n)" $V1 "$8" - "$9" "${10}"
+    done
+    echo "   127.0.0.1:$port: $n QUIC connection(s)" >&2
+}
+
+# Firefox ESR speaking HTTP/3 (neqo, its QUIC stack, on NSS) to aioquic servers, one fresh
+# profile and browser run per server, all in the namespace tw-qf (its own loopback only).
+# Firefox's first flight is one UDP GSO buffer: two 1252-byte Initials that tcpdump sees
+# as a single 2512-byte datagram (the receiver gets two); its ClientHello (1887 bytes:
+# X25519MLKEM768, X25519 and P-256 key shares) is spread over them and a third Initial
+# in shuffled CRYPTO ranges, and some attempts have a range in the second segment only
+# (tshark reads those from a cut copy: tools/gso_split.py). Like every NSS client, Firefox checks the
+# certificate beside the handshake: it acknowledges the server's flight, then closes
+# in a Handshake packet (0x1c with the TLS alert), so without keys the client stops after
+# the server's flight. Refused, it connects once more from a new port (the page's retry):
+# expect_firefox_quic reads the number of connections from the capture.
+sc_quic_firefox() {
+    local k=quic_firefox ports=4625,4626,4627,4628,4629
+    tun_ns tw-qf
+    QNS=tw-qf aioquic_server qf1 127.0.0.1:4625
+    QNS=tw-qf aioquic_server qf2 127.0.0.1:4626 --cert "$C/emby-other.pem" --key "$C/emby.key"
+    QNS=tw-qf aioquic_server qf3 127.0.0.1:4627 --cert "$C/expired.pem" --key "$C/expired.key"
+    QNS=tw-qf aioquic_server qf4 127.0.0.1:4628
+    QNS=tw-qf aioquic_server qf5 127.0.0.1:4629 --alpn hq-interop
+    CAP_NETNS=tw-qf capture_start $k "udp and host 127.0.0.1 and portrange 4625-4629"
+    BROWSER_SECS=6 QNS=tw-qf firefox_quic ffq-ok "https://emby.example.com:4625/" "$(keylog $k ffq-ok)"
+    browser_saw ffq-ok 'Http3Session::Authenticated error=0x0 ' "the certificate accepted over HTTP/3"
+    grep -q '^request GET /$' "$WORK/qf1.log" || die "the aioquic server on :4625 logged no GET / (see $WORK/qf1.log)"
+    BROWSER_SECS=6 QNS=tw-qf firefox_quic ffq-unknown-ca "https://emby.example.com:4626/" "$(keylog $k ffq-unknown-ca)"
+    browser_saw ffq-unknown-ca 'Http3Session::Authenticated psm-error=0x805a1ff3 ' "SEC_ERROR_UNKNOWN_ISSUER (0x805a1ff3)"
+    BROWSER_SECS=6 QNS=tw-qf firefox_quic ffq-expired "https://emby.example.com:4627/" "$(keylog $k ffq-expired)"
+    browser_saw ffq-expired 'Http3Session::Authenticated psm-error=0x805a1ff5 ' "SEC_ERROR_EXPIRED_CERTIFICATE (0x805a1ff5)"
+    BROWSER_SECS=6 QNS=tw-qf firefox_quic ffq-mismatch "https://other.example.org:4628/" "$(keylog $k ffq-mismatch)"
+    browser_saw ffq-mismatch 'Http3Session::Authenticated psm-error=0x805a2ff4 ' "SSL_ERROR_BAD_CERT_DOMAIN (0x805a2ff4)"
+    BROWSER_SECS=6 QNS=tw-qf firefox_quic ffq-alpn "https://emby.example.com:4629/" "$(keylog $k ffq-alpn)"
+    browser_saw ffq-alpn 'Http3Session::ProcessEvents - ConnectionClosed error=804b0054' "its HTTP/3 connection closed with error 0x804b0054"
+    capture_stop
+    quic_keys_finish $k $ports
+    local ff="Firefox ESR (neqo on NSS, headless, HTTP/3 forced by its testing Alt-Svc mapping) -> aioquic server in the namespace tw-qf"
+    local gso="its first flight one UDP GSO buffer (two 1252-byte Initials, one 2512-byte datagram in the capture), the ClientHello in shuffled CRYPTO ranges over them and a third Initial"
+    expect_firefox_quic $k 4625 1 1 ok emby.example.com \
+        "$ff, the leaf from the test CA, which its profile trusts: $gso; Http3Session::Authenticated error=0x0 in its MOZ_LOG, the page (GET /) over HTTP/3. Firefox is ended with the connection open" \
+        h3/h3 - -
+    expect_firefox_quic $k 4626 1 3 cert_rejected emby.example.com \
+        "$ff serving a leaf for emby.example.com from the unrelated CA: SEC_ERROR_UNKNOWN_ISSUER (psm-error=0x805a1ff3 in its MOZ_LOG). $gso; Firefox acknowledges the server's flight, then closes in a Handshake packet: without keys it stops after the server's flight; with keys its CONNECTION_CLOSE carries unknown_ca and the certificate shows an issuer it was not given. Refused, Firefox connects once more from a new port" \
+        h3/h3 "client:0x1c:0x130:0x0:H" cert_unknown_ca
+    expect_firefox_quic $k 4627 1 3 cert_rejected emby.example.com \
+        "$ff serving the expired leaf (2020-01-01..2021-01-01, the test CA): SEC_ERROR_EXPIRED_CERTIFICATE (psm-error=0x805a1ff5). As above: its close in a Handshake packet, certificate_expired; with keys the certificate shows the dates" \
+        h3/h3 "client:0x1c:0x12d:0x0:H" cert_expired
+    expect_firefox_quic $k 4628 1 3 cert_rejected other.example.org \
+        "$ff, Firefox asking for other.example.org (every name resolves to 127.0.0.1), the server's leaf for emby.example.com from the trusted CA: SSL_ERROR_BAD_CERT_DOMAIN (psm-error=0x805a2ff4). As above: its close in a Handshake packet, bad_certificate; with keys the certificate shows the name mismatch" \
+        h3/h3 "client:0x1c:0x12a:0x0:H" cert_name_mismatch
+    expect_firefox_quic $k 4629 1 3 alpn_mismatch emby.example.com \
+        "$ff accepting only hq-interop (Firefox offers h3 only): the server's CONNECTION_CLOSE 0x178 no_application_protocol in an Initial, reason 'No common ALPN protocols', no ServerHello; Firefox answers with a CONNECTION_CLOSE of its own in an Initial and logs ConnectionClosed error=804b0054. No secrets: nothing to open" \
+        h3/- "server:0x1c:0x178:0x6:I,client:0x1c:0x0:0x1c:I" -
+    stop_all
+    tun_ns_del
 }
 
 # ---------------------------------------------------------------- main -----------------

@@ -53,7 +53,9 @@ that starts over from another port makes a new attempt; one that goes on with th
 connection from another address or port, as after a NAT rebinding, stays in its attempt:
 tshark gives those datagrams the connection's number), plus the ICMP errors that quote
 it. tshark reads the capture with its QUIC dissector (`-d udp.port==PORT,quic` for
-every listed server port; Initial packets are decrypted without keys) and, for a keyed
+every listed server port; Initial packets are decrypted without keys; UDP GSO
+super-datagrams, several datagrams that tcpdump saw as one, cut apart first by
+tools/gso_split.py, as tshark reads only the first of them) and, for a keyed
 capture (the lines have the 11th column; record.sh wrote NAME.keys), once more with
 `-o tls.keylog_file:NAME.keys`. Verified, per attempt (fails loudly, exit 1):
   - the UDP flows are exactly the listed ones, with those servers (and clients), in order;
@@ -95,6 +97,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+
+import gso_split
 
 ALERTS = {
     0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac",
@@ -469,11 +474,19 @@ def quic_flows(pcap, servers, keylog):
     """The capture's UDP flows to the listed servers, in order of their first packet:
     [{"client", "server", "packets": [{"frame", "from", "quic": [...]}], "icmp": n}].
     keylog: "" for none, or a key log file. Errors for UDP or ICMP that is not theirs."""
-    cmd = ["tshark", "-n", "-r", pcap, "-o", f"tls.keylog_file:{keylog}", "-T", "json",
-           "--no-duplicate-keys", "-J", "frame ip ipv6 udp icmp icmpv6 quic"]
-    for p in sorted({s.rsplit(":", 1)[1] for s in servers}):
-        cmd += ["-d", f"udp.port=={p},quic"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    # tshark reads a UDP GSO super-datagram (several datagrams that tcpdump saw as one,
+    # e.g. Firefox's first flight on loopback) as one datagram and misses all but its
+    # first segment: it reads a copy with them cut apart (tools/gso_split.py), where
+    # frame numbers may differ from the capture's (they only name frames in errors).
+    with tempfile.TemporaryDirectory() as tmp:
+        cut = os.path.join(tmp, "cut.pcap")
+        if gso_split.split(pcap, cut) == 0:
+            cut = pcap
+        cmd = ["tshark", "-n", "-r", cut, "-o", f"tls.keylog_file:{keylog}", "-T", "json",
+               "--no-duplicate-keys", "-J", "frame ip ipv6 udp icmp icmpv6 quic"]
+        for p in sorted({s.rsplit(":", 1)[1] for s in servers}):
+            cmd += ["-d", f"udp.port=={p},quic"]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     flows, errors = collections.OrderedDict(), []
     moved = {}  # a client's later address and port -> the flow it started from
     for pkt in json.loads(out or "[]"):

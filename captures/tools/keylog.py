@@ -27,6 +27,9 @@ import collections
 import os
 import subprocess
 import sys
+import tempfile
+
+import gso_split
 
 ORDER = ["CLIENT_EARLY_TRAFFIC_SECRET", "EARLY_EXPORTER_SECRET",
          "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
@@ -67,11 +70,17 @@ def client_randoms(pcap):
 
 
 def quic_client_randoms(pcap, ports):
-    """The ClientHello randoms in the QUIC Initials of the capture, in order."""
+    """The ClientHello randoms in the QUIC Initials of the capture, in order, read from a
+    copy with its UDP GSO super-datagrams cut apart (tools/gso_split.py: tshark reads
+    only the first segment of one)."""
     decode = []
     for p in ports:
         decode += ["-d", f"udp.port=={p},quic"]
-    return hello_randoms(pcap, decode, "quic.connection.number")
+    with tempfile.TemporaryDirectory() as tmp:
+        cut = os.path.join(tmp, "cut.pcap")
+        if gso_split.split(pcap, cut) == 0:
+            cut = pcap
+        return hello_randoms(cut, decode, "quic.connection.number")
 
 
 def main():
