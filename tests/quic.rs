@@ -6,7 +6,8 @@
 //! in an Initial with its error code and reason — is what tshark saw; and
 //! `quic::attempt` judges each attempt as `expected.json` says (its `code`, without
 //! keys): ok, alpn_mismatch, quic_version_mismatch, cert_rejected, connection_refused
-//! (ICMP), udp_blocked and quic_blocked_fell_back_to_tcp.
+//! (ICMP), udp_blocked and quic_blocked_fell_back_to_tcp (a TCP connection after the
+//! first Initial, racing it, or in use beside it), client_aborted.
 
 mod common;
 
@@ -19,16 +20,16 @@ use tlswhy::quic::attempt::QuicAttempt;
 
 /// The UDP flows of a capture, by (client, server), in order of their first datagram,
 /// each followed by `QuicAttempt` (the client: the side that sent first); and the TCP
-/// SYNs, as (client, server, frame).
+/// connections, as (client, server, its SYN, its last packet).
 struct Flows {
     attempts: Vec<((SocketAddr, SocketAddr), QuicAttempt)>,
-    syns: Vec<(SocketAddr, SocketAddr, u64)>,
+    tcp: Vec<(SocketAddr, SocketAddr, At, At)>,
 }
 
 fn flows(file: &str) -> Flows {
     let bytes = std::fs::read(common::captures().join(file)).unwrap();
     let mut attempts: Vec<((SocketAddr, SocketAddr), QuicAttempt)> = Vec::new();
-    let mut syns = Vec::new();
+    let mut tcp: Vec<(SocketAddr, SocketAddr, At, At)> = Vec::new();
     for (frame, packet) in PacketReader::new(&bytes, file).unwrap().enumerate() {
         let at = At {
             frame: frame as u64 + 1,
@@ -91,15 +92,23 @@ fn flows(file: &str) -> Flows {
                     attempt.on_port_unreachable(at);
                 }
             }
-            Some(TransportSlice::Tcp(tcp)) if tcp.syn() && !tcp.ack() => {
-                let src = SocketAddr::new(src_ip, tcp.source_port());
-                let dst = SocketAddr::new(dst_ip, tcp.destination_port());
-                syns.push((src, dst, at.frame));
+            Some(TransportSlice::Tcp(segment)) => {
+                let src = SocketAddr::new(src_ip, segment.source_port());
+                let dst = SocketAddr::new(dst_ip, segment.destination_port());
+                if segment.syn() && !segment.ack() {
+                    tcp.push((src, dst, at, at));
+                } else if let Some(c) = tcp
+                    .iter_mut()
+                    .rev()
+                    .find(|(c, s, _, _)| (*c, *s) == (src, dst) || (*c, *s) == (dst, src))
+                {
+                    c.3 = at;
+                }
             }
             _ => {}
         }
     }
-    Flows { attempts, syns }
+    Flows { attempts, tcp }
 }
 
 /// The QUIC captures and their expected attempts (expected.json, key `quic`).
@@ -125,7 +134,7 @@ fn quic_initials_show_what_tshark_read() {
     let mut checked = 0;
     for (file, expected) in quic_expectations() {
         let file = file.as_str();
-        let Flows { attempts, syns } = flows(file);
+        let Flows { attempts, tcp } = flows(file);
         let flows: Vec<_> = attempts
             .into_iter()
             .filter(|(_, s)| s.client_version.is_some())
@@ -188,12 +197,19 @@ fn quic_initials_show_what_tshark_read() {
                 }
             }
             // The verdict from what was seen without keys; a TCP connection from the
-            // client to the same server and port after the first Initial is a fallback.
+            // client to the same server and port is its fallback when it started after
+            // the first Initial, within RACE_SECS before it (a browser racing the two),
+            // or earlier and went on after it (the client stayed on TCP).
             let (client, server) = flows[i].0;
-            let first = seen.first.unwrap().frame;
-            let tcp_followed = syns
-                .iter()
-                .any(|(c, s, frame)| c.ip() == client.ip() && *s == server && *frame > first);
+            let first = seen.first.unwrap();
+            let race_ns = (tlswhy::quic::table::RACE_SECS * 1e9) as i64;
+            let tcp_followed = tcp.iter().any(|(c, s, syn, last)| {
+                c.ip() == client.ip()
+                    && *s == server
+                    && (syn.frame > first.frame
+                        || first.ts.0 - syn.ts.0 <= race_ns
+                        || last.ts > first.ts)
+            });
             assert_eq!(
                 seen.outcome().code_with_fallback(tcp_followed),
                 want["code"].as_str().unwrap(),

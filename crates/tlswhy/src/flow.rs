@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
 
 use serde::Serialize;
 
@@ -657,6 +657,23 @@ impl<A: Application> FlowTable<A> {
         self.live.get_mut(&TableKey(*key))
     }
 
+    /// The first packet of a live connection from `client` (any port) to `server` that
+    /// started before `since` and carried a packet after it: a client's TCP connection
+    /// that went on beside its QUIC attempt. Looks at every live connection (see
+    /// `Engine::finish_quic`, which calls it rarely and within a budget).
+    pub fn in_use_since(&self, client: IpAddr, server: SocketAddr, since: Timestamp) -> Option<At> {
+        self.live
+            .values()
+            .filter(|c| {
+                c.client.ip() == client
+                    && c.server == server
+                    && c.first.ts < since
+                    && c.last.ts > since
+            })
+            .map(|c| c.first)
+            .min()
+    }
+
     /// Connections currently tracked (not yet handed out by [`FlowTable::drain`]).
     pub fn len(&self) -> usize {
         self.live.len() + self.done.len()
@@ -1001,6 +1018,46 @@ mod tests {
         }
         c.finish();
         c
+    }
+
+    /// A live connection the client opened before a moment and used after it is found
+    /// by the client's address and the server; one that had gone quiet by then, one
+    /// opened after it, or one to another server is not.
+    #[test]
+    fn a_connection_in_use_since_a_moment_is_found() {
+        let mut table = FlowTable::<Stream>::new(vec![443], Limits::default());
+        let syn = segment(
+            Dir::ToServer,
+            1000,
+            0,
+            b"",
+            flags(true, false, false, false),
+        );
+        let ack = segment(
+            Dir::ToServer,
+            1001,
+            5001,
+            b"",
+            flags(false, true, false, false),
+        );
+        table.on_segment(&syn, at(10));
+        table.on_segment(&ack, at(50));
+        let (client, server): (IpAddr, SocketAddr) =
+            ("10.0.0.1".parse().unwrap(), "10.0.0.2:443".parse().unwrap());
+        let since = |frame: u64| at(frame).ts;
+        assert_eq!(table.in_use_since(client, server, since(30)), Some(at(10)));
+        assert_eq!(
+            table.in_use_since(client, server, since(60)),
+            None,
+            "quiet since"
+        );
+        assert_eq!(
+            table.in_use_since(client, server, since(5)),
+            None,
+            "opened after"
+        );
+        let other: SocketAddr = "10.0.0.3:443".parse().unwrap();
+        assert_eq!(table.in_use_since(client, other, since(30)), None);
     }
 
     /// A client (ISN 1000) and server (ISN 5000) connection after its handshake, the

@@ -13,7 +13,8 @@ use crate::diagnose::{self, Code, Profiles};
 use crate::flow::{key_of, At, FlowKey};
 use crate::keys::{KeyLog, KeySources};
 use crate::pipeline::Settings;
-use crate::quic::table::QuicTable;
+use crate::quic::attempt::QuicOutcome;
+use crate::quic::table::{QuicFlow, QuicTable};
 use crate::record::{Finished, Stats};
 
 /// A finished connection waiting for its verdict, with the packets kept of it.
@@ -32,6 +33,10 @@ pub struct Shard {
     /// Connections whose verdict cites the server profiles of the whole capture.
     pub(super) held_for_profiles: Vec<Held>,
 }
+
+/// Live TCP connections read, in all, to find where the clients of unanswered QUIC
+/// attempts stayed (a few milliseconds' work).
+const TCP_BESIDE_BUDGET: usize = 1 << 22;
 
 /// The per-packet path shared by files and live capture: decode, then the flow table.
 pub struct Engine<'s> {
@@ -57,6 +62,8 @@ pub struct Engine<'s> {
     held_for_profiles: Vec<Held>,
     /// Connections just finished (reused between sweeps).
     expired: Vec<Connection>,
+    /// Live connections [`Engine::tcp_beside`] may still read.
+    tcp_beside_budget: usize,
     /// Connections already added to `Settings::progress`.
     connections_counted: u64,
 }
@@ -135,6 +142,7 @@ impl<'s> Engine<'s> {
             held_for_end: Vec::new(),
             held_for_profiles: Vec::new(),
             expired: Vec::new(),
+            tcp_beside_budget: TCP_BESIDE_BUDGET,
             connections_counted: 0,
         };
         engine.use_capture_secrets(None);
@@ -216,7 +224,8 @@ impl<'s> Engine<'s> {
         };
         let finished = self.quic.take_finished(now, idle_ns, flush);
         let mut records = Vec::with_capacity(finished.len());
-        for flow in finished {
+        for mut flow in finished {
+            self.tcp_beside(&mut flow);
             let frame = flow.attempt.first.map_or(0, |at| at.frame);
             let last = flow.attempt.last.map_or(frame, |at| at.frame);
             let packets = match self.log.as_mut() {
@@ -232,6 +241,29 @@ impl<'s> Engine<'s> {
             records.push((frame, output.quic_record(flow, packets)));
         }
         records
+    }
+
+    /// An unanswered attempt with no fallback seen: a TCP connection its client had
+    /// open to the same server and port before it and that went on after it started is
+    /// where the client stayed (Firefox learns a server's Alt-Svc over HTTP/2, tries
+    /// HTTP/3 beside it and, unanswered, never closes the attempt nor opens another TCP
+    /// connection). Each look reads every live connection; the looks of a capture read
+    /// [`TCP_BESIDE_BUDGET`] of them at most, so crafted captures of many unanswered
+    /// attempts cost no more than that.
+    fn tcp_beside(&mut self, flow: &mut QuicFlow) {
+        if flow.tcp_fallback.is_some()
+            || self.tcp_beside_budget == 0
+            || flow.attempt.outcome() != QuicOutcome::UdpBlocked
+        {
+            return;
+        }
+        let Some(first) = flow.attempt.first else {
+            return;
+        };
+        self.tcp_beside_budget = self.tcp_beside_budget.saturating_sub(self.table.len());
+        flow.tcp_fallback = self
+            .table
+            .in_use_since(flow.client.ip(), flow.server, first.ts);
     }
 
     /// Streaming: diagnoses the connections whose outcome is known at `now` (decided,

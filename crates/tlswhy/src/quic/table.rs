@@ -53,7 +53,9 @@ pub struct QuicFlow {
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub attempt: QuicAttempt,
-    /// The client's TCP SYN to the same server and port, after its first Initial.
+    /// The client's TCP SYN to the same server and port: after its first Initial,
+    /// within [`RACE_SECS`] before it, or that of a connection it stayed on (set by the
+    /// engine, which reads the TCP connections, when the attempt ends unanswered).
     pub tcp_fallback: Option<At>,
     /// The client's other addresses, in the order they appeared.
     pub paths: Vec<QuicPath>,

@@ -447,6 +447,8 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             Dir::ToServer,
             if crate::quic::table::raced(*at, cx.start) {
                 "TCP SYN to the same server and port as the attempt starts: the client races TCP beside QUIC"
+            } else if at.ts < cx.start {
+                "TCP SYN of a connection to the same server and port that went on after the attempt started: the client stays on TCP"
             } else {
                 "TCP SYN to the same server and port: the client falls back to TCP"
             },

@@ -297,6 +297,9 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
         Finding::QuicFellBackToTcp { initials, secs, tcp } if crate::quic::table::raced(*tcp, cx.start) => format!(
             "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered, while it connected over TCP to the same port beside them (racing the two): UDP is dropped on the way."
         ),
+        Finding::QuicFellBackToTcp { initials, secs, tcp } if tcp.ts < cx.start => format!(
+            "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered, while its TCP connection to the same port, open since before them, went on: it stayed on TCP. UDP is dropped on the way."
+        ),
         Finding::QuicFellBackToTcp { initials, secs, .. } => format!(
             "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered, and it fell back to TCP to the same port: UDP is dropped on the way."
         ),
