@@ -45,7 +45,9 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # (UDP 4617, a slow uplink: a tbf qdisc on the client's end of the pair); quic_browser_race
 # records Chromium racing QUIC against TCP (Alt-Svc from nginx, UDP dropped) in a third
 # namespace, tw-qb (its own lo only; TCP and UDP 4624); quic_firefox records Firefox ESR
-# speaking HTTP/3 to aioquic servers in a fourth, tw-qf (its own lo only; UDP 4625-4629).
+# speaking HTTP/3 to aioquic servers in a fourth, tw-qf (its own lo only; UDP 4625-4629),
+# and quic_firefox_blocked Firefox ESR learning HTTP/3 from nginx's Alt-Svc while UDP is
+# dropped, staying on HTTP/2, in a fifth, tw-qg (its own lo only; TCP and UDP 4630).
 # Their attempts are UDP flows: `expect_quic` lines, verified by expected.py with tshark's
 # QUIC dissector, go under "quic" in expected.json. Where the clients write their
 # secrets, captures/<name>.keys holds them (see quic_keys_finish).
@@ -77,7 +79,8 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      browsers_tls12 browsers_tls13
      quic_ok quic_ok_ngtcp2 quic_alpn_mismatch quic_version_mismatch quic_cert_rejected
      quic_connection_refused quic_udp_blocked quic_tcp_fallback quic_stateless_reset
-     quic_transport_error quic_migration quic_draft29 quic_browser_race quic_firefox)
+     quic_transport_error quic_migration quic_draft29 quic_browser_race quic_firefox
+     quic_firefox_blocked)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -3217,6 +3220,8 @@ EOF
 # Firefox writes its secrets to KEYLOG (SSLKEYLOGFILE) and its MOZ_LOG to
 # $WORK/NAME.moz.log* (nsHttp at level 5: Http3Session's Authenticated and
 # ConnectionClosed lines, with the NSS error; neqo's at 4); it is ended after BROWSER_SECS.
+# KEYLOG "-": no key log. FF_ALTSVC=learn: no testing mapping, HTTP/3 only where a server's
+# Alt-Svc header (read over TCP) offers it.
 firefox_quic() {
     local name=$1 url=$2 keys=$3 d=$WORK/profiles/$1 hostport
     hostport=${url#https://}
@@ -3229,29 +3234,33 @@ firefox_quic() {
 user_pref("network.http.http3.enable", true);
 user_pref("network.http.http3.disable_when_third_party_roots_found", false);
 user_pref("network.http.http3.default-qpack-table-size", 0);
+EOP
+        [ "${FF_ALTSVC:-}" = learn ] || cat <<EOP
 user_pref("network.http.http3.alt-svc-mapping-for-testing", "${hostport%:*};h3=:${hostport##*:}");
 user_pref("network.http.http3.force-use-alt-svc-mapping-for-testing", true);
 EOP
     } >"$d/profile/user.js"
+    [ "$keys" != - ] || keys=
     browser_run "$name" ${QNS:+ip netns exec "$QNS"} env HOME="$d/home" XDG_CONFIG_HOME="$d/home/.config" \
-        XDG_CACHE_HOME="$d/home/.cache" MOZ_HEADLESS=1 MOZ_CRASHREPORTER_DISABLE=1 SSLKEYLOGFILE="$keys" \
+        XDG_CACHE_HOME="$d/home/.cache" MOZ_HEADLESS=1 MOZ_CRASHREPORTER_DISABLE=1 ${keys:+SSLKEYLOGFILE="$keys"} \
         MOZ_LOG=timestamp,sync,nsHttp:5,neqo_transport::*:4,neqo_http3::*:4,neqo_crypto::*:4,pipnss:5 \
         MOZ_LOG_FILE="$WORK/$name.moz.log" firefox-esr --headless --no-remote --profile "$d/profile" "$url"
     rm -rf "$d"
 }
 
-# expect_firefox_quic SCENARIO PORT MIN MAX CODE SNI NOTE ALPN CLOSE CODE_WITH_KEYS: after
+# expect_firefox_quic SCENARIO PORT MIN MAX CODE SNI NOTE ALPN CLOSE [CODE_WITH_KEYS]: after
 # capture_stop, one expect_quic line (client 127.0.0.1, QUIC v1, no events) for each UDP
 # flow to 127.0.0.1:PORT that tshark finds in the capture (Firefox starts over from a new
 # port when it retries), in order, the NOTE of each ending "(connection I of N)". Dies
-# unless there are MIN to MAX of them.
+# unless there are MIN to MAX of them. Without CODE_WITH_KEYS (a capture with no key log)
+# the lines have no code with keys.
 expect_firefox_quic() {
     local k=$1 port=$2 min=$3 max=$4 n i
     n=$(tshark -n -r "$HERE/$k.pcap" -Y "udp.dstport == $port" -T fields -e udp.srcport \
         2>>"$WORK/tshark.log" | awk '!seen[$1]++' | wc -l) || die "$k: tshark on port $port (see $WORK/tshark.log)"
     [ "$n" -ge "$min" ] && [ "$n" -le "$max" ] || die "$k: $n QUIC flow(s) to 127.0.0.1:$port, expected $min to $max"
     for i in $(seq 1 "$n"); do
-        expect_quic "$k" 127.0.0.1 "127.0.0.1:$port" "$5" "$6" "$7 (connection $i of $n)" $V1 "$8" - "$9" "${10}"
+        expect_quic "$k" 127.0.0.1 "127.0.0.1:$port" "$5" "$6" "$7 (connection $i of $n)" $V1 "$8" - "$9" "${@:10}"
     done
     echo "   127.0.0.1:$port: $n QUIC connection(s)" >&2
 }
@@ -3306,6 +3315,73 @@ sc_quic_firefox() {
     expect_firefox_quic $k 4629 1 3 alpn_mismatch emby.example.com \
         "$ff accepting only hq-interop (Firefox offers h3 only): the server's CONNECTION_CLOSE 0x178 no_application_protocol in an Initial, reason 'No common ALPN protocols', no ServerHello; Firefox answers with a CONNECTION_CLOSE of its own in an Initial and logs ConnectionClosed error=804b0054. No secrets: nothing to open" \
         h3/- "server:0x1c:0x178:0x6:I,client:0x1c:0x0:0x1c:I" -
+    stop_all
+    tun_ns_del
+}
+
+# Firefox ESR learning HTTP/3 from an Alt-Svc header over TCP while UDP is dropped, in a
+# namespace of its own, tw-qg (its own lo only): nginx serves emby.example.com over TLS 1.3
+# on TCP 127.0.0.1:4630 (HTTP/2) with `Alt-Svc: h3=":4630"`, a page that reloads itself
+# every 4 s (meta refresh, Cache-Control no-store: every load is a request); an aioquic
+# server listens on UDP 4630, but nftables drops UDP to the port (no ICMP). One fresh
+# profile, HTTP/3 on without the testing mapping (FF_ALTSVC=learn). Firefox loads the page
+# over HTTP/2, reads the Alt-Svc and opens an HTTP/3 connection in the background
+# (Http3Session::Init) some 0.3 s after its TCP connection; its first flight is
+# retransmitted (neqo's "Lost crypto frame") 0.3, 0.9, 2.2, 4.6 and 9.5 s after it (the
+# gap doubling from 0.3 s), never answered, while the reloads go over the HTTP/2
+# connection it keeps. Firefox does not give up on the attempt while it runs (no
+# CONNECTION_CLOSE) and opens no other TCP connection; it is ended after 13 s (the last
+# retransmission comes some 11 s after its start), and the capture ends with the attempt
+# still open (about 12 s of packets). No key log: nothing of the attempt to open,
+# and tests/keys.rs wants every keyed handshake to decrypt.
+sc_quic_firefox_blocked() {
+    local k=quic_firefox_blocked port=4630 www=$WORK/www-qg dropped n i h2
+    mkdir -p "$www"
+    echo '<html><head><meta http-equiv="refresh" content="4"></head><body>hello from emby.example.com</body></html>' \
+        >"$www/index.html"
+    tun_ns tw-qg
+    QNS=tw-qg aioquic_server qg1 127.0.0.1:$port
+    QNS=tw-qg nginx_start qg <<EOF
+    server {
+        listen 127.0.0.1:$port ssl http2;
+        server_name emby.example.com;
+        ssl_protocols TLSv1.3;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        add_header Alt-Svc 'h3=":$port"; ma=86400' always;
+        add_header Cache-Control no-store always;
+        root $www;
+        types { text/html html; }
+    }
+EOF
+    QNS=tw-qg wait_listen 127.0.0.1 $port
+    nft_drop_udp tw-qg $port
+    CAP_NETNS=tw-qg capture_start $k "port $port"
+    BROWSER_SECS=13 FF_ALTSVC=learn QNS=tw-qg firefox_quic ffqg "https://emby.example.com:$port/" -
+    browser_saw ffqg "AltSvcMapping ctor [0-9a-f]+ https://emby\\.example\\.com:$port to :$port" \
+        "the Alt-Svc (h3 on :$port) it read over TCP"
+    browser_saw ffqg 'Http3Session::Init origin=emby\.example\.com, alpn=h3' "an HTTP/3 connection started"
+    browser_saw ffqg 'Lost crypto frame space=in offset=0 ' "its Initials lost (retransmitted)"
+    ! grep -Eqs 'Http3Session::Authenticated|isHttp3=1\]' "$WORK"/ffqg.moz.log* ||
+        die "ffqg: Firefox's HTTP/3 connection got an answer or a request (see $WORK/ffqg.moz.log*)"
+    h2=$(cat "$WORK"/ffqg.moz.log* | grep -Ec "DispatchTransaction \\[ent-ci=[^ ]*emby\\.example\\.com:$port[^ ]* .* isHttp2=1 isHttp3=0\\]" || true)
+    [ "$h2" -ge 2 ] || die "ffqg: $h2 request(s) dispatched over HTTP/2 in its MOZ_LOG, expected 2 at least"
+    capture_stop
+    n=$(grep -c '"GET / HTTP/2.0" 200 ' "$WORK/nginx-qg/access.log" || true)
+    [ "$n" -ge 2 ] || die "nginx served the page $n time(s) over HTTP/2, expected 2 at least (see $WORK/nginx-qg/access.log)"
+    dropped=$(ip netns exec tw-qg nft list table inet tlswhy_drop_udp | sed -n 's/.*counter packets \([0-9]*\) .*/\1/p')
+    [ "${dropped:-0}" -gt 0 ] || die "nftables dropped no UDP datagram"
+    echo "   Firefox: $h2 request(s) over HTTP/2; nginx served the page $n time(s); nftables dropped $dropped UDP datagram(s)" >&2
+    n=$(tshark -n -r "$HERE/$k.pcap" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == $port" \
+        2>>"$WORK/tshark.log" | wc -l) || die "$k: tshark (see $WORK/tshark.log)"
+    [ "$n" -ge 1 ] || die "$k: no TCP connection to 127.0.0.1:$port"
+    for i in $(seq 1 "$n"); do
+        expect $k "127.0.0.1:$port" ok emby.example.com - \
+            "Firefox ESR (headless, HTTP/3 on, no testing mapping) -> nginx (TLS 1.3, HTTP/2, Alt-Svc h3 on the same port, a page reloading itself every 4 s) in the namespace tw-qg, UDP to the port dropped: the page over HTTP/2 (its MOZ_LOG: isHttp2=1; nginx: GET / HTTP/2.0 200), then its reloads over the same connection while the QUIC attempt goes unanswered; Firefox is ended with it open (connection $i of $n)"
+    done
+    expect_firefox_quic $k $port 1 1 quic_blocked_fell_back_to_tcp emby.example.com \
+        "Firefox ESR, once it has read the Alt-Svc (h3 on the same port) over HTTP/2: an HTTP/3 connection in the background (Http3Session::Init), its first flight one UDP GSO buffer (two Initials in one datagram in the capture); UDP to the port is dropped (nftables, no ICMP), so the first flight is retransmitted about 0.3, 0.9, 2.2, 4.6 and 9.5 s after it, the gap doubling from 0.3 s (neqo: 'Lost crypto frame'), never answered, while the reloads go over the HTTP/2 connection, which carries data after the attempt started. Firefox sends no CONNECTION_CLOSE and is ended with the attempt open" \
+        h3/- -
     stop_all
     tun_ns_del
 }
