@@ -3084,6 +3084,28 @@ sc_quic_draft29() {
 # and how each was closed, the responses and over what they came), and from nginx's access
 # log; the expect lines follow from them.
 
+# nginx_altsvc NAME PORT WWW LINE...: nginx (in the network namespace $QNS if set) serving
+# WWW as emby.example.com over TLS 1.3 and HTTP/2 on 127.0.0.1:PORT and advertising
+# HTTP/3 on the same port (Alt-Svc h3); each LINE goes into its server block. Returns
+# once it listens.
+nginx_altsvc() {
+    local name=$1 port=$2 www=$3 line extra=""
+    shift 3
+    for line in "$@"; do extra+="        $line"$'\n'; done
+    nginx_start "$name" <<EOF
+    server {
+        listen 127.0.0.1:$port ssl http2;
+        server_name emby.example.com;
+        ssl_protocols TLSv1.3;
+        ssl_certificate $C/emby.pem;
+        ssl_certificate_key $C/emby.key;
+        add_header Alt-Svc 'h3=":$port"; ma=86400' always;
+        root $www;
+$extra    }
+EOF
+    wait_listen 127.0.0.1 "$port"
+}
+
 # nft_drop_udp NS PORT: nftables in the namespace NS drops UDP to PORT on input, silently
 # (no ICMP), counting what it drops.
 nft_drop_udp() {
@@ -3156,20 +3178,8 @@ sc_quic_browser_race() {
         "$(head -c 6000 /dev/zero | tr '\0' x)" >"$www/slow.html"
     tun_ns tw-qb
     QNS=tw-qb aioquic_server qb1 127.0.0.1:$port
-    QNS=tw-qb nginx_start qb <<EOF
-    server {
-        listen 127.0.0.1:$port ssl http2;
-        server_name emby.example.com;
-        ssl_protocols TLSv1.3;
-        ssl_certificate $C/emby.pem;
-        ssl_certificate_key $C/emby.key;
-        add_header Alt-Svc 'h3=":$port"; ma=86400' always;
-        root $www;
-        types { text/html html; text/css css; }
-        location = /slow.html { limit_rate 1k; }
-    }
-EOF
-    QNS=tw-qb wait_listen 127.0.0.1 $port
+    QNS=tw-qb nginx_altsvc qb $port "$www" "types { text/html html; text/css css; }" \
+        "location = /slow.html { limit_rate 1k; }"
     nft_drop_udp tw-qb $port
     CAP_NETNS=tw-qb capture_start $k "port $port"
     QNS=tw-qb chromium_ns cr-race1 "$prof" "https://emby.example.com:$port/"
@@ -3341,20 +3351,8 @@ sc_quic_firefox_blocked() {
         >"$www/index.html"
     tun_ns tw-qg
     QNS=tw-qg aioquic_server qg1 127.0.0.1:$port
-    QNS=tw-qg nginx_start qg <<EOF
-    server {
-        listen 127.0.0.1:$port ssl http2;
-        server_name emby.example.com;
-        ssl_protocols TLSv1.3;
-        ssl_certificate $C/emby.pem;
-        ssl_certificate_key $C/emby.key;
-        add_header Alt-Svc 'h3=":$port"; ma=86400' always;
-        add_header Cache-Control no-store always;
-        root $www;
-        types { text/html html; }
-    }
-EOF
-    QNS=tw-qg wait_listen 127.0.0.1 $port
+    QNS=tw-qg nginx_altsvc qg $port "$www" "types { text/html html; }" \
+        "add_header Cache-Control no-store always;"
     nft_drop_udp tw-qg $port
     CAP_NETNS=tw-qg capture_start $k "port $port"
     BROWSER_SECS=13 FF_ALTSVC=learn QNS=tw-qg firefox_quic ffqg "https://emby.example.com:$port/" -
