@@ -380,9 +380,10 @@ impl QuicTable {
         None
     }
 
-    /// A TCP SYN (without ACK) from `client` to `server`: the fallback of the open
-    /// attempts from that client's address to the same server and port; returns where
-    /// the earliest of them started.
+    /// A TCP SYN (without ACK) from `client` to `server`: kept for an attempt that starts
+    /// within [`RACE_SECS`] after it, and the fallback of the open attempts from that
+    /// client's address to the same server and port; returns where the earliest of them
+    /// started.
     pub fn on_tcp_syn(&mut self, client: SocketAddr, server: SocketAddr, at: At) -> Option<At> {
         // A ring: the oldest is overwritten (no look at times here: one store per SYN).
         if self.recent_syns.len() < RECENT_SYNS {
