@@ -202,12 +202,11 @@ fn quic_initials_show_what_tshark_read() {
             // or earlier and went on after it (the client stayed on TCP).
             let (client, server) = flows[i].0;
             let first = seen.first.unwrap();
-            let race_ns = (tlswhy::quic::table::RACE_SECS * 1e9) as i64;
             let tcp_followed = tcp.iter().any(|(c, s, syn, last)| {
                 c.ip() == client.ip()
                     && *s == server
                     && (syn.frame > first.frame
-                        || first.ts.0 - syn.ts.0 <= race_ns
+                        || tlswhy::quic::table::raced(*syn, first.ts)
                         || last.ts > first.ts)
             });
             assert_eq!(

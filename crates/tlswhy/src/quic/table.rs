@@ -117,6 +117,31 @@ pub fn raced(syn: At, start: Timestamp) -> bool {
     (syn.ts.0 - start.0).abs() <= (RACE_SECS * 1e9) as i64
 }
 
+/// How the TCP connection taken as an unanswered attempt's fallback (its SYN at `syn`)
+/// stands to the attempt, started at `start`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpFallback {
+    /// Opened within [`RACE_SECS`] of the attempt, before or after it: a browser racing
+    /// the two.
+    Raced,
+    /// Opened earlier, and went on after the attempt started: the client stayed on it.
+    StayedOn,
+    /// Opened after the attempt: the client fell back to TCP.
+    FellBack,
+}
+
+impl TcpFallback {
+    pub fn of(syn: At, start: Timestamp) -> TcpFallback {
+        if raced(syn, start) {
+            TcpFallback::Raced
+        } else if syn.ts < start {
+            TcpFallback::StayedOn
+        } else {
+            TcpFallback::FellBack
+        }
+    }
+}
+
 /// TCP SYNs remembered: a racing SYN is one of the last this many the worker saw.
 const RECENT_SYNS: usize = 256;
 
@@ -304,15 +329,11 @@ impl QuicTable {
         }
         self.started += 1;
         // A browser racing TCP beside QUIC may send its SYN first.
-        let race_ns = (RACE_SECS * 1e9) as i64;
         flow.tcp_fallback = self
             .recent_syns
             .iter()
             .filter(|(ip, server, syn)| {
-                *ip == src.ip()
-                    && *server == dst
-                    && syn.ts <= at.ts
-                    && at.ts.0.saturating_sub(syn.ts.0) <= race_ns
+                *ip == src.ip() && *server == dst && syn.ts <= at.ts && raced(*syn, at.ts)
             })
             .map(|&(_, _, syn)| syn)
             .max();
@@ -623,27 +644,45 @@ mod tests {
         seal_initial(keys, &header, 0, &plaintext)
     }
 
+    /// A CRYPTO frame at offset 0 with the first four bytes of a ClientHello.
+    const HELLO_START: [u8; 7] = [0x06, 0x00, 0x04, 0x01, 0x00, 0x01, 0x00];
+
+    /// The test attempt's client and server.
+    fn endpoints() -> (SocketAddr, SocketAddr) {
+        (
+            "10.0.0.1:50000".parse().unwrap(),
+            "10.0.0.2:443".parse().unwrap(),
+        )
+    }
+
     /// Only a datagram carrying ClientHello bytes starts an attempt: not one holding only
     /// an ACK or a PING (a client's straggler after its close), nor a server's Initial
     /// (its Destination Connection ID is the client's, and its keys the server's).
     #[test]
     fn an_attempt_starts_with_client_hello_bytes() {
-        let client: SocketAddr = "10.0.0.1:50000".parse().unwrap();
-        let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let (client, server) = endpoints();
         let at = At::default();
-        // A CRYPTO frame at offset 0 with the start of a ClientHello.
-        let crypto = [0x06, 0x00, 0x04, 0x01, 0x00, 0x01, 0x00];
         let dcid = [7u8; 8];
         let mut table = QuicTable::default();
         assert!(table
             .on_datagram(client, server, &initial(&dcid, &[], false, &[0x01]), at)
             .is_none());
         assert!(table
-            .on_datagram(server, client, &initial(&[], &[9; 8], true, &crypto), at)
+            .on_datagram(
+                server,
+                client,
+                &initial(&[], &[9; 8], true, &HELLO_START),
+                at
+            )
             .is_none());
         assert_eq!(table.started, 0);
         assert!(table
-            .on_datagram(client, server, &initial(&dcid, &[], false, &crypto), at)
+            .on_datagram(
+                client,
+                server,
+                &initial(&dcid, &[], false, &HELLO_START),
+                at
+            )
             .is_some());
         assert_eq!(table.started, 1);
     }
@@ -661,16 +700,10 @@ mod tests {
     /// second without probing is the client giving up on QUIC, not on an answer.
     #[test]
     fn probes_and_early_closes_of_an_unanswered_attempt() {
-        let client: SocketAddr = "10.0.0.1:50000".parse().unwrap();
-        let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let (client, server) = endpoints();
         let dcid = [7u8; 8];
         // The ClientHello's first four bytes, then four more at offset 4.
-        let first = initial(
-            &dcid,
-            &[],
-            false,
-            &[0x06, 0x00, 0x04, 0x01, 0x00, 0x01, 0x00],
-        );
+        let first = initial(&dcid, &[], false, &HELLO_START);
         let second = initial(
             &dcid,
             &[],
@@ -690,23 +723,29 @@ mod tests {
             (flow.attempt.client_probes, flow.attempt.outcome())
         };
         use QuicOutcome::*;
-        assert_eq!(outcome(&[(&first, 0), (&second, 1)]), (0, Incomplete));
-        assert_eq!(
-            outcome(&[(&first, 0), (&second, 1), (&close, 60)]),
-            (0, ClientCancelled)
-        );
-        assert_eq!(
-            outcome(&[(&first, 0), (&second, 1), (&first, 300)]),
-            (1, UdpBlocked)
-        );
-        assert_eq!(
-            outcome(&[(&first, 0), (&ping, 300), (&close, 400)]),
-            (1, UdpBlocked)
-        );
-        assert_eq!(
-            outcome(&[(&first, 0), (&second, 1), (&close, 1500)]),
-            (0, UdpBlocked)
-        );
+        // Each case: the datagrams (and when, in ms), then the probes and the outcome.
+        type Datagrams<'a> = &'a [(&'a [u8], i64)];
+        let cases: [(Datagrams, (u32, QuicOutcome)); 5] = [
+            (&[(&first, 0), (&second, 1)], (0, Incomplete)),
+            (
+                &[(&first, 0), (&second, 1), (&close, 60)],
+                (0, ClientCancelled),
+            ),
+            (&[(&first, 0), (&second, 1), (&first, 300)], (1, UdpBlocked)),
+            (&[(&first, 0), (&ping, 300), (&close, 400)], (1, UdpBlocked)),
+            (
+                &[(&first, 0), (&second, 1), (&close, 1500)],
+                (0, UdpBlocked),
+            ),
+        ];
+        for (datagrams, want) in cases {
+            assert_eq!(
+                outcome(datagrams),
+                want,
+                "{:?}",
+                datagrams.iter().map(|(_, ms)| ms).collect::<Vec<_>>()
+            );
+        }
     }
 
     /// A TCP SYN from the attempt's client to its server just before the attempt (a
@@ -714,16 +753,10 @@ mod tests {
     /// before, or to another server, is not.
     #[test]
     fn a_syn_just_before_the_attempt_is_its_fallback() {
-        let client: SocketAddr = "10.0.0.1:50000".parse().unwrap();
+        let (client, server) = endpoints();
         let tcp_client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
-        let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
         let other: SocketAddr = "10.0.0.3:443".parse().unwrap();
-        let hello = initial(
-            &[7; 8],
-            &[],
-            false,
-            &[0x06, 0x00, 0x04, 0x01, 0x00, 0x01, 0x00],
-        );
+        let hello = initial(&[7; 8], &[], false, &HELLO_START);
         let fallback = |syns: &[(SocketAddr, i64)]| {
             let mut table = QuicTable::default();
             for (i, (to, ms)) in syns.iter().enumerate() {

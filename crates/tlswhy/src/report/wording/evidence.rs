@@ -11,6 +11,7 @@ use crate::diagnose::detail::{CloseKind, Detail, PlaintextRole};
 use crate::diagnose::verdict::Finding;
 use crate::diagnose::Verdict;
 use crate::flow::{At, Dir};
+use crate::quic::table::TcpFallback;
 use crate::report::endpoint::Endpoint;
 use crate::tls::cert::write_unix;
 use crate::tls::wire::{CipherSuite, ProtocolVersion};
@@ -445,12 +446,10 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
             cx,
             *at,
             Dir::ToServer,
-            if crate::quic::table::raced(*at, cx.start) {
-                "TCP SYN to the same server and port as the attempt starts: the client races TCP beside QUIC"
-            } else if at.ts < cx.start {
-                "TCP SYN of a connection to the same server and port that went on after the attempt started: the client stays on TCP"
-            } else {
-                "TCP SYN to the same server and port: the client falls back to TCP"
+            match TcpFallback::of(*at, cx.start) {
+                TcpFallback::Raced => "TCP SYN to the same server and port as the attempt starts: the client races TCP beside QUIC",
+                TcpFallback::StayedOn => "TCP SYN of a connection to the same server and port that went on after the attempt started: the client stays on TCP",
+                TcpFallback::FellBack => "TCP SYN to the same server and port: the client falls back to TCP",
             },
         ),
         Detail::QuicClientStoppedInHandshake { at } => cite(

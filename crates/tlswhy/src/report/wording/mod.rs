@@ -11,6 +11,7 @@ use crate::report::endpoint::Endpoint;
 use crate::capture::Timestamp;
 use crate::diagnose::verdict::{Finding, ServerReaction, Unfinished};
 use crate::diagnose::Verdict;
+use crate::quic::table::TcpFallback;
 use crate::record::Handshake;
 use crate::tls::alert::AlertDescription;
 use crate::tls::cert::format_unix;
@@ -294,15 +295,17 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
         Finding::QuicClientCancelled { secs } => format!(
             "The client closed its QUIC attempt to {server} itself {secs:.3} s after its first Initial, before any answer and without probing for one: it gave up on QUIC, not on an answer (a browser closes the QUIC attempt it raced against TCP once it has no use for it), so this says nothing about UDP being blocked."
         ),
-        Finding::QuicFellBackToTcp { initials, secs, tcp } if crate::quic::table::raced(*tcp, cx.start) => format!(
-            "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered, while it connected over TCP to the same port beside them (racing the two): UDP is dropped on the way."
-        ),
-        Finding::QuicFellBackToTcp { initials, secs, tcp } if tcp.ts < cx.start => format!(
-            "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered, while its TCP connection to the same port, open since before them, went on: it stayed on TCP. UDP is dropped on the way."
-        ),
-        Finding::QuicFellBackToTcp { initials, secs, .. } => format!(
-            "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered, and it fell back to TCP to the same port: UDP is dropped on the way."
-        ),
+        Finding::QuicFellBackToTcp { initials, secs, tcp } => match TcpFallback::of(*tcp, cx.start) {
+            TcpFallback::Raced => format!(
+                "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered, while it connected over TCP to the same port beside them (racing the two): UDP is dropped on the way."
+            ),
+            TcpFallback::StayedOn => format!(
+                "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered, while its TCP connection to the same port, open since before them, went on: it stayed on TCP. UDP is dropped on the way."
+            ),
+            TcpFallback::FellBack => format!(
+                "The client's QUIC Initials to {server} ({initials} datagram(s) over {secs:.1} s) were never answered, and it fell back to TCP to the same port: UDP is dropped on the way."
+            ),
+        },
         Finding::QuicNoCommonVersion { client, server: listed } => format!(
             "The server at {server} does not speak {}: its Version Negotiation lists only {}, and the client gave up.",
             crate::quic::version_name(*client),
