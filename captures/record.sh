@@ -47,7 +47,9 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # namespace, tw-qb (its own lo only; TCP and UDP 4624); quic_firefox records Firefox ESR
 # speaking HTTP/3 to aioquic servers in a fourth, tw-qf (its own lo only; UDP 4625-4629),
 # and quic_firefox_blocked Firefox ESR learning HTTP/3 from nginx's Alt-Svc while UDP is
-# dropped, staying on HTTP/2, in a fifth, tw-qg (its own lo only; TCP and UDP 4630).
+# dropped, staying on HTTP/2, in a fifth, tw-qg (its own lo only; TCP and UDP 4630);
+# quic_firefox_refused Firefox ESR told to use HTTP/3 where UDP is dropped and nothing
+# listens on TCP, in a sixth, tw-qr (its own lo only; TCP and UDP 4631).
 # Their attempts are UDP flows: `expect_quic` lines, verified by expected.py with tshark's
 # QUIC dissector, go under "quic" in expected.json. Where the clients write their
 # secrets, captures/<name>.keys holds them (see quic_keys_finish).
@@ -80,7 +82,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      quic_ok quic_ok_ngtcp2 quic_alpn_mismatch quic_version_mismatch quic_cert_rejected
      quic_connection_refused quic_udp_blocked quic_tcp_fallback quic_stateless_reset
      quic_transport_error quic_migration quic_draft29 quic_browser_race quic_firefox
-     quic_firefox_blocked)
+     quic_firefox_blocked quic_firefox_refused)
 MIXED_INPUTS=(ok_tls12 no_shared_cipher sni_unrecognized cert_expired connection_refused)
 
 WORK=$(mktemp -d /tmp/tlswhy-record.XXXXXX)
@@ -3379,6 +3381,52 @@ sc_quic_firefox_blocked() {
     done
     expect_firefox_quic $k $port 1 1 quic_blocked_fell_back_to_tcp emby.example.com \
         "Firefox ESR, once it has read the Alt-Svc (h3 on the same port) over HTTP/2: an HTTP/3 connection in the background (Http3Session::Init), its first flight one UDP GSO buffer (two Initials in one datagram in the capture); UDP to the port is dropped (nftables, no ICMP), so the first flight is retransmitted about 0.3, 0.9, 2.2, 4.6 and 9.5 s after it, the gap doubling from 0.3 s (neqo: 'Lost crypto frame'), never answered, while the reloads go over the HTTP/2 connection, which carries data after the attempt started. Firefox sends no CONNECTION_CLOSE and is ended with the attempt open" \
+        h3/- -
+    stop_all
+    tun_ns_del
+}
+
+# Firefox ESR told to use HTTP/3 (the testing mapping) for a port where UDP is dropped
+# and nothing listens on TCP, in a namespace of its own, tw-qr (its own lo only): an
+# aioquic server listens on UDP 4631, but nftables drops UDP to the port (no ICMP), and no
+# server listens on TCP 4631. Firefox opens a TCP connection beside its HTTP/3 attempt at
+# once, and another when its HTTP/3 backup timer fires (OnHttp3BackupTimer,
+# DoFallbackConnection) some 0.15 s after its first Initial: both are refused (RST). Its
+# first flight (one UDP GSO buffer) is retransmitted 0.3, 0.9, 2.1 and 4.5 s after it
+# (neqo: "Lost crypto frame"), never answered; Firefox is ended after 8 s with the attempt
+# open. The client got no further over TCP than over UDP: the attempt is udp_blocked, not a
+# fallback (a fallback counts once the server answers its SYN). The refused TCP connections
+# carried no TLS to a port that is not a TLS one: no record. No key log: nothing to open.
+sc_quic_firefox_refused() {
+    local k=quic_firefox_refused port=4631 syns rsts dropped i
+    tun_ns tw-qr
+    QNS=tw-qr aioquic_server qr1 127.0.0.1:$port
+    nft_drop_udp tw-qr $port
+    CAP_NETNS=tw-qr capture_start $k "port $port"
+    BROWSER_SECS=8 QNS=tw-qr firefox_quic ffqr "https://emby.example.com:$port/" -
+    browser_saw ffqr 'Http3Session::Init origin=emby\.example\.com, alpn=h3' "an HTTP/3 connection started"
+    browser_saw ffqr 'Lost crypto frame space=in offset=0 ' "its Initials lost (retransmitted)"
+    browser_saw ffqr 'OnHttp3BackupTimer' "its HTTP/3 backup timer (a TCP connection beside the attempt)"
+    ! grep -Eqs 'Http3Session::Authenticated|isHttp3=1\]' "$WORK"/ffqr.moz.log* ||
+        die "ffqr: Firefox's HTTP/3 connection got an answer or a request (see $WORK/ffqr.moz.log*)"
+    capture_stop
+    dropped=$(ip netns exec tw-qr nft list table inet tlswhy_drop_udp | sed -n 's/.*counter packets \([0-9]*\) .*/\1/p')
+    [ "${dropped:-0}" -gt 0 ] || die "nftables dropped no UDP datagram"
+    syns=$(tshark -n -r "$HERE/$k.pcap" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == $port" \
+        2>>"$WORK/tshark.log" | wc -l) || die "$k: tshark (see $WORK/tshark.log)"
+    rsts=$(tshark -n -r "$HERE/$k.pcap" -Y "tcp.flags.reset == 1 && tcp.srcport == $port" \
+        2>>"$WORK/tshark.log" | wc -l) || die "$k: tshark (see $WORK/tshark.log)"
+    [ "$syns" -ge 1 ] && [ "$rsts" -eq "$syns" ] ||
+        die "$k: $syns TCP SYN(s) to 127.0.0.1:$port and $rsts RST(s) back, expected every SYN refused"
+    ! tshark -n -r "$HERE/$k.pcap" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 1" 2>>"$WORK/tshark.log" | grep -q . ||
+        die "$k: a TCP SYN was answered (SYN-ACK)"
+    echo "   Firefox: $syns TCP connection(s) refused; nftables dropped $dropped UDP datagram(s)" >&2
+    for i in $(seq 1 "$syns"); do
+        expect $k "127.0.0.1:$port" not_tls - - \
+            "Firefox ESR's TCP connection beside its HTTP/3 attempt (forced), refused: SYN, RST; no TLS, to a port that is not a TLS one (connection $i of $syns)"
+    done
+    expect_firefox_quic $k $port 1 1 udp_blocked emby.example.com \
+        "Firefox ESR (headless, HTTP/3 forced by its testing Alt-Svc mapping) -> an aioquic server on UDP 127.0.0.1:$port in the namespace tw-qr, UDP to the port dropped (nftables, no ICMP) and no TCP listener: its first flight one UDP GSO buffer, retransmitted about 0.3, 0.9, 2.1 and 4.5 s after it (neqo: 'Lost crypto frame'), never answered; beside it Firefox opens $syns TCP connection(s) to the same port (one at once, one when its HTTP/3 backup timer fires), every one refused (RST): no fallback, the client got no further over TCP. Firefox is ended with the attempt open" \
         h3/- -
     stop_all
     tun_ns_del

@@ -20,16 +20,17 @@ use tlswhy::quic::attempt::QuicAttempt;
 
 /// The UDP flows of a capture, by (client, server), in order of their first datagram,
 /// each followed by `QuicAttempt` (the client: the side that sent first); and the TCP
-/// connections, as (client, server, its SYN, its last packet).
+/// connections, as (client, server, its SYN, its last packet, whether the server
+/// answered the SYN).
 struct Flows {
     attempts: Vec<((SocketAddr, SocketAddr), QuicAttempt)>,
-    tcp: Vec<(SocketAddr, SocketAddr, At, At)>,
+    tcp: Vec<(SocketAddr, SocketAddr, At, At, bool)>,
 }
 
 fn flows(file: &str) -> Flows {
     let bytes = std::fs::read(common::captures().join(file)).unwrap();
     let mut attempts: Vec<((SocketAddr, SocketAddr), QuicAttempt)> = Vec::new();
-    let mut tcp: Vec<(SocketAddr, SocketAddr, At, At)> = Vec::new();
+    let mut tcp: Vec<(SocketAddr, SocketAddr, At, At, bool)> = Vec::new();
     for (frame, packet) in PacketReader::new(&bytes, file).unwrap().enumerate() {
         let at = At {
             frame: frame as u64 + 1,
@@ -96,13 +97,14 @@ fn flows(file: &str) -> Flows {
                 let src = SocketAddr::new(src_ip, segment.source_port());
                 let dst = SocketAddr::new(dst_ip, segment.destination_port());
                 if segment.syn() && !segment.ack() {
-                    tcp.push((src, dst, at, at));
+                    tcp.push((src, dst, at, at, false));
                 } else if let Some(c) = tcp
                     .iter_mut()
                     .rev()
-                    .find(|(c, s, _, _)| (*c, *s) == (src, dst) || (*c, *s) == (dst, src))
+                    .find(|(c, s, ..)| (*c, *s) == (src, dst) || (*c, *s) == (dst, src))
                 {
                     c.3 = at;
+                    c.4 |= segment.syn() && (c.0, c.1) == (dst, src);
                 }
             }
             _ => {}
@@ -197,14 +199,16 @@ fn quic_initials_show_what_tshark_read() {
                 }
             }
             // The verdict from what was seen without keys; a TCP connection from the
-            // client to the same server and port is its fallback when it started after
-            // the first Initial, within RACE_SECS before it (a browser racing the two),
-            // or earlier and went on after it (the client stayed on TCP).
+            // client to the same server and port that the server answered (SYN-ACK) is
+            // its fallback when it started after the first Initial, within RACE_SECS
+            // before it (a browser racing the two), or earlier and went on after it (the
+            // client stayed on TCP).
             let (client, server) = flows[i].0;
             let first = seen.first.unwrap();
-            let tcp_followed = tcp.iter().any(|(c, s, syn, last)| {
+            let tcp_followed = tcp.iter().any(|(c, s, syn, last, answered)| {
                 c.ip() == client.ip()
                     && *s == server
+                    && *answered
                     && (syn.frame > first.frame
                         || tlswhy::quic::table::raced(*syn, first.ts)
                         || last.ts > first.ts)

@@ -657,6 +657,17 @@ impl<A: Application> FlowTable<A> {
         self.live.get_mut(&TableKey(*key))
     }
 
+    /// Whether the server of the connection under `key`, live or finished and not yet
+    /// handed out, answered its SYN (SYN-ACK); `false` when there is none.
+    pub fn syn_answered(&self, key: &FlowKey) -> bool {
+        match self.live.get(&TableKey(*key)) {
+            Some(conn) => conn.tcp.syn_ack.is_some(),
+            None => self.done.iter().any(|conn| {
+                key_of(conn.client, conn.server, conn.tunnel) == *key && conn.tcp.syn_ack.is_some()
+            }),
+        }
+    }
+
     /// The first packet of a live connection from `client` (any port) to `server` that
     /// started before `since` and carried a packet after it: a client's TCP connection
     /// that went on beside its QUIC attempt. Looks at every live connection (see

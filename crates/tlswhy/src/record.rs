@@ -243,7 +243,8 @@ pub struct QuicFacts {
     pub icmp_port_unreachable: u32,
     /// The CONNECTION_CLOSE read in the clear.
     pub connection_close: Option<QuicClose>,
-    /// The client's TCP connection to the same server and port afterwards.
+    /// The client's TCP connection to the same server and port that the server answered
+    /// (its SYN): after the attempt, racing it, or one it stayed on.
     pub tcp_fallback: Option<At>,
     /// The connection IDs, in hex as Zeek's quic.log names them: the client's first
     /// Destination Connection ID (it keys the Initials), its Source Connection ID and

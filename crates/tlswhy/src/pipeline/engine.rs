@@ -8,7 +8,7 @@ use super::output::Output;
 use crate::capture::OwnedPacket;
 use crate::capture::{Packet, Timestamp};
 use crate::connection::{Connection, FlowTable};
-use crate::decode::{Decoder, Skip};
+use crate::decode::{Decoder, Skip, Tunnel};
 use crate::diagnose::{self, Code, Profiles};
 use crate::flow::{key_of, At, FlowKey};
 use crate::keys::{KeyLog, KeySources};
@@ -180,6 +180,10 @@ impl<'s> Engine<'s> {
                 let fallback = if seg.flags.syn && !seg.flags.ack {
                     self.quic.on_tcp_syn(seg.src, seg.dst, at)
                 } else {
+                    if seg.flags.syn {
+                        // A fallback counts once the server answered it.
+                        self.quic.on_tcp_syn_ack(seg.src, seg.dst);
+                    }
                     None
                 };
                 self.table.on_segment(&seg, at);
@@ -209,6 +213,11 @@ impl<'s> Engine<'s> {
                 if let (Some(key), Some(log)) = (self.quic.on_packet(packet), &mut self.log) {
                     log.add(key, packet);
                 }
+                // A racing SYN's answer may have come before the attempt did.
+                let table = &self.table;
+                self.quic.answer_raced(|client, server| {
+                    table.syn_answered(&key_of(client, server, Tunnel::NONE))
+                });
             }
             Err(Skip::FragmentHeld) => {}
         }

@@ -4,10 +4,11 @@
 //! the client wants negotiated), so other UDP traffic is never taken for QUIC. A
 //! datagram from a client address the attempt has not used, addressed to the server's
 //! connection ID, belongs to it too (NAT rebinding, migration: RFC 9000 §9). ICMP port
-//! unreachable answers are matched to the attempt whose datagram they quote; a TCP SYN
-//! from the client to the same server and port after an unanswered attempt is its
-//! fallback, and so is one sent just before the attempt started ([`RACE_SECS`]: a
-//! browser races TCP beside QUIC).
+//! unreachable answers are matched to the attempt whose datagram they quote; a TCP
+//! connection from the client to the same server and port opened after an unanswered
+//! attempt is its fallback, and so is one opened just before the attempt started
+//! ([`RACE_SECS`]: a browser races TCP beside QUIC), once the server answered its SYN
+//! (a SYN refused or unanswered got the client no further over TCP than over UDP).
 //!
 //! An attempt is over once its outcome cannot change: a CONNECTION_CLOSE was read, a
 //! stateless reset carried the server's token, or the client sent 1-RTT packets and the
@@ -53,10 +54,15 @@ pub struct QuicFlow {
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub attempt: QuicAttempt,
-    /// The client's TCP SYN to the same server and port: after its first Initial,
-    /// within [`RACE_SECS`] before it, or that of a connection it stayed on (set by the
-    /// engine, which reads the TCP connections, when the attempt ends unanswered).
+    /// The client's TCP SYN to the same server and port that the server answered
+    /// (SYN-ACK): after its first Initial, within [`RACE_SECS`] before it, or that of a
+    /// connection it stayed on (set by the engine, which reads the TCP connections,
+    /// when the attempt ends unanswered).
     pub tcp_fallback: Option<At>,
+    /// The client's TCP SYNs to the same server and port waiting for the server's
+    /// SYN-ACK (each from the client's address, any port), the last
+    /// [`MAX_PENDING_SYNS`]: the first answered becomes `tcp_fallback`.
+    pending_syns: Vec<(SocketAddr, At)>,
     /// The client's other addresses, in the order they appeared.
     pub paths: Vec<QuicPath>,
     /// The server connection ID it is indexed by.
@@ -85,6 +91,19 @@ impl QuicFlow {
     /// Over before it went quiet: decided, and not waiting for a fallback.
     fn done_early(&self) -> bool {
         self.decided() && (!self.unanswered() || self.tcp_fallback.is_some())
+    }
+
+    /// Waits for the server's answer to a SYN from `client` at `syn` (the last
+    /// [`MAX_PENDING_SYNS`]; a SYN sent again from the same port keeps the first one's
+    /// time); returns the one no longer waited for to make room.
+    fn await_syn_ack(&mut self, client: SocketAddr, syn: At) -> Option<(SocketAddr, At)> {
+        if self.pending_syns.iter().any(|(c, _)| *c == client) {
+            return None;
+        }
+        let dropped =
+            (self.pending_syns.len() >= MAX_PENDING_SYNS).then(|| self.pending_syns.remove(0));
+        self.pending_syns.push((client, syn));
+        dropped
     }
 
     /// Silent for `idle_ns` at `now`.
@@ -144,6 +163,9 @@ impl TcpFallback {
 
 /// TCP SYNs remembered: a racing SYN is one of the last this many the worker saw.
 const RECENT_SYNS: usize = 256;
+/// An attempt's TCP SYNs waiting for an answer ([`QuicFlow::pending_syns`]), at most: a
+/// client whose connections are refused tries a few ports, not hundreds.
+const MAX_PENDING_SYNS: usize = 4;
 
 /// The attempts open at once.
 #[derive(Debug, Default)]
@@ -176,8 +198,14 @@ pub struct QuicTable {
     idle_ns: Option<i64>,
     /// The last [`RECENT_SYNS`] TCP SYNs, a ring: a client's address, the server it
     /// connects to and when; an attempt that starts within [`RACE_SECS`] of one from its
-    /// client to its server takes it as its fallback.
-    recent_syns: Vec<(IpAddr, SocketAddr, At)>,
+    /// client to its server takes it as its fallback once it is answered.
+    recent_syns: Vec<(SocketAddr, SocketAddr, At)>,
+    /// The TCP connections (client, server) whose SYN-ACK an open attempt waits for
+    /// ([`QuicFlow::pending_syns`]) → that attempt.
+    syn_acks_awaited: HashMap<(SocketAddr, SocketAddr), FlowKey, foldhash::fast::RandomState>,
+    /// Attempts started since [`QuicTable::answer_raced`] with racing SYNs pending,
+    /// whose SYN-ACK may have come before the attempt did.
+    raced_pending: Vec<FlowKey>,
     /// Where the next SYN goes in `recent_syns` once it is full.
     next_syn: usize,
     /// Attempts started.
@@ -314,6 +342,7 @@ impl QuicTable {
             server: dst,
             attempt: QuicAttempt::default(),
             tcp_fallback: None,
+            pending_syns: Vec::new(),
             paths: Vec::new(),
             indexed_cid: None,
         };
@@ -328,16 +357,21 @@ impl QuicTable {
             return None;
         }
         self.started += 1;
-        // A browser racing TCP beside QUIC may send its SYN first.
-        flow.tcp_fallback = self
-            .recent_syns
-            .iter()
-            .filter(|(ip, server, syn)| {
-                *ip == src.ip() && *server == dst && syn.ts <= at.ts && raced(*syn, at.ts)
-            })
-            .map(|&(_, _, syn)| syn)
-            .max();
-        if flow.decided() || flow.tcp_fallback.is_some() {
+        // A browser racing TCP beside QUIC may send its SYN first: it waits for its
+        // answer, which the engine may have seen already (`answer_raced`).
+        for &(tcp_client, server, syn) in &self.recent_syns {
+            if tcp_client.ip() == src.ip() && server == dst && syn.ts <= at.ts && raced(syn, at.ts)
+            {
+                if let Some((dropped, _)) = flow.await_syn_ack(tcp_client, syn) {
+                    self.syn_acks_awaited.remove(&(dropped, dst));
+                }
+                self.syn_acks_awaited.insert((tcp_client, dst), key);
+            }
+        }
+        if !flow.pending_syns.is_empty() {
+            self.raced_pending.push(key);
+        }
+        if flow.decided() {
             self.candidates.push(key);
         }
         self.first_frames.insert(at.frame);
@@ -402,15 +436,16 @@ impl QuicTable {
     }
 
     /// A TCP SYN (without ACK) from `client` to `server`: kept for an attempt that starts
-    /// within [`RACE_SECS`] after it, and the fallback of the open attempts from that
-    /// client's address to the same server and port; returns where the earliest of them
+    /// within [`RACE_SECS`] after it, and awaited by the open attempts from that client's
+    /// address to the same server and port without a fallback, whose fallback it is
+    /// once answered ([`QuicTable::on_tcp_syn_ack`]); returns where the earliest of them
     /// started.
     pub fn on_tcp_syn(&mut self, client: SocketAddr, server: SocketAddr, at: At) -> Option<At> {
         // A ring: the oldest is overwritten (no look at times here: one store per SYN).
         if self.recent_syns.len() < RECENT_SYNS {
-            self.recent_syns.push((client.ip(), server, at));
+            self.recent_syns.push((client, server, at));
         } else {
-            self.recent_syns[self.next_syn] = (client.ip(), server, at);
+            self.recent_syns[self.next_syn] = (client, server, at);
         }
         self.next_syn = (self.next_syn + 1) % RECENT_SYNS;
         if self.flows.is_empty() {
@@ -422,14 +457,74 @@ impl QuicTable {
                 && flow.server == server
                 && flow.client.ip() == client.ip()
             {
-                flow.tcp_fallback = Some(at);
-                self.candidates.push(*key);
+                if let Some((dropped, _)) = flow.await_syn_ack(client, at) {
+                    if self.syn_acks_awaited.get(&(dropped, server)) == Some(key) {
+                        self.syn_acks_awaited.remove(&(dropped, server));
+                    }
+                }
+                self.syn_acks_awaited.insert((client, server), *key);
                 if let Some(first) = flow.attempt.first {
                     earliest = Some(earliest.map_or(first, |e| e.min(first)));
                 }
             }
         }
         earliest
+    }
+
+    /// A TCP SYN-ACK from `server` to `client`: the fallback of the attempt that waits
+    /// for it, if any.
+    #[inline]
+    pub fn on_tcp_syn_ack(&mut self, server: SocketAddr, client: SocketAddr) {
+        if self.syn_acks_awaited.is_empty() {
+            return;
+        }
+        if let Some(key) = self.syn_acks_awaited.remove(&(client, server)) {
+            self.answered(key, client);
+        }
+    }
+
+    /// The attempts started with racing SYNs since the last call: each SYN whose
+    /// connection `syn_answered` (client, server) says the server answered already is
+    /// their fallback; the others wait for their SYN-ACK.
+    pub fn answer_raced(&mut self, syn_answered: impl Fn(SocketAddr, SocketAddr) -> bool) {
+        if self.raced_pending.is_empty() {
+            return;
+        }
+        for key in std::mem::take(&mut self.raced_pending) {
+            let Some(flow) = self.flows.get(&key) else {
+                continue;
+            };
+            let server = flow.server;
+            let answered = flow
+                .pending_syns
+                .iter()
+                .find(|(client, _)| syn_answered(*client, server))
+                .map(|&(client, _)| client);
+            if let Some(client) = answered {
+                self.answered(key, client);
+            }
+        }
+    }
+
+    /// The SYN from `client` that the attempt under `key` waited for was answered: its
+    /// fallback; it waits for no other.
+    fn answered(&mut self, key: FlowKey, client: SocketAddr) {
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let Some(&(_, syn)) = flow.pending_syns.iter().find(|(c, _)| *c == client) else {
+            return;
+        };
+        if flow.tcp_fallback.is_none() {
+            flow.tcp_fallback = Some(syn);
+            self.candidates.push(key);
+        }
+        let server = flow.server;
+        for (other, _) in std::mem::take(&mut flow.pending_syns) {
+            if self.syn_acks_awaited.get(&(other, server)) == Some(&key) {
+                self.syn_acks_awaited.remove(&(other, server));
+            }
+        }
     }
 
     /// The attempts that are over at `now` (decided; quiet for `idle_ns` — an
@@ -503,6 +598,11 @@ impl QuicTable {
         let Some(flow) = self.flows.remove(&key) else {
             return;
         };
+        for (client, _) in &flow.pending_syns {
+            if self.syn_acks_awaited.get(&(*client, flow.server)) == Some(&key) {
+                self.syn_acks_awaited.remove(&(*client, flow.server));
+            }
+        }
         for path in &flow.paths {
             self.paths
                 .remove(&key_of(path.client, flow.server, Tunnel::NONE));
@@ -749,41 +849,93 @@ mod tests {
     }
 
     /// A TCP SYN from the attempt's client to its server just before the attempt (a
-    /// browser racing the two) is its fallback, as is one after it; one from long
-    /// before, or to another server, is not.
+    /// browser racing the two) is its fallback once answered, as is one after it; one
+    /// from long before, or to another server, is not, nor is one never answered.
     #[test]
-    fn a_syn_just_before_the_attempt_is_its_fallback() {
+    fn a_syn_just_before_the_attempt_is_its_fallback_once_answered() {
         let (client, server) = endpoints();
         let tcp_client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
         let other: SocketAddr = "10.0.0.3:443".parse().unwrap();
         let hello = initial(&[7; 8], &[], false, &HELLO_START);
-        let fallback = |syns: &[(SocketAddr, i64)]| {
+        // SYNs from successive client ports at these times (ms), the answered ones
+        // already answered when the attempt starts at 1000 ms.
+        let fallback = |syns: &[(SocketAddr, i64, bool)]| {
             let mut table = QuicTable::default();
-            for (i, (to, ms)) in syns.iter().enumerate() {
+            let port = |i: usize| SocketAddr::new(tcp_client.ip(), 40000 + i as u16);
+            for (i, (to, ms, _)) in syns.iter().enumerate() {
                 assert_eq!(
-                    table.on_tcp_syn(tcp_client, *to, at_ms(i as u64 + 1, *ms)),
+                    table.on_tcp_syn(port(i), *to, at_ms(i as u64 + 1, *ms)),
                     None
                 );
             }
             let key = table.on_datagram(client, server, &hello, at_ms(100, 1000));
+            table.answer_raced(|c, s| {
+                syns.iter()
+                    .enumerate()
+                    .any(|(i, (to, _, answered))| *answered && port(i) == c && *to == s)
+            });
             table.flows[&key.expect("an attempt")].tcp_fallback
         };
-        assert_eq!(fallback(&[(server, 994)]), Some(at_ms(1, 994)));
+        assert_eq!(fallback(&[(server, 994, true)]), Some(at_ms(1, 994)));
         assert_eq!(
-            fallback(&[(server, 500), (server, 950)]),
+            fallback(&[(server, 500, true), (server, 950, true)]),
             Some(at_ms(2, 950))
         );
-        assert_eq!(fallback(&[(server, 500)]), None);
-        assert_eq!(fallback(&[(other, 999)]), None);
-        // After the attempt started: the fallback of an attempt still open.
+        assert_eq!(fallback(&[(server, 950, false)]), None);
+        assert_eq!(
+            fallback(&[(server, 950, true), (server, 960, false)]),
+            Some(at_ms(1, 950))
+        );
+        assert_eq!(fallback(&[(server, 500, true)]), None);
+        assert_eq!(fallback(&[(other, 999, true)]), None);
+
+        // After the attempt started: awaited, the fallback once the server answers it; a
+        // SYN refused (never answered) is none, another connection answered is.
         let mut table = QuicTable::default();
         let key = table
             .on_datagram(client, server, &hello, at_ms(1, 0))
             .unwrap();
+        let (refused, answered) = (tcp_client, SocketAddr::new(tcp_client.ip(), 40001));
         assert_eq!(
-            table.on_tcp_syn(tcp_client, server, at_ms(2, 3000)),
+            table.on_tcp_syn(refused, server, at_ms(2, 3000)),
             Some(at_ms(1, 0))
         );
-        assert_eq!(table.flows[&key].tcp_fallback, Some(at_ms(2, 3000)));
+        assert_eq!(table.flows[&key].tcp_fallback, None);
+        // An answer to another client's connection, or from another server, is not its.
+        table.on_tcp_syn_ack(server, "10.0.0.9:40000".parse().unwrap());
+        table.on_tcp_syn_ack(other, refused);
+        assert_eq!(table.flows[&key].tcp_fallback, None);
+        assert_eq!(
+            table.on_tcp_syn(answered, server, at_ms(3, 3200)),
+            Some(at_ms(1, 0))
+        );
+        table.on_tcp_syn_ack(server, answered);
+        assert_eq!(table.flows[&key].tcp_fallback, Some(at_ms(3, 3200)));
+        assert!(table.syn_acks_awaited.is_empty());
+        // Waited for, the attempt is over once the answer came (a client's close).
+        assert!(table.candidates.contains(&key));
+    }
+
+    /// An attempt waits for a bounded number of SYNs, and forgets them when it ends.
+    #[test]
+    fn awaited_syns_are_bounded_and_forgotten() {
+        let (client, server) = endpoints();
+        let hello = initial(&[7; 8], &[], false, &HELLO_START);
+        let mut table = QuicTable::default();
+        let key = table
+            .on_datagram(client, server, &hello, at_ms(1, 0))
+            .unwrap();
+        for i in 0..100u16 {
+            let from = SocketAddr::new(client.ip(), 30000 + i);
+            table.on_tcp_syn(from, server, at_ms(2 + u64::from(i), 100 + i64::from(i)));
+        }
+        assert_eq!(table.flows[&key].pending_syns.len(), MAX_PENDING_SYNS);
+        assert_eq!(table.syn_acks_awaited.len(), MAX_PENDING_SYNS);
+        // The oldest ones are no longer waited for; the newest are.
+        table.on_tcp_syn_ack(server, SocketAddr::new(client.ip(), 30000));
+        assert_eq!(table.flows[&key].tcp_fallback, None);
+        let flows = table.take_finished(at_ms(200, 100_000).ts, 1, true);
+        assert_eq!(flows.len(), 1);
+        assert!(table.syn_acks_awaited.is_empty());
     }
 }
