@@ -276,7 +276,7 @@ fn feed_attempt(data: &[u8], keys: Option<&KeySources>) {
     // The verdict states the outcome's code; only a certificate rejection may be
     // narrowed by what keys show.
     let outcome = attempt.outcome();
-    let verdict = tlswhy::diagnose::quic::verdict(&attempt, 443, None);
+    let verdict = tlswhy::diagnose::quic::verdict(&attempt, 443, None, None);
     if outcome != tlswhy::quic::attempt::QuicOutcome::CertRejected {
         assert_eq!(verdict.code.as_str(), code);
     }

@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use tlswhy::capture::{LinkType, PacketReader};
+use tlswhy::diagnose::Detail;
 use tlswhy::flow::{At, Dir};
 use tlswhy::quic::attempt::QuicAttempt;
 
@@ -360,6 +361,38 @@ fn a_fallback_links_both_records() {
         .iter()
         .filter(|h| h.quic.is_some())
         .all(|h| h.fallback_from_quic.is_none()));
+}
+
+/// TCP connections the client tried beside an unanswered attempt that the server never
+/// answered (refused) are no fallback: the attempt is udp_blocked, and its evidence
+/// cites the first of them (after the attempt or racing it) and their number.
+#[test]
+fn refused_tcp_is_no_fallback() {
+    let file = "quic_firefox_refused.pcap";
+    let Flows { tcp, .. } = flows(file);
+    let report = common::analyze(&common::captures().join(file));
+    let quic = report.handshakes.iter().find(|h| h.quic.is_some()).unwrap();
+    assert_eq!(quic.verdict.code.as_str(), "udp_blocked");
+    assert_eq!(quic.quic.as_ref().unwrap().tcp_fallback, None);
+    let start = quic.ts;
+    let tried: Vec<&At> = tcp
+        .iter()
+        .filter(|(.., syn, _, answered)| {
+            !answered && (syn.ts > start || tlswhy::quic::table::raced(*syn, start))
+        })
+        .map(|(_, _, syn, ..)| syn)
+        .collect();
+    assert!(!tried.is_empty(), "no refused SYN beside the attempt");
+    let cited: Vec<(u64, u32)> = quic
+        .verdict
+        .details
+        .iter()
+        .filter_map(|d| match d {
+            Detail::TcpUnanswered { at, count } => Some((at.frame, *count)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cited, [(tried[0].frame, tried.len() as u32)]);
 }
 
 /// Each QUIC record's ladder has a line per datagram (up to its bound), in frame order

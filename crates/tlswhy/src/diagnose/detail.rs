@@ -258,6 +258,9 @@ pub enum Detail {
     PortUnreachable { at: At, count: u32 },
     /// QUIC: after the Initials, the client's TCP SYN to the same server and port.
     TcpFallback { at: At },
+    /// QUIC: the client's first TCP SYN to the same server and port that the server
+    /// never answered, and how many there were (from distinct ports): refused or dropped.
+    TcpUnanswered { at: At, count: u32 },
     /// QUIC: the server's Handshake packets came, the client answered only in the
     /// Handshake space and never sent 1-RTT data.
     QuicClientStoppedInHandshake { at: At },
@@ -305,6 +308,7 @@ impl Detail {
             | QuicClose { at, .. }
             | PortUnreachable { at, .. }
             | TcpFallback { at }
+            | TcpUnanswered { at, .. }
             | QuicClientStoppedInHandshake { at }
             | QuicFirstShortPacket { at }
             | QuicStatelessReset { at, .. } => Some(*at),

@@ -12,15 +12,25 @@ use crate::tls::alert::AlertDescription;
 
 /// The verdict of `attempt` to a server on UDP port `port`; `tcp_fallback`: the
 /// client's TCP SYN to the same server and port after its first Initial.
-pub fn verdict(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Verdict {
-    let mut v = verdict_of(attempt, port, tcp_fallback);
+pub fn verdict(
+    attempt: &QuicAttempt,
+    port: u16,
+    tcp_fallback: Option<At>,
+    tcp_unanswered: Option<(At, u32)>,
+) -> Verdict {
+    let mut v = verdict_of(attempt, port, tcp_fallback, tcp_unanswered);
     if attempt.handshake_opened.iter().any(|&n| n > 0) {
         v.proof = Proof::Decrypted;
     }
     v
 }
 
-fn verdict_of(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Verdict {
+fn verdict_of(
+    attempt: &QuicAttempt,
+    port: u16,
+    tcp_fallback: Option<At>,
+    tcp_unanswered: Option<(At, u32)>,
+) -> Verdict {
     let first = attempt.first.unwrap_or_default();
     let initial = Detail::QuicInitial {
         at: first,
@@ -236,14 +246,25 @@ fn verdict_of(attempt: &QuicAttempt, port: u16, tcp_fallback: Option<At>) -> Ver
                         Fix::AllowUdp { port },
                     )
                 }
-                None => Verdict::new(
-                    Finding::UdpUnanswered {
-                        initials,
-                        secs: unanswered_secs,
-                    },
-                    with_close(vec![initial]),
-                    Fix::AllowUdp { port },
-                ),
+                None => {
+                    let mut details = with_close(vec![initial]);
+                    // The TCP connections it tried instead, none answered.
+                    if let Some((at, count)) = tcp_unanswered {
+                        let place = details
+                            .iter()
+                            .position(|d| d.at().is_some_and(|d| d.ts > at.ts))
+                            .unwrap_or(details.len());
+                        details.insert(place, Detail::TcpUnanswered { at, count });
+                    }
+                    Verdict::new(
+                        Finding::UdpUnanswered {
+                            initials,
+                            secs: unanswered_secs,
+                        },
+                        details,
+                        Fix::AllowUdp { port },
+                    )
+                }
             };
             v.reads.profile = true;
             v

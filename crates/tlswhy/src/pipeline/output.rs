@@ -86,7 +86,12 @@ impl Output<'_> {
     /// packets when it failed and they were kept.
     pub(crate) fn quic_record(&self, flow: Box<QuicFlow>, packets: Vec<OwnedPacket>) -> Finished {
         let port = flow.server.port();
-        let verdict = crate::diagnose::quic::verdict(&flow.attempt, port, flow.tcp_fallback);
+        let verdict = crate::diagnose::quic::verdict(
+            &flow.attempt,
+            port,
+            flow.tcp_fallback,
+            flow.tcp_unanswered,
+        );
         let code = verdict.code;
         let mut finished = Finished {
             code,

@@ -63,6 +63,10 @@ pub struct QuicFlow {
     /// SYN-ACK (each from the client's address, any port), the last
     /// [`MAX_PENDING_SYNS`]: the first answered becomes `tcp_fallback`.
     pending_syns: Vec<(SocketAddr, At)>,
+    /// The first of the client's TCP SYNs to the same server and port that waited for
+    /// an answer, and how many did (from distinct ports): when no fallback came, the
+    /// ones refused or dropped.
+    pub tcp_unanswered: Option<(At, u32)>,
     /// The client's other addresses, in the order they appeared.
     pub paths: Vec<QuicPath>,
     /// The server connection ID it is indexed by.
@@ -100,6 +104,9 @@ impl QuicFlow {
         if self.pending_syns.iter().any(|(c, _)| *c == client) {
             return None;
         }
+        let (first, count) = self.tcp_unanswered.get_or_insert((syn, 0));
+        *first = (*first).min(syn);
+        *count += 1;
         let dropped =
             (self.pending_syns.len() >= MAX_PENDING_SYNS).then(|| self.pending_syns.remove(0));
         self.pending_syns.push((client, syn));
@@ -343,6 +350,7 @@ impl QuicTable {
             attempt: QuicAttempt::default(),
             tcp_fallback: None,
             pending_syns: Vec::new(),
+            tcp_unanswered: None,
             paths: Vec::new(),
             indexed_cid: None,
         };

@@ -36,7 +36,7 @@ use crate::tls::TlsFacts;
 
 /// The version of the record's shape, `MAJOR.MINOR`: a new field is a minor change, a
 /// field renamed, removed or changed in meaning a major one.
-pub const SCHEMA_VERSION: &str = "1.4";
+pub const SCHEMA_VERSION: &str = "1.5";
 
 /// Writes one line per handshake.
 pub fn write_lines<'a, W: Write>(

@@ -452,6 +452,15 @@ fn detail_into(out: &mut String, d: &Detail, cx: &Context) -> fmt::Result {
                 TcpFallback::FellBack => "TCP SYN to the same server and port: the client falls back to TCP",
             },
         ),
+        Detail::TcpUnanswered { at, count } => cite(
+            out,
+            cx,
+            *at,
+            Dir::ToServer,
+            format_args!(
+                "TCP SYN to the same server and port, never answered ({count} connection(s) in all): TCP is refused or dropped too, the client could not fall back"
+            ),
+        ),
         Detail::QuicClientStoppedInHandshake { at } => cite(
             out,
             cx,
