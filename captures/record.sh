@@ -3121,6 +3121,13 @@ table inet tlswhy_drop_udp {
 NFT
 }
 
+# nft_dropped_udp NS: DROPPED, the UDP datagrams that nft_drop_udp's table in the namespace
+# NS dropped; dies when it dropped none.
+nft_dropped_udp() {
+    DROPPED=$(ip netns exec "$1" nft list table inet tlswhy_drop_udp | sed -n 's/.*counter packets \([0-9]*\) .*/\1/p')
+    [ "${DROPPED:-0}" -gt 0 ] || die "nftables dropped no UDP datagram"
+}
+
 # chromium_ns NAME PROFILE URL: headless Chromium, in the network namespace $QNS, loads
 # URL (--dump-dom: it exits once the page has loaded, at most BROWSER_SECS) with QUIC on
 # (--enable-quic) and the profile PROFILE: its HOME, with an NSS database trusting the test
@@ -3171,7 +3178,7 @@ expect_chromium_tcp() {
 # comes over TCP in about 6 s, so the browser stays until the attempt is closed and exits
 # by itself soon after (a browser killed instead loses the end of its net log).
 sc_quic_browser_race() {
-    local k=quic_browser_race port=4624 prof=$WORK/profiles/quic-browser-race www=$WORK/www-qb dropped
+    local k=quic_browser_race port=4624 prof=$WORK/profiles/quic-browser-race www=$WORK/www-qb
     mkdir -p "$www"
     echo '<html><head><link rel="stylesheet" href="/style.css"></head><body>hello from emby.example.com</body></html>' \
         >"$www/index.html"
@@ -3204,9 +3211,8 @@ sc_quic_browser_race() {
     grep -q '"GET / HTTP/2.0" 200 ' "$WORK/nginx-qb/access.log" &&
         grep -q '"GET /slow.html HTTP/2.0" 200 ' "$WORK/nginx-qb/access.log" ||
         die "nginx did not serve both pages over HTTP/2 (see $WORK/nginx-qb/access.log)"
-    dropped=$(ip netns exec tw-qb nft list table inet tlswhy_drop_udp | sed -n 's/.*counter packets \([0-9]*\) .*/\1/p')
-    [ "${dropped:-0}" -gt 0 ] || die "nftables dropped no UDP datagram"
-    echo "   nftables dropped $dropped UDP datagram(s) to port $port" >&2
+    nft_dropped_udp tw-qb
+    echo "   nftables dropped $DROPPED UDP datagram(s) to port $port" >&2
     expect_chromium_tcp $k cr-race1 $port \
         "Chromium (headless, first run, no Alt-Svc known) -> nginx (TLS 1.3, HTTP/2, Alt-Svc h3 on the same port) in the namespace tw-qb, UDP to the port dropped: GET / and its stylesheet answered 200 over TCP (its net log: TLS 1.3, h2); Chromium opens a spare connection beside the page's, and both complete"
     expect_chromium_tcp $k cr-race2 $port \
@@ -3347,7 +3353,7 @@ sc_quic_firefox() {
 # still open (about 12 s of packets). No key log: nothing of the attempt to open,
 # and tests/keys.rs wants every keyed handshake to decrypt.
 sc_quic_firefox_blocked() {
-    local k=quic_firefox_blocked port=4630 www=$WORK/www-qg dropped n i h2
+    local k=quic_firefox_blocked port=4630 www=$WORK/www-qg n i h2
     mkdir -p "$www"
     echo '<html><head><meta http-equiv="refresh" content="4"></head><body>hello from emby.example.com</body></html>' \
         >"$www/index.html"
@@ -3369,9 +3375,8 @@ sc_quic_firefox_blocked() {
     capture_stop
     n=$(grep -c '"GET / HTTP/2.0" 200 ' "$WORK/nginx-qg/access.log" || true)
     [ "$n" -ge 2 ] || die "nginx served the page $n time(s) over HTTP/2, expected 2 at least (see $WORK/nginx-qg/access.log)"
-    dropped=$(ip netns exec tw-qg nft list table inet tlswhy_drop_udp | sed -n 's/.*counter packets \([0-9]*\) .*/\1/p')
-    [ "${dropped:-0}" -gt 0 ] || die "nftables dropped no UDP datagram"
-    echo "   Firefox: $h2 request(s) over HTTP/2; nginx served the page $n time(s); nftables dropped $dropped UDP datagram(s)" >&2
+    nft_dropped_udp tw-qg
+    echo "   Firefox: $h2 request(s) over HTTP/2; nginx served the page $n time(s); nftables dropped $DROPPED UDP datagram(s)" >&2
     n=$(tshark -n -r "$HERE/$k.pcap" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == $port" \
         2>>"$WORK/tshark.log" | wc -l) || die "$k: tshark (see $WORK/tshark.log)"
     [ "$n" -ge 1 ] || die "$k: no TCP connection to 127.0.0.1:$port"
@@ -3398,7 +3403,7 @@ sc_quic_firefox_blocked() {
 # fallback (a fallback counts once the server answers its SYN). The refused TCP connections
 # carried no TLS to a port that is not a TLS one: no record. No key log: nothing to open.
 sc_quic_firefox_refused() {
-    local k=quic_firefox_refused port=4631 syns rsts dropped i
+    local k=quic_firefox_refused port=4631 syns rsts i
     tun_ns tw-qr
     QNS=tw-qr aioquic_server qr1 127.0.0.1:$port
     nft_drop_udp tw-qr $port
@@ -3410,8 +3415,7 @@ sc_quic_firefox_refused() {
     ! grep -Eqs 'Http3Session::Authenticated|isHttp3=1\]' "$WORK"/ffqr.moz.log* ||
         die "ffqr: Firefox's HTTP/3 connection got an answer or a request (see $WORK/ffqr.moz.log*)"
     capture_stop
-    dropped=$(ip netns exec tw-qr nft list table inet tlswhy_drop_udp | sed -n 's/.*counter packets \([0-9]*\) .*/\1/p')
-    [ "${dropped:-0}" -gt 0 ] || die "nftables dropped no UDP datagram"
+    nft_dropped_udp tw-qr
     syns=$(tshark -n -r "$HERE/$k.pcap" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == $port" \
         2>>"$WORK/tshark.log" | wc -l) || die "$k: tshark (see $WORK/tshark.log)"
     rsts=$(tshark -n -r "$HERE/$k.pcap" -Y "tcp.flags.reset == 1 && tcp.srcport == $port" \
@@ -3420,7 +3424,7 @@ sc_quic_firefox_refused() {
         die "$k: $syns TCP SYN(s) to 127.0.0.1:$port and $rsts RST(s) back, expected every SYN refused"
     ! tshark -n -r "$HERE/$k.pcap" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 1" 2>>"$WORK/tshark.log" | grep -q . ||
         die "$k: a TCP SYN was answered (SYN-ACK)"
-    echo "   Firefox: $syns TCP connection(s) refused; nftables dropped $dropped UDP datagram(s)" >&2
+    echo "   Firefox: $syns TCP connection(s) refused; nftables dropped $DROPPED UDP datagram(s)" >&2
     for i in $(seq 1 "$syns"); do
         expect $k "127.0.0.1:$port" not_tls - - \
             "Firefox ESR's TCP connection beside its HTTP/3 attempt (forced), refused: SYN, RST; no TLS, to a port that is not a TLS one (connection $i of $syns)"

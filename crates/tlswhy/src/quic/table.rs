@@ -97,20 +97,27 @@ impl QuicFlow {
         self.decided() && (!self.unanswered() || self.tcp_fallback.is_some())
     }
 
-    /// Waits for the server's answer to a SYN from `client` at `syn` (the last
-    /// [`MAX_PENDING_SYNS`]; a SYN sent again from the same port keeps the first one's
-    /// time); returns the one no longer waited for to make room.
-    fn await_syn_ack(&mut self, client: SocketAddr, syn: At) -> Option<(SocketAddr, At)> {
-        if self.pending_syns.iter().any(|(c, _)| *c == client) {
-            return None;
+    /// Waits, as the attempt under `key`, for the server's answer to a SYN from
+    /// `client` at `syn` (the last [`MAX_PENDING_SYNS`]; a SYN sent again from the same
+    /// port keeps the first one's time), and indexes the wait in `awaited`.
+    fn await_syn_ack(
+        &mut self,
+        awaited: &mut AwaitedSyns,
+        key: FlowKey,
+        client: SocketAddr,
+        syn: At,
+    ) {
+        if !self.pending_syns.iter().any(|(c, _)| *c == client) {
+            let (first, count) = self.tcp_unanswered.get_or_insert((syn, 0));
+            *first = (*first).min(syn);
+            *count += 1;
+            if self.pending_syns.len() >= MAX_PENDING_SYNS {
+                let (dropped, _) = self.pending_syns.remove(0);
+                stop_awaiting(awaited, dropped, self.server, key);
+            }
+            self.pending_syns.push((client, syn));
         }
-        let (first, count) = self.tcp_unanswered.get_or_insert((syn, 0));
-        *first = (*first).min(syn);
-        *count += 1;
-        let dropped =
-            (self.pending_syns.len() >= MAX_PENDING_SYNS).then(|| self.pending_syns.remove(0));
-        self.pending_syns.push((client, syn));
-        dropped
+        awaited.insert((client, self.server), key);
     }
 
     /// Silent for `idle_ns` at `now`.
@@ -168,6 +175,18 @@ impl TcpFallback {
     }
 }
 
+/// The TCP connections (client, server) whose SYN-ACK an open attempt waits for → that
+/// attempt ([`QuicTable::syn_acks_awaited`]).
+type AwaitedSyns = HashMap<(SocketAddr, SocketAddr), FlowKey, foldhash::fast::RandomState>;
+
+/// The attempt under `key` no longer waits for the SYN-ACK of `client`'s connection to
+/// `server` (another attempt's wait for it stays).
+fn stop_awaiting(awaited: &mut AwaitedSyns, client: SocketAddr, server: SocketAddr, key: FlowKey) {
+    if awaited.get(&(client, server)) == Some(&key) {
+        awaited.remove(&(client, server));
+    }
+}
+
 /// TCP SYNs remembered: a racing SYN is one of the last this many the worker saw.
 const RECENT_SYNS: usize = 256;
 /// An attempt's TCP SYNs waiting for an answer ([`QuicFlow::pending_syns`]), at most: a
@@ -209,7 +228,7 @@ pub struct QuicTable {
     recent_syns: Vec<(SocketAddr, SocketAddr, At)>,
     /// The TCP connections (client, server) whose SYN-ACK an open attempt waits for
     /// ([`QuicFlow::pending_syns`]) → that attempt.
-    syn_acks_awaited: HashMap<(SocketAddr, SocketAddr), FlowKey, foldhash::fast::RandomState>,
+    syn_acks_awaited: AwaitedSyns,
     /// Attempts started since [`QuicTable::answer_raced`] with racing SYNs pending,
     /// whose SYN-ACK may have come before the attempt did.
     raced_pending: Vec<FlowKey>,
@@ -370,10 +389,7 @@ impl QuicTable {
         for &(tcp_client, server, syn) in &self.recent_syns {
             if tcp_client.ip() == src.ip() && server == dst && syn.ts <= at.ts && raced(syn, at.ts)
             {
-                if let Some((dropped, _)) = flow.await_syn_ack(tcp_client, syn) {
-                    self.syn_acks_awaited.remove(&(dropped, dst));
-                }
-                self.syn_acks_awaited.insert((tcp_client, dst), key);
+                flow.await_syn_ack(&mut self.syn_acks_awaited, key, tcp_client, syn);
             }
         }
         if !flow.pending_syns.is_empty() {
@@ -465,12 +481,7 @@ impl QuicTable {
                 && flow.server == server
                 && flow.client.ip() == client.ip()
             {
-                if let Some((dropped, _)) = flow.await_syn_ack(client, at) {
-                    if self.syn_acks_awaited.get(&(dropped, server)) == Some(key) {
-                        self.syn_acks_awaited.remove(&(dropped, server));
-                    }
-                }
-                self.syn_acks_awaited.insert((client, server), *key);
+                flow.await_syn_ack(&mut self.syn_acks_awaited, *key, client, at);
                 if let Some(first) = flow.attempt.first {
                     earliest = Some(earliest.map_or(first, |e| e.min(first)));
                 }
@@ -527,11 +538,8 @@ impl QuicTable {
             flow.tcp_fallback = Some(syn);
             self.candidates.push(key);
         }
-        let server = flow.server;
         for (other, _) in std::mem::take(&mut flow.pending_syns) {
-            if self.syn_acks_awaited.get(&(other, server)) == Some(&key) {
-                self.syn_acks_awaited.remove(&(other, server));
-            }
+            stop_awaiting(&mut self.syn_acks_awaited, other, flow.server, key);
         }
     }
 
@@ -607,9 +615,7 @@ impl QuicTable {
             return;
         };
         for (client, _) in &flow.pending_syns {
-            if self.syn_acks_awaited.get(&(*client, flow.server)) == Some(&key) {
-                self.syn_acks_awaited.remove(&(*client, flow.server));
-            }
+            stop_awaiting(&mut self.syn_acks_awaited, *client, flow.server, key);
         }
         for path in &flow.paths {
             self.paths
