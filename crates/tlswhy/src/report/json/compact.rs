@@ -1,16 +1,18 @@
 //! The compact record written straight into the line, field after field, without
 //! going through `Serialize`: most records of a capture are successes whose fields are
-//! a few names and numbers, and a stream of them is what JSON Lines output costs. The
-//! nested values (warnings, alerts, a failure's verdict) are serialized as usual; the
-//! verdict of a success depends only on its proof, and its bytes are made once per
-//! thread. The fields and their order are those of the
-//! `Serialize` implementation of [`JsonRecord`](crate::record::JsonRecord) (tested to
-//! write the same bytes on every bundled capture and the corpus).
+//! a few names and numbers, and a stream of them is what JSON Lines output costs. A
+//! failure's verdict is worded into the line, its details and the alerts written by
+//! [`details`]; the warnings and QUIC's facts are serialized as usual. The verdict of a
+//! success depends only on its proof, and its bytes are made once per thread. The
+//! fields and their order are those of the `Serialize` implementation of
+//! [`JsonRecord`](crate::record::JsonRecord) (tested to write the same bytes on every
+//! bundled capture and the corpus).
 
 use std::cell::RefCell;
 
 use serde::Serialize;
 
+use super::details;
 use super::endpoint::{write_fields, CLIENT, SERVER};
 use super::flow_id::write_ts_and_time;
 use super::writer::{self, write_int, write_str, write_text};
@@ -84,7 +86,7 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
         out.extend_from_slice(b",\"alerts\":[]");
     } else {
         out.extend_from_slice(b",\"alerts\":");
-        write_value(out, r.alerts);
+        details::write_alerts(out, r.alerts);
     }
     if let Some(quic) = r.quic {
         out.extend_from_slice(b",\"transport\":\"quic\",\"quic\":");
@@ -152,15 +154,6 @@ fn write_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     let _ = writer::write(out, value);
 }
 
-/// A list, most often empty.
-fn write_list<T: Serialize>(out: &mut Vec<u8>, items: &[T]) {
-    if items.is_empty() {
-        out.extend_from_slice(b"[]");
-    } else {
-        write_value(out, items);
-    }
-}
-
 /// The verdict object: a success's from the bytes made for its proof; any other
 /// serialized.
 fn write_verdict(out: &mut Vec<u8>, r: &RecordView) {
@@ -218,7 +211,7 @@ fn write_failure(out: &mut Vec<u8>, v: &Verdict, cx: &Context) {
     if v.code == Code::Ok {
         out.extend_from_slice(b"[]");
     } else {
-        write_list(out, &v.details);
+        details::write_details(out, &v.details);
     }
     out.extend_from_slice(b",\"remedy\":{\"side\":");
     write_value(out, &v.fix.side());

@@ -9,6 +9,7 @@
 //! as it is serialized, without building a tree or a string per field.
 
 pub(crate) mod compact;
+mod details;
 mod endpoint;
 mod flow_id;
 mod full;
