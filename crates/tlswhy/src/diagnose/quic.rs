@@ -3,7 +3,7 @@
 //! Negotiation, a CONNECTION_CLOSE read in the clear with its reason phrase, ICMP port
 //! unreachable, the TCP connection the client fell back to — and what to change.
 
-use super::detail::Detail;
+use super::detail::{self, Detail};
 use super::verdict::{Finding, Fix, Proof, Unfinished, Verdict};
 use crate::flow::{At, Dir};
 use crate::quic::attempt::{QuicAttempt, QuicOutcome};
@@ -248,13 +248,11 @@ fn verdict_of(
                 }
                 None => {
                     let mut details = with_close(vec![initial]);
-                    // The TCP connections it tried instead, none answered.
+                    // The TCP connections it tried instead, none answered, cited in
+                    // frame order with the rest.
                     if let Some((at, count)) = tcp_unanswered {
-                        let place = details
-                            .iter()
-                            .position(|d| d.at().is_some_and(|d| d.ts > at.ts))
-                            .unwrap_or(details.len());
-                        details.insert(place, Detail::TcpUnanswered { at, count });
+                        details.push(Detail::TcpUnanswered { at, count });
+                        detail::order(&mut details);
                     }
                     Verdict::new(
                         Finding::UdpUnanswered {

@@ -82,12 +82,8 @@ pub(crate) fn write(out: &mut Vec<u8>, r: &RecordView) {
         }
     }
     write_opt_ascii(out, r.ja4.as_ref().map(|f| f.ja4.as_str()));
-    if r.alerts.is_empty() {
-        out.extend_from_slice(b",\"alerts\":[]");
-    } else {
-        out.extend_from_slice(b",\"alerts\":");
-        details::write_alerts(out, r.alerts);
-    }
+    out.extend_from_slice(b",\"alerts\":");
+    details::write_alerts(out, r.alerts);
     if let Some(quic) = r.quic {
         out.extend_from_slice(b",\"transport\":\"quic\",\"quic\":");
         write_value(out, quic);

@@ -13,7 +13,6 @@ use crate::diagnose::detail::{CloseKind, Detail};
 use crate::flow::{At, Dir};
 use crate::tls::alert::{AlertDescription, AlertLevel};
 use crate::tls::facts::AlertFacts;
-use crate::tls::suites::{is_grease, registry_entry};
 use crate::tls::wire::{CipherSuite, NamedGroup, ProtocolVersion};
 
 /// A value of a detail's field, written as its `Serialize` implementation writes it.
@@ -46,20 +45,23 @@ impl Field for f64 {
 
 impl Field for At {
     fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"frame\":");
-        write_int(out, self.frame);
-        out.extend_from_slice(b",\"ts\":");
-        write_seconds(out, self.ts.round_micros());
+        out.push(b'{');
+        write_at_fields(out, *self);
         out.push(b'}');
     }
 }
 
+/// `"frame":…,"ts":…`: a place's fields, in its own object or first in an alert's.
+fn write_at_fields(out: &mut Vec<u8>, at: At) {
+    out.extend_from_slice(b"\"frame\":");
+    write_int(out, at.frame);
+    out.extend_from_slice(b",\"ts\":");
+    write_seconds(out, at.ts.round_micros());
+}
+
 impl Field for Dir {
     fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(match self {
-            Dir::ToServer => b"\"client\"",
-            Dir::ToClient => b"\"server\"",
-        });
+        write_str(out, self.sender());
     }
 }
 
@@ -89,10 +91,7 @@ impl Field for ProtocolVersion {
 
 impl Field for CipherSuite {
     fn write(&self, out: &mut Vec<u8>) {
-        match registry_entry(self.0) {
-            Some(suite) if !is_grease(self.0) => write_named(out, suite.name, self.0),
-            _ => write_named(out, &self.to_string(), self.0),
-        }
+        write_named(out, &self.name(), self.0);
     }
 }
 
@@ -100,7 +99,8 @@ impl Field for NamedGroup {
     fn write(&self, out: &mut Vec<u8>) {
         match self.name() {
             Some(name) => write_named(out, name, self.0),
-            None => write_named(out, &format!("0x{:04x}", self.0), self.0),
+            // Its Display: the number in hex.
+            None => write_named(out, &self.to_string(), self.0),
         }
     }
 }
@@ -399,10 +399,8 @@ fn write_detail(out: &mut Vec<u8>, d: &Detail) {
 /// A record's `alerts` list, as [`AlertFacts`]' `Serialize` writes it.
 pub(super) fn write_alerts(out: &mut Vec<u8>, alerts: &[AlertFacts]) {
     write_seq(out, alerts.iter(), |out, a| {
-        out.extend_from_slice(b"{\"frame\":");
-        write_int(out, a.at.frame);
-        out.extend_from_slice(b",\"ts\":");
-        write_seconds(out, a.at.ts.round_micros());
+        out.push(b'{');
+        write_at_fields(out, a.at);
         out.extend_from_slice(b",\"from\":");
         a.from.write(out);
         out.extend_from_slice(b",\"level\":");
