@@ -45,18 +45,12 @@ impl Field for f64 {
 
 impl Field for At {
     fn write(&self, out: &mut Vec<u8>) {
-        out.push(b'{');
-        write_at_fields(out, *self);
+        out.extend_from_slice(b"{\"frame\":");
+        write_int(out, self.frame);
+        out.extend_from_slice(b",\"ts\":");
+        write_seconds(out, self.ts.round_micros());
         out.push(b'}');
     }
-}
-
-/// `"frame":…,"ts":…`: a place's fields, in its own object or first in an alert's.
-fn write_at_fields(out: &mut Vec<u8>, at: At) {
-    out.extend_from_slice(b"\"frame\":");
-    write_int(out, at.frame);
-    out.extend_from_slice(b",\"ts\":");
-    write_seconds(out, at.ts.round_micros());
 }
 
 impl Field for Dir {
@@ -399,8 +393,10 @@ fn write_detail(out: &mut Vec<u8>, d: &Detail) {
 /// A record's `alerts` list, as [`AlertFacts`]' `Serialize` writes it.
 pub(super) fn write_alerts(out: &mut Vec<u8>, alerts: &[AlertFacts]) {
     write_seq(out, alerts.iter(), |out, a| {
-        out.push(b'{');
-        write_at_fields(out, a.at);
+        out.extend_from_slice(b"{\"frame\":");
+        write_int(out, a.at.frame);
+        out.extend_from_slice(b",\"ts\":");
+        write_seconds(out, a.at.ts.round_micros());
         out.extend_from_slice(b",\"from\":");
         a.from.write(out);
         out.extend_from_slice(b",\"level\":");
