@@ -513,10 +513,11 @@ impl ExampleBudget {
 pub(crate) fn into_record(
     name: &str,
     conn: &Connection,
-    f: TlsFacts,
+    mut f: TlsFacts,
     verdict: Verdict,
     warnings: Vec<Warning>,
 ) -> Handshake {
+    let events = f.take_ladder();
     let Negotiated {
         established,
         version,
@@ -530,7 +531,6 @@ pub(crate) fn into_record(
         server_certificates,
         alerts,
         malformed,
-        events,
         ..
     } = f;
     Handshake {

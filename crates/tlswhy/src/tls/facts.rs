@@ -163,6 +163,12 @@ pub enum Label {
     },
     /// A QUIC datagram: its packets, a close's error, its size.
     QuicDatagram(crate::quic::ladder::DatagramLine),
+    /// The conversation's first ClientHello (`second`: the one after a
+    /// HelloRetryRequest), spelled from its facts when the ladder leaves the
+    /// conversation ([`TlsFacts::spelled`]); alone it only says `ClientHello`.
+    ClientHello {
+        second: bool,
+    },
 }
 
 impl fmt::Display for Label {
@@ -182,6 +188,7 @@ impl fmt::Display for Label {
                 write!(f, "Certificate ({chain_length} in chain, leaf {leaf})")
             }
             Label::QuicDatagram(line) => line.fmt(f),
+            Label::ClientHello { .. } => f.write_str("ClientHello"),
         }
     }
 }
@@ -296,6 +303,33 @@ impl TlsFacts {
         self.server_hello
             .as_ref()
             .is_some_and(|sh| sh.value.version.is_tls13())
+    }
+
+    /// `label` as it is shown: a ClientHello's spelled from the hello's facts (see
+    /// [`Label::ClientHello`]), any other as it is.
+    pub fn spelled(&self, label: &Label) -> Label {
+        let Label::ClientHello { second } = *label else {
+            return label.clone();
+        };
+        let hello = match second {
+            false => self.client_hello.as_ref(),
+            true => self.second_client_hello.as_deref(),
+        };
+        match hello {
+            Some(hello) => Label::Text(hello.value.ladder_label().into()),
+            None => label.clone(),
+        }
+    }
+
+    /// The ladder, taken out of the facts with every label as it is shown.
+    pub fn take_ladder(&mut self) -> Vec<Event> {
+        let mut events = std::mem::take(&mut self.events);
+        for event in &mut events {
+            if matches!(event.what, Label::ClientHello { .. }) {
+                event.what = self.spelled(&event.what);
+            }
+        }
+        events
     }
 
     /// Moves the lists to allocations of their exact size (the facts will not grow any

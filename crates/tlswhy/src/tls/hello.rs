@@ -93,6 +93,29 @@ pub fn session_digest(bytes: &[u8]) -> u64 {
 }
 
 impl ClientHelloFacts {
+    /// The ladder's line of this hello, `ClientHello (TLS 1.3, SNI example.com, 16
+    /// suites, ALPN h2,http/1.1)`: spelled piece by piece, not formatted (the
+    /// formatting machinery took 3% of the analysis when every hello was spelled).
+    pub fn ladder_label(&self) -> String {
+        let version = self.highest_version().name();
+        let sni = self.server_name.as_deref().unwrap_or("none");
+        let alpn: usize = self.alpn.iter().map(|p| p.len() + 1).sum();
+        let mut label = String::with_capacity(48 + version.len() + sni.len() + alpn);
+        label.push_str("ClientHello (");
+        label.push_str(&version);
+        label.push_str(", SNI ");
+        label.push_str(sni);
+        label.push_str(", ");
+        label.push_str(itoa::Buffer::new().format(self.cipher_suites.len()));
+        label.push_str(" suites");
+        for (i, protocol) in self.alpn.iter().enumerate() {
+            label.push_str(if i == 0 { ", ALPN " } else { "," });
+            label.push_str(protocol);
+        }
+        label.push(')');
+        label
+    }
+
     /// Moves the lists to allocations of their exact size (allocators keep a shrunk block
     /// in place).
     pub fn trim_lists(&mut self) {
@@ -489,6 +512,37 @@ fn short_err<E: std::fmt::Debug>(e: &tls_parser::nom::Err<E>) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// The label reads as the format string it replaces would spell it.
+    #[test]
+    fn ladder_label_reads_as_formatted() {
+        let mut ch = ClientHelloFacts {
+            legacy_version: ProtocolVersion(0x0303),
+            ..Default::default()
+        };
+        for (sni, alpn, suites, versions) in [
+            (None, vec![], 0, vec![]),
+            (Some("example.com"), vec!["h2"], 3, vec![0x0304, 0x0303]),
+            (Some("a.b"), vec!["h2", "http/1.1"], 31, vec![0x7f1c]),
+        ] {
+            ch.server_name = sni.map(str::to_string);
+            ch.alpn = alpn.iter().map(|p| p.to_string()).collect();
+            ch.cipher_suites = vec![CipherSuite(0x1301); suites];
+            ch.supported_versions = versions.into_iter().map(ProtocolVersion).collect();
+            let formatted = format!(
+                "ClientHello ({}, SNI {}, {} suites{})",
+                ch.highest_version(),
+                ch.server_name.as_deref().unwrap_or("none"),
+                ch.cipher_suites.len(),
+                if ch.alpn.is_empty() {
+                    String::new()
+                } else {
+                    format!(", ALPN {}", ch.alpn.join(","))
+                }
+            );
+            assert_eq!(ch.ladder_label(), formatted);
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -180,7 +180,7 @@ pub(super) fn generic_fatal(
         .iter()
         .rev()
         .find(|e| e.at < alert.at)
-        .map(|e| (e.from, e.what.clone()));
+        .map(|e| (e.from, cx.facts.spelled(&e.what)));
     Verdict::new(
         Finding::FatalAlert {
             from: alert.from,

@@ -421,7 +421,7 @@ impl<'a> Ctx<'a> {
         self.facts.events.last().map(|e| Detail::LastMessage {
             at: e.at,
             from: e.from,
-            message: e.what.clone(),
+            message: self.facts.spelled(&e.what),
         })
     }
 }

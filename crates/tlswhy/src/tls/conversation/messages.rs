@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::super::facts::*;
-use super::super::hello::{self, ClientHelloFacts, ServerHelloFacts};
+use super::super::hello::{self, ServerHelloFacts};
 use super::super::protected;
 use super::super::wire::{NamedGroup, ProtocolVersion};
 use super::Conversation;
@@ -16,13 +16,17 @@ impl Conversation {
         match (ty, dir) {
             (1, Dir::ToServer) => match hello::parse_client_hello(body) {
                 Ok(ch) => {
-                    self.push_event(at, dir, client_hello_label(&ch));
-                    let seen = Seen { at, value: ch };
+                    // The label of a hello kept in the facts is spelled from them only
+                    // if the ladder is shown (most never are); a third is spelled now.
                     if self.facts.client_hello.is_none() {
+                        self.push_event(at, dir, Label::ClientHello { second: false });
                         self.find_secrets(body);
-                        self.facts.client_hello = Some(seen);
+                        self.facts.client_hello = Some(Seen { at, value: ch });
                     } else if self.facts.second_client_hello.is_none() {
-                        self.facts.second_client_hello = Some(Box::new(seen));
+                        self.push_event(at, dir, Label::ClientHello { second: true });
+                        self.facts.second_client_hello = Some(Box::new(Seen { at, value: ch }));
+                    } else {
+                        self.push_event(at, dir, ch.ladder_label());
                     }
                 }
                 Err(what) => self.malformed(dir, at, what),
@@ -205,66 +209,6 @@ impl Conversation {
                 };
                 self.push_event(at, dir, label);
             }
-        }
-    }
-}
-
-/// The ladder's line of a ClientHello, `ClientHello (TLS 1.3, SNI example.com, 16
-/// suites, ALPN h2,http/1.1)`: spelled piece by piece (every connection has one, and
-/// the formatting machinery took 3% of the analysis).
-fn client_hello_label(ch: &ClientHelloFacts) -> String {
-    let version = ch.highest_version().name();
-    let sni = ch.server_name.as_deref().unwrap_or("none");
-    let alpn: usize = ch.alpn.iter().map(|p| p.len() + 1).sum();
-    let mut label = String::with_capacity(48 + version.len() + sni.len() + alpn);
-    label.push_str("ClientHello (");
-    label.push_str(&version);
-    label.push_str(", SNI ");
-    label.push_str(sni);
-    label.push_str(", ");
-    label.push_str(itoa::Buffer::new().format(ch.cipher_suites.len()));
-    label.push_str(" suites");
-    for (i, protocol) in ch.alpn.iter().enumerate() {
-        label.push_str(if i == 0 { ", ALPN " } else { "," });
-        label.push_str(protocol);
-    }
-    label.push(')');
-    label
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tls::wire::{CipherSuite, ProtocolVersion};
-
-    /// The label reads as the format string it replaces would spell it.
-    #[test]
-    fn client_hello_label_reads_as_formatted() {
-        let mut ch = ClientHelloFacts {
-            legacy_version: ProtocolVersion(0x0303),
-            ..Default::default()
-        };
-        for (sni, alpn, suites, versions) in [
-            (None, vec![], 0, vec![]),
-            (Some("example.com"), vec!["h2"], 3, vec![0x0304, 0x0303]),
-            (Some("a.b"), vec!["h2", "http/1.1"], 31, vec![0x7f1c]),
-        ] {
-            ch.server_name = sni.map(str::to_string);
-            ch.alpn = alpn.iter().map(|p| p.to_string()).collect();
-            ch.cipher_suites = vec![CipherSuite(0x1301); suites];
-            ch.supported_versions = versions.into_iter().map(ProtocolVersion).collect();
-            let formatted = format!(
-                "ClientHello ({}, SNI {}, {} suites{})",
-                ch.highest_version(),
-                ch.server_name.as_deref().unwrap_or("none"),
-                ch.cipher_suites.len(),
-                if ch.alpn.is_empty() {
-                    String::new()
-                } else {
-                    format!(", ALPN {}", ch.alpn.join(","))
-                }
-            );
-            assert_eq!(client_hello_label(&ch), formatted);
         }
     }
 }

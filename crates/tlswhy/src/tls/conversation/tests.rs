@@ -15,12 +15,16 @@ fn at(frame: u64) -> At {
 
 /// A ClientHello body: TLS 1.2, two suites, server_name and ALPN extensions.
 fn client_hello_message() -> Vec<u8> {
+    client_hello_named(b"emby.example.com")
+}
+
+/// [`client_hello_message`] asking for `name`.
+fn client_hello_named(name: &[u8]) -> Vec<u8> {
     let mut body = vec![0x03, 0x03];
     body.extend_from_slice(&[7u8; 32]); // random
     body.push(0); // session id
     body.extend_from_slice(&[0x00, 0x04, 0xc0, 0x2f, 0x13, 0x01]); // suites
     body.extend_from_slice(&[0x01, 0x00]); // compression
-    let name = b"emby.example.com";
     let mut sni = vec![0x00, 0x00];
     let list_len = name.len() + 3;
     sni.extend_from_slice(&((list_len + 2) as u16).to_be_bytes());
@@ -109,6 +113,40 @@ fn several_messages_in_one_record_and_alerts() {
     // Nothing more from the alert's sender is parsed.
     conv.on_bytes(Dir::ToClient, &record(21, &[2, 10]), at(4));
     assert_eq!(conv.facts.alerts.len(), 2);
+}
+
+/// The ladder lines of the hellos the facts keep (the first, and the one after a
+/// HelloRetryRequest) are spelled from them only when shown, a third's at once; each
+/// reads as its own hello's line, in the facts and in the ladder taken out of them.
+#[test]
+fn client_hello_lines_are_spelled_from_their_hellos() {
+    let names = ["first.example", "second.example", "third.example"];
+    let mut conv = Conversation::new();
+    for (frame, name) in (1..).zip(names) {
+        let hello = record(22, &client_hello_named(name.as_bytes()));
+        conv.on_bytes(Dir::ToServer, &hello, at(frame));
+    }
+    let want: Vec<String> = names
+        .iter()
+        .map(|name| format!("ClientHello (TLS 1.2, SNI {name}, 2 suites, ALPN h2)"))
+        .collect();
+    let facts = &conv.facts;
+    assert_eq!(facts.events[0].what, Label::ClientHello { second: false });
+    assert_eq!(facts.events[1].what, Label::ClientHello { second: true });
+    assert!(matches!(facts.events[2].what, Label::Text(_)));
+    let spelled: Vec<String> = facts
+        .events
+        .iter()
+        .map(|e| facts.spelled(&e.what).to_string())
+        .collect();
+    assert_eq!(spelled, want);
+    let ladder: Vec<String> = conv
+        .facts
+        .take_ladder()
+        .iter()
+        .map(|e| e.what.to_string())
+        .collect();
+    assert_eq!(ladder, want);
 }
 
 #[test]
