@@ -1,6 +1,7 @@
 //! TLS alerts (RFC 5246 §7.2, RFC 8446 §6): the level and the description registry as
 //! newtypes over the wire byte, so values outside the registry survive.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::wire::serialize_named;
@@ -74,6 +75,15 @@ impl AlertDescription {
         }
     }
 
+    /// The name a record gives it: the registry's, or the number in hex (`0xc9`) when
+    /// the registry has none.
+    pub fn record_name(self) -> Cow<'static, str> {
+        match self.name() {
+            "unknown" => Cow::Owned(format!("0x{:02x}", self.0)),
+            name => Cow::Borrowed(name),
+        }
+    }
+
     /// Alerts a client sends about the server's certificate (and vice versa).
     pub fn is_certificate_complaint(self) -> bool {
         matches!(self.0, 42..=46 | 48 | 49)
@@ -94,15 +104,10 @@ impl fmt::Display for AlertDescription {
     }
 }
 
-/// `{"name": "handshake_failure", "code": 40}` (the number in hex as the name when the
-/// registry has none).
+/// `{"name": "handshake_failure", "code": 40}` ([`AlertDescription::record_name`]).
 impl serde::Serialize for AlertDescription {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let code = u16::from(self.0);
-        match self.name() {
-            "unknown" => serialize_named(s, &format_args!("0x{:02x}", self.0), code),
-            name => serialize_named(s, name, code),
-        }
+        serialize_named(s, &self.record_name(), u16::from(self.0))
     }
 }
 

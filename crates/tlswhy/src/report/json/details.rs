@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use super::writer::{self, write_int, write_seconds, write_str, write_text};
 use crate::diagnose::detail::{CloseKind, Detail};
 use crate::flow::{At, Dir};
+use crate::report::endpoint::Endpoint;
 use crate::tls::alert::{AlertDescription, AlertLevel};
 use crate::tls::facts::AlertFacts;
 use crate::tls::wire::{CipherSuite, NamedGroup, ProtocolVersion};
@@ -111,10 +112,7 @@ impl Field for Option<AlertLevel> {
 impl Field for Option<AlertDescription> {
     fn write(&self, out: &mut Vec<u8>) {
         match self {
-            Some(d) => match d.name() {
-                "unknown" => write_named(out, &format!("0x{:02x}", d.0), u16::from(d.0)),
-                name => write_named(out, name, u16::from(d.0)),
-            },
+            Some(d) => write_named(out, &d.record_name(), u16::from(d.0)),
             None => out.extend_from_slice(b"null"),
         }
     }
@@ -123,7 +121,9 @@ impl Field for Option<AlertDescription> {
 impl Field for Option<SocketAddr> {
     fn write(&self, out: &mut Vec<u8>) {
         match self {
-            Some(addr) => write_str(out, &addr.to_string()),
+            // Spelled as the record's own endpoints are (an address from the
+            // packets has no IPv6 scope, the one thing `Endpoint` leaves out).
+            Some(addr) => write_str(out, Endpoint::of(*addr).as_str()),
             None => out.extend_from_slice(b"null"),
         }
     }
@@ -393,6 +393,8 @@ fn write_detail(out: &mut Vec<u8>, d: &Detail) {
 /// A record's `alerts` list, as [`AlertFacts`]' `Serialize` writes it.
 pub(super) fn write_alerts(out: &mut Vec<u8>, alerts: &[AlertFacts]) {
     write_seq(out, alerts.iter(), |out, a| {
+        // The place written inline, as `At`'s fields flattened: sharing a writer with
+        // `At` cost 2.3M instructions on the 20k benchmark file's JSON Lines.
         out.extend_from_slice(b"{\"frame\":");
         write_int(out, a.at.frame);
         out.extend_from_slice(b",\"ts\":");
