@@ -158,7 +158,7 @@ pub fn analyze_packets(
     if threads == 1 || size < settings.parallel_min_bytes {
         let mut engine = Engine::new(settings);
         engine.use_capture_secrets(source.secrets());
-        let mut order = InOrder::new(1, sink);
+        let mut order = InOrder::new(1);
         while let Some(chunk) = source.next_chunk() {
             for at in &chunk.packets {
                 engine.push(&at.packet(&chunk.bytes));
@@ -167,7 +167,7 @@ pub fn analyze_packets(
                 if at.frame % PUMP_EVERY == 0 {
                     engine.pump(name);
                     let watermark = engine.watermark();
-                    order.offer(0, engine.drain_ready(), watermark);
+                    order.offer(0, engine.drain_ready(), watermark, |f| sink(*f));
                 }
             }
             if let Some(p) = &settings.progress {
@@ -183,6 +183,7 @@ pub fn analyze_packets(
             name,
             vec![engine.into_shard(name)],
             order,
+            sink,
             source.damage(),
             settings,
             source.capture_end(),

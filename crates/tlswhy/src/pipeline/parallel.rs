@@ -28,7 +28,11 @@ pub(super) fn parallel_pass(
     sink: &mut (dyn FnMut(Finished) + Send),
     on_own_pool: bool,
 ) -> CaptureReport {
-    let order = std::sync::Mutex::new(InOrder::new(threads, sink));
+    let order = std::sync::Mutex::new(InOrder::new(threads));
+    // Records leave `order` in order and reach the sink under a lock of its own, taken
+    // before `order` is let go: a worker hands its records on (a JSON line copied, a
+    // write into the output) while the other workers put theirs in order.
+    let sink = std::sync::Mutex::new(sink);
     let secrets = source.secrets();
     let fanout = Fanout::new(source, threads, shard_of, settings.progress.as_deref());
     let work = |shard: usize, mut chunks: crate::fanout::Worker<'_, '_, '_>| -> Shard {
@@ -37,6 +41,7 @@ pub(super) fn parallel_pass(
         engine.use_capture_secrets(secrets.clone());
         engine.table.share_limit(threads);
         let mut watermark = 0;
+        let mut released = Vec::new();
         while let Some(chunk) = chunks.next_chunk() {
             for packet in chunk.packets_of(shard) {
                 engine.push(&packet);
@@ -46,11 +51,16 @@ pub(super) fn parallel_pass(
             let now = engine.watermark();
             if engine.has_ready() || now != watermark {
                 watermark = now;
-                order.lock().unwrap_or_else(|e| e.into_inner()).offer(
-                    shard,
-                    engine.drain_ready(),
-                    now,
-                );
+                let ready = engine.drain_ready();
+                let mut in_order = order.lock().unwrap_or_else(|e| e.into_inner());
+                in_order.offer(shard, ready, now, |f| released.push(f));
+                if !released.is_empty() {
+                    let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+                    drop(in_order);
+                    for f in released.drain(..) {
+                        (*sink)(*f);
+                    }
+                }
             }
         }
         engine.into_shard(name)
@@ -84,6 +94,7 @@ pub(super) fn parallel_pass(
         })
     };
     let order = order.into_inner().unwrap_or_else(|e| e.into_inner());
+    let sink = sink.into_inner().unwrap_or_else(|e| e.into_inner());
     let source = fanout.into_source();
     if let Some(log) = source.secrets() {
         log.set_growing(false);
@@ -92,6 +103,7 @@ pub(super) fn parallel_pass(
         name,
         shards,
         order,
+        sink,
         source.damage(),
         settings,
         source.capture_end(),
@@ -178,43 +190,45 @@ fn shard_of(packet: &Packet<'_>) -> usize {
 /// Puts the workers' records back in the order their connections started: a record
 /// goes out once no worker holds a connection that started before it (each worker's
 /// *watermark* is the first frame of its oldest unfinished connection).
-pub(super) struct InOrder<'s> {
+pub(super) struct InOrder {
     /// Boxed: a record is some 200 bytes, and a B-tree shifts its neighbours in the
     /// node at every insertion and removal (which took 3% of the analysis by value).
     pending: BTreeMap<u64, Box<Finished>>,
     watermarks: Vec<u64>,
-    sink: &'s mut (dyn FnMut(Finished) + Send),
 }
 
-impl<'s> InOrder<'s> {
-    pub(super) fn new(workers: usize, sink: &'s mut (dyn FnMut(Finished) + Send)) -> InOrder<'s> {
+impl InOrder {
+    pub(super) fn new(workers: usize) -> InOrder {
         InOrder {
             pending: BTreeMap::new(),
             watermarks: vec![0; workers],
-            sink,
         }
     }
 
+    /// Takes a worker's finished records and its new watermark; hands to `release`, in
+    /// order, the records that no worker's unfinished connection comes before.
     pub(super) fn offer(
         &mut self,
         worker: usize,
         ready: impl IntoIterator<Item = (u64, Finished)>,
         watermark: u64,
+        release: impl FnMut(Box<Finished>),
     ) {
         self.pending
             .extend(ready.into_iter().map(|(frame, f)| (frame, Box::new(f))));
         self.watermarks[worker] = watermark;
         let low = self.watermarks.iter().copied().min().unwrap_or(u64::MAX);
-        self.release_before(low);
+        self.release_before(low, release);
     }
 
-    /// Hands on the records of connections that started before `frame`.
-    fn release_before(&mut self, frame: u64) {
+    /// Hands to `release`, in order, the records of connections that started before
+    /// `frame`.
+    fn release_before(&mut self, frame: u64, mut release: impl FnMut(Box<Finished>)) {
         while let Some(entry) = self.pending.first_entry() {
             if *entry.key() >= frame {
                 break;
             }
-            (self.sink)(*entry.remove());
+            release(entry.remove());
         }
     }
 }
@@ -225,7 +239,8 @@ impl<'s> InOrder<'s> {
 pub(super) fn finish_capture(
     name: &str,
     shards: Vec<Shard>,
-    mut order: InOrder<'_>,
+    mut order: InOrder,
+    sink: &mut (dyn FnMut(Finished) + Send),
     damage: Option<Damage>,
     settings: &Settings,
     capture_end: Option<Timestamp>,
@@ -256,7 +271,7 @@ pub(super) fn finish_capture(
         profiles.merge(shard.profiles);
         remaining.extend(shard.remaining);
         held.extend(shard.held_for_profiles);
-        order.offer(i % workers, shard.ready, 0);
+        order.offer(i % workers, shard.ready, 0, |f| sink(*f));
     }
     // Profiles drawn from more files than this one, when given, include this one's.
     let cited = settings.server_profiles.as_deref().unwrap_or(&profiles);
@@ -269,20 +284,20 @@ pub(super) fn finish_capture(
         if cites {
             last.push((frame, f));
         } else {
-            order.release_before(frame);
-            (order.sink)(f);
+            order.release_before(frame, |f| sink(*f));
+            sink(f);
         }
     });
-    order.release_before(u64::MAX);
+    order.release_before(u64::MAX, |f| sink(*f));
     let mut last = last.into_iter().peekable();
     diagnose_in_chunks(held, name, cited, settings, end, |frame, _, f| {
         while let Some((_, earlier)) = last.next_if(|(e, _)| *e < frame) {
-            (order.sink)(earlier);
+            sink(earlier);
         }
-        (order.sink)(f);
+        sink(f);
     });
     for (_, f) in last {
-        (order.sink)(f);
+        sink(f);
     }
     CaptureReport {
         name: name.to_string(),
