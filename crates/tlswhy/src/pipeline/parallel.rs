@@ -125,12 +125,20 @@ fn diagnose_in_chunks(
     mut out: impl FnMut(u64, bool, Finished) + Send,
 ) {
     connections.sort_unstable_by_key(|(conn, _)| std::cmp::Reverse(conn.first.frame));
+    // The chunk's verdicts first, then its records: each step's code stays in the
+    // instruction cache (see `Engine::pump`).
     let diagnose_chunk = |chunk: Vec<Held>| -> Vec<(u64, bool, Finished)> {
-        chunk
+        let diagnosed: Vec<_> = chunk
             .into_par_iter()
             .rev()
-            .filter_map(|(mut conn, packets)| {
+            .filter_map(|(conn, packets)| {
                 let verdict = diagnose::diagnose(&conn, profiles, &settings.diagnosis, end)?;
+                Some((conn, packets, verdict))
+            })
+            .collect();
+        diagnosed
+            .into_par_iter()
+            .filter_map(|(mut conn, packets, verdict)| {
                 let cites_profiles = verdict.reads.profile;
                 let output = Output { name, settings };
                 let finished = output.record(&mut conn, verdict, packets)?;
