@@ -340,7 +340,7 @@ impl<'s> Engine<'s> {
         // the instruction cache. Step after step per connection, the record's code (the
         // JSON line above all) pushed the diagnosis out of it: with JSON Lines the
         // analysis missed the instruction cache 2.3 times as often as with the text
-        // report, 1.9 times as often since.
+        // report, 1.7 times as often since (benches/instructions.sh, CACHE=1).
         for conn in &expired {
             self.profiles.add(conn);
         }
