@@ -345,12 +345,7 @@ impl<'s> Engine<'s> {
             self.profiles.add(conn);
         }
         let mut verdicts = std::mem::take(&mut self.verdicts);
-        let none = Profiles::default();
-        verdicts.extend(
-            expired
-                .iter()
-                .map(|conn| diagnose::diagnose(conn, &none, &self.settings.diagnosis, now)),
-        );
+        verdicts.extend(expired.iter().map(|conn| self.verdict(conn)));
         for (conn, verdict) in expired.drain(..).zip(verdicts.drain(..)) {
             let packets = self.log.as_mut().map(|l| l.take(&conn)).unwrap_or_default();
             self.settle_diagnosed(name, conn, verdict, packets);
@@ -380,13 +375,22 @@ impl<'s> Engine<'s> {
     /// Makes the record of a finished connection, unless its verdict reads what only
     /// the rest of the capture can tell.
     fn settle(&mut self, name: &str, conn: Connection, packets: Vec<OwnedPacket>) {
-        let none = Profiles::default();
-        let verdict = diagnose::diagnose(&conn, &none, &self.settings.diagnosis, self.end);
+        let verdict = self.verdict(&conn);
         self.settle_diagnosed(name, conn, verdict, packets);
     }
 
-    /// [`Engine::settle`] with the connection's verdict made (without server profiles,
-    /// at the current end of the capture).
+    /// A finished connection's verdict without server profiles, at the current end of
+    /// the capture.
+    fn verdict(&self, conn: &Connection) -> Option<Verdict> {
+        diagnose::diagnose(
+            conn,
+            &Profiles::default(),
+            &self.settings.diagnosis,
+            self.end,
+        )
+    }
+
+    /// [`Engine::settle`] with the connection's verdict made ([`Engine::verdict`]).
     fn settle_diagnosed(
         &mut self,
         name: &str,
