@@ -126,6 +126,14 @@ impl PacketLog {
     }
 }
 
+/// What a finished connection's record waits for ([`Engine::waits`]).
+enum Wait {
+    /// The server profiles of the whole capture.
+    Profiles,
+    /// The end of the capture, which may come later than its verdict's horizon.
+    End,
+}
+
 impl<'s> Engine<'s> {
     pub fn new(settings: &'s Settings) -> Engine<'s> {
         let mut engine = Engine {
@@ -346,9 +354,13 @@ impl<'s> Engine<'s> {
         }
         let mut verdicts = std::mem::take(&mut self.verdicts);
         verdicts.extend(expired.iter().map(|conn| self.verdict(conn)));
-        for (conn, verdict) in expired.drain(..).zip(verdicts.drain(..)) {
-            let packets = self.log.as_mut().map(|l| l.take(&conn)).unwrap_or_default();
-            self.settle_diagnosed(name, conn, verdict, packets);
+        if self.settings.ok_records {
+            self.record_apart(name, &mut expired, &mut verdicts);
+        } else {
+            for (conn, verdict) in expired.drain(..).zip(verdicts.drain(..)) {
+                let packets = self.packets_of(&conn);
+                self.settle_diagnosed(name, conn, verdict, packets);
+            }
         }
         self.verdicts = verdicts;
         self.expired = expired;
@@ -370,6 +382,33 @@ impl<'s> Engine<'s> {
                 self.settle(name, *conn, packets);
             }
         }
+    }
+
+    /// The records of `expired` connections with their `verdicts`, when every
+    /// connection gets one (a JSON line, say): made in a step of their own, and the
+    /// connections freed in the next, as the two steps' code did not fit in the
+    /// instruction cache together. Those that wait are moved out first, from the back,
+    /// so that the connections and their verdicts stay side by side. (Out of line: the
+    /// text report's sweep, which only counts successes, keeps one step.)
+    #[inline(never)]
+    fn record_apart(
+        &mut self,
+        name: &str,
+        expired: &mut Vec<Connection>,
+        verdicts: &mut Vec<Option<Verdict>>,
+    ) {
+        for i in (0..expired.len()).rev() {
+            if self.waits(&expired[i], verdicts[i].as_ref()).is_some() {
+                let conn = expired.swap_remove(i);
+                let verdict = verdicts.swap_remove(i);
+                let packets = self.packets_of(&conn);
+                self.settle_diagnosed(name, conn, verdict, packets);
+            }
+        }
+        for (conn, verdict) in expired.iter_mut().zip(verdicts.drain(..)) {
+            self.record(name, conn, verdict);
+        }
+        expired.clear();
     }
 
     /// Makes the record of a finished connection, unless its verdict reads what only
@@ -399,21 +438,54 @@ impl<'s> Engine<'s> {
         packets: Vec<OwnedPacket>,
     ) {
         // A connection held here is diagnosed again once what its verdict read is known.
-        let reads = verdict.as_ref().map(|v| v.reads).unwrap_or_default();
+        match self.waits(&conn, verdict.as_ref()) {
+            Some(Wait::Profiles) => self.held_for_profiles.push((conn.into_held(), packets)),
+            Some(Wait::End) => self.held_for_end.push((conn.into_held(), packets)),
+            None => self.record_with(name, &mut conn, verdict, packets),
+        }
+    }
+
+    /// What a finished connection's record waits for, if anything: the server
+    /// profiles its verdict read, or the end of a capture that may go on longer than
+    /// the horizon its verdict read.
+    fn waits(&self, conn: &Connection, verdict: Option<&Verdict>) -> Option<Wait> {
+        let reads = verdict.map(|v| v.reads).unwrap_or_default();
         if reads.profile {
-            self.held_for_profiles.push((conn.into_held(), packets));
-            return;
+            Some(Wait::Profiles)
+        } else if reads.end
+            && diagnose::horizon(conn, &self.settings.diagnosis, self.end) == self.end
+        {
+            Some(Wait::End)
+        } else {
+            None
         }
-        if reads.end && diagnose::horizon(&conn, &self.settings.diagnosis, self.end) == self.end {
-            // The horizon is not reached yet: the capture may go on longer.
-            self.held_for_end.push((conn.into_held(), packets));
-            return;
-        }
+    }
+
+    /// Makes the record of a finished connection that waits for nothing, with its
+    /// packets taken from the log.
+    fn record(&mut self, name: &str, conn: &mut Connection, verdict: Option<Verdict>) {
+        let packets = self.packets_of(conn);
+        self.record_with(name, conn, verdict, packets);
+    }
+
+    /// The packets kept of a finished connection (`--write`), taken from the log.
+    fn packets_of(&mut self, conn: &Connection) -> Vec<OwnedPacket> {
+        self.log.as_mut().map(|l| l.take(conn)).unwrap_or_default()
+    }
+
+    /// [`Engine::record`] with the connection's packets.
+    fn record_with(
+        &mut self,
+        name: &str,
+        conn: &mut Connection,
+        verdict: Option<Verdict>,
+        packets: Vec<OwnedPacket>,
+    ) {
         let output = Output {
             name,
             settings: self.settings,
         };
-        if let Some(finished) = verdict.and_then(|v| output.record(&mut conn, v, packets)) {
+        if let Some(finished) = verdict.and_then(|v| output.record(conn, v, packets)) {
             self.ready.push((conn.first.frame, finished));
         }
     }

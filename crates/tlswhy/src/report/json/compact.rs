@@ -144,7 +144,9 @@ fn write_opt_text(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-/// A value through its `Serialize` implementation.
+/// A value through its `Serialize` implementation (rare in a compact record: kept out
+/// of [`write`]'s code).
+#[inline(never)]
 fn write_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     // Serializing plain data into memory does not fail.
     let _ = writer::write(out, value);
@@ -181,7 +183,10 @@ fn write_verdict(out: &mut Vec<u8>, r: &RecordView) {
 }
 
 /// The verdict object of any other verdict, as [`VerdictJson`] serializes it: its words
-/// written as they are made, the remedy without `Serialize`'s flattening.
+/// written as they are made, the remedy without `Serialize`'s flattening. Kept out of
+/// [`write`]'s code, which is mostly run for successes.
+#[cold]
+#[inline(never)]
 fn write_failure(out: &mut Vec<u8>, v: &Verdict, cx: &Context) {
     out.extend_from_slice(b"{\"code\":");
     write_ascii(out, v.code.as_str().as_bytes());
