@@ -398,15 +398,16 @@ impl<'s> Engine<'s> {
         verdicts: &mut Vec<Option<Verdict>>,
     ) {
         for i in (0..expired.len()).rev() {
-            if self.waits(&expired[i], verdicts[i].as_ref()).is_some() {
+            if let Some(wait) = self.waits(&expired[i], verdicts[i].as_ref()) {
                 let conn = expired.swap_remove(i);
-                let verdict = verdicts.swap_remove(i);
+                verdicts.swap_remove(i);
                 let packets = self.packets_of(&conn);
-                self.settle_diagnosed(name, conn, verdict, packets);
+                self.hold(wait, conn, packets);
             }
         }
         for (conn, verdict) in expired.iter_mut().zip(verdicts.drain(..)) {
-            self.record(name, conn, verdict);
+            let packets = self.packets_of(conn);
+            self.record(name, conn, verdict, packets);
         }
         expired.clear();
     }
@@ -437,11 +438,19 @@ impl<'s> Engine<'s> {
         verdict: Option<Verdict>,
         packets: Vec<OwnedPacket>,
     ) {
-        // A connection held here is diagnosed again once what its verdict read is known.
         match self.waits(&conn, verdict.as_ref()) {
-            Some(Wait::Profiles) => self.held_for_profiles.push((conn.into_held(), packets)),
-            Some(Wait::End) => self.held_for_end.push((conn.into_held(), packets)),
-            None => self.record_with(name, &mut conn, verdict, packets),
+            Some(wait) => self.hold(wait, conn, packets),
+            None => self.record(name, &mut conn, verdict, packets),
+        }
+    }
+
+    /// Keeps a finished connection until what its record `wait`s for is known; it is
+    /// diagnosed again then.
+    fn hold(&mut self, wait: Wait, conn: Connection, packets: Vec<OwnedPacket>) {
+        let held = (conn.into_held(), packets);
+        match wait {
+            Wait::Profiles => self.held_for_profiles.push(held),
+            Wait::End => self.held_for_end.push(held),
         }
     }
 
@@ -461,20 +470,13 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// Makes the record of a finished connection that waits for nothing, with its
-    /// packets taken from the log.
-    fn record(&mut self, name: &str, conn: &mut Connection, verdict: Option<Verdict>) {
-        let packets = self.packets_of(conn);
-        self.record_with(name, conn, verdict, packets);
-    }
-
     /// The packets kept of a finished connection (`--write`), taken from the log.
     fn packets_of(&mut self, conn: &Connection) -> Vec<OwnedPacket> {
         self.log.as_mut().map(|l| l.take(conn)).unwrap_or_default()
     }
 
-    /// [`Engine::record`] with the connection's packets.
-    fn record_with(
+    /// Makes the record of a finished connection that waits for nothing.
+    fn record(
         &mut self,
         name: &str,
         conn: &mut Connection,
