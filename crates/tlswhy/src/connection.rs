@@ -4,9 +4,8 @@
 //! imports the other's internals.
 
 use crate::flow::{self, At, Dir};
-use crate::keys::KeySources;
 use crate::limits::Limits;
-use crate::tls::{Conversation, TlsFacts};
+use crate::tls::{Conversation, ConversationSetup, TlsFacts};
 
 /// A TCP connection carrying a TLS conversation.
 pub type Connection = flow::Connection<Conversation>;
@@ -15,10 +14,10 @@ pub type Connection = flow::Connection<Conversation>;
 pub type FlowTable = flow::FlowTable<Conversation>;
 
 impl flow::Application for Conversation {
-    type Setup = KeySources;
+    type Setup = ConversationSetup;
 
-    fn with_limits(limits: &Limits, keys: &KeySources) -> Self {
-        Conversation::with_keys(limits, keys)
+    fn with_limits(limits: &Limits, setup: &ConversationSetup) -> Self {
+        Conversation::with_setup(limits, setup)
     }
 
     fn on_bytes(&mut self, dir: Dir, data: &[u8], at: At) {

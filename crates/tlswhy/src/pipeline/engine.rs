@@ -16,6 +16,7 @@ use crate::pipeline::Settings;
 use crate::quic::attempt::QuicOutcome;
 use crate::quic::table::{QuicFlow, QuicTable};
 use crate::record::{Finished, Stats};
+use crate::tls::ConversationSetup;
 
 /// A finished connection waiting for its verdict, with the packets kept of it.
 pub(super) type Held = (Box<Connection>, Vec<OwnedPacket>);
@@ -168,7 +169,11 @@ impl<'s> Engine<'s> {
             embedded: secrets,
         };
         self.quic.set_keys(sources.clone());
-        self.table.set_setup(sources);
+        self.table.set_setup(ConversationSetup {
+            keys: sources,
+            // The JSON records carry the JA4.
+            fingerprints: self.settings.render_json,
+        });
     }
 
     /// Takes one packet.

@@ -84,6 +84,43 @@ impl RecordStream {
     }
 }
 
+/// What every conversation of a capture is made with.
+#[derive(Clone, Debug, Default)]
+pub struct ConversationSetup {
+    /// Where secrets may be found.
+    pub keys: KeySources,
+    /// The records will carry the clients' JA4: take its key as each ClientHello is
+    /// parsed ([`ClientHelloFacts::ja4_key`]).
+    ///
+    /// [`ClientHelloFacts::ja4_key`]: super::hello::ClientHelloFacts::ja4_key
+    pub fingerprints: bool,
+}
+
+/// The [`Limits`] a conversation reads by (kept in each: the others are the flow
+/// table's).
+#[derive(Clone, Copy, Debug)]
+struct ReadLimits {
+    max_records: u64,
+    max_handshake_message: usize,
+    max_chain: usize,
+}
+
+impl ReadLimits {
+    fn of(limits: &Limits) -> ReadLimits {
+        ReadLimits {
+            max_records: limits.max_records,
+            max_handshake_message: limits.max_handshake_message,
+            max_chain: limits.max_chain,
+        }
+    }
+}
+
+impl Default for ReadLimits {
+    fn default() -> ReadLimits {
+        ReadLimits::of(&Limits::default())
+    }
+}
+
 /// The TLS state of one TCP connection.
 #[derive(Debug, Default)]
 pub struct Conversation {
@@ -91,11 +128,15 @@ pub struct Conversation {
     streams: [RecordStream; 2],
     /// The outcome is known; payload is no longer examined.
     pub settled: bool,
-    limits: Limits,
+    limits: ReadLimits,
     /// Records seen per direction.
     records: [u64; 2],
     /// Where secrets may be found (nothing: no key work at all).
     keys: KeySources,
+    /// Take each ClientHello's [`ClientHelloFacts::ja4_key`] as it is parsed.
+    ///
+    /// [`ClientHelloFacts::ja4_key`]: super::hello::ClientHelloFacts::ja4_key
+    pub(super) fingerprints: bool,
     /// The secrets of this conversation, once found: its records are opened.
     protection: Option<Box<Protection>>,
 }
@@ -107,7 +148,7 @@ impl Conversation {
 
     pub fn with_limits(limits: &Limits) -> Conversation {
         Conversation {
-            limits: *limits,
+            limits: ReadLimits::of(limits),
             ..Conversation::default()
         }
     }
@@ -115,9 +156,17 @@ impl Conversation {
     /// A conversation whose records are opened with the secrets `keys` hold for it.
     pub fn with_keys(limits: &Limits, keys: &KeySources) -> Conversation {
         Conversation {
-            limits: *limits,
+            limits: ReadLimits::of(limits),
             keys: keys.clone(),
             ..Conversation::default()
+        }
+    }
+
+    /// A conversation made as `setup` says.
+    pub fn with_setup(limits: &Limits, setup: &ConversationSetup) -> Conversation {
+        Conversation {
+            fingerprints: setup.fingerprints,
+            ..Conversation::with_keys(limits, &setup.keys)
         }
     }
 

@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::rc::Rc;
+use std::sync::LazyLock;
 
 use sha2::{Digest, Sha256};
 
@@ -48,8 +49,6 @@ struct Ja4Cache {
     /// over every value.
     verbatim: [Option<Verbatim>; VERBATIM_SLOTS],
     parts: Parts,
-    /// The seed of this thread's [`Ja4Key`]s, random.
-    seed: u64,
     /// JA4s by [`Ja4Key`] (a hash already: foldhash's few steps instead of SipHash).
     made: HashMap<u64, Rc<Ja4>, foldhash::fast::FixedState>,
 }
@@ -58,39 +57,59 @@ thread_local! {
     static JA4_CACHE: RefCell<Ja4Cache> = RefCell::new(Ja4Cache {
         verbatim: Default::default(),
         parts: Parts::default(),
-        seed: foldhash::fast::RandomState::default().hash_one(0u8),
         made: HashMap::default(),
     });
+}
+
+/// The seed of every [`Ja4Key`], random, one for the process: a key taken as a hello
+/// is parsed is looked up by whichever thread makes its record.
+static KEY_SEED: LazyLock<u64> =
+    LazyLock::new(|| foldhash::fast::RandomState::default().hash_one(0u8));
+
+/// The key a ClientHello's JA4 is found by ([`ClientHelloFacts::ja4_key`]): a digest of
+/// everything its JA4 is made of, GREASE values as one, the suites and extensions in
+/// any order. Never 0 (which is no key).
+pub fn ja4_key(ch: &ClientHelloFacts, quic: bool) -> u64 {
+    Ja4Key::of(ch, quic, *KEY_SEED).max(1)
 }
 
 /// JA4 of a ClientHello sent over TCP (`quic`: over QUIC), shared with the other
 /// hellos of this thread that have the same one.
 pub fn ja4(ch: &ClientHelloFacts, quic: bool) -> Rc<Ja4> {
     JA4_CACHE.with_borrow_mut(|cache| {
+        // The key taken as the hello was parsed (its transport, TCP, is in it): found
+        // without reading the hello's lists.
+        if let (key @ 1.., false) = (ch.ja4_key, quic) {
+            return cache.made_by_key(key, ch, quic);
+        }
         let slot = (!ch.grease).then(|| Verbatim::slot(ch, quic));
         if let Some(Some(seen)) = slot.map(|i| &cache.verbatim[i]) {
             if seen.is(ch, quic) {
                 return seen.ja4.clone();
             }
         }
-        let key = Ja4Key::of(ch, quic, cache.seed);
-        let made = match cache.made.get(&key) {
-            Some(known) => known.clone(),
-            None => {
-                cache.parts.fill(ch, quic);
-                let made = Rc::new(cache.parts.fingerprint());
-                if cache.made.len() >= JA4_CACHE_ENTRIES {
-                    cache.made.clear();
-                }
-                cache.made.insert(key, made.clone());
-                made
-            }
-        };
+        let made = cache.made_by_key(ja4_key(ch, quic), ch, quic);
         if let Some(i) = slot {
             cache.verbatim[i] = Some(Verbatim::of(ch, quic, made.clone()));
         }
         made
     })
+}
+
+impl Ja4Cache {
+    /// The JA4 of `ch`, whose [`Ja4Key`] is `key`: made unless it was before.
+    fn made_by_key(&mut self, key: u64, ch: &ClientHelloFacts, quic: bool) -> Rc<Ja4> {
+        if let Some(known) = self.made.get(&key) {
+            return known.clone();
+        }
+        self.parts.fill(ch, quic);
+        let made = Rc::new(self.parts.fingerprint());
+        if self.made.len() >= JA4_CACHE_ENTRIES {
+            self.made.clear();
+        }
+        self.made.insert(key, made.clone());
+        made
+    }
 }
 
 /// Hellos kept as they were sent ([`Ja4Cache::verbatim`]).
@@ -463,6 +482,47 @@ mod tests {
             let cached = (*ja4(&ch, false)).clone();
             assert_ne!(cached, *base, "change {i}");
             assert_eq!(cached, fresh(ch), "change {i}");
+        }
+    }
+
+    /// A hello whose key was taken as it was parsed ([`ja4_key`], on another thread)
+    /// gets the JA4 it gets without one, through the key alone: the same for hellos that
+    /// differ only in GREASE and order, another for each change JA4 sees. Over QUIC the
+    /// key (taken for TCP) is not used.
+    #[test]
+    fn a_key_taken_at_parse_time_finds_the_same_ja4() {
+        let keyed = |mut ch: ClientHelloFacts| {
+            ch.ja4_key = std::thread::spawn({
+                let ch = ch.clone();
+                move || ja4_key(&ch, false)
+            })
+            .join()
+            .unwrap();
+            ch
+        };
+        let plain = example();
+        let with_key = keyed(example());
+        assert_eq!(*ja4(&with_key, false), *ja4(&plain, false));
+        assert!(ja4(&with_key, true).ja4.starts_with("q13d"));
+        let mut shuffled = example();
+        shuffled.extensions.rotate_left(3);
+        shuffled.cipher_suites.reverse();
+        // Another GREASE value in place of the one sent.
+        *shuffled.cipher_suites.last_mut().unwrap() = CipherSuite(0x5a5a);
+        assert_eq!(ja4_key(&shuffled, false), ja4_key(&plain, false));
+        assert_ne!(ja4_key(&plain, true), ja4_key(&plain, false));
+        let changes: [fn(&mut ClientHelloFacts); 4] = [
+            |ch| ch.signature_algorithms.swap(0, 1),
+            |ch| ch.extensions.push(0x0015),
+            |ch| ch.first_alpn_ends = None,
+            |ch| ch.supported_versions.retain(|v| v.0 != 0x0304),
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let mut ch = example();
+            change(&mut ch);
+            let want = (*ja4(&ch, false)).clone();
+            assert_ne!(want, *ja4(&plain, false), "change {i}");
+            assert_eq!(*ja4(&keyed(ch), false), want, "change {i}");
         }
     }
 

@@ -68,6 +68,13 @@ pub struct ClientHelloFacts {
     /// same ClientHello share it.
     #[serde(skip)]
     pub handshake_id: u64,
+    /// The digest its JA4 is found by in a thread's cache
+    /// ([`ja4_key`](super::fingerprint::ja4_key)), taken as the hello is parsed when the
+    /// records will carry a JA4 (the lists it reads are then in the cache, where by the
+    /// record's time they seldom are); 0 otherwise (no key is 0), and the JA4 finds it
+    /// then.
+    #[serde(skip)]
+    pub ja4_key: u64,
     /// Sent in the SSL 2.0-compatible format.
     pub sslv2_format: bool,
     /// The session id offered ([`session_digest`]; 0: none), to resume a TLS ≤ 1.2

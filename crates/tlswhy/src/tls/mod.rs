@@ -16,5 +16,5 @@ pub mod suites;
 mod trim;
 pub mod wire;
 
-pub use conversation::Conversation;
+pub use conversation::{Conversation, ConversationSetup};
 pub use facts::TlsFacts;

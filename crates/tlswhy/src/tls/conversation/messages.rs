@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::super::facts::*;
+use super::super::fingerprint;
 use super::super::hello::{self, ServerHelloFacts};
 use super::super::protected;
 use super::super::wire::{NamedGroup, ProtocolVersion};
@@ -15,7 +16,10 @@ impl Conversation {
     pub(super) fn on_handshake_message(&mut self, dir: Dir, ty: u8, body: &[u8], at: At) {
         match (ty, dir) {
             (1, Dir::ToServer) => match hello::parse_client_hello(body) {
-                Ok(ch) => {
+                Ok(mut ch) => {
+                    if self.fingerprints {
+                        ch.ja4_key = fingerprint::ja4_key(&ch, false);
+                    }
                     // The label of a hello kept in the facts is spelled from them only
                     // if the ladder is shown (most never are); a third is spelled now.
                     if self.facts.client_hello.is_none() {

@@ -223,3 +223,25 @@ fn a_conversation_is_a_small_allocation() {
     let size = std::mem::size_of::<Conversation>();
     assert!(size <= 1024, "Conversation is {size} bytes");
 }
+
+/// A conversation set up for fingerprints takes each ClientHello's JA4 key as it parses
+/// it, the key [`fingerprint::ja4_key`] gives for the parsed hello; one that is not takes
+/// none.
+#[test]
+fn the_ja4_key_is_taken_when_set_up_for_it() {
+    let hello = record(22, &client_hello_message());
+    let parsed = |fingerprints: bool| {
+        let setup = ConversationSetup {
+            fingerprints,
+            ..Default::default()
+        };
+        let mut conv = Conversation::with_setup(&Limits::default(), &setup);
+        conv.on_bytes(Dir::ToServer, &hello, at(1));
+        conv.facts.client_hello.expect("ClientHello parsed").value
+    };
+    let keyed = parsed(true);
+    let want = crate::tls::fingerprint::ja4_key(&keyed, false);
+    assert!(want != 0);
+    assert_eq!(keyed.ja4_key, want);
+    assert_eq!(parsed(false).ja4_key, 0);
+}
