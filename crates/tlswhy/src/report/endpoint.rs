@@ -6,25 +6,28 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-/// `[` + the longest IPv6 text (45) + `]:` + 5 digits.
-const MAX_LEN: usize = 53;
+/// `[` + the longest IPv6 text (45) + `]:` + 5 digits, and room for the port's digits
+/// copied as a word of eight bytes ([`port_text`]).
+const MAX_LEN: usize = 56;
 
-/// The decimal digits of each octet value and how many of them there are.
-const OCTET_DIGITS: [([u8; 3], u8); 256] = {
-    let mut table = [([0u8; 3], 0u8); 256];
+/// The decimal digits of each octet value followed by a dot, as the low bytes of a
+/// little-endian word, and how many digits there are.
+const OCTET_WORDS: [(u32, u8); 256] = {
+    let mut table = [(0u32, 0u8); 256];
     let mut n = 0;
     while n < 256 {
         let (hundreds, tens, ones) = (
-            b'0' + (n / 100) as u8,
-            b'0' + (n / 10 % 10) as u8,
-            b'0' + (n % 10) as u8,
+            (b'0' + (n / 100) as u8) as u32,
+            (b'0' + (n / 10 % 10) as u8) as u32,
+            (b'0' + (n % 10) as u8) as u32,
         );
+        let dot = b'.' as u32;
         table[n] = if n >= 100 {
-            ([hundreds, tens, ones], 3)
+            (hundreds | tens << 8 | ones << 16 | dot << 24, 3)
         } else if n >= 10 {
-            ([tens, ones, 0], 2)
+            (tens | ones << 8 | dot << 16, 2)
         } else {
-            ([ones, 0, 0], 1)
+            (ones | dot << 8, 1)
         };
         n += 1;
     }
@@ -160,28 +163,28 @@ impl Endpoint {
     }
 }
 
-/// An IPv4 address in dotted decimal at the start of 16 bytes (up to 15 used), each
-/// octet's digits from a table, and its length.
+/// An IPv4 address in dotted decimal at the start of 16 bytes (up to 15 used; the rest
+/// is not zeroed), each octet's digits and dot from a table, and its length. The text is
+/// put together in a register and stored whole where it goes: bytes stored one at a
+/// time and read back as a block stall the CPU (its store-to-load forwarding fails),
+/// which took a fifth of the compact JSON writer's time.
 #[inline(always)]
 pub(crate) fn ipv4_text(octets: [u8; 4]) -> ([u8; 16], usize) {
-    let mut text = [0u8; 16];
+    let mut text = 0u128;
     let mut len = 0;
-    for (i, octet) in octets.into_iter().enumerate() {
-        // All three bytes copied (a fixed-size copy), the used ones kept.
-        let (digits, count) = OCTET_DIGITS[usize::from(octet)];
-        text[len..len + 3].copy_from_slice(&digits);
-        len += usize::from(count);
-        if i < 3 {
-            text[len] = b'.';
-            len += 1;
-        }
+    for octet in octets {
+        let (word, count) = OCTET_WORDS[usize::from(octet)];
+        text |= u128::from(word) << (8 * len);
+        len += usize::from(count) + 1;
     }
-    (text, len)
+    // The last octet's dot is past the address.
+    (text.to_le_bytes(), len - 1)
 }
 
-/// A port's decimal digits at the start of five, and how many there are.
+/// A port's decimal digits at the start of eight bytes (the rest not zeroed), and how
+/// many there are: put together in a register, as [`ipv4_text`]'s.
 #[inline(always)]
-pub(crate) fn port_text(port: u16) -> ([u8; 5], usize) {
+pub(crate) fn port_text(port: u16) -> ([u8; 8], usize) {
     let count = match port {
         0..=9 => 1,
         10..=99 => 2,
@@ -189,13 +192,19 @@ pub(crate) fn port_text(port: u16) -> ([u8; 5], usize) {
         1000..=9999 => 4,
         _ => 5,
     };
-    let mut digits = [0u8; 5];
-    let mut n = port;
-    for slot in digits[..count].iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    (digits, count)
+    let n = u32::from(port);
+    // All five digits, the most significant first, then the leading zeros shifted out.
+    let digits = [
+        n / 10_000,
+        n / 1_000 % 10,
+        n / 100 % 10,
+        n / 10 % 10,
+        n % 10,
+    ];
+    let word = digits.into_iter().enumerate().fold(0u64, |word, (i, d)| {
+        word | u64::from(u32::from(b'0') + d) << (8 * i)
+    });
+    ((word >> (8 * (5 - count))).to_le_bytes(), count)
 }
 
 /// As `SocketAddr`'s `Display` writes it (the wording names servers and clients in

@@ -143,8 +143,9 @@ fn may_change_text(b: u8) -> bool {
 }
 
 /// The offset of the first byte at or after `from` that [`may_change_text`], sixteen
-/// bytes at a time (a short rest copied into a block of spaces; the last block of a
-/// longer one overlapping the one before).
+/// bytes at a time (the last block of a longer rest overlapping the one before; a rest
+/// shorter than a block one byte at a time, where it is: copied into a block first, it
+/// would be read back before the copy is stored, which stalls the CPU).
 #[inline]
 fn next_to_look_at(bytes: &[u8], from: usize) -> Option<usize> {
     // Every byte looked at (no early exit): a few vector instructions.
@@ -157,9 +158,7 @@ fn next_to_look_at(bytes: &[u8], from: usize) -> Option<usize> {
     };
     let rest = &bytes[from..];
     if rest.len() < 16 {
-        let mut block = [b' '; 16];
-        block[..rest.len()].copy_from_slice(rest);
-        return if any(&block) { first_from(from) } else { None };
+        return first_from(from);
     }
     let block = |at: usize| -> &[u8; 16] { bytes[at..at + 16].try_into().expect("16 bytes") };
     let mut at = from;
