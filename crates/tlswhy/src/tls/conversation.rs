@@ -136,7 +136,7 @@ pub struct Conversation {
     /// Take each ClientHello's [`ClientHelloFacts::ja4_key`] as it is parsed.
     ///
     /// [`ClientHelloFacts::ja4_key`]: super::hello::ClientHelloFacts::ja4_key
-    pub(super) fingerprints: bool,
+    fingerprints: bool,
     /// The secrets of this conversation, once found: its records are opened.
     protection: Option<Box<Protection>>,
 }

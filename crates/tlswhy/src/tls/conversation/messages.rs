@@ -17,12 +17,13 @@ impl Conversation {
         match (ty, dir) {
             (1, Dir::ToServer) => match hello::parse_client_hello(body) {
                 Ok(mut ch) => {
-                    if self.fingerprints {
-                        ch.ja4_key = fingerprint::ja4_key(&ch, false);
-                    }
                     // The label of a hello kept in the facts is spelled from them only
                     // if the ladder is shown (most never are); a third is spelled now.
                     if self.facts.client_hello.is_none() {
+                        // The first hello's JA4 is the record's.
+                        if self.fingerprints {
+                            ch.ja4_key = fingerprint::ja4_key(&ch, false);
+                        }
                         self.push_event(at, dir, Label::ClientHello { second: false });
                         self.find_secrets(body);
                         self.facts.client_hello = Some(Seen { at, value: ch });
