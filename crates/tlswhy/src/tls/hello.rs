@@ -70,9 +70,9 @@ pub struct ClientHelloFacts {
     pub handshake_id: u64,
     /// The digest its JA4 is found by in a thread's cache
     /// ([`ja4_key`](super::fingerprint::ja4_key)), taken as a connection's first hello is
-    /// parsed when the records will carry a JA4 (the lists it reads are then in the cache, where by the
-    /// record's time they seldom are); 0 otherwise (no key is 0), and the JA4 finds it
-    /// then.
+    /// parsed when the records will carry a JA4 (the lists it reads are then in the
+    /// cache, where by the record's time they seldom are); 0 otherwise (no key is 0), and
+    /// the JA4 finds it then.
     #[serde(skip)]
     pub ja4_key: u64,
     /// Sent in the SSL 2.0-compatible format.
