@@ -324,7 +324,7 @@ pub struct ClientHelloJson {
 }
 
 impl Handshake {
-    /// The handshake resumed a session (see [`resumed`]).
+    /// The handshake resumed a session (as this module's `resumed` tells it).
     pub fn resumed(&self) -> bool {
         resumed(
             self.server_hello.as_ref(),

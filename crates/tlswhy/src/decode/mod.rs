@@ -3,7 +3,7 @@
 //! The link layers handled by hand are the thin ones (Ethernet with 802.1Q/802.1ad/QinQ
 //! tags, MPLS label stacks and PPPoE sessions, Linux cooked v1 and v2, BSD
 //! null/loopback, raw IP); IP and TCP headers, IPv6 extension headers and IPv4 fragment
-//! reassembly are etherparse's. Tunnels ([`tunnel`]: IP-in-IP, GRE, ERSPAN, VXLAN,
+//! reassembly are etherparse's. Tunnels (`tunnel`: IP-in-IP, GRE, ERSPAN, VXLAN,
 //! Geneve, GTP-U) are peeled only once the outer packet turns out not to be TCP, so the
 //! untunnelled path does no more than before; the segment found inside keeps its
 //! tenant ([`Tunnel`]) for the flow key. Payload is borrowed from the packet except for

@@ -293,7 +293,7 @@ impl<'s> Engine<'s> {
 
     /// Streaming: diagnoses the connections whose outcome is known at `now` (decided,
     /// closed, or idle past the timeout; every open one when `flush`) and appends their
-    /// records to `out`, made as a file's are (see [`Output::record`]): each with its
+    /// records to `out`, made as a file's are (see `Output::record`): each with its
     /// packets when it failed and packets are kept. Server profiles grow as connections
     /// are reported.
     pub fn drain(

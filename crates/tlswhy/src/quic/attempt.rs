@@ -45,7 +45,7 @@ pub struct Close {
     /// `0x1c` (transport) or `0x1d` (application).
     pub frame: u8,
     pub error_code: u64,
-    /// The reason phrase as sent (cut at [`REASON_LIMIT`] bytes), not yet sanitized.
+    /// The reason phrase as sent (cut at `REASON_LIMIT` bytes), not yet sanitized.
     pub reason: Vec<u8>,
     /// Read in a Handshake packet opened with keys (else in an Initial, in the clear).
     pub decrypted: bool,

@@ -60,7 +60,7 @@ pub struct ServerProfile {
     /// policy that takes it.
     pub accepted_by_client: HashMap<(u64, IpAddr), Timestamp, foldhash::fast::RandomState>,
     /// When each client address completed a TLS ≤ 1.2 handshake with each leaf
-    /// ([`leaf_key`]) and sent nothing after it (the earliest [`MAX_SILENT_TIMES`],
+    /// ([`leaf_key`]) and sent nothing after it (the earliest `MAX_SILENT_TIMES`,
     /// sorted): a client that does that again and again at a steady interval polls the
     /// server (a health check, a monitor), it does not reject the certificate each time.
     pub silent_handshakes: HashMap<(u64, IpAddr), Vec<Timestamp>, foldhash::fast::RandomState>,
@@ -71,7 +71,7 @@ pub struct ServerProfile {
     pub names_without_host_name: BTreeSet<String>,
     /// The chain the server sent, by the server name the client asked for: each
     /// virtual host's own certificate (the first seen; at most
-    /// [`MAX_VIRTUAL_HOSTS_KEPT`] hosts). Shared with the chain cache, not copied.
+    /// `MAX_VIRTUAL_HOSTS_KEPT` hosts). Shared with the chain cache, not copied.
     pub chain_by_server_name: BTreeMap<String, Arc<Vec<CertFacts>>>,
     /// Application protocols the server selected (ALPN), at most a few.
     pub alpn_selected: BTreeSet<String>,
@@ -163,7 +163,7 @@ impl ServerProfile {
     }
 
     /// `client` completed handshakes with `leaf` and sent nothing, at least
-    /// [`MIN_POLLS`] times at a steady interval (the longest gap at most 1.5 times the
+    /// `MIN_POLLS` times at a steady interval (the longest gap at most 1.5 times the
     /// shortest): it polls the server. A client that retries after a failure backs off
     /// (gaps that double), a person retries by hand.
     pub fn polled_by(&self, leaf: &CertFacts, client: IpAddr) -> bool {

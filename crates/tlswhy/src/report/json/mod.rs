@@ -4,7 +4,7 @@
 //! `version`, `cipher`, `established`, `verdict`); beside them the endpoints as
 //! addresses and ports, the Community ID, the time in RFC 3339 and the key facts. The
 //! compact record stops there; `--detail full` adds the hellos, the certificates, the
-//! TCP events and the ladder ([`full`]). Registry values are `{name, code}` objects
+//! TCP events and the ladder (`full`). Registry values are `{name, code}` objects
 //! (`tls::wire`), per-side values `{client, server}` objects. Every field is written
 //! as it is serialized, without building a tree or a string per field.
 
@@ -56,7 +56,7 @@ pub fn write_lines<'a, W: Write>(
 }
 
 /// Writes a record's JSON object at the end of `out`: the compact record straight from
-/// its fields ([`compact`]), the full one through its `Serialize` implementation.
+/// its fields (`compact`), the full one through its `Serialize` implementation.
 pub fn write_record(out: &mut Vec<u8>, handshake: &Handshake, detail: DetailLevel) {
     match detail {
         DetailLevel::Compact => compact::write(out, &RecordView::of(handshake)),
@@ -178,7 +178,7 @@ impl<'a> RecordView<'a> {
 
 /// The record, field by field in the documented order; the verdict is worded here
 /// (`summary`, `evidence`, `fix`) and carries its data (`details`, `remedy`).
-/// The compact fields are the ones [`compact::write`] writes (tested to be the same
+/// The compact fields are the ones `compact::write` writes (tested to be the same
 /// bytes).
 impl Serialize for JsonRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
