@@ -103,7 +103,9 @@ fn verdict_of(
             let class = crate::tls::suites::classify_offer(&suites);
             Verdict::new(
                 Finding::NoSharedCipher {
-                    offered: suites.len(),
+                    // CONNECTION_CLOSE with the crypto error of handshake_failure.
+                    alert: AlertDescription::HANDSHAKE_FAILURE,
+                    offered: u16::try_from(suites.len()).unwrap_or(u16::MAX),
                     offer_class: class.first().cloned().unwrap_or_default(),
                     server_picks: None,
                 },
@@ -299,7 +301,7 @@ fn certificate_rejection(
         .certificates_at
         .or(attempt.first)
         .map_or(0, |at| at.ts.as_unix_secs());
-    if let Some((finding, fix)) = super::rules::validity_finding(leaf, now, alert) {
+    if let Some((finding, fix)) = super::rules::validity_finding(leaf, now, alert, false) {
         return Verdict::new(finding, details, fix);
     }
     let sni = attempt
@@ -337,6 +339,7 @@ fn certificate_rejection(
                 Finding::CertNameMismatch {
                     names: l.names(),
                     requested: name.clone(),
+                    left_later: false,
                 },
                 details,
                 Fix::CoverName { name: name.clone() },

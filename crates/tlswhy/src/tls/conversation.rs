@@ -513,7 +513,15 @@ impl Conversation {
                 // anything after ChangeCipherSpec, is protected.
                 let encrypted = self.streams[d].protected || !matches!(payload.len(), 2 | 4);
                 let readable = (!encrypted).then(|| [payload[0], payload[1]]);
-                self.on_alert(dir, AlertFacts::new(at, dir, readable, encrypted));
+                let alert = AlertFacts {
+                    record_length: if encrypted {
+                        u16::try_from(payload.len()).unwrap_or(u16::MAX)
+                    } else {
+                        0
+                    },
+                    ..AlertFacts::new(at, dir, readable, encrypted)
+                };
+                self.on_alert(dir, alert);
             }
             22 => {
                 let plaintext_hello = self.facts.server_hello.is_none()

@@ -37,6 +37,9 @@ pub struct AlertFacts {
     pub encrypted: bool,
     /// Protected, and opened with keys: its level and description are known.
     pub decrypted: bool,
+    /// The protected record's length on the wire (what an encrypted alert shows of
+    /// itself); 0 when not known.
+    pub record_length: u16,
 }
 
 /// `{frame, ts, from, level, description, encrypted}` and `decrypted` when true: the
@@ -71,6 +74,7 @@ impl AlertFacts {
             description: alert.map(|a| AlertDescription(a[1])),
             encrypted,
             decrypted: encrypted && alert.is_some(),
+            record_length: 0,
         }
     }
 

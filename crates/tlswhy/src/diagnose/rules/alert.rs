@@ -100,7 +100,7 @@ fn server_alert(
             malformed(cx, Dir::ToServer, base, desc)
         }
         AD::HANDSHAKE_FAILURE | AD::INSUFFICIENT_SECURITY if before_server_hello => {
-            super::negotiation::handshake_failure_after_hello(cx, ch, base)
+            super::negotiation::handshake_failure_after_hello(cx, ch, base, desc)
         }
         AD::INTERNAL_ERROR
             if before_server_hello && super::sni::no_certificate_for_the_name(cx, c) =>

@@ -30,10 +30,12 @@ fn cite_server_certificate(cx: &Ctx<'_>, evidence: &mut Vec<Detail>) {
 /// chain was seen): a leaf outside its validity period (unless the client said it does
 /// not know the issuer), else the client's own certificate_expired about a leaf whose
 /// dates are not seen or are fine then (an intermediate's, or the client's clock).
+/// `left_later`: the client completed the handshake and left later, not at once.
 pub(crate) fn validity_finding(
     leaf: Option<&CertFacts>,
     now: i64,
     alert: Option<AD>,
+    left_later: bool,
 ) -> Option<(Finding, Fix)> {
     if let Some(l) = leaf.filter(|l| l.expired_at(now) && alert != Some(AD::UNKNOWN_CA)) {
         let not_yet_valid = now < l.not_before;
@@ -46,6 +48,7 @@ pub(crate) fn validity_finding(
             not_before: l.not_before,
             not_after: l.not_after,
             not_yet_valid,
+            left_later,
         };
         return Some((finding, fix));
     }
@@ -65,6 +68,7 @@ pub(super) fn certificate_rejection(
 ) -> Verdict {
     let c = &ch.value;
     let leaf = cx.leaf();
+    let left_later = left_later(cx);
     cite_server_certificate(cx, &mut evidence);
     evidence.extend(cx.closes());
     let now = cx
@@ -75,7 +79,7 @@ pub(super) fn certificate_rejection(
         .unwrap_or(cx.conn.first.ts)
         .as_unix_secs();
     // Specific complaints the alert names come first.
-    if let Some((finding, fix)) = validity_finding(leaf, now, desc) {
+    if let Some((finding, fix)) = validity_finding(leaf, now, desc, left_later) {
         return Verdict::new(finding, evidence, fix);
     }
     // A self-signed leaf is the cause of a certificate complaint unless the leaf also
@@ -129,6 +133,7 @@ pub(super) fn certificate_rejection(
             Finding::CertNameMismatch {
                 names,
                 requested: sni.clone(),
+                left_later,
             },
             evidence,
             Fix::CoverName { name: sni },
@@ -155,6 +160,31 @@ pub(super) fn certificate_rejection(
         evidence,
         Fix::ReadClientError,
     )
+}
+
+/// The client completed the handshake and left later, not at once (its first alert or
+/// close after the handshake's last Finished, past the time of a reaction): a client
+/// that checks the certificate after the handshake alerts at once (curl, browsers); one
+/// that leaves seconds later may have accepted it (Botan's command-line client closes
+/// so when its input ends). The verdict stands on the certificate's objective faults;
+/// the words say what the client did.
+fn left_later(cx: &Ctx<'_>) -> bool {
+    let f = cx.facts;
+    if !super::handshake_completed(f) {
+        return false;
+    }
+    let done = f.finished[0]
+        .max(f.finished[1])
+        .max(super::client_finished(f));
+    let alerted = f
+        .alerts
+        .iter()
+        .find(|a| a.from == crate::flow::Dir::ToServer)
+        .map(|a| a.at);
+    match (done, super::earliest(alerted, cx.client_left())) {
+        (Some(done), Some(left)) => left > done && !cx.reacts_to(done, left),
+        _ => false,
+    }
 }
 
 /// Whether a client's rejection is about trust: unknown_ca names it outright, and a

@@ -16,13 +16,14 @@ const SUITES_SHOWN: usize = 12;
 /// How many the fix suggests.
 const SUITES_SUGGESTED: usize = 3;
 
-/// handshake_failure (or insufficient_security) right after the ClientHello: no shared
-/// cipher suite — unless the server's profile shows it picks a suite offered here, or
-/// the name is the problem.
+/// handshake_failure (or insufficient_security, `alert`) right after the ClientHello: no
+/// shared cipher suite — unless the server's profile shows it picks a suite offered
+/// here, or the name is the problem.
 pub(super) fn handshake_failure_after_hello(
     cx: &Ctx<'_>,
     ch: &Seen<ClientHelloFacts>,
     mut evidence: Vec<Detail>,
+    alert: AD,
 ) -> Verdict {
     let c = &ch.value;
     let offered: Vec<CipherSuite> = c.real_suites().collect();
@@ -61,7 +62,7 @@ pub(super) fn handshake_failure_after_hello(
         return super::version::version_mismatch(cx, ch, evidence, crate::flow::Dir::ToClient);
     }
     // SNI problems come before cipher ones.
-    let failed = ServerReaction::FailedWith(AD::HANDSHAKE_FAILURE);
+    let failed = ServerReaction::FailedWith(alert);
     // An IP literal the server's certificate covers is no reason to refuse.
     let ip_literal = c
         .server_name_ip()
@@ -161,7 +162,8 @@ pub(super) fn handshake_failure_after_hello(
     };
     Verdict::new(
         Finding::NoSharedCipher {
-            offered: offered.len(),
+            alert,
+            offered: u16::try_from(offered.len()).unwrap_or(u16::MAX),
             offer_class: classes.first().cloned().unwrap_or_default(),
             server_picks,
         },

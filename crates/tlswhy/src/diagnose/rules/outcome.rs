@@ -154,7 +154,7 @@ fn client_alert_after_its_finished(
     if let Some(at) = f.finished[1].filter(|at| *at < a.at) {
         ev.push(Detail::ServerFinished { at });
     }
-    ev.push(client_alert_before_any_data(a.at));
+    ev.push(client_alert_before_any_data(a.at, a.record_length));
     if leaf.parse_error.is_none()
         && !leaf.self_signed
         && !super::cert::certificate_visibly_wrong(cx, ch, true)
@@ -165,13 +165,13 @@ fn client_alert_after_its_finished(
     Some(super::cert::certificate_rejection(cx, ch, ev, None))
 }
 
-/// The client's encrypted alert at `at`, no data sent before it (its description
-/// unknown without keys).
-fn client_alert_before_any_data(at: At) -> Detail {
+/// The client's encrypted alert at `at`, a record of `record_length` bytes (0: not known),
+/// no data sent before it (its description unknown without keys).
+fn client_alert_before_any_data(at: At, record_length: u16) -> Detail {
     Detail::EncryptedAlert {
         at,
         from: Dir::ToServer,
-        record_length: 0,
+        record_length: u32::from(record_length),
         instead_of_finished: false,
         no_data_sent: true,
     }
@@ -281,7 +281,7 @@ fn rejection_after_handshake(
         },
     ];
     match client_alert {
-        Some(a) => ev.push(client_alert_before_any_data(a.at)),
+        Some(a) => ev.push(client_alert_before_any_data(a.at, a.record_length)),
         None => {
             // Neither an alert nor a close from the client: nothing to judge.
             if !cx.closed(Dir::ToServer) {
@@ -444,7 +444,7 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
             .iter()
             .skip(finished_index + 1)
             .find(|(at, len)| *at >= finished_at && cx.is_alert_record(*len) == alert)
-            .map(|(at, _)| *at)
+            .copied()
     };
     let (client_alert, client_data) = (client_after(true), client_after(false));
     // The server answered the client's flight with an alert (or alerts, one per record
@@ -466,7 +466,7 @@ fn tls13_outcome(cx: &Ctx<'_>, ch: &Seen<ClientHelloFacts>) -> Verdict {
         }
     };
     if let Some(&(alert_at, len)) = server_after_flight.first() {
-        let client_left_first = client_alert.is_some_and(|a| a < alert_at)
+        let client_left_first = client_alert.is_some_and(|(a, _)| a < alert_at)
             || cx.conn.tcp.fin[0].is_some_and(|f| f < alert_at);
         let only_alerts = server_after_flight
             .iter()
@@ -635,7 +635,7 @@ fn tls13_closed_without_host_name(
     ch: &Seen<ClientHelloFacts>,
     mut ev: Vec<Detail>,
     finished_at: At,
-    client_alert: Option<At>,
+    client_alert: Option<(At, u32)>,
 ) -> Option<Verdict> {
     let c = &ch.value;
     // No name at all: only an alert from a client that named an application protocol
@@ -648,7 +648,9 @@ fn tls13_closed_without_host_name(
         }
         None => return None,
     };
-    let left_at = client_alert.or_else(|| cx.client_left())?;
+    let left_at = client_alert
+        .map(|(at, _)| at)
+        .or_else(|| cx.client_left())?;
     if !cx.reacts_to(finished_at, left_at) {
         return None;
     }
@@ -667,11 +669,11 @@ fn tls13_closed_without_host_name(
         return None;
     }
     ev.push(Detail::ClientFinished { at: finished_at });
-    if let Some(at) = client_alert {
+    if let Some((at, record_length)) = client_alert {
         ev.push(Detail::EncryptedAlert {
             at,
             from: Dir::ToServer,
-            record_length: 0,
+            record_length,
             instead_of_finished: false,
             no_data_sent: true,
         });

@@ -79,6 +79,7 @@ fn alert(c: &mut Connection, frame: u64, ms: i64, from: Dir, description: AD) {
         description: Some(description),
         encrypted: false,
         decrypted: false,
+        record_length: 0,
     });
     c.last = c.last.max(at(frame, ms));
 }
@@ -457,6 +458,24 @@ fn negotiation_handshake_failure_after_the_hello_is_no_shared_cipher() {
         kinds(&v),
         ["client_hello", "alert", "suites_offered", "other"]
     );
+}
+
+/// Erlang/OTP refuses a hello with no suite it has with insufficient_security, not
+/// handshake_failure: the same verdict, and the finding keeps the alert the words cite.
+#[test]
+fn negotiation_insufficient_security_after_the_hello_is_no_shared_cipher() {
+    for desc in [AD::HANDSHAKE_FAILURE, AD::INSUFFICIENT_SECURITY] {
+        let mut c = connected();
+        with_client_hello(&mut c, hello(Some("a.example"), &[0x002f]));
+        alert(&mut c, 5, 4, Dir::ToClient, desc);
+        let v = verdict(&c);
+        assert_eq!(v.code, Code::NoSharedCipher);
+        assert!(
+            matches!(&v.finding, Finding::NoSharedCipher { alert, .. } if *alert == desc),
+            "{:?}",
+            v.finding
+        );
+    }
 }
 
 #[test]
@@ -1260,6 +1279,7 @@ fn encrypted_alert(c: &mut Connection, frame: u64, ms: i64, from: Dir) {
         description: None,
         encrypted: true,
         decrypted: false,
+        record_length: 26,
     });
     c.last = c.last.max(at(frame, ms));
 }

@@ -69,6 +69,17 @@ impl Worded {
 /// (the compact JSON record's fields).
 pub const COMPLETED_BRIEFLY: &str = "Handshake completed.";
 
+/// What the client did about a certificate it could not accept: refused it, or completed
+/// the handshake and left later without a word of its protocol (whether it checked the
+/// certificate the packets do not say).
+fn client_reaction(left_later: bool) -> &'static str {
+    if left_later {
+        "the client completed the handshake and left later without sending any data"
+    } else {
+        "the client rejected it"
+    }
+}
+
 /// The verdict's summary: one sentence a person can act on.
 pub fn summary(v: &Verdict, cx: &Context) -> String {
     let port = cx.server.port();
@@ -150,15 +161,17 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
             not_before,
             not_after,
             not_yet_valid,
+            left_later,
         } => format!(
-            "The server's certificate is {} ({} to {}) at the time of the capture; the client rejected it.",
+            "The server's certificate is {} ({} to {}) at the time of the capture; {}.",
             if *not_yet_valid {
                 "not valid yet"
             } else {
                 "outside its validity period"
             },
             format_unix(*not_before),
-            format_unix(*not_after)
+            format_unix(*not_after),
+            client_reaction(*left_later)
         ),
         Finding::CertReportedExpired => {
             "The client reports the server's certificate as expired (certificate_expired).".into()
@@ -177,9 +190,14 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
                 format!(" ('{issuer}')")
             }
         ),
-        Finding::CertNameMismatch { names, requested } => format!(
-            "The server's certificate is for [{}], not '{requested}' that the client asked for; the client rejected it.",
-            names.join(", ")
+        Finding::CertNameMismatch {
+            names,
+            requested,
+            left_later,
+        } => format!(
+            "The server's certificate is for [{}], not '{requested}' that the client asked for; {}.",
+            names.join(", "),
+            client_reaction(*left_later)
         ),
         Finding::CertRejected { alert } => format!(
             "The client rejected the server's certificate{}; the capture does not show why.",
@@ -190,18 +208,22 @@ pub fn summary(v: &Verdict, cx: &Context) -> String {
         ),
         Finding::VersionRefusedByClient => "The server picked a TLS version the client does not accept; the client refused with protocol_version.".into(),
         Finding::NoSharedCipher {
+            alert,
             offered,
             offer_class,
             server_picks,
-        } => match server_picks {
-            Some((picked, server_class)) => format!(
-                "No cipher suite in common: the client offered {offered} suites, {offer_class}; the server at {server} accepts none of them — for other clients it picked only {} ({server_class}) — and refused this one with handshake_failure.",
-                suite_list(picked)
-            ),
-            None => format!(
-                "No cipher suite in common: the server at {server} refused the client's {offered} suites ({offer_class}) with handshake_failure right after the ClientHello."
-            ),
-        },
+        } => {
+            let alert = alert.name();
+            match server_picks {
+                Some((picked, server_class)) => format!(
+                    "No cipher suite in common: the client offered {offered} suites, {offer_class}; the server at {server} accepts none of them — for other clients it picked only {} ({server_class}) — and refused this one with {alert}.",
+                    suite_list(picked)
+                ),
+                None => format!(
+                    "No cipher suite in common: the server at {server} refused the client's {offered} suites ({offer_class}) with {alert} right after the ClientHello."
+                ),
+            }
+        }
         Finding::AlpnRefusedByServer { offered } => format!(
             "The server at {server} supports none of the application protocols the client offered ({}).",
             if offered.is_empty() {
