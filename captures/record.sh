@@ -28,6 +28,10 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # ESR, headless (browsers_*; certutil from libnss3-tools) (installed on first use). The rustls peer is a Cargo project built with `cargo build --locked`
 # (crates from crates.io, Rust >= 1.78, e.g. from rustup: Debian 12's rustc is too old);
 # its build is cached in $TLSWHY_RECORD_CACHE (default ~/.cache/tlswhy-record).
+# erlang_stacks and botan_stacks use Erlang/OTP 25's ssl (tools/erlpeer.escript; packages
+# erlang-base erlang-ssl erlang-public-key erlang-crypto) and Botan 2.19 (the botan CLI's
+# tls_server/tls_client, and tools/botanpeer.cpp built with g++ into the temp dir; packages
+# botan libbotan-2-dev g++), installed on first use, on 127.0.0.1 TCP 4560-4568, 4570-4577.
 #
 # The keys_* scenarios also keep the TLS secrets of their connections: captures/<name>.keys
 # (NSS key log format, written by the clients and s_server) and captures/<name>.dsb.pcapng
@@ -78,7 +82,7 @@ ALL=(ok_tls13 ok_nginx_curl ok_tls12 no_shared_cipher protocol_version_mismatch
      cert_rejected_java_tls13 alpn_mismatch_tls13 snaplen_cut snaplen_96 starttls_ftp other_protocols_on_tls_ports
      sha1_signature virtual_hosts resumption_proves_acceptance lighttpd tunnel_vxlan tunnel_nested
      tso_big_tcp capture_losses alert_lost_in_transit keys_tls13 keys_tls13_suites keys_tls12
-     browsers_tls12 browsers_tls13
+     browsers_tls12 browsers_tls13 erlang_stacks botan_stacks
      quic_ok quic_ok_ngtcp2 quic_alpn_mismatch quic_version_mismatch quic_cert_rejected
      quic_connection_refused quic_udp_blocked quic_tcp_fallback quic_stateless_reset
      quic_transport_error quic_migration quic_draft29 quic_browser_race quic_firefox
@@ -2612,6 +2616,163 @@ sc_browsers_tls13() {
     CC_DROPPED=(cert_rejected emby.example.com - "Firefox ESR (headless, no client certificate) $req; Firefox closes (FIN: no Finished, no alert), NS_ERROR_NET_RESET (0x804b0014) in its log, and connects again. $why" client_cert_required -)
     CC_WENT_ON=(ok emby.example.com - "then Firefox goes on without a certificate (its choice remembered): an empty Certificate, its Finished; the handshake completes. The last connection carries the GET (nginx's HTTP 400, above TLS); in some runs the one before it also goes on and is closed unused, with a close_notify (decrypted alerts as tshark reads them)" -)
     expect_cert_request $k 4549
+}
+
+# ---------------------------------------------------------------- Erlang/OTP and Botan --
+# Erlang/OTP 25's own TLS (the ssl application; tools/erlpeer.escript, run by escript) and
+# Botan 2.19 (Debian's botan CLI, `botan tls_server` / `botan tls_client`, and
+# tools/botanpeer.cpp, a small client on libbotan-2-dev compiled with g++ on first use:
+# the CLI client reports a bad certificate and carries on, the library's default
+# verification rejects it with an alert). Their packages are installed on first use.
+# Every connection has a server (and a port) of its own, 4560-4568 and 4570-4577.
+ERLPEER=(escript "$TOOLS/erlpeer.escript")
+BOTANPEER=$BIN/botanpeer
+
+need_erlang() {
+    local p=(erlang-base erlang-ssl erlang-public-key erlang-crypto)
+    dpkg -s "${p[@]}" >/dev/null 2>&1 && command -v escript >/dev/null && return 0
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${p[@]}"; } \
+        >"$WORK/apt-erlang.log" 2>&1 || die "apt-get install ${p[*]} (see $WORK/apt-erlang.log)"
+}
+
+need_botan() {
+    [ -x "$BOTANPEER" ] && return 0
+    local p=(botan libbotan-2-dev g++)
+    dpkg -s "${p[@]}" >/dev/null 2>&1 && command -v botan g++ >/dev/null ||
+        { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${p[@]}"; } \
+            >"$WORK/apt-botan.log" 2>&1 || die "apt-get install ${p[*]} (see $WORK/apt-botan.log)"
+    mkdir -p "$BIN"
+    # shellcheck disable=SC2046
+    g++ -O1 -std=c++17 -o "$BOTANPEER" "$TOOLS/botanpeer.cpp" \
+        $(pkg-config --cflags --libs botan-2 2>/dev/null || echo -I/usr/include/botan-2 -lbotan-2) \
+        >"$WORK/build-botan.log" 2>&1 || die "g++ tools/botanpeer.cpp (see $WORK/build-botan.log)"
+}
+
+# erl_server NAME PORT ARGS...: an Erlang/OTP ssl server on 127.0.0.1:PORT, one connection.
+erl_server() {
+    local name=$1 port=$2
+    shift 2
+    start "$name" timeout 120 "${ERLPEER[@]}" server 127.0.0.1 "$port" "$@"
+}
+# erl_client LOG PORT ARGS...: an Erlang/OTP ssl client to 127.0.0.1:PORT.
+erl_client() { run "$1" 15 "${ERLPEER[@]}" client 127.0.0.1 "$2" "${@:3}"; }
+
+# botan_cli LOG HOST PORT ARGS...: `botan tls_client HOST` (stdin held open 2 s, then EOF:
+# it sends nothing and closes). It resolves HOST and sends it as SNI: it runs in a private
+# mount namespace (unshare -m) whose /etc/hosts maps the test names to 127.0.0.1; the
+# system's /etc/hosts is not touched.
+botan_cli() {
+    local name=$1 host=$2 port=$3
+    shift 3
+    [ -f "$WORK/botan-hosts" ] ||
+        printf '127.0.0.1 localhost\n127.0.0.1 emby.example.com\n127.0.0.1 wrong.example.com\n' >"$WORK/botan-hosts"
+    echo "+ botan tls_client $host --port=$port $*" >>"$WORK/$name.log"
+    { sleep 2 | timeout 10 unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec botan tls_client "$@"' \
+        "$WORK/botan-hosts" "$host" --port="$port" --skip-system-cert-store --trusted-cas="$C/ca.pem" "$@"; } \
+        >>"$WORK/$name.log" 2>&1 || true
+}
+
+# botan_server NAME PORT ARGS...: `botan tls_server` for emby.example.com on PORT (it binds
+# every address; only 127.0.0.1 is used). It does not set SO_REUSEADDR, so its bind fails
+# while a connection of a previous run on that port is in TIME-WAIT (up to 60 s): wait.
+botan_server() {
+    local name=$1 port=$2 i
+    shift 2
+    for i in $(seq 1 150); do
+        ss -Htan state time-wait "( sport = :$port )" | grep -q . || break
+        [ "$i" -gt 1 ] || log "port $port: waiting for TIME-WAIT of an earlier run to end (botan tls_server)"
+        sleep 0.5
+    done
+    start "$name" timeout 120 botan tls_server "$C/emby.pem" "$C/emby.key" --port="$port" "$@"
+}
+
+sc_erlang_stacks() {
+    need_erlang
+    local k=erlang_stacks p
+    s_server 127.0.0.1:4560 -cert "$C/emby.pem" -key "$C/emby.key"
+    s_server 127.0.0.1:4561 -cert "$C/emby.pem" -key "$C/emby.key"
+    s_server 127.0.0.1:4562 -tls1_2 -cert "$C/emby-other.pem" -key "$C/emby.key"
+    s_server 127.0.0.1:4563 -tls1_2 -cert "$C/emby.pem" -key "$C/emby.key"
+    s_server 127.0.0.1:4564 -tls1_2 -cert "$C/expired.pem" -key "$C/expired.key"
+    erl_server esrv-cipher 4565 cert="$C/emby.pem" key="$C/emby.key" versions=tlsv1.2 \
+        ciphers=ECDHE-RSA-AES256-GCM-SHA384
+    erl_server esrv-tls13 4566 cert="$C/emby.pem" key="$C/emby.key" versions=tlsv1.3
+    erl_server esrv-cc12 4567 cert="$C/emby.pem" key="$C/emby.key" versions=tlsv1.2 \
+        require_client_cert=true cacert="$C/ca.pem"
+    erl_server esrv-cc13 4568 cert="$C/emby.pem" key="$C/emby.key" \
+        require_client_cert=true cacert="$C/ca.pem"
+    for p in 4565 4566 4567 4568; do wait_listen 127.0.0.1 $p; done
+    capture_start $k "tcp and host 127.0.0.1 and portrange 4560-4568"
+    expect $k 127.0.0.1:4560 ok emby.example.com - \
+        "Erlang/OTP 25 ssl client (verify_peer, test CA) -> s_server, TLS 1.3: the handshake completes, the client closes at once (close_notify, encrypted)"
+    erl_client c 4560 sni=emby.example.com cacert="$C/ca.pem"
+    expect $k 127.0.0.1:4561 ok emby.example.com - \
+        "Erlang/OTP ssl client limited to TLS 1.2 -> s_server: the handshake completes, the client closes at once (close_notify, encrypted)"
+    erl_client c 4561 sni=emby.example.com cacert="$C/ca.pem" versions=tlsv1.2
+    expect $k 127.0.0.1:4562 cert_unknown_ca emby.example.com client:48 \
+        "Erlang/OTP ssl client trusting the test CA -> s_server -tls1_2 serving emby.example.com issued by the unrelated CA: unknown_ca(48) from the client"
+    erl_client c 4562 sni=emby.example.com cacert="$C/ca.pem" versions=tlsv1.2
+    expect $k 127.0.0.1:4563 cert_name_mismatch wrong.example.com client:40 \
+        "Erlang/OTP ssl client, SNI wrong.example.com -> s_server -tls1_2 (certificate for emby.example.com only, visible): OTP's hostname check fails ({bad_cert,hostname_check_failed}) and it sends handshake_failure(40), not a certificate alert; the certificate not covering the SNI decides"
+    erl_client c 4563 sni=wrong.example.com cacert="$C/ca.pem" versions=tlsv1.2
+    expect $k 127.0.0.1:4564 cert_expired emby.example.com client:45 \
+        "Erlang/OTP ssl client -> s_server -tls1_2 serving the expired leaf (2020-01-01..2021-01-01): certificate_expired(45) from the client"
+    erl_client c 4564 sni=emby.example.com cacert="$C/ca.pem" versions=tlsv1.2
+    expect $k 127.0.0.1:4565 no_shared_cipher emby.example.com server:71 \
+        "s_client -tls1_2 -cipher AES128-SHA -> Erlang/OTP ssl server with only ECDHE-RSA-AES256-GCM-SHA384: insufficient_security(71) ('no_suitable_ciphers') right after the ClientHello, no ServerHello"
+    sc_fail c -connect 127.0.0.1:4565 -tls1_2 -cipher AES128-SHA -servername emby.example.com
+    expect $k 127.0.0.1:4566 protocol_version_mismatch emby.example.com server:70 \
+        "s_client -tls1_2 -> Erlang/OTP ssl server limited to TLS 1.3: protocol_version(70) right after the ClientHello"
+    sc_fail c -connect 127.0.0.1:4566 -tls1_2 -servername emby.example.com
+    expect $k 127.0.0.1:4567 client_cert_required emby.example.com server:40 \
+        "s_client -tls1_2 without a certificate -> Erlang/OTP ssl server (verify_peer, fail_if_no_peer_cert): CertificateRequest, empty client Certificate, then handshake_failure(40) ('no_client_certificate_provided'). Rule 'Client certificates'"
+    sc_fail c -connect 127.0.0.1:4567 -tls1_2 -servername emby.example.com -CAfile "$C/ca.pem"
+    expect $k 127.0.0.1:4568 client_cert_required emby.example.com - \
+        "s_client (TLS 1.3) without a certificate -> Erlang/OTP ssl server (verify_peer, fail_if_no_peer_cert): the client's flight (empty Certificate, Finished), then the server's encrypted certificate_required(116) and a close. Rules 'Client certificates' and 'TLS 1.3 without keys'"
+    sc_fail c -connect 127.0.0.1:4568 -servername emby.example.com -CAfile "$C/ca.pem"
+    capture_stop
+}
+
+sc_botan_stacks() {
+    need_botan
+    local k=botan_stacks p
+    printf 'ciphers = AES-256/GCM\nkey_exchange_methods = ECDH\n' >"$WORK/botan-aes256gcm.policy"
+    printf 'require_client_certificate_authentication = true\n' >"$WORK/botan-client-cert.policy"
+    s_server 127.0.0.1:4570 -cert "$C/emby-other.pem" -key "$C/emby.key"
+    s_server 127.0.0.1:4571 -cert "$C/emby.pem" -key "$C/emby.key"
+    s_server 127.0.0.1:4572 -cert "$C/expired.pem" -key "$C/expired.key"
+    s_server 127.0.0.1:4573 -cert "$C/emby.pem" -key "$C/emby.key"
+    s_server 127.0.0.1:4574 -cert "$C/emby.pem" -key "$C/emby.key"
+    botan_server bsrv-cipher 4575 --policy="$WORK/botan-aes256gcm.policy"
+    botan_server bsrv 4576
+    botan_server bsrv-cc 4577 --policy="$WORK/botan-client-cert.policy"
+    for p in 4575 4576 4577; do wait_listen 127.0.0.1 $p; done
+    capture_start $k "tcp and host 127.0.0.1 and portrange 4570-4577"
+    expect $k 127.0.0.1:4570 cert_unknown_ca emby.example.com client:42 \
+        "Botan 2.19 library client (tools/botanpeer.cpp, default verification, trusting the test CA) -> s_server serving emby.example.com issued by the unrelated CA, TLS 1.2: 'Certificate issuer not found', and Botan sends bad_certificate(42) whatever the reason; the issuer (visible) decides"
+    run c 10 "$BOTANPEER" emby.example.com 127.0.0.1 4570 "$C/ca.pem"
+    expect $k 127.0.0.1:4571 cert_name_mismatch wrong.example.com client:42 \
+        "Botan library client, SNI wrong.example.com -> s_server (certificate for emby.example.com only, visible), TLS 1.2: 'Certificate does not match provided name', bad_certificate(42)"
+    run c 10 "$BOTANPEER" wrong.example.com 127.0.0.1 4571 "$C/ca.pem"
+    expect $k 127.0.0.1:4572 cert_expired emby.example.com client:42 \
+        "Botan library client -> s_server serving the expired leaf (2020-01-01..2021-01-01), TLS 1.2: 'Certificate has expired', bad_certificate(42), not certificate_expired(45); the validity period (visible) decides"
+    run c 10 "$BOTANPEER" emby.example.com 127.0.0.1 4572 "$C/ca.pem"
+    expect $k 127.0.0.1:4573 ok emby.example.com - \
+        "botan tls_client (CLI, trusting the test CA) -> s_server, TLS 1.2: 'Verified', the handshake completes; no data, close_notify (encrypted) when its stdin ends 2 s later"
+    botan_cli c emby.example.com 4573
+    expect $k 127.0.0.1:4574 cert_name_mismatch wrong.example.com - \
+        "botan tls_client (CLI), SNI wrong.example.com -> s_server (certificate for emby.example.com only, visible), TLS 1.2: the CLI prints 'Certificate does not match provided name' but ACCEPTS it: the handshake completes, no data, close_notify (encrypted) 2 s later. Rule 'After a completed handshake': the certificate does not cover the SNI"
+    botan_cli c wrong.example.com 4574
+    expect $k 127.0.0.1:4575 no_shared_cipher emby.example.com server:40 \
+        "s_client -tls1_2 -cipher AES128-SHA -> botan tls_server (policy: AES-256/GCM with ECDH only): handshake_failure(40) right after the ClientHello ('Can't agree on a ciphersuite with client'), no ServerHello"
+    sc_fail c -connect 127.0.0.1:4575 -tls1_2 -cipher AES128-SHA -servername emby.example.com
+    expect $k 127.0.0.1:4576 protocol_version_mismatch emby.example.com server:70 \
+        "s_client -tls1_3 -> botan tls_server (Botan 2: TLS 1.2 at most): protocol_version(70) right after the ClientHello ('No shared TLS version')"
+    sc_fail c -connect 127.0.0.1:4576 -tls1_3 -servername emby.example.com
+    expect $k 127.0.0.1:4577 client_cert_required emby.example.com server:40 \
+        "s_client without a certificate -> botan tls_server (require_client_certificate_authentication), TLS 1.2: CertificateRequest, empty client Certificate, then handshake_failure(40). Rule 'Client certificates'"
+    sc_fail c -connect 127.0.0.1:4577 -servername emby.example.com -CAfile "$C/ca.pem"
+    capture_stop
 }
 
 # ---------------------------------------------------------------- QUIC -----------------
