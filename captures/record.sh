@@ -102,6 +102,14 @@ die() {
     printf 'record.sh: FAILED: %s\n' "$*" >&2
     exit 1
 }
+# apt_install NAME PACKAGE...: Debian packages a scenario installs on first use, apt's
+# output in $WORK/apt-NAME.log.
+apt_install() {
+    local name=$1
+    shift
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"; } \
+        >"$WORK/apt-$name.log" 2>&1 || die "apt-get install $* (see $WORK/apt-$name.log)"
+}
 
 # ---------------------------------------------------------------- processes -----------
 # start NAME CMD...: a background program in its own process group, killed by stop_all.
@@ -1421,8 +1429,7 @@ sc_health_checks() {
 # after a reset exchange of its own. Not a TLS connection to judge: its headers between
 # the records are no TLS stack's fault. OpenVPN 2.6 with `--dev null` (no tun device).
 sc_tls_in_openvpn() {
-    command -v openvpn >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y openvpn; } \
-        >"$WORK/apt-openvpn.log" 2>&1 || die "apt-get install openvpn (see $WORK/apt-openvpn.log)"
+    command -v openvpn >/dev/null || apt_install openvpn openvpn
     cat "$C/ca.pem" "$C/other-ca.pem" >"$WORK/ovpn-cas.pem"
     start ovpn-server timeout 30 openvpn --dev null --proto tcp-server --local 127.0.0.1 --port 4499 \
         --tls-server --ca "$WORK/ovpn-cas.pem" --cert "$C/emby.pem" --key "$C/emby.key" --dh none --verb 3
@@ -2631,16 +2638,13 @@ BOTANPEER=$BIN/botanpeer
 need_erlang() {
     local p=(erlang-base erlang-ssl erlang-public-key erlang-crypto)
     dpkg -s "${p[@]}" >/dev/null 2>&1 && command -v escript >/dev/null && return 0
-    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${p[@]}"; } \
-        >"$WORK/apt-erlang.log" 2>&1 || die "apt-get install ${p[*]} (see $WORK/apt-erlang.log)"
+    apt_install erlang "${p[@]}"
 }
 
 need_botan() {
     [ -x "$BOTANPEER" ] && return 0
     local p=(botan libbotan-2-dev g++)
-    dpkg -s "${p[@]}" >/dev/null 2>&1 && command -v botan g++ >/dev/null ||
-        { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${p[@]}"; } \
-            >"$WORK/apt-botan.log" 2>&1 || die "apt-get install ${p[*]} (see $WORK/apt-botan.log)"
+    dpkg -s "${p[@]}" >/dev/null 2>&1 && command -v botan g++ >/dev/null || apt_install botan "${p[@]}"
     mkdir -p "$BIN"
     # shellcheck disable=SC2046
     g++ -O1 -std=c++17 -o "$BOTANPEER" "$TOOLS/botanpeer.cpp" \
@@ -2867,10 +2871,7 @@ need_tquic() {
     local cargo
     cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
     [ -x "$cargo" ] || die "TQUIC's server needs cargo (Rust >= 1.70, e.g. rustup); none in PATH or ~/.cargo/bin"
-    if ! command -v cmake >/dev/null; then
-        { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y cmake; } \
-            >"$WORK/apt-cmake.log" 2>&1 || die "apt-get install cmake (see $WORK/apt-cmake.log)"
-    fi
+    command -v cmake >/dev/null || apt_install cmake cmake
     log "building tquic_tools $TQUIC_VERSION from crates.io (cached in $CACHE)"
     "$cargo" install --locked --root "$CACHE/tquic-$TQUIC_VERSION" "tquic_tools@$TQUIC_VERSION" \
         >"$WORK/build-tquic.log" 2>&1 || die "cargo install tquic_tools (see $WORK/build-tquic.log)"
